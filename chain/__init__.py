@@ -1,0 +1,1 @@
+"""VCoin node: the state machine, its store, transactions and consensus drivers."""

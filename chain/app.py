@@ -1,0 +1,274 @@
+"""The VCoin application: the ABCI 2.0 method set over layered state.
+
+State has three layers:
+
+* committed state in RocksDB (``Store``), which queries read;
+* the FinalizeBlock overlay, staged in memory and persisted only by Commit;
+* the CheckTx overlay, on top of committed state, reset at every Commit, so
+  CheckTx sees pending sequences of txs already in the mempool.
+
+The methods are called in CometBFT's order: InitChain once; per block
+PrepareProposal (proposer) / ProcessProposal, FinalizeBlock, Commit; CheckTx
+and Query at any time. ``abci/`` translates protobuf to these calls; the solo
+driver calls them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from chain import execute
+from chain.context import BlockInfo, Ctx, Mode
+from chain.crypto import module_address
+from chain.errors import ChainError, ErrInvalidRequest, ErrNotFound, ErrUnknownRequest
+from chain.kv import MultiStore
+from chain.module import Module, MsgSpec
+from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
+from chain.store import Store, app_hash_of
+from modules import auth, bank
+from modules.auth import state as auth_state
+from modules.auth.expected import ParamsOwner
+from modules.auth.genesis import MODULE_ACCOUNTS
+from modules.auth.module import AuthParams
+from modules.bank.module import BankParams
+from modules.bank.state import BankKeeper
+
+log = logging.getLogger("vcoin.app")
+VERSION = "0.1.0"
+
+
+class App:
+    def __init__(self, db_path: str | Path) -> None:
+        self.store = Store(db_path)
+        self.accounts = auth_state.AccountKeeper()
+        self.bank = BankKeeper(
+            self.accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS)
+        )
+        self.params_owners: dict[str, ParamsOwner] = {
+            "auth": AuthParams(),
+            "bank": BankParams(),
+        }
+        self.modules: list[Module] = [
+            auth.build(lambda: self.params_owners),
+            bank.build(self.bank),
+        ]
+        self.routes: dict[str, MsgSpec] = {}
+        for m in self.modules:
+            for spec in m.msgs:
+                if spec.type_url in self.routes:
+                    raise ValueError(f"message {spec.type_url} registered twice")
+                self.routes[spec.type_url] = spec
+        self._pending: PendingBlock | None = None
+        self._check: Ctx | None = None
+        meta = self.store.chain_meta()
+        self.chain_id: str = str(meta.get("chain_id", ""))
+        self.last_block_time_ns: int = int(str(meta.get("last_block_time_ns", 0)))
+
+    # -- helpers -------------------------------------------------------------
+    def module_names(self) -> list[str]:
+        return sorted(m.name for m in self.modules)
+
+    def _committed(self) -> MultiStore:
+        return MultiStore({n: self.store.module_kv(n) for n in self.module_names()})
+
+    def _ctx(self, mode: Mode, height: int, time_ns: int) -> Ctx:
+        return Ctx(self._committed(), BlockInfo(self.chain_id, height, time_ns), mode)
+
+    def query_ctx(self) -> Ctx:
+        """A read-only context over the last commit."""
+        return self._ctx(Mode.QUERY, self.store.height(), self.last_block_time_ns)
+
+    def check_ctx(self) -> Ctx:
+        if self._check is None:
+            self._check = self._ctx(Mode.CHECK, self.store.height() + 1, self.last_block_time_ns)
+        return self._check
+
+    def _stage(self, ctx: Ctx, height: int, time_ns: int) -> PendingBlock:
+        """Fold the overlay's changes into each module's Merkle tree, without writing."""
+        changes = {n: dict(c) for n, c in ctx.store.changes().items()}
+        roots = {n: self.store.root(n) for n in self.module_names()}
+        nodes: dict[str, dict[bytes, bytes | None]] = {}
+        for name, kvs in changes.items():
+            roots[name], nodes[name] = self.store.tree(name).update(kvs.items())
+        return PendingBlock(height, app_hash_of(roots), changes, nodes, roots, time_ns)
+
+    def _persist(self, p: PendingBlock, extra_meta: Mapping[str, Any] | None = None) -> None:
+        meta = {"chain_id": self.chain_id, "last_block_time_ns": p.block_time_ns}
+        meta.update(self.store.chain_meta())
+        meta.update({"chain_id": self.chain_id, "last_block_time_ns": p.block_time_ns})
+        if extra_meta:
+            meta.update(extra_meta)
+        self.store.commit(p.height, p.app_hash, p.changes, p.node_writes, p.roots, meta)
+        self.last_block_time_ns = p.block_time_ns
+        self._check = None
+
+    # -- ABCI: Info, InitChain ------------------------------------------------
+    def info(self) -> InfoResult:
+        """Exactly what was committed: CometBFT replays blocks from there."""
+        return InfoResult(self.store.height(), self.store.app_hash(), VERSION)
+
+    def init_chain(self, chain_id: str, app_state: Mapping[str, Any], time_ns: int = 0,
+                   initial_height: int = 1) -> bytes:
+        """Run every module's genesis and commit it at height ``initial_height - 1``.
+
+        Called again after a crash before the first block, it finds the same
+        genesis committed and returns its app hash.
+        """
+        genesis_hash = hashlib.sha256(
+            json.dumps({"chain_id": chain_id, "app_state": app_state}, sort_keys=True).encode()
+        ).hexdigest()
+        meta = self.store.chain_meta()
+        if meta.get("genesis_hash"):
+            if meta["genesis_hash"] != genesis_hash:
+                raise ValueError("this database holds another chain; use a fresh home folder")
+            return self.store.app_hash()
+        self.validate_genesis(app_state)
+        self.chain_id = chain_id
+        ctx = Ctx(self._committed(), BlockInfo(chain_id, initial_height - 1, time_ns), Mode.GENESIS)
+        for m in self.modules:
+            m.init_genesis(ctx, dict(app_state.get(m.name) or m.default_genesis()))
+        pending = self._stage(ctx, initial_height - 1, time_ns)
+        self._persist(pending, {"genesis_hash": genesis_hash, "initial_height": initial_height})
+        return pending.app_hash
+
+    def validate_genesis(self, app_state: Mapping[str, Any]) -> None:
+        unknown = set(app_state) - {m.name for m in self.modules}
+        if unknown:
+            raise ErrInvalidRequest(f"genesis has unknown modules: {sorted(unknown)}")
+        for m in self.modules:
+            m.validate_genesis(dict(app_state.get(m.name) or m.default_genesis()))
+
+    def export_genesis(self) -> dict[str, Any]:
+        ctx = self.query_ctx()
+        return {m.name: m.export_genesis(ctx) for m in self.modules}
+
+    def default_genesis(self) -> dict[str, Any]:
+        return {m.name: m.default_genesis() for m in self.modules}
+
+    # -- ABCI: mempool connection ----------------------------------------------
+    def check_tx(self, raw: bytes, recheck: bool = False) -> TxResult:
+        """Validate a tx against the pending state; on success its effects stay
+        in the CheckTx overlay so the next tx from the same sender sees them."""
+        ctx = self.check_ctx()
+        if recheck:
+            ctx = Ctx(ctx.store, ctx.block, Mode.RECHECK)
+        return execute.apply_tx(ctx, raw, self.routes, self.bank)
+
+    def simulate(self, raw: bytes, skip_sig_if_empty: bool = True) -> TxResult:
+        """Run a tx on a throwaway branch of the pending state and report gas used."""
+        base = self.check_ctx()
+        ctx = Ctx(base.store.branch(), base.block, Mode.SIMULATE)
+        max_gas = auth_state.get_params(ctx).max_tx_gas
+        return execute.apply_tx(ctx, raw, self.routes, self.bank, verify_sig=False,
+                                gas_limit_override=max_gas)
+
+    # -- ABCI: consensus connection --------------------------------------------
+    def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int) -> list[bytes]:
+        """Take mempool txs in order up to the byte limit; drop ones that no longer decode."""
+        out: list[bytes] = []
+        total = 0
+        params = auth_state.get_params(self.query_ctx())
+        for raw in txs:
+            if total + len(raw) > max_tx_bytes:
+                break
+            try:
+                execute.decode_tx(raw, self.routes, params)
+            except ChainError:
+                continue
+            out.append(raw)
+            total += len(raw)
+        return out
+
+    def process_proposal(self, txs: list[bytes], max_tx_bytes: int) -> bool:
+        """Accept a proposal unless it breaks block limits (bad txs fail individually)."""
+        return sum(len(t) for t in txs) <= max_tx_bytes
+
+    def finalize_block(self, block: BlockInfo, txs: list[bytes]) -> BlockResult:
+        """Execute a decided block on a fresh overlay; stage but do not persist."""
+        expected = self.store.height() + 1
+        if block.height != expected:
+            raise ValueError(f"FinalizeBlock for height {block.height}; expected {expected}")
+        if block.chain_id != self.chain_id:
+            raise ValueError(f"block for chain {block.chain_id!r}; this node runs {self.chain_id!r}")
+        ctx = Ctx(self._committed(), block, Mode.BLOCK)
+        execute.run_hooks(ctx, self.modules, "begin")
+        deliver = Ctx(ctx.store, block, Mode.DELIVER)
+        results = tuple(execute.apply_tx(deliver, raw, self.routes, self.bank) for raw in txs)
+        end = Ctx(ctx.store, block, Mode.BLOCK, events=ctx.events)
+        execute.run_hooks(end, self.modules, "end")
+        self._pending = self._stage(ctx, block.height, block.time_ns)
+        return BlockResult(block.height, results, tuple(ctx.events), self._pending.app_hash)
+
+    def commit(self) -> int:
+        """Persist the staged block in one atomic batch; reset the CheckTx overlay."""
+        if self._pending is None:
+            raise ValueError("Commit without FinalizeBlock")
+        pending, self._pending = self._pending, None
+        self._persist(pending)
+        return pending.height
+
+    # -- ABCI: query connection -------------------------------------------------
+    def query(self, path: str, data: bytes = b"", height: int = 0, prove: bool = False) -> QueryResult:
+        """Read the last commit.
+
+        ``/store/<module>/key`` with the raw key as data (``prove`` adds a
+        Merkle proof against the app hash); ``/custom/<module>/<query>`` with
+        JSON data returns JSON.
+        """
+        h = self.store.height()
+        if height and height != h:
+            return self._qerr(ErrInvalidRequest(f"only the latest height {h} can be queried"), h)
+        parts = path.strip("/").split("/")
+        try:
+            if len(parts) == 3 and parts[0] == "store" and parts[2] == "key":
+                return self._query_store(parts[1], data, prove, h)
+            if len(parts) == 3 and parts[0] == "custom":
+                out = self.custom_query(parts[1], parts[2], json.loads(data or b"{}"))
+                return QueryResult(value=json.dumps(out, sort_keys=True).encode(), height=h)
+            if path.strip("/") == "app/simulate":
+                r = self.simulate(data)
+                return QueryResult(code=r.code, codespace=r.codespace, log=r.log,
+                                   value=json.dumps({"gas_used": r.gas_used}).encode(), height=h)
+            raise ErrUnknownRequest(f"unknown query path {path!r}")
+        except ChainError as e:
+            return self._qerr(e, h)
+        except ValueError as e:
+            return self._qerr(ErrInvalidRequest(f"bad query data: {e}"), h)
+
+    def custom_query(self, module: str, name: str, req: dict[str, Any]) -> Any:
+        for m in self.modules:
+            if m.name == module:
+                fn: Callable[[Ctx, dict[str, Any]], Any] | None = m.queries.get(name)
+                if fn is None:
+                    raise ErrUnknownRequest(f"module {module} has no query {name!r}; it has {sorted(m.queries)}")
+                return fn(self.query_ctx(), req)
+        raise ErrUnknownRequest(f"no module {module!r}")
+
+    def _query_store(self, module: str, key: bytes, prove: bool, h: int) -> QueryResult:
+        if module not in self.module_names():
+            raise ErrNotFound(f"no store {module!r}")
+        value = self.store.module_kv(module).get(key)
+        proof = self.store.prove(module, key, self.module_names()).to_json() if prove else None
+        return QueryResult(key=key, value=value or b"", height=h, proof=proof)
+
+    @staticmethod
+    def _qerr(e: ChainError, h: int) -> QueryResult:
+        return QueryResult(code=e.code, codespace=e.codespace, log=e.log(), height=h)
+
+    def check_invariants(self) -> list[str]:
+        ctx = self.query_ctx()
+        broken = []
+        for m in self.modules:
+            for name, fn in m.invariants.items():
+                msg = fn(ctx)
+                if msg:
+                    broken.append(f"{m.name}/{name}: {msg}")
+        return broken
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,206 @@
+"""Persistence: module state, Merkle nodes and commit metadata in one RocksDB.
+
+Key layout (raw bytes, one database):
+
+    b"s" + module + 0x00 + key   module state
+    b"n" + module + 0x00 + pos   Merkle tree node at position ``pos``
+    b"m" + name                  commit metadata (height, app hash, roots, chain id)
+
+A commit is one atomic, synced write batch, so after any crash the database
+holds exactly the last committed height and nothing of the block after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from rocksdict import Options, Rdict, WriteBatch, WriteOptions
+
+from chain.kv import prefix_end
+from chain.smt import EMPTY, Proof, Tree
+
+_META_HEIGHT = b"mheight"
+_META_APP_HASH = b"mapp_hash"
+_META_CHAIN = b"mchain"
+_META_ROOT = b"mroot/"
+
+
+def app_hash_of(roots: Mapping[str, bytes]) -> bytes:
+    """The app hash: a hash over every module's sub-root, in name order."""
+    h = hashlib.sha256(b"\x03")
+    for name in sorted(roots):
+        n = name.encode()
+        h.update(len(n).to_bytes(1, "big") + n + roots[name])
+    return h.digest()
+
+
+@dataclass(frozen=True)
+class StoreProof:
+    """Proof that ``module``/``key`` holds a value (or nothing) under an app hash."""
+
+    module: str
+    inner: Proof
+    roots: dict[str, bytes]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "module": self.module,
+            "inner": self.inner.to_json(),
+            "roots": {k: v.hex() for k, v in sorted(self.roots.items())},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, object]) -> StoreProof:
+        roots = d["roots"]
+        inner = d["inner"]
+        assert isinstance(roots, dict) and isinstance(inner, dict)
+        return cls(
+            module=str(d["module"]),
+            inner=Proof.from_json(inner),
+            roots={str(k): bytes.fromhex(str(v)) for k, v in roots.items()},
+        )
+
+
+def verify_proof(app_hash: bytes, proof: StoreProof, key: bytes, value: bytes | None) -> bool:
+    """True when ``proof`` shows that ``key`` in ``proof.module`` holds ``value``
+    (None: is absent) in the state whose app hash is ``app_hash``."""
+    if proof.inner.key != key or proof.module not in proof.roots:
+        return False
+    if app_hash_of(proof.roots) != app_hash:
+        return False
+    return proof.inner.verify(proof.roots[proof.module], value)
+
+
+class ModuleKV:
+    """Read-only view of one module's committed state."""
+
+    __slots__ = ("db", "prefix")
+
+    def __init__(self, db: Rdict, name: str) -> None:
+        self.db = db
+        self.prefix = b"s" + name.encode() + b"\x00"
+
+    def get(self, key: bytes) -> bytes | None:
+        v: bytes | None = self.db.get(self.prefix + key)
+        return v
+
+    def set(self, key: bytes, value: bytes) -> None:
+        raise RuntimeError("committed state is written only by Store.commit")
+
+    def delete(self, key: bytes) -> None:
+        raise RuntimeError("committed state is written only by Store.commit")
+
+    def iterate(
+        self, start: bytes = b"", end: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        p = self.prefix
+        lo = p + start
+        hi = p + end if end is not None else prefix_end(p)
+        n = len(p)
+        it = self.db.iter()
+        if not reverse:
+            it.seek(lo)
+            while it.valid():
+                k = it.key()
+                if hi is not None and k >= hi:
+                    break
+                yield k[n:], it.value()
+                it.next()
+        else:
+            if hi is None:
+                it.seek_to_last()
+            else:
+                it.seek_for_prev(hi)
+                if it.valid() and it.key() >= hi:
+                    it.prev()
+            while it.valid():
+                k = it.key()
+                if k < lo:
+                    break
+                yield k[n:], it.value()
+                it.prev()
+
+
+class Store:
+    """The node's state database."""
+
+    def __init__(self, path: str | Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        opts = Options(raw_mode=True)
+        opts.create_if_missing(True)
+        opts.set_max_background_jobs(2)
+        self.db = Rdict(str(path), opts)
+        self._wopts = WriteOptions()
+        self._wopts.sync = True
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reads of the last commit ------------------------------------------
+    def module_kv(self, name: str) -> ModuleKV:
+        return ModuleKV(self.db, name)
+
+    def height(self) -> int:
+        v = self.db.get(_META_HEIGHT)
+        return 0 if v is None else int.from_bytes(v, "big")
+
+    def app_hash(self) -> bytes:
+        v: bytes | None = self.db.get(_META_APP_HASH)
+        return b"" if v is None else v
+
+    def chain_meta(self) -> dict[str, object]:
+        v = self.db.get(_META_CHAIN)
+        return {} if v is None else dict(json.loads(v))
+
+    def root(self, name: str) -> bytes:
+        v: bytes | None = self.db.get(_META_ROOT + name.encode())
+        return EMPTY if v is None else v
+
+    def tree(self, name: str) -> Tree:
+        prefix = b"n" + name.encode() + b"\x00"
+        get = self.db.get
+        return Tree(lambda pos: get(prefix + pos))
+
+    def prove(self, name: str, key: bytes, modules: list[str]) -> StoreProof:
+        return StoreProof(
+            module=name,
+            inner=self.tree(name).prove(key),
+            roots={m: self.root(m) for m in modules},
+        )
+
+    # -- the one writer ----------------------------------------------------
+    def commit(
+        self,
+        height: int,
+        app_hash: bytes,
+        changes: Mapping[str, Mapping[bytes, bytes | None]],
+        node_writes: Mapping[str, Mapping[bytes, bytes | None]],
+        roots: Mapping[str, bytes],
+        chain_meta: dict[str, object] | None = None,
+    ) -> None:
+        wb = WriteBatch(raw_mode=True)
+        for name, kvs in changes.items():
+            p = b"s" + name.encode() + b"\x00"
+            for k, v in kvs.items():
+                if v is None:
+                    wb.delete(p + k)
+                else:
+                    wb.put(p + k, v)
+        for name, nodes in node_writes.items():
+            p = b"n" + name.encode() + b"\x00"
+            for pos, raw in nodes.items():
+                if raw is None:
+                    wb.delete(p + pos)
+                else:
+                    wb.put(p + pos, raw)
+        for name, r in roots.items():
+            wb.put(_META_ROOT + name.encode(), r)
+        if chain_meta is not None:
+            wb.put(_META_CHAIN, json.dumps(chain_meta, sort_keys=True).encode())
+        wb.put(_META_HEIGHT, height.to_bytes(8, "big"))
+        wb.put(_META_APP_HASH, app_hash)
+        self.db.write(wb, self._wopts)

@@ -1,0 +1,1 @@
+"""Transaction envelopes: decoding, signing and routing by type."""

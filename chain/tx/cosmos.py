@@ -1,0 +1,159 @@
+"""Cosmos ``TxRaw`` with SIGN_MODE_DIRECT: decode and check everything that needs no state."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
+from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
+from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignDoc, TxBody, TxRaw
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.unknown_fields import UnknownFieldSet
+
+from chain.coins import DENOM, Coins, parse_coins
+from chain.crypto import AddressError, from_bech32, pubkey_to_address
+from chain.errors import (
+    ChainError,
+    ErrInvalidAddress,
+    ErrInvalidGasLimit,
+    ErrInvalidPubKey,
+    ErrInvalidRequest,
+    ErrMemoTooLarge,
+    ErrNoSignatures,
+    ErrNotSupported,
+    ErrTooManySignatures,
+    ErrTxDecode,
+    ErrUnauthorized,
+    ErrUnknownRequest,
+)
+from chain.module import MsgSpec
+
+SECP256K1_URL = "/cosmos.crypto.secp256k1.PubKey"
+MAX_MSGS = 64
+
+
+@dataclass(frozen=True)
+class TxLimits:
+    max_memo_characters: int
+    tx_sig_limit: int
+    max_tx_gas: int
+
+
+@dataclass(frozen=True)
+class CosmosTx:
+    raw: bytes
+    hash: bytes
+    body_bytes: bytes
+    auth_info_bytes: bytes
+    signature: bytes
+    msgs: tuple[tuple[MsgSpec, Any], ...]
+    signer: bytes
+    pubkey: bytes | None
+    sequence: int
+    fee: Coins
+    gas_limit: int
+    memo: str
+    timeout_height: int
+
+    def sign_bytes(self, chain_id: str, account_number: int) -> bytes:
+        return SignDoc(
+            body_bytes=self.body_bytes,
+            auth_info_bytes=self.auth_info_bytes,
+            chain_id=chain_id,
+            account_number=account_number,
+        ).SerializeToString()
+
+
+def _parse(cls: type[Message], data: bytes, what: str) -> Any:
+    m = cls()
+    try:
+        m.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise ErrTxDecode(f"{what} is not valid protobuf ({e}); the tx bytes are damaged") from e
+    if len(UnknownFieldSet(m)):
+        raise ErrTxDecode(f"{what} has fields this chain does not know; the tx bytes are damaged")
+    return m
+
+
+def decode(raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits) -> CosmosTx:
+    """Decode and statelessly check a TxRaw. Raises a ChainError saying what is wrong."""
+    txraw = _parse(TxRaw, raw, "TxRaw")
+    body = _parse(TxBody, txraw.body_bytes, "TxBody")
+    auth = _parse(AuthInfo, txraw.auth_info_bytes, "AuthInfo")
+    if not txraw.body_bytes or not txraw.auth_info_bytes:
+        raise ErrTxDecode("tx has an empty body or auth info")
+    if body.extension_options or body.non_critical_extension_options:
+        raise ErrNotSupported("tx extension options are not supported")
+    if len(body.memo) > limits.max_memo_characters:
+        raise ErrMemoTooLarge(
+            f"memo is {len(body.memo)} characters; at most {limits.max_memo_characters} allowed"
+        )
+    if not txraw.signatures or not auth.signer_infos:
+        raise ErrNoSignatures("tx is not signed; sign it with SIGN_MODE_DIRECT")
+    if len(txraw.signatures) > limits.tx_sig_limit or len(auth.signer_infos) > limits.tx_sig_limit:
+        raise ErrTooManySignatures(f"at most {limits.tx_sig_limit} signer per tx")
+    if len(txraw.signatures) != len(auth.signer_infos):
+        raise ErrUnauthorized("number of signatures differs from number of signers")
+    si = auth.signer_infos[0]
+    if not si.mode_info.HasField("single") or si.mode_info.single.mode != SignMode.SIGN_MODE_DIRECT:
+        raise ErrNotSupported("only SIGN_MODE_DIRECT single signatures are accepted")
+    pubkey: bytes | None = None
+    if si.HasField("public_key"):
+        if si.public_key.type_url != SECP256K1_URL:
+            raise ErrInvalidPubKey(f"public key type {si.public_key.type_url!r}; expected {SECP256K1_URL}")
+        pk = _parse(PubKey, si.public_key.value, "PubKey")
+        if len(pk.key) != 33 or pk.key[0] not in (2, 3):
+            raise ErrInvalidPubKey("public key must be a 33-byte compressed secp256k1 key")
+        pubkey = bytes(pk.key)
+    if not body.messages:
+        raise ErrInvalidRequest("tx has no messages")
+    if len(body.messages) > MAX_MSGS:
+        raise ErrInvalidRequest(f"tx has {len(body.messages)} messages; at most {MAX_MSGS}")
+    msgs: list[tuple[MsgSpec, Any]] = []
+    signer_b32: str | None = None
+    for i, anymsg in enumerate(body.messages):
+        spec = routes.get(anymsg.type_url)
+        if spec is None:
+            raise ErrUnknownRequest(f"message {i} has unknown type {anymsg.type_url!r}")
+        msg = _parse(spec.cls, anymsg.value, f"message {i} ({anymsg.type_url})")
+        try:
+            spec.validate(msg)
+        except ChainError as e:
+            raise type(e)(e.kind, f"message {i}: {e.message}") from e
+        msgs.append((spec, msg))
+        s = spec.signer(msg)
+        if signer_b32 is None:
+            signer_b32 = s
+        elif s != signer_b32:
+            raise ErrUnauthorized(f"message {i} must be signed by {s}; this tx has one signer {signer_b32}")
+    assert signer_b32 is not None
+    try:
+        signer = from_bech32(signer_b32)
+    except AddressError as e:
+        raise ErrInvalidAddress(f"signer: {e}") from e
+    if pubkey is not None and pubkey_to_address(pubkey) != signer:
+        raise ErrInvalidPubKey("the tx's public key does not belong to the messages' signer")
+    fee = parse_coins(auth.fee.amount, allow_empty=True, what="fee")
+    if any(d != DENOM for d, _ in fee):
+        raise ErrInvalidRequest(f"fees are paid in {DENOM} only")
+    gas = int(auth.fee.gas_limit)
+    if gas <= 0 or gas > limits.max_tx_gas:
+        raise ErrInvalidGasLimit(f"gas limit {gas} must be between 1 and {limits.max_tx_gas}")
+    return CosmosTx(
+        raw=raw,
+        hash=hashlib.sha256(raw).digest(),
+        body_bytes=bytes(txraw.body_bytes),
+        auth_info_bytes=bytes(txraw.auth_info_bytes),
+        signature=bytes(txraw.signatures[0]),
+        msgs=tuple(msgs),
+        signer=signer,
+        pubkey=pubkey,
+        sequence=int(si.sequence),
+        fee=fee,
+        gas_limit=gas,
+        memo=body.memo,
+        timeout_height=int(body.timeout_height),
+    )

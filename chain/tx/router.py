@@ -1,0 +1,36 @@
+"""Route a tx by its envelope: Cosmos TxRaw today, Ethereum typed txs with the EVM module."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from chain.errors import ErrNotSupported, ErrTxDecode
+
+
+class Envelope(Enum):
+    COSMOS = "cosmos"
+    ETHEREUM = "ethereum"
+
+
+def envelope_of(raw: bytes) -> Envelope:
+    """TxRaw begins with field 1 (body_bytes, wire type 2): 0x0a. An Ethereum
+    typed tx begins with its type byte (0x01, 0x02, 0x03); a legacy one with an
+    RLP list header (0xc0–0xff)."""
+    if not raw:
+        raise ErrTxDecode("empty tx")
+    first = raw[0]
+    if first == 0x0A:
+        return Envelope.COSMOS
+    if first in (0x01, 0x02, 0x03) or first >= 0xC0:
+        return Envelope.ETHEREUM
+    raise ErrTxDecode(
+        f"tx starts with byte 0x{first:02x}: neither a Cosmos TxRaw nor an Ethereum transaction"
+    )
+
+
+def require_cosmos(raw: bytes) -> None:
+    if envelope_of(raw) is Envelope.ETHEREUM:
+        raise ErrNotSupported(
+            "Ethereum transactions are not accepted yet: this node has no EVM module; "
+            "send a Cosmos TxRaw"
+        )

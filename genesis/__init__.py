@@ -1,0 +1,1 @@
+"""Genesis documents: the devnet's embedded defaults and the file format."""

@@ -1,0 +1,78 @@
+"""Genesis of the auth module: default, validate, init, export (symmetric)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chain.context import Ctx
+from chain.crypto import AddressError, from_bech32, to_bech32
+from modules.auth import state
+from modules.auth.errors import ErrInvalidParams
+from modules.auth.params import Params
+
+# Module accounts and what each may do; created at genesis.
+MODULE_ACCOUNTS: dict[str, tuple[str, ...]] = {
+    "fee_collector": (),
+    "treasury": (),
+    "escrow": (),
+    "burn": (state.BURNER,),
+    "mint": (state.MINTER,),
+}
+
+
+def default() -> dict[str, Any]:
+    return {"params": Params().to_json(), "accounts": [], "next_account_number": "0"}
+
+
+def validate(g: dict[str, Any]) -> None:
+    Params.from_json(g.get("params", {}))
+    seen: set[int] = set()
+    addrs: set[str] = set()
+    for a in g.get("accounts", []):
+        try:
+            from_bech32(a["address"])
+        except (AddressError, KeyError) as e:
+            raise ErrInvalidParams(f"genesis account: {e}") from e
+        n = int(a["account_number"])
+        if n in seen or a["address"] in addrs:
+            raise ErrInvalidParams(f"duplicate genesis account {a['address']} / number {n}")
+        seen.add(n)
+        addrs.add(a["address"])
+
+
+def init(ctx: Ctx, g: dict[str, Any]) -> None:
+    state.set_params(ctx, Params.from_json(g.get("params", {})))
+    top = int(g.get("next_account_number", "0"))
+    for a in g.get("accounts", []):
+        addr = from_bech32(a["address"])
+        pk = bytes.fromhex(a["pub_key"]) if a.get("pub_key") else None
+        n = int(a["account_number"])
+        acc = state.Account(
+            addr, n, int(a.get("sequence", "0")), pk, a.get("name"), tuple(a.get("permissions", ()))
+        )
+        state.set_account(ctx, acc)
+        top = max(top, n + 1)
+    state.set_next_account_number(ctx, top)
+    for name, perms in MODULE_ACCOUNTS.items():
+        state.ensure_module_account(ctx, name, perms)
+
+
+def export(ctx: Ctx) -> dict[str, Any]:
+    accounts = []
+    for acc in sorted(state.iterate_accounts(ctx), key=lambda a: a.number):
+        d: dict[str, Any] = {
+            "address": to_bech32(acc.address),
+            "account_number": str(acc.number),
+            "sequence": str(acc.sequence),
+        }
+        if acc.pubkey:
+            d["pub_key"] = acc.pubkey.hex()
+        if acc.module:
+            d["name"] = acc.module
+            d["permissions"] = list(acc.permissions)
+        accounts.append(d)
+    return {
+        "params": state.get_params(ctx).to_json(),
+        "accounts": accounts,
+        "next_account_number": str(state.next_account_number(ctx)),
+    }

@@ -1,0 +1,29 @@
+"""Handlers of the auth module: validate → state → event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chain.context import Ctx
+from modules.auth import events, state
+from modules.auth.errors import ErrNotAuthority, ErrUnknownModule
+from modules.auth.expected import ParamsOwner
+
+
+def make_update_params(owners: Callable[[], Mapping[str, ParamsOwner]]) -> Callable[[Ctx, Any], None]:
+    def handle(ctx: Ctx, msg: Any) -> None:
+        authority = state.get_params(ctx).authority
+        if msg.authority != authority:
+            raise ErrNotAuthority(
+                f"{msg.authority} may not change params; only the platform authority {authority} may"
+            )
+        table = owners()
+        owner = table.get(msg.module)
+        if owner is None:
+            raise ErrUnknownModule(f"no module {msg.module!r} has params; known: {sorted(table)}")
+        owner.set_params(ctx, json.loads(msg.params_json))
+        ctx.emit(events.params_updated(msg.module, msg.authority))
+
+    return handle

@@ -1,0 +1,42 @@
+"""The auth module as the app sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chain.context import Ctx
+from chain.module import Module, MsgSpec
+from modules.auth import genesis, msgs, queries, state
+from modules.auth.expected import ParamsOwner
+from modules.auth.handlers import make_update_params
+from modules.auth.keys import NAME
+from modules.auth.params import Params
+
+
+class AuthParams:
+    def get_params(self, ctx: Ctx) -> dict[str, Any]:
+        return state.get_params(ctx).to_json()
+
+    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
+        state.set_params(ctx, Params.from_json(params))
+
+
+def build(params_owners: Callable[[], Mapping[str, ParamsOwner]]) -> Module:
+    return Module(
+        name=NAME,
+        msgs=[
+            MsgSpec(
+                msgs.UPDATE_PARAMS_URL,
+                msgs.MsgUpdateParams,
+                signer=lambda m: str(m.authority),
+                validate=msgs.validate_update_params,
+                handler=make_update_params(params_owners),
+            )
+        ],
+        queries=dict(queries.QUERIES),
+        default_genesis=genesis.default,
+        validate_genesis=genesis.validate,
+        init_genesis=genesis.init,
+        export_genesis=genesis.export,
+    )

@@ -1,0 +1,151 @@
+"""The only code that touches the auth store: accounts, numbers, params."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from chain.context import Ctx
+from chain.crypto import module_address, pubkey_to_address
+from modules.auth import keys
+from modules.auth.keys import NAME
+from modules.auth.params import Params
+
+MINTER = "minter"
+BURNER = "burner"
+
+
+@dataclass(frozen=True)
+class Account:
+    address: bytes
+    number: int
+    sequence: int = 0
+    pubkey: bytes | None = None
+    module: str | None = None  # module accounts carry their name
+    permissions: tuple[str, ...] = ()
+
+    def encode(self) -> bytes:
+        pk = self.pubkey or b""
+        head = self.number.to_bytes(8, "big") + self.sequence.to_bytes(8, "big")
+        if self.module is None:
+            return b"\x00" + head + bytes([len(pk)]) + pk
+        body = json.dumps([self.module, list(self.permissions)]).encode()
+        return b"\x01" + head + bytes([len(pk)]) + pk + body
+
+    @classmethod
+    def decode(cls, address: bytes, raw: bytes) -> Account:
+        number = int.from_bytes(raw[1:9], "big")
+        sequence = int.from_bytes(raw[9:17], "big")
+        n = raw[17]
+        pk = raw[18 : 18 + n] or None
+        if raw[0] == 0:
+            return cls(address, number, sequence, pk)
+        name, perms = json.loads(raw[18 + n :])
+        return cls(address, number, sequence, pk, name, tuple(perms))
+
+
+def get_params(ctx: Ctx) -> Params:
+    raw = ctx.kv(NAME).get(keys.PARAMS)
+    return Params() if raw is None else Params(**json.loads(raw))
+
+
+def set_params(ctx: Ctx, p: Params) -> None:
+    p.validate()
+    ctx.kv(NAME).set(keys.PARAMS, json.dumps(p.to_json(), sort_keys=True).encode())
+
+
+def get_account(ctx: Ctx, addr: bytes) -> Account | None:
+    raw = ctx.kv(NAME).get(keys.account(addr))
+    return None if raw is None else Account.decode(addr, raw)
+
+
+def set_account(ctx: Ctx, acc: Account) -> None:
+    ctx.kv(NAME).set(keys.account(acc.address), acc.encode())
+
+
+def _next_number(ctx: Ctx) -> int:
+    kv = ctx.kv(NAME)
+    raw = kv.get(keys.NEXT_ACCOUNT_NUMBER)
+    n = 0 if raw is None else int.from_bytes(raw, "big")
+    kv.set(keys.NEXT_ACCOUNT_NUMBER, (n + 1).to_bytes(8, "big"))
+    return n
+
+
+def ensure_account(ctx: Ctx, addr: bytes) -> Account:
+    """The account at ``addr``, created with the next number if it is new."""
+    acc = get_account(ctx, addr)
+    if acc is None:
+        acc = Account(addr, _next_number(ctx))
+        set_account(ctx, acc)
+    return acc
+
+
+def new_account(ctx: Ctx, addr: bytes, sequence: int = 0, pubkey: bytes | None = None) -> Account:
+    acc = Account(addr, _next_number(ctx), sequence, pubkey)
+    set_account(ctx, acc)
+    return acc
+
+
+def set_pubkey(ctx: Ctx, acc: Account, pubkey: bytes) -> Account:
+    if pubkey_to_address(pubkey) != acc.address:
+        raise ValueError("public key does not match the account address")
+    acc = replace(acc, pubkey=pubkey)
+    set_account(ctx, acc)
+    return acc
+
+
+def increment_sequence(ctx: Ctx, acc: Account) -> Account:
+    acc = replace(acc, sequence=acc.sequence + 1)
+    set_account(ctx, acc)
+    return acc
+
+
+def ensure_module_account(ctx: Ctx, name: str, permissions: tuple[str, ...] = ()) -> Account:
+    addr = module_address(name)
+    acc = get_account(ctx, addr)
+    if acc is None or acc.module != name:
+        number = _next_number(ctx) if acc is None else acc.number
+        acc = Account(addr, number, 0, None, name, tuple(sorted(permissions)))
+        set_account(ctx, acc)
+    return acc
+
+
+def get_module_account(ctx: Ctx, name: str) -> Account | None:
+    acc = get_account(ctx, module_address(name))
+    return acc if acc is not None and acc.module == name else None
+
+
+def iterate_accounts(ctx: Ctx) -> list[Account]:
+    from chain.kv import prefix_end
+
+    p = keys.ACCOUNT_PREFIX
+    return [
+        Account.decode(k[len(p) :], v)
+        for k, v in ctx.kv(NAME).iterate(p, prefix_end(p))
+    ]
+
+
+def next_account_number(ctx: Ctx) -> int:
+    raw = ctx.kv(NAME).get(keys.NEXT_ACCOUNT_NUMBER)
+    return 0 if raw is None else int.from_bytes(raw, "big")
+
+
+def set_next_account_number(ctx: Ctx, n: int) -> None:
+    ctx.kv(NAME).set(keys.NEXT_ACCOUNT_NUMBER, n.to_bytes(8, "big"))
+
+
+class AccountKeeper:
+    """What other modules get of auth (see their ``expected.py``)."""
+
+    def ensure_account(self, ctx: Ctx, addr: bytes) -> Account:
+        return ensure_account(ctx, addr)
+
+    def get_account(self, ctx: Ctx, addr: bytes) -> Account | None:
+        return get_account(ctx, addr)
+
+    def module_permissions(self, ctx: Ctx, name: str) -> tuple[str, ...] | None:
+        acc = get_module_account(ctx, name)
+        return None if acc is None else acc.permissions
+
+    def authority(self, ctx: Ctx) -> str:
+        return get_params(ctx).authority

@@ -1,0 +1,29 @@
+"""Params of the bank module."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from modules.bank.errors import ErrInvalidParams
+
+
+@dataclass(frozen=True)
+class Params:
+    send_enabled: bool = True
+
+    def validate(self) -> None:
+        if not isinstance(self.send_enabled, bool):
+            raise ErrInvalidParams("send_enabled must be true or false")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Params:
+        extra = set(d) - {f.name for f in fields(cls)}
+        if extra:
+            raise ErrInvalidParams(f"unknown bank params: {sorted(extra)}")
+        p = cls(**{**asdict(cls()), **d})
+        p.validate()
+        return p
