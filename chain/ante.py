@@ -71,8 +71,6 @@ def run_ante(
             bank.send_to_module(ctx, tx.signer, FEE_COLLECTOR, tx.fee)
         except Exception as e:
             if getattr(e, "kind", None) is ErrInsufficientFunds:
-                raise ErrInsufficientFunds(
-                    f"{who} cannot pay the fee {fmt(tx.fee)}: {e}"
-                ) from e
+                raise ErrInsufficientFunds(f"{who} cannot pay the fee {fmt(tx.fee)}: {e}") from e
             raise
     return auth.increment_sequence(ctx, acc)

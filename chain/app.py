@@ -22,21 +22,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chain import execute
+from chain import execute, wiring
 from chain.context import BlockInfo, Ctx, Mode
-from chain.crypto import module_address
 from chain.errors import ChainError, ErrInvalidRequest, ErrNotFound, ErrUnknownRequest
 from chain.kv import MultiStore
 from chain.module import Module, MsgSpec
 from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
 from chain.store import Store, app_hash_of
-from modules import auth, bank
 from modules.auth import state as auth_state
-from modules.auth.expected import ParamsOwner
-from modules.auth.genesis import MODULE_ACCOUNTS
-from modules.auth.module import AuthParams
-from modules.bank.module import BankParams
-from modules.bank.state import BankKeeper
 
 log = logging.getLogger("vcoin.app")
 VERSION = "0.1.0"
@@ -45,18 +38,10 @@ VERSION = "0.1.0"
 class App:
     def __init__(self, db_path: str | Path) -> None:
         self.store = Store(db_path)
-        self.accounts = auth_state.AccountKeeper()
-        self.bank = BankKeeper(
-            self.accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS)
-        )
-        self.params_owners: dict[str, ParamsOwner] = {
-            "auth": AuthParams(),
-            "bank": BankParams(),
-        }
-        self.modules: list[Module] = [
-            auth.build(lambda: self.params_owners),
-            bank.build(self.bank),
-        ]
+        self.wiring = wiring.build()
+        self.accounts = self.wiring.accounts
+        self.bank = self.wiring.bank
+        self.modules: list[Module] = self.wiring.modules
         self.routes: dict[str, MsgSpec] = {}
         for m in self.modules:
             for spec in m.msgs:
@@ -112,8 +97,9 @@ class App:
         """Exactly what was committed: CometBFT replays blocks from there."""
         return InfoResult(self.store.height(), self.store.app_hash(), VERSION)
 
-    def init_chain(self, chain_id: str, app_state: Mapping[str, Any], time_ns: int = 0,
-                   initial_height: int = 1) -> bytes:
+    def init_chain(
+        self, chain_id: str, app_state: Mapping[str, Any], time_ns: int = 0, initial_height: int = 1
+    ) -> bytes:
         """Run every module's genesis and commit it at height ``initial_height - 1``.
 
         Called again after a crash before the first block, it finds the same
@@ -164,8 +150,9 @@ class App:
         base = self.check_ctx()
         ctx = Ctx(base.store.branch(), base.block, Mode.SIMULATE)
         max_gas = auth_state.get_params(ctx).max_tx_gas
-        return execute.apply_tx(ctx, raw, self.routes, self.bank, verify_sig=False,
-                                gas_limit_override=max_gas)
+        return execute.apply_tx(
+            ctx, raw, self.routes, self.bank, verify_sig=False, gas_limit_override=max_gas
+        )
 
     # -- ABCI: consensus connection --------------------------------------------
     def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int) -> list[bytes]:
@@ -194,7 +181,9 @@ class App:
         if block.height != expected:
             raise ValueError(f"FinalizeBlock for height {block.height}; expected {expected}")
         if block.chain_id != self.chain_id:
-            raise ValueError(f"block for chain {block.chain_id!r}; this node runs {self.chain_id!r}")
+            raise ValueError(
+                f"block for chain {block.chain_id!r}; this node runs {self.chain_id!r}"
+            )
         ctx = Ctx(self._committed(), block, Mode.BLOCK)
         execute.run_hooks(ctx, self.modules, "begin")
         deliver = Ctx(ctx.store, block, Mode.DELIVER)
@@ -213,7 +202,9 @@ class App:
         return pending.height
 
     # -- ABCI: query connection -------------------------------------------------
-    def query(self, path: str, data: bytes = b"", height: int = 0, prove: bool = False) -> QueryResult:
+    def query(
+        self, path: str, data: bytes = b"", height: int = 0, prove: bool = False
+    ) -> QueryResult:
         """Read the last commit.
 
         ``/store/<module>/key`` with the raw key as data (``prove`` adds a
@@ -232,8 +223,13 @@ class App:
                 return QueryResult(value=json.dumps(out, sort_keys=True).encode(), height=h)
             if path.strip("/") == "app/simulate":
                 r = self.simulate(data)
-                return QueryResult(code=r.code, codespace=r.codespace, log=r.log,
-                                   value=json.dumps({"gas_used": r.gas_used}).encode(), height=h)
+                return QueryResult(
+                    code=r.code,
+                    codespace=r.codespace,
+                    log=r.log,
+                    value=json.dumps({"gas_used": r.gas_used}).encode(),
+                    height=h,
+                )
             raise ErrUnknownRequest(f"unknown query path {path!r}")
         except ChainError as e:
             return self._qerr(e, h)
@@ -245,7 +241,9 @@ class App:
             if m.name == module:
                 fn: Callable[[Ctx, dict[str, Any]], Any] | None = m.queries.get(name)
                 if fn is None:
-                    raise ErrUnknownRequest(f"module {module} has no query {name!r}; it has {sorted(m.queries)}")
+                    raise ErrUnknownRequest(
+                        f"module {module} has no query {name!r}; it has {sorted(m.queries)}"
+                    )
                 return fn(self.query_ctx(), req)
         raise ErrUnknownRequest(f"no module {module!r}")
 

@@ -22,17 +22,18 @@ from chain.results import TxResult
 from chain.tx import cosmos
 from chain.tx.router import require_cosmos
 from modules.auth import state as auth
+from modules.auth.params import Params as AuthParams
 from modules.bank.state import BankKeeper
 
 log = logging.getLogger("vcoin.execute")
 ErrInternal = register("vcoin", 2, "internal error")
 
 
-def limits_of(p: auth.Params) -> cosmos.TxLimits:
+def limits_of(p: AuthParams) -> cosmos.TxLimits:
     return cosmos.TxLimits(p.max_memo_characters, p.tx_sig_limit, p.max_tx_gas)
 
 
-def decode_tx(raw: bytes, routes: Mapping[str, MsgSpec], params: auth.Params) -> cosmos.CosmosTx:
+def decode_tx(raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams) -> cosmos.CosmosTx:
     if len(raw) > params.max_tx_bytes:
         raise ErrTxTooLarge(f"tx is {len(raw)} bytes; the limit is {params.max_tx_bytes}")
     require_cosmos(raw)
@@ -77,8 +78,14 @@ def apply_tx(
     failure: ChainError | None = None
     try:
         for spec, msg in tx.msgs:
-            run.emit(Event.of("message", action=spec.type_url, sender=spec.signer(msg),
-                              module=_module_of(spec.type_url)))
+            run.emit(
+                Event.of(
+                    "message",
+                    action=spec.type_url,
+                    sender=spec.signer(msg),
+                    module=_module_of(spec.type_url),
+                )
+            )
             spec.handler(run, msg)
     except ChainError as e:
         failure = e
@@ -88,13 +95,25 @@ def apply_tx(
     if failure is not None:
         if not block_ctx.is_check:
             ante.store.write()  # in a block the fee is paid and the sequence used
-        return TxResult(code=failure.code, codespace=failure.codespace, log=failure.log(),
-                        gas_wanted=tx.gas_limit, gas_used=meter.consumed, events=ante_events,
-                        sender=tx.signer, sequence=tx.sequence)
+        return TxResult(
+            code=failure.code,
+            codespace=failure.codespace,
+            log=failure.log(),
+            gas_wanted=tx.gas_limit,
+            gas_used=meter.consumed,
+            events=ante_events,
+            sender=tx.signer,
+            sequence=tx.sequence,
+        )
     run.store.write()
     ante.store.write()
-    return TxResult(gas_wanted=tx.gas_limit, gas_used=meter.consumed,
-                    events=ante_events + tuple(run.events), sender=tx.signer, sequence=tx.sequence)
+    return TxResult(
+        gas_wanted=tx.gas_limit,
+        gas_used=meter.consumed,
+        events=ante_events + tuple(run.events),
+        sender=tx.signer,
+        sequence=tx.sequence,
+    )
 
 
 def _module_of(type_url: str) -> str:

@@ -47,8 +47,7 @@ def declare(package: str, messages: dict[str, list[FieldSpec]]) -> dict[str, typ
                 f.type = _T.TYPE_MESSAGE
                 f.type_name = f".{package}.{base}"
     pool = descriptor_pool.Default()
-    fd = pool.Add(fdp) if hasattr(pool, "Add") else pool.AddSerializedFile(fdp.SerializeToString())
-    del fd
+    pool.AddSerializedFile(fdp.SerializeToString())
     out: dict[str, type[Message]] = {}
     for mname in messages:
         desc = pool.FindMessageTypeByName(f"{package}.{mname}")

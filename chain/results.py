@@ -25,10 +25,17 @@ class TxResult:
         return self.code == 0
 
     @classmethod
-    def fail(cls, e: ChainError, gas_wanted: int = 0, gas_used: int = 0,
-             events: tuple[Event, ...] = ()) -> TxResult:
-        return cls(code=e.code, codespace=e.codespace, log=e.log(), gas_wanted=gas_wanted,
-                   gas_used=gas_used, events=events)
+    def fail(
+        cls, e: ChainError, gas_wanted: int = 0, gas_used: int = 0, events: tuple[Event, ...] = ()
+    ) -> TxResult:
+        return cls(
+            code=e.code,
+            codespace=e.codespace,
+            log=e.log(),
+            gas_wanted=gas_wanted,
+            gas_used=gas_used,
+            events=events,
+        )
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,9 @@ class Tree:
     def root(self) -> bytes:
         return _node_hash(_decode(self._read(position(0, EMPTY))))
 
-    def update(self, changes: Iterable[tuple[bytes, bytes | None]]) -> tuple[bytes, dict[bytes, bytes | None]]:
+    def update(
+        self, changes: Iterable[tuple[bytes, bytes | None]]
+    ) -> tuple[bytes, dict[bytes, bytes | None]]:
         items = sorted((key_hash(k), None if v is None else value_hash(v)) for k, v in changes)
         writes: dict[bytes, bytes | None] = {}
         rootpos = position(0, EMPTY)

@@ -13,7 +13,17 @@ from chain.crypto import PrivateKey
 
 CHAIN_ID = "vcoin-devnet-1"
 EVM_CHAIN_ID = 7777
-DEV_ACCOUNTS = ("platform", "alice", "bob", "worker1", "worker2", "worker3", "oracle1", "oracle2", "faucet")
+DEV_ACCOUNTS = (
+    "platform",
+    "alice",
+    "bob",
+    "worker1",
+    "worker2",
+    "worker3",
+    "oracle1",
+    "oracle2",
+    "faucet",
+)
 DEV_BALANCE = 1_000_000 * 10**DECIMALS  # 1M VCN each
 
 
@@ -24,8 +34,11 @@ def dev_key(name: str) -> PrivateKey:
 def consensus_params() -> dict[str, Any]:
     return {
         "block": {"max_bytes": "4194304", "max_gas": "-1"},
-        "evidence": {"max_age_num_blocks": "100000", "max_age_duration": "172800000000000",
-                     "max_bytes": "1048576"},
+        "evidence": {
+            "max_age_num_blocks": "100000",
+            "max_age_duration": "172800000000000",
+            "max_bytes": "1048576",
+        },
         "validator": {"pub_key_types": ["ed25519"]},
         "version": {"app": "1"},
     }
@@ -39,13 +52,13 @@ def genesis_doc(
     extra_balances: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """A CometBFT-shaped genesis document with VCoin's app state."""
-    balances = [
+    balances: list[dict[str, Any]] = [
         {"address": dev_key(n).bech32, "coins": [{"denom": DENOM, "amount": str(balance)}]}
         for n in accounts
     ]
     for addr, amount in sorted((extra_balances or {}).items()):
         balances.append({"address": addr, "coins": [{"denom": DENOM, "amount": str(amount)}]})
-    balances.sort(key=lambda b: b["address"])
+    balances.sort(key=lambda b: str(b["address"]))
     return {
         "genesis_time": genesis_time,
         "chain_id": chain_id,

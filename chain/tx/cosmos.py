@@ -59,12 +59,13 @@ class CosmosTx:
     timeout_height: int
 
     def sign_bytes(self, chain_id: str, account_number: int) -> bytes:
-        return SignDoc(
+        doc: bytes = SignDoc(
             body_bytes=self.body_bytes,
             auth_info_bytes=self.auth_info_bytes,
             chain_id=chain_id,
             account_number=account_number,
         ).SerializeToString()
+        return doc
 
 
 def _parse(cls: type[Message], data: bytes, what: str) -> Any:
@@ -103,7 +104,9 @@ def decode(raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits) -> Cosmo
     pubkey: bytes | None = None
     if si.HasField("public_key"):
         if si.public_key.type_url != SECP256K1_URL:
-            raise ErrInvalidPubKey(f"public key type {si.public_key.type_url!r}; expected {SECP256K1_URL}")
+            raise ErrInvalidPubKey(
+                f"public key type {si.public_key.type_url!r}; expected {SECP256K1_URL}"
+            )
         pk = _parse(PubKey, si.public_key.value, "PubKey")
         if len(pk.key) != 33 or pk.key[0] not in (2, 3):
             raise ErrInvalidPubKey("public key must be a 33-byte compressed secp256k1 key")
@@ -128,7 +131,9 @@ def decode(raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits) -> Cosmo
         if signer_b32 is None:
             signer_b32 = s
         elif s != signer_b32:
-            raise ErrUnauthorized(f"message {i} must be signed by {s}; this tx has one signer {signer_b32}")
+            raise ErrUnauthorized(
+                f"message {i} must be signed by {s}; this tx has one signer {signer_b32}"
+            )
     assert signer_b32 is not None
     try:
         signer = from_bech32(signer_b32)

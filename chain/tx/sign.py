@@ -45,7 +45,10 @@ def sign_tx(
     """Sign ``msgs`` with SIGN_MODE_DIRECT and return TxRaw bytes."""
     body = TxBody(messages=[pack(m) for m in msgs], memo=memo, timeout_height=timeout_height)
     fee = gas_limit * gas_price if fee_amount is None else fee_amount
-    pk = AnyPb(type_url="/cosmos.crypto.secp256k1.PubKey", value=PubKey(key=key.public_key).SerializeToString())
+    pk = AnyPb(
+        type_url="/cosmos.crypto.secp256k1.PubKey",
+        value=PubKey(key=key.public_key).SerializeToString(),
+    )
     auth = AuthInfo(
         signer_infos=[
             SignerInfo(
@@ -59,7 +62,14 @@ def sign_tx(
     body_bytes = body.SerializeToString()
     auth_bytes = auth.SerializeToString()
     doc = SignDoc(
-        body_bytes=body_bytes, auth_info_bytes=auth_bytes, chain_id=chain_id, account_number=account_number
+        body_bytes=body_bytes,
+        auth_info_bytes=auth_bytes,
+        chain_id=chain_id,
+        account_number=account_number,
     )
     sig = key.sign(doc.SerializeToString())
-    return bytes(TxRaw(body_bytes=body_bytes, auth_info_bytes=auth_bytes, signatures=[sig]).SerializeToString())
+    return bytes(
+        TxRaw(
+            body_bytes=body_bytes, auth_info_bytes=auth_bytes, signatures=[sig]
+        ).SerializeToString()
+    )

@@ -12,12 +12,14 @@ from modules.auth.errors import ErrNotAuthority, ErrUnknownModule
 from modules.auth.expected import ParamsOwner
 
 
-def make_update_params(owners: Callable[[], Mapping[str, ParamsOwner]]) -> Callable[[Ctx, Any], None]:
+def make_update_params(
+    owners: Callable[[], Mapping[str, ParamsOwner]],
+) -> Callable[[Ctx, Any], None]:
     def handle(ctx: Ctx, msg: Any) -> None:
         authority = state.get_params(ctx).authority
         if msg.authority != authority:
             raise ErrNotAuthority(
-                f"{msg.authority} may not change params; only the platform authority {authority} may"
+                f"{msg.authority} may not change params; only the authority {authority} may"
             )
         table = owners()
         owner = table.get(msg.module)

@@ -14,7 +14,11 @@ _M = declare(
     {
         # One message changes any module's params; ``params_json`` is the full
         # new params object of ``module`` as canonical JSON.
-        "MsgUpdateParams": [("authority", "string", 1), ("module", "string", 2), ("params_json", "string", 3)],
+        "MsgUpdateParams": [
+            ("authority", "string", 1),
+            ("module", "string", 2),
+            ("params_json", "string", 3),
+        ],
     },
 )
 MsgUpdateParams = _M["MsgUpdateParams"]

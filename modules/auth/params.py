@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from modules.auth.errors import ErrInvalidParams
-
 from chain.crypto import module_address, to_bech32
+from modules.auth.errors import ErrInvalidParams
 
 # Until governance exists the authority is whoever genesis names; this default
 # is the (keyless) gov module address, so a chain without one is frozen.

@@ -119,10 +119,7 @@ def iterate_accounts(ctx: Ctx) -> list[Account]:
     from chain.kv import prefix_end
 
     p = keys.ACCOUNT_PREFIX
-    return [
-        Account.decode(k[len(p) :], v)
-        for k, v in ctx.kv(NAME).iterate(p, prefix_end(p))
-    ]
+    return [Account.decode(k[len(p) :], v) for k, v in ctx.kv(NAME).iterate(p, prefix_end(p))]
 
 
 def next_account_number(ctx: Ctx) -> int:

@@ -51,7 +51,9 @@ def validate(g: dict[str, Any]) -> None:
     if declared:
         want = dict(parse_coins(declared, allow_empty=True))
         if want != totals:
-            raise ErrInvalidParams(f"declared supply {want} differs from the sum of balances {totals}")
+            raise ErrInvalidParams(
+                f"declared supply {want} differs from the sum of balances {totals}"
+            )
 
 
 def init(ctx: Ctx, g: dict[str, Any], keeper: state.BankKeeper) -> None:
@@ -71,7 +73,8 @@ def export(ctx: Ctx) -> dict[str, Any]:
     return {
         "params": state.get_params(ctx).to_json(),
         "balances": [
-            {"address": to_bech32(a), "coins": coins_json(tuple(c))} for a, c in sorted(by_addr.items())
+            {"address": to_bech32(a), "coins": coins_json(tuple(c))}
+            for a, c in sorted(by_addr.items())
         ],
         "supply": coins_json(state.total_supply(ctx)),
     }

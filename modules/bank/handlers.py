@@ -16,6 +16,8 @@ def make_send(keeper: state.BankKeeper) -> Callable[[Ctx, Any], None]:
     def handle(ctx: Ctx, msg: Any) -> None:
         if not state.get_params(ctx).send_enabled:
             raise ErrSendDisabled("transfers are disabled by the bank params")
-        keeper.send(ctx, from_bech32(msg.from_address), from_bech32(msg.to_address), parse_coins(msg.amount))
+        keeper.send(
+            ctx, from_bech32(msg.from_address), from_bech32(msg.to_address), parse_coins(msg.amount)
+        )
 
     return handle

@@ -1,0 +1,39 @@
+"""Which modules the app runs, in which order, and how their keepers connect.
+
+This is the one place to add a module: build its keeper from the keepers it
+needs (its ``expected.py``), add it to ``modules`` (genesis and block hooks run
+in this order) and, if it has params, to ``params_owners``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chain.crypto import module_address
+from chain.module import Module
+from modules import auth, bank
+from modules.auth import state as auth_state
+from modules.auth.expected import ParamsOwner
+from modules.auth.genesis import MODULE_ACCOUNTS
+from modules.auth.module import AuthParams
+from modules.bank.module import BankParams
+from modules.bank.state import BankKeeper
+
+
+@dataclass
+class Wiring:
+    accounts: auth_state.AccountKeeper
+    bank: BankKeeper
+    modules: list[Module]
+    params_owners: dict[str, ParamsOwner]
+
+
+def build() -> Wiring:
+    accounts = auth_state.AccountKeeper()
+    bank_keeper = BankKeeper(accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS))
+    params_owners: dict[str, ParamsOwner] = {"auth": AuthParams(), "bank": BankParams()}
+    modules = [
+        auth.build(lambda: params_owners),
+        bank.build(bank_keeper),
+    ]
+    return Wiring(accounts, bank_keeper, modules, params_owners)
