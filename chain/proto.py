@@ -27,8 +27,11 @@ FieldSpec = tuple[str, str, int]  # (name, type, number); type may end in "[]" f
 def declare(package: str, messages: dict[str, list[FieldSpec]]) -> dict[str, type[Message]]:
     """Build message classes ``package.Name`` from field lists.
 
-    A type that is not a scalar names another message of the same package.
+    A type that is not a scalar names another message of the same package,
+    or, when it contains a dot, a message already loaded in the default pool
+    (e.g. ``cosmos.base.v1beta1.Coin`` from cosmpy), so wallets reuse its type.
     """
+    pool = descriptor_pool.Default()
     fdp = descriptor_pb2.FileDescriptorProto(
         name=f"{package.replace('.', '/')}/vcoin_declared.proto",
         package=package,
@@ -43,10 +46,15 @@ def declare(package: str, messages: dict[str, list[FieldSpec]]) -> dict[str, typ
             f.label = _T.LABEL_REPEATED if repeated else _T.LABEL_OPTIONAL
             if base in _TYPES:
                 f.type = _TYPES[base]
+            elif "." in base:
+                f.type = _T.TYPE_MESSAGE
+                f.type_name = f".{base}"
+                dep = pool.FindMessageTypeByName(base).file.name
+                if dep not in fdp.dependency:
+                    fdp.dependency.append(dep)
             else:
                 f.type = _T.TYPE_MESSAGE
                 f.type_name = f".{package}.{base}"
-    pool = descriptor_pool.Default()
     pool.AddSerializedFile(fdp.SerializeToString())
     out: dict[str, type[Message]] = {}
     for mname in messages:
