@@ -1,0 +1,165 @@
+"""Node configuration: defaults < $VCOIN_HOME/config/config.toml < VCOIN_* env < flags.
+
+Every setting has one name used in all four places: the TOML key
+``block_time_ms``, the env var ``VCOIN_BLOCK_TIME_MS``, the override key
+``block_time_ms`` (the CLI maps ``--block-time`` to it).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("VCOIN_HOME", str(Path.home() / ".vcoin")))
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    home: str = ""
+    # consensus
+    block_time_ms: int = 1000
+    instant: bool = False  # propose a block as soon as txs arrive
+    create_empty_blocks: bool = True
+    # network
+    rpc_laddr: str = "127.0.0.1:26657"
+    rest_laddr: str = "127.0.0.1:1317"
+    abci_laddr: str = "127.0.0.1:26658"
+    # mempool
+    mempool_max_txs: int = 10_000
+    mempool_max_bytes: int = 64 * 1024 * 1024
+    max_block_txs: int = 5_000
+    # artifacts
+    artifact_max_bytes: int = 512 * 1024 * 1024
+    # logging
+    log_level: str = "info"
+    log_format: str = "json"  # json | text
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home) if self.home else default_home()
+
+    @property
+    def genesis_file(self) -> Path:
+        return self.home_path / "config" / "genesis.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home_path / "config" / "config.toml"
+
+    @property
+    def state_db(self) -> Path:
+        return self.home_path / "data" / "state"
+
+    @property
+    def block_db(self) -> Path:
+        return self.home_path / "data" / "blocks"
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.home_path / "data" / "artifacts"
+
+    def validate(self) -> None:
+        if self.block_time_ms < 10:
+            raise ValueError("block_time_ms must be at least 10")
+        if self.log_format not in ("json", "text"):
+            raise ValueError("log_format must be json or text")
+        for name in ("rpc_laddr", "rest_laddr", "abci_laddr"):
+            host, _, port = getattr(self, name).rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{name} must look like 127.0.0.1:26657")
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(NodeConfig)}[name]
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(raw).lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{name}: expected true or false, got {raw!r}")
+    if kind == "int":
+        try:
+            return int(raw)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{name}: expected a whole number, got {raw!r}") from e
+    return str(raw)
+
+
+def load_config(
+    home: Path | str | None = None, overrides: dict[str, Any] | None = None
+) -> NodeConfig:
+    """Defaults, then the home's config.toml, then VCOIN_* env vars, then ``overrides``."""
+    cfg = NodeConfig(home=str(home or default_home()))
+    names = {f.name for f in fields(NodeConfig)} - {"home"}
+    layered: dict[str, Any] = {}
+    if cfg.config_file.exists():
+        with cfg.config_file.open("rb") as f:
+            data = tomllib.load(f)
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"{cfg.config_file}: unknown settings {sorted(unknown)}")
+        layered.update(data)
+    for n in sorted(names):
+        env = os.environ.get("VCOIN_" + n.upper())
+        if env is not None:
+            layered[n] = env
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            if k not in names:
+                raise ValueError(f"unknown setting {k!r}")
+            layered[k] = v
+    cfg = replace(cfg, **{k: _coerce(k, v) for k, v in layered.items()})
+    cfg.validate()
+    return cfg
+
+
+_DOC = {
+    "block_time_ms": "Milliseconds between blocks (solo driver).",
+    "instant": "Propose a block as soon as transactions arrive (tests, demos).",
+    "create_empty_blocks": "Produce blocks on the block timer even without transactions.",
+    "rpc_laddr": "Node RPC (CometBFT subset + websocket) listen address.",
+    "rest_laddr": "Cosmos REST API and artifact store listen address.",
+    "abci_laddr": "ABCI socket for a CometBFT driver.",
+    "mempool_max_txs": "Most transactions the mempool holds; more are refused.",
+    "mempool_max_bytes": "Most bytes the mempool holds; more are refused.",
+    "max_block_txs": "Most transactions in one block.",
+    "artifact_max_bytes": "Largest artifact the store accepts, in bytes.",
+    "log_level": "debug | info | warning | error",
+    "log_format": "json (one object per line) | text",
+}
+
+
+def render_toml(cfg: NodeConfig | None = None) -> str:
+    cfg = cfg or NodeConfig()
+    lines = [
+        "# VCoin node configuration. Each key can also be set by the env var",
+        "# VCOIN_<KEY> (e.g. VCOIN_BLOCK_TIME_MS) or a command-line flag,",
+        "# which win over this file.",
+        "",
+    ]
+    for k, v in asdict(cfg).items():
+        if k == "home":
+            continue
+        lines.append(f"# {_DOC.get(k, '')}")
+        if isinstance(v, bool):
+            lines.append(f"{k} = {'true' if v else 'false'}")
+        elif isinstance(v, int):
+            lines.append(f"{k} = {v}")
+        else:
+            lines.append(f'{k} = "{v}"')
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_default_config(home: Path | str) -> Path:
+    path = Path(home) / "config" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_toml())
+    return path

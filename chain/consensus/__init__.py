@@ -1,0 +1,1 @@
+"""Consensus drivers: solo (in-process, the default) and, later, CometBFT over ABCI."""

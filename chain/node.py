@@ -1,0 +1,179 @@
+"""A running node: App + block store + mempool + solo driver + RPC and REST servers.
+
+``Node`` is usable in-process (tests) and by ``vcoind start`` through
+``run_node``, which adds signal handling: SIGTERM or SIGINT finishes the block
+in progress, stops the servers and closes the databases.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from chain.app import App
+from chain.config import NodeConfig, load_config
+from chain.consensus.blockstore import BlockStore
+from chain.consensus.eventbus import EventBus
+from chain.consensus.mempool import Mempool, MempoolConfig
+from chain.consensus.solo import SoloConfig, SoloDriver
+from chain.logs import setup_logging
+from chain.metrics import NodeMetrics
+from chain.results import BlockResult
+
+log = logging.getLogger("vcoin.node")
+
+
+def _parse_rfc3339_ns(text: str) -> int:
+    from datetime import datetime
+
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
+
+
+class Node:
+    def __init__(self, cfg: NodeConfig) -> None:
+        self.cfg = cfg
+        if not cfg.genesis_file.exists():
+            raise FileNotFoundError(
+                f"no genesis at {cfg.genesis_file}; run `vcoind init --home {cfg.home_path}` first"
+            )
+        self.genesis: dict[str, Any] = json.loads(cfg.genesis_file.read_text())
+        try:
+            self.app = App(cfg.state_db)
+        except Exception as e:
+            if "lock" in str(e).lower():
+                raise RuntimeError(
+                    f"{cfg.state_db} is in use: another vcoind already runs on this home"
+                ) from e
+            raise
+        self.blocks = BlockStore(cfg.block_db)
+        self.lock = threading.RLock()
+        self.bus = EventBus()
+        self.metrics = NodeMetrics()
+        self.mempool = Mempool(
+            self.app, self.lock, MempoolConfig(cfg.mempool_max_txs, cfg.mempool_max_bytes)
+        )
+        max_bytes = int(
+            self.genesis.get("consensus_params", {}).get("block", {}).get("max_bytes", 4 << 20)
+        )
+        self.driver = SoloDriver(
+            self.app,
+            self.blocks,
+            self.mempool,
+            self.bus,
+            self.lock,
+            SoloConfig(
+                cfg.block_time_ms,
+                cfg.instant,
+                cfg.create_empty_blocks,
+                max_bytes,
+                cfg.max_block_txs,
+            ),
+            on_block=self._on_block,
+        )
+        self._servers: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self.stopped = threading.Event()
+
+    @property
+    def chain_id(self) -> str:
+        return str(self.genesis["chain_id"])
+
+    def _on_block(self, res: BlockResult, seconds: float) -> None:
+        self.metrics.block(res, seconds)
+        self.metrics.mempool_txs.set(len(self.mempool))
+        self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+        log.info(
+            "committed block",
+            extra={
+                "height": res.height,
+                "txs": len(res.tx_results),
+                "app_hash": res.app_hash.hex(),
+                "ms": round(seconds * 1000, 1),
+            },
+        )
+
+    def init_or_resume(self) -> None:
+        with self.lock:
+            if not self.app.store.chain_meta().get("genesis_hash"):
+                log.info("initialising chain %s from %s", self.chain_id, self.cfg.genesis_file)
+                self.app.init_chain(
+                    self.chain_id,
+                    self.genesis["app_state"],
+                    _parse_rfc3339_ns(self.genesis.get("genesis_time", "1970-01-01T00:00:00Z")),
+                    int(self.genesis.get("initial_height", 1)),
+                )
+            elif self.app.chain_id != self.chain_id:
+                raise RuntimeError(
+                    f"the database holds chain {self.app.chain_id!r} "
+                    f"but genesis says {self.chain_id!r}"
+                )
+        h = self.driver.handshake()
+        log.info("node at height %d, app hash %s", h, self.app.info().last_block_app_hash.hex())
+
+    def _serve(self, app: Any, laddr: str, name: str) -> None:
+        import uvicorn
+
+        host, _, port = laddr.rpartition(":")
+        config = uvicorn.Config(
+            app, host=host, port=int(port), log_config=None, lifespan="off", ws_ping_interval=20
+        )
+        server = uvicorn.Server(config)
+        t = threading.Thread(target=server.run, name=name, daemon=True)
+        t.start()
+        self._servers.append(server)
+        self._threads.append(t)
+        log.info("%s listening on http://%s", name, laddr)
+
+    def start(self, serve: bool = True) -> None:
+        self.init_or_resume()
+        if serve:
+            from chain.rest.server import build_rest_app
+            from chain.rpc.server import build_rpc_app
+
+            self._serve(build_rpc_app(self), self.cfg.rpc_laddr, "rpc")
+            self._serve(build_rest_app(self), self.cfg.rest_laddr, "rest")
+        self.driver.start()
+
+    def stop(self) -> None:
+        if self.stopped.is_set():
+            return
+        log.info("stopping: finishing the current block")
+        self.driver.stop()
+        for s in self._servers:
+            s.should_exit = True
+        for t in self._threads:
+            t.join(10)
+        with self.lock:
+            height = self.app.info().last_block_height
+            self.blocks.close()
+            self.app.close()
+        self.stopped.set()
+        log.info("stopped cleanly at height %d", height)
+
+
+def run_node(home: Path | str | None = None, overrides: dict[str, Any] | None = None) -> int:
+    """Run a node in the foreground until SIGTERM/SIGINT. Returns an exit code."""
+    cfg = load_config(home, overrides)
+    setup_logging(cfg.log_level, cfg.log_format)
+    node = Node(cfg)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    node.start()
+    while not done.wait(0.5):
+        if node.driver.stopped:
+            log.error("block production stopped; shutting down")
+            node.stop()
+            return 1
+    node.stop()
+    return 0
