@@ -1,0 +1,50 @@
+"""Fixtures shared by every test. The building blocks live in ``tests/helpers.py``.
+
+* ``app``: a fresh App in its own temporary RocksDB folder, after InitChain
+  with the devnet genesis plus 20 funded ``test_key(i)`` accounts.
+* ``chain``: a ``helpers.Chain`` driver over ``app`` (sign, check, deliver blocks).
+* ``make_app``: a factory for more independent Apps, ``make_app(genesis=None)``.
+
+Every test folder has an ``__init__.py`` so that test files with the same name
+in different folders (``tests/modules/*/test_state.py``) do not clash; add one
+to any new folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chain.app import App
+from tests.helpers import Chain, make_genesis, new_app
+
+EXTRA_ACCOUNTS = 20
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., App]]:
+    """``make_app(genesis=None)`` -> a new App in a new folder; all closed at teardown."""
+    apps: list[App] = []
+
+    def make(genesis: dict[str, Any] | None = None) -> App:
+        path = tmp_path / f"app{len(apps)}"
+        app = new_app(path, genesis if genesis is not None else make_genesis(EXTRA_ACCOUNTS))
+        apps.append(app)
+        return app
+
+    yield make
+    for a in apps:
+        a.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., App]) -> App:
+    return make_app()
+
+
+@pytest.fixture
+def chain(app: App) -> Chain:
+    return Chain(app)
