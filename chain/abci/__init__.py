@@ -1,0 +1,1 @@
+"""The CometBFT driver: an ABCI socket server that only translates protobuf."""
