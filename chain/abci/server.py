@@ -62,7 +62,8 @@ class AbciApp:
         kind = req.WhichOneof("value")
         with self.lock:
             try:
-                return getattr(self, f"_{kind}")(getattr(req, kind))  # type: ignore[no-any-return]
+                resp: abci.Response = getattr(self, f"_{kind}")(getattr(req, kind))
+                return resp
             except AttributeError:
                 log.warning("unsupported ABCI request %s", kind)
                 return abci.Response(exception=abci.ResponseException(error=f"unsupported {kind}"))
