@@ -7,17 +7,19 @@ in this order) and, if it has params, to ``params_owners``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chain.crypto import module_address
 from chain.module import Module
-from modules import auth, bank
+from modules import auth, bank, staking
 from modules.auth import state as auth_state
 from modules.auth.expected import ParamsOwner
 from modules.auth.genesis import MODULE_ACCOUNTS
 from modules.auth.module import AuthParams
 from modules.bank.module import BankParams
 from modules.bank.state import BankKeeper
+from modules.staking.module import StakingParams
+from modules.staking.state import StakingKeeper
 
 
 @dataclass
@@ -26,14 +28,20 @@ class Wiring:
     bank: BankKeeper
     modules: list[Module]
     params_owners: dict[str, ParamsOwner]
+    # Every module keeper by module name, for drivers, tests and the EVM bridge.
+    keepers: dict[str, object] = field(default_factory=dict)
 
 
 def build() -> Wiring:
     accounts = auth_state.AccountKeeper()
     bank_keeper = BankKeeper(accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS))
+    staking_keeper = StakingKeeper(bank_keeper)
     params_owners: dict[str, ParamsOwner] = {"auth": AuthParams(), "bank": BankParams()}
+    params_owners["staking"] = StakingParams()
     modules = [
         auth.build(lambda: params_owners),
         bank.build(bank_keeper),
+        staking.build(staking_keeper),
     ]
-    return Wiring(accounts, bank_keeper, modules, params_owners)
+    keepers: dict[str, object] = {"staking": staking_keeper}
+    return Wiring(accounts, bank_keeper, modules, params_owners, keepers)

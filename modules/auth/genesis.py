@@ -17,6 +17,7 @@ MODULE_ACCOUNTS: dict[str, tuple[str, ...]] = {
     "escrow": (),
     "burn": (state.BURNER,),
     "mint": (state.MINTER,),
+    "staking": (),  # the bonded pool: every bonded and unbonding coin
 }
 
 

@@ -1,0 +1,105 @@
+"""Messages of the staking module and their stateless checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+
+from chain.coins import DENOM, parse_amount
+from chain.crypto import AddressError, from_bech32
+from chain.errors import ErrInvalidAddress, ErrInvalidCoins
+from chain.proto import declare, type_url
+from modules.staking.errors import ErrInvalidPubKey, ErrUnknownRole, ErrWrongDenom
+from modules.staking.keys import ROLES
+
+_M = declare(
+    "vcoin.staking.v1",
+    {
+        # Adds ``amount`` to the signer's bond in ``role``. Oracles register the
+        # ed25519 key that signs their attestations (required on the first bond,
+        # optional later; a new key replaces the old one).
+        "MsgBond": [
+            ("address", "string", 1),
+            ("role", "string", 2),
+            ("amount", "cosmos.base.v1beta1.Coin", 3),
+            ("ed25519_pubkey", "bytes", 4),
+        ],
+        # Moves ``amount`` of the bond to the unbonding queue; the coins return
+        # after ``unbonding_blocks`` and can be slashed until then.
+        "MsgUnbond": [
+            ("address", "string", 1),
+            ("role", "string", 2),
+            ("amount", "cosmos.base.v1beta1.Coin", 3),
+        ],
+        # Clears a jail record once its end height has passed.
+        "MsgUnjail": [("address", "string", 1), ("role", "string", 2)],
+    },
+)
+MsgBond = _M["MsgBond"]
+MsgUnbond = _M["MsgUnbond"]
+MsgUnjail = _M["MsgUnjail"]
+BOND_URL = type_url(MsgBond)
+UNBOND_URL = type_url(MsgUnbond)
+UNJAIL_URL = type_url(MsgUnjail)
+
+ED25519_KEY_LEN = 32
+
+
+def check_address(text: str, what: str = "address") -> bytes:
+    try:
+        return from_bech32(text)
+    except AddressError as e:
+        raise ErrInvalidAddress(f"{what}: {e}") from e
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ErrUnknownRole(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def bond_amount(coin: Any) -> int:
+    """The avcn amount of a Coin field; refuses other denoms, zero and junk."""
+    if coin.denom != DENOM:
+        raise ErrWrongDenom(f"bonds are in {DENOM}, got {coin.denom!r}")
+    n = parse_amount(coin.amount)
+    if n == 0:
+        raise ErrInvalidCoins("amount is zero; send a positive amount")
+    return n
+
+
+def validate_bond(msg: Any) -> None:
+    check_address(msg.address)
+    check_role(msg.role)
+    bond_amount(msg.amount)
+    key = bytes(msg.ed25519_pubkey)
+    if msg.role != "oracle" and key:
+        raise ErrInvalidPubKey(f"only oracles register an ed25519 key, not a {msg.role}")
+    if key and len(key) != ED25519_KEY_LEN:
+        raise ErrInvalidPubKey(f"ed25519 public key must be 32 bytes, got {len(key)}")
+
+
+def validate_unbond(msg: Any) -> None:
+    check_address(msg.address)
+    check_role(msg.role)
+    bond_amount(msg.amount)
+
+
+def validate_unjail(msg: Any) -> None:
+    check_address(msg.address)
+    check_role(msg.role)
+
+
+__all__ = [
+    "BOND_URL",
+    "Coin",
+    "MsgBond",
+    "MsgUnbond",
+    "MsgUnjail",
+    "UNBOND_URL",
+    "UNJAIL_URL",
+    "validate_bond",
+    "validate_unbond",
+    "validate_unjail",
+]
