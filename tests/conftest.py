@@ -1,7 +1,7 @@
 """Fixtures shared by every test. The building blocks live in ``tests/helpers.py``.
 
 * ``app``: a fresh App in its own temporary RocksDB folder, after InitChain
-  with the devnet genesis plus 20 funded ``test_key(i)`` accounts.
+  with the devnet genesis plus 40 funded ``test_key(i)`` accounts.
 * ``chain``: a ``helpers.Chain`` driver over ``app`` (sign, check, deliver blocks).
 * ``make_app``: a factory for more independent Apps, ``make_app(genesis=None)``.
 
@@ -21,7 +21,7 @@ import pytest
 from chain.app import App
 from tests.helpers import Chain, make_genesis, new_app
 
-EXTRA_ACCOUNTS = 20
+EXTRA_ACCOUNTS = 40
 
 
 @pytest.fixture

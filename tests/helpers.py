@@ -143,6 +143,8 @@ class Chain:
     def __init__(self, app: App) -> None:
         self.app = app
         self._next_seq: dict[bytes, int] = {}
+        # every block delivered, as (txs, time_ns), so ``replay`` can rebuild the state
+        self.history: list[tuple[list[bytes], int]] = []
 
     # -- reads -------------------------------------------------------------
     @property
@@ -203,9 +205,16 @@ class Chain:
 
     def block(self, txs: Sequence[bytes], time_ns: int | None = None) -> BlockResult:
         """Deliver ``txs`` in the next block and commit it."""
-        result = run_block(self.app, txs, time_ns)
+        t = self.app.last_block_time_ns + BLOCK_INTERVAL_NS if time_ns is None else time_ns
+        result = run_block(self.app, txs, t)
+        self.history.append((list(txs), t))
         self._next_seq.clear()
         return result
+
+    def replay(self, app: App) -> None:
+        """Feed another App (same genesis) every block this chain has delivered."""
+        for txs, t in self.history:
+            run_block(app, txs, t)
 
     def deliver_one(self, raw: bytes) -> TxResult:
         """Deliver one tx in its own block; return its result."""
