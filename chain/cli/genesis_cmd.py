@@ -1,0 +1,138 @@
+"""``vcoind genesis``: check a genesis file; export the state of a stopped node as genesis."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chain.cli.common import CliError, Env
+from chain.cli.init_cmd import write_json
+from chain.errors import ChainError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("genesis", help="validate or export genesis files")
+    g = p.add_subparsers(dest="genesis_cmd", required=True, metavar="COMMAND")
+
+    val = g.add_parser(
+        "validate",
+        help="check a genesis file by running InitChain on a scratch database",
+        description="Check FILE (default $VCOIN_HOME/config/genesis.json): its shape, every "
+        "module's genesis validation, a full InitChain on a throwaway database and the "
+        "invariants after it. Prints the chain id and the genesis app hash.",
+    )
+    val.add_argument("file", nargs="?", help="genesis file (default: the home's)")
+    val.set_defaults(func=run_validate)
+
+    exp = g.add_parser(
+        "export",
+        help="write the current state of a stopped node as a genesis document",
+        description="Read the home's database at its last committed height and print a "
+        "genesis document (the home's genesis with this app_state and initial_height = "
+        "height + 1). The node must be stopped: a running node holds the database lock.",
+    )
+    exp.add_argument("--out", help="write to this file instead of standard output")
+    exp.set_defaults(func=run_export)
+
+
+def _time_ns(text: str) -> int:
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
+
+
+def check_doc(doc: Any) -> tuple[str, dict[str, Any], int, int]:
+    """The fields InitChain needs, or a CliError naming the one that is wrong."""
+    if not isinstance(doc, dict):
+        raise CliError("a genesis document is a JSON object")
+    chain_id = doc.get("chain_id")
+    if not isinstance(chain_id, str) or not chain_id or len(chain_id) > 50:
+        raise CliError("chain_id must be a non-empty string of at most 50 characters")
+    app_state = doc.get("app_state")
+    if not isinstance(app_state, dict):
+        raise CliError("app_state must be a JSON object with one entry per module")
+    try:
+        time_ns = _time_ns(str(doc.get("genesis_time") or ""))
+    except ValueError as e:
+        raise CliError(f"genesis_time must be RFC 3339, e.g. 2026-01-01T00:00:00Z: {e}") from e
+    try:
+        initial_height = int(doc.get("initial_height") or 1)
+    except (TypeError, ValueError) as e:
+        raise CliError("initial_height must be a whole number") from e
+    if initial_height < 1:
+        raise CliError("initial_height must be at least 1")
+    return chain_id, app_state, time_ns, initial_height
+
+
+def validate_file(path: Path) -> dict[str, Any]:
+    from chain.app import App
+
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e}") from e
+    except ValueError as e:
+        raise CliError(f"{path} is not JSON: {e}") from e
+    chain_id, app_state, time_ns, initial_height = check_doc(doc)
+    with tempfile.TemporaryDirectory(prefix="vcoin-genesis-") as tmp:
+        app = App(Path(tmp) / "state")
+        try:
+            app_hash = app.init_chain(chain_id, app_state, time_ns, initial_height)
+            broken = app.check_invariants()
+        except ChainError as e:
+            raise CliError(f"{path} is invalid: {e.log()}") from e
+        except (ValueError, KeyError, TypeError) as e:
+            raise CliError(f"{path} is invalid: {e}") from e
+        finally:
+            app.close()
+    if broken:
+        raise CliError(f"{path} breaks invariants: {'; '.join(broken)}")
+    return {"file": str(path), "chain_id": chain_id, "app_hash": app_hash.hex().upper()}
+
+
+def run_validate(args: argparse.Namespace, env: Env) -> int:
+    path = Path(args.file) if args.file else env.home / "config" / "genesis.json"
+    res = validate_file(path)
+    env.emit(res, f"{path} is valid: chain {res['chain_id']}, genesis app hash {res['app_hash']}")
+    return 0
+
+
+def run_export(args: argparse.Namespace, env: Env) -> int:
+    from chain.app import App
+
+    db = env.home / "data" / "state"
+    if not db.is_dir():
+        raise CliError(f"no database at {db}: this home has never run a node")
+    try:
+        app = App(db)
+    except Exception as e:  # rocksdict raises a bare Exception for a held lock
+        if "lock" in str(e).lower():
+            raise CliError(
+                f"{db} is locked: a node is running on this home; stop it, then export"
+            ) from e
+        raise
+    try:
+        height = app.info().last_block_height
+        app_state = app.export_genesis()
+        chain_id = app.chain_id
+    finally:
+        app.close()
+    base_path = env.home / "config" / "genesis.json"
+    doc: dict[str, Any] = json.loads(base_path.read_text()) if base_path.exists() else {}
+    doc.update(
+        {
+            "chain_id": chain_id or doc.get("chain_id", ""),
+            "initial_height": str(height + 1),
+            "app_hash": "",
+            "app_state": app_state,
+        }
+    )
+    if args.out:
+        write_json(Path(args.out), doc)
+        print(f"exported height {height} of chain {doc['chain_id']} to {args.out}")
+    else:
+        print(json.dumps(doc, indent=2))
+    return 0

@@ -1,0 +1,39 @@
+"""Module-shipped commands: ``modules/<name>/cli.py`` with register_tx / register_query.
+
+See the package docstring (``chain/cli/__init__.py``) for the contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from types import ModuleType
+
+
+def module_names() -> list[str]:
+    """The app's modules in wiring order, the one list of what the node runs."""
+    from chain import wiring
+
+    return [m.name for m in wiring.build().modules]
+
+
+def cli_modules() -> list[ModuleType]:
+    out = []
+    for name in module_names():
+        target = f"modules.{name}.cli"
+        try:
+            out.append(importlib.import_module(target))
+        except ModuleNotFoundError as e:
+            if e.name != target:  # the plugin exists but imports something missing: say so
+                raise
+    return out
+
+
+def register_plugins(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], hook: str
+) -> None:
+    """Call ``hook`` ("register_tx" or "register_query") of every module that has it."""
+    for mod in cli_modules():
+        fn = getattr(mod, hook, None)
+        if fn is not None:
+            fn(subparsers)

@@ -1,0 +1,86 @@
+"""``vcoind start``: run the node in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from chain.cli.common import CliError, Env
+
+
+def parse_duration_ms(text: str) -> int:
+    """'1s', '500ms', '0.25s' or a bare number of seconds -> milliseconds."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s)?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"cannot read {text!r} as a duration; write e.g. 1s or 500ms"
+        )
+    value = float(m.group(1))
+    ms = round(value if m.group(2) == "ms" else value * 1000)
+    if ms < 10:
+        raise argparse.ArgumentTypeError(f"block time {text!r} is under 10ms")
+    return ms
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "start",
+        help="run the node (solo consensus, node RPC and REST) in the foreground",
+        description="Run the node on the home folder made by `vcoind init`: one validator "
+        "producing blocks, the CometBFT node RPC and the Cosmos REST API. Settings come "
+        "from config/config.toml, then VCOIN_* env vars, then these flags. Ctrl-C or "
+        "SIGTERM finishes the current block and stops; starting again resumes the chain.",
+    )
+    p.add_argument(
+        "--block-time",
+        type=parse_duration_ms,
+        metavar="DURATION",
+        help="time between blocks, e.g. 1s or 200ms (config block_time_ms; default 1s)",
+    )
+    p.add_argument(
+        "--instant",
+        action="store_true",
+        default=None,
+        help="make a block as soon as transactions arrive (tests and demos)",
+    )
+    p.add_argument(
+        "--rpc-laddr", metavar="HOST:PORT", help="node RPC listen address (default 127.0.0.1:26657)"
+    )
+    p.add_argument(
+        "--rest-laddr", metavar="HOST:PORT", help="REST API listen address (default 127.0.0.1:1317)"
+    )
+    p.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
+    )
+    p.add_argument(
+        "--log-format", choices=("json", "text"), help="json lines (default) or text for people"
+    )
+    p.set_defaults(func=run_start)
+
+
+def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags given on the command line, under their config.toml names."""
+    pairs = {
+        "block_time_ms": args.block_time,
+        "instant": args.instant,
+        "rpc_laddr": args.rpc_laddr,
+        "rest_laddr": args.rest_laddr,
+        "log_level": args.log_level,
+        "log_format": args.log_format,
+    }
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def run_start(args: argparse.Namespace, env: Env) -> int:
+    if not (env.home / "config" / "genesis.json").exists():
+        raise CliError(f"no genesis in {env.home / 'config'}; run `vcoind init --home {env.home}`")
+    try:
+        # Imported here so the rest of the CLI works without the node's server stack.
+        from chain.node import run_node
+    except ImportError as e:
+        raise CliError(f"this build has no node runner (chain.node): {e}") from e
+    try:
+        return run_node(env.home, overrides_of(args))
+    except (FileNotFoundError, RuntimeError, ValueError) as e:
+        raise CliError(str(e)) from e
