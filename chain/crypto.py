@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
-import bech32
 import coincurve
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
 
@@ -27,27 +28,119 @@ def module_address(name: str) -> bytes:
     return hashlib.sha256(name.encode()).digest()[:ADDRESS_LEN]
 
 
-@lru_cache(maxsize=1 << 16)
+# bech32 (BIP-173) with a table-driven checksum: the reference code spends
+# most of a block's time in its bit-by-bit polymod, since every event names
+# addresses and every message carries them. Results are identical to the
+# ``bech32`` package's bech32_encode / bech32_decode + convertbits.
+_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_CHARSET_REV = {c: i for i, c in enumerate(_CHARSET)}
+_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+_POLY_TABLE = tuple(
+    _GEN[0] * (t & 1)
+    ^ _GEN[1] * (t >> 1 & 1)
+    ^ _GEN[2] * (t >> 2 & 1)
+    ^ _GEN[3] * (t >> 3 & 1)
+    ^ _GEN[4] * (t >> 4 & 1)
+    for t in range(32)
+)
+_CACHE_MAX = 1 << 16
+_enc_cache: dict[tuple[bytes, str], str] = {}
+_dec_cache: dict[tuple[str, str], bytes] = {}
+
+
+def _polymod(chk: int, values: Iterable[int]) -> int:
+    t = _POLY_TABLE
+    for v in values:
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v ^ t[chk >> 25]
+    return chk
+
+
+@lru_cache(maxsize=64)
+def _hrp_state(hrp: str) -> int:
+    """Checksum state after the expanded human-readable part."""
+    return _polymod(1, [ord(x) >> 5 for x in hrp] + [0] + [ord(x) & 31 for x in hrp])
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        del cache[next(iter(cache))]  # oldest first; a plain bound, results never change
+    cache[key] = value
+
+
+def _to_5bit(data: bytes) -> list[int]:
+    """convertbits(data, 8, 5, pad=True)."""
+    nbits = 8 * len(data)
+    groups = (nbits + 4) // 5
+    v = int.from_bytes(data, "big") << (5 * groups - nbits)
+    return [(v >> s) & 31 for s in range(5 * (groups - 1), -1, -5)]
+
+
+def _from_5bit(data: list[int]) -> bytes | None:
+    """convertbits(data, 5, 8, pad=False): None when the padding is not zero bits."""
+    nbits = 5 * len(data)
+    extra = nbits & 7
+    v = 0
+    for d in data:
+        v = (v << 5) | d
+    if extra >= 5 or v & ((1 << extra) - 1):
+        return None
+    return (v >> extra).to_bytes(nbits >> 3, "big")
+
+
 def to_bech32(addr: bytes, prefix: str = BECH32_PREFIX) -> str:
-    data = bech32.convertbits(addr, 8, 5)
-    assert data is not None
-    return str(bech32.bech32_encode(prefix, data))
+    key = (addr, prefix)
+    text = _enc_cache.get(key)
+    if text is None:
+        data = _to_5bit(addr)
+        pm = _polymod(_hrp_state(prefix), data + [0, 0, 0, 0, 0, 0]) ^ 1
+        cs = "".join(_CHARSET[(pm >> 5 * (5 - i)) & 31] for i in range(6))
+        text = prefix + "1" + "".join([_CHARSET[d] for d in data]) + cs
+        _remember(_enc_cache, key, text)
+    return text
 
 
-@lru_cache(maxsize=1 << 16)
+def _bech32_decode(bech: str) -> tuple[str, list[int]] | tuple[None, None]:
+    """bech32.bech32_decode, same checks in the same order."""
+    if not bech.isascii() or any(ord(x) < 33 or ord(x) > 126 for x in bech):
+        return None, None
+    low = bech.lower()
+    if low != bech and bech.upper() != bech:
+        return None, None
+    pos = low.rfind("1")
+    if pos < 1 or pos > 83 or pos + 7 > len(low):
+        return None, None
+    rev = _CHARSET_REV
+    try:
+        data = [rev[x] for x in low[pos + 1 :]]
+    except KeyError:
+        return None, None
+    hrp = low[:pos]
+    if _polymod(_hrp_state(hrp), data) != 1:
+        return None, None
+    return hrp, data[:-6]
+
+
 def from_bech32(text: str, prefix: str = BECH32_PREFIX) -> bytes:
     """Decode a ``vcoin1…`` address; raise AddressError saying what is wrong."""
     if not isinstance(text, str) or not text:
         raise AddressError("empty address")
-    hrp, data = bech32.bech32_decode(text)
+    key = (text, prefix)
+    hit = _dec_cache.get(key)
+    if hit is not None:
+        return hit
+    hrp, data = _bech32_decode(text)
     if hrp is None or data is None:
         raise AddressError(f"{text!r} is not a valid bech32 address (bad checksum or characters)")
     if hrp != prefix:
         raise AddressError(f"address {text!r} has prefix {hrp!r}; expected {prefix!r}")
-    raw = bech32.convertbits(data, 5, 8, False)
+    raw = _from_5bit(data)
     if raw is None or len(raw) != ADDRESS_LEN:
         raise AddressError(f"address {text!r} must encode {ADDRESS_LEN} bytes")
-    return bytes(raw)
+    _remember(_dec_cache, key, raw)
+    if text == text.lower():
+        # the canonical form of ``raw``: a later event naming it needs no encoding
+        _remember(_enc_cache, (raw, prefix), text)
+    return raw
 
 
 def verify_signature(pubkey33: bytes, signature64: bytes, message: bytes) -> bool:

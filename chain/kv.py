@@ -8,7 +8,8 @@ key order, which keeps execution deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from sortedcontainers import SortedDict
@@ -16,6 +17,7 @@ from sortedcontainers import SortedDict
 from chain.gas import GasMeter
 
 _DELETED = None
+_MISSING = object()
 
 
 class KV(Protocol):
@@ -39,18 +41,26 @@ def prefix_end(prefix: bytes) -> bytes | None:
 
 
 class CacheKV:
-    """A write overlay over a parent view; ``write()`` flushes it down."""
+    """A write overlay over a parent view; ``write()`` flushes it down.
 
-    __slots__ = ("parent", "dirty")
+    Writes sit in a plain dict (a tx touches a handful of keys, and each tx
+    opens fresh overlays, so a sorted map costs more than it saves); the
+    sorted key list that iteration needs is built only when asked for and
+    kept until a new key arrives.
+    """
+
+    __slots__ = ("parent", "dirty", "_sorted", "_sorted_n")
 
     def __init__(self, parent: KV) -> None:
         self.parent = parent
-        self.dirty: SortedDict = SortedDict()
+        self.dirty: dict[bytes, bytes | None] = {}
+        self._sorted: list[bytes] = []
+        self._sorted_n = 0
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self.dirty:
-            v: bytes | None = self.dirty[key]
-            return v
+        v = self.dirty.get(key, _MISSING)
+        if v is not _MISSING:
+            return v  # type: ignore[return-value]
         return self.parent.get(key)
 
     def set(self, key: bytes, value: bytes) -> None:
@@ -61,12 +71,25 @@ class CacheKV:
     def delete(self, key: bytes) -> None:
         self.dirty[key] = _DELETED
 
+    def _keys(self) -> list[bytes]:
+        # keys are never removed from ``dirty`` (a delete stores None), so a
+        # change in size is exactly "a new key arrived"
+        if self._sorted_n != len(self.dirty):
+            self._sorted = sorted(self.dirty)
+            self._sorted_n = len(self._sorted)
+        return self._sorted
+
     def iterate(
         self, start: bytes = b"", end: bytes | None = None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
-        mine = self.dirty.irange(start, end, inclusive=(True, False), reverse=reverse)
+        keys = self._keys()
+        lo = bisect_left(keys, start)
+        hi = len(keys) if end is None else bisect_left(keys, end, lo)
+        mine = keys[lo:hi]
+        if reverse:
+            mine.reverse()
         theirs = self.parent.iterate(start, end, reverse)
-        yield from _merge(theirs, mine, self.dirty, reverse)
+        yield from _merge(theirs, iter(mine), self.dirty, reverse)
 
     def write(self) -> None:
         parent = self.parent
@@ -75,16 +98,19 @@ class CacheKV:
                 parent.delete(k)
             else:
                 parent.set(k, v)
-        self.dirty = SortedDict()
+        self.dirty = {}
+        self._sorted = []
+        self._sorted_n = 0
 
     def changes(self) -> SortedDict:
-        return self.dirty
+        """The pending writes in key order (None marks a delete)."""
+        return SortedDict(self.dirty)
 
 
 def _merge(
     theirs: Iterator[tuple[bytes, bytes]],
     mine: Iterator[bytes],
-    dirty: SortedDict,
+    dirty: dict[bytes, bytes | None],
     reverse: bool,
 ) -> Iterator[tuple[bytes, bytes]]:
     def before(a: bytes, b: bytes) -> bool:
@@ -137,9 +163,16 @@ class GasKV:
 
 
 class MultiStore:
-    """One overlay per module, created on first use; branches nest."""
+    """One overlay per module, created on first use; branches nest.
 
-    def __init__(self, parents: dict[str, KV]) -> None:
+    A module's overlay, once created, lives as long as its MultiStore
+    (``write()`` empties it in place), so a branch holds its parent's overlays
+    directly instead of looking them up on every access.
+    """
+
+    __slots__ = ("_parents", "_stores")
+
+    def __init__(self, parents: Mapping[str, KV]) -> None:
         self._parents = parents
         self._stores: dict[str, CacheKV] = {}
 
@@ -154,39 +187,38 @@ class MultiStore:
 
     def branch(self) -> MultiStore:
         """A child overlay: its writes reach this one only on ``write()``."""
-        return MultiStore({n: _Lazy(self, n) for n in self._parents})
+        return MultiStore(_OverlaysOf(self))
 
     def write(self) -> None:
         for s in self._stores.values():
             s.write()
-        self._stores = {}
 
     def changes(self) -> dict[str, SortedDict]:
-        return {n: s.dirty for n, s in sorted(self._stores.items()) if s.dirty}
+        return {n: s.changes() for n, s in sorted(self._stores.items()) if s.dirty}
 
     def names(self) -> list[str]:
         return sorted(self._parents)
 
 
-class _Lazy:
-    """A parent handle that resolves a module overlay of another MultiStore on demand."""
+class _OverlaysOf(Mapping[str, KV]):
+    """A branch's parents: the module overlays of another MultiStore, made on demand."""
 
-    __slots__ = ("ms", "name")
+    __slots__ = ("ms",)
 
-    def __init__(self, ms: MultiStore, name: str) -> None:
+    def __init__(self, ms: MultiStore) -> None:
         self.ms = ms
-        self.name = name
 
-    def get(self, key: bytes) -> bytes | None:
-        return self.ms.module(self.name).get(key)
+    def get(self, name: str, default: object = None) -> CacheKV | None:  # type: ignore[override]
+        return self.ms.module(name) if name in self.ms._parents else None
 
-    def set(self, key: bytes, value: bytes) -> None:
-        self.ms.module(self.name).set(key, value)
+    def __getitem__(self, name: str) -> KV:
+        s = self.get(name)
+        if s is None:
+            raise KeyError(name)
+        return s
 
-    def delete(self, key: bytes) -> None:
-        self.ms.module(self.name).delete(key)
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ms._parents)
 
-    def iterate(
-        self, start: bytes = b"", end: bytes | None = None, reverse: bool = False
-    ) -> Iterator[tuple[bytes, bytes]]:
-        return self.ms.module(self.name).iterate(start, end, reverse)
+    def __len__(self) -> int:
+        return len(self.ms._parents)

@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""Native bank-send throughput: FinalizeBlock + Commit with 10k and 1M accounts in state.
+
+What it does, for each state size:
+
+1. builds a fresh RocksDB state: ``App.init_chain`` with the senders (real
+   genesis), then the remaining accounts written in chunks of genesis state
+   through ``Store.commit`` at the genesis height (each chunk is one Merkle
+   update and one atomic batch, like a genesis split in parts);
+2. signs the bank sends ahead of time (SIGN_MODE_DIRECT with chain/tx/sign.py,
+   on every core): ``block_size`` distinct senders, each sending once per block,
+   so sequences never serialize within a block; recipients are drawn uniformly
+   from all accounts in state;
+3. pushes them through ``App.finalize_block`` + ``App.commit`` in blocks of
+   ``block_size`` and times each call (and, inside FinalizeBlock, the Merkle
+   staging that computes the app hash).
+
+It prints tx/s, per-block finalize / Merkle / commit times (median and p95),
+the RocksDB size, and the issue's targets with whether each is met.
+
+    .venv/bin/python scripts/bench/native_tps.py              # 10k and 1M accounts
+    .venv/bin/python scripts/bench/native_tps.py --quick      # 2k and 20k, a few blocks
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend  # noqa: E402
+from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin  # noqa: E402
+
+from chain.app import App  # noqa: E402
+from chain.coins import DENOM  # noqa: E402
+from chain.context import BlockInfo, Ctx, Mode  # noqa: E402
+from chain.crypto import PrivateKey, to_bech32  # noqa: E402
+from chain.kv import MultiStore  # noqa: E402
+from chain.store import app_hash_of  # noqa: E402
+from chain.tx.sign import sign_tx  # noqa: E402
+from modules.auth import state as auth_state  # noqa: E402
+from modules.bank import state as bank_state  # noqa: E402
+
+CHAIN_ID = "vcoin-bench-1"
+GENESIS_TIME_NS = 1_767_225_600 * 10**9  # 2026-01-01
+SENDER_BALANCE = 10**30
+FILLER_BALANCE = 10**18
+GAS_LIMIT = 100_000
+GAS_PRICE = 1_000_000_000
+SEND_AMOUNT = 1_000
+TARGET_TPS = 3_000
+FILL_CHUNK = 100_000
+
+
+def sender_key(i: int) -> PrivateKey:
+    return PrivateKey.from_seed(b"bench-sender-%d" % i)
+
+
+def filler_address(i: int) -> bytes:
+    # Deterministic and spread over the key space like real addresses.
+    import hashlib
+
+    return hashlib.sha256(b"bench-filler-%d" % i).digest()[:20]
+
+
+# -- state ------------------------------------------------------------------
+
+
+def genesis_state(senders: Sequence[bytes], pubkeys: Sequence[bytes]) -> dict[str, Any]:
+    accounts = [
+        {"address": to_bech32(a), "account_number": str(i), "pub_key": pk.hex()}
+        for i, (a, pk) in enumerate(zip(senders, pubkeys, strict=True))
+    ]
+    balances = sorted(
+        (
+            {"address": to_bech32(a), "coins": [{"denom": DENOM, "amount": str(SENDER_BALANCE)}]}
+            for a in senders
+        ),
+        key=lambda b: str(b["address"]),
+    )
+    return {
+        "auth": {"accounts": accounts, "next_account_number": str(len(senders))},
+        "bank": {"params": {"send_enabled": True}, "balances": balances, "supply": []},
+    }
+
+
+def fill_accounts(app: App, first: int, count: int, progress: Callable[[int], None]) -> None:
+    """Add ``count`` funded accounts to the genesis state, one atomic commit per chunk."""
+    names = app.module_names()
+    done = 0
+    while done < count:
+        n = min(FILL_CHUNK, count - done)
+        ms = MultiStore({m: app.store.module_kv(m) for m in names})
+        ctx = Ctx(ms, BlockInfo(app.chain_id, app.store.height(), GENESIS_TIME_NS), Mode.GENESIS)
+        number = auth_state.next_account_number(ctx)
+        for i in range(first + done, first + done + n):
+            addr = filler_address(i)
+            auth_state.set_account(ctx, auth_state.Account(addr, number))
+            app.bank.set_genesis_balance(ctx, addr, ((DENOM, FILLER_BALANCE),))
+            number += 1
+        auth_state.set_next_account_number(ctx, number)
+        app.bank.set_genesis_supply(ctx, DENOM, bank_state.supply(ctx, DENOM) + n * FILLER_BALANCE)
+        changes = {m: dict(c) for m, c in ms.changes().items()}
+        roots = {m: app.store.root(m) for m in names}
+        nodes = {}
+        for m, kvs in changes.items():
+            roots[m], nodes[m] = app.store.tree(m).update(kvs.items())
+        app.store.commit(app.store.height(), app_hash_of(roots), changes, nodes, roots)
+        done += n
+        progress(done)
+
+
+# -- signing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignJob:
+    sender: int
+    number: int
+    sequences: tuple[int, ...]
+    recipients: tuple[bytes, ...]
+
+
+def _sign_job(job: SignJob) -> list[bytes]:
+    key = sender_key(job.sender)
+    frm = key.bech32
+    out = []
+    for seq, to in zip(job.sequences, job.recipients, strict=True):
+        msg = MsgSend(
+            from_address=frm,
+            to_address=to_bech32(to),
+            amount=[Coin(denom=DENOM, amount=str(SEND_AMOUNT))],
+        )
+        out.append(
+            sign_tx(
+                key,
+                [msg],
+                chain_id=CHAIN_ID,
+                account_number=job.number,
+                sequence=seq,
+                gas_limit=GAS_LIMIT,
+                gas_price=GAS_PRICE,
+            )
+        )
+    return out
+
+
+def _pubkey_of(i: int) -> tuple[bytes, bytes]:
+    k = sender_key(i)
+    return k.address, k.public_key
+
+
+def sign_blocks(
+    pool: Any, senders: int, blocks: int, recipient_pool: Callable[[random.Random], bytes]
+) -> list[list[bytes]]:
+    """``blocks`` blocks of ``senders`` txs; sender i sends with sequence b in block b."""
+    rng = random.Random(7)
+    jobs = [
+        SignJob(i, i, tuple(range(blocks)), tuple(recipient_pool(rng) for _ in range(blocks)))
+        for i in range(senders)
+    ]
+    per_sender = pool.map(_sign_job, jobs, chunksize=max(1, senders // (4 * (os.cpu_count() or 1))))
+    return [[per_sender[i][b] for i in range(senders)] for b in range(blocks)]
+
+
+# -- running --------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    accounts: int
+    txs: int
+    build_s: float
+    sign_s: float
+    finalize_ms: list[float]
+    stage_ms: list[float]
+    commit_ms: list[float]
+    failed: int
+    db_bytes: int
+
+    @property
+    def tps(self) -> float:
+        return self.txs / ((sum(self.finalize_ms) + sum(self.commit_ms)) / 1000)
+
+
+def p95(xs: list[float]) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, math.ceil(0.95 * len(s)) - 1)]
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def say(msg: str, end: str = "\n") -> None:
+    print(msg, end=end, flush=True)
+
+
+def run_size(
+    pool: Any, accounts: int, n_txs: int, block_size: int, db_dir: Path, profile: str | None
+) -> RunResult:
+    path = db_dir / f"state-{accounts}"
+    shutil.rmtree(path, ignore_errors=True)
+    senders = block_size
+    if accounts < senders:
+        raise SystemExit(f"--accounts {accounts} is below the {senders} senders a block needs")
+    blocks = max(1, n_txs // block_size)
+
+    say(f"\n== {accounts:,} accounts: building state in {path}")
+    t0 = time.perf_counter()
+    keys = pool.map(_pubkey_of, range(senders), chunksize=64)
+    app = App(path)
+    app.init_chain(
+        CHAIN_ID,
+        genesis_state([a for a, _ in keys], [pk for _, pk in keys]),
+        time_ns=GENESIS_TIME_NS,
+    )
+    extra = accounts - senders
+
+    def progress(done: int) -> None:
+        el = time.perf_counter() - t0
+        say(f"\r   accounts {senders + done:>10,} / {accounts:,}  ({el:5.1f} s)", end="")
+
+    fill_accounts(app, 0, extra, progress)
+    build_s = time.perf_counter() - t0
+    say(f"\r   state built: {accounts:,} accounts in {build_s:.1f} s" + " " * 20)
+
+    t0 = time.perf_counter()
+    sender_addrs = [a for a, _ in keys]
+
+    def recipient(rng: random.Random) -> bytes:
+        # Uniform over every account in state, senders included.
+        i = rng.randrange(accounts)
+        return sender_addrs[i] if i < senders else filler_address(i - senders)
+
+    txs = sign_blocks(pool, senders, blocks, recipient)
+    sign_s = time.perf_counter() - t0
+    say(f"   signed {blocks * senders:,} txs in {sign_s:.1f} s")
+
+    stage_ms: list[float] = []
+    orig_stage = app._stage
+
+    def timed_stage(*a: Any) -> Any:
+        t = time.perf_counter()
+        r = orig_stage(*a)
+        stage_ms.append((time.perf_counter() - t) * 1000)
+        return r
+
+    app._stage = timed_stage  # type: ignore[method-assign]
+    finalize_ms: list[float] = []
+    commit_ms: list[float] = []
+    failed = 0
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+    height = app.store.height()
+    for b, block in enumerate(txs):
+        height += 1
+        info = BlockInfo(
+            CHAIN_ID,
+            height,
+            GENESIS_TIME_NS + height * 10**9,
+            hash=height.to_bytes(32, "big"),
+        )
+        if prof:
+            prof.enable()
+        t1 = time.perf_counter()
+        res = app.finalize_block(info, block)
+        t2 = time.perf_counter()
+        app.commit()
+        t3 = time.perf_counter()
+        if prof:
+            prof.disable()
+        finalize_ms.append((t2 - t1) * 1000)
+        commit_ms.append((t3 - t2) * 1000)
+        bad = [r for r in res.tx_results if r.code != 0]
+        failed += len(bad)
+        if bad and failed == len(bad):
+            say(
+                f"   !! block {height}: {len(bad)} txs failed, first: {bad[0].codespace}/"
+                f"{bad[0].code} {bad[0].log}"
+            )
+        say(
+            f"\r   block {b + 1:>3}/{blocks}: finalize {finalize_ms[-1]:7.1f} ms "
+            f"(merkle {stage_ms[-1]:6.1f})  commit {commit_ms[-1]:6.1f} ms",
+            end="",
+        )
+    say("")
+    if prof:
+        out = f"{profile}.{accounts}"
+        prof.dump_stats(out)
+        say(f"   profile written to {out}")
+    app.close()
+    return RunResult(
+        accounts,
+        blocks * senders,
+        build_s,
+        sign_s,
+        finalize_ms,
+        stage_ms,
+        commit_ms,
+        failed,
+        dir_size(path),
+    )
+
+
+# -- report ---------------------------------------------------------------------
+
+
+def report(results: list[RunResult], block_size: int) -> bool:
+    def row(label: str, fn: Callable[[RunResult], str]) -> None:
+        say(f"{label:<30}" + "".join(f"{fn(r):>18}" for r in results))
+
+    say(f"\n== results (blocks of {block_size} bank sends)")
+    row("accounts in state", lambda r: f"{r.accounts:,}")
+    row("txs (failed)", lambda r: f"{r.txs:,} ({r.failed})")
+    row("tx/s (finalize+commit)", lambda r: f"{r.tps:,.0f}")
+    for name, attr in (
+        ("finalize ms / block", "finalize_ms"),
+        ("  of which merkle ms", "stage_ms"),
+        ("commit ms / block", "commit_ms"),
+    ):
+        row(name + "  median", lambda r, a=attr: f"{statistics.median(getattr(r, a)):.1f}")
+        row(name + "  p95", lambda r, a=attr: f"{p95(getattr(r, a)):.1f}")
+    row("state commitment ms  median", lambda r: f"{statistics.median(_commitment(r)):.1f}")
+    row("RocksDB size", lambda r: f"{r.db_bytes / 2**20:,.1f} MiB")
+    row("state build s", lambda r: f"{r.build_s:.1f}")
+    row("signing s", lambda r: f"{r.sign_s:.1f}")
+
+    ok = True
+    say("\n== targets")
+    for r in results:
+        met = r.tps >= TARGET_TPS and r.failed == 0
+        ok &= met
+        say(
+            f"tx/s >= {TARGET_TPS:,} with {r.accounts:,} accounts: "
+            f"{r.tps:,.0f} -> {'MET' if met else 'NOT MET'}"
+        )
+    if len(results) >= 2:
+        small, big = results[0], results[-1]
+        log_ratio = math.log2(big.accounts) / math.log2(small.accounts)
+        for label, fn in (
+            ("commit (App.commit)", lambda r: r.commit_ms),
+            ("state commitment (merkle + commit)", _commitment),
+        ):
+            a = statistics.median(fn(small))
+            b = statistics.median(fn(big))
+            ratio = b / a
+            met = ratio <= log_ratio
+            ok &= met
+            say(
+                f"{label}: {a:.1f} ms at {small.accounts:,} -> {b:.1f} ms at {big.accounts:,}: "
+                f"x{ratio:.2f}; log2 ratio log2({big.accounts:,})/log2({small.accounts:,}) = "
+                f"x{log_ratio:.2f} -> {'MET' if met else 'NOT MET'} (logarithmic or better)"
+            )
+    return ok
+
+
+def _commitment(r: RunResult) -> list[float]:
+    return [s + c for s, c in zip(r.stage_ms, r.commit_ms, strict=True)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--accounts",
+        default="10000,1000000",
+        help="comma-separated state sizes to compare (default 10000,1000000)",
+    )
+    ap.add_argument("--txs", type=int, default=20_000, help="txs per state size (default 20000)")
+    ap.add_argument("--block-size", type=int, default=1_000, help="txs per block (default 1000)")
+    ap.add_argument(
+        "--db-dir", type=Path, default=None, help="where to build the states (default: a temp dir)"
+    )
+    ap.add_argument("--quick", action="store_true", help="2k and 20k accounts, 3 blocks of 500")
+    ap.add_argument(
+        "--profile", default=None, help="write a cProfile of the block loop to PROFILE.<accounts>"
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = ap.parse_args(argv)
+    sizes = [int(x) for x in str(args.accounts).split(",") if x]
+    if args.quick:
+        sizes, args.txs, args.block_size = [2_000, 20_000], 1_500, 500
+
+    tmp = None
+    db_dir = args.db_dir
+    if db_dir is None:
+        tmp = tempfile.mkdtemp(prefix="vcoin-bench-")
+        db_dir = Path(tmp)
+    db_dir.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
+    say(
+        f"native_tps: sizes {sizes}, {args.txs:,} txs each, blocks of {args.block_size:,}, "
+        f"{os.cpu_count()} cpus, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    results = []
+    try:
+        with mp.get_context("fork").Pool() as pool:
+            for n in sizes:
+                results.append(run_size(pool, n, args.txs, args.block_size, db_dir, args.profile))
+    finally:
+        if tmp is not None and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    ok = report(results, args.block_size)
+    load = os.getloadavg()
+    say(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
