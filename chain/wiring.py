@@ -11,13 +11,19 @@ from dataclasses import dataclass, field
 
 from chain.crypto import module_address
 from chain.module import Module
-from modules import auth, bank, staking
+from modules import auth, bank, mint, reputation, slashing, staking
 from modules.auth import state as auth_state
 from modules.auth.expected import ParamsOwner
 from modules.auth.genesis import MODULE_ACCOUNTS
 from modules.auth.module import AuthParams
 from modules.bank.module import BankParams
 from modules.bank.state import BankKeeper
+from modules.mint.module import MintParams
+from modules.mint.state import MintKeeper
+from modules.reputation.module import ReputationParams
+from modules.reputation.state import ReputationKeeper
+from modules.slashing.module import SlashingParams
+from modules.slashing.state import SlashingKeeper
 from modules.staking.module import StakingParams
 from modules.staking.state import StakingKeeper
 
@@ -36,12 +42,26 @@ def build() -> Wiring:
     accounts = auth_state.AccountKeeper()
     bank_keeper = BankKeeper(accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS))
     staking_keeper = StakingKeeper(bank_keeper)
+    reputation_keeper = ReputationKeeper(staking_keeper)
+    slashing_keeper = SlashingKeeper(staking_keeper, reputation_keeper)
+    mint_keeper = MintKeeper(bank_keeper, staking_keeper)
     params_owners: dict[str, ParamsOwner] = {"auth": AuthParams(), "bank": BankParams()}
     params_owners["staking"] = StakingParams()
+    params_owners["reputation"] = ReputationParams()
+    params_owners["slashing"] = SlashingParams()
+    params_owners["mint"] = MintParams()
     modules = [
         auth.build(lambda: params_owners),
         bank.build(bank_keeper),
-        staking.build(staking_keeper),
+        staking.build(staking_keeper),  # end block: releases matured unbonding
+        reputation.build(reputation_keeper),
+        slashing.build(),
+        mint.build(mint_keeper),  # end block: mints at epoch boundaries
     ]
-    keepers: dict[str, object] = {"staking": staking_keeper}
+    keepers: dict[str, object] = {
+        "staking": staking_keeper,
+        "reputation": reputation_keeper,
+        "slashing": slashing_keeper,
+        "mint": mint_keeper,
+    }
     return Wiring(accounts, bank_keeper, modules, params_owners, keepers)

@@ -113,7 +113,12 @@ def set_bond(ctx: Ctx, addr: bytes, role: str, amount: int) -> None:
         kv.delete(keys.bond(role, addr))
     else:
         kv.set(keys.bond(role, addr), _enc(amount))
-    kv.set(keys.total(role), _enc(total_bonded(ctx, role) - old + amount))
+    new_total = total_bonded(ctx, role) - old + amount
+    # zero is stored as absent, so an exported and re-imported state hashes the same
+    if new_total:
+        kv.set(keys.total(role), _enc(new_total))
+    else:
+        kv.delete(keys.total(role))
 
 
 def iterate_bonds(ctx: Ctx, role: str | None = None) -> Iterator[tuple[str, bytes, int]]:
@@ -249,6 +254,10 @@ class StakingKeeper:
     # -- reads (see the module docstring for the contract) ---------------------------
     def params(self, ctx: Ctx) -> Params:
         return get_params(ctx)
+
+    def jail_blocks(self, ctx: Ctx) -> int:
+        """How long a caught worker stays jailed (the ``jail_blocks`` param)."""
+        return get_params(ctx).jail_blocks
 
     def bonded(self, ctx: Ctx, addr: bytes, role: str) -> int:
         return bonded(ctx, addr, role)

@@ -1,0 +1,50 @@
+"""The mint module as the app sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chain.coins import DENOM
+from chain.context import Ctx
+from chain.crypto import module_address
+from chain.module import Module
+from modules.mint import genesis, queries, state
+from modules.mint.keys import ACCOUNT, NAME
+from modules.mint.params import Params
+
+
+class MintParams:
+    def get_params(self, ctx: Ctx) -> dict[str, Any]:
+        return state.get_params(ctx).to_json()
+
+    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
+        state.set_params(ctx, Params.from_json(params))
+
+
+def _units_total(ctx: Ctx) -> str | None:
+    s = sum(n for _, n in state.iterate_units(ctx))
+    if s != state.total_units(ctx):
+        return f"epoch total {state.total_units(ctx)} units; workers' units sum to {s}"
+    return None
+
+
+def _account_empty(keeper: state.MintKeeper) -> Callable[[Ctx], str | None]:
+    def check(ctx: Ctx) -> str | None:
+        held = keeper.bank.balance(ctx, module_address(ACCOUNT), DENOM)
+        return None if held == 0 else f"the mint account kept {held}{DENOM} after a block"
+
+    return check
+
+
+def build(keeper: state.MintKeeper) -> Module:
+    return Module(
+        name=NAME,
+        queries=dict(queries.QUERIES),
+        default_genesis=genesis.default,
+        validate_genesis=genesis.validate,
+        init_genesis=genesis.init,
+        export_genesis=genesis.export,
+        end_block=keeper.end_block,
+        invariants={"units": _units_total, "account_empty": _account_empty(keeper)},
+    )

@@ -1,0 +1,1 @@
+"""The mint module has no messages of its own (see ``handlers.py``)."""

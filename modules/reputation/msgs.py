@@ -1,0 +1,34 @@
+"""Messages of the reputation module and their stateless checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chain.crypto import AddressError, from_bech32
+from chain.errors import ErrInvalidAddress
+from chain.proto import declare, type_url
+
+_M = declare(
+    "vcoin.reputation.v1",
+    {
+        # A bonded worker (or oracle) says it is online; one per slot of
+        # ``heartbeat_interval_blocks`` keeps its uptime at 100 %.
+        "MsgHeartbeat": [("address", "string", 1)],
+    },
+)
+MsgHeartbeat = _M["MsgHeartbeat"]
+HEARTBEAT_URL = type_url(MsgHeartbeat)
+
+
+def check_address(text: str, what: str = "address") -> bytes:
+    try:
+        return from_bech32(text)
+    except AddressError as e:
+        raise ErrInvalidAddress(f"{what}: {e}") from e
+
+
+def validate_heartbeat(msg: Any) -> None:
+    check_address(msg.address)
+
+
+__all__ = ["HEARTBEAT_URL", "MsgHeartbeat", "validate_heartbeat"]

@@ -1,0 +1,215 @@
+"""The only code that touches the reputation store; the score formula.
+
+``ReputationKeeper`` is what other modules get (through their ``expected.py``).
+Scores are basis points: 0..10000 means 0.00..100.00.
+
+    score = 100 × (successes / total) × stake_weight × uptime − penalties
+
+clamped to [0, 100], computed in integers with one final floor division:
+``score_bps = successes × weight_bps × uptime_bps // (total × 10000) − penalties_bps``.
+
+* ``successes / total``: verified results over all results that counted
+  (successes, failed checks, missed deadlines). With no results yet it is 1.
+* ``stake_weight = min(1, bond / reference_bond)`` (``weight_bps`` in bps), on
+  the address's worker bond against ``worker_reference_bond`` or its oracle
+  bond against ``oracle_reference_bond``, whichever gives more. Unbonding
+  coins do not count, so a slash or an unbond lowers the weight at once.
+* ``uptime``: the share of the last ``uptime_window_slots`` slots (each
+  ``heartbeat_interval_blocks`` blocks) with at least one heartbeat. The slot
+  in progress counts only once it has a heartbeat (until then the window is the
+  previous N slots), so a worker is never marked down for a slot not yet over.
+* ``penalties``: points in bps that only grow (``add_penalty``); caught cheating
+  costs 2000 (20 points), an oracle outvoted by the quorum less.
+
+A new address has no record: a perfect ratio and full uptime, so it starts at
+``100 × stake_weight`` (100 at the reference bond). Its record starts at its
+first result, penalty or heartbeat, in slot ``since_slot``; slots before that
+count as up, later slots must have heartbeats.
+
+Keeper methods
+    ``score(ctx, addr) -> int``                   bps
+    ``stats(ctx, addr) -> ReputationStats``       the inputs and the score
+    ``record_result(ctx, addr, success: bool)``   emits ``ReputationChanged``
+    ``add_penalty(ctx, addr, points_bps)``        emits ``ReputationChanged``
+    ``record_heartbeat(ctx, addr)``               marks the current slot up
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+
+from chain.context import Ctx
+from chain.kv import prefix_end
+from modules.reputation import events, keys
+from modules.reputation.expected import StakingKeeper
+from modules.reputation.keys import NAME
+from modules.reputation.params import MAX_WINDOW_SLOTS, Params
+
+BPS = 10_000
+_MASK_BYTES = (MAX_WINDOW_SLOTS + 1 + 7) // 8
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the store keeps per address. Bit i of ``mask`` is slot ``last_slot - i``."""
+
+    successes: int = 0
+    total: int = 0
+    penalties_bps: int = 0
+    since_slot: int = 0
+    last_slot: int = 0
+    mask: int = 0
+
+    def encode(self) -> bytes:
+        head = (self.successes, self.total, self.penalties_bps, self.since_slot, self.last_slot)
+        return b"".join(n.to_bytes(8, "big") for n in head) + self.mask.to_bytes(_MASK_BYTES, "big")
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Record:
+        n = [int.from_bytes(raw[i * 8 : i * 8 + 8], "big") for i in range(5)]
+        return cls(n[0], n[1], n[2], n[3], n[4], int.from_bytes(raw[40:], "big"))
+
+    def shifted(self, slot: int, window: int) -> Record:
+        """The record with its heartbeat mask moved to ``slot`` (bits past the window dropped).
+
+        A slot before ``last_slot`` only happens after the interval param grew;
+        the mask is then kept as it is rather than shifted backwards.
+        """
+        mask = (self.mask << max(0, slot - self.last_slot)) & ((1 << (window + 1)) - 1)
+        return replace(self, last_slot=slot, since_slot=min(self.since_slot, slot), mask=mask)
+
+
+@dataclass(frozen=True)
+class ReputationStats:
+    successes: int
+    total: int
+    penalties_bps: int
+    uptime_bps: int
+    stake_weight_bps: int
+    score_bps: int
+    has_history: bool
+
+
+# -- params and records -----------------------------------------------------------
+def get_params(ctx: Ctx) -> Params:
+    raw = ctx.kv(NAME).get(keys.PARAMS)
+    return Params() if raw is None else Params(**json.loads(raw))
+
+
+def set_params(ctx: Ctx, p: Params) -> None:
+    p.validate()
+    ctx.kv(NAME).set(keys.PARAMS, json.dumps(asdict(p), sort_keys=True).encode())
+
+
+def get_record(ctx: Ctx, addr: bytes) -> Record | None:
+    raw = ctx.kv(NAME).get(keys.stats(addr))
+    return None if raw is None else Record.decode(raw)
+
+
+def set_record(ctx: Ctx, addr: bytes, r: Record) -> None:
+    ctx.kv(NAME).set(keys.stats(addr), r.encode())
+
+
+def iterate_records(ctx: Ctx) -> Iterator[tuple[bytes, Record]]:
+    p = keys.STATS_PREFIX
+    for k, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield k[len(p) :], Record.decode(v)
+
+
+def current_slot(ctx: Ctx, p: Params) -> int:
+    return max(ctx.block.height, 0) // p.heartbeat_interval_blocks
+
+
+# -- the formula ----------------------------------------------------------------------
+def uptime_bps(r: Record | None, slot: int, window: int) -> int:
+    if r is None:
+        return BPS
+    mask = r.shifted(slot, window).mask
+    start = 0 if mask & 1 else 1  # the slot in progress counts once it has a heartbeat
+    in_window = ((1 << window) - 1) << start
+    lim = max(slot - r.since_slot, -1)  # bits 0..lim are slots since the record began
+    since = (1 << (lim + 1)) - 1
+    up = (mask & in_window & since).bit_count() + (in_window & ~since).bit_count()
+    return up * BPS // window
+
+
+def stake_weight_bps(ctx: Ctx, staking: StakingKeeper, p: Params, addr: bytes) -> int:
+    w = staking.bonded(ctx, addr, "worker") * BPS // p.worker_reference_bond
+    o = staking.bonded(ctx, addr, "oracle") * BPS // p.oracle_reference_bond
+    return min(BPS, max(w, o))
+
+
+def score_of(successes: int, total: int, weight: int, uptime: int, penalties: int) -> int:
+    if total == 0:
+        successes = total = 1
+    raw = successes * weight * uptime // (total * BPS)
+    return max(0, min(BPS, raw - penalties))
+
+
+class ReputationKeeper:
+    def __init__(self, staking: StakingKeeper) -> None:
+        self.staking = staking
+
+    # -- reads ----------------------------------------------------------------
+    def stats(self, ctx: Ctx, addr: bytes) -> ReputationStats:
+        p = get_params(ctx)
+        r = get_record(ctx, addr)
+        up = uptime_bps(r, current_slot(ctx, p), p.uptime_window_slots)
+        weight = stake_weight_bps(ctx, self.staking, p, addr)
+        rec = r or Record()
+        return ReputationStats(
+            rec.successes,
+            rec.total,
+            rec.penalties_bps,
+            up,
+            weight,
+            score_of(rec.successes, rec.total, weight, up, rec.penalties_bps),
+            r is not None,
+        )
+
+    def score(self, ctx: Ctx, addr: bytes) -> int:
+        return self.stats(ctx, addr).score_bps
+
+    # -- writes -----------------------------------------------------------------
+    def _record(self, ctx: Ctx, addr: bytes) -> tuple[Params, Record]:
+        p = get_params(ctx)
+        slot = current_slot(ctx, p)
+        r = get_record(ctx, addr)
+        if r is None:
+            return p, Record(since_slot=slot, last_slot=slot)
+        return p, r.shifted(slot, p.uptime_window_slots)
+
+    def _update(self, ctx: Ctx, addr: bytes, reason: str, **changes: int) -> None:
+        old = self.score(ctx, addr)
+        _, r = self._record(ctx, addr)
+        set_record(ctx, addr, replace(r, **changes) if changes else r)
+        ctx.emit(events.reputation_changed(addr, old, self.score(ctx, addr), reason))
+
+    def record_result(self, ctx: Ctx, addr: bytes, success: bool) -> None:
+        """One result that counts: a verified success, or a failure (check or deadline)."""
+        r = get_record(ctx, addr) or Record()
+        self._update(
+            ctx,
+            addr,
+            "success" if success else "failure",
+            successes=r.successes + (1 if success else 0),
+            total=r.total + 1,
+        )
+
+    def add_penalty(self, ctx: Ctx, addr: bytes, points_bps: int, reason: str = "penalty") -> None:
+        if points_bps < 0:
+            raise ValueError("penalty points are non-negative")
+        r = get_record(ctx, addr) or Record()
+        self._update(ctx, addr, reason, penalties_bps=r.penalties_bps + points_bps)
+
+    def record_heartbeat(self, ctx: Ctx, addr: bytes) -> None:
+        p, r = self._record(ctx, addr)
+        r = replace(r, mask=r.mask | 1)
+        set_record(ctx, addr, r)
+        ctx.emit(
+            events.heartbeat(
+                addr, ctx.block.height, uptime_bps(r, r.last_slot, p.uptime_window_slots)
+            )
+        )
