@@ -1,0 +1,246 @@
+"""Staking over a real App: bond, unbond, unjail, slash, tombstone, params, genesis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from chain.app import App
+from tests.helpers import ALICE, BOB, FEE, KEYS, PLATFORM, events_of, new_app
+from tests.modules._helpers_staking import VCN, StakeChain, bond_msg, genesis
+
+W1, W2, O1, O2 = KEYS["worker1"], KEYS["worker2"], KEYS["oracle1"], KEYS["oracle2"]
+MIN_WORKER = 1_000 * VCN
+MIN_ORACLE = 10_000 * VCN
+ED_KEY = bytes(range(32))
+PARAMS = {"unbonding_blocks": 10, "jail_blocks": 5}
+
+
+@pytest.fixture
+def chain(make_app: Callable[..., App]) -> StakeChain:
+    return StakeChain(make_app(genesis(staking=PARAMS)))
+
+
+def _code(r: object) -> tuple[str, int]:
+    return (r.codespace, r.code)  # type: ignore[attr-defined]
+
+
+def test_bond_moves_coins_into_the_pool_and_activates(chain: StakeChain) -> None:
+    before = chain.balance(W1)
+    r = chain.bond(W1, "worker", MIN_WORKER)
+    assert r.ok, r.log
+    assert chain.balance(W1) == before - MIN_WORKER - FEE
+    assert chain.module_balance("staking") == MIN_WORKER
+    assert chain.staking.is_active(chain.ctx(), W1.address, "worker")
+    (ev,) = events_of(r, "Bonded")
+    assert ev.get("amount") == str(MIN_WORKER) and ev.get("role") == "worker"
+    q = chain.app.custom_query("staking", "bond", {"address": W1.bech32, "role": "worker"})
+    assert q["bonded"] == str(MIN_WORKER) and q["active"] is True
+    assert chain.staking.active_set(chain.ctx(), "worker") == [W1.address]
+    assert chain.staking.total_bonded(chain.ctx(), "worker") == MIN_WORKER
+
+
+def test_bond_below_minimum_is_refused_and_changes_nothing(chain: StakeChain) -> None:
+    before = chain.balance(W1)
+    r = chain.bond(W1, "worker", MIN_WORKER - 1)
+    assert _code(r) == ("staking", 3), r.log
+    assert "bond at least" in r.log
+    assert chain.bonded(W1) == 0
+    assert chain.module_balance("staking") == 0
+    assert chain.balance(W1) == before - FEE  # only the fee of the failed tx
+    # topping up an existing bond may add less than the minimum
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    assert chain.bond(W1, "worker", 1).ok
+    assert chain.bonded(W1) == MIN_WORKER + 1
+
+
+def test_bond_more_than_the_balance_is_refused(chain: StakeChain) -> None:
+    r = chain.bond(W1, "worker", chain.balance(W1))  # the fee leaves less than this
+    assert _code(r) == ("sdk", 5)
+    assert chain.bonded(W1) == 0
+
+
+def test_wrong_denom_and_unknown_role_are_refused_before_a_block(chain: StakeChain) -> None:
+    from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+
+    from modules.staking.msgs import MsgBond
+
+    bad_denom = MsgBond(address=W1.bech32, role="worker", amount=Coin(denom="uatom", amount="5"))
+    r = chain.check(chain.sign(W1, [bad_denom], count=False))
+    assert _code(r) == ("staking", 10)
+    r = chain.check(chain.sign(W1, [bond_msg(W1, "miner", MIN_WORKER)], count=False))
+    assert _code(r) == ("staking", 2)
+    r = chain.check(chain.sign(W1, [bond_msg(W1, "worker", MIN_WORKER, ED_KEY)], count=False))
+    assert _code(r) == ("staking", 8)  # only oracles register a key
+    r = chain.check(chain.sign(O1, [bond_msg(O1, "oracle", MIN_ORACLE, b"x" * 31)], count=False))
+    assert _code(r) == ("staking", 8)
+
+
+def test_oracle_bond_registers_its_ed25519_key(chain: StakeChain) -> None:
+    r = chain.bond(O1, "oracle", MIN_ORACLE)
+    assert _code(r) == ("staking", 8)  # the first oracle bond must carry a key
+    assert chain.bond(O1, "oracle", MIN_ORACLE, ED_KEY).ok
+    assert chain.staking.oracle_pubkey(chain.ctx(), O1.address) == ED_KEY
+    assert chain.bond(O1, "oracle", VCN).ok  # later bonds keep it
+    assert chain.staking.oracle_pubkey(chain.ctx(), O1.address) == ED_KEY
+    assert chain.staking.oracle_pubkey(chain.ctx(), O2.address) is None
+
+
+def test_unbond_waits_the_unbonding_period_then_pays_back(chain: StakeChain) -> None:
+    assert chain.bond(W1, "worker", 2 * MIN_WORKER).ok
+    r = chain.unbond(W1, "worker", MIN_WORKER)
+    assert r.ok, r.log
+    done = chain.height + PARAMS["unbonding_blocks"]
+    (ev,) = events_of(r, "UnbondingStarted")
+    assert ev.get("completion_height") == str(done)
+    assert chain.bonded(W1) == MIN_WORKER
+    assert chain.module_balance("staking") == 2 * MIN_WORKER  # still held, still slashable
+    before = chain.balance(W1)
+    chain.blocks_until(done - 1)
+    assert chain.balance(W1) == before
+    last = chain.block([])
+    assert chain.height == done
+    assert chain.balance(W1) == before + MIN_WORKER
+    assert [e.get("amount") for e in last.events if e.type == "UnbondingCompleted"] == [
+        str(MIN_WORKER)
+    ]
+    assert chain.module_balance("staking") == MIN_WORKER
+
+
+def test_unbond_more_than_bonded_is_refused(chain: StakeChain) -> None:
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    r = chain.unbond(W1, "worker", MIN_WORKER + 1)
+    assert _code(r) == ("staking", 4)
+    assert chain.bonded(W1) == MIN_WORKER
+    assert chain.app.custom_query("staking", "pool", {})["unbonding"] == "0"
+    r = chain.unbond(BOB, "validator", 1)
+    assert _code(r) == ("staking", 4)
+
+
+def test_unbonding_entries_are_capped(chain: StakeChain) -> None:
+    assert chain.update_params(PLATFORM, "staking", {"max_unbonding_entries": "2"}).ok
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    assert chain.unbond(W1, "worker", VCN).ok
+    assert chain.unbond(W1, "worker", VCN).ok
+    r = chain.unbond(W1, "worker", VCN)
+    assert _code(r) == ("staking", 9)
+    assert chain.bonded(W1) == MIN_WORKER - 2 * VCN
+
+
+def test_unbonding_entries_are_slashable_until_released(chain: StakeChain) -> None:
+    assert chain.bond(W1, "worker", 1_000 * VCN).ok
+    assert chain.unbond(W1, "worker", 400 * VCN).ok
+    done = chain.height + PARAMS["unbonding_blocks"]
+    treasury = chain.module_balance("treasury")
+    r = chain.hook("slash:worker", W1, 1_000)  # 10 %, no reward addresses
+    assert r.ok, r.log
+    (ev,) = events_of(r, "Slashed")
+    assert ev.get("amount") == str(100 * VCN)  # 60 of the bond + 40 of the entry
+    assert chain.bonded(W1) == 540 * VCN
+    q = chain.app.custom_query("staking", "bond", {"address": W1.bech32, "role": "worker"})
+    assert [e["amount"] for e in q["unbonding"]] == [str(360 * VCN)]
+    assert chain.module_balance("treasury") == treasury + 100 * VCN
+    before = chain.balance(W1)
+    chain.blocks_until(done)
+    assert chain.balance(W1) == before + 360 * VCN
+    # once released the coins are out of reach: a slash only cuts the bond
+    assert chain.hook("slash:worker", W1, 1_000).ok
+    assert chain.bonded(W1) == 486 * VCN
+    assert chain.balance(W1) == before + 360 * VCN
+
+
+def test_slash_pays_a_reward_share_by_weight_and_dust_to_the_treasury(chain: StakeChain) -> None:
+    assert chain.bond(W1, "worker", 1_000 * VCN + 7).ok
+    a0, b0, t0 = chain.balance(ALICE), chain.balance(BOB), chain.module_balance("treasury")
+    # the hook weights its reward addresses 1, 2, …; the share param is 10 %
+    r = chain.hook("slash:worker", W1, 5_000, [ALICE, BOB])
+    assert r.ok, r.log
+    cut = (1_000 * VCN + 7) * 5_000 // 10_000
+    share = cut * 1_000 // 10_000
+    alice, bob = share * 1 // 3, share * 2 // 3
+    assert chain.balance(ALICE) == a0 + alice
+    assert chain.balance(BOB) == b0 + bob
+    assert chain.module_balance("treasury") == t0 + cut - alice - bob
+    (ev,) = events_of(r, "Slashed")
+    assert ev.get("to_treasury") == str(cut - alice - bob)
+
+
+def test_jail_ends_at_its_height_and_unjail_only_after_it(chain: StakeChain) -> None:
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    assert chain.unjail(W1, "worker").code == 6  # not jailed
+    assert chain.hook("cheat", W1).ok  # jails for jail_blocks
+    until = chain.staking.jailed_until(chain.ctx(), W1.address, "worker")
+    assert until == chain.height + PARAMS["jail_blocks"]
+    assert not chain.staking.is_active(chain.ctx(), W1.address, "worker")
+    assert chain.staking.active_set(chain.ctx(), "worker") == []
+    r = chain.unjail(W1, "worker")
+    assert _code(r) == ("staking", 7)
+    assert f"until height {until}" in r.log
+    assert chain.staking.jailed_until(chain.ctx(), W1.address, "worker") == until
+    chain.blocks_until(until - 1)  # the next tx lands at height ``until``
+    assert chain.staking.is_active(chain.ctx(), W1.address, "worker")  # over by itself
+    r = chain.unjail(W1, "worker")
+    assert r.ok, r.log
+    assert events_of(r, "Unjailed")
+    assert chain.staking.jailed_until(chain.ctx(), W1.address, "worker") == 0
+
+
+def test_tombstoned_address_can_never_bond_in_that_role_again(chain: StakeChain) -> None:
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    r = chain.hook("tombstone:worker", W1)
+    assert events_of(r, "Tombstoned")
+    assert not chain.staking.is_active(chain.ctx(), W1.address, "worker")
+    r = chain.bond(W1, "worker", MIN_WORKER)
+    assert _code(r) == ("staking", 5)
+    assert chain.unjail(W1, "worker").code == 5
+    assert chain.bonded(W1) == MIN_WORKER
+    chain.blocks_until(chain.height + 100)
+    assert chain.bond(W1, "worker", MIN_WORKER).code == 5  # never
+    # its coins can still leave, and other roles are open to it
+    assert chain.unbond(W1, "worker", MIN_WORKER).ok
+    assert chain.bond(W1, "oracle", MIN_ORACLE, ED_KEY).ok
+
+
+def test_params_change_only_by_the_authority(chain: StakeChain) -> None:
+    r = chain.update_params(ALICE, "staking", {"min_bond_worker": str(5 * VCN)})
+    assert _code(r) == ("auth", 3)
+    assert chain.app.custom_query("staking", "params", {})["min_bond_worker"] == str(MIN_WORKER)
+    r = chain.update_params(PLATFORM, "staking", {"min_bond_worker": str(2 * MIN_WORKER)})
+    assert r.ok, r.log
+    assert chain.bond(W1, "worker", MIN_WORKER).code == 3
+    r = chain.update_params(PLATFORM, "staking", {"slash_reward_share_bps": "10001"})
+    assert _code(r) == ("staking", 11)
+    r = chain.update_params(PLATFORM, "staking", {"no_such_param": "1"})
+    assert _code(r) == ("staking", 11)
+
+
+def test_genesis_export_and_import_give_the_same_app_hash(
+    chain: StakeChain, tmp_path: object
+) -> None:
+    assert chain.bond(W1, "worker", 2 * MIN_WORKER).ok
+    assert chain.bond(W2, "worker", MIN_WORKER).ok
+    assert chain.bond(O1, "oracle", MIN_ORACLE, ED_KEY).ok
+    assert chain.unbond(W1, "worker", VCN).ok
+    assert chain.hook("success", W1).ok
+    assert chain.heartbeat(W1).ok
+    assert chain.hook("cheat", W2, others=[O1]).ok  # jail, penalty
+    assert chain.hook("tombstone:worker", W2).ok
+    assert chain.hook("record_compute", W1, 7).ok
+    exported = chain.app.export_genesis()
+    assert exported["staking"]["jails"] and exported["staking"]["unbonding"]
+    assert exported["reputation"]["records"] and exported["mint"]["units"]
+    app2 = new_app(
+        tmp_path / "imported",
+        {  # type: ignore[operator]
+            "chain_id": chain.app.chain_id,
+            "initial_height": str(chain.height + 1),
+            "app_state": exported,
+        },
+    )
+    try:
+        assert app2.info().last_block_app_hash == chain.app_hash
+        assert app2.export_genesis() == exported
+        assert app2.check_invariants() == []
+    finally:
+        app2.close()
