@@ -1,0 +1,151 @@
+"""JobsKeeper: the job transitions other modules drive, and the keepers jobs drives.
+
+Verification calls ``mark_checking``, ``settle_success`` and
+``settle_failure``; handlers and end_block use the rest. Every transition
+writes the job once through ``state.put_job`` and emits its event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chain.context import Ctx
+from modules.jobs import events, settlement, state
+from modules.jobs.errors import ErrJobNotFound, ErrWrongState
+from modules.jobs.expected import (
+    AccountKeeper,
+    BankKeeper,
+    MintKeeper,
+    ReputationKeeper,
+    ResultHooks,
+    SlashingKeeper,
+    StakingKeeper,
+)
+from modules.jobs.records import (
+    CHECKING,
+    CLAIMED,
+    EXPIRED,
+    QUEUED,
+    REJECTED,
+    SETTLED,
+    SUBMITTED,
+    Job,
+)
+
+
+class JobsKeeper:
+    def __init__(
+        self,
+        bank: BankKeeper,
+        accounts: AccountKeeper,
+        staking: StakingKeeper,
+        reputation: ReputationKeeper,
+        slashing: SlashingKeeper,
+        mint: MintKeeper,
+    ) -> None:
+        self.bank = bank
+        self.accounts = accounts
+        self.staking = staking
+        self.reputation = reputation
+        self.slashing = slashing
+        self.mint = mint
+        self.hooks: ResultHooks | None = None
+
+    def set_hooks(self, hooks: ResultHooks) -> None:
+        self.hooks = hooks
+
+    # -- reads ---------------------------------------------------------------
+    def get_job(self, ctx: Ctx, job_id: int) -> Job | None:
+        return state.get_job(ctx, job_id)
+
+    def must_job(self, ctx: Ctx, job_id: int) -> Job:
+        j = state.get_job(ctx, job_id)
+        if j is None:
+            raise ErrJobNotFound(f"no job {job_id}")
+        return j
+
+    # -- verification's transitions ---------------------------------------------
+    def mark_checking(self, ctx: Ctx, job_id: int) -> Job:
+        j = self.must_job(ctx, job_id)
+        if j.state != SUBMITTED:
+            raise ErrWrongState(f"job {job_id} is {j.state}; only a submitted job can be checked")
+        new = j.with_(state=CHECKING)
+        state.put_job(ctx, new, j)
+        return new
+
+    def settle_success(self, ctx: Ctx, job_id: int) -> Job:
+        """Passed: consume the price, pay the worker, credit its record and compute."""
+        j = self.must_job(ctx, job_id)
+        if j.state not in (SUBMITTED, CHECKING):
+            raise ErrWrongState(f"job {job_id} is {j.state}; only a result can be settled")
+        s = settlement.consume(ctx, self.bank, state.get_params(ctx), j)
+        new = j.with_(
+            state=SETTLED,
+            finished_height=ctx.block.height,
+            paid=s.paid,
+            burned=s.burned,
+            refunded=s.refunded,
+        )
+        state.put_job(ctx, new, j)
+        self.reputation.record_result(ctx, j.worker, True)
+        self.mint.record_compute(ctx, j.worker, j.compute_units)
+        ctx.emit(events.job_settled(new))
+        return new
+
+    def settle_failure(self, ctx: Ctx, job_id: int, oracles: list[bytes]) -> Job:
+        """Caught cheating: refund the poster in full and punish the worker."""
+        j = self.must_job(ctx, job_id)
+        if j.state not in (SUBMITTED, CHECKING):
+            raise ErrWrongState(f"job {job_id} is {j.state}; only a result can be rejected")
+        settlement.refund(ctx, self.bank, j, j.max_price)
+        new = j.with_(state=REJECTED, finished_height=ctx.block.height, refunded=j.max_price)
+        state.put_job(ctx, new, j)
+        ctx.emit(events.job_rejected(new))
+        self.slashing.punish_cheating(ctx, j.worker, sorted(oracles))
+        return new
+
+    # -- lifecycle helpers -------------------------------------------------------
+    def end_refunded(self, ctx: Ctx, j: Job, final: str, reason: str = "") -> Job:
+        """Close an open job with its whole escrow back to the poster."""
+        settlement.refund(ctx, self.bank, j, j.max_price)
+        new = j.with_(
+            state=final,
+            finished_height=ctx.block.height,
+            refunded=j.max_price,
+            last_error=reason or j.last_error,
+        )
+        state.put_job(ctx, new, j)
+        return new
+
+    def free_slot(self, ctx: Ctx, addr: bytes) -> None:
+        w = state.get_worker(ctx, addr)
+        if w is not None and w.active > 0:
+            state.put_worker(ctx, replace(w, active=w.active - 1), w)
+
+    def requeue(self, ctx: Ctx, j: Job, reason: str, timed_out: bool) -> Job:
+        """Take a claimed job back from its worker: into the queue again, or expired
+        with a refund once it has used up its attempts."""
+        assert j.state == CLAIMED
+        worker = j.worker
+        self.free_slot(ctx, worker)
+        attempts = j.attempts + 1
+        params = state.get_params(ctx)
+        if attempts >= params.max_attempts:
+            gone = j.with_(attempts=attempts, last_timeout_worker=worker if timed_out else b"")
+            new = self.end_refunded(ctx, gone, EXPIRED, reason)
+            ctx.emit(events.job_expired(new, f"{attempts} attempts failed; last: {reason}"))
+            return new
+        new = j.with_(
+            state=QUEUED,
+            worker=b"",
+            price=0,
+            claimed_height=0,
+            result_deadline=0,
+            claim_deadline=ctx.block.height + j.claim_blocks,
+            attempts=attempts,
+            last_timeout_worker=worker if timed_out else b"",
+            last_error=reason,
+        )
+        state.put_job(ctx, new, j)
+        ctx.emit(events.job_requeued(new, worker, reason))
+        return new

@@ -1,0 +1,68 @@
+"""Params of the jobs module; the platform authority changes them with MsgUpdateParams.
+
+Money: on a successful verdict the job's price is consumed: ``burn_bps`` of it
+is burned, the rest goes to the treasury, and the treasury pays the worker
+``payout_bps`` of the price, so the treasury keeps ``10000 - burn_bps -
+payout_bps`` of it. Windows are in blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from modules.jobs.errors import ErrInvalidParams
+
+TASK_TYPES = ("text-generation", "embedding", "lora-train")
+
+
+@dataclass(frozen=True)
+class Params:
+    burn_bps: int = 1000
+    payout_bps: int = 8000
+    min_price: int = 1  # avcn; a job must offer at least this
+    max_priority: int = 9
+    max_inline_input_bytes: int = 4096
+    max_spec_bytes: int = 4096
+    default_claim_blocks: int = 600  # a job no one claims within this expires and is refunded
+    default_result_blocks: int = 600  # a claimed job must get its result within this
+    max_claim_blocks: int = 1_000_000
+    max_result_blocks: int = 100_000
+    max_attempts: int = 3  # missed deadlines and give-backs before a job expires
+    max_compute_units: int = 10**15
+    max_worker_models: int = 64
+    max_concurrent_jobs: int = 1024
+    max_page: int = 200
+
+    def validate(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ErrInvalidParams(f"{f.name} must be a non-negative integer, got {v!r}")
+        if self.burn_bps + self.payout_bps > 10_000:
+            raise ErrInvalidParams(
+                f"burn_bps + payout_bps must be at most 10000 (the treasury cannot pay out "
+                f"more than it received); got {self.burn_bps} + {self.payout_bps}"
+            )
+        if self.min_price < 1:
+            raise ErrInvalidParams("min_price must be at least 1 avcn")
+        for lo, hi in (
+            (self.default_claim_blocks, self.max_claim_blocks),
+            (self.default_result_blocks, self.max_result_blocks),
+        ):
+            if not 1 <= lo <= hi:
+                raise ErrInvalidParams("deadline defaults must be ≥ 1 and ≤ their maximum")
+        if self.max_attempts < 1 or self.max_page < 1 or self.max_concurrent_jobs < 1:
+            raise ErrInvalidParams("max_attempts, max_page and max_concurrent_jobs must be ≥ 1")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Params:
+        extra = set(d) - {f.name for f in fields(cls)}
+        if extra:
+            raise ErrInvalidParams(f"unknown jobs params: {sorted(extra)}")
+        p = cls(**{**asdict(cls()), **d})
+        p.validate()
+        return p

@@ -1,0 +1,288 @@
+"""What the jobs store holds: jobs, workers and models, with their canonical encodings.
+
+Records are stored as compact JSON with sorted keys; bytes fields are hex (the
+inline input base64), so an exported genesis reads the same as the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+# Job states. Open states hold the job's max price in escrow; final ones hold nothing.
+QUEUED = "queued"  # waiting in the priority queue for a claim
+CLAIMED = "claimed"  # a worker runs it; its result deadline runs
+SUBMITTED = "submitted"  # result in; the sampling draw and challenge window run
+CHECKING = "checking"  # picked for checking; waits for oracle attestations
+SETTLED = "settled"  # passed: price consumed, worker paid, rest refunded
+REJECTED = "rejected"  # failed verification (cheating): poster refunded, worker punished
+CANCELLED = "cancelled"  # cancelled by the poster before a claim: refunded
+EXPIRED = "expired"  # no claim in time, or too many missed deadlines: refunded
+FAILED = "failed"  # a worker reported the job cannot run (bad spec/input/weights): refunded
+
+STATES = (QUEUED, CLAIMED, SUBMITTED, CHECKING, SETTLED, REJECTED, CANCELLED, EXPIRED, FAILED)
+OPEN_STATES = (QUEUED, CLAIMED, SUBMITTED, CHECKING)
+STATE_BYTE = {s: bytes([i + 1]) for i, s in enumerate(STATES)}
+
+
+def _dumps(d: dict[str, Any]) -> bytes:
+    return json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the worker signs about an execution (see ``receipt.sign_bytes``)."""
+
+    image_digest: str
+    model_hash: bytes
+    input_hash: bytes
+    output_hash: bytes
+    signature: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "image_digest": self.image_digest,
+            "model_hash": self.model_hash.hex(),
+            "input_hash": self.input_hash.hex(),
+            "output_hash": self.output_hash.hex(),
+            "signature": self.signature.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Receipt:
+        return cls(
+            d["image_digest"],
+            bytes.fromhex(d["model_hash"]),
+            bytes.fromhex(d["input_hash"]),
+            bytes.fromhex(d["output_hash"]),
+            bytes.fromhex(d["signature"]),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    poster: bytes
+    task_type: str
+    model: str
+    input_hash: bytes
+    max_price: int
+    priority: int
+    claim_blocks: int
+    result_blocks: int
+    posted_height: int
+    claim_deadline: int
+    inline_input: bytes = b""
+    spec: str = ""
+    min_gpu_memory_mib: int = 0
+    min_gpu_count: int = 0
+    gpu_model: str = ""
+    state: str = QUEUED
+    worker: bytes = b""
+    price: int = 0
+    claimed_height: int = 0
+    result_deadline: int = 0
+    attempts: int = 0
+    last_timeout_worker: bytes = b""
+    submitted_height: int = 0
+    output_hash: bytes = b""
+    artifact_ref: str = ""
+    compute_units: int = 0
+    receipt: Receipt | None = None
+    finished_height: int = 0
+    paid: int = 0
+    burned: int = 0
+    refunded: int = 0
+    last_error: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def escrow(self) -> int:
+        """What the escrow account holds for this job."""
+        return self.max_price if self.is_open else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "poster": self.poster.hex(),
+            "task_type": self.task_type,
+            "model": self.model,
+            "input_hash": self.input_hash.hex(),
+            "inline_input": base64.b64encode(self.inline_input).decode(),
+            "spec": self.spec,
+            "max_price": str(self.max_price),
+            "priority": self.priority,
+            "claim_blocks": self.claim_blocks,
+            "result_blocks": self.result_blocks,
+            "min_gpu_memory_mib": self.min_gpu_memory_mib,
+            "min_gpu_count": self.min_gpu_count,
+            "gpu_model": self.gpu_model,
+            "posted_height": self.posted_height,
+            "claim_deadline": self.claim_deadline,
+            "state": self.state,
+            "worker": self.worker.hex(),
+            "price": str(self.price),
+            "claimed_height": self.claimed_height,
+            "result_deadline": self.result_deadline,
+            "attempts": self.attempts,
+            "last_timeout_worker": self.last_timeout_worker.hex(),
+            "submitted_height": self.submitted_height,
+            "output_hash": self.output_hash.hex(),
+            "artifact_ref": self.artifact_ref,
+            "compute_units": str(self.compute_units),
+            "receipt": None if self.receipt is None else self.receipt.to_json(),
+            "finished_height": self.finished_height,
+            "paid": str(self.paid),
+            "burned": str(self.burned),
+            "refunded": str(self.refunded),
+            "last_error": self.last_error,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Job:
+        r = d.get("receipt")
+        return cls(
+            id=int(d["id"]),
+            poster=bytes.fromhex(d["poster"]),
+            task_type=d["task_type"],
+            model=d["model"],
+            input_hash=bytes.fromhex(d["input_hash"]),
+            inline_input=base64.b64decode(d.get("inline_input", "")),
+            spec=d.get("spec", ""),
+            max_price=int(d["max_price"]),
+            priority=int(d["priority"]),
+            claim_blocks=int(d["claim_blocks"]),
+            result_blocks=int(d["result_blocks"]),
+            min_gpu_memory_mib=int(d.get("min_gpu_memory_mib", 0)),
+            min_gpu_count=int(d.get("min_gpu_count", 0)),
+            gpu_model=d.get("gpu_model", ""),
+            posted_height=int(d["posted_height"]),
+            claim_deadline=int(d["claim_deadline"]),
+            state=d["state"],
+            worker=bytes.fromhex(d.get("worker", "")),
+            price=int(d.get("price", 0)),
+            claimed_height=int(d.get("claimed_height", 0)),
+            result_deadline=int(d.get("result_deadline", 0)),
+            attempts=int(d.get("attempts", 0)),
+            last_timeout_worker=bytes.fromhex(d.get("last_timeout_worker", "")),
+            submitted_height=int(d.get("submitted_height", 0)),
+            output_hash=bytes.fromhex(d.get("output_hash", "")),
+            artifact_ref=d.get("artifact_ref", ""),
+            compute_units=int(d.get("compute_units", 0)),
+            receipt=None if r is None else Receipt.from_json(r),
+            finished_height=int(d.get("finished_height", 0)),
+            paid=int(d.get("paid", 0)),
+            burned=int(d.get("burned", 0)),
+            refunded=int(d.get("refunded", 0)),
+            last_error=d.get("last_error", ""),
+        )
+
+    def encode(self) -> bytes:
+        return _dumps(self.to_json())
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Job:
+        return cls.from_json(json.loads(raw))
+
+    def with_(self, **changes: Any) -> Job:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A registered GPU operator and what it can run (its bond lives in staking)."""
+
+    address: bytes
+    gpu_model: str
+    memory_mib: int
+    gpu_count: int
+    task_types: tuple[str, ...]
+    models: tuple[str, ...]
+    price_floor: int
+    max_concurrent: int
+    registered_height: int
+    active: int = 0  # jobs it holds in state CLAIMED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address.hex(),
+            "gpu_model": self.gpu_model,
+            "memory_mib": self.memory_mib,
+            "gpu_count": self.gpu_count,
+            "task_types": list(self.task_types),
+            "models": list(self.models),
+            "price_floor": str(self.price_floor),
+            "max_concurrent": self.max_concurrent,
+            "registered_height": self.registered_height,
+            "active": self.active,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Worker:
+        return cls(
+            address=bytes.fromhex(d["address"]),
+            gpu_model=d["gpu_model"],
+            memory_mib=int(d["memory_mib"]),
+            gpu_count=int(d["gpu_count"]),
+            task_types=tuple(d["task_types"]),
+            models=tuple(d["models"]),
+            price_floor=int(d["price_floor"]),
+            max_concurrent=int(d["max_concurrent"]),
+            registered_height=int(d["registered_height"]),
+            active=int(d.get("active", 0)),
+        )
+
+    def encode(self) -> bytes:
+        return _dumps(self.to_json())
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Worker:
+        return cls.from_json(json.loads(raw))
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model the marketplace runs: its weights and config are content addresses."""
+
+    id: str
+    task_types: tuple[str, ...]
+    weights_sha256: bytes
+    config_sha256: bytes
+    min_gpu_memory_mib: int
+    registered_height: int = 0
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "task_types": list(self.task_types),
+            "weights_sha256": self.weights_sha256.hex(),
+            "config_sha256": self.config_sha256.hex(),
+            "min_gpu_memory_mib": self.min_gpu_memory_mib,
+            "registered_height": self.registered_height,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Model:
+        return cls(
+            id=d["id"],
+            task_types=tuple(d["task_types"]),
+            weights_sha256=bytes.fromhex(d["weights_sha256"]),
+            config_sha256=bytes.fromhex(d["config_sha256"]),
+            min_gpu_memory_mib=int(d["min_gpu_memory_mib"]),
+            registered_height=int(d.get("registered_height", 0)),
+            description=d.get("description", ""),
+        )
+
+    def encode(self) -> bytes:
+        return _dumps(self.to_json())
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Model:
+        return cls.from_json(json.loads(raw))

@@ -1,0 +1,195 @@
+"""The only code that touches the jobs store: jobs and their indexes, workers, models.
+
+``put_job`` is the one writer of a job: it derives every index entry (state,
+queue, poster, worker, deadline) from the record, and diffs the old record's
+entries against the new one's, so an index can never disagree with its job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from chain.context import Ctx
+from chain.kv import prefix_end
+from modules.jobs import keys
+from modules.jobs.keys import NAME
+from modules.jobs.params import Params
+from modules.jobs.records import CLAIMED, QUEUED, STATE_BYTE, Job, Model, Worker
+
+
+def get_params(ctx: Ctx) -> Params:
+    raw = ctx.kv(NAME).get(keys.PARAMS)
+    return Params() if raw is None else Params(**json.loads(raw))
+
+
+def set_params(ctx: Ctx, p: Params) -> None:
+    p.validate()
+    ctx.kv(NAME).set(keys.PARAMS, json.dumps(p.to_json(), sort_keys=True).encode())
+
+
+# -- jobs ------------------------------------------------------------------
+def next_job_id(ctx: Ctx) -> int:
+    raw = ctx.kv(NAME).get(keys.NEXT_JOB_ID)
+    return 1 if raw is None else int.from_bytes(raw, "big")
+
+
+def set_next_job_id(ctx: Ctx, n: int) -> None:
+    ctx.kv(NAME).set(keys.NEXT_JOB_ID, keys.u64(n))
+
+
+def take_job_id(ctx: Ctx) -> int:
+    n = next_job_id(ctx)
+    set_next_job_id(ctx, n + 1)
+    return n
+
+
+def get_job(ctx: Ctx, job_id: int) -> Job | None:
+    raw = ctx.kv(NAME).get(keys.job(job_id))
+    return None if raw is None else Job.decode(raw)
+
+
+def _index_keys(j: Job) -> set[bytes]:
+    out = {keys.by_state(STATE_BYTE[j.state], j.id), keys.by_poster(j.poster, j.id)}
+    if j.worker:
+        out.add(keys.by_worker(j.worker, j.id))
+    if j.state == QUEUED:
+        out.add(keys.queue(j.max_price, j.priority, j.id))
+        out.add(keys.deadline(j.claim_deadline, keys.CLAIM_DEADLINE, j.id))
+    elif j.state == CLAIMED:
+        out.add(keys.deadline(j.result_deadline, keys.RESULT_DEADLINE, j.id))
+    return out
+
+
+def put_job(ctx: Ctx, new: Job, old: Job | None = None) -> None:
+    """Write ``new`` (which replaces ``old``, if given) and move its index entries."""
+    kv = ctx.kv(NAME)
+    kv.set(keys.job(new.id), new.encode())
+    want = _index_keys(new)
+    if old is not None:
+        for k in sorted(_index_keys(old) - want):
+            kv.delete(k)
+        want -= _index_keys(old)
+    for k in sorted(want):
+        kv.set(k, b"")
+
+
+def iterate_jobs(ctx: Ctx) -> Iterator[Job]:
+    p = keys.JOB_PREFIX
+    for _, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield Job.decode(v)
+
+
+def _ids_under(ctx: Ctx, prefix: bytes, after: int, limit: int) -> list[int]:
+    start = prefix + keys.u64(after + 1) if after else prefix
+    out = []
+    for k, _ in ctx.kv(NAME).iterate(start, prefix_end(prefix)):
+        out.append(int.from_bytes(k[-8:], "big"))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def job_ids_in_state(ctx: Ctx, state: str, after: int = 0, limit: int = 100) -> list[int]:
+    return _ids_under(ctx, keys.state_prefix(STATE_BYTE[state]), after, limit)
+
+
+def job_ids_of_poster(ctx: Ctx, poster: bytes, after: int = 0, limit: int = 100) -> list[int]:
+    return _ids_under(ctx, keys.poster_prefix(poster), after, limit)
+
+
+def job_ids_of_worker(ctx: Ctx, worker: bytes, after: int = 0, limit: int = 100) -> list[int]:
+    return _ids_under(ctx, keys.worker_jobs_prefix(worker), after, limit)
+
+
+def iterate_state_index(ctx: Ctx) -> Iterator[tuple[int, int]]:
+    """(state byte, job id) of every state index entry, for invariants."""
+    p = keys.STATE_PREFIX
+    for k, _ in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield k[1], int.from_bytes(k[2:10], "big")
+
+
+def queue_ids(ctx: Ctx, limit: int) -> list[int]:
+    """The best ``limit`` open jobs, best first."""
+    out = []
+    p = keys.QUEUE_PREFIX
+    for k, _ in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        out.append(keys.queue_job_id(k))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def iterate_queue(ctx: Ctx) -> Iterator[int]:
+    p = keys.QUEUE_PREFIX
+    for k, _ in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield keys.queue_job_id(k)
+
+
+def queue_position(ctx: Ctx, j: Job, cap: int) -> int | None:
+    """How many open jobs are ahead of ``j`` (None when more than ``cap``)."""
+    p = keys.QUEUE_PREFIX
+    n = 0
+    for _ in ctx.kv(NAME).iterate(p, keys.queue(j.max_price, j.priority, j.id)):
+        n += 1
+        if n > cap:
+            return None
+    return n
+
+
+def due_deadlines(ctx: Ctx, height: int) -> list[tuple[int, bytes, int]]:
+    """Every deadline at or before ``height``, in (height, kind, job id) order."""
+    lo, hi = keys.deadlines_until(height)
+    return [keys.split_deadline(k) for k, _ in ctx.kv(NAME).iterate(lo, hi)]
+
+
+# -- workers -----------------------------------------------------------------
+def get_worker(ctx: Ctx, addr: bytes) -> Worker | None:
+    raw = ctx.kv(NAME).get(keys.worker(addr))
+    return None if raw is None else Worker.decode(raw)
+
+
+def put_worker(ctx: Ctx, new: Worker, old: Worker | None = None) -> None:
+    kv = ctx.kv(NAME)
+    kv.set(keys.worker(new.address), new.encode())
+    if old is not None and old.models == new.models:
+        return
+    before = set() if old is None else {keys.model_worker(m, old.address) for m in old.models}
+    after = {keys.model_worker(m, new.address) for m in new.models}
+    for k in sorted(before - after):
+        kv.delete(k)
+    for k in sorted(after - before):
+        kv.set(k, b"")
+
+
+def iterate_workers(ctx: Ctx, after: bytes = b"", limit: int | None = None) -> Iterator[Worker]:
+    p = keys.WORKER_PREFIX
+    start = keys.worker(after) + b"\x00" if after else p
+    n = 0
+    for _, v in ctx.kv(NAME).iterate(start, prefix_end(p)):
+        yield Worker.decode(v)
+        n += 1
+        if limit is not None and n >= limit:
+            return
+
+
+def workers_for_model(ctx: Ctx, model_id: str) -> Iterator[bytes]:
+    p = keys.model_workers_prefix(model_id)
+    for k, _ in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield k[len(p) :]
+
+
+# -- models ------------------------------------------------------------------
+def get_model(ctx: Ctx, model_id: str) -> Model | None:
+    raw = ctx.kv(NAME).get(keys.model(model_id))
+    return None if raw is None else Model.decode(raw)
+
+
+def set_model(ctx: Ctx, m: Model) -> None:
+    ctx.kv(NAME).set(keys.model(m.id), m.encode())
+
+
+def iterate_models(ctx: Ctx) -> Iterator[Model]:
+    p = keys.MODEL_PREFIX
+    for _, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield Model.decode(v)

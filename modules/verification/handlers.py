@@ -1,0 +1,132 @@
+"""Handlers of the verification module: canary commit and reveal, attestations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chain.context import Ctx
+from chain.crypto import to_bech32
+from modules.verification import attestation, canary, events, msgs, state
+from modules.verification.errors import (
+    ErrAlreadyAttested,
+    ErrBadSignature,
+    ErrCommitmentExists,
+    ErrCommittedTooLate,
+    ErrInvalidAttestation,
+    ErrJobNotFound,
+    ErrNoCommitment,
+    ErrNoOracleKey,
+    ErrNotOracle,
+    ErrNotPicked,
+    ErrNotRevealable,
+)
+from modules.verification.keeper import ORACLE, VerificationKeeper
+from modules.verification.records import CHECKING, FAIL, PASS, Attestation, Canary
+
+Handler = Callable[[Ctx, Any], None]
+
+
+def _active_oracle(ctx: Ctx, k: VerificationKeeper, text: str) -> bytes:
+    addr = msgs.addr(text, "oracle")
+    if not k.staking.is_active(ctx, addr, ORACLE):
+        raise ErrNotOracle(
+            f"{text} is not an active oracle: bond the oracle minimum (and be neither jailed "
+            "nor tombstoned) first"
+        )
+    return addr
+
+
+def make_commit_canary(k: VerificationKeeper) -> Handler:
+    def handle(ctx: Ctx, msg: Any) -> None:
+        oracle = _active_oracle(ctx, k, msg.oracle)
+        c = bytes.fromhex(msg.commitment)
+        if state.get_canary(ctx, c) is not None:
+            raise ErrCommitmentExists(f"commitment {msg.commitment} is already on chain")
+        h = ctx.block.height
+        state.set_canary(ctx, Canary(c, oracle, h, h + state.get_params(ctx).canary_ttl_blocks))
+        ctx.emit(events.canary_committed(oracle, c))
+
+    return handle
+
+
+def make_reveal_canary(k: VerificationKeeper) -> Handler:
+    def handle(ctx: Ctx, msg: Any) -> None:
+        oracle = _active_oracle(ctx, k, msg.oracle)
+        job = k.jobs.get_job(ctx, msg.job_id)
+        if job is None:
+            raise ErrJobNotFound(f"no job {msg.job_id}")
+        p = state.get_pending(ctx, msg.job_id)
+        if p is None:
+            raise ErrNotRevealable(
+                f"job {msg.job_id} is {job.state}; a canary is revealed after the worker "
+                "submits and before the result is settled"
+            )
+        expected = bytes.fromhex(msg.expected_output_hash)
+        c = canary.commitment(msg.job_id, expected, bytes.fromhex(msg.salt))
+        rec = state.get_canary(ctx, c)
+        if rec is None or rec.oracle != oracle:
+            raise ErrNoCommitment(
+                f"no commitment of {msg.oracle} matches sha256(domain ‖ job {msg.job_id} ‖ "
+                "expected hash ‖ salt): check the salt and the expected output hash"
+            )
+        if rec.height > job.claimed_height:
+            raise ErrCommittedTooLate(
+                f"the commitment is from height {rec.height}, after job {msg.job_id} was "
+                f"claimed at {job.claimed_height}; a canary must be committed before the claim"
+            )
+        state.delete_canary(ctx, rec)
+        matched = expected == job.output_hash
+        ctx.emit(events.canary_revealed(msg.job_id, oracle, matched))
+        k.decide(ctx, p, PASS if matched else FAIL, "canary", accusers=[oracle])
+
+    return handle
+
+
+def make_attest(k: VerificationKeeper) -> Handler:
+    def handle(ctx: Ctx, msg: Any) -> None:
+        oracle = _active_oracle(ctx, k, msg.oracle)
+        pubkey = k.staking.oracle_pubkey(ctx, oracle)
+        if pubkey is None:
+            raise ErrNoOracleKey(f"{msg.oracle} registered no ed25519 key with its oracle bond")
+        job = k.jobs.get_job(ctx, msg.job_id)
+        if job is None:
+            raise ErrJobNotFound(f"no job {msg.job_id}")
+        p = state.get_pending(ctx, msg.job_id)
+        if p is None or p.stage != CHECKING:
+            raise ErrNotPicked(
+                f"job {msg.job_id} is {job.state}: only jobs picked for checking "
+                "take attestations, until their verdict"
+            )
+        if state.get_attestation(ctx, msg.job_id, oracle) is not None:
+            raise ErrAlreadyAttested(f"{msg.oracle} already attested job {msg.job_id}")
+        params = state.get_params(ctx)
+        if msg.verdict == PASS and msg.similarity_bps < params.similarity_threshold_bps:
+            raise ErrInvalidAttestation(
+                f"a pass needs similarity ≥ {params.similarity_threshold_bps} bps; "
+                f"got {msg.similarity_bps}"
+            )
+        evidence = bytes.fromhex(msg.evidence_hash)
+        ok = attestation.verify(
+            pubkey,
+            bytes(msg.signature),
+            ctx.block.chain_id,
+            msg.job_id,
+            msg.verdict,
+            msg.similarity_bps,
+            evidence,
+        )
+        if not ok:
+            raise ErrBadSignature(
+                f"the signature does not verify with {to_bech32(oracle)}'s ed25519 key over "
+                f"(chain {ctx.block.chain_id}, job, verdict, similarity, evidence hash)"
+            )
+        stake = k.staking.bonded(ctx, oracle, ORACLE)
+        a = Attestation(
+            msg.job_id, oracle, msg.verdict, msg.similarity_bps, evidence, stake, ctx.block.height
+        )
+        state.set_attestation(ctx, a)
+        ctx.emit(events.attested(a.job_id, oracle, a.verdict, a.similarity_bps, stake))
+        k.after_attestation(ctx, p)
+
+    return handle

@@ -1,0 +1,162 @@
+"""VerificationKeeper: the sampling draw, the tally and the verdict.
+
+Life of a result (one pending record, one timer at a time):
+
+1. ``after_result_submitted`` (block h): stage DRAW, due at h + 1.
+2. The draw, at the end of block h + 1, uses that block's hash, which did not
+   exist when the worker submitted: ``picked = uint64(sha256("vcoin/sample/v1"
+   ‖ block hash ‖ job id)[:8]) mod 10000 < rate_bps(worker's score)``.
+   Not picked: stage WINDOW, settled as passed at h + challenge_window.
+   Picked: the job turns CHECKING and waits for attestations until
+   its deadline (drawn height + attest_window_blocks).
+3. A verdict: a quorum of oracle stake (as soon as it forms), a canary reveal
+   (any time before settlement), or the window rule at the deadline:
+
+   * if the oracles that attested hold at least ``window_min_stake_bps`` of the
+     active oracle stake, the side with more attesting stake wins;
+   * otherwise (nobody, or too little stake, attested; or a tie) the result is
+     settled as passed, like an unpicked one ("lapsed"): funds are never locked
+     forever by absent oracles, and sampling plus canaries stay the deterrent.
+
+Oracles whose attestation disagrees with the verdict lose
+``oracle_penalty_bps`` reputation points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from chain.context import Ctx
+from modules.verification import events, state
+from modules.verification.expected import (
+    JobsKeeper,
+    ReputationKeeper,
+    SlashingKeeper,
+    StakingKeeper,
+)
+from modules.verification.params import BPS
+from modules.verification.records import (
+    CHECKING,
+    DRAW,
+    FAIL,
+    PASS,
+    WINDOW,
+    Attestation,
+    Pending,
+)
+
+ORACLE = "oracle"
+SAMPLE_DOMAIN = b"vcoin/sample/v1"
+
+
+def draw_value(block_hash: bytes, job_id: int) -> int:
+    """The draw in [0, 10000) for ``job_id`` from ``block_hash``."""
+    seed = hashlib.sha256(SAMPLE_DOMAIN + block_hash + job_id.to_bytes(8, "big")).digest()
+    return int.from_bytes(seed[:8], "big") % BPS
+
+
+class VerificationKeeper:
+    def __init__(
+        self,
+        jobs: JobsKeeper,
+        staking: StakingKeeper,
+        reputation: ReputationKeeper,
+        slashing: SlashingKeeper,
+    ) -> None:
+        self.jobs = jobs
+        self.staking = staking
+        self.reputation = reputation
+        self.slashing = slashing
+
+    # -- the hook jobs calls ---------------------------------------------------
+    def after_result_submitted(self, ctx: Ctx, job_id: int, worker: bytes) -> None:
+        h = ctx.block.height
+        state.put_pending(ctx, Pending(job_id, worker, h, DRAW, h + 1))
+
+    # -- stakes ----------------------------------------------------------------
+    def oracle_stake(self, ctx: Ctx) -> int:
+        active = self.staking.active_set(ctx, ORACLE)
+        return sum(self.staking.bonded(ctx, a, ORACLE) for a in active)
+
+    def tally(self, ctx: Ctx, job_id: int) -> tuple[int, int, list[Attestation]]:
+        atts = state.attestations(ctx, job_id)
+        passed = sum(a.stake for a in atts if a.verdict == PASS)
+        return passed, sum(a.stake for a in atts) - passed, atts
+
+    # -- stages -----------------------------------------------------------------
+    def draw(self, ctx: Ctx, p: Pending) -> None:
+        params = state.get_params(ctx)
+        h = ctx.block.height
+        rate = params.sample_rate_bps(self.reputation.score(ctx, p.worker))
+        picked = draw_value(ctx.block.hash, p.job_id) < rate
+        ctx.emit(events.result_sampled(p.job_id, p.worker, picked, rate))
+        if picked:
+            self.jobs.mark_checking(ctx, p.job_id)
+            due = h + params.attest_window_blocks
+            new = Pending(p.job_id, p.worker, p.submitted_height, CHECKING, due, rate, h)
+            state.put_pending(ctx, new, p)
+            ctx.emit(events.verification_requested(p.job_id, p.worker, due))
+            return
+        due = max(p.submitted_height + params.challenge_window_blocks, h)
+        new = Pending(p.job_id, p.worker, p.submitted_height, WINDOW, due, rate, h)
+        state.put_pending(ctx, new, p)
+        if due <= h:
+            self.decide(ctx, new, PASS, "unpicked")
+
+    def after_attestation(self, ctx: Ctx, p: Pending) -> None:
+        """Decide at once if one side's stake reaches the quorum."""
+        quorum = state.get_params(ctx).quorum_bps
+        total = self.oracle_stake(ctx)
+        passed, failed, _ = self.tally(ctx, p.job_id)
+        if total and passed * BPS >= quorum * total:
+            self.decide(ctx, p, PASS, "quorum")
+        elif total and failed * BPS >= quorum * total:
+            self.decide(ctx, p, FAIL, "quorum")
+
+    def deadline(self, ctx: Ctx, p: Pending) -> None:
+        """The window rule (see the module doc)."""
+        params = state.get_params(ctx)
+        total = self.oracle_stake(ctx)
+        passed, failed, _ = self.tally(ctx, p.job_id)
+        attested = passed + failed
+        if attested and attested * BPS >= params.window_min_stake_bps * total and passed != failed:
+            self.decide(ctx, p, PASS if passed > failed else FAIL, "window")
+        else:
+            self.decide(ctx, p, PASS, "lapsed")
+
+    def decide(
+        self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: list[bytes] | None = None
+    ) -> None:
+        """Settle the job by ``verdict`` in this block and penalise dissenting oracles."""
+        params = state.get_params(ctx)
+        passed, failed, atts = self.tally(ctx, p.job_id)
+        state.delete_pending(ctx, p)
+        if verdict == PASS:
+            self.jobs.settle_success(ctx, p.job_id)
+        else:
+            against = [a.oracle for a in atts if a.verdict == FAIL]
+            self.jobs.settle_failure(ctx, p.job_id, sorted(set(against + (accusers or []))))
+        for a in atts:
+            if a.verdict != verdict and params.oracle_penalty_bps:
+                self.slashing.penalise_oracle(ctx, a.oracle, params.oracle_penalty_bps)
+                ctx.emit(events.oracle_penalised(a.oracle, p.job_id, params.oracle_penalty_bps))
+        total = self.oracle_stake(ctx) if atts else 0
+        ctx.emit(events.verdict_reached(p.job_id, verdict, how, passed, failed, total))
+
+    def end_block(self, ctx: Ctx) -> None:
+        h = ctx.block.height
+        for job_id in state.due_timers(ctx, h):
+            p = state.get_pending(ctx, job_id)
+            if p is None:
+                continue
+            if p.stage == DRAW:
+                self.draw(ctx, p)
+            elif p.stage == WINDOW:
+                self.decide(ctx, p, PASS, "unpicked")
+            else:
+                self.deadline(ctx, p)
+        for commitment in state.expired_canaries(ctx, h):
+            c = state.get_canary(ctx, commitment)
+            if c is not None:
+                state.delete_canary(ctx, c)
+                ctx.emit(events.canary_expired(commitment))

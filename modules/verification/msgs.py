@@ -1,0 +1,90 @@
+"""Messages of the verification module and their stateless checks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chain.crypto import AddressError, from_bech32
+from chain.errors import ErrInvalidAddress
+from chain.proto import declare, type_url
+from modules.verification.canary import MAX_SALT, MIN_SALT
+from modules.verification.errors import ErrInvalidAttestation, ErrInvalidCanary
+from modules.verification.records import VERDICTS
+
+_M = declare(
+    "vcoin.verification.v1",
+    {
+        # commitment = canary.commitment(job id, expected output hash, salt), in hex
+        "MsgCommitCanary": [("oracle", "string", 1), ("commitment", "string", 2)],
+        "MsgRevealCanary": [
+            ("oracle", "string", 1),
+            ("job_id", "uint64", 2),
+            ("expected_output_hash", "string", 3),
+            ("salt", "string", 4),
+        ],
+        "MsgAttest": [
+            ("oracle", "string", 1),
+            ("job_id", "uint64", 2),
+            ("verdict", "string", 3),
+            ("similarity_bps", "uint32", 4),
+            ("evidence_hash", "string", 5),
+            ("signature", "bytes", 6),
+        ],
+    },
+)
+MsgCommitCanary = _M["MsgCommitCanary"]
+MsgRevealCanary = _M["MsgRevealCanary"]
+MsgAttest = _M["MsgAttest"]
+
+COMMIT_CANARY_URL = type_url(MsgCommitCanary)
+REVEAL_CANARY_URL = type_url(MsgRevealCanary)
+ATTEST_URL = type_url(MsgAttest)
+
+_HEX32 = re.compile(r"^[0-9a-f]{64}$")
+_HEX = re.compile(r"^(?:[0-9a-f]{2})+$")
+
+
+def addr(text: str, what: str) -> bytes:
+    try:
+        return from_bech32(text)
+    except AddressError as e:
+        raise ErrInvalidAddress(f"{what}: {e}") from e
+
+
+def hash32(text: str, what: str, err: Any) -> bytes:
+    if not _HEX32.match(text or ""):
+        raise err(f"{what} must be a sha256 as 64 lowercase hex characters, got {text!r}")
+    return bytes.fromhex(text)
+
+
+def salt(text: str) -> bytes:
+    if not _HEX.match(text or "") or not MIN_SALT <= len(text) // 2 <= MAX_SALT:
+        raise ErrInvalidCanary(f"salt must be {MIN_SALT}..{MAX_SALT} bytes as lowercase hex")
+    return bytes.fromhex(text)
+
+
+def validate_commit(msg: Any) -> None:
+    addr(msg.oracle, "oracle")
+    hash32(msg.commitment, "commitment", ErrInvalidCanary)
+
+
+def validate_reveal(msg: Any) -> None:
+    addr(msg.oracle, "oracle")
+    if msg.job_id == 0:
+        raise ErrInvalidCanary("job_id is required (ids start at 1)")
+    hash32(msg.expected_output_hash, "expected_output_hash", ErrInvalidCanary)
+    salt(msg.salt)
+
+
+def validate_attest(msg: Any) -> None:
+    addr(msg.oracle, "oracle")
+    if msg.job_id == 0:
+        raise ErrInvalidAttestation("job_id is required (ids start at 1)")
+    if msg.verdict not in VERDICTS:
+        raise ErrInvalidAttestation(f"verdict is one of {list(VERDICTS)}, got {msg.verdict!r}")
+    if msg.similarity_bps > 10_000:
+        raise ErrInvalidAttestation("similarity_bps is 0..10000 (0.00 to 1.00)")
+    hash32(msg.evidence_hash, "evidence_hash", ErrInvalidAttestation)
+    if len(msg.signature) != 64:
+        raise ErrInvalidAttestation("signature must be a 64-byte ed25519 signature")

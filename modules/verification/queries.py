@@ -1,0 +1,89 @@
+"""Queries of the verification module (JSON in, JSON out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chain.context import Ctx
+from chain.crypto import to_bech32
+from chain.errors import ErrInvalidRequest, ErrNotFound
+from modules.verification import msgs, state
+from modules.verification.errors import ErrInvalidCanary
+from modules.verification.keeper import VerificationKeeper
+from modules.verification.records import Attestation, Pending
+
+
+def _int(req: dict[str, Any], key: str, default: int = 0) -> int:
+    try:
+        n = int(req.get(key, default))
+    except (TypeError, ValueError) as e:
+        raise ErrInvalidRequest(f"{key} must be an integer") from e
+    if n < 0:
+        raise ErrInvalidRequest(f"{key} must not be negative")
+    return n
+
+
+def pending_view(p: Pending) -> dict[str, Any]:
+    d = p.to_json()
+    d["worker"] = to_bech32(p.worker)
+    return d
+
+
+def attestation_view(a: Attestation) -> dict[str, Any]:
+    d = a.to_json()
+    d["oracle"] = to_bech32(a.oracle)
+    return d
+
+
+def make_queries(k: VerificationKeeper) -> dict[str, Any]:
+    def params(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+        return state.get_params(ctx).to_json()
+
+    def status(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+        """Where a job's result stands in verification: stage, due height, tally."""
+        job_id = _int(req, "job_id", _int(req, "id"))
+        p = state.get_pending(ctx, job_id)
+        passed, failed, atts = k.tally(ctx, job_id)
+        if p is None and not atts:
+            job = k.jobs.get_job(ctx, job_id)
+            if job is None:
+                raise ErrNotFound(f"no job {job_id}")
+        return {
+            "job_id": str(job_id),
+            "pending": None if p is None else pending_view(p),
+            "attestations": [attestation_view(a) for a in atts],
+            "pass_stake": str(passed),
+            "fail_stake": str(failed),
+            "oracle_stake": str(k.oracle_stake(ctx)),
+        }
+
+    def checking(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+        """Jobs waiting for attestations (what an oracle catches up on after a restart)."""
+        limit = min(_int(req, "limit", 100) or 100, 500)
+        ids = state.checking_ids(ctx, _int(req, "after"), limit)
+        out = [pending_view(p) for p in (state.get_pending(ctx, i) for i in ids) if p]
+        return {"pending": out, "next_after": str(ids[-1]) if len(ids) == limit else None}
+
+    def canary(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+        c = state.get_canary(
+            ctx, msgs.hash32(str(req.get("commitment", "")), "commitment", ErrInvalidCanary)
+        )
+        if c is None:
+            raise ErrNotFound("no such commitment (never made, revealed, or expired)")
+        d = c.to_json()
+        d["oracle"] = to_bech32(c.oracle)
+        return d
+
+    def sample_rate(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+        """The chance (bps) that a result of ``address`` is picked for checking now."""
+        addr = msgs.addr(str(req.get("address", "")), "address")
+        score = k.reputation.score(ctx, addr)
+        return {"score_bps": score, "rate_bps": state.get_params(ctx).sample_rate_bps(score)}
+
+    return {
+        "params": params,
+        "status": status,
+        "checking": checking,
+        "canary": canary,
+        "sample_rate": sample_rate,
+    }
