@@ -25,7 +25,9 @@ def make_update_params(
         owner = table.get(msg.module)
         if owner is None:
             raise ErrUnknownModule(f"no module {msg.module!r} has params; known: {sorted(table)}")
-        owner.set_params(ctx, json.loads(msg.params_json))
+        # fields left out keep their values: a partial object must not reset
+        # the rest to defaults (that would hand the authority to a keyless address)
+        owner.set_params(ctx, {**owner.get_params(ctx), **json.loads(msg.params_json)})
         ctx.emit(events.params_updated(msg.module, msg.authority))
 
     return handle

@@ -12,8 +12,8 @@ from chain.proto import declare, type_url
 _M = declare(
     "vcoin.auth.v1",
     {
-        # One message changes any module's params; ``params_json`` is the full
-        # new params object of ``module`` as canonical JSON.
+        # One message changes any module's params; ``params_json`` is a JSON
+        # object of the params of ``module`` to change (others keep their values).
         "MsgUpdateParams": [
             ("authority", "string", 1),
             ("module", "string", 2),
