@@ -21,6 +21,7 @@ from chain.keystore import (
     DEFAULT_SCRYPT_N,
     Keystore,
     KeystoreError,
+    default_home,
     read_passphrase,
 )
 
@@ -30,10 +31,6 @@ HOME_ENV = "VCOIN_HOME"
 
 class CliError(Exception):
     """A user mistake or refusal; main prints the message and exits 1."""
-
-
-def default_home() -> Path:
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".vcoin")
 
 
 def add_globals(p: argparse.ArgumentParser) -> None:

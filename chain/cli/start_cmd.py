@@ -82,5 +82,7 @@ def run_start(args: argparse.Namespace, env: Env) -> int:
         raise CliError(f"this build has no node runner (chain.node): {e}") from e
     try:
         return run_node(env.home, overrides_of(args))
+    except ImportError as e:
+        raise CliError(f"this build lacks part of the node: {e}") from e
     except (FileNotFoundError, RuntimeError, ValueError) as e:
         raise CliError(str(e)) from e
