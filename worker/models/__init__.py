@@ -1,0 +1,1 @@
+"""Models the devnet and the tests use, built reproducibly into artifact blobs."""

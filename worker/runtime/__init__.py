@@ -1,0 +1,1 @@
+"""Job runtime: runs inside the sandbox."""

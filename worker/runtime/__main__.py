@@ -1,0 +1,152 @@
+"""``python -m worker.runtime --job job.json --inputs DIR --models DIR --out DIR``
+
+Runs one job inside the sandbox and writes ``result.json`` to ``--out``:
+
+* success: ``{"ok": true, "output": {"file", "sha256", "size"}, "output_hash", …}``
+  and exit status 0; ``output_hash`` is the result hash that goes on chain.
+* a job at fault (spec, input, model): ``{"ok": false, "error": {"code",
+  "message"}}`` and exit status 2.
+* anything else: the same shape with code ``runtime_error`` and exit status 1.
+
+``result.json`` is written last, atomically, so its presence means the run is
+complete. A run killed by the sandbox (memory, time) leaves none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from worker.runtime.determinism import prepare_env
+from worker.runtime.errors import EXIT_JOB_ERROR, EXIT_RUNTIME_ERROR, JobError
+from worker.runtime.hashing import canonical_json, sha256_file
+from worker.runtime.models import KIND_TASKS, materialize
+from worker.runtime.spec import JobSpec, check_input, parse_spec
+
+RESULT_FILE = "result.json"
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def _read_input(spec: JobSpec, inputs_dir: Path) -> dict[str, list[str]]:
+    import json
+
+    if spec.input_inline is not None:
+        return check_input(spec.task, spec.input_inline)
+    assert spec.input_sha256 is not None
+    path = inputs_dir / spec.input_sha256
+    if not path.is_file():
+        raise JobError("input_not_found", f"input {spec.input_sha256} is not in the inputs folder")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise JobError("bad_input", f"the input is over {MAX_INPUT_BYTES} bytes")
+    actual = sha256_file(path)
+    if actual != spec.input_sha256:
+        raise JobError("input_hash_mismatch", f"input named {spec.input_sha256} hashes to {actual}")
+    try:
+        doc = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise JobError("bad_input", "the input artifact is not JSON") from None
+    return check_input(spec.task, doc)
+
+
+def run_job(
+    job_file: Path,
+    inputs_dir: Path,
+    models_dir: Path,
+    out_dir: Path,
+    scratch: Path | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Run one job and return what goes into result.json (raises JobError)."""
+    t0 = time.monotonic()
+    try:
+        raw = job_file.read_bytes()
+    except OSError as e:
+        raise JobError("bad_job_spec", f"cannot read the job file: {e.strerror}") from None
+    spec = parse_spec(raw)
+    inputs = _read_input(spec, inputs_dir)
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="vcoin-run-"))
+    manifest, model_dir = materialize(models_dir, spec.model, scratch)
+    if spec.task not in KIND_TASKS[manifest.kind]:
+        raise JobError(
+            "bad_model", f"model {manifest.name} ({manifest.kind}) cannot run {spec.task}"
+        )
+
+    prepare_env()
+    from worker.runtime.determinism import pick_device, setup_torch, versions
+    from worker.runtime.tasks import TASKS
+
+    setup_torch(spec.params["seed"])
+    dev = pick_device(device)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_load = time.monotonic()
+    path, metrics = TASKS[spec.task](model_dir, spec.model, inputs, spec.params, dev, out_dir)
+    digest = sha256_file(path)
+    return {
+        "ok": True,
+        "job_id": spec.job_id,
+        "task": spec.task,
+        "model": spec.model,
+        "model_name": manifest.name,
+        "input": spec.input_sha256 or sha256_bytes(canonical_json(spec.input_inline)),
+        "params": spec.params,
+        "output": {"file": path.name, "sha256": digest, "size": path.stat().st_size},
+        "output_hash": digest,
+        "device": dev,
+        "versions": versions(),
+        "metrics": {
+            **metrics,
+            "setup_seconds": round(t_load - t0, 4),
+            "run_seconds": round(time.monotonic() - t_load, 4),
+        },
+    }
+
+
+def sha256_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_result(out_dir: Path, doc: dict[str, Any]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / (RESULT_FILE + ".tmp")
+    tmp.write_bytes(canonical_json(doc) + b"\n")
+    os.replace(tmp, out_dir / RESULT_FILE)
+    return out_dir / RESULT_FILE
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m worker.runtime", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--job", type=Path, required=True, help="job spec (JSON)")
+    ap.add_argument("--inputs", type=Path, required=True, help="input blobs, named by sha256")
+    ap.add_argument("--models", type=Path, required=True, help="model blobs, named by sha256")
+    ap.add_argument("--out", type=Path, required=True, help="writable folder for the outputs")
+    ap.add_argument("--scratch", type=Path, default=None, help="writable scratch (default: tmp)")
+    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    args = ap.parse_args(argv)
+    try:
+        doc = run_job(args.job, args.inputs, args.models, args.out, args.scratch, args.device)
+    except JobError as e:
+        write_result(args.out, {"ok": False, "error": {"code": e.code, "message": e.message}})
+        print(f"job failed: {e.code}: {e.message}", file=sys.stderr)
+        return EXIT_JOB_ERROR
+    except Exception as e:  # noqa: BLE001 - any other failure is reported, not raised
+        traceback.print_exc()
+        msg = f"{type(e).__name__}: {e}"[:2000]
+        write_result(args.out, {"ok": False, "error": {"code": "runtime_error", "message": msg}})
+        return EXIT_RUNTIME_ERROR
+    write_result(args.out, doc)
+    print(f"job done: output_hash={doc['output_hash']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

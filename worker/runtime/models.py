@@ -1,0 +1,123 @@
+"""Model artifacts: a manifest naming each file by its sha256, checked before use.
+
+A model is registered on chain by one hash, the sha256 of its manifest, a
+canonical JSON document::
+
+    {"format": "vcoin-model/1", "name": "tiny-lm-s0", "kind": "causal-lm",
+     "files": {"config.json": {"sha256": "…", "size": 123}, …}}
+
+``kind`` says which tasks the model serves (``KIND_TASKS``). The manifest and
+every file are blobs in the artifact store; the worker fetches them into a
+content-addressed folder (``<sha256>`` per blob) and mounts it read-only as
+``--models``. ``materialize`` re-hashes every blob, then links the files under
+their names in a scratch folder for the loaders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.runtime.errors import JobError
+from worker.runtime.hashing import canonical_json, sha256_file
+
+MANIFEST_FORMAT = "vcoin-model/1"
+KIND_TASKS = {
+    "causal-lm": ("text-generation", "lora-train"),
+    "sentence-embedding": ("embedding",),
+}
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    kind: str
+    files: dict[str, tuple[str, int]]  # relative path -> (sha256, size)
+
+    def to_json(self) -> bytes:
+        return canonical_json(
+            {
+                "format": MANIFEST_FORMAT,
+                "name": self.name,
+                "kind": self.kind,
+                "files": {k: {"sha256": d, "size": n} for k, (d, n) in sorted(self.files.items())},
+            }
+        )
+
+
+def _bad(message: str) -> JobError:
+    return JobError("bad_model", message)
+
+
+def parse_manifest(raw: bytes) -> Manifest:
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _bad("the model manifest is not JSON") from None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise _bad(f"the model manifest's format must be {MANIFEST_FORMAT!r}")
+    name, kind, files = doc.get("name"), doc.get("kind"), doc.get("files")
+    if not isinstance(name, str) or not name:
+        raise _bad("the model manifest needs a name")
+    if kind not in KIND_TASKS:
+        raise _bad(f"model kind must be one of {sorted(KIND_TASKS)}, got {kind!r}")
+    if not isinstance(files, dict) or not files:
+        raise _bad("the model manifest lists no files")
+    out: dict[str, tuple[str, int]] = {}
+    for rel, entry in files.items():
+        # A name like ../x would escape the model folder.
+        if not SAFE_NAME.match(rel) or any(part in (".", "..") for part in rel.split("/")):
+            raise _bad(f"model file name {rel!r} is not a plain relative path")
+        if not isinstance(entry, dict):
+            raise _bad(f"model file {rel!r} needs sha256 and size")
+        digest, size = entry.get("sha256"), entry.get("size")
+        if not isinstance(digest, str) or not HEX64.match(digest):
+            raise _bad(f"model file {rel!r} has no valid sha256")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise _bad(f"model file {rel!r} has no valid size")
+        out[rel] = (digest, size)
+    return Manifest(name, kind, out)
+
+
+def _verified_blob(models_dir: Path, digest: str, what: str) -> Path:
+    path = models_dir / digest
+    if not path.is_file():
+        raise JobError("model_not_found", f"{what} {digest} is not in the models folder")
+    actual = sha256_file(path)
+    if actual != digest:
+        raise JobError(
+            "model_hash_mismatch",
+            f"{what} named {digest} hashes to {actual}: the blob is corrupt or forged; "
+            "fetch it again from the artifact store",
+        )
+    return path
+
+
+def load_manifest(models_dir: Path, digest: str) -> Manifest:
+    path = _verified_blob(models_dir, digest, "model manifest")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise _bad("the model manifest is too large")
+    return parse_manifest(path.read_bytes())
+
+
+def materialize(models_dir: Path, digest: str, scratch: Path) -> tuple[Manifest, Path]:
+    """Check the manifest and every file by hash; return a folder of named links."""
+    manifest = load_manifest(models_dir, digest)
+    target = scratch / f"model-{digest[:16]}"
+    target.mkdir(parents=True, exist_ok=True)
+    for rel, (file_digest, size) in sorted(manifest.files.items()):
+        blob = _verified_blob(models_dir, file_digest, f"model file {rel}")
+        if blob.stat().st_size != size:
+            raise JobError("model_hash_mismatch", f"model file {rel} has the wrong size")
+        link = target / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(blob.resolve(), link)
+    return manifest, target

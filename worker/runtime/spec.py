@@ -1,0 +1,162 @@
+"""The job spec the runtime reads (``job.json``), checked field by field.
+
+A job spec, version 1::
+
+    {
+      "version": 1,
+      "job_id": "17",                       # optional, echoed into result.json
+      "task": "text-generation",            # | "embedding" | "lora-train"
+      "model": "<sha256 of the model manifest>",
+      "input": {"sha256": "<hex>"}          # a JSON file in --inputs named by its hash
+               | {"inline": {...}},         # or the same JSON object, inline
+      "params": {...}                       # per task, see TASK_PARAMS
+    }
+
+Inputs per task: text-generation ``{"prompts": [str, ...]}``; embedding
+``{"texts": [str, ...]}``; lora-train ``{"texts": [str, ...], "eval_texts":
+[str, ...]}`` (eval_texts optional). Every refusal is a ``JobError`` with a
+stable code, so the worker can report it on chain and nothing crashes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.runtime.errors import JobError
+
+SPEC_VERSION = 1
+TASKS = ("text-generation", "embedding", "lora-train")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MAX_INLINE_BYTES = 64 * 1024
+MAX_ITEMS = 256
+MAX_TEXT_CHARS = 16 * 1024
+
+# name -> (type, default, min, max); a param not listed for a task is refused.
+TASK_PARAMS: dict[str, dict[str, tuple[type, Any, float, float]]] = {
+    "text-generation": {
+        "max_new_tokens": (int, 32, 1, 1024),
+        "seed": (int, 0, 0, 2**31 - 1),
+    },
+    "embedding": {
+        "max_length": (int, 256, 8, 512),
+        "seed": (int, 0, 0, 2**31 - 1),
+    },
+    "lora-train": {
+        "steps": (int, 8, 1, 1000),
+        "batch_size": (int, 4, 1, 64),
+        "learning_rate": (float, 1e-3, 1e-7, 1.0),
+        "rank": (int, 4, 1, 64),
+        "alpha": (int, 8, 1, 256),
+        "max_length": (int, 64, 8, 512),
+        "seed": (int, 0, 0, 2**31 - 1),
+    },
+}
+INPUT_LISTS = {
+    "text-generation": ("prompts",),
+    "embedding": ("texts",),
+    "lora-train": ("texts", "eval_texts"),
+}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    task: str
+    model: str
+    input_sha256: str | None
+    input_inline: dict[str, Any] | None
+    params: dict[str, Any] = field(default_factory=dict)
+    job_id: str = ""
+
+
+def _bad(message: str) -> JobError:
+    return JobError("bad_job_spec", message)
+
+
+def _hex(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not HEX64.match(value):
+        raise _bad(f"{what} must be a sha256 digest (64 lowercase hex digits)")
+    return value
+
+
+def parse_spec(raw: bytes) -> JobSpec:
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _bad(f"job.json is not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise _bad("job.json must hold a JSON object")
+    unknown = sorted(set(doc) - {"version", "job_id", "task", "model", "input", "params"})
+    if unknown:
+        raise _bad(f"unknown fields {unknown}: remove them")
+    if doc.get("version") != SPEC_VERSION:
+        raise _bad(f"version must be {SPEC_VERSION}, got {doc.get('version')!r}")
+    task = doc.get("task")
+    if task not in TASKS:
+        raise JobError("unknown_task", f"task must be one of {list(TASKS)}, got {task!r}")
+    model = _hex(doc.get("model"), "model")
+    job_id = doc.get("job_id", "")
+    if not isinstance(job_id, str | int) or isinstance(job_id, bool):
+        raise _bad("job_id must be a string or an integer")
+    inp = doc.get("input")
+    if not isinstance(inp, dict) or len(inp) != 1 or not ({"sha256", "inline"} >= set(inp)):
+        raise _bad('input must be {"sha256": "<hex>"} or {"inline": {...}}')
+    sha = _hex(inp["sha256"], "input.sha256") if "sha256" in inp else None
+    inline = inp.get("inline")
+    if sha is None:
+        if not isinstance(inline, dict):
+            raise _bad("input.inline must be a JSON object")
+        if len(json.dumps(inline)) > MAX_INLINE_BYTES:
+            raise _bad(f"inline input is over {MAX_INLINE_BYTES} bytes: store it as an artifact")
+        check_input(task, inline)
+    params = check_params(task, doc.get("params", {}))
+    return JobSpec(task, model, sha, inline, params, str(job_id))
+
+
+def check_params(task: str, params: Any) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise _bad("params must be a JSON object")
+    known = TASK_PARAMS[task]
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise _bad(f"params {unknown} are not known for {task}; known: {sorted(known)}")
+    out: dict[str, Any] = {}
+    for name, (kind, default, lo, hi) in known.items():
+        v = params.get(name, default)
+        if kind is int and (not isinstance(v, int) or isinstance(v, bool)):
+            raise _bad(f"params.{name} must be an integer")
+        if kind is float:
+            if not isinstance(v, int | float) or isinstance(v, bool):
+                raise _bad(f"params.{name} must be a number")
+            v = float(v)
+        if not lo <= v <= hi:
+            raise _bad(f"params.{name} must be between {lo} and {hi}, got {v}")
+        out[name] = v
+    return out
+
+
+def check_input(task: str, doc: Any) -> dict[str, list[str]]:
+    if not isinstance(doc, dict):
+        raise JobError("bad_input", "the input must be a JSON object")
+    names = INPUT_LISTS[task]
+    unknown = sorted(set(doc) - set(names))
+    if unknown:
+        raise JobError("bad_input", f"input fields {unknown} are not known for {task}")
+    out: dict[str, list[str]] = {}
+    for i, name in enumerate(names):
+        items = doc.get(name)
+        if items is None and i > 0:
+            continue
+        if not isinstance(items, list) or not items or len(items) > MAX_ITEMS:
+            raise JobError("bad_input", f"input.{name} must be a list of 1 to {MAX_ITEMS} strings")
+        for s in items:
+            if not isinstance(s, str) or not s or len(s) > MAX_TEXT_CHARS:
+                raise JobError(
+                    "bad_input",
+                    f"each of input.{name} must be a non-empty string of at most "
+                    f"{MAX_TEXT_CHARS} characters",
+                )
+        out[name] = list(items)
+    return out

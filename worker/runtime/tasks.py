@@ -1,0 +1,226 @@
+"""The three task types. Each writes one output file, whose sha256 is the result hash.
+
+* text-generation: greedy decoding, one prompt at a time (batching pads, and
+  padding changes the float sums), written as canonical JSON ``output.json``.
+* embedding: mean pooling over the last hidden state, L2-normalised when the
+  model says so (sentence-transformers' recipe), one text at a time, written as
+  ``output.safetensors`` (tensor ``embeddings``, float32 [n, dim]).
+* lora-train: a LoRA adapter (peft) trained with AdamW over the texts in a
+  fixed order, written as ``output.safetensors`` with the losses in its
+  metadata, so the file alone carries the weights and the figures an oracle
+  compares (weight cosine, held-out loss).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from worker.runtime.errors import JobError
+from worker.runtime.hashing import canonical_json, save_safetensors
+
+LORA_TARGETS = {
+    "llama": ["q_proj", "v_proj"],
+    "mistral": ["q_proj", "v_proj"],
+    "qwen2": ["q_proj", "v_proj"],
+    "gpt2": ["c_attn"],
+}
+
+
+def text_generation(
+    model_dir: Path,
+    model_hash: str,
+    inputs: dict[str, list[str]],
+    params: dict[str, Any],
+    device: str,
+    out_dir: Path,
+) -> tuple[Path, dict[str, Any]]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    eos = tok.eos_token_id
+    limit = getattr(model.config, "max_position_embeddings", 2048)
+    completions = []
+    generated = 0
+    with torch.no_grad():
+        for prompt in inputs["prompts"]:
+            ids = tok(prompt, return_tensors="pt").input_ids.to(device)
+            if ids.shape[1] == 0:
+                raise JobError("bad_input", "a prompt encodes to no tokens")
+            steps = min(params["max_new_tokens"], limit - ids.shape[1])
+            if steps < 1:
+                raise JobError("bad_input", f"a prompt is longer than the model's {limit} tokens")
+            new: list[int] = []
+            past = None
+            cur = ids
+            for _ in range(steps):
+                out = model(input_ids=cur, past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                # argmax takes the first of equal logits: ties break the same way everywhere.
+                nxt = int(out.logits[0, -1].argmax())
+                new.append(nxt)
+                if nxt == eos:
+                    break
+                cur = torch.tensor([[nxt]], device=device)
+            generated += len(new)
+            text = tok.decode(new, skip_special_tokens=True)
+            completions.append({"prompt": prompt, "completion": text, "token_ids": new})
+    doc = {"task": "text-generation", "model": model_hash, "completions": completions}
+    path = out_dir / "output.json"
+    path.write_bytes(canonical_json(doc))
+    return path, {"generated_tokens": generated}
+
+
+def _pooling(model_dir: Path) -> tuple[str, bool]:
+    mode = "mean"
+    pooling_cfg = model_dir / "1_Pooling" / "config.json"
+    if pooling_cfg.exists():
+        cfg = json.loads(pooling_cfg.read_text())
+        if cfg.get("pooling_mode_cls_token"):
+            mode = "cls"
+        elif not cfg.get("pooling_mode_mean_tokens", True):
+            raise JobError("bad_model", "only mean or CLS pooling is supported")
+    normalize = True
+    modules = model_dir / "modules.json"
+    if modules.exists():
+        kinds = [m.get("type", "") for m in json.loads(modules.read_text())]
+        normalize = any(k.endswith(".Normalize") for k in kinds)
+    return mode, normalize
+
+
+def embedding(
+    model_dir: Path,
+    model_hash: str,
+    inputs: dict[str, list[str]],
+    params: dict[str, Any],
+    device: str,
+    out_dir: Path,
+) -> tuple[Path, dict[str, Any]]:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    mode, normalize = _pooling(model_dir)
+    rows = []
+    tokens = 0
+    with torch.no_grad():
+        for text in inputs["texts"]:
+            enc = tok(text, truncation=True, max_length=params["max_length"], return_tensors="pt")
+            enc = {k: v.to(device) for k, v in enc.items()}
+            hidden = model(**enc).last_hidden_state[0]
+            tokens += hidden.shape[0]
+            vec = hidden[0] if mode == "cls" else hidden.mean(dim=0)
+            if normalize:
+                vec = torch.nn.functional.normalize(vec, p=2, dim=0)
+            rows.append(vec.float().cpu())
+    emb = torch.stack(rows).contiguous()
+    meta = {
+        "task": "embedding",
+        "model": model_hash,
+        "pooling": mode,
+        "normalized": "1" if normalize else "0",
+    }
+    path = out_dir / "output.safetensors"
+    save_safetensors({"embeddings": emb}, path, meta)
+    return path, {"texts": len(rows), "tokens": tokens, "dim": int(emb.shape[1])}
+
+
+def _lm_batch(tok: Any, texts: list[str], max_length: int, device: str) -> dict[str, Any]:
+    import torch
+
+    eos = tok.eos_token_id
+    pad = tok.pad_token_id if tok.pad_token_id is not None else eos
+    seqs = [(tok(t).input_ids + [eos])[:max_length] for t in texts]
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    labels = torch.full((len(seqs), width), -100, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
+        labels[i, : len(s)] = torch.tensor(s)
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "labels": labels.to(device),
+    }
+
+
+def lora_train(
+    model_dir: Path,
+    model_hash: str,
+    inputs: dict[str, list[str]],
+    params: dict[str, Any],
+    device: str,
+    out_dir: Path,
+) -> tuple[Path, dict[str, Any]]:
+    import torch
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from worker.runtime.determinism import seed_all
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    targets = LORA_TARGETS.get(base.config.model_type)
+    if targets is None:
+        raise JobError("bad_model", f"LoRA is not set up for model type {base.config.model_type}")
+    # The adapter's initial A matrices are random: seed right before they are made.
+    seed_all(params["seed"])
+    cfg = LoraConfig(
+        r=params["rank"],
+        lora_alpha=params["alpha"],
+        lora_dropout=0.0,
+        bias="none",
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(base, cfg).to(device)
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=params["learning_rate"], foreach=False)
+    texts, bs = inputs["texts"], params["batch_size"]
+    losses = []
+    for step in range(params["steps"]):
+        batch = [texts[(step * bs + j) % len(texts)] for j in range(bs)]
+        loss = model(**_lm_batch(tok, batch, params["max_length"], device)).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach().cpu()))
+    model.eval()
+    eval_loss = None
+    if inputs.get("eval_texts"):
+        with torch.no_grad():
+            vals = [
+                float(model(**_lm_batch(tok, [t], params["max_length"], device)).loss.cpu())
+                for t in inputs["eval_texts"]
+            ]
+        eval_loss = sum(vals) / len(vals)
+    state = {
+        k: v.detach().float().cpu().contiguous()
+        for k, v in get_peft_model_state_dict(model).items()
+    }
+    meta = {
+        "task": "lora-train",
+        "base_model": model_hash,
+        "target_modules": ",".join(targets),
+        "rank": str(params["rank"]),
+        "alpha": str(params["alpha"]),
+        "steps": str(params["steps"]),
+        "train_losses": json.dumps(losses),
+        "eval_loss": "" if eval_loss is None else repr(eval_loss),
+    }
+    path = out_dir / "output.safetensors"
+    save_safetensors(state, path, meta)
+    metrics: dict[str, Any] = {"final_loss": losses[-1], "adapter_tensors": len(state)}
+    if eval_loss is not None:
+        metrics["eval_loss"] = eval_loss
+    return path, metrics
+
+
+TASKS = {"text-generation": text_generation, "embedding": embedding, "lora-train": lora_train}
