@@ -18,6 +18,7 @@ that leaf is the key's, and absence otherwise.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -70,6 +71,37 @@ def _node_hash(node: Node | None) -> bytes:
     return leaf_hash(a, b) if kind == b"L" else inner_hash(a, b)
 
 
+# Nodes are handled in their stored form, ``kind ‖ a ‖ b`` (65 bytes), so the
+# update never builds tuples; a node's hash is sha256 of its hash prefix and
+# ``a ‖ b``.
+_LEAF = b"L"[0]
+_DEPTH = tuple(d.to_bytes(2, "big") for d in range(258))
+_HIGH = tuple((0xFF << (8 - r)) & 0xFF for r in range(8))  # the top r bits of a byte
+_ZEROS = tuple(bytes(n) for n in range(33))
+_ROOT = position(0, EMPTY)
+
+
+def _hash_raw(raw: bytes) -> bytes:
+    return _sha((b"\x00" if raw[0] == _LEAF else b"\x01") + raw[1:]).digest()
+
+
+def _pos(depth: int, kh: bytes) -> bytes:
+    """``position`` for depth ≥ 1, inlined arithmetic."""
+    r = depth & 7
+    n = depth >> 3
+    if r:
+        return _DEPTH[depth] + kh[:n] + bytes((kh[n] & _HIGH[r],))
+    return _DEPTH[depth] + kh[:n]
+
+
+def _boundary(kh: bytes, depth: int) -> tuple[bytes]:
+    """The smallest key hash that shares ``kh``'s first ``depth`` bits and has bit
+    ``depth`` set: items before it go left, the rest right."""
+    n = depth >> 3
+    r = depth & 7
+    return (kh[:n] + bytes(((kh[n] & _HIGH[r]) | (0x80 >> r),)) + _ZEROS[31 - n],)
+
+
 class Tree:
     """Computes new roots from a batch of changes; reads nodes via ``read``.
 
@@ -86,103 +118,194 @@ class Tree:
     def update(
         self, changes: Iterable[tuple[bytes, bytes | None]]
     ) -> tuple[bytes, dict[bytes, bytes | None]]:
-        items = sorted((key_hash(k), None if v is None else value_hash(v)) for k, v in changes)
+        # one entry per key (the last one given wins), sorted by key hash
+        latest = dict(changes)
+        items = sorted(
+            (_sha(k).digest(), None if v is None else _sha(v).digest()) for k, v in latest.items()
+        )
         writes: dict[bytes, bytes | None] = {}
-        rootpos = position(0, EMPTY)
-        existing = _decode(self._read(rootpos))
-        new = self._update(0, rootpos, existing, items, writes)
-        return _node_hash(new), writes
+        if not items:
+            return self.root(), writes
+        new = self._update(0, _ROOT, self._read(_ROOT), items, 0, len(items), writes)
+        return (EMPTY if new is None else _hash_raw(new)), writes
 
     # -- internals -------------------------------------------------------
-    def _put(self, writes: dict[bytes, bytes | None], pos: bytes, node: Node | None) -> None:
-        writes[pos] = None if node is None else node[0] + node[1] + node[2]
-
     def _update(
         self,
         depth: int,
         pos: bytes,
-        existing: Node | None,
+        existing: bytes | None,
         items: list[tuple[bytes, bytes | None]],
+        lo: int,
+        hi: int,
         writes: dict[bytes, bytes | None],
-    ) -> Node | None:
-        if existing is None or existing[0] == b"L":
-            leaves = {kh: vh for kh, vh in items}
-            if existing is not None and existing[1] not in leaves:
-                leaves[existing[1]] = existing[2]
-            live = sorted((kh, vh) for kh, vh in leaves.items() if vh is not None)
-            node = self._build(depth, live, writes)
-            self._put(writes, pos, node)
-            return node
-        split = _split(items, depth)
-        _, left, right = existing
-        children: list[bytes] = [left, right]
-        for side in (0, 1):
-            part = split[side]
-            if not part:
-                continue
-            cpos = position(depth + 1, part[0][0])
-            cexist = None if children[side] == EMPTY else self._node(cpos, writes)
-            child = self._update(depth + 1, cpos, cexist, part, writes)
-            children[side] = _node_hash(child)
-        return self._settle(depth, pos, children, items, writes)
+    ) -> bytes | None:
+        """The new node at ``pos`` after applying ``items[lo:hi]`` below it.
 
-    def _settle(
+        The items share their first ``depth`` bits, are sorted and distinct.
+        """
+        if hi - lo == 1:
+            return self._update_one(depth, pos, existing, items[lo][0], items[lo][1], writes)
+        if existing is None or existing[0] == _LEAF:
+            node = self._rebuild(depth, existing, items, lo, hi, writes)
+            writes[pos] = node
+            return node
+        left = existing[1:33]
+        right = existing[33:65]
+        d1 = depth + 1
+        mid = bisect_left(items, _boundary(items[lo][0], depth), lo, hi)
+        lchild = rchild = None
+        if mid > lo:
+            cpos = _pos(d1, items[lo][0])
+            cur = None if left == EMPTY else self._read(cpos)
+            lchild = self._update(d1, cpos, cur, items, lo, mid, writes)
+            left = EMPTY if lchild is None else _hash_raw(lchild)
+        if hi > mid:
+            cpos = _pos(d1, items[mid][0])
+            cur = None if right == EMPTY else self._read(cpos)
+            rchild = self._update(d1, cpos, cur, items, mid, hi, writes)
+            right = EMPTY if rchild is None else _hash_raw(rchild)
+        # Settle: drop an empty node; pull a lone leaf child up into this position.
+        if left == EMPTY:
+            if right == EMPTY:
+                writes[pos] = None
+                return None
+            if rchild is None:
+                cpos = _child_pos(depth, pos, 1)
+                rchild = self._read(cpos)
+            else:
+                cpos = _pos(d1, items[mid][0])
+            if rchild is not None and rchild[0] == _LEAF:
+                writes[cpos] = None
+                writes[pos] = rchild
+                return rchild
+        elif right == EMPTY:
+            if lchild is None:
+                cpos = _child_pos(depth, pos, 0)
+                lchild = self._read(cpos)
+            else:
+                cpos = _pos(d1, items[lo][0])
+            if lchild is not None and lchild[0] == _LEAF:
+                writes[cpos] = None
+                writes[pos] = lchild
+                return lchild
+        node = b"I" + left + right
+        writes[pos] = node
+        return node
+
+    def _update_one(
         self,
         depth: int,
         pos: bytes,
-        children: list[bytes],
-        items: list[tuple[bytes, bytes | None]],
+        node: bytes | None,
+        kh: bytes,
+        vh: bytes | None,
         writes: dict[bytes, bytes | None],
-    ) -> Node | None:
-        """Store the internal node, or collapse it when one side is empty."""
-        left, right = children
-        if left == EMPTY and right == EMPTY:
-            self._put(writes, pos, None)
-            return None
-        if left == EMPTY or right == EMPTY:
-            side = 1 if left == EMPTY else 0
-            cpos = self._child_pos(depth, pos, side)
-            child = self._node(cpos, writes)
-            if child is not None and child[0] == b"L":
-                self._put(writes, cpos, None)
-                self._put(writes, pos, child)
-                return child
-        node: Node = (b"I", left, right)
-        self._put(writes, pos, node)
+    ) -> bytes | None:
+        """``_update`` for a single key: most of a block's keys are alone below the
+        top levels, so walk the path down and back up in a loop."""
+        read = self._read
+        path: list[tuple[bytes, bytes, int]] = []
+        while node is not None and node[0] != _LEAF:
+            bit = (kh[depth >> 3] >> (7 - (depth & 7))) & 1
+            path.append((pos, node, bit))
+            depth += 1
+            pos = _pos(depth, kh)
+            node = None if (node[33:65] if bit else node[1:33]) == EMPTY else read(pos)
+        if node is None or node[1:33] == kh:
+            node = None if vh is None else b"L" + kh + vh
+        elif vh is not None:
+            # a new key meets another key's leaf: both go below it
+            pair = sorted([(kh, vh), (node[1:33], node[33:65])])
+            node = self._build(depth, pair, 0, 2, writes)
+        writes[pos] = node
+        while path:
+            ppos, parent, bit = path.pop()
+            h = EMPTY if node is None else _hash_raw(node)
+            if bit:
+                left, right = parent[1:33], h
+            else:
+                left, right = h, parent[33:65]
+            if left == EMPTY or right == EMPTY:
+                if node is None:
+                    if left == right:
+                        writes[ppos] = None
+                        pos = ppos
+                        depth -= 1
+                        continue
+                    # our side emptied: a lone leaf on the other side moves up
+                    cpos = _child_pos(depth - 1, ppos, 1 - bit)
+                    other = read(cpos)
+                    if other is not None and other[0] == _LEAF:
+                        writes[cpos] = None
+                        writes[ppos] = node = other
+                        pos = ppos
+                        depth -= 1
+                        continue
+                elif node[0] == _LEAF:
+                    # the other side is empty: our leaf moves up
+                    writes[pos] = None
+                    writes[ppos] = node
+                    pos = ppos
+                    depth -= 1
+                    continue
+            node = b"I" + left + right
+            writes[ppos] = node
+            pos = ppos
+            depth -= 1
         return node
 
-    def _node(self, pos: bytes, writes: dict[bytes, bytes | None]) -> Node | None:
-        return _decode(writes[pos]) if pos in writes else _decode(self._read(pos))
-
-    def _child_pos(self, depth: int, pos: bytes, side: int) -> bytes:
-        prefix = bytearray(pos[2:])
-        n = (depth + 1 + 7) >> 3
-        while len(prefix) < n:
-            prefix.append(0)
-        if side:
-            prefix[depth >> 3] |= 1 << (7 - (depth & 7))
-        return (depth + 1).to_bytes(2, "big") + bytes(prefix)
+    def _rebuild(
+        self,
+        depth: int,
+        existing: bytes | None,
+        items: list[tuple[bytes, bytes | None]],
+        lo: int,
+        hi: int,
+        writes: dict[bytes, bytes | None],
+    ) -> bytes | None:
+        """The subtree at an empty or leaf position: nothing is stored below it."""
+        if hi - lo == 1:
+            kh, vh = items[lo]
+            if existing is None or existing[1:33] == kh:
+                return None if vh is None else b"L" + kh + vh
+        live = [(kh, vh) for kh, vh in items[lo:hi] if vh is not None]
+        if existing is not None:
+            ekh = existing[1:33]
+            i = bisect_left(items, (ekh,), lo, hi)
+            if i == hi or items[i][0] != ekh:
+                live.append((ekh, existing[33:65]))
+                live.sort()
+        return self._build(depth, live, 0, len(live), writes)
 
     def _build(
-        self, depth: int, leaves: list[tuple[bytes, bytes]], writes: dict[bytes, bytes | None]
-    ) -> Node | None:
-        """Shape a fresh subtree (nothing stored below) holding ``leaves``."""
-        if not leaves:
+        self,
+        depth: int,
+        leaves: list[tuple[bytes, bytes]],
+        lo: int,
+        hi: int,
+        writes: dict[bytes, bytes | None],
+    ) -> bytes | None:
+        """Shape a fresh subtree (nothing stored below) holding ``leaves[lo:hi]``."""
+        if hi == lo:
             return None
-        if len(leaves) == 1:
-            return (b"L", leaves[0][0], leaves[0][1])
-        split = _split(leaves, depth)  # type: ignore[arg-type]
-        hashes = []
-        for side in (0, 1):
-            part: list[tuple[bytes, bytes]] = split[side]  # type: ignore[assignment]
-            if not part:
-                hashes.append(EMPTY)
-                continue
-            cpos = position(depth + 1, part[0][0])
-            child = self._build(depth + 1, part, writes)
-            self._put(writes, cpos, child)
-            hashes.append(_node_hash(child))
-        return (b"I", hashes[0], hashes[1])
+        if hi - lo == 1:
+            kh, vh = leaves[lo]
+            return b"L" + kh + vh
+        mid = bisect_left(leaves, _boundary(leaves[lo][0], depth), lo, hi)
+        d1 = depth + 1
+        left = right = EMPTY
+        if mid > lo:
+            child = self._build(d1, leaves, lo, mid, writes)
+            assert child is not None
+            writes[_pos(d1, leaves[lo][0])] = child
+            left = _hash_raw(child)
+        if hi > mid:
+            child = self._build(d1, leaves, mid, hi, writes)
+            assert child is not None
+            writes[_pos(d1, leaves[mid][0])] = child
+            right = _hash_raw(child)
+        return b"I" + left + right
 
     def prove(self, key: bytes) -> Proof:
         kh = key_hash(key)
@@ -197,6 +320,17 @@ class Tree:
             node = None if ours == EMPTY else _decode(self._read(position(depth, kh)))
         leaf = None if node is None else (node[1], node[2])
         return Proof(key=key, siblings=siblings, leaf=leaf)
+
+
+def _child_pos(depth: int, pos: bytes, side: int) -> bytes:
+    """Position of the left (0) or right (1) child of the node at ``depth``/``pos``."""
+    prefix = pos[2:]
+    if len(prefix) < (depth + 8) >> 3:
+        prefix += b"\x00"
+    if side:
+        i = depth >> 3
+        prefix = prefix[:i] + bytes((prefix[i] | (0x80 >> (depth & 7)),)) + prefix[i + 1 :]
+    return _DEPTH[depth + 1] + prefix
 
 
 def _split(

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rocksdict import Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
 
 from chain.kv import prefix_end
 from chain.smt import EMPTY, Proof, Tree
@@ -27,6 +27,10 @@ _META_HEIGHT = b"mheight"
 _META_APP_HASH = b"mapp_hash"
 _META_CHAIN = b"mchain"
 _META_ROOT = b"mroot/"
+
+BLOCK_CACHE_BYTES = 256 << 20
+WRITE_BUFFER_BYTES = 64 << 20
+NODE_CACHE_DEPTH = 16  # Merkle levels 0..16 of each module stay in memory
 
 
 def app_hash_of(roots: Mapping[str, bytes]) -> bytes:
@@ -133,9 +137,23 @@ class Store:
         opts = Options(raw_mode=True)
         opts.create_if_missing(True)
         opts.set_max_background_jobs(2)
+        # Point reads dominate (accounts, balances, Merkle nodes): keep blocks in
+        # a real cache and skip files that cannot hold the key.
+        table = BlockBasedOptions()
+        table.set_block_cache(Cache(BLOCK_CACHE_BYTES))
+        table.set_bloom_filter(10, False)
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+        opts.set_block_based_table_factory(table)
+        opts.set_write_buffer_size(WRITE_BUFFER_BYTES)
+        opts.set_level_compaction_dynamic_level_bytes(True)
         self.db = Rdict(str(path), opts)
         self._wopts = WriteOptions()
         self._wopts.sync = True
+        # Upper Merkle levels of each module's tree, as committed: every block
+        # walks them, so they stay in memory (bounded: at most 2^(depth+1)
+        # nodes per module). Store.commit is the only writer of both.
+        self._nodes: dict[str, dict[bytes, bytes]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -163,7 +181,18 @@ class Store:
     def tree(self, name: str) -> Tree:
         prefix = b"n" + name.encode() + b"\x00"
         get = self.db.get
-        return Tree(lambda pos: get(prefix + pos))
+        cache = self._nodes.setdefault(name, {})
+
+        def read(pos: bytes) -> bytes | None:
+            raw = cache.get(pos)
+            if raw is None:
+                raw = get(prefix + pos)
+                # position = 2-byte depth ‖ path prefix
+                if raw is not None and pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
+                    cache[pos] = raw
+            return raw
+
+        return Tree(read)
 
     def prove(self, name: str, key: bytes, modules: list[str]) -> StoreProof:
         return StoreProof(
@@ -204,3 +233,13 @@ class Store:
         wb.put(_META_HEIGHT, height.to_bytes(8, "big"))
         wb.put(_META_APP_HASH, app_hash)
         self.db.write(wb, self._wopts)
+        for name, nodes in node_writes.items():
+            cache = self._nodes.get(name)
+            if cache is None:
+                continue
+            for pos, raw in nodes.items():
+                if pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
+                    if raw is None:
+                        cache.pop(pos, None)
+                    else:
+                        cache[pos] = raw
