@@ -13,14 +13,15 @@ DISPLAY = "VCN"
 DECIMALS = 18
 MAX_AMOUNT = (1 << 256) - 1
 
-_DENOM_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9/:._-]{2,127}$")
-_AMOUNT_RE = re.compile(r"^[0-9]{1,78}$")
+# used with fullmatch: "$" would also match before a trailing newline ("5\n")
+_DENOM_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9/:._-]{2,127}")
+_AMOUNT_RE = re.compile(r"[0-9]{1,78}")
 
 Coins = tuple[tuple[str, int], ...]
 
 
 def parse_amount(text: str, what: str = "amount") -> int:
-    if not isinstance(text, str) or not _AMOUNT_RE.match(text):
+    if not isinstance(text, str) or not _AMOUNT_RE.fullmatch(text):
         raise ErrInvalidCoins(f"{what} {text!r} is not a non-negative whole number of base units")
     n = int(text)
     if n > MAX_AMOUNT:
@@ -34,7 +35,7 @@ def parse_coins(items: Iterable[Any], allow_empty: bool = False, what: str = "am
     for c in items:
         denom = c["denom"] if isinstance(c, dict) else c.denom
         amount = c["amount"] if isinstance(c, dict) else c.amount
-        if not _DENOM_RE.match(denom or ""):
+        if not _DENOM_RE.fullmatch(denom or ""):
             raise ErrInvalidCoins(f"invalid denom {denom!r} in {what}")
         n = parse_amount(amount, f"{what} of {denom}")
         if n == 0:

@@ -169,6 +169,7 @@ CASES = [
     Case("amount 10^100", _amount("1" + "0" * 100), "sdk", 10, "whole number", "decode"),
     Case("amount non-numeric", _amount("ten"), "sdk", 10, "whole number", "decode"),
     Case("amount decimal", _amount("1.5"), "sdk", 10, "whole number", "decode"),
+    Case("amount with a newline", _amount("5\n"), "sdk", 10, "whole number", "decode"),
     Case("oversize tx", _oversize, "sdk", 21, "the limit is 131072", "decode"),
     Case("unknown message type", _unknown_msg_type, "sdk", 6, "google.protobuf.Empty", "decode"),
     Case("missing signature", _missing_signature, "sdk", 15, "not signed", "decode"),
