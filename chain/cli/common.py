@@ -224,7 +224,7 @@ def print_tx(env: Env, resp: TxResponse) -> None:
     def text() -> str:
         lines = [
             f"txhash:  {resp.hash}",
-            f"height:  {resp.height or 'pending (sync broadcast)'}",
+            f"height:  {resp.height or ('pending (sync broadcast)' if resp.ok else 'none')}",
             f"code:    {resp.code}" + (f" ({resp.codespace})" if resp.codespace else ""),
         ]
         if resp.log:
