@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 
 from chain.crypto import module_address
 from chain.module import Module
-from modules import auth, bank, mint, reputation, slashing, staking
+from modules import auth, bank, jobs, mint, reputation, slashing, staking, verification
 from modules.auth import state as auth_state
 from modules.auth.expected import ParamsOwner
 from modules.auth.genesis import MODULE_ACCOUNTS
 from modules.auth.module import AuthParams
 from modules.bank.module import BankParams
 from modules.bank.state import BankKeeper
+from modules.jobs.keeper import JobsKeeper
+from modules.jobs.module import JobsParams
 from modules.mint.module import MintParams
 from modules.mint.state import MintKeeper
 from modules.reputation.module import ReputationParams
@@ -26,6 +28,8 @@ from modules.slashing.module import SlashingParams
 from modules.slashing.state import SlashingKeeper
 from modules.staking.module import StakingParams
 from modules.staking.state import StakingKeeper
+from modules.verification.keeper import VerificationKeeper
+from modules.verification.module import VerificationParams
 
 
 @dataclass
@@ -45,17 +49,28 @@ def build() -> Wiring:
     reputation_keeper = ReputationKeeper(staking_keeper)
     slashing_keeper = SlashingKeeper(staking_keeper, reputation_keeper)
     mint_keeper = MintKeeper(bank_keeper, staking_keeper)
+    jobs_keeper = JobsKeeper(
+        bank_keeper, accounts, staking_keeper, reputation_keeper, slashing_keeper, mint_keeper
+    )
+    verification_keeper = VerificationKeeper(
+        jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper
+    )
+    jobs_keeper.set_hooks(verification_keeper)  # a submitted result schedules its draw
     params_owners: dict[str, ParamsOwner] = {"auth": AuthParams(), "bank": BankParams()}
     params_owners["staking"] = StakingParams()
     params_owners["reputation"] = ReputationParams()
     params_owners["slashing"] = SlashingParams()
     params_owners["mint"] = MintParams()
+    params_owners["jobs"] = JobsParams()
+    params_owners["verification"] = VerificationParams()
     modules = [
         auth.build(lambda: params_owners),
         bank.build(bank_keeper),
         staking.build(staking_keeper),  # end block: releases matured unbonding
         reputation.build(reputation_keeper),
         slashing.build(),
+        jobs.build(jobs_keeper),  # end block: claim and result deadlines
+        verification.build(verification_keeper),  # end block: draws, windows, verdicts
         mint.build(mint_keeper),  # end block: mints at epoch boundaries
     ]
     keepers: dict[str, object] = {
@@ -63,5 +78,7 @@ def build() -> Wiring:
         "reputation": reputation_keeper,
         "slashing": slashing_keeper,
         "mint": mint_keeper,
+        "jobs": jobs_keeper,
+        "verification": verification_keeper,
     }
     return Wiring(accounts, bank_keeper, modules, params_owners, keepers)

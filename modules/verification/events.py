@@ -12,7 +12,6 @@ CANARY_REVEALED = "CanaryRevealed"
 CANARY_EXPIRED = "CanaryExpired"
 ATTESTED = "Attested"
 VERDICT_REACHED = "VerdictReached"
-ORACLE_PENALISED = "OraclePenalised"
 
 
 def result_sampled(job_id: int, worker: bytes, picked: bool, rate_bps: int) -> Event:
@@ -67,10 +66,4 @@ def verdict_reached(
         pass_stake=pass_stake,
         fail_stake=fail_stake,
         oracle_stake=total,
-    )
-
-
-def oracle_penalised(oracle: bytes, job_id: int, points_bps: int) -> Event:
-    return Event.of(
-        ORACLE_PENALISED, oracle=to_bech32(oracle), job_id=job_id, points_bps=points_bps
     )

@@ -18,8 +18,8 @@ Life of a result (one pending record, one timer at a time):
      settled as passed, like an unpicked one ("lapsed"): funds are never locked
      forever by absent oracles, and sampling plus canaries stay the deterrent.
 
-Oracles whose attestation disagrees with the verdict lose
-``oracle_penalty_bps`` reputation points.
+Oracles whose attestation disagrees with the verdict are penalised through
+``SlashingKeeper.penalise_oracle`` (its ``oracle_penalty_bps`` param).
 """
 
 from __future__ import annotations
@@ -128,7 +128,6 @@ class VerificationKeeper:
         self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: list[bytes] | None = None
     ) -> None:
         """Settle the job by ``verdict`` in this block and penalise dissenting oracles."""
-        params = state.get_params(ctx)
         passed, failed, atts = self.tally(ctx, p.job_id)
         state.delete_pending(ctx, p)
         if verdict == PASS:
@@ -137,9 +136,8 @@ class VerificationKeeper:
             against = [a.oracle for a in atts if a.verdict == FAIL]
             self.jobs.settle_failure(ctx, p.job_id, sorted(set(against + (accusers or []))))
         for a in atts:
-            if a.verdict != verdict and params.oracle_penalty_bps:
-                self.slashing.penalise_oracle(ctx, a.oracle, params.oracle_penalty_bps)
-                ctx.emit(events.oracle_penalised(a.oracle, p.job_id, params.oracle_penalty_bps))
+            if a.verdict != verdict:
+                self.slashing.penalise_oracle(ctx, a.oracle)
         total = self.oracle_stake(ctx) if atts else 0
         ctx.emit(events.verdict_reached(p.job_id, verdict, how, passed, failed, total))
 

@@ -34,7 +34,6 @@ class Params:
     quorum_bps: int = 6666
     window_min_stake_bps: int = 3334  # share of oracle stake that must attest for the window rule
     similarity_threshold_bps: int = 9500
-    oracle_penalty_bps: int = 500  # reputation points (bps) for attesting against the verdict
     canary_rate_bps: int = 500  # the share of jobs oracles post as canaries (they read this)
     canary_ttl_blocks: int = 100_000  # an unrevealed commitment is dropped after this
 
@@ -50,7 +49,6 @@ class Params:
             "quorum_bps",
             "window_min_stake_bps",
             "similarity_threshold_bps",
-            "oracle_penalty_bps",
             "canary_rate_bps",
         ):
             if getattr(self, name) > BPS:

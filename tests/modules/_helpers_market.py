@@ -1,0 +1,271 @@
+"""Helpers for the jobs, verification, settlement and simulation tests.
+
+* ``market_genesis(n_accounts, **params)``: the test genesis with three models
+  registered (``tiny-lm``, ``minilm``, ``tiny-lora``) and params overridden per
+  module, e.g. ``market_genesis(verification={"base_sample_bps": 0})``.
+* ``Market``: a ``StakeChain`` (invariants after every block) with builders
+  for every jobs and verification message, signed receipts and attestations,
+  and reads over the last commit.
+* ``oracle_key(name)``: the deterministic ed25519 key of a test oracle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf.message import Message
+from nacl.signing import SigningKey
+
+from chain.app import App
+from chain.crypto import PrivateKey
+from chain.results import BlockResult, TxResult
+from modules.jobs import msgs as jm
+from modules.jobs import receipt
+from modules.jobs.records import Job
+from modules.verification import attestation, canary
+from modules.verification import msgs as vm
+from tests.helpers import CHAIN_ID, make_genesis
+from tests.modules._helpers_staking import VCN, StakeChain
+
+IMAGE = "sha256:" + "ab" * 32
+
+
+def h32(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+MODELS = {
+    "tiny-lm": (("text-generation",), 0),
+    "minilm": (("embedding",), 0),
+    "big-lm": (("text-generation",), 40_000),
+    "tiny-lora": (("lora-train",), 8_000),
+}
+
+
+def weights_of(model: str) -> bytes:
+    return h32("weights:" + model)
+
+
+def models_genesis() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m,
+            "task_types": list(types),
+            "weights_sha256": weights_of(m).hex(),
+            "config_sha256": h32("config:" + m).hex(),
+            "min_gpu_memory_mib": mem,
+            "registered_height": 0,
+            "description": "",
+        }
+        for m, (types, mem) in sorted(MODELS.items())
+    ]
+
+
+def market_genesis(n_accounts: int = 40, **params: dict[str, Any]) -> dict[str, Any]:
+    doc = make_genesis(n_accounts)
+    st = doc["app_state"]
+    st["jobs"] = {"models": models_genesis()}
+    # Short windows keep tests fast; each test overrides what it exercises.
+    defaults: dict[str, dict[str, Any]] = {
+        "jobs": {"default_claim_blocks": 50, "default_result_blocks": 10},
+        "verification": {"challenge_window_blocks": 3, "attest_window_blocks": 10},
+        "staking": {"jail_blocks": 20, "unbonding_blocks": 10},
+    }
+    for module, p in {**defaults, **params}.items():
+        merged = {**defaults.get(module, {}), **p}
+        st.setdefault(module, {})["params"] = merged
+    return doc
+
+
+def oracle_key(name: str) -> SigningKey:
+    return SigningKey(hashlib.sha256(b"vcoin-test-oracle:" + name.encode()).digest())
+
+
+def output_of(job_id: int, honest: bool = True) -> bytes:
+    """The correct output hash of a test job (or a wrong one)."""
+    return h32(f"output:{job_id}" if honest else f"junk:{job_id}")
+
+
+class Market(StakeChain):
+    """A chain driver for the marketplace; invariants are checked after every block."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__(app)
+        self.oracle_keys: dict[bytes, SigningKey] = {}
+
+    # -- messages -------------------------------------------------------------------
+    def register_worker_msg(
+        self,
+        key: PrivateKey,
+        models: Sequence[str] = ("tiny-lm",),
+        task_types: Sequence[str] = ("text-generation",),
+        memory_mib: int = 24_000,
+        gpu_count: int = 1,
+        gpu_model: str = "NVIDIA L4",
+        price_floor: int = 0,
+        max_concurrent: int = 4,
+    ) -> Message:
+        return jm.MsgRegisterWorker(
+            worker=key.bech32,
+            gpu_model=gpu_model,
+            memory_mib=memory_mib,
+            gpu_count=gpu_count,
+            task_types=list(task_types),
+            models=list(models),
+            price_floor=str(price_floor),
+            max_concurrent=max_concurrent,
+        )
+
+    def post_msg(
+        self,
+        key: PrivateKey,
+        max_price: int = 10 * VCN,
+        model: str = "tiny-lm",
+        task_type: str = "text-generation",
+        prompt: bytes = b"hello",
+        priority: int = 0,
+        **kw: Any,
+    ) -> Message:
+        return jm.MsgPostJob(
+            poster=key.bech32,
+            task_type=task_type,
+            model=model,
+            inline_input=prompt,
+            max_price=str(max_price),
+            priority=priority,
+            **kw,
+        )
+
+    def submit_msg(
+        self,
+        key: PrivateKey,
+        job_id: int,
+        output: bytes | None = None,
+        units: int = 100,
+        sign_with: PrivateKey | None = None,
+        model_hash: bytes | None = None,
+        chain_id: str = CHAIN_ID,
+    ) -> Message:
+        j = self.job(job_id)
+        out = output_of(job_id) if output is None else output
+        mh = weights_of(j.model) if model_hash is None else model_hash
+        sig = receipt.sign(sign_with or key, chain_id, job_id, IMAGE, mh, j.input_hash, out)
+        return jm.MsgSubmitResult(
+            worker=key.bech32,
+            job_id=job_id,
+            output_hash=out.hex(),
+            artifact_ref=f"artifact://{out.hex()}",
+            compute_units=units,
+            receipt=jm.ExecutionReceipt(
+                image_digest=IMAGE,
+                model_hash=mh.hex(),
+                input_hash=j.input_hash.hex(),
+                output_hash=out.hex(),
+                signature=sig,
+            ),
+        )
+
+    def attest_msg(
+        self,
+        key: PrivateKey,
+        job_id: int,
+        verdict: str = "pass",
+        similarity: int | None = None,
+        chain_id: str = CHAIN_ID,
+        signer: SigningKey | None = None,
+    ) -> Message:
+        sim = (10_000 if verdict == "pass" else 1_000) if similarity is None else similarity
+        evidence = h32(f"evidence:{job_id}:{key.bech32}")
+        sk = signer or self.oracle_keys[key.address]
+        sig = attestation.sign(sk, chain_id, job_id, verdict, sim, evidence)
+        return vm.MsgAttest(
+            oracle=key.bech32,
+            job_id=job_id,
+            verdict=verdict,
+            similarity_bps=sim,
+            evidence_hash=evidence.hex(),
+            signature=sig,
+        )
+
+    # -- one-tx-per-block shortcuts ----------------------------------------------------
+    def bond_worker(self, key: PrivateKey, amount: int = 1_000 * VCN) -> TxResult:
+        return self.bond(key, "worker", amount)
+
+    def bond_oracle(self, key: PrivateKey, name: str, amount: int = 10_000 * VCN) -> TxResult:
+        sk = oracle_key(name)
+        self.oracle_keys[key.address] = sk
+        return self.bond(key, "oracle", amount, bytes(sk.verify_key))
+
+    def setup_worker(self, key: PrivateKey, **kw: Any) -> None:
+        """Register and bond ``key`` as a worker in one block."""
+        txs = [self.sign(key, [self.register_worker_msg(key, **kw)])]
+        from tests.modules._helpers_staking import bond_msg
+
+        txs.append(self.sign(key, [bond_msg(key, "worker", 1_000 * VCN)]))
+        r = self.block(txs)
+        for t in r.tx_results:
+            assert t.code == 0, t.log
+
+    def post(self, key: PrivateKey, **kw: Any) -> int:
+        r = self.tx(key, self.post_msg(key, **kw))
+        assert r.code == 0, r.log
+        return job_id_of(r)
+
+    def claim(self, key: PrivateKey, job_id: int) -> TxResult:
+        return self.tx(key, jm.MsgClaimJob(worker=key.bech32, job_id=job_id))
+
+    def submit(self, key: PrivateKey, job_id: int, **kw: Any) -> TxResult:
+        return self.tx(key, self.submit_msg(key, job_id, **kw))
+
+    def cancel(self, key: PrivateKey, job_id: int) -> TxResult:
+        return self.tx(key, jm.MsgCancelJob(poster=key.bech32, job_id=job_id))
+
+    def release(self, key: PrivateKey, job_id: int, retry: bool, reason: str = "") -> TxResult:
+        return self.tx(
+            key, jm.MsgReleaseJob(worker=key.bech32, job_id=job_id, reason=reason, retry=retry)
+        )
+
+    def attest(self, key: PrivateKey, job_id: int, verdict: str = "pass", **kw: Any) -> TxResult:
+        return self.tx(key, self.attest_msg(key, job_id, verdict, **kw))
+
+    def commit_canary(self, key: PrivateKey, job_id: int, expected: bytes, salt: bytes) -> TxResult:
+        c = canary.commitment(job_id, expected, salt)
+        return self.tx(key, vm.MsgCommitCanary(oracle=key.bech32, commitment=c.hex()))
+
+    def reveal_canary(self, key: PrivateKey, job_id: int, expected: bytes, salt: bytes) -> TxResult:
+        return self.tx(
+            key,
+            vm.MsgRevealCanary(
+                oracle=key.bech32,
+                job_id=job_id,
+                expected_output_hash=expected.hex(),
+                salt=salt.hex(),
+            ),
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+    def job(self, job_id: int) -> Job:
+        from modules.jobs import state
+
+        j = state.get_job(self.app.query_ctx(), job_id)
+        assert j is not None, f"no job {job_id}"
+        return j
+
+    def q(self, module: str, name: str, **req: Any) -> Any:
+        return self.app.custom_query(module, name, req)
+
+    def pending(self, job_id: int) -> Any:
+        return self.q("verification", "status", job_id=job_id)["pending"]
+
+
+def job_id_of(r: TxResult | BlockResult) -> int:
+    evs = r.events if isinstance(r, TxResult) else [e for t in r.tx_results for e in t.events]
+    ids = [e.get("job_id") for e in evs if e.type == "JobPosted"]
+    assert ids, "no JobPosted event"
+    return int(str(ids[-1]))
+
+
+def code(r: TxResult) -> tuple[str, int]:
+    return (r.codespace, r.code)
