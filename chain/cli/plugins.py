@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from types import ModuleType
 
 
@@ -17,15 +18,25 @@ def module_names() -> list[str]:
     return [m.name for m in wiring.build().modules]
 
 
-def cli_modules() -> list[ModuleType]:
+def _warn(name: str, e: BaseException) -> None:
+    # One broken plugin must not take `vcoind keys` or `vcoind start` down with it.
+    print(
+        f"vcoind: warning: the {name} module's commands are unavailable: {type(e).__name__}: {e}",
+        file=sys.stderr,
+    )
+
+
+def cli_modules() -> list[tuple[str, ModuleType]]:
     out = []
     for name in module_names():
         target = f"modules.{name}.cli"
         try:
-            out.append(importlib.import_module(target))
+            out.append((name, importlib.import_module(target)))
         except ModuleNotFoundError as e:
-            if e.name != target:  # the plugin exists but imports something missing: say so
-                raise
+            if e.name != target:  # the plugin exists but imports something missing
+                _warn(name, e)
+        except Exception as e:
+            _warn(name, e)
     return out
 
 
@@ -33,7 +44,11 @@ def register_plugins(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser], hook: str
 ) -> None:
     """Call ``hook`` ("register_tx" or "register_query") of every module that has it."""
-    for mod in cli_modules():
+    for name, mod in cli_modules():
         fn = getattr(mod, hook, None)
-        if fn is not None:
+        if fn is None:
+            continue
+        try:
             fn(subparsers)
+        except Exception as e:
+            _warn(name, e)

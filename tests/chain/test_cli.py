@@ -363,6 +363,22 @@ def test_module_cli_plugins_are_discovered(
     assert main(["query", "pluggy"]) == 7
 
 
+def test_a_broken_plugin_does_not_break_the_cli(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plugin = types.ModuleType("modules.broken.cli")
+
+    def register_tx(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        raise TypeError("type '_SubParsersAction' is not subscriptable")
+
+    plugin.register_tx = register_tx  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "modules.broken.cli", plugin)
+    monkeypatch.setattr(plugins, "module_names", lambda: ["auth", "bank", "broken"])
+    assert run(home, "keys", "list") == 0
+    err = capsys.readouterr().err
+    assert "the broken module's commands are unavailable: TypeError" in err
+
+
 def test_plugins_come_from_the_wiring() -> None:
     assert plugins.module_names()[:2] == ["auth", "bank"]
 
