@@ -33,11 +33,13 @@ def limits_of(p: AuthParams) -> cosmos.TxLimits:
     return cosmos.TxLimits(p.max_memo_characters, p.tx_sig_limit, p.max_tx_gas)
 
 
-def decode_tx(raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams) -> cosmos.CosmosTx:
+def decode_tx(
+    raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams, *, simulate: bool = False
+) -> cosmos.CosmosTx:
     if len(raw) > params.max_tx_bytes:
         raise ErrTxTooLarge(f"tx is {len(raw)} bytes; the limit is {params.max_tx_bytes}")
     require_cosmos(raw)
-    return cosmos.decode(raw, routes, limits_of(params))
+    return cosmos.decode(raw, routes, limits_of(params), simulate=simulate)
 
 
 def _tx_events(tx: cosmos.CosmosTx) -> list[Event]:
@@ -63,7 +65,8 @@ def apply_tx(
 ) -> TxResult:
     params = auth.get_params(block_ctx)
     try:
-        tx = decode_tx(raw, routes, params)
+        # a simulation runs under its own gas limit, so the tx's own may be 0
+        tx = decode_tx(raw, routes, params, simulate=gas_limit_override is not None)
     except ChainError as e:
         return TxResult.fail(e)
     gas_limit = gas_limit_override or tx.gas_limit

@@ -79,8 +79,12 @@ def _parse(cls: type[Message], data: bytes, what: str) -> Any:
     return m
 
 
-def decode(raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits) -> CosmosTx:
-    """Decode and statelessly check a TxRaw. Raises a ChainError saying what is wrong."""
+def decode(
+    raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits, *, simulate: bool = False
+) -> CosmosTx:
+    """Decode and statelessly check a TxRaw. Raises a ChainError saying what is wrong.
+
+    ``simulate`` accepts a gas limit of 0: wallets simulate a tx before they know its gas."""
     txraw = _parse(TxRaw, raw, "TxRaw")
     body = _parse(TxBody, txraw.body_bytes, "TxBody")
     auth = _parse(AuthInfo, txraw.auth_info_bytes, "AuthInfo")
@@ -145,7 +149,7 @@ def decode(raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits) -> Cosmo
     if any(d != DENOM for d, _ in fee):
         raise ErrInvalidRequest(f"fees are paid in {DENOM} only")
     gas = int(auth.fee.gas_limit)
-    if gas <= 0 or gas > limits.max_tx_gas:
+    if (gas <= 0 and not simulate) or gas > limits.max_tx_gas:
         raise ErrInvalidGasLimit(f"gas limit {gas} must be between 1 and {limits.max_tx_gas}")
     return CosmosTx(
         raw=raw,
