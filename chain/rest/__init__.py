@@ -1,0 +1,1 @@
+"""The Cosmos REST API (the gRPC-gateway routes cosmpy's LedgerClient calls)."""

@@ -1,0 +1,441 @@
+"""The Cosmos REST API (gRPC-gateway routes) that wallets such as cosmpy's LedgerClient use.
+
+    auth        /cosmos/auth/v1beta1/accounts/{address}, account_info/{address}, params
+    bank        /cosmos/bank/v1beta1/balances/{address}[/by_denom], supply[/by_denom],
+                params, denoms_metadata
+    tx          POST /cosmos/tx/v1beta1/simulate, POST and GET /cosmos/tx/v1beta1/txs,
+                GET /cosmos/tx/v1beta1/txs/{hash}
+    tendermint  /cosmos/base/tendermint/v1beta1/blocks/latest, blocks/{height},
+                node_info, syncing
+    consensus   /cosmos/consensus/v1/params;  node  /cosmos/base/node/v1beta1/config
+
+Answers are the SDK's proto messages in the gateway's JSON; errors are the
+gateway's ``{"code", "message", "details"}`` with the matching HTTP status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from cosmpy.protos.cosmos.auth.v1beta1 import auth_pb2
+from cosmpy.protos.cosmos.auth.v1beta1 import query_pb2 as auth_q
+from cosmpy.protos.cosmos.bank.v1beta1 import bank_pb2
+from cosmpy.protos.cosmos.bank.v1beta1 import query_pb2 as bank_q
+from cosmpy.protos.cosmos.base.query.v1beta1.pagination_pb2 import PageResponse
+from cosmpy.protos.cosmos.base.tendermint.v1beta1 import query_pb2 as tm_q
+from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
+from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as tx_s
+from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxRaw
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from google.protobuf import json_format
+from google.protobuf.any_pb2 import Any as AnyPb
+from google.protobuf.message import Message
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from chain.errors import ChainError, ErrNotFound
+from chain.rest import encode as enc
+from chain.rest import info
+from chain.rest.errors import NOT_FOUND, RestError, bad_request, not_found, rest_error_json
+from chain.rpc import txsearch
+from chain.rpc.query import QueryError, parse
+
+if TYPE_CHECKING:
+    from chain.node import Node
+
+log = logging.getLogger("vcoin.rest")
+DEFAULT_LIMIT = 100
+
+
+def _pack(msg: Message) -> AnyPb:
+    a = AnyPb()
+    a.Pack(msg, type_url_prefix="/")
+    return a
+
+
+class RestService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.async_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rest-async")
+
+    def custom(self, module: str, name: str, req: dict[str, Any]) -> Any:
+        """An app query; chain refusals become gateway errors."""
+        try:
+            with self.node.lock:
+                return self.node.app.custom_query(module, name, req)
+        except ChainError as e:
+            if e.kind is ErrNotFound:
+                raise not_found(e.message) from e
+            raise bad_request(e.message) from e
+
+    # -- auth --------------------------------------------------------------------
+    def base_account(self, address: str) -> tuple[Message, dict[str, Any]]:
+        try:
+            d = self.custom("auth", "account", {"address": address})
+        except RestError as e:
+            if e.code == NOT_FOUND:
+                raise not_found(f"account {address} not found") from e
+            raise
+        pk = _pack(PubKey(key=bytes.fromhex(d["pub_key"]))) if d.get("pub_key") else None
+        base = auth_pb2.BaseAccount(
+            address=d["address"],
+            pub_key=pk,
+            account_number=int(d["account_number"]),
+            sequence=int(d["sequence"]),
+        )
+        return base, d
+
+    def account(self, address: str) -> dict[str, Any]:
+        base, d = self.base_account(address)
+        acc: Message = base
+        if "name" in d:
+            acc = auth_pb2.ModuleAccount(
+                base_account=base, name=d["name"], permissions=d.get("permissions") or []
+            )
+        return enc.to_json(auth_q.QueryAccountResponse(account=_pack(acc)))
+
+    def auth_params(self) -> dict[str, Any]:
+        p = self.custom("auth", "params", {})
+        params = auth_pb2.Params(
+            max_memo_characters=p["max_memo_characters"],
+            tx_sig_limit=p["tx_sig_limit"],
+            tx_size_cost_per_byte=p["tx_size_cost_per_byte"],
+            sig_verify_cost_ed25519=0,  # ed25519 account keys are not accepted
+            sig_verify_cost_secp256k1=p["sig_verify_cost_secp256k1"],
+        )
+        return enc.to_json(auth_q.QueryParamsResponse(params=params))
+
+    # -- bank --------------------------------------------------------------------
+    def balances(self, address: str) -> dict[str, Any]:
+        coins = self.custom("bank", "all_balances", {"address": address})["balances"]
+        return enc.to_json(
+            bank_q.QueryAllBalancesResponse(
+                balances=[Coin(**c) for c in coins], pagination=PageResponse(total=len(coins))
+            )
+        )
+
+    def balance(self, address: str, denom: str) -> dict[str, Any]:
+        if not denom:
+            raise bad_request("invalid denom: give ?denom=avcn")
+        b = self.custom("bank", "balance", {"address": address, "denom": denom})["balance"]
+        return enc.to_json(bank_q.QueryBalanceResponse(balance=Coin(**b)))
+
+    def supply(self) -> dict[str, Any]:
+        coins = self.custom("bank", "total_supply", {})["supply"]
+        return enc.to_json(
+            bank_q.QueryTotalSupplyResponse(
+                supply=[Coin(**c) for c in coins], pagination=PageResponse(total=len(coins))
+            )
+        )
+
+    def supply_of(self, denom: str) -> dict[str, Any]:
+        if not denom:
+            raise bad_request("invalid denom: give ?denom=avcn")
+        amount = self.custom("bank", "supply_of", {"denom": denom})["amount"]
+        return enc.to_json(bank_q.QuerySupplyOfResponse(amount=Coin(**amount)))
+
+    def bank_params(self) -> dict[str, Any]:
+        p = self.custom("bank", "params", {})
+        params = bank_pb2.Params(default_send_enabled=bool(p.get("send_enabled", True)))
+        return enc.to_json(bank_q.QueryParamsResponse(params=params))
+
+    def denoms_metadata(self) -> dict[str, Any]:
+        metas = self.custom("bank", "denom_metadata", {})["metadatas"]
+        resp = bank_q.QueryDenomsMetadataResponse(
+            metadatas=[json_format.ParseDict(m, bank_pb2.Metadata()) for m in metas],
+            pagination=PageResponse(total=len(metas)),
+        )
+        return enc.to_json(resp)
+
+    # -- tx ----------------------------------------------------------------------
+    def simulate(self, body: Any) -> dict[str, Any]:
+        req = _parse_body(body, tx_s.SimulateRequest())
+        if req.tx_bytes:
+            raw = req.tx_bytes
+        elif req.HasField("tx"):
+            raw = TxRaw(
+                body_bytes=req.tx.body.SerializeToString(),
+                auth_info_bytes=req.tx.auth_info.SerializeToString(),
+                signatures=list(req.tx.signatures),
+            ).SerializeToString()
+        else:
+            raise bad_request("empty txBytes is not allowed: send tx_bytes (base64) or tx")
+        with self.node.lock:
+            r = self.node.app.simulate(raw)
+        if not r.ok:
+            raise bad_request(
+                f"{r.log}: with gas wanted: '{r.gas_wanted}' and gas used: '{r.gas_used}' "
+                f"(codespace {r.codespace}, code {r.code})"
+            )
+        result = {
+            "log": r.log,
+            "events": [e.to_json() for e in r.events],
+            "data": r.data,
+        }
+        resp = tx_s.SimulateResponse(
+            gas_info=info.gas_info(r.gas_wanted, r.gas_used),
+            result=info.abci_result(result),
+        )
+        return enc.to_json(resp)
+
+    def broadcast(self, body: Any) -> dict[str, Any]:
+        req = _parse_body(body, tx_s.BroadcastTxRequest())
+        if not req.tx_bytes:
+            raise bad_request("invalid empty tx: send tx_bytes, the signed TxRaw in base64")
+        raw = bytes(req.tx_bytes)
+        h = hashlib.sha256(raw).digest()
+        if req.mode == tx_s.BROADCAST_MODE_SYNC:
+            r = self.node.mempool.check_and_add(raw)
+            self.node.metrics.checktx.labels("ok" if r.ok else "rejected").inc()
+            result = {
+                "code": r.code,
+                "codespace": r.codespace,
+                "log": r.log,
+                "gas_wanted": r.gas_wanted,
+                "gas_used": r.gas_used,
+                "events": [],
+            }
+            return {"tx_response": enc.tx_response_json(0, h, result, None, 0)}
+        if req.mode == tx_s.BROADCAST_MODE_ASYNC:
+            self.async_checks.submit(self.node.mempool.check_and_add, raw)
+            return {"tx_response": enc.tx_response_json(0, h, {}, None, 0)}
+        if req.mode == tx_s.BROADCAST_MODE_BLOCK:
+            raise bad_request(
+                "BROADCAST_MODE_BLOCK is not supported (as in Cosmos SDK 0.47+); broadcast with "
+                "BROADCAST_MODE_SYNC and poll GET /cosmos/tx/v1beta1/txs/{hash}"
+            )
+        raise bad_request(
+            "unsupported broadcast mode; supported modes: BROADCAST_MODE_SYNC, BROADCAST_MODE_ASYNC"
+        )
+
+    def get_tx(self, hash_hex: str) -> dict[str, Any]:
+        try:
+            h = bytes.fromhex(hash_hex)
+        except ValueError as e:
+            raise bad_request(f"tx hash {hash_hex!r} is not hex") from e
+        found = txsearch.find_tx(self.node, h)
+        if found is None:
+            raise not_found(f"tx not found: {hash_hex.upper()}")
+        tx = enc.decode_tx(found.tx)
+        return {
+            "tx": None if tx is None else enc.tx_json(tx),
+            "tx_response": enc.tx_response_json(
+                found.height, found.hash, found.result, tx, found.time_ns
+            ),
+        }
+
+    def search_txs(
+        self, query: str, events: list[str], page: int, limit: int, desc: bool
+    ) -> dict[str, Any]:
+        conditions = [query] if query else [_event_condition(e) for e in events]
+        if not conditions:
+            raise bad_request("query cannot be empty: give ?query=message.sender='vcoin1…'")
+        text = " AND ".join(conditions)
+        try:
+            q = parse(text)
+        except QueryError as e:
+            raise bad_request(f"failed to parse query {text!r}: {e}") from e
+        found = txsearch.search(self.node, q)
+        if desc:
+            found.reverse()
+        page = max(page, 1)
+        limit = DEFAULT_LIMIT if limit < 1 else min(limit, DEFAULT_LIMIT)
+        chunk = found[(page - 1) * limit : page * limit]
+        txs, responses = [], []
+        for f in chunk:
+            tx = enc.decode_tx(f.tx)
+            txs.append(None if tx is None else enc.tx_json(tx))
+            responses.append(enc.tx_response_json(f.height, f.hash, f.result, tx, f.time_ns))
+        return {"txs": txs, "tx_responses": responses, "pagination": None, "total": str(len(found))}
+
+    # -- blocks ------------------------------------------------------------------
+    def block(self, height: int | None) -> dict[str, Any]:
+        with self.node.lock:
+            latest = self.node.app.info().last_block_height
+        if height is None:
+            if latest < 1:
+                raise not_found("no block has been committed yet; retry in a moment")
+            height = latest
+            cls: type[Message] = tm_q.GetLatestBlockResponse
+        else:
+            cls = tm_q.GetBlockByHeightResponse
+            if height > latest:
+                raise bad_request(
+                    f"requested block height {height} is bigger than the chain length {latest}"
+                )
+            if height < 1:
+                raise bad_request(f"height must be greater than 0, got {height}")
+        blk = self.node.blocks.block(height)
+        if blk is None:
+            raise not_found(f"block {height} is not available (lowest: {self.node.blocks.base()})")
+        return enc.block_response(blk, cls)
+
+
+def _event_condition(e: str) -> str:
+    """``key=value`` as the SDK 0.47 ``events`` parameter allows it -> a query condition."""
+    key, sep, value = e.partition("=")
+    if not sep or not key:
+        raise bad_request(f"event {e!r} must look like message.sender='vcoin1…'")
+    value = value.strip()
+    if not value.startswith("'"):
+        value = f"'{value}'"
+    return f"{key.strip()}={value}"
+
+
+def _parse_body(body: Any, msg: Message) -> Any:
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object")
+    try:
+        return json_format.ParseDict(body, msg)
+    except json_format.ParseError as e:
+        raise bad_request(f"cannot read the request body as {msg.DESCRIPTOR.full_name}: {e}") from e
+
+
+def _int_param(request: Request, *names: str, default: int = 0) -> int:
+    for n in names:
+        v = request.query_params.get(n)
+        if v:
+            try:
+                return int(v)
+            except ValueError as e:
+                raise bad_request(f"{n} must be a whole number, got {v!r}") from e
+    return default
+
+
+def build_rest_app(node: Node) -> FastAPI:
+    svc = RestService(node)
+    app = FastAPI(title="VCoin REST API", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.rest = svc
+    get, post = app.get, app.post
+    auth, bank, txp = "/cosmos/auth/v1beta1", "/cosmos/bank/v1beta1", "/cosmos/tx/v1beta1"
+    tm = "/cosmos/base/tendermint/v1beta1"
+
+    @get(auth + "/accounts/{address}")
+    def account(address: str) -> dict[str, Any]:
+        return svc.account(address)
+
+    @get(auth + "/account_info/{address}")
+    def account_info(address: str) -> dict[str, Any]:
+        base, _ = svc.base_account(address)
+        return enc.to_json(auth_q.QueryAccountInfoResponse(info=base))
+
+    @get(auth + "/params")
+    def auth_params() -> dict[str, Any]:
+        return svc.auth_params()
+
+    @get(bank + "/balances/{address}")
+    def balances(address: str) -> dict[str, Any]:
+        return svc.balances(address)
+
+    @get(bank + "/balances/{address}/by_denom")
+    def balance(address: str, request: Request) -> dict[str, Any]:
+        return svc.balance(address, request.query_params.get("denom", ""))
+
+    @get(bank + "/supply")
+    def supply() -> dict[str, Any]:
+        return svc.supply()
+
+    @get(bank + "/supply/by_denom")
+    def supply_by_denom(request: Request) -> dict[str, Any]:
+        return svc.supply_of(request.query_params.get("denom", ""))
+
+    @get(bank + "/supply/{denom}")
+    def supply_of(denom: str) -> dict[str, Any]:
+        return svc.supply_of(denom)
+
+    @get(bank + "/params")
+    def bank_params() -> dict[str, Any]:
+        return svc.bank_params()
+
+    @get(bank + "/denoms_metadata")
+    def denoms_metadata() -> dict[str, Any]:
+        return svc.denoms_metadata()
+
+    @post(txp + "/simulate")
+    async def simulate(request: Request) -> Response:
+        body = await _json_body(request)
+        return JSONResponse(await _threaded(svc.simulate, body))
+
+    @post(txp + "/txs")
+    async def broadcast(request: Request) -> Response:
+        body = await _json_body(request)
+        return JSONResponse(await _threaded(svc.broadcast, body))
+
+    @get(txp + "/txs")
+    def search_txs(request: Request) -> dict[str, Any]:
+        qp = request.query_params
+        order = qp.get("order_by", "")
+        return svc.search_txs(
+            qp.get("query", ""),
+            qp.getlist("events"),
+            _int_param(request, "page", default=1),
+            _int_param(request, "limit", "pagination.limit", default=DEFAULT_LIMIT),
+            order in ("ORDER_BY_DESC", "2"),
+        )
+
+    @get(txp + "/txs/{tx_hash}")
+    def get_tx(tx_hash: str) -> dict[str, Any]:
+        return svc.get_tx(tx_hash)
+
+    @get(tm + "/blocks/latest")
+    def latest_block() -> dict[str, Any]:
+        return svc.block(None)
+
+    @get(tm + "/blocks/{height}")
+    def block_by_height(height: str) -> dict[str, Any]:
+        try:
+            h = int(height)
+        except ValueError as e:
+            raise bad_request(f"height must be a whole number, got {height!r}") from e
+        return svc.block(h)
+
+    @get(tm + "/node_info")
+    def node_info() -> dict[str, Any]:
+        return info.node_info(node)
+
+    @get(tm + "/syncing")
+    def syncing() -> dict[str, Any]:
+        return enc.to_json(tm_q.GetSyncingResponse(syncing=False))
+
+    @get("/cosmos/consensus/v1/params")
+    def consensus_params() -> dict[str, Any]:
+        return info.consensus_params(node.genesis)
+
+    @get("/cosmos/base/node/v1beta1/config")
+    def node_config() -> dict[str, Any]:
+        return info.node_config(svc.custom("auth", "params", {}))
+
+    @app.exception_handler(RestError)
+    async def rest_error(request: Request, exc: RestError) -> Response:
+        return JSONResponse(rest_error_json(exc), status_code=exc.http_status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        err = RestError.from_http(exc.status_code, str(exc.detail), request.url.path)
+        return JSONResponse(rest_error_json(err), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("rest request %s failed", request.url.path)
+        err = RestError.internal(f"{type(exc).__name__}: {exc}")
+        return JSONResponse(rest_error_json(err), status_code=err.http_status)
+
+    return app
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError as e:
+        raise bad_request(f"the request body is not JSON: {e}") from e
+
+
+async def _threaded(fn: Any, *args: Any) -> Any:
+    return await run_in_threadpool(fn, *args)

@@ -1,0 +1,1 @@
+"""The node RPC: CometBFT's JSON-RPC subset and websocket event subscriptions."""

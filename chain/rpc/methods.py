@@ -1,0 +1,424 @@
+"""The CometBFT RPC methods a solo node serves, with CometBFT v0.38's result shapes.
+
+Each method is a plain function of the node and typed arguments. ``PARAMS``
+names every method's arguments in CometBFT's order, so a request may pass
+them by name, by position, or (URI form) as query-string values.
+``broadcast_tx_commit`` waits for its block and so lives in ``server.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chain.app import VERSION
+from chain.consensus.solo import PROPOSER
+from chain.results import TxResult
+from chain.rpc import encode as enc
+from chain.rpc import txsearch
+from chain.rpc.query import QueryError, parse
+
+if TYPE_CHECKING:
+    from chain.node import Node
+
+PROOF_OP_TYPE = "vcoin:smt"
+
+# JSON-RPC 2.0 error codes, as CometBFT uses them
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+_MESSAGES = {
+    PARSE_ERROR: "Parse error",
+    INVALID_REQUEST: "Invalid Request",
+    METHOD_NOT_FOUND: "Method not found",
+    INVALID_PARAMS: "Invalid params",
+    INTERNAL_ERROR: "Internal error",
+}
+
+
+class RPCError(Exception):
+    """A JSON-RPC error: ``code``, CometBFT's short ``message``, and ``data`` saying what to do."""
+
+    def __init__(self, code: int, data: str) -> None:
+        super().__init__(data)
+        self.code = code
+        self.message = _MESSAGES.get(code, "Server error")
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "data": self.data}
+
+
+def invalid(data: str) -> RPCError:
+    return RPCError(INVALID_PARAMS, data)
+
+
+def internal(data: str) -> RPCError:
+    return RPCError(INTERNAL_ERROR, data)
+
+
+# -- arguments ----------------------------------------------------------------
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # int | str | bool | tx (base64 bytes) | hex (hex bytes) | hash (tx hash)
+    default: Any = _REQUIRED
+
+
+def _unquote(v: str) -> str:
+    return v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v
+
+
+def convert(p: Param, v: Any, uri: bool) -> Any:
+    """One argument from JSON (or a URI query string) to its Python value."""
+    if v is None or (uri and v == ""):
+        if p.default is _REQUIRED:
+            raise invalid(f"missing argument {p.name!r}")
+        return p.default
+    try:
+        if p.kind == "int":
+            if isinstance(v, bool) or not isinstance(v, int | str):
+                raise ValueError
+            return int(_unquote(v)) if isinstance(v, str) else v
+        if p.kind == "bool":
+            if isinstance(v, bool):
+                return v
+            s = _unquote(str(v)).lower()
+            if s not in ("true", "false"):
+                raise ValueError
+            return s == "true"
+        if not isinstance(v, str):
+            raise ValueError
+        if p.kind == "str":
+            return _unquote(v) if uri else v
+        return _bytes(p.kind, v, uri)
+    except (ValueError, binascii.Error) as e:
+        raise invalid(f"argument {p.name!r}: {_expected(p.kind, uri)}, got {v!r}") from e
+
+
+def _bytes(kind: str, v: str, uri: bool) -> bytes:
+    if v[:2] in ("0x", "0X"):
+        return bytes.fromhex(v[2:])
+    if uri and len(v) >= 2 and v[0] == v[-1] == '"':
+        return v[1:-1].encode()
+    if kind == "hex" or (kind == "hash" and len(v) == 64):
+        return bytes.fromhex(v)
+    return base64.b64decode(v, validate=True)
+
+
+def _expected(kind: str, uri: bool) -> str:
+    return {
+        "int": "expected a whole number",
+        "bool": "expected true or false",
+        "str": "expected a string",
+        "tx": "expected 0x-prefixed hex" if uri else "expected the tx bytes in base64",
+        "hex": "expected hex bytes",
+        "hash": "expected the hash as hex" + ("" if uri else " or base64"),
+    }[kind]
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _committed(node: Node) -> tuple[int, bytes]:
+    with node.lock:
+        info = node.app.info()
+    return info.last_block_height, info.last_block_app_hash
+
+
+def _height(node: Node, height: int | None) -> int:
+    latest, _ = _committed(node)
+    if height is None or height == 0:
+        return latest
+    if height < 0:
+        raise invalid(f"height must be greater than 0, but got {height}")
+    if height > latest:
+        raise invalid(
+            f"height {height} must be less than or equal to the current blockchain height {latest}"
+        )
+    base = node.blocks.base()
+    if height < base:
+        raise invalid(f"height {height} is not available, lowest height is {base}")
+    return height
+
+
+def check_tx_json(r: TxResult) -> dict[str, Any]:
+    """ResponseCheckTx."""
+    return {
+        "code": r.code,
+        "data": enc.b64_or_null(r.data),
+        "log": r.log,
+        "info": "",
+        "gas_wanted": str(r.gas_wanted),
+        "gas_used": str(r.gas_used),
+        "events": [e.to_json() for e in r.events],
+        "codespace": r.codespace,
+    }
+
+
+def tx_json(f: txsearch.FoundTx) -> dict[str, Any]:
+    return {
+        "hash": enc.hexu(f.hash),
+        "height": str(f.height),
+        "index": f.index,
+        "tx_result": f.result,
+        "tx": enc.b64(f.tx),
+    }
+
+
+# -- info ---------------------------------------------------------------------
+
+
+def health(node: Node) -> dict[str, Any]:
+    if node.driver.stopped:
+        raise internal("block production has stopped; see the node's log")
+    return {}
+
+
+def status(node: Node) -> dict[str, Any]:
+    height, _ = _committed(node)
+    latest = node.blocks.block(height) if height else None
+    base = node.blocks.base()
+    earliest = node.blocks.block(base) if base else None
+
+    def hash_of(b: Any) -> str:
+        return enc.hexu(b.hash) if b else ""
+
+    return {
+        "node_info": {
+            "protocol_version": {"p2p": enc.P2P_PROTOCOL, "block": enc.BLOCK_PROTOCOL, "app": "1"},
+            "id": PROPOSER.hex(),
+            "listen_addr": "",
+            "network": node.chain_id,
+            "version": enc.RPC_VERSION,
+            "channels": "",
+            "moniker": "vcoin-solo",
+            "other": {"tx_index": "on", "rpc_address": f"tcp://{node.cfg.rpc_laddr}"},
+        },
+        "sync_info": {
+            "latest_block_hash": hash_of(latest),
+            "latest_app_hash": enc.hexu(latest.header.app_hash) if latest else "",
+            "latest_block_height": str(height),
+            "latest_block_time": enc.rfc3339(latest.header.time_ns if latest else 0),
+            "earliest_block_hash": hash_of(earliest),
+            "earliest_app_hash": enc.hexu(earliest.header.app_hash) if earliest else "",
+            "earliest_block_height": str(base),
+            "earliest_block_time": enc.rfc3339(earliest.header.time_ns if earliest else 0),
+            "catching_up": False,
+        },
+        "validator_info": {
+            k: v for k, v in enc.validator_json().items() if k != "proposer_priority"
+        },
+    }
+
+
+def net_info(node: Node) -> dict[str, Any]:
+    return {"listening": False, "listeners": [], "n_peers": "0", "peers": []}
+
+
+def genesis(node: Node) -> dict[str, Any]:
+    return {"genesis": node.genesis}
+
+
+def validators(
+    node: Node, height: int | None, page: int | None, per_page: int | None
+) -> dict[str, Any]:
+    h = _height(node, height)
+    try:
+        txsearch.page_bounds(1, page, per_page)
+    except ValueError as e:
+        raise invalid(str(e)) from e
+    return {
+        "block_height": str(h),
+        "validators": [enc.validator_json()],
+        "count": "1",
+        "total": "1",
+    }
+
+
+def abci_info(node: Node) -> dict[str, Any]:
+    height, app_hash = _committed(node)
+    return {
+        "response": {
+            "data": "vcoin",
+            "version": VERSION,
+            "app_version": "1",
+            "last_block_height": str(height),
+            "last_block_app_hash": enc.b64(app_hash),
+        }
+    }
+
+
+# -- blocks and txs -------------------------------------------------------------
+
+
+def block(node: Node, height: int | None) -> dict[str, Any]:
+    h = _height(node, height)
+    blk = node.blocks.block(h) if h else None
+    if blk is None:
+        return {"block_id": enc.block_id(b""), "block": None}
+    return enc.block_result_json(blk)
+
+
+def block_results(node: Node, height: int | None) -> dict[str, Any]:
+    h = _height(node, height)
+    res = node.blocks.results(h) if h else None
+    if res is None:
+        raise internal(f"could not find results for height #{h}")
+    return enc.block_results_json(res)
+
+
+def tx(node: Node, hash: bytes, prove: bool) -> dict[str, Any]:
+    if prove:
+        raise invalid("tx inclusion proofs are not served by this node; call with prove=false")
+    found = txsearch.find_tx(node, hash)
+    if found is None:
+        raise internal(f"tx ({hash.hex().upper()}) not found")
+    return tx_json(found)
+
+
+def tx_search(
+    node: Node, query: str, prove: bool, page: int | None, per_page: int | None, order_by: str
+) -> dict[str, Any]:
+    if prove:
+        raise invalid("tx inclusion proofs are not served by this node; call with prove=false")
+    if order_by not in ("", "asc", "desc"):
+        raise invalid("expected order_by to be either `asc` or `desc` or empty")
+    try:
+        q = parse(query)
+    except QueryError as e:
+        raise invalid(f"failed to parse query: {e}") from e
+    found = txsearch.search(node, q)
+    if order_by == "desc":
+        found.reverse()
+    try:
+        start, end, _ = txsearch.page_bounds(len(found), page, per_page)
+    except ValueError as e:
+        raise invalid(str(e)) from e
+    return {"txs": [tx_json(f) for f in found[start:end]], "total_count": str(len(found))}
+
+
+# -- mempool ------------------------------------------------------------------
+
+
+def broadcast_tx_sync(node: Node, tx: bytes) -> dict[str, Any]:
+    r = node.mempool.check_and_add(tx)
+    node.metrics.checktx.labels("ok" if r.ok else "rejected").inc()
+    return {
+        "code": r.code,
+        "data": r.data.hex().upper(),
+        "log": r.log,
+        "codespace": r.codespace,
+        "hash": hashlib.sha256(tx).hexdigest().upper(),
+    }
+
+
+def num_unconfirmed_txs(node: Node) -> dict[str, Any]:
+    n = str(len(node.mempool))
+    return {"n_txs": n, "total": n, "total_bytes": str(node.mempool.size_bytes), "txs": None}
+
+
+def unconfirmed_txs(node: Node, limit: int | None) -> dict[str, Any]:
+    n = 30 if limit is None or limit < 1 else min(limit, 100)
+    txs = node.mempool.reap(1 << 62, n)
+    return {
+        "n_txs": str(len(txs)),
+        "total": str(len(node.mempool)),
+        "total_bytes": str(node.mempool.size_bytes),
+        "txs": [enc.b64(t) for t in txs],
+    }
+
+
+# -- queries ------------------------------------------------------------------
+
+
+def abci_query(node: Node, path: str, data: bytes, height: int, prove: bool) -> dict[str, Any]:
+    with node.lock:
+        r = node.app.query(path, data, height, prove)
+    ops = None
+    if r.proof is not None:
+        proof = json.dumps(r.proof, sort_keys=True).encode()
+        ops = {"ops": [{"type": PROOF_OP_TYPE, "key": enc.b64(r.key), "data": enc.b64(proof)}]}
+    return {
+        "response": {
+            "code": r.code,
+            "log": r.log,
+            "info": "",
+            "index": "0",
+            "key": enc.b64_or_null(r.key),
+            "value": enc.b64_or_null(r.value),
+            "proofOps": ops,
+            "height": str(r.height),
+            "codespace": r.codespace,
+        }
+    }
+
+
+Method = Callable[..., dict[str, Any]]
+_HEIGHT = Param("height", "int", None)
+
+METHODS: dict[str, tuple[Method, tuple[Param, ...]]] = {
+    "health": (health, ()),
+    "status": (status, ()),
+    "net_info": (net_info, ()),
+    "genesis": (genesis, ()),
+    "validators": (
+        validators,
+        (_HEIGHT, Param("page", "int", None), Param("per_page", "int", None)),
+    ),
+    "abci_info": (abci_info, ()),
+    "abci_query": (
+        abci_query,
+        (
+            Param("path", "str", ""),
+            Param("data", "hex", b""),
+            Param("height", "int", 0),
+            Param("prove", "bool", False),
+        ),
+    ),
+    "block": (block, (_HEIGHT,)),
+    "block_results": (block_results, (_HEIGHT,)),
+    "tx": (tx, (Param("hash", "hash"), Param("prove", "bool", False))),
+    "tx_search": (
+        tx_search,
+        (
+            Param("query", "str"),
+            Param("prove", "bool", False),
+            Param("page", "int", None),
+            Param("per_page", "int", None),
+            Param("order_by", "str", ""),
+        ),
+    ),
+    "broadcast_tx_sync": (broadcast_tx_sync, (Param("tx", "tx"),)),
+    "num_unconfirmed_txs": (num_unconfirmed_txs, ()),
+    "unconfirmed_txs": (unconfirmed_txs, (Param("limit", "int", None),)),
+}
+
+
+def bind(params: tuple[Param, ...], given: Any, uri: bool, method: str) -> dict[str, Any]:
+    """Arguments by name (object or query string) or by position (array)."""
+    if given is None:
+        given = {}
+    if isinstance(given, list):
+        if len(given) > len(params):
+            raise invalid(f"{method} takes at most {len(params)} arguments, got {len(given)}")
+        given = {p.name: v for p, v in zip(params, given, strict=False)}
+    if not isinstance(given, dict):
+        raise invalid("params must be an object or an array")
+    names = {p.name for p in params}
+    unknown = sorted(set(given) - names)
+    if unknown:
+        takes = ", ".join(sorted(names)) or "no arguments"
+        raise invalid(f"{method} has no argument {unknown[0]!r}; it takes {takes}")
+    return {p.name: convert(p, given.get(p.name), uri) for p in params}

@@ -1,0 +1,217 @@
+"""JSON-RPC over a websocket, with CometBFT's event subscriptions.
+
+A client sends ``subscribe`` with a query (``tm.event='Tx' AND
+transfer.recipient='vcoin1…'``) and then receives, under the id of its
+subscribe request, every matching event in CometBFT's shape::
+
+    {"query": "...", "data": {"type": "tendermint/event/Tx", "value": {...}},
+     "events": {"tm.event": ["Tx"], "tx.hash": [...], ...}}
+
+Any other method can be called over the same socket. Limits follow
+CometBFT's defaults: 100 subscribing clients, 5 subscriptions each; a client
+that does not read its events loses the subscription, with an error saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from chain.consensus.eventbus import Attrs, Message, Subscription
+from chain.rpc import encode as enc
+from chain.rpc.methods import INVALID_REQUEST, PARSE_ERROR, Param, RPCError, bind, internal, invalid
+from chain.rpc.query import Query, QueryError, parse
+from chain.rpc.server import RpcService, handle_request, reply, wait_message
+
+log = logging.getLogger("vcoin.rpc.ws")
+
+MAX_SUBSCRIPTION_CLIENTS = 100
+MAX_SUBSCRIPTIONS_PER_CLIENT = 5
+MAX_PENDING_EVENTS = 10_000  # events queued for one slow client before it is cut off
+_QUERY = (Param("query", "str"),)
+
+
+def _predicate(q: Query) -> Any:
+    def match(attrs: Attrs) -> bool:
+        if q.matches(attrs):
+            return True
+        # every NewBlock is also a NewBlockHeader event
+        return attrs.get("tm.event") == ["NewBlock"] and q.matches(_as_header(attrs))
+
+    return match
+
+
+def _as_header(attrs: Attrs) -> Attrs:
+    return {**attrs, "tm.event": ["NewBlockHeader"]}
+
+
+class Session:
+    """One websocket connection: its subscriptions and its outgoing messages."""
+
+    def __init__(self, svc: RpcService, ws: WebSocket) -> None:
+        self.svc = svc
+        self.ws = ws
+        self.out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.subs: dict[str, tuple[Subscription, asyncio.Task[None]]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            while True:
+                msg = await self.ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                text = msg.get("text")
+                if text is None and msg.get("bytes") is not None:
+                    text = msg["bytes"].decode("utf-8", "replace")
+                if text is None:
+                    continue
+                t = asyncio.create_task(self._handle(text))
+                self.tasks.add(t)
+                t.add_done_callback(self.tasks.discard)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._drop_all()
+            for t in list(self.tasks):
+                t.cancel()
+            sender.cancel()
+
+    async def _send_loop(self) -> None:
+        while True:
+            payload = await self.out.get()
+            try:
+                await self.ws.send_text(json.dumps(payload))
+            except Exception:
+                return  # the socket is gone; run() cleans up
+
+    async def _handle(self, text: str) -> None:
+        try:
+            req = json.loads(text)
+        except ValueError as e:
+            self.out.put_nowait(reply(None, error=RPCError(PARSE_ERROR, f"not JSON: {e}")))
+            return
+        if not isinstance(req, dict):
+            err = RPCError(INVALID_REQUEST, "a request must be a JSON object")
+            self.out.put_nowait(reply(None, error=err))
+            return
+        method, rid, params = req.get("method"), req.get("id"), req.get("params")
+        handler = {
+            "subscribe": self.subscribe,
+            "unsubscribe": self.unsubscribe,
+            "unsubscribe_all": self.unsubscribe_all,
+        }.get(method if isinstance(method, str) else "")
+        if handler is None:
+            self.out.put_nowait(await handle_request(self.svc, req))
+            return
+        try:
+            self.out.put_nowait(reply(rid, handler(rid, params)))
+        except RPCError as e:
+            self.out.put_nowait(reply(rid, error=e))
+
+    # -- subscriptions ----------------------------------------------------------
+    def _parse(self, params: Any, method: str) -> tuple[str, Query]:
+        text = bind(_QUERY, params, False, method)["query"]
+        try:
+            return text, parse(text)
+        except QueryError as e:
+            raise invalid(f"failed to parse query: {e}") from e
+
+    def subscribe(self, rid: Any, params: Any) -> dict[str, Any]:
+        text, q = self._parse(params, "subscribe")
+        key = str(q)
+        if key in self.subs:
+            raise internal(f"already subscribed to {text!r}")
+        if len(self.subs) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
+            raise internal(
+                f"max_subscriptions_per_client {MAX_SUBSCRIPTIONS_PER_CLIENT} reached; "
+                "unsubscribe from a query first"
+            )
+        if not self.subs and self.svc.ws_subscribers >= MAX_SUBSCRIPTION_CLIENTS:
+            raise internal(f"max_subscription_clients {MAX_SUBSCRIPTION_CLIENTS} reached")
+        if not self.subs:
+            self.svc.ws_subscribers += 1
+        sub = self.svc.node.bus.subscribe(_predicate(q), maxsize=1000)
+        task = asyncio.create_task(self._forward(rid, text, q, sub))
+        self.subs[key] = (sub, task)
+        return {}
+
+    def unsubscribe(self, rid: Any, params: Any) -> dict[str, Any]:
+        text, q = self._parse(params, "unsubscribe")
+        if str(q) not in self.subs:
+            raise internal(f"subscription not found: no subscription to {text!r}")
+        self._drop(str(q))
+        return {}
+
+    def unsubscribe_all(self, rid: Any, params: Any) -> dict[str, Any]:
+        if not self.subs:
+            raise internal("subscription not found: this connection has no subscriptions")
+        self._drop_all()
+        return {}
+
+    def _drop(self, key: str) -> None:
+        sub, task = self.subs.pop(key)
+        self.svc.node.bus.unsubscribe(sub)
+        task.cancel()
+        if not self.subs:
+            self.svc.ws_subscribers -= 1
+
+    def _drop_all(self) -> None:
+        for key in list(self.subs):
+            self._drop(key)
+
+    async def _forward(self, rid: Any, text: str, q: Query, sub: Subscription) -> None:
+        loop = asyncio.get_running_loop()
+        node = self.svc.node
+        while not node.stopped.is_set():
+            msg = await loop.run_in_executor(self.svc.waiters, wait_message, node, sub.queue, 1.0)
+            if msg is None:
+                continue
+            events = await loop.run_in_executor(self.svc.waiters, self._render, msg, q)
+            for kind, data, attrs in events:
+                payload = {"query": text, "data": {"type": kind, "value": data}, "events": attrs}
+                self.out.put_nowait(reply(rid, payload))
+            if self.out.qsize() > MAX_PENDING_EVENTS:
+                err = RPCError(
+                    -32000,
+                    "subscription was cancelled (reason: client is not pulling messages "
+                    "fast enough); read events faster and subscribe again",
+                )
+                self.out.put_nowait(reply(rid, error=err))
+                with contextlib.suppress(KeyError):
+                    self._drop(str(q))
+                return
+
+    def _render(self, msg: Message, q: Query) -> list[tuple[str, dict[str, Any], Attrs]]:
+        """The CometBFT event(s) a bus message is, for this query."""
+        if msg.kind != "NewBlock":
+            return [(f"tendermint/event/{msg.kind}", msg.data, msg.attrs)]
+        h = int(msg.data["height"])
+        blk = self.svc.node.blocks.block(h)
+        res = self.svc.node.blocks.results(h)
+        if blk is None or res is None:
+            return []
+        out: list[tuple[str, dict[str, Any], Attrs]] = []
+        if q.matches(msg.attrs):
+            data = {
+                "block": enc.block_json(blk),
+                "block_id": enc.block_id(blk.hash),
+                "result_finalize_block": enc.finalize_block_json(res),
+            }
+            out.append(("tendermint/event/NewBlock", data, msg.attrs))
+        header_attrs = _as_header(msg.attrs)
+        if q.matches(header_attrs):
+            data = {"header": enc.header_json(blk.header)}
+            out.append(("tendermint/event/NewBlockHeader", data, header_attrs))
+        return out
+
+
+async def serve_websocket(svc: RpcService, ws: WebSocket) -> None:
+    await Session(svc, ws).run()
