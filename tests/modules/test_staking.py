@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from chain.app import App
 from modules.reputation.msgs import MsgHeartbeat
 from modules.staking.msgs import MsgUnbond, MsgUnjail
+from tests.chain.nodeproc import needs_node, running_node
 from tests.helpers import ALICE, BOB, FEE, KEYS, PLATFORM, events_of, new_app, test_key
 from tests.modules._helpers_staking import (
     VCN,
@@ -316,3 +319,30 @@ def test_random_blocks_keep_invariants_and_two_apps_agree(
     install_hook(other)
     chain.replay(other)
     assert other.info().last_block_app_hash == chain.app_hash
+
+
+@needs_node
+@pytest.mark.slow
+def test_cli_bonds_heartbeats_and_queries_on_a_real_node(tmp_path: Path) -> None:
+    with running_node(tmp_path / "home") as node:
+        r = node.cli("tx", "staking", "bond", "worker", "999VCN", "--from", "worker1", "-y")
+        assert r.returncode == 1 and "minimum bond" in r.stderr
+        r = node.cli("tx", "staking", "bond", "worker", "1500VCN", "--from", "worker1", "-y")
+        assert r.returncode == 0, r.stderr
+        r = node.cli("tx", "reputation", "heartbeat", "--from", "worker1", "-y")
+        assert r.returncode == 0, r.stderr
+        r = node.cli("tx", "staking", "unbond", "worker", "500VCN", "--from", "worker1", "-y")
+        assert r.returncode == 0, r.stderr
+        r = node.cli("query", "staking", "bond", "worker1", "worker")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("worker: 1000 VCN bonded (active; minimum 1000 VCN)")
+        assert "unbonding 500 VCN until height" in r.stdout
+        r = node.cli("-o", "json", "query", "staking", "active-set", "worker")
+        assert json.loads(r.stdout)["addresses"] == [W1.bech32]
+        r = node.cli("query", "reputation", "score", "worker1")
+        assert r.returncode == 0 and r.stdout.startswith("score 100.00 / 100"), r.stdout
+        r = node.cli("tx", "staking", "unjail", "worker", "--from", "worker1", "-y")
+        assert r.returncode == 1 and "not jailed" in r.stderr
+        for what in (("staking", "pool"), ("mint", "epoch"), ("mint", "minted")):
+            r = node.cli("query", *what)
+            assert r.returncode == 0, (what, r.stderr)
