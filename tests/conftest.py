@@ -1,7 +1,7 @@
 """Fixtures shared by every test. The building blocks live in ``tests/helpers.py``.
 
 * ``app``: a fresh App in its own temporary RocksDB folder, after InitChain
-  with the devnet genesis plus 40 funded ``test_key(i)`` accounts.
+  with the devnet genesis plus ``TEST_ACCOUNTS`` funded ``test_key(i)`` accounts.
 * ``chain``: a ``helpers.Chain`` driver over ``app`` (sign, check, deliver blocks).
 * ``make_app``: a factory for more independent Apps, ``make_app(genesis=None)``.
 
@@ -19,9 +19,7 @@ from typing import Any
 import pytest
 
 from chain.app import App
-from tests.helpers import Chain, make_genesis, new_app
-
-EXTRA_ACCOUNTS = 40
+from tests.helpers import TEST_ACCOUNTS, Chain, make_genesis, new_app
 
 
 @pytest.fixture
@@ -31,7 +29,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., App]]:
 
     def make(genesis: dict[str, Any] | None = None) -> App:
         path = tmp_path / f"app{len(apps)}"
-        app = new_app(path, genesis if genesis is not None else make_genesis(EXTRA_ACCOUNTS))
+        app = new_app(path, genesis if genesis is not None else make_genesis(TEST_ACCOUNTS))
         apps.append(app)
         return app
 

@@ -46,6 +46,7 @@ GAS_PRICE = 1_000_000_000  # the default auth min_gas_price, avcn per gas
 GAS_LIMIT = 200_000
 FEE = GAS_LIMIT * GAS_PRICE  # what sign() pays by default
 VCN = 10**18
+TEST_ACCOUNTS = 64  # how many test_key(i) the conftest genesis funds
 
 KEYS: dict[str, PrivateKey] = {name: dev_key(name) for name in DEV_ACCOUNTS}
 PLATFORM = KEYS["platform"]

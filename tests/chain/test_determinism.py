@@ -30,6 +30,7 @@ from tests.helpers import (
     FEE,
     GENESIS_TIME_NS,
     KEYS,
+    TEST_ACCOUNTS,
     make_genesis,
     msg_send,
     new_app,
@@ -37,7 +38,7 @@ from tests.helpers import (
     test_key,
 )
 
-N_EXTRA = 40  # the conftest genesis funds test_key(0..39)
+N_SENDERS = 40  # of the TEST_ACCOUNTS funded test keys
 BLOCKS = 200
 
 
@@ -58,7 +59,7 @@ class RandomBlocks:
     def __init__(self, ref: App, seed: int) -> None:
         self.ref = ref
         self.rng = random.Random(seed)
-        self.senders = [test_key(i) for i in range(N_EXTRA)] + list(KEYS.values())
+        self.senders = [test_key(i) for i in range(N_SENDERS)] + list(KEYS.values())
         self.fresh = [PrivateKey.from_seed(b"determinism fresh %d" % i) for i in range(30)]
         self.time_ns = GENESIS_TIME_NS
 
@@ -102,7 +103,7 @@ def test_two_apps_agree_on_every_app_hash_and_a_changed_tx_diverges(
 ) -> None:
     a, c = make_app(), make_app()
     b_path = Path(tempfile.mkdtemp(prefix="vcoin-det-"))
-    b = new_app(b_path, make_genesis(N_EXTRA))
+    b = new_app(b_path, make_genesis(TEST_ACCOUNTS))
     counts = Counts()
     changed_at = BLOCKS // 2
     gen = RandomBlocks(a, seed=20260101)

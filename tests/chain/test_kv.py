@@ -191,41 +191,49 @@ _KEYS = st.sampled_from([b"", b"\x00", b"a", b"a\x00", b"ab", b"b", b"b\xff", b"
 _OPS = st.lists(st.tuples(_KEYS, st.one_of(st.none(), st.binary(max_size=3))), max_size=12)
 
 
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    s = Store(tmp_path_factory.mktemp("kv") / "db")
+    yield s
+    s.close()
+
+
+_example = iter(range(1 << 30))
+
+
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(base=_OPS, layers=st.lists(_OPS, min_size=1, max_size=3), write_down=st.booleans())
 def test_random_layers_read_like_one_map(
-    tmp_path_factory: pytest.TempPathFactory,
+    shared_store: Store,
     base: list[tuple[bytes, bytes | None]],
     layers: list[list[tuple[bytes, bytes | None]]],
     write_down: bool,
 ) -> None:
-    store = Store(tmp_path_factory.mktemp("kv") / "db")
-    try:
-        committed = {k: v for k, v in dict(base).items() if v is not None}
-        _commit(store, "m", dict(committed))
-        model = dict(committed)
-        ms = MultiStore({"m": store.module_kv("m")})
-        stack = [ms]
-        for ops in layers:
-            stack.append(stack[-1].branch())
-            view = stack[-1].module("m")
-            for k, v in ops:
-                if v is None:
-                    view.delete(k)
-                    model.pop(k, None)
-                else:
-                    view.set(k, v)
-                    model[k] = v
-        keys = [b"", b"\x00", b"a", b"ab", b"b", b"c", b"\xff"]
-        _assert_same(stack[-1].module("m"), model, keys)
-        if write_down:
-            for layer in reversed(stack[1:]):
-                layer.write()
-            _assert_same(ms.module("m"), model, keys)
-            # what Commit would persist turns the committed state into the model
-            _commit(store, "m", dict(ms.changes().get("m", {})))
-            _assert_same(store.module_kv("m"), model, keys)
-    finally:
-        store.close()
+    store = shared_store
+    m = f"m{next(_example)}"  # a fresh module store per example, in one database
+    committed = {k: v for k, v in dict(base).items() if v is not None}
+    _commit(store, m, dict(committed))
+    model = dict(committed)
+    ms = MultiStore({m: store.module_kv(m)})
+    stack = [ms]
+    for ops in layers:
+        stack.append(stack[-1].branch())
+        view = stack[-1].module(m)
+        for k, v in ops:
+            if v is None:
+                view.delete(k)
+                model.pop(k, None)
+            else:
+                view.set(k, v)
+                model[k] = v
+    keys = [b"", b"\x00", b"a", b"ab", b"b", b"c", b"\xff"]
+    _assert_same(stack[-1].module(m), model, keys)
+    if write_down:
+        for layer in reversed(stack[1:]):
+            layer.write()
+        _assert_same(ms.module(m), model, keys)
+        # what Commit would persist turns the committed state into the model
+        _commit(store, m, dict(ms.changes().get(m, {})))
+        _assert_same(store.module_kv(m), model, keys)

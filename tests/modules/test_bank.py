@@ -19,6 +19,7 @@ from tests.helpers import (
     BOB,
     FEE,
     PLATFORM,
+    TEST_ACCOUNTS,
     VCN,
     Chain,
     assert_ok,
@@ -252,7 +253,7 @@ def test_genesis_validation(make_app: Callable[..., App]) -> None:
 
 
 def test_genesis_supply_is_the_sum_of_balances(chain: Chain) -> None:
-    g = make_genesis(40)
+    g = make_genesis(TEST_ACCOUNTS)
     total = sum(int(b["coins"][0]["amount"]) for b in g["app_state"]["bank"]["balances"])
     assert bank_state.supply(chain.app.query_ctx(), DENOM) == total
     assert chain.app.check_invariants() == []
