@@ -8,8 +8,9 @@ from chain.context import Ctx
 from chain.crypto import AddressError, from_bech32, to_bech32
 from modules.reputation import state
 from modules.reputation.errors import ErrInvalidGenesis
-from modules.reputation.params import Params
+from modules.reputation.params import MAX_WINDOW_SLOTS, Params
 
+_MASK_LIMIT = 1 << (MAX_WINDOW_SLOTS + 1)
 _FIELDS = ("successes", "total", "penalties_bps", "since_slot", "last_slot")
 
 
@@ -24,10 +25,10 @@ def _record(d: dict[str, Any]) -> tuple[bytes, state.Record]:
         mask = int(str(d.get("heartbeat_mask", "0")), 16)
     except (AddressError, KeyError, ValueError) as e:
         raise ErrInvalidGenesis(f"reputation record {d.get('address')}: {e}") from e
-    if min(vals) < 0 or vals[0] > vals[1] or vals[3] > vals[4] or mask < 0:
+    if min(vals) < 0 or vals[0] > vals[1] or vals[3] > vals[4] or not 0 <= mask < _MASK_LIMIT:
         raise ErrInvalidGenesis(
             f"reputation record {d['address']}: counts must be ≥ 0, successes ≤ total, "
-            "since_slot ≤ last_slot"
+            f"since_slot ≤ last_slot, heartbeat_mask under {MAX_WINDOW_SLOTS + 1} bits"
         )
     return addr, state.Record(vals[0], vals[1], vals[2], vals[3], vals[4], mask)
 

@@ -62,13 +62,20 @@ def validate(g: dict[str, Any]) -> None:
         if key in seen:
             raise ErrInvalidGenesis(f"duplicate bond for {b['address']} as {key[0]}")
         seen.add(key)
-    next_id = int(str(g.get("next_unbonding_id", "0")))
+    try:
+        next_id = int(str(g.get("next_unbonding_id", "0")))
+    except ValueError as e:
+        raise ErrInvalidGenesis("next_unbonding_id must be an integer") from e
     ids: set[int] = set()
-    for e in g.get("unbonding", []):
-        _role(e, "unbonding")
-        _addr(e, "unbonding")
-        _pos(e, "amount", "unbonding")
-        entry_id = int(str(e.get("id", "-1")))
+    for u in g.get("unbonding", []):
+        _role(u, "unbonding")
+        _addr(u, "unbonding")
+        _pos(u, "amount", "unbonding")
+        _pos(u, "completion_height", "unbonding")
+        try:
+            entry_id = int(str(u.get("id", "-1")))
+        except ValueError as err:
+            raise ErrInvalidGenesis("unbonding id must be an integer") from err
         if entry_id < 0 or entry_id >= next_id or entry_id in ids:
             raise ErrInvalidGenesis(f"unbonding id {entry_id} is reused or ≥ next_unbonding_id")
         ids.add(entry_id)

@@ -346,3 +346,42 @@ def test_cli_bonds_heartbeats_and_queries_on_a_real_node(tmp_path: Path) -> None
         for what in (("staking", "pool"), ("mint", "epoch"), ("mint", "minted")):
             r = node.cli("query", *what)
             assert r.returncode == 0, (what, r.stderr)
+
+
+def test_genesis_bonds_need_a_funded_pool_and_bad_entries_are_refused(
+    make_app: Callable[..., App],
+) -> None:
+    from chain.crypto import module_address, to_bech32
+    from chain.errors import ChainError
+
+    doc = genesis()
+    doc["app_state"]["staking"] = {
+        "bonds": [{"address": W1.bech32, "role": "worker", "amount": str(MIN_WORKER)}]
+    }
+    pool = to_bech32(module_address("staking"))
+    doc["app_state"]["bank"]["balances"].append(
+        {"address": pool, "coins": [{"denom": "avcn", "amount": str(MIN_WORKER)}]}
+    )
+    doc["app_state"]["bank"]["balances"].sort(key=lambda b: b["address"])
+    app = make_app(doc)
+    chain = StakeChain(app)
+    assert app.check_invariants() == []
+    assert chain.staking.is_active(chain.ctx(), W1.address, "worker")
+
+    unfunded = genesis()
+    unfunded["app_state"]["staking"] = doc["app_state"]["staking"]
+    assert make_app(unfunded).check_invariants() == [
+        f"staking/pool: pool holds 0avcn; bonds {MIN_WORKER} + unbonding 0"
+    ]
+
+    bond = {"address": W1.bech32, "role": "worker", "amount": "1"}
+    for bad in (
+        {"bonds": [bond, bond]},
+        {"bonds": [{**bond, "role": "miner"}]},
+        {"bonds": [{**bond, "amount": "0"}]},
+        {"oracle_keys": [{"address": W1.bech32, "pubkey": "00"}]},
+        {"unbonding": [{**bond, "id": "0", "completion_height": "5"}]},  # id ≥ next id
+    ):
+        with pytest.raises(ChainError) as e:
+            app.validate_genesis({"staking": bad})
+        assert (e.value.codespace, e.value.code) == ("staking", 12), bad
