@@ -79,6 +79,21 @@ def _parse(cls: type[Message], data: bytes, what: str) -> Any:
     return m
 
 
+def _refuse_unhonoured(body: Any, auth: Any) -> None:
+    """Refuse fields this chain would otherwise ignore: a wallet that sets them
+    expects an effect (another payer, an expiry time, no sequence) that would not happen."""
+    if auth.fee.payer or auth.fee.granter:
+        raise ErrNotSupported(
+            "fee payer and fee granter are not supported; the signer pays the fee, leave them empty"
+        )
+    if auth.HasField("tip"):
+        raise ErrNotSupported("tips are not supported; leave the tip empty")
+    if body.unordered:
+        raise ErrNotSupported("unordered txs are not supported; sign with the account sequence")
+    if body.HasField("timeout_timestamp"):
+        raise ErrNotSupported("timeout_timestamp is not supported; use timeout_height")
+
+
 def decode(
     raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits, *, simulate: bool = False
 ) -> CosmosTx:
@@ -92,6 +107,7 @@ def decode(
         raise ErrTxDecode("tx has an empty body or auth info")
     if body.extension_options or body.non_critical_extension_options:
         raise ErrNotSupported("tx extension options are not supported")
+    _refuse_unhonoured(body, auth)
     if len(body.memo) > limits.max_memo_characters:
         raise ErrMemoTooLarge(
             f"memo is {len(body.memo)} characters; at most {limits.max_memo_characters} allowed"

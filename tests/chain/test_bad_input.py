@@ -142,6 +142,34 @@ def _send(**kw: object) -> Callable[[Chain, PrivateKey], bytes]:
     return lambda c, k: c.send(k, BOB, 1, count=False, **kw)
 
 
+def _auth_edit(edit: Callable[[AuthInfo], None]) -> Callable[[Chain, PrivateKey], bytes]:
+    """A correctly signed send whose auth info was changed by ``edit``."""
+
+    def build(c: Chain, k: PrivateKey) -> bytes:
+        good = TxRaw.FromString(c.send(k, BOB, 1, count=False))
+        auth = AuthInfo.FromString(good.auth_info_bytes)
+        edit(auth)
+        return _resign(c, k, good.body_bytes, auth.SerializeToString())
+
+    return build
+
+
+def _body_edit(edit: Callable[[TxBody], None]) -> Callable[[Chain, PrivateKey], bytes]:
+    """A correctly signed send whose body was changed by ``edit``."""
+
+    def build(c: Chain, k: PrivateKey) -> bytes:
+        body = _body(msg_send(k, BOB, 1))
+        edit(body)
+        return _resign(c, k, body.SerializeToString())
+
+    return build
+
+
+def _fee_of(raw: bytes) -> int:
+    auth = AuthInfo.FromString(TxRaw.FromString(raw).auth_info_bytes)
+    return sum(int(c.amount) for c in auth.fee.amount)
+
+
 def _other_fee_denom(c: Chain, k: PrivateKey) -> bytes:
     good = TxRaw.FromString(c.send(k, BOB, 1, count=False))
     auth = AuthInfo.FromString(good.auth_info_bytes)
@@ -189,6 +217,18 @@ CASES = [
     Case("unknown field in message", _unknown_msg_field, "sdk", 2, "does not know", "decode"),
     Case("unknown field in auth info", _unknown_auth_field, "sdk", 2, "does not know", "decode"),
     Case("timed out", _send(timeout_height=1), "sdk", 30, "timed out", "ante"),
+    Case("out of gas in the ante", _send(gas_limit=5_000), "sdk", 11, "out of gas", "ante"),
+    Case("out of gas in the message", _send(gas_limit=30_000), "sdk", 11, "out of gas", "msg"),
+    Case("fee payer", _auth_edit(lambda a: setattr(a.fee, "payer", BOB.bech32)),
+         "sdk", 37, "fee payer", "decode"),
+    Case("fee granter", _auth_edit(lambda a: setattr(a.fee, "granter", BOB.bech32)),
+         "sdk", 37, "fee granter", "decode"),
+    Case("tip", _auth_edit(lambda a: setattr(a.tip, "tipper", BOB.bech32)),
+         "sdk", 37, "tip", "decode"),
+    Case("unordered", _body_edit(lambda b: setattr(b, "unordered", True)),
+         "sdk", 37, "unordered", "decode"),
+    Case("timeout timestamp", _body_edit(lambda b: b.timeout_timestamp.FromSeconds(1)),
+         "sdk", 37, "timeout_timestamp", "decode"),
 ]  # fmt: skip
 
 
@@ -258,7 +298,7 @@ def test_refused_inside_a_block_while_others_succeed(
         bal0, seq0 = before[case.name]
         after = (c.balance(keys[case.name]), c.sequence(keys[case.name]))
         if case.stage == "msg":
-            assert after == (bal0 - FEE, seq0 + 1), case.name
+            assert after == (bal0 - _fee_of(bad[CASES.index(case)]), seq0 + 1), case.name
         else:
             assert after == (bal0, seq0), case.name
     assert c.app.check_invariants() == []
