@@ -22,7 +22,7 @@ from modules.verification.errors import (
     ErrNotRevealable,
 )
 from modules.verification.keeper import ORACLE, VerificationKeeper
-from modules.verification.records import CHECKING, FAIL, PASS, Attestation, Canary
+from modules.verification.records import CHECKING, DECIDED, FAIL, PASS, Attestation, Canary
 
 Handler = Callable[[Ctx, Any], None]
 
@@ -57,10 +57,10 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler:
         if job is None:
             raise ErrJobNotFound(f"no job {msg.job_id}")
         p = state.get_pending(ctx, msg.job_id)
-        if p is None:
+        if p is None or p.stage == DECIDED:
             raise ErrNotRevealable(
                 f"job {msg.job_id} is {job.state}; a canary is revealed after the worker "
-                "submits and before the result is settled"
+                "submits and before the result has a verdict"
             )
         expected = bytes.fromhex(msg.expected_output_hash)
         c = canary.commitment(msg.job_id, expected, bytes.fromhex(msg.salt))
@@ -78,7 +78,7 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler:
         state.delete_canary(ctx, rec)
         matched = expected == job.output_hash
         ctx.emit(events.canary_revealed(msg.job_id, oracle, matched))
-        k.decide(ctx, p, PASS if matched else FAIL, "canary", accusers=[oracle])
+        k.conclude(ctx, p, PASS if matched else FAIL, "canary", accusers=(oracle,))
 
     return handle
 
@@ -94,8 +94,9 @@ def make_attest(k: VerificationKeeper) -> Handler:
             raise ErrJobNotFound(f"no job {msg.job_id}")
         p = state.get_pending(ctx, msg.job_id)
         if p is None or p.stage != CHECKING:
+            now = "has its verdict" if p is not None and p.stage == DECIDED else job.state
             raise ErrNotPicked(
-                f"job {msg.job_id} is {job.state}: only jobs picked for checking "
+                f"job {msg.job_id} is {now}: only jobs picked for checking "
                 "take attestations, until their verdict"
             )
         if state.get_attestation(ctx, msg.job_id, oracle) is not None:

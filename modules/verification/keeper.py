@@ -18,8 +18,12 @@ Life of a result (one pending record, one timer at a time):
      settled as passed, like an unpicked one ("lapsed"): funds are never locked
      forever by absent oracles, and sampling plus canaries stay the deterrent.
 
-Oracles whose attestation disagrees with the verdict are penalised through
-``SlashingKeeper.penalise_oracle`` (its ``oracle_penalty_bps`` param).
+A verdict reached by a tx (a quorum, a canary reveal) is recorded at once
+(stage DECIDED: later attestations are refused) and settled at the end of the
+same block, so the attesting oracle's gas never pays for the settlement and a
+verdict always settles in its own block. Oracles whose attestation disagrees
+with the verdict are penalised through ``SlashingKeeper.penalise_oracle`` (its
+``oracle_penalty_bps`` param).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from modules.verification.expected import (
 from modules.verification.params import BPS
 from modules.verification.records import (
     CHECKING,
+    DECIDED,
     DRAW,
     FAIL,
     PASS,
@@ -101,7 +106,7 @@ class VerificationKeeper:
         new = Pending(p.job_id, p.worker, p.submitted_height, WINDOW, due, rate, h)
         state.put_pending(ctx, new, p)
         if due <= h:
-            self.decide(ctx, new, PASS, "unpicked")
+            self.settle(ctx, new, PASS, "unpicked")
 
     def after_attestation(self, ctx: Ctx, p: Pending) -> None:
         """Decide at once if one side's stake reaches the quorum."""
@@ -109,9 +114,9 @@ class VerificationKeeper:
         total = self.oracle_stake(ctx)
         passed, failed, _ = self.tally(ctx, p.job_id)
         if total and passed * BPS >= quorum * total:
-            self.decide(ctx, p, PASS, "quorum")
+            self.conclude(ctx, p, PASS, "quorum")
         elif total and failed * BPS >= quorum * total:
-            self.decide(ctx, p, FAIL, "quorum")
+            self.conclude(ctx, p, FAIL, "quorum")
 
     def deadline(self, ctx: Ctx, p: Pending) -> None:
         """The window rule (see the module doc)."""
@@ -120,21 +125,40 @@ class VerificationKeeper:
         passed, failed, _ = self.tally(ctx, p.job_id)
         attested = passed + failed
         if attested and attested * BPS >= params.window_min_stake_bps * total and passed != failed:
-            self.decide(ctx, p, PASS if passed > failed else FAIL, "window")
+            self.settle(ctx, p, PASS if passed > failed else FAIL, "window")
         else:
-            self.decide(ctx, p, PASS, "lapsed")
+            self.settle(ctx, p, PASS, "lapsed")
 
-    def decide(
-        self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: list[bytes] | None = None
+    def conclude(
+        self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: tuple[bytes, ...] = ()
     ) -> None:
-        """Settle the job by ``verdict`` in this block and penalise dissenting oracles."""
+        """Record a verdict reached by a tx; end_block of this block settles it."""
+        h = ctx.block.height
+        new = Pending(
+            p.job_id,
+            p.worker,
+            p.submitted_height,
+            DECIDED,
+            h,
+            p.rate_bps,
+            p.drawn_height,
+            verdict,
+            how,
+            accusers,
+        )
+        state.put_pending(ctx, new, p)
+
+    def settle(
+        self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: tuple[bytes, ...] = ()
+    ) -> None:
+        """Settle the job by ``verdict`` now and penalise the dissenting oracles."""
         passed, failed, atts = self.tally(ctx, p.job_id)
         state.delete_pending(ctx, p)
         if verdict == PASS:
             self.jobs.settle_success(ctx, p.job_id)
         else:
             against = [a.oracle for a in atts if a.verdict == FAIL]
-            self.jobs.settle_failure(ctx, p.job_id, sorted(set(against + (accusers or []))))
+            self.jobs.settle_failure(ctx, p.job_id, sorted(set(against) | set(accusers)))
         for a in atts:
             if a.verdict != verdict:
                 self.slashing.penalise_oracle(ctx, a.oracle)
@@ -150,7 +174,9 @@ class VerificationKeeper:
             if p.stage == DRAW:
                 self.draw(ctx, p)
             elif p.stage == WINDOW:
-                self.decide(ctx, p, PASS, "unpicked")
+                self.settle(ctx, p, PASS, "unpicked")
+            elif p.stage == DECIDED:
+                self.settle(ctx, p, p.verdict, p.how, p.accusers)
             else:
                 self.deadline(ctx, p)
         for commitment in state.expired_canaries(ctx, h):

@@ -10,7 +10,7 @@ from modules.verification import genesis, handlers, msgs, queries, state
 from modules.verification.keeper import VerificationKeeper
 from modules.verification.keys import NAME
 from modules.verification.params import Params
-from modules.verification.records import CHECKING
+from modules.verification.records import CHECKING, DECIDED
 
 
 class VerificationParams:
@@ -29,8 +29,10 @@ def _pending_matches_jobs(k: VerificationKeeper) -> Any:
         for p in state.iterate_pending(ctx):
             n += 1
             j = k.jobs.get_job(ctx, p.job_id)
-            want = "checking" if p.stage == CHECKING else "submitted"
-            if j is None or j.state != want:
+            want = {"checking"} if p.stage == CHECKING else {"submitted"}
+            if p.stage == DECIDED:  # only ever inside a block, before its end_block
+                want = {"submitted", "checking"}
+            if j is None or j.state not in want:
                 return f"pending job {p.job_id} ({p.stage}) is {None if j is None else j.state}"
         if state.count_timers(ctx) != n:
             return f"{state.count_timers(ctx)} timers for {n} pending results"

@@ -10,7 +10,8 @@ from typing import Any
 DRAW = "draw"  # waits for the block after submission, whose hash draws the sample
 WINDOW = "window"  # not picked: settles when the challenge window ends
 CHECKING = "checking"  # picked: waits for oracle attestations until its deadline
-STAGE_BYTE = {DRAW: b"d", WINDOW: b"w", CHECKING: b"a"}
+DECIDED = "decided"  # a tx reached the verdict; end_block of the same block settles it
+STAGE_BYTE = {DRAW: b"d", WINDOW: b"w", CHECKING: b"a", DECIDED: b"v"}
 BYTE_STAGE = {v: k for k, v in STAGE_BYTE.items()}
 
 PASS = "pass"
@@ -31,6 +32,9 @@ class Pending:
     due: int  # height of this stage's timer
     rate_bps: int = 0  # the sampling rate the draw used
     drawn_height: int = 0
+    verdict: str = ""  # once DECIDED: the verdict, how it was reached, who accused
+    how: str = ""
+    accusers: tuple[bytes, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +45,9 @@ class Pending:
             "due": self.due,
             "rate_bps": self.rate_bps,
             "drawn_height": self.drawn_height,
+            "verdict": self.verdict,
+            "how": self.how,
+            "accusers": [a.hex() for a in self.accusers],
         }
 
     @classmethod
@@ -53,6 +60,9 @@ class Pending:
             due=int(d["due"]),
             rate_bps=int(d.get("rate_bps", 0)),
             drawn_height=int(d.get("drawn_height", 0)),
+            verdict=d.get("verdict", ""),
+            how=d.get("how", ""),
+            accusers=tuple(bytes.fromhex(a) for a in d.get("accusers", [])),
         )
 
     def encode(self) -> bytes:

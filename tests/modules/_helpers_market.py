@@ -190,6 +190,10 @@ class Market(StakeChain):
         )
 
     # -- one-tx-per-block shortcuts ----------------------------------------------------
+    def run(self, key: PrivateKey, *msgs: Message) -> BlockResult:
+        """One tx in its own block; the whole block's result (its end_block events too)."""
+        return self.block([self.sign(key, list(msgs))])
+
     def bond_worker(self, key: PrivateKey, amount: int = 1_000 * VCN) -> TxResult:
         return self.bond(key, "worker", amount)
 
