@@ -39,9 +39,21 @@ def _enc(n: int) -> bytes:
     return n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
 
 
+# Decoded params by their stored bytes: params are read on every call, rarely change,
+# and decoding is a pure function of the bytes, so sharing the frozen object is safe.
+_PARAMS_CACHE: dict[bytes, Params] = {}
+
+
 def get_params(ctx: Ctx) -> Params:
     raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else Params(**json.loads(raw))
+    if raw is None:
+        return Params()
+    p = _PARAMS_CACHE.get(raw)
+    if p is None:
+        if len(_PARAMS_CACHE) > 64:
+            _PARAMS_CACHE.clear()
+        p = _PARAMS_CACHE[raw] = Params(**json.loads(raw))
+    return p
 
 
 def set_params(ctx: Ctx, p: Params) -> None:

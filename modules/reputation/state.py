@@ -93,9 +93,21 @@ class ReputationStats:
 
 
 # -- params and records -----------------------------------------------------------
+# Decoded params by their stored bytes: params are read on every call, rarely change,
+# and decoding is a pure function of the bytes, so sharing the frozen object is safe.
+_PARAMS_CACHE: dict[bytes, Params] = {}
+
+
 def get_params(ctx: Ctx) -> Params:
     raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else Params(**json.loads(raw))
+    if raw is None:
+        return Params()
+    p = _PARAMS_CACHE.get(raw)
+    if p is None:
+        if len(_PARAMS_CACHE) > 64:
+            _PARAMS_CACHE.clear()
+        p = _PARAMS_CACHE[raw] = Params(**json.loads(raw))
+    return p
 
 
 def set_params(ctx: Ctx, p: Params) -> None:
@@ -173,39 +185,49 @@ class ReputationKeeper:
         return self.stats(ctx, addr).score_bps
 
     # -- writes -----------------------------------------------------------------
-    def _record(self, ctx: Ctx, addr: bytes) -> tuple[Params, Record]:
+    def _record(self, ctx: Ctx, addr: bytes) -> tuple[Params, Record | None, Record]:
+        """(params, the stored record or None, the record moved to the current slot)."""
         p = get_params(ctx)
         slot = current_slot(ctx, p)
         r = get_record(ctx, addr)
         if r is None:
-            return p, Record(since_slot=slot, last_slot=slot)
-        return p, r.shifted(slot, p.uptime_window_slots)
+            return p, None, Record(since_slot=slot, last_slot=slot)
+        return p, r, r.shifted(slot, p.uptime_window_slots)
 
-    def _update(self, ctx: Ctx, addr: bytes, reason: str, **changes: int) -> None:
-        old = self.score(ctx, addr)
-        _, r = self._record(ctx, addr)
-        set_record(ctx, addr, replace(r, **changes) if changes else r)
-        ctx.emit(events.reputation_changed(addr, old, self.score(ctx, addr), reason))
+    def _update(
+        self, ctx: Ctx, addr: bytes, reason: str, successes: int, total: int, penalties: int
+    ) -> None:
+        """Add to a record's counts and emit the score before and after."""
+        p, old, cur = self._record(ctx, addr)
+        weight = stake_weight_bps(ctx, self.staking, p, addr)  # unchanged by this update
+        slot, window = cur.last_slot, p.uptime_window_slots
+
+        def score(r: Record | None) -> int:
+            c = r or Record()
+            return score_of(
+                c.successes, c.total, weight, uptime_bps(r, slot, window), c.penalties_bps
+            )
+
+        new = replace(
+            cur,
+            successes=cur.successes + successes,
+            total=cur.total + total,
+            penalties_bps=cur.penalties_bps + penalties,
+        )
+        set_record(ctx, addr, new)
+        ctx.emit(events.reputation_changed(addr, score(old), score(new), reason))
 
     def record_result(self, ctx: Ctx, addr: bytes, success: bool) -> None:
         """One result that counts: a verified success, or a failure (check or deadline)."""
-        r = get_record(ctx, addr) or Record()
-        self._update(
-            ctx,
-            addr,
-            "success" if success else "failure",
-            successes=r.successes + (1 if success else 0),
-            total=r.total + 1,
-        )
+        self._update(ctx, addr, "success" if success else "failure", int(success), 1, 0)
 
     def add_penalty(self, ctx: Ctx, addr: bytes, points_bps: int, reason: str = "penalty") -> None:
         if points_bps < 0:
             raise ValueError("penalty points are non-negative")
-        r = get_record(ctx, addr) or Record()
-        self._update(ctx, addr, reason, penalties_bps=r.penalties_bps + points_bps)
+        self._update(ctx, addr, reason, 0, 0, points_bps)
 
     def record_heartbeat(self, ctx: Ctx, addr: bytes) -> None:
-        p, r = self._record(ctx, addr)
+        p, _, r = self._record(ctx, addr)
         r = replace(r, mask=r.mask | 1)
         set_record(ctx, addr, r)
         ctx.emit(
