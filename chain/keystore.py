@@ -37,7 +37,6 @@ from cosmpy.mnemonic import (
     derive_child_key_from_mnemonic,
     generate_mnemonic,
 )
-from eth_keyfile.keyfile import create_keyfile_json, decode_keyfile_json
 
 from chain.crypto import PrivateKey
 
@@ -228,6 +227,9 @@ class Keystore:
         else:
             if passphrase is None:
                 raise WrongPassphrase(f"key {name!r} is encrypted; a passphrase is needed")
+            # eth_keyfile pulls in py_ecc (~1 s to import): only load it to decrypt.
+            from eth_keyfile.keyfile import decode_keyfile_json
+
             try:
                 secret = decode_keyfile_json(data["keyfile"], passphrase.encode())
             except ValueError as e:
@@ -309,6 +311,8 @@ class Keystore:
                 raise KeystoreError(
                     f"the passphrase must be at least {MIN_PASSPHRASE} characters; nothing written"
                 )
+            from eth_keyfile.keyfile import create_keyfile_json
+
             data["keyfile"] = create_keyfile_json(
                 key.secret, passphrase.encode(), kdf="scrypt", iterations=self.scrypt_n
             )
