@@ -16,7 +16,7 @@ from cosmpy.protos.cosmos.base.abci.v1beta1.abci_pb2 import TxResponse
 from cosmpy.protos.cosmos.base.tendermint.v1beta1 import types_pb2 as sdk_types
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, Tx, TxBody, TxRaw
 from cosmpy.protos.tendermint.abci.types_pb2 import Event, EventAttribute
-from cosmpy.protos.tendermint.types import block_pb2, evidence_pb2, types_pb2
+from cosmpy.protos.tendermint.types import block_pb2, evidence_pb2, types_pb2, validator_pb2
 from cosmpy.protos.tendermint.version.types_pb2 import Consensus
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -133,7 +133,7 @@ def last_commit(h: Header) -> types_pb2.Commit:
     if h.height <= 1 or not h.last_block_hash:
         return types_pb2.Commit()
     sig = types_pb2.CommitSig(
-        block_id_flag=types_pb2.BLOCK_ID_FLAG_COMMIT,
+        block_id_flag=validator_pb2.BLOCK_ID_FLAG_COMMIT,
         validator_address=h.proposer,
         timestamp=timestamp(h.time_ns),
     )
