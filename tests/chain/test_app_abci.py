@@ -167,3 +167,17 @@ def test_genesis_export_import_gives_same_app_hash(
     c2 = Chain(fresh)
     assert c2.sequence(ALICE) == 2
     assert_ok(c2.deliver_one(c2.send(ALICE, BOB, 1)))
+
+
+def test_commit_resets_check_state_and_recheck_keeps_what_still_fits(chain: Chain) -> None:
+    app = chain.app
+    t0, t1 = chain.send(ALICE, BOB, 1), chain.send(ALICE, BOB, 2)
+    assert_ok(app.check_tx(t0))
+    assert_ok(app.check_tx(t1))
+    # a block holding only t0 commits; the mempool rechecks what it still holds
+    chain.block([t0])
+    assert chain.sequence(ALICE, pending=True) == 1  # the overlay restarted from the commit
+    assert_ok(app.check_tx(t1, recheck=True))
+    r = app.check_tx(t0, recheck=True)
+    assert (r.codespace, r.code) == ("sdk", 32), "a committed tx is dropped on recheck"
+    assert chain.sequence(ALICE, pending=True) == 2

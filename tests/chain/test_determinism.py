@@ -26,6 +26,7 @@ from chain.tx.sign import sign_tx
 from genesis.devnet import CHAIN_ID, DEV_BALANCE
 from modules.auth import state as auth_state
 from modules.bank import state as bank_state
+from tests.chain.test_proofs import reference_app_hash
 from tests.helpers import (
     FEE,
     GENESIS_TIME_NS,
@@ -134,6 +135,7 @@ def test_two_apps_agree_on_every_app_hash_and_a_changed_tx_diverges(
                 assert b.info() == a.info()
         assert c.info().last_block_app_hash != a.info().last_block_app_hash
         assert a.export_genesis() == b.export_genesis()
+        assert a.info().last_block_app_hash == reference_app_hash(a)
         assert a.check_invariants() == []
         counts.new_accounts = sum(_acct(a, k) is not None for k in gen.fresh)
         # the run exercised what it claims to: successes, failures, new accounts

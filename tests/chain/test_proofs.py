@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from chain.app import App
 from chain.crypto import PrivateKey
 from chain.smt import Proof
 from chain.store import StoreProof, verify_proof
@@ -110,3 +111,30 @@ def test_proof_of_a_deleted_balance_shows_absence(chain: Chain) -> None:
     value, proof = _proved(chain, "bank", _bal_key(k))
     assert value is None
     assert verify_proof(chain.app_hash, proof, _bal_key(k), None)
+
+
+def reference_app_hash(app: App) -> bytes:
+    """The app hash recomputed from scratch over everything the store holds."""
+    import hashlib
+
+    from tests.chain.test_smt import reference_root
+
+    h = hashlib.sha256(b"\x03")
+    for name in app.module_names():
+        state = dict(app.store.module_kv(name).iterate())
+        n = name.encode()
+        h.update(len(n).to_bytes(1, "big") + n + reference_root(state))
+    return h.digest()
+
+
+def test_app_hash_commits_to_exactly_the_stored_state(chain: Chain) -> None:
+    assert chain.app_hash == reference_app_hash(chain.app)  # genesis
+    for i in range(5):
+        chain.block(
+            [chain.send(test_key(i), test_key(i + 10), 1 + i), chain.send(ALICE, BOB, i + 1)]
+        )
+        assert chain.app_hash == reference_app_hash(chain.app)
+    # a spent-out account's balance key goes away and the hash follows
+    k = test_key(20)
+    assert_ok(chain.deliver_one(chain.send(k, BOB, chain.balance(k) - 200_000 * 10**9)))
+    assert chain.app_hash == reference_app_hash(chain.app)
