@@ -181,3 +181,21 @@ def test_commit_resets_check_state_and_recheck_keeps_what_still_fits(chain: Chai
     r = app.check_tx(t0, recheck=True)
     assert (r.codespace, r.code) == ("sdk", 32), "a committed tx is dropped on recheck"
     assert chain.sequence(ALICE, pending=True) == 2
+
+
+def test_simulate_predicts_gas_and_changes_nothing(chain: Chain) -> None:
+    app = chain.app
+    tx = chain.send(ALICE, BOB, 3)
+    before = (chain.sequence(ALICE, pending=True), chain.balance(ALICE, pending=True))
+    sim = assert_ok(app.simulate(tx))
+    assert (chain.sequence(ALICE, pending=True), chain.balance(ALICE, pending=True)) == before
+    q = app.query("/app/simulate", tx)
+    assert q.code == 0 and json.loads(q.value) == {"gas_used": sim.gas_used}
+    delivered = assert_ok(chain.deliver_one(tx))
+    assert sim.gas_used == delivered.gas_used
+    # a wallet simulates before it knows the gas: limit 0 and no fee are fine here
+    draft = chain.send(ALICE, BOB, 3, gas_limit=0, fee_amount=0, count=False)
+    assert_ok(app.simulate(draft))
+    # but a simulation still reports what would fail
+    r = app.simulate(chain.send(ALICE, BOB, 10**30, count=False))
+    assert (r.codespace, r.code) == ("sdk", 5)
