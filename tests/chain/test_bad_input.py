@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
+from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, TxBody, TxRaw
 from google.protobuf.empty_pb2 import Empty
 from hypothesis import HealthCheck, given, settings
@@ -165,6 +167,43 @@ def _body_edit(edit: Callable[[TxBody], None]) -> Callable[[Chain, PrivateKey], 
     return build
 
 
+def _two_signatures(c: Chain, k: PrivateKey) -> bytes:
+    good = TxRaw.FromString(c.send(k, BOB, 1, count=False))
+    auth = AuthInfo.FromString(good.auth_info_bytes)
+    auth.signer_infos.append(auth.signer_infos[0])
+    tx = TxRaw.FromString(_resign(c, k, good.body_bytes, auth.SerializeToString()))
+    tx.signatures.append(tx.signatures[0])
+    return bytes(tx.SerializeToString())
+
+
+def _extra_signature(c: Chain, k: PrivateKey) -> bytes:
+    tx = TxRaw.FromString(c.send(k, BOB, 1, count=False))
+    tx.signatures.append(tx.signatures[0])
+    return bytes(tx.SerializeToString())
+
+
+def _amino_mode(a: AuthInfo) -> None:
+    a.signer_infos[0].mode_info.single.mode = SignMode.SIGN_MODE_LEGACY_AMINO_JSON
+
+
+def _ed25519_key(a: AuthInfo) -> None:
+    a.signer_infos[0].public_key.type_url = "/cosmos.crypto.ed25519.PubKey"
+
+
+def _short_key(a: AuthInfo) -> None:
+    pk = PubKey.FromString(a.signer_infos[0].public_key.value)
+    a.signer_infos[0].public_key.value = PubKey(key=pk.key[:32]).SerializeToString()
+
+
+def _no_key(a: AuthInfo) -> None:
+    a.signer_infos[0].ClearField("public_key")
+
+
+def _no_msgs(b: TxBody) -> None:
+    b.ClearField("messages")
+    b.memo = "a body with a memo and nothing to do"
+
+
 def _fee_of(raw: bytes) -> int:
     auth = AuthInfo.FromString(TxRaw.FromString(raw).auth_info_bytes)
     return sum(int(c.amount) for c in auth.fee.amount)
@@ -227,6 +266,17 @@ CASES = [
          "sdk", 37, "tip", "decode"),
     Case("unordered", _body_edit(lambda b: setattr(b, "unordered", True)),
          "sdk", 37, "unordered", "decode"),
+    Case("two signatures", _two_signatures, "sdk", 14, "at most 1 signer", "decode"),
+    Case("more signatures than signers", _extra_signature, "sdk", 14, "at most 1 signer",
+         "decode"),
+    Case("amino-json sign mode", _auth_edit(_amino_mode), "sdk", 37, "SIGN_MODE_DIRECT", "decode"),
+    Case("ed25519 public key", _auth_edit(_ed25519_key), "sdk", 8, "public key type", "decode"),
+    Case("short public key", _auth_edit(_short_key), "sdk", 8, "33-byte", "decode"),
+    Case("no public key on a new account", _auth_edit(_no_key), "sdk", 8, "include it in the tx",
+         "ante"),
+    Case("no messages", _body_edit(_no_msgs), "sdk", 18, "no messages", "decode"),
+    Case("65 messages", _body_edit(lambda b: b.messages.extend([b.messages[0]] * 64)),
+         "sdk", 18, "at most 64", "decode"),
     Case("timeout timestamp", _body_edit(lambda b: b.timeout_timestamp.FromSeconds(1)),
          "sdk", 37, "timeout_timestamp", "decode"),
 ]  # fmt: skip

@@ -152,3 +152,34 @@ def test_genesis_validation_refuses_duplicates(tmp_path) -> None:  # type: ignor
     assert (e.value.codespace, e.value.code) == ("auth", 4)
     assert app.info().last_block_app_hash == b""  # nothing was committed
     app.close()
+
+
+def test_key_on_chain_lets_later_txs_leave_it_out(chain: Chain) -> None:
+    from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignDoc, TxRaw
+
+    def without_key(raw: bytes, key: PrivateKey) -> bytes:
+        tx = TxRaw.FromString(raw)
+        auth = AuthInfo.FromString(tx.auth_info_bytes)
+        auth.signer_infos[0].ClearField("public_key")
+        ab = auth.SerializeToString()
+        doc = SignDoc(
+            body_bytes=tx.body_bytes,
+            auth_info_bytes=ab,
+            chain_id=chain.app.chain_id,
+            account_number=chain.account_number(key),
+        )
+        signed = TxRaw(
+            body_bytes=tx.body_bytes,
+            auth_info_bytes=ab,
+            signatures=[key.sign(doc.SerializeToString())],
+        )
+        return bytes(signed.SerializeToString())
+
+    newbie = PrivateKey.from_seed(b"auth keyless")
+    assert_ok(chain.deliver_one(chain.send(ALICE, newbie, 10**18)))
+    first = without_key(chain.send(newbie, BOB, 1, count=False), newbie)
+    r = chain.check(first)
+    assert (r.codespace, r.code) == ("sdk", 8) and "include it in the tx" in r.log
+    assert_ok(chain.deliver_one(chain.send(newbie, BOB, 1)))  # puts the key on chain
+    assert_ok(chain.deliver_one(without_key(chain.send(newbie, BOB, 1), newbie)))
+    assert chain.sequence(newbie) == 2
