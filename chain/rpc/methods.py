@@ -273,7 +273,9 @@ def block(node: Node, height: int | None) -> dict[str, Any]:
 
 def block_results(node: Node, height: int | None) -> dict[str, Any]:
     h = _height(node, height)
-    res = node.blocks.results(h) if h else None
+    if h == 0:
+        raise internal("no block has been committed yet; retry after the first block")
+    res = node.blocks.results(h)
     if res is None:
         raise internal(f"could not find results for height #{h}")
     return enc.block_results_json(res)
