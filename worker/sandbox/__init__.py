@@ -1,0 +1,36 @@
+"""Sandboxes that run jobs: ``docker`` (the real one) and ``process`` (less isolated)."""
+
+from __future__ import annotations
+
+from worker.sandbox.base import (
+    JobRun,
+    Limits,
+    Mounts,
+    Sandbox,
+    SandboxError,
+    SandboxResult,
+    execute_job,
+)
+
+__all__ = [
+    "JobRun",
+    "Limits",
+    "Mounts",
+    "Sandbox",
+    "SandboxError",
+    "SandboxResult",
+    "execute_job",
+    "make_sandbox",
+]
+
+
+def make_sandbox(kind: str = "auto", image: str | None = None) -> Sandbox:
+    """``docker``, ``process``, or ``auto`` (docker when an engine answers)."""
+    from worker.sandbox.docker_backend import DockerSandbox, engine_problem
+    from worker.sandbox.process_backend import ProcessSandbox
+
+    if kind == "docker" or (kind == "auto" and engine_problem() is None):
+        return DockerSandbox(image)
+    if kind in ("process", "auto"):
+        return ProcessSandbox()
+    raise ValueError(f"sandbox must be docker, process or auto, not {kind!r}")

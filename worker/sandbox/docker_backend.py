@@ -1,0 +1,178 @@
+"""The docker sandbox: each job in a fresh, locked-down container.
+
+Per container: read-only root filesystem; a tmpfs at /tmp (noexec, sized);
+inputs and models bind-mounted read-only, the output folder read-write, the job
+spec read-only; ``network_mode=none`` (only a loopback interface); every
+capability dropped; ``no-new-privileges``; a non-root user; memory (no swap),
+CPU and pids limits; no core dumps; GPU device requests only when GPUs are
+given; a wall-clock timeout after which the container is killed; the engine's
+log file capped and only a tail of it read back. The container is removed
+whatever happens.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from worker.sandbox.base import Limits, Mounts, SandboxError, SandboxResult
+
+DEFAULT_USER = "10001:10001"
+IN_INPUTS, IN_MODELS, IN_OUT, IN_JOB = "/inputs", "/models", "/out", "/job/job.json"
+
+
+def engine_problem() -> str | None:
+    """None when a Docker engine answers; else one line saying why not."""
+    try:
+        import docker
+
+        client = docker.from_env(version="auto", timeout=10)
+        client.ping()
+        client.close()
+    except Exception as e:  # noqa: BLE001 - any failure means no usable engine
+        return f"no Docker engine answers ({type(e).__name__}: {e}); run scripts/setup-docker"
+    return None
+
+
+class DockerSandbox:
+    name = "docker"
+    isolation = "container: read-only root, no network, no capabilities, non-root, cgroup limits"
+
+    def __init__(self, image: str | None = None, user: str = DEFAULT_USER) -> None:
+        import docker
+
+        if image is None:
+            from worker.image.build import image_tag
+
+            image = image_tag()
+        self.image = image
+        self.user = user
+        self.client = docker.from_env(version="auto", timeout=60)
+        try:
+            self.image_id = str(self.client.images.get(image).id)
+        except docker.errors.ImageNotFound:
+            raise SandboxError(
+                f"worker image {image} is not built: run scripts/build-worker-image"
+            ) from None
+
+    def runtime_argv(self, mounts: Mounts, device: str) -> list[str]:
+        return [
+            "python3",
+            "-m",
+            "worker.runtime",
+            "--job",
+            IN_JOB,
+            "--inputs",
+            IN_INPUTS,
+            "--models",
+            IN_MODELS,
+            "--out",
+            IN_OUT,
+            "--scratch",
+            "/tmp/scratch",
+            "--device",
+            device,
+        ]
+
+    def _config(
+        self,
+        argv: Sequence[str],
+        mounts: Mounts,
+        limits: Limits,
+        env: dict[str, str],
+        gpus: Sequence[str],
+    ) -> dict[str, Any]:
+        from docker.types import DeviceRequest, LogConfig, Ulimit
+
+        volumes = {
+            str(mounts.inputs.resolve()): {"bind": IN_INPUTS, "mode": "ro"},
+            str(mounts.models.resolve()): {"bind": IN_MODELS, "mode": "ro"},
+            str(mounts.out.resolve()): {"bind": IN_OUT, "mode": "rw"},
+        }
+        if mounts.job is not None:
+            volumes[str(mounts.job.resolve())] = {"bind": IN_JOB, "mode": "ro"}
+        env = dict(env)
+        device_requests = None
+        if gpus:
+            env["NVIDIA_VISIBLE_DEVICES"] = ",".join(gpus)
+            device_requests = [DeviceRequest(device_ids=list(gpus), capabilities=[["gpu"]])]
+        return {
+            "command": list(argv),
+            "name": f"vcoin-job-{uuid.uuid4().hex[:12]}",
+            "labels": {"vcoin.sandbox": "job"},
+            "user": self.user,
+            "working_dir": "/tmp",
+            "environment": env,
+            "read_only": True,
+            "tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmpfs_bytes},mode=1777"},
+            "volumes": volumes,
+            "network_mode": "none",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "mem_limit": limits.memory_bytes,
+            "memswap_limit": limits.memory_bytes,  # the same figure: no swap
+            "nano_cpus": int(limits.cpus * 1e9),
+            "pids_limit": limits.pids,
+            "ulimits": [Ulimit(name="core", soft=0, hard=0)],
+            "log_config": LogConfig(
+                type="json-file", config={"max-size": str(max(limits.log_bytes, 65536) * 4)}
+            ),
+            "device_requests": device_requests,
+            "detach": True,
+        }
+
+    def run(
+        self,
+        argv: Sequence[str],
+        mounts: Mounts,
+        limits: Limits,
+        env: dict[str, str] | None = None,
+        gpus: Sequence[str] = (),
+    ) -> SandboxResult:
+        import docker
+        import requests
+
+        t0 = time.monotonic()
+        container = None
+        timed_out = False
+        try:
+            container = self.client.containers.create(
+                self.image, **self._config(argv, mounts, limits, env or {}, gpus)
+            )
+            container.start()
+            try:
+                status = container.wait(timeout=limits.timeout_s)
+                exit_code: int | None = int(status.get("StatusCode", -1))
+            except (requests.exceptions.RequestException, ConnectionError):
+                timed_out = True
+                container.kill()
+                status = container.wait(timeout=30)
+                exit_code = int(status.get("StatusCode", -1))
+            duration = time.monotonic() - t0
+            container.reload()
+            oom = bool(container.attrs["State"].get("OOMKilled"))
+            raw = container.logs(stdout=True, stderr=True, tail=2000)
+            logs = raw[-limits.log_bytes :].decode("utf-8", "replace")
+            return SandboxResult(
+                backend=self.name,
+                exit_code=exit_code,
+                oom_killed=oom,
+                timed_out=timed_out,
+                logs=logs,
+                logs_truncated=len(raw) > limits.log_bytes,
+                duration_s=duration,
+                image=self.image_id,
+            )
+        except docker.errors.APIError as e:
+            raise SandboxError(f"docker refused the job container: {e.explanation or e}") from e
+        finally:
+            if container is not None:
+                try:
+                    container.remove(force=True)
+                except docker.errors.APIError:
+                    pass
+
+    def close(self) -> None:
+        self.client.close()
