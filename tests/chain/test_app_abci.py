@@ -23,6 +23,7 @@ from tests.helpers import (
     events_of,
     make_genesis,
     new_app,
+    run_block,
     test_key,
 )
 
@@ -199,3 +200,24 @@ def test_simulate_predicts_gas_and_changes_nothing(chain: Chain) -> None:
     # but a simulation still reports what would fail
     r = app.simulate(chain.send(ALICE, BOB, 10**30, count=False))
     assert (r.codespace, r.code) == ("sdk", 5)
+
+
+def test_a_replaced_proposal_leaves_no_trace(chain: Chain, make_app: Callable[..., App]) -> None:
+    # CometBFT may finalize a block, crash or move to another round, and
+    # finalize a different block at the same height: only the committed one counts
+    app = chain.app
+    x = [chain.send(ALICE, BOB, 1, count=False), chain.send(test_key(0), BOB, 2, count=False)]
+    y = [chain.send(test_key(1), ALICE, 3, count=False)]
+    t = GENESIS_TIME_NS + 10**9
+    rx = app.finalize_block(BlockInfo(CHAIN_ID, 1, t, block_hash(1, x)), x)
+    ry = app.finalize_block(BlockInfo(CHAIN_ID, 1, t, block_hash(1, y)), y)
+    assert rx.app_hash != ry.app_hash
+    app.commit()
+    assert app.info().last_block_app_hash == ry.app_hash
+    twin = make_app()
+    run = twin.finalize_block(BlockInfo(CHAIN_ID, 1, t, block_hash(1, y)), y)
+    twin.commit()
+    assert run.app_hash == ry.app_hash
+    # and the next block agrees too (no staged node of x lingers in any cache)
+    z = [chain.send(ALICE, BOB, 4, count=False)]
+    assert chain.block(z, t + 10**9).app_hash == run_block(twin, z, t + 10**9).app_hash

@@ -276,5 +276,5 @@ class SendMachine(RuleBasedStateMachine):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-SendMachine.TestCase.settings = settings(max_examples=80, stateful_step_count=30, deadline=None)
+SendMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 test_random_sends_conserve_supply = SendMachine.TestCase
