@@ -101,7 +101,8 @@ def to_bech32(addr: bytes, prefix: str = BECH32_PREFIX) -> str:
 
 def _bech32_decode(bech: str) -> tuple[str, list[int]] | tuple[None, None]:
     """bech32.bech32_decode, same checks in the same order."""
-    if not bech.isascii() or any(ord(x) < 33 or ord(x) > 126 for x in bech):
+    # every character in 33..126: printable ASCII without the space
+    if not (bech.isascii() and bech.isprintable()) or " " in bech:
         return None, None
     low = bech.lower()
     if low != bech and bech.upper() != bech:

@@ -18,7 +18,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import (
+    BlockBasedOptions,
+    Cache,
+    DBCompressionType,
+    Options,
+    Rdict,
+    WriteBatch,
+    WriteOptions,
+)
 
 from chain.kv import prefix_end
 from chain.smt import EMPTY, Proof, Tree
@@ -138,13 +146,13 @@ class Store:
         opts.create_if_missing(True)
         opts.set_max_background_jobs(2)
         # Point reads dominate (accounts, balances, Merkle nodes): keep blocks in
-        # a real cache and skip files that cannot hold the key.
+        # a real cache and skip files that cannot hold the key. Most bytes are
+        # hashes, which do not compress; decompressing them only slows reads.
         table = BlockBasedOptions()
         table.set_block_cache(Cache(BLOCK_CACHE_BYTES))
         table.set_bloom_filter(10, False)
-        table.set_cache_index_and_filter_blocks(True)
-        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
         opts.set_block_based_table_factory(table)
+        opts.set_compression_type(DBCompressionType.none())
         opts.set_write_buffer_size(WRITE_BUFFER_BYTES)
         opts.set_level_compaction_dynamic_level_bytes(True)
         self.db = Rdict(str(path), opts)

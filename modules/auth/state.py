@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from chain.context import Ctx
 from chain.crypto import module_address, pubkey_to_address
@@ -46,7 +47,13 @@ class Account:
 
 def get_params(ctx: Ctx) -> Params:
     raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else Params(**json.loads(raw))
+    return Params() if raw is None else _decode_params(raw)
+
+
+@lru_cache(maxsize=8)
+def _decode_params(raw: bytes) -> Params:
+    # every tx reads the params; they are immutable, so one object per encoding
+    return Params(**json.loads(raw))
 
 
 def set_params(ctx: Ctx, p: Params) -> None:
@@ -95,7 +102,9 @@ def set_pubkey(ctx: Ctx, acc: Account, pubkey: bytes) -> Account:
 
 
 def increment_sequence(ctx: Ctx, acc: Account) -> Account:
-    acc = replace(acc, sequence=acc.sequence + 1)
+    acc = Account(
+        acc.address, acc.number, acc.sequence + 1, acc.pubkey, acc.module, acc.permissions
+    )
     set_account(ctx, acc)
     return acc
 

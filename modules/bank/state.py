@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import lru_cache
 
 from chain.coins import MAX_AMOUNT, Coins, fmt
 from chain.context import Ctx
@@ -31,7 +32,13 @@ def _enc(n: int) -> bytes:
 
 def get_params(ctx: Ctx) -> Params:
     raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else Params(**json.loads(raw))
+    return Params() if raw is None else _decode_params(raw)
+
+
+@lru_cache(maxsize=8)
+def _decode_params(raw: bytes) -> Params:
+    # every send reads the params; they are immutable, so one object per encoding
+    return Params(**json.loads(raw))
 
 
 def set_params(ctx: Ctx, p: Params) -> None:
