@@ -2,6 +2,7 @@
 
 Import from here in any test (``from tests.helpers import ...``):
 
+* ``CHAIN_ID``, ``GENESIS_TIME_NS``, ``FEE`` (what a default tx pays), ``VCN``.
 * ``KEYS`` / ``ALICE``, ``BOB``, ``PLATFORM`` …: the funded devnet keys
   (``PLATFORM`` is the params authority).
 * ``test_key(i)``: extra deterministic keys; ``make_genesis(extra_accounts=n)``
@@ -11,7 +12,8 @@ Import from here in any test (``from tests.helpers import ...``):
   solo node calls them; works on any App, so several Apps can be fed the same
   blocks.
 * ``Chain``: a driver over one App that signs txs with the right account
-  number and sequence and delivers them in blocks.
+  number and sequence, delivers them in blocks, reads balances and sequences
+  (committed or pending) and can ``replay`` its blocks onto another App.
 * ``msg_send``, ``sign``, ``assert_ok``, ``events_of``: small building blocks.
 
 The pytest fixtures that wrap these live in ``tests/conftest.py``.
