@@ -18,6 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 from chain.client import NodeClient, TxResponse
 from chain.crypto import PrivateKey
 from chain.node import Node
+from chain.rpc import methods as rpc_methods
 from chain.rpc.query import QueryError, parse
 from chain.store import StoreProof, verify_proof
 from genesis.devnet import dev_key
@@ -203,6 +204,33 @@ def test_broadcast_tx_sync_then_found_by_hash(url: str, client: NodeClient) -> N
     assert got.ok and got.height > 0
 
 
+def test_broadcast_tx_async_returns_at_once_and_the_tx_lands(url: str, client: NodeClient) -> None:
+    raw = client.build_tx(ALICE, [msg_send(ALICE, BOB, 3)])
+    r = result(url, "broadcast_tx_async", {"tx": base64.b64encode(raw).decode()})
+    assert r == {
+        "code": 0,
+        "data": "",
+        "log": "",
+        "codespace": "",
+        "hash": hashlib.sha256(raw).hexdigest().upper(),
+    }
+    assert client.wait_tx(r["hash"], timeout=15).ok
+
+
+def test_unconfirmed_txs_lists_the_mempool(url: str, node: Node, client: NodeClient) -> None:
+    raw = client.build_tx(ALICE, [msg_send(ALICE, BOB, 4)])
+    with node.lock:  # holds block production, so the tx stays in the mempool meanwhile
+        assert node.mempool.check_and_add(raw).ok
+        counted = result(url, "num_unconfirmed_txs")  # served without the node lock
+        # unconfirmed_txs reads the mempool under the (reentrant) node lock: call it here
+        listed = rpc_methods.unconfirmed_txs(node, 10)
+    assert counted["n_txs"] == listed["n_txs"] == "1"
+    assert counted["total_bytes"] == listed["total_bytes"] == str(len(raw))
+    assert listed["txs"] == [base64.b64encode(raw).decode()]
+    assert client.wait_tx(hashlib.sha256(raw).hexdigest(), timeout=15).ok
+    assert result(url, "unconfirmed_txs")["n_txs"] == "0"
+
+
 def test_tx_search_queries_paging_and_order(url: str, client: NodeClient) -> None:
     sender = PrivateKey.from_seed(b"rpc-search-sender")
     to = PrivateKey.from_seed(b"rpc-search-recipient")
@@ -253,6 +281,24 @@ def test_bad_queries_are_explained(url: str) -> None:
         assert "failed to parse query" in err["data"] and says in err["data"], err
     with pytest.raises(QueryError, match="offset 9"):
         parse("tm.event $ 'Tx'")
+
+
+def test_query_language_matches_as_cometbft_does() -> None:
+    attrs = {
+        "tm.event": ["Tx"],
+        "transfer.amount": ["200000avcn", "5avcn"],
+        "block.time": ["2026-03-04T05:06:07.5Z"],
+        "coin_spent.spender": ["vcoin1abc"],
+    }
+    assert parse("transfer.amount < 6").matches(attrs)  # any value: "5avcn" reads as 5
+    assert not parse("transfer.amount > 200000").matches(attrs)
+    assert parse("transfer.amount = 5 AND tm.event = 'Tx'").matches(attrs)
+    assert parse("block.time >= TIME 2026-03-04T05:06:07Z").matches(attrs)
+    assert parse("block.time < DATE 2026-03-05").matches(attrs)
+    assert parse("coin_spent EXISTS AND coin_spent.spender CONTAINS 'vcoin1'").matches(attrs)
+    assert not parse("message.sender EXISTS").matches(attrs)
+    assert not parse("tm.event='NewBlock'").matches(attrs)
+    assert str(parse("a.b='x'AND c.d>=2")) == "a.b = 'x' AND c.d >= 2"
 
 
 # -- queries and proofs --------------------------------------------------------------
