@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -278,3 +279,10 @@ class SendMachine(RuleBasedStateMachine):
 
 SendMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 test_random_sends_conserve_supply = SendMachine.TestCase
+
+
+@pytest.mark.slow
+class TestRandomSendsLonger(SendMachine.TestCase):  # type: ignore[misc,valid-type]
+    """The same simulation, longer: more examples and longer runs (a few minutes at most)."""
+
+    settings = settings(max_examples=300, stateful_step_count=80, deadline=None)
