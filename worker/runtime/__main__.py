@@ -87,6 +87,11 @@ def run_job(
     t_load = time.monotonic()
     path, metrics = TASKS[spec.task](model_dir, spec.model, inputs, spec.params, dev, out_dir)
     digest = sha256_file(path)
+    if dev == "cuda":
+        import torch
+
+        metrics["gpu_name"] = torch.cuda.get_device_name()
+        metrics["cuda_max_memory_bytes"] = int(torch.cuda.max_memory_allocated())
     return {
         "ok": True,
         "job_id": spec.job_id,

@@ -38,6 +38,7 @@ def setup_torch(seed: int) -> Any:
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
@@ -68,19 +69,15 @@ def pick_device(requested: str) -> str:
 
 
 def versions() -> dict[str, str]:
-    import peft
-    import safetensors
-    import tokenizers
-    import torch
-    import transformers
+    """Versions of what decides the output bits (read from metadata: importing
+    peft only to ask would cost a job that does not use it a fraction of a second)."""
+    from importlib.metadata import version
 
-    out = {
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "safetensors": safetensors.__version__,
-        "peft": peft.__version__,
-    }
+    import torch
+
+    out = {"torch": torch.__version__}
+    for name in ("transformers", "tokenizers", "safetensors", "peft"):
+        out[name] = version(name)
     if torch.cuda.is_available():
         out["cuda"] = str(torch.version.cuda)
     return out

@@ -10,6 +10,7 @@ from worker.sandbox.base import (
     SandboxError,
     SandboxResult,
     execute_job,
+    prepare_out_dir,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "SandboxResult",
     "execute_job",
     "make_sandbox",
+    "prepare_out_dir",
 ]
 
 
