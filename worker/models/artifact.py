@@ -67,3 +67,42 @@ def publish(art: ModelArtifact, client: Uploader) -> str:
     for blob in art.blobs():
         client.upload_file(blob)
     return art.digest
+
+
+class Downloader(Protocol):
+    def fetch_to_cache(self, digest: str, cache_dir: str | os.PathLike[str]) -> Path: ...
+
+
+def fetch_model(client: Downloader, digest: str, folder: Path) -> ModelArtifact:
+    """Download a model's manifest and files into ``folder`` (skipping what is there).
+
+    Every blob is checked against its hash on the way in (``fetch_to_cache``);
+    the runtime checks them again before use, inside the sandbox.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = parse_manifest(client.fetch_to_cache(digest, folder).read_bytes())
+    for file_digest, _ in sorted(set(manifest.files.values())):
+        client.fetch_to_cache(file_digest, folder)
+    return ModelArtifact(digest, manifest, folder)
+
+
+def registry_entry(
+    art: ModelArtifact, model_id: str, min_gpu_memory_mib: int = 0, description: str = ""
+) -> dict[str, object]:
+    """The jobs module's genesis ``models`` entry for ``art``.
+
+    ``weights_sha256`` is the manifest's hash: the one artifact that names the
+    weights, tokenizer and config, and what a job spec's ``model`` field holds.
+    ``config_sha256`` is config.json's own hash, for readers of the registry.
+    """
+    from worker.runtime.models import KIND_TASKS
+
+    config = art.manifest.files.get("config.json")
+    return {
+        "id": model_id,
+        "task_types": list(KIND_TASKS[art.manifest.kind]),
+        "weights_sha256": art.digest,
+        "config_sha256": config[0] if config else art.digest,
+        "min_gpu_memory_mib": min_gpu_memory_mib,
+        "description": description or art.manifest.name,
+    }
