@@ -55,7 +55,6 @@ def build() -> Wiring:
     verification_keeper = VerificationKeeper(
         jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper
     )
-    jobs_keeper.set_hooks(verification_keeper)  # a submitted result schedules its draw
     params_owners: dict[str, ParamsOwner] = {"auth": AuthParams(), "bank": BankParams()}
     params_owners["staking"] = StakingParams()
     params_owners["reputation"] = ReputationParams()

@@ -13,20 +13,20 @@ Deadlines are inclusive: a result in the deadline's own block still counts.
 from __future__ import annotations
 
 from chain.context import Ctx
-from modules.jobs import events, keys, state
+from modules.jobs import events, state
 from modules.jobs.keeper import JobsKeeper
 from modules.jobs.records import CLAIMED, EXPIRED, QUEUED
 
 
 def end_block(ctx: Ctx, k: JobsKeeper) -> None:
-    for height, kind, job_id in state.due_deadlines(ctx, ctx.block.height):
-        j = state.get_job(ctx, job_id)
-        if j is None:
-            continue
-        if kind == keys.CLAIM_DEADLINE and j.state == QUEUED:
-            reason = f"no worker claimed it by height {height}"
-            new = k.end_refunded(ctx, j, EXPIRED, reason)
-            ctx.emit(events.job_expired(new, reason))
-        elif kind == keys.RESULT_DEADLINE and j.state == CLAIMED:
-            k.slashing.record_timeout(ctx, j.worker)
-            k.requeue(ctx, j, f"no result by the deadline at height {height}", timed_out=True)
+    h = ctx.block.height
+    for job_id in state.due_in_state(ctx, QUEUED, 0, h):
+        j = k.must_job(ctx, job_id)
+        reason = f"no worker claimed it by height {j.claim_deadline}"
+        new = k.end_refunded(ctx, j, EXPIRED, reason)
+        ctx.emit(events.job_expired(new, reason))
+    for job_id in state.due_in_state(ctx, CLAIMED, 0, h):
+        j = k.must_job(ctx, job_id)
+        k.slashing.record_timeout(ctx, j.worker)
+        reason = f"no result by the deadline at height {j.result_deadline}"
+        k.requeue(ctx, j, reason, timed_out=True)

@@ -51,16 +51,17 @@ def capability_gap(job: Job, model: Model | None, w: Worker) -> str | None:
 
 def check_standing(ctx: Ctx, staking: StakingKeeper, addr: bytes) -> None:
     """Raise unless ``addr`` may take work now: not banned, not jailed, bonded."""
+    if staking.is_active(ctx, addr, ROLE):
+        return
     who = to_bech32(addr)
     if staking.is_tombstoned(ctx, addr, ROLE):
         raise ErrBanned(f"worker {who} is permanently banned (tombstoned) and cannot take jobs")
     until = staking.jailed_until(ctx, addr, ROLE) or 0
     if until > ctx.block.height:
         raise ErrJailed(f"worker {who} is jailed until height {until}; unjail after that")
-    if not staking.is_active(ctx, addr, ROLE):
-        raise ErrNotBonded(
-            f"worker {who} has no active worker bond; bond at least the minimum stake first"
-        )
+    raise ErrNotBonded(
+        f"worker {who} has no active worker bond; bond at least the minimum stake first"
+    )
 
 
 def check_claim(

@@ -1,4 +1,4 @@
-"""The slices of other modules that jobs uses, and the hook verification gives it."""
+"""The slices of other modules that jobs uses."""
 
 from __future__ import annotations
 
@@ -39,9 +39,3 @@ class SlashingKeeper(Protocol):
 
 class MintKeeper(Protocol):
     def record_compute(self, ctx: Ctx, worker: bytes, units: int) -> Any: ...
-
-
-class ResultHooks(Protocol):
-    """Told when a result lands, so verification can schedule its draw."""
-
-    def after_result_submitted(self, ctx: Ctx, job_id: int, worker: bytes) -> None: ...

@@ -1,7 +1,7 @@
 """Genesis of the jobs module: default, validate, init, export (symmetric).
 
 Records are exported as the store holds them (addresses as hex). Every index
-(queue, states, deadlines, posters, model → workers) is rebuilt from the
+(queue, states with their due heights, posters, model → workers) is rebuilt from the
 records by ``state.put_job`` / ``state.put_worker``, so a re-imported chain
 has the same state and so the same app hash.
 """

@@ -282,8 +282,6 @@ def make_submit_result(k: JobsKeeper) -> Handler:
         k.free_slot(ctx, addr)
         state.put_job(ctx, new, j)
         ctx.emit(events.result_submitted(new))
-        if k.hooks is not None:
-            k.hooks.after_result_submitted(ctx, j.id, addr)
 
     return handle
 

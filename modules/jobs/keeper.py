@@ -1,7 +1,9 @@
 """JobsKeeper: the job transitions other modules drive, and the keepers jobs drives.
 
-Verification calls ``mark_checking``, ``settle_success`` and
-``settle_failure``; handlers and end_block use the rest. Every transition
+Verification reads ``submitted_between`` (the state index files submitted
+results by height, so its draws and challenge windows need no entries of their
+own) and calls ``mark_checking``, ``settle_success`` and ``settle_failure``;
+handlers and end_block use the rest. Every transition
 writes the job once through ``state.put_job`` and emits its event.
 """
 
@@ -17,7 +19,6 @@ from modules.jobs.expected import (
     BankKeeper,
     MintKeeper,
     ReputationKeeper,
-    ResultHooks,
     SlashingKeeper,
     StakingKeeper,
 )
@@ -49,10 +50,6 @@ class JobsKeeper:
         self.reputation = reputation
         self.slashing = slashing
         self.mint = mint
-        self.hooks: ResultHooks | None = None
-
-    def set_hooks(self, hooks: ResultHooks) -> None:
-        self.hooks = hooks
 
     # -- reads ---------------------------------------------------------------
     def get_job(self, ctx: Ctx, job_id: int) -> Job | None:
@@ -63,6 +60,13 @@ class JobsKeeper:
         if j is None:
             raise ErrJobNotFound(f"no job {job_id}")
         return j
+
+    def submitted_between(self, ctx: Ctx, lo: int, hi: int) -> list[int]:
+        """Ids of results submitted at heights lo..hi still waiting (state SUBMITTED)."""
+        return state.due_in_state(ctx, SUBMITTED, lo, hi)
+
+    def ids_in_state(self, ctx: Ctx, name: str) -> list[int]:
+        return state.due_in_state(ctx, name, 0, (1 << 64) - 2)
 
     # -- verification's transitions ---------------------------------------------
     def mark_checking(self, ctx: Ctx, job_id: int) -> Job:

@@ -6,8 +6,14 @@ key: no scan, whatever the queue length.
 
     queue key = 0x03 ‖ (2^128-1 - max_price) u128 ‖ (255 - priority) u8 ‖ job id u64
 
-Deadlines are keyed by height first, so end_block reads exactly the entries
-that fall due in its block.
+The state index doubles as every timer: its key carries a height after the
+state, the one at which the job must next be looked at (the claim deadline of
+a queued job, the result deadline of a claimed one, the submission height of a
+submitted one; 0 otherwise), so end_block reads exactly the jobs that fall due
+with one range scan, and no separate deadline entry has to be written and
+deleted on every transition.
+
+    state key = 0x04 ‖ state u8 ‖ height u64 ‖ job id u64
 """
 
 from __future__ import annotations
@@ -18,18 +24,14 @@ PARAMS = b"\x00"
 NEXT_JOB_ID = b"\x01"
 JOB_PREFIX = b"\x02"  # id → Job
 QUEUE_PREFIX = b"\x03"  # queue order → id
-STATE_PREFIX = b"\x04"  # state ‖ id → b""
+STATE_PREFIX = b"\x04"  # state ‖ height ‖ id → b""
 POSTER_PREFIX = b"\x05"  # poster ‖ id → b""
 WORKER_JOBS_PREFIX = b"\x06"  # worker ‖ id → b"" (jobs it holds or held last)
 WORKER_PREFIX = b"\x07"  # worker address → Worker
 MODEL_WORKERS_PREFIX = b"\x08"  # len(model) ‖ model ‖ worker → b""
 MODEL_PREFIX = b"\x09"  # model id → Model
-DEADLINE_PREFIX = b"\x0a"  # height ‖ kind ‖ id → b""
 
 MAX_PRICE = (1 << 128) - 1  # the queue key holds prices in 16 bytes
-
-CLAIM_DEADLINE = b"c"  # no claim by then: the job expires
-RESULT_DEADLINE = b"r"  # no result by then: a timeout, the job is requeued
 
 
 def u64(n: int) -> bytes:
@@ -53,12 +55,23 @@ def queue_job_id(key: bytes) -> int:
     return int.from_bytes(key[-8:], "big")
 
 
-def by_state(state_byte: bytes, job_id: int) -> bytes:
-    return STATE_PREFIX + state_byte + u64(job_id)
+def by_state(state_byte: bytes, height: int, job_id: int) -> bytes:
+    return STATE_PREFIX + state_byte + u64(height) + u64(job_id)
 
 
 def state_prefix(state_byte: bytes) -> bytes:
     return STATE_PREFIX + state_byte
+
+
+def state_range(state_byte: bytes, lo: int, hi: int) -> tuple[bytes, bytes]:
+    """Keys of jobs in a state whose index height is in [lo, hi]."""
+    p = STATE_PREFIX + state_byte
+    return p + u64(lo), p + u64(hi + 1)
+
+
+def split_state(key: bytes) -> tuple[int, int, int]:
+    """(state byte, height, job id) of a state index key."""
+    return key[1], int.from_bytes(key[2:10], "big"), int.from_bytes(key[10:18], "big")
 
 
 def by_poster(poster: bytes, job_id: int) -> bytes:
@@ -92,16 +105,3 @@ def model_worker(model_id: str, addr: bytes) -> bytes:
 
 def model(model_id: str) -> bytes:
     return MODEL_PREFIX + model_id.encode()
-
-
-def deadline(height: int, kind: bytes, job_id: int) -> bytes:
-    return DEADLINE_PREFIX + u64(height) + kind + u64(job_id)
-
-
-def deadlines_until(height: int) -> tuple[bytes, bytes]:
-    """The key range of every deadline at or before ``height``."""
-    return DEADLINE_PREFIX, DEADLINE_PREFIX + u64(height + 1)
-
-
-def split_deadline(key: bytes) -> tuple[int, bytes, int]:
-    return int.from_bytes(key[1:9], "big"), key[9:10], int.from_bytes(key[10:18], "big")

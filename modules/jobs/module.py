@@ -38,13 +38,15 @@ def _one_state_per_job(ctx: Ctx) -> str | None:
     queue holds exactly the queued jobs; each worker's load is its claimed jobs."""
     byte_of = {b[0]: s for s, b in STATE_BYTE.items()}
     indexed: dict[int, list[str]] = {}
-    for b, job_id in state.iterate_state_index(ctx):
+    due: dict[int, int] = {}
+    for b, height, job_id in state.iterate_state_index(ctx):
         indexed.setdefault(job_id, []).append(byte_of.get(b, "?"))
+        due[job_id] = height
     load: dict[bytes, int] = {}
     queued: list[int] = []
     for j in state.iterate_jobs(ctx):
-        if indexed.pop(j.id, None) != [j.state]:
-            return f"job {j.id} ({j.state}) is indexed under the wrong states"
+        if indexed.pop(j.id, None) != [j.state] or due[j.id] != state.due_height(j):
+            return f"job {j.id} ({j.state}) is indexed under the wrong state or height"
         if j.state == QUEUED:
             queued.append(j.id)
         if j.state == CLAIMED:

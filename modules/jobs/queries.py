@@ -66,13 +66,22 @@ def job(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def jobs(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-    """Jobs by ``state``, ``poster`` or ``worker`` (one of them), ``after`` an id, ``limit``."""
-    after, limit = _int(req, "after"), _limit(ctx, req)
+    """Jobs by ``state``, ``poster`` or ``worker`` (one of them), ``limit`` a page, and
+    ``after`` the ``next_after`` of the previous page."""
+    limit = _limit(ctx, req)
     if req.get("state"):
+        # open states page in due order (deadline, submission height); the cursor is a key
         if req["state"] not in STATES:
             raise ErrInvalidRequest(f"unknown state {req['state']!r}; known: {list(STATES)}")
-        ids = state.job_ids_in_state(ctx, req["state"], after, limit)
-    elif req.get("poster"):
+        try:
+            cursor = bytes.fromhex(str(req.get("after") or ""))
+        except ValueError as e:
+            raise ErrInvalidRequest("after is the next_after cursor of the last page") from e
+        ids, last = state.job_ids_in_state(ctx, req["state"], cursor, limit)
+        out = [job_view(j) for j in (state.get_job(ctx, i) for i in ids) if j is not None]
+        return {"jobs": out, "next_after": last.hex() if len(ids) == limit else None}
+    after = _int(req, "after")
+    if req.get("poster"):
         ids = state.job_ids_of_poster(ctx, msgs.addr(req["poster"], "poster"), after, limit)
     elif req.get("worker"):
         ids = state.job_ids_of_worker(ctx, msgs.addr(req["worker"], "worker"), after, limit)

@@ -183,11 +183,96 @@ class Job:
         )
 
     def encode(self) -> bytes:
-        return _dumps(self.to_json())
+        """The store encoding: a positional JSON array (jobs are read and written by
+        every message, so this is the hot path; ``to_json`` is the readable form)."""
+        r = self.receipt
+        return json.dumps(
+            [
+                self.id,
+                self.poster.hex(),
+                self.task_type,
+                self.model,
+                self.input_hash.hex(),
+                base64.b64encode(self.inline_input).decode(),
+                self.spec,
+                str(self.max_price),
+                self.priority,
+                self.claim_blocks,
+                self.result_blocks,
+                self.min_gpu_memory_mib,
+                self.min_gpu_count,
+                self.gpu_model,
+                self.posted_height,
+                self.claim_deadline,
+                self.state,
+                self.worker.hex(),
+                str(self.price),
+                self.claimed_height,
+                self.result_deadline,
+                self.attempts,
+                self.last_timeout_worker.hex(),
+                self.submitted_height,
+                self.output_hash.hex(),
+                self.artifact_ref,
+                self.compute_units,
+                None
+                if r is None
+                else [
+                    r.image_digest,
+                    r.model_hash.hex(),
+                    r.input_hash.hex(),
+                    r.output_hash.hex(),
+                    r.signature.hex(),
+                ],
+                self.finished_height,
+                str(self.paid),
+                str(self.burned),
+                str(self.refunded),
+                self.last_error,
+            ],
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Job:
-        return cls.from_json(json.loads(raw))
+        v = json.loads(raw)
+        r = v[27]
+        h = bytes.fromhex
+        return cls(
+            v[0],
+            h(v[1]),
+            v[2],
+            v[3],
+            h(v[4]),
+            int(v[7]),
+            v[8],
+            v[9],
+            v[10],
+            v[14],
+            v[15],
+            base64.b64decode(v[5]),
+            v[6],
+            v[11],
+            v[12],
+            v[13],
+            v[16],
+            h(v[17]),
+            int(v[18]),
+            v[19],
+            v[20],
+            v[21],
+            h(v[22]),
+            v[23],
+            h(v[24]),
+            v[25],
+            v[26],
+            None if r is None else Receipt(r[0], h(r[1]), h(r[2]), h(r[3]), h(r[4])),
+            v[28],
+            int(v[29]),
+            int(v[30]),
+            int(v[31]),
+            v[32],
+        )
 
     def with_(self, **changes: Any) -> Job:
         return replace(self, **changes)
@@ -238,11 +323,38 @@ class Worker:
         )
 
     def encode(self) -> bytes:
-        return _dumps(self.to_json())
+        """Positional, like ``Job.encode``: read and written by every claim and result."""
+        return json.dumps(
+            [
+                self.address.hex(),
+                self.gpu_model,
+                self.memory_mib,
+                self.gpu_count,
+                self.task_types,
+                self.models,
+                str(self.price_floor),
+                self.max_concurrent,
+                self.registered_height,
+                self.active,
+            ],
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Worker:
-        return cls.from_json(json.loads(raw))
+        v = json.loads(raw)
+        return cls(
+            bytes.fromhex(v[0]),
+            v[1],
+            v[2],
+            v[3],
+            tuple(v[4]),
+            tuple(v[5]),
+            int(v[6]),
+            v[7],
+            v[8],
+            v[9],
+        )
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,46 @@
 """The only code that touches the jobs store: jobs and their indexes, workers, models.
 
 ``put_job`` is the one writer of a job: it derives every index entry (state,
-queue, poster, worker, deadline) from the record, and diffs the old record's
-entries against the new one's, so an index can never disagree with its job.
+queue, poster, worker) from the record, and diffs the old record's entries
+against the new one's, so an index can never disagree with its job. The state
+entry carries the height at which the job falls due (see ``keys``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 from chain.context import Ctx
 from chain.kv import prefix_end
 from modules.jobs import keys
 from modules.jobs.keys import NAME
 from modules.jobs.params import Params
-from modules.jobs.records import CLAIMED, QUEUED, STATE_BYTE, Job, Model, Worker
+from modules.jobs.records import CLAIMED, QUEUED, STATE_BYTE, SUBMITTED, Job, Model, Worker
+
+# Decoded params and models by their stored bytes: they are read by nearly every
+# message, rarely change, and decoding is a pure function of the bytes, so
+# sharing the frozen objects is safe.
+_PARAMS_CACHE: dict[bytes, Params] = {}
+_MODEL_CACHE: dict[bytes, Model] = {}
+
+
+def _cached(cache: dict[bytes, Any], raw: bytes, decode: Any) -> Any:
+    v = cache.get(raw)
+    if v is None:
+        if len(cache) > 256:
+            cache.clear()
+        v = cache[raw] = decode(raw)
+    return v
 
 
 def get_params(ctx: Ctx) -> Params:
     raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else Params(**json.loads(raw))
+    if raw is None:
+        return Params()
+    p: Params = _cached(_PARAMS_CACHE, raw, lambda r: Params(**json.loads(r)))
+    return p
 
 
 def set_params(ctx: Ctx, p: Params) -> None:
@@ -49,15 +69,26 @@ def get_job(ctx: Ctx, job_id: int) -> Job | None:
     return None if raw is None else Job.decode(raw)
 
 
+def due_height(j: Job) -> int:
+    """The height the state index files ``j`` under: when it must next be looked at."""
+    if j.state == QUEUED:
+        return j.claim_deadline
+    if j.state == CLAIMED:
+        return j.result_deadline
+    if j.state == SUBMITTED:
+        return j.submitted_height
+    return 0
+
+
 def _index_keys(j: Job) -> set[bytes]:
-    out = {keys.by_state(STATE_BYTE[j.state], j.id), keys.by_poster(j.poster, j.id)}
+    out = {
+        keys.by_state(STATE_BYTE[j.state], due_height(j), j.id),
+        keys.by_poster(j.poster, j.id),
+    }
     if j.worker:
         out.add(keys.by_worker(j.worker, j.id))
     if j.state == QUEUED:
         out.add(keys.queue(j.max_price, j.priority, j.id))
-        out.add(keys.deadline(j.claim_deadline, keys.CLAIM_DEADLINE, j.id))
-    elif j.state == CLAIMED:
-        out.add(keys.deadline(j.result_deadline, keys.RESULT_DEADLINE, j.id))
     return out
 
 
@@ -90,8 +121,29 @@ def _ids_under(ctx: Ctx, prefix: bytes, after: int, limit: int) -> list[int]:
     return out
 
 
-def job_ids_in_state(ctx: Ctx, state: str, after: int = 0, limit: int = 100) -> list[int]:
-    return _ids_under(ctx, keys.state_prefix(STATE_BYTE[state]), after, limit)
+def job_ids_in_state(
+    ctx: Ctx, state: str, after: bytes = b"", limit: int = 100
+) -> tuple[list[int], bytes]:
+    """A page of a state's jobs in index order (due height, then id), and the cursor
+    (the last key) to pass as ``after`` for the next page."""
+    p = keys.state_prefix(STATE_BYTE[state])
+    start = p + after[len(p) :] + b"\x00" if after.startswith(p) else p
+    out: list[int] = []
+    last = b""
+    for k, _ in ctx.kv(NAME).iterate(start, prefix_end(p)):
+        out.append(keys.split_state(k)[2])
+        last = k
+        if len(out) >= limit:
+            break
+    return out, last
+
+
+def due_in_state(ctx: Ctx, state: str, lo: int, hi: int) -> list[int]:
+    """Ids of jobs in ``state`` whose due height is in [lo, hi], in (height, id) order."""
+    if hi < lo:
+        return []
+    a, b = keys.state_range(STATE_BYTE[state], lo, hi)
+    return [keys.split_state(k)[2] for k, _ in ctx.kv(NAME).iterate(a, b)]
 
 
 def job_ids_of_poster(ctx: Ctx, poster: bytes, after: int = 0, limit: int = 100) -> list[int]:
@@ -102,11 +154,11 @@ def job_ids_of_worker(ctx: Ctx, worker: bytes, after: int = 0, limit: int = 100)
     return _ids_under(ctx, keys.worker_jobs_prefix(worker), after, limit)
 
 
-def iterate_state_index(ctx: Ctx) -> Iterator[tuple[int, int]]:
-    """(state byte, job id) of every state index entry, for invariants."""
+def iterate_state_index(ctx: Ctx) -> Iterator[tuple[int, int, int]]:
+    """(state byte, due height, job id) of every state index entry, for invariants."""
     p = keys.STATE_PREFIX
     for k, _ in ctx.kv(NAME).iterate(p, prefix_end(p)):
-        yield k[1], int.from_bytes(k[2:10], "big")
+        yield keys.split_state(k)
 
 
 def queue_ids(ctx: Ctx, limit: int) -> list[int]:
@@ -135,12 +187,6 @@ def queue_position(ctx: Ctx, j: Job, cap: int) -> int | None:
         if n > cap:
             return None
     return n
-
-
-def due_deadlines(ctx: Ctx, height: int) -> list[tuple[int, bytes, int]]:
-    """Every deadline at or before ``height``, in (height, kind, job id) order."""
-    lo, hi = keys.deadlines_until(height)
-    return [keys.split_deadline(k) for k, _ in ctx.kv(NAME).iterate(lo, hi)]
 
 
 # -- workers -----------------------------------------------------------------
@@ -182,7 +228,10 @@ def workers_for_model(ctx: Ctx, model_id: str) -> Iterator[bytes]:
 # -- models ------------------------------------------------------------------
 def get_model(ctx: Ctx, model_id: str) -> Model | None:
     raw = ctx.kv(NAME).get(keys.model(model_id))
-    return None if raw is None else Model.decode(raw)
+    if raw is None:
+        return None
+    m: Model = _cached(_MODEL_CACHE, raw, Model.decode)
+    return m
 
 
 def set_model(ctx: Ctx, m: Model) -> None:

@@ -22,7 +22,17 @@ from modules.verification.errors import (
     ErrNotRevealable,
 )
 from modules.verification.keeper import ORACLE, VerificationKeeper
-from modules.verification.records import CHECKING, DECIDED, FAIL, PASS, Attestation, Canary
+from modules.verification.records import (
+    CHECKING,
+    DECIDED,
+    FAIL,
+    PASS,
+    Attestation,
+    Canary,
+    Pending,
+)
+
+SUBMITTED = "submitted"  # the jobs module's state of a result with no verdict yet
 
 Handler = Callable[[Ctx, Any], None]
 
@@ -57,7 +67,8 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler:
         if job is None:
             raise ErrJobNotFound(f"no job {msg.job_id}")
         p = state.get_pending(ctx, msg.job_id)
-        if p is None or p.stage == DECIDED:
+        awaiting = job.state in (SUBMITTED, CHECKING) and (p is None or p.stage == CHECKING)
+        if not awaiting:
             raise ErrNotRevealable(
                 f"job {msg.job_id} is {job.state}; a canary is revealed after the worker "
                 "submits and before the result has a verdict"
@@ -78,6 +89,8 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler:
         state.delete_canary(ctx, rec)
         matched = expected == job.output_hash
         ctx.emit(events.canary_revealed(msg.job_id, oracle, matched))
+        if p is None:  # not picked (or not drawn yet): a pending record starts here
+            p = Pending(job.id, job.worker, job.submitted_height, SUBMITTED, ctx.block.height)
         k.conclude(ctx, p, PASS if matched else FAIL, "canary", accusers=(oracle,))
 
     return handle

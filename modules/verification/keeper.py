@@ -1,15 +1,17 @@
 """VerificationKeeper: the sampling draw, the tally and the verdict.
 
-Life of a result (one pending record, one timer at a time):
+Life of a result submitted in block h:
 
-1. ``after_result_submitted`` (block h): stage DRAW, due at h + 1.
-2. The draw, at the end of block h + 1, uses that block's hash, which did not
+1. The draw, at the end of block h + 1, uses that block's hash, which did not
    exist when the worker submitted: ``picked = uint64(sha256("vcoin/sample/v1"
    ‖ block hash ‖ job id)[:8]) mod 10000 < rate_bps(worker's score)``.
-   Not picked: stage WINDOW, settled as passed at h + challenge_window.
-   Picked: the job turns CHECKING and waits for attestations until
-   its deadline (drawn height + attest_window_blocks).
-3. A verdict: a quorum of oracle stake (as soon as it forms), a canary reveal
+2. Not picked: the result waits out the challenge window and settles as passed
+   at the end of block h + challenge_window_blocks. Nothing is stored for it
+   here: the jobs state index files submitted results by submission height, so
+   the draw and the window end are range reads of it.
+3. Picked: the job turns CHECKING, with a pending record here, and waits for
+   attestations until drawn height + attest_window_blocks.
+4. A verdict: a quorum of oracle stake (as soon as it forms), a canary reveal
    (any time before settlement), or the window rule at the deadline:
 
    * if the oracles that attested hold at least ``window_min_stake_bps`` of the
@@ -19,11 +21,11 @@ Life of a result (one pending record, one timer at a time):
      forever by absent oracles, and sampling plus canaries stay the deterrent.
 
 A verdict reached by a tx (a quorum, a canary reveal) is recorded at once
-(stage DECIDED: later attestations are refused) and settled at the end of the
-same block, so the attesting oracle's gas never pays for the settlement and a
-verdict always settles in its own block. Oracles whose attestation disagrees
-with the verdict are penalised through ``SlashingKeeper.penalise_oracle`` (its
-``oracle_penalty_bps`` param).
+(stage DECIDED: later attestations and reveals are refused) and settled at the
+end of the same block, so the attesting oracle's gas never pays for the
+settlement and a verdict always settles in its own block. Oracles whose
+attestation disagrees with the verdict are penalised through
+``SlashingKeeper.penalise_oracle`` (its ``oracle_penalty_bps`` param).
 """
 
 from __future__ import annotations
@@ -34,21 +36,13 @@ from chain.context import Ctx
 from modules.verification import events, state
 from modules.verification.expected import (
     JobsKeeper,
+    JobView,
     ReputationKeeper,
     SlashingKeeper,
     StakingKeeper,
 )
 from modules.verification.params import BPS
-from modules.verification.records import (
-    CHECKING,
-    DECIDED,
-    DRAW,
-    FAIL,
-    PASS,
-    WINDOW,
-    Attestation,
-    Pending,
-)
+from modules.verification.records import CHECKING, DECIDED, FAIL, PASS, Attestation, Pending
 
 ORACLE = "oracle"
 SAMPLE_DOMAIN = b"vcoin/sample/v1"
@@ -73,11 +67,6 @@ class VerificationKeeper:
         self.reputation = reputation
         self.slashing = slashing
 
-    # -- the hook jobs calls ---------------------------------------------------
-    def after_result_submitted(self, ctx: Ctx, job_id: int, worker: bytes) -> None:
-        h = ctx.block.height
-        state.put_pending(ctx, Pending(job_id, worker, h, DRAW, h + 1))
-
     # -- stakes ----------------------------------------------------------------
     def oracle_stake(self, ctx: Ctx) -> int:
         active = self.staking.active_set(ctx, ORACLE)
@@ -88,26 +77,22 @@ class VerificationKeeper:
         passed = sum(a.stake for a in atts if a.verdict == PASS)
         return passed, sum(a.stake for a in atts) - passed, atts
 
-    # -- stages -----------------------------------------------------------------
-    def draw(self, ctx: Ctx, p: Pending) -> None:
+    # -- the draw ----------------------------------------------------------------
+    def draw(self, ctx: Ctx, job: JobView) -> None:
         params = state.get_params(ctx)
         h = ctx.block.height
-        rate = params.sample_rate_bps(self.reputation.score(ctx, p.worker))
-        picked = draw_value(ctx.block.hash, p.job_id) < rate
-        ctx.emit(events.result_sampled(p.job_id, p.worker, picked, rate))
+        rate = params.sample_rate_bps(self.reputation.score(ctx, job.worker))
+        picked = draw_value(ctx.block.hash, job.id) < rate
+        ctx.emit(events.result_sampled(job.id, job.worker, picked, rate))
         if picked:
-            self.jobs.mark_checking(ctx, p.job_id)
+            self.jobs.mark_checking(ctx, job.id)
             due = h + params.attest_window_blocks
-            new = Pending(p.job_id, p.worker, p.submitted_height, CHECKING, due, rate, h)
-            state.put_pending(ctx, new, p)
-            ctx.emit(events.verification_requested(p.job_id, p.worker, due))
-            return
-        due = max(p.submitted_height + params.challenge_window_blocks, h)
-        new = Pending(p.job_id, p.worker, p.submitted_height, WINDOW, due, rate, h)
-        state.put_pending(ctx, new, p)
-        if due <= h:
-            self.settle(ctx, new, PASS, "unpicked")
+            state.put_pending(
+                ctx, Pending(job.id, job.worker, job.submitted_height, CHECKING, due, rate, h)
+            )
+            ctx.emit(events.verification_requested(job.id, job.worker, due))
 
+    # -- verdicts ------------------------------------------------------------------
     def after_attestation(self, ctx: Ctx, p: Pending) -> None:
         """Decide at once if one side's stake reaches the quorum."""
         quorum = state.get_params(ctx).quorum_bps
@@ -125,60 +110,72 @@ class VerificationKeeper:
         passed, failed, _ = self.tally(ctx, p.job_id)
         attested = passed + failed
         if attested and attested * BPS >= params.window_min_stake_bps * total and passed != failed:
-            self.settle(ctx, p, PASS if passed > failed else FAIL, "window")
+            self.settle(ctx, p.job_id, PASS if passed > failed else FAIL, "window", p)
         else:
-            self.settle(ctx, p, PASS, "lapsed")
+            self.settle(ctx, p.job_id, PASS, "lapsed", p)
 
     def conclude(
         self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: tuple[bytes, ...] = ()
     ) -> None:
         """Record a verdict reached by a tx; end_block of this block settles it."""
-        h = ctx.block.height
         new = Pending(
             p.job_id,
             p.worker,
             p.submitted_height,
             DECIDED,
-            h,
+            ctx.block.height,
             p.rate_bps,
             p.drawn_height,
             verdict,
             how,
             accusers,
         )
-        state.put_pending(ctx, new, p)
+        state.put_pending(ctx, new, state.get_pending(ctx, p.job_id))
 
     def settle(
-        self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: tuple[bytes, ...] = ()
+        self,
+        ctx: Ctx,
+        job_id: int,
+        verdict: str,
+        how: str,
+        p: Pending | None = None,
     ) -> None:
         """Settle the job by ``verdict`` now and penalise the dissenting oracles."""
-        passed, failed, atts = self.tally(ctx, p.job_id)
-        state.delete_pending(ctx, p)
+        passed, failed, atts = self.tally(ctx, job_id) if p is not None else (0, 0, [])
+        if p is not None:
+            state.delete_pending(ctx, p)
         if verdict == PASS:
-            self.jobs.settle_success(ctx, p.job_id)
+            self.jobs.settle_success(ctx, job_id)
         else:
-            against = [a.oracle for a in atts if a.verdict == FAIL]
-            self.jobs.settle_failure(ctx, p.job_id, sorted(set(against) | set(accusers)))
+            against = {a.oracle for a in atts if a.verdict == FAIL}
+            accusers = set(p.accusers) if p is not None else set()
+            self.jobs.settle_failure(ctx, job_id, sorted(against | accusers))
         for a in atts:
             if a.verdict != verdict:
                 self.slashing.penalise_oracle(ctx, a.oracle)
         total = self.oracle_stake(ctx) if atts else 0
-        ctx.emit(events.verdict_reached(p.job_id, verdict, how, passed, failed, total))
+        ctx.emit(events.verdict_reached(job_id, verdict, how, passed, failed, total))
 
+    # -- end of block ----------------------------------------------------------------
     def end_block(self, ctx: Ctx) -> None:
+        """Verdicts and attestation deadlines first, then the draws of the results
+        submitted in the last block, then the results whose challenge window ends."""
         h = ctx.block.height
         for job_id in state.due_timers(ctx, h):
             p = state.get_pending(ctx, job_id)
             if p is None:
                 continue
-            if p.stage == DRAW:
-                self.draw(ctx, p)
-            elif p.stage == WINDOW:
-                self.settle(ctx, p, PASS, "unpicked")
-            elif p.stage == DECIDED:
-                self.settle(ctx, p, p.verdict, p.how, p.accusers)
+            if p.stage == DECIDED:
+                self.settle(ctx, job_id, p.verdict, p.how, p)
             else:
                 self.deadline(ctx, p)
+        for job_id in self.jobs.submitted_between(ctx, h - 1, h - 1):
+            job = self.jobs.get_job(ctx, job_id)
+            if job is not None:
+                self.draw(ctx, job)
+        window = state.get_params(ctx).challenge_window_blocks
+        for job_id in self.jobs.submitted_between(ctx, 0, h - window):
+            self.settle(ctx, job_id, PASS, "unpicked")
         for commitment in state.expired_canaries(ctx, h):
             c = state.get_canary(ctx, commitment)
             if c is not None:

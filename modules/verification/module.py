@@ -10,7 +10,7 @@ from modules.verification import genesis, handlers, msgs, queries, state
 from modules.verification.keeper import VerificationKeeper
 from modules.verification.keys import NAME
 from modules.verification.params import Params
-from modules.verification.records import CHECKING, DECIDED
+from modules.verification.records import CHECKING
 
 
 class VerificationParams:
@@ -22,20 +22,19 @@ class VerificationParams:
 
 
 def _pending_matches_jobs(k: VerificationKeeper) -> Any:
-    """Every pending record is a submitted (or, once picked, checking) job with one timer."""
+    """Pending records are exactly the checking jobs, each with one timer (a DECIDED
+    record lives only inside the block that made it, so never shows here)."""
 
     def check(ctx: Ctx) -> str | None:
-        n = 0
-        for p in state.iterate_pending(ctx):
-            n += 1
-            j = k.jobs.get_job(ctx, p.job_id)
-            want = {"checking"} if p.stage == CHECKING else {"submitted"}
-            if p.stage == DECIDED:  # only ever inside a block, before its end_block
-                want = {"submitted", "checking"}
-            if j is None or j.state not in want:
-                return f"pending job {p.job_id} ({p.stage}) is {None if j is None else j.state}"
-        if state.count_timers(ctx) != n:
-            return f"{state.count_timers(ctx)} timers for {n} pending results"
+        pending = {p.job_id: p for p in state.iterate_pending(ctx)}
+        for p in pending.values():
+            if p.stage != CHECKING:
+                return f"pending job {p.job_id} is {p.stage} after its block"
+        checking = k.jobs.ids_in_state(ctx, CHECKING)
+        if sorted(pending) != sorted(checking):
+            return f"pending {sorted(pending)[:5]}… != checking jobs {sorted(checking)[:5]}…"
+        if state.count_timers(ctx) != len(pending):
+            return f"{state.count_timers(ctx)} timers for {len(pending)} pending results"
         return None
 
     return check

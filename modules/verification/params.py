@@ -55,8 +55,11 @@ class Params:
                 raise ErrInvalidParams(f"{name} is in basis points: at most {BPS}")
         if self.quorum_bps <= BPS // 2:
             raise ErrInvalidParams("quorum_bps must be over 5000 so two verdicts cannot both stand")
-        if self.attest_window_blocks < 1 or self.canary_ttl_blocks < 1:
-            raise ErrInvalidParams("attest_window_blocks and canary_ttl_blocks must be ≥ 1")
+        if min(self.challenge_window_blocks, self.attest_window_blocks, self.canary_ttl_blocks) < 1:
+            raise ErrInvalidParams(
+                "challenge_window_blocks, attest_window_blocks and canary_ttl_blocks must be ≥ 1"
+                " (a result is drawn in the block after it lands, before its window can end)"
+            )
 
     def sample_rate_bps(self, score_bps: int) -> int:
         score = min(max(score_bps, 0), BPS)

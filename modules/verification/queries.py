@@ -10,7 +10,7 @@ from chain.errors import ErrInvalidRequest, ErrNotFound
 from modules.verification import msgs, state
 from modules.verification.errors import ErrInvalidCanary
 from modules.verification.keeper import VerificationKeeper
-from modules.verification.records import Attestation, Pending
+from modules.verification.records import DRAW, WINDOW, Attestation, Pending
 
 
 def _int(req: dict[str, Any], key: str, default: int = 0) -> int:
@@ -42,15 +42,26 @@ def make_queries(k: VerificationKeeper) -> dict[str, Any]:
     def status(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
         """Where a job's result stands in verification: stage, due height, tally."""
         job_id = _int(req, "job_id", _int(req, "id"))
+        job = k.jobs.get_job(ctx, job_id)
+        if job is None:
+            raise ErrNotFound(f"no job {job_id}")
         p = state.get_pending(ctx, job_id)
         passed, failed, atts = k.tally(ctx, job_id)
-        if p is None and not atts:
-            job = k.jobs.get_job(ctx, job_id)
-            if job is None:
-                raise ErrNotFound(f"no job {job_id}")
+        view = None if p is None else pending_view(p)
+        if p is None and job.state == "submitted":
+            # drawn at the end of the block after submission; unpicked, settled at the window
+            drawn = ctx.block.height > job.submitted_height
+            window = state.get_params(ctx).challenge_window_blocks
+            view = {
+                "job_id": str(job_id),
+                "worker": to_bech32(job.worker),
+                "submitted_height": job.submitted_height,
+                "stage": WINDOW if drawn else DRAW,
+                "due": job.submitted_height + (window if drawn else 1),
+            }
         return {
             "job_id": str(job_id),
-            "pending": None if p is None else pending_view(p),
+            "pending": view,
             "attestations": [attestation_view(a) for a in atts],
             "pass_stake": str(passed),
             "fail_stake": str(failed),

@@ -6,12 +6,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-# Stages of a pending result, each with one timer:
+# Stages of a result on its way to a verdict. The first two are read off the
+# jobs state index (a submitted job's height); only the last two are stored
+# here, as a pending record with one timer.
 DRAW = "draw"  # waits for the block after submission, whose hash draws the sample
 WINDOW = "window"  # not picked: settles when the challenge window ends
 CHECKING = "checking"  # picked: waits for oracle attestations until its deadline
 DECIDED = "decided"  # a tx reached the verdict; end_block of the same block settles it
-STAGE_BYTE = {DRAW: b"d", WINDOW: b"w", CHECKING: b"a", DECIDED: b"v"}
+STAGE_BYTE = {CHECKING: b"a", DECIDED: b"v"}
 BYTE_STAGE = {v: k for k, v in STAGE_BYTE.items()}
 
 PASS = "pass"
@@ -66,11 +68,38 @@ class Pending:
         )
 
     def encode(self) -> bytes:
-        return _dumps(self.to_json())
+        """Positional: every result writes its pending record two or three times."""
+        return json.dumps(
+            [
+                self.job_id,
+                self.worker.hex(),
+                self.submitted_height,
+                self.stage,
+                self.due,
+                self.rate_bps,
+                self.drawn_height,
+                self.verdict,
+                self.how,
+                [a.hex() for a in self.accusers],
+            ],
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Pending:
-        return cls.from_json(json.loads(raw))
+        v = json.loads(raw)
+        return cls(
+            v[0],
+            bytes.fromhex(v[1]),
+            v[2],
+            v[3],
+            v[4],
+            v[5],
+            v[6],
+            v[7],
+            v[8],
+            tuple(bytes.fromhex(a) for a in v[9]),
+        )
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,20 @@ from modules.verification.records import (
     Pending,
 )
 
+# Decoded params by their stored bytes (read by every draw and attestation).
+_PARAMS_CACHE: dict[bytes, Params] = {}
+
 
 def get_params(ctx: Ctx) -> Params:
     raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else Params(**json.loads(raw))
+    if raw is None:
+        return Params()
+    p = _PARAMS_CACHE.get(raw)
+    if p is None:
+        if len(_PARAMS_CACHE) > 64:
+            _PARAMS_CACHE.clear()
+        p = _PARAMS_CACHE[raw] = Params(**json.loads(raw))
+    return p
 
 
 def set_params(ctx: Ctx, p: Params) -> None:
