@@ -8,7 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 import coincurve
-from coincurve.ecdsa import cdata_to_der, deserialize_compact
+from coincurve._libsecp256k1 import lib as _secp
+from coincurve.ecdsa import deserialize_compact
 
 BECH32_PREFIX = "vcoin"
 ADDRESS_LEN = 20
@@ -18,11 +19,13 @@ class AddressError(ValueError):
     pass
 
 
+@lru_cache(maxsize=1 << 14)
 def pubkey_to_address(pubkey33: bytes) -> bytes:
     """Cosmos address of a compressed secp256k1 key: ripemd160(sha256(pk))."""
     return hashlib.new("ripemd160", hashlib.sha256(pubkey33).digest()).digest()
 
 
+@lru_cache(maxsize=256)
 def module_address(name: str) -> bytes:
     """Address of a module account, as the Cosmos SDK derives it."""
     return hashlib.sha256(name.encode()).digest()[:ADDRESS_LEN]
@@ -149,8 +152,11 @@ def verify_signature(pubkey33: bytes, signature64: bytes, message: bytes) -> boo
     if len(signature64) != 64 or len(pubkey33) != 33:
         return False
     try:
-        der = cdata_to_der(deserialize_compact(signature64))
-        return bool(_pubkey(pubkey33).verify(der, message))
+        # what PublicKey.verify does, without its round trip through DER
+        sig = deserialize_compact(signature64)
+        pk = _pubkey(pubkey33)
+        digest = hashlib.sha256(message).digest()
+        return bool(_secp.secp256k1_ecdsa_verify(pk.context.ctx, sig, digest, pk.public_key))
     except (ValueError, TypeError):
         return False
 

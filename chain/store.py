@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,9 @@ _META_ROOT = b"mroot/"
 
 BLOCK_CACHE_BYTES = 256 << 20
 WRITE_BUFFER_BYTES = 64 << 20
-NODE_CACHE_DEPTH = 16  # Merkle levels 0..16 of each module stay in memory
+NODE_CACHE_DEPTH = 17  # Merkle levels 0..17 of each module stay in memory
+RECENT_CACHE_ENTRIES = 1 << 18  # recently used state values and deeper Merkle nodes
+_MISS = object()
 
 
 def app_hash_of(roots: Mapping[str, bytes]) -> bytes:
@@ -87,17 +91,80 @@ def verify_proof(app_hash: bytes, proof: StoreProof, key: bytes, value: bytes | 
     return proof.inner.verify(proof.roots[proof.module], value)
 
 
+class CommitCache:
+    """Committed data kept in memory between blocks, always equal to the database.
+
+    * the upper Merkle levels (depth ≤ NODE_CACHE_DEPTH) of each module's
+      tree, loaded whole on first use: every block walks them;
+    * the most recently read or committed state values and deeper Merkle
+      nodes, at most RECENT_CACHE_ENTRIES of them: an account that sends in
+      one block usually sends again soon (the inter-block cache of Cosmos).
+
+    ``Store.commit`` updates it right after its write batch lands. Readers on
+    other threads (queries) may fill it concurrently, so a value read from the
+    database is kept only if no commit happened in between.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.upper: dict[str, dict[bytes, bytes]] = {}
+        self.recent: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self.capacity = capacity
+        self.generation = 0
+        self.lock = threading.Lock()
+
+    def remember(self, key: bytes, value: bytes | None, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation or key in self.recent:
+                return
+            self.recent[key] = value
+            if len(self.recent) > self.capacity:
+                self.recent.popitem(last=False)
+
+    def committed(
+        self,
+        values: list[tuple[bytes, bytes | None]],
+        upper: dict[str, list[tuple[bytes, bytes | None]]],
+    ) -> None:
+        with self.lock:
+            recent = self.recent
+            for key, value in values:
+                recent[key] = value
+                recent.move_to_end(key)
+            while len(recent) > self.capacity:
+                recent.popitem(last=False)
+            for name, nodes in upper.items():
+                cache = self.upper.get(name)
+                if cache is None:
+                    continue
+                for pos, raw in nodes:
+                    if raw is None:
+                        cache.pop(pos, None)
+                    else:
+                        cache[pos] = raw
+            self.generation += 1
+
+
 class ModuleKV:
     """Read-only view of one module's committed state."""
 
-    __slots__ = ("db", "prefix")
+    __slots__ = ("db", "prefix", "cache")
 
-    def __init__(self, db: Rdict, name: str) -> None:
+    def __init__(self, db: Rdict, name: str, cache: CommitCache | None = None) -> None:
         self.db = db
         self.prefix = b"s" + name.encode() + b"\x00"
+        self.cache = cache
 
     def get(self, key: bytes) -> bytes | None:
-        v: bytes | None = self.db.get(self.prefix + key)
+        k = self.prefix + key
+        cache = self.cache
+        if cache is None:
+            v: bytes | None = self.db.get(k)
+            return v
+        v = cache.recent.get(k, _MISS)  # type: ignore[arg-type]
+        if v is _MISS:
+            generation = cache.generation
+            v = self.db.get(k)
+            cache.remember(k, v, generation)
         return v
 
     def set(self, key: bytes, value: bytes) -> None:
@@ -158,17 +225,14 @@ class Store:
         self.db = Rdict(str(path), opts)
         self._wopts = WriteOptions()
         self._wopts.sync = True
-        # Upper Merkle levels of each module's tree, as committed: every block
-        # walks them, so they stay in memory (bounded: at most 2^(depth+1)
-        # nodes per module). Store.commit is the only writer of both.
-        self._nodes: dict[str, dict[bytes, bytes]] = {}
+        self.cache = CommitCache(RECENT_CACHE_ENTRIES)
 
     def close(self) -> None:
         self.db.close()
 
     # -- reads of the last commit ------------------------------------------
     def module_kv(self, name: str) -> ModuleKV:
-        return ModuleKV(self.db, name)
+        return ModuleKV(self.db, name, self.cache)
 
     def height(self) -> int:
         v = self.db.get(_META_HEIGHT)
@@ -189,18 +253,49 @@ class Store:
     def tree(self, name: str) -> Tree:
         prefix = b"n" + name.encode() + b"\x00"
         get = self.db.get
-        cache = self._nodes.setdefault(name, {})
+        cache = self.cache
+        upper = cache.upper.get(name)
+        if upper is None:
+            upper = self._load_upper_nodes(name, prefix)
+        recent = cache.recent
+        remember = cache.remember
 
         def read(pos: bytes) -> bytes | None:
-            raw = cache.get(pos)
-            if raw is None:
-                raw = get(prefix + pos)
-                # position = 2-byte depth ‖ path prefix
-                if raw is not None and pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
-                    cache[pos] = raw
+            raw = upper.get(pos)
+            if raw is not None:
+                return raw
+            if pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
+                return None  # the upper levels are held whole: not there, not stored
+            k = prefix + pos
+            raw = recent.get(k, _MISS)  # type: ignore[arg-type]
+            if raw is _MISS:
+                generation = cache.generation
+                raw = get(k)
+                remember(k, raw, generation)
             return raw
 
         return Tree(read)
+
+    def _load_upper_nodes(self, name: str, prefix: bytes) -> dict[bytes, bytes]:
+        """The committed nodes at depth ≤ NODE_CACHE_DEPTH: positions start with
+        their 2-byte depth, so they are one contiguous range of the node table."""
+        with self.cache.lock:  # no commit while we read them
+            out = self.cache.upper.get(name)
+            if out is not None:
+                return out
+            out = {}
+            end = prefix + (NODE_CACHE_DEPTH + 1).to_bytes(2, "big")
+            n = len(prefix)
+            it = self.db.iter()
+            it.seek(prefix)
+            while it.valid():
+                k = it.key()
+                if k >= end:
+                    break
+                out[k[n:]] = it.value()
+                it.next()
+            self.cache.upper[name] = out
+            return out
 
     def prove(self, name: str, key: bytes, modules: list[str]) -> StoreProof:
         return StoreProof(
@@ -220,20 +315,30 @@ class Store:
         chain_meta: dict[str, object] | None = None,
     ) -> None:
         wb = WriteBatch(raw_mode=True)
+        values: list[tuple[bytes, bytes | None]] = []
+        upper: dict[str, list[tuple[bytes, bytes | None]]] = {}
         for name, kvs in changes.items():
             p = b"s" + name.encode() + b"\x00"
             for k, v in kvs.items():
+                key = p + k
                 if v is None:
-                    wb.delete(p + k)
+                    wb.delete(key)
                 else:
-                    wb.put(p + k, v)
+                    wb.put(key, v)
+                values.append((key, v))
         for name, nodes in node_writes.items():
             p = b"n" + name.encode() + b"\x00"
+            top = upper[name] = []
             for pos, raw in nodes.items():
+                key = p + pos
                 if raw is None:
-                    wb.delete(p + pos)
+                    wb.delete(key)
                 else:
-                    wb.put(p + pos, raw)
+                    wb.put(key, raw)
+                if pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
+                    top.append((pos, raw))
+                else:
+                    values.append((key, raw))
         for name, r in roots.items():
             wb.put(_META_ROOT + name.encode(), r)
         if chain_meta is not None:
@@ -241,13 +346,4 @@ class Store:
         wb.put(_META_HEIGHT, height.to_bytes(8, "big"))
         wb.put(_META_APP_HASH, app_hash)
         self.db.write(wb, self._wopts)
-        for name, nodes in node_writes.items():
-            cache = self._nodes.get(name)
-            if cache is None:
-                continue
-            for pos, raw in nodes.items():
-                if pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
-                    if raw is None:
-                        cache.pop(pos, None)
-                    else:
-                        cache[pos] = raw
+        self.cache.committed(values, upper)

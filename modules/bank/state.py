@@ -99,21 +99,31 @@ class BankKeeper:
 
     # -- writes -----------------------------------------------------------
     def _sub(self, ctx: Ctx, addr: bytes, coins: Coins) -> None:
+        kv = ctx.kv(NAME)
         for denom, amount in coins:
-            have = balance(ctx, addr, denom)
+            key = keys.balance(addr, denom)
+            have = _int(kv.get(key))
             if have < amount:
                 raise ErrInsufficientFunds(
                     f"{to_bech32(addr)} has {have}{denom}, needs {amount}{denom}"
                 )
-            _set_balance(ctx, addr, denom, have - amount)
+            if have == amount:
+                kv.delete(key)
+            else:
+                kv.set(key, _enc(have - amount))
         ctx.emit(events.coin_spent(addr, coins))
 
     def _add(self, ctx: Ctx, addr: bytes, coins: Coins) -> None:
+        kv = ctx.kv(NAME)
         for denom, amount in coins:
-            have = balance(ctx, addr, denom)
+            key = keys.balance(addr, denom)
+            have = _int(kv.get(key))
             if have + amount > MAX_AMOUNT:
                 raise ErrSupplyOverflow(f"balance of {denom} would pass 2^256-1")
-            _set_balance(ctx, addr, denom, have + amount)
+            if have + amount == 0:
+                kv.delete(key)
+            else:
+                kv.set(key, _enc(have + amount))
         ctx.emit(events.coin_received(addr, coins))
 
     def send(self, ctx: Ctx, sender: bytes, recipient: bytes, coins: Coins) -> None:
