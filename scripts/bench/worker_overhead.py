@@ -8,14 +8,17 @@ with Docker (target <= 1.5 s of overhead), next to baselines in the same run:
 * direct process: ``python -m worker.runtime`` as a plain subprocess, no
   sandbox (interpreter start and library imports, no container);
 * docker: the same command in a job container (create, start, run, result
-  file), then until the container is gone.
+  file), then until the container is gone;
+* docker null job: a container with the same configuration whose command only
+  writes result.json: the engine's own cost, with no Python libraries loaded.
 
 Sandbox overhead = docker(result file) - direct process: what the container
-itself costs. The in-process figure shows what a long-lived runtime would save.
+itself costs; the null job measures the same thing from the other side. The
+in-process figure shows what a long-lived runtime would save.
 
 TODO(event-to-claim): the other half of issue 4's benchmark, the time from a
 ``JobPosted`` event to the claim broadcast (target <= 100 ms), needs the node
-and the worker agent (worker/agent.py, after the jobs messages land): start a
+and the worker agent (worker/agent/, after the jobs messages land): start a
 solo node with --instant, start the agent subscribed over websocket, post N
 jobs, and measure event block time -> claim tx seen in the mempool.
 
@@ -62,15 +65,26 @@ def watch_for(path: Path, stop: threading.Event, seen: list[float]) -> None:
         time.sleep(0.002)
 
 
-def time_docker(sandbox: Any, job: Path, models: Path, out: Path) -> tuple[float, float, str]:
+NULL_JOB = "open('/out/result.json', 'w').write('{\"output_hash\": \"null\"}')"
+
+
+def time_docker(
+    sandbox: Any, job: Path, models: Path, out: Path, null: bool = False
+) -> tuple[float, float, str]:
+    """Seconds from container create to result file, and to container removed.
+
+    ``null``: instead of the runtime, a command that only writes result.json,
+    so the figure is the sandbox's own cost (engine, mounts, interpreter start).
+    """
     prepare_out_dir(out)
     mounts = Mounts(job.parent, models, out, job)
+    argv = ["python3", "-S", "-c", NULL_JOB] if null else sandbox.runtime_argv(mounts, "cpu")
     seen: list[float] = []
     stop = threading.Event()
     watcher = threading.Thread(target=watch_for, args=(out / "result.json", stop, seen))
     t0 = time.monotonic()
     watcher.start()
-    res = sandbox.run(sandbox.runtime_argv(mounts, "cpu"), mounts, Limits(timeout_s=120))
+    res = sandbox.run(argv, mounts, Limits(timeout_s=120))
     t_gone = time.monotonic()
     stop.set()
     watcher.join()
@@ -135,9 +149,9 @@ def main() -> int:
         job.write_text(json.dumps(trivial_job(model.digest)))
         job.chmod(0o444)
 
-        # First in-process run imports torch and transformers: shown apart.
+        # First in-process run (torch is already loaded by the model build): shown apart.
         cold, h0 = time_in_process(job, work / "models", work / "warm")
-        warm, direct, box_file, box_gone = [], [], [], []
+        warm, direct, box_file, box_gone, null_file, null_gone = [], [], [], [], [], []
         hashes = {h0}
         sandbox = None if problem else DockerSandbox()
         if sandbox is not None:  # pull the image's files into the page cache once
@@ -154,6 +168,9 @@ def main() -> int:
                 box_file.append(tf)
                 box_gone.append(tg)
                 hashes.add(h)
+                tf, tg, _ = time_docker(sandbox, job, work / "models", work / f"nl{i}", null=True)
+                null_file.append(tf)
+                null_gone.append(tg)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -165,7 +182,7 @@ def main() -> int:
         "same_output_hash_everywhere": len(hashes) == 1,
     }
     print(f"trivial job: text-generation, 1 token, tiny LM ({args.runs} runs, medians)")
-    print(f"  in-process, first run (imports torch)    {cold:7.3f} s")
+    print(f"  in-process, first run (libraries loaded)  {cold:7.3f} s")
     print(f"  in-process, warm                          {med(warm):7.3f} s")
     print(f"  direct process (python -m worker.runtime) {med(direct):7.3f} s")
     if box_file:
@@ -175,6 +192,8 @@ def main() -> int:
             docker_start_to_container_gone_median_s=round(med(box_gone), 3),
             docker_overhead_vs_direct_s=round(overhead, 3),
             docker_overhead_vs_in_process_s=round(med(box_file) - med(warm), 3),
+            docker_null_job_start_to_result_file_median_s=round(med(null_file), 3),
+            docker_null_job_start_to_removed_median_s=round(med(null_gone), 3),
             target_overhead_s=1.5,
             meets_target=overhead <= 1.5,
         )
@@ -182,6 +201,10 @@ def main() -> int:
         print(f"  docker, container start -> removed        {med(box_gone):7.3f} s")
         print(f"  sandbox overhead (docker - direct)        {overhead:7.3f} s  (target <= 1.5 s)")
         print(f"  docker - in-process warm                  {med(box_file) - med(warm):7.3f} s")
+        print(
+            f"  docker, null job (only writes result)     {med(null_file):7.3f} s to result file,"
+        )
+        print(f"                                            {med(null_gone):7.3f} s to removed")
     else:
         print(f"  docker: not measured ({problem})")
     print(f"  same output hash in every run: {len(hashes) == 1}")
