@@ -1,0 +1,211 @@
+"""Canaries: hidden test jobs that look like user jobs and whose answer the oracle knows.
+
+How a canary is made (``daemon`` drives the steps, ``state`` records each):
+
+1. **When.** For every user job the oracle sees posted, it posts a canary
+   with probability ``r/(1−r) · s``, where ``r`` is the chain's
+   ``canary_rate_bps`` (5 % of *all* jobs are to be canaries, hence r/(1−r)
+   canaries per user job) and ``s`` this oracle's share of the active oracle
+   stake (the oracles split the work). A coin flip rather than a counter, so
+   canaries come at no predictable spacing.
+2. **What.** A template is a *real* recent job picked at random: the canary
+   copies its task type, model, price, priority, deadlines, hardware
+   requirements and spec params, and gets fresh input text of the same shape
+   (same input lists, the same number of items, lengths within ±20 %), inline
+   when the template was inline and an uploaded artifact when it was not. So
+   canaries follow the real mix of types, models, prices and sizes. Until
+   ``canary_min_observed`` user jobs have been seen there is nothing to
+   imitate and no canary is posted.
+3. **Expected answer.** The oracle runs the job itself first, in the same
+   sandbox and runtime as a worker: the output's sha256 is the expected hash.
+4. **Posting.** A fresh key per canary; the oracle funds it from its own
+   account with the price plus fees, and that key posts the job.
+5. **Commit.** As soon as the job id is known, the oracle commits
+   ``canary.commitment(job id, expected hash, salt)`` (sha256 over a domain,
+   the job id, the expected hash and a 32-byte random salt; see
+   ``modules.verification.canary``). The chain refuses a reveal whose
+   commitment is younger than the claim, so it must land no later than the
+   block of the claim; a worker needs a block to see the job and another to
+   claim it, so the commit sent right after the post lands in time unless the
+   chain is congested. A canary claimed first is "spoiled": it stays an
+   ordinary paid job and is counted in the metrics.
+6. **Reveal.** When the worker's ``ResultSubmitted`` appears, the oracle
+   reveals (job id, expected hash, salt); the chain recomputes the
+   commitment, compares the expected hash with the worker's output hash and
+   settles the job at once: a match passes, a mismatch is caught cheating.
+7. **Sweep.** When the job is final, whatever is left on the poster key
+   (the refund of an unused price share) goes back to the oracle.
+
+Known limit: the funding transfer links a poster to the oracle on chain; a
+worker that traces where each poster's coins came from can tell canaries
+apart. Funding through intermediaries, or a treasury-run pool of poster
+accounts, would hide that; neither exists on this chain yet.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from modules.jobs.msgs import MsgPostJob
+from modules.verification import canary as chain_canary
+from modules.verification.msgs import MsgCommitCanary, MsgRevealCanary
+from oracle.expected import FIRST_INPUT, inline_input
+
+SALT_BYTES = 32
+BPS = 10_000
+INPUT_LISTS = {
+    "text-generation": ("prompts",),
+    "embedding": ("texts",),
+    "lora-train": ("texts", "eval_texts"),
+}
+WORDS = (
+    "the a an and or but if when while because after before about above across against "
+    "along among around at behind below beside between beyond by during for from in into "
+    "near of off on onto over past since through to toward under until up upon with within "
+    "without time year people way day man woman child world life hand part place case week "
+    "company system program question work government number night point home water room "
+    "mother area money story fact month lot right study book eye job word business issue "
+    "side kind head house service friend father power hour game line end member law car city "
+    "community name president team minute idea kid body information back parent face others "
+    "level office door health person art war history party result change morning reason "
+    "research girl guy moment air teacher force education good new first last long great "
+    "little own other old big high different small large next early young important few "
+    "public bad same able make take see know get give find think tell become show leave feel "
+    "bring begin keep hold write stand hear let mean set meet run pay sit speak lie lead read "
+    "grow lose fall send build stay understand remember love consider appear buy wait serve "
+    "die expect suggest raise pass sell require report decide pull explain hope develop carry"
+).split()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A canary ready to run locally and post: the MsgPostJob fields and its input."""
+
+    fields: dict[str, Any]  # MsgPostJob fields except poster and the input
+    input_doc: dict[str, Any] | None  # JSON input (None when the input is plain text)
+    inline: bytes  # the inline bytes ("" for an artifact input)
+    artifact: bytes  # the artifact bytes to upload ("" for inline)
+
+    def pseudo_job(self) -> dict[str, Any]:
+        """A job record as the ``job`` query shows it, for ``runtime_spec``."""
+        import hashlib
+
+        blob = self.inline or self.artifact
+        return {
+            "id": "0",
+            "task_type": self.fields["task_type"],
+            "model": self.fields["model"],
+            "spec": self.fields.get("spec", ""),
+            "inline_input": base64.b64encode(self.inline).decode(),
+            "input_hash": hashlib.sha256(blob).hexdigest(),
+        }
+
+
+def should_post(rate_bps: int, share_bps: int, rng: random.Random) -> bool:
+    """One coin flip per user job: P = r/(1−r) · s, in integers."""
+    if rate_bps <= 0 or share_bps <= 0 or rate_bps >= BPS:
+        return False
+    return rng.randrange((BPS - rate_bps) * BPS) < rate_bps * min(share_bps, BPS)
+
+
+def _sentence(rng: random.Random, length: int) -> str:
+    words: list[str] = []
+    n = 0
+    while n < max(3, length) - 1:
+        w = rng.choice(WORDS)
+        words.append(w)
+        n += len(w) + 1
+    text = " ".join(words)
+    return text[0].upper() + text[1:] + "."
+
+
+def synth_like(rng: random.Random, template_doc: dict[str, Any], task: str) -> dict[str, Any]:
+    """Fresh texts in the template input's shape: same lists, counts, ±20 % lengths."""
+    out: dict[str, Any] = {}
+    for name in INPUT_LISTS[task]:
+        items = template_doc.get(name)
+        if not isinstance(items, list) or not items:
+            continue
+        out[name] = [
+            _sentence(rng, max(8, int(len(str(s)) * rng.uniform(0.8, 1.2)))) for s in items
+        ]
+    if not out:
+        out[FIRST_INPUT[task]] = [_sentence(rng, 40)]
+    return out
+
+
+def canonical(doc: Any) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def plan_from(
+    job: dict[str, Any], artifact_input: dict[str, Any] | None, rng: random.Random
+) -> Planned:
+    """A canary imitating the real ``job`` (the ``job`` query's view)."""
+    task = job["task_type"]
+    fields = {
+        "task_type": task,
+        "model": job["model"],
+        "spec": job.get("spec", ""),
+        "max_price": str(job["max_price"]),
+        "priority": int(job.get("priority", 0)),
+        "claim_blocks": int(job.get("claim_blocks", 0)),
+        "result_blocks": int(job.get("result_blocks", 0)),
+        "min_gpu_memory_mib": int(job.get("min_gpu_memory_mib", 0)),
+        "min_gpu_count": int(job.get("min_gpu_count", 0)),
+        "gpu_model": job.get("gpu_model", ""),
+    }
+    if job.get("inline_input"):
+        raw = base64.b64decode(job["inline_input"])
+        as_json = _json_object(raw)
+        if as_json is None:  # plain text: answer with plain text of about that length
+            text = _sentence(rng, max(8, int(len(raw) * rng.uniform(0.8, 1.2))))
+            return Planned(fields, None, text.encode(), b"")
+        doc = synth_like(rng, as_json, task)
+        return Planned(fields, doc, canonical(doc), b"")
+    doc = synth_like(rng, artifact_input or {}, task)
+    return Planned(fields, doc, b"", canonical(doc))
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def template_input(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The inline input of a template job as a JSON object, if it is one."""
+    if not job.get("inline_input"):
+        return None
+    return inline_input(job)
+
+
+# -- messages -------------------------------------------------------------------------------
+def post_msg(poster: str, fields: dict[str, Any], inline: bytes, input_hash: str) -> Any:
+    return MsgPostJob(
+        poster=poster,
+        inline_input=inline,
+        input_hash="" if inline else input_hash,
+        **fields,
+    )
+
+
+def commitment(job_id: int, expected_hex: str, salt_hex: str) -> bytes:
+    return chain_canary.commitment(job_id, bytes.fromhex(expected_hex), bytes.fromhex(salt_hex))
+
+
+def commit_msg(oracle: str, job_id: int, expected_hex: str, salt_hex: str) -> Any:
+    c = commitment(job_id, expected_hex, salt_hex)
+    return MsgCommitCanary(oracle=oracle, commitment=c.hex())
+
+
+def reveal_msg(oracle: str, job_id: int, expected_hex: str, salt_hex: str) -> Any:
+    return MsgRevealCanary(
+        oracle=oracle, job_id=job_id, expected_output_hash=expected_hex, salt=salt_hex
+    )

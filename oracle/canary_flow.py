@@ -1,0 +1,271 @@
+"""The daemon's canary steps, each recorded in the state file before the next one.
+
+    planned   a template and fresh input chosen, salt and poster key drawn
+    prepared  run locally: the expected output hash is known
+    funded    the poster key holds the price plus fees
+    posted    the job is on chain (job id known)
+    committed the commitment is on chain (no later than the claim: else spoiled)
+    submitted the worker's result is in: reveal now
+    final     the job is over (revealed, settled, expired…): sweep the poster key
+    done
+
+After a crash every step is redone only if the chain does not show it done:
+a funded key's jobs are looked up by poster, a commitment by its hash.
+See ``oracle.canary`` for why canaries look the way they do.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from chain.client import ChainRefused, QueryFailed
+from chain.crypto import PrivateKey
+from modules.bank.msgs import MsgSend
+from oracle import canary
+from oracle.follower import ChainEvent
+from oracle.state import CanaryRecord
+
+if TYPE_CHECKING:
+    from oracle.daemon import Oracle
+
+log = logging.getLogger("vcoin.oracle.canary")
+
+MAX_OUTSTANDING = 3  # canaries planned but not yet posted
+FEE_GAS_BUDGET = 2_000_000  # gas the poster key may spend (post + sweep)
+KEEP_DONE = 100
+
+
+def _coin(amount: int) -> list[Any]:
+    from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+
+    from chain.coins import DENOM
+
+    return [Coin(denom=DENOM, amount=str(amount))]
+
+
+class CanaryDriver:
+    def __init__(self, oracle: Oracle) -> None:
+        self.o = oracle
+
+    @property
+    def enabled(self) -> bool:
+        return self.o.cfg.canaries
+
+    def _key(self, rec: CanaryRecord) -> PrivateKey:
+        return PrivateKey(bytes.fromhex(rec.poster_secret))
+
+    # -- events ------------------------------------------------------------------------------
+    def on_posted(self, e: ChainEvent, height: int) -> None:
+        st = self.o.state
+        if e.get("poster") in st.poster_addresses():
+            return
+        st.note_job(e.int("job_id"))
+        if not self.enabled or st.user_jobs_seen < self.o.cfg.canary_min_observed:
+            return
+        types = self.o.cfg.canary_task_types
+        if types and e.get("task_type") not in types:
+            return
+        outstanding = sum(1 for c in st.canaries.values() if c.stage in ("planned", "prepared"))
+        if outstanding >= MAX_OUTSTANDING:
+            return
+        rate = int(self.o.node.query("verification", "params")["canary_rate_bps"])
+        if canary.should_post(rate, self.share_bps(), self.o.rng):
+            self.plan()
+
+    def on_result(self, job_id: int) -> None:
+        rec = self.o.state.canary_by_job(job_id)
+        if rec is not None and rec.stage == "committed":
+            rec.stage = "submitted"
+
+    def on_final(self, job_id: int) -> None:
+        rec = self.o.state.canary_by_job(job_id)
+        if rec is not None and rec.stage not in ("final", "done"):
+            if not rec.outcome:
+                rec.outcome = "settled without a reveal"
+            rec.stage = "final"
+
+    def share_bps(self) -> int:
+        mine = int(
+            self.o.node.query("staking", "bond", {"address": self.o.address, "role": "oracle"})[
+                "bonded"
+            ]
+        )
+        total = int(self.o.node.query("staking", "active_set", {"role": "oracle"})["total_bonded"])
+        return 0 if total <= 0 else min(10_000, mine * 10_000 // total)
+
+    # -- planning and the local run ---------------------------------------------------------
+    def plan(self) -> CanaryRecord | None:
+        st = self.o.state
+        if not st.job_mix:
+            return None
+        template_id = self.o.rng.choice(st.job_mix)
+        try:
+            job = self.o.node.query("jobs", "job", {"id": template_id})
+            art = None
+            if not job.get("inline_input"):
+                from oracle.expected import runtime_spec
+
+                spec = runtime_spec(job, "0" * 64)
+                art = self.o.executor.input_doc(job, spec)
+        except Exception as e:  # noqa: BLE001 - a template we cannot read is skipped
+            log.warning("cannot use job %d as a canary template: %s", template_id, e)
+            return None
+        p = canary.plan_from(job, art, self.o.rng)
+        poster = PrivateKey(secrets.token_bytes(32))
+        rec = CanaryRecord(
+            local_id=st.next_canary,
+            stage="planned",
+            poster_secret=poster.secret.hex(),
+            poster=poster.bech32,
+            msg={**p.fields, "inline_hex": p.inline.hex(), "artifact_hex": p.artifact.hex()},
+            salt=secrets.token_bytes(canary.SALT_BYTES).hex(),
+            template_job=template_id,
+        )
+        st.next_canary += 1
+        st.canaries[rec.local_id] = rec
+        log.info("canary planned", extra={"canary": rec.local_id, "template_job": template_id})
+        return rec
+
+    @staticmethod
+    def planned_of(rec: CanaryRecord) -> canary.Planned:
+        m = dict(rec.msg)
+        inline, artifact = bytes.fromhex(m.pop("inline_hex")), bytes.fromhex(m.pop("artifact_hex"))
+        return canary.Planned(m, None, inline, artifact)
+
+    def start_next(self) -> bool:
+        """Start the local run of a planned canary in the background; False if none."""
+        for rec in sorted(self.o.state.canaries.values(), key=lambda c: c.local_id):
+            if rec.stage == "planned":
+                p = self.planned_of(rec)
+                self.o.start_task("canary", rec.local_id, partial(self.expected, p))
+                return True
+        return False
+
+    def expected(self, p: canary.Planned) -> str:
+        """Upload the input if it is an artifact, run the job locally: the expected hash."""
+        if p.artifact:
+            self.o.artifacts.upload_bytes(p.artifact)
+        job = p.pseudo_job()
+        model_hash = self.o.model_hash(job["model"])
+        run_dir = self.o.executor.new_run_dir("canary")
+        try:
+            run = self.o.executor.run(job, model_hash, run_dir)
+        finally:
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if not run.ok or run.output_hash is None:
+            raise RuntimeError(f"the local run failed: {run.error_code}: {run.error_message}")
+        return run.output_hash
+
+    def prepared(self, local_id: int, result: Any, error: BaseException | None) -> None:
+        rec = self.o.state.canaries.get(local_id)
+        if rec is None:
+            return
+        if error is not None:
+            rec.stage, rec.outcome = "done", f"failed: {error}"[:300]
+            self.o.metrics.canaries.labels("failed").inc()
+            log.error("canary %d: %s", local_id, rec.outcome)
+        else:
+            rec.expected_output_hash, rec.stage = str(result), "prepared"
+        self.o.save()
+
+    # -- chain steps ---------------------------------------------------------------------------
+    def act(self) -> None:
+        for rec in sorted(self.o.state.canaries.values(), key=lambda c: c.local_id):
+            try:
+                self.advance(rec)
+            except ChainRefused as e:
+                self.o.metrics.canaries.labels("failed").inc()
+                log.error("canary %d step %s refused: %s", rec.local_id, rec.stage, e)
+                rec.outcome = f"failed at {rec.stage}: {e}"[:300]
+                rec.stage = "final" if rec.stage not in ("planned", "prepared") else "done"
+            self.o.save()
+        done = [k for k, c in self.o.state.canaries.items() if c.stage == "done"]
+        for k in sorted(done)[:-KEEP_DONE]:
+            del self.o.state.canaries[k]
+
+    def advance(self, rec: CanaryRecord) -> None:
+        node, key = self.o.node, self._key(rec)
+        if rec.stage == "prepared":
+            fee = FEE_GAS_BUDGET * node.min_gas_price()
+            amount = int(rec.msg["max_price"]) + fee
+            send = MsgSend(from_address=self.o.address, to_address=key.bech32, amount=_coin(amount))
+            node.send_tx(self.o.account, [send], gas="auto")
+            rec.stage = "funded"
+            self.o.save()
+        if rec.stage == "funded":
+            self.post(rec, key)
+            self.o.save()
+        if rec.stage == "posted":
+            self.commit(rec)
+        if rec.stage == "submitted":
+            self.reveal(rec)
+        if rec.stage == "final":
+            self.sweep(rec, key)
+
+    def post(self, rec: CanaryRecord, key: PrivateKey) -> None:
+        mine = self.o.node.query("jobs", "jobs", {"poster": key.bech32, "limit": 5})["jobs"]
+        if mine:  # posted before a crash
+            rec.job_id, rec.posted_height = int(mine[0]["id"]), int(mine[0]["posted_height"])
+        else:
+            p = self.planned_of(rec)
+            import hashlib
+
+            ih = hashlib.sha256(p.artifact).hexdigest() if p.artifact else ""
+            msg = canary.post_msg(key.bech32, p.fields, p.inline, ih)
+            resp = self.o.node.send_tx(key, [msg], gas="auto")
+            rec.job_id = int(resp.attributes("JobPosted", "job_id")[0])
+            rec.posted_height = resp.height
+        rec.stage = "posted"
+        self.o.metrics.canaries.labels("posted").inc()
+        log.info("canary posted", extra={"canary": rec.local_id, "job_id": rec.job_id})
+
+    def commit(self, rec: CanaryRecord) -> None:
+        c = canary.commitment(rec.job_id, rec.expected_output_hash, rec.salt).hex()
+        try:
+            self.o.node.query("verification", "canary", {"commitment": c})
+            on_chain = True
+        except QueryFailed:
+            on_chain = False
+        if not on_chain:
+            msg = canary.commit_msg(self.o.address, rec.job_id, rec.expected_output_hash, rec.salt)
+            resp = self.o.node.send_tx(self.o.account, [msg], gas="auto")
+            rec.commit_height = resp.height
+        job = self.o.node.query("jobs", "job", {"id": rec.job_id})
+        claimed = int(job.get("claimed_height") or 0)
+        if claimed and rec.commit_height and claimed < rec.commit_height:
+            rec.stage, rec.outcome = "final", "spoiled: claimed before the commitment landed"
+            self.o.metrics.canaries.labels("spoiled").inc()
+            log.warning("canary spoiled", extra={"canary": rec.local_id, "job_id": rec.job_id})
+            return
+        rec.stage = "committed"
+        self.o.metrics.canaries.labels("committed").inc()
+        if job.get("state") in ("submitted", "checking"):
+            rec.stage = "submitted"  # the result came in while we were committing
+
+    def reveal(self, rec: CanaryRecord) -> None:
+        msg = canary.reveal_msg(self.o.address, rec.job_id, rec.expected_output_hash, rec.salt)
+        resp = self.o.node.send_tx(self.o.account, [msg], gas="auto")
+        matched = resp.attributes("CanaryRevealed", "matched") == ["true"]
+        rec.outcome = "matched" if matched else "mismatched"
+        rec.stage = "final"
+        self.o.metrics.canaries.labels(rec.outcome).inc()
+        log.info(
+            "canary revealed: %s", rec.outcome, extra={"canary": rec.local_id, "job_id": rec.job_id}
+        )
+
+    def sweep(self, rec: CanaryRecord, key: PrivateKey) -> None:
+        node = self.o.node
+        bal = node.balance(key.bech32)
+        gas = 120_000
+        fee = gas * node.min_gas_price()
+        if bal > fee:
+            send = MsgSend(
+                from_address=key.bech32, to_address=self.o.address, amount=_coin(bal - fee)
+            )
+            node.send_tx(key, [send], gas=gas, fee=fee)
+        rec.stage = "done"

@@ -1,0 +1,183 @@
+"""Re-execute a job and compare: fetch what it needs, run it, judge the worker's output.
+
+Everything comes from the artifact store by sha256 and is checked on arrival
+(``ArtifactClient`` re-hashes every download): the model's manifest and
+files, the input, and the worker's output, fetched by the *output hash on
+chain*, so the oracle judges exactly what the worker committed to.
+
+A check ends in one of two ways:
+
+* a ``Comparison`` (pass or fail) the daemon attests; a job the runtime says
+  cannot run at all (bad spec, bad input) fails with similarity 0, since no
+  result can be right; a worker output missing from the store fails too (the
+  worker must upload before it submits);
+* an ``Abstain``: the oracle could not judge (its sandbox failed, a download
+  failed, a time limit). It attests nothing and may try again before the
+  deadline: an oracle never votes on what it did not see.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from oracle.expected import Runner, RunOutcome, runtime_spec
+from oracle.similarity import LORA, Comparison, Policy, compare
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+class ArtifactSource(Protocol):
+    def fetch_to_cache(self, digest: str, cache_dir: str | Path) -> Path: ...
+
+
+@dataclass(frozen=True)
+class Abstain:
+    reason: str
+    retry: bool = True
+
+
+@dataclass(frozen=True)
+class Checked:
+    comparison: Comparison
+    run: RunOutcome | None
+    expected_hash: str | None
+
+
+class FetchError(Exception):
+    pass
+
+
+class Executor:
+    def __init__(
+        self,
+        artifacts: ArtifactSource,
+        runner: Runner,
+        home: Path,
+        device: str = "cpu",
+        keep_runs: bool = False,
+    ) -> None:
+        self.artifacts = artifacts
+        self.runner = runner
+        self.device = device
+        self.keep_runs = keep_runs
+        self.models = home / "cache" / "models"
+        self.inputs = home / "cache" / "inputs"
+        self.outputs = home / "cache" / "outputs"
+        self.runs = home / "runs"
+        for d in (self.models, self.inputs, self.outputs, self.runs):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # -- fetching ------------------------------------------------------------------------
+    def _fetch(self, digest: str, into: Path, what: str) -> Path:
+        try:
+            return self.artifacts.fetch_to_cache(digest, into)
+        except Exception as e:  # noqa: BLE001 - any store failure means "cannot judge now"
+            raise FetchError(f"cannot fetch {what} {digest[:16]}…: {e}") from e
+
+    def fetch_model(self, model_hash: str) -> Path:
+        """The models folder holding the manifest ``model_hash`` and all its files."""
+        from worker.runtime.models import load_manifest
+
+        self._fetch(model_hash, self.models, "model manifest")
+        manifest = load_manifest(self.models, model_hash)
+        for digest, _ in sorted(set(manifest.files.values())):
+            self._fetch(digest, self.models, "model file")
+        return self.models
+
+    def input_doc(self, job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        """The job's input as a JSON object (fetched when it is an artifact)."""
+        if "inline" in spec["input"]:
+            doc: dict[str, Any] = spec["input"]["inline"]
+            return doc
+        path = self._fetch(spec["input"]["sha256"], self.inputs, "input")
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            raise ValueError("the input is too large")
+        loaded = json.loads(path.read_bytes())
+        return loaded if isinstance(loaded, dict) else {}
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, job: dict[str, Any], model_hash: str, run_dir: Path) -> RunOutcome:
+        """Run the job as a worker would; the output lands in ``run_dir/out``."""
+        spec = runtime_spec(job, model_hash)
+        self.fetch_model(model_hash)
+        if "sha256" in spec["input"]:
+            self._fetch(spec["input"]["sha256"], self.inputs, "input")
+        return self.runner.run(spec, self.inputs, self.models, run_dir / "out")
+
+    def new_run_dir(self, job_id: Any) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"job{job_id}-", dir=self.runs))
+
+    def check(self, job: dict[str, Any], model_hash: str, policy: Policy) -> Checked | Abstain:
+        """Re-execute ``job`` and compare its output with the worker's."""
+        try:
+            spec = runtime_spec(job, model_hash)
+        except ValueError as e:
+            cmp = Comparison(job["task_type"], "job-cannot-run", 0, False, {"error": str(e)})
+            return Checked(cmp, None, None)
+        run_dir = self.new_run_dir(job["id"])
+        try:
+            try:
+                run = self.run(job, model_hash, run_dir)
+                return self._judge(job, spec, run, model_hash, policy, run_dir)
+            except FetchError as e:
+                return Abstain(str(e))
+        finally:
+            if not self.keep_runs:
+                shutil.rmtree(run_dir, ignore_errors=True)
+
+    def _judge(
+        self,
+        job: dict[str, Any],
+        spec: dict[str, Any],
+        run: RunOutcome,
+        model_hash: str,
+        policy: Policy,
+        run_dir: Path,
+    ) -> Checked | Abstain:
+        task = job["task_type"]
+        if not run.ok:
+            if run.job_at_fault:
+                detail = {"error": f"{run.error_code}: {run.error_message}"[:500]}
+                return Checked(Comparison(task, "job-cannot-run", 0, False, detail), run, None)
+            return Abstain(f"re-execution failed: {run.error_code}: {run.error_message[:300]}")
+        assert run.output_path is not None
+        try:
+            actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
+        except Exception as e:  # noqa: BLE001
+            if _not_found(e):
+                detail = {"error": f"the worker's output {job['output_hash']} is not in the store"}
+                cmp = Comparison(task, "missing-output", 0, False, detail)
+                return Checked(cmp, run, run.output_hash)
+            return Abstain(f"cannot fetch the worker's output: {e}")
+        loss_of = None
+        if task == LORA:
+            loss_of = self._loss_evaluator(job, spec, model_hash, run_dir)
+        t0 = time.monotonic()
+        cmp = compare(task, run.output_path, actual, policy, params=spec["params"], loss_of=loss_of)
+        details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
+        cmp = Comparison(cmp.task, cmp.metric, cmp.similarity_bps, cmp.passed, details)
+        return Checked(cmp, run, run.output_hash)
+
+    def _loss_evaluator(
+        self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, run_dir: Path
+    ) -> Any:
+        from oracle.lora_eval import loss_evaluator
+        from worker.runtime.models import materialize
+
+        doc = self.input_doc(job, spec)
+        texts = doc.get("eval_texts") or doc.get("texts") or []
+        _, model_dir = materialize(self.models, model_hash, run_dir / "scratch")
+        return loss_evaluator(model_dir, spec["params"], list(texts), self.device)
+
+
+def _not_found(e: Exception) -> bool:
+    from chain.artifacts import NotFound
+
+    cause = e.__cause__ if isinstance(e, FetchError) else e
+    return isinstance(cause, NotFound)

@@ -1,0 +1,168 @@
+"""What the oracle needs of the worker's code, and the one translation both must share.
+
+The oracle re-executes a job "in the same sandbox and runtime as the worker":
+``worker.sandbox`` (docker or process backend) running ``python -m
+worker.runtime``. It needs exactly one call of that package, wrapped here as
+``Runner``, so a change of the worker's API touches one adapter:
+
+    execute_job(sandbox, job_json, inputs_dir, models_dir, out_dir, limits, device)
+        -> JobRun(ok, output_path, output_hash, error_code, error_message, result)
+
+``runtime_spec`` turns an on-chain job (the jobs module's ``job`` query) into
+the runtime's ``job.json``. The worker agent must build the same document for
+the same job, or honest results will not match: the rule is
+
+* ``model``: the registered model's ``weights_sha256`` (the manifest hash the
+  runtime loads and checks);
+* ``input``: for an inline input, the JSON object it holds, or, when it is
+  not a JSON object, its text as the one item of the task's input list
+  (``prompts`` / ``texts``); else ``{"sha256": input_hash}`` (an artifact);
+* ``params``: the job's ``spec`` JSON object (the runtime applies defaults and
+  refuses unknown names);
+* ``job_id``: the chain's job id, as a string.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+# Runtime error codes that say the job itself cannot run (the oracle can
+# judge: a result for such a job is wrong). Any other failure is the oracle's
+# own trouble (a sandbox, a download, a limit): it abstains and retries.
+JOB_AT_FAULT = ("bad_job_spec", "unknown_task", "bad_input", "input_hash_mismatch", "bad_model")
+FIRST_INPUT = {"text-generation": "prompts", "embedding": "texts", "lora-train": "texts"}
+
+
+class SpecError(ValueError):
+    """The on-chain job cannot be turned into a runtime job."""
+
+
+def inline_input(job: dict[str, Any]) -> dict[str, Any]:
+    raw = base64.b64decode(job.get("inline_input") or "")
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        doc = None
+    if isinstance(doc, dict):
+        return doc
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as e:
+        raise SpecError("the inline input is neither a JSON object nor UTF-8 text") from e
+    return {FIRST_INPUT[job["task_type"]]: [text]}
+
+
+def runtime_spec(job: dict[str, Any], model_hash: str) -> dict[str, Any]:
+    """The runtime's job.json for an on-chain job (see the module doc for the rule)."""
+    if job["task_type"] not in FIRST_INPUT:
+        raise SpecError(f"unknown task type {job['task_type']!r}")
+    params: Any = {}
+    if job.get("spec"):
+        try:
+            params = json.loads(job["spec"])
+        except ValueError as e:
+            raise SpecError(f"the job's spec is not JSON: {e}") from e
+        if not isinstance(params, dict):
+            raise SpecError("the job's spec must be a JSON object")
+    inp: dict[str, Any]
+    # An inline job's input_hash is the sha256 of its inline bytes: inline wins.
+    if job.get("inline_input"):
+        inp = {"inline": inline_input(job)}
+    else:
+        inp = {"sha256": job["input_hash"]}
+    return {
+        "version": 1,
+        "job_id": str(job["id"]),
+        "task": job["task_type"],
+        "model": model_hash,
+        "input": inp,
+        "params": params,
+    }
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    ok: bool
+    output_path: Path | None
+    output_hash: str | None
+    error_code: str | None
+    error_message: str
+    result: dict[str, Any] | None  # the runtime's result.json
+    seconds: float
+
+    @property
+    def job_at_fault(self) -> bool:
+        return self.error_code in JOB_AT_FAULT
+
+
+class Runner(Protocol):
+    """Runs one runtime job.json with its inputs and models folders attached."""
+
+    name: str
+
+    def run(self, spec: dict[str, Any], inputs: Path, models: Path, out: Path) -> RunOutcome: ...
+
+
+class SandboxRunner:
+    """``Runner`` over ``worker.sandbox``: the worker's own backends and limits."""
+
+    def __init__(
+        self, kind: str = "auto", device: str = "cpu", timeout_s: float = 600.0, image: str = ""
+    ) -> None:
+        from worker.sandbox import Limits, make_sandbox
+
+        self.sandbox = make_sandbox(kind, image or None)
+        self.name = f"{self.sandbox.name} ({self.sandbox.isolation})"
+        self.device = device
+        self.limits = Limits(timeout_s=timeout_s)
+
+    def run(self, spec: dict[str, Any], inputs: Path, models: Path, out: Path) -> RunOutcome:
+        import time
+
+        from worker.sandbox import execute_job
+
+        t0 = time.monotonic()
+        run = execute_job(self.sandbox, spec, inputs, models, out, self.limits, device=self.device)
+        return RunOutcome(
+            ok=run.ok,
+            output_path=run.output_path,
+            output_hash=run.output_hash,
+            error_code=run.error_code,
+            error_message=run.error_message,
+            result=run.result,
+            seconds=time.monotonic() - t0,
+        )
+
+
+class InProcessRunner:
+    """``Runner`` calling ``worker.runtime``'s entry point in this process: no
+    isolation at all, for the simulation and tests where the sandbox is not
+    what is being tested (named so; never the daemon's default)."""
+
+    name = "in-process (NO isolation)"
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+
+    def run(self, spec: dict[str, Any], inputs: Path, models: Path, out: Path) -> RunOutcome:
+        import tempfile
+        import time
+
+        from worker.runtime.__main__ import run_job
+        from worker.runtime.errors import JobError
+
+        t0 = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="vcoin-oracle-run-") as tmp:
+            jf = Path(tmp) / "job.json"
+            jf.write_text(json.dumps(spec))
+            try:
+                doc = run_job(jf, inputs, models, out, Path(tmp) / "scratch", self.device)
+            except JobError as e:
+                return RunOutcome(False, None, None, e.code, e.message, None, 0.0)
+        path = out / doc["output"]["file"]
+        secs = time.monotonic() - t0
+        return RunOutcome(True, path, doc["output_hash"], None, "", doc, secs)
