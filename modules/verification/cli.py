@@ -1,0 +1,182 @@
+"""``vcoind tx verification …`` and ``vcoind query verification …`` (see chain/cli/__init__.py).
+
+The oracle daemon sends these messages itself; the commands are for operators
+and for trying the protocol by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from chain.cli.common import CliError, Env, add_tx_flags
+from modules.jobs.cli import send
+from modules.verification import attestation, canary
+from modules.verification import msgs as vm
+from modules.verification.records import VERDICTS
+
+
+def _hex(text: str, what: str, size: int | None = None) -> bytes:
+    try:
+        b = bytes.fromhex(text)
+    except ValueError as e:
+        raise CliError(f"{what} must be hex: {e}") from e
+    if size is not None and len(b) != size:
+        raise CliError(f"{what} must be {size} bytes ({2 * size} hex characters)")
+    return b
+
+
+def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("verification", help="canaries and attestations (oracles)")
+    sub = p.add_subparsers(dest="verification_cmd", required=True, metavar="COMMAND")
+
+    commit = sub.add_parser(
+        "commit-canary",
+        help="commit to a canary job's expected output before it is claimed",
+        description="Sends sha256('vcoin/canary/v1' ‖ job id ‖ expected output hash ‖ salt); "
+        "the job id stays hidden until the reveal. Keep the salt: the reveal needs it.",
+    )
+    commit.add_argument("job_id", type=int)
+    commit.add_argument("--expected-output-hash", required=True)
+    commit.add_argument("--salt", required=True, help="16..64 random bytes, hex")
+    add_tx_flags(commit)
+    commit.set_defaults(func=run_commit)
+
+    reveal = sub.add_parser(
+        "reveal-canary",
+        help="reveal a canary after the worker submitted: a mismatch is cheating",
+        description="Decides the job at once: its output matches the committed expectation "
+        "(settled) or not (rejected, the worker punished).",
+    )
+    reveal.add_argument("job_id", type=int)
+    reveal.add_argument("--expected-output-hash", required=True)
+    reveal.add_argument("--salt", required=True)
+    add_tx_flags(reveal)
+    reveal.set_defaults(func=run_reveal)
+
+    attest = sub.add_parser(
+        "attest",
+        help="attest a checked job's result (active oracles)",
+        description="Signs (chain id, job id, verdict, similarity, evidence hash) with the "
+        "oracle's ed25519 key and sends it. A pass needs similarity at or over the "
+        "threshold param (9500 bps).",
+    )
+    attest.add_argument("job_id", type=int)
+    attest.add_argument("verdict", choices=VERDICTS)
+    attest.add_argument("--similarity-bps", type=int, required=True, help="0..10000")
+    attest.add_argument("--evidence-hash", required=True, help="sha256 of the evidence, hex")
+    attest.add_argument(
+        "--ed25519-key-file", type=Path, required=True, help="file with the 32-byte seed, hex"
+    )
+    add_tx_flags(attest)
+    attest.set_defaults(func=run_attest)
+
+
+def _oracle(env: Env, args: argparse.Namespace) -> str:
+    return env.signing_key(args.from_key, args.passphrase_file).bech32
+
+
+def run_commit(args: argparse.Namespace, env: Env) -> int:
+    expected = _hex(args.expected_output_hash, "--expected-output-hash", 32)
+    try:
+        c = canary.commitment(args.job_id, expected, _hex(args.salt, "--salt"))
+    except ValueError as e:
+        raise CliError(str(e)) from e
+    msg = vm.MsgCommitCanary(oracle=_oracle(env, args), commitment=c.hex())
+    return send(env, args, [msg], show="CanaryCommitted.commitment")
+
+
+def run_reveal(args: argparse.Namespace, env: Env) -> int:
+    msg = vm.MsgRevealCanary(
+        oracle=_oracle(env, args),
+        job_id=args.job_id,
+        expected_output_hash=args.expected_output_hash,
+        salt=args.salt,
+    )
+    return send(env, args, [msg], show="CanaryRevealed.matched")
+
+
+def run_attest(args: argparse.Namespace, env: Env) -> int:
+    seed = _hex(args.ed25519_key_file.read_text().strip(), "the ed25519 key file", 32)
+    evidence = _hex(args.evidence_hash, "--evidence-hash", 32)
+    if not 0 <= args.similarity_bps <= 10_000:
+        raise CliError("--similarity-bps is 0..10000")
+    sig = attestation.sign(
+        SigningKey(seed),
+        env.client().chain_id(),
+        args.job_id,
+        args.verdict,
+        args.similarity_bps,
+        evidence,
+    )
+    msg = vm.MsgAttest(
+        oracle=_oracle(env, args),
+        job_id=args.job_id,
+        verdict=args.verdict,
+        similarity_bps=args.similarity_bps,
+        evidence_hash=evidence.hex(),
+        signature=sig,
+    )
+    return send(env, args, [msg])
+
+
+def register_query(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("verification", help="draws, checks, attestations, canaries")
+    sub = p.add_subparsers(dest="verification_query", required=True, metavar="WHAT")
+    st = sub.add_parser("status", help="where a job's result stands: stage, due, tally")
+    st.add_argument("job_id", type=int)
+    st.set_defaults(func=run_status)
+    ch = sub.add_parser("checking", help="jobs waiting for oracle attestations")
+    ch.add_argument("--limit", type=int, default=100)
+    ch.add_argument("--after", type=int, default=0)
+    ch.set_defaults(func=run_checking)
+    c = sub.add_parser("canary", help="an open canary commitment")
+    c.add_argument("commitment")
+    c.set_defaults(func=run_canary)
+    r = sub.add_parser("sample-rate", help="the chance a worker's result is checked now")
+    r.add_argument("address", help="address or key name")
+    r.set_defaults(func=run_rate)
+
+
+def _status_text(out: dict[str, Any]) -> str:
+    p = out["pending"]
+    head = f"job {out['job_id']}: " + (
+        "no verdict pending" if p is None else f"{p['stage']} until height {p['due']}"
+    )
+    lines = [head]
+    for a in out["attestations"]:
+        lines.append(
+            f"  {a['oracle']}: {a['verdict']} ({a['similarity_bps']} bps, stake {a['stake']})"
+        )
+    return "\n".join(lines)
+
+
+def run_status(args: argparse.Namespace, env: Env) -> None:
+    out = env.client().query("verification", "status", {"job_id": args.job_id})
+    env.emit(out, lambda: _status_text(out))
+
+
+def run_checking(args: argparse.Namespace, env: Env) -> None:
+    req = {"limit": args.limit, "after": args.after}
+    out = env.client().query("verification", "checking", req)
+    env.emit(
+        out,
+        lambda: (
+            "\n".join(f"{p['job_id']:>8}  due {p['due']}  {p['worker']}" for p in out["pending"])
+            or "nothing waiting"
+        ),
+    )
+
+
+def run_canary(args: argparse.Namespace, env: Env) -> None:
+    env.emit(env.client().query("verification", "canary", {"commitment": args.commitment}))
+
+
+def run_rate(args: argparse.Namespace, env: Env) -> None:
+    out = env.client().query(
+        "verification", "sample_rate", {"address": env.resolve_address(args.address)}
+    )
+    env.emit(out, lambda: f"score {out['score_bps'] / 100:.2f}; checked {out['rate_bps'] / 100}%")
