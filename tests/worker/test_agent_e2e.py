@@ -1,0 +1,138 @@
+# ruff: noqa: F811 - pytest fixtures imported from agent_env are parameters here
+"""The worker agent end to end: a real node, real ``vcoin-worker`` processes, jobs in Docker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chain.artifacts import ArtifactClient
+from modules.jobs import receipt
+from tests.worker.agent_env import (  # noqa: F401 - fixtures
+    ALICE,
+    FLOOR,
+    PRICE,
+    Market,
+    docker_engine,
+    market,
+    wait_for,
+    workers,
+)
+from worker.models.artifact import ModelArtifact
+from worker.runtime.__main__ import run_job
+
+pytestmark = pytest.mark.slow
+
+GOOD_SPEC = json.dumps({"params": {"max_new_tokens": 8}})
+
+
+def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
+    market: Market, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, tmp_path: Path
+) -> None:
+    w = workers("worker1").setup().start()
+    prompts = {"prompts": ["Hello world", "The GPU market"]}
+    job_id = market.post(prompts, spec=GOOD_SPEC)
+
+    job = market.wait_state(job_id, ("settled",), 90)
+    assert job["worker"] == w.address
+
+    # The same job run locally by the runtime, in this process, gives the same hash.
+    spec = {
+        "version": 1,
+        "task": "text-generation",
+        "model": tiny_lm.digest,
+        "input": {"inline": prompts},
+        "params": {"max_new_tokens": 8},
+    }
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    local = run_job(tmp_path / "job.json", tmp_path, models_dir, tmp_path / "local")
+    assert job["output_hash"] == local["output_hash"]
+
+    # It ran in the worker image, and the receipt names that image and the chain's hashes.
+    rec = job["receipt"]
+    import docker
+
+    from worker.image.build import image_tag
+
+    assert rec["image_digest"] == docker.from_env().images.get(image_tag()).id
+    assert rec["model_hash"] == tiny_lm.digest and rec["input_hash"] == job["input_hash"]
+    pub = bytes.fromhex(market.client.account(w.address).pub_key or "")  # type: ignore[union-attr]
+    assert pub == b"" or receipt.verify(
+        pub,
+        bytes.fromhex(rec["signature"]),
+        market.client.chain_id(),
+        job_id,
+        rec["image_digest"],
+        bytes.fromhex(rec["model_hash"]),
+        bytes.fromhex(rec["input_hash"]),
+        bytes.fromhex(rec["output_hash"]),
+    )
+
+    # The output is in the artifact store under the result hash.
+    with ArtifactClient(market.artifacts) as ac:
+        out = json.loads(ac.download_bytes(job["artifact_ref"]))
+    assert job["artifact_ref"] == job["output_hash"]
+    assert [c["prompt"] for c in out["completions"]] == prompts["prompts"]
+
+    # Paid once, at the worker's price.
+    paid = market.events("WorkerPaid", job_id)
+    assert len(paid) == 1 and paid[0]["worker"] == w.address
+    assert job["price"] == str(FLOOR) and paid[0]["amount"] == f"{FLOOR * 8 // 10}avcn"
+    assert int(job["paid"]) == FLOOR * 8 // 10 and int(job["refunded"]) == PRICE - FLOOR
+
+    # What the operator sees: a claim within milliseconds of the event, metrics, heartbeats.
+    claim = next(
+        r for r in w.records() if str(r.get("msg", "")).startswith(f"claiming job {job_id}")
+    )
+    assert "ms after its event" in claim["msg"]
+    text = w.metrics()
+    assert 'vcoin_worker_claims_total{outcome="won"} 1.0' in text
+    assert 'vcoin_worker_jobs_total{result="submitted"} 1.0' in text
+    assert "vcoin_worker_event_to_claim_seconds_count 1.0" in text
+    wait_for(
+        "a heartbeat",
+        lambda: 'vcoin_worker_heartbeats_total{result="ok"}' in w.metrics(),
+        20,
+    )
+    score = market.client.query("reputation", "score", {"address": w.address})
+    assert score["uptime_bps"] == 10_000 and score["has_history"]
+
+    assert w.stop() == 0
+    assert w.said("msg", "stopped")
+    errors = [r for r in w.records() if r.get("level") in ("error", "critical")]
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("model", "spec", "code"),
+    [
+        ("tiny-lm", json.dumps({"params": {"max_new_tokens": "lots"}}), "bad_job_spec"),
+        ("tiny-lm", json.dumps({"steps": 3}), "bad_job_spec"),
+        ("ghost-lm", "", "model_not_found"),
+        ("bad-lm", "", "model_hash_mismatch"),
+    ],
+    ids=["bad-param", "unknown-spec-key", "weights-not-in-store", "weights-hash-mismatch"],
+)
+def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
+    market: Market, workers: Any, model: str, spec: str, code: str
+) -> None:
+    w = workers("worker2").setup().start()
+    alice_before = market.client.balance(ALICE.bech32)
+    bad = market.post(model=model, spec=spec)
+    job = market.wait_state(bad, ("failed",), 60)
+    assert job["worker"] == w.address
+    assert job["last_error"].startswith(code + ":"), job["last_error"]
+    (failed,) = market.events("JobFailed", bad)
+    assert failed["reason"] == job["last_error"] and failed["worker"] == w.address
+    assert int(job["refunded"]) == PRICE and int(job["paid"]) == 0
+    # The poster got its escrow back: only the post's fee is gone.
+    assert market.client.balance(ALICE.bech32) > alice_before - PRICE
+
+    # The worker is still there and still works.
+    assert w.alive()
+    ok = market.post(spec=GOOD_SPEC)
+    assert market.wait_state(ok, ("submitted", "settled"), 60)["worker"] == w.address
+    assert w.stop() == 0

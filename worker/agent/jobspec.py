@@ -1,0 +1,92 @@
+"""From a job on chain to the runtime's ``job.json``: the one mapping workers and oracles share.
+
+A job on chain (``vcoind query jobs job``) carries ``task_type``, ``model`` (a
+chain model id), ``input_hash`` (an artifact, or the sha256 of
+``inline_input``) and ``spec``, a JSON object (or empty) whose only key is
+``params``, the task's parameters::
+
+    spec = {"params": {"max_new_tokens": 16, "seed": 7}}
+
+The runtime's job.json (``worker.runtime.spec``) is then::
+
+    {"version": 1, "job_id": "<id>", "task": <task_type>,
+     "model": <the model's weights_sha256: its manifest digest>,
+     "input": {"sha256": <input_hash>}, "params": <spec.params>}
+
+An inline input is written into the inputs folder under its hash, so both
+kinds of input reach the runtime the same way and the hash it checks is the
+one on chain. Anything else in the spec is refused as ``bad_job_spec``: the
+runtime would refuse it too, and the poster learns at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from worker.runtime.errors import JobError
+from worker.runtime.spec import SPEC_VERSION, parse_spec
+
+SPEC_KEYS = ("params",)
+
+
+def spec_params(spec_text: str) -> dict[str, Any]:
+    """The ``params`` of a chain spec; JobError ``bad_job_spec`` when it is malformed."""
+    if not spec_text:
+        return {}
+    try:
+        spec = json.loads(spec_text)
+    except ValueError as e:
+        raise JobError("bad_job_spec", f"the job's spec is not JSON: {e}") from None
+    if not isinstance(spec, dict):
+        raise JobError("bad_job_spec", "the job's spec must be a JSON object")
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise JobError(
+            "bad_job_spec",
+            f'the job\'s spec has unknown keys {unknown}; it may only hold {{"params": {{...}}}}',
+        )
+    params = spec.get("params", {})
+    if not isinstance(params, dict):
+        raise JobError("bad_job_spec", "spec.params must be a JSON object")
+    return params
+
+
+def runtime_job(job: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """job.json for ``job`` (a ``jobs/job`` query answer) and its ``model`` (``jobs/model``).
+
+    Raises JobError when the spec is malformed, with the runtime's own checks.
+    """
+    doc = {
+        "version": SPEC_VERSION,
+        "job_id": str(job["id"]),
+        "task": job["task_type"],
+        "model": model["weights_sha256"],
+        "input": {"sha256": job["input_hash"]},
+        "params": spec_params(str(job.get("spec") or "")),
+    }
+    parse_spec(json.dumps(doc).encode())  # the same checks the runtime makes, before any download
+    return doc
+
+
+def inline_input(job: dict[str, Any]) -> bytes:
+    raw = job.get("inline_input") or ""
+    return base64.b64decode(raw) if raw else b""
+
+
+def write_inline_input(job: dict[str, Any], inputs_dir: Path) -> Path | None:
+    """Write an inline input as ``inputs_dir/<input_hash>``; None for an artifact input."""
+    data = inline_input(job)
+    if not data:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != job["input_hash"]:
+        raise JobError("input_hash_mismatch", "the inline input does not hash to input_hash")
+    path = inputs_dir / digest
+    path.write_bytes(data)
+    os.chmod(path, 0o444)
+    return path
