@@ -53,10 +53,10 @@ from typing import Any
 from modules.jobs.msgs import MsgPostJob
 from modules.verification import canary as chain_canary
 from modules.verification.msgs import MsgCommitCanary, MsgRevealCanary
-from oracle.expected import FIRST_INPUT, inline_input
 
 SALT_BYTES = 32
 BPS = 10_000
+FIRST_INPUT = {"text-generation": "prompts", "embedding": "texts", "lora-train": "texts"}
 INPUT_LISTS = {
     "text-generation": ("prompts",),
     "embedding": ("texts",),
@@ -86,7 +86,7 @@ class Planned:
     """A canary ready to run locally and post: the MsgPostJob fields and its input."""
 
     fields: dict[str, Any]  # MsgPostJob fields except poster and the input
-    input_doc: dict[str, Any] | None  # JSON input (None when the input is plain text)
+    input_doc: dict[str, Any] | None  # the JSON input (None when rebuilt from a record)
     inline: bytes  # the inline bytes ("" for an artifact input)
     artifact: bytes  # the artifact bytes to upload ("" for inline)
 
@@ -144,8 +144,9 @@ def canonical(doc: Any) -> bytes:
 
 def plan_from(
     job: dict[str, Any], artifact_input: dict[str, Any] | None, rng: random.Random
-) -> Planned:
-    """A canary imitating the real ``job`` (the ``job`` query's view)."""
+) -> Planned | None:
+    """A canary imitating the real ``job`` (the ``job`` query's view); None when the
+    job's input is not a JSON object (such a job cannot run, so it is no model)."""
     task = job["task_type"]
     fields = {
         "task_type": task,
@@ -160,14 +161,14 @@ def plan_from(
         "gpu_model": job.get("gpu_model", ""),
     }
     if job.get("inline_input"):
-        raw = base64.b64decode(job["inline_input"])
-        as_json = _json_object(raw)
-        if as_json is None:  # plain text: answer with plain text of about that length
-            text = _sentence(rng, max(8, int(len(raw) * rng.uniform(0.8, 1.2))))
-            return Planned(fields, None, text.encode(), b"")
+        as_json = _json_object(base64.b64decode(job["inline_input"]))
+        if as_json is None:
+            return None
         doc = synth_like(rng, as_json, task)
         return Planned(fields, doc, canonical(doc), b"")
-    doc = synth_like(rng, artifact_input or {}, task)
+    if artifact_input is None:
+        return None
+    doc = synth_like(rng, artifact_input, task)
     return Planned(fields, doc, b"", canonical(doc))
 
 
@@ -177,13 +178,6 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
-
-
-def template_input(job: dict[str, Any]) -> dict[str, Any] | None:
-    """The inline input of a template job as a JSON object, if it is one."""
-    if not job.get("inline_input"):
-        return None
-    return inline_input(job)
 
 
 # -- messages -------------------------------------------------------------------------------

@@ -106,14 +106,13 @@ class CanaryDriver:
             job = self.o.node.query("jobs", "job", {"id": template_id})
             art = None
             if not job.get("inline_input"):
-                from oracle.expected import runtime_spec
-
-                spec = runtime_spec(job, "0" * 64)
-                art = self.o.executor.input_doc(job, spec)
+                art = self.o.executor.input_doc(job)
         except Exception as e:  # noqa: BLE001 - a template we cannot read is skipped
             log.warning("cannot use job %d as a canary template: %s", template_id, e)
             return None
         p = canary.plan_from(job, art, self.o.rng)
+        if p is None:
+            return None
         poster = PrivateKey(secrets.token_bytes(32))
         rec = CanaryRecord(
             local_id=st.next_canary,

@@ -145,16 +145,24 @@ class Oracle:
             page = self.node.query(VERIFICATION, "checking", {"after": after, "limit": 200})
             for p in page.get("pending") or []:
                 job_id, due = int(p["job_id"]), int(p["due"])
-                if job_id not in self.state.attested and job_id not in self.state.checks:
-                    if due > height:
-                        self.state.checks[job_id] = Check(job_id, due, height)
-                        log.info("owed check found at start", extra={"job_id": job_id})
+                known = job_id in self.state.attested or job_id in self.state.checks
+                if not known and due > height and self.not_yet_attested(job_id):
+                    self.state.checks[job_id] = Check(job_id, due, height)
+                    log.info("owed check found at start", extra={"job_id": job_id})
             if not page.get("next_after"):
                 break
             after = int(page["next_after"])
         for job_id, c in sorted(self.state.checks.items()):
             if c.deadline <= height:
                 self.drop_check(job_id, "its attestation window closed while we were away")
+
+    def not_yet_attested(self, job_id: int) -> bool:
+        """Ask the chain; remember a verdict found there (the state file may be lost)."""
+        status = self.node.query(VERIFICATION, "status", {"job_id": job_id})
+        mine = [a for a in status.get("attestations") or [] if a.get("oracle") == self.address]
+        if mine:
+            self.state.note_attested(job_id, str(mine[0]["verdict"]))
+        return not mine
 
     def save(self) -> None:
         self.files.save(self.state)
@@ -298,13 +306,11 @@ class Oracle:
         """The job if it still waits for this oracle's attestation; else drop the check."""
         try:
             job: dict[str, Any] = self.node.query("jobs", "job", {"id": job_id})
-            status = self.node.query(VERIFICATION, "status", {"job_id": job_id})
+            fresh = self.not_yet_attested(job_id)
         except QueryFailed as e:
             self.drop_check(job_id, f"the chain does not know it: {e}")
             return None
-        mine = [a for a in status.get("attestations") or [] if a.get("oracle") == self.address]
-        if mine:
-            self.state.note_attested(job_id, str(mine[0]["verdict"]))
+        if not fresh:
             log.info("already attested on chain", extra={"job_id": job_id})
             return None
         if job.get("state") != "checking":

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from oracle.expected import Runner, RunOutcome, runtime_spec
+from oracle.expected import Runner, RunOutcome, SpecError, place_inline_input, runtime_spec
 from oracle.similarity import LORA, Comparison, Policy, compare
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -90,12 +90,16 @@ class Executor:
             self._fetch(digest, self.models, "model file")
         return self.models
 
-    def input_doc(self, job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-        """The job's input as a JSON object (fetched when it is an artifact)."""
-        if "inline" in spec["input"]:
-            doc: dict[str, Any] = spec["input"]["inline"]
-            return doc
-        path = self._fetch(spec["input"]["sha256"], self.inputs, "input")
+    def place_input(self, job: dict[str, Any]) -> Path:
+        """The job's input in the inputs folder: written when inline, else fetched."""
+        if job.get("inline_input"):
+            place_inline_input(job, self.inputs)
+            return self.inputs / str(job["input_hash"])
+        return self._fetch(str(job["input_hash"]), self.inputs, "input")
+
+    def input_doc(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The job's input as a JSON object."""
+        path = self.place_input(job)
         if path.stat().st_size > MAX_INPUT_BYTES:
             raise ValueError("the input is too large")
         loaded = json.loads(path.read_bytes())
@@ -106,8 +110,7 @@ class Executor:
         """Run the job as a worker would; the output lands in ``run_dir/out``."""
         spec = runtime_spec(job, model_hash)
         self.fetch_model(model_hash)
-        if "sha256" in spec["input"]:
-            self._fetch(spec["input"]["sha256"], self.inputs, "input")
+        self.place_input(job)
         return self.runner.run(spec, self.inputs, self.models, run_dir / "out")
 
     def new_run_dir(self, job_id: Any) -> Path:
@@ -117,9 +120,12 @@ class Executor:
         """Re-execute ``job`` and compare its output with the worker's."""
         try:
             spec = runtime_spec(job, model_hash)
-        except ValueError as e:
+            self.place_input(job)
+        except SpecError as e:
             cmp = Comparison(job["task_type"], "job-cannot-run", 0, False, {"error": str(e)})
             return Checked(cmp, None, None)
+        except FetchError as e:
+            return Abstain(str(e))
         run_dir = self.new_run_dir(job["id"])
         try:
             try:
@@ -170,7 +176,7 @@ class Executor:
         from oracle.lora_eval import loss_evaluator
         from worker.runtime.models import materialize
 
-        doc = self.input_doc(job, spec)
+        doc = self.input_doc(job)
         texts = doc.get("eval_texts") or doc.get("texts") or []
         _, model_dir = materialize(self.models, model_hash, run_dir / "scratch")
         return loss_evaluator(model_dir, spec["params"], list(texts), self.device)

@@ -9,22 +9,17 @@ worker.runtime``. It needs exactly one call of that package, wrapped here as
         -> JobRun(ok, output_path, output_hash, error_code, error_message, result)
 
 ``runtime_spec`` turns an on-chain job (the jobs module's ``job`` query) into
-the runtime's ``job.json``. The worker agent must build the same document for
-the same job, or honest results will not match: the rule is
-
-* ``model``: the registered model's ``weights_sha256`` (the manifest hash the
-  runtime loads and checks);
-* ``input``: for an inline input, the JSON object it holds, or, when it is
-  not a JSON object, its text as the one item of the task's input list
-  (``prompts`` / ``texts``); else ``{"sha256": input_hash}`` (an artifact);
-* ``params``: the job's ``spec`` JSON object (the runtime applies defaults and
-  refuses unknown names);
-* ``job_id``: the chain's job id, as a string.
+the runtime's ``job.json``. Worker and oracle must build the same document
+for the same job, or honest results would not match, so the oracle calls the
+worker's own mapping, ``worker.agent.jobspec.runtime_job``: ``model`` is the
+registered model's ``weights_sha256`` (the manifest digest), ``input`` is
+``{"sha256": input_hash}`` (an inline input is written into the inputs folder
+under its hash first, ``write_inline_input``), ``params`` is the spec's
+``params`` object.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,54 +29,34 @@ from typing import Any, Protocol
 # judge: a result for such a job is wrong). Any other failure is the oracle's
 # own trouble (a sandbox, a download, a limit): it abstains and retries.
 JOB_AT_FAULT = ("bad_job_spec", "unknown_task", "bad_input", "input_hash_mismatch", "bad_model")
-FIRST_INPUT = {"text-generation": "prompts", "embedding": "texts", "lora-train": "texts"}
 
 
 class SpecError(ValueError):
     """The on-chain job cannot be turned into a runtime job."""
 
 
-def inline_input(job: dict[str, Any]) -> dict[str, Any]:
-    raw = base64.b64decode(job.get("inline_input") or "")
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        doc = None
-    if isinstance(doc, dict):
-        return doc
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError as e:
-        raise SpecError("the inline input is neither a JSON object nor UTF-8 text") from e
-    return {FIRST_INPUT[job["task_type"]]: [text]}
-
-
 def runtime_spec(job: dict[str, Any], model_hash: str) -> dict[str, Any]:
-    """The runtime's job.json for an on-chain job (see the module doc for the rule)."""
-    if job["task_type"] not in FIRST_INPUT:
-        raise SpecError(f"unknown task type {job['task_type']!r}")
-    params: Any = {}
-    if job.get("spec"):
-        try:
-            params = json.loads(job["spec"])
-        except ValueError as e:
-            raise SpecError(f"the job's spec is not JSON: {e}") from e
-        if not isinstance(params, dict):
-            raise SpecError("the job's spec must be a JSON object")
-    inp: dict[str, Any]
-    # An inline job's input_hash is the sha256 of its inline bytes: inline wins.
-    if job.get("inline_input"):
-        inp = {"inline": inline_input(job)}
-    else:
-        inp = {"sha256": job["input_hash"]}
-    return {
-        "version": 1,
-        "job_id": str(job["id"]),
-        "task": job["task_type"],
-        "model": model_hash,
-        "input": inp,
-        "params": params,
-    }
+    """The runtime's job.json for an on-chain job (the worker's mapping, see above)."""
+    from worker.agent.jobspec import runtime_job
+    from worker.runtime.errors import JobError
+
+    try:
+        return runtime_job(job, {"weights_sha256": model_hash})
+    except JobError as e:
+        raise SpecError(f"{e.code}: {e.message}") from e
+    except KeyError as e:
+        raise SpecError(f"the job record lacks {e}") from e
+
+
+def place_inline_input(job: dict[str, Any], inputs: Path) -> None:
+    """Write an inline input into ``inputs`` under its hash, as the worker does."""
+    from worker.agent.jobspec import write_inline_input
+    from worker.runtime.errors import JobError
+
+    try:
+        write_inline_input(job, inputs)
+    except JobError as e:
+        raise SpecError(f"{e.code}: {e.message}") from e
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ revealed after the submission; a wrong salt or a late commitment is refused."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 import secrets
@@ -32,7 +33,11 @@ def market(make_app: Callable[..., App]) -> Market:
 def user_job(m: Market) -> dict:
     inline = json.dumps({"prompts": ["Write a haiku about rain", "Summarise: the cat sat"]})
     jid = m.post(
-        USER, max_price=3 * VCN, prompt=inline.encode(), priority=2, spec='{"max_new_tokens": 24}'
+        USER,
+        max_price=3 * VCN,
+        prompt=inline.encode(),
+        priority=2,
+        spec='{"params": {"max_new_tokens": 24}}',
     )
     return m.q("jobs", "job", id=jid)
 
@@ -44,7 +49,7 @@ def test_a_canary_copies_the_real_job_but_not_its_input() -> None:
         "model": "tiny-lm",
         "max_price": "3000",
         "priority": 2,
-        "spec": '{"max_new_tokens": 24}',
+        "spec": '{"params": {"max_new_tokens": 24}}',
         "claim_blocks": 50,
         "result_blocks": 10,
         "inline_input": base64.b64encode(
@@ -52,13 +57,17 @@ def test_a_canary_copies_the_real_job_but_not_its_input() -> None:
         ).decode(),
     }
     p = canary.plan_from(template, None, random.Random(1))
+    assert p is not None
     for k in ("task_type", "model", "max_price", "priority", "spec", "claim_blocks"):
         assert str(p.fields[k]) == str(template[k])
     doc = json.loads(p.inline)
     assert len(doc["prompts"]) == 2 and doc["prompts"][0] != "Write a haiku about rain"
     assert 150 <= len(doc["prompts"][1]) <= 250  # about the template's size
     spec = runtime_spec(p.pseudo_job(), "ab" * 32)
-    assert spec["input"] == {"inline": doc} and spec["params"] == {"max_new_tokens": 24}
+    assert spec["input"] == {"sha256": hashlib.sha256(p.inline).hexdigest()}
+    assert spec["params"] == {"max_new_tokens": 24}
+    plain = {**template, "inline_input": base64.b64encode(b"just text").decode()}
+    assert canary.plan_from(plain, None, random.Random(1)) is None  # cannot run: no model
 
 
 def test_the_posting_rate_follows_the_param_and_the_stake_share() -> None:
@@ -75,6 +84,7 @@ def test_the_posting_rate_follows_the_param_and_the_stake_share() -> None:
 def test_commit_then_reveal_settles_the_canary(make_app: Callable[..., App], honest: bool) -> None:
     m = market(make_app)
     p = canary.plan_from(user_job(m), None, random.Random(2))
+    assert p is not None
     jid = m.post(POSTER, prompt=p.inline, **{k: v for k, v in p.fields.items() if k != "model"})
     expected, salt = output_of(jid).hex(), secrets.token_hex(32)
     r = m.tx(ORACLE, canary.commit_msg(ORACLE.bech32, jid, expected, salt))

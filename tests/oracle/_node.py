@@ -1,0 +1,285 @@
+"""A real node in this process with a marketplace genesis, and a scripted worker.
+
+* ``market_node(home, models, **verification)``: the test genesis with the
+  tiny LM and MiniLM registered under their real manifest hashes, short
+  windows, and the given verification params; the node runs the solo driver
+  with its RPC (websocket included) and REST (artifact store) servers on free
+  ports; the model blobs are uploaded to its artifact store.
+* ``Scripted``: a worker driven by the test, through the node's RPC like the
+  real agent: claim, run the job in the runtime (in-process), upload the
+  output, submit with a signed receipt; or submit a wrong output on purpose.
+  (The real agent is worker/'s; these tests are about the oracle.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chain.artifacts import ArtifactClient
+from chain.client import NodeClient
+from chain.config import NodeConfig
+from chain.crypto import PrivateKey
+from chain.node import Node
+from modules.jobs import msgs as jm
+from modules.jobs import receipt
+from modules.staking.msgs import Coin, MsgBond
+from oracle.expected import InProcessRunner, place_inline_input, runtime_spec
+from tests.chain.inproc_node import _wait_up
+from tests.chain.nodeproc import free_port
+from tests.helpers import make_genesis, test_key
+from tests.oracle.conftest import Models
+
+VCN = 10**18
+IMAGE = "sha256:" + "cd" * 32
+
+
+def genesis(models: Models, **verification: Any) -> dict[str, Any]:
+    doc = make_genesis(16)
+    st = doc["app_state"]
+
+    def model(mid: str, types: list[str], digest: str) -> dict[str, Any]:
+        return {
+            "id": mid,
+            "task_types": types,
+            "weights_sha256": digest,
+            "config_sha256": hashlib.sha256(mid.encode()).hexdigest(),
+            "min_gpu_memory_mib": 0,
+            "registered_height": 0,
+            "description": "",
+        }
+
+    st["jobs"] = {
+        "models": [
+            model("minilm", ["embedding"], models.minilm),
+            model("tiny-lm", ["lora-train", "text-generation"], models.lm),
+        ],
+        "params": {"default_claim_blocks": 200, "default_result_blocks": 100},
+    }
+    st["verification"] = {
+        "params": {"challenge_window_blocks": 10, "attest_window_blocks": 200, **verification}
+    }
+    st["staking"] = {"params": {"jail_blocks": 20, "unbonding_blocks": 10}}
+    return doc
+
+
+@dataclass
+class Net:
+    node: Node
+    rpc: str
+    rest: str
+    client: NodeClient
+    artifacts: ArtifactClient
+
+    def wait_for(self, cond: Callable[[], Any], timeout: float = 60.0, step: Any = None) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            if step is not None:
+                step()
+            got = cond()
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s")
+            time.sleep(0.05)
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = self.client.query("jobs", "job", {"id": job_id})
+        return out
+
+    def attested_events(self, oracle: str) -> list[dict[str, str]]:
+        """Every Attested event this oracle ever produced, from the tx index."""
+        res = self.client.tx_search(f"Attested.oracle='{oracle}'", per_page=100)
+        out = []
+        for t in res.get("txs") or []:
+            for e in t["tx_result"].get("events") or []:
+                if e["type"] == "Attested":
+                    out.append({a["key"]: a["value"] for a in e["attributes"]})
+        return out
+
+
+@contextmanager
+def market_node(home: Path, models: Models, **verification: Any) -> Iterator[Net]:
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "genesis.json").write_text(json.dumps(genesis(models, **verification)))
+    cfg = NodeConfig(
+        home=str(home),
+        instant=True,
+        block_time_ms=200,
+        rpc_laddr=f"127.0.0.1:{free_port()}",
+        rest_laddr=f"127.0.0.1:{free_port()}",
+        log_level="warning",
+    )
+    node = Node(cfg)
+    node.start()
+    rpc, rest = f"http://{cfg.rpc_laddr}", f"http://{cfg.rest_laddr}"
+    server = None
+    try:
+        _wait_up(f"{rpc}/health")
+        _wait_up(f"{rest}/cosmos/base/tendermint/v1beta1/blocks/latest")
+        if not serves_artifacts(rest):
+            rest, server = artifact_server(home / "data" / "artifacts")
+        with NodeClient(rpc) as client, ArtifactClient(rest) as art:
+            for blob in sorted(p for p in models.folder.iterdir() if p.is_file()):
+                if not blob.name.startswith("."):
+                    art.upload_file(blob)
+            yield Net(node, rpc, rest, client, art)
+    finally:
+        if server is not None:
+            server.should_exit = True
+        node.stop()
+
+
+def serves_artifacts(rest: str) -> bool:
+    """The node's REST port mounts the artifact store (a bad digest gets 400, not 404)."""
+    return httpx.head(f"{rest}/artifacts/not-a-digest", timeout=5).status_code == 400
+
+
+def artifact_server(folder: Path) -> tuple[str, Any]:
+    """The artifact store on its own port, as ``python -m chain.artifacts`` serves it
+    (for as long as the node's REST server does not mount it)."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from chain.artifacts import ArtifactStore, artifact_router
+
+    app = FastAPI()
+    app.include_router(artifact_router(ArtifactStore.local(folder)))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.head(f"{url}/artifacts/{'0' * 64}", timeout=1)
+            return url, server
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def bond_oracle(net: Net, key: PrivateKey, pubkey: bytes, amount: int = 10_000 * VCN) -> None:
+    msg = MsgBond(
+        address=key.bech32,
+        role="oracle",
+        amount=Coin(denom="avcn", amount=str(amount)),
+        ed25519_pubkey=pubkey,
+    )
+    net.client.send_tx(key, [msg], gas="auto")
+
+
+def post_job(
+    net: Net,
+    poster: PrivateKey,
+    inline: dict[str, Any],
+    task: str = "text-generation",
+    model: str = "tiny-lm",
+    spec: str = '{"params": {"max_new_tokens": 8}}',
+    price: int = 2 * VCN,
+) -> int:
+    msg = jm.MsgPostJob(
+        poster=poster.bech32,
+        task_type=task,
+        model=model,
+        inline_input=json.dumps(inline).encode(),
+        spec=spec,
+        max_price=str(price),
+    )
+    resp = net.client.send_tx(poster, [msg], gas="auto")
+    return int(resp.attributes("JobPosted", "job_id")[0])
+
+
+class Scripted:
+    """A worker the test drives step by step (see the module doc)."""
+
+    def __init__(self, net: Net, key: PrivateKey, models: Models, work: Path) -> None:
+        self.net, self.key, self.models, self.work = net, key, models, work
+        self.runner = InProcessRunner()
+
+    def register(self) -> None:
+        reg = jm.MsgRegisterWorker(
+            worker=self.key.bech32,
+            gpu_model="",
+            memory_mib=0,
+            gpu_count=0,
+            task_types=["embedding", "lora-train", "text-generation"],
+            models=["minilm", "tiny-lm"],
+            price_floor="0",
+            max_concurrent=8,
+        )
+        bond = MsgBond(
+            address=self.key.bech32,
+            role="worker",
+            amount=Coin(denom="avcn", amount=str(1000 * VCN)),
+        )
+        self.net.client.send_tx(self.key, [reg, bond], gas="auto")
+
+    def claim(self, job_id: int) -> None:
+        self.net.client.send_tx(
+            self.key, [jm.MsgClaimJob(worker=self.key.bech32, job_id=job_id)], gas="auto"
+        )
+
+    def output(self, job: dict[str, Any], honest: bool) -> Path:
+        model_hash = self.net.client.query("jobs", "model", {"id": job["model"]})["weights_sha256"]
+        out = self.work / f"job{job['id']}-{time.monotonic_ns()}"
+        self.work.mkdir(parents=True, exist_ok=True)
+        place_inline_input(job, self.work)
+        run = self.runner.run(runtime_spec(job, model_hash), self.work, self.models.folder, out)
+        assert run.ok and run.output_path is not None, run.error_message
+        if honest:
+            return run.output_path
+        junk = out / "junk.json"
+        junk.write_bytes(
+            run.output_path.read_bytes().replace(b'"completion":"', b'"completion":"x')
+        )
+        return junk
+
+    def submit(self, job_id: int, path: Path) -> str:
+        job = self.net.job(job_id)
+        digest = self.net.artifacts.upload_file(path)
+        model_hash = self.net.client.query("jobs", "model", {"id": job["model"]})["weights_sha256"]
+        chain_id = self.net.client.chain_id()
+        sig = receipt.sign(
+            self.key,
+            chain_id,
+            job_id,
+            IMAGE,
+            bytes.fromhex(model_hash),
+            bytes.fromhex(job["input_hash"]),
+            bytes.fromhex(digest),
+        )
+        msg = jm.MsgSubmitResult(
+            worker=self.key.bech32,
+            job_id=job_id,
+            output_hash=digest,
+            artifact_ref=f"{self.net.rest}/artifacts/{digest}",
+            compute_units=100,
+            receipt=jm.ExecutionReceipt(
+                image_digest=IMAGE,
+                model_hash=model_hash,
+                input_hash=job["input_hash"],
+                output_hash=digest,
+                signature=sig,
+            ),
+        )
+        self.net.client.send_tx(self.key, [msg], gas="auto")
+        return digest
+
+    def work_on(self, job_id: int, honest: bool = True) -> str:
+        self.claim(job_id)
+        return self.submit(job_id, self.output(self.net.job(job_id), honest))
+
+
+WORKER, POSTER, ORACLE1, ORACLE2 = test_key(0), test_key(1), test_key(2), test_key(3)

@@ -1,0 +1,210 @@
+"""The oracle daemon against a real node in this process (solo driver, RPC, REST).
+
+Re-executions use the worker runtime in this process (``InProcessRunner``):
+these tests are about following the chain, the state file and attesting; the
+sandbox is exercised by the CLI test, which runs ``vcoin-oracle start``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nacl.signing import SigningKey
+
+from chain.artifacts import ArtifactClient
+from chain.client import NodeClient
+from chain.crypto import PrivateKey
+from oracle.config import OracleConfig
+from oracle.daemon import Oracle
+from oracle.executor import Executor
+from oracle.expected import InProcessRunner, RunOutcome
+from tests.chain.nodeproc import needs_node
+from tests.oracle._node import (
+    ORACLE1,
+    ORACLE2,
+    POSTER,
+    WORKER,
+    Net,
+    Scripted,
+    bond_oracle,
+    market_node,
+    post_job,
+)
+from tests.oracle.conftest import Models
+
+pytestmark = needs_node
+
+ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
+PROMPT = {"prompts": ["Hello oracle", "Check me"]}
+
+
+class CountingRunner(InProcessRunner):
+    """The real runtime, counting the jobs it ran; ``gate`` can hold a run."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        super().__init__()
+        self.jobs: list[str] = []
+        self.started = threading.Event()
+        self.gate = gate
+
+    def run(self, spec: dict[str, Any], inputs: Path, models: Path, out: Path) -> RunOutcome:
+        self.jobs.append(str(spec.get("job_id")))
+        self.started.set()
+        if self.gate is not None:
+            self.gate.wait(60)
+        return super().run(spec, inputs, models, out)
+
+
+def make_oracle(
+    net: Net, home: Path, key: PrivateKey, signer: SigningKey, runner: Any = None, **cfg: Any
+) -> Oracle:
+    settings: dict[str, Any] = {"poll_s": 0.1, "canaries": False, "metrics": ""}
+    settings.update(cfg)
+    config = OracleConfig(home=str(home), rpc=net.rpc, artifacts=net.rest, **settings)
+    artifacts = ArtifactClient(net.rest)
+    executor = Executor(artifacts, runner or CountingRunner(), home)
+    return Oracle(config, key, signer, NodeClient(net.rpc), artifacts, executor)
+
+
+@pytest.fixture
+def signer() -> SigningKey:
+    return SigningKey.generate()
+
+
+def setup_market(
+    net: Net, models: Models, work: Path, signer: SigningKey, oracles: int
+) -> Scripted:
+    bond_oracle(net, ORACLE1, bytes(signer.verify_key))
+    if oracles > 1:
+        bond_oracle(net, ORACLE2, bytes(SigningKey.generate().verify_key))
+    worker = Scripted(net, WORKER, models, work)
+    worker.register()
+    return worker
+
+
+def picked(net: Net, job_id: int) -> bool:
+    return net.job(job_id)["state"] == "checking"
+
+
+def test_attests_a_right_result_pass_and_a_wrong_one_fail(
+    tmp_path: Path, models: Models, signer: SigningKey
+) -> None:
+    with market_node(tmp_path / "node", models, **ALWAYS) as net:
+        worker = setup_market(net, models, tmp_path / "work", signer, oracles=1)
+        oracle = make_oracle(net, tmp_path / "oracle", ORACLE1, signer)
+        oracle.open()
+        good = post_job(net, POSTER, PROMPT)
+        bad = post_job(net, POSTER, {"prompts": ["Another prompt"]})
+        worker.work_on(good, honest=True)
+        worker.work_on(bad, honest=False)
+
+        def decided() -> bool:
+            return net.job(good)["state"] == "settled" and net.job(bad)["state"] == "rejected"
+
+        net.wait_for(decided, timeout=120, step=oracle.step)
+        events = {int(e["job_id"]): e for e in net.attested_events(ORACLE1.bech32)}
+        assert events[good]["verdict"] == "pass" and events[good]["similarity_bps"] == "10000"
+        assert events[bad]["verdict"] == "fail" and int(events[bad]["similarity_bps"]) < 9500
+        # each evidence document is kept locally and in the artifact store, named by its hash
+        kept = sorted(
+            p.name.removesuffix(".json") for p in (tmp_path / "oracle/evidence").iterdir()
+        )
+        assert len(kept) == 2 and all(net.artifacts.exists(h) for h in kept)
+        assert oracle.metrics.attestations.labels("ok")._value.get() == 2
+
+
+def test_restart_catches_up_never_attesting_twice_nor_skipping(
+    tmp_path: Path, models: Models, signer: SigningKey
+) -> None:
+    home = tmp_path / "oracle"
+    state, backup = home / "state.json", tmp_path / "state.before-broadcast.json"
+    with market_node(tmp_path / "node", models, **ALWAYS) as net:
+        # Two equal oracles and a 2/3 quorum: one attestation decides nothing, so the
+        # job stays open to a (refused) second attestation if the oracle tried one.
+        worker = setup_market(net, models, tmp_path / "work", signer, oracles=2)
+        first = make_oracle(net, home, ORACLE1, signer)
+        first.open()
+        # Simulate a crash in the worst place: after the broadcast, before the state write.
+        first.before_broadcast = lambda job_id: shutil.copy(state, backup)
+        a = post_job(net, POSTER, PROMPT)
+        worker.work_on(a)
+        net.wait_for(lambda: net.attested_events(ORACLE1.bech32), timeout=120, step=first.step)
+        first.request_stop()
+        first.shutdown()
+        shutil.copy(backup, state)  # the write that "never happened"
+
+        # While the oracle is down, a wrong result is picked for checking.
+        b = post_job(net, POSTER, {"prompts": ["While you were away"]})
+        worker.work_on(b, honest=False)
+        net.wait_for(lambda: picked(net, b))
+        for _ in range(3):  # and more blocks go by
+            post_job(net, POSTER, {"prompts": ["filler"]})
+
+        runner = CountingRunner()
+        second = make_oracle(net, home, ORACLE1, signer, runner)
+        second.open()
+        assert a in second.state.checks  # the restored state still owes a…
+        net.wait_for(
+            lambda: len(net.attested_events(ORACLE1.bech32)) == 2, timeout=120, step=second.step
+        )
+        for _ in range(10):  # let it run on: nothing more may happen
+            second.step()
+        got = net.attested_events(ORACLE1.bech32)
+        assert sorted(int(e["job_id"]) for e in got) == [a, b]  # once each
+        assert [e["verdict"] for e in sorted(got, key=lambda e: int(e["job_id"]))] == [
+            "pass",
+            "fail",
+        ]
+        assert runner.jobs == [str(b)]  # …but the chain showed it done: not even re-run
+        assert second.state.attested == {a: "pass", b: "fail"} and not second.state.checks
+
+        # A lost state file loses nothing still checkable: the chain lists it.
+        c = post_job(net, POSTER, {"prompts": ["After the state was lost"]})
+        worker.work_on(c)
+        net.wait_for(lambda: picked(net, c))
+        state.unlink()
+        third = make_oracle(net, home, ORACLE1, signer)
+        third.open()
+        assert set(third.state.checks) == {c}
+        net.wait_for(lambda: c in third.state.attested, timeout=120, step=third.step)
+        assert len(net.attested_events(ORACLE1.bech32)) == 3
+
+
+def test_sigterm_abandons_an_unfinished_check_and_finishes_a_quick_one(
+    tmp_path: Path, models: Models, signer: SigningKey
+) -> None:
+    home = tmp_path / "oracle"
+    with market_node(tmp_path / "node", models, **ALWAYS) as net:
+        worker = setup_market(net, models, tmp_path / "work", signer, oracles=1)
+        gate = threading.Event()
+        held = CountingRunner(gate)
+        oracle = make_oracle(net, home, ORACLE1, signer, held, shutdown_grace_s=0.3)
+        done: list[int] = []
+        t = threading.Thread(target=lambda: done.append(oracle.run()))
+        t.start()
+        a = post_job(net, POSTER, PROMPT)
+        worker.work_on(a)
+        assert held.started.wait(60)
+        oracle.request_stop()  # what SIGTERM does
+        t.join(30)
+        assert done == [0]
+        gate.set()  # the abandoned run may end now; its result must go nowhere
+        assert net.attested_events(ORACLE1.bech32) == []
+        assert net.job(a)["state"] == "checking"
+        assert list(oracle.files.load().checks) == [a]  # still owed after the restart
+
+        slow = CountingRunner(threading.Event())
+        again = make_oracle(net, home, ORACLE1, signer, slow, shutdown_grace_s=60)
+        t = threading.Thread(target=lambda: done.append(again.run()))
+        t.start()
+        assert slow.started.wait(60)
+        again.request_stop()
+        slow.gate.set()  # it finishes within the grace period: a complete check is attested
+        t.join(60)
+        assert done == [0, 0]
+        assert [e["verdict"] for e in net.attested_events(ORACLE1.bech32)] == ["pass"]
+        assert net.job(a)["state"] == "settled"
