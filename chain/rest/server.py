@@ -39,6 +39,7 @@ from google.protobuf.message import Message
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from chain.artifacts import ArtifactStore, artifact_router
 from chain.errors import ChainError, ErrNotFound
 from chain.rest import encode as enc
 from chain.rest import info
@@ -410,6 +411,12 @@ def build_rest_app(node: Node) -> FastAPI:
     @get("/cosmos/base/node/v1beta1/config")
     def node_config() -> dict[str, Any]:
         return info.node_config(svc.custom("auth", "params", {}))
+
+    # Content-addressed blobs (job inputs, outputs, model weights) on the same port;
+    # its routes answer their own errors, streamed, never holding a blob in memory.
+    app.include_router(
+        artifact_router(ArtifactStore.local(node.cfg.artifact_dir, node.cfg.artifact_max_bytes))
+    )
 
     @app.exception_handler(RestError)
     async def rest_error(request: Request, exc: RestError) -> Response:
