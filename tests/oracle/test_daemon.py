@@ -208,3 +208,42 @@ def test_sigterm_abandons_an_unfinished_check_and_finishes_a_quick_one(
         assert done == [0, 0]
         assert [e["verdict"] for e in net.attested_events(ORACLE1.bech32)] == ["pass"]
         assert net.job(a)["state"] == "settled"
+
+
+def test_canaries_are_posted_like_user_jobs_committed_revealed_and_swept(
+    tmp_path: Path, models: Models, signer: SigningKey
+) -> None:
+    # canary_rate 50 % with one oracle: one canary per user job, so the test need not wait;
+    # no sampling, so the canary reveal alone judges each canary job.
+    params = {"canary_rate_bps": 5_000, "base_sample_bps": 0, "low_rep_factor_bps": 0}
+    with market_node(tmp_path / "node", models, challenge_window_blocks=40, **params) as net:
+        worker = setup_market(net, models, tmp_path / "work", signer, oracles=1)
+        oracle = make_oracle(
+            net, tmp_path / "oracle", ORACLE1, signer, canaries=True, canary_min_observed=1
+        )
+        oracle.open()
+        start = net.client.balance(ORACLE1.bech32)
+        for honest in (True, False):
+            spec = '{"params": {"max_new_tokens": 6}}'
+            user = post_job(net, POSTER, PROMPT, spec=spec, price=3 * 10**18)
+
+            def committed() -> Any:
+                recs = [c for c in oracle.state.canaries.values() if c.stage == "committed"]
+                return recs[0] if recs else None
+
+            rec = net.wait_for(committed, timeout=120, step=oracle.step)
+            canary_job, template = net.job(rec.job_id), net.job(user)
+            for k in ("task_type", "model", "max_price", "spec", "priority", "claim_blocks"):
+                assert canary_job[k] == template[k], k
+            assert canary_job["poster"] not in (POSTER.bech32, ORACLE1.bech32)  # a fresh key
+            assert canary_job["inline_input"] != template["inline_input"]
+            worker.work_on(user)
+            worker.work_on(rec.job_id, honest=honest)
+            net.wait_for(lambda r=rec: r.stage == "done", timeout=120, step=oracle.step)
+            assert rec.outcome == ("matched" if honest else "mismatched")
+            assert net.job(rec.job_id)["state"] == ("settled" if honest else "rejected")
+            assert net.client.balance(canary_job["poster"]) < 10**15  # swept back, fees aside
+        assert oracle.metrics.canaries.labels("matched")._value.get() == 1
+        assert oracle.metrics.canaries.labels("mismatched")._value.get() == 1
+        # the oracle paid for the matched canary's work (and fees), got the rest back
+        assert start - net.client.balance(ORACLE1.bech32) < 4 * 10**18
