@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import lru_cache
 
 from chain.ante import run_ante
+from chain.coins import fmt
 from chain.context import Ctx
+from chain.crypto import to_bech32
 from chain.errors import ChainError, ErrTxTooLarge, register
 from chain.events import Event
 from chain.gas import GasMeter
@@ -43,14 +46,11 @@ def decode_tx(
 
 
 def _tx_events(tx: cosmos.CosmosTx) -> list[Event]:
-    from chain.coins import fmt
-    from chain.crypto import to_bech32
-
     who = to_bech32(tx.signer)
     return [
-        Event.of("tx", fee=fmt(tx.fee), fee_payer=who),
-        Event.of("tx", acc_seq=f"{who}/{tx.sequence}"),
-        Event.of("tx", signature=tx.signature.hex()),
+        Event("tx", (("fee", fmt(tx.fee)), ("fee_payer", who))),
+        Event("tx", (("acc_seq", f"{who}/{tx.sequence}"),)),
+        Event("tx", (("signature", tx.signature.hex()),)),
     ]
 
 
@@ -81,12 +81,11 @@ def apply_tx(
     failure: ChainError | None = None
     try:
         for spec, msg in tx.msgs:
+            url = spec.type_url
             run.emit(
-                Event.of(
+                Event(
                     "message",
-                    action=spec.type_url,
-                    sender=spec.signer(msg),
-                    module=_module_of(spec.type_url),
+                    (("action", url), ("sender", spec.signer(msg)), ("module", _module_of(url))),
                 )
             )
             spec.handler(run, msg)
@@ -119,6 +118,7 @@ def apply_tx(
     )
 
 
+@lru_cache(maxsize=1024)
 def _module_of(type_url: str) -> str:
     # "/cosmos.bank.v1beta1.MsgSend" -> "bank"; "/vcoin.jobs.v1.MsgPostJob" -> "jobs"
     parts = type_url.lstrip("/").split(".")

@@ -78,6 +78,7 @@ _LEAF = b"L"[0]
 _DEPTH = tuple(d.to_bytes(2, "big") for d in range(258))
 _HIGH = tuple((0xFF << (8 - r)) & 0xFF for r in range(8))  # the top r bits of a byte
 _ZEROS = tuple(bytes(n) for n in range(33))
+_BYTE = tuple(bytes((b,)) for b in range(256))
 _ROOT = position(0, EMPTY)
 
 
@@ -90,7 +91,7 @@ def _pos(depth: int, kh: bytes) -> bytes:
     r = depth & 7
     n = depth >> 3
     if r:
-        return _DEPTH[depth] + kh[:n] + bytes((kh[n] & _HIGH[r],))
+        return _DEPTH[depth] + kh[:n] + _BYTE[kh[n] & _HIGH[r]]
     return _DEPTH[depth] + kh[:n]
 
 
@@ -203,29 +204,43 @@ class Tree:
         writes: dict[bytes, bytes | None],
     ) -> bytes | None:
         """``_update`` for a single key: most of a block's keys are alone below the
-        top levels, so walk the path down and back up in a loop."""
+        top levels, so walk the path down and back up in one loop (the hot path of
+        a block's Merkle update, hence the inlined position and hash arithmetic)."""
         read = self._read
         path: list[tuple[bytes, bytes, int]] = []
+        append = path.append
         while node is not None and node[0] != _LEAF:
             bit = (kh[depth >> 3] >> (7 - (depth & 7))) & 1
-            path.append((pos, node, bit))
+            append((pos, node, bit))
             depth += 1
-            pos = _pos(depth, kh)
-            node = None if (node[33:65] if bit else node[1:33]) == EMPTY else read(pos)
-        if node is None or node[1:33] == kh:
-            node = None if vh is None else b"L" + kh + vh
-        elif vh is not None:
-            # a new key meets another key's leaf: both go below it
-            pair = sorted([(kh, vh), (node[1:33], node[33:65])])
-            node = self._build(depth, pair, 0, 2, writes)
-        writes[pos] = node
-        while path:
-            ppos, parent, bit = path.pop()
-            h = EMPTY if node is None else _hash_raw(node)
-            if bit:
-                left, right = parent[1:33], h
+            r = depth & 7
+            n = depth >> 3
+            pos = _DEPTH[depth] + (kh[:n] + _BYTE[kh[n] & _HIGH[r]] if r else kh[:n])
+            node = None if node.startswith(EMPTY, 33 if bit else 1) else read(pos)
+        if node is None or node.startswith(kh, 1):
+            if vh is None:
+                node = None
+                h = EMPTY
             else:
-                left, right = h, parent[33:65]
+                node = b"L" + kh + vh
+                h = _sha(b"\x00" + kh + vh).digest()
+        else:
+            if vh is not None:
+                # a new key meets another key's leaf: both go below it
+                pair = sorted([(kh, vh), (node[1:33], node[33:65])])
+                node = self._build(depth, pair, 0, 2, writes)
+                assert node is not None
+            h = _hash_raw(node)
+        writes[pos] = node
+        pop = path.pop
+        while path:
+            ppos, parent, bit = pop()
+            if bit:
+                left = parent[1:33]
+                right = h
+            else:
+                left = h
+                right = parent[33:65]
             if left == EMPTY or right == EMPTY:
                 if node is None:
                     if left == right:
@@ -239,6 +254,7 @@ class Tree:
                     if other is not None and other[0] == _LEAF:
                         writes[cpos] = None
                         writes[ppos] = node = other
+                        h = _hash_raw(other)
                         pos = ppos
                         depth -= 1
                         continue
@@ -249,7 +265,9 @@ class Tree:
                     pos = ppos
                     depth -= 1
                     continue
-            node = b"I" + left + right
+            both = left + right
+            node = b"I" + both
+            h = _sha(b"\x01" + both).digest()
             writes[ppos] = node
             pos = ppos
             depth -= 1

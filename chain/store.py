@@ -127,7 +127,10 @@ class CommitCache:
     ) -> None:
         with self.lock:
             recent = self.recent
-            for key, value in values:
+            keep = len(values) - self.capacity
+            for key, _ in values[:keep] if keep > 0 else ():
+                recent.pop(key, None)  # would be evicted below anyway; must not stay stale
+            for key, value in values[keep:] if keep > 0 else values:
                 recent[key] = value
                 recent.move_to_end(key)
             while len(recent) > self.capacity:

@@ -32,6 +32,7 @@ from chain.errors import (
 from chain.module import MsgSpec
 
 SECP256K1_URL = "/cosmos.crypto.secp256k1.PubKey"
+_DIRECT = SignMode.SIGN_MODE_DIRECT
 MAX_MSGS = 64
 
 
@@ -69,9 +70,8 @@ class CosmosTx:
 
 
 def _parse(cls: type[Message], data: bytes, what: str) -> Any:
-    m = cls()
     try:
-        m.ParseFromString(data)
+        m = cls.FromString(data)
     except (DecodeError, ValueError, RuntimeError) as e:
         raise ErrTxDecode(f"{what} is not valid protobuf ({e}); the tx bytes are damaged") from e
     if len(UnknownFieldSet(m)):
@@ -101,25 +101,31 @@ def decode(
 
     ``simulate`` accepts a gas limit of 0: wallets simulate a tx before they know its gas."""
     txraw = _parse(TxRaw, raw, "TxRaw")
-    body = _parse(TxBody, txraw.body_bytes, "TxBody")
-    auth = _parse(AuthInfo, txraw.auth_info_bytes, "AuthInfo")
-    if not txraw.body_bytes or not txraw.auth_info_bytes:
+    body_bytes = txraw.body_bytes
+    auth_info_bytes = txraw.auth_info_bytes
+    body = _parse(TxBody, body_bytes, "TxBody")
+    auth = _parse(AuthInfo, auth_info_bytes, "AuthInfo")
+    if not body_bytes or not auth_info_bytes:
         raise ErrTxDecode("tx has an empty body or auth info")
     if body.extension_options or body.non_critical_extension_options:
         raise ErrNotSupported("tx extension options are not supported")
     _refuse_unhonoured(body, auth)
-    if len(body.memo) > limits.max_memo_characters:
+    memo = body.memo
+    if len(memo) > limits.max_memo_characters:
         raise ErrMemoTooLarge(
-            f"memo is {len(body.memo)} characters; at most {limits.max_memo_characters} allowed"
+            f"memo is {len(memo)} characters; at most {limits.max_memo_characters} allowed"
         )
-    if not txraw.signatures or not auth.signer_infos:
+    signatures = txraw.signatures
+    signer_infos = auth.signer_infos
+    if not signatures or not signer_infos:
         raise ErrNoSignatures("tx is not signed; sign it with SIGN_MODE_DIRECT")
-    if len(txraw.signatures) > limits.tx_sig_limit or len(auth.signer_infos) > limits.tx_sig_limit:
+    if len(signatures) > limits.tx_sig_limit or len(signer_infos) > limits.tx_sig_limit:
         raise ErrTooManySignatures(f"at most {limits.tx_sig_limit} signer per tx")
-    if len(txraw.signatures) != len(auth.signer_infos):
+    if len(signatures) != len(signer_infos):
         raise ErrUnauthorized("number of signatures differs from number of signers")
-    si = auth.signer_infos[0]
-    if not si.mode_info.HasField("single") or si.mode_info.single.mode != SignMode.SIGN_MODE_DIRECT:
+    si = signer_infos[0]
+    mode_info = si.mode_info
+    if not mode_info.HasField("single") or mode_info.single.mode != _DIRECT:
         raise ErrNotSupported("only SIGN_MODE_DIRECT single signatures are accepted")
     pubkey: bytes | None = None
     if si.HasField("public_key"):
@@ -131,17 +137,19 @@ def decode(
         if len(pk.key) != 33 or pk.key[0] not in (2, 3):
             raise ErrInvalidPubKey("public key must be a 33-byte compressed secp256k1 key")
         pubkey = bytes(pk.key)
-    if not body.messages:
+    messages = body.messages
+    if not messages:
         raise ErrInvalidRequest("tx has no messages")
-    if len(body.messages) > MAX_MSGS:
-        raise ErrInvalidRequest(f"tx has {len(body.messages)} messages; at most {MAX_MSGS}")
+    if len(messages) > MAX_MSGS:
+        raise ErrInvalidRequest(f"tx has {len(messages)} messages; at most {MAX_MSGS}")
     msgs: list[tuple[MsgSpec, Any]] = []
     signer_b32: str | None = None
-    for i, anymsg in enumerate(body.messages):
-        spec = routes.get(anymsg.type_url)
+    for i, anymsg in enumerate(messages):
+        url = anymsg.type_url
+        spec = routes.get(url)
         if spec is None:
-            raise ErrUnknownRequest(f"message {i} has unknown type {anymsg.type_url!r}")
-        msg = _parse(spec.cls, anymsg.value, f"message {i} ({anymsg.type_url})")
+            raise ErrUnknownRequest(f"message {i} has unknown type {url!r}")
+        msg = _parse(spec.cls, anymsg.value, f"message {i} ({url})")
         try:
             spec.validate(msg)
         except ChainError as e:
@@ -161,24 +169,26 @@ def decode(
         raise ErrInvalidAddress(f"signer: {e}") from e
     if pubkey is not None and pubkey_to_address(pubkey) != signer:
         raise ErrInvalidPubKey("the tx's public key does not belong to the messages' signer")
-    fee = parse_coins(auth.fee.amount, allow_empty=True, what="fee")
-    if any(d != DENOM for d, _ in fee):
-        raise ErrInvalidRequest(f"fees are paid in {DENOM} only")
-    gas = int(auth.fee.gas_limit)
+    auth_fee = auth.fee
+    fee = parse_coins(auth_fee.amount, allow_empty=True, what="fee")
+    for d, _ in fee:
+        if d != DENOM:
+            raise ErrInvalidRequest(f"fees are paid in {DENOM} only")
+    gas = int(auth_fee.gas_limit)
     if (gas <= 0 and not simulate) or gas > limits.max_tx_gas:
         raise ErrInvalidGasLimit(f"gas limit {gas} must be between 1 and {limits.max_tx_gas}")
     return CosmosTx(
         raw=raw,
         hash=hashlib.sha256(raw).digest(),
-        body_bytes=bytes(txraw.body_bytes),
-        auth_info_bytes=bytes(txraw.auth_info_bytes),
-        signature=bytes(txraw.signatures[0]),
+        body_bytes=bytes(body_bytes),
+        auth_info_bytes=bytes(auth_info_bytes),
+        signature=bytes(signatures[0]),
         msgs=tuple(msgs),
         signer=signer,
         pubkey=pubkey,
         sequence=int(si.sequence),
         fee=fee,
         gas_limit=gas,
-        memo=body.memo,
+        memo=memo,
         timeout_height=int(body.timeout_height),
     )
