@@ -329,6 +329,8 @@ class Agent:
                 reason,
             )
             slot.abandoned.set()
+        if "deadline" in reason:
+            self.avoid(job_id)  # too slow here once: leave it to another worker
 
     def sweep_queue(self) -> None:
         """Claim from the open queue, best first, while there is capacity."""
@@ -397,10 +399,10 @@ class Agent:
             if self.held.get(slot.job_id) is slot:
                 del self.held[slot.job_id]
             self.metrics.running.set(len(self.held))
-            waiting = bool(self.backlog)
             self.backlog.clear()
         self.state.drop_job(slot.job_id)
-        if waiting and not self.stopping.is_set():
+        # A slot is free: the queue may hold jobs skipped while busy, or requeued ones.
+        if not self.stopping.is_set():
             try:
                 self.sweep_queue()
             except NodeError as e:

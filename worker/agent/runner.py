@@ -209,7 +209,9 @@ class JobRunner:
         except (NodeError, ChainRefused) as e:
             self.log.warning("%s for job %d not sent: %s", kind, self.job_id, e)
             return None
-        out = a.waiter.wait(sent.hash, timeout=60)
+        # once stopping, no block stream resolves it: poll straight away
+        grace = 0.0 if a.stopping.is_set() else 5.0
+        out = a.waiter.wait(sent.hash, timeout=60, stream_grace=grace)
         if out is None:
             self.log.warning(
                 "%s tx %s for job %d not in a block after 60s", kind, sent.hash, self.job_id
