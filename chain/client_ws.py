@@ -20,6 +20,7 @@ caller reconnects and catches up from the last height it handled (with
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -93,9 +94,11 @@ class EventStream:
 
     def __init__(self, rpc_url: str = DEFAULT_RPC, *, open_timeout: float = 10.0) -> None:
         self.url = ws_url(rpc_url)
+        self._stack = contextlib.ExitStack()
         try:
-            self._ws: ClientConnection = connect(
-                self.url, open_timeout=open_timeout, max_size=MAX_MESSAGE_BYTES
+            # entered as a context manager: websockets ≥ 17.1 deprecates bare connects
+            self._ws: ClientConnection = self._stack.enter_context(
+                connect(self.url, open_timeout=open_timeout, max_size=MAX_MESSAGE_BYTES)
             )
         except (OSError, TimeoutError) as e:
             raise RpcError(f"cannot open a websocket to {self.url} ({e}); is the node up?") from e
@@ -114,7 +117,7 @@ class EventStream:
 
     def close(self) -> None:
         self.closed = True
-        self._ws.close()
+        self._stack.close()
 
     @property
     def queries(self) -> list[str]:
