@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from rocksdict import (
@@ -97,7 +97,7 @@ class CommitCache:
     * the upper Merkle levels (depth ≤ NODE_CACHE_DEPTH) of each module's
       tree, loaded whole on first use: every block walks them;
     * the most recently read or committed state values and deeper Merkle
-      nodes, at most RECENT_CACHE_ENTRIES of them: an account that sends in
+      nodes, about RECENT_CACHE_ENTRIES of them: an account that sends in
       one block usually sends again soon (the inter-block cache of Cosmos).
 
     ``Store.commit`` updates it right after its write batch lands. Readers on
@@ -107,7 +107,9 @@ class CommitCache:
 
     def __init__(self, capacity: int) -> None:
         self.upper: dict[str, dict[bytes, bytes]] = {}
-        self.recent: OrderedDict[bytes, bytes | None] = OrderedDict()
+        # insertion order = age; trimmed in batches (a dict evicts its oldest
+        # entries cheaply only in bulk)
+        self.recent: dict[bytes, bytes | None] = {}
         self.capacity = capacity
         self.generation = 0
         self.lock = threading.Lock()
@@ -117,8 +119,14 @@ class CommitCache:
             if generation != self.generation or key in self.recent:
                 return
             self.recent[key] = value
-            if len(self.recent) > self.capacity:
-                self.recent.popitem(last=False)
+            self._trim()
+
+    def _trim(self) -> None:
+        recent = self.recent
+        excess = len(recent) - self.capacity
+        if excess > self.capacity >> 2:
+            for key in list(islice(recent, excess)):
+                del recent[key]
 
     def committed(
         self,
@@ -127,14 +135,16 @@ class CommitCache:
     ) -> None:
         with self.lock:
             recent = self.recent
+            pop = recent.pop
             keep = len(values) - self.capacity
-            for key, _ in values[:keep] if keep > 0 else ():
-                recent.pop(key, None)  # would be evicted below anyway; must not stay stale
-            for key, value in values[keep:] if keep > 0 else values:
+            if keep > 0:
+                for key, _ in values[:keep]:
+                    pop(key, None)  # would be evicted at once; must not stay stale
+                values = values[keep:]
+            for key, value in values:
+                pop(key, None)  # re-inserted as the youngest
                 recent[key] = value
-                recent.move_to_end(key)
-            while len(recent) > self.capacity:
-                recent.popitem(last=False)
+            self._trim()
             for name, nodes in upper.items():
                 cache = self.upper.get(name)
                 if cache is None:
@@ -260,7 +270,6 @@ class Store:
         upper = cache.upper.get(name)
         if upper is None:
             upper = self._load_upper_nodes(name, prefix)
-        recent = cache.recent
         remember = cache.remember
 
         def read(pos: bytes) -> bytes | None:
@@ -270,7 +279,7 @@ class Store:
             if pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
                 return None  # the upper levels are held whole: not there, not stored
             k = prefix + pos
-            raw = recent.get(k, _MISS)  # type: ignore[arg-type]
+            raw = cache.recent.get(k, _MISS)  # type: ignore[arg-type]
             if raw is _MISS:
                 generation = cache.generation
                 raw = get(k)
@@ -318,30 +327,33 @@ class Store:
         chain_meta: dict[str, object] | None = None,
     ) -> None:
         wb = WriteBatch(raw_mode=True)
+        put, delete = wb.put, wb.delete
         values: list[tuple[bytes, bytes | None]] = []
+        remember = values.append
         upper: dict[str, list[tuple[bytes, bytes | None]]] = {}
         for name, kvs in changes.items():
             p = b"s" + name.encode() + b"\x00"
             for k, v in kvs.items():
                 key = p + k
                 if v is None:
-                    wb.delete(key)
+                    delete(key)
                 else:
-                    wb.put(key, v)
-                values.append((key, v))
+                    put(key, v)
+                remember((key, v))
+        top_depth = NODE_CACHE_DEPTH
         for name, nodes in node_writes.items():
             p = b"n" + name.encode() + b"\x00"
             top = upper[name] = []
             for pos, raw in nodes.items():
                 key = p + pos
                 if raw is None:
-                    wb.delete(key)
+                    delete(key)
                 else:
-                    wb.put(key, raw)
-                if pos[0] == 0 and pos[1] <= NODE_CACHE_DEPTH:
+                    put(key, raw)
+                if pos[1] <= top_depth and pos[0] == 0:
                     top.append((pos, raw))
                 else:
-                    values.append((key, raw))
+                    remember((key, raw))
         for name, r in roots.items():
             wb.put(_META_ROOT + name.encode(), r)
         if chain_meta is not None:

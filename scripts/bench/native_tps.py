@@ -201,6 +201,7 @@ class RunResult:
     failed: int
     db_bytes: int
     cpu_s: float  # CPU time of this process (all its threads) in the block loop
+    keys_nodes: list[tuple[int, int]]  # per block: state keys changed, Merkle nodes written
 
     @property
     def tps(self) -> float:
@@ -228,6 +229,7 @@ def run_size(
     db_dir: Path,
     profile: str | None,
     reuse: bool = False,
+    warmup: int = 2,
 ) -> RunResult:
     path = db_dir / f"state-{accounts}"
     senders = block_size
@@ -278,9 +280,16 @@ def run_size(
         i = rng.randrange(accounts)
         return sender_addrs[i] if i < senders else filler_address(i - senders)
 
-    txs = sign_blocks(pool, senders, blocks, recipient, start_seq)
+    txs = sign_blocks(pool, senders, warmup + blocks, recipient, start_seq)
     sign_s = time.perf_counter() - t0
-    say(f"   signed {blocks * senders:,} txs in {sign_s:.1f} s")
+    say(f"   signed {(warmup + blocks) * senders:,} txs in {sign_s:.1f} s")
+
+    # What a running node has done long before: load the upper Merkle levels
+    # into the commit cache (one range scan per module).
+    t0 = time.perf_counter()
+    for name in app.module_names():
+        app.store.tree(name)
+    say(f"   warm-up: upper Merkle levels loaded in {time.perf_counter() - t0:.1f} s")
 
     stage_ms: list[float] = []
     orig_stage = app._stage
@@ -296,6 +305,7 @@ def run_size(
     commit_ms: list[float] = []
     failed = 0
     cpu_s = 0.0
+    keys_nodes: list[tuple[int, int]] = []
     prof = None
     if profile:
         import cProfile
@@ -303,6 +313,7 @@ def run_size(
         prof = cProfile.Profile()
     height = app.store.height()
     for b, block in enumerate(txs):
+        timed = b >= warmup
         height += 1
         info = BlockInfo(
             CHAIN_ID,
@@ -310,19 +321,23 @@ def run_size(
             GENESIS_TIME_NS + height * 10**9,
             hash=height.to_bytes(32, "big"),
         )
-        if prof:
+        if prof and timed:
             prof.enable()
         c1 = time.process_time()
         t1 = time.perf_counter()
         res = app.finalize_block(info, block)
         t2 = time.perf_counter()
+        pend = app._pending
+        assert pend is not None
+        writes = (
+            sum(len(v) for v in pend.changes.values()),
+            sum(len(v) for v in pend.node_writes.values()),
+        )
         app.commit()
         t3 = time.perf_counter()
-        cpu_s += time.process_time() - c1
-        if prof:
+        c2 = time.process_time()
+        if prof and timed:
             prof.disable()
-        finalize_ms.append((t2 - t1) * 1000)
-        commit_ms.append((t3 - t2) * 1000)
         bad = [r for r in res.tx_results if r.code != 0]
         failed += len(bad)
         if bad and failed == len(bad):
@@ -330,11 +345,19 @@ def run_size(
                 f"   !! block {height}: {len(bad)} txs failed, first: {bad[0].codespace}/"
                 f"{bad[0].code} {bad[0].log}"
             )
+        label = f"block {b + 1 - warmup:>3}/{blocks}" if timed else f"warm-up block {b + 1}"
         say(
-            f"\r   block {b + 1:>3}/{blocks}: finalize {finalize_ms[-1]:7.1f} ms "
-            f"(merkle {stage_ms[-1]:6.1f})  commit {commit_ms[-1]:6.1f} ms",
-            end="",
+            f"\r   {label}: finalize {(t2 - t1) * 1000:7.1f} ms "
+            f"(merkle {stage_ms[-1]:6.1f})  commit {(t3 - t2) * 1000:6.1f} ms",
+            end="" if timed else "\n",
         )
+        if not timed:
+            stage_ms.pop()
+            continue
+        cpu_s += c2 - c1
+        keys_nodes.append(writes)
+        finalize_ms.append((t2 - t1) * 1000)
+        commit_ms.append((t3 - t2) * 1000)
     say("")
     if prof:
         out = f"{profile}.{accounts}"
@@ -352,6 +375,7 @@ def run_size(
         failed,
         dir_size(path),
         cpu_s,
+        keys_nodes,
     )
 
 
@@ -375,6 +399,14 @@ def report(results: list[RunResult], block_size: int) -> bool:
         row(name + "  median", lambda r, a=attr: f"{statistics.median(getattr(r, a)):.1f}")
         row(name + "  p95", lambda r, a=attr: f"{p95(getattr(r, a)):.1f}")
     row("state commitment ms  median", lambda r: f"{statistics.median(_commitment(r)):.1f}")
+    row("state keys changed / block", lambda r: f"{_med(r, 0):,.0f}")
+    row("Merkle nodes written / block", lambda r: f"{_med(r, 1):,.0f}")
+    row("  per changed key", lambda r: f"{_med(r, 1) / _med(r, 0):.1f}")
+    row("  log2(accounts)", lambda r: f"{math.log2(r.accounts):.1f}")
+    row(
+        "commit µs / node written",
+        lambda r: f"{1000 * statistics.median(r.commit_ms) / _med(r, 1):.2f}",
+    )
     row("RocksDB size", lambda r: f"{r.db_bytes / 2**20:,.1f} MiB")
     row("state build s", lambda r: f"{r.build_s:.1f}")
     row("signing s", lambda r: f"{r.sign_s:.1f}")
@@ -405,7 +437,28 @@ def report(results: list[RunResult], block_size: int) -> bool:
                 f"x{ratio:.2f}; log2 ratio log2({big.accounts:,})/log2({small.accounts:,}) = "
                 f"x{log_ratio:.2f} -> {'MET' if met else 'NOT MET'} (logarithmic or better)"
             )
+    if len(results) >= 3:
+        # Logarithmic growth means a constant increase per factor of state size:
+        # compare the increase per doubling between consecutive sizes.
+        say("state commitment increase per doubling of the state (constant if logarithmic):")
+        steps = []
+        for a_r, b_r in zip(results, results[1:], strict=False):
+            a = statistics.median(_commitment(a_r))
+            b = statistics.median(_commitment(b_r))
+            per = (b - a) / math.log2(b_r.accounts / a_r.accounts)
+            steps.append(per)
+            say(f"   {a_r.accounts:,} -> {b_r.accounts:,}: {per:+.1f} ms per doubling")
+        met = all(
+            later <= 1.25 * max(earlier, 0.0) + 1.0
+            for earlier, later in zip(steps, steps[1:], strict=False)
+        )
+        ok &= met
+        say(f"   -> {'MET' if met else 'NOT MET'} (no step over 25% + 1 ms above the one before)")
     return ok
+
+
+def _med(r: RunResult, i: int) -> float:
+    return float(statistics.median(kn[i] for kn in r.keys_nodes))
 
 
 def _commitment(r: RunResult) -> list[float]:
@@ -427,6 +480,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2k and 20k accounts, 3 blocks of 500")
     ap.add_argument(
         "--profile", default=None, help="write a cProfile of the block loop to PROFILE.<accounts>"
+    )
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="blocks run before the timed ones, as a running node has (default 2)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     ap.add_argument(
@@ -455,7 +514,16 @@ def main(argv: list[str] | None = None) -> int:
         with mp.get_context("fork").Pool() as pool:
             for n in sizes:
                 results.append(
-                    run_size(pool, n, args.txs, args.block_size, db_dir, args.profile, args.reuse)
+                    run_size(
+                        pool,
+                        n,
+                        args.txs,
+                        args.block_size,
+                        db_dir,
+                        args.profile,
+                        args.reuse,
+                        args.warmup,
+                    )
                 )
     finally:
         if tmp is not None and not args.keep:
