@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 # Job states. Open states hold the job's max price in escrow; final ones hold nothing.
@@ -275,7 +275,19 @@ class Job:
         )
 
     def with_(self, **changes: Any) -> Job:
-        return replace(self, **changes)
+        """A copy with ``changes`` (what ``dataclasses.replace`` does, several times faster:
+        jobs change on every message)."""
+        unknown = changes.keys() - _JOB_FIELDS
+        if unknown:
+            raise TypeError(f"Job has no fields {sorted(unknown)}")
+        new = object.__new__(Job)
+        d = new.__dict__
+        d.update(self.__dict__)
+        d.update(changes)
+        return new
+
+
+_JOB_FIELDS = frozenset(f.name for f in fields(Job))
 
 
 @dataclass(frozen=True)
