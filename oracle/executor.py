@@ -22,6 +22,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -163,7 +164,8 @@ class Executor:
             return Abstain(f"cannot fetch the worker's output: {e}")
         loss_of = None
         if task == LORA:
-            loss_of = self._loss_evaluator(job, spec, model_hash, run_dir)
+            # built only when the weights differ: an exact match needs no forward pass
+            loss_of = _Lazy(lambda: self._loss_evaluator(job, spec, model_hash, run_dir))
         t0 = time.monotonic()
         cmp = compare(task, run.output_path, actual, policy, params=spec["params"], loss_of=loss_of)
         details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
@@ -180,6 +182,25 @@ class Executor:
         texts = doc.get("eval_texts") or doc.get("texts") or []
         _, model_dir = materialize(self.models, model_hash, run_dir / "scratch")
         return loss_evaluator(model_dir, spec["params"], list(texts), self.device)
+
+
+class _Lazy:
+    """A ``LossEvaluator`` that loads the model on first use."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+        self.ev: Any = None
+
+    def _get(self) -> Any:
+        if self.ev is None:
+            self.ev = self.make()
+        return self.ev
+
+    def __call__(self, adapter: Path) -> float:
+        return float(self._get()(adapter))
+
+    def base_loss(self) -> float:
+        return float(self._get().base_loss())
 
 
 def _not_found(e: Exception) -> bool:
