@@ -376,11 +376,12 @@ class Agent:
                 log.warning("claim on job %d not sent: %s", info.id, e)
             return
         slot.claim_tx = sent.hash
-        ms = ""
+        ms, extra = "", {"tx": sent.hash, "job_id": info.id}
         if received is not None:
             self.metrics.event_to_claim.observe(sent.at - received)
-            ms = f" {1000 * (sent.at - received):.1f} ms after its event"
-        log.info("claiming job %d%s", info.id, ms, extra={"tx": sent.hash})
+            extra["event_to_claim_ms"] = round(1000 * (sent.at - received), 2)
+            ms = f" {extra['event_to_claim_ms']} ms after its event"
+        log.info("claiming job %d%s", info.id, ms, extra=extra)
         self.state.set_job(info.id, phase="claiming", tx=sent.hash)
         self._start(slot)
 
