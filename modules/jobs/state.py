@@ -98,9 +98,10 @@ def put_job(ctx: Ctx, new: Job, old: Job | None = None) -> None:
     kv.set(keys.job(new.id), new.encode())
     want = _index_keys(new)
     if old is not None:
-        for k in sorted(_index_keys(old) - want):
+        had = _index_keys(old)
+        for k in sorted(had - want):
             kv.delete(k)
-        want -= _index_keys(old)
+        want -= had
     for k in sorted(want):
         kv.set(k, b"")
 

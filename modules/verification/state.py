@@ -61,9 +61,10 @@ def put_pending(ctx: Ctx, new: Pending, old: Pending | None = None) -> None:
     kv.set(keys.pending(new.job_id), new.encode())
     want = _index(new)
     if old is not None:
-        for k in sorted(_index(old) - want):
+        had = _index(old)
+        for k in sorted(had - want):
             kv.delete(k)
-        want -= _index(old)
+        want -= had
     for k in sorted(want):
         kv.set(k, b"")
 
