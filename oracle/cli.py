@@ -34,6 +34,10 @@ from oracle.keys import ed25519_path, load_ed25519, save_ed25519
 log = logging.getLogger("vcoin.oracle.cli")
 
 
+SANDBOX_HELP = "where re-executions run: docker, process (less isolated), auto (docker if up)"
+DEVICE_HELP = "the runtime's device; use the workers' device class (bit-exact checks)"
+
+
 class CliError(Exception):
     pass
 
@@ -253,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--import-secret-file", help="use this secp256k1 secret (hex) as the account")
     p.add_argument("--dev-key", help="devnet only: use genesis dev key NAME (e.g. oracle1)")
     p.add_argument("--artifacts", help="artifact store URL (the node's REST address)")
-    p.add_argument("--sandbox", choices=("auto", "docker", "process"))
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--sandbox", choices=("auto", "docker", "process"), help=SANDBOX_HELP)
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), help=DEVICE_HELP)
     p.add_argument("--light-kdf", action="store_true", help="cheap key encryption (tests only)")
     p.add_argument("--force", action="store_true")
     node_flags(p)
@@ -279,8 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     node_flags(p)
     p.add_argument("--artifacts", help="artifact store URL (the node's REST address)")
-    p.add_argument("--sandbox", choices=("auto", "docker", "process"))
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--sandbox", choices=("auto", "docker", "process"), help=SANDBOX_HELP)
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), help=DEVICE_HELP)
     p.add_argument("--metrics", help="host:port for Prometheus metrics ('' to turn off)")
     p.add_argument("--no-canaries", action="store_true", help="only check, post no canaries")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))

@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -105,3 +106,43 @@ def test_register_start_attest_and_stop_on_sigterm(tmp_path: Path, models: Model
         assert any("process" in str(x.get("runner", "")) for x in lines)
         status = json.loads(oracle("status", home=home).stdout)
         assert status["state"]["attested"] == 1 and status["bond"]["active"]
+
+
+@needs_node
+def test_killed_mid_check_the_restarted_oracle_attests_once(tmp_path: Path, models: Models) -> None:
+    home = tmp_path / "oracle"
+    always = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
+    with market_node(tmp_path / "node", models, **always) as net:
+        flags = ["--rpc", net.rpc, "--artifacts", net.rest, "--sandbox", "process"]
+        assert oracle("init", "--light-kdf", *flags, home=home).returncode == 0
+        address = Keystore(home).show("oracle").address
+        fund = MsgSend(from_address=POSTER.bech32, to_address=address)
+        fund.amount.add(denom="avcn", amount=str(20_000 * 10**18))
+        net.client.send_tx(POSTER, [fund], gas="auto")
+        assert oracle("register", home=home).returncode == 0
+        worker = Scripted(net, WORKER, models, tmp_path / "work")
+        worker.register()
+        env = {**os.environ, "VCOIN_KEYRING_PASSPHRASE": PASS}
+        argv = [ORACLE_BIN, "--home", str(home), "start", "--metrics", "", "--no-canaries"]
+
+        logs = [tmp_path / "run1.log", tmp_path / "run2.log"]
+        with logs[0].open("w") as out:
+            first = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+            job = post_job(net, POSTER, {"prompts": ["Kill me halfway"]})
+            worker.work_on(job)
+            try:
+                net.wait_for(lambda: "re-executing" in logs[0].read_text(), timeout=120)
+            finally:
+                first.kill()  # SIGKILL: no chance to clean up
+                first.wait(30)
+        assert net.attested_events(address) == []
+        with logs[1].open("w") as out:
+            second = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+            try:
+                net.wait_for(lambda: net.attested_events(address), timeout=180)
+                net.wait_for(lambda: net.job(job)["state"] == "settled", timeout=60)
+                time.sleep(1.0)  # it keeps running: nothing more may be sent
+            finally:
+                second.send_signal(signal.SIGTERM)
+                assert second.wait(60) == 0
+        assert [int(e["job_id"]) for e in net.attested_events(address)] == [job]
