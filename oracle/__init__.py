@@ -1,0 +1,1 @@
+"""vcoin-oracle: re-execution, canaries, similarity metrics, signed attestations (README.md)."""
