@@ -42,7 +42,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from chain.client import NodeClient, QueryFailed, TxFailed
+from chain.client import NodeClient, QueryFailed, TxResponse
 from chain.crypto import PrivateKey
 from oracle import attest as attest_mod
 from oracle.canary_flow import CanaryDriver
@@ -382,16 +382,12 @@ class Oracle:
             self.before_broadcast(job_id)
         try:
             resp = self.node.send_tx(self.account, [msg], gas="auto", check=False)
-        except TxFailed as e:  # refused in simulation (gas estimate)
-            resp = e.response
-        except QueryFailed as e:
-            if e.codespace == VERIFICATION and e.code in (ERR_NOT_PICKED, ERR_ALREADY_ATTESTED):
-                resp = None
-            else:
-                raise
-        if resp is None or (
-            resp.codespace == VERIFICATION
-            and resp.code in (ERR_JOB_NOT_FOUND, ERR_NOT_PICKED, ERR_ALREADY_ATTESTED)
+        except QueryFailed as e:  # refused already when simulated for the gas estimate
+            resp = TxResponse(hash="", code=e.code, codespace=e.codespace, log=e.log)
+        if resp.codespace == VERIFICATION and resp.code in (
+            ERR_JOB_NOT_FOUND,
+            ERR_NOT_PICKED,
+            ERR_ALREADY_ATTESTED,
         ):
             self.metrics.attestations.labels("refused").inc()
             self.drop_check(job_id, "the chain no longer takes an attestation from us")
