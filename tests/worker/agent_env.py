@@ -115,13 +115,16 @@ class Market:
         spec: str = "",
         price: int = PRICE,
         result_blocks: int = 0,
+        input_hash: str = "",
     ) -> int:
+        """Post a job as alice; its input inline, or the artifact ``input_hash``."""
         doc = inline if inline is not None else {"prompts": ["Hello world"]}
         msg = MsgPostJob(
             poster=ALICE.bech32,
             task_type=task,
             model=model,
-            inline_input=json.dumps(doc).encode(),
+            input_hash=input_hash,
+            inline_input=b"" if input_hash else json.dumps(doc).encode(),
             spec=spec,
             max_price=str(price),
             result_blocks=result_blocks,
@@ -285,9 +288,7 @@ def _corrupt(store_dir: Path, digest: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def market(
-    tmp_path_factory: pytest.TempPathFactory, tiny_lm: ModelArtifact, docker_engine: None
-) -> Any:
+def market(tmp_path_factory: pytest.TempPathFactory, tiny_lm: ModelArtifact) -> Any:
     """A node (real ``vcoind start`` process) with tiny-lm, ghost-lm (weights never
     uploaded) and bad-lm (weights corrupted in the store) registered."""
     tmp = tmp_path_factory.mktemp("market")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from tests.worker.agent_env import (  # noqa: F401 - fixtures
 from worker.models.artifact import ModelArtifact
 from worker.runtime.__main__ import run_job
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]
 
 GOOD_SPEC = json.dumps({"params": {"max_new_tokens": 8}})
 
@@ -99,6 +100,13 @@ def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
     )
     score = market.client.query("reputation", "score", {"address": w.address})
     assert score["uptime_bps"] == 10_000 and score["has_history"]
+    status = json.loads(w.cli("status", "-o", "json").stdout)
+    assert status["bond"]["active"] and status["registered"]["models"] == [
+        "bad-lm",
+        "ghost-lm",
+        "tiny-lm",
+    ]
+    assert status["local"]["last_height"] >= int(job["finished_height"])
 
     assert w.stop() == 0
     assert w.said("msg", "stopped")
@@ -113,15 +121,25 @@ def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
         ("tiny-lm", json.dumps({"steps": 3}), "bad_job_spec"),
         ("ghost-lm", "", "model_not_found"),
         ("bad-lm", "", "model_hash_mismatch"),
+        ("tiny-lm", "missing-input", "input_not_found"),
     ],
-    ids=["bad-param", "unknown-spec-key", "weights-not-in-store", "weights-hash-mismatch"],
+    ids=[
+        "bad-param",
+        "unknown-spec-key",
+        "weights-not-in-store",
+        "weights-hash-mismatch",
+        "input-not-in-store",
+    ],
 )
 def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
     market: Market, workers: Any, model: str, spec: str, code: str
 ) -> None:
     w = workers("worker2").setup().start()
     alice_before = market.client.balance(ALICE.bech32)
-    bad = market.post(model=model, spec=spec)
+    if spec == "missing-input":
+        bad = market.post(model=model, input_hash=hashlib.sha256(b"never uploaded").hexdigest())
+    else:
+        bad = market.post(model=model, spec=spec)
     job = market.wait_state(bad, ("failed",), 60)
     assert job["worker"] == w.address
     assert job["last_error"].startswith(code + ":"), job["last_error"]
@@ -131,8 +149,24 @@ def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
     # The poster got its escrow back: only the post's fee is gone.
     assert market.client.balance(ALICE.bech32) > alice_before - PRICE
 
-    # The worker is still there and still works.
+    # The worker is still there and still works (this time on an input from the store).
     assert w.alive()
-    ok = market.post(spec=GOOD_SPEC)
-    assert market.wait_state(ok, ("submitted", "settled"), 60)["worker"] == w.address
+    with ArtifactClient(market.artifacts) as ac:
+        digest = ac.upload_bytes(json.dumps({"prompts": [f"after {code}"]}).encode())
+    ok = market.post(spec=GOOD_SPEC, input_hash=digest)
+    done = market.wait_state(ok, ("submitted", "settled"), 60)
+    assert done["worker"] == w.address and done["receipt"]["input_hash"] == digest
+    assert w.stop() == 0
+
+
+def test_a_job_over_the_memory_limit_fails_as_out_of_memory(market: Market, workers: Any) -> None:
+    # torch alone needs more than 64 MiB: the runtime is killed while it loads
+    w = workers("worker3", job_memory_mib=64).setup().start()
+    job_id = market.post(spec=GOOD_SPEC)
+    job = market.wait_state(job_id, ("failed",), 60)
+    assert job["worker"] == w.address
+    assert job["last_error"].startswith("out_of_memory: "), job["last_error"]
+    assert int(job["refunded"]) == PRICE
+    assert w.alive()
+    assert 'vcoin_worker_job_failures_total{code="out_of_memory"} 1.0' in w.metrics()
     assert w.stop() == 0

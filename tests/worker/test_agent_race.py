@@ -16,7 +16,7 @@ from tests.worker.agent_env import (  # noqa: F401 - fixtures
     workers,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]
 
 
 def test_two_workers_race_for_one_job_one_wins_the_other_moves_on_quietly(

@@ -17,7 +17,7 @@ from tests.worker.agent_env import (  # noqa: F401 - fixtures
     workers,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]
 
 # Long enough that a kill lands mid-run (torch alone takes seconds to load in the container).
 LONG = json.dumps({"params": {"max_new_tokens": 256}})

@@ -41,7 +41,7 @@ from worker.agent.policy import ClaimPolicy, JobInfo
 from worker.agent.runner import JobRunner, Slot, claim_msg, lost_race
 from worker.agent.state import AgentState
 from worker.nvml import Capabilities
-from worker.sandbox import Limits, Sandbox, make_sandbox
+from worker.sandbox import Limits, Sandbox, SandboxError, make_sandbox
 
 log = logging.getLogger("vcoin.worker")
 
@@ -116,12 +116,27 @@ class Agent:
             )
         rep = c.query("reputation", "params")
         self.hb_interval = int(rep.get("heartbeat_interval_blocks", 0))
-        sandbox = self._sandbox or make_sandbox(self.cfg.sandbox, self.cfg.image or None)
+        try:
+            sandbox = self._sandbox or make_sandbox(self.cfg.sandbox, self.cfg.image or None)
+        except Exception as e:  # noqa: BLE001 - docker raises many kinds
+            raise NotReady(
+                f"the {self.cfg.sandbox} sandbox cannot start: {e} (run scripts/setup-docker "
+                'and scripts/build-worker-image, or set sandbox = "process")'
+            ) from e
         log.info("sandbox %s: %s", sandbox.name, sandbox.isolation)
         device = self.cfg.device
         if device == "auto":
             device = "cpu" if self.caps.cpu_only else "cuda"
-        self.executor = Executor(
+        try:
+            self.executor = self._executor(sandbox, device)
+        except SandboxError as e:
+            raise NotReady(str(e)) from e
+        if self.cfg.metrics_laddr:
+            self.metrics.serve(self.cfg.metrics_laddr)
+        self._clean_orphans()
+
+    def _executor(self, sandbox: Sandbox, device: str) -> Executor:
+        return Executor(
             sandbox,
             ArtifactClient(self.cfg.artifacts),
             self.cfg.data_dir / "work",
@@ -134,9 +149,6 @@ class Agent:
             device,
             tuple(self.caps.device_ids),
         )
-        if self.cfg.metrics_laddr:
-            self.metrics.serve(self.cfg.metrics_laddr)
-        self._clean_orphans()
 
     def _policy(self) -> ClaimPolicy:
         try:

@@ -150,6 +150,7 @@ class Executor:
         self.device = device
         self.gpus = gpus if device == "cuda" else ()
         self.image_digest = _image_digest(sandbox)
+        _check_reachable(sandbox, self.work_dir)
 
     def job_dir(self, job_id: int) -> Path:
         return self.work_dir / "jobs" / str(job_id)
@@ -244,6 +245,21 @@ class Executor:
             image_digest=run.sandbox.image or self.image_digest,
             seconds=run.sandbox.duration_s,
         )
+
+
+def _check_reachable(sandbox: Sandbox, work_dir: Path) -> None:
+    """The process sandbox runs jobs as another uid, straight on this machine's
+    folders: every folder above the work folder must let that user through."""
+    uid = getattr(sandbox, "run_as", None)
+    if sandbox.name != "process" or uid is None or uid == os.geteuid():
+        return
+    for p in [work_dir.resolve(), *work_dir.resolve().parents]:
+        if not p.stat().st_mode & stat.S_IXOTH:
+            raise SandboxError(
+                f"the process sandbox runs jobs as uid {uid}, which cannot enter {p}: "
+                f"put the worker home where other users may pass (chmod o+x {p}) "
+                "or use the docker sandbox"
+            )
 
 
 def _image_digest(sandbox: Sandbox) -> str:
