@@ -1,0 +1,65 @@
+"""The real worker and the oracle agree: a ``vcoin-worker`` process runs text generation,
+embeddings and LoRA training in its process sandbox; the oracle re-executes each job
+(every result is picked) and attests a pass with similarity 10000, bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from nacl.signing import SigningKey
+
+from genesis.devnet import dev_key
+from tests.chain.nodeproc import needs_node
+from tests.oracle._node import ORACLE1, POSTER, bond_oracle, market_node, post_job
+from tests.oracle.conftest import Models
+from tests.oracle.test_daemon import make_oracle
+from tests.worker.agent_env import WorkerProc
+
+pytestmark = needs_node
+
+ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
+TEXTS = ["the cat sat on the mat", "a dog ran in the park", "birds sing at dawn"]
+
+
+def test_every_task_type_of_a_real_worker_passes_the_oracle(tmp_path: Path, models: Models) -> None:
+    with market_node(tmp_path / "node", models, **ALWAYS) as net:
+        signer = SigningKey.generate()
+        bond_oracle(net, ORACLE1, bytes(signer.verify_key))
+        market = SimpleNamespace(node=SimpleNamespace(rpc=net.rpc), artifacts=net.rest)
+        worker = WorkerProc(
+            market,  # type: ignore[arg-type]
+            tmp_path / "worker",
+            "worker1",
+            sandbox="process",
+            price_floor=0,
+            max_concurrent=1,
+        )
+        worker.setup(stake="1000VCN")
+        worker.start()
+        oracle = make_oracle(net, tmp_path / "oracle", ORACLE1, signer)
+        oracle.open()
+        try:
+            jobs = [
+                post_job(net, POSTER, {"prompts": ["Hello", "World"]}),
+                post_job(net, POSTER, {"texts": TEXTS}, task="embedding", model="minilm", spec=""),
+                post_job(
+                    net,
+                    POSTER,
+                    {"texts": TEXTS, "eval_texts": TEXTS[:1]},
+                    task="lora-train",
+                    spec='{"params": {"steps": 3}}',
+                ),
+            ]
+
+            def settled() -> bool:
+                return all(net.job(j)["state"] == "settled" for j in jobs)
+
+            net.wait_for(settled, timeout=300, step=oracle.step)
+        finally:
+            worker.close()
+        got = {int(e["job_id"]): e for e in net.attested_events(ORACLE1.bech32)}
+        assert sorted(got) == sorted(jobs)
+        for j in jobs:
+            assert (got[j]["verdict"], got[j]["similarity_bps"]) == ("pass", "10000")
+            assert net.job(j)["worker"] == dev_key("worker1").bech32
