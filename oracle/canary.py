@@ -20,14 +20,16 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
    sandbox and runtime as a worker: the output's sha256 is the expected hash.
 4. **Posting.** A fresh key per canary; the oracle funds it from its own
    account with the price plus fees, and that key posts the job.
-5. **Commit.** As soon as the job id is known, the oracle commits
-   ``canary.commitment(job id, expected hash, salt)`` (sha256 over a domain,
-   the job id, the expected hash and a 32-byte random salt; see
-   ``modules.verification.canary``). The chain refuses a reveal whose
-   commitment is younger than the claim, so it must land no later than the
-   block of the claim; a worker needs a block to see the job and another to
-   claim it, so the commit sent right after the post lands in time unless the
-   chain is congested. A canary claimed first is "spoiled": it stays an
+5. **Commit.** The commitment is ``canary.commitment(job id, expected hash,
+   salt)`` (sha256 over a domain, the job id, the expected hash and a 32-byte
+   random salt; see ``modules.verification.canary``), and the chain refuses a
+   reveal whose commitment is younger than the claim. The job id is only
+   known once the job is posted, and a worker may claim in the very next
+   block, so the oracle commits *before* posting, for the next few job ids it
+   predicts from the highest id seen (``PRECOMMIT`` commitments in one tx;
+   the ones that do not name the canary stay as decoys until they expire).
+   If the post lands outside the predicted ids, it commits right after the
+   post; a canary claimed before that lands is "spoiled": it stays an
    ordinary paid job and is counted in the metrics.
 6. **Reveal.** When the worker's ``ResultSubmitted`` appears, the oracle
    reveals (job id, expected hash, salt); the chain recomputes the

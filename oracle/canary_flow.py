@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vcoin.oracle.canary")
 
 MAX_OUTSTANDING = 3  # canaries planned but not yet posted
+PRECOMMIT = 8  # job ids committed ahead of a canary's post
 FEE_GAS_BUDGET = 2_000_000  # gas the poster key may spend (post + sweep)
 KEEP_DONE = 100
 
@@ -60,6 +61,7 @@ class CanaryDriver:
     # -- events ------------------------------------------------------------------------------
     def on_posted(self, e: ChainEvent, height: int) -> None:
         st = self.o.state
+        st.max_job_id = max(st.max_job_id, e.int("job_id"))
         if e.get("poster") in st.poster_addresses():
             return
         st.note_job(e.int("job_id"))
@@ -197,6 +199,9 @@ class CanaryDriver:
             rec.stage = "funded"
             self.o.save()
         if rec.stage == "funded":
+            if not rec.precommitted:
+                self.precommit(rec)
+                self.o.save()
             self.post(rec, key)
             self.o.save()
         if rec.stage == "posted":
@@ -205,6 +210,21 @@ class CanaryDriver:
             self.reveal(rec)
         if rec.stage == "final":
             self.sweep(rec, key)
+
+    def precommit(self, rec: CanaryRecord) -> None:
+        """Commit for the next few job ids before posting (one tx), so the commitment
+        is older than any claim even when a worker claims in the very next block.
+        The commitments that do not name the canary's id stay as decoys until their
+        ``canary_ttl_blocks`` run out."""
+        first = self.o.state.max_job_id + 1
+        if first <= 1:
+            return  # no job seen yet: nothing to predict from; commit after posting
+        ids = list(range(first, first + PRECOMMIT))
+        msgs = [
+            canary.commit_msg(self.o.address, j, rec.expected_output_hash, rec.salt) for j in ids
+        ]
+        resp = self.o.node.send_tx(self.o.account, msgs, gas="auto")
+        rec.precommitted, rec.commit_height = ids, resp.height
 
     def post(self, rec: CanaryRecord, key: PrivateKey) -> None:
         mine = self.o.node.query("jobs", "jobs", {"poster": key.bech32, "limit": 5})["jobs"]
@@ -219,18 +239,24 @@ class CanaryDriver:
             resp = self.o.node.send_tx(key, [msg], gas="auto")
             rec.job_id = int(resp.attributes("JobPosted", "job_id")[0])
             rec.posted_height = resp.height
+        self.o.state.max_job_id = max(self.o.state.max_job_id, rec.job_id)
         rec.stage = "posted"
+        if rec.job_id in rec.precommitted:
+            rec.stage = "committed"  # its commitment landed before the post
+            self.o.metrics.canaries.labels("committed").inc()
+        else:
+            rec.commit_height = 0
         self.o.metrics.canaries.labels("posted").inc()
         log.info("canary posted", extra={"canary": rec.local_id, "job_id": rec.job_id})
 
     def commit(self, rec: CanaryRecord) -> None:
         c = canary.commitment(rec.job_id, rec.expected_output_hash, rec.salt).hex()
         try:
-            self.o.node.query("verification", "canary", {"commitment": c})
-            on_chain = True
+            found = self.o.node.query("verification", "canary", {"commitment": c})
+            rec.commit_height = int(found["height"])
         except QueryFailed:
-            on_chain = False
-        if not on_chain:
+            found = None
+        if found is None:
             msg = canary.commit_msg(self.o.address, rec.job_id, rec.expected_output_hash, rec.salt)
             resp = self.o.node.send_tx(self.o.account, [msg], gas="auto")
             rec.commit_height = resp.height

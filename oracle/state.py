@@ -60,6 +60,7 @@ class CanaryRecord:
     commit_height: int = 0
     outcome: str = ""  # matched | mismatched | spoiled | failed: …
     template_job: int = 0
+    precommitted: list[int] = field(default_factory=list)  # job ids committed before the post
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +76,7 @@ class OracleState:
     next_canary: int = 1
     job_mix: list[int] = field(default_factory=list)  # recent user job ids (templates)
     user_jobs_seen: int = 0
+    max_job_id: int = 0  # the highest job id seen posted (to predict the next ones)
 
     def note_attested(self, job_id: int, verdict: str) -> None:
         self.attested[job_id] = verdict
@@ -83,6 +85,7 @@ class OracleState:
             del self.attested[min(self.attested)]
 
     def note_job(self, job_id: int) -> None:
+        self.max_job_id = max(self.max_job_id, job_id)
         self.user_jobs_seen += 1
         self.job_mix.append(job_id)
         del self.job_mix[:-MAX_MIX]
@@ -107,6 +110,7 @@ class OracleState:
             "next_canary": self.next_canary,
             "job_mix": self.job_mix,
             "user_jobs_seen": self.user_jobs_seen,
+            "max_job_id": self.max_job_id,
         }
 
     @classmethod
@@ -122,6 +126,7 @@ class OracleState:
             next_canary=int(d.get("next_canary", 1)),
             job_mix=[int(x) for x in d.get("job_mix", [])],
             user_jobs_seen=int(d.get("user_jobs_seen", 0)),
+            max_job_id=int(d.get("max_job_id", 0)),
         )
 
 
