@@ -20,7 +20,9 @@ What it does, for each queue size (default 10k and 100k open jobs):
 3. times every ``App.finalize_block`` and ``App.commit`` after a warm-up as
    long as the window, and inside them each message kind (whole tx: decode,
    ante, handler), the draws and the settlements in end_block, and the Merkle
-   staging.
+   staging. The state sizes run side by side, one block of each in turn, so a
+   change in the machine's load falls on all of them alike and the per-phase
+   costs compare fairly.
 
 Txs are signed just before their block, outside the timed calls. Reputation
 uptime is kept full (``heartbeat_interval_blocks`` is set past the run), so the
@@ -296,6 +298,7 @@ class Timings:
     on: bool = False
     us: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     n: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    phase_of: dict[bytes, str] = field(default_factory=dict)
 
     def add(self, what: str, seconds: float, count: int = 1) -> None:
         if self.on:
@@ -306,22 +309,27 @@ class Timings:
         return self.us[what] / max(1, self.n[what])
 
 
-def instrument(app: App, market: Market, t: Timings) -> None:
-    orig_apply = execute.apply_tx
+_current: list[Timings] = []  # the Timings of the App whose block is running
 
+
+def _timed_apply_tx(orig: Any) -> Any:
     def apply_tx(ctx: Ctx, raw: bytes, *a: Any, **kw: Any) -> Any:
         t0 = time.perf_counter()
-        r = orig_apply(ctx, raw, *a, **kw)
-        if not ctx.is_check:
-            t.add(market.phase_of.get(raw, "other"), time.perf_counter() - t0)
+        r = orig(ctx, raw, *a, **kw)
+        if not ctx.is_check and _current:
+            t = _current[-1]
+            t.add(t.phase_of.get(raw, "other"), time.perf_counter() - t0)
         return r
 
-    execute.apply_tx = apply_tx  # type: ignore[assignment]
+    return apply_tx
+
+
+def instrument(app: App, t: Timings) -> None:
     vk: Any = app.wiring.keepers["verification"]
-    for name, label in (("draw", "draw"), ("settle", "settle")):
+    for name in ("draw", "settle"):
         orig = getattr(vk, name)
 
-        def wrapped(*a: Any, _orig: Any = orig, _label: str = label, **kw: Any) -> Any:
+        def wrapped(*a: Any, _orig: Any = orig, _label: str = name, **kw: Any) -> Any:
             t0 = time.perf_counter()
             r = _orig(*a, **kw)
             t.add(_label, time.perf_counter() - t0)
@@ -343,13 +351,12 @@ def instrument(app: App, market: Market, t: Timings) -> None:
 class Result:
     queue: int
     workers: int
-    lifecycles: int
-    seconds: float  # wall clock in FinalizeBlock + Commit
-    cpu: float  # CPU time of the process (all its threads) in them
-    failed: int
-    t: Timings
-    build_s: float
-    load: float  # 1-minute load average after the run
+    lifecycles: int = 0
+    seconds: float = 0.0  # wall clock in FinalizeBlock + Commit
+    cpu: float = 0.0  # CPU time of the process (all its threads) in them
+    failed: int = 0
+    t: Timings = field(default_factory=Timings)
+    build_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -360,10 +367,60 @@ class Result:
         return self.lifecycles / self.cpu
 
 
-def run(queue: int, n_workers: int, per_block: int, measured: int, db: Path) -> Result:
+@dataclass
+class Run:
+    """One state size: its App, its market and what was measured."""
+
+    app: App
+    market: Market
+    result: Result
+
+    def block(self, b: int, measured: bool) -> str:
+        app, market, r, t = self.app, self.market, self.result, self.result.t
+        t.on = measured
+        height = app.store.height() + 1
+        txs = market.block_txs(b)
+        t.phase_of = market.phase_of
+        info = BlockInfo(
+            CHAIN_ID,
+            height,
+            GENESIS_TIME_NS + height * 10**9,
+            hashlib.sha256(b"block %d" % height).digest(),
+        )
+        _current.append(t)
+        c1 = time.process_time()
+        t1 = time.perf_counter()
+        res = app.finalize_block(info, txs)
+        t2 = time.perf_counter()
+        app.commit()
+        t3 = time.perf_counter()
+        c3 = time.process_time()
+        _current.pop()
+        market.phase_of.clear()
+        bad = [x for x in res.tx_results if x.code != 0]
+        if bad:
+            r.failed += len(bad)
+            say(
+                f"\n   !! {len(bad)} txs failed at {height}: {bad[0].codespace}/{bad[0].code} "
+                f"{bad[0].log}"
+            )
+        n_settled = sum(1 for e in res.events if e.type == "JobSettled")
+        market.to_attest = [
+            int(str(e.get("job_id"))) for e in res.events if e.type == "VerificationRequested"
+        ]
+        if measured:
+            r.lifecycles += n_settled
+            r.seconds += t3 - t1
+            r.cpu += c3 - c1
+            t.add("finalize", t2 - t1, 0)
+            t.add("commit", t3 - t2, 0)
+        return f"{r.queue:,}: {len(txs)} txs, {n_settled} settled, {(t3 - t1) * 1000:5.0f} ms"
+
+
+def build(queue: int, n_workers: int, per_block: int, db: Path) -> Run:
     path = db / f"state-{queue}"
     shutil.rmtree(path, ignore_errors=True)
-    say(f"\n== {queue:,} open jobs, {n_workers:,} workers in state")
+    say(f"== building: {queue:,} open jobs, {n_workers:,} workers in state")
     t0 = time.perf_counter()
     posters = [key("poster", i) for i in range(per_block)]
     workers = [key("worker", i) for i in range(per_block)]
@@ -376,8 +433,8 @@ def run(queue: int, n_workers: int, per_block: int, measured: int, db: Path) -> 
         time_ns=GENESIS_TIME_NS,
     )
     fill(app, n_workers - per_block, queue, lambda s: say(f"\r   filling {s}", end=""))
-    build_s = time.perf_counter() - t0
-    say(f"\r   state built in {build_s:.1f} s" + " " * 30)
+    result = Result(queue, n_workers, build_s=time.perf_counter() - t0)
+    say(f"\r   state built in {result.build_s:.1f} s" + " " * 30)
     actors = posters + workers + [oracle]
     market = Market(
         app,
@@ -388,54 +445,27 @@ def run(queue: int, n_workers: int, per_block: int, measured: int, db: Path) -> 
         {a.address: i for i, a in enumerate(actors)},
         next_id=jobs_state.next_job_id(app.query_ctx()),
     )
-    t = Timings()
-    instrument(app, market, t)
+    instrument(app, result.t)
+    return Run(app, market, result)
+
+
+def run_all(runs: list[Run], measured: int) -> None:
+    """Blocks of every state size in turn, so a change in machine load hits all alike."""
+    app = runs[0].app
     window = int(app.custom_query("verification", "params", {})["challenge_window_blocks"])
     warmup = window + 4
-    settled = failed = 0
-    seconds = cpu = 0.0
+    execute.apply_tx = _timed_apply_tx(execute.apply_tx)  # type: ignore[assignment]
     for b in range(warmup + measured):
-        t.on = b >= warmup
-        height = app.store.height() + 1
-        txs = market.block_txs(b)
-        info = BlockInfo(
-            CHAIN_ID,
-            height,
-            GENESIS_TIME_NS + height * 10**9,
-            hashlib.sha256(b"block %d" % height).digest(),
-        )
-        c1 = time.process_time()
-        t1 = time.perf_counter()
-        res = app.finalize_block(info, txs)
-        t2 = time.perf_counter()
-        app.commit()
-        t3 = time.perf_counter()
-        c3 = time.process_time()
-        bad = [r for r in res.tx_results if r.code != 0]
-        if bad:
-            failed += len(bad)
-            say(
-                f"\n   !! {len(bad)} txs failed at {height}: {bad[0].codespace}/{bad[0].code} "
-                f"{bad[0].log}"
-            )
-        n_settled = sum(1 for e in res.events if e.type == "JobSettled")
-        market.to_attest = [
-            int(str(e.get("job_id"))) for e in res.events if e.type == "VerificationRequested"
-        ]
-        if t.on:
-            settled += n_settled
-            seconds += t3 - t1
-            cpu += c3 - c1
-            t.add("finalize", t2 - t1, 0)
-            t.add("commit", t3 - t2, 0)
+        on = b >= warmup
+        lines = [r.block(b, on) for r in runs]
         say(
-            f"\r   block {b + 1:>3}/{warmup + measured} ({'measured' if t.on else 'warm-up'}): "
-            f"{len(txs)} txs, settled {n_settled}, {(t3 - t1) * 1000:6.0f} ms",
+            f"\r   block {b + 1:>3}/{warmup + measured} ({'measured' if on else 'warm-up'}): "
+            + " | ".join(lines),
             end="",
         )
     say("")
-    app.close()
-    return Result(queue, n_workers, settled, seconds, cpu, failed, t, build_s, os.getloadavg()[0])
+    for r in runs:
+        r.app.close()
 
 
 def report(results: list[Result], per_block: int) -> bool:
@@ -448,7 +478,6 @@ def report(results: list[Result], per_block: int) -> bool:
     row("lifecycles settled (failed txs)", lambda r: f"{r.lifecycles:,} ({r.failed})")
     row("lifecycles/s (finalize+commit)", lambda r: f"{r.rate:,.0f}")
     row("  by CPU time of the process", lambda r: f"{r.cpu_rate:,.0f}")
-    row("  load average (1 min) after", lambda r: f"{r.load:.2f}")
     say("per-phase cost, µs each:")
     for phase in ("post", "claim", "submit", "attest", "draw", "settle"):
         where = "end_block" if phase in ("draw", "settle") else "tx"
@@ -510,11 +539,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.blocks} measured blocks, {os.cpu_count()} cpus, load {load[0]:.2f}"
     )
     try:
-        results = [run(q, args.workers, args.per_block, args.blocks, db) for q in sizes]
+        runs = [build(q, args.workers, args.per_block, db) for q in sizes]
+        run_all(runs, args.blocks)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    ok = report(results, args.per_block)
+    ok = report([r.result for r in runs], args.per_block)
+    load = os.getloadavg()
+    say(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0 if ok else 1
 
 
