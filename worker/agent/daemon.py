@@ -47,6 +47,7 @@ log = logging.getLogger("vcoin.worker")
 
 NEW_BLOCK = "tm.event='NewBlock'"
 GONE = (jev.JOB_CLAIMED, jev.JOB_CANCELLED, jev.JOB_EXPIRED, jev.JOB_FAILED)
+RECONCILE_BLOCKS = 20  # how often the chain's list of our held jobs is checked against ours
 
 
 class NotReady(Exception):
@@ -203,22 +204,33 @@ class Agent:
         except Exception as e:  # noqa: BLE001 - cleanup is best effort
             log.warning("could not list leftover job containers: %s", e)
 
-    def resume(self) -> None:
-        """Jobs the chain says this worker holds (claimed before a restart): run them again."""
-        held: list[dict[str, Any]] = []
+    def held_on_chain(self) -> list[int]:
+        """Ids of the jobs the chain says this worker holds (state claimed)."""
+        held: list[int] = []
         req: dict[str, Any] = {"state": "claimed", "limit": 200}
         while True:
             page = self.client().query("jobs", "jobs", req)
-            held += [j for j in page["jobs"] if j["worker"] == self.address]
+            held += [int(j["id"]) for j in page["jobs"] if j["worker"] == self.address]
             if not page.get("next_after"):
-                break
+                return held
             req["after"] = page["next_after"]  # an opaque cursor
-        ids = {int(j["id"]) for j in held}
-        for stale in sorted(set(self.state.jobs) - ids):
+
+    def resume(self) -> None:
+        """Jobs the chain says this worker holds (claimed before a restart): run them again."""
+        ids = self.held_on_chain()
+        for stale in sorted(set(self.state.jobs) - set(ids)):
             self.state.drop_job(stale)
-        for j in held:
-            log.info("resuming job %s, claimed before the restart", j["id"])
-            self._start(Slot(int(j["id"])))
+        self.reconcile(ids, "claimed before the restart")
+
+    def reconcile(self, ids: list[int], why: str) -> None:
+        """Run every job in ``ids`` this agent holds on chain but has no thread for (a
+        claim whose outcome went unseen, a submit refused at CheckTx)."""
+        for job_id in ids:
+            with self.lock:
+                if job_id in self.held or self.stopping.is_set():
+                    continue
+            log.info("resuming job %d, %s", job_id, why)
+            self._start(Slot(job_id))
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
@@ -311,10 +323,25 @@ class Agent:
                 evs += r.get("events") or []
         evs += block_events
         for e in evs:
-            self._on_event(str(e.get("type")), _attrs(e), received)
+            try:
+                self._on_event(str(e.get("type")), _attrs(e), received)
+            except NodeError:
+                raise  # the node is away: the block is read again after the reconnect
+            except Exception:  # noqa: BLE001 - one odd event must not stop the worker
+                log.exception("could not handle event %s at height %d", e.get("type"), height)
         self.state.handled(height)
         self.metrics.height.set(height)
         self._maybe_heartbeat(height)
+        if self.stopping.is_set():
+            return
+        if height % RECONCILE_BLOCKS == 0:
+            self.reconcile(self.held_on_chain(), "held on chain without a running thread")
+        with self.lock:
+            waiting = bool(self.backlog)
+        if waiting and self._has_capacity():
+            with self.lock:
+                self.backlog.clear()
+            self.sweep_queue()
 
     def _on_event(self, kind: str, attrs: dict[str, str], received: float | None) -> None:
         if kind == jev.JOB_POSTED:
@@ -386,6 +413,9 @@ class Agent:
             else:
                 self.metrics.claims.labels("error").inc()
                 log.warning("claim on job %d not sent: %s", info.id, e)
+                if isinstance(e, NodeError):
+                    with self.lock:
+                        self.backlog.add(info.id)  # the next read of the queue retries it
             return
         slot.claim_tx = sent.hash
         ms, extra = "", {"tx": sent.hash, "job_id": info.id}
@@ -461,9 +491,15 @@ class Agent:
             s.abandoned.set()
         if left:
             self._kill_containers()
+            try:
+                ours = set(self.held_on_chain())
+            except NodeError as e:
+                log.warning("cannot ask the chain which jobs are ours (%s); releasing all", e)
+                ours = {s.job_id for s in left}
         for s in left:
-            log.info("giving job %d back: the worker is shutting down", s.job_id)
-            JobRunner(self, s).release(retry=True, reason="the worker shut down; requeued")
+            if s.job_id in ours:
+                log.info("giving job %d back: the worker is shutting down", s.job_id)
+                JobRunner(self, s).release(retry=True, reason="the worker shut down; requeued")
             self.state.drop_job(s.job_id)
         self.state.unlock_home()
         self.sender.close()
