@@ -40,7 +40,7 @@ _META_ROOT = b"mroot/"
 
 BLOCK_CACHE_BYTES = 256 << 20
 WRITE_BUFFER_BYTES = 64 << 20
-NODE_CACHE_DEPTH = 17  # Merkle levels 0..17 of each module stay in memory
+NODE_CACHE_DEPTH = 18  # Merkle levels 0..18 stay in memory: ≤ 2^19 nodes, ~95 MiB per 1M-key module
 RECENT_CACHE_ENTRIES = 1 << 18  # recently used state values and deeper Merkle nodes
 _MISS = object()
 
