@@ -58,6 +58,23 @@ def _polymod(chk: int, values: Iterable[int]) -> int:
     return chk
 
 
+# Two symbols per step: the checksum is linear, so the feedback of the top 10
+# bits over two steps can be tabled like that of the top 5 over one.
+_POLY_TABLE2 = tuple(_polymod(t << 20, (0, 0)) for t in range(1024))
+
+
+def _polymod_str(chk: int, symbols: str) -> int:
+    """``_polymod`` over data characters, two at a time."""
+    t2 = _POLY_TABLE2
+    rev = _CHARSET_REV
+    n = len(symbols)
+    for i in range(0, n - 1, 2):
+        chk = ((chk & 0xFFFFF) << 10) ^ t2[chk >> 20] ^ (rev[symbols[i]] << 5) ^ rev[symbols[i + 1]]
+    if n & 1:
+        chk = _polymod(chk, (rev[symbols[-1]],))
+    return chk
+
+
 @lru_cache(maxsize=64)
 def _hrp_state(hrp: str) -> int:
     """Checksum state after the expanded human-readable part."""
@@ -78,13 +95,17 @@ def _to_5bit(data: bytes) -> list[int]:
     return [(v >> s) & 31 for s in range(5 * (groups - 1), -1, -5)]
 
 
-def _from_5bit(data: list[int]) -> bytes | None:
-    """convertbits(data, 5, 8, pad=False): None when the padding is not zero bits."""
-    nbits = 5 * len(data)
+_TO_BASE32 = str.maketrans(_CHARSET, "0123456789abcdefghijklmnopqrstuv")
+
+
+def _from_5bit(symbols: str) -> bytes | None:
+    """convertbits(data, 5, 8, pad=False) of data characters: None when the
+    padding is not zero bits."""
+    if not symbols:
+        return b""
+    nbits = 5 * len(symbols)
     extra = nbits & 7
-    v = 0
-    for d in data:
-        v = (v << 5) | d
+    v = int(symbols.translate(_TO_BASE32), 32)
     if extra >= 5 or v & ((1 << extra) - 1):
         return None
     return (v >> extra).to_bytes(nbits >> 3, "big")
@@ -102,8 +123,9 @@ def to_bech32(addr: bytes, prefix: str = BECH32_PREFIX) -> str:
     return text
 
 
-def _bech32_decode(bech: str) -> tuple[str, list[int]] | tuple[None, None]:
-    """bech32.bech32_decode, same checks in the same order."""
+def _bech32_decode(bech: str) -> tuple[str, str] | tuple[None, None]:
+    """bech32.bech32_decode, same checks in the same order; the data part is
+    returned as its characters (checksum dropped)."""
     # every character in 33..126: printable ASCII without the space
     if not (bech.isascii() and bech.isprintable()) or " " in bech:
         return None, None
@@ -113,15 +135,14 @@ def _bech32_decode(bech: str) -> tuple[str, list[int]] | tuple[None, None]:
     pos = low.rfind("1")
     if pos < 1 or pos > 83 or pos + 7 > len(low):
         return None, None
-    rev = _CHARSET_REV
-    try:
-        data = [rev[x] for x in low[pos + 1 :]]
-    except KeyError:
-        return None, None
+    symbols = low[pos + 1 :]
     hrp = low[:pos]
-    if _polymod(_hrp_state(hrp), data) != 1:
+    try:
+        if _polymod_str(_hrp_state(hrp), symbols) != 1:
+            return None, None
+    except KeyError:  # a character outside the bech32 set
         return None, None
-    return hrp, data[:-6]
+    return hrp, symbols[:-6]
 
 
 def from_bech32(text: str, prefix: str = BECH32_PREFIX) -> bytes:
