@@ -129,7 +129,7 @@ class Market:
             max_price=str(price),
             result_blocks=result_blocks,
         )
-        resp: TxResponse = self.client.send_tx(ALICE, [msg], gas=400_000)
+        resp: TxResponse = self.client.send_tx(ALICE, [msg], gas="auto")
         return int(resp.attributes("JobPosted", "job_id")[0])
 
     def job(self, job_id: int) -> dict[str, Any]:

@@ -108,6 +108,15 @@ def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
     ]
     assert status["local"]["last_height"] >= int(job["finished_height"])
 
+    # Every tx the agent sent fit its fixed gas limit with room to spare (the CLI's
+    # register and stake simulate their gas instead).
+    sent = market.client.tx_search(f"message.sender='{w.address}'", per_page=100)["txs"]
+    by_kind = {t["tx_result"]["events"][-1]["type"]: t["tx_result"] for t in sent}
+    for kind in ("JobClaimed", "ResultSubmitted", "Heartbeat"):
+        r = by_kind[kind]
+        assert r["code"] == 0 and int(r["gas_used"]) <= 0.7 * int(r["gas_wanted"]), (kind, r)
+        print("GAS", kind, r["gas_used"], r["gas_wanted"])
+
     assert w.stop() == 0
     assert w.said("msg", "stopped")
     errors = [r for r in w.records() if r.get("level") in ("error", "critical")]
@@ -146,6 +155,10 @@ def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
     (failed,) = market.events("JobFailed", bad)
     assert failed["reason"] == job["last_error"] and failed["worker"] == w.address
     assert int(job["refunded"]) == PRICE and int(job["paid"]) == 0
+    (release,) = market.client.tx_search(f"JobFailed.job_id={bad}")["txs"]
+    r = release["tx_result"]
+    assert int(r["gas_used"]) <= 0.7 * int(r["gas_wanted"]), r
+    print("GAS", r["gas_used"], r["gas_wanted"])
     # The poster got its escrow back: only the post's fee is gone.
     assert market.client.balance(ALICE.bech32) > alice_before - PRICE
 
@@ -156,6 +169,26 @@ def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
     ok = market.post(spec=GOOD_SPEC, input_hash=digest)
     done = market.wait_state(ok, ("submitted", "settled"), 60)
     assert done["worker"] == w.address and done["receipt"]["input_hash"] == digest
+    assert w.stop() == 0
+
+
+def test_a_job_at_the_size_limits_is_claimed_and_run(market: Market, workers: Any) -> None:
+    # 4 KiB of inline input and 4 KiB of spec: claiming, submitting and releasing such
+    # a job writes a large record, more than the agent's fixed gas limits cover.
+    params = market.client.query("jobs", "params")
+    limit_in, limit_spec = int(params["max_inline_input_bytes"]), int(params["max_spec_bytes"])
+    prompts: list[str] = []
+    while len(json.dumps({"prompts": [*prompts, "p" * 12]})) <= limit_in:
+        prompts.append("p" * 12)
+    head = json.dumps({"params": {"max_new_tokens": 1}})
+    spec = head[:-1] + " " * (limit_spec - len(head)) + "}"
+    assert len(spec) == limit_spec and len(json.dumps({"prompts": prompts})) > limit_in - 16
+
+    w = workers("worker3").setup().start()
+    job_id = market.post({"prompts": prompts}, spec=spec)
+    job = market.wait_state(job_id, ("submitted", "settled"), 60)
+    assert job["worker"] == w.address
+    assert w.said("msg", "claim needs") and w.said("msg", "submit needs")
     assert w.stop() == 0
 
 

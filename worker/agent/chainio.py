@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from google.protobuf.message import Message
 
 from chain.client import (
     CODE_WRONG_SEQUENCE,
+    GAS_ADJUSTMENT,
     SDK,
     Account,
     NodeClient,
@@ -37,6 +39,7 @@ log = logging.getLogger("vcoin.worker.chain")
 # saves the simulate round trip a claim cannot afford.
 GAS = {"claim": 200_000, "submit": 300_000, "release": 250_000, "heartbeat": 120_000}
 DEFAULT_GAS = 300_000
+CODE_OUT_OF_GAS = 11  # sdk/11
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class TxSender:
         gas = GAS.get(kind, DEFAULT_GAS)
         with self.lock:
             acc = self._account or self._refresh()
-            for attempt in range(2):
+            for attempt in range(3):
                 raw = self.client.build_tx(self.key, msgs, gas=gas, account=acc, sequence=self._seq)
                 tx_hash = _hash(raw)
                 if self.waiter is not None:
@@ -111,9 +114,16 @@ class TxSender:
                     return Sent(resp.hash, self._seq - 1, time.monotonic())
                 self._forget(tx_hash)
                 stale = resp.codespace == SDK and resp.code == CODE_WRONG_SEQUENCE
-                if stale and attempt == 0:
+                if stale and attempt < 2:
                     log.info("sequence %d was stale; reloading the account", self._seq)
                     acc = self._refresh()
+                    continue
+                if resp.codespace == SDK and resp.code == CODE_OUT_OF_GAS and attempt < 2:
+                    # a job with a large inline input or spec costs more to write:
+                    # measure this one and send again (same sequence, nothing was used)
+                    used = self.client.simulate(raw)
+                    log.info("%s needs %d gas, over the fixed %d; resending", kind, used, gas)
+                    gas = math.ceil(used * GAS_ADJUSTMENT)
                     continue
                 raise BroadcastRefused(resp)
         raise AssertionError("unreachable")
