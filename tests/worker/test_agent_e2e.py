@@ -115,7 +115,6 @@ def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
     for kind in ("JobClaimed", "ResultSubmitted", "Heartbeat"):
         r = by_kind[kind]
         assert r["code"] == 0 and int(r["gas_used"]) <= 0.7 * int(r["gas_wanted"]), (kind, r)
-        print("GAS", kind, r["gas_used"], r["gas_wanted"])
 
     assert w.stop() == 0
     assert w.said("msg", "stopped")
@@ -158,7 +157,6 @@ def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
     (release,) = market.client.tx_search(f"JobFailed.job_id={bad}")["txs"]
     r = release["tx_result"]
     assert int(r["gas_used"]) <= 0.7 * int(r["gas_wanted"]), r
-    print("GAS", r["gas_used"], r["gas_wanted"])
     # The poster got its escrow back: only the post's fee is gone.
     assert market.client.balance(ALICE.bech32) > alice_before - PRICE
 
