@@ -31,7 +31,7 @@ from chain.client import NodeClient, TxResponse
 from chain.coins import DECIMALS
 from genesis.devnet import dev_key, genesis_doc
 from modules.jobs.msgs import MsgPostJob
-from tests.chain.nodeproc import NodeProc, free_port, running_node
+from tests.chain.nodeproc import VCOIND, NodeProc, _wait_ready, free_port, running_node
 from worker.models.artifact import ModelArtifact, publish
 from worker.models.tiny_lm import build_tiny_lm
 
@@ -75,6 +75,27 @@ def market_genesis(models: list[dict[str, Any]]) -> dict[str, Any]:
 def write_genesis(home: Path, doc: dict[str, Any]) -> None:
     (home / "config").mkdir(parents=True, exist_ok=True)
     (home / "config" / "genesis.json").write_text(json.dumps(doc))
+
+
+def start_node(home: Path, rpc_port: int, rest_port: int) -> NodeProc:
+    """``vcoind start --instant`` on given ports (so a restarted node is found again)."""
+    log_path = home / f"node-{time.monotonic_ns()}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [VCOIND, "--home", str(home), "start", "--instant", "--log-format", "text",
+             "--rpc-laddr", f"127.0.0.1:{rpc_port}", "--rest-laddr", f"127.0.0.1:{rest_port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    node = NodeProc(
+        home, f"http://127.0.0.1:{rpc_port}", f"http://127.0.0.1:{rest_port}", proc, log_path
+    )
+    _wait_ready(node)
+    return node
+
+
+def stop_node(node: NodeProc) -> None:
+    node.proc.send_signal(signal.SIGINT)
+    node.proc.wait(30)
 
 
 def node_serves_artifacts(rest_url: str) -> bool:

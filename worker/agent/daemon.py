@@ -254,7 +254,7 @@ class Agent:
                 self.metrics.reconnects.inc()
                 log.warning("event stream lost (%s); reconnecting in %.1fs", e, backoff)
                 self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 5.0)
         self.shutdown()
 
     def request_stop(self) -> None:

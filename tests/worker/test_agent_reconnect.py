@@ -1,0 +1,66 @@
+# ruff: noqa: F811 - pytest fixtures imported from agent_env are parameters here
+"""The node goes away and comes back: the worker reconnects, catches up, and works on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chain.artifacts import ArtifactClient
+from tests.chain.nodeproc import free_port
+from tests.worker.agent_env import (  # noqa: F401 - fixtures
+    Market,
+    WorkerProc,
+    docker_engine,
+    market_genesis,
+    model_entry,
+    start_node,
+    stop_node,
+    wait_for,
+    write_genesis,
+)
+from worker.models.artifact import ModelArtifact, publish
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]
+
+SPEC = json.dumps({"params": {"max_new_tokens": 4}})
+
+
+def test_the_worker_rides_out_a_node_restart(tmp_path: Path, tiny_lm: ModelArtifact) -> None:
+    home = tmp_path / "node"
+    write_genesis(home, market_genesis([model_entry("tiny-lm", tiny_lm, ["text-generation"])]))
+    ports = free_port(), free_port()
+    node = start_node(home, *ports)
+    w = None
+    try:
+        with ArtifactClient(node.rest) as ac:
+            publish(tiny_lm, ac)
+        market = Market(node, node.rest, home / "data" / "artifacts")
+        w = WorkerProc(market, tmp_path / "w", "worker1").setup().start()
+        first = market.post(spec=SPEC)
+        market.wait_state(first, ("submitted", "settled"), 60)
+
+        stop_node(node)
+        wait_for("the worker to notice", lambda: w.said("msg", "event stream lost"), 20)
+        assert w.alive()
+
+        node = start_node(home, *ports)  # same home, same ports: the same chain resumes
+        market = Market(node, node.rest, home / "data" / "artifacts")
+        w.market = market
+        second = market.post(spec=SPEC)  # maybe before the worker is back: caught up then
+        job = market.wait_state(second, ("submitted", "settled"), 60)
+        assert job["worker"] == w.address
+        (line,) = [
+            x
+            for x in w.metrics().splitlines()
+            if x.startswith("vcoin_worker_stream_reconnects_total ")
+        ]
+        assert float(line.split()[-1]) >= 1
+        assert w.stop() == 0
+    finally:
+        if w is not None:
+            w.close()
+        if node.proc.poll() is None:
+            stop_node(node)
