@@ -30,6 +30,7 @@ WORKER_JOBS_PREFIX = b"\x06"  # worker ‖ id → b"" (jobs it holds or held las
 WORKER_PREFIX = b"\x07"  # worker address → Worker
 MODEL_WORKERS_PREFIX = b"\x08"  # len(model) ‖ model ‖ worker → b""
 MODEL_PREFIX = b"\x09"  # model id → Model
+PAYLOAD_PREFIX = b"\x0a"  # job id → a large inline input and spec, written once
 
 MAX_PRICE = (1 << 128) - 1  # the queue key holds prices in 16 bytes
 
@@ -40,6 +41,10 @@ def u64(n: int) -> bytes:
 
 def job(job_id: int) -> bytes:
     return JOB_PREFIX + u64(job_id)
+
+
+def payload(job_id: int) -> bytes:
+    return PAYLOAD_PREFIX + u64(job_id)
 
 
 def queue(max_price: int, priority: int, job_id: int) -> bytes:

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
+
+# An inline input and spec longer than this (bytes, together) are stored once under
+# their own key rather than in the record, so the claim, the result and the
+# settlement do not rewrite (and pay gas for) a few kilobytes each.
+PAYLOAD_IN_RECORD = 256
 
 # Job states. Open states hold the job's max price in escrow; final ones hold nothing.
 QUEUED = "queued"  # waiting in the priority queue for a claim
@@ -182,10 +188,22 @@ class Job:
             last_error=d.get("last_error", ""),
         )
 
+    @property
+    def payload_apart(self) -> bool:
+        """Whether the inline input and spec are stored once, apart from the record."""
+        return len(self.inline_input) + len(self.spec) > PAYLOAD_IN_RECORD
+
+    def payload(self) -> bytes:
+        return json.dumps(
+            [base64.b64encode(self.inline_input).decode(), self.spec], separators=(",", ":")
+        ).encode()
+
     def encode(self) -> bytes:
         """The store encoding: a positional JSON array (jobs are read and written by
-        every message, so this is the hot path; ``to_json`` is the readable form)."""
+        every message, so this is the hot path; ``to_json`` is the readable form).
+        A large inline input and spec are left out (None): ``payload()`` holds them."""
         r = self.receipt
+        apart = self.payload_apart
         return json.dumps(
             [
                 self.id,
@@ -193,8 +211,8 @@ class Job:
                 self.task_type,
                 self.model,
                 self.input_hash.hex(),
-                base64.b64encode(self.inline_input).decode(),
-                self.spec,
+                None if apart else base64.b64encode(self.inline_input).decode(),
+                None if apart else self.spec,
                 str(self.max_price),
                 self.priority,
                 self.claim_blocks,
@@ -234,8 +252,14 @@ class Job:
         ).encode()
 
     @classmethod
-    def decode(cls, raw: bytes) -> Job:
+    def decode(cls, raw: bytes, load_payload: Callable[[int], bytes | None] | None = None) -> Job:
+        """From ``encode``'s bytes; ``load_payload(job id)`` reads a payload kept apart."""
         v = json.loads(raw)
+        if v[5] is None:
+            payload = None if load_payload is None else load_payload(v[0])
+            if payload is None:
+                raise ValueError(f"job {v[0]} keeps its input apart and it was not found")
+            v[5], v[6] = json.loads(payload)
         r = v[27]
         h = bytes.fromhex
         return cls(

@@ -65,8 +65,9 @@ def take_job_id(ctx: Ctx) -> int:
 
 
 def get_job(ctx: Ctx, job_id: int) -> Job | None:
-    raw = ctx.kv(NAME).get(keys.job(job_id))
-    return None if raw is None else Job.decode(raw)
+    kv = ctx.kv(NAME)
+    raw = kv.get(keys.job(job_id))
+    return None if raw is None else Job.decode(raw, lambda i: kv.get(keys.payload(i)))
 
 
 def due_height(j: Job) -> int:
@@ -96,6 +97,8 @@ def put_job(ctx: Ctx, new: Job, old: Job | None = None) -> None:
     """Write ``new`` (which replaces ``old``, if given) and move its index entries."""
     kv = ctx.kv(NAME)
     kv.set(keys.job(new.id), new.encode())
+    if old is None and new.payload_apart:  # inputs never change: written once
+        kv.set(keys.payload(new.id), new.payload())
     want = _index_keys(new)
     if old is not None:
         had = _index_keys(old)
@@ -107,9 +110,10 @@ def put_job(ctx: Ctx, new: Job, old: Job | None = None) -> None:
 
 
 def iterate_jobs(ctx: Ctx) -> Iterator[Job]:
+    kv = ctx.kv(NAME)
     p = keys.JOB_PREFIX
-    for _, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
-        yield Job.decode(v)
+    for _, v in kv.iterate(p, prefix_end(p)):
+        yield Job.decode(v, lambda i: kv.get(keys.payload(i)))
 
 
 def _ids_under(ctx: Ctx, prefix: bytes, after: int, limit: int) -> list[int]:

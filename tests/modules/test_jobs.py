@@ -17,6 +17,7 @@ from tests.modules._helpers_market import (
     Market,
     code,
     h32,
+    job_id_of,
     market_genesis,
     weights_of,
 )
@@ -337,3 +338,24 @@ def test_params_change_only_by_the_authority(m: Market) -> None:
     assert r.code != 0 and "at most 10000" in r.log
     assert m.update_params(PLATFORM, "jobs", {"burn_bps": 500}).code == 0
     assert m.q("jobs", "params")["burn_bps"] == 500
+
+
+def test_a_large_inline_input_is_written_once_and_claims_stay_cheap(m: Market) -> None:
+    m.setup_worker(W1)
+    small = m.post(POSTER, prompt=b"hi")
+    big_prompt = b"p" * 4000
+    msg = m.post_msg(POSTER, prompt=big_prompt, spec='{"max_new_tokens": 16}')
+    r = m.deliver_one(m.sign(POSTER, [msg], gas_limit=400_000))  # storing 4 kB costs gas once
+    assert r.code == 0, r.log
+    big = job_id_of(r)
+    gas = {}
+    for name, jid in (("small", small), ("big", big)):
+        r = m.claim(W1, jid)
+        assert r.code == 0
+        gas[name] = r.gas_used
+    # The claim reads the 4 kB input (3 gas a byte) but does not rewrite it (30 a byte).
+    assert gas["big"] - gas["small"] < 20_000 and gas["big"] < 100_000
+    assert m.submit(W1, big).code == 0
+    j = m.q("jobs", "job", id=big)
+    assert j["inline_text"] == big_prompt.decode() and j["spec"] == '{"max_new_tokens": 16}'
+    assert m.job(big).input_hash == h32_bytes(big_prompt)
