@@ -299,7 +299,7 @@ def test_genesis_export_of_jobs_in_every_state_reimports_to_the_same_app_hash(
     m.setup_worker(w1, max_concurrent=10)
     m.setup_worker(w2, max_concurrent=10)
     states = {}
-    states["queued"] = m.post(poster)
+    states["queued"] = m.post(poster, prompt=b"a long prompt " * 60)  # kept apart
     states["claimed"] = m.post(poster, result_blocks=500)
     m.claim(w1, states["claimed"])
     states["submitted"] = m.post(poster)
