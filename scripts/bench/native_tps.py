@@ -225,111 +225,120 @@ def say(msg: str, end: str = "\n") -> None:
     print(msg, end=end, flush=True)
 
 
-def run_size(
-    pool: Any,
-    accounts: int,
-    n_txs: int,
-    block_size: int,
-    db_dir: Path,
-    profile: str | None,
-    reuse: bool = False,
-    warmup: int = 2,
-) -> RunResult:
-    path = db_dir / f"state-{accounts}"
-    senders = block_size
-    if accounts < senders:
-        raise SystemExit(f"--accounts {accounts} is below the {senders} senders a block needs")
-    blocks = max(1, n_txs // block_size)
-    keys = pool.map(_pubkey_of, range(senders), chunksize=64)
-    start_seq = [0] * senders
-    t0 = time.perf_counter()
-    if reuse and (path / "CURRENT").exists():
-        app = App(path)
-        ctx = app.query_ctx()
-        for i, (addr, _) in enumerate(keys):
-            acc = auth_state.get_account(ctx, addr)
-            if acc is None:
-                raise SystemExit(f"{path} was not built for {senders} senders; drop --reuse")
-            start_seq[i] = acc.sequence
-        say(f"\n== {accounts:,} accounts: reusing {path} at height {app.store.height()}")
-        build_s = 0.0
-    else:
-        shutil.rmtree(path, ignore_errors=True)
-        say(f"\n== {accounts:,} accounts: building state in {path}")
-        app = App(path)
-        app.init_chain(
-            CHAIN_ID,
-            genesis_state([a for a, _ in keys], [pk for _, pk in keys]),
-            time_ns=GENESIS_TIME_NS,
-        )
+class Run:
+    """One state size: its App, its signed blocks and what its blocks measured."""
 
-        def progress(done: int) -> None:
+    def __init__(self, accounts: int, path: Path, profile: str | None) -> None:
+        self.accounts = accounts
+        self.path = path
+        self.app: App
+        self.blocks: list[list[bytes]] = []
+        self.warmup = 0
+        self.done = 0
+        self.build_s = 0.0
+        self.sign_s = 0.0
+        self.finalize_ms: list[float] = []
+        self.stage_ms: list[float] = []
+        self.commit_ms: list[float] = []
+        self.keys_nodes: list[tuple[int, int]] = []
+        self.cpu_s = 0.0
+        self.failed = 0
+        self.profile = profile
+        self.prof: Any = None
+
+    def prepare(self, pool: Any, n_txs: int, block_size: int, reuse: bool, warmup: int) -> None:
+        accounts, path = self.accounts, self.path
+        senders = block_size
+        if accounts < senders:
+            raise SystemExit(f"--accounts {accounts} is below the {senders} senders a block needs")
+        blocks = max(1, n_txs // block_size)
+        keys = pool.map(_pubkey_of, range(senders), chunksize=64)
+        start_seq = [0] * senders
+        t0 = time.perf_counter()
+        if reuse and (path / "CURRENT").exists():
+            app = App(path)
+            ctx = app.query_ctx()
+            for i, (addr, _) in enumerate(keys):
+                acc = auth_state.get_account(ctx, addr)
+                if acc is None:
+                    raise SystemExit(f"{path} was not built for {senders} senders; drop --reuse")
+                start_seq[i] = acc.sequence
+            say(f"\n== {accounts:,} accounts: reusing {path} at height {app.store.height()}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            say(f"\n== {accounts:,} accounts: building state in {path}")
+            app = App(path)
+            app.init_chain(
+                CHAIN_ID,
+                genesis_state([a for a, _ in keys], [pk for _, pk in keys]),
+                time_ns=GENESIS_TIME_NS,
+            )
+
+            def progress(done: int) -> None:
+                el = time.perf_counter() - t0
+                say(f"\r   accounts {senders + done:>10,} / {accounts:,}  ({el:5.1f} s)", end="")
+
+            fill_accounts(app, 0, accounts - senders, progress)
+            # A node that grew to this size has a settled LSM tree; without this the
+            # timed blocks would share the machine with the build's compactions.
             el = time.perf_counter() - t0
-            say(f"\r   accounts {senders + done:>10,} / {accounts:,}  ({el:5.1f} s)", end="")
+            say(f"\r   compacting the database ({el:5.1f} s)" + " " * 20, end="")
+            app.store.db.flush()
+            app.store.db.compact_range(None, None)
+            self.build_s = time.perf_counter() - t0
+            say(f"\r   state built: {accounts:,} accounts in {self.build_s:.1f} s" + " " * 20)
 
-        fill_accounts(app, 0, accounts - senders, progress)
-        # A node that grew to this size has a settled LSM tree; without this the
-        # timed blocks would share the machine with the build's compactions.
-        say(f"\r   compacting the database ({time.perf_counter() - t0:5.1f} s)" + " " * 20, end="")
-        app.store.db.flush()
-        app.store.db.compact_range(None, None)
-        build_s = time.perf_counter() - t0
-        say(f"\r   state built: {accounts:,} accounts in {build_s:.1f} s" + " " * 20)
+        t0 = time.perf_counter()
+        sender_addrs = [a for a, _ in keys]
 
-    t0 = time.perf_counter()
-    sender_addrs = [a for a, _ in keys]
+        def recipient(rng: random.Random) -> bytes:
+            # Uniform over every account in state, senders included.
+            i = rng.randrange(accounts)
+            return sender_addrs[i] if i < senders else filler_address(i - senders)
 
-    def recipient(rng: random.Random) -> bytes:
-        # Uniform over every account in state, senders included.
-        i = rng.randrange(accounts)
-        return sender_addrs[i] if i < senders else filler_address(i - senders)
+        self.blocks = sign_blocks(pool, senders, warmup + blocks, recipient, start_seq)
+        self.warmup = warmup
+        self.sign_s = time.perf_counter() - t0
+        say(f"   signed {(warmup + blocks) * senders:,} txs in {self.sign_s:.1f} s")
 
-    txs = sign_blocks(pool, senders, warmup + blocks, recipient, start_seq)
-    sign_s = time.perf_counter() - t0
-    say(f"   signed {(warmup + blocks) * senders:,} txs in {sign_s:.1f} s")
+        # What a running node has done long before: load the upper Merkle levels
+        # into the commit cache (one range scan per module).
+        t0 = time.perf_counter()
+        for name in app.module_names():
+            app.store.tree(name)
+        say(f"   upper Merkle levels loaded in {time.perf_counter() - t0:.1f} s")
 
-    # What a running node has done long before: load the upper Merkle levels
-    # into the commit cache (one range scan per module).
-    t0 = time.perf_counter()
-    for name in app.module_names():
-        app.store.tree(name)
-    say(f"   warm-up: upper Merkle levels loaded in {time.perf_counter() - t0:.1f} s")
+        orig_stage = app._stage
 
-    stage_ms: list[float] = []
-    orig_stage = app._stage
+        def timed_stage(*a: Any) -> Any:
+            t = time.perf_counter()
+            r = orig_stage(*a)
+            self.stage_ms.append((time.perf_counter() - t) * 1000)
+            return r
 
-    def timed_stage(*a: Any) -> Any:
-        t = time.perf_counter()
-        r = orig_stage(*a)
-        stage_ms.append((time.perf_counter() - t) * 1000)
-        return r
+        app._stage = timed_stage  # type: ignore[method-assign,assignment]
+        self.app = app
+        if self.profile:
+            import cProfile
 
-    app._stage = timed_stage  # type: ignore[method-assign]
-    finalize_ms: list[float] = []
-    commit_ms: list[float] = []
-    failed = 0
-    cpu_s = 0.0
-    keys_nodes: list[tuple[int, int]] = []
-    prof = None
-    if profile:
-        import cProfile
+            self.prof = cProfile.Profile()
 
-        prof = cProfile.Profile()
-    height = app.store.height()
-    for b, block in enumerate(txs):
-        timed = b >= warmup
-        height += 1
+    def run_block(self) -> str:
+        """FinalizeBlock + Commit of the next block; returns a progress line."""
+        app = self.app
+        b = self.done
+        self.done += 1
+        timed = b >= self.warmup
+        height = app.store.height() + 1
         info = BlockInfo(
-            CHAIN_ID,
-            height,
-            GENESIS_TIME_NS + height * 10**9,
-            hash=height.to_bytes(32, "big"),
+            CHAIN_ID, height, GENESIS_TIME_NS + height * 10**9, hash=height.to_bytes(32, "big")
         )
-        if prof and timed:
+        prof = self.prof if timed else None
+        if prof:
             prof.enable()
         c1 = time.process_time()
         t1 = time.perf_counter()
-        res = app.finalize_block(info, block)
+        res = app.finalize_block(info, self.blocks[b])
         t2 = time.perf_counter()
         pend = app._pending
         assert pend is not None
@@ -340,47 +349,71 @@ def run_size(
         app.commit()
         t3 = time.perf_counter()
         c2 = time.process_time()
-        if prof and timed:
+        if prof:
             prof.disable()
         bad = [r for r in res.tx_results if r.code != 0]
-        failed += len(bad)
-        if bad and failed == len(bad):
+        if bad and not self.failed:
             say(
-                f"   !! block {height}: {len(bad)} txs failed, first: {bad[0].codespace}/"
-                f"{bad[0].code} {bad[0].log}"
+                f"\n   !! {self.accounts:,} accounts, block {height}: {len(bad)} txs failed, "
+                f"first: {bad[0].codespace}/{bad[0].code} {bad[0].log}"
             )
-        label = f"block {b + 1 - warmup:>3}/{blocks}" if timed else f"warm-up block {b + 1}"
-        say(
-            f"\r   {label}: finalize {(t2 - t1) * 1000:7.1f} ms "
-            f"(merkle {stage_ms[-1]:6.1f})  commit {(t3 - t2) * 1000:6.1f} ms",
-            end="" if timed else "\n",
+        self.failed += len(bad)
+        merkle = self.stage_ms[-1]
+        if timed:
+            self.cpu_s += c2 - c1
+            self.keys_nodes.append(writes)
+            self.finalize_ms.append((t2 - t1) * 1000)
+            self.commit_ms.append((t3 - t2) * 1000)
+        else:
+            self.stage_ms.pop()
+        return (
+            f"{self.accounts:>9,}: {(t2 - t1) * 1000:6.1f} ms "
+            f"(merkle {merkle:5.1f}) + {(t3 - t2) * 1000:5.1f} ms"
         )
-        if not timed:
-            stage_ms.pop()
-            continue
-        cpu_s += c2 - c1
-        keys_nodes.append(writes)
-        finalize_ms.append((t2 - t1) * 1000)
-        commit_ms.append((t3 - t2) * 1000)
-    say("")
-    if prof:
-        out = f"{profile}.{accounts}"
-        prof.dump_stats(out)
-        say(f"   profile written to {out}")
-    app.close()
-    return RunResult(
-        accounts,
-        blocks * senders,
-        build_s,
-        sign_s,
-        finalize_ms,
-        stage_ms,
-        commit_ms,
-        failed,
-        dir_size(path),
-        cpu_s,
-        keys_nodes,
-    )
+
+    def finish(self) -> RunResult:
+        if self.prof:
+            out = f"{self.profile}.{self.accounts}"
+            self.prof.dump_stats(out)
+            say(f"   profile of {self.accounts:,} accounts written to {out}")
+        self.app.close()
+        return RunResult(
+            self.accounts,
+            sum(len(b) for b in self.blocks[self.warmup :]),
+            self.build_s,
+            self.sign_s,
+            self.finalize_ms,
+            self.stage_ms,
+            self.commit_ms,
+            self.failed,
+            dir_size(self.path),
+            self.cpu_s,
+            self.keys_nodes,
+        )
+
+
+def run_all(
+    pool: Any,
+    sizes: list[int],
+    n_txs: int,
+    block_size: int,
+    db_dir: Path,
+    profile: str | None,
+    reuse: bool,
+    warmup: int,
+) -> list[RunResult]:
+    """Build every state, then run their blocks in turn (one block of each size,
+    then the next), so that all sizes meet the same machine load."""
+    runs = [Run(n, db_dir / f"state-{n}", profile) for n in sizes]
+    for r in runs:
+        r.prepare(pool, n_txs, block_size, reuse, warmup)
+    total = len(runs[0].blocks)
+    say(f"\n== {total - warmup} timed blocks after {warmup} warm-up, sizes interleaved")
+    for b in range(total):
+        lines = [r.run_block() for r in runs]
+        tag = f"block {b + 1 - warmup:>3}" if b >= warmup else f"warm-up {b + 1}"
+        say(f"   {tag}: " + " | ".join(lines))
+    return [r.finish() for r in runs]
 
 
 # -- report ---------------------------------------------------------------------
@@ -395,13 +428,14 @@ def report(results: list[RunResult], block_size: int) -> bool:
     row("txs (failed)", lambda r: f"{r.txs:,} ({r.failed})")
     row("tx/s (finalize+commit)", lambda r: f"{r.tps:,.0f}")
     row("  tx/s per CPU-second", lambda r: f"{r.txs / r.cpu_s:,.0f}")
-    for name, attr in (
-        ("finalize ms / block", "finalize_ms"),
-        ("  of which merkle ms", "stage_ms"),
-        ("commit ms / block", "commit_ms"),
-    ):
-        row(name + "  median", lambda r, a=attr: f"{statistics.median(getattr(r, a)):.1f}")
-        row(name + "  p95", lambda r, a=attr: f"{p95(getattr(r, a)):.1f}")
+    series: list[tuple[str, Callable[[RunResult], list[float]]]] = [
+        ("finalize ms / block", lambda r: r.finalize_ms),
+        ("  of which merkle ms", lambda r: r.stage_ms),
+        ("commit ms / block", lambda r: r.commit_ms),
+    ]
+    for name, get in series:
+        row(name + "  median", lambda r, g=get: f"{statistics.median(g(r)):.1f}")  # type: ignore[misc]
+        row(name + "  p95", lambda r, g=get: f"{p95(g(r)):.1f}")  # type: ignore[misc]
     row("state commitment ms  median", lambda r: f"{statistics.median(_commitment(r)):.1f}")
     row("state keys changed / block", lambda r: f"{_med(r, 0):,.0f}")
     row("Merkle nodes written / block", lambda r: f"{_med(r, 1):,.0f}")
@@ -513,22 +547,18 @@ def main(argv: list[str] | None = None) -> int:
         f"native_tps: sizes {sizes}, {args.txs:,} txs each, blocks of {args.block_size:,}, "
         f"{os.cpu_count()} cpus, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
-    results = []
     try:
         with mp.get_context("fork").Pool() as pool:
-            for n in sizes:
-                results.append(
-                    run_size(
-                        pool,
-                        n,
-                        args.txs,
-                        args.block_size,
-                        db_dir,
-                        args.profile,
-                        args.reuse,
-                        args.warmup,
-                    )
-                )
+            results = run_all(
+                pool,
+                sizes,
+                args.txs,
+                args.block_size,
+                db_dir,
+                args.profile,
+                args.reuse,
+                args.warmup,
+            )
     finally:
         if tmp is not None and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
