@@ -15,7 +15,8 @@ What it does, for each state size:
 3. runs ``--warmup`` untimed blocks, then pushes the txs through
    ``App.finalize_block`` + ``App.commit`` in blocks of ``block_size`` and
    times each call (and, inside FinalizeBlock, the Merkle staging that
-   computes the app hash).
+   computes the app hash); the sizes take turns block by block, so all of
+   them meet the same machine load.
 
 It prints tx/s (also per CPU-second, the figure to read on a shared machine),
 per-block finalize / Merkle / commit times (median and p95), keys changed and
