@@ -320,6 +320,13 @@ def run_register(args: argparse.Namespace) -> int:
             max_concurrent=cfg.max_concurrent,
         )
         resp = _send(client, key, msg)
+        min_price = int(client.query("jobs", "params")["min_price"])
+    note = ""
+    if cfg.price_floor < min_price:
+        note = (
+            f"\nnote: a price floor under the chain's min_price asks {min_price}{DENOM} per job; "
+            "set --price-floor to what a job is worth to you"
+        )
     data = {
         "worker": key.bech32,
         "capabilities": caps.to_json(),
@@ -337,7 +344,7 @@ def run_register(args: argparse.Namespace) -> int:
         f"  hardware   {caps.summary()}\n"
         f"  models     {', '.join(models)}\n"
         f"  task types {', '.join(types)}\n"
-        f"  floor      {cfg.price_floor}{DENOM}, {cfg.max_concurrent} job(s) at a time",
+        f"  floor      {cfg.price_floor}{DENOM}, {cfg.max_concurrent} job(s) at a time" + note,
     )
     return 0
 

@@ -171,8 +171,8 @@ def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
 
 
 def test_a_job_at_the_size_limits_is_claimed_and_run(market: Market, workers: Any) -> None:
-    # 4 KiB of inline input and 4 KiB of spec: claiming, submitting and releasing such
-    # a job writes a large record, more than the agent's fixed gas limits cover.
+    # 4 KiB of inline input and 4 KiB of spec: a large record to claim and submit for,
+    # which may need more than the agent's fixed gas limits (it then measures and resends).
     params = market.client.query("jobs", "params")
     limit_in, limit_spec = int(params["max_inline_input_bytes"]), int(params["max_spec_bytes"])
     prompts: list[str] = []
@@ -186,7 +186,6 @@ def test_a_job_at_the_size_limits_is_claimed_and_run(market: Market, workers: An
     job_id = market.post({"prompts": prompts}, spec=spec)
     job = market.wait_state(job_id, ("submitted", "settled"), 60)
     assert job["worker"] == w.address
-    assert w.said("msg", "claim needs") and w.said("msg", "submit needs")
     assert w.stop() == 0
 
 

@@ -11,14 +11,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from chain.client import NodeClient
+from chain.crypto import PrivateKey
 from chain.keystore import key_from_mnemonic
-from worker.agent.chainio import TxOutcome, TxWaiter
+from genesis.devnet import dev_key
+from tests.chain.inproc_node import inproc_node
+from tests.helpers import msg_send
+from worker.agent.chainio import TxOutcome, TxSender, TxWaiter, poll_outcome
 from worker.agent.config import load_config, render_toml
 from worker.agent.jobspec import runtime_job, write_inline_input
 from worker.agent.policy import ClaimPolicy, JobInfo
@@ -26,6 +32,7 @@ from worker.agent.state import AgentState, HomeLocked
 from worker.nvml import probe
 from worker.runtime.errors import JobError
 
+ALICE = dev_key("alice")
 WORKER_BIN = str(Path(sys.executable).with_name("vcoin-worker"))
 
 
@@ -307,6 +314,32 @@ def test_waiter_gets_outcomes_from_the_stream_or_by_polling() -> None:
     assert w.wait("NEVER", timeout=0.6, stream_grace=0.1) is None
     w.resolve(outcome("UNEXPECTED"))  # nobody waits: dropped, not kept forever
     assert "UNEXPECTED" not in w._done
+
+
+# -- tx sender, against a real node -------------------------------------------------------
+@pytest.fixture(scope="module")
+def node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with inproc_node(tmp_path_factory.mktemp("sender")) as n:
+        yield f"http://{n.cfg.rpc_laddr}"
+
+
+def test_tx_sender_counts_sequences_and_resends_a_tx_that_ran_out_of_gas(node_url: str) -> None:
+    sender_key = PrivateKey.from_seed(b"client-ws-sender")
+    with NodeClient(node_url) as c:
+        c.send_tx(ALICE, [msg_send(ALICE, sender_key, 10**18)])
+        waiter = TxWaiter(lambda h: poll_outcome(c, h))
+        s = TxSender(node_url, sender_key, waiter)
+        to = PrivateKey.from_seed(b"client-ws-to")
+        # back to back, no waiting: the sender's own count keeps the sequences apart
+        first = s.send([msg_send(sender_key, to, 1)], "transfer")
+        # a limit far too low: CheckTx runs out of gas, the sender measures and resends
+        second = s.send([msg_send(sender_key, to, 2)], "transfer", gas=1_000)
+        assert second.sequence == first.sequence + 1
+        for sent in (first, second):
+            out = waiter.wait(sent.hash, timeout=10, stream_grace=0)
+            assert out is not None and out.ok, out
+        assert c.balance(to.bech32) == 3
+        s.close()
 
 
 # -- CLI --------------------------------------------------------------------------------------

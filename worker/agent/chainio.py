@@ -90,9 +90,12 @@ class TxSender:
             self.client.min_gas_price()
             self._refresh()
 
-    def send(self, msgs: Sequence[Message], kind: str) -> Sent:
-        """Broadcast ``msgs``; returns once CheckTx accepted them, else raises BroadcastRefused."""
-        gas = GAS.get(kind, DEFAULT_GAS)
+    def send(self, msgs: Sequence[Message], kind: str, gas: int | None = None) -> Sent:
+        """Broadcast ``msgs``; returns once CheckTx accepted them, else raises BroadcastRefused.
+
+        ``gas`` defaults to the fixed figure for ``kind``; a tx that runs out of it
+        in CheckTx is simulated and sent again with the measured gas."""
+        gas = gas or GAS.get(kind, DEFAULT_GAS)
         with self.lock:
             acc = self._account or self._refresh()
             for attempt in range(3):

@@ -133,7 +133,13 @@ class Agent:
         except SandboxError as e:
             raise NotReady(str(e)) from e
         if self.cfg.metrics_laddr:
-            self.metrics.serve(self.cfg.metrics_laddr)
+            try:
+                self.metrics.serve(self.cfg.metrics_laddr)
+            except OSError as e:
+                raise NotReady(
+                    f"cannot serve metrics on {self.cfg.metrics_laddr} ({e}); another worker "
+                    "there? set metrics_laddr (--metrics-laddr) to a free port, or '' for none"
+                ) from e
         self._clean_orphans()
 
     def _executor(self, sandbox: Sandbox, device: str) -> Executor:
@@ -305,6 +311,7 @@ class Agent:
         hashes: list[str] | None = None,
         received: float | None = None,
     ) -> None:
+        """One block's events, in order; ``hashes`` (the txs' hashes) only for a live block."""
         evs: list[dict[str, Any]] = []
         for i, r in enumerate(tx_results):
             code = int(r.get("code") or 0)
@@ -331,9 +338,9 @@ class Agent:
                 log.exception("could not handle event %s at height %d", e.get("type"), height)
         self.state.handled(height)
         self.metrics.height.set(height)
+        if hashes is None or self.stopping.is_set():
+            return  # a block read back in a catch-up: no heartbeats or checks for the past
         self._maybe_heartbeat(height)
-        if self.stopping.is_set():
-            return
         if height % RECONCILE_BLOCKS == 0:
             self.reconcile(self.held_on_chain(), "held on chain without a running thread")
         with self.lock:

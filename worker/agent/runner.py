@@ -58,12 +58,20 @@ def claim_msg(worker: str, job_id: int) -> Any:
     return MsgClaimJob(worker=worker, job_id=job_id)
 
 
+class _JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Adds ``job_id`` to every record and keeps a call's own ``extra`` too."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
 class JobRunner:
     def __init__(self, agent: Agent, slot: Slot) -> None:
         self.agent = agent
         self.slot = slot
         self.job_id = slot.job_id
-        self.log = logging.LoggerAdapter(log, {"job_id": slot.job_id})
+        self.log = _JobLog(log, {"job_id": slot.job_id})
 
     # -- the thread body ---------------------------------------------------------
     def run(self) -> None:
