@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from worker.gpu import Capabilities, read_capabilities
+from worker.nvml import Capabilities, probe
 
 JOBS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "inference": ({"prompts": ["A GPU marketplace runs on"]}, {"max_new_tokens": 64}),
@@ -36,13 +36,13 @@ def say(msg: str = "") -> None:
 
 def _gpu_lines(caps: Capabilities) -> None:
     if caps.cpu_only:
-        say(f"GPUs: none. {caps.reason}.")
+        say(f"GPUs: none. {caps.note}.")
         say("This machine has no usable NVIDIA GPU: the checks below run on CPU instead,")
         say("to show that the job path works. They say nothing about GPU readiness.")
         return
-    say(f"NVIDIA driver {caps.driver_version}, CUDA driver API {caps.cuda_driver_version}")
+    say(f"NVIDIA driver {caps.driver}, CUDA driver API {caps.cuda}")
     for g in caps.gpus:
-        say(f"  GPU {g.index}: {g.name}, {g.memory_bytes / 2**30:.1f} GiB, {g.uuid}")
+        say(f"  GPU {g.index}: {g.name}, {g.memory_mib / 1024:.1f} GiB, {g.uuid}")
 
 
 def _torch_cuda() -> tuple[bool, str]:
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = ap.parse_args(argv)
     say("== vcoin gpu-check ==")
-    caps = read_capabilities()
+    caps = probe()
     _gpu_lines(caps)
     has_cuda, torch_line = _torch_cuda()
     say(torch_line)

@@ -86,7 +86,7 @@ def _text(v: Any) -> str:
 
 
 def _load_pynvml() -> Any:
-    import pynvml  # type: ignore[import-untyped]
+    import pynvml
 
     return pynvml
 

@@ -63,7 +63,7 @@ def tokenizer_json() -> bytes:
     ]
     for s in specials:
         vocab[s["content"]] = s["id"]
-    doc = {
+    doc: dict[str, Any] = {
         "version": "1.0",
         "truncation": None,
         "padding": None,

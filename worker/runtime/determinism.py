@@ -37,8 +37,8 @@ def setup_torch(seed: int) -> Any:
     import torch
     import transformers
 
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
@@ -75,7 +75,7 @@ def versions() -> dict[str, str]:
 
     import torch
 
-    out = {"torch": torch.__version__}
+    out: dict[str, str] = {"torch": str(torch.__version__)}
     for name in ("transformers", "tokenizers", "safetensors", "peft"):
         out[name] = version(name)
     if torch.cuda.is_available():

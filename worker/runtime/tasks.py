@@ -40,7 +40,8 @@ def text_generation(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = model.to(device).eval()  # type: ignore[arg-type]
     eos = tok.eos_token_id
     limit = getattr(model.config, "max_position_embeddings", 2048)
     completions = []

@@ -17,6 +17,7 @@ kill. Use the docker backend wherever an engine exists.
 from __future__ import annotations
 
 import ctypes
+import io
 import logging
 import os
 import resource
@@ -26,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from worker.sandbox.base import Limits, LogTail, Mounts, SandboxResult
 
@@ -180,10 +182,13 @@ class ProcessSandbox:
             preexec_fn=self._preexec(limits),
         )
         assert proc.stdout is not None
-        out = proc.stdout
-        reader = threading.Thread(
-            target=lambda: [tail.feed(b) for b in iter(lambda: out.read1(65536), b"")]
-        )
+        out = cast(io.BufferedReader, proc.stdout)  # read1: feed the tail as output arrives
+
+        def pump() -> None:
+            while chunk := out.read1(65536):
+                tail.feed(chunk)
+
+        reader = threading.Thread(target=pump)
         reader.start()
         timed_out = False
         try:
