@@ -130,30 +130,31 @@ class CommitCache:
 
     def committed(
         self,
-        values: list[tuple[bytes, bytes | None]],
-        upper: dict[str, list[tuple[bytes, bytes | None]]],
+        values: dict[bytes, bytes | None],
+        upper: dict[str, dict[bytes, bytes | None]],
     ) -> None:
+        """Record what a commit wrote: ``values`` by database key (state and deeper
+        nodes, None for a delete), ``upper`` by module and position."""
         with self.lock:
             recent = self.recent
             pop = recent.pop
-            keep = len(values) - self.capacity
-            if keep > 0:
-                for key, _ in values[:keep]:
+            excess = len(values) - self.capacity
+            if excess > 0:  # a commit bigger than the cache (genesis): keep its tail
+                keys = list(values)
+                for key in keys[:excess]:
                     pop(key, None)  # would be evicted at once; must not stay stale
-                values = values[keep:]
-            for key, value in values:
-                pop(key, None)  # re-inserted as the youngest
-                recent[key] = value
+                values = {k: values[k] for k in keys[excess:]}
+            for key in values:
+                pop(key, None)  # re-inserted below as the youngest
+            recent.update(values)
             self._trim()
             for name, nodes in upper.items():
                 cache = self.upper.get(name)
                 if cache is None:
                     continue
-                for pos, raw in nodes:
-                    if raw is None:
-                        cache.pop(pos, None)
-                    else:
-                        cache[pos] = raw
+                cache.update(nodes)  # type: ignore[arg-type]
+                for pos in [p for p, raw in nodes.items() if raw is None]:
+                    del cache[pos]
             self.generation += 1
 
 
@@ -328,9 +329,8 @@ class Store:
     ) -> None:
         wb = WriteBatch(raw_mode=True)
         put, delete = wb.put, wb.delete
-        values: list[tuple[bytes, bytes | None]] = []
-        remember = values.append
-        upper: dict[str, list[tuple[bytes, bytes | None]]] = {}
+        values: dict[bytes, bytes | None] = {}
+        upper: dict[str, dict[bytes, bytes | None]] = {}
         for name, kvs in changes.items():
             p = b"s" + name.encode() + b"\x00"
             for k, v in kvs.items():
@@ -339,11 +339,11 @@ class Store:
                     delete(key)
                 else:
                     put(key, v)
-                remember((key, v))
+                values[key] = v
         top_depth = NODE_CACHE_DEPTH
         for name, nodes in node_writes.items():
             p = b"n" + name.encode() + b"\x00"
-            top = upper[name] = []
+            top = upper[name] = {}
             for pos, raw in nodes.items():
                 key = p + pos
                 if raw is None:
@@ -351,9 +351,9 @@ class Store:
                 else:
                     put(key, raw)
                 if pos[1] <= top_depth and pos[0] == 0:
-                    top.append((pos, raw))
+                    top[pos] = raw
                 else:
-                    remember((key, raw))
+                    values[key] = raw
         for name, r in roots.items():
             wb.put(_META_ROOT + name.encode(), r)
         if chain_meta is not None:
