@@ -15,21 +15,20 @@ from modules import auth, bank, jobs, mint, reputation, slashing, staking, verif
 from modules.auth import state as auth_state
 from modules.auth.expected import ParamsOwner
 from modules.auth.genesis import MODULE_ACCOUNTS
-from modules.auth.module import AuthParams
-from modules.bank.module import BankParams
+from modules.bank import state as bank_state
 from modules.bank.state import BankKeeper
+from modules.jobs import state as jobs_state
 from modules.jobs.keeper import JobsKeeper
-from modules.jobs.module import JobsParams
-from modules.mint.module import MintParams
+from modules.mint import state as mint_state
 from modules.mint.state import MintKeeper
-from modules.reputation.module import ReputationParams
+from modules.reputation import state as reputation_state
 from modules.reputation.state import ReputationKeeper
-from modules.slashing.module import SlashingParams
+from modules.slashing import state as slashing_state
 from modules.slashing.state import SlashingKeeper
-from modules.staking.module import StakingParams
+from modules.staking import state as staking_state
 from modules.staking.state import StakingKeeper
+from modules.verification import state as verification_state
 from modules.verification.keeper import VerificationKeeper
-from modules.verification.module import VerificationParams
 
 
 @dataclass
@@ -55,13 +54,19 @@ def build() -> Wiring:
     verification_keeper = VerificationKeeper(
         jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper
     )
-    params_owners: dict[str, ParamsOwner] = {"auth": AuthParams(), "bank": BankParams()}
-    params_owners["staking"] = StakingParams()
-    params_owners["reputation"] = ReputationParams()
-    params_owners["slashing"] = SlashingParams()
-    params_owners["mint"] = MintParams()
-    params_owners["jobs"] = JobsParams()
-    params_owners["verification"] = VerificationParams()
+    params_owners: dict[str, ParamsOwner] = {
+        p.module: p
+        for p in (
+            auth_state.PARAMS,
+            bank_state.PARAMS,
+            staking_state.PARAMS,
+            reputation_state.PARAMS,
+            slashing_state.PARAMS,
+            mint_state.PARAMS,
+            jobs_state.PARAMS,
+            verification_state.PARAMS,
+        )
+    }
     modules = [
         auth.build(lambda: params_owners),
         bank.build(bank_keeper),

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from chain.context import Ctx
 from chain.module import Module, MsgSpec
-from modules.auth import genesis, msgs, queries, state
+from modules.auth import genesis, msgs, queries
 from modules.auth.expected import ParamsOwner
 from modules.auth.handlers import make_update_params
 from modules.auth.keys import NAME
-from modules.auth.params import Params
-
-
-class AuthParams:
-    def get_params(self, ctx: Ctx) -> dict[str, Any]:
-        return state.get_params(ctx).to_json()
-
-    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
-        state.set_params(ctx, Params.from_json(params))
 
 
 def build(params_owners: Callable[[], Mapping[str, ParamsOwner]]) -> Module:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from chain.crypto import module_address, to_bech32
+from chain.params import params_from_json
 from modules.auth.errors import ErrInvalidParams
 
 # Until governance exists the authority is whoever genesis names; this default
@@ -43,10 +44,4 @@ class Params:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:
-        known = {f.name for f in fields(cls)}
-        extra = set(d) - known
-        if extra:
-            raise ErrInvalidParams(f"unknown auth params: {sorted(extra)}")
-        p = cls(**{**asdict(cls()), **d})
-        p.validate()
-        return p
+        return params_from_json(cls, d, ErrInvalidParams, "auth")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from chain.context import Ctx
 from chain.crypto import module_address, pubkey_to_address
+from chain.params import ParamsStore
 from modules.auth import keys
 from modules.auth.keys import NAME
 from modules.auth.params import Params
@@ -45,20 +45,9 @@ class Account:
         return cls(address, number, sequence, pk, name, tuple(perms))
 
 
-def get_params(ctx: Ctx) -> Params:
-    raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else _decode_params(raw)
-
-
-@lru_cache(maxsize=8)
-def _decode_params(raw: bytes) -> Params:
-    # every tx reads the params; they are immutable, so one object per encoding
-    return Params(**json.loads(raw))
-
-
-def set_params(ctx: Ctx, p: Params) -> None:
-    p.validate()
-    ctx.kv(NAME).set(keys.PARAMS, json.dumps(p.to_json(), sort_keys=True).encode())
+PARAMS = ParamsStore(NAME, keys.PARAMS, Params)
+get_params = PARAMS.get
+set_params = PARAMS.set
 
 
 def get_account(ctx: Ctx, addr: bytes) -> Account | None:

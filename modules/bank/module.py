@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chain.coins import MAX_AMOUNT
 from chain.context import Ctx
 from chain.module import Module, MsgSpec
 from modules.bank import genesis, handlers, msgs, queries, state
 from modules.bank.keys import NAME
-from modules.bank.params import Params
-
-
-class BankParams:
-    def get_params(self, ctx: Ctx) -> dict[str, Any]:
-        return state.get_params(ctx).to_json()
-
-    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
-        state.set_params(ctx, Params.from_json(params))
 
 
 def _supply_matches_balances(ctx: Ctx) -> str | None:

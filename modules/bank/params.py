@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from chain.params import params_from_json
 from modules.bank.errors import ErrInvalidParams
 
 
@@ -21,9 +22,4 @@ class Params:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:
-        extra = set(d) - {f.name for f in fields(cls)}
-        if extra:
-            raise ErrInvalidParams(f"unknown bank params: {sorted(extra)}")
-        p = cls(**{**asdict(cls()), **d})
-        p.validate()
-        return p
+        return params_from_json(cls, d, ErrInvalidParams, "bank")

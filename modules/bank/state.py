@@ -6,15 +6,14 @@ transfers between accounts and module accounts, mint and burn by permission.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from functools import lru_cache
 
 from chain.coins import MAX_AMOUNT, Coins, fmt
 from chain.context import Ctx
 from chain.crypto import module_address, to_bech32
 from chain.errors import ErrInsufficientFunds
 from chain.kv import prefix_end
+from chain.params import ParamsStore
 from modules.bank import events, keys
 from modules.bank.errors import ErrBlockedAddress, ErrNoPermission, ErrSupplyOverflow
 from modules.bank.expected import AccountKeeper
@@ -30,20 +29,9 @@ def _enc(n: int) -> bytes:
     return n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
 
 
-def get_params(ctx: Ctx) -> Params:
-    raw = ctx.kv(NAME).get(keys.PARAMS)
-    return Params() if raw is None else _decode_params(raw)
-
-
-@lru_cache(maxsize=8)
-def _decode_params(raw: bytes) -> Params:
-    # every send reads the params; they are immutable, so one object per encoding
-    return Params(**json.loads(raw))
-
-
-def set_params(ctx: Ctx, p: Params) -> None:
-    p.validate()
-    ctx.kv(NAME).set(keys.PARAMS, json.dumps(p.to_json(), sort_keys=True).encode())
+PARAMS = ParamsStore(NAME, keys.PARAMS, Params)
+get_params = PARAMS.get
+set_params = PARAMS.set
 
 
 def balance(ctx: Ctx, addr: bytes, denom: str) -> int:

@@ -11,17 +11,8 @@ from chain.module import Module, MsgSpec
 from modules.jobs import deadlines, genesis, handlers, msgs, queries, state
 from modules.jobs.keeper import JobsKeeper
 from modules.jobs.keys import NAME
-from modules.jobs.params import Params
 from modules.jobs.records import CLAIMED, QUEUED, STATE_BYTE
 from modules.jobs.settlement import ESCROW
-
-
-class JobsParams:
-    def get_params(self, ctx: Ctx) -> dict[str, Any]:
-        return state.get_params(ctx).to_json()
-
-    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
-        state.set_params(ctx, Params.from_json(params))
 
 
 def _escrow_matches_open_jobs(k: JobsKeeper) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from chain.params import params_from_json
 from modules.jobs.errors import ErrInvalidParams
 
 TASK_TYPES = ("text-generation", "embedding", "lora-train")
@@ -60,9 +61,4 @@ class Params:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:
-        extra = set(d) - {f.name for f in fields(cls)}
-        if extra:
-            raise ErrInvalidParams(f"unknown jobs params: {sorted(extra)}")
-        p = cls(**{**asdict(cls()), **d})
-        p.validate()
-        return p
+        return params_from_json(cls, d, ErrInvalidParams, "jobs")

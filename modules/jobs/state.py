@@ -8,21 +8,20 @@ entry carries the height at which the job falls due (see ``keys``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from chain.context import Ctx
 from chain.kv import prefix_end
+from chain.params import ParamsStore
 from modules.jobs import keys
 from modules.jobs.keys import NAME
 from modules.jobs.params import Params
 from modules.jobs.records import CLAIMED, QUEUED, STATE_BYTE, SUBMITTED, Job, Model, Worker
 
-# Decoded params and models by their stored bytes: they are read by nearly every
-# message, rarely change, and decoding is a pure function of the bytes, so
-# sharing the frozen objects is safe.
-_PARAMS_CACHE: dict[bytes, Params] = {}
+# Decoded models by their stored bytes: they are read by nearly every message,
+# rarely change, and decoding is a pure function of the bytes, so sharing the
+# frozen objects is safe.
 _MODEL_CACHE: dict[bytes, Model] = {}
 
 
@@ -35,17 +34,9 @@ def _cached(cache: dict[bytes, Any], raw: bytes, decode: Any) -> Any:
     return v
 
 
-def get_params(ctx: Ctx) -> Params:
-    raw = ctx.kv(NAME).get(keys.PARAMS)
-    if raw is None:
-        return Params()
-    p: Params = _cached(_PARAMS_CACHE, raw, lambda r: Params(**json.loads(r)))
-    return p
-
-
-def set_params(ctx: Ctx, p: Params) -> None:
-    p.validate()
-    ctx.kv(NAME).set(keys.PARAMS, json.dumps(p.to_json(), sort_keys=True).encode())
+PARAMS = ParamsStore(NAME, keys.PARAMS, Params)
+get_params = PARAMS.get
+set_params = PARAMS.set
 
 
 # -- jobs ------------------------------------------------------------------

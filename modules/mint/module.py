@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from chain.coins import DENOM
 from chain.context import Ctx
@@ -11,15 +10,6 @@ from chain.crypto import module_address
 from chain.module import Module
 from modules.mint import genesis, queries, state
 from modules.mint.keys import ACCOUNT, NAME
-from modules.mint.params import Params
-
-
-class MintParams:
-    def get_params(self, ctx: Ctx) -> dict[str, Any]:
-        return state.get_params(ctx).to_json()
-
-    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
-        state.set_params(ctx, Params.from_json(params))
 
 
 def _units_total(ctx: Ctx) -> str | None:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from chain.coins import DECIMALS, MAX_AMOUNT
+from chain.params import params_from_json
 from modules.mint.errors import ErrInvalidParams
 
 VCN = 10**DECIMALS
@@ -32,15 +33,4 @@ class Params:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:
-        extra = set(d) - {f.name for f in fields(cls)}
-        if extra:
-            raise ErrInvalidParams(f"unknown mint params: {sorted(extra)}")
-        vals: dict[str, Any] = asdict(cls())
-        for k, v in d.items():
-            try:
-                vals[k] = int(v) if isinstance(v, str) else v
-            except ValueError as e:
-                raise ErrInvalidParams(f"{k} must be an integer, got {v!r}") from e
-        p = cls(**vals)
-        p.validate()
-        return p
+        return params_from_json(cls, d, ErrInvalidParams, "mint", int_strings=True)

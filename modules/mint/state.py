@@ -16,13 +16,12 @@ Only this module mints: its account alone has bank's ``minter`` permission.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import asdict
 
 from chain.coins import DENOM
 from chain.context import Ctx
 from chain.kv import prefix_end
+from chain.params import ParamsStore
 from modules.mint import events, keys
 from modules.mint.expected import BankKeeper, StakingKeeper
 from modules.mint.keys import ACCOUNT, NAME
@@ -39,26 +38,9 @@ def _enc(n: int) -> bytes:
     return n.to_bytes((n.bit_length() + 7) // 8 or 1, "big")
 
 
-# Decoded params by their stored bytes: params are read on every call, rarely change,
-# and decoding is a pure function of the bytes, so sharing the frozen object is safe.
-_PARAMS_CACHE: dict[bytes, Params] = {}
-
-
-def get_params(ctx: Ctx) -> Params:
-    raw = ctx.kv(NAME).get(keys.PARAMS)
-    if raw is None:
-        return Params()
-    p = _PARAMS_CACHE.get(raw)
-    if p is None:
-        if len(_PARAMS_CACHE) > 64:
-            _PARAMS_CACHE.clear()
-        p = _PARAMS_CACHE[raw] = Params(**json.loads(raw))
-    return p
-
-
-def set_params(ctx: Ctx, p: Params) -> None:
-    p.validate()
-    ctx.kv(NAME).set(keys.PARAMS, json.dumps(asdict(p), sort_keys=True).encode())
+PARAMS = ParamsStore(NAME, keys.PARAMS, Params)
+get_params = PARAMS.get
+set_params = PARAMS.set
 
 
 def epoch(ctx: Ctx) -> tuple[int, int]:

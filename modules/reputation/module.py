@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chain.context import Ctx
 from chain.module import Module, MsgSpec
 from modules.reputation import genesis, handlers, msgs, queries, state
 from modules.reputation.keys import NAME
-from modules.reputation.params import Params
-
-
-class ReputationParams:
-    def get_params(self, ctx: Ctx) -> dict[str, Any]:
-        return state.get_params(ctx).to_json()
-
-    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
-        state.set_params(ctx, Params.from_json(params))
 
 
 def _records_consistent(ctx: Ctx) -> str | None:

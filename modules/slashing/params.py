@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from chain.params import params_from_json
 from modules.slashing.errors import ErrInvalidParams
 
 
@@ -32,9 +33,4 @@ class Params:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:
-        extra = set(d) - {f.name for f in fields(cls)}
-        if extra:
-            raise ErrInvalidParams(f"unknown slashing params: {sorted(extra)}")
-        p = cls(**{**asdict(cls()), **d})
-        p.validate()
-        return p
+        return params_from_json(cls, d, ErrInvalidParams, "slashing")

@@ -26,9 +26,8 @@
 
 from __future__ import annotations
 
-import json
-
 from chain.context import Ctx
+from chain.params import ParamsStore
 from modules.slashing import events, keys
 from modules.slashing.expected import ReputationKeeper, StakingKeeper
 from modules.slashing.keys import NAME
@@ -37,26 +36,9 @@ from modules.slashing.params import Params
 WORKER = "worker"
 
 
-# Decoded params by their stored bytes: params are read on every call, rarely change,
-# and decoding is a pure function of the bytes, so sharing the frozen object is safe.
-_PARAMS_CACHE: dict[bytes, Params] = {}
-
-
-def get_params(ctx: Ctx) -> Params:
-    raw = ctx.kv(NAME).get(keys.PARAMS)
-    if raw is None:
-        return Params()
-    p = _PARAMS_CACHE.get(raw)
-    if p is None:
-        if len(_PARAMS_CACHE) > 64:
-            _PARAMS_CACHE.clear()
-        p = _PARAMS_CACHE[raw] = Params(**json.loads(raw))
-    return p
-
-
-def set_params(ctx: Ctx, p: Params) -> None:
-    p.validate()
-    ctx.kv(NAME).set(keys.PARAMS, json.dumps(p.to_json(), sort_keys=True).encode())
+PARAMS = ParamsStore(NAME, keys.PARAMS, Params)
+get_params = PARAMS.get
+set_params = PARAMS.set
 
 
 class SlashingKeeper:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from chain.coins import DENOM
 from chain.context import Ctx
@@ -11,15 +10,6 @@ from chain.crypto import module_address
 from chain.module import Module, MsgSpec
 from modules.staking import genesis, handlers, msgs, queries, state
 from modules.staking.keys import NAME, POOL, ROLES
-from modules.staking.params import Params
-
-
-class StakingParams:
-    def get_params(self, ctx: Ctx) -> dict[str, Any]:
-        return state.get_params(ctx).to_json()
-
-    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
-        state.set_params(ctx, Params.from_json(params))
 
 
 def _pool_matches_bonds(keeper: state.StakingKeeper) -> Callable[[Ctx], str | None]:

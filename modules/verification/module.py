@@ -9,16 +9,7 @@ from chain.module import Module, MsgSpec
 from modules.verification import genesis, handlers, msgs, queries, state
 from modules.verification.keeper import VerificationKeeper
 from modules.verification.keys import NAME
-from modules.verification.params import Params
 from modules.verification.records import CHECKING
-
-
-class VerificationParams:
-    def get_params(self, ctx: Ctx) -> dict[str, Any]:
-        return state.get_params(ctx).to_json()
-
-    def set_params(self, ctx: Ctx, params: dict[str, Any]) -> None:
-        state.set_params(ctx, Params.from_json(params))
 
 
 def _pending_matches_jobs(k: VerificationKeeper) -> Any:

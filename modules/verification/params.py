@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from chain.params import params_from_json
 from modules.verification.errors import ErrInvalidParams
 
 BPS = 10_000
@@ -71,9 +72,4 @@ class Params:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:
-        extra = set(d) - {f.name for f in fields(cls)}
-        if extra:
-            raise ErrInvalidParams(f"unknown verification params: {sorted(extra)}")
-        p = cls(**{**asdict(cls()), **d})
-        p.validate()
-        return p
+        return params_from_json(cls, d, ErrInvalidParams, "verification")

@@ -6,11 +6,11 @@ checking index) from the record, like ``jobs.state.put_job`` does for jobs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from chain.context import Ctx
 from chain.kv import prefix_end
+from chain.params import ParamsStore
 from modules.verification import keys
 from modules.verification.keys import NAME
 from modules.verification.params import Params
@@ -22,25 +22,9 @@ from modules.verification.records import (
     Pending,
 )
 
-# Decoded params by their stored bytes (read by every draw and attestation).
-_PARAMS_CACHE: dict[bytes, Params] = {}
-
-
-def get_params(ctx: Ctx) -> Params:
-    raw = ctx.kv(NAME).get(keys.PARAMS)
-    if raw is None:
-        return Params()
-    p = _PARAMS_CACHE.get(raw)
-    if p is None:
-        if len(_PARAMS_CACHE) > 64:
-            _PARAMS_CACHE.clear()
-        p = _PARAMS_CACHE[raw] = Params(**json.loads(raw))
-    return p
-
-
-def set_params(ctx: Ctx, p: Params) -> None:
-    p.validate()
-    ctx.kv(NAME).set(keys.PARAMS, json.dumps(p.to_json(), sort_keys=True).encode())
+PARAMS = ParamsStore(NAME, keys.PARAMS, Params)
+get_params = PARAMS.get
+set_params = PARAMS.set
 
 
 # -- pending results -----------------------------------------------------------
