@@ -8,10 +8,11 @@ Every setting has one name used in all four places: the TOML key
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from chain import settings
 
 
 def default_home() -> Path:
@@ -74,50 +75,12 @@ class NodeConfig:
                 raise ValueError(f"{name} must look like 127.0.0.1:26657")
 
 
-def _coerce(name: str, raw: Any) -> Any:
-    kind = {f.name: f.type for f in fields(NodeConfig)}[name]
-    if kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        if str(raw).lower() in ("1", "true", "yes", "on"):
-            return True
-        if str(raw).lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{name}: expected true or false, got {raw!r}")
-    if kind == "int":
-        try:
-            return int(raw)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{name}: expected a whole number, got {raw!r}") from e
-    return str(raw)
-
-
 def load_config(
     home: Path | str | None = None, overrides: dict[str, Any] | None = None
 ) -> NodeConfig:
     """Defaults, then the home's config.toml, then VCOIN_* env vars, then ``overrides``."""
     cfg = NodeConfig(home=str(home or default_home()))
-    names = {f.name for f in fields(NodeConfig)} - {"home"}
-    layered: dict[str, Any] = {}
-    if cfg.config_file.exists():
-        with cfg.config_file.open("rb") as f:
-            data = tomllib.load(f)
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"{cfg.config_file}: unknown settings {sorted(unknown)}")
-        layered.update(data)
-    for n in sorted(names):
-        env = os.environ.get("VCOIN_" + n.upper())
-        if env is not None:
-            layered[n] = env
-    for k, v in (overrides or {}).items():
-        if v is not None:
-            if k not in names:
-                raise ValueError(f"unknown setting {k!r}")
-            layered[k] = v
-    cfg = replace(cfg, **{k: _coerce(k, v) for k, v in layered.items()})
-    cfg.validate()
-    return cfg
+    return settings.load_layers(cfg, cfg.config_file, "VCOIN_", overrides)
 
 
 _DOC = {
@@ -137,25 +100,12 @@ _DOC = {
 
 
 def render_toml(cfg: NodeConfig | None = None) -> str:
-    cfg = cfg or NodeConfig()
-    lines = [
+    header = [
         "# VCoin node configuration. Each key can also be set by the env var",
         "# VCOIN_<KEY> (e.g. VCOIN_BLOCK_TIME_MS) or a command-line flag,",
         "# which win over this file.",
-        "",
     ]
-    for k, v in asdict(cfg).items():
-        if k == "home":
-            continue
-        lines.append(f"# {_DOC.get(k, '')}")
-        if isinstance(v, bool):
-            lines.append(f"{k} = {'true' if v else 'false'}")
-        elif isinstance(v, int):
-            lines.append(f"{k} = {v}")
-        else:
-            lines.append(f'{k} = "{v}"')
-        lines.append("")
-    return "\n".join(lines)
+    return settings.render_toml(cfg or NodeConfig(), header, _DOC)
 
 
 def write_default_config(home: Path | str) -> Path:

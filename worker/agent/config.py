@@ -9,10 +9,11 @@ TOML arrays, or comma-separated in env vars and flags.
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from chain import settings
 
 HOME_ENV = "VCOIN_WORKER_HOME"
 ENV_PREFIX = "VCOIN_WORKER_"
@@ -86,61 +87,12 @@ class WorkerConfig:
                 raise ValueError("metrics_laddr must look like 127.0.0.1:9101 (or be empty)")
 
 
-_KINDS = {f.name: str(f.type) for f in fields(WorkerConfig)}
-
-
-def _coerce(name: str, raw: Any) -> Any:
-    kind = _KINDS[name]
-    if kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        if str(raw).lower() in ("1", "true", "yes", "on"):
-            return True
-        if str(raw).lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{name}: expected true or false, got {raw!r}")
-    if kind == "int":
-        try:
-            return int(raw)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{name}: expected a whole number, got {raw!r}") from e
-    if kind == "float":
-        try:
-            return float(raw)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{name}: expected a number, got {raw!r}") from e
-    if kind.startswith("tuple"):
-        items = raw.split(",") if isinstance(raw, str) else list(raw)
-        return tuple(str(i).strip() for i in items if str(i).strip())
-    return str(raw)
-
-
 def load_config(
     home: Path | str | None = None, overrides: dict[str, Any] | None = None
 ) -> WorkerConfig:
     """Defaults, then the home's config.toml, then VCOIN_WORKER_* env vars, then ``overrides``."""
     cfg = WorkerConfig(home=str(Path(home).expanduser() if home else default_home()))
-    names = set(_KINDS) - {"home"}
-    layered: dict[str, Any] = {}
-    if cfg.config_file.exists():
-        with cfg.config_file.open("rb") as f:
-            data = tomllib.load(f)
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"{cfg.config_file}: unknown settings {sorted(unknown)}")
-        layered.update(data)
-    for n in sorted(names):
-        env = os.environ.get(ENV_PREFIX + n.upper())
-        if env is not None:
-            layered[n] = env
-    for k, v in (overrides or {}).items():
-        if v is not None:
-            if k not in names:
-                raise ValueError(f"unknown setting {k!r}")
-            layered[k] = v
-    cfg = replace(cfg, **{k: _coerce(k, v) for k, v in layered.items()})
-    cfg.validate()
-    return cfg
+    return settings.load_layers(cfg, cfg.config_file, ENV_PREFIX, overrides)
 
 
 _DOC = {
@@ -169,29 +121,13 @@ _DOC = {
 }
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return str(v)
-    if isinstance(v, tuple):
-        return "[" + ", ".join(f'"{i}"' for i in v) + "]"
-    return f'"{v}"'
-
-
 def render_toml(cfg: WorkerConfig | None = None) -> str:
-    cfg = cfg or WorkerConfig()
-    lines = [
+    header = [
         "# vcoin-worker configuration. Each key can also be set by the env var",
         "# VCOIN_WORKER_<KEY> (e.g. VCOIN_WORKER_MAX_CONCURRENT) or a command-line",
         "# flag, which win over this file.",
-        "",
     ]
-    for k, v in asdict(cfg).items():
-        if k == "home":
-            continue
-        lines += [f"# {_DOC.get(k, '')}", f"{k} = {_toml_value(v)}", ""]
-    return "\n".join(lines)
+    return settings.render_toml(cfg or WorkerConfig(), header, _DOC)
 
 
 def write_config(cfg: WorkerConfig) -> Path:
