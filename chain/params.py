@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from chain.context import Ctx
 from chain.errors import ErrorCode
@@ -24,6 +24,8 @@ from chain.errors import ErrorCode
 
 class ModuleParams(Protocol):
     """What a module's frozen Params dataclass offers."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     def validate(self) -> None: ...
     def to_json(self) -> dict[str, Any]: ...
@@ -40,10 +42,10 @@ def params_from_json(
     """``d`` over the defaults of ``cls``, validated. With ``int_strings`` a string
     value is read as an integer: modules whose JSON prints amounts as strings
     (they pass 2^53, where JSON readers round) take them back the same way."""
-    extra = set(d) - set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    extra = set(d) - set(cls.__dataclass_fields__)
     if extra:
         raise err(f"unknown {module} params: {sorted(extra)}")
-    vals: dict[str, Any] = asdict(cls())  # type: ignore[call-overload]
+    vals: dict[str, Any] = asdict(cls())
     if not int_strings:
         vals.update(d)
     else:
@@ -88,7 +90,7 @@ class ParamsStore(Generic[P]):
 
     def set(self, ctx: Ctx, p: P) -> None:
         p.validate()
-        raw = json.dumps(asdict(p), sort_keys=True).encode()  # type: ignore[call-overload]
+        raw = json.dumps(asdict(p), sort_keys=True).encode()
         ctx.kv(self.module).set(self.key, raw)
 
     def get_params(self, ctx: Ctx) -> dict[str, Any]:
