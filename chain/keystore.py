@@ -316,7 +316,7 @@ class Keystore:
             data["keyfile"] = create_keyfile_json(
                 key.secret, passphrase.encode(), kdf="scrypt", iterations=self.scrypt_n
             )
-        self._write(path, data)
+        write_private_json(path, data)
         return info
 
     def delete(self, name: str) -> KeyInfo:
@@ -324,18 +324,21 @@ class Keystore:
         self.path(name).unlink()
         return info
 
-    def _write(self, path: Path, data: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.dir, 0o700)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=self.dir)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=2, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+def write_private_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON, 0600 in a 0700 folder, through a temp file renamed
+    into place: a failed write leaves the old file (or none), never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -18,8 +18,6 @@ place, so nothing is ever half-written.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ import nacl.utils
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey
 
-from chain.keystore import KeystoreError, WrongPassphrase
+from chain.keystore import KeystoreError, WrongPassphrase, write_private_json
 
 FORMAT = "vcoin-ed25519/1"
 # argon2id cost: "moderate" (256 MiB, ~0.5 s) for real keys; "interactive"
@@ -45,24 +43,6 @@ COSTS = {
 
 def ed25519_path(home: Path, name: str) -> Path:
     return home / "keys" / f"{name}.ed25519.json"
-
-
-def write_private(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON 0600 in a 0700 folder, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_ed25519(
@@ -94,7 +74,7 @@ def save_ed25519(
         data["ciphertext"] = bytes(nacl.secret.SecretBox(box_key).encrypt(seed)).hex()
     else:
         raise KeystoreError(f"unknown keyring backend {backend!r}; use file or test")
-    write_private(path, data)
+    write_private_json(path, data)
     return pub
 
 
