@@ -134,6 +134,17 @@ def parse_amount_avcn(text: str, what: str = "amount") -> int:
     return coins[0][1]
 
 
+def parse_hex(text: str, what: str, size: int | None = None) -> bytes:
+    """``text`` as bytes; ``what`` names it in the error (e.g. the flag)."""
+    try:
+        b = bytes.fromhex(text)
+    except ValueError as e:
+        raise CliError(f"{what} must be hex: {e}") from e
+    if size is not None and len(b) != size:
+        raise CliError(f"{what} must be {size} bytes ({2 * size} hex characters)")
+    return b
+
+
 def parse_gas(text: str) -> int | str:
     if text == "auto":
         return "auto"
@@ -193,8 +204,12 @@ def confirm(question: str, yes: bool) -> None:
         raise CliError("cancelled; nothing was sent")
 
 
-def broadcast(env: Env, args: argparse.Namespace, key: PrivateKey, msgs: Sequence[Message]) -> int:
-    """Sign ``msgs`` with ``key`` per the tx flags, send, print the result; 0 if accepted."""
+def broadcast(
+    env: Env, args: argparse.Namespace, key: PrivateKey, msgs: Sequence[Message], show: str = ""
+) -> int:
+    """Sign ``msgs`` with ``key`` per the tx flags, send, print the result; 0 if accepted.
+    ``show`` names an event attribute (``Event.attr``) whose values are printed after
+    the tx lands in a block, e.g. the id of a posted job."""
     client = env.client()
     gas = args.gas
     if gas == "auto":
@@ -217,6 +232,10 @@ def broadcast(env: Env, args: argparse.Namespace, key: PrivateKey, msgs: Sequenc
         where = "in its block (the fee was paid)" if resp.height else "before it entered a block"
         print(f"error: the chain refused the tx {where}: {resp.log}", file=sys.stderr)
         return 1
+    if show and resp.height and env.output != "json":
+        event, attr = show.split(".")
+        for v in resp.attributes(event, attr):
+            print(f"{attr}: {v}")
     return 0
 
 

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from google.protobuf.message import Message
 
 from chain.cli.common import (
     CliError,
     Env,
     add_tx_flags,
-    confirm,
+    broadcast,
     fmt_vcn,
     parse_amount_avcn,
-    print_tx,
 )
 from chain.coins import DISPLAY
 from modules.jobs import msgs as jm
@@ -28,37 +23,6 @@ from modules.jobs.records import STATES
 
 def _csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
-
-
-def send(env: Env, args: argparse.Namespace, msgs: Sequence[Message], show: str = "") -> int:
-    """Sign and broadcast like ``chain.cli.common.broadcast``, then print the values of
-    event attribute ``show`` (``Event.attr``), e.g. the id of a posted job."""
-    key = env.signing_key(args.from_key, args.passphrase_file)
-    client = env.client()
-    gas = args.gas
-    if gas == "auto":
-        gas = client.estimate_gas(key, msgs, memo=args.memo, adjustment=args.gas_adjustment)
-    fee = None if not args.fees else parse_amount_avcn(args.fees, "--fees")
-    confirm(f"send {len(msgs)} message(s) from {key.bech32}?", args.yes)
-    resp = client.send_tx(
-        key,
-        list(msgs),
-        gas=int(gas),
-        fee=fee,
-        memo=args.memo,
-        mode=args.broadcast_mode,
-        check=False,
-    )
-    print_tx(env, resp)
-    if not resp.ok:
-        where = "in its block (the fee was paid)" if resp.height else "before it entered a block"
-        print(f"error: the chain refused the tx {where}: {resp.log}", file=sys.stderr)
-        return 1
-    if show and resp.height and env.output != "json":
-        event, attr = show.split(".")
-        for v in resp.attributes(event, attr):
-            print(f"{attr}: {v}")
-    return 0
 
 
 # -- tx ----------------------------------------------------------------------------
@@ -169,18 +133,15 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     model.set_defaults(func=run_register_model)
 
 
-def _signer(env: Env, args: argparse.Namespace) -> str:
-    return env.signing_key(args.from_key, args.passphrase_file).bech32
-
-
 def run_post(args: argparse.Namespace, env: Env) -> int:
     inline = b""
     if args.input is not None:
         inline = args.input.encode()
     elif args.input_file is not None:
         inline = args.input_file.read_bytes()
+    key = env.signing_key(args.from_key, args.passphrase_file)
     msg = jm.MsgPostJob(
-        poster=_signer(env, args),
+        poster=key.bech32,
         task_type=args.task_type,
         model=args.model,
         input_hash=args.input_hash or "",
@@ -194,16 +155,18 @@ def run_post(args: argparse.Namespace, env: Env) -> int:
         min_gpu_count=args.min_gpu_count,
         gpu_model=args.gpu_model,
     )
-    return send(env, args, [msg], show="JobPosted.job_id")
+    return broadcast(env, args, key, [msg], show="JobPosted.job_id")
 
 
 def run_cancel(args: argparse.Namespace, env: Env) -> int:
-    return send(env, args, [jm.MsgCancelJob(poster=_signer(env, args), job_id=args.job_id)])
+    key = env.signing_key(args.from_key, args.passphrase_file)
+    return broadcast(env, args, key, [jm.MsgCancelJob(poster=key.bech32, job_id=args.job_id)])
 
 
 def run_claim(args: argparse.Namespace, env: Env) -> int:
-    msg = jm.MsgClaimJob(worker=_signer(env, args), job_id=args.job_id)
-    return send(env, args, [msg], show="JobClaimed.result_deadline")
+    key = env.signing_key(args.from_key, args.passphrase_file)
+    msg = jm.MsgClaimJob(worker=key.bech32, job_id=args.job_id)
+    return broadcast(env, args, key, [msg], show="JobClaimed.result_deadline")
 
 
 def run_submit(args: argparse.Namespace, env: Env) -> int:
@@ -239,19 +202,21 @@ def run_submit(args: argparse.Namespace, env: Env) -> int:
             signature=sig,
         ),
     )
-    return send(env, args, [msg])
+    return broadcast(env, args, key, [msg])
 
 
 def run_release(args: argparse.Namespace, env: Env) -> int:
+    key = env.signing_key(args.from_key, args.passphrase_file)
     msg = jm.MsgReleaseJob(
-        worker=_signer(env, args), job_id=args.job_id, reason=args.reason, retry=args.retry
+        worker=key.bech32, job_id=args.job_id, reason=args.reason, retry=args.retry
     )
-    return send(env, args, [msg])
+    return broadcast(env, args, key, [msg])
 
 
 def run_register_worker(args: argparse.Namespace, env: Env) -> int:
+    key = env.signing_key(args.from_key, args.passphrase_file)
     msg = jm.MsgRegisterWorker(
-        worker=_signer(env, args),
+        worker=key.bech32,
         gpu_model=args.gpu_model,
         memory_mib=args.memory_mib,
         gpu_count=args.gpu_count,
@@ -260,12 +225,13 @@ def run_register_worker(args: argparse.Namespace, env: Env) -> int:
         price_floor=str(parse_amount_avcn(args.price_floor, "--price-floor")),
         max_concurrent=args.max_concurrent,
     )
-    return send(env, args, [msg])
+    return broadcast(env, args, key, [msg])
 
 
 def run_register_model(args: argparse.Namespace, env: Env) -> int:
+    key = env.signing_key(args.from_key, args.passphrase_file)
     msg = jm.MsgRegisterModel(
-        authority=_signer(env, args),
+        authority=key.bech32,
         model_id=args.model_id,
         task_types=_csv(args.task_types),
         weights_sha256=args.weights_sha256,
@@ -273,7 +239,7 @@ def run_register_model(args: argparse.Namespace, env: Env) -> int:
         min_gpu_memory_mib=args.min_gpu_memory_mib,
         description=args.description,
     )
-    return send(env, args, [msg])
+    return broadcast(env, args, key, [msg])
 
 
 # -- query ---------------------------------------------------------------------------

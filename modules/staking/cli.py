@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chain.cli.common import CliError, Env, add_tx_flags, broadcast, fmt_vcn, parse_amount_avcn
+from chain.cli.common import Env, add_tx_flags, broadcast, fmt_vcn, parse_amount_avcn, parse_hex
 from chain.coins import DENOM, DISPLAY
 from modules.staking.keys import ROLES
 from modules.staking.msgs import Coin, MsgBond, MsgUnbond, MsgUnjail
@@ -55,12 +55,7 @@ def _coin(args: argparse.Namespace) -> Coin:
 
 
 def run_bond(args: argparse.Namespace, env: Env) -> int:
-    pubkey = b""
-    if args.ed25519_pubkey:
-        try:
-            pubkey = bytes.fromhex(args.ed25519_pubkey)
-        except ValueError as e:
-            raise CliError(f"--ed25519-pubkey must be hex: {e}") from e
+    pubkey = parse_hex(args.ed25519_pubkey, "--ed25519-pubkey") if args.ed25519_pubkey else b""
     key = env.signing_key(args.from_key, args.passphrase_file)
     msg = MsgBond(address=key.bech32, role=args.role, amount=_coin(args), ed25519_pubkey=pubkey)
     return broadcast(env, args, key, [msg])

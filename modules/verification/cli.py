@@ -12,21 +12,10 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from chain.cli.common import CliError, Env, add_tx_flags
-from modules.jobs.cli import send
+from chain.cli.common import CliError, Env, add_tx_flags, broadcast, parse_hex
 from modules.verification import attestation, canary
 from modules.verification import msgs as vm
 from modules.verification.records import VERDICTS
-
-
-def _hex(text: str, what: str, size: int | None = None) -> bytes:
-    try:
-        b = bytes.fromhex(text)
-    except ValueError as e:
-        raise CliError(f"{what} must be hex: {e}") from e
-    if size is not None and len(b) != size:
-        raise CliError(f"{what} must be {size} bytes ({2 * size} hex characters)")
-    return b
 
 
 def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,33 +64,31 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     attest.set_defaults(func=run_attest)
 
 
-def _oracle(env: Env, args: argparse.Namespace) -> str:
-    return env.signing_key(args.from_key, args.passphrase_file).bech32
-
-
 def run_commit(args: argparse.Namespace, env: Env) -> int:
-    expected = _hex(args.expected_output_hash, "--expected-output-hash", 32)
+    expected = parse_hex(args.expected_output_hash, "--expected-output-hash", 32)
     try:
-        c = canary.commitment(args.job_id, expected, _hex(args.salt, "--salt"))
+        c = canary.commitment(args.job_id, expected, parse_hex(args.salt, "--salt"))
     except ValueError as e:
         raise CliError(str(e)) from e
-    msg = vm.MsgCommitCanary(oracle=_oracle(env, args), commitment=c.hex())
-    return send(env, args, [msg], show="CanaryCommitted.commitment")
+    key = env.signing_key(args.from_key, args.passphrase_file)
+    msg = vm.MsgCommitCanary(oracle=key.bech32, commitment=c.hex())
+    return broadcast(env, args, key, [msg], show="CanaryCommitted.commitment")
 
 
 def run_reveal(args: argparse.Namespace, env: Env) -> int:
+    key = env.signing_key(args.from_key, args.passphrase_file)
     msg = vm.MsgRevealCanary(
-        oracle=_oracle(env, args),
+        oracle=key.bech32,
         job_id=args.job_id,
         expected_output_hash=args.expected_output_hash,
         salt=args.salt,
     )
-    return send(env, args, [msg], show="CanaryRevealed.matched")
+    return broadcast(env, args, key, [msg], show="CanaryRevealed.matched")
 
 
 def run_attest(args: argparse.Namespace, env: Env) -> int:
-    seed = _hex(args.ed25519_key_file.read_text().strip(), "the ed25519 key file", 32)
-    evidence = _hex(args.evidence_hash, "--evidence-hash", 32)
+    seed = parse_hex(args.ed25519_key_file.read_text().strip(), "the ed25519 key file", 32)
+    evidence = parse_hex(args.evidence_hash, "--evidence-hash", 32)
     if not 0 <= args.similarity_bps <= 10_000:
         raise CliError("--similarity-bps is 0..10000")
     sig = attestation.sign(
@@ -112,15 +99,16 @@ def run_attest(args: argparse.Namespace, env: Env) -> int:
         args.similarity_bps,
         evidence,
     )
+    key = env.signing_key(args.from_key, args.passphrase_file)
     msg = vm.MsgAttest(
-        oracle=_oracle(env, args),
+        oracle=key.bech32,
         job_id=args.job_id,
         verdict=args.verdict,
         similarity_bps=args.similarity_bps,
         evidence_hash=evidence.hex(),
         signature=sig,
     )
-    return send(env, args, [msg])
+    return broadcast(env, args, key, [msg])
 
 
 def register_query(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
