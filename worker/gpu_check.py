@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.nvml import Capabilities, probe
+from worker.sandbox.base import runtime_argv
 
 JOBS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "inference": ({"prompts": ["A GPU marketplace runs on"]}, {"max_new_tokens": 64}),
@@ -73,21 +74,7 @@ def _docker_with_nvidia() -> str | None:
 
 
 def _run_direct(job: Path, models: Path, out: Path, device: str) -> dict[str, Any]:
-    argv = [
-        sys.executable,
-        "-m",
-        "worker.runtime",
-        "--job",
-        str(job),
-        "--inputs",
-        str(job.parent),
-        "--models",
-        str(models),
-        "--out",
-        str(out),
-        "--device",
-        device,
-    ]
+    argv = runtime_argv(sys.executable, job, job.parent, models, out, device)
     subprocess.run(argv, capture_output=True, text=True)
     return dict(json.loads((out / "result.json").read_text()))
 

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from worker.models.tiny_lm import build_tiny_lm  # noqa: E402
 from worker.runtime.__main__ import run_job  # noqa: E402
 from worker.sandbox import Limits, Mounts, prepare_out_dir  # noqa: E402
+from worker.sandbox.base import runtime_argv  # noqa: E402
 
 
 def trivial_job(model: str) -> dict[str, Any]:
@@ -95,26 +96,8 @@ def time_docker(
 
 def time_direct(job: Path, models: Path, out: Path) -> tuple[float, str]:
     t0 = time.monotonic()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "worker.runtime",
-            "--job",
-            str(job),
-            "--inputs",
-            str(job.parent),
-            "--models",
-            str(models),
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-        ],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
+    argv = runtime_argv(sys.executable, job, job.parent, models, out, "cpu")
+    subprocess.run(argv, check=True, capture_output=True, cwd=ROOT)
     return time.monotonic() - t0, json.loads((out / "result.json").read_text())["output_hash"]
 
 

@@ -79,6 +79,27 @@ class Sandbox(Protocol):
     def runtime_argv(self, mounts: Mounts, device: str) -> list[str]: ...
 
 
+StrPath = str | os.PathLike[str]
+
+
+def runtime_argv(
+    python: str,
+    job: StrPath,
+    inputs: StrPath,
+    models: StrPath,
+    out: StrPath,
+    device: str,
+    scratch: StrPath | None = None,
+) -> list[str]:
+    """The command that runs one job: ``python -m worker.runtime`` with the flags its
+    ``__main__`` reads, the paths as the runtime sees them (in a container or not)."""
+    argv = [python, "-m", "worker.runtime", "--job", os.fspath(job)]
+    argv += ["--inputs", os.fspath(inputs), "--models", os.fspath(models), "--out", os.fspath(out)]
+    if scratch is not None:
+        argv += ["--scratch", os.fspath(scratch)]
+    return [*argv, "--device", device]
+
+
 class LogTail:
     """Keeps the last ``limit`` bytes of a stream and whether anything was dropped."""
 

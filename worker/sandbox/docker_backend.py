@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from worker.sandbox.base import Limits, Mounts, SandboxError, SandboxResult
+from worker.sandbox.base import Limits, Mounts, SandboxError, SandboxResult, runtime_argv
 
 DEFAULT_USER = "10001:10001"
 IN_INPUTS, IN_MODELS, IN_OUT, IN_JOB = "/inputs", "/models", "/out", "/job/job.json"
@@ -58,23 +58,9 @@ class DockerSandbox:
             ) from None
 
     def runtime_argv(self, mounts: Mounts, device: str) -> list[str]:
-        return [
-            "python3",
-            "-m",
-            "worker.runtime",
-            "--job",
-            IN_JOB,
-            "--inputs",
-            IN_INPUTS,
-            "--models",
-            IN_MODELS,
-            "--out",
-            IN_OUT,
-            "--scratch",
-            "/tmp/scratch",
-            "--device",
-            device,
-        ]
+        return runtime_argv(
+            "python3", IN_JOB, IN_INPUTS, IN_MODELS, IN_OUT, device, scratch="/tmp/scratch"
+        )
 
     def _config(
         self,

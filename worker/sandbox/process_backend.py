@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from worker.sandbox.base import Limits, LogTail, Mounts, SandboxResult
+from worker.sandbox.base import Limits, LogTail, Mounts, SandboxResult, runtime_argv
 
 log = logging.getLogger("vcoin.worker.sandbox")
 
@@ -106,21 +106,7 @@ class ProcessSandbox:
 
     def runtime_argv(self, mounts: Mounts, device: str) -> list[str]:
         assert mounts.job is not None
-        return [
-            "python3",
-            "-m",
-            "worker.runtime",
-            "--job",
-            str(mounts.job),
-            "--inputs",
-            str(mounts.inputs),
-            "--models",
-            str(mounts.models),
-            "--out",
-            str(mounts.out),
-            "--device",
-            device,
-        ]
+        return runtime_argv("python3", mounts.job, mounts.inputs, mounts.models, mounts.out, device)
 
     def _preexec(self, limits: Limits) -> Callable[[], None]:
         net_flags, run_as = self.net_flags, self.run_as
