@@ -153,15 +153,6 @@ class TxOutcome:
     def ok(self) -> bool:
         return self.code == 0
 
-    def attributes(self, event_type: str, key: str) -> list[str]:
-        return [
-            str(a.get("value", ""))
-            for e in self.events
-            if e.get("type") == event_type
-            for a in e.get("attributes") or []
-            if a.get("key") == key
-        ]
-
 
 class TxWaiter:
     """Hands a tx's block result to whoever waits for it."""
