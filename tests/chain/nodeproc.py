@@ -44,6 +44,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def artifact_server(
+    blob_dir: Path, max_bytes: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real ``python -m chain.artifacts`` process on a free port, storing in
+    ``blob_dir``; yields its base URL and the process, and stops it on exit."""
+    port = free_port()
+    argv = [sys.executable, "-m", "chain.artifacts", "--dir", str(blob_dir)]
+    argv += ["--listen", f"127.0.0.1:{port}"]
+    if max_bytes is not None:
+        argv += ["--max-bytes", str(max_bytes)]
+    proc = subprocess.Popen(argv)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.head(f"{url}/artifacts/{'0' * 64}", timeout=1)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("artifact server did not start") from None
+            time.sleep(0.1)
+    try:
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def vcoind(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed ``vcoind`` console script; never raises on a non-zero exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCOIN_")}

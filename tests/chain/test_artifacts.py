@@ -10,8 +10,6 @@ import hashlib
 import os
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from chain.artifacts import (
     NotFound,
     TooLarge,
 )
+from tests.chain.nodeproc import artifact_server
 
 MAX = 200 * 1024 * 1024
 
@@ -73,12 +72,6 @@ def test_missing_blob_is_not_found(tmp_path: Path) -> None:
         ArtifactStore.local(tmp_path).open(sha(b"nothing"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _peak_rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -88,26 +81,9 @@ def _peak_rss_kb(pid: int) -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    port = _free_port()
     blob_dir = tmp_path / "blobs"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chain.artifacts", "--dir", str(blob_dir),
-         "--listen", f"127.0.0.1:{port}", "--max-bytes", str(MAX)],
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.head(f"{url}/artifacts/{'0' * 64}", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("artifact server did not start") from None
-            time.sleep(0.1)
-    yield url, proc, blob_dir
-    proc.terminate()
-    proc.wait(10)
+    with artifact_server(blob_dir, max_bytes=MAX) as (url, proc):
+        yield url, proc, blob_dir
 
 
 def test_http_put_get_head_round_trip(server: tuple[str, subprocess.Popen[bytes], Path]) -> None:

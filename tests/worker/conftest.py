@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.chain.nodeproc import artifact_server as start_artifact_server
 from worker.models.artifact import ModelArtifact
 from worker.models.minilm import build_minilm
 from worker.models.tiny_lm import build_tiny_lm
@@ -95,41 +91,11 @@ def docker_sandbox() -> object:
         pytest.fail(str(e))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def artifact_server(tmp_path: Path) -> Iterator[str]:
     """A real artifact server process; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chain.artifacts",
-            "--dir",
-            str(tmp_path / "store"),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.head(f"{url}/artifacts/{'0' * 64}", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("artifact server did not start") from None
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with start_artifact_server(tmp_path / "store") as (url, _):
+        yield url
 
 
 def copy_models(src: Path, dst: Path) -> Path:
