@@ -32,6 +32,7 @@ from chain.coins import DECIMALS
 from genesis.devnet import dev_key, genesis_doc
 from modules.jobs.msgs import MsgPostJob
 from tests.chain.nodeproc import VCOIND, NodeProc, _wait_ready, free_port, running_node
+from tests.worker.conftest import no_engine
 from worker.models.artifact import ModelArtifact, publish
 from worker.models.tiny_lm import build_tiny_lm
 
@@ -296,7 +297,7 @@ def docker_engine() -> None:
 
     problem = engine_problem()
     if problem is not None:
-        pytest.skip(problem)
+        no_engine(problem)
 
 
 def _corrupt(store_dir: Path, digest: str) -> None:
