@@ -1,4 +1,5 @@
-"""scripts/devnet: first run inits and starts; Ctrl-C stops cleanly; a rerun resumes the chain."""
+"""scripts/devnet --node-only: first run inits and starts; Ctrl-C stops cleanly; a rerun
+resumes the chain. (The whole marketplace: tests/e2e/test_devnet_marketplace.py.)"""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def run_devnet(home: Path, rpc: int, rest: int) -> tuple[int, str, int, int]:
     log = home.parent / f"devnet-{rpc}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(ROOT / "scripts" / "devnet"), "--instant"],
+            [str(ROOT / "scripts" / "devnet"), "--node-only", "--instant"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
