@@ -19,6 +19,7 @@ A check ends in one of two ways:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -77,9 +78,13 @@ class Executor:
     # -- fetching ------------------------------------------------------------------------
     def _fetch(self, digest: str, into: Path, what: str) -> Path:
         try:
-            return self.artifacts.fetch_to_cache(digest, into)
+            path = self.artifacts.fetch_to_cache(digest, into)
         except Exception as e:  # noqa: BLE001 - any store failure means "cannot judge now"
             raise FetchError(f"cannot fetch {what} {digest[:16]}…: {e}") from e
+        # Downloads land 0600; the docker sandbox runs the runtime as another user,
+        # which must read the mounted models and inputs (as the worker's cache allows).
+        os.chmod(path, 0o444)
+        return path
 
     def fetch_model(self, model_hash: str) -> Path:
         """The models folder holding the manifest ``model_hash`` and all its files."""

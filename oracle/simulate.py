@@ -161,7 +161,11 @@ class Sim:
         rich = {k.bech32: 10**30 for k in [*self.users, self.oracle]}
         workers = {k.bech32: 10**24 for k in [*self.cheaters, *self.honest]}
         posters = {k.bech32: 10 * PRICE for k in self.canary_keys}
-        doc = genesis_doc(chain_id=CHAIN_ID, extra_balances={**rich, **workers, **posters})
+        doc = genesis_doc(
+            chain_id=CHAIN_ID,
+            extra_balances={**rich, **workers, **posters},
+            devnet_params=False,  # the design's defaults, not the devnet's short windows
+        )
         st = doc["app_state"]
         st["jobs"] = {
             "models": [
