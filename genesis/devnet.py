@@ -105,9 +105,12 @@ def genesis_doc(
     balance: int = DEV_BALANCE,
     genesis_time: str = "2026-01-01T00:00:00Z",
     extra_balances: dict[str, int] | None = None,
+    devnet_params: bool = True,
 ) -> dict[str, Any]:
     """A CometBFT-shaped genesis document with VCoin's app state: the dev accounts
-    funded, the devnet models registered and the devnet params set."""
+    funded, the devnet models registered and, unless ``devnet_params`` is false (the
+    design's default params, e.g. for measuring them), ``DEVNET_PARAMS`` set."""
+    params = DEVNET_PARAMS if devnet_params else {}
     balances: list[dict[str, Any]] = [
         {"address": dev_key(n).bech32, "coins": [{"denom": DENOM, "amount": str(balance)}]}
         for n in accounts
@@ -129,12 +132,12 @@ def genesis_doc(
             },
             "bank": {"params": {"send_enabled": True}, "balances": balances, "supply": []},
             "jobs": {
-                "params": dict(DEVNET_PARAMS["jobs"]),
+                "params": dict(params.get("jobs", {})),
                 "models": [dict(m, task_types=list(m["task_types"])) for m in DEVNET_MODELS],
             },
             **{
                 module: {"params": dict(p)}
-                for module, p in sorted(DEVNET_PARAMS.items())
+                for module, p in sorted(params.items())
                 if module != "jobs"
             },
         },

@@ -44,3 +44,18 @@ def test_the_chain_accepts_the_devnet_genesis(tmp_path: Path) -> None:
         assert app.check_invariants() == []
     finally:
         app.close()
+
+
+def test_without_devnet_params_the_design_defaults_apply(tmp_path: Path) -> None:
+    """oracle/simulate.py measures detection at the design's params, not the devnet's."""
+    from modules.verification.params import Params
+
+    doc = genesis_doc(devnet_params=False)
+    app = App(tmp_path / "state")
+    try:
+        app.init_chain(doc["chain_id"], doc["app_state"], GENESIS_TIME_NS, 1)
+        got = app.custom_query("verification", "params", {})
+        assert got == Params().to_json()
+        assert len(app.custom_query("jobs", "models", {})["models"]) == 2
+    finally:
+        app.close()
