@@ -2,14 +2,15 @@
 workers, two oracles, and a stream of mixed jobs (text generation, embeddings, tiny
 LoRA fine-tunes; ``VCOIN_E2E_JOBS``, default 200) posted by alice a few at a time.
 
-worker3 cheats: the agent is run through ``tests.e2e.cheater``, which fakes half
+worker3 cheats: the agent is run through ``tests.e2e.cheater``, which fakes 80 %
 of its outputs (random, replayed from an earlier job, or perturbed) after running
 them honestly. What a user of the chain must see at the end:
 
 * every job (the oracles' canaries too) is settled or refunded in full;
 * the cheater is caught (a failed re-execution or canary), jailed, loses
-  reputation, is slashed once under 50 and banned (tombstoned) under 30, and
-  every job it was punished for is one it faked;
+  reputation, is slashed whenever under 50 and banned (tombstoned) under 30;
+  every job it was punished for is one it faked, and every faked text or
+  embedding result that the oracles checked was caught;
 * the honest workers are never punished, jailed or slashed: their bonds are whole;
 * total supply = genesis + minted − burned (from the node's own events), and the
   App's invariants (escrow = open escrows, bonded = bonds, …) hold on the node's
@@ -52,7 +53,11 @@ from tests.e2e.market import (
 
 N_JOBS = int(os.environ.get("VCOIN_E2E_JOBS", "200"))
 QUEUE_DEPTH = 4  # alice keeps about this many jobs waiting for a worker
-CHEAT_FRACTION = 0.5
+# Four catches take about 16 of the cheater's jobs on average (per job f × p, with
+# p = s + r − s·r at its falling score: 0.12, 0.27, 0.42, 0.65); it gets about a
+# third of 200 jobs, so it is banned within the run with probability > 99.9 %
+# (a Monte Carlo of this process). At f = 0.5 that was 97.7 %.
+CHEAT_FRACTION = 0.8
 GENESIS_PARAMS: dict[str, dict[str, Any]] = {
     "verification": {
         "low_rep_factor_bps": 10_000,
