@@ -26,13 +26,15 @@ __all__ = [
 ]
 
 
-def make_sandbox(kind: str = "auto", image: str | None = None) -> Sandbox:
-    """``docker``, ``process``, or ``auto`` (docker when an engine answers)."""
+def make_sandbox(kind: str = "auto", image: str | None = None, warm: bool = True) -> Sandbox:
+    """``docker``, ``process``, or ``auto`` (docker when an engine answers).
+
+    ``warm``: the docker sandbox may keep a warm container (see ``prewarm``)."""
     from worker.sandbox.docker_backend import DockerSandbox, engine_problem
     from worker.sandbox.process_backend import ProcessSandbox
 
     if kind == "docker" or (kind == "auto" and engine_problem() is None):
-        return DockerSandbox(image)
+        return DockerSandbox(image, warm=warm)
     if kind in ("process", "auto"):
         return ProcessSandbox()
     raise ValueError(f"sandbox must be docker, process or auto, not {kind!r}")

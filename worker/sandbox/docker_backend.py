@@ -8,6 +8,11 @@ CPU and pids limits; no core dumps; GPU device requests only when GPUs are
 given; a wall-clock timeout after which the container is killed; the engine's
 log file capped and only a tail of it read back. The container is removed
 whatever happens.
+
+Warm containers (``warm.py``): once ``prewarm`` has named the models folder,
+limits and device, one container with this same configuration waits with the
+libraries loaded; ``execute_job`` hands it the next job that matches. It runs
+that one job and is removed like any other; a new one is started after it.
 """
 
 from __future__ import annotations
@@ -15,12 +20,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from worker.sandbox.base import Limits, Mounts, SandboxError, SandboxResult, runtime_argv
 
+if TYPE_CHECKING:
+    from worker.sandbox.warm import WarmPool
+
 DEFAULT_USER = "10001:10001"
 IN_INPUTS, IN_MODELS, IN_OUT, IN_JOB = "/inputs", "/models", "/out", "/job/job.json"
+IN_JOB_DIR = "/job"
 
 
 def engine_problem() -> str | None:
@@ -40,7 +50,9 @@ class DockerSandbox:
     name = "docker"
     isolation = "container: read-only root, no network, no capabilities, non-root, cgroup limits"
 
-    def __init__(self, image: str | None = None, user: str = DEFAULT_USER) -> None:
+    def __init__(
+        self, image: str | None = None, user: str = DEFAULT_USER, warm: bool = True
+    ) -> None:
         import docker
 
         if image is None:
@@ -56,6 +68,44 @@ class DockerSandbox:
             raise SandboxError(
                 f"worker image {image} is not built: run scripts/build-worker-image"
             ) from None
+        self.warm = warm
+        self.pool: WarmPool | None = None
+
+    def prewarm(
+        self,
+        root: Path,
+        models: Path,
+        limits: Limits,
+        device: str = "cpu",
+        gpus: Sequence[str] = (),
+    ) -> None:
+        """Keep a warm container for jobs on ``models`` with these limits and device, its
+        job folders under ``root``; starts it in the background. No-op when warm is off."""
+        if not self.warm:
+            return
+        from worker.sandbox.warm import WarmKey, WarmPool
+
+        self.stop_warm()
+        self.pool = WarmPool(self, root, WarmKey.of(models, limits, device, gpus))
+        self.pool.fill()
+
+    def run_warm(
+        self,
+        job: bytes,
+        inputs: Path,
+        models: Path,
+        out: Path,
+        limits: Limits,
+        device: str,
+        gpus: Sequence[str] = (),
+    ) -> SandboxResult | None:
+        """Run ``job`` in the warm container, its outputs moved to ``out``; None when
+        there is none for this configuration (or it died): run it cold then."""
+        if self.pool is None:
+            return None
+        from worker.sandbox.warm import WarmKey
+
+        return self.pool.run(job, inputs, out, WarmKey.of(models, limits, device, gpus))
 
     def runtime_argv(self, mounts: Mounts, device: str) -> list[str]:
         return runtime_argv(
@@ -69,7 +119,10 @@ class DockerSandbox:
         limits: Limits,
         env: dict[str, str],
         gpus: Sequence[str],
+        job_dir: Path | None = None,
     ) -> dict[str, Any]:
+        """``job_dir``: a folder mounted read-only at /job instead of ``mounts.job`` (a
+        warm container, whose job file appears there later)."""
         from docker.types import DeviceRequest, LogConfig, Ulimit
 
         volumes = {
@@ -79,6 +132,8 @@ class DockerSandbox:
         }
         if mounts.job is not None:
             volumes[str(mounts.job.resolve())] = {"bind": IN_JOB, "mode": "ro"}
+        if job_dir is not None:
+            volumes[str(job_dir.resolve())] = {"bind": IN_JOB_DIR, "mode": "ro"}
         env = dict(env)
         device_requests = None
         if gpus:
@@ -118,47 +173,67 @@ class DockerSandbox:
         gpus: Sequence[str] = (),
     ) -> SandboxResult:
         import docker
-        import requests
 
         t0 = time.monotonic()
         container = None
-        timed_out = False
         try:
             container = self.client.containers.create(
                 self.image, **self._config(argv, mounts, limits, env or {}, gpus)
             )
             container.start()
-            try:
-                status = container.wait(timeout=limits.timeout_s)
-                exit_code: int | None = int(status.get("StatusCode", -1))
-            except (requests.exceptions.RequestException, ConnectionError):
-                timed_out = True
-                container.kill()
-                status = container.wait(timeout=30)
-                exit_code = int(status.get("StatusCode", -1))
-            duration = time.monotonic() - t0
-            container.reload()
-            oom = bool(container.attrs["State"].get("OOMKilled"))
-            raw = container.logs(stdout=True, stderr=True, tail=2000)
-            logs = raw[-limits.log_bytes :].decode("utf-8", "replace")
-            return SandboxResult(
-                backend=self.name,
-                exit_code=exit_code,
-                oom_killed=oom,
-                timed_out=timed_out,
-                logs=logs,
-                logs_truncated=len(raw) > limits.log_bytes,
-                duration_s=duration,
-                image=self.image_id,
-            )
+            return self.collect(container, limits, t0)
         except docker.errors.APIError as e:
             raise SandboxError(f"docker refused the job container: {e.explanation or e}") from e
         finally:
             if container is not None:
-                try:
-                    container.remove(force=True)
-                except docker.errors.APIError:
-                    pass
+                self.remove(container)
+
+    def collect(self, container: Any, limits: Limits, t0: float) -> SandboxResult:
+        """Wait for a started container (killed once ``limits.timeout_s`` from now have
+        passed) and read how it ended; it is left for the caller to remove."""
+        import requests
+
+        timed_out = False
+        try:
+            status = container.wait(timeout=limits.timeout_s)
+            exit_code: int | None = int(status.get("StatusCode", -1))
+        except (requests.exceptions.RequestException, ConnectionError):
+            timed_out = True
+            container.kill()
+            status = container.wait(timeout=30)
+            exit_code = int(status.get("StatusCode", -1))
+        duration = time.monotonic() - t0
+        container.reload()
+        oom = bool(container.attrs["State"].get("OOMKilled"))
+        raw = container.logs(stdout=True, stderr=True, tail=2000)
+        logs = raw[-limits.log_bytes :].decode("utf-8", "replace")
+        return SandboxResult(
+            backend=self.name,
+            exit_code=exit_code,
+            oom_killed=oom,
+            timed_out=timed_out,
+            logs=logs,
+            logs_truncated=len(raw) > limits.log_bytes,
+            duration_s=duration,
+            image=self.image_id,
+        )
+
+    @staticmethod
+    def remove(container: Any) -> None:
+        import docker
+
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+    def stop_warm(self) -> None:
+        """Remove the idle warm containers and start no more; jobs then run cold."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     def close(self) -> None:
+        """Remove the idle warm containers; the sandbox runs no more jobs after this."""
+        self.stop_warm()
         self.client.close()
