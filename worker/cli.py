@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", help="artifact store URL")
     p.add_argument("--sandbox", choices=("auto", "docker", "process"))
     p.add_argument("--image", help="docker image for jobs")
+    p.add_argument(
+        "--warm-pool",
+        action=argparse.BooleanOptionalAction,
+        help="docker: keep a job container warm (libraries loaded) for the next job",
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--shutdown-grace", type=int, dest="shutdown_grace_s", help="seconds")
     p.add_argument("--metrics-laddr", help="host:port for /metrics; '' disables")
@@ -181,6 +186,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "artifacts",
         "sandbox",
         "image",
+        "warm_pool",
         "device",
         "shutdown_grace_s",
         "metrics_laddr",

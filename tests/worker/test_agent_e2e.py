@@ -122,6 +122,43 @@ def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
     assert errors == []
 
 
+def _job_containers(home: Path, warm_only: bool = False) -> list[Any]:
+    """The engine's job containers (any state) with a folder of this worker home mounted."""
+    import docker
+
+    label = ["vcoin.sandbox=job"] + (["vcoin.warm=1"] if warm_only else [])
+    root = str(home.resolve())
+    client = docker.from_env()
+    try:
+        found = client.containers.list(all=True, filters={"label": label})
+    finally:
+        client.close()
+    return [c for c in found if any(m["Source"].startswith(root) for m in c.attrs["Mounts"])]
+
+
+@pytest.mark.parametrize("warm_pool", [True, False], ids=["warm-pool", "no-warm-pool"])
+def test_the_warm_pool_takes_the_next_job_and_stop_leaves_no_container(
+    market: Market, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, warm_pool: bool
+) -> None:
+    w = workers("worker2", warm_pool=warm_pool).setup().start()
+    if warm_pool:
+        wait_for("a warm job container", lambda: len(_job_containers(w.home, True)) == 1, 60)
+        (first,) = _job_containers(w.home, True)
+    job_id = market.post({"prompts": ["Hello world"]}, spec=GOOD_SPEC)
+    job = market.wait_state(job_id, ("submitted", "settled"), 90)
+    assert job["worker"] == w.address
+    kind = "warm" if warm_pool else "new"
+    assert w.said("msg", f"job {job_id} ran in a {kind} container"), w.log_text()[-3000:]
+    if warm_pool:
+        # One job per container: the next warm one is a new container.
+        wait_for("the next warm container", lambda: len(_job_containers(w.home, True)) == 1, 60)
+        assert _job_containers(w.home, True)[0].id != first.id
+    else:
+        assert _job_containers(w.home, True) == []
+    assert w.stop() == 0
+    assert _job_containers(w.home) == []
+
+
 @pytest.mark.parametrize(
     ("model", "spec", "code"),
     [

@@ -57,6 +57,10 @@ def test_config_layers_defaults_file_env_flags(tmp_path: Path, monkeypatch: Any)
     monkeypatch.setenv("VCOIN_WORKER_HEARTBEATS", "off")
     cfg = load_config(tmp_path)
     assert (cfg.max_concurrent, cfg.models, cfg.heartbeats) == (5, ("a", "b"), False)
+    assert cfg.warm_pool
+    monkeypatch.setenv("VCOIN_WORKER_WARM_POOL", "false")
+    assert not load_config(tmp_path).warm_pool
+    monkeypatch.delenv("VCOIN_WORKER_WARM_POOL")
     cfg = load_config(tmp_path, {"max_concurrent": 7, "models": None})
     assert (cfg.max_concurrent, cfg.models) == (7, ("a", "b"))
     # the rendered default file reads back as the defaults

@@ -102,9 +102,9 @@ def test_warm_runs_give_the_cold_output_hash_for_every_task(
         ready_container(warm_box, warm_root)
         warm = run(warm_box, spec, inputs_dir, models_dir, run_dir / f"warm-{task}", LIMITS)
         assert warm.ok, (warm.error_code, warm.error_message, warm.sandbox.logs)
-        assert READY_LINE in warm.sandbox.logs  # it did run in the warm container
+        assert warm.sandbox.warm and READY_LINE in warm.sandbox.logs
         cold = run(docker_sandbox, spec, inputs_dir, models_dir, run_dir / f"cold-{task}", LIMITS)
-        assert cold.ok and READY_LINE not in cold.sandbox.logs
+        assert cold.ok and not cold.sandbox.warm and READY_LINE not in cold.sandbox.logs
         assert warm.output_hash == cold.output_hash, task
         assert warm.output_path is not None and cold.output_path is not None
         assert warm.output_path.read_bytes() == cold.output_path.read_bytes()
@@ -125,13 +125,13 @@ def test_a_warm_container_runs_one_job_and_is_gone(
     spec = spec_for("text-generation", tiny_lm, minilm)
     first = ready_container(warm_box, warm_root)
     a = run(warm_box, spec, inputs_dir, models_dir, run_dir / "a", LIMITS)
-    assert a.ok and READY_LINE in a.sandbox.logs
+    assert a.ok and a.sandbox.warm
     assert gone(warm_box, first.id)
     # The next job gets a new container, started after the first one's job.
     second = ready_container(warm_box, warm_root)
     assert second.id != first.id
     b = run(warm_box, spec, inputs_dir, models_dir, run_dir / "b", LIMITS)
-    assert b.ok and READY_LINE in b.sandbox.logs and b.output_hash == a.output_hash
+    assert b.ok and b.sandbox.warm and b.output_hash == a.output_hash
     assert gone(warm_box, second.id)
 
 
@@ -149,14 +149,14 @@ def test_a_dead_warm_container_means_a_cold_run_that_succeeds(
     c.kill()
     r = run(warm_box, spec, inputs_dir, models_dir, run_dir / "out", LIMITS)
     assert r.ok, (r.error_code, r.error_message, r.sandbox.logs)
-    assert READY_LINE not in r.sandbox.logs
+    assert not r.sandbox.warm and READY_LINE not in r.sandbox.logs
     assert gone(warm_box, c.id)
     # A job that asks for other limits than the warm container has runs cold too,
     # and leaves the (new) warm container waiting.
     fresh = ready_container(warm_box, warm_root)
     other = Limits(memory_bytes=1 << 30, timeout_s=300)
     r2 = run(warm_box, spec, inputs_dir, models_dir, run_dir / "other", other)
-    assert r2.ok and READY_LINE not in r2.sandbox.logs and r2.output_hash == r.output_hash
+    assert r2.ok and not r2.sandbox.warm and r2.output_hash == r.output_hash
     fresh.reload()
     assert fresh.status == "running"
 
@@ -185,7 +185,7 @@ def test_a_warm_job_past_its_time_is_killed_and_reported_as_timeout(
         t0 = time.monotonic()
         r = run(sb, spec, inputs_dir, models_dir, run_dir / "out", limits)
         assert r.error_code == "timeout" and r.sandbox.timed_out and r.result is None
-        assert READY_LINE in r.sandbox.logs
+        assert r.sandbox.warm
         assert time.monotonic() - t0 < 30
         assert gone(sb, c.id)
     finally:

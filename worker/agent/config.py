@@ -34,6 +34,7 @@ class WorkerConfig:
     # execution
     sandbox: str = "auto"
     image: str = ""
+    warm_pool: bool = True
     device: str = "auto"
     job_memory_mib: int = 4096
     job_cpus: float = 1.0
@@ -101,6 +102,8 @@ _DOC = {
     "artifacts": "Artifact store URL (the node's REST port serves /artifacts).",
     "sandbox": "docker (isolated containers) | process (LESS isolated, no engine needed) | auto",
     "image": "Docker image for jobs; empty: the tag scripts/build-worker-image builds.",
+    "warm_pool": "docker: keep one job container started with the libraries loaded, so a "
+    "job skips their ~2 s import (one job per container all the same); false: start each cold.",
     "device": "auto | cpu | cuda: where the runtime runs models.",
     "job_memory_mib": "Memory limit per job (MiB); a job over it fails as out_of_memory.",
     "job_cpus": "CPUs per job.",

@@ -118,7 +118,9 @@ class Agent:
         rep = c.query("reputation", "params")
         self.hb_interval = int(rep.get("heartbeat_interval_blocks", 0))
         try:
-            sandbox = self._sandbox or make_sandbox(self.cfg.sandbox, self.cfg.image or None)
+            sandbox = self._sandbox or make_sandbox(
+                self.cfg.sandbox, self.cfg.image or None, warm=self.cfg.warm_pool
+            )
         except Exception as e:  # noqa: BLE001 - docker raises many kinds
             raise NotReady(
                 f"the {self.cfg.sandbox} sandbox cannot start: {e} (run scripts/setup-docker "
@@ -141,6 +143,8 @@ class Agent:
                     "there? set metrics_laddr (--metrics-laddr) to a free port, or '' for none"
                 ) from e
         self._clean_orphans()
+        # After the clean-up, which would take it for an orphan.
+        self.executor.prewarm()
 
     def _executor(self, sandbox: Sandbox, device: str) -> Executor:
         return Executor(
@@ -485,6 +489,8 @@ class Agent:
     # -- shutdown ----------------------------------------------------------------------
     def shutdown(self) -> None:
         deadline = time.monotonic() + self.cfg.shutdown_grace_s
+        if self.executor is not None:
+            self.executor.stop_warm()  # no new jobs come: the idle warm container goes now
         with self.lock:
             slots = list(self.held.values())
         if slots:

@@ -152,6 +152,19 @@ class Executor:
         self.image_digest = _image_digest(sandbox)
         _check_reachable(sandbox, self.work_dir)
 
+    def prewarm(self) -> None:
+        """Have the sandbox keep a warm container for this executor's jobs (docker,
+        unless warm_pool is off): their folder under the work folder, so an agent's
+        orphan clean-up finds them too."""
+        prewarm = getattr(self.sandbox, "prewarm", None)
+        if prewarm is not None:
+            prewarm(self.work_dir / "warm", self.models.folder, self.limits, self.device, self.gpus)
+
+    def stop_warm(self) -> None:
+        stop = getattr(self.sandbox, "stop_warm", None)
+        if stop is not None:
+            stop()
+
     def job_dir(self, job_id: int) -> Path:
         return self.work_dir / "jobs" / str(job_id)
 
@@ -194,6 +207,12 @@ class Executor:
             )
         except SandboxError as e:
             return _fail("sandbox_unavailable", str(e), retry=True)
+        log.info(
+            "job %s ran in a %s container in %.2f s",
+            job["id"],
+            "warm" if run.sandbox.warm else "new",
+            run.sandbox.duration_s,
+        )
         if not run.ok:
             return self._failed_run(run)
         return self._upload(run)

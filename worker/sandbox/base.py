@@ -57,6 +57,7 @@ class SandboxResult:
     logs_truncated: bool
     duration_s: float
     image: str = ""  # image id (sha256:…) for the docker backend
+    warm: bool = False  # ran in a warm container (libraries loaded before the job came)
 
     @property
     def ok(self) -> bool:

@@ -188,7 +188,9 @@ class DockerSandbox:
             if container is not None:
                 self.remove(container)
 
-    def collect(self, container: Any, limits: Limits, t0: float) -> SandboxResult:
+    def collect(
+        self, container: Any, limits: Limits, t0: float, warm: bool = False
+    ) -> SandboxResult:
         """Wait for a started container (killed once ``limits.timeout_s`` from now have
         passed) and read how it ended; it is left for the caller to remove."""
         import requests
@@ -216,6 +218,7 @@ class DockerSandbox:
             logs_truncated=len(raw) > limits.log_bytes,
             duration_s=duration,
             image=self.image_id,
+            warm=warm,
         )
 
     @staticmethod
