@@ -36,8 +36,9 @@ VERSION = "0.1.0"
 
 
 class App:
-    def __init__(self, db_path: str | Path) -> None:
-        self.store = Store(db_path)
+    def __init__(self, db_path: str | Path, any_format: bool = False) -> None:
+        # any_format: only to export the state of a database of an older layout
+        self.store = Store(db_path, any_format)
         self.wiring = wiring.build()
         self.accounts = self.wiring.accounts
         self.bank = self.wiring.bank

@@ -40,7 +40,14 @@ _META_ROOT = b"mroot/"
 
 BLOCK_CACHE_BYTES = 256 << 20
 WRITE_BUFFER_BYTES = 64 << 20
-NODE_CACHE_DEPTH = 18  # Merkle levels 0..18 stay in memory: ≤ 2^19 nodes, ~95 MiB per 1M-key module
+# Merkle levels 0..4 (in nibbles) stay in memory: ≤ 69,905 nodes of ≤ 515 bytes,
+# about 45 MiB for a module of 1M keys, whose paths are about 5 levels deep
+NODE_CACHE_DEPTH = 4
+# The layout of the Merkle node table (chain/smt.py). 2: the 16-ary tree. A
+# database written with another layout (the binary tree of the first
+# releases, which wrote no marker) would give wrong app hashes: refused.
+STORE_FORMAT = b"2"
+_META_FORMAT = b"mformat"
 RECENT_CACHE_ENTRIES = 1 << 18  # recently used state values and deeper Merkle nodes
 _MISS = object()
 
@@ -218,10 +225,16 @@ class ModuleKV:
                 it.prev()
 
 
+class StoreFormatError(RuntimeError):
+    """The database was written with another on-disk layout."""
+
+
 class Store:
     """The node's state database."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, any_format: bool = False) -> None:
+        """``any_format``: open a database of another layout too, to read its state
+        values (genesis export); its Merkle tree must then not be used."""
         Path(path).mkdir(parents=True, exist_ok=True)
         opts = Options(raw_mode=True)
         opts.create_if_missing(True)
@@ -237,9 +250,26 @@ class Store:
         opts.set_write_buffer_size(WRITE_BUFFER_BYTES)
         opts.set_level_compaction_dynamic_level_bytes(True)
         self.db = Rdict(str(path), opts)
+        if not any_format:
+            self._check_format(path)
         self._wopts = WriteOptions()
         self._wopts.sync = True
         self.cache = CommitCache(RECENT_CACHE_ENTRIES)
+
+    def _check_format(self, path: str | Path) -> None:
+        found = self.db.get(_META_FORMAT)
+        if found == STORE_FORMAT:
+            return
+        if found is None and self.db.get(_META_HEIGHT) is None:
+            self.db.put(_META_FORMAT, STORE_FORMAT)  # a new database
+            return
+        self.db.close()
+        raise StoreFormatError(
+            f"the state database {path} was written by an older vcoind (store format "
+            f"{(found or b'1').decode()}, this one reads {STORE_FORMAT.decode()}): its Merkle "
+            "tree has another layout. Export its state with that version "
+            "(`vcoind genesis export`) and start a new home from the exported genesis."
+        )
 
     def close(self) -> None:
         self.db.close()

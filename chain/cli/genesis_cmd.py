@@ -107,7 +107,7 @@ def run_export(args: argparse.Namespace, env: Env) -> int:
     if not db.is_dir():
         raise CliError(f"no database at {db}: this home has never run a node")
     try:
-        app = App(db)
+        app = App(db, any_format=True)  # a state of an older layout exports too
     except Exception as e:  # rocksdict raises a bare Exception for a held lock
         if "lock" in str(e).lower():
             raise CliError(

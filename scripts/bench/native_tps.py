@@ -442,7 +442,7 @@ def report(results: list[RunResult], block_size: int) -> bool:
     row("state keys changed / block", lambda r: f"{_med(r, 0):,.0f}")
     row("Merkle nodes written / block", lambda r: f"{_med(r, 1):,.0f}")
     row("  per changed key", lambda r: f"{_med(r, 1) / _med(r, 0):.1f}")
-    row("  log2(accounts)", lambda r: f"{math.log2(r.accounts):.1f}")
+    row("  log16(accounts)", lambda r: f"{math.log2(r.accounts) / 4:.1f}")
     row(
         "commit µs / node written",
         lambda r: f"{1000 * statistics.median(r.commit_ms) / _med(r, 1):.2f}",

@@ -1,9 +1,11 @@
 """The sparse Merkle tree against a root computed from scratch by the documented rules.
 
-Reference (chain/smt.py's docstring): a binary trie over the bits of
-sha256(key) where a subtree holding one key is that key's leaf;
-leaf = sha256(0x00 ‖ sha256(key) ‖ sha256(value)),
-internal = sha256(0x01 ‖ left ‖ right), empty = 32 zero bytes.
+Reference (chain/smt.py's docstring): a 16-ary trie over the nibbles of
+sha256(key), high nibble first, where a subtree holding one key is that key's
+leaf; leaf = sha256(0x00 ‖ sha256(key) ‖ sha256(value)),
+internal = sha256(0x01 ‖ bitmap ‖ non-empty child hashes in nibble order) with
+bit i of the 2-byte big-endian bitmap set when child i is not empty,
+empty = 32 zero bytes.
 The root depends only on the current key set, never on the order of updates.
 """
 
@@ -22,8 +24,12 @@ def _h(b: bytes) -> bytes:
     return hashlib.sha256(b).digest()
 
 
-def _bit(kh: bytes, d: int) -> int:
-    return (kh[d // 8] >> (7 - d % 8)) & 1
+def _nib(kh: bytes, d: int) -> int:
+    return int(kh.hex()[d], 16)
+
+
+def _groups(items: list[tuple[bytes, bytes]], depth: int) -> list[list[tuple[bytes, bytes]]]:
+    return [[i for i in items if _nib(i[0], depth) == n] for n in range(16)]
 
 
 def reference_root(state: dict[bytes, bytes]) -> bytes:
@@ -33,9 +39,10 @@ def reference_root(state: dict[bytes, bytes]) -> bytes:
         if len(items) == 1:
             kh, vh = items[0]
             return _h(b"\x00" + kh + vh)
-        left = [i for i in items if _bit(i[0], depth) == 0]
-        right = [i for i in items if _bit(i[0], depth) == 1]
-        return _h(b"\x01" + root(left, depth + 1) + root(right, depth + 1))
+        children = [root(g, depth + 1) for g in _groups(items, depth)]
+        bitmap = sum(1 << n for n, c in enumerate(children) if c != bytes(32))
+        present = b"".join(c for c in children if c != bytes(32))
+        return _h(b"\x01" + bitmap.to_bytes(2, "big") + present)
 
     return root([(_h(k), _h(v)) for k, v in state.items()], 0)
 
@@ -112,16 +119,14 @@ def test_random_rounds_match_reference_and_proofs_verify() -> None:
 
 
 def _node_count(n: int, state: dict[bytes, bytes]) -> int:
-    def count(khs: list[bytes], depth: int) -> int:
-        if not khs:
+    def count(items: list[tuple[bytes, bytes]], depth: int) -> int:
+        if not items:
             return 0
-        if len(khs) == 1:
+        if len(items) == 1:
             return 1
-        left = [k for k in khs if _bit(k, depth) == 0]
-        right = [k for k in khs if _bit(k, depth) == 1]
-        return 1 + count(left, depth + 1) + count(right, depth + 1)
+        return 1 + sum(count(g, depth + 1) for g in _groups(items, depth))
 
-    return count([_h(k) for k in state], 0)
+    return count([(_h(k), b"") for k in state], 0)
 
 
 def test_root_is_independent_of_history() -> None:
@@ -178,3 +183,35 @@ def test_any_batches_match_reference(batches: list[dict[bytes, bytes | None]]) -
         assert root == reference_root(t.state)
     assert len(t.nodes) == _node_count(len(t.state), t.state)
     _check_proofs(t, t.tree.root(), [b"", b"\x00", b"zz"])
+
+
+def test_paths_are_log16_deep_and_an_update_rewrites_one_node_per_level() -> None:
+    t = DictTree()
+    t.apply({b"acct-%d" % i: b"1" for i in range(4096)})
+    depths = [len(t.tree.prove(b"acct-%d" % i).siblings) for i in range(0, 4096, 7)]
+    # 4096 = 16^3 keys: a path ends about 3 levels down (a binary trie: 12 and more);
+    # two keys that share their first 6 nibbles are likely among 4096, 8 are not
+    assert 2 <= min(depths) and max(depths) <= 8
+    assert 2.5 < sum(depths) / len(depths) < 4.5
+    _root, writes = t.tree.update([(b"acct-5", b"2")])
+    assert len(writes) == len(t.tree.prove(b"acct-5").siblings) + 1  # each node + the leaf
+
+
+def test_every_changed_byte_of_a_proof_is_caught() -> None:
+    t = DictTree()
+    root = t.apply({b"k%d" % i: b"v%d" % i for i in range(400)})
+    for key, value in ((b"k17", b"v17"), (b"absent", None)):
+        p = t.tree.prove(key)
+        assert p.verify(root, value)
+        for lvl, level in enumerate(p.siblings):
+            for i in range(0, len(level), 7):  # bitmap bytes and bytes of every hash
+                bad = bytearray(level)
+                bad[i] ^= 0x01
+                sib = list(p.siblings)
+                sib[lvl] = bytes(bad)
+                assert not Proof(p.key, sib, p.leaf).verify(root, value), (key, lvl, i)
+        # a level dropped, or one of someone else's path put in its place
+        assert not Proof(p.key, p.siblings[1:], p.leaf).verify(root, value)
+        other = t.tree.prove(b"k18")
+        mixed = [*p.siblings[:-1], other.siblings[-1]]
+        assert not Proof(p.key, mixed, p.leaf).verify(root, value)
