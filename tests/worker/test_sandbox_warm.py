@@ -7,6 +7,8 @@ still holding, and no containers left behind.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,3 +215,40 @@ def test_warm_pool_off_starts_nothing(
     sb.prewarm(warm_root, models_dir, LIMITS, "cpu")
     assert sb.pool is None and containers_under(docker_sandbox, warm_root) == []
     sb.close()
+
+
+KILLED_OWNER = """
+import os, sys
+from pathlib import Path
+from worker.sandbox import Limits
+from worker.sandbox.docker_backend import DockerSandbox
+sb = DockerSandbox()
+sb.prewarm(Path(sys.argv[1]), Path(sys.argv[2]), Limits(timeout_s=60), "cpu", alive_timeout_s=3)
+assert sb.pool is not None and sb.pool.wait_ready(180) is not None, sb.pool.last_error
+print("ready", flush=True)
+os._exit(0)  # as if killed: no close(), no clean-up
+"""
+
+
+def test_a_warm_container_whose_worker_was_killed_exits_by_itself(
+    docker_sandbox: Any, warm_root: Path, models_dir: Path
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run(
+        [sys.executable, "-c", KILLED_OWNER, str(warm_root), str(models_dir)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert r.returncode == 0 and "ready" in r.stdout, r.stderr
+    (c,) = containers_under(docker_sandbox, warm_root)
+    try:
+        deadline = time.monotonic() + 60
+        while c.status == "running" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            c.reload()
+        assert c.status == "exited" and c.attrs["State"]["ExitCode"] == 3
+        assert b"no keep-alive" in c.logs()
+    finally:
+        c.remove(force=True)

@@ -158,10 +158,16 @@ PRELOAD = (
     "peft",
 )
 AWAIT_POLL_S = 0.005
+ALIVE_FILE = ".alive"  # next to the job file; the sandbox touches it while it waits
 
 
-def await_job(job_file: Path) -> None:
-    """Load what jobs need, then block until ``job_file`` exists (a warm container)."""
+def await_job(job_file: Path, alive_timeout_s: float = 60.0) -> None:
+    """Load what jobs need, then block until ``job_file`` exists (a warm container).
+
+    Exits (status 3) once the sandbox has stopped touching ``.alive`` next to the
+    job file for ``alive_timeout_s``: the worker that made this container is gone,
+    and nothing else would ever end the wait.
+    """
     import importlib
 
     load_libraries(own_process=True)
@@ -176,7 +182,20 @@ def await_job(job_file: Path) -> None:
         gc.freeze()
         gc.enable()
     print("vcoin-runtime: ready", file=sys.stderr, flush=True)
+    alive = job_file.parent / ALIVE_FILE
+    next_check = 0.0
     while not job_file.exists():
+        now = time.monotonic()
+        if now >= next_check:
+            next_check = now + 1.0
+            try:
+                idle = time.time() - alive.stat().st_mtime
+            except OSError:  # no keep-alive file: a caller that does not use one
+                idle = 0.0
+            if idle > alive_timeout_s:
+                print(f"vcoin-runtime: no keep-alive for {idle:.0f} s; exiting", file=sys.stderr)
+                sys.stderr.flush()
+                os._exit(3)
         time.sleep(AWAIT_POLL_S)
 
 
@@ -209,9 +228,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="load the libraries, then wait for the --job file to appear (warm container)",
     )
+    ap.add_argument(
+        "--alive-timeout",
+        type=float,
+        default=60.0,
+        help="with --await-job: exit when the job folder's .alive goes this long untouched",
+    )
     args = ap.parse_args(argv)
     if args.await_job:
-        await_job(args.job)
+        await_job(args.job, args.alive_timeout)
     try:
         doc = run_job(
             args.job,

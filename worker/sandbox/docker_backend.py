@@ -78,15 +78,18 @@ class DockerSandbox:
         limits: Limits,
         device: str = "cpu",
         gpus: Sequence[str] = (),
+        alive_timeout_s: float = 60.0,
     ) -> None:
         """Keep a warm container for jobs on ``models`` with these limits and device, its
-        job folders under ``root``; starts it in the background. No-op when warm is off."""
+        job folders under ``root``; starts it in the background. No-op when warm is off.
+        ``alive_timeout_s``: how long a warm container outlives this process."""
         if not self.warm:
             return
         from worker.sandbox.warm import WarmKey, WarmPool
 
         self.stop_warm()
-        self.pool = WarmPool(self, root, WarmKey.of(models, limits, device, gpus))
+        key = WarmKey.of(models, limits, device, gpus)
+        self.pool = WarmPool(self, root, key, alive_timeout_s=alive_timeout_s)
         self.pool.fill()
 
     def run_warm(

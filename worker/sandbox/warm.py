@@ -13,11 +13,14 @@ renamed into its job folder, and once it has exited its outputs are moved to
 the job's output folder. It runs that one job and is removed, like a cold one;
 the job's time limit counts from the hand-over.
 
-The next warm container is started when the job's container has gone, in the
-background, so its CPU-heavy start-up does not compete with the job. A job runs
-cold instead (the caller falls back to ``DockerSandbox.run``) when no warm
-container is there yet, when it has died, or when the job asks for another
-models folder, other limits, device or GPUs than the pool was made for.
+While it waits, the pool touches ``job/.alive`` every few seconds; a container
+that sees it go stale for ``alive_timeout_s`` exits (the worker was killed
+outright), so none waits forever. The next warm container is started when the
+job's container has gone, in the background, so its CPU-heavy start-up does not
+compete with the job. A job runs cold instead (the caller falls back to
+``DockerSandbox.run``) when no warm container is there yet, when it has died,
+or when the job asks for another models folder, other limits, device or GPUs
+than the pool was made for.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ log = logging.getLogger("vcoin.worker.sandbox")
 
 READY_LINE = "vcoin-runtime: ready"
 WARM_LABEL = "vcoin.warm"
+ALIVE_FILE = ".alive"  # in the job folder: touched while the pool lives
+KEEPALIVE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -69,19 +74,42 @@ class Warm:
 class WarmPool:
     """Up to ``size`` idle warm containers for jobs matching ``key``."""
 
-    def __init__(self, sandbox: DockerSandbox, root: Path, key: WarmKey, size: int = 1) -> None:
+    def __init__(
+        self,
+        sandbox: DockerSandbox,
+        root: Path,
+        key: WarmKey,
+        size: int = 1,
+        alive_timeout_s: float = 60.0,
+    ) -> None:
         self.sandbox = sandbox
         self.root = root
         self.key = key
         self.size = size
+        self.alive_timeout_s = alive_timeout_s
         self.last_error = ""
         self._idle: list[Warm] = []
         self._starting = 0
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
+        # A warm container exits when its .alive goes stale: after this process is
+        # killed outright, it does not wait for a job forever.
+        self._keeper = threading.Thread(target=self._keep_alive, daemon=True)
+        self._keeper.start()
+
+    def _keep_alive(self) -> None:
+        while not self._stop.wait(KEEPALIVE_S):
+            with self._lock:
+                folders = [w.folder for w in self._idle]
+            for f in folders:
+                try:
+                    os.utime(f / "job" / ALIVE_FILE)
+                except OSError:  # taken and removed since
+                    pass
 
     # -- keeping containers ready ------------------------------------------------------
     def fill(self) -> None:
@@ -120,7 +148,9 @@ class WarmPool:
                 os.chmod(folder / sub, 0o755)
             prepare_out_dir(folder / "out")
             mounts = Mounts(folder / "inputs", Path(self.key.models), folder / "out")
+            (folder / "job" / ALIVE_FILE).touch(mode=0o444)
             argv = [*self.sandbox.runtime_argv(mounts, self.key.device), "--await-job"]
+            argv += ["--alive-timeout", str(self.alive_timeout_s)]
             cfg = self.sandbox._config(
                 argv, mounts, self.key.limits, {}, self.key.gpus, job_dir=folder / "job"
             )
@@ -211,6 +241,7 @@ class WarmPool:
     def close(self) -> None:
         """Remove the idle containers and stop starting new ones (a start under way
         finishes, then removes its own container)."""
+        self._stop.set()
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
