@@ -215,14 +215,20 @@ class WarmPool:
         if warm is None:
             self.fill()
             return None
+        t0 = time.monotonic()
         try:
-            t0 = time.monotonic()
             _link_tree(inputs, warm.folder / "inputs")
             job_dir = warm.folder / "job"
             tmp = job_dir / ".job.json.tmp"
             tmp.write_bytes(job)
             os.chmod(tmp, 0o444)
             os.replace(tmp, job_dir / "job.json")  # the container sees it whole or not at all
+        except OSError as e:  # the job never reached the container: run it cold
+            log.warning("could not hand the job to a warm container (%s): running it cold", e)
+            self._discard(warm)
+            self.fill()
+            return None
+        try:
             res = self.sandbox.collect(warm.container, self.key.limits, t0, warm=True)
             for p in sorted((warm.folder / "out").iterdir()):
                 shutil.move(p, out / p.name)
