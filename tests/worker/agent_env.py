@@ -281,6 +281,20 @@ class WorkerProc:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        # An agent killed outright leaves its containers (its idle warm one at least),
+        # which only its next start would remove.
+        import docker
+
+        root = str(self.home.resolve())
+        try:
+            client = docker.from_env()
+            found = client.containers.list(all=True, filters={"label": "vcoin.sandbox=job"})
+        except Exception:  # noqa: BLE001 - no engine: no containers either
+            return
+        for c in found:
+            if any(str(m.get("Source", "")).startswith(root) for m in c.attrs["Mounts"]):
+                c.remove(force=True)
+        client.close()
 
 
 def inline_of(job: dict[str, Any]) -> dict[str, Any]:

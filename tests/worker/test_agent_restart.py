@@ -51,16 +51,22 @@ def test_killed_mid_job_and_restarted_the_job_is_finished_once(
     w = workers("worker1").setup().start()
     job_id = market.post(PROMPTS, spec=LONG)
     wait_for("the job to run", lambda: running(w, job_id), 60, poll=0.05)
-    w.kill()  # SIGKILL: no clean-up, the container is left behind
+    w.kill()  # SIGKILL: no clean-up, the containers are left behind
     assert market.job(job_id)["state"] == "claimed"
+    left = {c.id for c in my_containers(w)}
 
     w.start()
     job = market.wait_state(job_id, ("settled",), 90)
     assert job["worker"] == w.address and job["attempts"] == 0
     assert w.said("msg", f"resuming job {job_id}")
     assert_paid_once(market, job_id, w.address)
-    assert my_containers(w) == []
+    # The restart removed the killed run's containers (the job's, and its idle warm
+    # one); a running agent keeps only its own new warm container.
+    now = my_containers(w)
+    assert not left & {c.id for c in now}
+    assert [c.labels.get("vcoin.warm") for c in now] in ([], ["1"])
     assert w.stop() == 0
+    assert my_containers(w) == []
 
 
 def test_a_killed_workers_job_is_requeued_at_its_deadline_and_finished_by_another(
