@@ -7,6 +7,8 @@ failed tx still pays and cannot be replayed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chain.coins import DENOM, fmt
 from chain.context import Ctx
 from chain.crypto import to_bech32, verify_signature
@@ -24,12 +26,25 @@ from modules.auth import state as auth
 from modules.auth.params import Params as AuthParams
 from modules.bank.state import BankKeeper
 
+if TYPE_CHECKING:
+    from chain.sigverify import BlockChecks
+
 FEE_COLLECTOR = "fee_collector"
 
 
 def run_ante(
-    ctx: Ctx, tx: CosmosTx, params: AuthParams, bank: BankKeeper, *, verify_sig: bool = True
+    ctx: Ctx,
+    tx: CosmosTx,
+    params: AuthParams,
+    bank: BankKeeper,
+    *,
+    verify_sig: bool = True,
+    checks: BlockChecks | None = None,
+    index: int = -1,
 ) -> auth.Account:
+    """``checks``/``index``: this tx's signature may have been checked ahead on the
+    block's helper process (chain/sigverify.py); its answer is used only when it
+    was computed for the same public key and account number."""
     assert ctx.gas is not None
     ctx.gas.consume(params.tx_size_cost_per_byte * len(tx.raw), "tx size")
     if tx.timeout_height and ctx.block.height > tx.timeout_height:
@@ -58,8 +73,11 @@ def run_ante(
         raise ErrInvalidPubKey("the tx's public key differs from the account's")
     ctx.gas.consume(params.sig_verify_cost_secp256k1, "signature verification")
     if verify_sig:
-        doc = tx.sign_bytes(ctx.block.chain_id, acc.number)
-        if not verify_signature(pubkey, tx.signature, doc):
+        ok = None if checks is None else checks.verdict(index, pubkey, acc.number)
+        if ok is None:
+            doc = tx.sign_bytes(ctx.block.chain_id, acc.number)
+            ok = verify_signature(pubkey, tx.signature, doc)
+        if not ok:
             raise ErrUnauthorized(
                 "signature verification failed; please verify account number "
                 f"({acc.number}), sequence ({acc.sequence}) and chain-id ({ctx.block.chain_id})"

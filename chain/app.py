@@ -28,6 +28,7 @@ from chain.errors import ChainError, ErrInvalidRequest, ErrNotFound, ErrUnknownR
 from chain.kv import MultiStore
 from chain.module import Module, MsgSpec
 from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
+from chain.sigverify import BlockChecks, SigVerifier
 from chain.store import Store, app_hash_of
 from modules.auth import state as auth_state
 
@@ -36,9 +37,14 @@ VERSION = "0.1.0"
 
 
 class App:
-    def __init__(self, db_path: str | Path, any_format: bool = False) -> None:
-        # any_format: only to export the state of a database of an older layout
+    def __init__(
+        self, db_path: str | Path, any_format: bool = False, sig_verify_workers: int = 0
+    ) -> None:
+        """``any_format``: only to export the state of a database of an older layout.
+        ``sig_verify_workers``: helper processes that check the signatures of a
+        large block while it executes (chain/sigverify.py); the node uses 1."""
         self.store = Store(db_path, any_format)
+        self.sigverify = SigVerifier(sig_verify_workers)
         self.wiring = wiring.build()
         self.accounts = self.wiring.accounts
         self.bank = self.wiring.bank
@@ -188,11 +194,38 @@ class App:
         ctx = Ctx(self._committed(), block, Mode.BLOCK)
         execute.run_hooks(ctx, self.modules, "begin")
         deliver = Ctx(ctx.store, block, Mode.DELIVER)
-        results = tuple(execute.apply_tx(deliver, raw, self.routes, self.bank) for raw in txs)
+        checks = self.sigverify.begin_block(block.chain_id, len(txs))
+        if checks.verifier is not None:
+            pre = self._predecode(deliver, txs, checks)
+            results = tuple(
+                execute.apply_tx(
+                    deliver, raw, self.routes, self.bank, pre=pre, checks=checks, index=i
+                )
+                for i, raw in enumerate(txs)
+            )
+        else:
+            results = tuple(execute.apply_tx(deliver, raw, self.routes, self.bank) for raw in txs)
         end = Ctx(ctx.store, block, Mode.BLOCK, events=ctx.events)
         execute.run_hooks(end, self.modules, "end")
         self._pending = self._stage(ctx, block.height, block.time_ns)
         return BlockResult(block.height, results, tuple(ctx.events), self._pending.app_hash)
+
+    def _predecode(self, ctx: Ctx, txs: list[bytes], checks: BlockChecks) -> execute.Predecoded:
+        """Decode the block's txs and send the signature checks whose key and
+        account number are known now to the helper, chunk by chunk."""
+        pre = execute.predecode([], self.routes, auth_state.get_params(ctx))
+        for i, raw in enumerate(txs):
+            tx = execute.predecode_one(raw, self.routes, pre.params)
+            pre.txs.append(tx)
+            if isinstance(tx, ChainError):
+                continue
+            acc = auth_state.get_account(ctx, tx.signer)
+            pubkey = None if acc is None else (acc.pubkey or tx.pubkey)
+            if acc is None or pubkey is None:
+                continue  # the ante handler refuses it, or it sends after being created
+            checks.add(i, (pubkey, tx.signature, tx.body_bytes, tx.auth_info_bytes, acc.number))
+        checks.flush()
+        return pre
 
     def commit(self) -> int:
         """Persist the staged block in one atomic batch; reset the CheckTx overlay."""
@@ -270,4 +303,5 @@ class App:
         return broken
 
     def close(self) -> None:
+        self.sigverify.close()
         self.store.close()

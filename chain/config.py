@@ -34,6 +34,8 @@ class NodeConfig:
     mempool_max_txs: int = 10_000
     mempool_max_bytes: int = 64 * 1024 * 1024
     max_block_txs: int = 5_000
+    # execution
+    sig_verify_workers: int = 1
     # artifacts
     artifact_max_bytes: int = 512 * 1024 * 1024
     # logging
@@ -67,6 +69,8 @@ class NodeConfig:
     def validate(self) -> None:
         if self.block_time_ms < 10:
             raise ValueError("block_time_ms must be at least 10")
+        if not 0 <= self.sig_verify_workers <= 16:
+            raise ValueError("sig_verify_workers must be between 0 and 16")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
         for name in ("rpc_laddr", "rest_laddr", "abci_laddr"):
@@ -93,6 +97,10 @@ _DOC = {
     "mempool_max_txs": "Most transactions the mempool holds; more are refused.",
     "mempool_max_bytes": "Most bytes the mempool holds; more are refused.",
     "max_block_txs": "Most transactions in one block.",
+    "sig_verify_workers": (
+        "Helper processes that check a block's signatures while it executes"
+        " (blocks of 64 txs or more; 0: all on the node's own process)."
+    ),
     "artifact_max_bytes": "Largest artifact the store accepts, in bytes.",
     "log_level": "debug | info | warning | error",
     "log_format": "json (one object per line) | text",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from chain.ante import run_ante
 from chain.coins import fmt
@@ -27,6 +29,9 @@ from chain.tx.router import require_cosmos
 from modules.auth import state as auth
 from modules.auth.params import Params as AuthParams
 from modules.bank.state import BankKeeper
+
+if TYPE_CHECKING:
+    from chain.sigverify import BlockChecks
 
 log = logging.getLogger("vcoin.execute")
 ErrInternal = register("vcoin", 2, "internal error")
@@ -54,6 +59,28 @@ def _tx_events(tx: cosmos.CosmosTx) -> list[Event]:
     ]
 
 
+@dataclass(frozen=True)
+class Predecoded:
+    """A block's txs decoded ahead under the auth params of the block's start:
+    each a CosmosTx or the ChainError its decoding raised."""
+
+    params: AuthParams
+    txs: list[cosmos.CosmosTx | ChainError]
+
+
+def predecode_one(
+    raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams
+) -> cosmos.CosmosTx | ChainError:
+    try:
+        return decode_tx(raw, routes, params)
+    except ChainError as e:
+        return e
+
+
+def predecode(raws: list[bytes], routes: Mapping[str, MsgSpec], params: AuthParams) -> Predecoded:
+    return Predecoded(params, [predecode_one(raw, routes, params) for raw in raws])
+
+
 def apply_tx(
     block_ctx: Ctx,
     raw: bytes,
@@ -62,18 +89,30 @@ def apply_tx(
     *,
     verify_sig: bool = True,
     gas_limit_override: int | None = None,
+    pre: Predecoded | None = None,
+    checks: BlockChecks | None = None,
+    index: int = -1,
 ) -> TxResult:
+    """``pre``/``checks``/``index``: tx ``index`` of a block decoded ahead (used only
+    while the auth params are still those it was decoded with) and its signature
+    maybe checked ahead (chain/sigverify.py). Neither changes the result."""
     params = auth.get_params(block_ctx)
-    try:
-        # a simulation runs under its own gas limit, so the tx's own may be 0
-        tx = decode_tx(raw, routes, params, simulate=gas_limit_override is not None)
-    except ChainError as e:
-        return TxResult.fail(e)
+    got = pre.txs[index] if pre is not None and pre.params == params else None
+    if isinstance(got, ChainError):
+        return TxResult.fail(got)
+    if got is not None:
+        tx = got
+    else:
+        try:
+            # a simulation runs under its own gas limit, so the tx's own may be 0
+            tx = decode_tx(raw, routes, params, simulate=gas_limit_override is not None)
+        except ChainError as e:
+            return TxResult.fail(e)
     gas_limit = gas_limit_override or tx.gas_limit
     meter = GasMeter(gas_limit)
     ante = Ctx(block_ctx.store.branch(), block_ctx.block, block_ctx.mode, meter)
     try:
-        run_ante(ante, tx, params, bank, verify_sig=verify_sig)
+        run_ante(ante, tx, params, bank, verify_sig=verify_sig, checks=checks, index=index)
     except ChainError as e:
         return TxResult.fail(e, tx.gas_limit, meter.consumed)
     ante_events = tuple(_tx_events(tx) + ante.events)

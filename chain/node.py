@@ -43,7 +43,7 @@ class Node:
             )
         self.genesis: dict[str, Any] = json.loads(cfg.genesis_file.read_text())
         try:
-            self.app = App(cfg.state_db)
+            self.app = App(cfg.state_db, sig_verify_workers=cfg.sig_verify_workers)
         except Exception as e:
             if "lock" in str(e).lower():
                 raise RuntimeError(
@@ -112,6 +112,7 @@ class Node:
                     f"the database holds chain {self.app.chain_id!r} "
                     f"but genesis says {self.chain_id!r}"
                 )
+        self.app.sigverify.start()  # before the first block that wants it
         h = self.driver.handshake()
         log.info("node at height %d, app hash %s", h, self.app.info().last_block_app_hash.hex())
 

@@ -73,10 +73,10 @@ def make_genesis(
     return genesis_doc(chain_id=chain_id, extra_balances=extra)
 
 
-def new_app(path: str | Path, genesis: dict[str, Any] | None = None) -> App:
+def new_app(path: str | Path, genesis: dict[str, Any] | None = None, **app_kw: Any) -> App:
     """A fresh App in ``path`` (its own RocksDB) after InitChain with ``genesis``."""
     doc = genesis if genesis is not None else make_genesis()
-    app = App(path)
+    app = App(path, **app_kw)
     app.init_chain(doc["chain_id"], doc["app_state"], GENESIS_TIME_NS, int(doc["initial_height"]))
     return app
 

@@ -51,6 +51,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--rest-laddr", metavar="HOST:PORT", help="REST API listen address (default 127.0.0.1:1317)"
     )
     p.add_argument(
+        "--sig-verify-workers",
+        type=int,
+        metavar="N",
+        help="helper processes checking a large block's signatures while it executes "
+        "(0: none; default 1)",
+    )
+    p.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
     p.add_argument(
@@ -66,6 +73,7 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
         "instant": args.instant,
         "rpc_laddr": args.rpc_laddr,
         "rest_laddr": args.rest_laddr,
+        "sig_verify_workers": args.sig_verify_workers,
         "log_level": args.log_level,
         "log_format": args.log_format,
     }

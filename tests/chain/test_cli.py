@@ -335,6 +335,19 @@ def test_start_flags_map_to_config_names() -> None:
     }
 
 
+def test_signature_helper_setting_from_flag_env_and_file(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = build_parser().parse_args(["start", "--sig-verify-workers", "0"])
+    assert overrides_of(args) == {"sig_verify_workers": 0}
+    assert load_config(home).sig_verify_workers == 1  # the default: one helper
+    monkeypatch.setenv("VCOIN_SIG_VERIFY_WORKERS", "0")
+    assert load_config(home).sig_verify_workers == 0
+    monkeypatch.setenv("VCOIN_SIG_VERIFY_WORKERS", "-1")
+    with pytest.raises(ValueError, match="sig_verify_workers must be between 0 and 16"):
+        load_config(home)
+
+
 # -- module plugins ---------------------------------------------------------
 
 

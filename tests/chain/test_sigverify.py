@@ -1,0 +1,142 @@
+"""Signature checks of a large block on the helper process (chain/sigverify.py).
+
+What a user would notice: the same results and app hash as a node that checks
+every signature itself, bad signatures still refused, and a helper that dies
+costs nothing but speed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from chain.crypto import PrivateKey
+from chain.execute import decode_tx
+from chain.sigverify import SigVerifier
+from chain.tx.sign import sign_tx
+from genesis.devnet import CHAIN_ID
+from modules.auth import state as auth_state
+from tests.helpers import BOB, Chain, make_genesis, msg_send, new_app, test_key
+
+N = 90  # above the 64 txs from which a block uses the helper
+
+
+def _block_txs(chain: Chain) -> list[bytes]:
+    """N good sends, then a bad signature, a wrong sequence and garbage bytes."""
+    txs = [chain.send(test_key(i), BOB, 1 + i) for i in range(N)]
+    k = test_key(N)
+    wrong_number = chain.account_number(k) + 7  # signs another SignDoc: signature fails
+    txs.append(chain.send(k, BOB, 5, account_number=wrong_number, count=False))
+    txs.append(chain.send(test_key(N + 1), BOB, 5, sequence=9, count=False))
+    txs.append(b"\x0a\x03not a tx")
+    # a key that is not the signer's signs in the signer's name
+    other = PrivateKey.from_seed(b"someone else")
+    acc = chain.account(test_key(N + 2))
+    assert acc is not None
+    txs.append(
+        sign_tx(
+            other,
+            [msg_send(test_key(N + 2), BOB, 3)],
+            chain_id=CHAIN_ID,
+            account_number=acc.number,
+            sequence=acc.sequence,
+        )
+    )
+    return txs
+
+
+def _apps(tmp_path: Path) -> tuple[Chain, Chain]:
+    genesis = make_genesis(extra_accounts=N + 3)
+    inline = Chain(new_app(tmp_path / "inline", genesis))
+    helped = Chain(new_app(tmp_path / "helped", genesis, sig_verify_workers=1))
+    helped.app.sigverify.start()
+    return inline, helped
+
+
+def _same_block(inline: Chain, helped: Chain, txs: list[bytes]) -> None:
+    a = inline.block(txs)
+    b = helped.block(txs)
+    assert [(r.code, r.codespace, r.log, r.gas_used) for r in a.tx_results] == [
+        (r.code, r.codespace, r.log, r.gas_used) for r in b.tx_results
+    ]
+    assert [r.events for r in a.tx_results] == [r.events for r in b.tx_results]
+    assert inline.app_hash == helped.app_hash
+
+
+def test_large_block_gives_the_same_results_and_app_hash(tmp_path: Path) -> None:
+    inline, helped = _apps(tmp_path)
+    try:
+        for _ in range(3):
+            txs = _block_txs(inline)
+            _same_block(inline, helped, txs)
+            last = helped.app.sigverify.last
+            # each tx that reached its signature check asked once (the wrong sequence
+            # fails before it, the foreign key and the garbage at decoding); whether
+            # the answer had arrived by then is the machine's business
+            assert last.used + last.inline == N + 1
+            assert len(last.slots) == N + 2
+        codes = [r.code for r in inline.block(_block_txs(inline)).tx_results]
+        assert codes[:N] == [0] * N and all(c != 0 for c in codes[N:])
+    finally:
+        inline.app.close()
+        helped.app.close()
+
+
+def test_a_dead_helper_costs_only_speed(tmp_path: Path) -> None:
+    inline, helped = _apps(tmp_path)
+    try:
+        v = helped.app.sigverify
+        first = v.helper_pids()
+        assert first
+        v._proc.kill()  # type: ignore[union-attr]  # as the OOM killer would
+        _same_block(inline, helped, _block_txs(inline))
+        assert v.helper_pids() and v.helper_pids() != first, "a new helper took over"
+        _same_block(inline, helped, _block_txs(inline))
+    finally:
+        inline.app.close()
+        helped.app.close()
+
+
+def test_helper_answers_only_for_the_key_and_account_number_it_checked(tmp_path: Path) -> None:
+    chain = Chain(new_app(tmp_path / "a", make_genesis(extra_accounts=8)))
+    params = auth_state.get_params(chain.app.query_ctx())
+    v = SigVerifier(1, min_txs=2, chunk=4)
+    try:
+        checks = v.begin_block(CHAIN_ID, 10)
+        keys = [test_key(i) for i in range(6)]
+        numbers = [chain.account_number(k) for k in keys]
+        numbers[3] += 1  # tx 3 is signed (and checked) for another account number
+        for i, k in enumerate(keys):
+            raw = chain.sign(k, [msg_send(k, BOB, 1)], account_number=numbers[i])
+            tx = decode_tx(raw, chain.app.routes, params)
+            assert tx.pubkey is not None
+            sig = tx.signature if i != 4 else bytes([tx.signature[0] ^ 1]) + tx.signature[1:]
+            checks.add(i, (tx.pubkey, sig, tx.body_bytes, tx.auth_info_bytes, numbers[i]))
+        checks.flush()
+        assert len({s.chunk for s in checks.slots.values()}) == 2, "chunks of 4 and 2"
+        last_chunk = checks.slots[5].chunk
+        deadline = time.monotonic() + 30
+        while v.answers(last_chunk) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pks = [k.public_key for k in keys]
+        got = [checks.verdict(i, pks[i], numbers[i]) for i in range(6)]
+        assert got == [True, True, True, True, False, True]
+        assert checks.used == 6
+        # asked for another key or account number than was checked: no answer
+        assert checks.verdict(0, pks[1], numbers[0]) is None
+        assert checks.verdict(0, pks[0], numbers[0] + 1) is None
+        assert checks.verdict(99, pks[0], numbers[0]) is None
+        # a dead helper: lookups answer None (check inline) and nothing raises;
+        # the next block starts a new one
+        first = v.helper_pids()
+        v._proc.kill()  # type: ignore[union-attr]
+        v._proc.wait()  # type: ignore[union-attr]
+        checks.add(7, (pks[0], b"", b"", b"", 0))
+        checks.flush()
+        assert checks.verdict(7, pks[0], 0) is None
+        again = v.begin_block(CHAIN_ID, 10)
+        assert again.verifier is not None and v.helper_pids() != first
+    finally:
+        v.close()
+        chain.app.close()
+    assert v.helper_pids() == []
