@@ -12,11 +12,13 @@ from pathlib import Path
 
 from chain.crypto import PrivateKey
 from chain.execute import decode_tx
+from chain.results import BlockResult
 from chain.sigverify import SigVerifier
 from chain.tx.sign import sign_tx
 from genesis.devnet import CHAIN_ID
 from modules.auth import state as auth_state
-from tests.helpers import BOB, Chain, make_genesis, msg_send, new_app, test_key
+from modules.auth.msgs import MsgUpdateParams
+from tests.helpers import BOB, PLATFORM, Chain, make_genesis, msg_send, new_app, test_key
 
 N = 90  # above the 64 txs from which a block uses the helper
 
@@ -53,7 +55,7 @@ def _apps(tmp_path: Path) -> tuple[Chain, Chain]:
     return inline, helped
 
 
-def _same_block(inline: Chain, helped: Chain, txs: list[bytes]) -> None:
+def _same_block(inline: Chain, helped: Chain, txs: list[bytes]) -> BlockResult:
     a = inline.block(txs)
     b = helped.block(txs)
     assert [(r.code, r.codespace, r.log, r.gas_used) for r in a.tx_results] == [
@@ -61,6 +63,7 @@ def _same_block(inline: Chain, helped: Chain, txs: list[bytes]) -> None:
     ]
     assert [r.events for r in a.tx_results] == [r.events for r in b.tx_results]
     assert inline.app_hash == helped.app_hash
+    return a
 
 
 def test_large_block_gives_the_same_results_and_app_hash(tmp_path: Path) -> None:
@@ -140,3 +143,24 @@ def test_helper_answers_only_for_the_key_and_account_number_it_checked(tmp_path:
         v.close()
         chain.app.close()
     assert v.helper_pids() == []
+
+
+def test_a_params_change_inside_a_large_block_applies_to_the_txs_after_it(tmp_path: Path) -> None:
+    """The block's txs are decoded ahead under the params of its start; a tx that
+    changes auth params makes the node decode the later ones again."""
+    inline, helped = _apps(tmp_path)
+    try:
+        txs = [inline.send(test_key(i), BOB, 1) for i in range(70)]
+        shrink = MsgUpdateParams(
+            authority=PLATFORM.bech32, module="auth", params_json='{"max_memo_characters": 100}'
+        )
+        txs.append(inline.sign(PLATFORM, [shrink]))
+        txs.append(inline.send(test_key(70), BOB, 1, memo="m" * 200))  # fine before, not after
+        txs.append(inline.send(test_key(71), BOB, 1, memo="m" * 50))
+        res = _same_block(inline, helped, txs)
+        codes = [r.code for r in res.tx_results]
+        assert codes[:71] == [0] * 71 and codes[72] == 0
+        assert codes[71] != 0 and "memo" in res.tx_results[71].log
+    finally:
+        inline.app.close()
+        helped.app.close()
