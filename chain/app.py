@@ -213,7 +213,7 @@ class App:
     def _predecode(self, ctx: Ctx, txs: list[bytes], checks: BlockChecks) -> execute.Predecoded:
         """Decode the block's txs and send the signature checks whose key and
         account number are known now to the helper, chunk by chunk."""
-        pre = execute.predecode([], self.routes, auth_state.get_params(ctx))
+        pre = execute.Predecoded(auth_state.get_params(ctx), [])
         for i, raw in enumerate(txs):
             tx = execute.predecode_one(raw, self.routes, pre.params)
             pre.txs.append(tx)

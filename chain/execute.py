@@ -77,10 +77,6 @@ def predecode_one(
         return e
 
 
-def predecode(raws: list[bytes], routes: Mapping[str, MsgSpec], params: AuthParams) -> Predecoded:
-    return Predecoded(params, [predecode_one(raw, routes, params) for raw in raws])
-
-
 def apply_tx(
     block_ctx: Ctx,
     raw: bytes,
