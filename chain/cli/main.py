@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 refused or failed (the message on stderr says why);
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -77,6 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`vcoind query … | head`): stop quietly, as a
+        # Unix tool killed by SIGPIPE does, and keep Python's exit-time flush of
+        # stdout from failing again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     finally:
         env.close()
     return 1

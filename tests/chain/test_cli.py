@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import subprocess
 import sys
 import types
@@ -148,6 +149,25 @@ def test_init_writes_a_genesis_the_app_accepts(
     assert all(k.address == dev_key(k.name).bech32 and not k.encrypted for k in keys)
     assert run(home, "genesis", "validate") == 0
     assert "is valid: chain vcoin-devnet-1" in capsys.readouterr().out
+
+
+def test_output_into_a_closed_pipe_ends_quietly(home: Path) -> None:
+    """`vcoind keys list | head -0`: the reader is gone; no traceback, SIGPIPE's status."""
+    assert run(home, "init") == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        p = subprocess.run(
+            [VCOIND, "--home", str(home), "keys", "list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert p.returncode == 141, p.stderr
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
 
 
 def test_init_refuses_to_overwrite_without_the_flag(
