@@ -209,6 +209,11 @@ def _fee_of(raw: bytes) -> int:
     return sum(int(c.amount) for c in auth.fee.amount)
 
 
+def _no_body(c: Chain, k: PrivateKey) -> bytes:
+    good = TxRaw.FromString(c.send(k, BOB, 1, count=False))
+    return _resign(c, k, b"", good.auth_info_bytes)
+
+
 def _other_fee_denom(c: Chain, k: PrivateKey) -> bytes:
     good = TxRaw.FromString(c.send(k, BOB, 1, count=False))
     auth = AuthInfo.FromString(good.auth_info_bytes)
@@ -220,6 +225,7 @@ def _other_fee_denom(c: Chain, k: PrivateKey) -> bytes:
 CASES = [
     Case("truncated protobuf", _truncated, "sdk", 2, "not valid protobuf", "decode"),
     Case("empty tx", lambda c, k: b"", "sdk", 2, "empty tx", "decode"),
+    Case("TxRaw without a body", lambda c, k: _no_body(c, k), "sdk", 2, "empty body", "decode"),
     Case("ethereum envelope", lambda c, k: b"\x02" + bytes(40), "sdk", 37, "Ethereum", "decode"),
     Case("bad signature", _bad_signature, "sdk", 4, "signature verification failed", "ante"),
     Case("wrong chain id", _send(chain_id="vcoin-other-9"), "sdk", 4, "chain-id", "ante"),
