@@ -10,6 +10,7 @@ SDK's gateway does, so a client that parses the JSON back into the proto
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 from cosmpy.protos.cosmos.base.abci.v1beta1.abci_pb2 import TxResponse
@@ -142,7 +143,7 @@ def last_commit(h: Header) -> types_pb2.Commit:
     )
 
 
-def block_response(blk: StoredBlock, response_cls: type[Message]) -> dict[str, Any]:
+def block_response(blk: StoredBlock, response_cls: Callable[..., Message]) -> dict[str, Any]:
     """GetLatestBlockResponse / GetBlockByHeightResponse: block and sdk_block."""
     h = blk.header
     data = types_pb2.Data(txs=blk.txs)

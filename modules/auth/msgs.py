@@ -7,21 +7,12 @@ from typing import Any
 
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress, ErrInvalidRequest
-from chain.proto import declare, type_url
+from chain.proto import type_url
+from modules.auth import tx_pb2
 
-_M = declare(
-    "vcoin.auth.v1",
-    {
-        # One message changes any module's params; ``params_json`` is a JSON
-        # object of the params of ``module`` to change (others keep their values).
-        "MsgUpdateParams": [
-            ("authority", "string", 1),
-            ("module", "string", 2),
-            ("params_json", "string", 3),
-        ],
-    },
-)
-MsgUpdateParams = _M["MsgUpdateParams"]
+# The module's messages, generated from proto/vcoin/auth/v1/tx.proto.
+MsgUpdateParams = tx_pb2.MsgUpdateParams
+
 UPDATE_PARAMS_URL = type_url(MsgUpdateParams)
 
 

@@ -13,7 +13,8 @@ from typing import Any
 from chain.coins import parse_amount
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress
-from chain.proto import declare, type_url
+from chain.proto import type_url
+from modules.jobs import tx_pb2
 from modules.jobs.errors import (
     ErrInvalidJob,
     ErrInvalidModel,
@@ -23,79 +24,15 @@ from modules.jobs.errors import (
 from modules.jobs.keys import MAX_PRICE
 from modules.jobs.params import TASK_TYPES
 
-_M = declare(
-    "vcoin.jobs.v1",
-    {
-        "MsgRegisterModel": [
-            ("authority", "string", 1),
-            ("model_id", "string", 2),
-            ("task_types", "string[]", 3),
-            ("weights_sha256", "string", 4),
-            ("config_sha256", "string", 5),
-            ("min_gpu_memory_mib", "uint64", 6),
-            ("description", "string", 7),
-        ],
-        "MsgRegisterWorker": [
-            ("worker", "string", 1),
-            ("gpu_model", "string", 2),
-            ("memory_mib", "uint64", 3),
-            ("gpu_count", "uint32", 4),
-            ("task_types", "string[]", 5),
-            ("models", "string[]", 6),
-            ("price_floor", "string", 7),
-            ("max_concurrent", "uint32", 8),
-        ],
-        "MsgPostJob": [
-            ("poster", "string", 1),
-            ("task_type", "string", 2),
-            ("model", "string", 3),
-            ("input_hash", "string", 4),
-            ("inline_input", "bytes", 5),
-            ("spec", "string", 6),
-            ("max_price", "string", 7),
-            ("priority", "uint32", 8),
-            ("claim_blocks", "uint64", 9),
-            ("result_blocks", "uint64", 10),
-            ("min_gpu_memory_mib", "uint64", 11),
-            ("min_gpu_count", "uint32", 12),
-            ("gpu_model", "string", 13),
-        ],
-        "MsgCancelJob": [("poster", "string", 1), ("job_id", "uint64", 2)],
-        "MsgClaimJob": [("worker", "string", 1), ("job_id", "uint64", 2)],
-        "ExecutionReceipt": [
-            ("image_digest", "string", 1),
-            ("model_hash", "string", 2),
-            ("input_hash", "string", 3),
-            ("output_hash", "string", 4),
-            ("signature", "bytes", 5),
-        ],
-        "MsgSubmitResult": [
-            ("worker", "string", 1),
-            ("job_id", "uint64", 2),
-            ("output_hash", "string", 3),
-            ("artifact_ref", "string", 4),
-            ("compute_units", "uint64", 5),
-            ("receipt", "ExecutionReceipt", 6),
-        ],
-        # A worker gives a claimed job back: ``retry`` requeues it (say, on
-        # shutdown); otherwise the job cannot run (bad spec, input or weights)
-        # and fails with a refund.
-        "MsgReleaseJob": [
-            ("worker", "string", 1),
-            ("job_id", "uint64", 2),
-            ("reason", "string", 3),
-            ("retry", "bool", 4),
-        ],
-    },
-)
-MsgRegisterModel = _M["MsgRegisterModel"]
-MsgRegisterWorker = _M["MsgRegisterWorker"]
-MsgPostJob = _M["MsgPostJob"]
-MsgCancelJob = _M["MsgCancelJob"]
-MsgClaimJob = _M["MsgClaimJob"]
-ExecutionReceipt = _M["ExecutionReceipt"]
-MsgSubmitResult = _M["MsgSubmitResult"]
-MsgReleaseJob = _M["MsgReleaseJob"]
+# The module's messages, generated from proto/vcoin/jobs/v1/tx.proto.
+MsgRegisterModel = tx_pb2.MsgRegisterModel
+MsgRegisterWorker = tx_pb2.MsgRegisterWorker
+MsgPostJob = tx_pb2.MsgPostJob
+MsgCancelJob = tx_pb2.MsgCancelJob
+MsgClaimJob = tx_pb2.MsgClaimJob
+ExecutionReceipt = tx_pb2.ExecutionReceipt
+MsgSubmitResult = tx_pb2.MsgSubmitResult
+MsgReleaseJob = tx_pb2.MsgReleaseJob
 
 REGISTER_MODEL_URL = type_url(MsgRegisterModel)
 REGISTER_WORKER_URL = type_url(MsgRegisterWorker)

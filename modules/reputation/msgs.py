@@ -6,17 +6,12 @@ from typing import Any
 
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress
-from chain.proto import declare, type_url
+from chain.proto import type_url
+from modules.reputation import tx_pb2
 
-_M = declare(
-    "vcoin.reputation.v1",
-    {
-        # A bonded worker (or oracle) says it is online; one per slot of
-        # ``heartbeat_interval_blocks`` keeps its uptime at 100 %.
-        "MsgHeartbeat": [("address", "string", 1)],
-    },
-)
-MsgHeartbeat = _M["MsgHeartbeat"]
+# The module's messages, generated from proto/vcoin/reputation/v1/tx.proto.
+MsgHeartbeat = tx_pb2.MsgHeartbeat
+
 HEARTBEAT_URL = type_url(MsgHeartbeat)
 
 

@@ -9,36 +9,16 @@ from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from chain.coins import DENOM, parse_amount
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress, ErrInvalidCoins
-from chain.proto import declare, type_url
+from chain.proto import type_url
+from modules.staking import tx_pb2
 from modules.staking.errors import ErrInvalidPubKey, ErrUnknownRole, ErrWrongDenom
 from modules.staking.keys import ROLES
 
-_M = declare(
-    "vcoin.staking.v1",
-    {
-        # Adds ``amount`` to the signer's bond in ``role``. Oracles register the
-        # ed25519 key that signs their attestations (required on the first bond,
-        # optional later; a new key replaces the old one).
-        "MsgBond": [
-            ("address", "string", 1),
-            ("role", "string", 2),
-            ("amount", "cosmos.base.v1beta1.Coin", 3),
-            ("ed25519_pubkey", "bytes", 4),
-        ],
-        # Moves ``amount`` of the bond to the unbonding queue; the coins return
-        # after ``unbonding_blocks`` and can be slashed until then.
-        "MsgUnbond": [
-            ("address", "string", 1),
-            ("role", "string", 2),
-            ("amount", "cosmos.base.v1beta1.Coin", 3),
-        ],
-        # Clears a jail record once its end height has passed.
-        "MsgUnjail": [("address", "string", 1), ("role", "string", 2)],
-    },
-)
-MsgBond = _M["MsgBond"]
-MsgUnbond = _M["MsgUnbond"]
-MsgUnjail = _M["MsgUnjail"]
+# The module's messages, generated from proto/vcoin/staking/v1/tx.proto.
+MsgBond = tx_pb2.MsgBond
+MsgUnbond = tx_pb2.MsgUnbond
+MsgUnjail = tx_pb2.MsgUnjail
+
 BOND_URL = type_url(MsgBond)
 UNBOND_URL = type_url(MsgUnbond)
 UNJAIL_URL = type_url(MsgUnjail)

@@ -7,35 +7,16 @@ from typing import Any
 
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress
-from chain.proto import declare, type_url
+from chain.proto import type_url
+from modules.verification import tx_pb2
 from modules.verification.canary import MAX_SALT, MIN_SALT
 from modules.verification.errors import ErrInvalidAttestation, ErrInvalidCanary
 from modules.verification.records import VERDICTS
 
-_M = declare(
-    "vcoin.verification.v1",
-    {
-        # commitment = canary.commitment(job id, expected output hash, salt), in hex
-        "MsgCommitCanary": [("oracle", "string", 1), ("commitment", "string", 2)],
-        "MsgRevealCanary": [
-            ("oracle", "string", 1),
-            ("job_id", "uint64", 2),
-            ("expected_output_hash", "string", 3),
-            ("salt", "string", 4),
-        ],
-        "MsgAttest": [
-            ("oracle", "string", 1),
-            ("job_id", "uint64", 2),
-            ("verdict", "string", 3),
-            ("similarity_bps", "uint32", 4),
-            ("evidence_hash", "string", 5),
-            ("signature", "bytes", 6),
-        ],
-    },
-)
-MsgCommitCanary = _M["MsgCommitCanary"]
-MsgRevealCanary = _M["MsgRevealCanary"]
-MsgAttest = _M["MsgAttest"]
+# The module's messages, generated from proto/vcoin/verification/v1/tx.proto.
+MsgCommitCanary = tx_pb2.MsgCommitCanary
+MsgRevealCanary = tx_pb2.MsgRevealCanary
+MsgAttest = tx_pb2.MsgAttest
 
 COMMIT_CANARY_URL = type_url(MsgCommitCanary)
 REVEAL_CANARY_URL = type_url(MsgRevealCanary)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 
 from chain.app import App
@@ -26,7 +27,7 @@ from chain.coins import DENOM
 from chain.context import BlockInfo, Ctx, Mode
 from chain.crypto import PrivateKey, from_bech32, module_address
 from chain.module import MsgSpec
-from chain.proto import declare, type_url
+from chain.proto import type_url
 from chain.results import BlockResult, TxResult
 from modules.auth.msgs import MsgUpdateParams
 from modules.mint.state import MintKeeper
@@ -40,19 +41,27 @@ from tests.helpers import PLATFORM, Chain, make_genesis
 VCN = 10**18
 EXTRA_ACCOUNTS = 12
 
-_HOOK = declare(
-    "vcoin.testhook.v1",
-    {
-        "MsgKeeperCall": [
-            ("signer", "string", 1),
-            ("action", "string", 2),
-            ("target", "string", 3),
-            ("amount", "uint64", 4),
-            ("others", "string[]", 5),
-        ]
-    },
-)
-MsgKeeperCall = _HOOK["MsgKeeperCall"]
+
+def _test_hook_message() -> Any:
+    """A message type that exists only in these tests (no .proto in proto/):
+    it lets a test call a keeper through a signed transaction."""
+    T = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="vcoin/testhook/v1/tx.proto", package="vcoin.testhook.v1", syntax="proto3"
+    )
+    m = fdp.message_type.add(name="MsgKeeperCall")
+    fields = [("signer", T.TYPE_STRING), ("action", T.TYPE_STRING), ("target", T.TYPE_STRING)]
+    fields += [("amount", T.TYPE_UINT64), ("others", T.TYPE_STRING)]
+    for number, (name, kind) in enumerate(fields, start=1):
+        label = T.LABEL_REPEATED if name == "others" else T.LABEL_OPTIONAL
+        m.field.add(name=name, number=number, type=kind, label=label)
+    pool = descriptor_pool.Default()
+    pool.AddSerializedFile(fdp.SerializeToString())
+    desc = pool.FindMessageTypeByName("vcoin.testhook.v1.MsgKeeperCall")
+    return message_factory.GetMessageClass(desc)
+
+
+MsgKeeperCall = _test_hook_message()
 HOOK_URL = type_url(MsgKeeperCall)
 
 
