@@ -163,7 +163,8 @@ class App:
 
     # -- ABCI: consensus connection --------------------------------------------
     def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int) -> list[bytes]:
-        """Take mempool txs in order up to the byte limit; drop ones that no longer decode."""
+        """Take mempool txs in order up to the byte limit, dropping any that CheckTx
+        would refuse without looking at state (a poison tx never reaches a block)."""
         out: list[bytes] = []
         total = 0
         params = auth_state.get_params(self.query_ctx())
@@ -171,7 +172,7 @@ class App:
             if total + len(raw) > max_tx_bytes:
                 break
             try:
-                execute.decode_tx(raw, self.routes, params)
+                execute.check_stateless(raw, self.routes, params)
             except ChainError:
                 continue
             out.append(raw)
@@ -179,8 +180,19 @@ class App:
         return out
 
     def process_proposal(self, txs: list[bytes], max_tx_bytes: int) -> bool:
-        """Accept a proposal unless it breaks block limits (bad txs fail individually)."""
-        return sum(len(t) for t in txs) <= max_tx_bytes
+        """Accept a proposal unless it breaks block limits or holds a tx that CheckTx
+        would refuse without looking at state. Txs that fail against state (a spent
+        sequence, an empty account) fail individually inside the block."""
+        if sum(len(t) for t in txs) > max_tx_bytes:
+            return False
+        params = auth_state.get_params(self.query_ctx())
+        for i, raw in enumerate(txs):
+            try:
+                execute.check_stateless(raw, self.routes, params)
+            except ChainError as e:
+                log.warning("proposal rejected: tx %d is refused: %s", i, e.log())
+                return False
+        return True
 
     def finalize_block(self, block: BlockInfo, txs: list[bytes]) -> BlockResult:
         """Execute a decided block on a fresh overlay; stage but do not persist."""

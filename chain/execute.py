@@ -1,14 +1,24 @@
 """State transition: a tx, then a block, as plain functions over a context.
 
     apply_block  → begin_block hooks → apply_tx for each tx → end_block hooks
-    apply_tx     → decode → ante (fee, sequence, signature) → messages
+    apply_tx     → decode → ante (fee, sequence, signature) → validate → messages
 
-A tx whose messages fail keeps the ante's writes (the fee is paid, the
-sequence used) and drops everything its messages did.
+Cheap checks come first: size, envelope, canonical protobuf, signer, then
+the ante's fee and signature. Only a signed tx that can pay has its messages'
+content checked (``validate``: JSON, hashes, amounts), so an unsigned or
+unfunded tx costs the node almost nothing. A tx refused before its messages
+run leaves no trace. A tx whose messages fail keeps the ante's writes (the fee
+is paid, the sequence used) and drops everything its messages did.
+
+``apply_tx`` never raises: an exception from any stage is logged with the
+tx's hash and becomes a failed result (``ErrInternal``), so one transaction
+cannot stop a block. Only MemoryError goes up: a node out of memory must stop
+rather than decide a tx differently from the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +85,23 @@ def predecode_one(
         return decode_tx(raw, routes, params)
     except ChainError as e:
         return e
+    except MemoryError:
+        raise
+    except Exception as e:
+        return crash_error(raw, "decoding", e)
+
+
+def check_stateless(raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams) -> None:
+    """What CheckTx refuses of ``raw`` without looking at state: a ChainError, never
+    anything else. PrepareProposal and ProcessProposal keep such txs out of blocks."""
+    try:
+        cosmos.validate_msgs(decode_tx(raw, routes, params))
+    except ChainError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise crash_error(raw, "checking", e) from e
 
 
 def apply_tx(
@@ -92,6 +119,44 @@ def apply_tx(
     """``pre``/``checks``/``index``: tx ``index`` of a block decoded ahead (used only
     while the auth params are still those it was decoded with) and its signature
     maybe checked ahead (chain/sigverify.py). Neither changes the result."""
+    try:
+        return _apply_tx(
+            block_ctx,
+            raw,
+            routes,
+            bank,
+            verify_sig=verify_sig,
+            gas_limit_override=gas_limit_override,
+            pre=pre,
+            checks=checks,
+            index=index,
+        )
+    except MemoryError:
+        raise
+    except Exception as e:  # the stages' own bugs; nothing they wrote stays
+        return TxResult.fail(crash_error(raw, "checking", e))
+
+
+def crash_error(raw: bytes, stage: str, e: BaseException) -> ChainError:
+    """The refusal of a tx whose ``stage`` raised something unexpected, logged
+    with the tx's hash so that the bug can be found."""
+    h = hashlib.sha256(raw).hexdigest().upper()
+    log.error("tx %s: %s crashed", h, stage, exc_info=e)
+    return ErrInternal(f"{type(e).__name__} while {stage} tx {h}")
+
+
+def _apply_tx(
+    block_ctx: Ctx,
+    raw: bytes,
+    routes: Mapping[str, MsgSpec],
+    bank: BankKeeper,
+    *,
+    verify_sig: bool = True,
+    gas_limit_override: int | None = None,
+    pre: Predecoded | None = None,
+    checks: BlockChecks | None = None,
+    index: int = -1,
+) -> TxResult:
     params = auth.get_params(block_ctx)
     got = pre.txs[index] if pre is not None and pre.params == params else None
     if isinstance(got, ChainError):
@@ -111,6 +176,10 @@ def apply_tx(
         run_ante(ante, tx, params, bank, verify_sig=verify_sig, checks=checks, index=index)
     except ChainError as e:
         return TxResult.fail(e, tx.gas_limit, meter.consumed)
+    try:
+        cosmos.validate_msgs(tx)
+    except ChainError as e:  # refused like a tx that does not decode: no fee, no trace
+        return TxResult.fail(e, tx.gas_limit, meter.consumed)
     ante_events = tuple(_tx_events(tx) + ante.events)
     run = Ctx(ante.store.branch(), block_ctx.block, block_ctx.mode, meter)
     failure: ChainError | None = None
@@ -126,9 +195,12 @@ def apply_tx(
             spec.handler(run, msg)
     except ChainError as e:
         failure = e
+    except MemoryError:
+        raise
     except Exception as e:  # a bug in a handler must not halt the chain
-        log.exception("handler crashed on tx %s", tx.hash.hex())
-        failure = ErrInternal(f"{type(e).__name__} while executing the tx")
+        h = tx.hash.hex().upper()
+        log.error("tx %s: a handler crashed", h, exc_info=e)
+        failure = ErrInternal(f"{type(e).__name__} while executing tx {h}")
     if failure is not None:
         if not block_ctx.is_check:
             ante.store.write()  # in a block the fee is paid and the sequence used

@@ -10,8 +10,6 @@ from typing import Any
 from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignDoc, TxBody, TxRaw
-from google.protobuf.message import DecodeError, Message
-from google.protobuf.unknown_fields import UnknownFieldSet
 
 from chain.coins import DENOM, Coins, parse_coins
 from chain.crypto import AddressError, from_bech32, pubkey_to_address
@@ -30,6 +28,7 @@ from chain.errors import (
     ErrUnknownRequest,
 )
 from chain.module import MsgSpec
+from chain.tx.canonical import parse as _parse
 
 SECP256K1_URL = "/cosmos.crypto.secp256k1.PubKey"
 _DIRECT = SignMode.SIGN_MODE_DIRECT
@@ -69,16 +68,6 @@ class CosmosTx:
         return doc
 
 
-def _parse(cls: type[Message], data: bytes, what: str) -> Any:
-    try:
-        m = cls.FromString(data)
-    except (DecodeError, ValueError, RuntimeError) as e:
-        raise ErrTxDecode(f"{what} is not valid protobuf ({e}); the tx bytes are damaged") from e
-    if len(UnknownFieldSet(m)):
-        raise ErrTxDecode(f"{what} has fields this chain does not know; the tx bytes are damaged")
-    return m
-
-
 def _refuse_unhonoured(body: Any, auth: Any) -> None:
     """Refuse fields this chain would otherwise ignore: a wallet that sets them
     expects an effect (another payer, an expiry time, no sequence) that would not happen."""
@@ -97,16 +86,25 @@ def _refuse_unhonoured(body: Any, auth: Any) -> None:
 def decode(
     raw: bytes, routes: Mapping[str, MsgSpec], limits: TxLimits, *, simulate: bool = False
 ) -> CosmosTx:
-    """Decode and statelessly check a TxRaw. Raises a ChainError saying what is wrong.
+    """Decode a TxRaw and check what needs no state and no parsing of message
+    content. Raises a ChainError saying what is wrong.
 
+    Every protobuf blob must be the canonical encoding of what it holds
+    (``canonical.py``). The messages' own checks (``validate_msgs``) run only
+    after the signature and the fee, since they may parse JSON and the like.
     ``simulate`` accepts a gas limit of 0: wallets simulate a tx before they know its gas."""
     txraw = _parse(TxRaw, raw, "TxRaw")
     body_bytes = txraw.body_bytes
     auth_info_bytes = txraw.auth_info_bytes
+    if not body_bytes:
+        raise ErrTxDecode(
+            "a Cosmos TxRaw with an empty body (no body_bytes): the tx carries no "
+            "messages; build a TxBody with at least one message and sign it"
+        )
+    if not auth_info_bytes:
+        raise ErrTxDecode("tx has an empty auth info: it names no signer and no fee")
     body = _parse(TxBody, body_bytes, "TxBody")
     auth = _parse(AuthInfo, auth_info_bytes, "AuthInfo")
-    if not body_bytes or not auth_info_bytes:
-        raise ErrTxDecode("tx has an empty body or auth info")
     if body.extension_options or body.non_critical_extension_options:
         raise ErrNotSupported("tx extension options are not supported")
     _refuse_unhonoured(body, auth)
@@ -150,10 +148,6 @@ def decode(
         if spec is None:
             raise ErrUnknownRequest(f"message {i} has unknown type {url!r}")
         msg = _parse(spec.cls, anymsg.value, f"message {i} ({url})")
-        try:
-            spec.validate(msg)
-        except ChainError as e:
-            raise type(e)(e.kind, f"message {i}: {e.message}") from e
         msgs.append((spec, msg))
         s = spec.signer(msg)
         if signer_b32 is None:
@@ -192,3 +186,12 @@ def decode(
         memo=memo,
         timeout_height=int(body.timeout_height),
     )
+
+
+def validate_msgs(tx: CosmosTx) -> None:
+    """Each message's stateless checks; a ChainError naming the message that failed."""
+    for i, (spec, msg) in enumerate(tx.msgs):
+        try:
+            spec.validate(msg)
+        except ChainError as e:
+            raise type(e)(e.kind, f"message {i}: {e.message}") from e

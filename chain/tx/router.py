@@ -23,13 +23,11 @@ def envelope_of(raw: bytes) -> Envelope:
         return Envelope.COSMOS
     if first in (0x01, 0x02, 0x03) or first >= 0xC0:
         return Envelope.ETHEREUM
-    if first in (0x12, 0x1A):
-        # TxRaw's auth_info_bytes (field 2) or signatures (field 3) first: proto3
-        # leaves out an empty body_bytes, so this is a TxRaw whose body is empty
-        raise ErrTxDecode(
-            "a Cosmos TxRaw with an empty body (no body_bytes): the tx carries no "
-            "messages; build a TxBody with at least one message and sign it"
-        )
+    if first in (0x12, 0x1A) or 0x80 <= first < 0xC0:
+        # TxRaw's auth_info_bytes (field 2) or signatures (field 3) first, or a tag
+        # written as a longer varint than needed: a TxRaw whose body is empty or
+        # one encoded out of order; the decoder says which
+        return Envelope.COSMOS
     raise ErrTxDecode(
         f"tx starts with byte 0x{first:02x}: neither a Cosmos TxRaw nor an Ethereum transaction"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,6 +9,7 @@ from chain.context import Ctx
 from modules.auth import events, state
 from modules.auth.errors import ErrNotAuthority, ErrUnknownModule
 from modules.auth.expected import ParamsOwner
+from modules.auth.msgs import params_json
 
 
 def make_update_params(
@@ -27,7 +27,7 @@ def make_update_params(
             raise ErrUnknownModule(f"no module {msg.module!r} has params; known: {sorted(table)}")
         # fields left out keep their values: a partial object must not reset
         # the rest to defaults (that would hand the authority to a keyless address)
-        owner.set_params(ctx, {**owner.get_params(ctx), **json.loads(msg.params_json)})
+        owner.set_params(ctx, {**owner.get_params(ctx), **params_json(msg)})
         ctx.emit(events.params_updated(msg.module, msg.authority))
 
     return handle

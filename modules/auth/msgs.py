@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from chain.bounded import InputError, load_json
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress, ErrInvalidRequest
 from chain.proto import type_url
@@ -14,6 +14,15 @@ from modules.auth import tx_pb2
 MsgUpdateParams = tx_pb2.MsgUpdateParams
 
 UPDATE_PARAMS_URL = type_url(MsgUpdateParams)
+MAX_PARAMS_JSON_BYTES = 16_384
+
+
+def params_json(msg: Any) -> Any:
+    """The message's params object, parsed within bounds (see chain/bounded.py)."""
+    try:
+        return load_json(msg.params_json, "params_json", max_bytes=MAX_PARAMS_JSON_BYTES)
+    except InputError as e:
+        raise ErrInvalidRequest(str(e)) from e
 
 
 def validate_update_params(msg: Any) -> None:
@@ -23,9 +32,6 @@ def validate_update_params(msg: Any) -> None:
         raise ErrInvalidAddress(f"authority: {e}") from e
     if not msg.module:
         raise ErrInvalidRequest("module is required")
-    try:
-        d = json.loads(msg.params_json)
-    except ValueError as e:
-        raise ErrInvalidRequest(f"params_json is not JSON: {e}") from e
+    d = params_json(msg)
     if not isinstance(d, dict):
         raise ErrInvalidRequest("params_json must be a JSON object")

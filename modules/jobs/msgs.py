@@ -6,10 +6,10 @@ strings of avcn (they may pass 2^64), signatures as raw bytes.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from chain.bounded import InputError, load_json
 from chain.coins import parse_amount
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress
@@ -42,9 +42,13 @@ CLAIM_JOB_URL = type_url(MsgClaimJob)
 SUBMIT_RESULT_URL = type_url(MsgSubmitResult)
 RELEASE_JOB_URL = type_url(MsgReleaseJob)
 
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+# used with fullmatch: "$" would also match before a trailing newline
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 MAX_TEXT = 256
+# a stateless bound for parsing; the jobs param max_spec_bytes (4096 by default)
+# is checked by the handler
+MAX_SPEC_PARSE_BYTES = 65_536
 
 
 def addr(text: str, what: str) -> bytes:
@@ -55,13 +59,13 @@ def addr(text: str, what: str) -> bytes:
 
 
 def hash32(text: str, what: str, err: Any = ErrInvalidJob) -> bytes:
-    if not _HEX32.match(text or ""):
+    if not isinstance(text, str) or not _HEX32.fullmatch(text):
         raise err(f"{what} must be a sha256 as 64 lowercase hex characters, got {text!r}")
     return bytes.fromhex(text)
 
 
 def name(text: str, what: str, err: Any) -> str:
-    if not _NAME.match(text or ""):
+    if not isinstance(text, str) or not _NAME.fullmatch(text):
         raise err(f"{what} {text!r}: use 1-128 letters, digits or ._:/@+- (not first)")
     return text
 
@@ -127,9 +131,9 @@ def validate_post_job(msg: Any) -> None:
         hash32(msg.input_hash, "input_hash")
     if msg.spec:
         try:
-            spec = json.loads(msg.spec)
-        except ValueError as e:
-            raise ErrInvalidJob(f"spec is not JSON: {e}") from e
+            spec = load_json(msg.spec, "spec", max_bytes=MAX_SPEC_PARSE_BYTES)
+        except InputError as e:
+            raise ErrInvalidJob(str(e)) from e
         if not isinstance(spec, dict):
             raise ErrInvalidJob("spec must be a JSON object")
     if price(msg.max_price, "max_price") == 0:

@@ -22,8 +22,9 @@ COMMIT_CANARY_URL = type_url(MsgCommitCanary)
 REVEAL_CANARY_URL = type_url(MsgRevealCanary)
 ATTEST_URL = type_url(MsgAttest)
 
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
-_HEX = re.compile(r"^(?:[0-9a-f]{2})+$")
+# used with fullmatch: "$" would also match before a trailing newline
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
 
 
 def addr(text: str, what: str) -> bytes:
@@ -34,13 +35,14 @@ def addr(text: str, what: str) -> bytes:
 
 
 def hash32(text: str, what: str, err: Any) -> bytes:
-    if not _HEX32.match(text or ""):
+    if not isinstance(text, str) or not _HEX32.fullmatch(text):
         raise err(f"{what} must be a sha256 as 64 lowercase hex characters, got {text!r}")
     return bytes.fromhex(text)
 
 
 def salt(text: str) -> bytes:
-    if not _HEX.match(text or "") or not MIN_SALT <= len(text) // 2 <= MAX_SALT:
+    ok = isinstance(text, str) and _HEX.fullmatch(text) is not None
+    if not ok or not MIN_SALT <= len(text) // 2 <= MAX_SALT:
         raise ErrInvalidCanary(f"salt must be {MIN_SALT}..{MAX_SALT} bytes as lowercase hex")
     return bytes.fromhex(text)
 

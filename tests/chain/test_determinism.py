@@ -239,8 +239,8 @@ class SendMachine(RuleBasedStateMachine):
     def _predict(
         self, s: bytes, r: bytes, amount: int, seq: int, fee: int, number_known: bool
     ) -> tuple[str, int]:
-        if amount == 0:
-            return ("sdk", 10)
+        # the ante's checks (account, sequence, signature, fee) come before the
+        # message's own (a zero amount): content is checked only for a tx that can pay
         if s not in self.exists:
             return ("sdk", 9)
         if seq != self.seq[s]:
@@ -249,6 +249,8 @@ class SendMachine(RuleBasedStateMachine):
             return ("sdk", 4)
         if self.bal[s] < fee:
             return ("sdk", 5)
+        if amount == 0:
+            return ("sdk", 10)
         self.bal[s] -= fee
         self.bal[FEE_COLLECTOR] += fee
         self.seq[s] += 1
