@@ -30,6 +30,14 @@ class NodeConfig:
     rpc_laddr: str = "127.0.0.1:26657"
     rest_laddr: str = "127.0.0.1:1317"
     abci_laddr: str = "127.0.0.1:26658"
+    # what one client may send and be sent (chain/rpc/limits.py)
+    rpc_max_body_bytes: int = 1_000_000  # CometBFT's max_body_bytes
+    rpc_max_batch_requests: int = 100
+    rpc_max_response_bytes: int = 32 * 1024 * 1024
+    rpc_ws_max_message_bytes: int = 1_000_000
+    rpc_max_subscriptions_per_client: int = 5  # CometBFT's default
+    rpc_max_subscription_clients: int = 100  # CometBFT's default
+    rest_max_body_bytes: int = 2 * 1024 * 1024
     # mempool
     mempool_max_txs: int = 10_000
     mempool_max_bytes: int = 64 * 1024 * 1024
@@ -71,12 +79,26 @@ class NodeConfig:
             raise ValueError("block_time_ms must be at least 10")
         if not 0 <= self.sig_verify_workers <= 16:
             raise ValueError("sig_verify_workers must be between 0 and 16")
+        for name in _POSITIVE:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
         for name in ("rpc_laddr", "rest_laddr", "abci_laddr"):
             host, _, port = getattr(self, name).rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"{name} must look like 127.0.0.1:26657")
+
+
+_POSITIVE = (
+    "rpc_max_body_bytes",
+    "rpc_max_batch_requests",
+    "rpc_max_response_bytes",
+    "rpc_ws_max_message_bytes",
+    "rpc_max_subscriptions_per_client",
+    "rpc_max_subscription_clients",
+    "rest_max_body_bytes",
+)
 
 
 def load_config(
@@ -94,6 +116,17 @@ _DOC = {
     "rpc_laddr": "Node RPC (CometBFT subset + websocket) listen address.",
     "rest_laddr": "Cosmos REST API and artifact store listen address.",
     "abci_laddr": "ABCI socket for a CometBFT driver.",
+    "rpc_max_body_bytes": "Largest RPC request body, in bytes; a larger one is answered 413.",
+    "rpc_max_batch_requests": "Most calls in one JSON-RPC batch.",
+    "rpc_max_response_bytes": (
+        "Largest RPC answer, in bytes; calls of a batch past it get an error instead."
+    ),
+    "rpc_ws_max_message_bytes": "Largest websocket message a client may send, in bytes.",
+    "rpc_max_subscriptions_per_client": "Most event subscriptions on one websocket.",
+    "rpc_max_subscription_clients": "Most websockets holding subscriptions at once.",
+    "rest_max_body_bytes": (
+        "Largest REST request body, in bytes (artifact uploads have artifact_max_bytes)."
+    ),
     "mempool_max_txs": "Most transactions the mempool holds; more are refused.",
     "mempool_max_bytes": "Most bytes the mempool holds; more are refused.",
     "max_block_txs": "Most transactions in one block.",

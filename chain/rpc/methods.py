@@ -1,19 +1,17 @@
 """The CometBFT RPC methods a solo node serves, with CometBFT v0.38's result shapes.
 
-Each method is a plain function of the node and typed arguments. ``PARAMS``
-names every method's arguments in CometBFT's order, so a request may pass
-them by name, by position, or (URI form) as query-string values.
+Each method is a plain function of the node and typed arguments. ``METHODS``
+names every method's arguments in CometBFT's order (``params.py`` checks them
+before the method runs), so a request may pass them by name, by position, or
+(URI form) as query-string values.
 ``broadcast_tx_commit`` waits for its block and so lives in ``server.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chain.app import VERSION
@@ -21,111 +19,14 @@ from chain.consensus.solo import PROPOSER
 from chain.results import TxResult
 from chain.rpc import encode as enc
 from chain.rpc import txsearch
+from chain.rpc.jsonbody import JsonError, loads
+from chain.rpc.params import Param, internal, invalid
 from chain.rpc.query import QueryError, parse
 
 if TYPE_CHECKING:
     from chain.node import Node
 
 PROOF_OP_TYPE = "vcoin:smt"
-
-# JSON-RPC 2.0 error codes, as CometBFT uses them
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-_MESSAGES = {
-    PARSE_ERROR: "Parse error",
-    INVALID_REQUEST: "Invalid Request",
-    METHOD_NOT_FOUND: "Method not found",
-    INVALID_PARAMS: "Invalid params",
-    INTERNAL_ERROR: "Internal error",
-}
-
-
-class RPCError(Exception):
-    """A JSON-RPC error: ``code``, CometBFT's short ``message``, and ``data`` saying what to do."""
-
-    def __init__(self, code: int, data: str) -> None:
-        super().__init__(data)
-        self.code = code
-        self.message = _MESSAGES.get(code, "Server error")
-        self.data = data
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "data": self.data}
-
-
-def invalid(data: str) -> RPCError:
-    return RPCError(INVALID_PARAMS, data)
-
-
-def internal(data: str) -> RPCError:
-    return RPCError(INTERNAL_ERROR, data)
-
-
-# -- arguments ----------------------------------------------------------------
-
-_REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: str  # int | str | bool | tx (base64 bytes) | hex (hex bytes) | hash (tx hash)
-    default: Any = _REQUIRED
-
-
-def _unquote(v: str) -> str:
-    return v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v
-
-
-def convert(p: Param, v: Any, uri: bool) -> Any:
-    """One argument from JSON (or a URI query string) to its Python value."""
-    if v is None or (uri and v == ""):
-        if p.default is _REQUIRED:
-            raise invalid(f"missing argument {p.name!r}")
-        return p.default
-    try:
-        if p.kind == "int":
-            if isinstance(v, bool) or not isinstance(v, int | str):
-                raise ValueError
-            return int(_unquote(v)) if isinstance(v, str) else v
-        if p.kind == "bool":
-            if isinstance(v, bool):
-                return v
-            s = _unquote(str(v)).lower()
-            if s not in ("true", "false"):
-                raise ValueError
-            return s == "true"
-        if not isinstance(v, str):
-            raise ValueError
-        if p.kind == "str":
-            return _unquote(v) if uri else v
-        return _bytes(p.kind, v, uri)
-    except (ValueError, binascii.Error) as e:
-        raise invalid(f"argument {p.name!r}: {_expected(p.kind, uri)}, got {v!r}") from e
-
-
-def _bytes(kind: str, v: str, uri: bool) -> bytes:
-    if v[:2] in ("0x", "0X"):
-        return bytes.fromhex(v[2:])
-    if uri and len(v) >= 2 and v[0] == v[-1] == '"':
-        return v[1:-1].encode()
-    if kind == "hex" or (kind == "hash" and len(v) == 64):
-        return bytes.fromhex(v)
-    return base64.b64decode(v, validate=True)
-
-
-def _expected(kind: str, uri: bool) -> str:
-    return {
-        "int": "expected a whole number",
-        "bool": "expected true or false",
-        "str": "expected a string",
-        "tx": "expected 0x-prefixed hex" if uri else "expected the tx bytes in base64",
-        "hex": "expected hex bytes",
-        "hash": "expected the hash as hex" + ("" if uri else " or base64"),
-    }[kind]
 
 
 # -- helpers ------------------------------------------------------------------
@@ -182,7 +83,7 @@ def tx_json(f: txsearch.FoundTx) -> dict[str, Any]:
 
 def health(node: Node) -> dict[str, Any]:
     if node.driver.stopped:
-        raise internal("block production has stopped; see the node's log")
+        raise internal("block production has stopped; see the node's log", 503)
     return {}
 
 
@@ -274,10 +175,10 @@ def block(node: Node, height: int | None) -> dict[str, Any]:
 def block_results(node: Node, height: int | None) -> dict[str, Any]:
     h = _height(node, height)
     if h == 0:
-        raise internal("no block has been committed yet; retry after the first block")
+        raise internal("no block has been committed yet; retry after the first block", 404)
     res = node.blocks.results(h)
     if res is None:
-        raise internal(f"could not find results for height #{h}")
+        raise internal(f"could not find results for height #{h}", 404)
     return enc.block_results_json(res)
 
 
@@ -286,7 +187,7 @@ def tx(node: Node, hash: bytes, prove: bool) -> dict[str, Any]:
         raise invalid("tx inclusion proofs are not served by this node; call with prove=false")
     found = txsearch.find_tx(node, hash)
     if found is None:
-        raise internal(f"tx ({hash.hex().upper()}) not found")
+        raise internal(f"tx ({hash.hex().upper()}) not found", 404)
     return tx_json(found)
 
 
@@ -346,6 +247,11 @@ def unconfirmed_txs(node: Node, limit: int | None) -> dict[str, Any]:
 
 
 def abci_query(node: Node, path: str, data: bytes, height: int, prove: bool) -> dict[str, Any]:
+    if path.strip("/").startswith("custom/") and data:
+        try:
+            loads(data)
+        except JsonError as e:
+            raise invalid(f"argument 'data': a /custom query takes JSON; {e}") from e
     with node.lock:
         r = node.app.query(path, data, height, prove)
     ops = None
@@ -406,21 +312,3 @@ METHODS: dict[str, tuple[Method, tuple[Param, ...]]] = {
     "num_unconfirmed_txs": (num_unconfirmed_txs, ()),
     "unconfirmed_txs": (unconfirmed_txs, (Param("limit", "int", None),)),
 }
-
-
-def bind(params: tuple[Param, ...], given: Any, uri: bool, method: str) -> dict[str, Any]:
-    """Arguments by name (object or query string) or by position (array)."""
-    if given is None:
-        given = {}
-    if isinstance(given, list):
-        if len(given) > len(params):
-            raise invalid(f"{method} takes at most {len(params)} arguments, got {len(given)}")
-        given = {p.name: v for p, v in zip(params, given, strict=False)}
-    if not isinstance(given, dict):
-        raise invalid("params must be an object or an array")
-    names = {p.name for p in params}
-    unknown = sorted(set(given) - names)
-    if unknown:
-        takes = ", ".join(sorted(names)) or "no arguments"
-        raise invalid(f"{method} has no argument {unknown[0]!r}; it takes {takes}")
-    return {p.name: convert(p, given.get(p.name), uri) for p in params}

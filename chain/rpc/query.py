@@ -208,12 +208,20 @@ def _parse_date(text: str, pos: int = -1) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
+# ASCII digits only: \d also takes other scripts' digits, which fromisoformat refuses
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([+-][0-9]{2}:[0-9]{2}|Z)"
+)
+
+
 def _parse_time(text: str, pos: int = -1) -> datetime:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2}|Z)", text):
-        raise QueryError(
-            f"at offset {pos}: TIME {text!r} is not RFC 3339 (e.g. 2026-01-31T12:00:00Z)"
-        )
-    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    not_rfc3339 = f"at offset {pos}: TIME {text!r} is not RFC 3339 (e.g. 2026-01-31T12:00:00Z)"
+    if not _RFC3339.fullmatch(text):
+        raise QueryError(not_rfc3339)
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:  # the right shape, but no such time (month 13, hour 25)
+        raise QueryError(not_rfc3339) from e
     if not 1900 <= t.year <= 2999:
         raise QueryError(f"at offset {pos}: TIME year {t.year} is out of range")
     return t
@@ -221,7 +229,7 @@ def _parse_time(text: str, pos: int = -1) -> datetime:
 
 # -- matching -----------------------------------------------------------------
 
-_LEADING_NUMBER = re.compile(r"^\d+(\.\d+)?")
+_LEADING_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?")
 
 
 def _number(s: str) -> Decimal | None:

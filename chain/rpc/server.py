@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import queue
 import time
@@ -22,22 +21,25 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from chain.consensus.eventbus import Message
 from chain.rpc import encode as enc
-from chain.rpc.methods import (
+from chain.rpc import jsonbody
+from chain.rpc.guard import Guard, request_id
+from chain.rpc.limits import RpcLimits
+from chain.rpc.methods import METHODS, check_tx_json
+from chain.rpc.params import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    METHODS,
     PARSE_ERROR,
+    SERVER_ERROR,
     Param,
     RPCError,
     bind,
-    check_tx_json,
     internal,
 )
 
@@ -49,14 +51,27 @@ log = logging.getLogger("vcoin.rpc")
 DEFAULT_COMMIT_TIMEOUT = 10.0  # CometBFT's timeout_broadcast_tx_commit
 _TX = (Param("tx", "tx"),)
 WS_ONLY = ("subscribe", "unsubscribe", "unsubscribe_all")
+# Answered on the event loop: a load balancer's probe must not queue behind
+# method bodies waiting for a worker thread.
+INLINE = ("health",)
+# Bodies up to this size are parsed on the event loop; larger ones on one
+# helper thread, so that several at once do not take turns holding the loop.
+_INLINE_DECODE = 64 * 1024
 
 
 class RpcService:
     """The methods of one node, callable from HTTP and websocket handlers."""
 
-    def __init__(self, node: Node, commit_timeout: float = DEFAULT_COMMIT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        node: Node,
+        commit_timeout: float = DEFAULT_COMMIT_TIMEOUT,
+        limits: RpcLimits | None = None,
+    ) -> None:
         self.node = node
         self.commit_timeout = commit_timeout
+        self.limits = limits or RpcLimits.from_config(node.cfg)
+        self.decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rpc-decode")
         # Threads that sit blocked on event queues (tx commits, websocket
         # subscriptions); kept apart from the pool that runs method bodies.
         self.waiters = ThreadPoolExecutor(max_workers=1024, thread_name_prefix="rpc-wait")
@@ -81,12 +96,30 @@ class RpcService:
         fn, spec = entry
         args = bind(spec, params, uri, method)
         try:
+            if method in INLINE:
+                return fn(self.node, **args)
             return await run_in_threadpool(fn, self.node, **args)
         except RPCError:
             raise
         except Exception as e:
-            log.exception("rpc method %s failed", method)
-            raise internal(f"{method} failed: {type(e).__name__}: {e}") from e
+            rid = request_id()
+            log.exception(
+                "rpc method %s failed (request id %s)", method, rid, extra={"request_id": rid}
+            )
+            raise internal(
+                f"internal error in {method} (request id {rid}): a bug in the node, "
+                "logged with this id; please report it"
+            ) from e
+
+    async def decode(self, raw: bytes | str) -> Any:
+        """A request body or websocket message as JSON; RPCError when it is not one."""
+        try:
+            if len(raw) <= _INLINE_DECODE:
+                return jsonbody.loads(raw)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.decoder, jsonbody.loads, raw)
+        except jsonbody.JsonError as e:
+            raise RPCError(INVALID_REQUEST if e.too_deep else PARSE_ERROR, str(e)) from None
 
     def _count_check(self, ok: bool) -> None:
         self.node.metrics.checktx.labels("ok" if ok else "rejected").inc()
@@ -123,7 +156,8 @@ class RpcService:
             if msg is None:
                 raise internal(
                     f"timed out waiting for tx {h} to be included in a block after "
-                    f"{self.commit_timeout:g}s; it may still be committed: look it up with tx"
+                    f"{self.commit_timeout:g}s; it may still be committed: look it up with tx",
+                    504,
                 ) from None
             txr = msg.data["TxResult"]
             return {
@@ -137,6 +171,7 @@ class RpcService:
 
     def close(self) -> None:
         self.waiters.shutdown(wait=False, cancel_futures=True)
+        self.decoder.shutdown(wait=False, cancel_futures=True)
 
 
 def wait_message(node: Node, q: queue.Queue[Message], timeout: float) -> Message | None:
@@ -162,18 +197,88 @@ def reply(rid: Any, result: Any = None, error: RPCError | None = None) -> dict[s
     return out
 
 
-async def handle_request(svc: RpcService, req: Any) -> dict[str, Any]:
-    """One JSON-RPC request object -> its response object."""
+def _id_problem(rid: Any) -> str | None:
+    """Why ``rid`` cannot be a JSON-RPC id (a string, a number or null), or None."""
+    if rid is None or isinstance(rid, str):
+        return None
+    if isinstance(rid, int | float) and not isinstance(rid, bool):
+        return None  # a parsed float is finite: 1e999 arrives as Unrepresentable
+    if isinstance(rid, jsonbody.Unrepresentable):
+        return f"id {rid.text} is out of range; use a string or a whole number"
+    return f"id must be a string, a number or null, got {jsonbody.describe(rid)}"
+
+
+def check_envelope(req: Any) -> tuple[Any, RPCError | None]:
+    """The id to answer with, and what is wrong with the request around its params."""
     if not isinstance(req, dict):
-        return reply(None, error=RPCError(INVALID_REQUEST, "a request must be a JSON object"))
+        return None, RPCError(
+            INVALID_REQUEST, f"a request must be a JSON object, got {jsonbody.describe(req)}"
+        )
     rid = req.get("id")
+    problem = _id_problem(rid)
+    if problem is not None:
+        return None, RPCError(INVALID_REQUEST, problem)
+    if req.get("jsonrpc", "2.0") != "2.0":
+        return rid, RPCError(INVALID_REQUEST, 'jsonrpc must be "2.0"')
     method = req.get("method")
     if not isinstance(method, str) or not method:
-        return reply(rid, error=RPCError(INVALID_REQUEST, "the request has no method"))
+        return rid, RPCError(INVALID_REQUEST, "the request has no method (a string)")
+    return rid, None
+
+
+async def handle_request(svc: RpcService, req: Any) -> dict[str, Any]:
+    """One JSON-RPC request object -> its response object."""
+    rid, problem = check_envelope(req)
+    if problem is not None:
+        return reply(rid, error=problem)
     try:
-        return reply(rid, await svc.call(method, req.get("params")))
+        return reply(rid, await svc.call(req["method"], req.get("params")))
     except RPCError as e:
         return reply(rid, error=e)
+
+
+def too_large(rid: Any, limit: int) -> bytes:
+    err = RPCError(
+        SERVER_ERROR,
+        f"the answer would take the response over {limit} bytes (rpc_max_response_bytes); "
+        "ask for less (a smaller page, fewer calls in the batch)",
+    )
+    return jsonbody.dumps(reply(rid, error=err))
+
+
+def encode_reply(out: dict[str, Any], limit: int, room: int | None = None) -> bytes:
+    """``out`` as JSON, or the response-limit error when it takes more than ``room`` bytes."""
+    body = jsonbody.dumps(out)
+    return body if len(body) <= (limit if room is None else room) else too_large(out["id"], limit)
+
+
+async def answer_batch(svc: RpcService, reqs: list[Any]) -> bytes:
+    """Each call in turn; past the response limit, the rest are answered with an error."""
+    limit = svc.limits.max_response_bytes
+    parts: list[bytes] = []
+    size = 2
+    for r in reqs:
+        if size >= limit:
+            rid = r.get("id") if isinstance(r, dict) and _id_problem(r.get("id")) is None else None
+            part = too_large(rid, limit)
+        else:
+            part = encode_reply(await handle_request(svc, r), limit, limit - size)
+        parts.append(part)
+        size += len(part) + 1
+    return b"[" + b",".join(parts) + b"]"
+
+
+def json_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def error_response(err: RPCError, status: int, rid: Any = None) -> Response:
+    return json_response(jsonbody.dumps(reply(rid, error=err)), status)
+
+
+def _guard_body(status: int, message: str) -> bytes:
+    code = INVALID_REQUEST if status == 413 else INTERNAL_ERROR
+    return jsonbody.dumps(reply(None, error=RPCError(code, message)))
 
 
 def _index_html(svc: RpcService, base: str) -> str:
@@ -187,27 +292,41 @@ def _index_html(svc: RpcService, base: str) -> str:
     )
 
 
-def build_rpc_app(node: Node, commit_timeout: float = DEFAULT_COMMIT_TIMEOUT) -> FastAPI:
+def build_rpc_app(
+    node: Node, commit_timeout: float = DEFAULT_COMMIT_TIMEOUT, limits: RpcLimits | None = None
+) -> FastAPI:
     from chain.rpc.websocket import serve_websocket
 
-    svc = RpcService(node, commit_timeout)
+    svc = RpcService(node, commit_timeout, limits)
     app = FastAPI(title="VCoin node RPC", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.rpc = svc
+    app.add_middleware(
+        Guard,
+        name="rpc",
+        max_body_bytes=svc.limits.max_body_bytes,
+        error_body=_guard_body,
+    )
 
     @app.post("/")
     async def jsonrpc(request: Request) -> Response:
-        body = await request.body()
         try:
-            req = json.loads(body)
-        except ValueError as e:
-            err = RPCError(PARSE_ERROR, f"the request body is not JSON: {e}")
-            return JSONResponse(reply(None, error=err), status_code=500)
-        if isinstance(req, list):
-            if not req:
-                err = RPCError(INVALID_REQUEST, "empty batch")
-                return JSONResponse(reply(None, error=err), status_code=500)
-            return JSONResponse([await handle_request(svc, r) for r in req])
-        return JSONResponse(await handle_request(svc, req))
+            req = await svc.decode(await request.body())
+        except RPCError as e:
+            return error_response(e, 400)
+        if not isinstance(req, list):
+            out = await handle_request(svc, req)
+            return json_response(encode_reply(out, svc.limits.max_response_bytes))
+        if not req:
+            return error_response(RPCError(INVALID_REQUEST, "empty batch"), 400)
+        most = svc.limits.max_batch_requests
+        if len(req) > most:
+            err = RPCError(
+                INVALID_REQUEST,
+                f"a batch of {len(req)} calls is over the limit of {most} "
+                "(rpc_max_batch_requests); split it",
+            )
+            return error_response(err, 400)
+        return json_response(await answer_batch(svc, req))
 
     @app.get("/")
     async def index(request: Request) -> HTMLResponse:
@@ -229,14 +348,7 @@ def build_rpc_app(node: Node, commit_timeout: float = DEFAULT_COMMIT_TIMEOUT) ->
         try:
             result = await svc.call(method, params, uri=True)
         except RPCError as e:
-            status = 404 if e.code == METHOD_NOT_FOUND else 500
-            return JSONResponse(reply(-1, error=e), status_code=status)
-        return JSONResponse(reply(-1, result))
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        log.exception("rpc request %s failed", request.url.path)
-        err = RPCError(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
-        return JSONResponse(reply(-1, error=err), status_code=500)
+            return error_response(e, e.http_status, -1)
+        return json_response(encode_reply(reply(-1, result), svc.limits.max_response_bytes))
 
     return app

@@ -10,6 +10,7 @@ Only blocks the app has committed are visible.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 _SPECIAL = ("tm.event", "tx.hash", "tx.height")
+_HEIGHT = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,9 @@ def _height_bounds(conds: tuple[Condition, ...], base: int, top: int) -> tuple[i
         if c.tag != "tx.height" or c.arg is None:
             continue
         if c.arg.kind == "string":
-            if not c.arg.text.isdigit():
-                return 1, 0  # no height equals a non-number
+            # str.isdigit() and int() also take '²' and '٣': a height is ASCII digits
+            if not _HEIGHT.fullmatch(c.arg.text):
+                return 1, 0  # no height equals a non-number (or one past int64)
             lo, hi = max(lo, int(c.arg.text)), min(hi, int(c.arg.text))
             continue
         if c.arg.kind != "number":

@@ -7,32 +7,51 @@ subscribe request, every matching event in CometBFT's shape::
     {"query": "...", "data": {"type": "tendermint/event/Tx", "value": {...}},
      "events": {"tm.event": ["Tx"], "tx.hash": [...], ...}}
 
-Any other method can be called over the same socket. Limits follow
-CometBFT's defaults: 100 subscribing clients, 5 subscriptions each; a client
-that does not read its events loses the subscription, with an error saying so.
+Any other method can be called over the same socket. Limits are the node's
+``rpc_*`` settings (CometBFT's defaults: 100 subscribing clients, 5
+subscriptions each; messages up to 1 MB); a message over the size limit, or
+one that is not a request, is answered with an error and the socket stays
+open. A client that does not read its events loses the subscription, with an
+error saying so; one that does not read its answers stops being read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import secrets
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chain.consensus.eventbus import Attrs, Message, Subscription
 from chain.rpc import encode as enc
-from chain.rpc.methods import INVALID_REQUEST, PARSE_ERROR, Param, RPCError, bind, internal, invalid
+from chain.rpc.guard import REQUEST_ID
+from chain.rpc.params import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    SERVER_ERROR,
+    Param,
+    RPCError,
+    bind,
+    internal,
+    invalid,
+)
 from chain.rpc.query import Query, QueryError, parse
-from chain.rpc.server import RpcService, handle_request, reply, wait_message
+from chain.rpc.server import (
+    RpcService,
+    check_envelope,
+    encode_reply,
+    handle_request,
+    reply,
+    wait_message,
+)
 
 log = logging.getLogger("vcoin.rpc.ws")
 
-MAX_SUBSCRIPTION_CLIENTS = 100
-MAX_SUBSCRIPTIONS_PER_CLIENT = 5
 MAX_PENDING_EVENTS = 10_000  # events queued for one slow client before it is cut off
+MAX_IN_FLIGHT = 64  # calls of one connection running at once; the next message waits
 _QUERY = (Param("query", "str"),)
 
 
@@ -63,6 +82,7 @@ class Session:
     async def run(self) -> None:
         await self.ws.accept()
         sender = asyncio.create_task(self._send_loop())
+        in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         try:
             while True:
                 msg = await self.ws.receive()
@@ -73,9 +93,15 @@ class Session:
                     text = msg["bytes"].decode("utf-8", "replace")
                 if text is None:
                     continue
+                # Back-pressure: a client that sends faster than it reads its
+                # answers is not read from until it catches up.
+                while self.out.qsize() > MAX_PENDING_EVENTS:
+                    await asyncio.sleep(0.05)
+                await in_flight.acquire()
                 t = asyncio.create_task(self._handle(text))
                 self.tasks.add(t)
                 t.add_done_callback(self.tasks.discard)
+                t.add_done_callback(lambda _: in_flight.release())
         except WebSocketDisconnect:
             pass
         finally:
@@ -85,36 +111,59 @@ class Session:
             sender.cancel()
 
     async def _send_loop(self) -> None:
+        limit = self.svc.limits.max_response_bytes
         while True:
             payload = await self.out.get()
             try:
-                await self.ws.send_text(json.dumps(payload))
+                await self.ws.send_text(encode_reply(payload, limit).decode())
             except Exception:
                 return  # the socket is gone; run() cleans up
 
     async def _handle(self, text: str) -> None:
+        rid = secrets.token_hex(6)
+        token = REQUEST_ID.set(rid)
         try:
-            req = json.loads(text)
-        except ValueError as e:
-            self.out.put_nowait(reply(None, error=RPCError(PARSE_ERROR, f"not JSON: {e}")))
-            return
-        if not isinstance(req, dict):
-            err = RPCError(INVALID_REQUEST, "a request must be a JSON object")
+            self.out.put_nowait(await self._answer(text))
+        except Exception:
+            log.exception(
+                "websocket request failed (request id %s)", rid, extra={"request_id": rid}
+            )
+            err = RPCError(
+                INTERNAL_ERROR,
+                f"internal error (request id {rid}): a bug in the node, "
+                "logged with this id; please report it",
+            )
             self.out.put_nowait(reply(None, error=err))
-            return
-        method, rid, params = req.get("method"), req.get("id"), req.get("params")
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _answer(self, text: str) -> dict[str, Any]:
+        most = self.svc.limits.ws_max_message_bytes
+        if len(text) > most or len(text.encode("utf-8", "surrogatepass")) > most:
+            err = RPCError(
+                INVALID_REQUEST,
+                f"the message is over this server's limit of {most} bytes "
+                "(rpc_ws_max_message_bytes); send less",
+            )
+            return reply(None, error=err)
+        try:
+            req = await self.svc.decode(text)
+        except RPCError as e:
+            return reply(None, error=e)
+        rid, problem = check_envelope(req)
+        if problem is not None:
+            return reply(rid, error=problem)
         handler = {
             "subscribe": self.subscribe,
             "unsubscribe": self.unsubscribe,
             "unsubscribe_all": self.unsubscribe_all,
-        }.get(method if isinstance(method, str) else "")
+        }.get(req["method"])
         if handler is None:
-            self.out.put_nowait(await handle_request(self.svc, req))
-            return
+            return await handle_request(self.svc, req)
         try:
-            self.out.put_nowait(reply(rid, handler(rid, params)))
+            return reply(rid, handler(rid, req.get("params")))
         except RPCError as e:
-            self.out.put_nowait(reply(rid, error=e))
+            return reply(rid, error=e)
 
     # -- subscriptions ----------------------------------------------------------
     def _parse(self, params: Any, method: str) -> tuple[str, Query]:
@@ -129,13 +178,19 @@ class Session:
         key = str(q)
         if key in self.subs:
             raise internal(f"already subscribed to {text!r}")
-        if len(self.subs) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
-            raise internal(
-                f"max_subscriptions_per_client {MAX_SUBSCRIPTIONS_PER_CLIENT} reached; "
-                "unsubscribe from a query first"
+        limits = self.svc.limits
+        if len(self.subs) >= limits.max_subscriptions_per_client:
+            raise RPCError(
+                SERVER_ERROR,
+                f"max_subscriptions_per_client {limits.max_subscriptions_per_client} reached "
+                "(rpc_max_subscriptions_per_client); unsubscribe from a query first",
             )
-        if not self.subs and self.svc.ws_subscribers >= MAX_SUBSCRIPTION_CLIENTS:
-            raise internal(f"max_subscription_clients {MAX_SUBSCRIPTION_CLIENTS} reached")
+        if not self.subs and self.svc.ws_subscribers >= limits.max_subscription_clients:
+            raise RPCError(
+                SERVER_ERROR,
+                f"max_subscription_clients {limits.max_subscription_clients} reached "
+                "(rpc_max_subscription_clients); try again later",
+            )
         if not self.subs:
             self.svc.ws_subscribers += 1
         sub = self.svc.node.bus.subscribe(_predicate(q), maxsize=1000)
@@ -180,7 +235,7 @@ class Session:
                 self.out.put_nowait(reply(rid, payload))
             if self.out.qsize() > MAX_PENDING_EVENTS:
                 err = RPCError(
-                    -32000,
+                    SERVER_ERROR,
                     "subscription was cancelled (reason: client is not pulling messages "
                     "fast enough); read events faster and subscribe again",
                 )
