@@ -10,14 +10,16 @@
     consensus   /cosmos/consensus/v1/params;  node  /cosmos/base/node/v1beta1/config
 
 Answers are the SDK's proto messages in the gateway's JSON; errors are the
-gateway's ``{"code", "message", "details"}`` with the matching HTTP status.
+gateway's ``{"code", "message", "details"}`` with the matching HTTP status:
+4xx for what the client got wrong (a body over ``rest_max_body_bytes`` is
+413), 500 only for a bug in the node, logged with the request id it answers.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as tx_s
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxRaw
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from google.protobuf import json_format
 from google.protobuf.any_pb2 import Any as AnyPb
 from google.protobuf.message import Message
@@ -43,8 +45,17 @@ from chain.artifacts import ArtifactStore, artifact_router
 from chain.errors import ChainError, ErrNotFound
 from chain.rest import encode as enc
 from chain.rest import info
-from chain.rest.errors import NOT_FOUND, RestError, bad_request, not_found, rest_error_json
-from chain.rpc import txsearch
+from chain.rest.errors import (
+    INTERNAL,
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    RestError,
+    bad_request,
+    not_found,
+    rest_error_json,
+)
+from chain.rpc import jsonbody, txsearch
+from chain.rpc.guard import Guard
 from chain.rpc.query import QueryError, parse
 
 if TYPE_CHECKING:
@@ -52,6 +63,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vcoin.rest")
 DEFAULT_LIMIT = 100
+INT64_MAX = 2**63 - 1
+_WHOLE = re.compile(r"[0-9]{1,19}")  # int() also takes '٣', ' 7 ' and '1_000'
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _pack(msg: Message) -> AnyPb:
@@ -216,10 +230,11 @@ class RestService:
         )
 
     def get_tx(self, hash_hex: str) -> dict[str, Any]:
-        try:
-            h = bytes.fromhex(hash_hex)
-        except ValueError as e:
-            raise bad_request(f"tx hash {hash_hex!r} is not hex") from e
+        if not _HASH.fullmatch(hash_hex):
+            raise bad_request(
+                f"tx hash {jsonbody.describe(hash_hex)} is not 64 hex digits (a sha256)"
+            )
+        h = bytes.fromhex(hash_hex)
         found = txsearch.find_tx(self.node, h)
         if found is None:
             raise not_found(f"tx not found: {hash_hex.upper()}")
@@ -291,21 +306,29 @@ def _event_condition(e: str) -> str:
 
 def _parse_body(body: Any, msg: Message) -> Any:
     if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object")
+        raise bad_request(f"the request body must be a JSON object, got {jsonbody.describe(body)}")
     try:
         return json_format.ParseDict(body, msg)
-    except json_format.ParseError as e:
+    # json_format raises ParseError for most bad input, but TypeError, ValueError
+    # or KeyError for some shapes: all of them mean the body is not this message.
+    except Exception as e:
         raise bad_request(f"cannot read the request body as {msg.DESCRIPTOR.full_name}: {e}") from e
+
+
+def whole_number(name: str, v: str) -> int:
+    """A non-negative 64-bit whole number from a path or query value, in ASCII digits."""
+    if not _WHOLE.fullmatch(v) or int(v) > INT64_MAX:
+        raise bad_request(
+            f"{name} must be a whole number from 0 to {INT64_MAX}, got {jsonbody.describe(v)}"
+        )
+    return int(v)
 
 
 def _int_param(request: Request, *names: str, default: int = 0) -> int:
     for n in names:
         v = request.query_params.get(n)
         if v:
-            try:
-                return int(v)
-            except ValueError as e:
-                raise bad_request(f"{n} must be a whole number, got {v!r}") from e
+            return whole_number(n, v)
     return default
 
 
@@ -361,12 +384,12 @@ def build_rest_app(node: Node) -> FastAPI:
     @post(txp + "/simulate")
     async def simulate(request: Request) -> Response:
         body = await _json_body(request)
-        return JSONResponse(await _threaded(svc.simulate, body))
+        return _json(await _threaded(svc.simulate, body))
 
     @post(txp + "/txs")
     async def broadcast(request: Request) -> Response:
         body = await _json_body(request)
-        return JSONResponse(await _threaded(svc.broadcast, body))
+        return _json(await _threaded(svc.broadcast, body))
 
     @get(txp + "/txs")
     def search_txs(request: Request) -> dict[str, Any]:
@@ -390,11 +413,7 @@ def build_rest_app(node: Node) -> FastAPI:
 
     @get(tm + "/blocks/{height}")
     def block_by_height(height: str) -> dict[str, Any]:
-        try:
-            h = int(height)
-        except ValueError as e:
-            raise bad_request(f"height must be a whole number, got {height!r}") from e
-        return svc.block(h)
+        return svc.block(whole_number("height", height))
 
     @get(tm + "/node_info")
     def node_info() -> dict[str, Any]:
@@ -420,28 +439,43 @@ def build_rest_app(node: Node) -> FastAPI:
 
     @app.exception_handler(RestError)
     async def rest_error(request: Request, exc: RestError) -> Response:
-        return JSONResponse(rest_error_json(exc), status_code=exc.http_status)
+        return _error_response(exc, exc.http_status)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         err = RestError.from_http(exc.status_code, str(exc.detail), request.url.path)
-        return JSONResponse(rest_error_json(err), status_code=exc.status_code)
+        return _error_response(err, exc.status_code)
 
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        log.exception("rest request %s failed", request.url.path)
-        err = RestError.internal(f"{type(exc).__name__}: {exc}")
-        return JSONResponse(rest_error_json(err), status_code=err.http_status)
-
+    # Outermost: the body limit, request ids, and the answer to a bug (logged).
+    app.add_middleware(
+        Guard,
+        name="rest",
+        max_body_bytes=node.cfg.rest_max_body_bytes,
+        error_body=_guard_body,
+        exempt=("/artifacts/",),
+    )
     return app
+
+
+def _error_response(err: RestError, status: int) -> Response:
+    return Response(jsonbody.dumps(rest_error_json(err)), status, media_type="application/json")
+
+
+def _guard_body(status: int, message: str) -> bytes:
+    code = INVALID_ARGUMENT if status < 500 else INTERNAL
+    return jsonbody.dumps(rest_error_json(RestError(code, message)))
 
 
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw or b"{}")
-    except ValueError as e:
-        raise bad_request(f"the request body is not JSON: {e}") from e
+        return jsonbody.loads(raw or b"{}")
+    except jsonbody.JsonError as e:
+        raise bad_request(f"the request body: {e}") from e
+
+
+def _json(out: Any) -> Response:
+    return Response(jsonbody.dumps(out), media_type="application/json")
 
 
 async def _threaded(fn: Any, *args: Any) -> Any:
