@@ -4,10 +4,14 @@ Two images, each tagged by a content hash of what went into it, and reused when
 the tag already exists:
 
 * ``vcoin-worker-base:<hash>``: a Debian root filesystem made by debootstrap
-  (minbase + python3), the runtime's Python packages (``requirements.txt``)
-  installed with pip into ``/opt/vcoin/site``, and an unprivileged user. Its
-  hash covers ``RECIPE`` and ``requirements.txt``; change ``RECIPE["version"]``
-  when the build steps change. A cold build takes a few minutes.
+  (minbase + python3) from the Debian mirror this machine's apt is configured
+  with, the runtime's Python packages (``requirements/worker-image.txt``, the
+  lock of ``requirements.txt``) installed with pip into ``/opt/vcoin/site``
+  from the wheel folder that ``scripts/setup`` fills, and an unprivileged user.
+  Its hash covers ``RECIPE`` and that lock; change ``RECIPE["version"]`` when
+  the build steps change. A cold build takes a few minutes: torch from PyPI is
+  the CUDA build, and its CUDA libraries (several GB) go into the image, since
+  torch does not import without them.
 * ``vcoin-worker:<hash>``: the base plus the runtime's own source
   (``worker/__init__.py``, ``worker/runtime/``), byte-compiled. Its hash covers
   the base tag and those files, so editing the runtime rebuilds this layer only
@@ -24,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,15 +37,16 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-REQUIREMENTS = HERE / "requirements.txt"
+REQUIREMENTS = REPO_ROOT / "requirements" / "worker-image.txt"
+WHEELS = Path(os.environ.get("VCOIN_WHEELS", Path.home() / ".cache" / "vcoin" / "wheels"))
+APT_SOURCES = Path("/etc/apt")
 BASE_REPO = "vcoin-worker-base"
 REPO = "vcoin-worker"
 WORKER_UID = 10001
 
 RECIPE: dict[str, object] = {
-    "version": 1,
+    "version": 2,
     "suite": "bookworm",
-    "mirror": "http://deb.debian.org/debian",
     "variant": "minbase",
     "debs": ["python3"],
     # Parts of wheels the runtime never loads: C++ headers, test binaries.
@@ -138,7 +144,52 @@ def _ensure_debootstrap() -> None:
         _run(["apt-get", "install", "-y", "-qq", "debootstrap"], env=env)
 
 
+def _sources_entries(apt: Path) -> list[tuple[str, list[str], list[str]]]:
+    """(URI, suites, components) of every ``deb`` source apt is configured with,
+    in both formats: one-line ``sources.list`` and deb822 ``*.sources``."""
+    out: list[tuple[str, list[str], list[str]]] = []
+    one_line = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]
+    for f in one_line:
+        if not f.is_file():
+            continue
+        for raw in f.read_text().splitlines():
+            words = re.sub(r"\[[^]]*\]", "", raw.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb":
+                out.append((words[1], [words[2]], words[3:]))
+    for f in sorted((apt / "sources.list.d").glob("*.sources")):
+        for stanza in re.split(r"\n\s*\n", f.read_text()):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if ":" in line and not line.lstrip().startswith("#"):
+                    key, _, value = line.partition(":")
+                    fields[key.strip().lower()] = value.strip()
+            if "deb" not in fields.get("types", "").split():
+                continue
+            if fields.get("enabled", "yes").lower() == "no":
+                continue
+            suites, comps = fields.get("suites", "").split(), fields.get("components", "").split()
+            out += [(uri, suites, comps) for uri in fields.get("uris", "").split()]
+    return out
+
+
+def debian_mirror(suite: str, apt: Path = APT_SOURCES) -> str:
+    """The Debian mirror this machine's apt uses for ``suite`` (main), or, if
+    set, ``VCOIN_DEBIAN_MIRROR``. No mirror is named in the repository."""
+    if os.environ.get("VCOIN_DEBIAN_MIRROR"):
+        return os.environ["VCOIN_DEBIAN_MIRROR"]
+    for uri, suites, comps in _sources_entries(apt):
+        if suite in suites and "main" in comps and uri.startswith(("http://", "https://")):
+            return uri
+    raise SystemExit(
+        f"[build-worker-image] no Debian mirror for '{suite} main' in {apt}/sources.list or "
+        f"{apt}/sources.list.d/: debootstrap needs one. Add a source for it to apt "
+        f"(e.g. a line 'deb <mirror URL> {suite} main' in {apt}/sources.list) "
+        "or set VCOIN_DEBIAN_MIRROR to the mirror's URL."
+    )
+
+
 def _rootfs(rootfs: Path) -> None:
+    mirror = debian_mirror(str(RECIPE["suite"]))
     _ensure_debootstrap()
     DEB_CACHE.mkdir(parents=True, exist_ok=True)
     debs = ",".join(RECIPE["debs"])  # type: ignore[arg-type]
@@ -150,7 +201,7 @@ def _rootfs(rootfs: Path) -> None:
             f"--cache-dir={DEB_CACHE}",
             str(RECIPE["suite"]),
             str(rootfs),
-            str(RECIPE["mirror"]),
+            mirror,
         ],
         stdout=subprocess.DEVNULL,
     )
@@ -159,21 +210,17 @@ def _rootfs(rootfs: Path) -> None:
 def _python_packages(rootfs: Path) -> None:
     site = rootfs / "opt/vcoin/site"
     site.mkdir(parents=True, exist_ok=True)
-    # The host's pip installs wheels for CPython 3.11, the same minor version
-    # as the image's Debian python3, so the files (and .pyc magic) match.
+    pip = [sys.executable, "-m", "pip"]
+    # Fetch what scripts/setup has not (nothing, usually), then install from
+    # the wheel folder alone. The host's pip installs wheels for CPython 3.11,
+    # the same minor version as the image's Debian python3, so the files (and
+    # .pyc magic) match.
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    lock = ["--no-deps", "--require-hashes", "-r", str(REQUIREMENTS)]
+    _run([*pip, "download", "-q", "--only-binary=:all:", "-d", str(WHEELS), *lock])
     _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-warn-script-location",
-            "--target",
-            str(site),
-            "-r",
-            str(REQUIREMENTS),
-        ],
+        [*pip, "install", "-q", "--no-warn-script-location", "--no-index"]
+        + ["--find-links", str(WHEELS), "--target", str(site), *lock],
         # pip warns once per package about index folders in this machine's
         # pip config that may be missing; _run keeps only other lines.
         stderr=subprocess.PIPE,
@@ -228,7 +275,7 @@ def build_base(force: bool = False) -> str:
     try:
         _log(f"debootstrap {RECIPE['suite']} ({RECIPE['variant']} + python3)")
         _rootfs(rootfs)
-        _log(f"pip install -r requirements.txt ({time.monotonic() - t0:.0f} s)")
+        _log(f"pip install -r {REQUIREMENTS.name} ({time.monotonic() - t0:.0f} s)")
         _python_packages(rootfs)
         _finish_rootfs(rootfs)
         _log(f"docker import {tag} ({time.monotonic() - t0:.0f} s)")
