@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from worker.sandbox.base import (
     JobRun,
     Limits,
@@ -26,15 +28,18 @@ __all__ = [
 ]
 
 
-def make_sandbox(kind: str = "auto", image: str | None = None, warm: bool = True) -> Sandbox:
+def make_sandbox(
+    kind: str = "auto", image: str | None = None, warm: bool = True, runs_dir: Path | None = None
+) -> Sandbox:
     """``docker``, ``process``, or ``auto`` (docker when an engine answers).
 
-    ``warm``: the docker sandbox may keep a warm container (see ``prewarm``)."""
+    ``warm``: the docker sandbox may keep a warm container (see ``prewarm``).
+    ``runs_dir``: where the process sandbox records its runs (``clean_leftovers``)."""
     from worker.sandbox.docker_backend import DockerSandbox, engine_problem
     from worker.sandbox.process_backend import ProcessSandbox
 
     if kind == "docker" or (kind == "auto" and engine_problem() is None):
         return DockerSandbox(image, warm=warm)
     if kind in ("process", "auto"):
-        return ProcessSandbox()
+        return ProcessSandbox(runs_dir=runs_dir)
     raise ValueError(f"sandbox must be docker, process or auto, not {kind!r}")
