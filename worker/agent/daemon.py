@@ -1,7 +1,8 @@
 """The agent: follow the chain block by block, claim what the policy likes, run it, report.
 
-    start   lock the home · check registration and bond · clean up containers a
-            killed run left · resume jobs the chain says this worker holds
+    start   lock the home · check registration and bond · clean up containers (or
+            process sandbox runs) a killed run left · resume jobs the chain says
+            this worker holds
     loop    websocket subscription to NewBlock (each carries its txs' results
             and events) · catch up from the last handled height first ·
             per block: outcomes of our txs, JobPosted / JobRequeued → claim,
@@ -42,6 +43,7 @@ from worker.agent.runner import JobRunner, Slot, claim_msg, lost_race
 from worker.agent.state import AgentState
 from worker.nvml import Capabilities
 from worker.sandbox import Limits, Sandbox, SandboxError, make_sandbox
+from worker.sandbox.process_backend import ProcessSandbox
 
 log = logging.getLogger("vcoin.worker")
 
@@ -119,7 +121,10 @@ class Agent:
         self.hb_interval = int(rep.get("heartbeat_interval_blocks", 0))
         try:
             sandbox = self._sandbox or make_sandbox(
-                self.cfg.sandbox, self.cfg.image or None, warm=self.cfg.warm_pool
+                self.cfg.sandbox,
+                self.cfg.image or None,
+                warm=self.cfg.warm_pool,
+                runs_dir=self.cfg.data_dir / "process-runs",
             )
         except Exception as e:  # noqa: BLE001 - docker raises many kinds
             raise NotReady(
@@ -203,9 +208,18 @@ class Agent:
         return p
 
     def _clean_orphans(self) -> None:
-        """Containers a killed agent left running on this home's job folders."""
+        """Containers or process sandbox runs a killed agent left running on this home's
+        job folders."""
         assert self.executor is not None
-        if self.executor.sandbox.name != "docker":
+        sandbox = self.executor.sandbox
+        if isinstance(sandbox, ProcessSandbox):
+            try:
+                for line in sandbox.clean_leftovers(self.executor.work_dir):
+                    log.warning("cleaned up a job run left by an earlier run: %s", line)
+            except OSError as e:  # cleanup is best effort
+                log.warning("could not clean up leftover job runs: %s", e)
+            return
+        if sandbox.name != "docker":
             return
         try:
             for c in _my_containers(self.executor.sandbox, self.executor.work_dir):
@@ -519,7 +533,15 @@ class Agent:
         log.info("stopped", extra={"last_height": self.state.last_height})
 
     def _kill_containers(self) -> None:
-        if self.executor is None or self.executor.sandbox.name != "docker":
+        if self.executor is None:
+            return
+        if isinstance(self.executor.sandbox, ProcessSandbox):
+            try:
+                self.executor.sandbox.clean_leftovers(self.executor.work_dir)
+            except OSError as e:
+                log.warning("could not stop job processes: %s", e)
+            return
+        if self.executor.sandbox.name != "docker":
             return
         try:
             for c in _my_containers(self.executor.sandbox, self.executor.work_dir):
