@@ -3,6 +3,15 @@
 CometBFT opens four connections (consensus, mempool, query, snapshot) and
 sends requests on each in order; every request gets one response in the same
 order. App calls from all connections are serialised by one lock.
+
+CometBFT halts on a ``ResponseException`` or a closed connection, so neither
+is what a bad request gets. A request the app fails on is answered with that
+method's own response: CheckTx and Query with a non-zero code, ProcessProposal
+with REJECT, PrepareProposal with no txs. Only methods that have no way to say
+"failed" (InitChain, FinalizeBlock, Commit, Info) answer with an exception,
+because an app that cannot run a block must not agree on one. A frame that
+is not valid protobuf is answered with an exception and the connection stays;
+only a broken frame (a bad length prefix) closes it, logged with the reason.
 """
 
 from __future__ import annotations
@@ -15,12 +24,16 @@ from typing import Any
 
 from cosmpy.protos.tendermint.abci import types_pb2 as abci
 from cosmpy.protos.tendermint.crypto.proof_pb2 import ProofOp, ProofOps
+from google.protobuf.message import DecodeError
 
-from chain.abci.wire import frame, read_frame
+from chain.abci.wire import FrameError, frame, read_frame
 from chain.app import App
 from chain.context import BlockInfo
+from chain.errors import ErrInvalidRequest
 from chain.events import Event
+from chain.execute import ErrInternal
 from chain.results import TxResult
+from chain.rpc.jsonbody import JsonError, loads
 
 log = logging.getLogger("vcoin.abci")
 
@@ -60,13 +73,17 @@ class AbciApp:
 
     def handle(self, req: abci.Request) -> abci.Response:
         kind = req.WhichOneof("value")
+        method = getattr(self, f"_{kind}", None) if kind else None
+        if method is None:
+            log.warning("unsupported ABCI request %s", kind)
+            return _exception(f"unsupported ABCI request {kind}")
         with self.lock:
             try:
-                resp: abci.Response = getattr(self, f"_{kind}")(getattr(req, kind))
+                resp: abci.Response = method(getattr(req, kind))
                 return resp
-            except AttributeError:
-                log.warning("unsupported ABCI request %s", kind)
-                return abci.Response(exception=abci.ResponseException(error=f"unsupported {kind}"))
+            except Exception as e:
+                log.exception("ABCI %s failed", kind, extra={"abci": kind})
+                return _failed(kind, f"{type(e).__name__} in {kind}; see the app's log")
 
     def _echo(self, r: Any) -> abci.Response:
         return abci.Response(echo=abci.ResponseEcho(message=r.message))
@@ -126,6 +143,14 @@ class AbciApp:
         return abci.Response(commit=abci.ResponseCommit(retain_height=0))
 
     def _query(self, r: Any) -> abci.Response:
+        if r.path.strip("/").startswith("custom/") and r.data:
+            try:
+                loads(bytes(r.data))
+            except JsonError as e:
+                err = ErrInvalidRequest(f"a /custom query takes JSON data: {e}")
+                return abci.Response(
+                    query=abci.ResponseQuery(code=err.code, codespace=err.codespace, log=err.log())
+                )
         q = self.app.query(r.path, bytes(r.data), int(r.height), bool(r.prove))
         ops = None
         if q.proof is not None:
@@ -141,6 +166,16 @@ class AbciApp:
                 height=q.height,
                 codespace=q.codespace,
                 proof_ops=ops,
+            )
+        )
+
+    def _load_snapshot_chunk(self, r: Any) -> abci.Response:
+        return abci.Response(load_snapshot_chunk=abci.ResponseLoadSnapshotChunk())
+
+    def _apply_snapshot_chunk(self, r: Any) -> abci.Response:
+        return abci.Response(
+            apply_snapshot_chunk=abci.ResponseApplySnapshotChunk(
+                result=abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
             )
         )
 
@@ -163,6 +198,41 @@ class AbciApp:
         )
 
 
+def _exception(error: str) -> abci.Response:
+    return abci.Response(exception=abci.ResponseException(error=error))
+
+
+def _failed(kind: str, log_text: str) -> abci.Response:
+    """The answer to a request the app raised on: a refusal where the method has one."""
+    code, space = ErrInternal.code, ErrInternal.codespace
+    if kind == "check_tx":
+        return abci.Response(
+            check_tx=abci.ResponseCheckTx(code=code, codespace=space, log=log_text)
+        )
+    if kind == "query":
+        return abci.Response(query=abci.ResponseQuery(code=code, codespace=space, log=log_text))
+    if kind == "process_proposal":
+        return abci.Response(
+            process_proposal=abci.ResponseProcessProposal(
+                status=abci.ResponseProcessProposal.REJECT
+            )
+        )
+    if kind == "prepare_proposal":
+        # an empty block is always a valid proposal
+        return abci.Response(prepare_proposal=abci.ResponsePrepareProposal())
+    return _exception(log_text)
+
+
+def _decode(raw: bytes) -> abci.Request | str:
+    """The request in a frame, or why the frame's bytes are not one."""
+    req = abci.Request()
+    try:
+        req.ParseFromString(raw)
+    except (DecodeError, RecursionError, ValueError) as e:
+        return f"the frame is not an ABCI Request: {e}"
+    return req
+
+
 async def _serve_conn(
     handler: AbciApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
@@ -170,13 +240,21 @@ async def _serve_conn(
     try:
         while True:
             raw = await read_frame(reader)
-            req = abci.Request()
-            req.ParseFromString(raw)
+            req = _decode(raw)
+            if isinstance(req, str):
+                log.warning("ABCI connection %s: %s", peer, req)
+                writer.write(frame(_exception(req).SerializeToString()))
+                await writer.drain()
+                continue
             resp = await asyncio.to_thread(handler.handle, req)
             writer.write(frame(resp.SerializeToString()))
             if req.WhichOneof("value") == "flush":
                 await writer.drain()
     except asyncio.IncompleteReadError:
+        pass  # the peer closed the connection
+    except FrameError as e:
+        log.warning("ABCI connection %s closed: broken frame: %s", peer, e)
+    except ConnectionError:
         pass
     except Exception:
         log.exception("ABCI connection %s failed", peer)

@@ -7,6 +7,10 @@ import asyncio
 MAX_MESSAGE = 64 * 1024 * 1024
 
 
+class FrameError(ValueError):
+    """A length prefix that cannot be read: the stream cannot be resynchronised."""
+
+
 def encode_uvarint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -28,13 +32,13 @@ async def read_uvarint(reader: asyncio.StreamReader) -> int:
         if not b & 0x80:
             return result
         shift += 7
-    raise ValueError("varint too long")
+    raise FrameError("the length prefix is longer than 10 bytes")
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes:
     n = await read_uvarint(reader)
     if n > MAX_MESSAGE:
-        raise ValueError(f"ABCI message of {n} bytes is over the {MAX_MESSAGE}-byte limit")
+        raise FrameError(f"a message of {n} bytes is over the {MAX_MESSAGE}-byte limit")
     return await reader.readexactly(n)
 
 
