@@ -23,7 +23,7 @@ from tests.worker.agent_env import (  # noqa: F401 - fixtures
     workers,
 )
 from tests.worker.conftest import _readable
-from worker.sandbox.process_backend import ProcessSandbox, RunRecord, proc_info
+from worker.sandbox.process_backend import NOBODY, ProcessSandbox, RunRecord, proc_info
 
 # A job that forks three children: one stays in its group, one leaves the group, one
 # leaves the session; then it writes their pids and sleeps.
@@ -48,14 +48,31 @@ time.sleep(600)
 
 # What a worker does: run one job in the process sandbox (this process is then killed).
 DRIVER = """
-import sys
+import json, sys
 from pathlib import Path
 from worker.sandbox import Limits, Mounts
 from worker.sandbox.process_backend import ProcessSandbox
 root = Path(sys.argv[1])
 mounts = Mounts(root / "inputs", root / "models", root / "out")
-ProcessSandbox(runs_dir=root / "runs").run(["python3", "-c", sys.argv[2]], mounts, Limits())
+sandbox = ProcessSandbox(runs_dir=root / "runs", **json.loads(sys.argv[3]))
+sandbox.run(["python3", "-c", sys.argv[2]], mounts, Limits())
 """
+
+
+def as_nobody() -> dict[str, Any]:
+    """Sandbox settings that run the job as nobody, as a worker started as root does
+    (with an interpreter nobody may run: the job needs only the standard library)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root runs jobs as another uid")
+    python = "/usr/bin/python3"
+
+    def drop() -> None:
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+    if not os.path.exists(python) or subprocess.run([python, "-c", ""], preexec_fn=drop).returncode:
+        pytest.skip(f"{python} is not there for nobody to run")
+    return {"python": python, "run_as": NOBODY}
 
 
 def alive(procs: dict[int, int]) -> list[int]:
@@ -74,11 +91,15 @@ def kill_all(procs: dict[int, int]) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def test_a_killed_runs_processes_and_scratch_go_at_the_next_start(run_dir: Path) -> None:
+@pytest.mark.parametrize("who", ["worker's uid", "nobody"])
+def test_a_killed_runs_processes_and_scratch_go_at_the_next_start(run_dir: Path, who: str) -> None:
+    settings = as_nobody() if who == "nobody" else {"run_as": os.geteuid()}
     for name in ("inputs", "models", "out"):
         (run_dir / name).mkdir()
-    scratch = run_dir / ".scratch-out"
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(run_dir), JOB])
+    scratch = run_dir.resolve() / ".scratch-out"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(run_dir), JOB, json.dumps(settings)]
+    )
     procs: dict[int, int] = {}
     try:
         wait_for("the job's children", lambda: (scratch / "pids").exists(), 60, poll=0.05)
@@ -86,6 +107,7 @@ def test_a_killed_runs_processes_and_scratch_go_at_the_next_start(run_dir: Path)
             info = proc_info(pid)
             assert info is not None
             procs[pid] = info.start
+        assert {os.stat(f"/proc/{pid}").st_uid for pid in procs} == {settings["run_as"]}
         driver.kill()  # SIGKILL: no clean-up code runs
         driver.wait(10)
         assert len(alive(procs)) == 4  # left behind: what the clean-up is for
@@ -120,6 +142,7 @@ def test_a_record_never_kills_a_process_that_only_shares_the_pid(run_dir: Path) 
             fields = {
                 "token": uuid.uuid4().hex,
                 "boot_id": boot_id,
+                "uid": os.geteuid(),
                 "scratch": str(run_dir / ".scratch-out"),
                 "out": str(run_dir / "out"),
                 "pid": stranger.pid,

@@ -151,6 +151,13 @@ def proc_info(pid: int) -> ProcInfo | None:
     return ProcInfo(pid, int(rest[3]), int(rest[19]), rest[0] in (b"Z", b"X"))
 
 
+def _uid(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
 def _carries(pid: int, token: str) -> bool:
     try:
         env = Path(f"/proc/{pid}/environ").read_bytes()
@@ -165,6 +172,7 @@ class RunRecord:
 
     token: str
     boot_id: str
+    uid: int  # the job's: the only processes whose environment is read for the token
     scratch: str
     out: str
     pid: int = 0  # the session leader; 0 while it is being started
@@ -181,7 +189,7 @@ class RunRecord:
     def processes(self) -> list[ProcInfo]:
         """Its live processes: the leader's session while the leader is the recorded
         process (a session id stays taken while its leader exists, zombie or not),
-        and every process carrying the token. None from before a reboot."""
+        and every process of the job's uid carrying the token. None from before a reboot."""
         if self.boot_id != _boot_id():
             return []
         leader = proc_info(self.pid) if self.pid else None
@@ -194,7 +202,9 @@ class RunRecord:
             p = proc_info(int(entry.name))
             if p is None or p.zombie:
                 continue
-            if (ours and p.session == self.pid) or _carries(p.pid, self.token):
+            if ours and p.session == self.pid:
+                found.append(p)
+            elif _uid(p.pid) == self.uid and _carries(p.pid, self.token):
                 found.append(p)
         return found
 
@@ -336,8 +346,9 @@ class ProcessSandbox:
         if cmd and cmd[0] == "python3":
             cmd[0] = self.python
         scratch = mounts.out.parent / f"{SCRATCH_PREFIX}{mounts.out.name}"
+        uid = self.run_as if self.run_as is not None and self.is_root else os.geteuid()
         record = RunRecord(
-            uuid.uuid4().hex, _boot_id(), str(scratch.resolve()), str(mounts.out.resolve())
+            uuid.uuid4().hex, _boot_id(), uid, str(scratch.resolve()), str(mounts.out.resolve())
         )
         # Before anything starts: a worker killed from here on leaves a record to clean by.
         record.write(self.runs_dir)
