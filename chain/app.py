@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chain import execute, wiring
+from chain.bounded import load_json
 from chain.context import BlockInfo, Ctx, Mode
 from chain.errors import ChainError, ErrInvalidRequest, ErrNotFound, ErrUnknownRequest
 from chain.kv import MultiStore
@@ -34,6 +35,7 @@ from modules.auth import state as auth_state
 
 log = logging.getLogger("vcoin.app")
 VERSION = "0.1.0"
+MAX_QUERY_BYTES = 65_536
 
 
 class App:
@@ -265,7 +267,10 @@ class App:
             if len(parts) == 3 and parts[0] == "store" and parts[2] == "key":
                 return self._query_store(parts[1], data, prove, h)
             if len(parts) == 3 and parts[0] == "custom":
-                out = self.custom_query(parts[1], parts[2], json.loads(data or b"{}"))
+                req = load_json(data or b"{}", "query data", max_bytes=MAX_QUERY_BYTES)
+                if not isinstance(req, dict):
+                    raise ErrInvalidRequest("query data must be a JSON object")
+                out = self.custom_query(parts[1], parts[2], req)
                 return QueryResult(value=json.dumps(out, sort_keys=True).encode(), height=h)
             if path.strip("/") == "app/simulate":
                 r = self.simulate(data)
@@ -281,6 +286,11 @@ class App:
             return self._qerr(e, h)
         except ValueError as e:
             return self._qerr(ErrInvalidRequest(f"bad query data: {e}"), h)
+        except MemoryError:
+            raise
+        except Exception as e:  # a query's bug answers as an error, never takes the server down
+            log.exception("query %r crashed", path[:200])
+            return self._qerr(execute.ErrInternal(f"{type(e).__name__} in query {path[:200]!r}"), h)
 
     def custom_query(self, module: str, name: str, req: dict[str, Any]) -> Any:
         for m in self.modules:

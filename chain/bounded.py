@@ -125,3 +125,14 @@ def parse_uint(text: str, what: str, maximum: int) -> int:
     if n > maximum:
         raise InputError(f"{what} is over {maximum}")
     return n
+
+
+def read_uint(value: Any, what: str, maximum: int = (1 << 64) - 1) -> int:
+    """A non-negative integer given as a JSON integer or as a string of ASCII
+    digits (not a bool, a fraction or ``'²'``), at most ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(f"{what} must be an integer, got {type(value).__name__}")
+    n = parse_uint(value, what, maximum) if isinstance(value, str) else value
+    if not 0 <= n <= maximum:
+        raise InputError(f"{what} must be between 0 and {maximum}, got {n}")
+    return n

@@ -16,6 +16,8 @@ MAX_AMOUNT = (1 << 256) - 1
 # used with fullmatch: "$" would also match before a trailing newline ("5\n")
 _DENOM_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9/:._-]{2,127}")
 _AMOUNT_RE = re.compile(r"[0-9]{1,78}")
+# digits bounded: int() of a long digit string costs quadratic time
+_COIN_STR_RE = re.compile(r"([0-9]{1,78}(?:\.[0-9]{1,78})?)([a-zA-Z][a-zA-Z0-9/:._-]{0,127})")
 
 Coins = tuple[tuple[str, int], ...]
 
@@ -57,9 +59,12 @@ def parse_coin_str(text: str) -> Coins:
     """Parse "100avcn,5VCN" as a user types it; VCN is converted to avcn."""
     items: list[dict[str, str]] = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        m = re.match(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z][a-zA-Z0-9/:._-]*)$", part)
+        m = _COIN_STR_RE.fullmatch(part)
         if not m:
-            raise ErrInvalidCoins(f"cannot read {part!r}; write e.g. 1.5VCN or 1000avcn")
+            raise ErrInvalidCoins(
+                f"cannot read {part[:100]!r}; write e.g. 1.5VCN or 1000avcn "
+                "(at most 78 digits on either side of the point)"
+            )
         num, denom = m.groups()
         if denom.upper() == DISPLAY:
             whole, _, frac = num.partition(".")

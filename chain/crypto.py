@@ -13,6 +13,7 @@ from coincurve.ecdsa import deserialize_compact
 
 BECH32_PREFIX = "vcoin"
 ADDRESS_LEN = 20
+BECH32_MAX_LEN = 90  # BIP-173; a 32-byte module address is 64 characters
 
 
 class AddressError(ValueError):
@@ -149,6 +150,9 @@ def from_bech32(text: str, prefix: str = BECH32_PREFIX) -> bytes:
     """Decode a ``vcoin1…`` address; raise AddressError saying what is wrong."""
     if not isinstance(text, str) or not text:
         raise AddressError("empty address")
+    if len(text) > BECH32_MAX_LEN:
+        # checked first: the checksum costs time in the length of the text
+        raise AddressError(f"address is {len(text)} characters; bech32 allows {BECH32_MAX_LEN}")
     key = (text, prefix)
     hit = _dec_cache.get(key)
     if hit is not None:

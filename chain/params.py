@@ -18,6 +18,7 @@ import json
 from dataclasses import asdict
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
+from chain.bounded import InputError, parse_uint
 from chain.context import Ctx
 from chain.errors import ErrorCode
 
@@ -34,6 +35,7 @@ class ModuleParams(Protocol):
 
 
 P = TypeVar("P", bound=ModuleParams)
+MAX_PARAM = (1 << 256) - 1
 
 
 def params_from_json(
@@ -51,9 +53,10 @@ def params_from_json(
     else:
         for k, v in d.items():
             try:
-                vals[k] = int(v) if isinstance(v, str) else v
-            except ValueError as e:
-                raise err(f"{k} must be an integer, got {v!r}") from e
+                # not int(): it also reads " 7", "1_000" and non-ASCII digits
+                vals[k] = parse_uint(v, k, MAX_PARAM) if isinstance(v, str) else v
+            except InputError as e:
+                raise err(f"{k} must be an integer, got {v!r:.100}: {e}") from e
     p = cls(**vals)
     p.validate()
     return p

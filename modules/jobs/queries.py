@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chain.bounded import InputError, read_uint
 from chain.context import Ctx
 from chain.crypto import to_bech32
 from chain.errors import ErrInvalidRequest, ErrNotFound
@@ -38,14 +39,10 @@ def model_view(m: Model) -> dict[str, Any]:
 
 
 def _int(req: dict[str, Any], key: str, default: int = 0) -> int:
-    v = req.get(key, default)
     try:
-        n = int(v)
-    except (TypeError, ValueError) as e:
-        raise ErrInvalidRequest(f"{key} must be an integer, got {v!r}") from e
-    if n < 0:
-        raise ErrInvalidRequest(f"{key} must not be negative")
-    return n
+        return read_uint(req.get(key, default), key)
+    except InputError as e:
+        raise ErrInvalidRequest(str(e)) from e
 
 
 def _limit(ctx: Ctx, req: dict[str, Any]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chain.bounded import InputError, read_uint
 from chain.context import Ctx
 from chain.crypto import to_bech32
 from chain.errors import ErrInvalidRequest, ErrNotFound
@@ -15,12 +16,9 @@ from modules.verification.records import DRAW, WINDOW, Attestation, Pending
 
 def _int(req: dict[str, Any], key: str, default: int = 0) -> int:
     try:
-        n = int(req.get(key, default))
-    except (TypeError, ValueError) as e:
-        raise ErrInvalidRequest(f"{key} must be an integer") from e
-    if n < 0:
-        raise ErrInvalidRequest(f"{key} must not be negative")
-    return n
+        return read_uint(req.get(key, default), key)
+    except InputError as e:
+        raise ErrInvalidRequest(str(e)) from e
 
 
 def pending_view(p: Pending) -> dict[str, Any]:

@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 import pytest
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignDoc, TxBody, TxRaw
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from chain.crypto import PrivateKey
 from chain.tx.canonical import explain
 from genesis.devnet import CHAIN_ID
+from tests.fuzzing import fuzz
 from tests.helpers import ALICE, BOB, Chain, assert_ok
 
 # -- a small protobuf wire codec, to write what no encoder writes ------------------
@@ -339,9 +340,7 @@ def reencodings(draw: st.DrawFn, data: bytes) -> bytes:
     return encode(fs, pad_tag, pad_len)
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@fuzz(200)
 @given(data=st.data())
 def test_every_other_encoding_of_a_signed_tx_is_refused(
     chain: Chain, good: bytes, data: st.DataObject

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from worker.runtime.errors import JobError
-from worker.runtime.spec import SPEC_VERSION, parse_spec
+from worker.runtime.jsonlimits import JSONLimitError, loads
+from worker.runtime.spec import MAX_SPEC_BYTES, SPEC_VERSION, parse_spec
 
 SPEC_KEYS = ("params",)
 
@@ -39,9 +40,9 @@ def spec_params(spec_text: str) -> dict[str, Any]:
     if not spec_text:
         return {}
     try:
-        spec = json.loads(spec_text)
-    except ValueError as e:
-        raise JobError("bad_job_spec", f"the job's spec is not JSON: {e}") from None
+        spec = loads(spec_text, MAX_SPEC_BYTES)
+    except JSONLimitError as e:
+        raise JobError("bad_job_spec", f"the job's spec: {e}") from None
     if not isinstance(spec, dict):
         raise JobError("bad_job_spec", "the job's spec must be a JSON object")
     unknown = sorted(set(spec) - set(SPEC_KEYS))

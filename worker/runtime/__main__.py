@@ -33,6 +33,7 @@ from typing import Any
 from worker.runtime.determinism import prepare_env
 from worker.runtime.errors import EXIT_JOB_ERROR, EXIT_RUNTIME_ERROR, JobError
 from worker.runtime.hashing import canonical_json, sha256_file
+from worker.runtime.jsonlimits import JSONLimitError, loads
 from worker.runtime.models import KIND_TASKS, materialize
 from worker.runtime.spec import JobSpec, check_input, parse_spec
 
@@ -41,8 +42,6 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
 def _read_input(spec: JobSpec, inputs_dir: Path) -> dict[str, list[str]]:
-    import json
-
     if spec.input_inline is not None:
         return check_input(spec.task, spec.input_inline)
     assert spec.input_sha256 is not None
@@ -55,10 +54,33 @@ def _read_input(spec: JobSpec, inputs_dir: Path) -> dict[str, list[str]]:
     if actual != spec.input_sha256:
         raise JobError("input_hash_mismatch", f"input named {spec.input_sha256} hashes to {actual}")
     try:
-        doc = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise JobError("bad_input", "the input artifact is not JSON") from None
+        doc = loads(path.read_bytes(), MAX_INPUT_BYTES)
+    except JSONLimitError as e:
+        raise JobError("bad_input", f"the input artifact: {e}") from None
     return check_input(spec.task, doc)
+
+
+# What a task raises when the input it was given cannot be processed (a text
+# its tokenizer refuses, a number out of range): the same input fails the same
+# way on every worker, so it is the poster's fault, not this one's. Resource
+# and environment failures (MemoryError, OSError, CUDA's RuntimeError) are not
+# among them.
+INPUT_FAULTS = (
+    ValueError,
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    RecursionError,
+)
+
+
+def _run_task(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except INPUT_FAULTS as e:
+        raise JobError(
+            "bad_input", f"the task cannot process this input: {type(e).__name__}: {e}"[:2000]
+        ) from e
 
 
 def run_job(
@@ -97,7 +119,9 @@ def run_job(
     dev = pick_device(device)
     out_dir.mkdir(parents=True, exist_ok=True)
     t_load = time.monotonic()
-    path, metrics = TASKS[spec.task](model_dir, spec.model, inputs, spec.params, dev, out_dir)
+    path, metrics = _run_task(
+        TASKS[spec.task], model_dir, spec.model, inputs, spec.params, dev, out_dir
+    )
     digest = sha256_file(path)
     if dev == "cuda":
         import torch

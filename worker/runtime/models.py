@@ -15,7 +15,6 @@ their names in a scratch folder for the loaders.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -23,14 +22,16 @@ from pathlib import Path
 
 from worker.runtime.errors import JobError
 from worker.runtime.hashing import canonical_json, sha256_file
+from worker.runtime.jsonlimits import JSONLimitError, loads
 
 MANIFEST_FORMAT = "vcoin-model/1"
 KIND_TASKS = {
     "causal-lm": ("text-generation", "lora-train"),
     "sentence-embedding": ("embedding",),
 }
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+# used with fullmatch: "$" would also match before a trailing newline
+HEX64 = re.compile(r"[0-9a-f]{64}")
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 MAX_MANIFEST_BYTES = 1 << 20
 
 
@@ -57,9 +58,9 @@ def _bad(message: str) -> JobError:
 
 def parse_manifest(raw: bytes) -> Manifest:
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _bad("the model manifest is not JSON") from None
+        doc = loads(raw, MAX_MANIFEST_BYTES)
+    except JSONLimitError as e:
+        raise _bad(f"the model manifest: {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
         raise _bad(f"the model manifest's format must be {MANIFEST_FORMAT!r}")
     name, kind, files = doc.get("name"), doc.get("kind"), doc.get("files")
@@ -72,12 +73,12 @@ def parse_manifest(raw: bytes) -> Manifest:
     out: dict[str, tuple[str, int]] = {}
     for rel, entry in files.items():
         # A name like ../x would escape the model folder.
-        if not SAFE_NAME.match(rel) or any(part in (".", "..") for part in rel.split("/")):
+        if not SAFE_NAME.fullmatch(rel) or any(part in (".", "..") for part in rel.split("/")):
             raise _bad(f"model file name {rel!r} is not a plain relative path")
         if not isinstance(entry, dict):
             raise _bad(f"model file {rel!r} needs sha256 and size")
         digest, size = entry.get("sha256"), entry.get("size")
-        if not isinstance(digest, str) or not HEX64.match(digest):
+        if not isinstance(digest, str) or not HEX64.fullmatch(digest):
             raise _bad(f"model file {rel!r} has no valid sha256")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise _bad(f"model file {rel!r} has no valid size")

@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker.runtime.errors import JobError
+from worker.runtime.jsonlimits import JSONLimitError, loads
 
 SPEC_VERSION = 1
 TASKS = ("text-generation", "embedding", "lora-train")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# used with fullmatch: "$" would also match before a trailing newline
+HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_INLINE_BYTES = 64 * 1024
+MAX_SPEC_BYTES = 2 * MAX_INLINE_BYTES
 MAX_ITEMS = 256
 MAX_TEXT_CHARS = 16 * 1024
 
@@ -76,15 +79,15 @@ def _bad(message: str) -> JobError:
 
 
 def _hex(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not HEX64.match(value):
+    if not isinstance(value, str) or not HEX64.fullmatch(value):
         raise _bad(f"{what} must be a sha256 digest (64 lowercase hex digits)")
     return value
 
 
 def parse_spec(raw: bytes) -> JobSpec:
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = loads(raw, MAX_SPEC_BYTES)
+    except JSONLimitError as e:
         raise _bad(f"job.json is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise _bad("job.json must hold a JSON object")
@@ -158,5 +161,12 @@ def check_input(task: str, doc: Any) -> dict[str, list[str]]:
                     f"each of input.{name} must be a non-empty string of at most "
                     f"{MAX_TEXT_CHARS} characters",
                 )
+            if not s.isascii():
+                try:  # JSON may escape a lone surrogate, which no tokenizer reads
+                    s.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise JobError(
+                        "bad_input", f"input.{name} has text that is not valid Unicode"
+                    ) from None
         out[name] = list(items)
     return out
