@@ -27,11 +27,12 @@ _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 
 
 class JsonError(ValueError):
-    """A body that is not JSON (``too_deep`` False) or nests too deeply (True)."""
+    """A body that is not JSON (``kind`` "syntax"), nests too deeply ("depth"), or is
+    an array of more items than the caller takes ("length")."""
 
-    def __init__(self, message: str, too_deep: bool = False) -> None:
+    def __init__(self, message: str, kind: str = "syntax") -> None:
         super().__init__(message)
-        self.too_deep = too_deep
+        self.kind = kind
 
 
 class Unrepresentable:
@@ -92,17 +93,58 @@ def _outside_strings(raw: bytes) -> bytes:
     return _STRING.sub(b"", raw)
 
 
-def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Parse untrusted JSON; raise JsonError saying what is wrong with it."""
+def loads(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH, max_items: int | None = None) -> Any:
+    """Parse untrusted JSON; raise JsonError saying what is wrong with it.
+
+    With ``max_items``, a top-level array is read one item at a time and
+    refused as soon as it has more: a long batch costs no more than its first
+    items, and a big one lets other threads run between items.
+    """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if nesting_exceeds(data, max_depth):
-        raise JsonError(f"the JSON nests deeper than {max_depth} levels", too_deep=True)
+        raise JsonError(f"the JSON nests deeper than {max_depth} levels", "depth")
     try:
+        if max_items is not None and data.lstrip(b" \t\r\n")[:1] == b"[":
+            text = raw if isinstance(raw, str) else raw.decode("utf-8")
+            return _array(text, max_items)
         return json.loads(raw, parse_float=_float, parse_constant=_constant)
+    except JsonError:
+        raise
     except RecursionError:  # unreachable after the scan; kept as the last guard
-        raise JsonError(f"the JSON nests deeper than {max_depth} levels", too_deep=True) from None
+        raise JsonError(f"the JSON nests deeper than {max_depth} levels", "depth") from None
     except ValueError as e:
         raise JsonError(f"not JSON: {e}") from None
+
+
+_DECODER = json.JSONDecoder(parse_float=_float, parse_constant=_constant)
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, i: int) -> int:
+    m = _WS.match(text, i)
+    return m.end() if m else i
+
+
+def _array(text: str, most: int) -> list[Any]:
+    items: list[Any] = []
+    i = _skip(text, text.index("[") + 1)
+    if not text.startswith("]", i):
+        while True:
+            item, i = _DECODER.raw_decode(text, i)
+            items.append(item)
+            if len(items) > most:
+                raise JsonError(f"the array has more than {most} items", "length")
+            i = _skip(text, i)
+            if text.startswith(",", i):
+                i = _skip(text, i + 1)
+                continue
+            if not text.startswith("]", i):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
+            break
+    end = _skip(text, i + 1)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return items
 
 
 def dumps(obj: Any) -> bytes:

@@ -112,14 +112,20 @@ class RpcService:
             ) from e
 
     async def decode(self, raw: bytes | str) -> Any:
-        """A request body or websocket message as JSON; RPCError when it is not one."""
+        """A request body or websocket message as JSON; RPCError when it is not one
+        (a batch longer than the limit is refused before the rest of it is read)."""
+        most = self.limits.max_batch_requests
         try:
             if len(raw) <= _INLINE_DECODE:
-                return jsonbody.loads(raw)
+                return jsonbody.loads(raw, max_items=most)
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.decoder, jsonbody.loads, raw)
+            return await loop.run_in_executor(
+                self.decoder, partial(jsonbody.loads, raw, max_items=most)
+            )
         except jsonbody.JsonError as e:
-            raise RPCError(INVALID_REQUEST if e.too_deep else PARSE_ERROR, str(e)) from None
+            if e.kind == "length":
+                raise RPCError(INVALID_REQUEST, batch_too_long(most)) from None
+            raise RPCError(PARSE_ERROR if e.kind == "syntax" else INVALID_REQUEST, str(e)) from None
 
     def _count_check(self, ok: bool) -> None:
         self.node.metrics.checktx.labels("ok" if ok else "rejected").inc()
@@ -237,6 +243,10 @@ async def handle_request(svc: RpcService, req: Any) -> dict[str, Any]:
         return reply(rid, error=e)
 
 
+def batch_too_long(most: int) -> str:
+    return f"a batch of more than {most} calls is over the limit (rpc_max_batch_requests); split it"
+
+
 def too_large(rid: Any, limit: int) -> bytes:
     err = RPCError(
         SERVER_ERROR,
@@ -318,14 +328,6 @@ def build_rpc_app(
             return json_response(encode_reply(out, svc.limits.max_response_bytes))
         if not req:
             return error_response(RPCError(INVALID_REQUEST, "empty batch"), 400)
-        most = svc.limits.max_batch_requests
-        if len(req) > most:
-            err = RPCError(
-                INVALID_REQUEST,
-                f"a batch of {len(req)} calls is over the limit of {most} "
-                "(rpc_max_batch_requests); split it",
-            )
-            return error_response(err, 400)
         return json_response(await answer_batch(svc, req))
 
     @app.get("/")

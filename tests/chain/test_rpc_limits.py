@@ -94,6 +94,10 @@ def test_a_batch_over_the_limit_is_refused_whole(conn: KeepAlive) -> None:
     err = a.json()["error"]
     assert err["code"] == -32600 and "rpc_max_batch_requests" in err["data"]
     assert len(conn.post("/", [call("health", i) for i in range(40)]).json()) == 40
+    # refused after its first 41 calls are read, the rest unparsed (even broken)
+    long = health_batch(190_000)[:-1] + b",{broken"
+    a = conn.post("/", long)
+    assert a.status == 400 and "rpc_max_batch_requests" in a.json()["error"]["data"]
 
 
 def test_calls_past_the_response_limit_get_an_error_each(conn: KeepAlive) -> None:
