@@ -72,7 +72,8 @@ def start_node(home: Path, rpc: str, rest: str, log: Path) -> subprocess.Popen[b
         if node.poll() is not None:
             raise SystemExit(f"the node exited with {node.returncode}; see {log}")
         try:
-            c = http.client.HTTPConnection(*rpc.split(":"), timeout=2)
+            host, port = rpc.split(":")
+            c = http.client.HTTPConnection(host, int(port), timeout=2)
             c.request("GET", "/health")
             if c.getresponse().status == 200:
                 return node
