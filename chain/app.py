@@ -32,6 +32,7 @@ from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, Tx
 from chain.sigverify import BlockChecks, SigVerifier
 from chain.store import Store, app_hash_of
 from modules.auth import state as auth_state
+from modules.auth.params import Params as AuthParams
 
 log = logging.getLogger("vcoin.app")
 VERSION = "0.1.0"
@@ -58,6 +59,8 @@ class App:
                     raise ValueError(f"message {spec.type_url} registered twice")
                 self.routes[spec.type_url] = spec
         self._pending: PendingBlock | None = None
+        # the auth params and txs of the last PrepareProposal, all passing check_stateless
+        self._proposed: tuple[AuthParams | None, frozenset[bytes]] = (None, frozenset())
         self._check: Ctx | None = None
         meta = self.store.chain_meta()
         self.chain_id: str = str(meta.get("chain_id", ""))
@@ -179,6 +182,9 @@ class App:
                 continue
             out.append(raw)
             total += len(raw)
+        # the check is a pure function of the tx and the params: ProcessProposal
+        # of this very proposal need not repeat it
+        self._proposed = (params, frozenset(out))
         return out
 
     def process_proposal(self, txs: list[bytes], max_tx_bytes: int) -> bool:
@@ -188,7 +194,10 @@ class App:
         if sum(len(t) for t in txs) > max_tx_bytes:
             return False
         params = auth_state.get_params(self.query_ctx())
+        known = self._proposed[1] if self._proposed[0] == params else frozenset()
         for i, raw in enumerate(txs):
+            if raw in known:
+                continue
             try:
                 execute.check_stateless(raw, self.routes, params)
             except ChainError as e:

@@ -271,3 +271,18 @@ def test_check_stateless_raises_only_chain_errors(
     with pytest.raises(ChainError) as e:
         execute.check_stateless(ready.send(ALICE, BOB, 1, count=False), ready.app.routes, params)
     assert e.value.kind is execute.ErrInternal
+
+
+def test_process_proposal_does_not_repeat_the_checks_of_its_own_proposal(
+    ready: Chain, counted: list[int]
+) -> None:
+    app = ready.app
+    tx = ready.sign(ALICE, [post_job(ALICE)], count=False)
+    assert app.prepare_proposal([tx], 1 << 20) == [tx]
+    assert counted == [1]
+    assert app.process_proposal([tx], 1 << 20) is True
+    assert counted == [1]
+    # another node's proposal, or one after the params changed, is checked in full
+    other = ready.sign(ALICE, [post_job(ALICE, '{"a": 1}')], count=False)
+    assert app.process_proposal([tx, other], 1 << 20) is True
+    assert counted == [1, 1]
