@@ -81,24 +81,9 @@ class RpcService:
         return sorted([*METHODS, "broadcast_tx_async", "broadcast_tx_commit"])
 
     async def call(self, method: str, params: Any, uri: bool = False) -> Any:
-        if method == "broadcast_tx_commit":
-            return await self.broadcast_tx_commit(bind(_TX, params, uri, method)["tx"])
-        if method == "broadcast_tx_async":
-            return self.broadcast_tx_async(bind(_TX, params, uri, method)["tx"])
-        entry = METHODS.get(method)
-        if entry is None:
-            if method in WS_ONLY:
-                raise RPCError(METHOD_NOT_FOUND, f"{method} is only served over /websocket")
-            raise RPCError(
-                METHOD_NOT_FOUND,
-                f"no method {method!r}; this node serves {', '.join(self.method_names())}",
-            )
-        fn, spec = entry
-        args = bind(spec, params, uri, method)
+        """The method's result; RPCError for anything else, a bug included (logged)."""
         try:
-            if method in INLINE:
-                return fn(self.node, **args)
-            return await run_in_threadpool(fn, self.node, **args)
+            return await self._call(method, params, uri)
         except RPCError:
             raise
         except Exception as e:
@@ -110,6 +95,26 @@ class RpcService:
                 f"internal error in {method} (request id {rid}): a bug in the node, "
                 "logged with this id; please report it"
             ) from e
+
+    async def _call(self, method: str, params: Any, uri: bool) -> Any:
+        if method == "broadcast_tx_commit":
+            return await self.broadcast_tx_commit(bind(_TX, params, uri, method)["tx"])
+        if method == "broadcast_tx_async":
+            return self.broadcast_tx_async(bind(_TX, params, uri, method)["tx"])
+        entry = METHODS.get(method)
+        if entry is None:
+            if method in WS_ONLY:
+                raise RPCError(METHOD_NOT_FOUND, f"{method} is only served over /websocket")
+            raise RPCError(
+                METHOD_NOT_FOUND,
+                f"no method {jsonbody.describe(method)}; "
+                f"this node serves {', '.join(self.method_names())}",
+            )
+        fn, spec = entry
+        args = bind(spec, params, uri, method)
+        if method in INLINE:
+            return fn(self.node, **args)
+        return await run_in_threadpool(fn, self.node, **args)
 
     async def decode(self, raw: bytes | str) -> Any:
         """A request body or websocket message as JSON; RPCError when it is not one

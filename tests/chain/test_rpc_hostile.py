@@ -166,6 +166,11 @@ def test_a_bug_is_a_logged_500_with_a_request_id_and_no_traceback(
         assert err["code"] == -32603 and "request id" in err["data"]
         assert "secret" not in err["data"]
         rid = err["data"].split("request id ")[1].split(")")[0]
+        # in a batch, the other calls are still answered
+        commit = call("broadcast_tx_commit", {"tx": tx}, rid=1)
+        failed, ok = conn.post("/", [commit, call("health", rid=2)]).json()
+        assert failed["error"]["code"] == -32603 and "request id" in failed["error"]["data"]
+        assert ok["result"] == {}
         uri = conn.get("/broadcast_tx_sync?tx=0x0a00")
         assert uri.status == 500 and b"secret" not in uri.body
         assert uri.headers["x-request-id"] in uri.json()["error"]["data"]
