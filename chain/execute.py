@@ -33,7 +33,7 @@ from chain.errors import ChainError, ErrTxTooLarge, register
 from chain.events import Event
 from chain.gas import GasMeter
 from chain.module import Module, MsgSpec
-from chain.results import TxResult
+from chain.results import TxResult, short_log
 from chain.tx import cosmos
 from chain.tx.router import require_cosmos
 from modules.auth import state as auth
@@ -207,7 +207,7 @@ def _apply_tx(
         return TxResult(
             code=failure.code,
             codespace=failure.codespace,
-            log=failure.log(),
+            log=short_log(failure.log()),
             gas_wanted=tx.gas_limit,
             gas_used=meter.consumed,
             events=ante_events,

@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 from chain.errors import ChainError
 from chain.events import Event
 
+# a refusal quotes what it refuses, and a tx may carry 128 KiB of it; results
+# are kept and served for every block, so their logs are cut to this
+MAX_LOG_CHARS = 2_048
+
+
+def short_log(text: str) -> str:
+    return text if len(text) <= MAX_LOG_CHARS else text[: MAX_LOG_CHARS - 1] + "…"
+
 
 @dataclass(frozen=True)
 class TxResult:
@@ -31,7 +39,7 @@ class TxResult:
         return cls(
             code=e.code,
             codespace=e.codespace,
-            log=e.log(),
+            log=short_log(e.log()),
             gas_wanted=gas_wanted,
             gas_used=gas_used,
             events=events,

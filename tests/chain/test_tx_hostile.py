@@ -286,3 +286,12 @@ def test_process_proposal_does_not_repeat_the_checks_of_its_own_proposal(
     other = ready.sign(ALICE, [post_job(ALICE, '{"a": 1}')], count=False)
     assert app.process_proposal([tx, other], 1 << 20) is True
     assert counted == [1, 1]
+
+
+def test_a_refusal_quoting_a_huge_field_has_a_bounded_log(ready: Chain) -> None:
+    huge = "z" * 100_000  # quoted by the refusal of a model name
+    raw = ready.sign(ALICE, [post_job(ALICE, model=huge)], gas_limit=2_000_000, count=False)
+    r = ready.check(raw)
+    assert r.code != 0 and "model" in r.log and len(r.log) <= 2_048
+    res = ready.block([raw])
+    assert res.tx_results[0].code != 0 and len(res.tx_results[0].log) <= 2_048
