@@ -250,8 +250,9 @@ async def _serve_conn(
             writer.write(frame(resp.SerializeToString()))
             if req.WhichOneof("value") == "flush":
                 await writer.drain()
-    except asyncio.IncompleteReadError:
-        pass  # the peer closed the connection
+    except asyncio.IncompleteReadError as e:
+        if e.partial:
+            log.warning("ABCI connection %s closed by the peer in the middle of a frame", peer)
     except FrameError as e:
         log.warning("ABCI connection %s closed: broken frame: %s", peer, e)
     except ConnectionError:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from cosmpy.protos.tendermint.abci import types_pb2 as abci
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from chain.abci.server import serve
@@ -94,9 +94,18 @@ def port(app: App) -> Iterator[int]:
     t = threading.Thread(target=loop.run_forever, daemon=True)
     t.start()
     yield server.sockets[0].getsockname()[1]
-    loop.call_soon_threadsafe(server.close)
+
+    async def shutdown() -> None:
+        server.close()
+        conns = [c for c in asyncio.all_tasks() if c is not asyncio.current_task()]
+        for c in conns:
+            c.cancel()
+        await asyncio.gather(*conns, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     t.join(5)
+    loop.close()
 
 
 @pytest.fixture
@@ -209,6 +218,15 @@ def test_only_a_broken_frame_closes_the_connection_and_the_log_says_why(
     assert any("broken frame" in r.getMessage() and why in r.getMessage() for r in caplog.records)
 
 
+def _harmless(raw: bytes) -> bool:
+    """Bytes that are no request, or one that changes no state (not a random Commit)."""
+    try:
+        kind = abci.Request.FromString(raw).WhichOneof("value")
+    except Exception:
+        return True
+    return kind in (None, "echo", "flush", "info", "check_tx", "query", "list_snapshots")
+
+
 HYPO = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -219,6 +237,7 @@ HYPO = settings(
 def test_any_frame_content_gets_an_answer_and_the_connection_stays(
     client: AbciClient, raw: bytes
 ) -> None:
+    assume(_harmless(raw))
     client.send_raw(frame(raw))
     client.send_raw(frame(abci.Request(flush=abci.RequestFlush()).SerializeToString()))
     first = client.recv()
