@@ -32,7 +32,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 CHUNK = 1 << 20
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# used with fullmatch: "$" would also match before a trailing newline
+HEX64 = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 
 
@@ -78,7 +79,7 @@ class HashMismatch(ArtifactError):
 
 
 def check_digest(digest: str) -> str:
-    if not HEX64.match(digest):
+    if not isinstance(digest, str) or not HEX64.fullmatch(digest):
         raise BadDigest(f"{digest[:80]!r} is not a sha256 digest: give 64 lowercase hex digits")
     return digest
 

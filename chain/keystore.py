@@ -49,7 +49,8 @@ MIN_PASSPHRASE = 8
 # is geth's --lightkdf, for test keys in CI where that cost adds up.
 DEFAULT_SCRYPT_N = 1 << 18
 LIGHT_SCRYPT_N = 1 << 12
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# used with fullmatch: "$" would also match before a trailing newline
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -91,7 +92,7 @@ def default_home() -> Path:
 
 
 def check_name(name: str) -> str:
-    if not _NAME_RE.match(name or ""):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise KeystoreError(
             f"invalid key name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"

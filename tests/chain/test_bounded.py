@@ -226,3 +226,15 @@ def test_params_read_integer_strings_strictly(value: str) -> None:
 def test_params_refuse_fractions() -> None:
     with pytest.raises(ChainError):
         JobsParams.from_json({"max_priority": Decimal("1.5")})
+
+
+def test_digests_and_key_names_refuse_a_trailing_newline() -> None:
+    from chain.artifacts import BadDigest, check_digest
+    from chain.keystore import KeystoreError, check_name
+
+    assert check_digest("ab" * 32) == "ab" * 32
+    with pytest.raises(BadDigest):
+        check_digest("ab" * 32 + "\n")
+    assert check_name("alice") == "alice"
+    with pytest.raises(KeystoreError):
+        check_name("alice\n")
