@@ -3,15 +3,17 @@
 What it does: a new session (so the whole process group is killed on timeout),
 a fresh network namespace with only a down loopback (``unshare(CLONE_NEWNET)``,
 or with a user namespace when not root, where the kernel permits), rlimits on
-address space, processes, CPU seconds, file size and core dumps, a wall-clock
+data memory, processes, CPU seconds, file size and core dumps, a wall-clock
 timeout, and, when started as root, a switch to an unprivileged uid so the
 process limit holds and the job cannot write what root owns.
 
 What it does not: the job sees the host's whole filesystem (read-only only
 where file permissions say so), shares the kernel's process and IPC
-namespaces, and its memory is capped by address space rather than a cgroup,
-so running out of memory shows as a Python ``MemoryError`` instead of an OOM
-kill. Use the docker backend wherever an engine exists.
+namespaces, and its memory is capped by ``RLIMIT_DATA`` (heap and anonymous
+mappings) rather than a cgroup, so running out of memory shows as a Python
+``MemoryError`` instead of an OOM kill. Not ``RLIMIT_AS``: PyTorch's CUDA build
+maps gigabytes of shared libraries and address space at import, so a job
+capped by address space could not even import torch. Use the docker backend wherever an engine exists.
 
 Leftovers: a worker killed outright (SIGKILL, a crash) runs no clean-up, and
 its jobs' processes would run on. So every run is recorded in ``runs_dir``
@@ -319,7 +321,7 @@ class ProcessSandbox:
             if net_flags is not None:
                 _unshare(net_flags)
             lim = [
-                (resource.RLIMIT_AS, limits.memory_bytes),
+                (resource.RLIMIT_DATA, limits.memory_bytes),
                 (resource.RLIMIT_CPU, int(limits.timeout_s * max(limits.cpus, 1)) + 1),
                 (resource.RLIMIT_FSIZE, limits.file_bytes),
                 (resource.RLIMIT_CORE, 0),
