@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,14 @@ from chain.rest.errors import (
     not_found,
     rest_error_json,
 )
+from chain.rest.params import (
+    event_condition,
+    int_param,
+    is_tx_hash,
+    json_body,
+    parse_body,
+    whole_number,
+)
 from chain.rpc import jsonbody, txsearch
 from chain.rpc.guard import Guard
 from chain.rpc.query import QueryError, parse
@@ -63,9 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vcoin.rest")
 DEFAULT_LIMIT = 100
-INT64_MAX = 2**63 - 1
-_WHOLE = re.compile(r"[0-9]{1,19}")  # int() also takes '٣', ' 7 ' and '1_000'
-_HASH = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _pack(msg: Message) -> AnyPb:
@@ -170,7 +174,7 @@ class RestService:
 
     # -- tx ----------------------------------------------------------------------
     def simulate(self, body: Any) -> dict[str, Any]:
-        req = _parse_body(body, tx_s.SimulateRequest())
+        req = parse_body(body, tx_s.SimulateRequest())
         if req.tx_bytes:
             raw = req.tx_bytes
         elif req.HasField("tx"):
@@ -200,7 +204,7 @@ class RestService:
         return enc.to_json(resp)
 
     def broadcast(self, body: Any) -> dict[str, Any]:
-        req = _parse_body(body, tx_s.BroadcastTxRequest())
+        req = parse_body(body, tx_s.BroadcastTxRequest())
         if not req.tx_bytes:
             raise bad_request("invalid empty tx: send tx_bytes, the signed TxRaw in base64")
         raw = bytes(req.tx_bytes)
@@ -230,7 +234,7 @@ class RestService:
         )
 
     def get_tx(self, hash_hex: str) -> dict[str, Any]:
-        if not _HASH.fullmatch(hash_hex):
+        if not is_tx_hash(hash_hex):
             raise bad_request(
                 f"tx hash {jsonbody.describe(hash_hex)} is not 64 hex digits (a sha256)"
             )
@@ -249,7 +253,7 @@ class RestService:
     def search_txs(
         self, query: str, events: list[str], page: int, limit: int, desc: bool
     ) -> dict[str, Any]:
-        conditions = [query] if query else [_event_condition(e) for e in events]
+        conditions = [query] if query else [event_condition(e) for e in events]
         if not conditions:
             raise bad_request("query cannot be empty: give ?query=message.sender='vcoin1…'")
         text = " AND ".join(conditions)
@@ -291,45 +295,6 @@ class RestService:
         if blk is None:
             raise not_found(f"block {height} is not available (lowest: {self.node.blocks.base()})")
         return enc.block_response(blk, cls)
-
-
-def _event_condition(e: str) -> str:
-    """``key=value`` as the SDK 0.47 ``events`` parameter allows it -> a query condition."""
-    key, sep, value = e.partition("=")
-    if not sep or not key:
-        raise bad_request(f"event {e!r} must look like message.sender='vcoin1…'")
-    value = value.strip()
-    if not value.startswith("'"):
-        value = f"'{value}'"
-    return f"{key.strip()}={value}"
-
-
-def _parse_body(body: Any, msg: Message) -> Any:
-    if not isinstance(body, dict):
-        raise bad_request(f"the request body must be a JSON object, got {jsonbody.describe(body)}")
-    try:
-        return json_format.ParseDict(body, msg)
-    # json_format raises ParseError for most bad input, but TypeError, ValueError
-    # or KeyError for some shapes: all of them mean the body is not this message.
-    except Exception as e:
-        raise bad_request(f"cannot read the request body as {msg.DESCRIPTOR.full_name}: {e}") from e
-
-
-def whole_number(name: str, v: str) -> int:
-    """A non-negative 64-bit whole number from a path or query value, in ASCII digits."""
-    if not _WHOLE.fullmatch(v) or int(v) > INT64_MAX:
-        raise bad_request(
-            f"{name} must be a whole number from 0 to {INT64_MAX}, got {jsonbody.describe(v)}"
-        )
-    return int(v)
-
-
-def _int_param(request: Request, *names: str, default: int = 0) -> int:
-    for n in names:
-        v = request.query_params.get(n)
-        if v:
-            return whole_number(n, v)
-    return default
 
 
 def build_rest_app(node: Node) -> FastAPI:
@@ -383,12 +348,12 @@ def build_rest_app(node: Node) -> FastAPI:
 
     @post(txp + "/simulate")
     async def simulate(request: Request) -> Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         return _json(await _threaded(svc.simulate, body))
 
     @post(txp + "/txs")
     async def broadcast(request: Request) -> Response:
-        body = await _json_body(request)
+        body = await json_body(request)
         return _json(await _threaded(svc.broadcast, body))
 
     @get(txp + "/txs")
@@ -398,8 +363,8 @@ def build_rest_app(node: Node) -> FastAPI:
         return svc.search_txs(
             qp.get("query", ""),
             qp.getlist("events"),
-            _int_param(request, "page", default=1),
-            _int_param(request, "limit", "pagination.limit", default=DEFAULT_LIMIT),
+            int_param(request, "page", default=1),
+            int_param(request, "limit", "pagination.limit", default=DEFAULT_LIMIT),
             order in ("ORDER_BY_DESC", "2"),
         )
 
@@ -464,14 +429,6 @@ def _error_response(err: RestError, status: int) -> Response:
 def _guard_body(status: int, message: str) -> bytes:
     code = INVALID_ARGUMENT if status < 500 else INTERNAL
     return jsonbody.dumps(rest_error_json(RestError(code, message)))
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return jsonbody.loads(raw or b"{}")
-    except jsonbody.JsonError as e:
-        raise bad_request(f"the request body: {e}") from e
 
 
 def _json(out: Any) -> Response:
