@@ -25,6 +25,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 OPS = ("=", "<", "<=", ">", ">=", "CONTAINS", "EXISTS")
+# Far beyond any height or amount, and short enough that turning one into an
+# int stays cheap (that is quadratic: 900k digits took 38 s holding the GIL).
+MAX_NUMBER_CHARS = 80
 _ORDER_OPS = ("<", "<=", ">", ">=")
 
 
@@ -186,6 +189,10 @@ def _operand(tok: _Tok, op: str, tag: str) -> Operand:
     if op == "CONTAINS":
         raise QueryError(_want(tok, f"a 'quoted string' after {tag} CONTAINS"))
     if tok.kind == "number":
+        if len(tok.text) > MAX_NUMBER_CHARS:
+            raise QueryError(
+                f"at offset {tok.pos}: a number of more than {MAX_NUMBER_CHARS} characters"
+            )
         return Operand("number", tok.text)
     if tok.kind == "date":
         value = tok.text.split(None, 1)[1]

@@ -72,6 +72,13 @@ BAD_CALLS: list[tuple[str, Any, int, str, int]] = [
     ("height []", call("block", {"height": []}), -32602, "'height'", 200),
     ("page '²'", call("tx_search", {"query": "tx.height=1", "page": "²"}), -32602, "'page'", 200),
     ("query 5", call("tx_search", {"query": 5}), -32602, "'query'", 200),
+    (
+        "a query number of 900,000 digits (38 s to convert, holding the GIL)",
+        call("tx_search", {"query": "tx.height > " + "9" * 900_000}),
+        -32602,
+        "more than 80 characters",
+        200,
+    ),
     ("query {}", call("tx_search", {"query": {}}), -32602, "'query'", 200),
     ("hash 5", call("tx", {"hash": 5}), -32602, "'hash'", 200),
     ("hash of 2 bytes", call("tx", {"hash": "0xABCD"}), -32602, "32 bytes", 200),
