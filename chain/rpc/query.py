@@ -28,6 +28,9 @@ OPS = ("=", "<", "<=", ">", ">=", "CONTAINS", "EXISTS")
 # Far beyond any height or amount, and short enough that turning one into an
 # int stays cheap (that is quadratic: 900k digits took 38 s holding the GIL).
 MAX_NUMBER_CHARS = 80
+# Every condition is checked on every candidate tx: the work is their product.
+MAX_QUERY_CHARS = 8192
+MAX_CONDITIONS = 32
 _ORDER_OPS = ("<", "<=", ">", ">=")
 
 
@@ -148,6 +151,8 @@ def parse(text: str) -> Query:
     """Parse a query; raise QueryError with the offset and what was expected."""
     if not isinstance(text, str) or not text.strip():
         raise QueryError("empty query; write e.g. tm.event='Tx' AND transfer.recipient='vcoin1…'")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     toks = _scan(text)
     i = 0
     conds: list[Condition] = []
@@ -165,6 +170,8 @@ def parse(text: str) -> Query:
             arg = _operand(a, op.text, tag.text)
             i += 1
         conds.append(_compile(tag.text, op.text, arg))
+        if len(conds) > MAX_CONDITIONS:
+            raise QueryError(f"the query has more than {MAX_CONDITIONS} conditions")
         nxt = toks[i]
         if nxt.kind == "end":
             break
