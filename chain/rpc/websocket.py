@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from chain.consensus.eventbus import Attrs, Message, Subscription
 from chain.rpc import encode as enc
 from chain.rpc.guard import REQUEST_ID
+from chain.rpc.jsonbody import describe
 from chain.rpc.params import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -35,7 +36,6 @@ from chain.rpc.params import (
     Param,
     RPCError,
     bind,
-    internal,
     invalid,
 )
 from chain.rpc.query import Query, QueryError, parse
@@ -177,7 +177,7 @@ class Session:
         text, q = self._parse(params, "subscribe")
         key = str(q)
         if key in self.subs:
-            raise internal(f"already subscribed to {text!r}")
+            raise invalid(f"already subscribed to {describe(text)}")
         limits = self.svc.limits
         if len(self.subs) >= limits.max_subscriptions_per_client:
             raise RPCError(
@@ -201,13 +201,13 @@ class Session:
     def unsubscribe(self, rid: Any, params: Any) -> dict[str, Any]:
         text, q = self._parse(params, "unsubscribe")
         if str(q) not in self.subs:
-            raise internal(f"subscription not found: no subscription to {text!r}")
+            raise invalid(f"subscription not found: no subscription to {describe(text)}")
         self._drop(str(q))
         return {}
 
     def unsubscribe_all(self, rid: Any, params: Any) -> dict[str, Any]:
         if not self.subs:
-            raise internal("subscription not found: this connection has no subscriptions")
+            raise invalid("subscription not found: this connection has no subscriptions")
         self._drop_all()
         return {}
 

@@ -272,3 +272,33 @@ def test_any_uri_query_is_answered_without_500(
     from urllib.parse import urlencode
 
     _usable(conn, conn.get(f"/{method}?{urlencode(query)}"))
+
+
+@HYPO
+@given(
+    messages=st.lists(
+        st.builds(
+            lambda m, p, r: json.dumps({"jsonrpc": "2.0", "id": r, "method": m, "params": p}),
+            st.sampled_from([*NAMES, "unsubscribe", "unsubscribe_all"]),
+            st.dictionaries(st.sampled_from([*PARAM_NAMES, "query"]), JSON, max_size=3),
+            st.integers(0, 1000),
+        )
+        | JSON.map(json.dumps),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_websocket_message_gets_an_answer_and_the_socket_stays(
+    node: Node, messages: list[str]
+) -> None:
+    from websockets.sync.client import connect
+
+    with connect(f"ws://{node.cfg.rpc_laddr}/websocket") as ws:
+        for text in messages:
+            ws.send(text)
+            reply = json.loads(ws.recv(timeout=10))
+            assert "result" in reply or reply["error"]["code"] != -32603, reply
+        ws.send(json.dumps(call("health", rid="last")))
+        while (reply := json.loads(ws.recv(timeout=10))).get("id") != "last":
+            pass  # events of a subscription a message may have made
+        assert reply["result"] == {}
