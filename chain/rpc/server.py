@@ -6,7 +6,15 @@
     GET  /metrics     Prometheus text
 
 Method bodies read RocksDB and take the node lock, so they run in worker
-threads and the event loop stays free for websockets and other requests.
+threads and the event loop stays free for websockets and other requests
+(``health`` is answered on the loop itself).
+
+What a client gets wrong is a JSON-RPC error: -32700 for a body that is not
+JSON, -32600 for a request that is not one (or past a limit: ``limits.py``),
+-32601 for an unknown method, -32602 naming the parameter. Where HTTP carries
+the status (a refused body or batch, the URI form) it is 4xx. -32603 is
+CometBFT's answer for what is not there (a tx, a block's results) and a bug's,
+which ``guard.py`` and ``RpcService.call`` log with a request id.
 """
 
 from __future__ import annotations
