@@ -13,7 +13,8 @@ namespaces, and its memory is capped by ``RLIMIT_DATA`` (heap and anonymous
 mappings) rather than a cgroup, so running out of memory shows as a Python
 ``MemoryError`` instead of an OOM kill. Not ``RLIMIT_AS``: PyTorch's CUDA build
 maps gigabytes of shared libraries and address space at import, so a job
-capped by address space could not even import torch. Use the docker backend wherever an engine exists.
+capped by address space could not even import torch. Use the docker backend
+wherever an engine exists.
 
 Leftovers: a worker killed outright (SIGKILL, a crash) runs no clean-up, and
 its jobs' processes would run on. So every run is recorded in ``runs_dir``
