@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from oracle.expected import Runner, RunOutcome, SpecError, place_inline_input, runtime_spec
-from oracle.similarity import LORA, Comparison, Policy, compare
+from oracle.similarity import LORA, TEXT_GENERATION, Comparison, Policy, compare, sampled_decoding
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -63,11 +63,13 @@ class Executor:
         home: Path,
         device: str = "cpu",
         keep_runs: bool = False,
+        cheap_checks: bool = True,
     ) -> None:
         self.artifacts = artifacts
         self.runner = runner
         self.device = device
         self.keep_runs = keep_runs
+        self.cheap_checks = cheap_checks
         self.models = home / "cache" / "models"
         self.inputs = home / "cache" / "inputs"
         self.outputs = home / "cache" / "outputs"
@@ -132,6 +134,11 @@ class Executor:
             return Checked(cmp, None, None)
         except FetchError as e:
             return Abstain(str(e))
+        if self.cheap_checks and _prefill_applies(job, spec):
+            try:
+                return self._prefill(job, spec, model_hash, policy)
+            except FetchError as e:
+                return Abstain(str(e))
         run_dir = self.new_run_dir(job["id"])
         try:
             try:
@@ -142,6 +149,41 @@ class Executor:
         finally:
             if not self.keep_runs:
                 shutil.rmtree(run_dir, ignore_errors=True)
+
+    def _prefill(
+        self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, policy: Policy
+    ) -> Checked:
+        """Greedy text generation checked by one forward pass (``oracle.prefill``)."""
+        from oracle.prefill import checker_for
+        from worker.runtime.errors import JobError
+        from worker.runtime.models import materialize
+        from worker.runtime.spec import check_input, check_params
+
+        task = job["task_type"]
+        try:
+            params = check_params(task, spec["params"])
+            prompts = check_input(task, self.input_doc(job))["prompts"]
+        except (JobError, ValueError) as e:
+            detail = {"error": str(e)[:500]}
+            return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
+        self.fetch_model(model_hash)
+        try:
+            actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
+        except Exception as e:  # noqa: BLE001
+            if _not_found(e):
+                detail = {"error": f"the worker's output {job['output_hash']} is not in the store"}
+                return Checked(Comparison(task, "missing-output", 0, False, detail), None, None)
+            raise FetchError(f"cannot fetch the worker's output: {e}") from e
+        scratch = self.models.parent / "prefill"
+        ck = checker_for(
+            model_hash, lambda: materialize(self.models, model_hash, scratch)[1], self.device
+        )
+        t0 = time.monotonic()
+        cmp = ck.check(prompts, params, actual, model_hash, policy.tie_margin)
+        details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
+        return Checked(
+            Comparison(task, cmp.metric, cmp.similarity_bps, cmp.passed, details), None, None
+        )
 
     def _judge(
         self,
@@ -206,6 +248,15 @@ class _Lazy:
 
     def base_loss(self) -> float:
         return float(self._get().base_loss())
+
+
+def _prefill_applies(job: dict[str, Any], spec: dict[str, Any]) -> bool:
+    params = spec.get("params")
+    return (
+        job.get("task_type") == TEXT_GENERATION
+        and isinstance(params, dict)
+        and not sampled_decoding(params)
+    )
 
 
 def _not_found(e: Exception) -> bool:

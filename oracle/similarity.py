@@ -71,6 +71,13 @@ EMBED_COSINE = "embedding-row-cosine"
 LORA_METRIC = "lora(weight-cosine,heldout-loss)"
 
 
+# Logits: the greedy prefill check accepts a token this close to the top (``prefill``).
+# fp32 logits of one model on two devices differ by ~1e-5 (a KV-cache decode and a prefill
+# here: ~1e-6); 0.01 leaves three orders of magnitude for other kernels, and a token this
+# close to the top is, to the model, the same choice.
+TIE_MARGIN = 0.01
+
+
 @dataclass(frozen=True)
 class Policy:
     """How strict to be; ``threshold_bps`` comes from the chain's verification params."""
@@ -78,6 +85,7 @@ class Policy:
     threshold_bps: int = 9500
     loss_tolerance_bps: int = 1000  # 10 % of the training effect on the held-out loss
     loss_floor_bps: int = 1  # the effect counts as at least 0.01 % of the loss
+    tie_margin: float = TIE_MARGIN
 
 
 @dataclass(frozen=True)

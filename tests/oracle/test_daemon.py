@@ -60,13 +60,20 @@ class CountingRunner(InProcessRunner):
 
 
 def make_oracle(
-    net: Net, home: Path, key: PrivateKey, signer: SigningKey, runner: Any = None, **cfg: Any
+    net: Net,
+    home: Path,
+    key: PrivateKey,
+    signer: SigningKey,
+    runner: Any = None,
+    cheap_checks: bool = False,
+    **cfg: Any,
 ) -> Oracle:
     settings: dict[str, Any] = {"poll_s": 0.1, "canaries": False, "metrics": ""}
     settings.update(cfg)
     config = OracleConfig(home=str(home), rpc=net.rpc, artifacts=net.rest, **settings)
     artifacts = ArtifactClient(net.rest)
-    executor = Executor(artifacts, runner or CountingRunner(), home)
+    # full re-execution unless asked: these tests count and hold the runs through the runner
+    executor = Executor(artifacts, runner or CountingRunner(), home, cheap_checks=cheap_checks)
     return Oracle(config, key, signer, NodeClient(net.rpc), artifacts, executor)
 
 

@@ -1,6 +1,7 @@
 """The real worker and the oracle agree: a ``vcoin-worker`` process runs text generation,
-embeddings and LoRA training in its process sandbox; the oracle re-executes each job
-(every result is picked) and attests a pass with similarity 10000, bit for bit."""
+embeddings and LoRA training in its process sandbox; the oracle checks each job (every
+result is picked: the greedy text by prefill, the others by re-execution) and attests a
+pass with similarity 10000."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from genesis.devnet import dev_key
 from tests.chain.nodeproc import needs_node
 from tests.oracle._node import ORACLE1, POSTER, bond_oracle, market_node, post_job
 from tests.oracle.conftest import Models
-from tests.oracle.test_daemon import make_oracle
+from tests.oracle.test_daemon import CountingRunner, make_oracle
 from tests.worker.agent_env import WorkerProc
 
 pytestmark = needs_node
@@ -37,7 +38,8 @@ def test_every_task_type_of_a_real_worker_passes_the_oracle(tmp_path: Path, mode
         )
         worker.setup(stake="1000VCN")
         worker.start()
-        oracle = make_oracle(net, tmp_path / "oracle", ORACLE1, signer)
+        runner = CountingRunner()
+        oracle = make_oracle(net, tmp_path / "oracle", ORACLE1, signer, runner, cheap_checks=True)
         oracle.open()
         try:
             jobs = [
@@ -63,3 +65,5 @@ def test_every_task_type_of_a_real_worker_passes_the_oracle(tmp_path: Path, mode
         for j in jobs:
             assert (got[j]["verdict"], got[j]["similarity_bps"]) == ("pass", "10000")
             assert net.job(j)["worker"] == dev_key("worker1").bech32
+        # the greedy text job was checked by prefill, the others re-executed
+        assert sorted(runner.jobs) == sorted(str(j) for j in jobs[1:])
