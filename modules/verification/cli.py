@@ -12,7 +12,15 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from chain.cli.common import CliError, Env, add_tx_flags, broadcast, parse_hex
+from chain.cli.common import (
+    CliError,
+    Env,
+    add_tx_flags,
+    broadcast,
+    fmt_vcn,
+    parse_amount_avcn,
+    parse_hex,
+)
 from modules.verification import attestation, canary
 from modules.verification import msgs as vm
 from modules.verification.records import VERDICTS
@@ -127,6 +135,14 @@ def register_query(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     r = sub.add_parser("sample-rate", help="the chance a worker's result is checked now")
     r.add_argument("address", help="address or key name")
     r.set_defaults(func=run_rate)
+    rk = sub.add_parser(
+        "risk",
+        help="a worker's audit rate for a job price, the detection per faked result "
+        "and the expected value of faking it",
+    )
+    rk.add_argument("worker", help="address or key name")
+    rk.add_argument("price", help="the job's price, e.g. 2VCN")
+    rk.set_defaults(func=run_risk)
 
 
 def _status_text(out: dict[str, Any]) -> str:
@@ -168,3 +184,30 @@ def run_rate(args: argparse.Namespace, env: Env) -> None:
         "verification", "sample_rate", {"address": env.resolve_address(args.address)}
     )
     env.emit(out, lambda: f"score {out['score_bps'] / 100:.2f}; checked {out['rate_bps'] / 100}%")
+
+
+def _risk_text(o: dict[str, Any]) -> str:
+    ev = int(o["expected_value"])
+    verdict = "cheating does not pay" if ev < 0 else "CHEATING PAYS at this rate (the cap binds)"
+    return "\n".join(
+        [
+            f"worker {o['worker']}: score {int(o['score_bps']) / 100:.2f}, "
+            f"stake {fmt_vcn(int(o['stake']))}, {o['age_jobs']} results",
+            f"  sample rate        {int(o['rate_bps']) / 100:.2f} % ({o['term']})",
+            f"  detection / fake   {int(o['detection_bps']) / 100:.2f} % "
+            f"(needed > {(int(o['required_bps']) - 1) / 100:.2f} %)",
+            f"  stake at risk      {fmt_vcn(int(o['stake_at_risk']))} per catch "
+            f"(slash in {o['catches_to_slash']} catches)",
+            f"  gain of one fake   {fmt_vcn(int(o['gain']))} at price {fmt_vcn(int(o['price']))}",
+            f"  expected value     {'-' if ev < 0 else ''}{fmt_vcn(abs(ev))}: {verdict}",
+        ]
+    )
+
+
+def run_risk(args: argparse.Namespace, env: Env) -> None:
+    req = {
+        "worker": env.resolve_address(args.worker),
+        "price": str(parse_amount_avcn(args.price, "price")),
+    }
+    out = env.client().query("verification", "risk", req)
+    env.emit(out, lambda: _risk_text(out))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from chain.context import Ctx
+from modules.verification.risk import SlashTerms
 
 
 class JobView(Protocol):
@@ -22,6 +23,8 @@ class JobView(Protocol):
     def output_hash(self) -> bytes: ...
     @property
     def submitted_height(self) -> int: ...
+    @property
+    def price(self) -> int: ...
 
 
 class JobsKeeper(Protocol):
@@ -40,9 +43,29 @@ class StakingKeeper(Protocol):
     def oracle_pubkey(self, ctx: Ctx, addr: bytes) -> bytes | None: ...
 
 
+class ReputationStatsView(Protocol):
+    @property
+    def total(self) -> int: ...  # results that counted: the worker's age in jobs
+    @property
+    def score_bps(self) -> int: ...
+
+
 class ReputationKeeper(Protocol):
     def score(self, ctx: Ctx, addr: bytes) -> int: ...
+    def stats(self, ctx: Ctx, addr: bytes) -> ReputationStatsView: ...
 
 
 class SlashingKeeper(Protocol):
     def penalise_oracle(self, ctx: Ctx, oracle: bytes, points_bps: int | None = None) -> Any: ...
+
+
+def slash_terms(ctx: Ctx) -> SlashTerms:
+    """The slashing params the audit rate prices in (``risk.py``).
+
+    Read from the slashing module's params store: its keeper has no params
+    accessor, and these three numbers are all verification needs of it.
+    """
+    from modules.slashing.state import get_params
+
+    p = get_params(ctx)
+    return SlashTerms(p.cheat_penalty_bps, p.slash_below_bps, p.slash_fraction_bps)

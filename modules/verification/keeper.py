@@ -4,7 +4,9 @@ Life of a result submitted in block h:
 
 1. The draw, at the end of block h + 1, uses that block's hash, which did not
    exist when the worker submitted: ``picked = uint64(sha256("vcoin/sample/v1"
-   ‖ block hash ‖ job id)[:8]) mod 10000 < rate_bps(worker's score)``.
+   ‖ block hash ‖ job id)[:8]) mod 10000 < rate_bps``, where ``rate_bps`` is
+   the result's risk (``risk.py``: the worker's score, bond and age in jobs,
+   and the job's price, as they stand at the draw).
 2. Not picked: the result waits out the challenge window and settles as passed
    at the end of block h + challenge_window_blocks. Nothing is stored for it
    here: the jobs state index files submitted results by submission height, so
@@ -40,11 +42,14 @@ from modules.verification.expected import (
     ReputationKeeper,
     SlashingKeeper,
     StakingKeeper,
+    slash_terms,
 )
 from modules.verification.params import BPS
 from modules.verification.records import CHECKING, DECIDED, FAIL, PASS, Attestation, Pending
+from modules.verification.risk import Risk, RiskInputs
 
 ORACLE = "oracle"
+WORKER = "worker"
 SAMPLE_DOMAIN = b"vcoin/sample/v1"
 
 
@@ -78,10 +83,17 @@ class VerificationKeeper:
         return passed, sum(a.stake for a in atts) - passed, atts
 
     # -- the draw ----------------------------------------------------------------
+    def risk(self, ctx: Ctx, worker: bytes, price: int) -> Risk:
+        """The audit rate of a result of ``price`` by ``worker`` now, and its figures."""
+        stats = self.reputation.stats(ctx, worker)
+        stake = self.staking.bonded(ctx, worker, WORKER)
+        inputs = RiskInputs(stats.score_bps, stake, price, stats.total)
+        return state.get_params(ctx).risk(inputs, slash_terms(ctx))
+
     def draw(self, ctx: Ctx, job: JobView) -> None:
         params = state.get_params(ctx)
         h = ctx.block.height
-        rate = params.sample_rate_bps(self.reputation.score(ctx, job.worker))
+        rate = self.risk(ctx, job.worker, job.price).rate_bps
         picked = draw_value(ctx.block.hash, job.id) < rate
         ctx.emit(events.result_sampled(job.id, job.worker, picked, rate))
         if picked:

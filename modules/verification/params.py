@@ -1,11 +1,17 @@
 """Params of the verification module; the platform authority changes them.
 
-Sampling rate as a function of the worker's reputation score (bps, 0..10000):
+The sampling rate of a result is a function of risk (``risk.py``, which has the
+derivation): the largest of the base rate, the reputation rule
 
-    rate_bps(score) = min(max_sample_bps,
-                          base_sample_bps + (10000 - score) × low_rep_factor_bps / 10000)
+    base_sample_bps + (10000 - score) × low_rep_factor_bps / 10000
 
-With the defaults: 10 % at score 100.00, 30 % at 50.00, 50 % at 0 (the cap).
+(10 % at score 100.00, 30 % at 50.00, 50 % at 0), the newcomer rate
+(``new_worker_sample_bps`` for a worker's first ``new_worker_jobs`` results) and
+the rate at which faking a result of this price has negative expected value for
+this worker's stake (``cost_share_bps``: the share of the price a job's compute
+costs, what a fake saves); capped at ``max_sample_bps``. With the defaults a
+new worker's first 100 results are sampled at 50 %, which with 1 % canaries
+catches a worker faking 10 % of them within those 100 with probability 0.994.
 
 Quorum: a verdict stands as soon as the stake that attested it reaches
 ``quorum_bps`` of the stake of all active oracles (``stake × 10000 ≥
@@ -21,6 +27,7 @@ from typing import Any
 
 from chain.params import params_from_json
 from modules.verification.errors import ErrInvalidParams
+from modules.verification.risk import Risk, RiskInputs, SlashTerms, assess
 
 BPS = 10_000
 
@@ -31,11 +38,15 @@ class Params:
     base_sample_bps: int = 1000
     low_rep_factor_bps: int = 4000
     max_sample_bps: int = 5000
+    new_worker_jobs: int = 100  # results before a worker counts as established
+    new_worker_sample_bps: int = 5000
+    cost_share_bps: int = 5000  # the share of a job's price its compute costs a worker
     attest_window_blocks: int = 300  # how long a picked job waits for a quorum
     quorum_bps: int = 6666
     window_min_stake_bps: int = 3334  # share of oracle stake that must attest for the window rule
     similarity_threshold_bps: int = 9500
-    canary_rate_bps: int = 500  # the share of jobs oracles post as canaries (they read this)
+    # the share of jobs oracles post as canaries (they read this); each costs two full runs
+    canary_rate_bps: int = 100
     canary_ttl_blocks: int = 100_000  # an unrevealed commitment is dropped after this
 
     def validate(self) -> None:
@@ -47,6 +58,8 @@ class Params:
             "base_sample_bps",
             "low_rep_factor_bps",
             "max_sample_bps",
+            "new_worker_sample_bps",
+            "cost_share_bps",
             "quorum_bps",
             "window_min_stake_bps",
             "similarity_threshold_bps",
@@ -63,9 +76,24 @@ class Params:
             )
 
     def sample_rate_bps(self, score_bps: int) -> int:
+        """The reputation rule alone (capped): the rate of an established worker whose
+        stake makes faking unprofitable anyway."""
         score = min(max(score_bps, 0), BPS)
         extra = (BPS - score) * self.low_rep_factor_bps // BPS
         return min(self.max_sample_bps, self.base_sample_bps + extra)
+
+    def risk(self, inputs: RiskInputs, slash: SlashTerms) -> Risk:
+        return assess(
+            inputs,
+            base_sample_bps=self.base_sample_bps,
+            low_rep_factor_bps=self.low_rep_factor_bps,
+            max_sample_bps=self.max_sample_bps,
+            new_worker_jobs=self.new_worker_jobs,
+            new_worker_sample_bps=self.new_worker_sample_bps,
+            cost_share_bps=self.cost_share_bps,
+            canary_rate_bps=self.canary_rate_bps,
+            slash=slash,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -84,10 +84,26 @@ def make_queries(k: VerificationKeeper) -> dict[str, Any]:
         return d
 
     def sample_rate(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-        """The chance (bps) that a result of ``address`` is picked for checking now."""
+        """The reputation rule's rate (bps) for ``address``; ``risk`` has the full rate."""
         addr = msgs.addr(str(req.get("address", "")), "address")
         score = k.reputation.score(ctx, addr)
         return {"score_bps": score, "rate_bps": state.get_params(ctx).sample_rate_bps(score)}
+
+    def risk(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+        """The audit rate of a result of ``price`` (base units) by ``worker`` if drawn now,
+        the detection per faked result and the expected value of faking it (``risk.py``)."""
+        addr = msgs.addr(str(req.get("worker", "")), "worker")
+        price = _int(req, "price")
+        stats = k.reputation.stats(ctx, addr)
+        r = k.risk(ctx, addr, price)
+        return {
+            "worker": to_bech32(addr),
+            "price": str(price),
+            "score_bps": str(stats.score_bps),
+            "stake": str(k.staking.bonded(ctx, addr, "worker")),
+            "age_jobs": str(stats.total),
+            **r.to_json(),
+        }
 
     return {
         "params": params,
@@ -95,4 +111,5 @@ def make_queries(k: VerificationKeeper) -> dict[str, Any]:
         "checking": checking,
         "canary": canary,
         "sample_rate": sample_rate,
+        "risk": risk,
     }
