@@ -42,7 +42,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from chain.client import NodeClient, QueryFailed, TxResponse
+from chain.client import NodeClient, NodeError, QueryFailed, TxResponse
 from chain.crypto import PrivateKey
 from oracle import attest as attest_mod
 from oracle.canary_flow import CanaryDriver
@@ -296,6 +296,8 @@ class Oracle:
                 continue
             model_hash = self.model_hash(job["model"])
             policy = self.policy()
+            if job.get("task_type") == "embedding":
+                job = {**job, **self.subset_draw(c.job_id)}
             self.start_task(
                 "check", c.job_id, partial(self.executor.check, job, model_hash, policy)
             )
@@ -317,6 +319,22 @@ class Oracle:
             self.drop_check(job_id, f"the job is {job.get('state')}")
             return None
         return job
+
+    def subset_draw(self, job_id: int) -> dict[str, Any]:
+        """What an embedding subset check needs (``oracle.subset``): the hash of the block
+        whose end drew the job, and how many rows the chain asks for. Empty (a full
+        re-execution) when either cannot be read."""
+        try:
+            rows = int(self.node.query(VERIFICATION, "params").get("embed_check_rows", 0))
+            st = self.node.query(VERIFICATION, "status", {"job_id": job_id})
+            height = int((st.get("pending") or {}).get("drawn_height") or 0)
+            block_hash = str(self.node.block(height)["block_id"]["hash"]) if height else ""
+        except (NodeError, KeyError, TypeError, ValueError) as e:
+            log.warning("no subset draw; re-executing in full: %s", e, extra={"job_id": job_id})
+            return {}
+        if not rows or not block_hash:
+            return {}
+        return {"draw_block_hash": block_hash.lower(), "check_rows": rows}
 
     def model_hash(self, model_id: str) -> str:
         return str(self.node.query("jobs", "model", {"id": model_id})["weights_sha256"])

@@ -1,4 +1,11 @@
-"""Re-execute a job and compare: fetch what it needs, run it, judge the worker's output.
+"""Check a job's result: fetch what it needs, run it (or the cheap part), judge the output.
+
+Checks cost a fraction of the work where the task allows (``cheap_checks``,
+on by default): greedy text generation by one prefill pass over the claimed
+tokens (``prefill``), embeddings by re-embedding the rows drawn from the draw
+block's hash (``subset``; the daemon puts that hash and ``embed_check_rows``
+into the job). Everything else, and any check with ``cheap_checks=False``, is
+a full re-execution, which stays the fallback and the dispute path.
 
 Everything comes from the artifact store by sha256 and is checked on arrival
 (``ArtifactClient`` re-hashes every download): the model's manifest and
@@ -29,7 +36,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from oracle.expected import Runner, RunOutcome, SpecError, place_inline_input, runtime_spec
-from oracle.similarity import LORA, TEXT_GENERATION, Comparison, Policy, compare, sampled_decoding
+from oracle.similarity import (
+    EMBEDDING,
+    LORA,
+    TEXT_GENERATION,
+    Comparison,
+    Policy,
+    compare,
+    sampled_decoding,
+)
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -139,6 +154,8 @@ class Executor:
                 return self._prefill(job, spec, model_hash, policy)
             except FetchError as e:
                 return Abstain(str(e))
+        if self.cheap_checks and _subset_applies(job):
+            return self._embedding_subset(job, spec, model_hash, policy)
         run_dir = self.new_run_dir(job["id"])
         try:
             try:
@@ -184,6 +201,49 @@ class Executor:
         return Checked(
             Comparison(task, cmp.metric, cmp.similarity_bps, cmp.passed, details), None, None
         )
+
+    def _embedding_subset(
+        self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, policy: Policy
+    ) -> Checked | Abstain:
+        """Re-embed the rows drawn from the draw block's hash (``oracle.subset``)."""
+        from modules.verification.keeper import subset_rows
+        from oracle.subset import compare_rows
+        from worker.runtime.errors import JobError
+        from worker.runtime.spec import check_input
+
+        task = job["task_type"]
+        try:
+            texts = check_input(task, self.input_doc(job))["texts"]
+        except (JobError, ValueError) as e:
+            detail = {"error": str(e)[:500]}
+            return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
+        except FetchError as e:
+            return Abstain(str(e))
+        seed = bytes.fromhex(str(job["draw_block_hash"]))
+        rows = subset_rows(seed, int(job["id"]), len(texts), int(job["check_rows"]))
+        sub = {**spec, "input": {"inline": {"texts": [texts[i] for i in rows]}}}
+        run_dir = self.new_run_dir(job["id"])
+        try:
+            self.fetch_model(model_hash)
+            run = self.runner.run(sub, self.inputs, self.models, run_dir / "out")
+            if not run.ok or run.output_path is None:
+                return self._judge(job, spec, run, model_hash, policy, run_dir)
+            try:
+                actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
+            except Exception as e:  # noqa: BLE001
+                if _not_found(e):
+                    detail = {
+                        "error": f"the worker's output {job['output_hash']} is not in the store"
+                    }
+                    return Checked(Comparison(task, "missing-output", 0, False, detail), run, None)
+                return Abstain(f"cannot fetch the worker's output: {e}")
+            cmp = compare_rows(run.output_path, actual, rows, len(texts), policy)
+            return Checked(cmp, run, None)
+        except FetchError as e:
+            return Abstain(str(e))
+        finally:
+            if not self.keep_runs:
+                shutil.rmtree(run_dir, ignore_errors=True)
 
     def _judge(
         self,
@@ -256,6 +316,15 @@ def _prefill_applies(job: dict[str, Any], spec: dict[str, Any]) -> bool:
         job.get("task_type") == TEXT_GENERATION
         and isinstance(params, dict)
         and not sampled_decoding(params)
+    )
+
+
+def _subset_applies(job: dict[str, Any]) -> bool:
+    """An embedding job that the daemon gave a draw block hash and a row count (> 0)."""
+    return (
+        job.get("task_type") == EMBEDDING
+        and bool(job.get("draw_block_hash"))
+        and int(job.get("check_rows") or 0) > 0
     )
 
 

@@ -51,12 +51,30 @@ from modules.verification.risk import Risk, RiskInputs
 ORACLE = "oracle"
 WORKER = "worker"
 SAMPLE_DOMAIN = b"vcoin/sample/v1"
+SUBSET_DOMAIN = b"vcoin/subset/v1"
 
 
 def draw_value(block_hash: bytes, job_id: int) -> int:
     """The draw in [0, 10000) for ``job_id`` from ``block_hash``."""
     seed = hashlib.sha256(SAMPLE_DOMAIN + block_hash + job_id.to_bytes(8, "big")).digest()
     return int.from_bytes(seed[:8], "big") % BPS
+
+
+def subset_rows(block_hash: bytes, job_id: int, n: int, k: int) -> list[int]:
+    """``min(k, n)`` distinct rows of ``n``, sorted, drawn from ``block_hash``: the rows of
+    an embedding result an oracle re-embeds (``embed_check_rows``). The hash is the draw
+    block's, which did not exist when the worker submitted, so it cannot fake around them.
+
+    A partial Fisher–Yates shuffle: step ``i`` swaps row ``i`` with row ``i + u_i mod
+    (n − i)``, ``u_i = uint64(sha256(domain ‖ hash ‖ job id ‖ i)[:8])``.
+    """
+    k = max(0, min(k, n))
+    swapped: dict[int, int] = {}
+    for i in range(k):
+        seed = SUBSET_DOMAIN + block_hash + job_id.to_bytes(8, "big") + i.to_bytes(4, "big")
+        j = i + int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % (n - i)
+        swapped[i], swapped[j] = swapped.get(j, j), swapped.get(i, i)
+    return sorted(swapped.get(i, i) for i in range(k))
 
 
 class VerificationKeeper:

@@ -48,6 +48,10 @@ class Params:
     # the share of jobs oracles post as canaries (they read this); each costs two full runs
     canary_rate_bps: int = 100
     canary_ttl_blocks: int = 100_000  # an unrevealed commitment is dropped after this
+    # rows of an embedding result an oracle re-embeds (keeper.subset_rows); 0: all of them.
+    # Faking m of n rows saves m/n of the work and is caught with chance ≥ m/n at one row,
+    # so the expected-value argument of risk.py holds row by row.
+    embed_check_rows: int = 1
 
     def validate(self) -> None:
         for f in fields(self):
