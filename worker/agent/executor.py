@@ -11,8 +11,11 @@ Steps, each with its own way to fail:
 4. the output file goes to the artifact store; its sha256 is the result hash.
 
 ``Outcome.retry`` separates the job's faults (the job fails on chain, the
-poster is refunded) from this worker's (no engine, store unreachable, a
-runtime crash): those give the job back for another worker.
+poster is refunded, nobody's reputation changes) from this worker's (no
+engine, store unreachable, a runtime crash): those give the job back for
+another worker. A malformed spec or input is the job's fault wherever it shows:
+here, in the runtime's checks, or inside a task that cannot process it
+(``worker/runtime/__main__.py``); another worker would fail the same way.
 """
 
 from __future__ import annotations

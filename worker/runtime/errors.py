@@ -7,7 +7,7 @@ from __future__ import annotations
 CODES = (
     "bad_job_spec",  # job.json is malformed or has a bad field
     "unknown_task",  # task is not one this runtime runs
-    "bad_input",  # the input is not what the task reads
+    "bad_input",  # the input is not what the task reads, or the task cannot process it
     "input_not_found",  # the input artifact is not in --inputs
     "input_hash_mismatch",  # the input file does not hash to its name
     "model_not_found",  # the model manifest or one of its files is not in --models
