@@ -6,21 +6,28 @@ App in a temp dir, signed txs, FinalizeBlock + Commit, seeded), at the
 default verification params unless overridden, next to what the params
 predict (rates as fractions):
 
-    s  = sampling rate at a fresh worker's reputation (base_sample_bps)
+    s  = the sampling rate the chain drew at (``risk.py``: a new worker's first
+         100 results at new_worker_sample_bps, an established one at its risk rate)
     r  = canary share of all jobs (canary_rate_bps)
     per cheated job         p = s + r − s·r
     caught within n jobs    P = 1 − (1 − f·p)^n              (cheats on a fraction f)
-    overhead (first order)  s·c + r                           (c: re-execution cost / job cost)
-    overhead (full count)   s·c + (1 + c_local)·r/(1 − r)     (r/(1−r) canaries per user job,
-                                                               each run by a worker and once
-                                                               by the oracle: c_local = 1)
+    overhead (executions)   s + 2·r/(1 − r)                   (a canary runs twice)
+    overhead (time)         s·c + 2·r/(1 − r)                 (c: check cost / job cost)
 
-Overhead is extra compute as a share of useful compute (the user jobs). In
-executions it is measured on an honest market (no cheater lowers a
-reputation, so every draw is at the base rate). With ``--runtime`` the cost
-ratio ``c`` is measured too, per task type, with the real worker runtime:
-the oracle's check (re-execution + comparison) against a worker's run of the
-same job, both in this process.
+Overhead is extra compute as a share of useful compute (the user jobs),
+measured on an honest market of new workers (the costliest case: every draw at
+the newcomer rate) and predicted for established workers. Every figure is
+printed twice: at today's defaults (the new ones) and at the previous ones
+(``--no-baseline`` skips those), where every check was a full re-execution,
+canaries were 5 % and every worker was drawn at the reputation rule.
+
+With ``--runtime`` the check cost ``c`` is measured per task type with the
+real worker runtime in this process: a worker's run of the job against the
+oracle's full re-execution and its cheap check (prefill for greedy text,
+``embed_check_rows`` re-embedded rows, LoRA still in full); the forward-pass
+ratio of a prefill against the decode loop it replaces (model loaded, the
+same tokens); and honest false positives: outputs of the runtime (one thread)
+checked by an oracle at another thread count (another summation order).
 
     .venv/bin/python scripts/bench/verification.py            # 200 cheaters × 100 jobs
     .venv/bin/python scripts/bench/verification.py --quick    # 40 cheaters
@@ -39,23 +46,44 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from oracle.simulate import (  # noqa: E402
-    SimConfig,
-    predicted_caught,
-    predicted_overhead,
-    predicted_p,
-    simulate,
-)
+from modules.slashing.params import Params as SlashingParams  # noqa: E402
+from modules.verification.params import Params  # noqa: E402
+from modules.verification.risk import Risk, RiskInputs, SlashTerms  # noqa: E402
+from oracle.simulate import PRICE, VCN, SimConfig, predicted_caught, simulate  # noqa: E402
+
+# The previous defaults: full re-execution of every check, 5 % canaries, every worker
+# drawn at the reputation rule alone.
+BASELINE = {
+    "canary_rate_bps": 500,
+    "new_worker_sample_bps": 0,
+    "cost_share_bps": 0,
+    "embed_check_rows": 0,
+}
+WORKER_BOND = 1000 * VCN  # what the simulation's workers bond
 
 
 def se(q: float, n: int) -> float:
     return math.sqrt(q * (1 - q) / n) if n else float("nan")
 
 
-def detection(cheaters: int, n: int, cheat_bps: int, seed: int) -> dict[str, Any]:
-    r = simulate(SimConfig(seed=seed, cheaters=cheaters, jobs_per_worker=n, cheat_bps=cheat_bps))
-    s, rc = int(r.params["base_sample_bps"]), int(r.params["canary_rate_bps"])
-    p = predicted_p(s, rc)
+def params_of(overrides: dict[str, int]) -> Params:
+    return Params.from_json(overrides)
+
+
+def risk_at(p: Params, age: int, score: int = 10_000, stake: int = WORKER_BOND) -> Risk:
+    sp = SlashingParams()
+    slash = SlashTerms(sp.cheat_penalty_bps, sp.slash_below_bps, sp.slash_fraction_bps)
+    return p.risk(RiskInputs(score, stake, PRICE, age), slash)
+
+
+def detection(
+    cheaters: int, n: int, cheat_bps: int, seed: int, over: dict[str, int]
+) -> dict[str, Any]:
+    cfg = SimConfig(
+        seed=seed, cheaters=cheaters, jobs_per_worker=n, cheat_bps=cheat_bps, verification=over
+    )
+    r = simulate(cfg)
+    p = risk_at(params_of(over), 0).detection_bps / 10_000
     caught = r.cheaters_caught / cheaters
     return {
         "result": r,
@@ -68,13 +96,82 @@ def detection(cheaters: int, n: int, cheat_bps: int, seed: int) -> dict[str, Any
     }
 
 
-def overhead(jobs: int, seed: int) -> dict[str, Any]:
+def canary_cost(canary_bps: int) -> float:
+    r = canary_bps / 10_000
+    return 2 * r / (1 - r)  # r/(1−r) canaries per user job, each run by a worker and an oracle
+
+
+def overhead(jobs: int, seed: int, over: dict[str, int]) -> dict[str, Any]:
     workers = max(1, jobs // 100)
-    r = simulate(SimConfig(seed=seed, cheaters=workers, jobs_per_worker=100, cheat_bps=0))
-    s, rc = int(r.params["base_sample_bps"]), int(r.params["canary_rate_bps"])
-    extra = r.re_executions + 2 * r.canaries  # re-executions; canaries run twice
-    first, full = predicted_overhead(s, rc)
-    return {"result": r, "measured": extra / r.user_jobs, "first": first, "full": full}
+    cfg = SimConfig(
+        seed=seed, cheaters=workers, jobs_per_worker=100, cheat_bps=0, verification=over
+    )
+    r = simulate(cfg)
+    p = params_of(over)
+    s_new = risk_at(p, 0).rate_bps / 10_000
+    return {
+        "result": r,
+        "s_meas": r.re_executions / r.user_jobs,
+        "measured": (r.re_executions + 2 * r.canaries) / r.user_jobs,
+        "predicted": s_new + canary_cost(p.canary_rate_bps),
+        "s_new": s_new,
+        "s_established": risk_at(p, 10**6).rate_bps / 10_000,
+        "canary": canary_cost(p.canary_rate_bps),
+    }
+
+
+def report(label: str, a: argparse.Namespace, over: dict[str, int], seed: int) -> dict[str, Any]:
+    p = params_of(over)
+    n = a.jobs_per_worker
+    print(f"\n== {label} ==")
+    print(
+        f"params: base_sample_bps={p.base_sample_bps} new_worker_sample_bps="
+        f"{p.new_worker_sample_bps} (first {p.new_worker_jobs} results) canary_rate_bps="
+        f"{p.canary_rate_bps} cost_share_bps={p.cost_share_bps} embed_check_rows="
+        f"{p.embed_check_rows}"
+    )
+    fresh, est = risk_at(p, 0), risk_at(p, 10**6)
+    print(
+        f"risk rate, price {PRICE / VCN:g} VCN, bond {WORKER_BOND // VCN} VCN, score 100: "
+        f"new worker {fresh.rate_bps / 100:g} % ({fresh.term}), established "
+        f"{est.rate_bps / 100:g} % ({est.term})"
+    )
+    kappa = Params().cost_share_bps  # what a fake saves is the economics, not a param
+    for who, rk in (("new", fresh), ("established", est)):
+        gain = PRICE * kappa // 10_000
+        ev = (PRICE * kappa - rk.detection_bps * (PRICE + rk.stake_at_risk)) // 10_000
+        print(
+            f"  expected value of one fake, {who:>11}: {ev / VCN:+.4f} VCN "
+            f"(saves {gain / VCN:g}, caught {rk.detection_bps / 100:g} %, "
+            f"stake at risk {rk.stake_at_risk / VCN:.2f} VCN per catch)"
+        )
+    out: dict[str, Any] = {}
+    for cheat_bps in a.fractions:
+        d = detection(a.cheaters, n, cheat_bps, seed, over)
+        r = d["result"]
+        f = cheat_bps / 10_000
+        print(
+            f"cheaters faking {f:>4.0%}: {a.cheaters} × {n} jobs ({r.cheated} faked, "
+            f"{r.canaries} canaries, {r.seconds:.0f} s)"
+        )
+        print(
+            f"  detection per faked result  {d['p_meas']:.4f} ± {d['p_se']:.4f}   "
+            f"predicted {d['p_pred']:.4f}   (canary {r.by_canary} / sampled {r.by_sampling})"
+        )
+        print(
+            f"  P(caught within {n} jobs)   {d['P_meas']:.4f} ± {d['P_se']:.4f}   "
+            f"predicted {d['P_pred']:.4f}   honest penalised {r.honest_penalised}"
+        )
+        out[f"P_{cheat_bps}"] = d
+    o = overhead(a.overhead_jobs, seed + 1, over)
+    ro = o["result"]
+    print(
+        f"overhead in executions, honest new workers ({ro.user_jobs} user jobs, "
+        f"{ro.canaries} canaries, {ro.re_executions} checks): measured {o['measured']:.4f}, "
+        f"predicted {o['predicted']:.4f} (sampled {o['s_meas']:.4f} + canaries {o['canary']:.4f})"
+    )
+    out["overhead"] = o
+    return out
 
 
 # -- runtime cost ratio -------------------------------------------------------------------
@@ -93,8 +190,20 @@ class LocalArtifacts:
         return dst
 
 
-def runtime_costs(reps: int) -> dict[str, tuple[float, float, float]]:
-    """Per task type: (worker run s, oracle check s, ratio c), medians over ``reps``."""
+TEXTS = [f"Sentence number {i} about the weather in spring." for i in range(8)]
+
+
+def _jobs(lm: str, mini: str) -> dict[str, tuple[str, dict[str, Any], dict[str, Any]]]:
+    return {
+        "text-generation": (lm, {"prompts": TEXTS[:4]}, {"max_new_tokens": 32}),
+        "embedding": (mini, {"texts": TEXTS}, {}),
+        "lora-train": (lm, {"texts": TEXTS, "eval_texts": TEXTS[:2]}, {"steps": 8}),
+    }
+
+
+def runtime_costs(reps: int, check_rows: int) -> dict[str, tuple[float, float, float]]:
+    """Per task type: (worker run s, full re-execution check s, cheap check s), medians
+    over ``reps`` after one warm-up round."""
     import base64
     import hashlib
     import json
@@ -109,15 +218,9 @@ def runtime_costs(reps: int) -> dict[str, tuple[float, float, float]]:
     tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-verif-"))
     blobs = tmp / "blobs"
     lm, mini = build_tiny_lm(blobs, 0).digest, build_minilm(blobs).digest
-    texts = [f"Sentence number {i} about the weather in spring." for i in range(8)]
-    jobs = {
-        "text-generation": (lm, {"prompts": texts[:4]}, {"max_new_tokens": 32}),
-        "embedding": (mini, {"texts": texts}, {}),
-        "lora-train": (lm, {"texts": texts, "eval_texts": texts[:2]}, {"steps": 8}),
-    }
     runner = InProcessRunner()
     out: dict[str, tuple[float, float, float]] = {}
-    for task, (model, inp, params) in jobs.items():
+    for task, (model, inp, params) in _jobs(lm, mini).items():
         raw = json.dumps(inp).encode()
         job = {
             "id": "1",
@@ -126,11 +229,14 @@ def runtime_costs(reps: int) -> dict[str, tuple[float, float, float]]:
             "spec": json.dumps({"params": params}),
             "inline_input": base64.b64encode(raw).decode(),
             "input_hash": hashlib.sha256(raw).hexdigest(),
+            "draw_block_hash": hashlib.sha256(b"draw").hexdigest(),
+            "check_rows": check_rows,
         }
         worker_ex = Executor(LocalArtifacts(blobs), runner, tmp / f"w-{task}")
-        oracle_ex = Executor(LocalArtifacts(blobs), runner, tmp / f"o-{task}")
-        wt, ot = [], []
-        for i in range(reps + 1):  # the first round warms caches and imports
+        full_ex = Executor(LocalArtifacts(blobs), runner, tmp / f"o-{task}", cheap_checks=False)
+        cheap_ex = Executor(LocalArtifacts(blobs), runner, tmp / f"c-{task}")
+        times: list[tuple[float, float, float]] = []
+        for i in range(reps + 1):  # the first round warms caches, imports and loaded models
             run_dir = worker_ex.new_run_dir(i)
             t0 = time.perf_counter()
             run = worker_ex.run(job, model, run_dir)
@@ -138,16 +244,161 @@ def runtime_costs(reps: int) -> dict[str, tuple[float, float, float]]:
             assert run.ok and run.output_path is not None, run.error_message
             (blobs / str(run.output_hash)).write_bytes(run.output_path.read_bytes())
             done = {**job, "output_hash": run.output_hash}
-            t0 = time.perf_counter()
-            checked = oracle_ex.check(done, model, Policy())
-            t_oracle = time.perf_counter() - t0
-            assert isinstance(checked, Checked) and checked.comparison.passed
+            t_checks = []
+            # LoRA has no cheap check yet: its "cheap" check is the same full re-execution
+            for ex in (full_ex, cheap_ex) if task != "lora-train" else (full_ex,):
+                t0 = time.perf_counter()
+                checked = ex.check(done, model, Policy())
+                t_checks.append(time.perf_counter() - t0)
+                assert isinstance(checked, Checked) and checked.comparison.passed, checked
             if i:
-                wt.append(t_worker)
-                ot.append(t_oracle)
-        w, o = statistics.median(wt), statistics.median(ot)
-        out[task] = (w, o, o / w)
+                times.append((t_worker, t_checks[0], t_checks[-1]))
+        w, f, c = (statistics.median(t[k] for t in times) for k in range(3))
+        out[task] = (w, f, c)
     return out
+
+
+def forward_ratio(tokens: list[int], reps: int) -> list[tuple[int, float, float]]:
+    """(tokens, decode-loop s, prefill s) with the tiny model loaded, one thread: the
+    compute a prefill check replaces, without loading or I/O."""
+    import statistics
+
+    import torch
+
+    from oracle.prefill import PrefillChecker
+    from worker.models.tiny_lm import build_tiny_lm
+    from worker.runtime.models import materialize
+
+    tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-prefill-"))
+    digest = build_tiny_lm(tmp / "blobs", 0).digest
+    _, model_dir = materialize(tmp / "blobs", digest, tmp / "scratch")
+    ck = PrefillChecker(model_dir)
+    torch.set_num_threads(1)
+    ids = ck.prompt_ids(TEXTS[0])
+    rows = []
+    for n in tokens:
+
+        def decode(n: int = n) -> list[int]:
+            new: list[int] = []
+            past, cur = None, torch.tensor([ids])
+            with torch.no_grad():
+                for _ in range(n):
+                    o = ck.model(input_ids=cur, past_key_values=past, use_cache=True)
+                    past = o.past_key_values
+                    new.append(int(o.logits[0, -1].argmax()))
+                    cur = torch.tensor([[new[-1]]])
+            return new
+
+        claimed = decode()
+        td, tp = [], []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            decode()
+            td.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            ck.logits(ids, claimed)
+            tp.append(time.perf_counter() - t0)
+        rows.append((n, statistics.median(td), statistics.median(tp)))
+    return rows
+
+
+def false_positives(prompts: int, threads: int) -> dict[str, Any]:
+    """Honest text outputs of the runtime (one thread) checked by prefill at ``threads``
+    threads; honest embeddings re-embedded at ``threads``: fails and the worst margin."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from oracle.fixedpoint import rows_cosine_bps
+    from oracle.prefill import PrefillChecker, judge_logits
+    from oracle.similarity import TIE_MARGIN
+    from oracle.textsim import MiniLM
+    from worker.models.tiny_lm import build_tiny_lm
+    from worker.runtime.__main__ import run_job
+    from worker.runtime.models import materialize
+
+    tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-fp-"))
+    digest = build_tiny_lm(tmp / "blobs", 0).digest
+    texts = [f"Prompt {i}: {TEXTS[i % len(TEXTS)][:: -1 if i % 2 else 1]}" for i in range(prompts)]
+    spec = {
+        "version": 1,
+        "task": "text-generation",
+        "model": digest,
+        "input": {"inline": {"prompts": texts}},
+        "params": {"max_new_tokens": 32},
+    }
+    (tmp / "job.json").write_text(json.dumps(spec))
+    doc = run_job(tmp / "job.json", tmp / "in", tmp / "blobs", tmp / "out", tmp / "s", "cpu")
+    out = json.loads((tmp / "out" / doc["output"]["file"]).read_bytes())
+    _, model_dir = materialize(tmp / "blobs", digest, tmp / "scratch")
+    ck = PrefillChecker(model_dir)
+    torch.set_num_threads(threads)
+    fails, worst, positions, closest = 0, 0.0, 0, math.inf
+    for prompt, item in zip(texts, out["completions"], strict=True):
+        logits = ck.logits(ck.prompt_ids(prompt), item["token_ids"])
+        got = judge_logits(logits, item["token_ids"])
+        positions += len(got)
+        worst = max([worst, *(p.gap for p in got)])
+        fails += any(not p.accepted(TIE_MARGIN) for p in got)
+        top2 = np.sort(logits, axis=1)[:, -2:]
+        closest = min(closest, float(np.min(top2[:, 1] - top2[:, 0])))
+    torch.set_num_threads(1)
+    one = MiniLM.embed(texts)
+    torch.set_num_threads(threads)
+    many = MiniLM.embed(texts)
+    torch.set_num_threads(1)
+    cos = rows_cosine_bps(one, many)
+    diff = float(np.max(np.abs(one - many)))
+    return {
+        "jobs": prompts,
+        "positions": positions,
+        "text_fails": fails,
+        "worst_gap": worst,
+        "closest_top2": closest,
+        "embed_min_bps": min(cos),
+        "embed_max_diff": diff,
+    }
+
+
+def print_runtime(a: argparse.Namespace, res: dict[str, dict[str, Any]]) -> None:
+    new, old = params_of({}), params_of(BASELINE)
+    costs = runtime_costs(a.reps, new.embed_check_rows)
+    print(f"\n== check cost with the real runtime (in-process, median of {a.reps}) ==")
+    print(
+        f"  {'task':16} {'worker run':>10} {'full check':>10} {'cheap':>8} "
+        f"{'c full':>7} {'c cheap':>7}"
+    )
+    cs: dict[str, tuple[float, float]] = {}
+    for task, (w, f, c) in costs.items():
+        cs[task] = (f / w, c / w)
+        print(f"  {task:16} {w:>9.3f}s {f:>9.3f}s {c:>7.3f}s {f / w:>7.3f} {c / w:>7.3f}")
+    print("  prefill vs the decode loop it replaces (forward passes only, tiny-lm, 1 thread):")
+    for n, td, tp in forward_ratio([32, 128], max(a.reps, 5)):
+        print(
+            f"    {n:>4} tokens: decode {td * 1e3:7.2f} ms, prefill {tp * 1e3:6.2f} ms, "
+            f"ratio {tp / td:.3f}"
+        )
+    print("\n== overhead in compute time, s·c + 2r/(1−r) ==")
+    print(
+        f"  {'task':16} {'new, new workers':>17} {'new, established':>17} {'previous defaults':>18}"
+    )
+    o_new = res["new"]["overhead"]
+    s_old = res["old"]["overhead"]["s_meas"] if "old" in res else old.base_sample_bps / 10_000
+    for task, (c_full, c_cheap) in cs.items():
+        fresh = o_new["s_meas"] * c_cheap + o_new["canary"]
+        est = o_new["s_established"] * c_cheap + o_new["canary"]
+        prev = s_old * c_full + canary_cost(old.canary_rate_bps)
+        print(f"  {task:16} {fresh:>17.4f} {est:>17.4f} {prev:>18.4f}")
+    fp = false_positives(a.fp_prompts, 2)
+    print(
+        f"\n== honest false positives: runtime at 1 thread, checks at 2 threads ==\n"
+        f"  text (prefill): {fp['text_fails']} of {fp['jobs']} jobs failed "
+        f"({fp['positions']} positions), worst gap {fp['worst_gap']:.2e} logits against a "
+        f"margin of 1e-2; the closest top two at any position {fp['closest_top2']:.2e}\n"
+        f"  embeddings: min row cosine {fp['embed_min_bps']} bps (threshold 9500), "
+        f"max |Δ| {fp['embed_max_diff']:.1e}"
+    )
 
 
 def main() -> int:
@@ -156,60 +407,27 @@ def main() -> int:
     )
     ap.add_argument("--cheaters", type=int, default=200)
     ap.add_argument("--jobs-per-worker", type=int, default=100)
-    ap.add_argument("--cheat-bps", type=int, default=1000, help="share of jobs faked (bps)")
+    ap.add_argument(
+        "--fractions", type=int, nargs="+", default=[100, 1000, 5000], help="shares faked (bps)"
+    )
     ap.add_argument("--overhead-jobs", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="40 cheaters, 2000 overhead jobs")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the previous defaults")
     ap.add_argument("--runtime", action="store_true", help="also time the real runtime")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--fp-prompts", type=int, default=200)
     a = ap.parse_args()
     if a.quick:
         a.cheaters, a.overhead_jobs = 40, 2000
 
     t0 = time.monotonic()
-    d = detection(a.cheaters, a.jobs_per_worker, a.cheat_bps, a.seed)
-    r = d["result"]
-    p = r.params
-    f, n = a.cheat_bps / 10_000, a.jobs_per_worker
     print("VCoin verification: detection and overhead (simulated through the real modules)")
-    print(
-        f"params: base_sample_bps={p['base_sample_bps']} canary_rate_bps={p['canary_rate_bps']} "
-        f"similarity_threshold_bps={p['similarity_threshold_bps']} quorum_bps={p['quorum_bps']}"
-    )
-    print(
-        f"\ndetection: {a.cheaters} cheating workers × {n} jobs, each faked with f = {f:g} "
-        f"({r.user_jobs} user jobs, {r.canaries} canaries, {r.cheated} faked results, "
-        f"{r.blocks} blocks, {r.seconds:.1f} s)"
-    )
-    print(f"  {'':34} {'measured':>18} {'predicted':>10}")
-    print(
-        f"  {'per faked result, p = s+r−sr':34} {d['p_meas']:>10.4f} ± {d['p_se']:.4f} "
-        f"{d['p_pred']:>10.4f}"
-    )
-    print(f"    by canary / by sampling          {r.by_canary:>10} / {r.by_sampling}")
-    print(
-        f"  {f'caught within {n} jobs, 1−(1−fp)^n':34} {d['P_meas']:>10.4f} ± {d['P_se']:.4f} "
-        f"{d['P_pred']:>10.4f}"
-    )
-    print(f"  honest workers penalised: {r.honest_penalised}")
-
-    o = overhead(a.overhead_jobs, a.seed + 1)
-    ro = o["result"]
-    print(
-        f"\noverhead in executions: honest market, {ro.user_jobs} user jobs, {ro.canaries} "
-        f"canaries, {ro.re_executions} re-executions"
-    )
-    print(f"  measured (re-executions + 2·canaries) / user jobs   {o['measured']:.4f}")
-    print(f"  predicted, first order s·c + r (c = 1)             {o['first']:.4f}")
-    print(f"  predicted, full count s·c + 2·r/(1−r) (c = 1)      {o['full']:.4f}")
-
+    res = {"new": report("today's defaults: cheap checks, risk rates", a, {}, a.seed)}
+    if not a.no_baseline:
+        res["old"] = report("previous defaults: full re-execution", a, BASELINE, a.seed)
     if a.runtime:
-        print(f"\nre-execution cost with the real runtime (in-process, median of {a.reps}):")
-        print(f"  {'task':16} {'worker run':>11} {'oracle check':>13} {'c':>6} {'overhead':>9}")
-        s, rc = int(p["base_sample_bps"]), int(p["canary_rate_bps"])
-        for task, (w, oc, c) in runtime_costs(a.reps).items():
-            _, full = predicted_overhead(s, rc, c=c, c_local=1.0)
-            print(f"  {task:16} {w:>10.3f}s {oc:>12.3f}s {c:>6.3f} {full:>9.4f}")
+        print_runtime(a, res)
     print(f"\ntotal {time.monotonic() - t0:.1f} s")
     return 0
 
