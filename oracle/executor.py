@@ -4,8 +4,11 @@ Checks cost a fraction of the work where the task allows (``cheap_checks``,
 on by default): greedy text generation by one prefill pass over the claimed
 tokens (``prefill``), embeddings by re-embedding the rows drawn from the draw
 block's hash (``subset``; the daemon puts that hash and ``embed_check_rows``
-into the job). Everything else, and any check with ``cheap_checks=False``, is
-a full re-execution, which stays the fallback and the dispute path.
+into the job). Both run in the oracle's process with the model kept loaded
+(the model files checked by hash, as ``lora_eval`` does), not in the sandbox:
+the sandbox's per-job model load would cost more than the check. Everything
+else, and any check with ``cheap_checks=False``, is a full re-execution, which
+stays the fallback and the dispute path.
 
 Everything comes from the artifact store by sha256 and is checked on arrival
 (``ArtifactClient`` re-hashes every download): the model's manifest and
@@ -205,11 +208,13 @@ class Executor:
     def _embedding_subset(
         self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, policy: Policy
     ) -> Checked | Abstain:
-        """Re-embed the rows drawn from the draw block's hash (``oracle.subset``)."""
+        """Re-embed the rows drawn from the draw block's hash (``oracle.subset``), in this
+        process with the model kept loaded, as the prefill check does."""
         from modules.verification.keeper import subset_rows
-        from oracle.subset import compare_rows
+        from oracle.subset import compare_embedded, embedder_for
         from worker.runtime.errors import JobError
-        from worker.runtime.spec import check_input
+        from worker.runtime.models import materialize
+        from worker.runtime.spec import check_input, check_params
 
         task = job["task_type"]
         try:
@@ -221,13 +226,9 @@ class Executor:
             return Abstain(str(e))
         seed = bytes.fromhex(str(job["draw_block_hash"]))
         rows = subset_rows(seed, int(job["id"]), len(texts), int(job["check_rows"]))
-        sub = {**spec, "input": {"inline": {"texts": [texts[i] for i in rows]}}}
-        run_dir = self.new_run_dir(job["id"])
         try:
+            params = check_params(task, spec["params"])
             self.fetch_model(model_hash)
-            run = self.runner.run(sub, self.inputs, self.models, run_dir / "out")
-            if not run.ok or run.output_path is None:
-                return self._judge(job, spec, run, model_hash, policy, run_dir)
             try:
                 actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
             except Exception as e:  # noqa: BLE001
@@ -235,15 +236,19 @@ class Executor:
                     detail = {
                         "error": f"the worker's output {job['output_hash']} is not in the store"
                     }
-                    return Checked(Comparison(task, "missing-output", 0, False, detail), run, None)
+                    return Checked(Comparison(task, "missing-output", 0, False, detail), None, None)
                 return Abstain(f"cannot fetch the worker's output: {e}")
-            cmp = compare_rows(run.output_path, actual, rows, len(texts), policy)
-            return Checked(cmp, run, None)
+            scratch = self.models.parent / "embedder"
+            emb = embedder_for(
+                model_hash, lambda: materialize(self.models, model_hash, scratch)[1], self.device
+            )
+            mine = emb.embed([texts[i] for i in rows], int(params["max_length"]))
         except FetchError as e:
             return Abstain(str(e))
-        finally:
-            if not self.keep_runs:
-                shutil.rmtree(run_dir, ignore_errors=True)
+        except JobError as e:
+            detail = {"error": f"{e.code}: {e.message}"[:500]}
+            return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
+        return Checked(compare_embedded(mine, actual, rows, len(texts), policy), None, None)
 
     def _judge(
         self,

@@ -22,6 +22,7 @@ A whole-output fake (random, replayed, another model) is always caught.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,68 @@ def compare_rows(
     sim = min(per.values()) if per else BPS
     details: dict[str, Any] = {"rows": n, "checked_rows": rows, "rows_bps": per}
     return Comparison(EMBEDDING, SUBSET, sim, sim >= policy.threshold_bps, details)
+
+
+class Embedder:
+    """The runtime's embedding recipe (``worker.runtime.tasks.embedding``: one text at a
+    time, its pooling and normalisation) with the model loaded once: re-embedding one row
+    in a fresh sandbox would cost a model load, more than the row itself."""
+
+    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
+        from worker.runtime.determinism import prepare_env
+
+        prepare_env()
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        from worker.runtime.tasks import _pooling
+
+        self.device = device
+        self.tok = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+        self.mode, self.normalize = _pooling(model_dir)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str], max_length: int) -> np.ndarray[Any, Any]:
+        import torch
+
+        rows = []
+        with self._lock, torch.no_grad():
+            for text in texts:
+                enc = self.tok(text, truncation=True, max_length=max_length, return_tensors="pt")
+                hidden = self.model(**{k: v.to(self.device) for k, v in enc.items()})
+                h = hidden.last_hidden_state[0]
+                vec = h[0] if self.mode == "cls" else h.mean(dim=0)
+                if self.normalize:
+                    vec = torch.nn.functional.normalize(vec, p=2, dim=0)
+                rows.append(vec.float().cpu().numpy())
+        return np.stack(rows)
+
+
+_cache: dict[tuple[str, str], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def embedder_for(model_hash: str, model_dir: Any, device: str) -> Embedder:
+    """An ``Embedder`` per (model hash, device), loaded from ``model_dir()`` (which checks
+    every file by hash) on first use; one model in memory at a time."""
+    key = (model_hash, device)
+    with _cache_lock:
+        if key not in _cache:
+            _cache.clear()
+            _cache[key] = Embedder(model_dir(), device)
+        return _cache[key]
+
+
+def compare_embedded(
+    expected: np.ndarray[Any, Any], actual: Path, rows: list[int], n: int, policy: Policy
+) -> Comparison:
+    """``compare_rows`` with the oracle's rows already in memory."""
+    import tempfile
+
+    from safetensors.numpy import save_file
+
+    with tempfile.TemporaryDirectory(prefix="vcoin-subset-") as tmp:
+        path = Path(tmp) / "rows.safetensors"
+        save_file({"embeddings": np.ascontiguousarray(expected, dtype=np.float32)}, str(path))
+        return compare_rows(path, actual, rows, n, policy)

@@ -129,7 +129,7 @@ class _Folder:
         return dst
 
 
-def test_executor_reembeds_only_the_drawn_rows(
+def test_executor_reembeds_only_the_drawn_rows_in_process(
     models: Models, honest: Path, tmp_path: Path
 ) -> None:
     class Counting(InProcessRunner):
@@ -162,4 +162,12 @@ def test_executor_reembeds_only_the_drawn_rows(
     assert isinstance(got, Checked) and got.comparison.passed, got
     rows = subset_rows(bytes.fromhex(block), 9, 8, 2)
     assert got.comparison.details["checked_rows"] == rows
-    assert runner.texts == [[TEXTS[i] for i in rows]]
+    assert runner.texts == []  # in process, the model kept loaded: no sandbox run
+    # one faked row: caught when it is a drawn one, not otherwise
+    noise = np.random.default_rng(2).standard_normal(384).astype(np.float32)
+    for row, caught in ((rows[0], True), (next(i for i in range(8) if i not in rows), False)):
+        faked = _with_rows(honest, tmp_path / f"faked{row}.safetensors", {row: noise})
+        digest = hashlib.sha256(faked.read_bytes()).hexdigest()
+        shutil.copyfile(faked, blobs / digest)
+        c = ex.check({**job, "output_hash": digest}, models.minilm, Policy())
+        assert isinstance(c, Checked) and c.comparison.passed is not caught
