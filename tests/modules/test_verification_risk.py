@@ -140,3 +140,14 @@ def test_the_draw_uses_the_risk_rate_and_the_query_explains_it(
         [e] = [dict(e.attributes) for e in b.events if e.type == "ResultSampled"]
         assert e["rate_bps"] == "5000"
         assert e["picked"] == str(draw_value(block_hash(m.height, []), jid) < 5000).lower()
+
+
+def test_cli_prints_the_rate_detection_and_expected_value(make_app: Callable[..., App]) -> None:
+    from modules.verification.cli import _risk_text
+
+    m = Market(make_app(market_genesis()))
+    m.setup_worker(W, price_floor=VCN)
+    text = _risk_text(m.q("verification", "risk", worker=W.bech32, price=str(2 * VCN)))
+    assert "sample rate        50.00 % (newcomer)" in text
+    assert "detection / fake   50.50 %" in text
+    assert "expected value     -" in text and "cheating does not pay" in text
