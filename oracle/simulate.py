@@ -19,11 +19,11 @@ unless overridden) is driven block by block with ``finalize_block`` +
 
 Rounds: post → claim (+ commit) → submit → draw → reveal + attest. Each
 cheater does all its jobs in one round, so every one of its results is drawn
-at the same reputation (that of a fresh worker: the base rate), which is what
-the formulas below assume.
+at the same risk (that of a fresh worker with no results yet: the newcomer
+rate at the default params), which is what the formulas below assume.
 
-The formulas (rates as fractions; ``s`` = sampling rate at the worker's
-reputation, ``r`` = canary share of all jobs):
+The formulas (rates as fractions; ``s`` = the sampling rate the chain drew at,
+``r`` = canary share of all jobs):
 
     per cheated job           p = s + r − s·r                 (sampled or a canary)
     caught within n jobs      P = 1 − (1 − f·p)^n             (cheats on a fraction f)
