@@ -29,6 +29,7 @@ A check ends in one of two ways:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -50,6 +51,7 @@ from oracle.similarity import (
 )
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+log = logging.getLogger("vcoin.oracle.executor")
 
 
 class ArtifactSource(Protocol):
@@ -71,6 +73,10 @@ class Checked:
 
 class FetchError(Exception):
     pass
+
+
+class _NoCheapCheck(Exception):
+    """The cheap check cannot run for this job; a full re-execution will."""
 
 
 class Executor:
@@ -143,7 +149,8 @@ class Executor:
         return Path(tempfile.mkdtemp(prefix=f"job{job_id}-", dir=self.runs))
 
     def check(self, job: dict[str, Any], model_hash: str, policy: Policy) -> Checked | Abstain:
-        """Re-execute ``job`` and compare its output with the worker's."""
+        """Check the worker's output of ``job``: cheaply where the task allows, else (and
+        whenever the cheap check cannot load the model) by re-executing it."""
         try:
             spec = runtime_spec(job, model_hash)
             self.place_input(job)
@@ -152,13 +159,16 @@ class Executor:
             return Checked(cmp, None, None)
         except FetchError as e:
             return Abstain(str(e))
-        if self.cheap_checks and _prefill_applies(job, spec):
-            try:
+        try:
+            if self.cheap_checks and _prefill_applies(job, spec):
                 return self._prefill(job, spec, model_hash, policy)
-            except FetchError as e:
-                return Abstain(str(e))
-        if self.cheap_checks and _subset_applies(job):
-            return self._embedding_subset(job, spec, model_hash, policy)
+            if self.cheap_checks and _subset_applies(job):
+                return self._embedding_subset(job, spec, model_hash, policy)
+        except FetchError as e:
+            return Abstain(str(e))
+        except _NoCheapCheck as e:
+            # the model does not load as the cheap check needs it: the runtime decides
+            log.info("full re-execution: %s", e, extra={"job_id": job.get("id")})
         run_dir = self.new_run_dir(job["id"])
         try:
             try:
@@ -169,6 +179,18 @@ class Executor:
         finally:
             if not self.keep_runs:
                 shutil.rmtree(run_dir, ignore_errors=True)
+
+    def _model_serves(self, model_hash: str, task: str) -> None:
+        """The runtime refuses a model whose manifest is bad or of another kind; a cheap
+        check leaves that verdict to it (``_NoCheapCheck``: a full re-execution)."""
+        from worker.runtime.models import KIND_TASKS, load_manifest
+
+        try:
+            kind = load_manifest(self.models, model_hash).kind
+        except Exception as e:  # noqa: BLE001
+            raise _NoCheapCheck(f"the model manifest: {e}") from e
+        if task not in KIND_TASKS.get(kind, ()):
+            raise _NoCheapCheck(f"a {kind} model does not serve {task}")
 
     def _prefill(
         self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, policy: Policy
@@ -187,6 +209,7 @@ class Executor:
             detail = {"error": str(e)[:500]}
             return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
         self.fetch_model(model_hash)
+        self._model_serves(model_hash, task)
         try:
             actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
         except Exception as e:  # noqa: BLE001
@@ -195,9 +218,12 @@ class Executor:
                 return Checked(Comparison(task, "missing-output", 0, False, detail), None, None)
             raise FetchError(f"cannot fetch the worker's output: {e}") from e
         scratch = self.models.parent / "prefill"
-        ck = checker_for(
-            model_hash, lambda: materialize(self.models, model_hash, scratch)[1], self.device
-        )
+        try:
+            ck = checker_for(
+                model_hash, lambda: materialize(self.models, model_hash, scratch)[1], self.device
+            )
+        except Exception as e:  # noqa: BLE001 - any load failure: let the runtime judge
+            raise _NoCheapCheck(f"prefill cannot load the model: {e}") from e
         t0 = time.monotonic()
         cmp = ck.check(prompts, params, actual, model_hash, policy.tie_margin)
         details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
@@ -229,6 +255,7 @@ class Executor:
         try:
             params = check_params(task, spec["params"])
             self.fetch_model(model_hash)
+            self._model_serves(model_hash, task)
             try:
                 actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
             except Exception as e:  # noqa: BLE001
@@ -239,9 +266,14 @@ class Executor:
                     return Checked(Comparison(task, "missing-output", 0, False, detail), None, None)
                 return Abstain(f"cannot fetch the worker's output: {e}")
             scratch = self.models.parent / "embedder"
-            emb = embedder_for(
-                model_hash, lambda: materialize(self.models, model_hash, scratch)[1], self.device
-            )
+            try:
+                emb = embedder_for(
+                    model_hash,
+                    lambda: materialize(self.models, model_hash, scratch)[1],
+                    self.device,
+                )
+            except Exception as e:  # noqa: BLE001 - any load failure: let the runtime judge
+                raise _NoCheapCheck(f"the embedder cannot load the model: {e}") from e
             mine = emb.embed([texts[i] for i in rows], int(params["max_length"]))
         except FetchError as e:
             return Abstain(str(e))

@@ -171,3 +171,29 @@ def test_executor_reembeds_only_the_drawn_rows_in_process(
         shutil.copyfile(faked, blobs / digest)
         c = ex.check({**job, "output_hash": digest}, models.minilm, Policy())
         assert isinstance(c, Checked) and c.comparison.passed is not caught
+
+
+def test_a_cheap_check_leaves_a_model_of_the_wrong_kind_to_the_runtime(
+    models: Models, honest: Path, tmp_path: Path
+) -> None:
+    # a text-generation job naming the sentence-embedding model: no prefill (which could
+    # load it as some causal LM); the full re-execution's runtime refuses it, and a
+    # result for a job that cannot run is wrong
+    blobs = tmp_path / "blobs"
+    shutil.copytree(models.folder, blobs)
+    out_hash = hashlib.sha256(honest.read_bytes()).hexdigest()
+    shutil.copyfile(honest, blobs / out_hash)
+    raw = json.dumps({"prompts": ["Hello"]}).encode()
+    job = {
+        "id": "3",
+        "task_type": "text-generation",
+        "model": "minilm",
+        "spec": "",
+        "inline_input": base64.b64encode(raw).decode(),
+        "input_hash": hashlib.sha256(raw).hexdigest(),
+        "output_hash": out_hash,
+    }
+    ex = Executor(_Folder(blobs), InProcessRunner(), tmp_path / "oracle")
+    got = ex.check(job, models.minilm, Policy())
+    assert isinstance(got, Checked) and got.run is not None  # the runtime ran it
+    assert (got.comparison.metric, got.comparison.passed) == ("job-cannot-run", False)
