@@ -4,7 +4,7 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
 
 1. **When.** For every user job the oracle sees posted, it posts a canary
    with probability ``r/(1−r) · s``, where ``r`` is the chain's
-   ``canary_rate_bps`` (1 % of *all* jobs by default, hence r/(1−r)
+   ``canary_rate_bps`` (5 % of *all* jobs by default, hence r/(1−r)
    canaries per user job) and ``s`` this oracle's share of the active oracle
    stake (the oracles split the work). A coin flip rather than a counter, so
    canaries come at no predictable spacing.

@@ -10,8 +10,8 @@ derivation): the largest of the base rate, the reputation rule
 the rate at which faking a result of this price has negative expected value for
 this worker's stake (``cost_share_bps``: the share of the price a job's compute
 costs, what a fake saves); capped at ``max_sample_bps``. With the defaults a
-new worker's first 100 results are sampled at 50 %, which with 1 % canaries
-catches a worker faking 10 % of them within those 100 with probability 0.994.
+new worker's first 100 results are sampled at 50 %, which with 5 % canaries
+catches a worker faking 10 % of them within those 100 with probability 0.995.
 
 Quorum: a verdict stands as soon as the stake that attested it reaches
 ``quorum_bps`` of the stake of all active oracles (``stake × 10000 ≥
@@ -46,7 +46,7 @@ class Params:
     window_min_stake_bps: int = 3334  # share of oracle stake that must attest for the window rule
     similarity_threshold_bps: int = 9500
     # the share of jobs oracles post as canaries (they read this); each costs two full runs
-    canary_rate_bps: int = 100
+    canary_rate_bps: int = 500  # the design table: canaries are 5 % of jobs
     canary_ttl_blocks: int = 100_000  # an unrevealed commitment is dropped after this
     # rows of an embedding result an oracle re-embeds (keeper.subset_rows); 0: all of them.
     # Faking m of n rows saves m/n of the work and is caught with chance ≥ m/n at one row,

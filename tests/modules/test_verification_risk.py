@@ -149,5 +149,5 @@ def test_cli_prints_the_rate_detection_and_expected_value(make_app: Callable[...
     m.setup_worker(W, price_floor=VCN)
     text = _risk_text(m.q("verification", "risk", worker=W.bech32, price=str(2 * VCN)))
     assert "sample rate        50.00 % (newcomer)" in text
-    assert "detection / fake   50.50 %" in text
+    assert "detection / fake   52.50 %" in text  # s + r − s·r, s = 50 %, r = 5 %
     assert "expected value     -" in text and "cheating does not pay" in text

@@ -3,12 +3,12 @@
 Thousands of jobs go through the real modules (``oracle.simulate``: an App in
 a temp dir, signed txs, finalize_block + commit) at the default verification
 params: sampling ``s = new_worker_sample_bps / 10000 = 0.50`` (the risk rate of a
-worker in its first 100 results), canaries ``r = canary_rate_bps / 10000 = 0.01``
+worker in its first 100 results), canaries ``r = canary_rate_bps / 10000 = 0.05``
 of all jobs.
 
 Predictions:
 
-    per cheated job          p = s + r − s·r = 0.505          (sampled, or a canary)
+    per cheated job          p = s + r − s·r = 0.525          (sampled, or a canary)
     caught within n jobs     P = 1 − (1 − f·p)^n               (cheating on a fraction f)
 
 Confidence bound: a measured proportion over N independent trials is
@@ -26,7 +26,7 @@ import pytest
 
 from oracle.simulate import SimConfig, SimResult, predicted_caught, predicted_p, simulate
 
-S_BPS, R_BPS = 5000, 100  # the default params: a new worker's rate, the canary share
+S_BPS, R_BPS = 5000, 500  # the default params: a new worker's rate, the canary share
 
 
 def within(measured: float, q: float, n: int, sigmas: float = 4.0) -> bool:
@@ -65,7 +65,7 @@ def test_per_job_detection_rate_matches_s_plus_r_minus_sr(every_job_cheated: Sim
 def test_caught_within_100_jobs_at_10_percent_cheating() -> None:
     n, f = 100, 0.10
     r = simulate(SimConfig(seed=12, cheaters=80, jobs_per_worker=n, cheat_bps=1000))
-    want = predicted_caught(predicted_p(S_BPS, R_BPS), f, n)  # 1 − (1 − 0.0505)^100 ≈ 0.994
+    want = predicted_caught(predicted_p(S_BPS, R_BPS), f, n)  # 1 − (1 − 0.0525)^100 ≈ 0.995
     caught = r.cheaters_caught / 80
     assert within(caught, want, 80), (caught, want)
     assert within(r.detection_rate, predicted_p(S_BPS, R_BPS), r.cheated), r.detection_rate
