@@ -210,13 +210,9 @@ class Executor:
             return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
         self.fetch_model(model_hash)
         self._model_serves(model_hash, task)
-        try:
-            actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
-        except Exception as e:  # noqa: BLE001
-            if _not_found(e):
-                detail = {"error": f"the worker's output {job['output_hash']} is not in the store"}
-                return Checked(Comparison(task, "missing-output", 0, False, detail), None, None)
-            raise FetchError(f"cannot fetch the worker's output: {e}") from e
+        actual = self._worker_output(job)
+        if isinstance(actual, Comparison):
+            return Checked(actual, None, None)
         scratch = self.models.parent / "prefill"
         try:
             ck = checker_for(
@@ -256,15 +252,9 @@ class Executor:
             params = check_params(task, spec["params"])
             self.fetch_model(model_hash)
             self._model_serves(model_hash, task)
-            try:
-                actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
-            except Exception as e:  # noqa: BLE001
-                if _not_found(e):
-                    detail = {
-                        "error": f"the worker's output {job['output_hash']} is not in the store"
-                    }
-                    return Checked(Comparison(task, "missing-output", 0, False, detail), None, None)
-                return Abstain(f"cannot fetch the worker's output: {e}")
+            actual = self._worker_output(job)  # a FetchError abstains, below
+            if isinstance(actual, Comparison):
+                return Checked(actual, None, None)
             scratch = self.models.parent / "embedder"
             try:
                 emb = embedder_for(
@@ -281,6 +271,18 @@ class Executor:
             detail = {"error": f"{e.code}: {e.message}"[:500]}
             return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
         return Checked(compare_embedded(mine, actual, rows, len(texts), policy), None, None)
+
+    def _worker_output(self, job: dict[str, Any]) -> Path | Comparison:
+        """The worker's output file, fetched into the cache; a failed ``missing-output``
+        comparison when the store does not have it; a FetchError when the store
+        cannot be reached (the caller abstains)."""
+        try:
+            return self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
+        except Exception as e:  # noqa: BLE001
+            if _not_found(e):
+                detail = {"error": f"the worker's output {job['output_hash']} is not in the store"}
+                return Comparison(job["task_type"], "missing-output", 0, False, detail)
+            raise FetchError(f"cannot fetch the worker's output: {e}") from e
 
     def _judge(
         self,
@@ -299,13 +301,11 @@ class Executor:
             return Abstain(f"re-execution failed: {run.error_code}: {run.error_message[:300]}")
         assert run.output_path is not None
         try:
-            actual = self.artifacts.fetch_to_cache(job["output_hash"], self.outputs)
-        except Exception as e:  # noqa: BLE001
-            if _not_found(e):
-                detail = {"error": f"the worker's output {job['output_hash']} is not in the store"}
-                cmp = Comparison(task, "missing-output", 0, False, detail)
-                return Checked(cmp, run, run.output_hash)
-            return Abstain(f"cannot fetch the worker's output: {e}")
+            actual = self._worker_output(job)
+        except FetchError as e:
+            return Abstain(str(e))
+        if isinstance(actual, Comparison):
+            return Checked(actual, run, run.output_hash)
         loss_of = None
         if task == LORA:
             # built only when the weights differ: an exact match needs no forward pass
