@@ -1,1 +1,6 @@
-"""The VCoin application assembly: which modules run, in which order, wired how; the node's entry points."""
+"""The VCoin application assembly, above the modules.
+
+``wiring.py`` builds the keepers and lists the modules in the order their
+hooks run; ``app.py`` puts them on the base app behind auth's ante handler;
+``node.py`` runs the app as a node; ``cli/`` is ``vcoind``.
+"""

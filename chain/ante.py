@@ -1,94 +1,60 @@
-"""The ante handler: what every tx must pass before its messages run.
+"""What the framework asks of the app's ante handler: the checks every tx passes
+before its messages run.
 
-Signature, sequence and fee are checked against state; the fee is taken and
-the sequence bumped. These writes stand even when the messages then fail, so a
-failed tx still pays and cannot be replayed.
+The framework decodes a tx under ``TxRules`` (size, memo, signature count, gas
+ceiling) and then hands it to the ``AnteHandler``, which checks and charges it
+against state (in VCoin: ``modules/auth/ante.py``: fee, sequence, signature).
+The ante's writes stand even when the messages then fail, so a failed tx still
+pays and cannot be replayed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from chain.coins import DENOM, fmt
 from chain.context import Ctx
-from chain.crypto import to_bech32, verify_signature
-from chain.errors import (
-    ErrInsufficientFee,
-    ErrInsufficientFunds,
-    ErrInvalidPubKey,
-    ErrTxTimeoutHeight,
-    ErrUnauthorized,
-    ErrUnknownAddress,
-    ErrWrongSequence,
-)
-from chain.tx.cosmos import CosmosTx
-from modules.auth import state as auth
-from modules.auth.params import Params as AuthParams
-from modules.bank.state import BankKeeper
+from chain.tx.cosmos import CosmosTx, TxLimits
 
 if TYPE_CHECKING:
     from chain.sigverify import BlockChecks
 
-FEE_COLLECTOR = "fee_collector"
+
+@dataclass(frozen=True)
+class TxRules:
+    """The limits a tx is decoded under, read from state once per tx.
+
+    Two equal rules decode every tx alike, so a block decoded ahead under the
+    rules of its start stays valid while the rules do not change. An ante
+    handler may subclass it to carry its own params along."""
+
+    max_tx_bytes: int
+    limits: TxLimits
 
 
-def run_ante(
-    ctx: Ctx,
-    tx: CosmosTx,
-    params: AuthParams,
-    bank: BankKeeper,
-    *,
-    verify_sig: bool = True,
-    checks: BlockChecks | None = None,
-    index: int = -1,
-) -> auth.Account:
-    """``checks``/``index``: this tx's signature may have been checked ahead on the
-    block's helper process (chain/sigverify.py); its answer is used only when it
-    was computed for the same public key and account number."""
-    assert ctx.gas is not None
-    ctx.gas.consume(params.tx_size_cost_per_byte * len(tx.raw), "tx size")
-    if tx.timeout_height and ctx.block.height > tx.timeout_height:
-        raise ErrTxTimeoutHeight(
-            f"tx timed out at height {tx.timeout_height}; the chain is at {ctx.block.height}"
-        )
-    needed = tx.gas_limit * params.min_gas_price
-    paid = sum(n for d, n in tx.fee if d == DENOM)
-    if paid < needed:
-        raise ErrInsufficientFee(
-            f"fee {paid}{DENOM} is below gas limit {tx.gas_limit} × min gas price "
-            f"{params.min_gas_price}{DENOM} = {needed}{DENOM}; raise the fee"
-        )
-    acc = auth.get_account(ctx, tx.signer)
-    who = to_bech32(tx.signer)
-    if acc is None:
-        raise ErrUnknownAddress(f"account {who} does not exist on chain; fund it before it sends")
-    if acc.sequence != tx.sequence:
-        raise ErrWrongSequence(
-            f"account sequence mismatch: expected {acc.sequence}, got {tx.sequence}"
-        )
-    pubkey = acc.pubkey or tx.pubkey
-    if pubkey is None:
-        raise ErrInvalidPubKey(f"account {who} has no public key on chain; include it in the tx")
-    if acc.pubkey is not None and tx.pubkey is not None and tx.pubkey != acc.pubkey:
-        raise ErrInvalidPubKey("the tx's public key differs from the account's")
-    ctx.gas.consume(params.sig_verify_cost_secp256k1, "signature verification")
-    if verify_sig:
-        ok = None if checks is None else checks.verdict(index, pubkey, acc.number)
-        if ok is None:
-            doc = tx.sign_bytes(ctx.block.chain_id, acc.number)
-            ok = verify_signature(pubkey, tx.signature, doc)
-        if not ok:
-            raise ErrUnauthorized(
-                "signature verification failed; please verify account number "
-                f"({acc.number}), sequence ({acc.sequence}) and chain-id ({ctx.block.chain_id})"
-            )
-    if acc.pubkey is None:
-        acc = auth.set_pubkey(ctx, acc, pubkey)
-    if tx.fee:
-        try:
-            bank.send_to_module(ctx, tx.signer, FEE_COLLECTOR, tx.fee)
-        except Exception as e:
-            if getattr(e, "kind", None) is ErrInsufficientFunds:
-                raise ErrInsufficientFunds(f"{who} cannot pay the fee {fmt(tx.fee)}: {e}") from e
-            raise
-    return auth.increment_sequence(ctx, acc)
+class AnteHandler(Protocol):
+    def rules(self, ctx: Ctx) -> TxRules:
+        """The rules txs are decoded and checked under at ``ctx``."""
+        ...
+
+    def run(
+        self,
+        ctx: Ctx,
+        tx: CosmosTx,
+        rules: TxRules,
+        *,
+        verify_sig: bool = True,
+        checks: BlockChecks | None = None,
+        index: int = -1,
+    ) -> None:
+        """Check ``tx`` against state and charge it; raise a ChainError to refuse.
+
+        ``checks``/``index``: the tx's signature may have been checked ahead on
+        the block's helper process (chain/sigverify.py)."""
+        ...
+
+    def signing_key(self, ctx: Ctx, tx: CosmosTx) -> tuple[bytes, int] | None:
+        """The public key and account number ``tx`` must be signed with, when
+        state knows them before the block runs (for the signature pre-pass);
+        None when only running the tx can tell."""
+        ...

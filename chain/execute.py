@@ -1,7 +1,7 @@
-"""State transition: a tx, then a block, as plain functions over a context.
+"""State transition: a block, then a tx, as plain functions over a context.
 
-    apply_block  → begin_block hooks → apply_tx for each tx → end_block hooks
-    apply_tx     → decode → ante (fee, sequence, signature) → validate → messages
+    apply_block  → begin-block hooks → apply_tx for each tx → end-block hooks
+    apply_tx     → decode → ante (fee, sequence, signature) → route the messages → events
 
 Cheap checks come first: size, envelope, canonical protobuf, signer, then
 the ante's fee and signature. Only a signed tx that can pay has its messages'
@@ -14,20 +14,23 @@ is paid, the sequence used) and drops everything its messages did.
 tx's hash and becomes a failed result (``ErrInternal``), so one transaction
 cannot stop a block. Only MemoryError goes up: a node out of memory must stop
 rather than decide a tx differently from the others.
+
+The framework knows no module: the app hands in its modules (hooks and
+message routes) and its ante handler (``chain/ante.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from chain.ante import run_ante
+from chain.ante import AnteHandler, TxRules
 from chain.coins import fmt
-from chain.context import Ctx
+from chain.context import Ctx, Mode
 from chain.crypto import to_bech32
 from chain.errors import ChainError, ErrTxTooLarge, register
 from chain.events import Event
@@ -36,9 +39,6 @@ from chain.module import Module, MsgSpec
 from chain.results import TxResult, short_log
 from chain.tx import cosmos
 from chain.tx.router import require_cosmos
-from modules.auth import state as auth
-from modules.auth.params import Params as AuthParams
-from modules.bank.state import BankKeeper
 
 if TYPE_CHECKING:
     from chain.sigverify import BlockChecks
@@ -47,42 +47,89 @@ log = logging.getLogger("vcoin.execute")
 ErrInternal = register("vcoin", 2, "internal error")
 
 
-def limits_of(p: AuthParams) -> cosmos.TxLimits:
-    return cosmos.TxLimits(p.max_memo_characters, p.tx_sig_limit, p.max_tx_gas)
+# -- a block ---------------------------------------------------------------------
 
 
-def decode_tx(
-    raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams, *, simulate: bool = False
-) -> cosmos.CosmosTx:
-    if len(raw) > params.max_tx_bytes:
-        raise ErrTxTooLarge(f"tx is {len(raw)} bytes; the limit is {params.max_tx_bytes}")
-    require_cosmos(raw)
-    return cosmos.decode(raw, routes, limits_of(params), simulate=simulate)
+@dataclass(frozen=True)
+class BlockOutput:
+    """What a block did: each tx's result in order, and the block's own events
+    (begin- and end-block hooks)."""
 
-
-def _tx_events(tx: cosmos.CosmosTx) -> list[Event]:
-    who = to_bech32(tx.signer)
-    return [
-        Event("tx", (("fee", fmt(tx.fee)), ("fee_payer", who))),
-        Event("tx", (("acc_seq", f"{who}/{tx.sequence}"),)),
-        Event("tx", (("signature", tx.signature.hex()),)),
-    ]
+    results: tuple[TxResult, ...]
+    events: tuple[Event, ...]
 
 
 @dataclass(frozen=True)
 class Predecoded:
-    """A block's txs decoded ahead under the auth params of the block's start:
-    each a CosmosTx or the ChainError its decoding raised."""
+    """A block's txs decoded ahead under the rules of the block's start: each a
+    CosmosTx or the ChainError its decoding raised. ``checks`` holds their
+    signatures checked ahead on helper processes, when the node has them."""
 
-    params: AuthParams
+    rules: TxRules
     txs: list[cosmos.CosmosTx | ChainError]
+    checks: BlockChecks | None = None
+
+
+def apply_block(
+    ctx: Ctx,
+    txs: Sequence[bytes],
+    modules: Sequence[Module],
+    routes: Mapping[str, MsgSpec],
+    ante: AnteHandler,
+    pre: Predecoded | None = None,
+) -> BlockOutput:
+    """The one block transition, on ``ctx`` (mode BLOCK): begin-block hooks, every
+    tx in order, end-block hooks. The caller stages ``ctx.store``'s changes.
+
+    ``pre``: the pre-pass's decoded txs and signature checks (``predecode``);
+    it changes how fast a block runs, never its result."""
+    run_hooks(ctx, modules, "begin")
+    deliver = Ctx(ctx.store, ctx.block, Mode.DELIVER)
+    results = tuple(
+        apply_tx(deliver, raw, routes, ante, pre=pre, index=i) for i, raw in enumerate(txs)
+    )
+    end = Ctx(ctx.store, ctx.block, Mode.BLOCK, events=ctx.events)
+    run_hooks(end, modules, "end")
+    return BlockOutput(results, tuple(ctx.events))
+
+
+def run_hooks(ctx: Ctx, modules: Sequence[Module], which: str) -> None:
+    for m in modules:
+        hook = m.begin_block if which == "begin" else m.end_block
+        if hook is not None:
+            hook(ctx)
+
+
+def predecode(
+    ctx: Ctx,
+    txs: Sequence[bytes],
+    routes: Mapping[str, MsgSpec],
+    ante: AnteHandler,
+    checks: BlockChecks,
+) -> Predecoded:
+    """The signature pre-pass: decode the block's txs under the rules of its start
+    and send each signature check whose key and account number state knows now
+    to ``checks``' helper process, chunk by chunk."""
+    pre = Predecoded(ante.rules(ctx), [], checks)
+    for i, raw in enumerate(txs):
+        tx = predecode_one(raw, routes, pre.rules)
+        pre.txs.append(tx)
+        if isinstance(tx, ChainError):
+            continue
+        key = ante.signing_key(ctx, tx)
+        if key is None:
+            continue
+        pubkey, number = key
+        checks.add(i, (pubkey, tx.signature, tx.body_bytes, tx.auth_info_bytes, number))
+    checks.flush()
+    return pre
 
 
 def predecode_one(
-    raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams
+    raw: bytes, routes: Mapping[str, MsgSpec], rules: TxRules
 ) -> cosmos.CosmosTx | ChainError:
     try:
-        return decode_tx(raw, routes, params)
+        return decode_tx(raw, routes, rules)
     except ChainError as e:
         return e
     except MemoryError:
@@ -91,11 +138,23 @@ def predecode_one(
         return crash_error(raw, "decoding", e)
 
 
-def check_stateless(raw: bytes, routes: Mapping[str, MsgSpec], params: AuthParams) -> None:
+# -- a tx ------------------------------------------------------------------------
+
+
+def decode_tx(
+    raw: bytes, routes: Mapping[str, MsgSpec], rules: TxRules, *, simulate: bool = False
+) -> cosmos.CosmosTx:
+    if len(raw) > rules.max_tx_bytes:
+        raise ErrTxTooLarge(f"tx is {len(raw)} bytes; the limit is {rules.max_tx_bytes}")
+    require_cosmos(raw)
+    return cosmos.decode(raw, routes, rules.limits, simulate=simulate)
+
+
+def check_stateless(raw: bytes, routes: Mapping[str, MsgSpec], rules: TxRules) -> None:
     """What CheckTx refuses of ``raw`` without looking at state: a ChainError, never
     anything else. PrepareProposal and ProcessProposal keep such txs out of blocks."""
     try:
-        cosmos.validate_msgs(decode_tx(raw, routes, params))
+        cosmos.validate_msgs(decode_tx(raw, routes, rules))
     except ChainError:
         raise
     except MemoryError:
@@ -108,27 +167,28 @@ def apply_tx(
     block_ctx: Ctx,
     raw: bytes,
     routes: Mapping[str, MsgSpec],
-    bank: BankKeeper,
+    ante: AnteHandler,
     *,
     verify_sig: bool = True,
     gas_limit_override: int | None = None,
     pre: Predecoded | None = None,
-    checks: BlockChecks | None = None,
     index: int = -1,
 ) -> TxResult:
-    """``pre``/``checks``/``index``: tx ``index`` of a block decoded ahead (used only
-    while the auth params are still those it was decoded with) and its signature
-    maybe checked ahead (chain/sigverify.py). Neither changes the result."""
+    """Run one tx on ``block_ctx``: decode → ante → route → events. Never raises.
+
+    ``gas_limit_override``: a simulation's own gas limit. ``pre``/``index``: tx
+    ``index`` of a block decoded ahead (used only while the rules are still
+    those it was decoded with) and its signature maybe checked ahead. Neither
+    changes the result."""
     try:
         return _apply_tx(
             block_ctx,
             raw,
             routes,
-            bank,
+            ante,
             verify_sig=verify_sig,
             gas_limit_override=gas_limit_override,
             pre=pre,
-            checks=checks,
             index=index,
         )
     except MemoryError:
@@ -149,61 +209,32 @@ def _apply_tx(
     block_ctx: Ctx,
     raw: bytes,
     routes: Mapping[str, MsgSpec],
-    bank: BankKeeper,
+    ante: AnteHandler,
     *,
-    verify_sig: bool = True,
-    gas_limit_override: int | None = None,
-    pre: Predecoded | None = None,
-    checks: BlockChecks | None = None,
-    index: int = -1,
+    verify_sig: bool,
+    gas_limit_override: int | None,
+    pre: Predecoded | None,
+    index: int,
 ) -> TxResult:
-    params = auth.get_params(block_ctx)
-    got = pre.txs[index] if pre is not None and pre.params == params else None
-    if isinstance(got, ChainError):
-        return TxResult.fail(got)
-    if got is not None:
-        tx = got
-    else:
-        try:
-            # a simulation runs under its own gas limit, so the tx's own may be 0
-            tx = decode_tx(raw, routes, params, simulate=gas_limit_override is not None)
-        except ChainError as e:
-            return TxResult.fail(e)
-    gas_limit = gas_limit_override or tx.gas_limit
-    meter = GasMeter(gas_limit)
-    ante = Ctx(block_ctx.store.branch(), block_ctx.block, block_ctx.mode, meter)
+    rules = ante.rules(block_ctx)
+    decoded = _decode(raw, routes, rules, pre, index, simulate=gas_limit_override is not None)
+    if isinstance(decoded, ChainError):
+        return TxResult.fail(decoded)
+    tx = decoded
+    meter = GasMeter(gas_limit_override or tx.gas_limit)
+    ante_ctx = Ctx(block_ctx.store.branch(), block_ctx.block, block_ctx.mode, meter)
+    checks = pre.checks if pre is not None else None
     try:
-        run_ante(ante, tx, params, bank, verify_sig=verify_sig, checks=checks, index=index)
+        ante.run(ante_ctx, tx, rules, verify_sig=verify_sig, checks=checks, index=index)
+        cosmos.validate_msgs(tx)  # refused like a tx that does not decode: no fee, no trace
     except ChainError as e:
         return TxResult.fail(e, tx.gas_limit, meter.consumed)
-    try:
-        cosmos.validate_msgs(tx)
-    except ChainError as e:  # refused like a tx that does not decode: no fee, no trace
-        return TxResult.fail(e, tx.gas_limit, meter.consumed)
-    ante_events = tuple(_tx_events(tx) + ante.events)
-    run = Ctx(ante.store.branch(), block_ctx.block, block_ctx.mode, meter)
-    failure: ChainError | None = None
-    try:
-        for spec, msg in tx.msgs:
-            url = spec.type_url
-            run.emit(
-                Event(
-                    "message",
-                    (("action", url), ("sender", spec.signer(msg)), ("module", _module_of(url))),
-                )
-            )
-            spec.handler(run, msg)
-    except ChainError as e:
-        failure = e
-    except MemoryError:
-        raise
-    except Exception as e:  # a bug in a handler must not halt the chain
-        h = tx.hash.hex().upper()
-        log.error("tx %s: a handler crashed", h, exc_info=e)
-        failure = ErrInternal(f"{type(e).__name__} while executing tx {h}")
+    run = Ctx(ante_ctx.store.branch(), block_ctx.block, block_ctx.mode, meter)
+    failure = _route(run, tx)
+    ante_events = tuple(_tx_events(tx) + ante_ctx.events)
     if failure is not None:
         if not block_ctx.is_check:
-            ante.store.write()  # in a block the fee is paid and the sequence used
+            ante_ctx.store.write()  # in a block the fee is paid and the sequence used
         return TxResult(
             code=failure.code,
             codespace=failure.codespace,
@@ -215,7 +246,7 @@ def _apply_tx(
             sequence=tx.sequence,
         )
     run.store.write()
-    ante.store.write()
+    ante_ctx.store.write()
     return TxResult(
         gas_wanted=tx.gas_limit,
         gas_used=meter.consumed,
@@ -225,15 +256,59 @@ def _apply_tx(
     )
 
 
+def _decode(
+    raw: bytes,
+    routes: Mapping[str, MsgSpec],
+    rules: TxRules,
+    pre: Predecoded | None,
+    index: int,
+    *,
+    simulate: bool,
+) -> cosmos.CosmosTx | ChainError:
+    """The tx decoded ahead when the rules still match, else decoded now (a
+    simulation runs under its own gas limit, so the tx's own may be 0)."""
+    if pre is not None and pre.rules == rules:
+        return pre.txs[index]
+    try:
+        return decode_tx(raw, routes, rules, simulate=simulate)
+    except ChainError as e:
+        return e
+
+
+def _route(run: Ctx, tx: cosmos.CosmosTx) -> ChainError | None:
+    """Run the tx's messages in order on ``run``; the first failure, or None."""
+    try:
+        for spec, msg in tx.msgs:
+            url = spec.type_url
+            run.emit(
+                Event(
+                    "message",
+                    (("action", url), ("sender", spec.signer(msg)), ("module", _module_of(url))),
+                )
+            )
+            spec.handler(run, msg)
+    except ChainError as e:
+        return e
+    except MemoryError:
+        raise
+    except Exception as e:  # a bug in a handler must not halt the chain
+        h = tx.hash.hex().upper()
+        log.error("tx %s: a handler crashed", h, exc_info=e)
+        return ErrInternal(f"{type(e).__name__} while executing tx {h}")
+    return None
+
+
+def _tx_events(tx: cosmos.CosmosTx) -> list[Event]:
+    who = to_bech32(tx.signer)
+    return [
+        Event("tx", (("fee", fmt(tx.fee)), ("fee_payer", who))),
+        Event("tx", (("acc_seq", f"{who}/{tx.sequence}"),)),
+        Event("tx", (("signature", tx.signature.hex()),)),
+    ]
+
+
 @lru_cache(maxsize=1024)
 def _module_of(type_url: str) -> str:
     # "/cosmos.bank.v1beta1.MsgSend" -> "bank"; "/vcoin.jobs.v1.MsgPostJob" -> "jobs"
     parts = type_url.lstrip("/").split(".")
     return parts[1] if len(parts) > 2 else ""
-
-
-def run_hooks(ctx: Ctx, modules: list[Module], which: str) -> None:
-    for m in modules:
-        hook = m.begin_block if which == "begin" else m.end_block
-        if hook is not None:
-            hook(ctx)

@@ -1,26 +1,25 @@
-"""A running node: App + block store + mempool + solo driver + RPC and REST servers.
+"""A running node: app + block store + mempool + solo driver + RPC and REST servers.
 
-``Node`` is usable in-process (tests) and by ``vcoind start`` through
-``run_node``, which adds signal handling: SIGTERM or SIGINT finishes the block
-in progress, stops the servers and closes the databases.
+``Node`` runs any ``BaseApp`` the caller builds; VCoin's node with its app is
+``app/node.py``, which also holds ``run_node`` for ``vcoind start``: signal
+handling, so that SIGTERM or SIGINT finishes the block in progress, stops the
+servers and closes the databases.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from chain.app import App
-from chain.config import NodeConfig, load_config
+from chain.baseapp import BaseApp
+from chain.config import NodeConfig
 from chain.consensus.blockstore import BlockStore
 from chain.consensus.eventbus import EventBus
 from chain.consensus.mempool import Mempool, MempoolConfig
 from chain.consensus.solo import SoloConfig, SoloDriver
-from chain.logs import setup_logging
 from chain.metrics import NodeMetrics
 from chain.results import BlockResult
 
@@ -35,7 +34,7 @@ def _parse_rfc3339_ns(text: str) -> int:
 
 
 class Node:
-    def __init__(self, cfg: NodeConfig) -> None:
+    def __init__(self, cfg: NodeConfig, make_app: Callable[[NodeConfig], BaseApp]) -> None:
         self.cfg = cfg
         if not cfg.genesis_file.exists():
             raise FileNotFoundError(
@@ -43,7 +42,7 @@ class Node:
             )
         self.genesis: dict[str, Any] = json.loads(cfg.genesis_file.read_text())
         try:
-            self.app = App(cfg.state_db, sig_verify_workers=cfg.sig_verify_workers)
+            self.app = make_app(cfg)
         except Exception as e:
             if "lock" in str(e).lower():
                 raise RuntimeError(
@@ -155,26 +154,3 @@ class Node:
             self.app.close()
         self.stopped.set()
         log.info("stopped cleanly at height %d", height)
-
-
-def run_node(home: Path | str | None = None, overrides: dict[str, Any] | None = None) -> int:
-    """Run a node in the foreground until SIGTERM/SIGINT. Returns an exit code."""
-    cfg = load_config(home, overrides)
-    setup_logging(cfg.log_level, cfg.log_format)
-    node = Node(cfg)
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s", signal.Signals(signum).name)
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    node.start()
-    while not done.wait(0.5):
-        if node.driver.stopped:
-            log.error("block production stopped; shutting down")
-            node.stop()
-            return 1
-    node.stop()
-    return 0

@@ -27,7 +27,7 @@ from cosmpy.protos.tendermint.crypto.proof_pb2 import ProofOp, ProofOps
 from google.protobuf.message import DecodeError
 
 from chain.abci.wire import FrameError, frame, read_frame
-from chain.app import App
+from chain.baseapp import BaseApp
 from chain.context import BlockInfo
 from chain.errors import ErrInvalidRequest
 from chain.events import Event
@@ -67,7 +67,7 @@ def _time_ns(ts: Any) -> int:
 class AbciApp:
     """Translate one ABCI request into an App call and its response."""
 
-    def __init__(self, app: App, lock: threading.RLock | None = None) -> None:
+    def __init__(self, app: BaseApp, lock: threading.RLock | None = None) -> None:
         self.app = app
         self.lock = lock or threading.RLock()
 
@@ -264,7 +264,7 @@ async def _serve_conn(
 
 
 async def serve(
-    app: App, host: str, port: int, lock: threading.RLock | None = None
+    app: BaseApp, host: str, port: int, lock: threading.RLock | None = None
 ) -> asyncio.Server:
     handler = AbciApp(app, lock)
     server = await asyncio.start_server(lambda r, w: _serve_conn(handler, r, w), host, port)

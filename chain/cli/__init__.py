@@ -1,10 +1,12 @@
-"""``vcoind``: the VCoin node and wallet command line (argparse, no extra deps).
+"""The command-line framework of ``vcoind`` (argparse, no extra deps).
 
-Layout: ``main.py`` builds the parser and maps errors to exit codes; one file
-per command group (``init_cmd``, ``start_cmd``, ``keys_cmd``, ``tx_cmd``,
-``query_cmd``, ``genesis_cmd``); ``common.py`` holds what they share (the
-``Env`` with home, node client, keystore and output format; the tx flags and
-``broadcast``).
+Here: ``common.py``, what every command shares (the ``Env`` with home, node
+client, keystore and output format; the tx flags and ``broadcast``), and
+``keys_cmd``, the keystore commands. The command tree itself is assembled in
+``app/cli/``: ``main.py`` builds the parser and maps errors to exit codes, one
+file per command group (``init_cmd``, ``start_cmd``, ``tx_cmd``,
+``query_cmd``, ``genesis_cmd``), and ``plugins.py`` adds every module's own
+commands.
 
 Every leaf command takes ``--home`` (env VCOIN_HOME, default ~/.vcoin),
 ``--node`` (env VCOIN_NODE, default http://127.0.0.1:26657) and
@@ -19,8 +21,8 @@ A module adds its own ``tx`` and ``query`` commands by shipping
     def register_query(subparsers: argparse._SubParsersAction) -> None: ...
 
 ``vcoind`` imports ``modules.<name>.cli`` for every module named in
-``chain.wiring.build().modules`` and calls these with the ``vcoind tx`` and
-``vcoind query`` sub-command sets; no file under ``chain/cli`` needs editing.
+``app.wiring.build().modules`` and calls these with the ``vcoind tx`` and
+``vcoind query`` sub-command sets; no file under ``app/cli`` needs editing.
 In them, add one group per module (``vcoind tx jobs post ...``)::
 
     from chain.cli.common import Env, add_tx_flags, broadcast

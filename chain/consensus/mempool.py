@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from chain.app import App
+from chain.baseapp import BaseApp
 from chain.errors import ErrMempoolIsFull, ErrTxInMempool
 from chain.results import TxResult
 
@@ -25,7 +25,7 @@ class MempoolConfig:
 
 
 class Mempool:
-    def __init__(self, app: App, app_lock: threading.RLock, cfg: MempoolConfig) -> None:
+    def __init__(self, app: BaseApp, app_lock: threading.RLock, cfg: MempoolConfig) -> None:
         self.app = app
         self.lock = app_lock
         self.cfg = cfg

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chain.app import App
+from chain.baseapp import BaseApp
 from chain.consensus.blockstore import BlockStore, Header, StoredBlock, data_hash, tx_result_json
 from chain.consensus.eventbus import Attrs, EventBus, Message
 from chain.consensus.mempool import Mempool
@@ -43,7 +43,7 @@ class SoloConfig:
 class SoloDriver:
     def __init__(
         self,
-        app: App,
+        app: BaseApp,
         blocks: BlockStore,
         mempool: Mempool,
         bus: EventBus,

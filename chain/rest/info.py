@@ -12,7 +12,7 @@ from cosmpy.protos.tendermint.p2p import types_pb2 as p2p
 from cosmpy.protos.tendermint.types import params_pb2
 from google.protobuf.duration_pb2 import Duration
 
-from chain.app import VERSION
+from chain.baseapp import VERSION
 from chain.coins import DENOM
 from chain.consensus.solo import PROPOSER
 from chain.rest.encode import events, to_json

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chain.app import VERSION
+from chain.baseapp import VERSION
 from chain.consensus.solo import PROPOSER
 from chain.results import TxResult
 from chain.rpc import encode as enc

@@ -37,7 +37,7 @@ class Wiring:
     bank: BankKeeper
     modules: list[Module]
     params_owners: dict[str, ParamsOwner]
-    # Every module keeper by module name, for drivers, tests and the EVM bridge.
+    # Every module keeper by module name, for drivers and tests.
     keepers: dict[str, object] = field(default_factory=dict)
 
 

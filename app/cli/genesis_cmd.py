@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.cli.init_cmd import write_json
 from chain.cli.common import CliError, Env
-from chain.cli.init_cmd import write_json
 from chain.errors import ChainError
 
 
@@ -68,7 +68,7 @@ def check_doc(doc: Any) -> tuple[str, dict[str, Any], int, int]:
 
 
 def validate_file(path: Path) -> dict[str, Any]:
-    from chain.app import App
+    from app.app import App
 
     try:
         doc = json.loads(path.read_text())
@@ -101,7 +101,7 @@ def run_validate(args: argparse.Namespace, env: Env) -> int:
 
 
 def run_export(args: argparse.Namespace, env: Env) -> int:
-    from chain.app import App
+    from app.app import App
 
     db = env.home / "data" / "state"
     if not db.is_dir():

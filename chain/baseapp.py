@@ -1,4 +1,7 @@
-"""The VCoin application: the ABCI 2.0 method set over layered state.
+"""The base application: the ABCI 2.0 method set over layered state.
+
+It knows no module: the app (``app/app.py``) hands it the modules in order
+and the ante handler; this file runs them.
 
 State has three layers:
 
@@ -22,36 +25,40 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chain import execute, wiring
+from chain import execute
+from chain.ante import AnteHandler, TxRules
 from chain.bounded import load_json
 from chain.context import BlockInfo, Ctx, Mode
 from chain.errors import ChainError, ErrInvalidRequest, ErrNotFound, ErrUnknownRequest
 from chain.kv import MultiStore
 from chain.module import Module, MsgSpec
 from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
-from chain.sigverify import BlockChecks, SigVerifier
+from chain.sigverify import SigVerifier
 from chain.store import Store, app_hash_of
-from modules.auth import state as auth_state
-from modules.auth.params import Params as AuthParams
 
 log = logging.getLogger("vcoin.app")
 VERSION = "0.1.0"
 MAX_QUERY_BYTES = 65_536
 
 
-class App:
+class BaseApp:
     def __init__(
-        self, db_path: str | Path, any_format: bool = False, sig_verify_workers: int = 0
+        self,
+        db_path: str | Path,
+        modules: list[Module],
+        ante: AnteHandler,
+        any_format: bool = False,
+        sig_verify_workers: int = 0,
     ) -> None:
-        """``any_format``: only to export the state of a database of an older layout.
+        """``modules``: in the order their genesis and block hooks run.
+        ``ante``: the checks every tx passes before its messages.
+        ``any_format``: only to export the state of a database of an older layout.
         ``sig_verify_workers``: helper processes that check the signatures of a
         large block while it executes (chain/sigverify.py); the node uses 1."""
         self.store = Store(db_path, any_format)
         self.sigverify = SigVerifier(sig_verify_workers)
-        self.wiring = wiring.build()
-        self.accounts = self.wiring.accounts
-        self.bank = self.wiring.bank
-        self.modules: list[Module] = self.wiring.modules
+        self.ante = ante
+        self.modules: list[Module] = modules
         self.routes: dict[str, MsgSpec] = {}
         for m in self.modules:
             for spec in m.msgs:
@@ -59,8 +66,8 @@ class App:
                     raise ValueError(f"message {spec.type_url} registered twice")
                 self.routes[spec.type_url] = spec
         self._pending: PendingBlock | None = None
-        # the auth params and txs of the last PrepareProposal, all passing check_stateless
-        self._proposed: tuple[AuthParams | None, frozenset[bytes]] = (None, frozenset())
+        # the rules and txs of the last PrepareProposal, all passing check_stateless
+        self._proposed: tuple[TxRules | None, frozenset[bytes]] = (None, frozenset())
         self._check: Ctx | None = None
         meta = self.store.chain_meta()
         self.chain_id: str = str(meta.get("chain_id", ""))
@@ -155,15 +162,15 @@ class App:
         ctx = self.check_ctx()
         if recheck:
             ctx = Ctx(ctx.store, ctx.block, Mode.RECHECK)
-        return execute.apply_tx(ctx, raw, self.routes, self.bank)
+        return execute.apply_tx(ctx, raw, self.routes, self.ante)
 
     def simulate(self, raw: bytes, skip_sig_if_empty: bool = True) -> TxResult:
         """Run a tx on a throwaway branch of the pending state and report gas used."""
         base = self.check_ctx()
         ctx = Ctx(base.store.branch(), base.block, Mode.SIMULATE)
-        max_gas = auth_state.get_params(ctx).max_tx_gas
+        max_gas = self.ante.rules(ctx).limits.max_tx_gas
         return execute.apply_tx(
-            ctx, raw, self.routes, self.bank, verify_sig=False, gas_limit_override=max_gas
+            ctx, raw, self.routes, self.ante, verify_sig=False, gas_limit_override=max_gas
         )
 
     # -- ABCI: consensus connection --------------------------------------------
@@ -172,19 +179,19 @@ class App:
         would refuse without looking at state (a poison tx never reaches a block)."""
         out: list[bytes] = []
         total = 0
-        params = auth_state.get_params(self.query_ctx())
+        rules = self.ante.rules(self.query_ctx())
         for raw in txs:
             if total + len(raw) > max_tx_bytes:
                 break
             try:
-                execute.check_stateless(raw, self.routes, params)
+                execute.check_stateless(raw, self.routes, rules)
             except ChainError:
                 continue
             out.append(raw)
             total += len(raw)
-        # the check is a pure function of the tx and the params: ProcessProposal
+        # the check is a pure function of the tx and the rules: ProcessProposal
         # of this very proposal need not repeat it
-        self._proposed = (params, frozenset(out))
+        self._proposed = (rules, frozenset(out))
         return out
 
     def process_proposal(self, txs: list[bytes], max_tx_bytes: int) -> bool:
@@ -193,13 +200,13 @@ class App:
         sequence, an empty account) fail individually inside the block."""
         if sum(len(t) for t in txs) > max_tx_bytes:
             return False
-        params = auth_state.get_params(self.query_ctx())
-        known = self._proposed[1] if self._proposed[0] == params else frozenset()
+        rules = self.ante.rules(self.query_ctx())
+        known = self._proposed[1] if self._proposed[0] == rules else frozenset()
         for i, raw in enumerate(txs):
             if raw in known:
                 continue
             try:
-                execute.check_stateless(raw, self.routes, params)
+                execute.check_stateless(raw, self.routes, rules)
             except ChainError as e:
                 log.warning("proposal rejected: tx %d is refused: %s", i, e.log())
                 return False
@@ -215,40 +222,18 @@ class App:
                 f"block for chain {block.chain_id!r}; this node runs {self.chain_id!r}"
             )
         ctx = Ctx(self._committed(), block, Mode.BLOCK)
-        execute.run_hooks(ctx, self.modules, "begin")
-        deliver = Ctx(ctx.store, block, Mode.DELIVER)
-        checks = self.sigverify.begin_block(block.chain_id, len(txs))
-        if checks.verifier is not None:
-            pre = self._predecode(deliver, txs, checks)
-            results = tuple(
-                execute.apply_tx(
-                    deliver, raw, self.routes, self.bank, pre=pre, checks=checks, index=i
-                )
-                for i, raw in enumerate(txs)
-            )
-        else:
-            results = tuple(execute.apply_tx(deliver, raw, self.routes, self.bank) for raw in txs)
-        end = Ctx(ctx.store, block, Mode.BLOCK, events=ctx.events)
-        execute.run_hooks(end, self.modules, "end")
+        pre = self._prepass(ctx, txs)
+        out = execute.apply_block(ctx, txs, self.modules, self.routes, self.ante, pre)
         self._pending = self._stage(ctx, block.height, block.time_ns)
-        return BlockResult(block.height, results, tuple(ctx.events), self._pending.app_hash)
+        return BlockResult(block.height, out.results, out.events, self._pending.app_hash)
 
-    def _predecode(self, ctx: Ctx, txs: list[bytes], checks: BlockChecks) -> execute.Predecoded:
-        """Decode the block's txs and send the signature checks whose key and
-        account number are known now to the helper, chunk by chunk."""
-        pre = execute.Predecoded(auth_state.get_params(ctx), [])
-        for i, raw in enumerate(txs):
-            tx = execute.predecode_one(raw, self.routes, pre.params)
-            pre.txs.append(tx)
-            if isinstance(tx, ChainError):
-                continue
-            acc = auth_state.get_account(ctx, tx.signer)
-            pubkey = None if acc is None else (acc.pubkey or tx.pubkey)
-            if acc is None or pubkey is None:
-                continue  # the ante handler refuses it, or it sends after being created
-            checks.add(i, (pubkey, tx.signature, tx.body_bytes, tx.auth_info_bytes, acc.number))
-        checks.flush()
-        return pre
+    def _prepass(self, ctx: Ctx, txs: list[bytes]) -> execute.Predecoded | None:
+        """Decode the block ahead and start its signature checks on the helper
+        process, when the node has one and the block is large enough."""
+        checks = self.sigverify.begin_block(ctx.block.chain_id, len(txs))
+        if checks.verifier is None:
+            return None
+        return execute.predecode(ctx, txs, self.routes, self.ante, checks)
 
     def commit(self) -> int:
         """Persist the staged block in one atomic batch; reset the CheckTx overlay."""

@@ -11,7 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chain.cli import genesis_cmd, init_cmd, keys_cmd, query_cmd, start_cmd, tx_cmd
+from app.cli import genesis_cmd, init_cmd, query_cmd, start_cmd, tx_cmd
+from chain.cli import keys_cmd
 from chain.cli.common import CliError, Env, add_globals
 from chain.client import ChainRefused, NodeError
 from chain.errors import ChainError

@@ -85,9 +85,9 @@ def run_start(args: argparse.Namespace, env: Env) -> int:
         raise CliError(f"no genesis in {env.home / 'config'}; run `vcoind init --home {env.home}`")
     try:
         # Imported here so the rest of the CLI works without the node's server stack.
-        from chain.node import run_node
+        from app.node import run_node
     except ImportError as e:
-        raise CliError(f"this build has no node runner (chain.node): {e}") from e
+        raise CliError(f"this build has no node runner (app.node): {e}") from e
     try:
         return run_node(env.home, overrides_of(args))
     except ImportError as e:

@@ -96,7 +96,7 @@ def _check_genesis(doc: dict[str, Any]) -> None:
     """Validate the app state as the node will, so init never writes a genesis start rejects."""
     import tempfile
 
-    from chain.app import App
+    from app.app import App
 
     with tempfile.TemporaryDirectory(prefix="vcoin-genesis-") as tmp:
         app = App(Path(tmp) / "state")

@@ -9,9 +9,8 @@ from typing import Any
 
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxBody, TxRaw
 
-from chain.cli.common import CliError, Env, fmt_vcn
-from chain.cli.plugins import register_plugins
-from chain.coins import DENOM, DISPLAY
+from app.cli.plugins import register_plugins
+from chain.cli.common import CliError, Env
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,15 +23,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     q = p.add_subparsers(dest="query_cmd", required=True, metavar="WHAT")
 
-    acc = q.add_parser("account", help="account number, sequence and public key of an address")
-    acc.add_argument("address", help="vcoin1… address or key name")
-    acc.set_defaults(func=run_account)
-
-    bal = q.add_parser("balance", help="balance of an address, in VCN and avcn")
-    bal.add_argument("address", help="vcoin1… address or key name")
-    bal.add_argument("--denom", default=DENOM, help=f"denom to show (default {DENOM})")
-    bal.set_defaults(func=run_balance)
-
     blk = q.add_parser("block", help="a block by height (default: the latest)")
     blk.add_argument("height", nargs="?", type=int, help="block height")
     blk.set_defaults(func=run_block)
@@ -44,9 +34,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     par = q.add_parser("params", help="a module's current params")
     par.add_argument("module", help="module name, e.g. auth or bank")
     par.set_defaults(func=run_params)
-
-    sup = q.add_parser("supply", help="total supply of every denom")
-    sup.set_defaults(func=run_supply)
 
     cus = q.add_parser(
         "custom",
@@ -61,40 +48,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cus.set_defaults(func=run_custom)
 
     register_plugins(q, "register_query")
-
-
-def _coin_text(amount: int, denom: str) -> str:
-    if denom == DENOM:
-        return f"{fmt_vcn(amount)} {DISPLAY} ({amount} {DENOM})"
-    return f"{amount} {denom}"
-
-
-def run_account(args: argparse.Namespace, env: Env) -> int:
-    addr = env.resolve_address(args.address)
-    acc = env.client().account(addr)
-    if acc is None:
-        raise CliError(f"account {addr} does not exist on chain: it has never received funds")
-    env.emit(
-        {
-            "address": acc.address,
-            "account_number": acc.account_number,
-            "sequence": acc.sequence,
-            "pub_key": acc.pub_key,
-        },
-        f"address:        {acc.address}\naccount_number: {acc.account_number}\n"
-        f"sequence:       {acc.sequence}\npub_key:        {acc.pub_key or '(none yet)'}",
-    )
-    return 0
-
-
-def run_balance(args: argparse.Namespace, env: Env) -> int:
-    addr = env.resolve_address(args.address)
-    amount = env.client().balance(addr, args.denom)
-    env.emit(
-        {"address": addr, "denom": args.denom, "amount": str(amount)},
-        _coin_text(amount, args.denom),
-    )
-    return 0
 
 
 def run_block(args: argparse.Namespace, env: Env) -> int:
@@ -155,16 +108,6 @@ def run_tx(args: argparse.Namespace, env: Env) -> int:
 def run_params(args: argparse.Namespace, env: Env) -> int:
     res = env.client().query(args.module, "params")
     env.emit(res, json.dumps(res, indent=2, sort_keys=True))
-    return 0
-
-
-def run_supply(args: argparse.Namespace, env: Env) -> int:
-    res = env.client().query("bank", "total_supply")
-    supply = res.get("supply") or []
-    env.emit(
-        res,
-        "\n".join(_coin_text(int(c["amount"]), str(c["denom"])) for c in supply) or "(no coins)",
-    )
     return 0
 
 

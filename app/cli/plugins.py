@@ -13,7 +13,7 @@ from types import ModuleType
 
 def module_names() -> list[str]:
     """The app's modules in wiring order, the one list of what the node runs."""
-    from chain import wiring
+    from app import wiring
 
     return [m.name for m in wiring.build().modules]
 

@@ -1,0 +1,20 @@
+"""``vcoind tx``: sign and send transactions; each module adds its own commands
+(``modules/<name>/cli.py``, see chain/cli/__init__.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli.plugins import register_plugins
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "tx",
+        help="sign a transaction with a keystore key and send it to the node",
+        description="Build, sign (SIGN_MODE_DIRECT) and broadcast a transaction. The account "
+        "number and sequence come from the node; the fee defaults to gas × min gas price.",
+    )
+    tx = p.add_subparsers(dest="tx_module", required=True, metavar="MODULE")
+
+    register_plugins(tx, "register_tx")

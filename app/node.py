@@ -1,0 +1,57 @@
+"""VCoin's node: ``chain.node.Node`` running the VCoin app, and ``run_node``,
+the foreground process of ``vcoind start``.
+
+SIGTERM or SIGINT finishes the block in progress, stops the servers and
+closes the databases.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from app.app import App
+from chain import node as base
+from chain.config import NodeConfig, load_config
+from chain.logs import setup_logging
+
+log = logging.getLogger("vcoin.node")
+
+
+def make_app(cfg: NodeConfig) -> App:
+    return App(cfg.state_db, sig_verify_workers=cfg.sig_verify_workers)
+
+
+class Node(base.Node):
+    """A node running the VCoin app; in process for tests, or under ``run_node``."""
+
+    app: App
+
+    def __init__(self, cfg: NodeConfig) -> None:
+        super().__init__(cfg, make_app)
+
+
+def run_node(home: Path | str | None = None, overrides: dict[str, Any] | None = None) -> int:
+    """Run a node in the foreground until SIGTERM/SIGINT. Returns an exit code."""
+    cfg = load_config(home, overrides)
+    setup_logging(cfg.log_level, cfg.log_format)
+    node = Node(cfg)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    node.start()
+    while not done.wait(0.5):
+        if node.driver.stopped:
+            log.error("block production stopped; shutting down")
+            node.stop()
+            return 1
+    node.stop()
+    return 0
