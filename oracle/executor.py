@@ -45,6 +45,7 @@ from oracle.similarity import (
     LORA,
     TEXT_GENERATION,
     Comparison,
+    OracleFault,
     Policy,
     compare,
     sampled_decoding,
@@ -311,7 +312,14 @@ class Executor:
             # built only when the weights differ: an exact match needs no forward pass
             loss_of = _Lazy(lambda: self._loss_evaluator(job, spec, model_hash, run_dir))
         t0 = time.monotonic()
-        cmp = compare(task, run.output_path, actual, policy, params=spec["params"], loss_of=loss_of)
+        try:
+            cmp = compare(
+                task, run.output_path, actual, policy, params=spec["params"], loss_of=loss_of
+            )
+        except OracleFault as e:
+            # the oracle's own trouble says nothing about the worker's output
+            log.error("cannot judge, abstaining: %s", e, extra={"job_id": job.get("id")})
+            return Abstain(f"the oracle cannot judge: {e}")
         details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
         cmp = Comparison(cmp.task, cmp.metric, cmp.similarity_bps, cmp.passed, details)
         return Checked(cmp, run, run.output_hash)

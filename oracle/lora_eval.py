@@ -70,15 +70,31 @@ def loss_evaluator(
         def __call__(self, adapter: Path) -> float:
             return loss_of(adapter)
 
+    from peft import get_peft_model_state_dict
+    from safetensors import SafetensorError
+
+    from oracle.similarity import BadOutput
+
+    due = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(model).items()}
+
     def loss_of(adapter: Path) -> float:
+        """The file's content is the adapter's fault (``BadOutput``): it does not parse,
+        or its tensors are not the job's LoRA. Loading checked tensors into the model is
+        the oracle's own work: an ``OSError``, an out-of-memory error or a library bug
+        propagates, and the caller abstains rather than blame the worker."""
         try:
             state = load_file(str(adapter))
-            result = set_peft_model_state_dict(model, state)
-        except Exception as e:  # noqa: BLE001 - a bad adapter is the worker's fault
-            raise ValueError(f"the adapter does not load: {e}") from None
-        unexpected = list(getattr(result, "unexpected_keys", None) or [])
-        if unexpected:
-            raise ValueError(f"the adapter has tensors the job's LoRA lacks: {unexpected[:4]}")
+        except (SafetensorError, ValueError) as e:
+            raise BadOutput(f"the adapter does not load: {e}") from None
+        extra, missing = sorted(set(state) - set(due)), sorted(set(due) - set(state))
+        if extra:
+            raise BadOutput(f"the adapter has tensors the job's LoRA lacks: {extra[:4]}")
+        if missing:
+            raise BadOutput(f"the adapter lacks tensors of the job's LoRA: {missing[:4]}")
+        wrong = [k for k in sorted(state) if tuple(state[k].shape) != due[k]]
+        if wrong:
+            raise BadOutput(f"adapter tensors of the wrong shape: {wrong[:4]}")
+        set_peft_model_state_dict(model, state)
         return mean_loss()
 
     return Evaluator()

@@ -44,6 +44,14 @@ Metrics and why:
   untrained adapter would pass). Similarity = the weight cosine; pass needs
   both.
 * **canaries**: *exact hash*, checked by the chain itself at reveal.
+
+Whose fault: only evidence about the worker's output fails it — a file that
+does not parse (``BadOutput``), the wrong shape, a dissimilar value. When the
+oracle itself cannot judge — a task type it has no metric for, an ``OSError``
+on a file in its own cache, its own output unreadable, a bug in a metric
+(``TypeError`` …), its device out of memory — ``compare`` raises
+``OracleFault`` and the executor abstains: it attests nothing against the
+worker.
 """
 
 from __future__ import annotations
@@ -51,9 +59,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from oracle.fixedpoint import BPS, cosine_bps, rows_cosine_bps
 
@@ -69,6 +78,7 @@ EXACT = "exact-sha256"
 FREE_TEXT = "free-text(minilm-cosine,token-overlap)"
 EMBED_COSINE = "embedding-row-cosine"
 LORA_METRIC = "lora(weight-cosine,heldout-loss)"
+T = TypeVar("T")
 
 
 # Logits: the greedy prefill check accepts a token this close to the top (``prefill``).
@@ -105,6 +115,15 @@ class Comparison:
         return "pass" if self.passed else "fail"
 
 
+class BadOutput(ValueError):
+    """The worker's output is unreadable or malformed: evidence that fails it."""
+
+
+class OracleFault(Exception):
+    """The oracle cannot judge (its own file, metric, device or knowledge failed): it
+    abstains, never failing the worker for it."""
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -133,34 +152,54 @@ def compare(
     ``loss_of`` evaluates a LoRA adapter's held-out loss (``lora_eval``; the
     daemon builds one from the job's model and texts).
     """
-    exp_hash, act_hash = sha256_file(expected), sha256_file(actual)
+    if task not in (TEXT_GENERATION, EMBEDDING, LORA):
+        raise OracleFault(f"no metric for task type {task!r}")
+    try:
+        exp_hash, act_hash = sha256_file(expected), sha256_file(actual)
+        too_big = actual.stat().st_size > MAX_OUTPUT_BYTES
+    except OSError as e:  # both files are in the oracle's own cache and run folder
+        raise OracleFault(f"cannot read its own copy of the outputs: {e}") from e
     base = {"expected_sha256": exp_hash, "actual_sha256": act_hash}
     try:
-        if actual.stat().st_size > MAX_OUTPUT_BYTES:
-            raise ValueError(f"the output is over {MAX_OUTPUT_BYTES} bytes")
+        if too_big:
+            raise BadOutput(f"the output is over {MAX_OUTPUT_BYTES} bytes")
         if task == TEXT_GENERATION:
             c = _text_generation(expected, actual, exp_hash == act_hash, policy, params or {})
         elif task == EMBEDDING:
             c = _embedding(expected, actual, exp_hash == act_hash, policy)
-        elif task == LORA:
-            c = _lora(expected, actual, exp_hash == act_hash, policy, loss_of)
         else:
-            raise ValueError(f"no metric for task type {task!r}")
-    except (ValueError, KeyError, TypeError, OSError) as e:
+            c = _lora(expected, actual, exp_hash == act_hash, policy, loss_of)
+    except BadOutput as e:
         # An output the oracle cannot even read is as wrong as it gets.
         return Comparison(task, "unreadable", 0, False, {**base, "error": str(e)[:500]})
+    except OracleFault:
+        raise
+    except Exception as e:  # noqa: BLE001 - anything else is the oracle's own failure
+        raise OracleFault(f"{task} metric failed: {type(e).__name__}: {e}"[:500]) from e
     return Comparison(c.task, c.metric, c.similarity_bps, c.passed, {**base, **c.details})
+
+
+def _own(read: Callable[[Path], T], path: Path) -> T:
+    """``read(path)`` of the oracle's own output: a failure is the oracle's fault."""
+    try:
+        return read(path)
+    except Exception as e:  # noqa: BLE001
+        raise OracleFault(f"its own output does not read back: {type(e).__name__}: {e}") from e
 
 
 # -- text generation --------------------------------------------------------------------
 def _completions(path: Path) -> list[dict[str, Any]]:
-    doc = json.loads(path.read_bytes())
+    data = path.read_bytes()
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as e:  # bad JSON, bad UTF-8, absurd nesting
+        raise BadOutput(f"output.json is not JSON: {e}") from None
     items = doc.get("completions") if isinstance(doc, dict) else None
     if not isinstance(items, list) or not items:
-        raise ValueError("output.json has no completions list")
+        raise BadOutput("output.json has no completions list")
     for it in items:
         if not isinstance(it, dict) or not isinstance(it.get("completion"), str):
-            raise ValueError("each completion needs a completion string")
+            raise BadOutput("each completion needs a completion string")
     return items
 
 
@@ -173,7 +212,7 @@ def _text_generation(
         return Comparison(TEXT_GENERATION, metric, BPS, True, {"exact": True})
     from oracle.textsim import free_text_bps
 
-    exp, act = _completions(expected), _completions(actual)
+    exp, act = _own(_completions, expected), _completions(actual)
     if len(exp) != len(act):
         return Comparison(
             TEXT_GENERATION, metric, 0, False, {"error": f"{len(act)} completions, {len(exp)} due"}
@@ -199,18 +238,20 @@ def _load_tensors(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
             meta = dict(f.metadata() or {})
             for name in f.keys():  # noqa: SIM118 - safe_open is not a mapping
                 out[name] = f.get_tensor(name)
+    except OSError:
+        raise  # the file is in the oracle's own cache: its fault, not the content's
     except Exception as e:  # noqa: BLE001 - any parse failure means an unreadable output
-        raise ValueError(f"not a readable safetensors file: {e}") from None
+        raise BadOutput(f"not a readable safetensors file: {e}") from None
     return out, meta
 
 
 def _embedding(expected: Path, actual: Path, same: bool, policy: Policy) -> Comparison:
     if same:
         return Comparison(EMBEDDING, EMBED_COSINE, BPS, True, {"exact": True})
-    exp, _ = _load_tensors(expected)
+    exp, _ = _own(_load_tensors, expected)
     act, _ = _load_tensors(actual)
     if "embeddings" not in act:
-        raise ValueError("the output has no 'embeddings' tensor")
+        raise BadOutput("the output has no 'embeddings' tensor")
     e, a = exp["embeddings"], act["embeddings"]
     if e.shape != a.shape:
         return Comparison(
@@ -232,7 +273,7 @@ def _lora(
 ) -> Comparison:
     if same:
         return Comparison(LORA, LORA_METRIC, BPS, True, {"exact": True})
-    exp, _ = _load_tensors(expected)
+    exp, _ = _own(_load_tensors, expected)
     act, _ = _load_tensors(actual)
     if sorted(exp) != sorted(act):
         missing = sorted(set(exp) - set(act))[:8]
@@ -247,7 +288,8 @@ def _lora(
         details["loss_check"] = "skipped: no evaluator"
     elif weight >= policy.threshold_bps:
         # Only worth the forward passes when the weights could pass at all.
-        lb, lo, lw = loss_of.base_loss(), loss_of(expected), loss_of(actual)
+        lb, lo = loss_of.base_loss(), _own(loss_of, expected)
+        lw = loss_of(actual)  # BadOutput when the worker's adapter does not load
         effect = max(abs(lb - lo), policy.loss_floor_bps / BPS * abs(lo))
         allowed = policy.loss_tolerance_bps / BPS * effect
         loss_ok = math.isfinite(lw) and abs(lw - lo) <= allowed
