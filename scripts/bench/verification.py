@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verification figures: detection of a cheating worker, and the compute overhead.
 
-Measured by simulation through the real modules (``oracle/simulate.py``: an
+Measured by simulation through the real modules (``detection_sim.py`` here: an
 App in a temp dir, signed txs, FinalizeBlock + Commit, seeded), at the
 default verification params unless overridden, next to what the params
 predict (rates as fractions):
@@ -45,11 +45,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # detection_sim, when imported
+
+from detection_sim import PRICE, VCN, SimConfig, predicted_caught, simulate  # noqa: E402
 
 from modules.slashing.params import Params as SlashingParams  # noqa: E402
 from modules.verification.params import Params  # noqa: E402
 from modules.verification.risk import Risk, RiskInputs, SlashTerms  # noqa: E402
-from oracle.simulate import PRICE, VCN, SimConfig, predicted_caught, simulate  # noqa: E402
 
 # The previous defaults: full re-execution of every check, 5 % canaries, every worker
 # drawn at the reputation rule alone.

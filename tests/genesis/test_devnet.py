@@ -47,7 +47,8 @@ def test_the_chain_accepts_the_devnet_genesis(tmp_path: Path) -> None:
 
 
 def test_without_devnet_params_the_design_defaults_apply(tmp_path: Path) -> None:
-    """oracle/simulate.py measures detection at the design's params, not the devnet's."""
+    """scripts/bench/detection_sim.py measures detection at the design's params, not the
+    devnet's."""
     from modules.verification.params import Params
 
     doc = genesis_doc(devnet_params=False)

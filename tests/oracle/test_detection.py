@@ -1,6 +1,6 @@
 """The detection rate measured over many simulated jobs matches what the params predict.
 
-Thousands of jobs go through the real modules (``oracle.simulate``: an App in
+Thousands of jobs go through the real modules (``scripts/bench/detection_sim.py``: an App in
 a temp dir, signed txs, finalize_block + commit) at the default verification
 params: sampling ``s = new_worker_sample_bps / 10000 = 0.50`` (the risk rate of a
 worker in its first 100 results), canaries ``r = canary_rate_bps / 10000 = 0.05``
@@ -21,10 +21,20 @@ reproducible; the bound is what any seed must meet.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
-from oracle.simulate import SimConfig, SimResult, predicted_caught, predicted_p, simulate
+# The simulation is a benchmark harness (scripts/bench), not part of the oracle package.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "scripts" / "bench"))
+from detection_sim import (  # noqa: E402
+    SimConfig,
+    SimResult,
+    predicted_caught,
+    predicted_p,
+    simulate,
+)
 
 S_BPS, R_BPS = 5000, 500  # the default params: a new worker's rate, the canary share
 

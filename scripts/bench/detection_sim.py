@@ -1,5 +1,9 @@
 """Verification by simulation through the real modules: detection rate and overhead.
 
+A benchmark harness, not part of the oracle: ``scripts/bench/verification.py``
+prints its figures and ``tests/oracle/test_detection.py`` holds them to the
+predictions below. It imports the oracle's own canary and attestation code.
+
 An ``App`` in a temporary folder (real RocksDB, real modules, default params
 unless overridden) is driven block by block with ``finalize_block`` +
 ``commit``, with signed txs from every actor:
