@@ -39,6 +39,17 @@ from chain.store import Store, app_hash_of
 log = logging.getLogger("vcoin.app")
 VERSION = "0.1.0"
 MAX_QUERY_BYTES = 65_536
+# CometBFT's own ceiling on a block (types.MaxBlockSizeBytes), which consensus
+# params' block.max_bytes = -1 stands for; also the limit of a chain whose
+# genesis names none.
+MAX_BLOCK_BYTES = 104_857_600
+
+
+def block_bytes_limit(max_bytes: int | None) -> int:
+    """Consensus params' block.max_bytes as a byte limit (-1, 0 or None: CometBFT's ceiling)."""
+    if max_bytes is None or max_bytes <= 0:
+        return MAX_BLOCK_BYTES
+    return min(int(max_bytes), MAX_BLOCK_BYTES)
 
 
 class BaseApp:
@@ -117,9 +128,17 @@ class BaseApp:
         return InfoResult(self.store.height(), self.store.app_hash(), VERSION)
 
     def init_chain(
-        self, chain_id: str, app_state: Mapping[str, Any], time_ns: int = 0, initial_height: int = 1
+        self,
+        chain_id: str,
+        app_state: Mapping[str, Any],
+        time_ns: int = 0,
+        initial_height: int = 1,
+        max_block_bytes: int | None = None,
     ) -> bytes:
         """Run every module's genesis and commit it at height ``initial_height - 1``.
+
+        ``max_block_bytes``: consensus params' block.max_bytes, kept in state so
+        that every node's ProcessProposal holds a proposal to the same limit.
 
         Called again after a crash before the first block, it finds the same
         genesis committed and returns its app hash.
@@ -138,8 +157,20 @@ class BaseApp:
         for m in self.modules:
             m.init_genesis(ctx, dict(app_state.get(m.name) or m.default_genesis()))
         pending = self._stage(ctx, initial_height - 1, time_ns)
-        self._persist(pending, {"genesis_hash": genesis_hash, "initial_height": initial_height})
+        limit = block_bytes_limit(max_block_bytes)
+        self._persist(
+            pending,
+            {
+                "genesis_hash": genesis_hash,
+                "initial_height": initial_height,
+                "max_block_bytes": limit,
+            },
+        )
         return pending.app_hash
+
+    def max_block_bytes(self) -> int:
+        """The block size limit genesis set (CometBFT's ceiling when it set none)."""
+        return block_bytes_limit(int(str(self.store.chain_meta().get("max_block_bytes", 0))))
 
     def validate_genesis(self, app_state: Mapping[str, Any]) -> None:
         unknown = set(app_state) - {m.name for m in self.modules}
@@ -194,11 +225,20 @@ class BaseApp:
         self._proposed = (rules, frozenset(out))
         return out
 
-    def process_proposal(self, txs: list[bytes], max_tx_bytes: int) -> bool:
+    def process_proposal(self, txs: list[bytes], max_tx_bytes: int | None = None) -> bool:
         """Accept a proposal unless it breaks block limits or holds a tx that CheckTx
         would refuse without looking at state. Txs that fail against state (a spent
-        sequence, an empty account) fail individually inside the block."""
-        if sum(len(t) for t in txs) > max_tx_bytes:
+        sequence, an empty account) fail individually inside the block.
+
+        ``max_tx_bytes``: the driver's own limit on the txs' bytes; the block size
+        limit genesis set applies in any case. Both come from state or the
+        request, so every validator decides alike."""
+        limit = self.max_block_bytes()
+        if max_tx_bytes is not None:
+            limit = min(limit, max_tx_bytes)
+        size = sum(len(t) for t in txs)
+        if size > limit:
+            log.warning("proposal rejected: its txs are %d bytes; the limit is %d", size, limit)
             return False
         rules = self.ante.rules(self.query_ctx())
         known = self._proposed[1] if self._proposed[0] == rules else frozenset()

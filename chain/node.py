@@ -59,6 +59,7 @@ class Node:
         max_bytes = int(
             self.genesis.get("consensus_params", {}).get("block", {}).get("max_bytes", 4 << 20)
         )
+        self.max_block_bytes = max_bytes
         self.driver = SoloDriver(
             self.app,
             self.blocks,
@@ -105,6 +106,7 @@ class Node:
                     self.genesis["app_state"],
                     _parse_rfc3339_ns(self.genesis.get("genesis_time", "1970-01-01T00:00:00Z")),
                     int(self.genesis.get("initial_height", 1)),
+                    self.max_block_bytes,
                 )
             elif self.app.chain_id != self.chain_id:
                 raise RuntimeError(

@@ -400,12 +400,21 @@ class Proof:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, object]) -> Proof:
-        leaf = d.get("leaf")
-        sib = d["siblings"]
-        assert isinstance(sib, list)
+    def from_json(cls, d: object) -> Proof:
+        """Parse an untrusted proof; a malformed one raises ValueError saying what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError("malformed proof: not a JSON object")
+        key, sib, leaf = d.get("key"), d.get("siblings"), d.get("leaf")
+        if not isinstance(key, str):
+            raise ValueError("malformed proof: key must be a hex string")
+        if not isinstance(sib, list) or not all(isinstance(s, str) for s in sib):
+            raise ValueError("malformed proof: siblings must be a list of hex strings")
+        if leaf is not None and not (
+            isinstance(leaf, list) and len(leaf) == 2 and all(isinstance(x, str) for x in leaf)
+        ):
+            raise ValueError("malformed proof: leaf must be null or two hex strings")
         return cls(
-            key=bytes.fromhex(str(d["key"])),
+            key=bytes.fromhex(key),
             siblings=[bytes.fromhex(s) for s in sib],
-            leaf=None if leaf is None else (bytes.fromhex(leaf[0]), bytes.fromhex(leaf[1])),  # type: ignore[index]
+            leaf=None if leaf is None else (bytes.fromhex(leaf[0]), bytes.fromhex(leaf[1])),
         )

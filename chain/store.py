@@ -77,12 +77,19 @@ class StoreProof:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, object]) -> StoreProof:
-        roots = d["roots"]
-        inner = d["inner"]
-        assert isinstance(roots, dict) and isinstance(inner, dict)
+    def from_json(cls, d: object) -> StoreProof:
+        """Parse an untrusted proof; a malformed one raises ValueError saying what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError("malformed store proof: not a JSON object")
+        roots, inner, module = d.get("roots"), d.get("inner"), d.get("module")
+        if not isinstance(roots, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in roots.items()
+        ):
+            raise ValueError("malformed store proof: roots must map module names to hex strings")
+        if not isinstance(module, str):
+            raise ValueError("malformed store proof: module must be a string")
         return cls(
-            module=str(d["module"]),
+            module=module,
             inner=Proof.from_json(inner),
             roots={str(k): bytes.fromhex(str(v)) for k, v in roots.items()},
         )

@@ -105,7 +105,12 @@ class AbciApp:
 
     def _init_chain(self, r: Any) -> abci.Response:
         state = json.loads(r.app_state_bytes or b"{}")
-        h = self.app.init_chain(r.chain_id, state, _time_ns(r.time), int(r.initial_height or 1))
+        max_bytes = (
+            int(r.consensus_params.block.max_bytes) if r.HasField("consensus_params") else None
+        )
+        h = self.app.init_chain(
+            r.chain_id, state, _time_ns(r.time), int(r.initial_height or 1), max_bytes
+        )
         return abci.Response(init_chain=abci.ResponseInitChain(app_hash=h))
 
     def _check_tx(self, r: Any) -> abci.Response:
@@ -117,7 +122,9 @@ class AbciApp:
         return abci.Response(prepare_proposal=abci.ResponsePrepareProposal(txs=txs))
 
     def _process_proposal(self, r: Any) -> abci.Response:
-        ok = self.app.process_proposal([bytes(t) for t in r.txs], 1 << 62)
+        # no limit of its own: the app holds the proposal to the block size
+        # limit of genesis' consensus params, which it keeps in state
+        ok = self.app.process_proposal([bytes(t) for t in r.txs])
         status = abci.ResponseProcessProposal.ACCEPT if ok else abci.ResponseProcessProposal.REJECT
         return abci.Response(process_proposal=abci.ResponseProcessProposal(status=status))
 

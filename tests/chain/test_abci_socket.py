@@ -9,11 +9,12 @@ from pathlib import Path
 from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from cosmpy.protos.tendermint.abci import types_pb2 as abci
+from cosmpy.protos.tendermint.types.params_pb2 import BlockParams, ConsensusParams
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from app.app import App
 from chain.abci.server import serve
 from chain.abci.wire import frame, read_frame
-from chain.app import App
 from chain.store import StoreProof, verify_proof
 from chain.tx.sign import sign_tx
 from genesis.devnet import dev_key, genesis_doc
@@ -54,6 +55,7 @@ def test_cometbft_drives_a_block_over_the_socket(tmp_path: Path) -> None:
                 app_state_bytes=json.dumps(g["app_state"]).encode(),
                 initial_height=1,
                 time=Timestamp(seconds=1_700_000_000),
+                consensus_params=ConsensusParams(block=BlockParams(max_bytes=4096)),
             ),
         )
         genesis_hash = init.init_chain.app_hash
@@ -86,6 +88,10 @@ def test_cometbft_drives_a_block_over_the_socket(tmp_path: Path) -> None:
         assert list(prep.prepare_proposal.txs) == [tx]
         proc = await _call(r, w, process_proposal=abci.RequestProcessProposal(txs=[tx], height=1))
         assert proc.process_proposal.status == abci.ResponseProcessProposal.ACCEPT
+        # over genesis' block.max_bytes (4096): rejected, though each tx is fine
+        many = [tx] * (4096 // len(tx) + 1)
+        over = await _call(r, w, process_proposal=abci.RequestProcessProposal(txs=many, height=1))
+        assert over.process_proposal.status == abci.ResponseProcessProposal.REJECT
 
         fin = await _call(
             r,

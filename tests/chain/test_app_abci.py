@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from chain.app import App
+from app.app import App
 from chain.context import BlockInfo
 from genesis.devnet import CHAIN_ID
 from modules.bank import keys as bank_keys
@@ -221,3 +222,43 @@ def test_a_replaced_proposal_leaves_no_trace(chain: Chain, make_app: Callable[..
     # and the next block agrees too (no staged node of x lingers in any cache)
     z = [chain.send(ALICE, BOB, 4, count=False)]
     assert chain.block(z, t + 10**9).app_hash == run_block(twin, z, t + 10**9).app_hash
+
+
+@pytest.mark.parametrize("slack,accepted", [(1, True), (0, True), (-1, False)])
+def test_process_proposal_holds_a_block_to_the_size_limit_genesis_set(
+    tmp_path: Path, slack: int, accepted: bool
+) -> None:
+    """CometBFT's ProcessProposal carries no limit: the app keeps block.max_bytes from
+    InitChain in state, so every validator, restarted or not, judges alike."""
+    signer = Chain(new_app(tmp_path / "signer"))
+    txs = [signer.send(ALICE, BOB, 1), signer.send(ALICE, BOB, 2)]
+    signer.app.close()
+    limit = sum(len(t) for t in txs) + slack
+    doc = make_genesis()
+    app = App(tmp_path / "node")
+    app.init_chain(doc["chain_id"], doc["app_state"], GENESIS_TIME_NS, 1, max_block_bytes=limit)
+    assert app.max_block_bytes() == limit
+    assert app.process_proposal(txs) is accepted
+    app.close()
+    again = App(tmp_path / "node")  # after a restart InitChain does not run again
+    try:
+        assert again.process_proposal(txs) is accepted
+        # the driver's own, smaller limit applies on top
+        assert again.process_proposal(txs, sum(len(t) for t in txs) - 1) is False
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("max_bytes", [None, 0, -1])
+def test_a_genesis_without_a_block_limit_gets_cometbfts_ceiling(
+    tmp_path: Path, max_bytes: int | None
+) -> None:
+    from chain.baseapp import MAX_BLOCK_BYTES
+
+    doc = make_genesis()
+    app = App(tmp_path / "node")
+    try:
+        app.init_chain(doc["chain_id"], doc["app_state"], GENESIS_TIME_NS, 1, max_bytes)
+        assert app.max_block_bytes() == MAX_BLOCK_BYTES
+    finally:
+        app.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from chain.app import App
+import pytest
+
+from app.app import App
 from chain.crypto import PrivateKey
 from chain.smt import Proof
 from chain.store import StoreProof, verify_proof
@@ -138,3 +140,27 @@ def test_app_hash_commits_to_exactly_the_stored_state(chain: Chain) -> None:
     k = test_key(20)
     assert_ok(chain.deliver_one(chain.send(k, BOB, chain.balance(k) - 200_000 * 10**9)))
     assert chain.app_hash == reference_app_hash(chain.app)
+
+
+def test_a_malformed_proof_is_refused_with_a_value_error(chain: Chain) -> None:
+    """Proof JSON comes from an untrusted node: every malformation is a ValueError
+    that says what is wrong (not an assert, which ``python -O`` removes)."""
+    _, proof = _proved(chain, "bank", _bal_key(BOB))
+    good = proof.to_json()
+    inner = dict(good["inner"])  # type: ignore[call-overload]
+    cases: list[tuple[object, str]] = [
+        ([], "not a JSON object"),
+        ({**good, "roots": ["bank"]}, "roots"),
+        ({**good, "roots": {"bank": 7}}, "roots"),
+        ({**good, "module": None}, "module"),
+        ({**good, "inner": "x"}, "not a JSON object"),
+        ({**good, "inner": {**inner, "siblings": "ab"}}, "siblings"),
+        ({**good, "inner": {**inner, "siblings": [1]}}, "siblings"),
+        ({**good, "inner": {**inner, "key": 5}}, "key"),
+        ({**good, "inner": {**inner, "leaf": ["aa"]}}, "leaf"),
+        ({**good, "inner": {**inner, "key": "zz"}}, "hex"),
+    ]
+    for doc, says in cases:
+        with pytest.raises(ValueError, match=says):
+            StoreProof.from_json(doc)
+    assert StoreProof.from_json(good) == proof
