@@ -21,7 +21,7 @@ from chain.consensus.eventbus import EventBus
 from chain.consensus.mempool import Mempool, MempoolConfig
 from chain.consensus.solo import SoloConfig, SoloDriver
 from chain.metrics import NodeMetrics
-from chain.results import BlockResult
+from chain.results import BlockResult, InfoResult, QueryResult, TxResult
 
 log = logging.getLogger("vcoin.node")
 
@@ -82,6 +82,27 @@ class Node:
     @property
     def chain_id(self) -> str:
         return str(self.genesis["chain_id"])
+
+    # -- chain.nodeview.NodeView: what the servers see -----------------------------
+    @property
+    def producing(self) -> bool:
+        return not self.driver.stopped
+
+    def app_info(self) -> InfoResult:
+        with self.lock:
+            return self.app.info()
+
+    def app_query(self, path: str, data: bytes, height: int, prove: bool) -> QueryResult:
+        with self.lock:
+            return self.app.query(path, data, height, prove)
+
+    def custom_query(self, module: str, name: str, req: dict[str, Any]) -> Any:
+        with self.lock:
+            return self.app.custom_query(module, name, req)
+
+    def simulate(self, raw: bytes) -> TxResult:
+        with self.lock:
+            return self.app.simulate(raw)
 
     def _on_block(self, res: BlockResult, seconds: float) -> None:
         self.metrics.block(res, seconds)

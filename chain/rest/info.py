@@ -19,13 +19,13 @@ from chain.rest.encode import events, to_json
 from chain.rpc import encode as rpc_enc
 
 if TYPE_CHECKING:
-    from chain.node import Node
+    from chain.nodeview import NodeView
 
 # The Cosmos SDK release whose REST API this node speaks; clients parse it as a version.
 SDK_API_VERSION = "v0.50.0"
 
 
-def node_info(node: Node) -> dict[str, Any]:
+def node_info(node: NodeView) -> dict[str, Any]:
     resp = tm_q.GetNodeInfoResponse(
         default_node_info=p2p.DefaultNodeInfo(
             protocol_version=p2p.ProtocolVersion(

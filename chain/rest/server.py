@@ -66,7 +66,7 @@ from chain.rpc.guard import Guard
 from chain.rpc.query import QueryError, parse
 
 if TYPE_CHECKING:
-    from chain.node import Node
+    from chain.nodeview import NodeView
 
 log = logging.getLogger("vcoin.rest")
 DEFAULT_LIMIT = 100
@@ -79,15 +79,14 @@ def _pack(msg: Message) -> AnyPb:
 
 
 class RestService:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeView) -> None:
         self.node = node
         self.async_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rest-async")
 
     def custom(self, module: str, name: str, req: dict[str, Any]) -> Any:
         """An app query; chain refusals become gateway errors."""
         try:
-            with self.node.lock:
-                return self.node.app.custom_query(module, name, req)
+            return self.node.custom_query(module, name, req)
         except ChainError as e:
             if e.kind is ErrNotFound:
                 raise not_found(e.message) from e
@@ -185,8 +184,7 @@ class RestService:
             ).SerializeToString()
         else:
             raise bad_request("empty txBytes is not allowed: send tx_bytes (base64) or tx")
-        with self.node.lock:
-            r = self.node.app.simulate(raw)
+        r = self.node.simulate(raw)
         if not r.ok:
             raise bad_request(
                 f"{r.log}: with gas wanted: '{r.gas_wanted}' and gas used: '{r.gas_used}' "
@@ -276,8 +274,7 @@ class RestService:
 
     # -- blocks ------------------------------------------------------------------
     def block(self, height: int | None) -> dict[str, Any]:
-        with self.node.lock:
-            latest = self.node.app.info().last_block_height
+        latest = self.node.app_info().last_block_height
         if height is None:
             if latest < 1:
                 raise not_found("no block has been committed yet; retry in a moment")
@@ -297,7 +294,7 @@ class RestService:
         return enc.block_response(blk, cls)
 
 
-def build_rest_app(node: Node) -> FastAPI:
+def build_rest_app(node: NodeView) -> FastAPI:
     svc = RestService(node)
     app = FastAPI(title="VCoin REST API", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.rest = svc

@@ -24,7 +24,7 @@ from chain.rpc.params import Param, internal, invalid
 from chain.rpc.query import QueryError, parse
 
 if TYPE_CHECKING:
-    from chain.node import Node
+    from chain.nodeview import NodeView
 
 PROOF_OP_TYPE = "vcoin:smt"
 
@@ -32,13 +32,12 @@ PROOF_OP_TYPE = "vcoin:smt"
 # -- helpers ------------------------------------------------------------------
 
 
-def _committed(node: Node) -> tuple[int, bytes]:
-    with node.lock:
-        info = node.app.info()
+def _committed(node: NodeView) -> tuple[int, bytes]:
+    info = node.app_info()
     return info.last_block_height, info.last_block_app_hash
 
 
-def _height(node: Node, height: int | None) -> int:
+def _height(node: NodeView, height: int | None) -> int:
     latest, _ = _committed(node)
     if height is None or height == 0:
         return latest
@@ -81,13 +80,13 @@ def tx_json(f: txsearch.FoundTx) -> dict[str, Any]:
 # -- info ---------------------------------------------------------------------
 
 
-def health(node: Node) -> dict[str, Any]:
-    if node.driver.stopped:
+def health(node: NodeView) -> dict[str, Any]:
+    if not node.producing:
         raise internal("block production has stopped; see the node's log", 503)
     return {}
 
 
-def status(node: Node) -> dict[str, Any]:
+def status(node: NodeView) -> dict[str, Any]:
     height, _ = _committed(node)
     latest = node.blocks.block(height) if height else None
     base = node.blocks.base()
@@ -124,16 +123,16 @@ def status(node: Node) -> dict[str, Any]:
     }
 
 
-def net_info(node: Node) -> dict[str, Any]:
+def net_info(node: NodeView) -> dict[str, Any]:
     return {"listening": False, "listeners": [], "n_peers": "0", "peers": []}
 
 
-def genesis(node: Node) -> dict[str, Any]:
+def genesis(node: NodeView) -> dict[str, Any]:
     return {"genesis": node.genesis}
 
 
 def validators(
-    node: Node, height: int | None, page: int | None, per_page: int | None
+    node: NodeView, height: int | None, page: int | None, per_page: int | None
 ) -> dict[str, Any]:
     h = _height(node, height)
     try:
@@ -148,7 +147,7 @@ def validators(
     }
 
 
-def abci_info(node: Node) -> dict[str, Any]:
+def abci_info(node: NodeView) -> dict[str, Any]:
     height, app_hash = _committed(node)
     return {
         "response": {
@@ -164,7 +163,7 @@ def abci_info(node: Node) -> dict[str, Any]:
 # -- blocks and txs -------------------------------------------------------------
 
 
-def block(node: Node, height: int | None) -> dict[str, Any]:
+def block(node: NodeView, height: int | None) -> dict[str, Any]:
     h = _height(node, height)
     blk = node.blocks.block(h) if h else None
     if blk is None:
@@ -172,7 +171,7 @@ def block(node: Node, height: int | None) -> dict[str, Any]:
     return enc.block_result_json(blk)
 
 
-def block_results(node: Node, height: int | None) -> dict[str, Any]:
+def block_results(node: NodeView, height: int | None) -> dict[str, Any]:
     h = _height(node, height)
     if h == 0:
         raise internal("no block has been committed yet; retry after the first block", 404)
@@ -182,7 +181,7 @@ def block_results(node: Node, height: int | None) -> dict[str, Any]:
     return enc.block_results_json(res)
 
 
-def tx(node: Node, hash: bytes, prove: bool) -> dict[str, Any]:
+def tx(node: NodeView, hash: bytes, prove: bool) -> dict[str, Any]:
     if prove:
         raise invalid("tx inclusion proofs are not served by this node; call with prove=false")
     found = txsearch.find_tx(node, hash)
@@ -192,7 +191,7 @@ def tx(node: Node, hash: bytes, prove: bool) -> dict[str, Any]:
 
 
 def tx_search(
-    node: Node, query: str, prove: bool, page: int | None, per_page: int | None, order_by: str
+    node: NodeView, query: str, prove: bool, page: int | None, per_page: int | None, order_by: str
 ) -> dict[str, Any]:
     if prove:
         raise invalid("tx inclusion proofs are not served by this node; call with prove=false")
@@ -215,7 +214,7 @@ def tx_search(
 # -- mempool ------------------------------------------------------------------
 
 
-def broadcast_tx_sync(node: Node, tx: bytes) -> dict[str, Any]:
+def broadcast_tx_sync(node: NodeView, tx: bytes) -> dict[str, Any]:
     r = node.mempool.check_and_add(tx)
     node.metrics.checktx.labels("ok" if r.ok else "rejected").inc()
     return {
@@ -227,12 +226,12 @@ def broadcast_tx_sync(node: Node, tx: bytes) -> dict[str, Any]:
     }
 
 
-def num_unconfirmed_txs(node: Node) -> dict[str, Any]:
+def num_unconfirmed_txs(node: NodeView) -> dict[str, Any]:
     n = str(len(node.mempool))
     return {"n_txs": n, "total": n, "total_bytes": str(node.mempool.size_bytes), "txs": None}
 
 
-def unconfirmed_txs(node: Node, limit: int | None) -> dict[str, Any]:
+def unconfirmed_txs(node: NodeView, limit: int | None) -> dict[str, Any]:
     n = 30 if limit is None or limit < 1 else min(limit, 100)
     txs = node.mempool.reap(1 << 62, n)
     return {
@@ -246,14 +245,13 @@ def unconfirmed_txs(node: Node, limit: int | None) -> dict[str, Any]:
 # -- queries ------------------------------------------------------------------
 
 
-def abci_query(node: Node, path: str, data: bytes, height: int, prove: bool) -> dict[str, Any]:
+def abci_query(node: NodeView, path: str, data: bytes, height: int, prove: bool) -> dict[str, Any]:
     if path.strip("/").startswith("custom/") and data:
         try:
             loads(data)
         except JsonError as e:
             raise invalid(f"argument 'data': a /custom query takes JSON; {e}") from e
-    with node.lock:
-        r = node.app.query(path, data, height, prove)
+    r = node.app_query(path, data, height, prove)
     ops = None
     if r.proof is not None:
         proof = json.dumps(r.proof, sort_keys=True).encode()

@@ -20,7 +20,7 @@ from chain.rpc.encode import flat_events
 from chain.rpc.query import Condition, Query
 
 if TYPE_CHECKING:
-    from chain.node import Node
+    from chain.nodeview import NodeView
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
@@ -41,9 +41,8 @@ class FoundTx:
         return hashlib.sha256(self.tx).digest()
 
 
-def committed_height(node: Node) -> int:
-    with node.lock:
-        return node.app.info().last_block_height
+def committed_height(node: NodeView) -> int:
+    return node.app_info().last_block_height
 
 
 def tx_attrs(height: int, tx: bytes, result: dict[str, Any]) -> dict[str, list[str]]:
@@ -59,7 +58,7 @@ def tx_attrs(height: int, tx: bytes, result: dict[str, Any]) -> dict[str, list[s
 class _Loader:
     """Reads txs and results, caching each height's results for one search."""
 
-    def __init__(self, node: Node, top: int) -> None:
+    def __init__(self, node: NodeView, top: int) -> None:
         self.blocks = node.blocks
         self.top = top
         self._results: dict[int, dict[str, Any] | None] = {}
@@ -93,7 +92,7 @@ class _Loader:
                     yield h, i
 
 
-def find_tx(node: Node, tx_hash: bytes) -> FoundTx | None:
+def find_tx(node: NodeView, tx_hash: bytes) -> FoundTx | None:
     loc = node.blocks.tx_location(tx_hash)
     if loc is None:
         return None
@@ -131,7 +130,7 @@ def _height_bounds(conds: tuple[Condition, ...], base: int, top: int) -> tuple[i
     return lo, hi
 
 
-def _candidates(node: Node, q: Query, loader: _Loader) -> Iterable[tuple[int, int]]:
+def _candidates(node: NodeView, q: Query, loader: _Loader) -> Iterable[tuple[int, int]]:
     conds = q.conditions
     for c in conds:
         if c.tag == "tx.hash" and c.equality is not None:
@@ -151,7 +150,7 @@ def _candidates(node: Node, q: Query, loader: _Loader) -> Iterable[tuple[int, in
     return loader.block_txs(range(lo, hi + 1))
 
 
-def search(node: Node, q: Query) -> list[FoundTx]:
+def search(node: NodeView, q: Query) -> list[FoundTx]:
     """Every committed tx matching ``q``, in chain order."""
     loader = _Loader(node, committed_height(node))
     seen: set[tuple[int, int]] = set()

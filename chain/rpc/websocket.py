@@ -27,6 +27,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chain.consensus.eventbus import Attrs, Message, Subscription
 from chain.rpc import encode as enc
+from chain.rpc.dispatch import (
+    RpcService,
+    check_envelope,
+    encode_reply,
+    handle_request,
+    reply,
+    wait_message,
+)
 from chain.rpc.guard import REQUEST_ID
 from chain.rpc.jsonbody import describe
 from chain.rpc.params import (
@@ -39,14 +47,6 @@ from chain.rpc.params import (
     invalid,
 )
 from chain.rpc.query import Query, QueryError, parse
-from chain.rpc.server import (
-    RpcService,
-    check_envelope,
-    encode_reply,
-    handle_request,
-    reply,
-    wait_message,
-)
 
 log = logging.getLogger("vcoin.rpc.ws")
 
