@@ -35,9 +35,9 @@ from chain.module import Module, MsgSpec
 from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
 from chain.sigverify import SigVerifier
 from chain.store import Store, app_hash_of
+from chain.version import VERSION
 
 log = logging.getLogger("vcoin.app")
-VERSION = "0.1.0"
 MAX_QUERY_BYTES = 65_536
 # CometBFT's own ceiling on a block (types.MaxBlockSizeBytes), which consensus
 # params' block.max_bytes = -1 stands for; also the limit of a chain whose

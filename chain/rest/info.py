@@ -12,11 +12,11 @@ from cosmpy.protos.tendermint.p2p import types_pb2 as p2p
 from cosmpy.protos.tendermint.types import params_pb2
 from google.protobuf.duration_pb2 import Duration
 
-from chain.baseapp import VERSION
 from chain.coins import DENOM
 from chain.consensus.solo import PROPOSER
 from chain.rest.encode import events, to_json
 from chain.rpc import encode as rpc_enc
+from chain.version import VERSION
 
 if TYPE_CHECKING:
     from chain.nodeview import NodeView

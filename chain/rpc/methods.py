@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chain.baseapp import VERSION
 from chain.consensus.solo import PROPOSER
 from chain.results import TxResult
 from chain.rpc import encode as enc
@@ -22,6 +21,7 @@ from chain.rpc import txsearch
 from chain.rpc.jsonbody import JsonError, loads
 from chain.rpc.params import Param, internal, invalid
 from chain.rpc.query import QueryError, parse
+from chain.version import VERSION
 
 if TYPE_CHECKING:
     from chain.nodeview import NodeView
