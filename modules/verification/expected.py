@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from chain.context import Ctx
-from modules.verification.risk import SlashTerms
 
 
 class JobView(Protocol):
@@ -57,15 +56,6 @@ class ReputationKeeper(Protocol):
 
 class SlashingKeeper(Protocol):
     def penalise_oracle(self, ctx: Ctx, oracle: bytes, points_bps: int | None = None) -> Any: ...
-
-
-def slash_terms(ctx: Ctx) -> SlashTerms:
-    """The slashing params the audit rate prices in (``risk.py``).
-
-    Read from the slashing module's params store: its keeper has no params
-    accessor, and these three numbers are all verification needs of it.
-    """
-    from modules.slashing.state import get_params
-
-    p = get_params(ctx)
-    return SlashTerms(p.cheat_penalty_bps, p.slash_below_bps, p.slash_fraction_bps)
+    def slash_terms(self, ctx: Ctx) -> tuple[int, int, int]:
+        """(cheat penalty, slash-below score, slash fraction), basis points."""
+        ...

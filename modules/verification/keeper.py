@@ -42,11 +42,10 @@ from modules.verification.expected import (
     ReputationKeeper,
     SlashingKeeper,
     StakingKeeper,
-    slash_terms,
 )
 from modules.verification.params import BPS
 from modules.verification.records import CHECKING, DECIDED, FAIL, PASS, Attestation, Pending
-from modules.verification.risk import Risk, RiskInputs
+from modules.verification.risk import Risk, RiskInputs, SlashTerms
 
 ORACLE = "oracle"
 WORKER = "worker"
@@ -106,7 +105,8 @@ class VerificationKeeper:
         stats = self.reputation.stats(ctx, worker)
         stake = self.staking.bonded(ctx, worker, WORKER)
         inputs = RiskInputs(stats.score_bps, stake, price, stats.total)
-        return state.get_params(ctx).risk(inputs, slash_terms(ctx))
+        terms = SlashTerms(*self.slashing.slash_terms(ctx))
+        return state.get_params(ctx).risk(inputs, terms)
 
     def draw(self, ctx: Ctx, job: JobView) -> None:
         params = state.get_params(ctx)
