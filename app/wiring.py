@@ -15,25 +15,26 @@ from modules import auth, bank, jobs, mint, reputation, slashing, staking, verif
 from modules.auth import state as auth_state
 from modules.auth.expected import ParamsOwner
 from modules.auth.genesis import MODULE_ACCOUNTS
+from modules.auth.keeper import AccountKeeper
 from modules.bank import state as bank_state
-from modules.bank.state import BankKeeper
+from modules.bank.keeper import BankKeeper
 from modules.jobs import state as jobs_state
 from modules.jobs.keeper import JobsKeeper
 from modules.mint import state as mint_state
-from modules.mint.state import MintKeeper
+from modules.mint.keeper import MintKeeper
 from modules.reputation import state as reputation_state
-from modules.reputation.state import ReputationKeeper
+from modules.reputation.keeper import ReputationKeeper
 from modules.slashing import state as slashing_state
-from modules.slashing.state import SlashingKeeper
+from modules.slashing.keeper import SlashingKeeper
 from modules.staking import state as staking_state
-from modules.staking.state import StakingKeeper
+from modules.staking.keeper import StakingKeeper
 from modules.verification import state as verification_state
 from modules.verification.keeper import VerificationKeeper
 
 
 @dataclass
 class Wiring:
-    accounts: auth_state.AccountKeeper
+    accounts: AccountKeeper
     bank: BankKeeper
     modules: list[Module]
     params_owners: dict[str, ParamsOwner]
@@ -42,7 +43,7 @@ class Wiring:
 
 
 def build() -> Wiring:
-    accounts = auth_state.AccountKeeper()
+    accounts = AccountKeeper()
     bank_keeper = BankKeeper(accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS))
     staking_keeper = StakingKeeper(bank_keeper)
     reputation_keeper = ReputationKeeper(staking_keeper)

@@ -127,20 +127,3 @@ def next_account_number(ctx: Ctx) -> int:
 
 def set_next_account_number(ctx: Ctx, n: int) -> None:
     ctx.kv(NAME).set(keys.NEXT_ACCOUNT_NUMBER, n.to_bytes(8, "big"))
-
-
-class AccountKeeper:
-    """What other modules get of auth (see their ``expected.py``)."""
-
-    def ensure_account(self, ctx: Ctx, addr: bytes) -> Account:
-        return ensure_account(ctx, addr)
-
-    def get_account(self, ctx: Ctx, addr: bytes) -> Account | None:
-        return get_account(ctx, addr)
-
-    def module_permissions(self, ctx: Ctx, name: str) -> tuple[str, ...] | None:
-        acc = get_module_account(ctx, name)
-        return None if acc is None else acc.permissions
-
-    def authority(self, ctx: Ctx) -> str:
-        return get_params(ctx).authority

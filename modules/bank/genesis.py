@@ -9,6 +9,7 @@ from chain.context import Ctx
 from chain.crypto import AddressError, from_bech32, to_bech32
 from modules.bank import state
 from modules.bank.errors import ErrInvalidParams
+from modules.bank.keeper import BankKeeper
 from modules.bank.params import Params
 
 DENOM_METADATA: dict[str, Any] = {
@@ -56,7 +57,7 @@ def validate(g: dict[str, Any]) -> None:
             )
 
 
-def init(ctx: Ctx, g: dict[str, Any], keeper: state.BankKeeper) -> None:
+def init(ctx: Ctx, g: dict[str, Any], keeper: BankKeeper) -> None:
     state.set_params(ctx, Params.from_json(g.get("params", {})))
     for b in g.get("balances", []):
         addr = from_bech32(b["address"])

@@ -10,9 +10,10 @@ from chain.context import Ctx
 from chain.crypto import from_bech32
 from modules.bank import state
 from modules.bank.errors import ErrSendDisabled
+from modules.bank.keeper import BankKeeper
 
 
-def make_send(keeper: state.BankKeeper) -> Callable[[Ctx, Any], None]:
+def make_send(keeper: BankKeeper) -> Callable[[Ctx, Any], None]:
     def handle(ctx: Ctx, msg: Any) -> None:
         if not state.get_params(ctx).send_enabled:
             raise ErrSendDisabled("transfers are disabled by the bank params")

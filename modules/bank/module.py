@@ -6,6 +6,7 @@ from chain.coins import MAX_AMOUNT
 from chain.context import Ctx
 from chain.module import Module, MsgSpec
 from modules.bank import genesis, handlers, msgs, queries, state
+from modules.bank.keeper import BankKeeper
 from modules.bank.keys import NAME
 
 
@@ -22,7 +23,7 @@ def _supply_matches_balances(ctx: Ctx) -> str | None:
     return None
 
 
-def build(keeper: state.BankKeeper) -> Module:
+def build(keeper: BankKeeper) -> Module:
     return Module(
         name=NAME,
         msgs=[

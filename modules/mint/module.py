@@ -9,6 +9,7 @@ from chain.context import Ctx
 from chain.crypto import module_address
 from chain.module import Module
 from modules.mint import genesis, queries, state
+from modules.mint.keeper import MintKeeper
 from modules.mint.keys import ACCOUNT, NAME
 
 
@@ -19,7 +20,7 @@ def _units_total(ctx: Ctx) -> str | None:
     return None
 
 
-def _account_empty(keeper: state.MintKeeper) -> Callable[[Ctx], str | None]:
+def _account_empty(keeper: MintKeeper) -> Callable[[Ctx], str | None]:
     def check(ctx: Ctx) -> str | None:
         held = keeper.bank.balance(ctx, module_address(ACCOUNT), DENOM)
         return None if held == 0 else f"the mint account kept {held}{DENOM} after a block"
@@ -27,7 +28,7 @@ def _account_empty(keeper: state.MintKeeper) -> Callable[[Ctx], str | None]:
     return check
 
 
-def build(keeper: state.MintKeeper) -> Module:
+def build(keeper: MintKeeper) -> Module:
     return Module(
         name=NAME,
         queries=dict(queries.QUERIES),

@@ -8,7 +8,7 @@ from typing import Any
 from chain.context import Ctx
 from chain.crypto import from_bech32
 from modules.reputation.errors import ErrNotWorker
-from modules.reputation.state import ReputationKeeper
+from modules.reputation.keeper import ReputationKeeper
 
 HEARTBEAT_ROLES = ("worker", "oracle")
 

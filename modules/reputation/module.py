@@ -5,6 +5,7 @@ from __future__ import annotations
 from chain.context import Ctx
 from chain.module import Module, MsgSpec
 from modules.reputation import genesis, handlers, msgs, queries, state
+from modules.reputation.keeper import ReputationKeeper
 from modules.reputation.keys import NAME
 
 
@@ -15,7 +16,7 @@ def _records_consistent(ctx: Ctx) -> str | None:
     return None
 
 
-def build(keeper: state.ReputationKeeper) -> Module:
+def build(keeper: ReputationKeeper) -> Module:
     return Module(
         name=NAME,
         msgs=[

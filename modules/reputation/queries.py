@@ -8,10 +8,11 @@ from typing import Any
 from chain.context import Ctx
 from chain.crypto import to_bech32
 from modules.reputation import state
+from modules.reputation.keeper import ReputationKeeper
 from modules.reputation.msgs import check_address
 
 
-def make_score(keeper: state.ReputationKeeper) -> Callable[[Ctx, dict[str, Any]], Any]:
+def make_score(keeper: ReputationKeeper) -> Callable[[Ctx, dict[str, Any]], Any]:
     def score(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
         """The score of an address and every input of the formula."""
         addr = check_address(str(req.get("address", "")))

@@ -7,8 +7,8 @@ from typing import Any
 
 from chain.context import Ctx
 from chain.crypto import from_bech32
+from modules.staking.keeper import StakingKeeper
 from modules.staking.msgs import bond_amount
-from modules.staking.state import StakingKeeper
 
 Handler = Callable[[Ctx, Any], None]
 

@@ -9,10 +9,11 @@ from chain.context import Ctx
 from chain.crypto import module_address
 from chain.module import Module, MsgSpec
 from modules.staking import genesis, handlers, msgs, queries, state
+from modules.staking.keeper import StakingKeeper
 from modules.staking.keys import NAME, POOL, ROLES
 
 
-def _pool_matches_bonds(keeper: state.StakingKeeper) -> Callable[[Ctx], str | None]:
+def _pool_matches_bonds(keeper: StakingKeeper) -> Callable[[Ctx], str | None]:
     def check(ctx: Ctx) -> str | None:
         bonds = sum(n for _, _, n in state.iterate_bonds(ctx))
         unbonding = sum(e.amount for e in state.iterate_unbonding(ctx))
@@ -32,7 +33,7 @@ def _totals_match_bonds(ctx: Ctx) -> str | None:
     return None
 
 
-def build(keeper: state.StakingKeeper) -> Module:
+def build(keeper: StakingKeeper) -> Module:
     return Module(
         name=NAME,
         msgs=[

@@ -30,12 +30,12 @@ from chain.module import MsgSpec
 from chain.proto import type_url
 from chain.results import BlockResult, TxResult
 from modules.auth.msgs import MsgUpdateParams
-from modules.mint.state import MintKeeper
+from modules.mint.keeper import MintKeeper
+from modules.reputation.keeper import ReputationKeeper
 from modules.reputation.msgs import MsgHeartbeat
-from modules.reputation.state import ReputationKeeper
-from modules.slashing.state import SlashingKeeper
+from modules.slashing.keeper import SlashingKeeper
+from modules.staking.keeper import StakingKeeper
 from modules.staking.msgs import MsgBond, MsgUnbond, MsgUnjail
-from modules.staking.state import StakingKeeper
 from tests.helpers import PLATFORM, Chain, make_genesis
 
 VCN = 10**18

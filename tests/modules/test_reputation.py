@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from chain.app import App
-from modules.reputation.state import Record, score_of, uptime_bps
+from modules.reputation.keeper import score_of, uptime_bps
+from modules.reputation.state import Record
 from tests.helpers import ALICE, KEYS, PLATFORM, events_of
 from tests.modules._helpers_staking import VCN, StakeChain, genesis
 
