@@ -17,19 +17,25 @@ See ``oracle.canary`` for why canaries look the way they do.
 from __future__ import annotations
 
 import logging
+import random
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chain.client import ChainRefused, QueryFailed
 from chain.crypto import PrivateKey
 from modules.bank.msgs import MsgSend
 from oracle import canary
 from oracle.follower import ChainEvent
-from oracle.state import CanaryRecord
+from oracle.state import CanaryRecord, OracleState
 
 if TYPE_CHECKING:
-    from oracle.daemon import Oracle
+    from chain.client import NodeClient
+    from oracle.expected import RunOutcome
+    from oracle.metrics import OracleMetrics
 
 log = logging.getLogger("vcoin.oracle.canary")
 
@@ -47,43 +53,77 @@ def _coin(amount: int) -> list[Any]:
     return [Coin(denom=DENOM, amount=str(amount))]
 
 
+class CanaryRunner(Protocol):
+    """The executor's part in a canary: read a template's input, run the job locally."""
+
+    def input_doc(self, job: dict[str, Any]) -> dict[str, Any]: ...
+
+    def new_run_dir(self, job_id: Any) -> Path: ...
+
+    def run(self, job: dict[str, Any], model_hash: str, run_dir: Path) -> RunOutcome: ...
+
+
+class ArtifactUploader(Protocol):
+    def upload_bytes(self, data: bytes) -> str: ...
+
+
+@dataclass(frozen=True)
+class CanaryDeps:
+    """Everything the canary driver uses of the oracle (``Oracle.canary_deps`` builds it)."""
+
+    enabled: bool  # the ``canaries`` setting
+    min_observed: int  # ``canary_min_observed``: user jobs to see before imitating the mix
+    task_types: tuple[str, ...]  # ``canary_task_types``; empty: any
+    address: str  # the oracle's account: funds poster keys, commits, reveals
+    account: PrivateKey
+    node: NodeClient
+    artifacts: ArtifactUploader
+    executor: CanaryRunner
+    rng: random.Random
+    metrics: OracleMetrics
+    state: Callable[[], OracleState]  # the oracle's current state (``open`` replaces it)
+    save: Callable[[], None]  # write the state file
+    start_task: Callable[[str, int, Callable[[], Any]], None]  # run in the background
+    model_hash: Callable[[str], str]  # chain model id -> its manifest digest
+
+
 class CanaryDriver:
-    def __init__(self, oracle: Oracle) -> None:
-        self.o = oracle
+    def __init__(self, deps: CanaryDeps) -> None:
+        self.d = deps
 
     @property
     def enabled(self) -> bool:
-        return self.o.cfg.canaries
+        return self.d.enabled
 
     def _key(self, rec: CanaryRecord) -> PrivateKey:
         return PrivateKey(bytes.fromhex(rec.poster_secret))
 
     # -- events ------------------------------------------------------------------------------
     def on_posted(self, e: ChainEvent, height: int) -> None:
-        st = self.o.state
+        st = self.d.state()
         st.max_job_id = max(st.max_job_id, e.int("job_id"))
         if e.get("poster") in st.poster_addresses():
             return
         st.note_job(e.int("job_id"))
-        if not self.enabled or st.user_jobs_seen < self.o.cfg.canary_min_observed:
+        if not self.enabled or st.user_jobs_seen < self.d.min_observed:
             return
-        types = self.o.cfg.canary_task_types
+        types = self.d.task_types
         if types and e.get("task_type") not in types:
             return
         outstanding = sum(1 for c in st.canaries.values() if c.stage in ("planned", "prepared"))
         if outstanding >= MAX_OUTSTANDING:
             return
-        rate = int(self.o.node.query("verification", "params")["canary_rate_bps"])
-        if canary.should_post(rate, self.share_bps(), self.o.rng):
+        rate = int(self.d.node.query("verification", "params")["canary_rate_bps"])
+        if canary.should_post(rate, self.share_bps(), self.d.rng):
             self.plan()
 
     def on_result(self, job_id: int) -> None:
-        rec = self.o.state.canary_by_job(job_id)
+        rec = self.d.state().canary_by_job(job_id)
         if rec is not None and rec.stage == "committed":
             rec.stage = "submitted"
 
     def on_final(self, job_id: int) -> None:
-        rec = self.o.state.canary_by_job(job_id)
+        rec = self.d.state().canary_by_job(job_id)
         if rec is not None and rec.stage not in ("final", "done"):
             if not rec.outcome:
                 rec.outcome = "settled without a reveal"
@@ -91,28 +131,28 @@ class CanaryDriver:
 
     def share_bps(self) -> int:
         mine = int(
-            self.o.node.query("staking", "bond", {"address": self.o.address, "role": "oracle"})[
+            self.d.node.query("staking", "bond", {"address": self.d.address, "role": "oracle"})[
                 "bonded"
             ]
         )
-        total = int(self.o.node.query("staking", "active_set", {"role": "oracle"})["total_bonded"])
+        total = int(self.d.node.query("staking", "active_set", {"role": "oracle"})["total_bonded"])
         return 0 if total <= 0 else min(10_000, mine * 10_000 // total)
 
     # -- planning and the local run ---------------------------------------------------------
     def plan(self) -> CanaryRecord | None:
-        st = self.o.state
+        st = self.d.state()
         if not st.job_mix:
             return None
-        template_id = self.o.rng.choice(st.job_mix)
+        template_id = self.d.rng.choice(st.job_mix)
         try:
-            job = self.o.node.query("jobs", "job", {"id": template_id})
+            job = self.d.node.query("jobs", "job", {"id": template_id})
             art = None
             if not job.get("inline_input"):
-                art = self.o.executor.input_doc(job)
+                art = self.d.executor.input_doc(job)
         except Exception as e:  # noqa: BLE001 - a template we cannot read is skipped
             log.warning("cannot use job %d as a canary template: %s", template_id, e)
             return None
-        p = canary.plan_from(job, art, self.o.rng)
+        p = canary.plan_from(job, art, self.d.rng)
         if p is None:
             return None
         poster = PrivateKey(secrets.token_bytes(32))
@@ -138,22 +178,22 @@ class CanaryDriver:
 
     def start_next(self) -> bool:
         """Start the local run of a planned canary in the background; False if none."""
-        for rec in sorted(self.o.state.canaries.values(), key=lambda c: c.local_id):
+        for rec in sorted(self.d.state().canaries.values(), key=lambda c: c.local_id):
             if rec.stage == "planned":
                 p = self.planned_of(rec)
-                self.o.start_task("canary", rec.local_id, partial(self.expected, p))
+                self.d.start_task("canary", rec.local_id, partial(self.expected, p))
                 return True
         return False
 
     def expected(self, p: canary.Planned) -> str:
         """Upload the input if it is an artifact, run the job locally: the expected hash."""
         if p.artifact:
-            self.o.artifacts.upload_bytes(p.artifact)
+            self.d.artifacts.upload_bytes(p.artifact)
         job = p.pseudo_job()
-        model_hash = self.o.model_hash(job["model"])
-        run_dir = self.o.executor.new_run_dir("canary")
+        model_hash = self.d.model_hash(job["model"])
+        run_dir = self.d.executor.new_run_dir("canary")
         try:
-            run = self.o.executor.run(job, model_hash, run_dir)
+            run = self.d.executor.run(job, model_hash, run_dir)
         finally:
             import shutil
 
@@ -163,47 +203,47 @@ class CanaryDriver:
         return run.output_hash
 
     def prepared(self, local_id: int, result: Any, error: BaseException | None) -> None:
-        rec = self.o.state.canaries.get(local_id)
+        rec = self.d.state().canaries.get(local_id)
         if rec is None:
             return
         if error is not None:
             rec.stage, rec.outcome = "done", f"failed: {error}"[:300]
-            self.o.metrics.canaries.labels("failed").inc()
+            self.d.metrics.canaries.labels("failed").inc()
             log.error("canary %d: %s", local_id, rec.outcome)
         else:
             rec.expected_output_hash, rec.stage = str(result), "prepared"
-        self.o.save()
+        self.d.save()
 
     # -- chain steps ---------------------------------------------------------------------------
     def act(self) -> None:
-        for rec in sorted(self.o.state.canaries.values(), key=lambda c: c.local_id):
+        for rec in sorted(self.d.state().canaries.values(), key=lambda c: c.local_id):
             try:
                 self.advance(rec)
             except ChainRefused as e:
-                self.o.metrics.canaries.labels("failed").inc()
+                self.d.metrics.canaries.labels("failed").inc()
                 log.error("canary %d step %s refused: %s", rec.local_id, rec.stage, e)
                 rec.outcome = f"failed at {rec.stage}: {e}"[:300]
                 rec.stage = "final" if rec.stage not in ("planned", "prepared") else "done"
-            self.o.save()
-        done = [k for k, c in self.o.state.canaries.items() if c.stage == "done"]
+            self.d.save()
+        done = [k for k, c in self.d.state().canaries.items() if c.stage == "done"]
         for k in sorted(done)[:-KEEP_DONE]:
-            del self.o.state.canaries[k]
+            del self.d.state().canaries[k]
 
     def advance(self, rec: CanaryRecord) -> None:
-        node, key = self.o.node, self._key(rec)
+        node, key = self.d.node, self._key(rec)
         if rec.stage == "prepared":
             fee = FEE_GAS_BUDGET * node.min_gas_price()
             amount = int(rec.msg["max_price"]) + fee
-            send = MsgSend(from_address=self.o.address, to_address=key.bech32, amount=_coin(amount))
-            node.send_tx(self.o.account, [send], gas="auto")
+            send = MsgSend(from_address=self.d.address, to_address=key.bech32, amount=_coin(amount))
+            node.send_tx(self.d.account, [send], gas="auto")
             rec.stage = "funded"
-            self.o.save()
+            self.d.save()
         if rec.stage == "funded":
             if not rec.precommitted:
                 self.precommit(rec)
-                self.o.save()
+                self.d.save()
             self.post(rec, key)
-            self.o.save()
+            self.d.save()
         if rec.stage == "posted":
             self.commit(rec)
         if rec.stage == "submitted":
@@ -216,18 +256,18 @@ class CanaryDriver:
         is older than any claim even when a worker claims in the very next block.
         The commitments that do not name the canary's id stay as decoys until their
         ``canary_ttl_blocks`` run out."""
-        first = self.o.state.max_job_id + 1
+        first = self.d.state().max_job_id + 1
         if first <= 1:
             return  # no job seen yet: nothing to predict from; commit after posting
         ids = list(range(first, first + PRECOMMIT))
         msgs = [
-            canary.commit_msg(self.o.address, j, rec.expected_output_hash, rec.salt) for j in ids
+            canary.commit_msg(self.d.address, j, rec.expected_output_hash, rec.salt) for j in ids
         ]
-        resp = self.o.node.send_tx(self.o.account, msgs, gas="auto")
+        resp = self.d.node.send_tx(self.d.account, msgs, gas="auto")
         rec.precommitted, rec.commit_height = ids, resp.height
 
     def post(self, rec: CanaryRecord, key: PrivateKey) -> None:
-        mine = self.o.node.query("jobs", "jobs", {"poster": key.bech32, "limit": 5})["jobs"]
+        mine = self.d.node.query("jobs", "jobs", {"poster": key.bech32, "limit": 5})["jobs"]
         if mine:  # posted before a crash
             rec.job_id, rec.posted_height = int(mine[0]["id"]), int(mine[0]["posted_height"])
         else:
@@ -236,61 +276,61 @@ class CanaryDriver:
 
             ih = hashlib.sha256(p.artifact).hexdigest() if p.artifact else ""
             msg = canary.post_msg(key.bech32, p.fields, p.inline, ih)
-            resp = self.o.node.send_tx(key, [msg], gas="auto")
+            resp = self.d.node.send_tx(key, [msg], gas="auto")
             rec.job_id = int(resp.attributes("JobPosted", "job_id")[0])
             rec.posted_height = resp.height
-        self.o.state.max_job_id = max(self.o.state.max_job_id, rec.job_id)
+        self.d.state().max_job_id = max(self.d.state().max_job_id, rec.job_id)
         rec.stage = "posted"
         if rec.job_id in rec.precommitted:
             rec.stage = "committed"  # its commitment landed before the post
-            self.o.metrics.canaries.labels("committed").inc()
+            self.d.metrics.canaries.labels("committed").inc()
         else:
             rec.commit_height = 0
-        self.o.metrics.canaries.labels("posted").inc()
+        self.d.metrics.canaries.labels("posted").inc()
         log.info("canary posted", extra={"canary": rec.local_id, "job_id": rec.job_id})
 
     def commit(self, rec: CanaryRecord) -> None:
         c = canary.commitment(rec.job_id, rec.expected_output_hash, rec.salt).hex()
         try:
-            found = self.o.node.query("verification", "canary", {"commitment": c})
+            found = self.d.node.query("verification", "canary", {"commitment": c})
             rec.commit_height = int(found["height"])
         except QueryFailed:
             found = None
         if found is None:
-            msg = canary.commit_msg(self.o.address, rec.job_id, rec.expected_output_hash, rec.salt)
-            resp = self.o.node.send_tx(self.o.account, [msg], gas="auto")
+            msg = canary.commit_msg(self.d.address, rec.job_id, rec.expected_output_hash, rec.salt)
+            resp = self.d.node.send_tx(self.d.account, [msg], gas="auto")
             rec.commit_height = resp.height
-        job = self.o.node.query("jobs", "job", {"id": rec.job_id})
+        job = self.d.node.query("jobs", "job", {"id": rec.job_id})
         claimed = int(job.get("claimed_height") or 0)
         if claimed and rec.commit_height and claimed < rec.commit_height:
             rec.stage, rec.outcome = "final", "spoiled: claimed before the commitment landed"
-            self.o.metrics.canaries.labels("spoiled").inc()
+            self.d.metrics.canaries.labels("spoiled").inc()
             log.warning("canary spoiled", extra={"canary": rec.local_id, "job_id": rec.job_id})
             return
         rec.stage = "committed"
-        self.o.metrics.canaries.labels("committed").inc()
+        self.d.metrics.canaries.labels("committed").inc()
         if job.get("state") in ("submitted", "checking"):
             rec.stage = "submitted"  # the result came in while we were committing
 
     def reveal(self, rec: CanaryRecord) -> None:
-        msg = canary.reveal_msg(self.o.address, rec.job_id, rec.expected_output_hash, rec.salt)
-        resp = self.o.node.send_tx(self.o.account, [msg], gas="auto")
+        msg = canary.reveal_msg(self.d.address, rec.job_id, rec.expected_output_hash, rec.salt)
+        resp = self.d.node.send_tx(self.d.account, [msg], gas="auto")
         matched = resp.attributes("CanaryRevealed", "matched") == ["true"]
         rec.outcome = "matched" if matched else "mismatched"
         rec.stage = "final"
-        self.o.metrics.canaries.labels(rec.outcome).inc()
+        self.d.metrics.canaries.labels(rec.outcome).inc()
         log.info(
             "canary revealed: %s", rec.outcome, extra={"canary": rec.local_id, "job_id": rec.job_id}
         )
 
     def sweep(self, rec: CanaryRecord, key: PrivateKey) -> None:
-        node = self.o.node
+        node = self.d.node
         bal = node.balance(key.bech32)
         gas = 120_000
         fee = gas * node.min_gas_price()
         if bal > fee:
             send = MsgSend(
-                from_address=key.bech32, to_address=self.o.address, amount=_coin(bal - fee)
+                from_address=key.bech32, to_address=self.d.address, amount=_coin(bal - fee)
             )
             node.send_tx(key, [send], gas=gas, fee=fee)
         rec.stage = "done"

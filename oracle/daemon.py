@@ -45,7 +45,7 @@ from nacl.signing import SigningKey
 from chain.client import NodeClient, NodeError, QueryFailed, TxResponse
 from chain.crypto import PrivateKey
 from oracle import attest as attest_mod
-from oracle.canary_flow import CanaryDriver
+from oracle.canary_flow import CanaryDeps, CanaryDriver
 from oracle.config import OracleConfig
 from oracle.executor import Abstain, Checked, Executor
 from oracle.follower import ChainEvent, Waker, block_events
@@ -98,9 +98,28 @@ class Oracle:
         self.task: Task | None = None
         self.retry_at: dict[int, float] = {}
         self.chain_id = ""
-        self.canaries = CanaryDriver(self)
+        self.canaries = CanaryDriver(self.canary_deps())
         # hook for tests: called with the job id right before an attestation is broadcast
         self.before_broadcast: Callable[[int], None] | None = None
+
+    def canary_deps(self) -> CanaryDeps:
+        """What the canary driver may use: these, and nothing else of the oracle."""
+        return CanaryDeps(
+            enabled=self.cfg.canaries,
+            min_observed=self.cfg.canary_min_observed,
+            task_types=self.cfg.canary_task_types,
+            address=self.address,
+            account=self.account,
+            node=self.node,
+            artifacts=self.artifacts,
+            executor=self.executor,
+            rng=self.rng,
+            metrics=self.metrics,
+            state=lambda: self.state,
+            save=self.save,
+            start_task=self.start_task,
+            model_hash=self.model_hash,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
