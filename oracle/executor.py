@@ -22,8 +22,10 @@ A check ends in one of two ways:
   result can be right; a worker output missing from the store fails too (the
   worker must upload before it submits);
 * an ``Abstain``: the oracle could not judge (its sandbox failed, a download
-  failed, a time limit). It attests nothing and may try again before the
-  deadline: an oracle never votes on what it did not see.
+  failed, a time limit, or ``compare`` raised ``OracleFault``: its own file,
+  metric or device failed, logged with the job id). It attests nothing and
+  may try again before the deadline: an oracle never votes on what it did
+  not see.
 """
 
 from __future__ import annotations
