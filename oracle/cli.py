@@ -16,6 +16,11 @@ Quick start (a local devnet node on the default ports):
 Passphrases come from --passphrase-file, else $VCOIN_KEYRING_PASSPHRASE, else
 a prompt. Logs are JSON lines on stderr; Prometheus metrics are served at
 http://127.0.0.1:9464/metrics (--metrics).
+
+Settings: defaults < <home>/config.toml (written by init; an older home's
+config.json is still read) < env VCOIN_ORACLE_<KEY> < flags (--rpc, --artifacts,
+--sandbox, --device, --metrics, --no-canaries, --log-level, --log-format).
+An unknown key or a bad value stops the command with a message.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.keystore import LIGHT_SCRYPT_N, Keystore, KeystoreError, read_passphrase
-from oracle.config import HOME_ENV, OracleConfig, default_home
+from oracle.config import HOME_ENV, ConfigError, OracleConfig, default_home, settings_help
 from oracle.keys import ed25519_path, load_ed25519, save_ed25519
 
 log = logging.getLogger("vcoin.oracle.cli")
@@ -42,17 +47,18 @@ class CliError(Exception):
     pass
 
 
+FLAG_SETTINGS = ("rpc", "artifacts", "sandbox", "device", "metrics", "log_level", "log_format")
+
+
 def _cfg(args: argparse.Namespace) -> OracleConfig:
-    cfg = OracleConfig.load(args.home)
-    return cfg.with_(
-        rpc=getattr(args, "rpc", None),
-        artifacts=getattr(args, "artifacts", None),
-        sandbox=getattr(args, "sandbox", None),
-        device=getattr(args, "device", None),
-        metrics=getattr(args, "metrics", None),
-        log_level=getattr(args, "log_level", None),
-        log_format=getattr(args, "log_format", None),
-    )
+    """The settings: defaults < config file < VCOIN_ORACLE_* env < this command's flags."""
+    overrides = {k: getattr(args, k, None) for k in FLAG_SETTINGS}
+    if getattr(args, "no_canaries", False):
+        overrides["canaries"] = False
+    try:
+        return OracleConfig.load(args.home, overrides)
+    except ConfigError as e:
+        raise CliError(f"settings: {e}") from e
 
 
 def _passphrase(args: argparse.Namespace, cfg: OracleConfig, confirm: bool = False) -> str | None:
@@ -72,11 +78,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     from nacl.signing import SigningKey
 
     home = Path(args.home) if args.home else default_home()
-    cfg = OracleConfig(home=str(home), key_name=args.key_name, keyring_backend=args.keyring_backend)
-    cfg = cfg.with_(
-        rpc=args.rpc, artifacts=args.artifacts, sandbox=args.sandbox, device=args.device
-    )
-    if cfg.file.exists() and not args.force:
+    try:
+        cfg = OracleConfig(home=str(home)).with_(
+            key_name=args.key_name,
+            keyring_backend=args.keyring_backend,
+            rpc=args.rpc,
+            artifacts=args.artifacts,
+            sandbox=args.sandbox,
+            device=args.device,
+        )
+    except ConfigError as e:
+        raise CliError(f"settings: {e}") from e
+    if (cfg.file.exists() or cfg.legacy_file.exists()) and not args.force:
         raise CliError(f"{home} is already initialised; pass --force to overwrite the config")
     pw = _passphrase(args, cfg, confirm=True)
     ks = Keystore(home, scrypt_n=LIGHT_SCRYPT_N if args.light_kdf else Keystore(home).scrypt_n)
@@ -173,8 +186,6 @@ def cmd_start(args: argparse.Namespace) -> int:
     from chain.logs import setup_logging
 
     cfg = _cfg(args)
-    if args.no_canaries:
-        cfg = cfg.with_(canaries=False)
     setup_logging(cfg.log_level, cfg.log_format)
     oracle = build_oracle(args, cfg)
     if cfg.metrics:
@@ -231,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="vcoin-oracle",
         description=__doc__,
+        epilog="settings (config.toml key, env variable, what it does):\n" + settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--home", help=f"oracle home (default ${HOME_ENV} or ~/.vcoin-oracle)")
@@ -243,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "init",
         help="create the oracle home: config, account key, ed25519 attestation key",
-        description="Write config.json, a secp256k1 account key (chain keystore, encrypted) "
+        description="Write config.toml, a secp256k1 account key (chain keystore, encrypted) "
         "and an ed25519 attestation key (argon2id + secret box) under the home, 0600. An "
         "existing key is kept unless --force.",
     )
@@ -301,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, KeystoreError) as e:
+    except (CliError, ConfigError, KeystoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - one clear line instead of a traceback
