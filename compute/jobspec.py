@@ -7,7 +7,7 @@ chain model id), ``input_hash`` (an artifact, or the sha256 of
 
     spec = {"params": {"max_new_tokens": 16, "seed": 7}}
 
-The runtime's job.json (``worker.runtime.spec``) is then::
+The runtime's job.json (``compute.runtime.spec``) is then::
 
     {"version": 1, "job_id": "<id>", "task": <task_type>,
      "model": <the model's weights_sha256: its manifest digest>,
@@ -25,14 +25,32 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
-from worker.runtime.errors import JobError
-from worker.runtime.jsonlimits import JSONLimitError, loads
-from worker.runtime.spec import MAX_SPEC_BYTES, SPEC_VERSION, parse_spec
+from compute.runtime.errors import JobError
+from compute.runtime.jsonlimits import JSONLimitError, loads
+from compute.runtime.spec import MAX_SPEC_BYTES, SPEC_VERSION, parse_spec
 
 SPEC_KEYS = ("params",)
+
+
+class JobInput(TypedDict):
+    """Where the runtime finds a job's input: the file named by its sha256 in the inputs folder."""
+
+    sha256: str
+
+
+class RuntimeJob(TypedDict):
+    """The runtime's job.json, as ``runtime_job`` builds it (the module docstring's shape)."""
+
+    version: int
+    job_id: str
+    task: str
+    model: str  # the model's manifest digest (its weights_sha256 on chain)
+    input: JobInput
+    params: dict[str, Any]
 
 
 def spec_params(spec_text: str) -> dict[str, Any]:
@@ -57,12 +75,14 @@ def spec_params(spec_text: str) -> dict[str, Any]:
     return params
 
 
-def runtime_job(job: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
-    """job.json for ``job`` (a ``jobs/job`` query answer) and its ``model`` (``jobs/model``).
+def runtime_job(job: Mapping[str, Any], model: Mapping[str, Any]) -> RuntimeJob:
+    """job.json for ``job`` (a ``jobs/job`` query answer) and its ``model`` (``jobs/model``;
+    only its ``weights_sha256``, the manifest digest, is used).
 
-    Raises JobError when the spec is malformed, with the runtime's own checks.
+    Raises JobError when the spec is malformed, with the runtime's own checks, and
+    KeyError when a record lacks a field.
     """
-    doc = {
+    doc: RuntimeJob = {
         "version": SPEC_VERSION,
         "job_id": str(job["id"]),
         "task": job["task_type"],
@@ -74,12 +94,13 @@ def runtime_job(job: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def inline_input(job: dict[str, Any]) -> bytes:
+def inline_input(job: Mapping[str, Any]) -> bytes:
+    """The job's inline input (base64 on chain) as bytes; empty for an artifact input."""
     raw = job.get("inline_input") or ""
     return base64.b64decode(raw) if raw else b""
 
 
-def write_inline_input(job: dict[str, Any], inputs_dir: Path) -> Path | None:
+def write_inline_input(job: Mapping[str, Any], inputs_dir: Path) -> Path | None:
     """Write an inline input as ``inputs_dir/<input_hash>``; None for an artifact input."""
     data = inline_input(job)
     if not data:

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oracle.expected import Runner, RunOutcome, SpecError, place_inline_input, runtime_spec
 from oracle.similarity import (
@@ -52,6 +52,9 @@ from oracle.similarity import (
     compare,
     sampled_decoding,
 )
+
+if TYPE_CHECKING:
+    from compute.jobspec import RuntimeJob
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 log = logging.getLogger("vcoin.oracle.executor")
@@ -117,7 +120,7 @@ class Executor:
 
     def fetch_model(self, model_hash: str) -> Path:
         """The models folder holding the manifest ``model_hash`` and all its files."""
-        from worker.runtime.models import load_manifest
+        from compute.runtime.models import load_manifest
 
         self._fetch(model_hash, self.models, "model manifest")
         manifest = load_manifest(self.models, model_hash)
@@ -186,7 +189,7 @@ class Executor:
     def _model_serves(self, model_hash: str, task: str) -> None:
         """The runtime refuses a model whose manifest is bad or of another kind; a cheap
         check leaves that verdict to it (``_NoCheapCheck``: a full re-execution)."""
-        from worker.runtime.models import KIND_TASKS, load_manifest
+        from compute.runtime.models import KIND_TASKS, load_manifest
 
         try:
             kind = load_manifest(self.models, model_hash).kind
@@ -196,13 +199,13 @@ class Executor:
             raise _NoCheapCheck(f"a {kind} model does not serve {task}")
 
     def _prefill(
-        self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, policy: Policy
+        self, job: dict[str, Any], spec: RuntimeJob, model_hash: str, policy: Policy
     ) -> Checked:
         """Greedy text generation checked by one forward pass (``oracle.prefill``)."""
+        from compute.runtime.errors import JobError
+        from compute.runtime.models import materialize
+        from compute.runtime.spec import check_input, check_params
         from oracle.prefill import checker_for
-        from worker.runtime.errors import JobError
-        from worker.runtime.models import materialize
-        from worker.runtime.spec import check_input, check_params
 
         task = job["task_type"]
         try:
@@ -231,15 +234,15 @@ class Executor:
         )
 
     def _embedding_subset(
-        self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, policy: Policy
+        self, job: dict[str, Any], spec: RuntimeJob, model_hash: str, policy: Policy
     ) -> Checked | Abstain:
         """Re-embed the rows drawn from the draw block's hash (``oracle.subset``), in this
         process with the model kept loaded, as the prefill check does."""
+        from compute.runtime.errors import JobError
+        from compute.runtime.models import materialize
+        from compute.runtime.spec import check_input, check_params
         from modules.verification.keeper import subset_rows
         from oracle.subset import compare_embedded, embedder_for
-        from worker.runtime.errors import JobError
-        from worker.runtime.models import materialize
-        from worker.runtime.spec import check_input, check_params
 
         task = job["task_type"]
         try:
@@ -290,7 +293,7 @@ class Executor:
     def _judge(
         self,
         job: dict[str, Any],
-        spec: dict[str, Any],
+        spec: RuntimeJob,
         run: RunOutcome,
         model_hash: str,
         policy: Policy,
@@ -327,10 +330,10 @@ class Executor:
         return Checked(cmp, run, run.output_hash)
 
     def _loss_evaluator(
-        self, job: dict[str, Any], spec: dict[str, Any], model_hash: str, run_dir: Path
+        self, job: dict[str, Any], spec: RuntimeJob, model_hash: str, run_dir: Path
     ) -> Any:
+        from compute.runtime.models import materialize
         from oracle.lora_eval import loss_evaluator
-        from worker.runtime.models import materialize
 
         doc = self.input_doc(job)
         texts = doc.get("eval_texts") or doc.get("texts") or []
@@ -357,7 +360,7 @@ class _Lazy:
         return float(self._get().base_loss())
 
 
-def _prefill_applies(job: dict[str, Any], spec: dict[str, Any]) -> bool:
+def _prefill_applies(job: dict[str, Any], spec: RuntimeJob) -> bool:
     params = spec.get("params")
     return (
         job.get("task_type") == TEXT_GENERATION

@@ -1,9 +1,9 @@
-"""What the oracle needs of the worker's code, and the one translation both must share.
+"""What the oracle needs of ``compute``, and the one translation oracle and worker share.
 
 The oracle re-executes a job "in the same sandbox and runtime as the worker":
-``worker.sandbox`` (docker or process backend) running ``python -m
-worker.runtime``. It needs exactly one call of that package, wrapped here as
-``Runner``, so a change of the worker's API touches one adapter:
+``compute.sandbox`` (docker or process backend) running ``python -m
+compute.runtime``. It needs exactly one call of that package, wrapped here as
+``Runner``, so a change of that API touches one adapter:
 
     execute_job(sandbox, job_json, inputs_dir, models_dir, out_dir, limits, device)
         -> JobRun(ok, output_path, output_hash, error_code, error_message, result)
@@ -11,7 +11,7 @@ worker.runtime``. It needs exactly one call of that package, wrapped here as
 ``runtime_spec`` turns an on-chain job (the jobs module's ``job`` query) into
 the runtime's ``job.json``. Worker and oracle must build the same document
 for the same job, or honest results would not match, so the oracle calls the
-worker's own mapping, ``worker.agent.jobspec.runtime_job``: ``model`` is the
+shared mapping, ``compute.jobspec.runtime_job``: ``model`` is the
 registered model's ``weights_sha256`` (the manifest digest), ``input`` is
 ``{"sha256": input_hash}`` (an inline input is written into the inputs folder
 under its hash first, ``write_inline_input``), ``params`` is the spec's
@@ -23,7 +23,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from compute.jobspec import RuntimeJob
 
 # Runtime error codes that say the job itself cannot run (the oracle can
 # judge: a result for such a job is wrong). Any other failure is the oracle's
@@ -35,10 +38,10 @@ class SpecError(ValueError):
     """The on-chain job cannot be turned into a runtime job."""
 
 
-def runtime_spec(job: dict[str, Any], model_hash: str) -> dict[str, Any]:
-    """The runtime's job.json for an on-chain job (the worker's mapping, see above)."""
-    from worker.agent.jobspec import runtime_job
-    from worker.runtime.errors import JobError
+def runtime_spec(job: dict[str, Any], model_hash: str) -> RuntimeJob:
+    """The runtime's job.json for an on-chain job (the shared mapping, see above)."""
+    from compute.jobspec import runtime_job
+    from compute.runtime.errors import JobError
 
     try:
         return runtime_job(job, {"weights_sha256": model_hash})
@@ -50,8 +53,8 @@ def runtime_spec(job: dict[str, Any], model_hash: str) -> dict[str, Any]:
 
 def place_inline_input(job: dict[str, Any], inputs: Path) -> None:
     """Write an inline input into ``inputs`` under its hash, as the worker does."""
-    from worker.agent.jobspec import write_inline_input
-    from worker.runtime.errors import JobError
+    from compute.jobspec import write_inline_input
+    from compute.runtime.errors import JobError
 
     try:
         write_inline_input(job, inputs)
@@ -79,26 +82,26 @@ class Runner(Protocol):
 
     name: str
 
-    def run(self, spec: dict[str, Any], inputs: Path, models: Path, out: Path) -> RunOutcome: ...
+    def run(self, spec: RuntimeJob, inputs: Path, models: Path, out: Path) -> RunOutcome: ...
 
 
 class SandboxRunner:
-    """``Runner`` over ``worker.sandbox``: the worker's own backends and limits."""
+    """``Runner`` over ``compute.sandbox``: the worker's own backends and limits."""
 
     def __init__(
         self, kind: str = "auto", device: str = "cpu", timeout_s: float = 600.0, image: str = ""
     ) -> None:
-        from worker.sandbox import Limits, make_sandbox
+        from compute.sandbox import Limits, make_sandbox
 
         self.sandbox = make_sandbox(kind, image or None)
         self.name = f"{self.sandbox.name} ({self.sandbox.isolation})"
         self.device = device
         self.limits = Limits(timeout_s=timeout_s)
 
-    def run(self, spec: dict[str, Any], inputs: Path, models: Path, out: Path) -> RunOutcome:
+    def run(self, spec: RuntimeJob, inputs: Path, models: Path, out: Path) -> RunOutcome:
         import time
 
-        from worker.sandbox import execute_job
+        from compute.sandbox import execute_job
 
         t0 = time.monotonic()
         run = execute_job(self.sandbox, spec, inputs, models, out, self.limits, device=self.device)
@@ -114,7 +117,7 @@ class SandboxRunner:
 
 
 class InProcessRunner:
-    """``Runner`` calling ``worker.runtime``'s entry point in this process: no
+    """``Runner`` calling ``compute.runtime``'s entry point in this process: no
     isolation at all, for the simulation and tests where the sandbox is not
     what is being tested (named so; never the daemon's default)."""
 
@@ -123,12 +126,12 @@ class InProcessRunner:
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
 
-    def run(self, spec: dict[str, Any], inputs: Path, models: Path, out: Path) -> RunOutcome:
+    def run(self, spec: RuntimeJob, inputs: Path, models: Path, out: Path) -> RunOutcome:
         import tempfile
         import time
 
-        from worker.runtime.__main__ import run_job
-        from worker.runtime.errors import JobError
+        from compute.runtime.__main__ import run_job
+        from compute.runtime.errors import JobError
 
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="vcoin-oracle-run-") as tmp:

@@ -4,7 +4,7 @@ A worker's output file carries its own loss figures in the metadata; they are
 never used. The oracle loads the base model once, wraps it with the job's LoRA
 config (rank, alpha, target modules: the runtime's own choices), loads each
 adapter's tensors (safetensors: no code runs) and averages the loss over the
-texts one at a time with the runtime's batching (``worker.runtime.tasks``), so
+texts one at a time with the runtime's batching (``compute.runtime.tasks.lm_batch``), so
 the oracle's adapter and the worker's are measured by the same ruler.
 """
 
@@ -25,7 +25,7 @@ def loss_evaluator(
 ) -> LossEvaluator:
     """``loss_of(adapter_path) -> mean loss`` over ``texts`` for adapters of this job;
     ``loss_of.base_loss()`` is the loss of the base model alone (no adapter)."""
-    from worker.runtime.determinism import prepare_env
+    from compute.runtime.determinism import prepare_env
 
     prepare_env()
     import torch
@@ -33,8 +33,8 @@ def loss_evaluator(
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from worker.runtime.spec import check_params
-    from worker.runtime.tasks import LORA_TARGETS, _lm_batch
+    from compute.runtime.spec import check_params
+    from compute.runtime.tasks import LORA_TARGETS, lm_batch
 
     if not texts:
         raise ValueError("no texts to measure a loss on")
@@ -57,7 +57,7 @@ def loss_evaluator(
     def mean_loss() -> float:
         with torch.no_grad():
             vals = [
-                float(model(**_lm_batch(tok, [t], p["max_length"], device)).loss.cpu())
+                float(model(**lm_batch(tok, [t], p["max_length"], device)).loss.cpu())
                 for t in texts
             ]
         return sum(vals) / len(vals)

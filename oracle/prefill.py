@@ -105,7 +105,7 @@ class PrefillChecker:
     """One model loaded once (an oracle checks many jobs of the same model)."""
 
     def __init__(self, model_dir: Path, device: str = "cpu") -> None:
-        from worker.runtime.determinism import prepare_env
+        from compute.runtime.determinism import prepare_env
 
         prepare_env()
         import torch

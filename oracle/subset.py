@@ -59,23 +59,23 @@ def compare_rows(
 
 
 class Embedder:
-    """The runtime's embedding recipe (``worker.runtime.tasks.embedding``: one text at a
+    """The runtime's embedding recipe (``compute.runtime.tasks.embedding``: one text at a
     time, its pooling and normalisation) with the model loaded once: re-embedding one row
     in a fresh sandbox would cost a model load, more than the row itself."""
 
     def __init__(self, model_dir: Path, device: str = "cpu") -> None:
-        from worker.runtime.determinism import prepare_env
+        from compute.runtime.determinism import prepare_env
 
         prepare_env()
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from worker.runtime.tasks import _pooling
+        from compute.runtime.tasks import pooling
 
         self.device = device
         self.tok = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
-        self.mode, self.normalize = _pooling(model_dir)
+        self.mode, self.normalize = pooling(model_dir)
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str], max_length: int) -> np.ndarray[Any, Any]:

@@ -61,14 +61,14 @@ class MiniLM:
     def _load(cls) -> tuple[Any, Any]:
         with cls._lock:
             if cls._model is None:
-                from worker.runtime.determinism import prepare_env
+                from compute.runtime.determinism import prepare_env
 
                 prepare_env()
                 import torch
                 from transformers import AutoModel, AutoTokenizer
 
-                from worker.models.minilm import package_dir
-                from worker.runtime.determinism import CPU_THREADS
+                from compute.minilm import package_dir
+                from compute.runtime.determinism import CPU_THREADS
 
                 path = package_dir()
                 torch.set_num_threads(CPU_THREADS)  # one summation order, run after run

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compute.sandbox.base import runtime_argv
 from worker.nvml import Capabilities, probe
-from worker.sandbox.base import runtime_argv
 
 JOBS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "inference": ({"prompts": ["A GPU marketplace runs on"]}, {"max_new_tokens": 64}),
@@ -67,7 +67,8 @@ def _docker_with_nvidia() -> str | None:
         return None
     if info.returncode != 0 or "nvidia" not in info.stdout:
         return None
-    from worker.image.build import image_exists, image_tag
+    from compute.image import image_tag
+    from worker.image.build import image_exists
 
     tag = image_tag()
     return tag if image_exists(tag) else None
@@ -82,8 +83,8 @@ def _run_direct(job: Path, models: Path, out: Path, device: str) -> dict[str, An
 def _run_docker(
     tag: str, spec: dict[str, Any], models: Path, out: Path, device: str
 ) -> dict[str, Any]:
-    from worker.sandbox import Limits, execute_job
-    from worker.sandbox.docker_backend import DockerSandbox
+    from compute.sandbox import Limits, execute_job
+    from compute.sandbox.docker_backend import DockerSandbox
 
     gpus = ["0"] if device == "cuda" else []
     run = execute_job(

@@ -1,4 +1,4 @@
-"""``python -m worker.runtime --job job.json --inputs DIR --models DIR --out DIR``
+"""``python -m compute.runtime --job job.json --inputs DIR --models DIR --out DIR``
 
 Runs one job inside the sandbox and writes ``result.json`` to ``--out``:
 
@@ -30,12 +30,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from worker.runtime.determinism import prepare_env
-from worker.runtime.errors import EXIT_JOB_ERROR, EXIT_RUNTIME_ERROR, JobError
-from worker.runtime.hashing import canonical_json, sha256_file
-from worker.runtime.jsonlimits import JSONLimitError, loads
-from worker.runtime.models import KIND_TASKS, materialize
-from worker.runtime.spec import JobSpec, check_input, parse_spec
+from compute.runtime.determinism import prepare_env
+from compute.runtime.errors import EXIT_JOB_ERROR, EXIT_RUNTIME_ERROR, JobError
+from compute.runtime.hashing import canonical_json, sha256_file
+from compute.runtime.jsonlimits import JSONLimitError, loads
+from compute.runtime.models import KIND_TASKS, materialize
+from compute.runtime.spec import JobSpec, check_input, parse_spec
 
 RESULT_FILE = "result.json"
 MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -112,8 +112,8 @@ def run_job(
         )
 
     load_libraries(own_process)
-    from worker.runtime.determinism import pick_device, setup_torch, versions
-    from worker.runtime.tasks import TASKS
+    from compute.runtime.determinism import pick_device, setup_torch, versions
+    from compute.runtime.tasks import TASKS
 
     setup_torch(spec.params["seed"])
     dev = pick_device(device)
@@ -174,7 +174,7 @@ def load_libraries(own_process: bool) -> None:
 # family (sentence embeddings), and peft. Importing them ahead is what a warm
 # container is for; a model family not listed here is imported when it loads.
 PRELOAD = (
-    "worker.runtime.tasks",
+    "compute.runtime.tasks",
     "transformers.models.auto.modeling_auto",
     "transformers.models.auto.tokenization_auto",
     "transformers.models.llama.modeling_llama",
@@ -239,7 +239,7 @@ def write_result(out_dir: Path, doc: dict[str, Any]) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m worker.runtime", description=__doc__.split("\n")[0]
+        prog="python -m compute.runtime", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--job", type=Path, required=True, help="job spec (JSON)")
     ap.add_argument("--inputs", type=Path, required=True, help="input blobs, named by sha256")

@@ -6,7 +6,7 @@ look like a crash of this runtime rather than a bad input. The nesting and
 number lengths are checked first in one pass without recursion; NaN,
 Infinity and repeated keys are refused. The node has the same checks in
 ``chain/bounded.py``; this copy exists because the sandbox image carries only
-``worker/runtime/``.
+``compute/runtime/``.
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.runtime.errors import JobError
-from worker.runtime.hashing import canonical_json, sha256_file
-from worker.runtime.jsonlimits import JSONLimitError, loads
+from compute.runtime.errors import JobError
+from compute.runtime.hashing import canonical_json, sha256_file
+from compute.runtime.jsonlimits import JSONLimitError, loads
 
 MANIFEST_FORMAT = "vcoin-model/1"
 KIND_TASKS = {

@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.runtime.errors import JobError
-from worker.runtime.jsonlimits import JSONLimitError, loads
+from compute.runtime.errors import JobError
+from compute.runtime.jsonlimits import JSONLimitError, loads
 
 SPEC_VERSION = 1
 TASKS = ("text-generation", "embedding", "lora-train")

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from worker.runtime.errors import JobError
-from worker.runtime.hashing import canonical_json, save_safetensors
+from compute.runtime.errors import JobError
+from compute.runtime.hashing import canonical_json, save_safetensors
 
 LORA_TARGETS = {
     "llama": ["q_proj", "v_proj"],
@@ -75,7 +75,13 @@ def text_generation(
     return path, {"generated_tokens": generated}
 
 
-def _pooling(model_dir: Path) -> tuple[str, bool]:
+def pooling(model_dir: Path) -> tuple[str, bool]:
+    """The sentence-embedding recipe a model folder declares: ``(mode, normalize)``.
+
+    ``mode`` is ``"mean"`` (the default) or ``"cls"`` (``1_Pooling/config.json``);
+    ``normalize`` is whether ``modules.json`` lists a ``Normalize`` module (true when
+    there is no ``modules.json``). Any other pooling is JobError ``bad_model``.
+    """
     mode = "mean"
     pooling_cfg = model_dir / "1_Pooling" / "config.json"
     if pooling_cfg.exists():
@@ -105,7 +111,7 @@ def embedding(
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
-    mode, normalize = _pooling(model_dir)
+    mode, normalize = pooling(model_dir)
     rows = []
     tokens = 0
     with torch.no_grad():
@@ -130,7 +136,9 @@ def embedding(
     return path, {"texts": len(rows), "tokens": tokens, "dim": int(emb.shape[1])}
 
 
-def _lm_batch(tok: Any, texts: list[str], max_length: int, device: str) -> dict[str, Any]:
+def lm_batch(tok: Any, texts: list[str], max_length: int, device: str) -> dict[str, Any]:
+    """A causal-LM training batch: each text's tokens plus EOS, cut to ``max_length``,
+    right-padded; ``labels`` are the tokens, -100 on the padding (no loss there)."""
     import torch
 
     eos = tok.eos_token_id
@@ -163,7 +171,7 @@ def lora_train(
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from worker.runtime.determinism import seed_all
+    from compute.runtime.determinism import seed_all
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -188,7 +196,7 @@ def lora_train(
     losses = []
     for step in range(params["steps"]):
         batch = [texts[(step * bs + j) % len(texts)] for j in range(bs)]
-        loss = model(**_lm_batch(tok, batch, params["max_length"], device)).loss
+        loss = model(**lm_batch(tok, batch, params["max_length"], device)).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -198,7 +206,7 @@ def lora_train(
     if inputs.get("eval_texts"):
         with torch.no_grad():
             vals = [
-                float(model(**_lm_batch(tok, [t], params["max_length"], device)).loss.cpu())
+                float(model(**lm_batch(tok, [t], params["max_length"], device)).loss.cpu())
                 for t in inputs["eval_texts"]
             ]
         eval_loss = sum(vals) / len(vals)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.sandbox.base import (
+from compute.sandbox.base import (
     JobRun,
     Limits,
     Mounts,
@@ -35,8 +35,8 @@ def make_sandbox(
 
     ``warm``: the docker sandbox may keep a warm container (see ``prewarm``).
     ``runs_dir``: where the process sandbox records its runs (``clean_leftovers``)."""
-    from worker.sandbox.docker_backend import DockerSandbox, engine_problem
-    from worker.sandbox.process_backend import ProcessSandbox
+    from compute.sandbox.docker_backend import DockerSandbox, engine_problem
+    from compute.sandbox.process_backend import ProcessSandbox
 
     if kind == "docker" or (kind == "auto" and engine_problem() is None):
         return DockerSandbox(image, warm=warm)

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -92,9 +92,9 @@ def runtime_argv(
     device: str,
     scratch: StrPath | None = None,
 ) -> list[str]:
-    """The command that runs one job: ``python -m worker.runtime`` with the flags its
+    """The command that runs one job: ``python -m compute.runtime`` with the flags its
     ``__main__`` reads, the paths as the runtime sees them (in a container or not)."""
-    argv = [python, "-m", "worker.runtime", "--job", os.fspath(job)]
+    argv = [python, "-m", "compute.runtime", "--job", os.fspath(job)]
     argv += ["--inputs", os.fspath(inputs), "--models", os.fspath(models), "--out", os.fspath(out)]
     if scratch is not None:
         argv += ["--scratch", os.fspath(scratch)]
@@ -155,7 +155,7 @@ class JobRun:
 
 def execute_job(
     sandbox: Sandbox,
-    job: dict[str, Any] | bytes,
+    job: Mapping[str, Any] | bytes,
     inputs: Path,
     models: Path,
     out: Path,
@@ -163,7 +163,10 @@ def execute_job(
     device: str = "cpu",
     gpus: Sequence[str] = (),
 ) -> JobRun:
-    """Run ``python -m worker.runtime`` on ``job`` in ``sandbox``; classify how it ended.
+    """Run ``python -m compute.runtime`` on ``job`` in ``sandbox``; classify how it ended.
+
+    ``job`` is the job.json document (``compute.jobspec.runtime_job`` builds one, a
+    ``RuntimeJob``) or its bytes, handed over as they are.
 
     Failure codes: the runtime's own (``bad_job_spec``, ``model_hash_mismatch``,
     …) when it wrote result.json, else ``out_of_memory``, ``timeout`` or

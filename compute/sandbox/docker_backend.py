@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worker.sandbox.base import Limits, Mounts, SandboxError, SandboxResult, runtime_argv
+from compute.sandbox.base import Limits, Mounts, SandboxError, SandboxResult, runtime_argv
 
 if TYPE_CHECKING:
-    from worker.sandbox.warm import WarmPool
+    from compute.sandbox.warm import WarmPool
 
 DEFAULT_USER = "10001:10001"
 IN_INPUTS, IN_MODELS, IN_OUT, IN_JOB = "/inputs", "/models", "/out", "/job/job.json"
@@ -56,7 +56,7 @@ class DockerSandbox:
         import docker
 
         if image is None:
-            from worker.image.build import image_tag
+            from compute.image import image_tag
 
             image = image_tag()
         self.image = image
@@ -85,7 +85,7 @@ class DockerSandbox:
         ``alive_timeout_s``: how long a warm container outlives this process."""
         if not self.warm:
             return
-        from worker.sandbox.warm import WarmKey, WarmPool
+        from compute.sandbox.warm import WarmKey, WarmPool
 
         self.stop_warm()
         key = WarmKey.of(models, limits, device, gpus)
@@ -106,7 +106,7 @@ class DockerSandbox:
         there is none for this configuration (or it died): run it cold then."""
         if self.pool is None:
             return None
-        from worker.sandbox.warm import WarmKey
+        from compute.sandbox.warm import WarmKey
 
         return self.pool.run(job, inputs, out, WarmKey.of(models, limits, device, gpus))
 
@@ -115,7 +115,7 @@ class DockerSandbox:
             "python3", IN_JOB, IN_INPUTS, IN_MODELS, IN_OUT, device, scratch="/tmp/scratch"
         )
 
-    def _config(
+    def container_config(
         self,
         argv: Sequence[str],
         mounts: Mounts,
@@ -123,9 +123,18 @@ class DockerSandbox:
         env: dict[str, str],
         gpus: Sequence[str],
         job_dir: Path | None = None,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """``job_dir``: a folder mounted read-only at /job instead of ``mounts.job`` (a
-        warm container, whose job file appears there later)."""
+        """The engine's create arguments for one job container running ``argv``, locked
+        down as the module docstring says: ``client.containers.create(self.image, **cfg)``.
+
+        Every job container, cold (``run``) or warm (``warm.WarmPool``), is made from
+        this one configuration. ``job_dir``: a folder mounted read-only at /job instead of
+        ``mounts.job`` (a warm container, whose job file appears there later). ``name``:
+        the container's name (default: a fresh ``vcoin-job-…``); ``labels``: added to
+        the ``vcoin.sandbox=job`` label.
+        """
         from docker.types import DeviceRequest, LogConfig, Ulimit
 
         volumes = {
@@ -144,8 +153,8 @@ class DockerSandbox:
             device_requests = [DeviceRequest(device_ids=list(gpus), capabilities=[["gpu"]])]
         return {
             "command": list(argv),
-            "name": f"vcoin-job-{uuid.uuid4().hex[:12]}",
-            "labels": {"vcoin.sandbox": "job"},
+            "name": name or f"vcoin-job-{uuid.uuid4().hex[:12]}",
+            "labels": {"vcoin.sandbox": "job", **(labels or {})},
             "user": self.user,
             "working_dir": "/tmp",
             "environment": env,
@@ -181,7 +190,7 @@ class DockerSandbox:
         container = None
         try:
             container = self.client.containers.create(
-                self.image, **self._config(argv, mounts, limits, env or {}, gpus)
+                self.image, **self.container_config(argv, mounts, limits, env or {}, gpus)
             )
             container.start()
             return self.collect(container, limits, t0)

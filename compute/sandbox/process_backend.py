@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import cast
 
-from worker.sandbox.base import (
+from compute.sandbox.base import (
     Limits,
     LogTail,
     Mounts,
@@ -96,7 +96,7 @@ def _can_run_as(uid: int, python: str) -> bool:
 
     try:
         r = subprocess.run(
-            [python, "-c", "import worker.runtime"],
+            [python, "-c", "import compute.runtime"],
             preexec_fn=drop,
             capture_output=True,
             cwd="/",

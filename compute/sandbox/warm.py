@@ -3,7 +3,7 @@
 A fresh container spends about two seconds importing torch and transformers
 before the job's first line runs; the container itself costs a fifth of a
 second. A warm container is created with exactly the job containers'
-configuration (``DockerSandbox._config``: read-only root, no network, no
+configuration (``DockerSandbox.container_config``: read-only root, no network, no
 capabilities, non-root, the same limits, GPUs and mount points) and runs the
 runtime with ``--await-job``: it loads the libraries and waits for
 ``/job/job.json``. Mounts are fixed when a container is created, so each warm
@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worker.sandbox.base import Limits, Mounts, SandboxError, SandboxResult, prepare_out_dir
+from compute.sandbox.base import Limits, Mounts, SandboxError, SandboxResult, prepare_out_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from worker.sandbox.docker_backend import DockerSandbox
+    from compute.sandbox.docker_backend import DockerSandbox
 
 log = logging.getLogger("vcoin.worker.sandbox")
 
@@ -151,11 +151,16 @@ class WarmPool:
             (folder / "job" / ALIVE_FILE).touch(mode=0o444)
             argv = [*self.sandbox.runtime_argv(mounts, self.key.device), "--await-job"]
             argv += ["--alive-timeout", str(self.alive_timeout_s)]
-            cfg = self.sandbox._config(
-                argv, mounts, self.key.limits, {}, self.key.gpus, job_dir=folder / "job"
+            cfg = self.sandbox.container_config(
+                argv,
+                mounts,
+                self.key.limits,
+                {},
+                self.key.gpus,
+                job_dir=folder / "job",
+                name=name,
+                labels={WARM_LABEL: "1"},
             )
-            cfg["name"] = name
-            cfg["labels"] = {**cfg["labels"], WARM_LABEL: "1"}
             created = time.monotonic()
             container = self.sandbox.client.containers.create(self.sandbox.image, **cfg)
         except BaseException:

@@ -267,9 +267,9 @@ def forward_ratio(tokens: list[int], reps: int) -> list[tuple[int, float, float]
 
     import torch
 
+    from compute.runtime.models import materialize
     from oracle.prefill import PrefillChecker
     from worker.models.tiny_lm import build_tiny_lm
-    from worker.runtime.models import materialize
 
     tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-prefill-"))
     digest = build_tiny_lm(tmp / "blobs", 0).digest
@@ -312,13 +312,13 @@ def false_positives(prompts: int, threads: int) -> dict[str, Any]:
     import numpy as np
     import torch
 
+    from compute.runtime.__main__ import run_job
+    from compute.runtime.models import materialize
     from oracle.fixedpoint import rows_cosine_bps
     from oracle.prefill import PrefillChecker, judge_logits
     from oracle.similarity import TIE_MARGIN
     from oracle.textsim import MiniLM
     from worker.models.tiny_lm import build_tiny_lm
-    from worker.runtime.__main__ import run_job
-    from worker.runtime.models import materialize
 
     tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-fp-"))
     digest = build_tiny_lm(tmp / "blobs", 0).digest

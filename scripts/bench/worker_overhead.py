@@ -5,7 +5,7 @@ Sandbox half (this script): the time from container start to the result file
 with Docker (target <= 1.5 s of overhead), next to baselines in the same run:
 
 * in-process: ``run_job`` called in this process (libraries already loaded);
-* direct process: ``python -m worker.runtime`` as a plain subprocess, no
+* direct process: ``python -m compute.runtime`` as a plain subprocess, no
   sandbox (interpreter start and library imports, no container);
 * docker: the same command in a job container (create, start, run, result
   file), then until the container is gone;
@@ -47,10 +47,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from compute.runtime.__main__ import run_job  # noqa: E402
+from compute.sandbox import Limits, Mounts, execute_job, prepare_out_dir  # noqa: E402
+from compute.sandbox.base import runtime_argv  # noqa: E402
 from worker.models.tiny_lm import build_tiny_lm  # noqa: E402
-from worker.runtime.__main__ import run_job  # noqa: E402
-from worker.sandbox import Limits, Mounts, execute_job, prepare_out_dir  # noqa: E402
-from worker.sandbox.base import runtime_argv  # noqa: E402
 
 
 def trivial_job(model: str) -> dict[str, Any]:
@@ -373,7 +373,7 @@ def main() -> int:
             print(json.dumps({"event_to_claim": claims}, indent=2))
         return 0
 
-    from worker.sandbox.docker_backend import DockerSandbox, engine_problem
+    from compute.sandbox.docker_backend import DockerSandbox, engine_problem
 
     problem = engine_problem()
     work = Path(tempfile.mkdtemp(prefix="vcoin-bench-"))
@@ -436,7 +436,7 @@ def main() -> int:
     print(f"trivial job: text-generation, 1 token, tiny LM ({args.runs} runs, medians)")
     print(f"  in-process, first run (libraries loaded)  {cold:7.3f} s")
     print(f"  in-process, warm                          {med(warm):7.3f} s")
-    print(f"  direct process (python -m worker.runtime) {med(direct):7.3f} s")
+    print(f"  direct process (python -m compute.runtime) {med(direct):7.3f} s")
     if box_file:
         overhead = med(box_file) - med(direct)
         figures.update(

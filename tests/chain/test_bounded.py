@@ -25,10 +25,10 @@ from chain.bounded import (
 from chain.coins import parse_coin_str
 from chain.crypto import AddressError, PrivateKey, from_bech32, to_bech32
 from chain.errors import ChainError
+from compute.runtime import jsonlimits
 from modules.jobs.params import Params as JobsParams
 from modules.staking.params import Params as StakingParams
 from tests.fuzzing import fuzz
-from worker.runtime import jsonlimits
 
 BIG = 1 << 20
 

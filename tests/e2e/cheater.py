@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from chain.artifacts import sha256_file
+from compute.runtime.hashing import canonical_json, save_safetensors
+from compute.sandbox import JobRun
 from worker.agent import executor
-from worker.runtime.hashing import canonical_json, save_safetensors
-from worker.sandbox import JobRun
 
 KINDS = ("random", "cached", "perturbed")
 

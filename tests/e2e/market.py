@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from chain.app import App
+
 from chain.client import NodeClient, QueryFailed
 from chain.coins import DECIMALS, DENOM
 from genesis.devnet import DEVNET_MODEL_BUILDS, dev_key, genesis_doc
@@ -55,8 +55,8 @@ OPEN = ("queued", "claimed", "submitted", "checking")
 
 def sandbox_kind() -> str:
     """docker when an engine answers and the expected worker image exists, else process."""
+    from compute.sandbox.docker_backend import engine_problem
     from worker.image.build import image_exists, image_tag
-    from worker.sandbox.docker_backend import engine_problem
 
     if engine_problem() is None and image_exists(image_tag()):
         return "docker"

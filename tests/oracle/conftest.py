@@ -39,7 +39,7 @@ RunJob = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def run_job(tmp_path_factory: pytest.TempPathFactory, models: Models) -> RunJob:
-    from worker.runtime.__main__ import run_job as runtime_run
+    from compute.runtime.__main__ import run_job as runtime_run
 
     root = tmp_path_factory.mktemp("runs")
     counter = itertools.count()

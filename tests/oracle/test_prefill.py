@@ -24,7 +24,7 @@ TIE_PROMPT = "th"
 
 @pytest.fixture(scope="module")
 def checker(models: Models, tmp_path_factory: pytest.TempPathFactory) -> PrefillChecker:
-    from worker.runtime.models import materialize
+    from compute.runtime.models import materialize
 
     _, model_dir = materialize(models.folder, models.lm, tmp_path_factory.mktemp("scratch"))
     return PrefillChecker(model_dir)
@@ -151,7 +151,7 @@ def near_tie(models: Models, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     import torch
     from safetensors.torch import load_file, save_file
 
-    from worker.runtime.models import materialize
+    from compute.runtime.models import materialize
 
     scratch = tmp_path_factory.mktemp("tie")
     _, src = materialize(models.folder, models.lm, scratch / "src")

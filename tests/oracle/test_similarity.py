@@ -165,8 +165,8 @@ def test_embedding_cosine_tolerates_float_noise_not_other_vectors(
 # -- LoRA -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lora(run_job: RunJob, models: Models, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    from compute.runtime.models import materialize
     from oracle.lora_eval import loss_evaluator
-    from worker.runtime.models import materialize
 
     params = {"steps": 6, "learning_rate": 0.01}
     ours = run_job("lora-train", models.lm, LORA_INPUT, **params)

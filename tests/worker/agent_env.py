@@ -307,7 +307,7 @@ def inline_of(job: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def docker_engine() -> None:
-    from worker.sandbox.docker_backend import engine_problem
+    from compute.sandbox.docker_backend import engine_problem
 
     problem = engine_problem()
     if problem is not None:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from compute.sandbox import SandboxError
 from tests.chain.nodeproc import artifact_server as start_artifact_server
 from worker.models.artifact import ModelArtifact
 from worker.models.minilm import build_minilm
 from worker.models.tiny_lm import build_tiny_lm
-from worker.sandbox import SandboxError
 
 
 def _readable(path: Path) -> None:
@@ -88,7 +88,7 @@ def no_engine(problem: str) -> None:
 
 @pytest.fixture(scope="session")
 def docker_sandbox() -> object:
-    from worker.sandbox.docker_backend import DockerSandbox, engine_problem
+    from compute.sandbox.docker_backend import DockerSandbox, engine_problem
 
     problem = engine_problem()
     if problem is not None:

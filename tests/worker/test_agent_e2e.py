@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from chain.artifacts import ArtifactClient
+from compute.runtime.__main__ import run_job
 from modules.jobs import receipt
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
     ALICE,
@@ -23,7 +24,6 @@ from tests.worker.agent_env import (  # noqa: F401 - fixtures
     workers,
 )
 from worker.models.artifact import ModelArtifact
-from worker.runtime.__main__ import run_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]
 

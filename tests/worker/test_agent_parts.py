@@ -21,16 +21,16 @@ import pytest
 from chain.client import NodeClient
 from chain.crypto import PrivateKey
 from chain.keystore import key_from_mnemonic
+from compute.jobspec import runtime_job, write_inline_input
+from compute.runtime.errors import JobError
 from genesis.devnet import dev_key
 from tests.chain.inproc_node import inproc_node
 from tests.helpers import msg_send
 from worker.agent.chainio import TxOutcome, TxSender, TxWaiter, poll_outcome
 from worker.agent.config import load_config, render_toml
-from worker.agent.jobspec import runtime_job, write_inline_input
 from worker.agent.policy import ClaimPolicy, JobInfo
 from worker.agent.state import AgentState, HomeLocked
 from worker.nvml import probe
-from worker.runtime.errors import JobError
 
 ALICE = dev_key("alice")
 WORKER_BIN = str(Path(sys.executable).with_name("vcoin-worker"))

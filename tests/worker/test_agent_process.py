@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from compute.runtime.__main__ import run_job
 from tests.worker.agent_env import Market, market, workers  # noqa: F401 - fixtures
 from tests.worker.conftest import _readable
 from worker.models.artifact import ModelArtifact
-from worker.runtime.__main__ import run_job
 
 pytestmark = pytest.mark.slow
 

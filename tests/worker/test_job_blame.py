@@ -19,13 +19,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compute.jobspec import runtime_job, spec_params
+from compute.runtime import __main__ as runtime
+from compute.runtime.errors import EXIT_JOB_ERROR, JobError
+from compute.runtime.models import parse_manifest
+from compute.runtime.spec import parse_spec
 from tests.fuzzing import fuzz
 from worker.agent.executor import JOB_FAULTS, _fail
-from worker.agent.jobspec import runtime_job, spec_params
-from worker.runtime import __main__ as runtime
-from worker.runtime.errors import EXIT_JOB_ERROR, JobError
-from worker.runtime.models import parse_manifest
-from worker.runtime.spec import parse_spec
 
 MODEL = "ab" * 32
 DEEP_INPUT = b'{"prompts": ' + b"[" * 2000 + b"]" * 2000 + b"}"  # within 4,096 bytes
@@ -180,7 +180,7 @@ def test_any_spec_or_input_text_is_refused_as_the_jobs_fault(text: str) -> None:
         doc = json.loads(text)
     except (ValueError, RecursionError):
         return
-    from worker.runtime.spec import check_input
+    from compute.runtime.spec import check_input
 
     try:
         check_input("text-generation", doc)

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from chain.artifacts import ArtifactClient
+from compute.runtime.__main__ import run_job
+from compute.runtime.errors import JobError
+from compute.runtime.hashing import sha256_file
+from compute.runtime.models import parse_manifest
 from worker.models.artifact import ModelArtifact, fetch_model, publish, registry_entry
 from worker.models.tiny_lm import build_tiny_lm
-from worker.runtime.__main__ import run_job
-from worker.runtime.errors import JobError
-from worker.runtime.hashing import sha256_file
-from worker.runtime.models import parse_manifest
 
 
 def test_tiny_lm_is_a_function_of_its_seed(tiny_lm: ModelArtifact, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from compute.sandbox.process_backend import NOBODY, ProcessSandbox, RunRecord, proc_info
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
     Market,
     WorkerProc,
@@ -23,7 +24,6 @@ from tests.worker.agent_env import (  # noqa: F401 - fixtures
     workers,
 )
 from tests.worker.conftest import _readable
-from worker.sandbox.process_backend import NOBODY, ProcessSandbox, RunRecord, proc_info
 
 # A job that forks three children: one stays in its group, one leaves the group, one
 # leaves the session; then it writes their pids and sleeps.
@@ -50,8 +50,8 @@ time.sleep(600)
 DRIVER = """
 import json, sys
 from pathlib import Path
-from worker.sandbox import Limits, Mounts
-from worker.sandbox.process_backend import ProcessSandbox
+from compute.sandbox import Limits, Mounts
+from compute.sandbox.process_backend import ProcessSandbox
 root = Path(sys.argv[1])
 mounts = Mounts(root / "inputs", root / "models", root / "out")
 sandbox = ProcessSandbox(runs_dir=root / "runs", **json.loads(sys.argv[3]))

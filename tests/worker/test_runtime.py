@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from compute.runtime.__main__ import run_job
+from compute.runtime.errors import JobError
+from compute.runtime.hashing import canonical_json, sha256_file
 from worker.models.artifact import ModelArtifact
-from worker.runtime.__main__ import run_job
-from worker.runtime.errors import JobError
-from worker.runtime.hashing import canonical_json, sha256_file
 
 PROMPTS = {"prompts": ["Hello world", "The GPU market"]}
 TEXTS = {"texts": ["A cat sat on the mat.", "GPUs run jobs for coins."]}
@@ -175,7 +175,7 @@ def test_cli_writes_result_json_and_exit_codes(
     argv = [
         sys.executable,
         "-m",
-        "worker.runtime",
+        "compute.runtime",
         "--job",
         str(jf),
         "--inputs",

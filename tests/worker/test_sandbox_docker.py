@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from compute.runtime.__main__ import run_job
+from compute.sandbox import Limits, Mounts, SandboxResult, execute_job
 from tests.worker.conftest import copy_models
 from worker.models.artifact import ModelArtifact
-from worker.runtime.__main__ import run_job
-from worker.sandbox import Limits, Mounts, SandboxResult, execute_job
 
 pytestmark = pytest.mark.slow
 

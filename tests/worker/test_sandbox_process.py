@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from compute.runtime.__main__ import run_job
+from compute.sandbox import Limits, Mounts, SandboxResult, execute_job
+from compute.sandbox.process_backend import ProcessSandbox
 from worker.models.artifact import ModelArtifact
-from worker.runtime.__main__ import run_job
-from worker.sandbox import Limits, Mounts, SandboxResult, execute_job
-from worker.sandbox.process_backend import ProcessSandbox
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ from typing import Any
 import docker
 import pytest
 
+from compute.sandbox import JobRun, Limits, execute_job
+from compute.sandbox.docker_backend import DockerSandbox
+from compute.sandbox.warm import READY_LINE
 from tests.worker.conftest import _readable
 from tests.worker.test_sandbox_docker import JOBS
 from worker.models.artifact import ModelArtifact
-from worker.sandbox import JobRun, Limits, execute_job
-from worker.sandbox.docker_backend import DockerSandbox
-from worker.sandbox.warm import READY_LINE
 
 pytestmark = pytest.mark.slow
 
@@ -220,8 +220,8 @@ def test_warm_pool_off_starts_nothing(
 KILLED_OWNER = """
 import os, sys
 from pathlib import Path
-from worker.sandbox import Limits
-from worker.sandbox.docker_backend import DockerSandbox
+from compute.sandbox import Limits
+from compute.sandbox.docker_backend import DockerSandbox
 sb = DockerSandbox()
 sb.prewarm(Path(sys.argv[1]), Path(sys.argv[2]), Limits(timeout_s=60), "cpu", alive_timeout_s=3)
 assert sb.pool is not None and sb.pool.wait_ready(180) is not None, sb.pool.last_error

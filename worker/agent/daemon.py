@@ -32,6 +32,8 @@ from chain.client import NodeClient, NodeError
 from chain.client_ws import Event as WsEvent
 from chain.client_ws import EventStream
 from chain.crypto import PrivateKey
+from compute.sandbox import Limits, Sandbox, SandboxError, make_sandbox
+from compute.sandbox.process_backend import ProcessSandbox
 from modules.jobs import events as jev
 from modules.reputation.msgs import MsgHeartbeat
 from worker.agent.chainio import BroadcastRefused, TxOutcome, TxSender, TxWaiter, poll_outcome
@@ -42,8 +44,6 @@ from worker.agent.policy import ClaimPolicy, JobInfo
 from worker.agent.runner import JobRunner, Slot, claim_msg, lost_race
 from worker.agent.state import AgentState
 from worker.nvml import Capabilities
-from worker.sandbox import Limits, Sandbox, SandboxError, make_sandbox
-from worker.sandbox.process_backend import ProcessSandbox
 
 log = logging.getLogger("vcoin.worker")
 

@@ -6,7 +6,7 @@ Steps, each with its own way to fail:
 2. the input and the model's manifest and files from the artifact store into
    content-addressed folders, every blob checked by sha256 (a blob missing
    from the store or one whose bytes do not match its name fails the job);
-3. the sandbox runs ``python -m worker.runtime`` (OOM, timeout and the
+3. the sandbox runs ``python -m compute.runtime`` (OOM, timeout and the
    runtime's own refusals fail the job);
 4. the output file goes to the artifact store; its sha256 is the result hash.
 
@@ -15,7 +15,7 @@ poster is refunded, nobody's reputation changes) from this worker's (no
 engine, store unreachable, a runtime crash): those give the job back for
 another worker. A malformed spec or input is the job's fault wherever it shows:
 here, in the runtime's checks, or inside a task that cannot process it
-(``worker/runtime/__main__.py``); another worker would fail the same way.
+(``compute/runtime/__main__.py``); another worker would fail the same way.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from typing import Any
 import httpx
 
 from chain.artifacts import ArtifactClient, ArtifactError, HashMismatch, NotFound, sha256_file
-from worker.agent.jobspec import runtime_job, write_inline_input
-from worker.runtime.errors import JobError
-from worker.runtime.models import parse_manifest
-from worker.sandbox import JobRun, Limits, Sandbox, SandboxError, execute_job
+from compute.jobspec import runtime_job, write_inline_input
+from compute.runtime.errors import JobError
+from compute.runtime.models import parse_manifest
+from compute.sandbox import JobRun, Limits, Sandbox, SandboxError, execute_job
 
 log = logging.getLogger("vcoin.worker.exec")
 
@@ -291,7 +291,7 @@ def _image_digest(sandbox: Sandbox) -> str:
     if image_id:
         return str(image_id)
     try:
-        from worker.image.build import image_tag
+        from compute.image import image_tag
 
         tag = image_tag()
     except Exception:  # noqa: BLE001 - no image recipe on this install

@@ -13,20 +13,19 @@ the tag already exists:
   the CUDA build, and its CUDA libraries (several GB) go into the image, since
   torch does not import without them.
 * ``vcoin-worker:<hash>``: the base plus the runtime's own source
-  (``worker/__init__.py``, ``worker/runtime/``), byte-compiled. Its hash covers
+  (``compute/__init__.py``, ``compute/runtime/``), byte-compiled. Its hash covers
   the base tag and those files, so editing the runtime rebuilds this layer only
   (seconds).
 
-``image_tag()`` gives the tag the current source tree expects; the sandbox, the
-agent and the tests use it to find the image. The production image is
+``image_tag()`` (``compute.image``, with the recipe and the hashing) gives the tag
+the current source tree expects; the sandbox, the agent and the tests use it to
+find the image. The production image is
 ``worker/image/Dockerfile`` (a CUDA PyTorch base); this one is its CPU twin.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -35,39 +34,23 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from compute.image import (
+    RECIPE,
+    REPO,
+    REPO_ROOT,
+    REQUIREMENTS,
+    WORKER_UID,
+    app_files,
+    base_tag,
+    image_tag,
+)
+
 HERE = Path(__file__).resolve().parent
-REQUIREMENTS = REPO_ROOT / "requirements" / "worker-image.txt"
 WHEELS = Path(os.environ.get("VCOIN_WHEELS", Path.home() / ".cache" / "vcoin" / "wheels"))
 APT_SOURCES = Path("/etc/apt")
-BASE_REPO = "vcoin-worker-base"
-REPO = "vcoin-worker"
-WORKER_UID = 10001
 
-RECIPE: dict[str, object] = {
-    "version": 2,
-    "suite": "bookworm",
-    "variant": "minbase",
-    "debs": ["python3"],
-    # Parts of wheels the runtime never loads: C++ headers, test binaries.
-    "strip_site": [
-        "torch/include",
-        "torch/test",
-        "torch/bin/*Test",
-        "torch/bin/test_*",
-        "torch/bin/protoc*",
-        "torch/lib/libtorchbind_test.so",
-    ],
-    "strip_root": [
-        "usr/share/doc",
-        "usr/share/man",
-        "usr/share/info",
-        "usr/share/locale",
-        "var/cache/apt",
-        "var/lib/apt/lists",
-    ],
-    "uid": WORKER_UID,
-}
+# The tag's names, here too for the scripts and tests that build or look for the image.
+__all__ = ["app_files", "base_tag", "image_exists", "image_tag", "main"]
 
 ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -87,34 +70,6 @@ DEB_CACHE = Path(os.environ.get("VCOIN_DEB_CACHE", "/var/cache/vcoin/debootstrap
 
 def _log(msg: str) -> None:
     print(f"[build-worker-image] {msg}", flush=True)
-
-
-def _sha256(*parts: bytes) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(len(p).to_bytes(8, "big"))
-        h.update(p)
-    return h.hexdigest()
-
-
-def base_tag() -> str:
-    recipe = json.dumps(RECIPE, sort_keys=True).encode()
-    return f"{BASE_REPO}:{_sha256(recipe, REQUIREMENTS.read_bytes())[:16]}"
-
-
-def app_files(root: Path = REPO_ROOT) -> list[Path]:
-    """The runtime's source files that go into the image, relative to ``root``."""
-    files = [Path("worker/__init__.py")]
-    runtime = root / "worker" / "runtime"
-    files += sorted(p.relative_to(root) for p in runtime.rglob("*.py"))
-    return files
-
-
-def image_tag(root: Path = REPO_ROOT) -> str:
-    parts = [base_tag().encode()]
-    for rel in app_files(root):
-        parts += [str(rel).encode(), (root / rel).read_bytes()]
-    return f"{REPO}:{_sha256(*parts)[:16]}"
 
 
 def image_exists(ref: str) -> bool:
@@ -337,7 +292,7 @@ def build_app(base: str, force: bool = False) -> str:
                 "--change",
                 f"USER {WORKER_UID}:{WORKER_UID}",
                 "--change",
-                'CMD ["python3", "-m", "worker.runtime", "--help"]',
+                'CMD ["python3", "-m", "compute.runtime", "--help"]',
                 name,
                 tag,
             ],

@@ -1,6 +1,6 @@
 """Model artifacts on the host side: write the blobs of a model, publish them.
 
-A model is a manifest (see ``worker.runtime.models``) plus one blob per file,
+A model is a manifest (see ``compute.runtime.models``) plus one blob per file,
 all named by sha256 in one folder: exactly the layout the runtime reads as
 ``--models`` and the artifact store serves, so one folder can hold many models
 and share identical files between them.
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from worker.runtime.hashing import sha256_file
-from worker.runtime.models import Manifest, parse_manifest
+from compute.runtime.hashing import sha256_file
+from compute.runtime.models import Manifest, parse_manifest
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def registry_entry(
     weights, tokenizer and config, and what a job spec's ``model`` field holds.
     ``config_sha256`` is config.json's own hash, for readers of the registry.
     """
-    from worker.runtime.models import KIND_TASKS
+    from compute.runtime.models import KIND_TASKS
 
     config = art.manifest.files.get("config.json")
     return {

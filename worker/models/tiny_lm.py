@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from compute.runtime.hashing import canonical_json, save_safetensors
 from worker.models.artifact import ModelArtifact, write_model
-from worker.runtime.hashing import canonical_json, save_safetensors
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
