@@ -12,6 +12,8 @@ from chain.context import Ctx
 
 Handler = Callable[[Ctx, Any], None]
 Query = Callable[[Ctx, dict[str, Any]], Any]
+# A check of the module's state between blocks: None, or what is wrong.
+Invariant = Callable[[Ctx], str | None]
 
 
 @dataclass(frozen=True)
@@ -40,4 +42,5 @@ class Module:
     export_genesis: Callable[[Ctx], dict[str, Any]] = lambda ctx: {}
     begin_block: Callable[[Ctx], None] | None = None
     end_block: Callable[[Ctx], None] | None = None
-    invariants: dict[str, Callable[[Ctx], str | None]] = field(default_factory=dict)
+    # by name; each module's invariants.py builds them (checked by the simulation tests)
+    invariants: dict[str, Invariant] = field(default_factory=dict)

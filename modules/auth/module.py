@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from chain.module import Module, MsgSpec
-from modules.auth import genesis, msgs, queries
+from modules.auth import genesis, invariants, msgs, queries
 from modules.auth.expected import ParamsOwner
 from modules.auth.handlers import make_update_params
 from modules.auth.keys import NAME
@@ -28,4 +28,5 @@ def build(params_owners: Callable[[], Mapping[str, ParamsOwner]]) -> Module:
         validate_genesis=genesis.validate,
         init_genesis=genesis.init,
         export_genesis=genesis.export,
+        invariants=invariants.invariants(),
     )

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from chain.coins import MAX_AMOUNT
-from chain.context import Ctx
 from chain.module import Module, MsgSpec
-from modules.bank import genesis, handlers, msgs, queries, state
+from modules.bank import genesis, handlers, invariants, msgs, queries
 from modules.bank.keeper import BankKeeper
 from modules.bank.keys import NAME
-
-
-def _supply_matches_balances(ctx: Ctx) -> str | None:
-    totals: dict[str, int] = {}
-    for _, denom, n in state.all_balances(ctx):
-        if n <= 0 or n > MAX_AMOUNT:
-            return f"balance {n}{denom} out of range"
-        totals[denom] = totals.get(denom, 0) + n
-    supply = dict(state.total_supply(ctx))
-    supply = {d: n for d, n in supply.items() if n}
-    if totals != supply:
-        return f"total supply {supply} != sum of balances {totals}"
-    return None
 
 
 def build(keeper: BankKeeper) -> Module:
@@ -40,5 +25,5 @@ def build(keeper: BankKeeper) -> Module:
         validate_genesis=genesis.validate,
         init_genesis=lambda ctx, g: genesis.init(ctx, g, keeper),
         export_genesis=genesis.export,
-        invariants={"supply": _supply_matches_balances},
+        invariants=invariants.invariants(),
     )

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from chain.context import Ctx
 from chain.module import Module, MsgSpec
-from modules.reputation import genesis, handlers, msgs, queries, state
+from modules.reputation import genesis, handlers, invariants, msgs, queries
 from modules.reputation.keeper import ReputationKeeper
 from modules.reputation.keys import NAME
-
-
-def _records_consistent(ctx: Ctx) -> str | None:
-    for addr, r in state.iterate_records(ctx):
-        if r.successes > r.total or r.since_slot > r.last_slot:
-            return f"record of {addr.hex()} is inconsistent: {r}"
-    return None
 
 
 def build(keeper: ReputationKeeper) -> Module:
@@ -33,5 +25,5 @@ def build(keeper: ReputationKeeper) -> Module:
         validate_genesis=genesis.validate,
         init_genesis=genesis.init,
         export_genesis=genesis.export,
-        invariants={"records": _records_consistent},
+        invariants=invariants.invariants(),
     )

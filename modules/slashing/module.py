@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chain.module import Module
-from modules.slashing import genesis, queries
+from modules.slashing import genesis, invariants, queries
 from modules.slashing.keys import NAME
 
 
@@ -15,4 +15,5 @@ def build() -> Module:
         validate_genesis=genesis.validate,
         init_genesis=genesis.init,
         export_genesis=genesis.export,
+        invariants=invariants.invariants(),
     )

@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from chain.coins import DENOM
-from chain.context import Ctx
-from chain.crypto import module_address
 from chain.module import Module, MsgSpec
-from modules.staking import genesis, handlers, msgs, queries, state
+from modules.staking import genesis, handlers, invariants, msgs, queries
 from modules.staking.keeper import StakingKeeper
-from modules.staking.keys import NAME, POOL, ROLES
-
-
-def _pool_matches_bonds(keeper: StakingKeeper) -> Callable[[Ctx], str | None]:
-    def check(ctx: Ctx) -> str | None:
-        bonds = sum(n for _, _, n in state.iterate_bonds(ctx))
-        unbonding = sum(e.amount for e in state.iterate_unbonding(ctx))
-        held = keeper.bank.balance(ctx, module_address(POOL), DENOM)
-        if held != bonds + unbonding:
-            return f"pool holds {held}{DENOM}; bonds {bonds} + unbonding {unbonding}"
-        return None
-
-    return check
-
-
-def _totals_match_bonds(ctx: Ctx) -> str | None:
-    for role in ROLES:
-        s = sum(n for _, _, n in state.iterate_bonds(ctx, role))
-        if s != state.total_bonded(ctx, role):
-            return f"total bonded as {role} is {state.total_bonded(ctx, role)}; bonds sum to {s}"
-    return None
+from modules.staking.keys import NAME
 
 
 def build(keeper: StakingKeeper) -> Module:
@@ -65,8 +40,5 @@ def build(keeper: StakingKeeper) -> Module:
         init_genesis=genesis.init,
         export_genesis=genesis.export,
         end_block=keeper.release_matured,
-        invariants={
-            "pool": _pool_matches_bonds(keeper),
-            "totals": _totals_match_bonds,
-        },
+        invariants=invariants.invariants(keeper),
     )

@@ -4,31 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chain.context import Ctx
 from chain.module import Module, MsgSpec
-from modules.verification import genesis, handlers, msgs, queries, state
+from modules.verification import genesis, handlers, invariants, msgs, queries
 from modules.verification.keeper import VerificationKeeper
 from modules.verification.keys import NAME
-from modules.verification.records import CHECKING
-
-
-def _pending_matches_jobs(k: VerificationKeeper) -> Any:
-    """Pending records are exactly the checking jobs, each with one timer (a DECIDED
-    record lives only inside the block that made it, so never shows here)."""
-
-    def check(ctx: Ctx) -> str | None:
-        pending = {p.job_id: p for p in state.iterate_pending(ctx)}
-        for p in pending.values():
-            if p.stage != CHECKING:
-                return f"pending job {p.job_id} is {p.stage} after its block"
-        checking = k.jobs.ids_in_state(ctx, CHECKING)
-        if sorted(pending) != sorted(checking):
-            return f"pending {sorted(pending)[:5]}… != checking jobs {sorted(checking)[:5]}…"
-        if state.count_timers(ctx) != len(pending):
-            return f"{state.count_timers(ctx)} timers for {len(pending)} pending results"
-        return None
-
-    return check
 
 
 def build(k: VerificationKeeper) -> Module:
@@ -58,5 +37,5 @@ def build(k: VerificationKeeper) -> Module:
         init_genesis=genesis.init,
         export_genesis=genesis.export,
         end_block=k.end_block,
-        invariants={"pending": _pending_matches_jobs(k)},
+        invariants=invariants.invariants(k),
     )
