@@ -41,7 +41,7 @@ from worker.agent.config import WorkerConfig
 from worker.agent.executor import Executor
 from worker.agent.metrics import WorkerMetrics
 from worker.agent.policy import ClaimPolicy, JobInfo
-from worker.agent.runner import JobRunner, Slot, claim_msg, lost_race
+from worker.agent.runner import JobRunner, RunnerDeps, Slot, claim_msg, lost_race
 from worker.agent.state import AgentState
 from worker.nvml import Capabilities
 
@@ -102,6 +102,24 @@ class Agent:
     def avoid(self, job_id: int) -> None:
         with self.lock:
             self._avoid.add(job_id)
+
+    def runner_deps(self) -> RunnerDeps:
+        """What a ``JobRunner`` may use of this agent (after ``setup``)."""
+        return RunnerDeps(
+            address=self.address,
+            key=self.key,
+            chain_id=self.chain_id,
+            client=self.client,
+            model=self.model,
+            executor=self.executor,
+            state=self.state,
+            metrics=self.metrics,
+            waiter=self.waiter,
+            sender=self.sender,
+            stopping=self.stopping,
+            avoid=self.avoid,
+            job_done=self.job_done,
+        )
 
     # -- start-up ----------------------------------------------------------------------
     def setup(self) -> None:
@@ -457,7 +475,7 @@ class Agent:
             self.held[slot.job_id] = slot
             self.metrics.running.set(len(self.held))
         t = threading.Thread(
-            target=JobRunner(self, slot).run, name=f"job-{slot.job_id}", daemon=True
+            target=JobRunner(self.runner_deps(), slot).run, name=f"job-{slot.job_id}", daemon=True
         )
         slot.thread = t
         t.start()
@@ -526,7 +544,8 @@ class Agent:
         for s in left:
             if s.job_id in ours:
                 log.info("giving job %d back: the worker is shutting down", s.job_id)
-                JobRunner(self, s).release(retry=True, reason="the worker shut down; requeued")
+                reason = "the worker shut down; requeued"
+                JobRunner(self.runner_deps(), s).release(retry=True, reason=reason)
             self.state.drop_job(s.job_id)
         self.state.unlock_home()
         self.sender.close()

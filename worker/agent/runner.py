@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,12 @@ from worker.agent.chainio import BroadcastRefused, TxOutcome
 from worker.agent.executor import Outcome
 
 if TYPE_CHECKING:
-    from worker.agent.daemon import Agent
+    from chain.client import NodeClient
+    from chain.crypto import PrivateKey
+    from worker.agent.chainio import TxSender, TxWaiter
+    from worker.agent.executor import Executor
+    from worker.agent.metrics import WorkerMetrics
+    from worker.agent.state import AgentState
 
 log = logging.getLogger("vcoin.worker.job")
 
@@ -58,6 +64,26 @@ def claim_msg(worker: str, job_id: int) -> Any:
     return MsgClaimJob(worker=worker, job_id=job_id)
 
 
+@dataclass(frozen=True)
+class RunnerDeps:
+    """What a ``JobRunner`` needs of the agent that starts it, and nothing more
+    (``Agent.runner_deps`` builds it once the agent is set up)."""
+
+    address: str  # this worker's account: claims, results and releases are its
+    key: PrivateKey  # signs the execution receipt
+    chain_id: str  # the receipt's domain
+    client: Callable[[], NodeClient]  # a node client for the calling thread
+    model: Callable[[str], dict[str, Any]]  # the chain's model record by id (cached)
+    executor: Executor | None  # runs a job; None only before the agent's set-up
+    state: AgentState  # the persisted phase of each held job
+    metrics: WorkerMetrics
+    waiter: TxWaiter  # a sent tx's outcome in a block
+    sender: TxSender  # signs and broadcasts this worker's txs
+    stopping: threading.Event  # set once the agent is shutting down
+    avoid: Callable[[int], None]  # do not claim this job again (given back for our fault)
+    job_done: Callable[[Slot], None]  # the slot is free again; called last, always
+
+
 class _JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """Adds ``job_id`` to every record and keeps a call's own ``extra`` too."""
 
@@ -67,15 +93,15 @@ class _JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 class JobRunner:
-    def __init__(self, agent: Agent, slot: Slot) -> None:
-        self.agent = agent
+    def __init__(self, deps: RunnerDeps, slot: Slot) -> None:
+        self.deps = deps
         self.slot = slot
         self.job_id = slot.job_id
         self.log = _JobLog(log, {"job_id": slot.job_id})
 
     # -- the thread body ---------------------------------------------------------
     def run(self) -> None:
-        a = self.agent
+        a = self.deps
         try:
             if self.slot.claim_tx and not self._claim_won():
                 return
@@ -115,7 +141,7 @@ class JobRunner:
 
     # -- claim ---------------------------------------------------------------------
     def _claim_won(self) -> bool:
-        a = self.agent
+        a = self.deps
         out = a.waiter.wait(self.slot.claim_tx, timeout=60)
         if out is None:
             # Not in a block after a minute: ask the chain who holds the job.
@@ -141,7 +167,7 @@ class JobRunner:
 
     # -- results -------------------------------------------------------------------
     def _submit(self, o: Outcome) -> None:
-        a = self.agent
+        a = self.deps
         sig = receipt.sign(
             a.key,
             a.chain_id,
@@ -184,7 +210,7 @@ class JobRunner:
             )
 
     def _report_failure(self, o: Outcome) -> None:
-        a = self.agent
+        a = self.deps
         a.metrics.failures.labels(o.error_code).inc()
         if o.retry:
             a.avoid(self.job_id)
@@ -196,7 +222,7 @@ class JobRunner:
         self.release(retry=o.retry, reason=o.reason)
 
     def release(self, retry: bool, reason: str) -> TxOutcome | None:
-        a = self.agent
+        a = self.deps
         msg = MsgReleaseJob(worker=a.address, job_id=self.job_id, reason=reason, retry=retry)
         out = self._send(msg, "release")
         if out is not None and out.ok:
@@ -208,7 +234,7 @@ class JobRunner:
         return out
 
     def _send(self, msg: Any, kind: str) -> TxOutcome | None:
-        a = self.agent
+        a = self.deps
         try:
             sent = a.sender.send([msg], kind)
         except BroadcastRefused as e:
