@@ -19,7 +19,7 @@ nothing from the margin, since it may only pick between tokens the model
 scores as equal to within the margin. A position accepted only through the
 margin counts as a tie in the evidence.
 
-**Shape.** The output must be exactly what the runtime writes (``worker/runtime/
+**Shape.** The output must be exactly what the runtime writes (``compute/runtime/
 tasks.py``): the job's prompts in order; token ids in the vocabulary; the
 completion text equal to the decoded ids; the end-of-sequence token only last;
 and without it, exactly ``min(max_new_tokens, context − prompt)`` tokens (a
