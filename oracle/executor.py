@@ -172,6 +172,9 @@ class Executor:
                 return self._embedding_subset(job, spec, model_hash, policy)
         except FetchError as e:
             return Abstain(str(e))
+        except OracleFault as e:
+            log.error("cannot judge, abstaining: %s", e, extra={"job_id": job.get("id")})
+            return Abstain(f"the oracle cannot judge: {e}")
         except _NoCheapCheck as e:
             # the model does not load as the cheap check needs it: the runtime decides
             log.info("full re-execution: %s", e, extra={"job_id": job.get("id")})

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from oracle.fixedpoint import BPS, cosine_bps, finite
-from oracle.similarity import EMBEDDING, Comparison, Policy, _load_tensors
+from oracle.similarity import EMBEDDING, Comparison, OracleFault, Policy, _load_tensors
 
 SUBSET = "embedding-row-subset-cosine"
 
@@ -38,9 +38,13 @@ def compare_rows(
     expected_rows: Path, actual: Path, rows: list[int], n: int, policy: Policy
 ) -> Comparison:
     """The oracle's embeddings of ``rows`` (in that order) against those rows of the
-    worker's ``[n, d]`` output."""
+    worker's ``[n, d]`` output. The oracle's own rows not reading back is its fault
+    (``OracleFault``: the caller abstains), not the worker's."""
     try:
         exp, _ = _load_tensors(expected_rows)
+    except Exception as e:  # noqa: BLE001
+        raise OracleFault(f"its own rows do not read back: {e}") from e
+    try:
         act, _ = _load_tensors(actual)
         if "embeddings" not in act:
             raise ValueError("the output has no 'embeddings' tensor")

@@ -273,3 +273,17 @@ def test_compare_raises_oracle_fault_not_a_failing_verdict(tmp_path: Path) -> No
         compare("speech-to-text", own, own, POLICY)
     with pytest.raises(OracleFault):
         compare("embedding", tmp_path / "gone.st", own, POLICY)
+
+
+def test_the_row_subset_check_blames_only_the_worker_file(tmp_path: Path) -> None:
+    from oracle.subset import compare_rows
+
+    mine = embeddings(tmp_path / "rows.st", vectors(1)[:1])
+    worker = embeddings(tmp_path / "worker.st", vectors(1))
+    broken = tmp_path / "rows-broken.st"
+    broken.write_bytes(b"\x00" * 64)
+    with pytest.raises(OracleFault, match="its own rows"):
+        compare_rows(broken, worker, [0], 2, POLICY)
+    garbage = tmp_path / "garbage.st"
+    garbage.write_bytes(b"\xff" * 64)
+    assert compare_rows(mine, garbage, [0], 2, POLICY).metric == "unreadable"
