@@ -42,8 +42,8 @@ def compare_rows(
     (``OracleFault``: the caller abstains), not the worker's."""
     try:
         exp, _ = _load_tensors(expected_rows)
-    except Exception as e:  # noqa: BLE001
-        raise OracleFault(f"its own rows do not read back: {e}") from e
+    except Exception as fault:  # noqa: BLE001
+        raise OracleFault(f"its own rows do not read back: {fault}") from fault
     try:
         act, _ = _load_tensors(actual)
         if "embeddings" not in act:
