@@ -24,7 +24,7 @@ from chain.artifacts import (
     NotFound,
     TooLarge,
 )
-from tests.chain.nodeproc import artifact_server
+from tests.support.artifacts import artifact_server
 
 MAX = 200 * 1024 * 1024
 

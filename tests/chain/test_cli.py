@@ -13,17 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from chain.app import App
-from chain.cli import plugins
-from chain.cli.common import CliError, add_tx_flags, parse_amount_avcn
 from chain.cli.main import build_parser, main, subcommands
 from chain.cli.start_cmd import overrides_of
+
+from chain.cli import plugins
+from chain.cli.common import CliError, add_tx_flags, parse_amount_avcn
 from chain.config import NodeConfig, load_config
 from chain.crypto import PrivateKey
 from chain.keystore import Keystore, key_from_mnemonic
 from genesis.devnet import DEV_ACCOUNTS, DEV_BALANCE, dev_key
-from tests.chain.nodeproc import VCOIND, NodeProc, free_port, needs_node, running_node, vcoind
+from tests.support.nodes import VCOIND, NodeProc, free_port, running_node, vcoind
 
 VCN = 10**18
 
@@ -425,7 +425,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProc]:
         yield n
 
 
-@needs_node
 @pytest.mark.slow
 def test_send_vcn_and_read_the_balance(node: NodeProc) -> None:
     to = PrivateKey.from_seed(b"cli-test-recipient").bech32
@@ -449,7 +448,6 @@ def test_send_vcn_and_read_the_balance(node: NodeProc) -> None:
         assert r.returncode == 0, (what, r.stderr)
 
 
-@needs_node
 @pytest.mark.slow
 def test_refused_tx_exits_non_zero_with_the_chains_message(node: NodeProc) -> None:
     r = node.cli("tx", "bank", "send", "bob", "alice", "99999999VCN", "--yes")
@@ -469,7 +467,6 @@ def test_refused_tx_exits_non_zero_with_the_chains_message(node: NodeProc) -> No
     assert params["authority"] == dev_key("platform").bech32  # merged, not reset
 
 
-@needs_node
 @pytest.mark.slow
 def test_restart_resumes_the_same_chain(tmp_path: Path) -> None:
     home = tmp_path / "restart"

@@ -24,7 +24,7 @@ from chain.client import (
 from chain.crypto import PrivateKey, verify_signature
 from genesis.devnet import DEV_BALANCE, dev_key
 from modules.bank.msgs import MsgSend
-from tests.chain.nodeproc import NodeProc, free_port, needs_node, running_node
+from tests.support.nodes import NodeProc, free_port, running_node
 
 ALICE = dev_key("alice")
 BOB = dev_key("bob")
@@ -308,7 +308,6 @@ def client(node: NodeProc) -> Iterator[NodeClient]:
         yield c
 
 
-@needs_node
 @pytest.mark.slow
 def test_real_node_send_balance_and_find_tx(client: NodeClient) -> None:
     to = PrivateKey.from_seed(b"client-test-recipient").bech32
@@ -326,7 +325,6 @@ def test_real_node_send_balance_and_find_tx(client: NodeClient) -> None:
     assert int(client.block(resp.height)["block"]["header"]["height"]) == resp.height
 
 
-@needs_node
 @pytest.mark.slow
 def test_real_node_refusals_carry_codes(client: NodeClient) -> None:
     with pytest.raises(TxFailed) as e:
@@ -338,7 +336,6 @@ def test_real_node_refusals_carry_codes(client: NodeClient) -> None:
     assert (q.value.codespace, q.value.code) == ("sdk", 7)
 
 
-@needs_node
 @pytest.mark.slow
 def test_real_node_gas_auto_and_sync_sends(client: NodeClient) -> None:
     to = PrivateKey.from_seed(b"client-test-sync").bech32

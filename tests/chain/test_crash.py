@@ -11,7 +11,6 @@ the chain goes on making blocks and taking txs.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -20,23 +19,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
-
 from chain.app import App
+
 from chain.client import NodeClient, NodeError
 from chain.consensus.blockstore import BlockStore
 from chain.crypto import PrivateKey
 from chain.store import Store
 from genesis.devnet import dev_key
-from tests.chain.nodeproc import VCOIND, free_port, needs_node, vcoind
 from tests.helpers import msg_send
+from tests.support.nodes import NodeProc, start_vcoind, vcoind
 
 KILLS = 5
 SENDERS = ("bob", "worker1", "worker2", "worker3", "oracle1", "oracle2")
 SINK = PrivateKey.from_seed(b"crash-test-sink")
+BLOCK_TIME = ("--block-time", "200ms")
 
-pytestmark = [pytest.mark.slow, needs_node]
+pytestmark = pytest.mark.slow
 
 
 @dataclass(frozen=True)
@@ -80,51 +79,6 @@ class Load:
     def snapshot(self) -> list[Committed]:
         with self.lock:
             return list(self.committed)
-
-
-@dataclass
-class Proc:
-    proc: subprocess.Popen[bytes]
-    url: str
-
-
-def start(home: Path, log: Path) -> Proc:
-    rpc = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VCOIN_")}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                VCOIND,
-                "--home",
-                str(home),
-                "start",
-                "--instant",
-                "--block-time",
-                "200ms",
-                "--rpc-laddr",
-                f"127.0.0.1:{rpc}",
-                "--rest-laddr",
-                f"127.0.0.1:{free_port()}",
-                "--log-format",
-                "text",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    p = Proc(proc, f"http://127.0.0.1:{rpc}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"vcoind exited {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(p.url + "/health", timeout=1).status_code == 200:
-                return p
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"node did not come up:\n{log.read_text()[-4000:]}")
 
 
 def check_databases(home: Path, committed: list[Committed]) -> tuple[int, int]:
@@ -187,13 +141,13 @@ def test_kill_9_under_load_loses_nothing_committed(tmp_path: Path) -> None:
     for t in threads:
         t.start()
     replayed = 0
-    node: Proc | None = None
+    node: NodeProc | None = None
     try:
         resumed_from = 0
         for round_ in range(KILLS):
-            node = start(home, log)
-            check_live(node.url, load.snapshot(), resumed_from)
-            load.url = node.url
+            node = start_vcoind(home, extra=BLOCK_TIME, log_path=log)
+            check_live(node.rpc, load.snapshot(), resumed_from)
+            load.url = node.rpc
             before = len(load.snapshot())
             time.sleep(rng.uniform(1.0, 3.0))
             assert len(load.snapshot()) > before, f"round {round_}: no tx committed (seed {seed})"
@@ -203,8 +157,8 @@ def test_kill_9_under_load_loses_nothing_committed(tmp_path: Path) -> None:
             app_h, blk_h = check_databases(home, load.snapshot())
             replayed += blk_h > app_h
             resumed_from = app_h
-        node = start(home, log)
-        check_live(node.url, load.snapshot(), resumed_from)
+        node = start_vcoind(home, extra=BLOCK_TIME, log_path=log)
+        check_live(node.rpc, load.snapshot(), resumed_from)
     finally:
         load.stop.set()
         if node is not None and node.proc.poll() is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from chain.artifacts import ArtifactClient
-from tests.chain.inproc_node import inproc_node
+from tests.support.nodes import inproc_node
 
 
 def test_node_serves_artifacts_with_hash_and_size_checks(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.node import Node
-from tests.chain.inproc_node import inproc_node
 from tests.chain.keepalive import Answer, KeepAlive
+from tests.support.nodes import inproc_node
 
 TX = "/cosmos/tx/v1beta1"
 TM = "/cosmos/base/tendermint/v1beta1"

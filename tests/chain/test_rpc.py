@@ -23,8 +23,8 @@ from chain.rpc.query import QueryError, parse
 from chain.store import StoreProof, verify_proof
 from genesis.devnet import dev_key
 from modules.bank import keys as bank_keys
-from tests.chain.inproc_node import inproc_node
 from tests.helpers import msg_send
+from tests.support.nodes import inproc_node
 
 ALICE, BOB = dev_key("alice"), dev_key("bob")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")

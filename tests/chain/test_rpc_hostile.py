@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from chain.node import Node
 from chain.rpc.methods import METHODS
-from tests.chain.inproc_node import inproc_node
 from tests.chain.keepalive import KeepAlive
+from tests.support.nodes import inproc_node
 
 DEEP = "[" * 5000 + "]" * 5000
 

@@ -16,8 +16,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from chain.config import NodeConfig
 from chain.node import Node
-from tests.chain.inproc_node import inproc_node
 from tests.chain.keepalive import KeepAlive
+from tests.support.nodes import inproc_node
 
 LIMITS = {
     "rpc_max_body_bytes": 200_000,

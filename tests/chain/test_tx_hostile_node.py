@@ -18,8 +18,8 @@ from chain.node import Node
 from genesis.devnet import dev_key
 from modules.auth.msgs import MsgUpdateParams
 from modules.jobs.msgs import MsgPostJob
-from tests.chain.inproc_node import inproc_node
 from tests.helpers import msg_send
+from tests.support.nodes import inproc_node
 
 ALICE, BOB = dev_key("alice"), dev_key("bob")
 DEEP = "[" * 5000 + "]" * 5000

@@ -1,8 +1,7 @@
 """A marketplace of real processes for the end-to-end tests.
 
-* ``Node``: ``vcoind start`` (1 s blocks, as the devnet) on fixed free ports, so a
-  restart is found again; its REST port serves the artifact store, into which
-  ``Market.start`` publishes the devnet models.
+* ``Market.start``: ``vcoind start`` (1 s blocks, as the devnet); its REST port
+  serves the artifact store, into which it publishes the devnet models.
 * ``Worker``: a ``vcoin-worker`` home made with its CLI (init with a dev key,
   register, stake) and ``vcoin-worker start`` as a subprocess; with ``cheat``
   it runs ``python -m tests.e2e.cheater start`` instead (the same agent with a
@@ -22,25 +21,22 @@ built (``scripts/test`` does both), else in the process sandbox.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-from chain.app import App
-
+from app.app import App
 from chain.client import NodeClient, QueryFailed
 from chain.coins import DECIMALS, DENOM
 from genesis.devnet import DEVNET_MODEL_BUILDS, dev_key, genesis_doc
 from modules.jobs.msgs import MsgPostJob
-from tests.chain.nodeproc import VCOIND, free_port
+from tests.support.nodes import NodeProc, clean_env, free_port, start_vcoind, write_genesis
+from tests.support.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -63,17 +59,6 @@ def sandbox_kind() -> str:
     return "process"
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, poll: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(poll)
-
-
 def market_genesis(**params: dict[str, Any]) -> dict[str, Any]:
     """The devnet genesis (models registered, short windows) with ``params`` merged in
     per module, and worker bonds from 100 VCN so a slashed 1000 VCN bond stays active."""
@@ -87,59 +72,12 @@ def market_genesis(**params: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("VCOIN_")}
-
-
 def run_cli(argv: list[str], env: dict[str, str] | None = None) -> str:
     r = subprocess.run(
-        argv, env=env or _env(), capture_output=True, text=True, timeout=180, cwd=ROOT
+        argv, env=env or clean_env(), capture_output=True, text=True, timeout=180, cwd=ROOT
     )
     assert r.returncode == 0, f"{' '.join(argv)}:\n{r.stdout}\n{r.stderr}"
     return r.stdout
-
-
-class Node:
-    def __init__(self, home: Path, genesis: dict[str, Any]) -> None:
-        self.home = home
-        (home / "config").mkdir(parents=True, exist_ok=True)
-        (home / "config" / "genesis.json").write_text(json.dumps(genesis))
-        self.genesis = genesis
-        self.rpc_port, self.rest_port = free_port(), free_port()
-        self.rpc = f"http://127.0.0.1:{self.rpc_port}"
-        self.rest = f"http://127.0.0.1:{self.rest_port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = home / "node.log"
-
-    def start(self) -> Node:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [VCOIND, "--home", str(self.home), "start", "--log-format", "text",
-                 "--rpc-laddr", f"127.0.0.1:{self.rpc_port}",
-                 "--rest-laddr", f"127.0.0.1:{self.rest_port}"],
-                stdout=log, stderr=subprocess.STDOUT, env=_env(),
-            )  # fmt: skip
-        wait_for("the node's RPC", self._up, 60, 0.2)
-        return self
-
-    def _up(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-3000:]
-        try:
-            return httpx.get(f"{self.rpc}/status", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(60)
-        self.proc = None
-        return code
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 class Daemon:
@@ -161,7 +99,7 @@ class Daemon:
             self.proc = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
             )
-        wait_for(f"{self.name} to start", self._ready, 120)
+        wait_for(f"{self.name} to start", self._ready, 120, poll=0.5)
         return self
 
     def _ready(self) -> bool:
@@ -201,7 +139,7 @@ class Daemon:
 class Worker(Daemon):
     def __init__(
         self,
-        node: Node,
+        node: NodeProc,
         home: Path,
         name: str,
         sandbox: str,
@@ -211,7 +149,7 @@ class Worker(Daemon):
         """``settings``: vcoin-worker settings (e.g. ``models="tiny-lm"``), as env vars."""
         self.name, self.home = name, home
         self.address = dev_key(name).bech32
-        self.env = _env() | {"VCOIN_WORKER_HOME": str(home)}
+        self.env = clean_env() | {"VCOIN_WORKER_HOME": str(home)}
         settings = {"job_memory_mib": 2048, "job_timeout_s": 120, "shutdown_grace_s": 5} | settings
         for k, v in settings.items():
             self.env[f"VCOIN_WORKER_{k.upper()}"] = str(v)
@@ -235,11 +173,11 @@ class Worker(Daemon):
 
 class Oracle(Daemon):
     def __init__(
-        self, node: Node, home: Path, name: str, sandbox: str, start_args: tuple[str, ...] = ()
+        self, node: NodeProc, home: Path, name: str, sandbox: str, start_args: tuple[str, ...] = ()
     ) -> None:
         self.name, self.home = name, home
         self.address = dev_key(name).bech32
-        self.env = _env()
+        self.env = clean_env()
         oracle = [str(BIN / "vcoin-oracle"), "--home", str(home)]
         run_cli([*oracle, "init", "--keyring-backend", "test", "--dev-key", name,
                  "--key-name", name, "--rpc", node.rpc, "--artifacts", node.rest,
@@ -266,15 +204,15 @@ class Market:
     tmp: Path
     sandbox: str
     genesis: dict[str, Any]
-    node: Node = field(init=False)
+    node: NodeProc = field(init=False)
     client: NodeClient = field(init=False)
     daemons: list[Daemon] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.node = Node(self.tmp / "node", self.genesis)
-
     def start(self) -> Market:
-        self.node.start()
+        """``vcoind start`` (1 s blocks, as the devnet) and the devnet models published."""
+        home = self.tmp / "node"
+        write_genesis(home, self.genesis)
+        self.node = start_vcoind(home, instant=False, log_path=home / "node.log")
         self.client = NodeClient(self.node.rpc)
         publish_models(self.node.rest, self.tmp / "models")
         return self
@@ -292,7 +230,8 @@ class Market:
     def close(self) -> None:
         for d in self.daemons:
             d.close()
-        self.node.close()
+        if hasattr(self, "node"):
+            self.node.close()
         if self.sandbox == "docker":
             self._remove_containers()
 
@@ -330,7 +269,9 @@ class Market:
             j = self.job(job_id)
             return j if j["state"] in states else None
 
-        got: dict[str, Any] = wait_for(f"job {job_id} to be {'/'.join(states)}", reached, timeout)
+        got: dict[str, Any] = wait_for(
+            f"job {job_id} to be {'/'.join(states)}", reached, timeout, poll=0.5
+        )
         return got
 
     def job_events(self, job_id: int) -> list[tuple[int, str, dict[str, str]]]:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from chain.client import NodeClient
-from tests.chain.nodeproc import free_port, needs_node
+from tests.support.nodes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = "VCoin devnet is running"
@@ -144,7 +144,6 @@ def example_commands(banner: str) -> tuple[str, str, str]:
     return export, " ".join(post), show
 
 
-@needs_node
 @pytest.mark.slow
 def test_devnet_example_job_settles_ctrl_c_stops_all_and_a_restart_resumes(
     tmp_path: Path,

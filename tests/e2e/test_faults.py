@@ -36,7 +36,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.chain.nodeproc import needs_node
 from tests.e2e.market import (
     ALICE,
     PRICE,
@@ -44,8 +43,8 @@ from tests.e2e.market import (
     job_msg,
     market_genesis,
     market_of,
-    wait_for,
 )
+from tests.support.wait import wait_for
 
 ATTEST_WINDOW = 60  # long enough for a restarted oracle to catch up and re-execute
 
@@ -55,7 +54,6 @@ def _verdict(events: list[tuple[int, str, dict[str, str]]]) -> tuple[int, dict[s
     return got
 
 
-@needs_node
 @pytest.mark.slow
 def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_returns(
     tmp_path: Path,
@@ -106,7 +104,7 @@ def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_retur
             st = m.client.query("verification", "status", {"job_id": job_id})
             return any(a["oracle"] == oracle1.address for a in st.get("attestations") or [])
 
-        wait_for("oracle1's attestation", attested_by_oracle1, 120)
+        wait_for("oracle1's attestation", attested_by_oracle1, 120, 0.5)
         assert m.job(job_id)["state"] == "checking"  # one of two is no quorum
         oracle2.start()
         job = m.wait_job(job_id, ("settled", "rejected"), 120)
@@ -122,7 +120,6 @@ def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_retur
             assert d.stop() == 0, d.tail()
 
 
-@needs_node
 @pytest.mark.slow
 def test_a_worker_that_vanishes_after_claiming(tmp_path: Path) -> None:
     genesis = market_genesis(

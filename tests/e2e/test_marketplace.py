@@ -36,7 +36,6 @@ from typing import Any
 
 import pytest
 
-from tests.chain.nodeproc import needs_node
 from tests.e2e.market import (
     ALICE,
     OPEN,
@@ -48,8 +47,8 @@ from tests.e2e.market import (
     market_of,
     post_jobs,
     supply_check,
-    wait_for,
 )
+from tests.support.wait import wait_for
 
 N_JOBS = int(os.environ.get("VCOIN_E2E_JOBS", "200"))
 QUEUE_DEPTH = 4  # alice keeps about this many jobs waiting for a worker
@@ -100,7 +99,6 @@ def run_market(m: Market, n_jobs: int) -> float:
     return time.monotonic() - t0
 
 
-@needs_node
 @pytest.mark.slow
 def test_marketplace_with_a_cheating_worker(tmp_path: Path) -> None:
     cheat_log = tmp_path / "cheats.jsonl"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chain.nodeproc import NodeProc, needs_node, running_node
+from tests.support.nodes import NodeProc, running_node
 
 WEIGHTS = hashlib.sha256(b"cli weights").hexdigest()
 
@@ -33,7 +33,6 @@ def query(node: NodeProc, *args: str) -> dict[str, object]:
     return out
 
 
-@needs_node
 @pytest.mark.slow
 def test_a_job_goes_from_posted_to_settled_through_the_cli(node: NodeProc, tmp_path: Path) -> None:
     quick = '{"challenge_window_blocks": 1, "base_sample_bps": 0, "low_rep_factor_bps": 0}'
@@ -74,7 +73,6 @@ def test_a_job_goes_from_posted_to_settled_through_the_cli(node: NodeProc, tmp_p
     assert "checked" in rate
 
 
-@needs_node
 @pytest.mark.slow
 def test_cli_refusals_name_the_problem(node: NodeProc) -> None:
     r = node.cli("tx", "jobs", "post", "no-such-model", "--task-type", "embedding",

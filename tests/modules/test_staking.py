@@ -8,11 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from chain.app import App
+
 from modules.reputation.msgs import MsgHeartbeat
 from modules.staking.msgs import MsgUnbond, MsgUnjail
-from tests.chain.nodeproc import needs_node, running_node
 from tests.helpers import ALICE, BOB, FEE, KEYS, PLATFORM, events_of, new_app, test_key
 from tests.modules._helpers_staking import (
     VCN,
@@ -23,6 +22,7 @@ from tests.modules._helpers_staking import (
     hook_msg,
     install_hook,
 )
+from tests.support.nodes import running_node
 
 W1, W2, O1, O2 = KEYS["worker1"], KEYS["worker2"], KEYS["oracle1"], KEYS["oracle2"]
 MIN_WORKER = 1_000 * VCN
@@ -321,7 +321,6 @@ def test_random_blocks_keep_invariants_and_two_apps_agree(
     assert other.info().last_block_app_hash == chain.app_hash
 
 
-@needs_node
 @pytest.mark.slow
 def test_cli_bonds_heartbeats_and_queries_on_a_real_node(tmp_path: Path) -> None:
     with running_node(tmp_path / "home") as node:

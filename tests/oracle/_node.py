@@ -22,21 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from app.node import Node
 from chain.artifacts import ArtifactClient
 from chain.client import NodeClient
-from chain.config import NodeConfig
 from chain.crypto import PrivateKey
-from chain.node import Node
 from modules.jobs import msgs as jm
 from modules.jobs import receipt
 from modules.staking.msgs import Coin, MsgBond
 from oracle.expected import InProcessRunner, place_inline_input, runtime_spec
-from tests.chain.inproc_node import _wait_up
-from tests.chain.nodeproc import free_port
 from tests.helpers import make_genesis, test_key
 from tests.oracle.conftest import Models
+from tests.support.nodes import inproc_node
+from tests.support.wait import wait_for
 
 VCN = 10**18
 IMAGE = "sha256:" + "cd" * 32
@@ -80,16 +77,7 @@ class Net:
     artifacts: ArtifactClient
 
     def wait_for(self, cond: Callable[[], Any], timeout: float = 60.0, step: Any = None) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            if step is not None:
-                step()
-            got = cond()
-            if got:
-                return got
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s")
-            time.sleep(0.05)
+        return wait_for("the condition", cond, timeout, poll=0.05, step=step)
 
     def job(self, job_id: int) -> dict[str, Any]:
         out: dict[str, Any] = self.client.query("jobs", "job", {"id": job_id})
@@ -108,66 +96,14 @@ class Net:
 
 @contextmanager
 def market_node(home: Path, models: Models, **verification: Any) -> Iterator[Net]:
-    (home / "config").mkdir(parents=True, exist_ok=True)
-    (home / "config" / "genesis.json").write_text(json.dumps(genesis(models, **verification)))
-    cfg = NodeConfig(
-        home=str(home),
-        instant=True,
-        block_time_ms=200,
-        rpc_laddr=f"127.0.0.1:{free_port()}",
-        rest_laddr=f"127.0.0.1:{free_port()}",
-        log_level="warning",
-    )
-    node = Node(cfg)
-    node.start()
-    rpc, rest = f"http://{cfg.rpc_laddr}", f"http://{cfg.rest_laddr}"
-    server = None
-    try:
-        _wait_up(f"{rpc}/health")
-        _wait_up(f"{rest}/cosmos/base/tendermint/v1beta1/blocks/latest")
-        if not serves_artifacts(rest):
-            rest, server = artifact_server(home / "data" / "artifacts")
+    """The node (its REST port serves the artifact store), the model blobs uploaded."""
+    with inproc_node(home, genesis(models, **verification), block_time_ms=200) as node:
+        rpc, rest = f"http://{node.cfg.rpc_laddr}", f"http://{node.cfg.rest_laddr}"
         with NodeClient(rpc) as client, ArtifactClient(rest) as art:
             for blob in sorted(p for p in models.folder.iterdir() if p.is_file()):
                 if not blob.name.startswith("."):
                     art.upload_file(blob)
             yield Net(node, rpc, rest, client, art)
-    finally:
-        if server is not None:
-            server.should_exit = True
-        node.stop()
-
-
-def serves_artifacts(rest: str) -> bool:
-    """The node's REST port mounts the artifact store (a bad digest gets 400, not 404)."""
-    return httpx.head(f"{rest}/artifacts/not-a-digest", timeout=5).status_code == 400
-
-
-def artifact_server(folder: Path) -> tuple[str, Any]:
-    """The artifact store on its own port, as ``python -m chain.artifacts`` serves it
-    (for as long as the node's REST server does not mount it)."""
-    import threading
-
-    import uvicorn
-    from fastapi import FastAPI
-
-    from chain.artifacts import ArtifactStore, artifact_router
-
-    app = FastAPI()
-    app.include_router(artifact_router(ArtifactStore.local(folder)))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.head(f"{url}/artifacts/{'0' * 64}", timeout=1)
-            return url, server
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def bond_oracle(net: Net, key: PrivateKey, pubkey: bytes, amount: int = 10_000 * VCN) -> None:

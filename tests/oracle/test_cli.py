@@ -16,9 +16,9 @@ import httpx
 
 from chain.keystore import Keystore
 from modules.bank.msgs import MsgSend
-from tests.chain.nodeproc import free_port, needs_node
 from tests.oracle._node import POSTER, WORKER, Scripted, market_node, post_job
 from tests.oracle.conftest import Models
+from tests.support.nodes import free_port
 
 ORACLE_BIN = str(Path(sys.executable).with_name("vcoin-oracle"))
 PASS = "correct horse battery staple"
@@ -60,7 +60,6 @@ def test_init_writes_private_encrypted_keys_and_refuses_to_clobber(tmp_path: Pat
     assert Keystore(home).show("oracle").address == account
 
 
-@needs_node
 def test_register_start_attest_and_stop_on_sigterm(tmp_path: Path, models: Models) -> None:
     home = tmp_path / "oracle"
     metrics = f"127.0.0.1:{free_port()}"
@@ -108,7 +107,6 @@ def test_register_start_attest_and_stop_on_sigterm(tmp_path: Path, models: Model
         assert status["state"]["attested"] == 1 and status["bond"]["active"]
 
 
-@needs_node
 def test_killed_mid_check_the_restarted_oracle_attests_once(tmp_path: Path, models: Models) -> None:
     home = tmp_path / "oracle"
     always = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}

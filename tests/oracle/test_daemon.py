@@ -22,7 +22,6 @@ from oracle.config import OracleConfig
 from oracle.daemon import Oracle
 from oracle.executor import Executor
 from oracle.expected import InProcessRunner, RunOutcome
-from tests.chain.nodeproc import needs_node
 from tests.oracle._node import (
     ORACLE1,
     ORACLE2,
@@ -35,8 +34,6 @@ from tests.oracle._node import (
     post_job,
 )
 from tests.oracle.conftest import Models
-
-pytestmark = needs_node
 
 ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
 PROMPT = {"prompts": ["Hello oracle", "Check me"]}

@@ -12,13 +12,10 @@ from types import SimpleNamespace
 from nacl.signing import SigningKey
 
 from genesis.devnet import dev_key
-from tests.chain.nodeproc import needs_node
 from tests.oracle._node import ORACLE1, POSTER, bond_oracle, market_node, post_job
 from tests.oracle.conftest import Models
 from tests.oracle.test_daemon import CountingRunner, make_oracle
 from tests.worker.agent_env import WorkerProc
-
-pytestmark = needs_node
 
 ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "birds sing at dawn"]

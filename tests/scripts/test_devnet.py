@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from genesis.devnet import DEV_BALANCE
-from tests.chain.nodeproc import free_port, needs_node, vcoind
+from tests.support.nodes import free_port, vcoind
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = "VCoin devnet is running"
@@ -71,7 +71,6 @@ def run_devnet(home: Path, rpc: int, rest: int) -> tuple[int, str, int, int]:
     return code, log.read_text(), height, balance
 
 
-@needs_node
 @pytest.mark.slow
 def test_devnet_starts_stops_and_resumes(tmp_path: Path) -> None:
     home = tmp_path / "devnet-home"

@@ -1,13 +1,23 @@
-"""A real ``vcoind start`` process on free ports in a temporary home, for tests.
+"""Nodes for tests: a real ``vcoind start`` process, or a ``Node`` in this process.
 
-``running_node(home)`` inits the home with dev keys (if it has no genesis),
-starts ``vcoind start --instant`` and waits until its RPC answers ``status``;
-on exit it sends SIGINT and waits for a clean stop.
+* ``free_port()``; ``VCOIND`` and ``vcoind(*args, home=...)``: the installed CLI, run
+  once (never raises on a non-zero exit).
+* ``write_genesis(home, doc)``: ``config/genesis.json`` of a node home.
+* ``start_vcoind(home, rpc_port, rest_port)``: ``vcoind start`` (``--instant`` unless
+  told otherwise) on the given ports, so that a restarted node is found again; returns
+  once its RPC answers ``status``. ``NodeProc.stop()`` sends SIGINT and waits.
+* ``running_node(home)``: inits the home with dev keys (if it has no genesis), starts
+  ``vcoind start --instant`` on free ports; on exit SIGINT and a clean stop.
+* ``inproc_node(home, genesis)``: ``Node`` in this process (solo driver, RPC and REST
+  servers in threads, ``--instant``) once both servers answer; stopped on exit.
+
+Every process started here runs without the caller's ``VCOIN_*`` environment, so a
+setting of the shell never reaches a test's node.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import os
 import signal
 import socket
@@ -18,24 +28,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
-import pytest
+from app.node import Node
+from chain.config import NodeConfig
+from genesis.devnet import genesis_doc
+from tests.support.wait import answers, wait_for
 
 VCOIND = str(Path(sys.executable).with_name("vcoind"))
-
-
-def has_node_servers() -> bool:
-    """The node runner and its RPC/REST servers are installed (they land separately)."""
-    return all(
-        importlib.util.find_spec(m) is not None
-        for m in ("chain.node", "chain.rpc.server", "chain.rest.server")
-    )
-
-
-needs_node = pytest.mark.skipif(
-    not has_node_servers(), reason="chain.node / chain.rpc / chain.rest not installed yet"
-)
 
 
 def free_port() -> int:
@@ -44,47 +44,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def artifact_server(
-    blob_dir: Path, max_bytes: int | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real ``python -m chain.artifacts`` process on a free port, storing in
-    ``blob_dir``; yields its base URL and the process, and stops it on exit."""
-    port = free_port()
-    argv = [sys.executable, "-m", "chain.artifacts", "--dir", str(blob_dir)]
-    argv += ["--listen", f"127.0.0.1:{port}"]
-    if max_bytes is not None:
-        argv += ["--max-bytes", str(max_bytes)]
-    proc = subprocess.Popen(argv)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.head(f"{url}/artifacts/{'0' * 64}", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("artifact server did not start") from None
-            time.sleep(0.1)
-    try:
-        yield url, proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def clean_env() -> dict[str, str]:
+    """This process's environment without ``VCOIN_*`` settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("VCOIN_")}
 
 
 def vcoind(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed ``vcoind`` console script; never raises on a non-zero exit."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VCOIN_")}
     return subprocess.run(
         [VCOIND, "--home", str(home), *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env=clean_env(),
     )
+
+
+def write_genesis(home: Path, doc: dict[str, Any]) -> None:
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "genesis.json").write_text(json.dumps(doc))
 
 
 @dataclass
@@ -92,7 +71,7 @@ class NodeProc:
     home: Path
     rpc: str
     rest: str
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[bytes]
     log_path: Path
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -101,60 +80,99 @@ class NodeProc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def stop(self, timeout: float = 60) -> int:
+        """SIGINT, as Ctrl-C; its exit code once it stopped within ``timeout``."""
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout)
+
+    def close(self) -> None:
+        """Kill it if it still runs (a test that failed midway)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def start_vcoind(
+    home: Path,
+    rpc_port: int | None = None,
+    rest_port: int | None = None,
+    *,
+    instant: bool = True,
+    extra: Sequence[str] = (),
+    log_path: Path | None = None,
+    timeout: float = 60.0,
+) -> NodeProc:
+    """``vcoind start`` on the given ports (free ones if None), its output in ``log_path``
+    (appended to; a new file in the home if None); returns once its RPC answers."""
+    rpc_port = rpc_port or free_port()
+    rest_port = rest_port or free_port()
+    log_path = log_path or home / f"node-{time.monotonic_ns()}.log"
+    argv = [VCOIND, "--home", str(home), "start", *(["--instant"] if instant else [])]
+    argv += ["--rpc-laddr", f"127.0.0.1:{rpc_port}", "--rest-laddr", f"127.0.0.1:{rest_port}"]
+    argv += ["--log-format", "text", *extra]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
+    node = NodeProc(
+        home, f"http://127.0.0.1:{rpc_port}", f"http://127.0.0.1:{rest_port}", proc, log_path
+    )
+    body = {"jsonrpc": "2.0", "id": 1, "method": "status", "params": {}}
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"vcoind start exited {proc.returncode}:\n{node.log()}")
+        return answers(node.rpc, "POST", json=body) == 200
+
+    try:
+        wait_for(f"the node's RPC (log: {log_path})", ready, timeout)
+    except BaseException:
+        node.close()
+        raise
+    return node
+
 
 @contextmanager
 def running_node(home: Path, extra: Sequence[str] = ()) -> Iterator[NodeProc]:
     if not (home / "config" / "genesis.json").exists():
         r = vcoind("init", "--dev-keys", home=home)
         assert r.returncode == 0, r.stderr
-    rpc_port, rest_port = free_port(), free_port()
-    log_path = home / f"node-{rpc_port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                VCOIND,
-                "--home",
-                str(home),
-                "start",
-                "--instant",
-                "--rpc-laddr",
-                f"127.0.0.1:{rpc_port}",
-                "--rest-laddr",
-                f"127.0.0.1:{rest_port}",
-                "--log-format",
-                "text",
-                *extra,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    node = NodeProc(
-        home, f"http://127.0.0.1:{rpc_port}", f"http://127.0.0.1:{rest_port}", proc, log_path
-    )
+    node = start_vcoind(home, extra=extra)
     try:
-        _wait_ready(node)
         yield node
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+        if node.proc.poll() is None:
             try:
-                proc.wait(30)
+                node.stop(30)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                node.proc.kill()
+                node.proc.wait()
 
 
-def _wait_ready(node: NodeProc, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    body = {"jsonrpc": "2.0", "id": 1, "method": "status", "params": {}}
-    while time.monotonic() < deadline:
-        if node.proc.poll() is not None:
-            raise AssertionError(f"vcoind start exited {node.proc.returncode}:\n{node.log()}")
-        try:
-            if httpx.post(node.rpc, json=body, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"node RPC not up after {timeout}s:\n{node.log()}")
+def wait_up(url: str, timeout: float = 20.0) -> None:
+    """Until a GET of ``url`` answers 200."""
+    wait_for(url, lambda: answers(url) == 200, timeout, poll=0.05)
+
+
+@contextmanager
+def inproc_node(
+    home: Path, genesis: dict[str, Any] | None = None, **overrides: Any
+) -> Iterator[Node]:
+    """``app.node.Node`` on free ports with ``genesis`` (the devnet's if None);
+    ``overrides`` are ``NodeConfig`` settings."""
+    write_genesis(home, genesis if genesis is not None else genesis_doc())
+    settings: dict[str, Any] = {
+        "home": str(home),
+        "instant": True,
+        "block_time_ms": 500,
+        "rpc_laddr": f"127.0.0.1:{free_port()}",
+        "rest_laddr": f"127.0.0.1:{free_port()}",
+        "log_level": "warning",
+    }
+    settings.update(overrides)
+    node = Node(NodeConfig(**settings))
+    node.start()
+    try:
+        wait_up(f"http://{node.cfg.rpc_laddr}/health")
+        wait_up(f"http://{node.cfg.rest_laddr}/cosmos/base/tendermint/v1beta1/blocks/latest")
+        yield node
+    finally:
+        node.stop()

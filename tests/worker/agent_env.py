@@ -17,8 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,8 @@ from chain.client import NodeClient, TxResponse
 from chain.coins import DECIMALS
 from genesis.devnet import dev_key, genesis_doc
 from modules.jobs.msgs import MsgPostJob
-from tests.chain.nodeproc import VCOIND, NodeProc, _wait_ready, free_port, running_node
+from tests.support.nodes import NodeProc, free_port, running_node, write_genesis
+from tests.support.wait import wait_for
 from tests.worker.conftest import no_engine
 from worker.models.artifact import ModelArtifact, publish
 from worker.models.tiny_lm import build_tiny_lm
@@ -71,51 +70,6 @@ def market_genesis(models: list[dict[str, Any]]) -> dict[str, Any]:
     }
     st["reputation"] = {"params": {"heartbeat_interval_blocks": "5"}}
     return doc
-
-
-def write_genesis(home: Path, doc: dict[str, Any]) -> None:
-    (home / "config").mkdir(parents=True, exist_ok=True)
-    (home / "config" / "genesis.json").write_text(json.dumps(doc))
-
-
-def start_node(home: Path, rpc_port: int, rest_port: int) -> NodeProc:
-    """``vcoind start --instant`` on given ports (so a restarted node is found again)."""
-    log_path = home / f"node-{time.monotonic_ns()}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [VCOIND, "--home", str(home), "start", "--instant", "--log-format", "text",
-             "--rpc-laddr", f"127.0.0.1:{rpc_port}", "--rest-laddr", f"127.0.0.1:{rest_port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    node = NodeProc(
-        home, f"http://127.0.0.1:{rpc_port}", f"http://127.0.0.1:{rest_port}", proc, log_path
-    )
-    _wait_ready(node)
-    return node
-
-
-def stop_node(node: NodeProc) -> None:
-    node.proc.send_signal(signal.SIGINT)
-    node.proc.wait(30)
-
-
-def node_serves_artifacts(rest_url: str) -> bool:
-    """The node's REST port mounts the artifact store (a bad digest gets 400, not 404)."""
-    try:
-        return httpx.head(f"{rest_url}/artifacts/not-a-digest", timeout=5).status_code == 400
-    except httpx.HTTPError:
-        return False
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, poll: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(poll)
 
 
 @dataclass
@@ -336,46 +290,16 @@ def market(tmp_path_factory: pytest.TempPathFactory, tiny_lm: ModelArtifact) -> 
     ]
     home = tmp / "node"
     write_genesis(home, market_genesis(models))
-    server = None
     with running_node(home) as node:
-        if node_serves_artifacts(node.rest):
-            url, store = node.rest, home / "data" / "artifacts"
-        else:
-            # The node's REST port does not mount the store yet: a standalone one.
-            store, port = tmp / "store", free_port()
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "chain.artifacts",
-                    "--dir",
-                    str(store),
-                    "--listen",
-                    f"127.0.0.1:{port}",
-                ]
-            )
-            url = f"http://127.0.0.1:{port}"
-            wait_for("the artifact store", lambda: _answers(url), 30)
-        try:
-            with ArtifactClient(url) as ac:
-                publish(tiny_lm, ac)
-                publish(bad, ac)
-            _corrupt(store, bad.manifest.files["model.safetensors"][0])
-            m = Market(node, url, store)
-            yield m
-            m.client.close()
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        httpx.head(f"{url}/artifacts/{'0' * 64}", timeout=1)
-        return True
-    except httpx.HTTPError:
-        return False
+        # the node's REST port serves the artifact store
+        url, store = node.rest, home / "data" / "artifacts"
+        with ArtifactClient(url) as ac:
+            publish(tiny_lm, ac)
+            publish(bad, ac)
+        _corrupt(store, bad.manifest.files["model.safetensors"][0])
+        m = Market(node, url, store)
+        yield m
+        m.client.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from compute.sandbox import SandboxError
-from tests.chain.nodeproc import artifact_server as start_artifact_server
+from tests.support.artifacts import artifact_server as start_artifact_server
 from worker.models.artifact import ModelArtifact
 from worker.models.minilm import build_minilm
 from worker.models.tiny_lm import build_tiny_lm

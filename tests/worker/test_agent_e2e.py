@@ -13,6 +13,7 @@ import pytest
 from chain.artifacts import ArtifactClient
 from compute.runtime.__main__ import run_job
 from modules.jobs import receipt
+from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
     ALICE,
     FLOOR,
@@ -20,7 +21,6 @@ from tests.worker.agent_env import (  # noqa: F401 - fixtures
     Market,
     docker_engine,
     market,
-    wait_for,
     workers,
 )
 from worker.models.artifact import ModelArtifact

@@ -9,17 +9,14 @@ from pathlib import Path
 import pytest
 
 from chain.artifacts import ArtifactClient
-from tests.chain.nodeproc import free_port
+from tests.support.nodes import free_port, start_vcoind, write_genesis
+from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
     Market,
     WorkerProc,
     docker_engine,
     market_genesis,
     model_entry,
-    start_node,
-    stop_node,
-    wait_for,
-    write_genesis,
 )
 from worker.models.artifact import ModelArtifact, publish
 
@@ -32,7 +29,7 @@ def test_the_worker_rides_out_a_node_restart(tmp_path: Path, tiny_lm: ModelArtif
     home = tmp_path / "node"
     write_genesis(home, market_genesis([model_entry("tiny-lm", tiny_lm, ["text-generation"])]))
     ports = free_port(), free_port()
-    node = start_node(home, *ports)
+    node = start_vcoind(home, *ports)
     w = None
     try:
         with ArtifactClient(node.rest) as ac:
@@ -42,11 +39,11 @@ def test_the_worker_rides_out_a_node_restart(tmp_path: Path, tiny_lm: ModelArtif
         first = market.post(spec=SPEC)
         market.wait_state(first, ("submitted", "settled"), 60)
 
-        stop_node(node)
+        node.stop(30)
         wait_for("the worker to notice", lambda: w.said("msg", "event stream lost"), 20)
         assert w.alive()
 
-        node = start_node(home, *ports)  # same home, same ports: the same chain resumes
+        node = start_vcoind(home, *ports)  # same home, same ports: the same chain resumes
         market = Market(node, node.rest, home / "data" / "artifacts")
         w.market = market
         second = market.post(spec=SPEC)  # maybe before the worker is back: caught up then
@@ -63,4 +60,4 @@ def test_the_worker_rides_out_a_node_restart(tmp_path: Path, tiny_lm: ModelArtif
         if w is not None:
             w.close()
         if node.proc.poll() is None:
-            stop_node(node)
+            node.stop(30)

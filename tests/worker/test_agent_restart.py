@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
     Market,
     WorkerProc,
     docker_engine,
     market,
-    wait_for,
     workers,
 )
 

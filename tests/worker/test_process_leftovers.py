@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from compute.sandbox.process_backend import NOBODY, ProcessSandbox, RunRecord, proc_info
+from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
     Market,
     WorkerProc,
     market,
-    wait_for,
     workers,
 )
 from tests.worker.conftest import _readable
