@@ -51,7 +51,7 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from chain.app import App
+from app.app import App
 from chain.context import BlockInfo
 from chain.crypto import PrivateKey
 from chain.results import BlockResult

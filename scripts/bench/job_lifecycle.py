@@ -53,8 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from nacl.signing import SigningKey  # noqa: E402
 
+from app.app import App  # noqa: E402
 from chain import execute  # noqa: E402
-from chain.app import App  # noqa: E402
 from chain.coins import DENOM  # noqa: E402
 from chain.context import BlockInfo, Ctx, Mode  # noqa: E402
 from chain.crypto import PrivateKey, module_address, to_bech32  # noqa: E402

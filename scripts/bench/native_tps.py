@@ -48,7 +48,7 @@ from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend  # noqa: E402
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin  # noqa: E402
 from tps_report import RunResult, report, say  # noqa: E402
 
-from chain.app import App  # noqa: E402
+from app.app import App  # noqa: E402
 from chain.coins import DENOM  # noqa: E402
 from chain.context import BlockInfo, Ctx, Mode  # noqa: E402
 from chain.crypto import PrivateKey, to_bech32  # noqa: E402
