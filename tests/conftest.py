@@ -1,13 +1,13 @@
-"""Fixtures shared by every test. The building blocks live in ``tests/helpers.py``.
+"""Fixtures shared by every test. The building blocks live in ``tests/support/``.
 
 * ``app``: a fresh App in its own temporary RocksDB folder, after InitChain
   with the devnet genesis plus ``TEST_ACCOUNTS`` funded ``test_key(i)`` accounts.
-* ``chain``: a ``helpers.Chain`` driver over ``app`` (sign, check, deliver blocks).
+* ``chain``: a ``tests.support.chain.Chain`` driver over ``app`` (sign, check, deliver blocks).
 * ``make_app``: a factory for more independent Apps, ``make_app(genesis=None)``.
 
-Every test folder has an ``__init__.py`` so that test files with the same name
-in different folders (``tests/modules/*/test_state.py``) do not clash; add one
-to any new folder.
+Every test folder has an ``__init__.py`` so that test files with the same name in
+different folders (``tests/chain/test_cli.py``, ``tests/oracle/test_cli.py``) do not
+clash; add one to any new folder.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from chain.app import App
-from tests.helpers import TEST_ACCOUNTS, Chain, make_genesis, new_app
+from app.app import App
+from tests.support.chain import TEST_ACCOUNTS, Chain, make_genesis, new_app
 
 
 @pytest.fixture

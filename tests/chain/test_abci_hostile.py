@@ -22,7 +22,7 @@ from chain.abci.server import serve
 from chain.abci.wire import MAX_MESSAGE, encode_uvarint, frame
 from chain.crypto import PrivateKey
 from modules.jobs.msgs import MsgPostJob
-from tests.helpers import ALICE, Chain, make_genesis, new_app
+from tests.support.chain import ALICE, Chain, make_genesis, new_app
 
 DEEP = "[" * 5000 + "]" * 5000
 

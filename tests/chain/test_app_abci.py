@@ -12,7 +12,7 @@ from app.app import App
 from chain.context import BlockInfo
 from genesis.devnet import CHAIN_ID
 from modules.bank import keys as bank_keys
-from tests.helpers import (
+from tests.support.chain import (
     ALICE,
     BOB,
     FEE,

@@ -20,7 +20,7 @@ from chain.crypto import PrivateKey
 from chain.tx.canonical import explain
 from genesis.devnet import CHAIN_ID
 from tests.fuzzing import fuzz
-from tests.helpers import ALICE, BOB, Chain, assert_ok
+from tests.support.chain import ALICE, BOB, Chain, assert_ok
 
 # -- a small protobuf wire codec, to write what no encoder writes ------------------
 

@@ -10,7 +10,7 @@ from chain.client import NodeClient, RpcError
 from chain.client_ws import EventStream, SubscriptionClosed, ws_url
 from chain.crypto import PrivateKey
 from genesis.devnet import dev_key
-from tests.helpers import msg_send
+from tests.support.chain import msg_send
 from tests.support.nodes import inproc_node
 
 ALICE = dev_key("alice")

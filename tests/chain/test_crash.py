@@ -27,7 +27,7 @@ from chain.consensus.blockstore import BlockStore
 from chain.crypto import PrivateKey
 from chain.store import Store
 from genesis.devnet import dev_key
-from tests.helpers import msg_send
+from tests.support.chain import msg_send
 from tests.support.nodes import NodeProc, start_vcoind, vcoind
 
 KILLS = 5

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from chain.app import App
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from chain.app import App
 from chain.coins import DENOM
 from chain.crypto import PrivateKey, module_address
 from chain.tx.sign import sign_tx
@@ -28,7 +28,7 @@ from genesis.devnet import CHAIN_ID, DEV_BALANCE
 from modules.auth import state as auth_state
 from modules.bank import state as bank_state
 from tests.chain.test_proofs import reference_app_hash
-from tests.helpers import (
+from tests.support.chain import (
     FEE,
     GENESIS_TIME_NS,
     KEYS,

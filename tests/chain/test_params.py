@@ -11,7 +11,7 @@ from modules.auth.msgs import MsgUpdateParams
 from modules.jobs.params import Params as JobsParams
 from modules.mint import keys as mint_keys
 from modules.mint.params import Params as MintParams
-from tests.helpers import PLATFORM, Chain, assert_ok
+from tests.support.chain import PLATFORM, Chain, assert_ok
 
 MODULES = ("auth", "bank", "jobs", "mint", "reputation", "slashing", "staking", "verification")
 

@@ -13,7 +13,7 @@ from chain.smt import Proof
 from chain.store import StoreProof, verify_proof
 from modules.auth import keys as auth_keys
 from modules.bank import keys as bank_keys
-from tests.helpers import ALICE, BOB, VCN, Chain, assert_ok, test_key
+from tests.support.chain import ALICE, BOB, VCN, Chain, assert_ok, test_key
 
 
 def _proved(chain: Chain, module: str, key: bytes) -> tuple[bytes | None, StoreProof]:

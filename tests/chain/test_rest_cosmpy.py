@@ -20,7 +20,7 @@ from chain.crypto import PrivateKey
 from chain.node import Node
 from genesis.devnet import CHAIN_ID, DEV_ACCOUNTS, DEV_BALANCE, dev_key
 from modules.auth.params import Params as AuthParams
-from tests.helpers import msg_send
+from tests.support.chain import msg_send
 from tests.support.nodes import inproc_node
 
 VCN = 10**18

@@ -23,7 +23,7 @@ from chain.rpc.query import QueryError, parse
 from chain.store import StoreProof, verify_proof
 from genesis.devnet import dev_key
 from modules.bank import keys as bank_keys
-from tests.helpers import msg_send
+from tests.support.chain import msg_send
 from tests.support.nodes import inproc_node
 
 ALICE, BOB = dev_key("alice"), dev_key("bob")

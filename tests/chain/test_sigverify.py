@@ -18,7 +18,7 @@ from chain.tx.sign import sign_tx
 from genesis.devnet import CHAIN_ID
 from modules.auth import state as auth_state
 from modules.auth.msgs import MsgUpdateParams
-from tests.helpers import BOB, PLATFORM, Chain, make_genesis, msg_send, new_app, test_key
+from tests.support.chain import BOB, PLATFORM, Chain, make_genesis, msg_send, new_app, test_key
 
 N = 90  # above the 64 txs from which a block uses the helper
 

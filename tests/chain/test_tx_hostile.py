@@ -16,16 +16,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from chain.app import App
 
 from chain import execute
-from chain.app import App
 from chain.crypto import PrivateKey
 from chain.errors import ChainError
 from chain.tx import cosmos
 from modules.auth import state as auth_state
 from modules.auth.msgs import MsgUpdateParams
 from modules.jobs.msgs import POST_JOB_URL, MsgPostJob
-from tests.helpers import ALICE, BOB, FEE, Chain, assert_ok
+from tests.support.chain import ALICE, BOB, FEE, Chain, assert_ok
 
 DEEP = "[" * 5000 + "]" * 5000
 

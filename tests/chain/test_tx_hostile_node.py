@@ -18,7 +18,7 @@ from chain.node import Node
 from genesis.devnet import dev_key
 from modules.auth.msgs import MsgUpdateParams
 from modules.jobs.msgs import MsgPostJob
-from tests.helpers import msg_send
+from tests.support.chain import msg_send
 from tests.support.nodes import inproc_node
 
 ALICE, BOB = dev_key("alice"), dev_key("bob")

@@ -23,7 +23,16 @@ from modules.auth.msgs import MsgUpdateParams
 from modules.bank import state as bank_state
 from modules.jobs.msgs import MsgPostJob, MsgSubmitResult
 from tests.fuzzing import fuzz
-from tests.helpers import ALICE, BOB, Chain, assert_ok, make_genesis, msg_send, new_app, test_key
+from tests.support.chain import (
+    ALICE,
+    BOB,
+    Chain,
+    assert_ok,
+    make_genesis,
+    msg_send,
+    new_app,
+    test_key,
+)
 
 SENDERS = 4
 

@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf.message import Message
 from nacl.signing import SigningKey
 
-from chain.app import App
+from app.app import App
 from chain.crypto import PrivateKey
 from chain.results import BlockResult, TxResult
 from modules.jobs import msgs as jm
@@ -26,8 +26,8 @@ from modules.jobs import receipt
 from modules.jobs.records import Job
 from modules.verification import attestation, canary
 from modules.verification import msgs as vm
-from tests.helpers import CHAIN_ID, make_genesis
-from tests.modules._helpers_staking import VCN, StakeChain
+from tests.support.chain import CHAIN_ID, make_genesis
+from tests.support.stake import VCN, StakeChain
 
 IMAGE = "sha256:" + "ab" * 32
 
@@ -205,7 +205,7 @@ class Market(StakeChain):
     def setup_worker(self, key: PrivateKey, **kw: Any) -> None:
         """Register and bond ``key`` as a worker in one block."""
         txs = [self.sign(key, [self.register_worker_msg(key, **kw)])]
-        from tests.modules._helpers_staking import bond_msg
+        from tests.support.stake import bond_msg
 
         txs.append(self.sign(key, [bond_msg(key, "worker", 1_000 * VCN)]))
         r = self.block(txs)

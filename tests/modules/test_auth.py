@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from chain.app import App
+
 from chain.crypto import PrivateKey, module_address, to_bech32
 from chain.errors import ChainError
 from modules.auth import genesis as auth_genesis
 from modules.auth.msgs import MsgUpdateParams
 from modules.auth.params import DEFAULT_AUTHORITY
-from tests.helpers import ALICE, BOB, PLATFORM, Chain, assert_ok, events_of, make_genesis
+from tests.support.chain import ALICE, BOB, PLATFORM, Chain, assert_ok, events_of, make_genesis
 
 
 def _params(app: App, module: str = "auth") -> dict[str, object]:
@@ -137,7 +137,7 @@ def test_module_account_cannot_sign(chain: Chain) -> None:
 
 
 def _send_from(addr: str) -> object:
-    from tests.helpers import msg_send
+    from tests.support.chain import msg_send
 
     return msg_send(addr, BOB, 1)
 

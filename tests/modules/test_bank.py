@@ -6,15 +6,15 @@ import json
 from collections.abc import Callable
 
 import pytest
-
 from chain.app import App
+
 from chain.coins import DENOM, MAX_AMOUNT, parse_coin_str, parse_coins
 from chain.context import Ctx
 from chain.crypto import PrivateKey, module_address, to_bech32
 from chain.errors import ChainError
 from modules.auth.msgs import MsgUpdateParams
 from modules.bank import state as bank_state
-from tests.helpers import (
+from tests.support.chain import (
     ALICE,
     BOB,
     FEE,

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from chain.app import App
+
 from chain.crypto import module_address
 from modules.jobs import msgs as jm
-from tests.helpers import ALICE, PLATFORM, test_key
 from tests.modules._helpers_market import (
     VCN,
     Market,
@@ -21,6 +20,7 @@ from tests.modules._helpers_market import (
     market_genesis,
     weights_of,
 )
+from tests.support.chain import ALICE, PLATFORM, test_key
 
 W1, W2, W3 = test_key(0), test_key(1), test_key(2)
 POSTER, OTHER = test_key(10), test_key(11)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from chain.app import App
+
 from chain.coins import DENOM
 from chain.errors import ChainError
-from tests.helpers import ALICE, KEYS, PLATFORM
-from tests.modules._helpers_staking import StakeChain, genesis, hook_msg
+from tests.support.chain import ALICE, KEYS, PLATFORM
+from tests.support.stake import StakeChain, genesis, hook_msg
 
 W1, W2, W3 = KEYS["worker1"], KEYS["worker2"], KEYS["worker3"]
 EPOCH = 5

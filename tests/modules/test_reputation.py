@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from chain.app import App
+
 from modules.reputation.keeper import score_of, uptime_bps
 from modules.reputation.state import Record
-from tests.helpers import ALICE, KEYS, PLATFORM, events_of
-from tests.modules._helpers_staking import VCN, StakeChain, genesis
+from tests.support.chain import ALICE, KEYS, PLATFORM, events_of
+from tests.support.stake import VCN, StakeChain, genesis
 
 W1, W2, O1 = KEYS["worker1"], KEYS["worker2"], KEYS["oracle1"]
 MIN_WORKER = 1_000 * VCN

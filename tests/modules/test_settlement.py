@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from chain.app import App
+
 from chain.crypto import module_address
 from chain.results import BlockResult
-from tests.helpers import PLATFORM, test_key
 from tests.modules._helpers_market import VCN, Market, market_genesis
+from tests.support.chain import PLATFORM, test_key
 
 W1 = test_key(0)
 POSTER = test_key(10)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chain.app import App
+
 from chain.coins import DENOM
 from chain.crypto import PrivateKey
 from chain.results import BlockResult
@@ -27,9 +28,9 @@ from modules.jobs import msgs as jm
 from modules.jobs import state as jobs_state
 from modules.verification import canary
 from modules.verification import msgs as vm
-from tests.helpers import PLATFORM, new_app, run_block, test_key
 from tests.modules._helpers_market import VCN, Market, market_genesis, oracle_key, output_of
-from tests.modules._helpers_staking import bond_msg
+from tests.support.chain import PLATFORM, new_app, run_block, test_key
+from tests.support.stake import bond_msg
 
 MODELS = ("tiny-lm", "minilm")
 WORKER_BOND = 1_000 * VCN

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from chain.app import App
-from tests.helpers import ALICE, KEYS, PLATFORM, events_of
-from tests.modules._helpers_staking import VCN, StakeChain, genesis
+
+from tests.support.chain import ALICE, KEYS, PLATFORM, events_of
+from tests.support.stake import VCN, StakeChain, genesis
 
 W1, O1, O2 = KEYS["worker1"], KEYS["oracle1"], KEYS["oracle2"]
 REFERENCE = 10_000 * VCN

@@ -12,8 +12,9 @@ from chain.app import App
 
 from modules.reputation.msgs import MsgHeartbeat
 from modules.staking.msgs import MsgUnbond, MsgUnjail
-from tests.helpers import ALICE, BOB, FEE, KEYS, PLATFORM, events_of, new_app, test_key
-from tests.modules._helpers_staking import (
+from tests.support.chain import ALICE, BOB, FEE, KEYS, PLATFORM, events_of, new_app, test_key
+from tests.support.nodes import running_node
+from tests.support.stake import (
     VCN,
     StakeChain,
     bond_msg,
@@ -22,7 +23,6 @@ from tests.modules._helpers_staking import (
     hook_msg,
     install_hook,
 )
-from tests.support.nodes import running_node
 
 W1, W2, O1, O2 = KEYS["worker1"], KEYS["worker2"], KEYS["oracle1"], KEYS["oracle2"]
 MIN_WORKER = 1_000 * VCN

@@ -30,8 +30,8 @@ from modules.jobs import msgs as jm
 from modules.jobs import receipt
 from modules.staking.msgs import Coin, MsgBond
 from oracle.expected import InProcessRunner, place_inline_input, runtime_spec
-from tests.helpers import make_genesis, test_key
 from tests.oracle.conftest import Models
+from tests.support.chain import make_genesis, test_key
 from tests.support.nodes import inproc_node
 from tests.support.wait import wait_for
 

@@ -24,7 +24,7 @@ from chain.keystore import key_from_mnemonic
 from compute.jobspec import runtime_job, write_inline_input
 from compute.runtime.errors import JobError
 from genesis.devnet import dev_key
-from tests.helpers import msg_send
+from tests.support.chain import msg_send
 from tests.support.nodes import inproc_node
 from worker.agent.chainio import TxOutcome, TxSender, TxWaiter, poll_outcome
 from worker.agent.config import load_config, render_toml

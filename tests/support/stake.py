@@ -2,7 +2,7 @@
 
 * ``genesis(**params)``: the test genesis with params overridden per module,
   e.g. ``genesis(staking={"jail_blocks": 5}, mint={"epoch_blocks": 3})``.
-* ``StakeChain``: ``tests.helpers.Chain`` plus message builders for these
+* ``StakeChain``: ``tests.support.chain.Chain`` plus message builders for these
   modules, keeper reads over the last commit, and ``hook``.
 * ``hook``: jobs and verification call the slashing, reputation and mint
   keepers from their own handlers. These tests stand in for those callers
@@ -22,7 +22,7 @@ from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 
-from chain.app import App
+from app.app import App
 from chain.coins import DENOM
 from chain.context import BlockInfo, Ctx, Mode
 from chain.crypto import PrivateKey, from_bech32, module_address
@@ -36,7 +36,7 @@ from modules.reputation.msgs import MsgHeartbeat
 from modules.slashing.keeper import SlashingKeeper
 from modules.staking.keeper import StakingKeeper
 from modules.staking.msgs import MsgBond, MsgUnbond, MsgUnjail
-from tests.helpers import PLATFORM, Chain, make_genesis
+from tests.support.chain import PLATFORM, Chain, make_genesis
 
 VCN = 10**18
 EXTRA_ACCOUNTS = 12

@@ -1,6 +1,6 @@
-"""Shared test helpers: a fresh App on the devnet genesis, dev keys, signing and blocks.
+"""An App driven block by block: a fresh App on the devnet genesis, dev keys, signing, blocks.
 
-Import from here in any test (``from tests.helpers import ...``):
+Import from here in any test (``from tests.support.chain import ...``):
 
 * ``CHAIN_ID``, ``GENESIS_TIME_NS``, ``FEE`` (what a default tx pays), ``VCN``.
 * ``KEYS`` / ``ALICE``, ``BOB``, ``PLATFORM`` …: the funded devnet keys
@@ -29,7 +29,7 @@ from typing import Any
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from google.protobuf.message import Message
 
-from chain.app import App
+from app.app import App
 from chain.coins import DENOM
 from chain.context import BlockInfo
 from chain.crypto import PrivateKey
