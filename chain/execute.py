@@ -226,11 +226,12 @@ def _apply_tx(
     checks = pre.checks if pre is not None else None
     try:
         ante.run(ante_ctx, tx, rules, verify_sig=verify_sig, checks=checks, index=index)
-        cosmos.validate_msgs(tx)  # refused like a tx that does not decode: no fee, no trace
+        # refused like a tx that does not decode: no fee, no trace
+        parsed = cosmos.validate_msgs(tx)
     except ChainError as e:
         return TxResult.fail(e, tx.gas_limit, meter.consumed)
     run = Ctx(ante_ctx.store.branch(), block_ctx.block, block_ctx.mode, meter)
-    failure = _route(run, tx)
+    failure = _route(run, tx, parsed)
     ante_events = tuple(_tx_events(tx) + ante_ctx.events)
     if failure is not None:
         if not block_ctx.is_check:
@@ -275,10 +276,11 @@ def _decode(
         return e
 
 
-def _route(run: Ctx, tx: cosmos.CosmosTx) -> ChainError | None:
-    """Run the tx's messages in order on ``run``; the first failure, or None."""
+def _route(run: Ctx, tx: cosmos.CosmosTx, parsed: Sequence[object]) -> ChainError | None:
+    """Run the tx's messages in order on ``run``, each handler on its message as
+    ``validate_msgs`` parsed it; the first failure, or None."""
     try:
-        for spec, msg in tx.msgs:
+        for (spec, msg), p in zip(tx.msgs, parsed, strict=True):
             url = spec.type_url
             run.emit(
                 Event(
@@ -286,7 +288,7 @@ def _route(run: Ctx, tx: cosmos.CosmosTx) -> ChainError | None:
                     (("action", url), ("sender", spec.signer(msg)), ("module", _module_of(url))),
                 )
             )
-            spec.handler(run, msg)
+            spec.handler(run, p)
     except ChainError as e:
         return e
     except MemoryError:

@@ -4,31 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 from google.protobuf.message import Message
 
+# typing's own TypeVar takes a default from Python 3.13 on
+from typing_extensions import TypeVar
+
 from chain.context import Ctx
 
-Handler = Callable[[Ctx, Any], None]
+# M: a message's generated protobuf class; P: what its validation parses it
+# into, handed to its handler. A bare ``MsgSpec`` (the router's view) is
+# ``MsgSpec[Any, Any]``.
+M = TypeVar("M", bound=Message, default=Any)
+P = TypeVar("P", default=Any)
+
+Handler = Callable[[Ctx, P], None]
 Query = Callable[[Ctx, dict[str, Any]], Any]
 # A check of the module's state between blocks: None, or what is wrong.
 Invariant = Callable[[Ctx], str | None]
 
 
 @dataclass(frozen=True)
-class MsgSpec:
+class MsgSpec(Generic[M, P]):
     """A message type: its protobuf class, who must sign it, and its handler.
 
-    ``signer`` returns the bech32 address that must sign the tx; ``validate``
-    does stateless checks and raises a ChainError saying what is wrong.
+    ``signer`` returns the bech32 address that must sign the tx. ``validate``
+    does the stateless checks and parses the message once: it returns the
+    parsed value (a frozen dataclass of typed fields, or the message itself
+    when nothing needs parsing) or raises a ChainError saying what is wrong.
+    ``handler`` receives that parsed value, never the raw message.
     """
 
     type_url: str
-    cls: type[Message]
-    signer: Callable[[Any], str]
-    validate: Callable[[Any], None]
-    handler: Handler
+    cls: type[M]
+    signer: Callable[[M], str]
+    validate: Callable[[M], P]
+    handler: Handler[P]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignDoc, TxBody, TxRaw
+from google.protobuf.message import Message
 
 from chain.coins import DENOM, Coins, parse_coins
 from chain.crypto import AddressError, from_bech32, pubkey_to_address
@@ -49,7 +50,7 @@ class CosmosTx:
     body_bytes: bytes
     auth_info_bytes: bytes
     signature: bytes
-    msgs: tuple[tuple[MsgSpec, Any], ...]
+    msgs: tuple[tuple[MsgSpec, Message], ...]  # each message and its route
     signer: bytes
     pubkey: bytes | None
     sequence: int
@@ -140,7 +141,7 @@ def decode(
         raise ErrInvalidRequest("tx has no messages")
     if len(messages) > MAX_MSGS:
         raise ErrInvalidRequest(f"tx has {len(messages)} messages; at most {MAX_MSGS}")
-    msgs: list[tuple[MsgSpec, Any]] = []
+    msgs: list[tuple[MsgSpec, Message]] = []
     signer_b32: str | None = None
     for i, anymsg in enumerate(messages):
         url = anymsg.type_url
@@ -188,10 +189,13 @@ def decode(
     )
 
 
-def validate_msgs(tx: CosmosTx) -> None:
-    """Each message's stateless checks; a ChainError naming the message that failed."""
+def validate_msgs(tx: CosmosTx) -> tuple[Any, ...]:
+    """Each message's stateless checks, which parse it: the parsed messages in
+    order, for their handlers, or a ChainError naming the message that failed."""
+    parsed = []
     for i, (spec, msg) in enumerate(tx.msgs):
         try:
-            spec.validate(msg)
+            parsed.append(spec.validate(msg))
         except ChainError as e:
             raise type(e)(e.kind, f"message {i}: {e.message}") from e
+    return tuple(parsed)

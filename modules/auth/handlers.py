@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from chain.context import Ctx
+from chain.module import Handler
 from modules.auth import events, state
 from modules.auth.errors import ErrNotAuthority, ErrUnknownModule
 from modules.auth.expected import ParamsOwner
-from modules.auth.msgs import params_json
+from modules.auth.msgs import UpdateParams
 
 
 def make_update_params(
     owners: Callable[[], Mapping[str, ParamsOwner]],
-) -> Callable[[Ctx, Any], None]:
-    def handle(ctx: Ctx, msg: Any) -> None:
+) -> Handler[UpdateParams]:
+    def handle(ctx: Ctx, msg: UpdateParams) -> None:
         authority = state.get_params(ctx).authority
         if msg.authority != authority:
             raise ErrNotAuthority(
@@ -27,7 +27,7 @@ def make_update_params(
             raise ErrUnknownModule(f"no module {msg.module!r} has params; known: {sorted(table)}")
         # fields left out keep their values: a partial object must not reset
         # the rest to defaults (that would hand the authority to a keyless address)
-        owner.set_params(ctx, {**owner.get_params(ctx), **params_json(msg)})
+        owner.set_params(ctx, {**owner.get_params(ctx), **msg.params})
         ctx.emit(events.params_updated(msg.module, msg.authority))
 
     return handle

@@ -18,7 +18,7 @@ def build(params_owners: Callable[[], Mapping[str, ParamsOwner]]) -> Module:
             MsgSpec(
                 msgs.UPDATE_PARAMS_URL,
                 msgs.MsgUpdateParams,
-                signer=lambda m: str(m.authority),
+                signer=lambda m: m.authority,
                 validate=msgs.validate_update_params,
                 handler=make_update_params(params_owners),
             )

@@ -1,7 +1,9 @@
-"""Messages of the auth module."""
+"""Messages of the auth module: each one's stateless checks parse it once into
+what its handler takes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from chain.bounded import InputError, load_json
@@ -17,7 +19,16 @@ UPDATE_PARAMS_URL = type_url(MsgUpdateParams)
 MAX_PARAMS_JSON_BYTES = 16_384
 
 
-def params_json(msg: Any) -> Any:
+@dataclass(frozen=True)
+class UpdateParams:
+    """A checked MsgUpdateParams: the params JSON parsed into an object."""
+
+    authority: str
+    module: str
+    params: dict[str, Any]
+
+
+def params_json(msg: MsgUpdateParams) -> Any:
     """The message's params object, parsed within bounds (see chain/bounded.py)."""
     try:
         return load_json(msg.params_json, "params_json", max_bytes=MAX_PARAMS_JSON_BYTES)
@@ -25,7 +36,7 @@ def params_json(msg: Any) -> Any:
         raise ErrInvalidRequest(str(e)) from e
 
 
-def validate_update_params(msg: Any) -> None:
+def validate_update_params(msg: MsgUpdateParams) -> UpdateParams:
     try:
         from_bech32(msg.authority)
     except AddressError as e:
@@ -35,3 +46,4 @@ def validate_update_params(msg: Any) -> None:
     d = params_json(msg)
     if not isinstance(d, dict):
         raise ErrInvalidRequest("params_json must be a JSON object")
+    return UpdateParams(msg.authority, msg.module, d)

@@ -15,7 +15,7 @@ def build(keeper: BankKeeper) -> Module:
             MsgSpec(
                 msgs.SEND_URL,
                 msgs.MsgSend,
-                signer=lambda m: str(m.from_address),
+                signer=lambda m: m.from_address,
                 validate=msgs.validate_send,
                 handler=handlers.make_send(keeper),
             )

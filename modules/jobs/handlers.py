@@ -10,13 +10,12 @@ the price comes back at settlement.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from chain.context import Ctx
 from chain.crypto import to_bech32
-from modules.jobs import eligibility, events, msgs, receipt, settlement, state
+from chain.module import Handler
+from modules.jobs import eligibility, events, receipt, settlement, state
 from modules.jobs.errors import (
     ErrBadReceipt,
     ErrDeadlinePassed,
@@ -30,6 +29,15 @@ from modules.jobs.errors import (
     ErrUnknownModel,
 )
 from modules.jobs.keeper import JobsKeeper
+from modules.jobs.msgs import (
+    CancelJob,
+    ClaimJob,
+    PostJob,
+    RegisterModel,
+    RegisterWorker,
+    ReleaseJob,
+    SubmitResult,
+)
 from modules.jobs.records import (
     CANCELLED,
     CLAIMED,
@@ -42,8 +50,6 @@ from modules.jobs.records import (
     Worker,
 )
 
-Handler = Callable[[Ctx, Any], None]
-
 
 def _model(ctx: Ctx, model_id: str) -> Model:
     m = state.get_model(ctx, model_id)
@@ -54,8 +60,8 @@ def _model(ctx: Ctx, model_id: str) -> Model:
     return m
 
 
-def make_register_model(k: JobsKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
+def make_register_model(k: JobsKeeper) -> Handler[RegisterModel]:
+    def handle(ctx: Ctx, msg: RegisterModel) -> None:
         authority = k.accounts.authority(ctx)
         if msg.authority != authority:
             raise ErrNotAuthority(
@@ -64,10 +70,10 @@ def make_register_model(k: JobsKeeper) -> Handler:
         old = state.get_model(ctx, msg.model_id)
         m = Model(
             id=msg.model_id,
-            task_types=msgs.task_types(msg.task_types, ErrInvalidJob),
-            weights_sha256=bytes.fromhex(msg.weights_sha256),
-            config_sha256=bytes.fromhex(msg.config_sha256),
-            min_gpu_memory_mib=int(msg.min_gpu_memory_mib),
+            task_types=msg.task_types,
+            weights_sha256=msg.weights_sha256,
+            config_sha256=msg.config_sha256,
+            min_gpu_memory_mib=msg.min_gpu_memory_mib,
             registered_height=ctx.block.height if old is None else old.registered_height,
             description=msg.description,
         )
@@ -77,11 +83,11 @@ def make_register_model(k: JobsKeeper) -> Handler:
     return handle
 
 
-def make_register_worker(k: JobsKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
+def make_register_worker(k: JobsKeeper) -> Handler[RegisterWorker]:
+    def handle(ctx: Ctx, msg: RegisterWorker) -> None:
         p = state.get_params(ctx)
-        addr = msgs.addr(msg.worker, "worker")
-        models = tuple(sorted(msg.models))
+        addr = msg.worker
+        models = msg.models
         if len(models) > p.max_worker_models:
             raise ErrInvalidWorker(f"at most {p.max_worker_models} models per worker")
         for m in models:
@@ -92,12 +98,12 @@ def make_register_worker(k: JobsKeeper) -> Handler:
         w = Worker(
             address=addr,
             gpu_model=msg.gpu_model,
-            memory_mib=int(msg.memory_mib),
-            gpu_count=int(msg.gpu_count),
-            task_types=msgs.task_types(msg.task_types, ErrInvalidWorker),
+            memory_mib=msg.memory_mib,
+            gpu_count=msg.gpu_count,
+            task_types=msg.task_types,
             models=models,
-            price_floor=msgs.price(msg.price_floor or "0", "price_floor", ErrInvalidWorker),
-            max_concurrent=int(msg.max_concurrent),
+            price_floor=msg.price_floor,
+            max_concurrent=msg.max_concurrent,
             registered_height=ctx.block.height if old is None else old.registered_height,
             active=0 if old is None else old.active,
         )
@@ -114,21 +120,21 @@ def _blocks(asked: int, default: int, most: int, what: str) -> int:
     return n
 
 
-def make_post_job(k: JobsKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
+def make_post_job(k: JobsKeeper) -> Handler[PostJob]:
+    def handle(ctx: Ctx, msg: PostJob) -> None:
         p = state.get_params(ctx)
-        poster = msgs.addr(msg.poster, "poster")
+        poster = msg.poster
         model = _model(ctx, msg.model)
         if msg.task_type not in model.task_types:
             raise ErrInvalidJob(
                 f"model {model.id} runs {list(model.task_types)}, not {msg.task_type}"
             )
-        max_price = msgs.price(msg.max_price, "max_price")
+        max_price = msg.max_price
         if max_price < p.min_price:
             raise ErrInvalidJob(f"max_price must be at least {p.min_price}avcn")
         if msg.priority > p.max_priority:
             raise ErrInvalidJob(f"priority is 0..{p.max_priority}; got {msg.priority}")
-        inline = bytes(msg.inline_input)
+        inline = msg.inline_input
         if len(inline) > p.max_inline_input_bytes:
             raise ErrInvalidJob(
                 f"inline input is {len(inline)} bytes; the limit is {p.max_inline_input_bytes}: "
@@ -136,7 +142,9 @@ def make_post_job(k: JobsKeeper) -> Handler:
             )
         if len(msg.spec.encode()) > p.max_spec_bytes:
             raise ErrInvalidJob(f"spec is over {p.max_spec_bytes} bytes")
-        input_hash = hashlib.sha256(inline).digest() if inline else bytes.fromhex(msg.input_hash)
+        input_hash = msg.input_hash  # None when the input is inline
+        if input_hash is None:
+            input_hash = hashlib.sha256(inline).digest()
         claim_blocks = _blocks(
             msg.claim_blocks, p.default_claim_blocks, p.max_claim_blocks, "claim_blocks"
         )
@@ -153,11 +161,11 @@ def make_post_job(k: JobsKeeper) -> Handler:
             inline_input=inline,
             spec=msg.spec,
             max_price=max_price,
-            priority=int(msg.priority),
+            priority=msg.priority,
             claim_blocks=claim_blocks,
             result_blocks=result_blocks,
-            min_gpu_memory_mib=int(msg.min_gpu_memory_mib),
-            min_gpu_count=int(msg.min_gpu_count),
+            min_gpu_memory_mib=msg.min_gpu_memory_mib,
+            min_gpu_count=msg.min_gpu_count,
             gpu_model=msg.gpu_model,
             posted_height=h,
             claim_deadline=h + claim_blocks,
@@ -169,10 +177,10 @@ def make_post_job(k: JobsKeeper) -> Handler:
     return handle
 
 
-def make_cancel_job(k: JobsKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
+def make_cancel_job(k: JobsKeeper) -> Handler[CancelJob]:
+    def handle(ctx: Ctx, msg: CancelJob) -> None:
         j = k.must_job(ctx, msg.job_id)
-        if j.poster != msgs.addr(msg.poster, "poster"):
+        if j.poster != msg.poster:
             raise ErrNotPoster(f"job {j.id} was posted by {to_bech32(j.poster)}")
         if j.state != QUEUED:
             raise ErrNotQueued(f"job {j.id} is {j.state}; only a queued job can be cancelled")
@@ -188,9 +196,9 @@ def _not_claimable(j: Job) -> str:
     return f"job {j.id} is {j.state}; only a queued job can be claimed"
 
 
-def make_claim_job(k: JobsKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        addr = msgs.addr(msg.worker, "worker")
+def make_claim_job(k: JobsKeeper) -> Handler[ClaimJob]:
+    def handle(ctx: Ctx, msg: ClaimJob) -> None:
+        addr = msg.worker
         j = k.must_job(ctx, msg.job_id)
         if j.state != QUEUED:
             raise ErrNotQueued(_not_claimable(j))
@@ -226,23 +234,16 @@ def _check_assignee(ctx: Ctx, j: Job, addr: bytes) -> None:
     raise ErrNotAssignee(f"job {j.id} is {j.state}; claim it before submitting a result")
 
 
-def _receipt(ctx: Ctx, k: JobsKeeper, j: Job, addr: bytes, msg: Any) -> Receipt:
-    r = msg.receipt
-    rec = Receipt(
-        image_digest=r.image_digest,
-        model_hash=bytes.fromhex(r.model_hash),
-        input_hash=bytes.fromhex(r.input_hash),
-        output_hash=bytes.fromhex(r.output_hash),
-        signature=bytes(r.signature),
-    )
+def _check_receipt(ctx: Ctx, k: JobsKeeper, j: Job, addr: bytes, rec: Receipt) -> None:
+    # the hashes were lowercase hex in the message, so .hex() prints them as sent
     model = _model(ctx, j.model)
     if rec.model_hash != model.weights_sha256:
         raise ErrBadReceipt(
-            f"receipt model hash {r.model_hash} is not model {j.model}'s weights "
+            f"receipt model hash {rec.model_hash.hex()} is not model {j.model}'s weights "
             f"{model.weights_sha256.hex()}"
         )
     if rec.input_hash != j.input_hash:
-        raise ErrBadReceipt(f"receipt input hash {r.input_hash} is not the job's input")
+        raise ErrBadReceipt(f"receipt input hash {rec.input_hash.hex()} is not the job's input")
     acc = k.accounts.get_account(ctx, addr)
     pubkey = getattr(acc, "pubkey", None)
     if pubkey is None or not receipt.verify(
@@ -259,24 +260,24 @@ def _receipt(ctx: Ctx, k: JobsKeeper, j: Job, addr: bytes, msg: Any) -> Receipt:
             "the receipt signature does not verify with the worker's account key over "
             "modules.jobs.receipt.sign_bytes(chain id, job id, image, model, input, output)"
         )
-    return rec
 
 
-def make_submit_result(k: JobsKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        addr = msgs.addr(msg.worker, "worker")
+def make_submit_result(k: JobsKeeper) -> Handler[SubmitResult]:
+    def handle(ctx: Ctx, msg: SubmitResult) -> None:
+        addr = msg.worker
         j = k.must_job(ctx, msg.job_id)
         _check_assignee(ctx, j, addr)
         p = state.get_params(ctx)
         if msg.compute_units > p.max_compute_units:
             raise ErrInvalidResult(f"compute_units is at most {p.max_compute_units}")
-        rec = _receipt(ctx, k, j, addr, msg)
+        rec = msg.receipt
+        _check_receipt(ctx, k, j, addr, rec)
         new = j.with_(
             state=SUBMITTED,
             submitted_height=ctx.block.height,
             output_hash=rec.output_hash,
             artifact_ref=msg.artifact_ref,
-            compute_units=int(msg.compute_units),
+            compute_units=msg.compute_units,
             receipt=rec,
         )
         k.free_slot(ctx, addr)
@@ -286,9 +287,9 @@ def make_submit_result(k: JobsKeeper) -> Handler:
     return handle
 
 
-def make_release_job(k: JobsKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        addr = msgs.addr(msg.worker, "worker")
+def make_release_job(k: JobsKeeper) -> Handler[ReleaseJob]:
+    def handle(ctx: Ctx, msg: ReleaseJob) -> None:
+        addr = msg.worker
         j = k.must_job(ctx, msg.job_id)
         _check_assignee(ctx, j, addr)
         reason = msg.reason or ("given back" if msg.retry else "the job cannot run")

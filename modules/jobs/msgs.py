@@ -1,4 +1,5 @@
-"""Messages of the jobs module and their stateless checks.
+"""Messages of the jobs module: each one's stateless checks parse it once into
+the frozen dataclass its handler takes.
 
 Hashes travel as lowercase hex strings (what people paste), amounts as decimal
 strings of avcn (they may pass 2^64), signatures as raw bytes.
@@ -7,12 +8,13 @@ strings of avcn (they may pass 2^64), signatures as raw bytes.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from chain.bounded import InputError, load_json
 from chain.coins import parse_amount
 from chain.crypto import AddressError, from_bech32
-from chain.errors import ErrInvalidAddress
+from chain.errors import ErrInvalidAddress, ErrorCode
 from chain.proto import type_url
 from modules.jobs import tx_pb2
 from modules.jobs.errors import (
@@ -23,6 +25,7 @@ from modules.jobs.errors import (
 )
 from modules.jobs.keys import MAX_PRICE
 from modules.jobs.params import TASK_TYPES
+from modules.jobs.records import Receipt
 
 # The module's messages, generated from proto/vcoin/jobs/v1/tx.proto.
 MsgRegisterModel = tx_pb2.MsgRegisterModel
@@ -58,19 +61,19 @@ def addr(text: str, what: str) -> bytes:
         raise ErrInvalidAddress(f"{what}: {e}") from e
 
 
-def hash32(text: str, what: str, err: Any = ErrInvalidJob) -> bytes:
+def hash32(text: str, what: str, err: ErrorCode = ErrInvalidJob) -> bytes:
     if not isinstance(text, str) or not _HEX32.fullmatch(text):
         raise err(f"{what} must be a sha256 as 64 lowercase hex characters, got {text!r}")
     return bytes.fromhex(text)
 
 
-def name(text: str, what: str, err: Any) -> str:
+def name(text: str, what: str, err: ErrorCode) -> str:
     if not isinstance(text, str) or not _NAME.fullmatch(text):
         raise err(f"{what} {text!r}: use 1-128 letters, digits or ._:/@+- (not first)")
     return text
 
 
-def task_types(items: Any, err: Any) -> tuple[str, ...]:
+def task_types(items: Iterable[str], err: ErrorCode) -> tuple[str, ...]:
     out = tuple(items)
     if not out:
         raise err(f"list at least one task type of {list(TASK_TYPES)}")
@@ -82,7 +85,7 @@ def task_types(items: Any, err: Any) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def price(text: str, what: str, err: Any = ErrInvalidJob) -> int:
+def price(text: str, what: str, err: ErrorCode = ErrInvalidJob) -> int:
     try:
         n = parse_amount(text, what)
     except Exception as e:
@@ -92,43 +95,137 @@ def price(text: str, what: str, err: Any = ErrInvalidJob) -> int:
     return n
 
 
-def validate_register_model(msg: Any) -> None:
+# -- what the handlers take ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterModel:
+    authority: str
+    model_id: str
+    task_types: tuple[str, ...]  # sorted
+    weights_sha256: bytes
+    config_sha256: bytes
+    min_gpu_memory_mib: int
+    description: str
+
+
+@dataclass(frozen=True)
+class RegisterWorker:
+    worker: bytes
+    gpu_model: str
+    memory_mib: int
+    gpu_count: int
+    task_types: tuple[str, ...]  # sorted
+    models: tuple[str, ...]  # sorted
+    price_floor: int
+    max_concurrent: int
+
+
+@dataclass(frozen=True)
+class PostJob:
+    poster: bytes
+    task_type: str
+    model: str
+    input_hash: bytes | None  # None: the input is inline
+    inline_input: bytes
+    spec: str  # JSON text, stored as sent
+    max_price: int
+    priority: int
+    claim_blocks: int  # 0: the params' default
+    result_blocks: int  # 0: the params' default
+    min_gpu_memory_mib: int
+    min_gpu_count: int
+    gpu_model: str
+
+
+@dataclass(frozen=True)
+class CancelJob:
+    poster: bytes
+    job_id: int
+
+
+@dataclass(frozen=True)
+class ClaimJob:
+    worker: bytes
+    job_id: int
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    worker: bytes
+    job_id: int
+    output_hash: bytes
+    artifact_ref: str
+    compute_units: int
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class ReleaseJob:
+    worker: bytes
+    job_id: int
+    reason: str
+    retry: bool
+
+
+# -- checks ----------------------------------------------------------------------
+
+
+def validate_register_model(msg: MsgRegisterModel) -> RegisterModel:
     addr(msg.authority, "authority")
     name(msg.model_id, "model id", ErrInvalidModel)
-    task_types(msg.task_types, ErrInvalidModel)
-    hash32(msg.weights_sha256, "weights_sha256", ErrInvalidModel)
-    hash32(msg.config_sha256, "config_sha256", ErrInvalidModel)
+    types = task_types(msg.task_types, ErrInvalidModel)
+    weights = hash32(msg.weights_sha256, "weights_sha256", ErrInvalidModel)
+    config = hash32(msg.config_sha256, "config_sha256", ErrInvalidModel)
     if len(msg.description) > MAX_TEXT:
         raise ErrInvalidModel(f"description is over {MAX_TEXT} characters")
+    return RegisterModel(
+        authority=msg.authority,
+        model_id=msg.model_id,
+        task_types=types,
+        weights_sha256=weights,
+        config_sha256=config,
+        min_gpu_memory_mib=int(msg.min_gpu_memory_mib),
+        description=msg.description,
+    )
 
 
-def validate_register_worker(msg: Any) -> None:
-    addr(msg.worker, "worker")
+def validate_register_worker(msg: MsgRegisterWorker) -> RegisterWorker:
+    worker = addr(msg.worker, "worker")
     if len(msg.gpu_model) > MAX_TEXT:
         raise ErrInvalidWorker(f"gpu_model is over {MAX_TEXT} characters")
     if (msg.gpu_count == 0) != (msg.memory_mib == 0):
         raise ErrInvalidWorker("a CPU-only worker has gpu_count 0 and memory_mib 0; a GPU one both")
-    task_types(msg.task_types, ErrInvalidWorker)
+    types = task_types(msg.task_types, ErrInvalidWorker)
     if not msg.models:
         raise ErrInvalidWorker("list at least one model the worker serves")
     for m in msg.models:
         name(m, "model", ErrInvalidWorker)
     if len(set(msg.models)) != len(msg.models):
         raise ErrInvalidWorker("models are listed twice")
-    price(msg.price_floor or "0", "price_floor", ErrInvalidWorker)
+    floor = price(msg.price_floor or "0", "price_floor", ErrInvalidWorker)
     if msg.max_concurrent < 1:
         raise ErrInvalidWorker("max_concurrent must be at least 1")
+    return RegisterWorker(
+        worker=worker,
+        gpu_model=msg.gpu_model,
+        memory_mib=int(msg.memory_mib),
+        gpu_count=int(msg.gpu_count),
+        task_types=types,
+        models=tuple(sorted(msg.models)),
+        price_floor=floor,
+        max_concurrent=int(msg.max_concurrent),
+    )
 
 
-def validate_post_job(msg: Any) -> None:
-    addr(msg.poster, "poster")
+def validate_post_job(msg: MsgPostJob) -> PostJob:
+    poster = addr(msg.poster, "poster")
     if msg.task_type not in TASK_TYPES:
         raise ErrInvalidJob(f"unknown task type {msg.task_type!r}; known: {list(TASK_TYPES)}")
     name(msg.model, "model", ErrInvalidJob)
     if bool(msg.input_hash) == bool(msg.inline_input):
         raise ErrInvalidJob("give exactly one of input_hash (an artifact) or inline_input")
-    if msg.input_hash:
-        hash32(msg.input_hash, "input_hash")
+    input_hash = hash32(msg.input_hash, "input_hash") if msg.input_hash else None
     if msg.spec:
         try:
             spec = load_json(msg.spec, "spec", max_bytes=MAX_SPEC_PARSE_BYTES)
@@ -136,20 +233,45 @@ def validate_post_job(msg: Any) -> None:
             raise ErrInvalidJob(str(e)) from e
         if not isinstance(spec, dict):
             raise ErrInvalidJob("spec must be a JSON object")
-    if price(msg.max_price, "max_price") == 0:
+    max_price = price(msg.max_price, "max_price")
+    if max_price == 0:
         raise ErrInvalidJob("max_price must be positive")
     if len(msg.gpu_model) > MAX_TEXT:
         raise ErrInvalidJob(f"gpu_model is over {MAX_TEXT} characters")
+    return PostJob(
+        poster=poster,
+        task_type=msg.task_type,
+        model=msg.model,
+        input_hash=input_hash,
+        inline_input=bytes(msg.inline_input),
+        spec=msg.spec,
+        max_price=max_price,
+        priority=int(msg.priority),
+        claim_blocks=int(msg.claim_blocks),
+        result_blocks=int(msg.result_blocks),
+        min_gpu_memory_mib=int(msg.min_gpu_memory_mib),
+        min_gpu_count=int(msg.min_gpu_count),
+        gpu_model=msg.gpu_model,
+    )
 
 
-def validate_job_ref(msg: Any) -> None:
-    addr(msg.poster if hasattr(msg, "poster") else msg.worker, "signer")
-    if msg.job_id == 0:
+def _job_ref(signer: str, job_id: int) -> tuple[bytes, int]:
+    a = addr(signer, "signer")
+    if job_id == 0:
         raise ErrInvalidJob("job_id is required (ids start at 1)")
+    return a, int(job_id)
 
 
-def validate_submit_result(msg: Any) -> None:
-    addr(msg.worker, "worker")
+def validate_cancel_job(msg: MsgCancelJob) -> CancelJob:
+    return CancelJob(*_job_ref(msg.poster, msg.job_id))
+
+
+def validate_claim_job(msg: MsgClaimJob) -> ClaimJob:
+    return ClaimJob(*_job_ref(msg.worker, msg.job_id))
+
+
+def validate_submit_result(msg: MsgSubmitResult) -> SubmitResult:
+    worker = addr(msg.worker, "worker")
     if msg.job_id == 0:
         raise ErrInvalidResult("job_id is required (ids start at 1)")
     out = hash32(msg.output_hash, "output_hash", ErrInvalidResult)
@@ -162,15 +284,31 @@ def validate_submit_result(msg: Any) -> None:
     r = msg.receipt
     if not r.image_digest or len(r.image_digest) > MAX_TEXT:
         raise ErrInvalidResult("receipt.image_digest is required (at most 256 characters)")
-    hash32(r.model_hash, "receipt.model_hash", ErrInvalidResult)
-    hash32(r.input_hash, "receipt.input_hash", ErrInvalidResult)
+    model_hash = hash32(r.model_hash, "receipt.model_hash", ErrInvalidResult)
+    input_hash = hash32(r.input_hash, "receipt.input_hash", ErrInvalidResult)
     if hash32(r.output_hash, "receipt.output_hash", ErrInvalidResult) != out:
         raise ErrInvalidResult("receipt.output_hash differs from output_hash")
     if len(r.signature) != 64:
         raise ErrInvalidResult("receipt.signature must be 64 bytes (secp256k1 r‖s)")
+    receipt = Receipt(
+        image_digest=r.image_digest,
+        model_hash=model_hash,
+        input_hash=input_hash,
+        output_hash=out,
+        signature=bytes(r.signature),
+    )
+    return SubmitResult(
+        worker=worker,
+        job_id=int(msg.job_id),
+        output_hash=out,
+        artifact_ref=msg.artifact_ref,
+        compute_units=int(msg.compute_units),
+        receipt=receipt,
+    )
 
 
-def validate_release(msg: Any) -> None:
-    validate_job_ref(msg)
+def validate_release(msg: MsgReleaseJob) -> ReleaseJob:
+    worker, job_id = _job_ref(msg.worker, msg.job_id)
     if len(msg.reason) > MAX_TEXT:
         raise ErrInvalidJob(f"reason is over {MAX_TEXT} characters")
+    return ReleaseJob(worker, job_id, msg.reason, bool(msg.retry))

@@ -15,7 +15,7 @@ def build(keeper: ReputationKeeper) -> Module:
             MsgSpec(
                 msgs.HEARTBEAT_URL,
                 msgs.MsgHeartbeat,
-                signer=lambda m: str(m.address),
+                signer=lambda m: m.address,
                 validate=msgs.validate_heartbeat,
                 handler=handlers.make_heartbeat(keeper),
             )

@@ -1,8 +1,9 @@
-"""Messages of the reputation module and their stateless checks."""
+"""Messages of the reputation module: each one's stateless checks parse it once
+into what its handler takes."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from chain.crypto import AddressError, from_bech32
 from chain.errors import ErrInvalidAddress
@@ -22,8 +23,14 @@ def check_address(text: str, what: str = "address") -> bytes:
         raise ErrInvalidAddress(f"{what}: {e}") from e
 
 
-def validate_heartbeat(msg: Any) -> None:
-    check_address(msg.address)
+@dataclass(frozen=True)
+class Heartbeat:
+    address: bytes
+    sender: str  # the address as the message spells it, for error messages
 
 
-__all__ = ["HEARTBEAT_URL", "MsgHeartbeat", "validate_heartbeat"]
+def validate_heartbeat(msg: MsgHeartbeat) -> Heartbeat:
+    return Heartbeat(check_address(msg.address), msg.address)
+
+
+__all__ = ["HEARTBEAT_URL", "Heartbeat", "MsgHeartbeat", "validate_heartbeat"]

@@ -1,40 +1,29 @@
-"""Handlers of the staking module: decode → keeper (which checks and emits)."""
+"""Handlers of the staking module: parsed message → keeper (which checks and emits)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from chain.context import Ctx
-from chain.crypto import from_bech32
+from chain.module import Handler
 from modules.staking.keeper import StakingKeeper
-from modules.staking.msgs import bond_amount
-
-Handler = Callable[[Ctx, Any], None]
+from modules.staking.msgs import Bond, Unbond, Unjail
 
 
-def make_bond(keeper: StakingKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        keeper.bond(
-            ctx,
-            from_bech32(msg.address),
-            msg.role,
-            bond_amount(msg.amount),
-            bytes(msg.ed25519_pubkey),
-        )
+def make_bond(keeper: StakingKeeper) -> Handler[Bond]:
+    def handle(ctx: Ctx, msg: Bond) -> None:
+        keeper.bond(ctx, msg.address, msg.role, msg.amount, msg.ed25519_pubkey)
 
     return handle
 
 
-def make_unbond(keeper: StakingKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        keeper.unbond(ctx, from_bech32(msg.address), msg.role, bond_amount(msg.amount))
+def make_unbond(keeper: StakingKeeper) -> Handler[Unbond]:
+    def handle(ctx: Ctx, msg: Unbond) -> None:
+        keeper.unbond(ctx, msg.address, msg.role, msg.amount)
 
     return handle
 
 
-def make_unjail(keeper: StakingKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        keeper.unjail(ctx, from_bech32(msg.address), msg.role)
+def make_unjail(keeper: StakingKeeper) -> Handler[Unjail]:
+    def handle(ctx: Ctx, msg: Unjail) -> None:
+        keeper.unjail(ctx, msg.address, msg.role)
 
     return handle

@@ -1,8 +1,9 @@
-"""Messages of the staking module and their stateless checks."""
+"""Messages of the staking module: each one's stateless checks parse it once
+into what its handler takes."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 
@@ -39,7 +40,28 @@ def check_role(role: str) -> str:
     return role
 
 
-def bond_amount(coin: Any) -> int:
+@dataclass(frozen=True)
+class Bond:
+    address: bytes
+    role: str
+    amount: int
+    ed25519_pubkey: bytes  # empty, or an oracle's 32-byte key
+
+
+@dataclass(frozen=True)
+class Unbond:
+    address: bytes
+    role: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Unjail:
+    address: bytes
+    role: str
+
+
+def bond_amount(coin: Coin) -> int:
     """The avcn amount of a Coin field; refuses other denoms, zero and junk."""
     if coin.denom != DENOM:
         raise ErrWrongDenom(f"bonds are in {DENOM}, got {coin.denom!r}")
@@ -49,36 +71,40 @@ def bond_amount(coin: Any) -> int:
     return n
 
 
-def validate_bond(msg: Any) -> None:
-    check_address(msg.address)
-    check_role(msg.role)
-    bond_amount(msg.amount)
+def validate_bond(msg: MsgBond) -> Bond:
+    addr = check_address(msg.address)
+    role = check_role(msg.role)
+    amount = bond_amount(msg.amount)
     key = bytes(msg.ed25519_pubkey)
-    if msg.role != "oracle" and key:
-        raise ErrInvalidPubKey(f"only oracles register an ed25519 key, not a {msg.role}")
+    if role != "oracle" and key:
+        raise ErrInvalidPubKey(f"only oracles register an ed25519 key, not a {role}")
     if key and len(key) != ED25519_KEY_LEN:
         raise ErrInvalidPubKey(f"ed25519 public key must be 32 bytes, got {len(key)}")
+    return Bond(addr, role, amount, key)
 
 
-def validate_unbond(msg: Any) -> None:
-    check_address(msg.address)
-    check_role(msg.role)
-    bond_amount(msg.amount)
+def validate_unbond(msg: MsgUnbond) -> Unbond:
+    addr = check_address(msg.address)
+    role = check_role(msg.role)
+    return Unbond(addr, role, bond_amount(msg.amount))
 
 
-def validate_unjail(msg: Any) -> None:
-    check_address(msg.address)
-    check_role(msg.role)
+def validate_unjail(msg: MsgUnjail) -> Unjail:
+    addr = check_address(msg.address)
+    return Unjail(addr, check_role(msg.role))
 
 
 __all__ = [
     "BOND_URL",
+    "Bond",
     "Coin",
     "MsgBond",
     "MsgUnbond",
     "MsgUnjail",
     "UNBOND_URL",
     "UNJAIL_URL",
+    "Unbond",
+    "Unjail",
     "validate_bond",
     "validate_unbond",
     "validate_unjail",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from chain.context import Ctx
 from chain.crypto import to_bech32
-from modules.verification import attestation, canary, events, msgs, state
+from chain.module import Handler
+from modules.verification import attestation, canary, events, state
 from modules.verification.errors import (
     ErrAlreadyAttested,
     ErrBadSignature,
@@ -22,6 +20,7 @@ from modules.verification.errors import (
     ErrNotRevealable,
 )
 from modules.verification.keeper import ORACLE, VerificationKeeper
+from modules.verification.msgs import Attest, CommitCanary, RevealCanary
 from modules.verification.records import (
     CHECKING,
     DECIDED,
@@ -34,25 +33,26 @@ from modules.verification.records import (
 
 SUBMITTED = "submitted"  # the jobs module's state of a result with no verdict yet
 
-Handler = Callable[[Ctx, Any], None]
 
-
-def _active_oracle(ctx: Ctx, k: VerificationKeeper, text: str) -> bytes:
-    addr = msgs.addr(text, "oracle")
-    if not k.staking.is_active(ctx, addr, ORACLE):
+def _active_oracle(
+    ctx: Ctx, k: VerificationKeeper, msg: CommitCanary | RevealCanary | Attest
+) -> bytes:
+    """The message's oracle, which must be active."""
+    if not k.staking.is_active(ctx, msg.oracle, ORACLE):
         raise ErrNotOracle(
-            f"{text} is not an active oracle: bond the oracle minimum (and be neither jailed "
+            f"{msg.sender} is not an active oracle: bond the oracle minimum (and be neither jailed "
             "nor tombstoned) first"
         )
-    return addr
+    return msg.oracle
 
 
-def make_commit_canary(k: VerificationKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        oracle = _active_oracle(ctx, k, msg.oracle)
-        c = bytes.fromhex(msg.commitment)
+def make_commit_canary(k: VerificationKeeper) -> Handler[CommitCanary]:
+    def handle(ctx: Ctx, msg: CommitCanary) -> None:
+        oracle = _active_oracle(ctx, k, msg)
+        c = msg.commitment
         if state.get_canary(ctx, c) is not None:
-            raise ErrCommitmentExists(f"commitment {msg.commitment} is already on chain")
+            # lowercase hex in the message, so .hex() prints it as sent
+            raise ErrCommitmentExists(f"commitment {c.hex()} is already on chain")
         h = ctx.block.height
         state.set_canary(ctx, Canary(c, oracle, h, h + state.get_params(ctx).canary_ttl_blocks))
         ctx.emit(events.canary_committed(oracle, c))
@@ -60,9 +60,9 @@ def make_commit_canary(k: VerificationKeeper) -> Handler:
     return handle
 
 
-def make_reveal_canary(k: VerificationKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        oracle = _active_oracle(ctx, k, msg.oracle)
+def make_reveal_canary(k: VerificationKeeper) -> Handler[RevealCanary]:
+    def handle(ctx: Ctx, msg: RevealCanary) -> None:
+        oracle = _active_oracle(ctx, k, msg)
         job = k.jobs.get_job(ctx, msg.job_id)
         if job is None:
             raise ErrJobNotFound(f"no job {msg.job_id}")
@@ -73,12 +73,12 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler:
                 f"job {msg.job_id} is {job.state}; a canary is revealed after the worker "
                 "submits and before the result has a verdict"
             )
-        expected = bytes.fromhex(msg.expected_output_hash)
-        c = canary.commitment(msg.job_id, expected, bytes.fromhex(msg.salt))
+        expected = msg.expected_output_hash
+        c = canary.commitment(msg.job_id, expected, msg.salt)
         rec = state.get_canary(ctx, c)
         if rec is None or rec.oracle != oracle:
             raise ErrNoCommitment(
-                f"no commitment of {msg.oracle} matches sha256(domain ‖ job {msg.job_id} ‖ "
+                f"no commitment of {msg.sender} matches sha256(domain ‖ job {msg.job_id} ‖ "
                 "expected hash ‖ salt): check the salt and the expected output hash"
             )
         if rec.height > job.claimed_height:
@@ -96,12 +96,12 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler:
     return handle
 
 
-def make_attest(k: VerificationKeeper) -> Handler:
-    def handle(ctx: Ctx, msg: Any) -> None:
-        oracle = _active_oracle(ctx, k, msg.oracle)
+def make_attest(k: VerificationKeeper) -> Handler[Attest]:
+    def handle(ctx: Ctx, msg: Attest) -> None:
+        oracle = _active_oracle(ctx, k, msg)
         pubkey = k.staking.oracle_pubkey(ctx, oracle)
         if pubkey is None:
-            raise ErrNoOracleKey(f"{msg.oracle} registered no ed25519 key with its oracle bond")
+            raise ErrNoOracleKey(f"{msg.sender} registered no ed25519 key with its oracle bond")
         job = k.jobs.get_job(ctx, msg.job_id)
         if job is None:
             raise ErrJobNotFound(f"no job {msg.job_id}")
@@ -113,17 +113,17 @@ def make_attest(k: VerificationKeeper) -> Handler:
                 "take attestations, until their verdict"
             )
         if state.get_attestation(ctx, msg.job_id, oracle) is not None:
-            raise ErrAlreadyAttested(f"{msg.oracle} already attested job {msg.job_id}")
+            raise ErrAlreadyAttested(f"{msg.sender} already attested job {msg.job_id}")
         params = state.get_params(ctx)
         if msg.verdict == PASS and msg.similarity_bps < params.similarity_threshold_bps:
             raise ErrInvalidAttestation(
                 f"a pass needs similarity ≥ {params.similarity_threshold_bps} bps; "
                 f"got {msg.similarity_bps}"
             )
-        evidence = bytes.fromhex(msg.evidence_hash)
+        evidence = msg.evidence_hash
         ok = attestation.verify(
             pubkey,
-            bytes(msg.signature),
+            msg.signature,
             ctx.block.chain_id,
             msg.job_id,
             msg.verdict,

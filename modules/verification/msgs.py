@@ -1,12 +1,13 @@
-"""Messages of the verification module and their stateless checks."""
+"""Messages of the verification module: each one's stateless checks parse it
+once into the frozen dataclass its handler takes."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
 
 from chain.crypto import AddressError, from_bech32
-from chain.errors import ErrInvalidAddress
+from chain.errors import ErrInvalidAddress, ErrorCode
 from chain.proto import type_url
 from modules.verification import tx_pb2
 from modules.verification.canary import MAX_SALT, MIN_SALT
@@ -34,7 +35,7 @@ def addr(text: str, what: str) -> bytes:
         raise ErrInvalidAddress(f"{what}: {e}") from e
 
 
-def hash32(text: str, what: str, err: Any) -> bytes:
+def hash32(text: str, what: str, err: ErrorCode) -> bytes:
     if not isinstance(text, str) or not _HEX32.fullmatch(text):
         raise err(f"{what} must be a sha256 as 64 lowercase hex characters, got {text!r}")
     return bytes.fromhex(text)
@@ -47,27 +48,63 @@ def salt(text: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def validate_commit(msg: Any) -> None:
-    addr(msg.oracle, "oracle")
-    hash32(msg.commitment, "commitment", ErrInvalidCanary)
+@dataclass(frozen=True)
+class CommitCanary:
+    oracle: bytes
+    sender: str  # the oracle's address as the message spells it, for error messages
+    commitment: bytes
 
 
-def validate_reveal(msg: Any) -> None:
-    addr(msg.oracle, "oracle")
+@dataclass(frozen=True)
+class RevealCanary:
+    oracle: bytes
+    sender: str
+    job_id: int
+    expected_output_hash: bytes
+    salt: bytes
+
+
+@dataclass(frozen=True)
+class Attest:
+    oracle: bytes
+    sender: str
+    job_id: int
+    verdict: str
+    similarity_bps: int
+    evidence_hash: bytes
+    signature: bytes
+
+
+def validate_commit(msg: MsgCommitCanary) -> CommitCanary:
+    oracle = addr(msg.oracle, "oracle")
+    return CommitCanary(oracle, msg.oracle, hash32(msg.commitment, "commitment", ErrInvalidCanary))
+
+
+def validate_reveal(msg: MsgRevealCanary) -> RevealCanary:
+    oracle = addr(msg.oracle, "oracle")
     if msg.job_id == 0:
         raise ErrInvalidCanary("job_id is required (ids start at 1)")
-    hash32(msg.expected_output_hash, "expected_output_hash", ErrInvalidCanary)
-    salt(msg.salt)
+    expected = hash32(msg.expected_output_hash, "expected_output_hash", ErrInvalidCanary)
+    return RevealCanary(oracle, msg.oracle, int(msg.job_id), expected, salt(msg.salt))
 
 
-def validate_attest(msg: Any) -> None:
-    addr(msg.oracle, "oracle")
+def validate_attest(msg: MsgAttest) -> Attest:
+    oracle = addr(msg.oracle, "oracle")
     if msg.job_id == 0:
         raise ErrInvalidAttestation("job_id is required (ids start at 1)")
     if msg.verdict not in VERDICTS:
         raise ErrInvalidAttestation(f"verdict is one of {list(VERDICTS)}, got {msg.verdict!r}")
     if msg.similarity_bps > 10_000:
         raise ErrInvalidAttestation("similarity_bps is 0..10000 (0.00 to 1.00)")
-    hash32(msg.evidence_hash, "evidence_hash", ErrInvalidAttestation)
+    evidence = hash32(msg.evidence_hash, "evidence_hash", ErrInvalidAttestation)
     if len(msg.signature) != 64:
         raise ErrInvalidAttestation("signature must be a 64-byte ed25519 signature")
+    return Attest(
+        oracle=oracle,
+        sender=msg.oracle,
+        job_id=int(msg.job_id),
+        verdict=msg.verdict,
+        similarity_bps=int(msg.similarity_bps),
+        evidence_hash=evidence,
+        signature=bytes(msg.signature),
+    )
