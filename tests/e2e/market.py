@@ -1,7 +1,9 @@
 """A marketplace of real processes for the end-to-end tests.
 
-* ``Market.start``: ``vcoind start`` (1 s blocks, as the devnet); its REST port
-  serves the artifact store, into which it publishes the devnet models.
+* ``market_of(tmp, genesis)``: a ``Marketplace``, the node (``vcoind start``, 1 s
+  blocks, as the devnet) seen as a ``tests.support.node_market.NodeMarket`` plus the
+  workers and oracles a test adds; its REST port serves the artifact store, into which
+  the devnet models are published. ``E2E_GENESIS``: the genesis these tests start from.
 * ``Worker``: a ``vcoin-worker`` home made with its CLI (init with a dev key,
   register, stake) and ``vcoin-worker start`` as a subprocess; with ``cheat``
   it runs ``python -m tests.e2e.cheater start`` instead (the same agent with a
@@ -26,15 +28,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.app import App
-from chain.client import NodeClient, QueryFailed
+from chain.client import NodeClient
 from chain.coins import DECIMALS, DENOM
-from genesis.devnet import DEVNET_MODEL_BUILDS, dev_key, genesis_doc
+from genesis.devnet import DEVNET_MODEL_BUILDS, dev_key
 from modules.jobs.msgs import MsgPostJob
+from tests.support.node_market import NodeMarket
 from tests.support.nodes import NodeProc, clean_env, free_port, start_vcoind, write_genesis
 from tests.support.wait import wait_for
 
@@ -59,17 +62,15 @@ def sandbox_kind() -> str:
     return "process"
 
 
-def market_genesis(**params: dict[str, Any]) -> dict[str, Any]:
-    """The devnet genesis (models registered, short windows) with ``params`` merged in
-    per module, and worker bonds from 100 VCN so a slashed 1000 VCN bond stays active."""
-    doc = genesis_doc()
-    st = doc["app_state"]
-    base: dict[str, dict[str, Any]] = {"staking": {"min_bond_worker": str(100 * VCN)}}
-    for module in sorted(set(base) | set(params)):
-        p = st.setdefault(module, {}).setdefault("params", {})
-        p.update(base.get(module, {}))
-        p.update(params.get(module, {}))
-    return doc
+# The genesis of these tests: ``market_genesis(**E2E_GENESIS, verification={...})``: the
+# devnet genesis (models registered, short windows) with a test's params merged in per
+# module, and worker bonds from 100 VCN so a slashed 1000 VCN bond stays active.
+E2E_GENESIS: dict[str, Any] = {
+    "n_accounts": 0,
+    "models": None,
+    "defaults": {"staking": {"min_bond_worker": str(100 * VCN)}},
+    "merge": True,
+}
 
 
 def run_cli(argv: list[str], env: dict[str, str] | None = None) -> str:
@@ -199,23 +200,13 @@ def publish_models(rest: str, folder: Path) -> None:
             publish(build(name, folder, seed), client)
 
 
-@dataclass
-class Market:
+@dataclass(kw_only=True)
+class Marketplace(NodeMarket):
+    """The node (``NodeMarket``) and the workers and oracles started on it."""
+
     tmp: Path
     sandbox: str
     genesis: dict[str, Any]
-    node: NodeProc = field(init=False)
-    client: NodeClient = field(init=False)
-    daemons: list[Daemon] = field(default_factory=list)
-
-    def start(self) -> Market:
-        """``vcoind start`` (1 s blocks, as the devnet) and the devnet models published."""
-        home = self.tmp / "node"
-        write_genesis(home, self.genesis)
-        self.node = start_vcoind(home, instant=False, log_path=home / "node.log")
-        self.client = NodeClient(self.node.rpc)
-        publish_models(self.node.rest, self.tmp / "models")
-        return self
 
     def worker(self, name: str, cheat: dict[str, str] | None = None, **settings: Any) -> Worker:
         w = Worker(self.node, self.tmp / name, name, self.sandbox, cheat, **settings)
@@ -230,8 +221,7 @@ class Market:
     def close(self) -> None:
         for d in self.daemons:
             d.close()
-        if hasattr(self, "node"):
-            self.node.close()
+        self.node.close()
         if self.sandbox == "docker":
             self._remove_containers()
 
@@ -245,51 +235,6 @@ class Market:
             mounts = c.attrs.get("Mounts") or []
             if any(str(m.get("Source", "")).startswith(root) for m in mounts):
                 c.remove(force=True)
-
-    # -- reading the chain ------------------------------------------------------------
-    def job(self, job_id: int) -> dict[str, Any]:
-        out: dict[str, Any] = self.client.query("jobs", "job", {"id": job_id})
-        return out
-
-    def all_jobs(self) -> list[dict[str, Any]]:
-        """Every job on chain, canaries included (ids run from 1 without gaps)."""
-        jobs, job_id = [], 1
-        while True:
-            try:
-                jobs.append(self.job(job_id))
-            except QueryFailed:  # no such job: past the last one
-                return jobs
-            job_id += 1
-
-    def wait_job(self, job_id: int, states: tuple[str, ...], timeout: float) -> dict[str, Any]:
-        def reached() -> dict[str, Any] | None:
-            for d in self.daemons:
-                if d.proc is not None:
-                    assert d.alive(), f"{d.name} died:\n{d.tail()}"
-            j = self.job(job_id)
-            return j if j["state"] in states else None
-
-        got: dict[str, Any] = wait_for(
-            f"job {job_id} to be {'/'.join(states)}", reached, timeout, poll=0.5
-        )
-        return got
-
-    def job_events(self, job_id: int) -> list[tuple[int, str, dict[str, str]]]:
-        """(height, type, attributes) of every event that names ``job_id``."""
-        return [e for e in self.events() if e[2].get("job_id") == str(job_id)]
-
-    def count(self, state: str) -> int:
-        return len(self.client.query("jobs", "jobs", {"state": state, "limit": 200})["jobs"])
-
-    def events(self, first: int = 1) -> Iterator[tuple[int, str, dict[str, str]]]:
-        """Every event of every block from ``first`` on: (height, type, attributes)."""
-        top = self.client.latest_height()
-        for h in range(first, top + 1):
-            r = self.client.block_results(h)
-            evs = [e for t in r.get("txs_results") or [] if t["code"] == 0 for e in t["events"]]
-            evs += r.get("finalize_block_events") or []
-            for e in evs:
-                yield h, e["type"], {a["key"]: a["value"] for a in e["attributes"]}
 
 
 # -- jobs -----------------------------------------------------------------------------------
@@ -347,10 +292,10 @@ def coin_amount(text: str) -> int:
     return int(text.removesuffix(DENOM)) if text.endswith(DENOM) else 0
 
 
-def supply_check(market: Market) -> dict[str, int]:
+def supply_check(market: Marketplace) -> dict[str, int]:
     """Total supply against genesis + minted − burned, all read from the running node."""
     minted = burned = coinbase = 0
-    for _, kind, attrs in market.events():
+    for _, kind, attrs in market.all_events():
         if kind == "burn":
             burned += coin_amount(attrs["amount"])
         elif kind == "coinbase":
@@ -378,9 +323,18 @@ def invariants_after_stop(home: Path) -> list[str]:
 
 
 @contextmanager
-def market_of(tmp: Path, genesis: dict[str, Any]) -> Iterator[Market]:
-    m = Market(tmp, sandbox_kind(), genesis)
+def market_of(tmp: Path, genesis: dict[str, Any]) -> Iterator[Marketplace]:
+    """``vcoind start`` (1 s blocks, as the devnet), the devnet models published into the
+    store its REST port serves; workers and oracles are added by the test."""
+    sandbox = sandbox_kind()
+    home = tmp / "node"
+    write_genesis(home, genesis)
+    node = start_vcoind(home, instant=False, log_path=home / "node.log")
+    m = Marketplace(
+        node, node.rest, home / "data" / "artifacts", 0.5, tmp=tmp, sandbox=sandbox, genesis=genesis
+    )
     try:
-        yield m.start()
+        publish_models(node.rest, tmp / "models")
+        yield m
     finally:
         m.close()

@@ -38,12 +38,13 @@ import pytest
 
 from tests.e2e.market import (
     ALICE,
+    E2E_GENESIS,
     PRICE,
     WORKER_BOND,
     job_msg,
-    market_genesis,
     market_of,
 )
+from tests.support.genesis import market_genesis
 from tests.support.wait import wait_for
 
 ATTEST_WINDOW = 60  # long enough for a restarted oracle to catch up and re-execute
@@ -59,11 +60,12 @@ def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_retur
     tmp_path: Path,
 ) -> None:
     genesis = market_genesis(
+        **E2E_GENESIS,
         verification={
             "base_sample_bps": 10_000,
             "max_sample_bps": 10_000,
             "attest_window_blocks": ATTEST_WINDOW,
-        }
+        },
     )
     with market_of(tmp_path, genesis) as m:
         oracle1 = m.oracle("oracle1", "--no-canaries")
@@ -79,8 +81,8 @@ def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_retur
         resp = m.client.send_tx(ALICE, [job_msg(0), job_msg(10)], gas="auto")
         text_job, embed_job = (int(x) for x in resp.attributes("JobPosted", "job_id"))
         assert m.job(text_job)["task_type"] == "text-generation"
-        settled = m.wait_job(text_job, ("settled", "rejected"), 300)
-        rejected = m.wait_job(embed_job, ("settled", "rejected"), 300)
+        settled = m.wait_state(text_job, ("settled", "rejected"), 300)
+        rejected = m.wait_state(embed_job, ("settled", "rejected"), 300)
         assert settled["state"] == "settled" and settled["worker"] == honest.address
         assert rejected["state"] == "rejected" and rejected["worker"] == cheater.address
         assert int(rejected["refunded"]) == PRICE
@@ -93,7 +95,7 @@ def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_retur
             # Not at the first attestation: at the deadline, by the window rule.
             assert (v["verdict"], v["how"], height) == (verdict, "window", due), evs
             assert int(v["pass_stake"]) + int(v["fail_stake"]) < int(v["oracle_stake"])
-        punished = [a for _, t, a in m.events() if t == "CheatingPunished"]
+        punished = [a for _, t, a in m.all_events() if t == "CheatingPunished"]
         assert [a["address"] for a in punished] == [cheater.address]
 
         # Another text job: oracle1 attests, the job waits; oracle2 comes back in time.
@@ -107,7 +109,7 @@ def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_retur
         wait_for("oracle1's attestation", attested_by_oracle1, 120, 0.5)
         assert m.job(job_id)["state"] == "checking"  # one of two is no quorum
         oracle2.start()
-        job = m.wait_job(job_id, ("settled", "rejected"), 120)
+        job = m.wait_state(job_id, ("settled", "rejected"), 120)
         assert job["state"] == "settled"
         evs = m.job_events(job_id)
         (due,) = [int(a["deadline"]) for _, t, a in evs if t == "VerificationRequested"]
@@ -123,6 +125,7 @@ def test_one_of_two_oracles_down_jobs_settle_by_the_window_rule_or_when_it_retur
 @pytest.mark.slow
 def test_a_worker_that_vanishes_after_claiming(tmp_path: Path) -> None:
     genesis = market_genesis(
+        **E2E_GENESIS,
         verification={"base_sample_bps": 0, "max_sample_bps": 0},
         jobs={"default_result_blocks": 15},
     )
@@ -143,9 +146,9 @@ def test_a_worker_that_vanishes_after_claiming(tmp_path: Path) -> None:
         vanishing.kill()  # kill -9 mid-job: no give-back, no result
         other.start()
 
-        job = m.wait_job(lora_id, ("settled",), 240)
+        job = m.wait_state(lora_id, ("settled",), 240)
         assert job["worker"] == other.address
-        expired = m.wait_job(embed_id, ("expired", "settled", "failed"), 240)
+        expired = m.wait_state(embed_id, ("expired", "settled", "failed"), 240)
         assert expired["state"] == "expired" and int(expired["refunded"]) == PRICE, expired
 
         for job_id in (lora_id, embed_id):

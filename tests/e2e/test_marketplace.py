@@ -38,16 +38,17 @@ import pytest
 
 from tests.e2e.market import (
     ALICE,
+    E2E_GENESIS,
     OPEN,
     TERMINAL,
     WORKER_BOND,
-    Market,
+    Marketplace,
     invariants_after_stop,
-    market_genesis,
     market_of,
     post_jobs,
     supply_check,
 )
+from tests.support.genesis import market_genesis
 from tests.support.wait import wait_for
 
 N_JOBS = int(os.environ.get("VCOIN_E2E_JOBS", "200"))
@@ -69,12 +70,12 @@ GENESIS_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-def check_alive(m: Market) -> None:
+def check_alive(m: Marketplace) -> None:
     for d in m.daemons:
         assert d.alive(), f"{d.name} died:\n{d.tail()}"
 
 
-def run_market(m: Market, n_jobs: int) -> float:
+def run_market(m: Marketplace, n_jobs: int) -> float:
     """Post ``n_jobs`` a few at a time; wait until every job on chain is closed."""
     t0 = time.monotonic()
     posted = 0
@@ -107,7 +108,7 @@ def test_marketplace_with_a_cheating_worker(tmp_path: Path) -> None:
         "VCOIN_TEST_CHEAT_SEED": "7",
         "VCOIN_TEST_CHEAT_LOG": str(cheat_log),
     }
-    genesis = market_genesis(**GENESIS_PARAMS)
+    genesis = market_genesis(**E2E_GENESIS, **GENESIS_PARAMS)
     with market_of(tmp_path, genesis) as m:
         m.oracle("oracle1"), m.oracle("oracle2")
         honest = [m.worker("worker1"), m.worker("worker2")]
@@ -118,7 +119,7 @@ def test_marketplace_with_a_cheating_worker(tmp_path: Path) -> None:
 
         jobs = m.all_jobs()
         user_jobs = [j for j in jobs if j["poster"] == ALICE.bech32]
-        events = list(m.events())
+        events = list(m.all_events())
         supply = supply_check(m)
         bonds = {
             w.name: m.client.query("staking", "bond", {"address": w.address, "role": "worker"})

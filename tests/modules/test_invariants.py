@@ -35,10 +35,11 @@ from modules.staking import keys as staking_keys
 from modules.staking import state as staking_state
 from modules.verification import state as verification_state
 from modules.verification.records import CHECKING, Pending
-from tests.modules._helpers_market import Market, market_genesis
 from tests.modules.test_simulation import Actor, Sim
 from tests.modules.test_simulation import setup as setup_market
 from tests.support.chain import new_app, test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import Market
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BLOCKS = 30

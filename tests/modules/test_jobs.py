@@ -11,16 +11,9 @@ from chain.app import App
 
 from chain.crypto import module_address
 from modules.jobs import msgs as jm
-from tests.modules._helpers_market import (
-    VCN,
-    Market,
-    code,
-    h32,
-    job_id_of,
-    market_genesis,
-    weights_of,
-)
 from tests.support.chain import ALICE, PLATFORM, test_key
+from tests.support.genesis import h32, market_genesis, weights_of
+from tests.support.market import VCN, Market, code, job_id_of
 
 W1, W2, W3 = test_key(0), test_key(1), test_key(2)
 POSTER, OTHER = test_key(10), test_key(11)

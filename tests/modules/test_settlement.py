@@ -11,8 +11,9 @@ from chain.app import App
 
 from chain.crypto import module_address
 from chain.results import BlockResult
-from tests.modules._helpers_market import VCN, Market, market_genesis
 from tests.support.chain import PLATFORM, test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import VCN, Market
 
 W1 = test_key(0)
 POSTER = test_key(10)

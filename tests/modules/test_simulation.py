@@ -28,8 +28,9 @@ from modules.jobs import msgs as jm
 from modules.jobs import state as jobs_state
 from modules.verification import canary
 from modules.verification import msgs as vm
-from tests.modules._helpers_market import VCN, Market, market_genesis, oracle_key, output_of
 from tests.support.chain import PLATFORM, new_app, run_block, test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import VCN, Market, oracle_key, output_of
 from tests.support.stake import bond_msg
 
 MODELS = ("tiny-lm", "minilm")

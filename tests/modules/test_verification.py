@@ -12,8 +12,9 @@ from chain.app import App
 
 from chain.results import BlockResult
 from modules.verification.keeper import draw_value
-from tests.modules._helpers_market import VCN, Market, code, market_genesis, oracle_key, output_of
 from tests.support.chain import block_hash, test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import VCN, Market, code, oracle_key, output_of
 
 W1, W2 = test_key(0), test_key(1)
 POSTER = test_key(10)

@@ -17,8 +17,9 @@ from chain.app import App
 from modules.verification import risk as risk_mod
 from modules.verification.params import Params
 from modules.verification.risk import BPS, RiskInputs, SlashTerms, catches_to_slash
-from tests.modules._helpers_market import VCN, Market, market_genesis
 from tests.support.chain import block_hash, test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import VCN, Market
 
 SLASH = SlashTerms(cheat_penalty_bps=2000, slash_below_bps=5000, slash_fraction_bps=1000)
 FRESH = RiskInputs(score_bps=10_000, stake=1000 * VCN, price=2 * VCN, age_jobs=0)

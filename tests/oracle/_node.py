@@ -31,7 +31,8 @@ from modules.jobs import receipt
 from modules.staking.msgs import Coin, MsgBond
 from oracle.expected import InProcessRunner, place_inline_input, runtime_spec
 from tests.oracle.conftest import Models
-from tests.support.chain import make_genesis, test_key
+from tests.support.chain import test_key
+from tests.support.genesis import market_genesis, model_record
 from tests.support.nodes import inproc_node
 from tests.support.wait import wait_for
 
@@ -39,33 +40,31 @@ VCN = 10**18
 IMAGE = "sha256:" + "cd" * 32
 
 
+# the oracle tests' windows (a test adds the verification params it exercises)
+WINDOWS: dict[str, dict[str, Any]] = {
+    "jobs": {"default_claim_blocks": 200, "default_result_blocks": 100},
+    "verification": {"challenge_window_blocks": 10, "attest_window_blocks": 200},
+    "staking": {"jail_blocks": 20, "unbonding_blocks": 10},
+}
+
+
 def genesis(models: Models, **verification: Any) -> dict[str, Any]:
-    doc = make_genesis(16)
-    st = doc["app_state"]
-
-    def model(mid: str, types: list[str], digest: str) -> dict[str, Any]:
-        return {
-            "id": mid,
-            "task_types": types,
-            "weights_sha256": digest,
-            "config_sha256": hashlib.sha256(mid.encode()).hexdigest(),
-            "min_gpu_memory_mib": 0,
-            "registered_height": 0,
-            "description": "",
-        }
-
-    st["jobs"] = {
-        "models": [
-            model("minilm", ["embedding"], models.minilm),
-            model("tiny-lm", ["lora-train", "text-generation"], models.lm),
+    """16 funded test keys; MiniLM and the tiny LM under their real hashes."""
+    return market_genesis(
+        16,
+        models=[
+            model_record("minilm", ["embedding"], models.minilm, sha256_hex("minilm")),
+            model_record(
+                "tiny-lm", ["lora-train", "text-generation"], models.lm, sha256_hex("tiny-lm")
+            ),
         ],
-        "params": {"default_claim_blocks": 200, "default_result_blocks": 100},
-    }
-    st["verification"] = {
-        "params": {"challenge_window_blocks": 10, "attest_window_blocks": 200, **verification}
-    }
-    st["staking"] = {"params": {"jail_blocks": 20, "unbonding_blocks": 10}}
-    return doc
+        defaults=WINDOWS,
+        verification=verification,
+    )
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass

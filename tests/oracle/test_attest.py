@@ -25,8 +25,9 @@ from chain.keystore import WrongPassphrase
 from oracle import attest
 from oracle.keys import load_ed25519, save_ed25519
 from oracle.similarity import Comparison
-from tests.modules._helpers_market import VCN, Market, code, market_genesis, output_of
 from tests.support.chain import test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import VCN, Market, code, output_of
 
 WORKER, POSTER, ORACLE, OTHER = test_key(0), test_key(10), test_key(20), test_key(21)
 ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}

@@ -15,8 +15,9 @@ from chain.app import App
 
 from oracle import canary
 from oracle.expected import runtime_spec
-from tests.modules._helpers_market import VCN, Market, code, market_genesis, output_of
 from tests.support.chain import test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import VCN, Market, code, output_of
 
 WORKER, USER, ORACLE, POSTER = test_key(0), test_key(10), test_key(20), test_key(11)
 # No sampling (only the canary judges) and a long challenge window (time to reveal).

@@ -1,9 +1,10 @@
 """A marketplace for the agent tests: a real node, an artifact store and real worker processes.
 
-* ``market_genesis(models)``: the devnet genesis with models registered and
-  short windows (claim 120 blocks, result 60, settlement 2 blocks after a
-  result, no re-execution sampling, heartbeats every 5 blocks, 100 VCN bonds).
-* ``Market``: posting jobs as alice, reading jobs and events back.
+* ``AGENT_WINDOWS``: the genesis params of these tests (with
+  ``tests.support.genesis.market_genesis``): short windows (claim 120 blocks,
+  result 60, settlement 2 blocks after a result), no re-execution sampling,
+  heartbeats every 5 blocks, 100 VCN bonds.
+* ``market`` (fixture): a ``tests.support.node_market.NodeMarket`` on a real node.
 * ``WorkerProc``: a ``vcoin-worker`` home made with the CLI (init with a dev
   key, register, stake) and ``vcoin-worker start`` as a subprocess with
   JSON logs, so a test can SIGTERM it, kill -9 it and read what it said.
@@ -17,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,18 @@ import httpx
 import pytest
 
 from chain.artifacts import ArtifactClient
-from chain.client import NodeClient, TxResponse
 from chain.coins import DECIMALS
-from genesis.devnet import dev_key, genesis_doc
-from modules.jobs.msgs import MsgPostJob
-from tests.support.nodes import NodeProc, free_port, running_node, write_genesis
+from genesis.devnet import dev_key
+from tests.support.genesis import market_genesis, model_record
+from tests.support.node_market import NodeMarket
+from tests.support.nodes import free_port, running_node, write_genesis
 from tests.support.wait import wait_for
 from tests.worker.conftest import no_engine
 from worker.models.artifact import ModelArtifact, publish
 from worker.models.tiny_lm import build_tiny_lm
 
 VCN = 10**DECIMALS
-ALICE = dev_key("alice")
 WORKER_BIN = str(Path(sys.executable).with_name("vcoin-worker"))
-PRICE = 5 * VCN  # what a test job offers
 FLOOR = VCN  # what a test worker asks (its price floor): the price a claim fixes
 
 
@@ -46,99 +44,22 @@ def model_entry(model_id: str, art: ModelArtifact | None, tasks: list[str]) -> d
     """A jobs-genesis model record; ``art`` None registers weights nobody has uploaded."""
     weights = art.digest if art else "ee" * 32
     config = art.manifest.files["config.json"][0] if art else "ef" * 32
-    return {
-        "id": model_id,
-        "task_types": tasks,
-        "weights_sha256": weights,
-        "config_sha256": config,
-        "min_gpu_memory_mib": 0,
-        "registered_height": 0,
-        "description": f"test model {model_id}",
-    }
+    return model_record(model_id, tasks, weights, config, description=f"test model {model_id}")
 
 
-def market_genesis(models: list[dict[str, Any]]) -> dict[str, Any]:
-    doc = genesis_doc()
-    st = doc["app_state"]
-    st["jobs"] = {
-        "params": {"default_claim_blocks": 120, "default_result_blocks": 60},
-        "models": models,
-    }
-    st["staking"] = {"params": {"min_bond_worker": str(100 * VCN)}}
-    st["verification"] = {
-        "params": {"base_sample_bps": 0, "max_sample_bps": 0, "challenge_window_blocks": 2}
-    }
-    st["reputation"] = {"params": {"heartbeat_interval_blocks": "5"}}
-    return doc
-
-
-@dataclass
-class Market:
-    node: NodeProc
-    artifacts: str
-    store_dir: Path
-    client: NodeClient = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.client = NodeClient(self.node.rpc)
-
-    def post(
-        self,
-        inline: dict[str, Any] | None = None,
-        *,
-        model: str = "tiny-lm",
-        task: str = "text-generation",
-        spec: str = "",
-        price: int = PRICE,
-        result_blocks: int = 0,
-        input_hash: str = "",
-    ) -> int:
-        """Post a job as alice; its input inline, or the artifact ``input_hash``."""
-        doc = inline if inline is not None else {"prompts": ["Hello world"]}
-        msg = MsgPostJob(
-            poster=ALICE.bech32,
-            task_type=task,
-            model=model,
-            input_hash=input_hash,
-            inline_input=b"" if input_hash else json.dumps(doc).encode(),
-            spec=spec,
-            max_price=str(price),
-            result_blocks=result_blocks,
-        )
-        resp: TxResponse = self.client.send_tx(ALICE, [msg], gas="auto")
-        return int(resp.attributes("JobPosted", "job_id")[0])
-
-    def job(self, job_id: int) -> dict[str, Any]:
-        out: dict[str, Any] = self.client.query("jobs", "job", {"id": str(job_id)})
-        return out
-
-    def wait_state(self, job_id: int, states: tuple[str, ...], timeout: float) -> dict[str, Any]:
-        got: dict[str, Any] = wait_for(
-            f"job {job_id} to be {'/'.join(states)}",
-            lambda: (j := self.job(job_id))["state"] in states and j,
-            timeout,
-        )
-        return got
-
-    def events(self, event_type: str, job_id: int) -> list[dict[str, str]]:
-        """Attribute maps of every ``event_type`` event for ``job_id`` in txs and blocks."""
-        out: list[dict[str, str]] = []
-        top = self.client.latest_height()
-        for h in range(1, top + 1):
-            r = self.client.block_results(h)
-            evs = [e for t in r.get("txs_results") or [] if t["code"] == 0 for e in t["events"]]
-            evs += r.get("finalize_block_events") or []
-            for e in evs:
-                attrs = {a["key"]: a["value"] for a in e["attributes"]}
-                if e["type"] == event_type and attrs.get("job_id") == str(job_id):
-                    out.append(attrs)
-        return out
+# The agent tests' genesis: ``market_genesis(0, models=..., defaults=AGENT_WINDOWS)``.
+AGENT_WINDOWS: dict[str, dict[str, Any]] = {
+    "jobs": {"default_claim_blocks": 120, "default_result_blocks": 60},
+    "staking": {"min_bond_worker": str(100 * VCN)},
+    "verification": {"base_sample_bps": 0, "max_sample_bps": 0, "challenge_window_blocks": 2},
+    "reputation": {"heartbeat_interval_blocks": "5"},
+}
 
 
 class WorkerProc:
     """One worker: its home (made by the CLI) and, once started, its agent process."""
 
-    def __init__(self, market: Market, home: Path, dev_name: str, **config: Any) -> None:
+    def __init__(self, market: NodeMarket, home: Path, dev_name: str, **config: Any) -> None:
         self.market = market
         self.home = home
         self.name = dev_name
@@ -289,7 +210,7 @@ def market(tmp_path_factory: pytest.TempPathFactory, tiny_lm: ModelArtifact) -> 
         model_entry("bad-lm", bad, ["text-generation"]),
     ]
     home = tmp / "node"
-    write_genesis(home, market_genesis(models))
+    write_genesis(home, market_genesis(0, models=models, defaults=AGENT_WINDOWS))
     with running_node(home) as node:
         # the node's REST port serves the artifact store
         url, store = node.rest, home / "data" / "artifacts"
@@ -297,13 +218,13 @@ def market(tmp_path_factory: pytest.TempPathFactory, tiny_lm: ModelArtifact) -> 
             publish(tiny_lm, ac)
             publish(bad, ac)
         _corrupt(store, bad.manifest.files["model.safetensors"][0])
-        m = Market(node, url, store)
+        m = NodeMarket(node, url, store)
         yield m
         m.client.close()
 
 
 @pytest.fixture
-def workers(market: Market, tmp_path: Path) -> Any:
+def workers(market: NodeMarket, tmp_path: Path) -> Any:
     """Make workers with ``workers(dev_name, **config)``; all are killed at the end."""
     made: list[WorkerProc] = []
 

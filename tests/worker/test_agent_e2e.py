@@ -13,12 +13,10 @@ import pytest
 from chain.artifacts import ArtifactClient
 from compute.runtime.__main__ import run_job
 from modules.jobs import receipt
+from tests.support.node_market import ALICE, PRICE, NodeMarket
 from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
-    ALICE,
     FLOOR,
-    PRICE,
-    Market,
     docker_engine,
     market,
     workers,
@@ -31,7 +29,7 @@ GOOD_SPEC = json.dumps({"params": {"max_new_tokens": 8}})
 
 
 def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
-    market: Market, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, tmp_path: Path
+    market: NodeMarket, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, tmp_path: Path
 ) -> None:
     w = workers("worker1").setup().start()
     prompts = {"prompts": ["Hello world", "The GPU market"]}
@@ -138,7 +136,7 @@ def _job_containers(home: Path, warm_only: bool = False) -> list[Any]:
 
 @pytest.mark.parametrize("warm_pool", [True, False], ids=["warm-pool", "no-warm-pool"])
 def test_the_warm_pool_takes_the_next_job_and_stop_leaves_no_container(
-    market: Market, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, warm_pool: bool
+    market: NodeMarket, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, warm_pool: bool
 ) -> None:
     w = workers("worker2", warm_pool=warm_pool).setup().start()
     if warm_pool:
@@ -177,7 +175,7 @@ def test_the_warm_pool_takes_the_next_job_and_stop_leaves_no_container(
     ],
 )
 def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
-    market: Market, workers: Any, model: str, spec: str, code: str
+    market: NodeMarket, workers: Any, model: str, spec: str, code: str
 ) -> None:
     w = workers("worker2").setup().start()
     alice_before = market.client.balance(ALICE.bech32)
@@ -207,7 +205,7 @@ def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
     assert w.stop() == 0
 
 
-def test_a_job_at_the_size_limits_is_claimed_and_run(market: Market, workers: Any) -> None:
+def test_a_job_at_the_size_limits_is_claimed_and_run(market: NodeMarket, workers: Any) -> None:
     # 4 KiB of inline input and 4 KiB of spec: a large record to claim and submit for,
     # which may need more than the agent's fixed gas limits (it then measures and resends).
     params = market.client.query("jobs", "params")
@@ -226,7 +224,9 @@ def test_a_job_at_the_size_limits_is_claimed_and_run(market: Market, workers: An
     assert w.stop() == 0
 
 
-def test_a_job_over_the_memory_limit_fails_as_out_of_memory(market: Market, workers: Any) -> None:
+def test_a_job_over_the_memory_limit_fails_as_out_of_memory(
+    market: NodeMarket, workers: Any
+) -> None:
     # torch alone needs more than 64 MiB: the runtime is killed while it loads
     w = workers("worker3", job_memory_mib=64).setup().start()
     job_id = market.post(spec=GOOD_SPEC)

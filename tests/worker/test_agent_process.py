@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from compute.runtime.__main__ import run_job
-from tests.worker.agent_env import Market, market, workers  # noqa: F401 - fixtures
+from tests.support.node_market import NodeMarket
+from tests.worker.agent_env import market, workers  # noqa: F401 - fixtures
 from tests.worker.conftest import _readable
 from worker.models.artifact import ModelArtifact
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_process_sandbox_runs_jobs_and_says_it_is_less_isolated(
-    market: Market, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, tmp_path: Path
+    market: NodeMarket, workers: Any, tiny_lm: ModelArtifact, models_dir: Path, tmp_path: Path
 ) -> None:
     _readable(tmp_path)  # the job runs as an unprivileged uid straight on these folders
     w = workers("worker3", sandbox="process").setup().start()

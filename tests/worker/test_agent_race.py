@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.node_market import NodeMarket
 from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
-    Market,
     docker_engine,
     market,
     workers,
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("docker_engine")]
 
 
 def test_two_workers_race_for_one_job_one_wins_the_other_moves_on_quietly(
-    market: Market, workers: Any
+    market: NodeMarket, workers: Any
 ) -> None:
     a = workers("worker1").setup().start()
     b = workers("worker2").setup().start()

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from chain.artifacts import ArtifactClient
+from tests.support.genesis import market_genesis
+from tests.support.node_market import NodeMarket
 from tests.support.nodes import free_port, start_vcoind, write_genesis
 from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
-    Market,
+    AGENT_WINDOWS,
     WorkerProc,
     docker_engine,
-    market_genesis,
     model_entry,
 )
 from worker.models.artifact import ModelArtifact, publish
@@ -27,14 +28,19 @@ SPEC = json.dumps({"params": {"max_new_tokens": 4}})
 
 def test_the_worker_rides_out_a_node_restart(tmp_path: Path, tiny_lm: ModelArtifact) -> None:
     home = tmp_path / "node"
-    write_genesis(home, market_genesis([model_entry("tiny-lm", tiny_lm, ["text-generation"])]))
+    write_genesis(
+        home,
+        market_genesis(
+            0, models=[model_entry("tiny-lm", tiny_lm, ["text-generation"])], defaults=AGENT_WINDOWS
+        ),
+    )
     ports = free_port(), free_port()
     node = start_vcoind(home, *ports)
     w = None
     try:
         with ArtifactClient(node.rest) as ac:
             publish(tiny_lm, ac)
-        market = Market(node, node.rest, home / "data" / "artifacts")
+        market = NodeMarket(node, node.rest, home / "data" / "artifacts")
         w = WorkerProc(market, tmp_path / "w", "worker1").setup().start()
         first = market.post(spec=SPEC)
         market.wait_state(first, ("submitted", "settled"), 60)
@@ -44,7 +50,7 @@ def test_the_worker_rides_out_a_node_restart(tmp_path: Path, tiny_lm: ModelArtif
         assert w.alive()
 
         node = start_vcoind(home, *ports)  # same home, same ports: the same chain resumes
-        market = Market(node, node.rest, home / "data" / "artifacts")
+        market = NodeMarket(node, node.rest, home / "data" / "artifacts")
         w.market = market
         second = market.post(spec=SPEC)  # maybe before the worker is back: caught up then
         job = market.wait_state(second, ("submitted", "settled"), 60)

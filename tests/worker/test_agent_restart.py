@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.node_market import NodeMarket
 from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
-    Market,
     WorkerProc,
     docker_engine,
     market,
@@ -39,14 +39,14 @@ def my_containers(w: WorkerProc) -> list[Any]:
     ]
 
 
-def assert_paid_once(market: Market, job_id: int, worker: str) -> None:
+def assert_paid_once(market: NodeMarket, job_id: int, worker: str) -> None:
     assert len(market.events("ResultSubmitted", job_id)) == 1
     paid = market.events("WorkerPaid", job_id)
     assert [p["worker"] for p in paid] == [worker]
 
 
 def test_killed_mid_job_and_restarted_the_job_is_finished_once(
-    market: Market, workers: Any
+    market: NodeMarket, workers: Any
 ) -> None:
     w = workers("worker1").setup().start()
     job_id = market.post(PROMPTS, spec=LONG)
@@ -70,7 +70,7 @@ def test_killed_mid_job_and_restarted_the_job_is_finished_once(
 
 
 def test_a_killed_workers_job_is_requeued_at_its_deadline_and_finished_by_another(
-    market: Market, workers: Any
+    market: NodeMarket, workers: Any
 ) -> None:
     w2 = workers("worker2").setup()  # registered and bonded, started once worker1 holds the job
     w1 = workers("worker1").setup().start()
@@ -96,7 +96,7 @@ def test_a_killed_workers_job_is_requeued_at_its_deadline_and_finished_by_anothe
 
 
 def test_after_a_restart_it_catches_up_on_a_job_posted_while_it_was_down(
-    market: Market, workers: Any
+    market: NodeMarket, workers: Any
 ) -> None:
     w = workers("worker3").setup().start()
     assert w.stop() == 0
@@ -114,7 +114,7 @@ def test_after_a_restart_it_catches_up_on_a_job_posted_while_it_was_down(
 
 
 def test_sigterm_gives_a_running_job_back_and_a_restart_finishes_it(
-    market: Market, workers: Any
+    market: NodeMarket, workers: Any
 ) -> None:
     w = workers("worker1", shutdown_grace_s=0).setup().start()
     job_id = market.post(PROMPTS, spec=LONG)

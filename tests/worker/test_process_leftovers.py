@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from compute.sandbox.process_backend import NOBODY, ProcessSandbox, RunRecord, proc_info
+from tests.support.node_market import NodeMarket
 from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
-    Market,
     WorkerProc,
     market,
     workers,
@@ -193,7 +193,7 @@ def following(w: WorkerProc) -> int:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_leaves_nothing_running_after_its_restart(
-    market: Market, workers: Any, tmp_path: Path
+    market: NodeMarket, workers: Any, tmp_path: Path
 ) -> None:
     _readable(tmp_path)  # the job runs as an unprivileged uid straight on these folders
     w = workers(

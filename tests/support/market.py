@@ -1,12 +1,11 @@
-"""Helpers for the jobs, verification, settlement and simulation tests.
+"""The marketplace in process, for the jobs, verification, settlement, simulation and
+oracle attestation tests (their genesis: ``tests.support.genesis.market_genesis()``).
 
-* ``market_genesis(n_accounts, **params)``: the test genesis with three models
-  registered (``tiny-lm``, ``minilm``, ``tiny-lora``) and params overridden per
-  module, e.g. ``market_genesis(verification={"base_sample_bps": 0})``.
 * ``Market``: a ``StakeChain`` (invariants after every block) with builders
   for every jobs and verification message, signed receipts and attestations,
   and reads over the last commit.
 * ``oracle_key(name)``: the deterministic ed25519 key of a test oracle.
+* ``output_of(job_id)``, ``job_id_of(result)``, ``code(result)``: small readers.
 """
 
 from __future__ import annotations
@@ -26,57 +25,11 @@ from modules.jobs import receipt
 from modules.jobs.records import Job
 from modules.verification import attestation, canary
 from modules.verification import msgs as vm
-from tests.support.chain import CHAIN_ID, make_genesis
+from tests.support.chain import CHAIN_ID
+from tests.support.genesis import h32, weights_of
 from tests.support.stake import VCN, StakeChain
 
 IMAGE = "sha256:" + "ab" * 32
-
-
-def h32(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
-
-
-MODELS = {
-    "tiny-lm": (("text-generation",), 0),
-    "minilm": (("embedding",), 0),
-    "big-lm": (("text-generation",), 40_000),
-    "tiny-lora": (("lora-train",), 8_000),
-}
-
-
-def weights_of(model: str) -> bytes:
-    return h32("weights:" + model)
-
-
-def models_genesis() -> list[dict[str, Any]]:
-    return [
-        {
-            "id": m,
-            "task_types": list(types),
-            "weights_sha256": weights_of(m).hex(),
-            "config_sha256": h32("config:" + m).hex(),
-            "min_gpu_memory_mib": mem,
-            "registered_height": 0,
-            "description": "",
-        }
-        for m, (types, mem) in sorted(MODELS.items())
-    ]
-
-
-def market_genesis(n_accounts: int = 40, **params: dict[str, Any]) -> dict[str, Any]:
-    doc = make_genesis(n_accounts)
-    st = doc["app_state"]
-    st["jobs"] = {"models": models_genesis()}
-    # Short windows keep tests fast; each test overrides what it exercises.
-    defaults: dict[str, dict[str, Any]] = {
-        "jobs": {"default_claim_blocks": 50, "default_result_blocks": 10},
-        "verification": {"challenge_window_blocks": 3, "attest_window_blocks": 10},
-        "staking": {"jail_blocks": 20, "unbonding_blocks": 10},
-    }
-    for module, p in {**defaults, **params}.items():
-        merged = {**defaults.get(module, {}), **p}
-        st.setdefault(module, {})["params"] = merged
-    return doc
 
 
 def oracle_key(name: str) -> SigningKey:
