@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from chain.coins import DECIMALS
 from genesis.devnet import dev_key
 from tests.support.genesis import market_genesis, model_record
 from tests.support.node_market import NodeMarket
-from tests.support.nodes import free_port, running_node, write_genesis
+from tests.support.nodes import clean_env, free_port, running_node, write_genesis
 from tests.support.wait import wait_for
 from tests.worker.conftest import no_engine
 from worker.models.artifact import ModelArtifact, publish
@@ -67,7 +66,7 @@ class WorkerProc:
         self.metrics_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = home / "agent.log"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("VCOIN_")}
+        self.env = clean_env()
         settings: dict[str, Any] = {
             "node": market.node.rpc,
             "artifacts": market.artifacts,
