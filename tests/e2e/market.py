@@ -330,9 +330,8 @@ def market_of(tmp: Path, genesis: dict[str, Any]) -> Iterator[Marketplace]:
     home = tmp / "node"
     write_genesis(home, genesis)
     node = start_vcoind(home, instant=False, log_path=home / "node.log")
-    m = Marketplace(
-        node, node.rest, home / "data" / "artifacts", 0.5, tmp=tmp, sandbox=sandbox, genesis=genesis
-    )
+    store = home / "data" / "artifacts"
+    m = Marketplace(node, node.rest, store, poll=0.5, tmp=tmp, sandbox=sandbox, genesis=genesis)
     try:
         publish_models(node.rest, tmp / "models")
         yield m
