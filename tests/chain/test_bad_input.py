@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chain.app import App
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from cosmpy.protos.cosmos.tx.signing.v1beta1.signing_pb2 import SignMode
@@ -17,6 +16,7 @@ from google.protobuf.empty_pb2 import Empty
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.app import App
 from chain.coins import DENOM
 from chain.crypto import PrivateKey, module_address, to_bech32
 from chain.errors import registered

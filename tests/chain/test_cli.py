@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chain.app import App
-from chain.cli.main import build_parser, main, subcommands
-from chain.cli.start_cmd import overrides_of
 
-from chain.cli import plugins
+from app.app import App
+from app.cli import plugins
+from app.cli.main import build_parser, main, subcommands
+from app.cli.start_cmd import overrides_of
 from chain.cli.common import CliError, add_tx_flags, parse_amount_avcn
 from chain.config import NodeConfig, load_config
 from chain.crypto import PrivateKey

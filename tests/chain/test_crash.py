@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain.client import NodeClient, NodeError
 from chain.consensus.blockstore import BlockStore
 from chain.crypto import PrivateKey

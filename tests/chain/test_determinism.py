@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chain.app import App
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from app.app import App
 from chain.coins import DENOM
 from chain.crypto import PrivateKey, module_address
 from chain.tx.sign import sign_tx

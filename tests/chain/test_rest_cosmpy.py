@@ -15,9 +15,9 @@ from cosmpy.protos.cosmos.auth.v1beta1.query_pb2 import QueryParamsRequest as Au
 from cosmpy.protos.cosmos.bank.v1beta1.query_pb2 import QueryTotalSupplyRequest
 from cosmpy.protos.cosmos.tx.v1beta1.service_pb2 import GetTxsEventRequest, OrderBy
 
+from app.node import Node
 from chain.client import NodeClient, tx_hash
 from chain.crypto import PrivateKey
-from chain.node import Node
 from genesis.devnet import CHAIN_ID, DEV_ACCOUNTS, DEV_BALANCE, dev_key
 from modules.auth.params import Params as AuthParams
 from tests.support.chain import msg_send

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from app.node import Node
 from chain.client import NodeClient, TxResponse
 from chain.crypto import PrivateKey
-from chain.node import Node
 from chain.rpc import methods as rpc_methods
 from chain.rpc.query import QueryError, parse
 from chain.store import StoreProof, verify_proof

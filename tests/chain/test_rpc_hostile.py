@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain.node import Node
+from app.node import Node
 from chain.rpc.methods import METHODS
 from tests.chain.keepalive import KeepAlive
 from tests.support.nodes import inproc_node

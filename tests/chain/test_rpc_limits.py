@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from app.node import Node
 from chain.config import NodeConfig
-from chain.node import Node
 from tests.chain.keepalive import KeepAlive
 from tests.support.nodes import inproc_node
 

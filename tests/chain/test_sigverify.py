@@ -16,7 +16,6 @@ from chain.results import BlockResult
 from chain.sigverify import SigVerifier
 from chain.tx.sign import sign_tx
 from genesis.devnet import CHAIN_ID
-from modules.auth import state as auth_state
 from modules.auth.msgs import MsgUpdateParams
 from tests.support.chain import BOB, PLATFORM, Chain, make_genesis, msg_send, new_app, test_key
 
@@ -102,7 +101,7 @@ def test_a_dead_helper_costs_only_speed(tmp_path: Path) -> None:
 
 def test_helper_answers_only_for_the_key_and_account_number_it_checked(tmp_path: Path) -> None:
     chain = Chain(new_app(tmp_path / "a", make_genesis(extra_accounts=8)))
-    params = auth_state.get_params(chain.app.query_ctx())
+    rules = chain.app.ante.rules(chain.app.query_ctx())
     v = SigVerifier(1, min_txs=2, chunk=4)
     try:
         checks = v.begin_block(CHAIN_ID, 10)
@@ -111,7 +110,7 @@ def test_helper_answers_only_for_the_key_and_account_number_it_checked(tmp_path:
         numbers[3] += 1  # tx 3 is signed (and checked) for another account number
         for i, k in enumerate(keys):
             raw = chain.sign(k, [msg_send(k, BOB, 1)], account_number=numbers[i])
-            tx = decode_tx(raw, chain.app.routes, params)
+            tx = decode_tx(raw, chain.app.routes, rules)
             assert tx.pubkey is not None
             sig = tx.signature if i != 4 else bytes([tx.signature[0] ^ 1]) + tx.signature[1:]
             checks.add(i, (tx.pubkey, sig, tx.body_bytes, tx.auth_info_bytes, numbers[i]))

@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain import execute
 from chain.crypto import PrivateKey
 from chain.errors import ChainError
 from chain.tx import cosmos
-from modules.auth import state as auth_state
 from modules.auth.msgs import MsgUpdateParams
 from modules.jobs.msgs import POST_JOB_URL, MsgPostJob
 from tests.support.chain import ALICE, BOB, FEE, Chain, assert_ok
@@ -267,9 +266,9 @@ def test_check_stateless_raises_only_chain_errors(
     with pytest.raises(MemoryError):  # a node out of memory stops rather than diverge
         ready.check(ready.send(ALICE, BOB, 1, count=False))
     send_spec(validate=_crash(ValueError("x")))
-    params = auth_state.get_params(ready.app.query_ctx())
+    rules = ready.app.ante.rules(ready.app.query_ctx())
     with pytest.raises(ChainError) as e:
-        execute.check_stateless(ready.send(ALICE, BOB, 1, count=False), ready.app.routes, params)
+        execute.check_stateless(ready.send(ALICE, BOB, 1, count=False), ready.app.routes, rules)
     assert e.value.kind is execute.ErrInternal
 
 

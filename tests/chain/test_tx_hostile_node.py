@@ -13,8 +13,8 @@ import httpx
 import pytest
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxRaw
 
+from app.node import Node
 from chain.client import NodeClient
-from chain.node import Node
 from genesis.devnet import dev_key
 from modules.auth.msgs import MsgUpdateParams
 from modules.jobs.msgs import MsgPostJob

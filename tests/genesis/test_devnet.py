@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chain.app import App
-
+from app.app import App
 from genesis.devnet import DEV_ACCOUNTS, DEVNET_MODEL_BUILDS, DEVNET_MODELS, dev_key, genesis_doc
 from tests.support.chain import GENESIS_TIME_NS
 from worker.models.__main__ import DEVNET_IDS, build

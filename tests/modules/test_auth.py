@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain.crypto import PrivateKey, module_address, to_bech32
 from chain.errors import ChainError
 from modules.auth import genesis as auth_genesis

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain.coins import DENOM, MAX_AMOUNT, parse_coin_str, parse_coins
 from chain.context import Ctx
 from chain.crypto import PrivateKey, module_address, to_bech32

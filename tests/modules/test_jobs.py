@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain.crypto import module_address
 from modules.jobs import msgs as jm
 from tests.support.chain import ALICE, PLATFORM, test_key

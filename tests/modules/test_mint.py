@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain.coins import DENOM
 from chain.errors import ChainError
 from tests.support.chain import ALICE, KEYS, PLATFORM

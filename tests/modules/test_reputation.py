@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from modules.reputation.keeper import score_of, uptime_bps
 from modules.reputation.state import Record
 from tests.support.chain import ALICE, KEYS, PLATFORM, events_of

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain.crypto import module_address
 from chain.results import BlockResult
 from tests.support.chain import PLATFORM, test_key

@@ -19,8 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chain.app import App
-
+from app.app import App
 from chain.coins import DENOM
 from chain.crypto import PrivateKey
 from chain.results import BlockResult

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from tests.support.chain import ALICE, KEYS, PLATFORM, events_of
 from tests.support.stake import VCN, StakeChain, genesis
 

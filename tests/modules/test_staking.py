@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from modules.reputation.msgs import MsgHeartbeat
 from modules.staking.msgs import MsgUnbond, MsgUnjail
 from tests.support.chain import ALICE, BOB, FEE, KEYS, PLATFORM, events_of, new_app, test_key

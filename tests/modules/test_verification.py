@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from chain.results import BlockResult
 from modules.verification.keeper import draw_value
 from tests.support.chain import block_hash, test_key

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from modules.verification import risk as risk_mod
 from modules.verification.params import Params
 from modules.verification.risk import BPS, RiskInputs, SlashTerms, catches_to_slash

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from chain.app import App
 from nacl.signing import SigningKey
 
+from app.app import App
 from chain.keystore import WrongPassphrase
 from oracle import attest
 from oracle.keys import load_ed25519, save_ed25519

@@ -11,8 +11,8 @@ import secrets
 from collections.abc import Callable
 
 import pytest
-from chain.app import App
 
+from app.app import App
 from oracle import canary
 from oracle.expected import runtime_spec
 from tests.support.chain import test_key
