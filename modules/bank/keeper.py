@@ -26,21 +26,23 @@ class BankKeeper:
 
     # -- writes -----------------------------------------------------------
     def _sub(self, ctx: Ctx, addr: bytes, coins: Coins) -> None:
+        slots = state.BalanceSlots(ctx)
         for denom, amount in coins:
-            have = state.balance(ctx, addr, denom)
+            key, have = slots.get(addr, denom)
             if have < amount:
                 raise ErrInsufficientFunds(
                     f"{to_bech32(addr)} has {have}{denom}, needs {amount}{denom}"
                 )
-            state.set_balance(ctx, addr, denom, have - amount)
+            slots.put(key, have - amount)
         ctx.emit(events.coin_spent(addr, coins))
 
     def _add(self, ctx: Ctx, addr: bytes, coins: Coins) -> None:
+        slots = state.BalanceSlots(ctx)
         for denom, amount in coins:
-            have = state.balance(ctx, addr, denom)
+            key, have = slots.get(addr, denom)
             if have + amount > MAX_AMOUNT:
                 raise ErrSupplyOverflow(f"balance of {denom} would pass 2^256-1")
-            state.set_balance(ctx, addr, denom, have + amount)
+            slots.put(key, have + amount)
         ctx.emit(events.coin_received(addr, coins))
 
     def send(self, ctx: Ctx, sender: bytes, recipient: bytes, coins: Coins) -> None:
