@@ -47,7 +47,11 @@ def run_node(home: Path | str | None = None, overrides: dict[str, Any] | None = 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    node.start()
+    try:
+        node.start()
+    except BaseException:
+        node.stop()  # closes the databases it opened
+        raise
     while not done.wait(0.5):
         if node.driver.stopped:
             log.error("block production stopped; shutting down")

@@ -8,8 +8,10 @@ servers and closes the databases.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +33,32 @@ def _parse_rfc3339_ns(text: str) -> int:
 
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
+
+
+class ListenError(RuntimeError):
+    """A server's listen address cannot be bound."""
+
+
+def listen(laddr: str, name: str) -> socket.socket:
+    """A socket bound to ``laddr`` (``host:port``; ``[::1]:port`` for IPv6), not yet
+    listening; ``ListenError`` naming the setting to change if it cannot be bound."""
+    host, _, port = laddr.rpartition(":")
+    host = host.strip("[]")
+    change = f"pick another address with --{name}-laddr or {name}_laddr in config.toml"
+    try:
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        family, kind, proto, _, addr = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, ValueError) as e:
+        raise ListenError(f"{name}: cannot listen on {laddr!r} ({e}); {change}") from e
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError as e:
+        sock.close()
+        held = "another process holds the port: stop it, or " if e.errno == errno.EADDRINUSE else ""
+        raise ListenError(f"{name}: cannot listen on {laddr}: {e.strerror}; {held}{change}") from e
+    return sock
 
 
 class Node:
@@ -138,28 +166,36 @@ class Node:
         h = self.driver.handshake()
         log.info("node at height %d, app hash %s", h, self.app.info().last_block_app_hash.hex())
 
-    def _serve(self, app: Any, laddr: str, name: str) -> None:
+    def _serve(self, app: Any, sock: socket.socket, laddr: str, name: str) -> None:
         import uvicorn
 
-        host, _, port = laddr.rpartition(":")
-        config = uvicorn.Config(
-            app, host=host, port=int(port), log_config=None, lifespan="off", ws_ping_interval=20
-        )
+        config = uvicorn.Config(app, log_config=None, lifespan="off", ws_ping_interval=20)
         server = uvicorn.Server(config)
-        t = threading.Thread(target=server.run, name=name, daemon=True)
+        t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
         t.start()
         self._servers.append(server)
         self._threads.append(t)
         log.info("%s listening on http://%s", name, laddr)
 
     def start(self, serve: bool = True) -> None:
-        self.init_or_resume()
+        """Bind the RPC and REST addresses (``ListenError`` before anything else starts
+        if one cannot be bound), resume the chain, start the servers and the driver."""
+        socks: list[socket.socket] = []
+        try:
+            if serve:
+                socks.append(listen(self.cfg.rpc_laddr, "rpc"))
+                socks.append(listen(self.cfg.rest_laddr, "rest"))
+            self.init_or_resume()
+        except BaseException:
+            for sk in socks:
+                sk.close()
+            raise
         if serve:
             from chain.rest.server import build_rest_app
             from chain.rpc.server import build_rpc_app
 
-            self._serve(build_rpc_app(self), self.cfg.rpc_laddr, "rpc")
-            self._serve(build_rest_app(self), self.cfg.rest_laddr, "rest")
+            self._serve(build_rpc_app(self), socks[0], self.cfg.rpc_laddr, "rpc")
+            self._serve(build_rest_app(self), socks[1], self.cfg.rest_laddr, "rest")
         self.driver.start()
 
     def stop(self) -> None:

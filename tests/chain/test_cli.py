@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import types
@@ -18,12 +19,22 @@ from app.app import App
 from app.cli import plugins
 from app.cli.main import build_parser, main, subcommands
 from app.cli.start_cmd import overrides_of
+from app.node import Node
 from chain.cli.common import CliError, add_tx_flags, parse_amount_avcn
 from chain.config import NodeConfig, load_config
 from chain.crypto import PrivateKey
 from chain.keystore import Keystore, key_from_mnemonic
-from genesis.devnet import DEV_ACCOUNTS, DEV_BALANCE, dev_key
-from tests.support.nodes import VCOIND, NodeProc, free_port, running_node, vcoind
+from chain.node import ListenError, listen
+from genesis.devnet import DEV_ACCOUNTS, DEV_BALANCE, dev_key, genesis_doc
+from tests.support import nodes
+from tests.support.nodes import (
+    VCOIND,
+    NodeProc,
+    free_port,
+    running_node,
+    vcoind,
+    write_genesis,
+)
 
 VCN = 10**18
 
@@ -329,6 +340,60 @@ def test_unreachable_node_is_reported(home: Path, capsys: pytest.CaptureFixture[
 def test_start_without_init_says_what_to_do(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(home, "start") == 1
     assert "vcoind init" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_start_on_a_port_in_use_exits_with_what_to_do_and_keeps_the_chain(tmp_path: Path) -> None:
+    """A held RPC port stops ``vcoind start`` at once, naming the address and the flag,
+    instead of a node that produces blocks with no RPC; the database it opened is closed,
+    so the same home starts on another port and resumes the chain."""
+    home = tmp_path / "busy"
+    to = PrivateKey.from_seed(b"cli-busy-port").bech32
+    with running_node(home) as n:
+        assert n.cli("tx", "bank", "send", "faucet", to, "2VCN", "-y").returncode == 0
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", free_port()))
+        held.listen()
+        busy = f"127.0.0.1:{held.getsockname()[1]}"
+        r = subprocess.run(
+            [
+                VCOIND,
+                "--home",
+                str(home),
+                "start",
+                "--instant",
+                "--rpc-laddr",
+                busy,
+                "--rest-laddr",
+                f"127.0.0.1:{free_port()}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=nodes.clean_env(),
+        )
+    assert r.returncode == 1, r.stderr
+    assert f"rpc: cannot listen on {busy}" in r.stderr and "--rpc-laddr" in r.stderr
+    assert "Traceback" not in r.stderr
+    with running_node(home) as n:
+        assert n.cli("query", "balance", to).stdout.startswith("2 VCN")
+
+
+def test_node_start_releases_the_first_port_when_the_second_is_held(tmp_path: Path) -> None:
+    write_genesis(tmp_path, genesis_doc())
+    rpc = f"127.0.0.1:{free_port()}"
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", free_port()))
+        held.listen()
+        rest = f"127.0.0.1:{held.getsockname()[1]}"
+        node = Node(NodeConfig(home=str(tmp_path), instant=True, rpc_laddr=rpc, rest_laddr=rest))
+        with pytest.raises(ListenError, match=f"rest: cannot listen on {rest}: .*--rest-laddr"):
+            node.start()
+        node.stop()
+    with socket.socket() as again:  # the RPC address it had bound is free again
+        again.bind(("127.0.0.1", int(rpc.rpartition(":")[2])))
+    with pytest.raises(ListenError, match="rpc: cannot listen on 'nowhere.invalid:1'"):
+        listen("nowhere.invalid:1", "rpc")
 
 
 def test_start_flags_map_to_config_names() -> None:

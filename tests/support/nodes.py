@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -38,10 +39,41 @@ from tests.support.wait import answers, wait_for
 VCOIND = str(Path(sys.executable).with_name("vcoind"))
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+# The defaults of the node, the daemons' metrics and CometBFT: a test that runs something
+# on its default port must not find it handed out.
+_DEFAULTS = {1317, 8545, 8546, 9090, 9101, 9102, 9464, *range(26656, 26661)}
+_handed_out: set[int] = set()
+_ports = random.Random(os.getpid())
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port that nothing listens on now, below the kernel's ephemeral range, and not
+    handed out before by this process.
+
+    A port asked of the kernel (bind to port 0) comes from the ephemeral range, where
+    any outgoing connection may take it before the node under test binds it: CI saw
+    exactly that. Below that range only listeners bind, and those ask for their port."""
+    low, high = (10_000, _EPHEMERAL_LOW) if _EPHEMERAL_LOW > 12_000 else (_EPHEMERAL_LOW, 65_536)
+    for _ in range(1000):
+        port = _ports.randrange(low, high)
+        if port in _handed_out or port in _DEFAULTS:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {low}..{high - 1}")
 
 
 def clean_env() -> dict[str, str]:
