@@ -27,7 +27,8 @@ A verdict reached by a tx (a quorum, a canary reveal) is recorded at once
 end of the same block, so the attesting oracle's gas never pays for the
 settlement and a verdict always settles in its own block. Oracles whose
 attestation disagrees with the verdict are penalised through
-``SlashingKeeper.penalise_oracle`` (its ``oracle_penalty_bps`` param).
+``SlashingKeeper.penalise_oracle`` (its ``oracle_penalty_bps`` param). A lapse
+is no verdict of the oracles (nobody outvoted anybody), so it penalises nobody.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ class VerificationKeeper:
         if attested and attested * BPS >= params.window_min_stake_bps * total and passed != failed:
             self.settle(ctx, p.job_id, PASS if passed > failed else FAIL, "window", p)
         else:
-            self.settle(ctx, p.job_id, PASS, "lapsed", p)
+            self.settle(ctx, p.job_id, PASS, "lapsed", p, penalise=False)
 
     def conclude(
         self, ctx: Ctx, p: Pending, verdict: str, how: str, accusers: tuple[bytes, ...] = ()
@@ -169,8 +170,10 @@ class VerificationKeeper:
         verdict: str,
         how: str,
         p: Pending | None = None,
+        penalise: bool = True,
     ) -> None:
-        """Settle the job by ``verdict`` now and penalise the dissenting oracles."""
+        """Settle the job by ``verdict`` now and, if ``penalise``, penalise the dissenting
+        oracles (a lapse does not: nobody outvoted them)."""
         passed, failed, atts = self.tally(ctx, job_id) if p is not None else (0, 0, [])
         if p is not None:
             state.delete_pending(ctx, p)
@@ -181,7 +184,7 @@ class VerificationKeeper:
             accusers = set(p.accusers) if p is not None else set()
             self.jobs.settle_failure(ctx, job_id, sorted(against | accusers))
         for a in atts:
-            if a.verdict != verdict:
+            if penalise and a.verdict != verdict:
                 self.slashing.penalise_oracle(ctx, a.oracle)
         total = self.oracle_stake(ctx) if atts else 0
         ctx.emit(events.verdict_reached(job_id, verdict, how, passed, failed, total))
