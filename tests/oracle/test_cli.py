@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from chain.keystore import Keystore
 from modules.bank.msgs import MsgSend
@@ -60,6 +61,7 @@ def test_init_writes_private_encrypted_keys_and_refuses_to_clobber(tmp_path: Pat
     assert Keystore(home).show("oracle").address == account
 
 
+@pytest.mark.slow
 def test_register_start_attest_and_stop_on_sigterm(tmp_path: Path, models: Models) -> None:
     home = tmp_path / "oracle"
     metrics = f"127.0.0.1:{free_port()}"
@@ -107,6 +109,7 @@ def test_register_start_attest_and_stop_on_sigterm(tmp_path: Path, models: Model
         assert status["state"]["attested"] == 1 and status["bond"]["active"]
 
 
+@pytest.mark.slow
 def test_killed_mid_check_the_restarted_oracle_attests_once(tmp_path: Path, models: Models) -> None:
     home = tmp_path / "oracle"
     always = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}

@@ -72,6 +72,7 @@ def test_per_job_detection_rate_matches_s_plus_r_minus_sr(every_job_cheated: Sim
     assert r.honest_penalised == 0
 
 
+@pytest.mark.slow
 def test_caught_within_100_jobs_at_10_percent_cheating() -> None:
     n, f = 100, 0.10
     r = simulate(SimConfig(seed=12, cheaters=80, jobs_per_worker=n, cheat_bps=1000))

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from nacl.signing import SigningKey
 
 from genesis.devnet import dev_key
@@ -21,6 +22,7 @@ ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "birds sing at dawn"]
 
 
+@pytest.mark.slow
 def test_every_task_type_of_a_real_worker_passes_the_oracle(tmp_path: Path, models: Models) -> None:
     with market_node(tmp_path / "node", models, **ALWAYS) as net:
         signer = SigningKey.generate()
