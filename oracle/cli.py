@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -310,6 +311,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code (141, as SIGPIPE's, when stdout's reader left)."""
+    try:
+        code = _run(argv)
+    except SystemExit:  # argparse's --help and usage errors
+        if not flush_stdout():
+            return 141
+        raise
+    except BrokenPipeError:
+        stdout_to_devnull()
+        return 141
+    return code if flush_stdout() else 141
+
+
+def flush_stdout() -> bool:
+    """Flush stdout now, while a closed pipe can still be answered quietly; False when
+    the reader has gone (`vcoin-oracle status … | head`), stdout then being /dev/null so that
+    Python's own flush at exit cannot fail again ("Exception ignored …", status 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_to_devnull()
+        return False
+    return True
+
+
+def stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at /dev/null: what is still buffered goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

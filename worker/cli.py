@@ -1,7 +1,8 @@
 """``vcoin-worker``: set up a GPU worker, register it, stake, and run the agent.
 
 Exit codes: 0 done; 1 refused or failed (the message on stderr says why);
-2 bad usage; 130 interrupted.
+2 bad usage; 130 interrupted; 141 stdout's reader went away (as SIGPIPE's status:
+`vcoin-worker capabilities | head`), quietly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -450,9 +452,46 @@ def run_capabilities(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code (141, as SIGPIPE's, when stdout's reader left)."""
+    try:
+        code = _run(argv)
+    except SystemExit:  # argparse's --help and usage errors
+        if not flush_stdout():
+            return 141
+        raise
+    except BrokenPipeError:
+        stdout_to_devnull()
+        return 141
+    return code if flush_stdout() else 141
+
+
+def flush_stdout() -> bool:
+    """Flush stdout now, while a closed pipe can still be answered quietly; False when
+    the reader has gone (`vcoin-worker status … | head`), stdout then being /dev/null so that
+    Python's own flush at exit cannot fail again ("Exception ignored …", status 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_to_devnull()
+        return False
+    return True
+
+
+def stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at /dev/null: what is still buffered goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # an OSError, but no failure to report: main ends quietly
+        raise
     except ChainRefused as e:
         print(f"error: the chain refused: {e}", file=sys.stderr)
     except (CliError, KeystoreError, NodeError, OSError) as e:

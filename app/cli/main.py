@@ -1,7 +1,8 @@
 """``vcoind`` entry point: build the parser, run the command, map errors to exit codes.
 
 Exit codes: 0 done; 1 refused or failed (the message on stderr says why);
-2 bad usage (argparse); 130 interrupted.
+2 bad usage (argparse); 130 interrupted; 141 stdout's reader went away (as SIGPIPE's
+status: `vcoind keys list | head`), quietly.
 """
 
 from __future__ import annotations
@@ -64,6 +65,41 @@ def leaf_parsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code (141, as SIGPIPE's, when stdout's reader left)."""
+    try:
+        code = _run(argv)
+    except SystemExit:  # argparse's --help and usage errors
+        if not flush_stdout():
+            return 141
+        raise
+    except BrokenPipeError:
+        stdout_to_devnull()
+        return 141
+    return code if flush_stdout() else 141
+
+
+def flush_stdout() -> bool:
+    """Flush stdout now, while a closed pipe can still be answered quietly; False when
+    the reader has gone (`vcoind query … | head`), stdout then being /dev/null so that
+    Python's own flush at exit cannot fail again ("Exception ignored …", status 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_to_devnull()
+        return False
+    return True
+
+
+def stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at /dev/null: what is still buffered goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     env = Env.from_args(args)
@@ -79,13 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader went away (`vcoind query … | head`): stop quietly, as a
-        # Unix tool killed by SIGPIPE does, and keep Python's exit-time flush of
-        # stdout from failing again
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141
     finally:
         env.close()
     return 1
