@@ -17,12 +17,15 @@
   open escrows, bonded = bonds, …) on the node's database once it stopped.
 
 Jobs run in the docker sandbox when an engine answers and the worker image is
-built (``scripts/test`` does both), else in the process sandbox.
+built (``scripts/test`` does both), else in the process sandbox; under
+``VCOIN_REQUIRE_DOCKER=1`` (``scripts/test``) a missing engine or image fails the test
+instead (``choose_sandbox``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -31,6 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from app.app import App
 from chain.client import NodeClient
@@ -53,12 +58,32 @@ OPEN = ("queued", "claimed", "submitted", "checking")
 
 
 def sandbox_kind() -> str:
-    """docker when an engine answers and the expected worker image exists, else process."""
+    """docker when an engine answers and the expected worker image exists, else process;
+    under ``VCOIN_REQUIRE_DOCKER=1`` (``scripts/test``) no engine or no image fails."""
     from compute.sandbox.docker_backend import engine_problem
     from worker.image.build import image_exists, image_tag
 
-    if engine_problem() is None and image_exists(image_tag()):
+    problem = engine_problem()
+    tag = image_tag()
+    present = problem is None and image_exists(tag)
+    return choose_sandbox(problem, tag, present, os.environ.get("VCOIN_REQUIRE_DOCKER") == "1")
+
+
+def choose_sandbox(
+    engine_problem: str | None, image: str, image_present: bool, require_docker: bool
+) -> str:
+    """The sandbox of the marketplace tests: docker when the engine answers
+    (``engine_problem`` None) and ``image`` is there; else process, unless Docker is
+    required, when the tests fail and say what to run instead of quietly testing less."""
+    if engine_problem is None and image_present:
         return "docker"
+    if require_docker:
+        if engine_problem is not None:
+            pytest.fail(f"VCOIN_REQUIRE_DOCKER=1 but {engine_problem}")
+        pytest.fail(
+            f"VCOIN_REQUIRE_DOCKER=1 but the worker image {image} is missing; "
+            "run scripts/build-worker-image"
+        )
     return "process"
 
 
