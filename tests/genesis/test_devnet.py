@@ -48,15 +48,30 @@ def test_the_chain_accepts_the_devnet_genesis(tmp_path: Path) -> None:
 
 def test_without_devnet_params_the_design_defaults_apply(tmp_path: Path) -> None:
     """scripts/bench/detection_sim.py measures detection at the design's params, not the
-    devnet's."""
-    from modules.verification.params import Params
-
+    devnet's: the protocol numbers of DESIGN.md, written out here in basis points."""
     doc = genesis_doc(devnet_params=False)
     app = App(tmp_path / "state")
     try:
         app.init_chain(doc["chain_id"], doc["app_state"], GENESIS_TIME_NS, 1)
-        got = app.custom_query("verification", "params", {})
-        assert got == Params().to_json()
+        params = {
+            m: app.custom_query(m, "params", {})
+            for m in ("jobs", "verification", "slashing", "mint", "reputation", "staking")
+        }
         assert len(app.custom_query("jobs", "models", {})["models"]) == 2
     finally:
         app.close()
+    jobs, verification, slashing = params["jobs"], params["verification"], params["slashing"]
+    assert jobs["burn_bps"] == 1000  # 10 % of what is consumed is burned
+    assert jobs["payout_bps"] == 8000  # the worker's payout, DESIGN's example of 80 %
+    assert verification["base_sample_bps"] == 1000  # 10 % of results re-executed
+    assert verification["canary_rate_bps"] == 500  # 5 % canaries
+    assert verification["similarity_threshold_bps"] == 9500  # similarity 0.95
+    assert slashing["cheat_penalty_bps"] == 2000  # -20 of 100 reputation
+    assert slashing["slash_below_bps"] == 5000  # reputation below 50 ...
+    assert slashing["slash_fraction_bps"] == 1000  # ... slashes 10 % of the stake
+    assert slashing["tombstone_below_bps"] == 3000  # below 30: a permanent ban
+    # and none of the devnet's short windows and epochs
+    devnet = genesis_doc()["app_state"]
+    for module, got in params.items():
+        for key, value in devnet.get(module, {}).get("params", {}).items():
+            assert str(got[key]) != str(value), (module, key)

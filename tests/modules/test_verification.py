@@ -4,6 +4,7 @@ canary commit and reveal, and refusals with stable codes that change nothing."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,20 @@ def test_sample_rate_rises_as_reputation_falls(make_app: Callable[..., App]) -> 
     assert m.q("verification", "sample_rate", address=W1.bech32)["rate_bps"] == 1800
 
 
+def documented_draw(block_hash: bytes, job_id: int) -> int:
+    """The draw as the keeper's docstring defines it, written out here: uint64(sha256(
+    "vcoin/sample/v1" ‖ block hash ‖ job id as 8 bytes, big-endian)[:8]) mod 10000."""
+    seed = hashlib.sha256(b"vcoin/sample/v1" + block_hash + job_id.to_bytes(8, "big")).digest()
+    return int.from_bytes(seed[:8], "big") % 10_000
+
+
+def test_the_draw_on_fixed_vectors() -> None:
+    # sha256("vcoin/sample/v1" ‖ 32 zero bytes ‖ 00..01) starts a911cfc91cdf0243
+    assert draw_value(bytes(32), 1) == 0xA911CFC91CDF0243 % 10_000 == 5619
+    assert draw_value(bytes(range(32)), 2**40 + 7) == 0x4E9E8F893698ECAC % 10_000 == 5900
+    assert documented_draw(bytes(32), 1) == 5619  # the helper below, checked too
+
+
 def test_the_draw_uses_the_hash_of_the_block_after_submission(
     make_app: Callable[..., App],
 ) -> None:
@@ -87,7 +102,7 @@ def test_the_draw_uses_the_hash_of_the_block_after_submission(
         m.claim(W2, jid)
         m.submit(W2, jid)
         draw_block = m.block([])
-        expect = draw_value(block_hash(m.height, []), jid) < 5000
+        expect = documented_draw(block_hash(m.height, []), jid) < 5000
         got = evs(draw_block, "ResultSampled")
         assert got and got[0]["picked"] == str(expect).lower()
         assert m.job(jid).state == ("checking" if expect else "submitted")

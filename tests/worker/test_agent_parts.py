@@ -213,14 +213,118 @@ def test_no_driver_or_no_gpu_is_cpu_only_and_says_why() -> None:
     assert "not installed" in probe(missing).note
 
 
-def test_capabilities_command_on_this_machine() -> None:
-    real = probe()
-    r = subprocess.run([WORKER_BIN, "capabilities", "-o", "json"], capture_output=True, text=True)
+# A stand-in ``pynvml`` for the ``vcoin-worker`` process: two GPUs of a known model, or
+# a driver that does not load (FAKE_NVML_FAIL), whatever this machine has.
+FAKE_PYNVML = """
+import os
+from types import SimpleNamespace
+
+class NVMLError(Exception):
+    pass
+
+GPUS = [("NVIDIA H100 80GB HBM3", 81_559), ("NVIDIA H100 80GB HBM3", 81_000)]
+
+def nvmlInit():
+    if os.environ.get("FAKE_NVML_FAIL"):
+        raise NVMLError(os.environ["FAKE_NVML_FAIL"])
+
+def nvmlShutdown():
+    pass
+
+def nvmlSystemGetDriverVersion():
+    return b"550.54.15"
+
+def nvmlSystemGetCudaDriverVersion():
+    return 12040
+
+def nvmlDeviceGetCount():
+    return len(GPUS)
+
+def nvmlDeviceGetHandleByIndex(i):
+    return i
+
+def nvmlDeviceGetName(h):
+    return GPUS[h][0]
+
+def nvmlDeviceGetMemoryInfo(h):
+    return SimpleNamespace(total=GPUS[h][1] << 20)
+
+def nvmlDeviceGetUUID(h):
+    return f"GPU-{h}"
+"""
+
+
+def fake_nvml_cli(
+    tmp_path: Path, *args: str, fail: str = "", **run: Any
+) -> subprocess.CompletedProcess[str]:
+    """``vcoin-worker ARGS`` with the stand-in pynvml first on its path."""
+    (tmp_path / "fakenvml").mkdir(exist_ok=True)
+    (tmp_path / "fakenvml" / "pynvml.py").write_text(FAKE_PYNVML)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VCOIN_", "PYTHONUNBUFFERED"))}
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(tmp_path / "fakenvml"), os.environ.get("PYTHONPATH")])
+    )
+    env.update({"FAKE_NVML_FAIL": fail} if fail else {})
+    env.update(run.pop("env", {}))
+    if "stdout" not in run:
+        run["capture_output"] = True
+    return subprocess.run([WORKER_BIN, *args], text=True, timeout=120, env=env, **run)
+
+
+def test_capabilities_command_reports_what_nvml_lists(tmp_path: Path) -> None:
+    r = fake_nvml_cli(tmp_path, "capabilities", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "cpu_only": False,
+        "gpu_model": "NVIDIA H100 80GB HBM3",
+        "gpu_count": 2,
+        "memory_mib": 81_000,  # the smaller of the two
+        "driver": "550.54.15",
+        "cuda": "12.4",
+        "gpus": [
+            {"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_mib": 81_559, "uuid": "GPU-0"},
+            {"index": 1, "name": "NVIDIA H100 80GB HBM3", "memory_mib": 81_000, "uuid": "GPU-1"},
+        ],
+        "note": "",
+    }
+    r = fake_nvml_cli(tmp_path, "capabilities")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "2 x NVIDIA H100 80GB HBM3, 81000 MiB each, driver 550.54.15, CUDA 12.4\n"
+
+
+def test_capabilities_command_without_a_driver_is_cpu_only_and_says_why(tmp_path: Path) -> None:
+    r = fake_nvml_cli(tmp_path, "capabilities", "-o", "json", fail="Driver Not Loaded")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["cpu_only"] == real.cpu_only and out["gpu_count"] == real.gpu_count
-    if real.cpu_only:
-        assert out["note"] and out["memory_mib"] == 0
+    assert (out["cpu_only"], out["gpu_count"], out["memory_mib"], out["gpus"]) == (True, 0, 0, [])
+    assert out["note"] == "no NVIDIA driver answers NVML (Driver Not Loaded)"
+    r = fake_nvml_cli(tmp_path, "capabilities", fail="Driver Not Loaded")
+    assert r.stdout == "CPU only: no NVIDIA driver answers NVML (Driver Not Loaded)\n"
+
+
+@pytest.mark.parametrize("command", [("capabilities",), ("--help",)])
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_output_into_a_closed_pipe_ends_quietly(
+    tmp_path: Path, command: tuple[str, ...], unbuffered: bool
+) -> None:
+    """`vcoin-worker capabilities | head -0`: no traceback, no "error: Broken pipe", and
+    SIGPIPE's status; buffered, the write fails only at the final flush."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = fake_nvml_cli(
+            tmp_path,
+            *command,
+            env={"PYTHONUNBUFFERED": "1"} if unbuffered else {},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    # argparse drops a help text it could not write (unbuffered, nothing is left to flush)
+    help_dropped = unbuffered and command == ("--help",)
+    assert r.returncode == (0 if help_dropped else 141), r.stderr
+    assert r.stderr == "", r.stderr
 
 
 # -- chain job -> job.json ------------------------------------------------------------------
@@ -310,9 +414,11 @@ def test_waiter_gets_outcomes_from_the_stream_or_by_polling() -> None:
     w.resolve(outcome("EARLY"))
     assert w.wait("EARLY", timeout=1) == outcome("EARLY") and polled == []
     # resolved by the stream while waiting
+    # (woken by it: not polled, and long before the minute of grace and timeout is out)
     threading.Timer(0.1, lambda: w.resolve(outcome("LIVE"))).start()
     t0 = time.monotonic()
-    assert w.wait("LIVE", timeout=5) == outcome("LIVE") and time.monotonic() - t0 < 2
+    assert w.wait("LIVE", timeout=60, stream_grace=60) == outcome("LIVE")
+    assert time.monotonic() - t0 < 30 and polled == []
     # nothing on the stream: polled after the grace
     assert w.wait("POLLED", timeout=5, stream_grace=0.1) == outcome("POLLED")
     assert w.wait("NEVER", timeout=0.6, stream_grace=0.1) is None

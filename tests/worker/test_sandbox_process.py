@@ -62,21 +62,44 @@ except OSError as e:
     assert "FAILED" in res.logs and "CONNECTED" not in res.logs, res.logs
 
 
+def started(pid: int) -> str | None:
+    """``pid``'s start time (clock ticks after boot) while it runs; None once it is gone
+    or a zombie (dead, not yet reaped by whoever inherited it)."""
+    try:
+        state, *rest = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return None if state in ("Z", "X") else rest[18]
+
+
 def test_job_past_its_time_is_killed_with_its_children(
     sandbox: ProcessSandbox, run_dir: Path
 ) -> None:
+    """Its children go too: one in the job's process group, one that left the group for
+    a session of its own (found by the run's token)."""
     code = """
-import os, time
-if os.fork() == 0:
-    time.sleep(60)
-    os._exit(0)
+import subprocess, time
+kids = [subprocess.Popen(["sleep", "600"]),
+        subprocess.Popen(["sleep", "600"], start_new_session=True)]
+for k in kids:
+    with open(f"/proc/{k.pid}/stat") as f:
+        print("child", k.pid, f.read().rpartition(")")[2].split()[19], flush=True)
 print("started", flush=True)
-time.sleep(60)
+time.sleep(600)
 """
-    t0 = time.monotonic()
-    res = probe(sandbox, run_dir, code, Limits(timeout_s=2))
-    assert res.timed_out and not res.ok and time.monotonic() - t0 < 10
-    assert "started" in res.logs
+    res = probe(sandbox, run_dir, code, Limits(timeout_s=5))
+    assert res.timed_out and not res.ok, res.logs
+    # killed at its timeout, not at the end of its 600 s sleep (generous for a busy machine)
+    assert res.duration_s < 120
+    assert "started" in res.logs, res.logs
+    children = [ln.split()[1:] for ln in res.logs.splitlines() if ln.startswith("child ")]
+    assert len(children) == 2, res.logs
+    deadline = time.monotonic() + 30  # SIGKILL sent; the kernel may take a moment
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [(pid, t) for pid, t in children if started(int(pid)) == t]
+        time.sleep(0.05)
+    assert alive == [], f"still running: {alive}"
 
 
 def test_memory_limit_stops_a_memory_bomb(sandbox: ProcessSandbox, run_dir: Path) -> None:
