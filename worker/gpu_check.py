@@ -7,7 +7,9 @@
    GPU it says so plainly and runs the same two jobs on CPU, to show the path.
 3. Prints the figures: wall time, model time, tokens/s, peak GPU memory.
 
-Exit status 0 when both jobs ran on the device it chose, 1 otherwise.
+Exit status 0 when both jobs ran, on CUDA wherever NVML lists a GPU (on CPU where it
+lists none); 1 otherwise: a job failed, or a GPU is there that torch cannot use.
+2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -160,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         say(
             "Result: NO GPU on this machine; the job path works on CPU." if ok else "Result: FAILED"
         )
-    else:
-        say(f"Result: GPU path {'works' if ok and device == 'cuda' else 'FAILED'}.")
+        return 0 if ok else 1
+    ok = ok and device == "cuda"  # a GPU that the jobs could not use fails the check
+    say(f"Result: GPU path {'works' if ok else 'FAILED'}.")
     return 0 if ok else 1
 
 
