@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chain.cli.common import CliError, fmt_vcn, parse_amount_avcn
+from chain.cli.pipes import run_cli
 from chain.client import ChainRefused, NodeClient, NodeError, TxResponse
 from chain.coins import DENOM
 from chain.crypto import PrivateKey
@@ -453,37 +453,7 @@ def run_capabilities(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit code (141, as SIGPIPE's, when stdout's reader left)."""
-    try:
-        code = _run(argv)
-    except SystemExit:  # argparse's --help and usage errors
-        if not flush_stdout():
-            return 141
-        raise
-    except BrokenPipeError:
-        stdout_to_devnull()
-        return 141
-    return code if flush_stdout() else 141
-
-
-def flush_stdout() -> bool:
-    """Flush stdout now, while a closed pipe can still be answered quietly; False when
-    the reader has gone (`vcoin-worker status … | head`), stdout then being /dev/null so that
-    Python's own flush at exit cannot fail again ("Exception ignored …", status 120)."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        stdout_to_devnull()
-        return False
-    return True
-
-
-def stdout_to_devnull() -> None:
-    """Point stdout's file descriptor at /dev/null: what is still buffered goes nowhere."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
+    return run_cli(_run, argv)
 
 
 def _run(argv: Sequence[str] | None) -> int:

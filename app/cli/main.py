@@ -8,13 +8,13 @@ status: `vcoind keys list | head`), quietly.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
 from app.cli import genesis_cmd, init_cmd, query_cmd, start_cmd, tx_cmd
 from chain.cli import keys_cmd
 from chain.cli.common import CliError, Env, add_globals
+from chain.cli.pipes import run_cli
 from chain.client import ChainRefused, NodeError
 from chain.errors import ChainError
 from chain.keystore import KeystoreError
@@ -66,37 +66,7 @@ def leaf_parsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit code (141, as SIGPIPE's, when stdout's reader left)."""
-    try:
-        code = _run(argv)
-    except SystemExit:  # argparse's --help and usage errors
-        if not flush_stdout():
-            return 141
-        raise
-    except BrokenPipeError:
-        stdout_to_devnull()
-        return 141
-    return code if flush_stdout() else 141
-
-
-def flush_stdout() -> bool:
-    """Flush stdout now, while a closed pipe can still be answered quietly; False when
-    the reader has gone (`vcoind query … | head`), stdout then being /dev/null so that
-    Python's own flush at exit cannot fail again ("Exception ignored …", status 120)."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        stdout_to_devnull()
-        return False
-    return True
-
-
-def stdout_to_devnull() -> None:
-    """Point stdout's file descriptor at /dev/null: what is still buffered goes nowhere."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
+    return run_cli(_run, argv)
 
 
 def _run(argv: Sequence[str] | None) -> int:

@@ -37,6 +37,27 @@ def oracle(*args: str, home: Path, **kw: object) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path, unbuffered: bool) -> None:
+    """`vcoin-oracle status --help | head -0`: SIGPIPE's status, no traceback; buffered,
+    the write fails only at the final flush, which the CLI does itself."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        p = subprocess.run(
+            [ORACLE_BIN, "--home", str(tmp_path), "status", "--help"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, env=env,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    # argparse drops a help text it could not write (unbuffered, nothing is left to flush)
+    assert p.returncode == (0 if unbuffered else 141), p.stderr
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
+
+
 def test_help_explains_every_command() -> None:
     r = subprocess.run([ORACLE_BIN, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
