@@ -40,8 +40,14 @@ def test_the_container_is_locked_down_field_by_field(
     assert host["Ulimits"] == [{"Name": "core", "Soft": 0, "Hard": 0}]
     assert host["Tmpfs"] == {"/tmp": f"rw,noexec,nosuid,nodev,size={1024 * MiB},mode=1777"}
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": str(4 * 65536)}}
-    binds = {b.split(":")[1]: b.split(":")[2] for b in host["Binds"]}
-    assert binds == {"/inputs": "ro", "/models": "ro", "/out": "rw", "/job/job.json": "ro"}
+    binds = {b.split(":")[1]: (b.split(":")[0], b.split(":")[2]) for b in host["Binds"]}
+    assert set(binds) == {"/inputs", "/models", "/out", "/job/job.json"}
+    assert binds["/inputs"] == (str((tmp_path / "inputs").resolve()), "ro")
+    assert binds["/models"] == (str((tmp_path / "models").resolve()), "ro")
+    assert binds["/out"] == (str((tmp_path / "out").resolve()), "rw")  # the only writable one
+    assert Path(binds["/job/job.json"][0]).name == "job.json" and binds["/job/job.json"][1] == "ro"
+    assert body["WorkingDir"] == "/tmp"
+    assert body["AttachStdout"] is False and body["AttachStderr"] is False  # detached
     assert body["Labels"]["vcoin.sandbox"] == "job"
     assert body["Cmd"][:3] == ["python3", "-m", "compute.runtime"]
 
@@ -61,3 +67,22 @@ def test_limits_reach_the_engine_as_given(sandbox: DockerSandbox, tmp_path: Path
     # a tiny log tail still keeps 64 KiB (x4) of the engine's log
     assert cfg["log_config"]["Config"]["max-size"] == str(4 * 65536)
     assert cfg["name"].startswith("vcoin-job-") and len(cfg["name"]) == len("vcoin-job-") + 12
+
+
+def test_a_warm_container_mounts_its_job_folder_read_only(
+    sandbox: DockerSandbox, tmp_path: Path
+) -> None:
+    """A warm container (``warm.WarmPool``) finds its job file later in a folder mounted
+    at /job, read-only like the rest of its inputs."""
+    d = tmp_path / "m"
+    d.mkdir()
+    cfg = sandbox.container_config(
+        ["true"], Mounts(d / "in", d / "models", d / "out"), Limits(), {}, [], job_dir=d / "job"
+    )
+    assert cfg["volumes"] == {
+        str((d / "in").resolve()): {"bind": "/inputs", "mode": "ro"},
+        str((d / "models").resolve()): {"bind": "/models", "mode": "ro"},
+        str((d / "out").resolve()): {"bind": "/out", "mode": "rw"},
+        str((d / "job").resolve()): {"bind": "/job", "mode": "ro"},
+    }
+    assert cfg["working_dir"] == "/tmp" and cfg["detach"] is True
