@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from oracle.similarity import Policy, compare
+from oracle import similarity
+from oracle.similarity import Policy, compare, sampled_decoding
 
 POLICY = Policy(threshold_bps=9_500)
 LORA = "lora(weight-cosine,heldout-loss)"
@@ -201,3 +202,84 @@ def test_text_evidence_for_a_count_or_prompt_mismatch(tmp_path: Path) -> None:
     c = compare("text-generation", ours, same, POLICY)
     assert (c.metric, c.similarity_bps, c.verdict) == ("exact-sha256", 10_000, "pass")
     assert c.details == {"expected_sha256": sha(ours), "actual_sha256": sha(same), "exact": True}
+
+
+@pytest.mark.parametrize(
+    ("params", "sampled"),
+    [
+        ({}, False),
+        ({"temperature": 0}, False),
+        ({"temperature": 0.0}, False),
+        ({"temperature": 1e-9}, True),
+        ({"temperature": 1}, True),
+        ({"temperature": "0.7"}, False),  # not a number: the runtime decodes greedily
+        ({"do_sample": True}, True),
+        ({"do_sample": True, "temperature": 0}, True),
+        ({"do_sample": False, "temperature": 0.5}, True),
+    ],
+)
+def test_which_specs_are_sampled(params: dict[str, object], sampled: bool) -> None:
+    assert sampled_decoding(params) is sampled
+
+
+def test_an_output_over_the_size_limit_is_unreadable_from_one_byte_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit is 256 MiB; here it is lowered to the size of the test's output."""
+    ours = completions(tmp_path / "ours.json", ("p", "a b c"))
+    limit = ours.stat().st_size
+    monkeypatch.setattr(similarity, "MAX_OUTPUT_BYTES", limit)
+    at = completions(tmp_path / "at.json", ("p", "a b c"))
+    assert compare("text-generation", ours, at, POLICY).verdict == "pass"  # at the limit
+    over = tmp_path / "over.json"
+    over.write_bytes(at.read_bytes() + b" ")
+    c = compare("text-generation", ours, over, POLICY)
+    assert (c.task, c.metric, c.similarity_bps, c.verdict) == (
+        "text-generation",
+        "unreadable",
+        0,
+        "fail",
+    )
+    assert c.details == {
+        "expected_sha256": sha(ours),
+        "actual_sha256": sha(over),
+        "error": f"the output is over {limit} bytes",
+    }
+
+
+def test_every_completion_is_scored_after_a_prompt_mismatch(tmp_path: Path) -> None:
+    ours = completions(tmp_path / "ours.json", ("p", "a b c"), ("q", "d e f"))
+    theirs = completions(tmp_path / "theirs.json", ("x", "a b c"), ("q", "d e f"))
+    c = compare("text-generation", ours, theirs, POLICY)
+    assert (c.task, c.metric, c.similarity_bps, c.verdict) == (
+        "text-generation", "exact-sha256", 0, "fail",
+    )  # fmt: skip
+    items = c.details["items"]
+    assert len(items) == 2 and items[0]["prompt_differs"] is True
+    assert items[1]["similarity"] == 10_000  # the second, same prompt and text, still scored
+
+
+def test_sampled_text_passes_from_exactly_the_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The free-text score (MiniLM cosine x token overlap) cannot be steered to one basis
+    point with real text; ``free_text_bps`` is replaced by a table of scores here."""
+    import oracle.textsim
+
+    scores = {"at": 9_500, "under": 9_499, "over": 9_501}
+
+    def table_score(expected: str, actual: str) -> dict[str, int]:
+        s = scores[actual]
+        return {"cosine": s, "overlap": s, "similarity": s}
+
+    monkeypatch.setattr(oracle.textsim, "free_text_bps", table_score)
+    ours = completions(tmp_path / "ours.json", ("p", "reference"))
+    for name, s in scores.items():
+        theirs = completions(tmp_path / f"{name}.json", ("p", name))
+        c = compare("text-generation", ours, theirs, POLICY, params={"temperature": 0.7})
+        assert (c.metric, c.similarity_bps, c.passed) == (
+            "free-text(minilm-cosine,token-overlap)", s, s >= 9_500,
+        )  # fmt: skip
+        assert c.details["exact"] is False and c.details["items"] == [
+            {"cosine": s, "overlap": s, "similarity": s}
+        ]
