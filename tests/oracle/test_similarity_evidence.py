@@ -283,3 +283,11 @@ def test_sampled_text_passes_from_exactly_the_threshold(
         assert c.details["exact"] is False and c.details["items"] == [
             {"cosine": s, "overlap": s, "similarity": s}
         ]
+
+
+def test_the_same_embeddings_are_an_exact_pass(tmp_path: Path) -> None:
+    ours = adapter(tmp_path / "ours.st", embeddings=[[1.0, 2.0], [3.0, 4.0]])
+    theirs = adapter(tmp_path / "theirs.st", embeddings=[[1.0, 2.0], [3.0, 4.0]])
+    c = compare("embedding", ours, theirs, POLICY)
+    assert (c.metric, c.similarity_bps, c.verdict) == ("embedding-row-cosine", 10_000, "pass")
+    assert c.details == {"expected_sha256": sha(ours), "actual_sha256": sha(theirs), "exact": True}
