@@ -1,0 +1,216 @@
+"""Rules that scripts/mutation showed no test held, in the keepers of modules/:
+
+* the rows an oracle re-embeds: ``subset_rows`` pinned to vectors of the documented
+  partial Fisher–Yates shuffle, recomputed here with hashlib on a plain list;
+* the ``Heartbeat`` event a worker's client reads: its address, height and uptime;
+* the reason recorded with an outvoted oracle's penalty (``outvoted``);
+* unjail: every refusal names the address, and ``Unjailed`` names the role;
+* unbonding entries numbered 0, 1, 2 … in the order they start, as their events say;
+* the keepers' reads ``StakingKeeper.params`` and ``MintKeeper.total_minted``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import pytest
+
+from app.app import App
+from modules.mint.keeper import MintKeeper
+from modules.verification.keeper import subset_rows
+from tests.support.chain import KEYS, PLATFORM, events_of
+from tests.support.stake import VCN, StakeChain, genesis
+
+W1, W2, O1 = KEYS["worker1"], KEYS["worker2"], KEYS["oracle1"]
+MIN_WORKER = 1_000 * VCN
+MIN_ORACLE = 10_000 * VCN
+
+
+# -- the rows of an embedding result an oracle re-embeds ------------------------------
+def _reference_rows(block_hash: bytes, job_id: int, n: int, k: int) -> list[int]:
+    """The documented draw, written out on a list of rows: step i swaps row i with row
+    i + u_i mod (n - i), u_i = uint64(sha256("vcoin/subset/v1" ‖ hash ‖ job id as 8
+    bytes ‖ i as 4 bytes)[:8]), all big-endian; the first k rows, sorted."""
+    k = max(0, min(k, n))
+    rows = list(range(n))
+    for i in range(k):
+        seed = b"vcoin/subset/v1" + block_hash + job_id.to_bytes(8, "big") + i.to_bytes(4, "big")
+        u = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big")
+        j = i + u % (n - i)
+        rows[i], rows[j] = rows[j], rows[i]
+    return sorted(rows[:k])
+
+
+# (block hash, job id, rows, rows drawn) -> the rows, computed by _reference_rows
+SUBSET_VECTORS = [
+    (bytes(32), 1, 8, 3, [0, 1, 4]),
+    (bytes(range(32)), 2**40 + 7, 10, 4, [1, 2, 3, 4]),
+    (hashlib.sha256(b"block").digest(), 7, 8, 3, [0, 2, 3]),
+    (
+        bytes(range(32)),
+        2**40 + 7,
+        384,
+        16,
+        [18, 33, 54, 71, 82, 172, 189, 216, 221, 261, 263, 268, 363, 370, 372, 375],
+    ),
+    # every row: a permutation, so each row exactly once (a swap that lost a row
+    # would draw one twice)
+    (bytes(32), 1, 8, 8, list(range(8))),
+]
+
+
+@pytest.mark.parametrize(("block_hash", "job_id", "n", "k", "rows"), SUBSET_VECTORS)
+def test_subset_rows_are_the_documented_shuffle(
+    block_hash: bytes, job_id: int, n: int, k: int, rows: list[int]
+) -> None:
+    assert _reference_rows(block_hash, job_id, n, k) == rows
+    assert subset_rows(block_hash, job_id, n, k) == rows
+
+
+def test_subset_rows_match_the_written_out_shuffle_on_many_blocks() -> None:
+    for b in range(200):
+        h = hashlib.sha256(b"draw block %d" % b).digest()
+        for n, k in ((2, 1), (5, 5), (9, 4), (64, 7)):
+            job_id = 1 + b * 7919
+            assert subset_rows(h, job_id, n, k) == _reference_rows(h, job_id, n, k), (b, n, k)
+
+
+# -- heartbeats ------------------------------------------------------------------------
+INTERVAL, WINDOW = 2, 4  # slots of 2 blocks, uptime over the last 4 slots
+
+
+@pytest.fixture
+def rep_chain(make_app: Callable[..., App]) -> StakeChain:
+    return StakeChain(
+        make_app(
+            genesis(
+                reputation={
+                    "heartbeat_interval_blocks": str(INTERVAL),
+                    "uptime_window_slots": str(WINDOW),
+                }
+            )
+        )
+    )
+
+
+def test_heartbeat_event_tells_the_worker_its_height_and_uptime(rep_chain: StakeChain) -> None:
+    chain = rep_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    h = chain.height + 2 + chain.height % 2  # an even height: the start of a slot
+    chain.blocks_until(h - 1)
+    r = chain.heartbeat(W1)
+    assert r.ok, r.log
+    (ev,) = events_of(r, "Heartbeat")
+    assert dict(ev.attributes) == {"address": W1.bech32, "height": str(h), "uptime_bps": "10000"}
+    chain.blocks_until(h + 6)  # slots h+2 and h+4 passed without a heartbeat
+    r = chain.heartbeat(W1)  # at h + 7, up again in this slot
+    (ev,) = events_of(r, "Heartbeat")
+    # slots h+6 (this one, now up), h+4 and h+2 (missed), h (up): 2 of 4
+    assert dict(ev.attributes) == {"address": W1.bech32, "height": str(h + 7), "uptime_bps": "5000"}
+    s = chain.app.custom_query("reputation", "score", {"address": W1.bech32})
+    assert s["uptime_bps"] == 5_000  # what the event said is what the chain holds
+
+
+# -- an outvoted oracle's penalty --------------------------------------------------------
+def test_outvoted_oracle_penalty_is_recorded_as_outvoted(make_app: Callable[..., App]) -> None:
+    chain = StakeChain(make_app(genesis(reputation={"heartbeat_interval_blocks": "100000"})))
+    assert chain.bond(O1, "oracle", MIN_ORACLE, bytes(32)).ok
+    r = chain.hook("penalise_oracle", O1, 700)
+    assert r.ok, r.log
+    (ev,) = events_of(r, "ReputationChanged")
+    assert dict(ev.attributes) == {
+        "address": O1.bech32,
+        "old_score_bps": "10000",
+        "new_score_bps": "9300",
+        "reason": "outvoted",
+    }
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    r = chain.hook("cheat", W1)  # another cause, another reason
+    assert [e.get("reason") for e in events_of(r, "ReputationChanged")] == ["cheating"]
+
+
+# -- unjail and unbonding ids ------------------------------------------------------------
+@pytest.fixture
+def stake_chain(make_app: Callable[..., App]) -> StakeChain:
+    return StakeChain(make_app(genesis(staking={"unbonding_blocks": 10, "jail_blocks": 5})))
+
+
+def test_unjail_refusals_name_the_address_and_unjailed_names_the_role(
+    stake_chain: StakeChain,
+) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    r = chain.unjail(W1, "worker")
+    assert (r.codespace, r.code) == ("staking", 6)
+    assert f"{W1.bech32} is not jailed as worker" in r.log
+    assert chain.hook("cheat", W1).ok
+    until = chain.staking.jailed_until(chain.ctx(), W1.address, "worker")
+    r = chain.unjail(W1, "worker")
+    assert (r.codespace, r.code) == ("staking", 7)
+    assert f"{W1.bech32} is jailed as worker until height {until}" in r.log
+    chain.blocks_until(until - 1)
+    r = chain.unjail(W1, "worker")
+    assert r.ok, r.log
+    (ev,) = events_of(r, "Unjailed")
+    assert dict(ev.attributes) == {"address": W1.bech32, "role": "worker"}
+    assert chain.bond(W2, "worker", MIN_WORKER).ok
+    assert chain.hook("tombstone:worker", W2).ok
+    r = chain.unjail(W2, "worker")
+    assert (r.codespace, r.code) == ("staking", 5)
+    assert f"{W2.bech32} is permanently banned as worker" in r.log
+
+
+def test_unbonding_entries_are_numbered_in_order_and_completed_by_that_number(
+    stake_chain: StakeChain,
+) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", 2 * MIN_WORKER).ok
+    assert chain.bond(W2, "worker", 2 * MIN_WORKER).ok
+    started = []
+    for key, amount in ((W1, VCN), (W2, 2 * VCN), (W1, 3 * VCN)):
+        r = chain.unbond(key, "worker", amount)
+        assert r.ok, r.log
+        (ev,) = events_of(r, "UnbondingStarted")
+        started.append((ev.get("entry_id"), ev.get("address"), ev.get("amount")))
+    assert started == [
+        ("0", W1.bech32, str(VCN)),
+        ("1", W2.bech32, str(2 * VCN)),
+        ("2", W1.bech32, str(3 * VCN)),
+    ]
+    assert chain.app.export_genesis()["staking"]["next_unbonding_id"] == "3"
+    results = chain.blocks_until(chain.height + 10)
+    completed = [
+        (e.get("entry_id"), e.get("address"), e.get("amount"))
+        for b in results
+        for e in b.events
+        if e.type == "UnbondingCompleted"
+    ]
+    assert sorted(completed) == started
+
+
+# -- the keepers' reads -----------------------------------------------------------------
+def test_staking_keeper_params_are_the_ones_in_force(stake_chain: StakeChain) -> None:
+    chain = stake_chain
+    p = chain.staking.params(chain.ctx())
+    assert (p.unbonding_blocks, p.jail_blocks) == (10, 5)
+    assert chain.update_params(PLATFORM, "staking", {"jail_blocks": "7"}).ok
+    assert (
+        chain.staking.params(chain.ctx()).jail_blocks == 7 == chain.staking.jail_blocks(chain.ctx())
+    )
+
+
+def test_mint_keeper_total_minted_counts_every_epoch(make_app: Callable[..., App]) -> None:
+    emission = 1_000_003
+    chain = StakeChain(
+        make_app(genesis(mint={"epoch_blocks": 5, "emission_per_epoch": str(emission)}))
+    )
+    mint: MintKeeper = chain.app.wiring.keepers["mint"]  # type: ignore[assignment]
+    assert mint.total_minted(chain.ctx()) == 0
+    assert chain.hook("record_compute", W1, 3).ok
+    chain.blocks_until(5)
+    assert mint.total_minted(chain.ctx()) == emission
+    assert chain.hook("record_compute", W2, 1).ok
+    chain.blocks_until(10)
+    assert mint.total_minted(chain.ctx()) == 2 * emission
+    assert chain.app.custom_query("mint", "minted", {}) == {"total_minted": str(2 * emission)}
