@@ -172,6 +172,13 @@ def test_unbonding_entries_are_numbered_in_order_and_completed_by_that_number(
         r = chain.unbond(key, "worker", amount)
         assert r.ok, r.log
         (ev,) = events_of(r, "UnbondingStarted")
+        assert dict(ev.attributes) == {
+            "address": key.bech32,
+            "role": "worker",
+            "amount": str(amount),
+            "completion_height": str(chain.height + 10),
+            "entry_id": str(len(started)),
+        }
         started.append((ev.get("entry_id"), ev.get("address"), ev.get("amount")))
     assert started == [
         ("0", W1.bech32, str(VCN)),

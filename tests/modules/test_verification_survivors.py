@@ -1,0 +1,107 @@
+"""The window rule at a picked job's attestation deadline, where scripts/mutation showed
+no test held it: the attesting stake counts from exactly ``window_min_stake_bps`` of
+the oracle stake (one avcn under, the job lapses to a pass), and a window verdict for
+the worker settles the job as passed, pays the worker and penalises the dissenter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from app.app import App
+from chain.coins import DENOM
+from chain.results import BlockResult
+from tests.support.chain import test_key
+from tests.support.genesis import market_genesis
+from tests.support.market import Market
+from tests.support.stake import VCN
+
+W1 = test_key(0)
+POSTER = test_key(10)
+O1, O2, O3 = test_key(20), test_key(21), test_key(22)
+PENALTY = "500"  # oracle_penalty_bps, the slashing default: 5 points
+ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000, "attest_window_blocks": 6}
+
+
+def all_events(blocks: list[BlockResult], type_: str) -> list[dict[str, str]]:
+    return [
+        dict(e.attributes)
+        for b in blocks
+        for e in list(b.events) + [e for t in b.tx_results for e in t.events]
+        if e.type == type_
+    ]
+
+
+def run_to_deadline(
+    make_app: Callable[..., App],
+    stakes: tuple[int, ...],
+    votes: dict[Any, str],
+    **verification: Any,
+) -> tuple[Market, int, list[BlockResult]]:
+    """A picked job of price 1 VCN (escrow 2 VCN), oracles of ``stakes`` (avcn) casting
+    ``votes``; every block up to and including the attestation deadline."""
+    m = Market(make_app(market_genesis(verification={**ALWAYS, **verification})))
+    for i, (key, stake) in enumerate(zip((O1, O2, O3), stakes, strict=False)):
+        assert m.bond_oracle(key, f"o{i}", stake).code == 0
+    m.setup_worker(W1, price_floor=VCN)
+    jid = m.post(POSTER, max_price=2 * VCN)
+    assert m.claim(W1, jid).code == 0
+    assert m.submit(W1, jid).code == 0
+    m.block([])  # the draw
+    assert m.job(jid).state == "checking"
+    due = int(m.pending(jid)["due"])
+    blocks = [m.run(key, m.attest_msg(key, jid, verdict)) for key, verdict in votes.items()]
+    for b in blocks:
+        assert b.tx_results[0].code == 0, b.tx_results[0].log
+    assert m.job(jid).state == "checking"  # no quorum: it waits for the deadline
+    blocks += m.blocks_until(due)
+    return m, jid, blocks
+
+
+# O1 holds exactly a quarter of the oracle stake; window_min_stake_bps 2500
+@pytest.mark.parametrize(
+    ("o3_stake", "how", "state"),
+    [
+        pytest.param(20_000 * VCN, "window", "rejected", id="exactly-the-window-minimum"),
+        pytest.param(20_000 * VCN + 1, "lapsed", "settled", id="one-avcn-under-it"),
+    ],
+)
+def test_the_window_rule_counts_from_exactly_its_minimum_share_of_stake(
+    make_app: Callable[..., App], o3_stake: int, how: str, state: str
+) -> None:
+    stakes = (10_000 * VCN, 10_000 * VCN, o3_stake)
+    m, jid, blocks = run_to_deadline(make_app, stakes, {O1: "fail"}, window_min_stake_bps=2_500)
+    (v,) = all_events(blocks, "VerdictReached")
+    verdict = "fail" if how == "window" else "pass"
+    assert (v["verdict"], v["how"], v["fail_stake"]) == (verdict, how, str(10_000 * VCN))
+    assert v["oracle_stake"] == str(sum(stakes))
+    assert m.job(jid).state == state
+    assert (all_events(blocks, "JobRejected") != []) is (how == "window")
+
+
+def test_a_window_verdict_for_the_worker_pays_it_and_penalises_the_dissenter(
+    make_app: Callable[..., App],
+) -> None:
+    # O2 (20k) says pass, O1 (10k) fail, O3 (30k) silent: 50 % attested, no side at 66.66 %
+    stakes = (10_000 * VCN, 20_000 * VCN, 30_000 * VCN)
+    m, jid, blocks = run_to_deadline(make_app, stakes, {O2: "pass", O1: "fail"})
+    (v,) = all_events(blocks, "VerdictReached")
+    assert {k: v[k] for k in ("verdict", "how", "pass_stake", "fail_stake")} == {
+        "verdict": "pass",
+        "how": "window",
+        "pass_stake": str(20_000 * VCN),
+        "fail_stake": str(10_000 * VCN),
+    }
+    assert m.job(jid).state == "settled"
+    paid = all_events(blocks, "WorkerPaid")
+    assert [e["amount"] for e in paid] == [f"{8 * VCN // 10}{DENOM}"]  # 80 % of 1 VCN
+    assert all_events(blocks, "JobRejected") == []
+    assert all_events(blocks, "CheatingPunished") == []
+    penalised = all_events(blocks, "OraclePenalised")
+    assert [(e["address"], e["points_bps"]) for e in penalised] == [(O1.bech32, PENALTY)]
+    reasons = [e["reason"] for e in all_events(blocks, "ReputationChanged")]
+    assert reasons.count("outvoted") == 1 and "cheating" not in reasons
+    assert m.reputation.stats(m.ctx(), O2.address).penalties_bps == 0
+    assert m.reputation.stats(m.ctx(), O1.address).penalties_bps == int(PENALTY)
