@@ -6,17 +6,24 @@
 * the reason recorded with an outvoted oracle's penalty (``outvoted``);
 * unjail: every refusal names the address, and ``Unjailed`` names the role;
 * unbonding entries numbered 0, 1, 2 … in the order they start, as their events say;
-* the keepers' reads ``StakingKeeper.params`` and ``MintKeeper.total_minted``.
+* the keepers' reads ``StakingKeeper.params`` and ``MintKeeper.total_minted``;
+* the supply may reach exactly 2^256 − 1, not one avcn more;
+* a slash cuts each unbonding entry by its own rounded share, and 0 and 10000 bps are
+  both valid fractions.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from app.app import App
+from chain.coins import DENOM, MAX_AMOUNT
+from chain.errors import ChainError
+from modules.bank import state as bank_state
 from modules.mint.keeper import MintKeeper
 from modules.verification.keeper import subset_rows
 from tests.support.chain import KEYS, PLATFORM, events_of
@@ -221,3 +228,56 @@ def test_mint_keeper_total_minted_counts_every_epoch(make_app: Callable[..., App
     chain.blocks_until(10)
     assert mint.total_minted(chain.ctx()) == 2 * emission
     assert chain.app.custom_query("mint", "minted", {}) == {"total_minted": str(2 * emission)}
+
+
+# -- the supply's ceiling ---------------------------------------------------------------
+def test_supply_may_reach_exactly_2_256_minus_1_and_not_one_avcn_more(app: App) -> None:
+    ctx = app.query_ctx()  # a scratch context: nothing here is committed
+    supply0 = bank_state.supply(ctx, DENOM)
+    app.bank.mint(ctx, "mint", ((DENOM, MAX_AMOUNT - supply0),))
+    assert bank_state.supply(ctx, DENOM) == MAX_AMOUNT
+    with pytest.raises(ChainError) as e:
+        app.bank.mint(ctx, "mint", ((DENOM, 1),))
+    assert (e.value.codespace, e.value.code) == ("bank", 5)
+    assert bank_state.supply(ctx, DENOM) == MAX_AMOUNT
+
+
+# -- slashes: every unbonding entry, to the avcn, from 0 % to 100 % -------------------------
+def _unbonding(chain: StakeChain, who: Any) -> list[int]:
+    q = chain.app.custom_query("staking", "bond", {"address": who.bech32, "role": "worker"})
+    return [int(e["amount"]) for e in q["unbonding"]]
+
+
+def test_a_slash_cuts_each_unbonding_entry_by_its_own_rounded_share(
+    stake_chain: StakeChain,
+) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    for amount in (5, 10, 400 * VCN):  # 10 % of these: 0, 1 and 40 VCN
+        assert chain.unbond(W1, "worker", amount).ok
+    bonded = MIN_WORKER - 400 * VCN - 15
+    r = chain.hook("slash:worker", W1, 1_000)
+    assert r.ok, r.log
+    (ev,) = events_of(r, "Slashed")
+    assert ev.get("amount") == str(bonded // 10 + 0 + 1 + 40 * VCN)
+    assert chain.bonded(W1) == bonded - bonded // 10
+    assert _unbonding(chain, W1) == [5, 9, 360 * VCN]
+
+
+def test_a_slash_of_0_takes_nothing_and_of_10000_bps_takes_everything(
+    stake_chain: StakeChain,
+) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", MIN_WORKER + 7).ok
+    assert chain.unbond(W1, "worker", 7).ok
+    r = chain.hook("slash:worker", W1, 0)
+    assert r.ok, r.log
+    assert events_of(r, "Slashed") == []
+    assert (chain.bonded(W1), _unbonding(chain, W1)) == (MIN_WORKER, [7])
+    treasury = chain.module_balance("treasury")
+    r = chain.hook("slash:worker", W1, 10_000)
+    assert r.ok, r.log
+    (ev,) = events_of(r, "Slashed")
+    assert (ev.get("fraction_bps"), ev.get("amount")) == ("10000", str(MIN_WORKER + 7))
+    assert (chain.bonded(W1), _unbonding(chain, W1)) == (0, [])
+    assert chain.module_balance("treasury") == treasury + MIN_WORKER + 7
