@@ -26,7 +26,7 @@ from chain.errors import ChainError
 from modules.bank import state as bank_state
 from modules.mint.keeper import MintKeeper
 from modules.verification.keeper import subset_rows
-from tests.support.chain import KEYS, PLATFORM, events_of
+from tests.support.chain import ALICE, BOB, KEYS, PLATFORM, events_of
 from tests.support.stake import VCN, StakeChain, genesis
 
 W1, W2, O1 = KEYS["worker1"], KEYS["worker2"], KEYS["oracle1"]
@@ -278,6 +278,63 @@ def test_a_slash_of_0_takes_nothing_and_of_10000_bps_takes_everything(
     r = chain.hook("slash:worker", W1, 10_000)
     assert r.ok, r.log
     (ev,) = events_of(r, "Slashed")
-    assert (ev.get("fraction_bps"), ev.get("amount")) == ("10000", str(MIN_WORKER + 7))
+    assert dict(ev.attributes) == {
+        "address": W1.bech32,
+        "role": "worker",
+        "fraction_bps": "10000",
+        "amount": str(MIN_WORKER + 7),
+        "to_treasury": str(MIN_WORKER + 7),
+        "rewards": "",
+    }
     assert (chain.bonded(W1), _unbonding(chain, W1)) == (0, [])
     assert chain.module_balance("treasury") == treasury + MIN_WORKER + 7
+
+
+def test_a_slash_of_one_avcn_is_still_a_slash(stake_chain: StakeChain) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    assert chain.unbond(W1, "worker", MIN_WORKER - 10).ok  # 10 avcn stay bonded
+    chain.blocks_until(chain.height + 10)  # the entry is paid out
+    assert (chain.bonded(W1), _unbonding(chain, W1)) == (10, [])
+    treasury = chain.module_balance("treasury")
+    r = chain.hook("slash:worker", W1, 1_000)  # 10 % of 10 avcn
+    assert r.ok, r.log
+    (ev,) = events_of(r, "Slashed")
+    assert (ev.get("amount"), ev.get("to_treasury")) == ("1", "1")
+    assert chain.bonded(W1) == 9
+    assert chain.module_balance("treasury") == treasury + 1
+
+
+def test_a_cheat_with_nothing_left_to_slash_reports_a_slash_of_0(
+    stake_chain: StakeChain,
+) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    assert chain.unbond(W1, "worker", MIN_WORKER).ok
+    chain.blocks_until(chain.height + 10)  # all of it paid out before the cheat is caught
+    r = chain.hook("cheat", W1)
+    assert r.ok, r.log
+    (ev,) = events_of(r, "CheatingPunished")
+    assert (ev.get("score_bps"), ev.get("slashed"), ev.get("tombstoned")) == ("0", "0", "true")
+    assert events_of(r, "Slashed") == []
+
+
+def test_slash_rewards_go_by_weight_summed_per_address(stake_chain: StakeChain) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok
+    a0, b0 = chain.balance(ALICE), chain.balance(BOB)
+    # one address of weight 1: the whole reward share (10 % of the cut) is its
+    r = chain.hook("slash:worker", W1, 1_000, [ALICE])
+    assert r.ok, r.log
+    cut = MIN_WORKER // 10
+    assert chain.balance(ALICE) == a0 + cut // 10
+    (ev,) = events_of(r, "Slashed")
+    assert ev.get("rewards") == f"{ALICE.bech32}:{cut // 10}"
+    # the hook weights its addresses 1, 2, 3: ALICE listed twice weighs 1 + 3
+    a1 = chain.balance(ALICE)
+    have = chain.bonded(W1)
+    r = chain.hook("slash:worker", W1, 1_000, [ALICE, BOB, ALICE])
+    assert r.ok, r.log
+    share = have // 10 // 10
+    assert chain.balance(ALICE) == a1 + share * 4 // 6
+    assert chain.balance(BOB) == b0 + share * 2 // 6
