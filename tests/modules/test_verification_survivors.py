@@ -1,7 +1,8 @@
 """The window rule at a picked job's attestation deadline, where scripts/mutation showed
 no test held it: the attesting stake counts from exactly ``window_min_stake_bps`` of
 the oracle stake (one avcn under, the job lapses to a pass), and a window verdict for
-the worker settles the job as passed, pays the worker and penalises the dissenter."""
+the worker settles the job as passed, pays the worker and penalises the dissenter. An oracle
+whose canary catches a cheat is paid its share of the slash."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 from app.app import App
 from chain.coins import DENOM
 from chain.results import BlockResult
+from modules.verification import msgs as vm
 from tests.support.chain import test_key
 from tests.support.genesis import market_genesis
-from tests.support.market import Market
+from tests.support.market import Market, output_of
 from tests.support.stake import VCN
 
 W1 = test_key(0)
@@ -105,3 +107,41 @@ def test_a_window_verdict_for_the_worker_pays_it_and_penalises_the_dissenter(
     assert reasons.count("outvoted") == 1 and "cheating" not in reasons
     assert m.reputation.stats(m.ctx(), O2.address).penalties_bps == 0
     assert m.reputation.stats(m.ctx(), O1.address).penalties_bps == int(PENALTY)
+
+
+def test_a_canary_caught_cheat_pays_the_revealing_oracle_its_reward_share(
+    make_app: Callable[..., App],
+) -> None:
+    """The oracle that revealed the canary is an accuser without attesting: it gets the
+    slash reward (10 % of the cut) and the job is rejected, refunded, in that block."""
+    no_sampling = {"base_sample_bps": 0, "low_rep_factor_bps": 0, "challenge_window_blocks": 50}
+    m = Market(
+        make_app(market_genesis(verification=no_sampling, slashing={"slash_below_bps": 9_000}))
+    )
+    assert m.bond_oracle(O1, "o1").code == 0
+    m.setup_worker(W1, price_floor=VCN)
+    jid = m.post(POSTER, max_price=2 * VCN)
+    expected, salt = output_of(jid), bytes(range(16))
+    assert m.commit_canary(O1, jid, expected, salt).code == 0
+    assert m.claim(W1, jid).code == 0
+    assert m.submit(W1, jid, output=output_of(jid, honest=False)).code == 0
+    m.block([])  # drawn (not picked), still in the challenge window
+    poster = m.balance(POSTER)
+    b = m.run(
+        O1,
+        vm.MsgRevealCanary(
+            oracle=O1.bech32, job_id=jid, expected_output_hash=expected.hex(), salt=salt.hex()
+        ),
+    )
+    assert b.tx_results[0].code == 0, b.tx_results[0].log
+    (v,) = all_events([b], "VerdictReached")
+    assert (v["verdict"], v["how"]) == ("fail", "canary")
+    cut = 1_000 * VCN // 10  # score 80 after the penalty, under 90: 10 % of the bond
+    (punished,) = all_events([b], "CheatingPunished")
+    assert punished["slashed"] == str(cut)
+    (slashed,) = all_events([b], "Slashed")
+    assert slashed["rewards"] == f"{O1.bech32}:{cut // 10}"
+    assert slashed["to_treasury"] == str(cut - cut // 10)
+    j = m.q("jobs", "job", id=jid)
+    assert (j["state"], j["finished_height"], j["refunded"]) == ("rejected", m.height, str(2 * VCN))
+    assert m.balance(POSTER) == poster + 2 * VCN
