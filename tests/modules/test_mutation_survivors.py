@@ -317,6 +317,8 @@ def test_a_cheat_with_nothing_left_to_slash_reports_a_slash_of_0(
     (ev,) = events_of(r, "CheatingPunished")
     assert (ev.get("score_bps"), ev.get("slashed"), ev.get("tombstoned")) == ("0", "0", "true")
     assert events_of(r, "Slashed") == []
+    (ev,) = events_of(r, "Tombstoned")
+    assert dict(ev.attributes) == {"address": W1.bech32, "role": "worker"}
 
 
 def test_slash_rewards_go_by_weight_summed_per_address(stake_chain: StakeChain) -> None:
