@@ -96,7 +96,9 @@ def test_a_window_verdict_for_the_worker_pays_it_and_penalises_the_dissenter(
         "pass_stake": str(20_000 * VCN),
         "fail_stake": str(10_000 * VCN),
     }
-    assert m.job(jid).state == "settled"
+    j = m.q("jobs", "job", id=jid)
+    assert (j["state"], j["finished_height"]) == ("settled", m.height)  # the deadline's block
+    assert (j["paid"], j["burned"], j["refunded"]) == (str(8 * VCN // 10), str(VCN // 10), str(VCN))
     paid = all_events(blocks, "WorkerPaid")
     assert [e["amount"] for e in paid] == [f"{8 * VCN // 10}{DENOM}"]  # 80 % of 1 VCN
     assert all_events(blocks, "JobRejected") == []
