@@ -130,6 +130,9 @@ def test_a_job_out_of_attempts_by_a_timeout_expires_refunded_with_the_last_reaso
     assert events(blocks, "JobExpired") == [
         {"job_id": str(jid), "reason": f"3 attempts failed; last: {reason}"}
     ]
+    assert events(blocks, "EscrowRefunded") == [
+        {"job_id": str(jid), "poster": POSTER.bech32, "amount": f"{3 * VCN}avcn"}
+    ]
     j = view(m, jid)
     assert (j["state"], j["attempts"], j["last_error"]) == ("expired", 3, reason)
     assert (j["finished_height"], j["refunded"], j["paid"]) == (deadline, str(3 * VCN), "0")

@@ -340,3 +340,45 @@ def test_slash_rewards_go_by_weight_summed_per_address(stake_chain: StakeChain) 
     share = have // 10 // 10
     assert chain.balance(ALICE) == a1 + share * 4 // 6
     assert chain.balance(BOB) == b0 + share * 2 // 6
+
+
+def test_a_cheat_under_the_slash_line_jails_and_reports_every_field(
+    stake_chain: StakeChain,
+) -> None:
+    chain = stake_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok  # the reference bond: score 100
+    r = chain.hook("cheat", W1)  # −20: 80, not under 50, so no slash
+    assert r.ok, r.log
+    until = chain.height + 5  # jail_blocks
+    (ev,) = events_of(r, "CheatingPunished")
+    assert dict(ev.attributes) == {
+        "address": W1.bech32,
+        "score_bps": "8000",
+        "jailed_until": str(until),
+        "slashed": "0",
+        "tombstoned": "false",
+    }
+    (ev,) = events_of(r, "Jailed")
+    assert dict(ev.attributes) == {
+        "address": W1.bech32,
+        "role": "worker",
+        "until_height": str(until),
+    }
+    assert events_of(r, "Slashed") == [] and events_of(r, "Tombstoned") == []
+    assert chain.bonded(W1) == MIN_WORKER
+
+
+def test_an_oracle_penalty_param_of_0_still_records_the_outvote(stake_chain: StakeChain) -> None:
+    chain = stake_chain
+    assert chain.update_params(PLATFORM, "slashing", {"oracle_penalty_bps": 0}).ok
+    assert chain.bond(O1, "oracle", MIN_ORACLE, bytes(32)).ok
+    r = chain.hook("penalise_oracle", O1)  # the param: 0 points
+    assert r.ok, r.log
+    (ev,) = events_of(r, "ReputationChanged")
+    assert (ev.get("old_score_bps"), ev.get("new_score_bps"), ev.get("reason")) == (
+        "10000",
+        "10000",
+        "outvoted",
+    )
+    (ev,) = events_of(r, "OraclePenalised")
+    assert (ev.get("points_bps"), ev.get("score_bps")) == ("0", "10000")

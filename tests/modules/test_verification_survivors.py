@@ -147,3 +147,27 @@ def test_a_canary_caught_cheat_pays_the_revealing_oracle_its_reward_share(
     j = m.q("jobs", "job", id=jid)
     assert (j["state"], j["finished_height"], j["refunded"]) == ("rejected", m.height, str(2 * VCN))
     assert m.balance(POSTER) == poster + 2 * VCN
+
+
+def test_an_unpicked_result_settles_with_a_verdict_of_no_stake(
+    make_app: Callable[..., App],
+) -> None:
+    never = {"base_sample_bps": 0, "low_rep_factor_bps": 0, "challenge_window_blocks": 3}
+    m = Market(make_app(market_genesis(verification=never)))
+    assert m.bond_oracle(O1, "o1").code == 0  # oracle stake exists, but nobody attested
+    m.setup_worker(W1, price_floor=VCN)
+    jid = m.post(POSTER, max_price=2 * VCN)
+    assert m.claim(W1, jid).code == 0
+    assert m.submit(W1, jid).code == 0
+    blocks = m.blocks_until(m.height + 3)
+    assert all_events(blocks, "VerdictReached") == [
+        {
+            "job_id": str(jid),
+            "verdict": "pass",
+            "how": "unpicked",
+            "pass_stake": "0",
+            "fail_stake": "0",
+            "oracle_stake": "0",
+        }
+    ]
+    assert m.job(jid).state == "settled"
