@@ -6,6 +6,7 @@ whose canary catches a cheat is paid its share of the slash."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from app.app import App
 from chain.coins import DENOM
 from chain.results import BlockResult
 from modules.verification import msgs as vm
-from tests.support.chain import test_key
+from tests.support.chain import block_hash, test_key
 from tests.support.genesis import market_genesis
 from tests.support.market import Market, output_of
 from tests.support.stake import VCN
@@ -171,3 +172,53 @@ def test_an_unpicked_result_settles_with_a_verdict_of_no_stake(
         }
     ]
     assert m.job(jid).state == "settled"
+
+
+def _drawn(make_app: Callable[..., App], max_sample_bps: int) -> tuple[Market, int, BlockResult]:
+    """A result drawn at a sampling rate of exactly ``max_sample_bps`` (every term at
+    10000, capped): the market, the job id, the draw block."""
+    cap = {"base_sample_bps": 10_000, "max_sample_bps": max_sample_bps, "attest_window_blocks": 6}
+    m = Market(make_app(market_genesis(verification=cap)))
+    assert m.bond_oracle(O1, "o1").code == 0
+    m.setup_worker(W1, price_floor=VCN)
+    jid = m.post(POSTER, max_price=2 * VCN)
+    assert m.claim(W1, jid).code == 0
+    assert m.submit(W1, jid).code == 0
+    return m, jid, m.block([])
+
+
+def _draw(height: int, job_id: int) -> int:
+    """The documented draw, written out: uint64(sha256("vcoin/sample/v1" ‖ block hash ‖
+    job id as 8 bytes)[:8]) mod 10000, all big-endian, on the test chain's block hash."""
+    seed = b"vcoin/sample/v1" + block_hash(height, []) + job_id.to_bytes(8, "big")
+    return int.from_bytes(hashlib.sha256(seed).digest()[:8], "big") % 10_000
+
+
+def test_a_result_is_picked_when_its_draw_is_under_the_rate_not_at_it(
+    make_app: Callable[..., App],
+) -> None:
+    m, jid, _ = _drawn(make_app, 10_000)
+    d = _draw(m.height, jid)  # the same heights and blocks whatever the rate
+    assert 0 <= d < 9_999
+    m, jid, b = _drawn(make_app, d)  # a draw at exactly the rate: not picked
+    assert all_events([b], "ResultSampled") == [
+        {"job_id": str(jid), "worker": W1.bech32, "picked": "false", "rate_bps": str(d)}
+    ]
+    assert all_events([b], "VerificationRequested") == []
+    assert m.job(jid).state == "submitted"
+    m, jid, b = _drawn(make_app, d + 1)  # one basis point over it: picked
+    h = m.height
+    assert all_events([b], "ResultSampled") == [
+        {"job_id": str(jid), "worker": W1.bech32, "picked": "true", "rate_bps": str(d + 1)}
+    ]
+    assert all_events([b], "VerificationRequested") == [
+        {"job_id": str(jid), "worker": W1.bech32, "deadline": str(h + 6)}
+    ]
+    assert m.job(jid).state == "checking"
+    p = m.pending(jid)
+    assert (p["stage"], p["due"], p["rate_bps"], p["drawn_height"]) == (
+        "checking",
+        h + 6,
+        d + 1,
+        h,
+    )
