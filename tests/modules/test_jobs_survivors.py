@@ -163,3 +163,14 @@ def test_a_job_out_of_attempts_by_a_give_back_expires_with_that_reason(m: Market
     assert m.balance(POSTER) == poster + 3 * VCN
     r = m.submit(W2, jid)
     assert code(r) == ("jobs", 15) and "is expired; claim it before submitting" in r.log
+
+
+def test_a_result_in_the_deadline_block_itself_is_accepted(m: Market) -> None:
+    jid = post(m)
+    assert m.claim(W1, jid).code == 0
+    deadline = m.height + RESULT_BLOCKS
+    m.blocks_until(deadline - 1)
+    r = m.submit(W1, jid)  # lands at height == result_deadline
+    assert m.height == deadline == view(m, jid)["result_deadline"]
+    assert r.code == 0, r.log
+    assert m.job(jid).state == "submitted"

@@ -382,3 +382,30 @@ def test_an_oracle_penalty_param_of_0_still_records_the_outvote(stake_chain: Sta
     )
     (ev,) = events_of(r, "OraclePenalised")
     assert (ev.get("points_bps"), ev.get("score_bps")) == ("0", "10000")
+
+
+def test_reputation_changes_report_scores_with_uptime_and_the_reason(
+    rep_chain: StakeChain,
+) -> None:
+    chain = rep_chain
+    assert chain.bond(W1, "worker", MIN_WORKER).ok  # weight 1
+    h = chain.height + 2 + chain.height % 2  # an even height: the start of a slot
+    chain.blocks_until(h - 1)
+    assert chain.heartbeat(W1).ok
+    chain.blocks_until(h + 6)  # slots h+2 and h+4 missed: uptime 50 %
+    r = chain.hook("success", W1)
+    assert r.ok, r.log
+    (ev,) = events_of(r, "ReputationChanged")
+    assert dict(ev.attributes) == {
+        "address": W1.bech32,
+        "old_score_bps": "5000",  # 1/1 × 1 × 0.5, from the record as it stood
+        "new_score_bps": "5000",
+        "reason": "success",
+    }
+    r = chain.hook("timeout", W1)  # at h + 8: slot h+6 missed too, uptime 25 %
+    (ev,) = events_of(r, "ReputationChanged")
+    assert (ev.get("old_score_bps"), ev.get("new_score_bps"), ev.get("reason")) == (
+        "2500",
+        "1250",  # 1/2 × 1 × 0.25
+        "failure",
+    )
