@@ -22,6 +22,7 @@ import pytest
 
 from app.app import App
 from chain.coins import DENOM, MAX_AMOUNT
+from chain.crypto import module_address, to_bech32
 from chain.errors import ChainError
 from modules.bank import state as bank_state
 from modules.mint.keeper import MintKeeper
@@ -409,3 +410,42 @@ def test_reputation_changes_report_scores_with_uptime_and_the_reason(
         "1250",  # 1/2 × 1 × 0.25
         "failure",
     )
+
+
+def test_mint_rewards_skip_only_zero_shares_and_report_each_worker(
+    make_app: Callable[..., App],
+) -> None:
+    chain = StakeChain(make_app(genesis(mint={"epoch_blocks": 10, "emission_per_epoch": "12"})))
+    a, b, c = sorted((W1, W2, O1), key=lambda k: k.address)  # the order rewards are paid in
+    for key, units in ((a, 1), (b, 10), (c, 100)):  # shares 12·u // 111: 0, 1, 10
+        assert chain.hook("record_compute", key, units).ok
+    treasury = chain.module_balance("treasury")
+    before = {k.bech32: chain.balance(k) for k in (a, b, c)}
+    blocks = chain.blocks_until(10)
+    evs = [dict(e.attributes) for r in blocks for e in r.events]
+    rewards = [e for e in evs if "compute_units" in e and "address" in e]
+    assert rewards == [
+        {"epoch": "0", "address": b.bech32, "compute_units": "10", "amount": "1"},
+        {"epoch": "0", "address": c.bech32, "compute_units": "100", "amount": "10"},
+    ]
+    minted = [e for e in evs if "workers" in e]
+    assert minted == [
+        {"epoch": "0", "amount": "12", "compute_units": "111", "workers": "3", "to_treasury": "1"}
+    ]
+    after = {k.bech32: chain.balance(k) - before[k.bech32] for k in (a, b, c)}
+    assert after == {a.bech32: 0, b.bech32: 1, c.bech32: 10}
+    assert chain.module_balance("treasury") == treasury + 1
+    # an epoch that pays out everything sends nothing to the treasury
+    assert chain.hook("record_compute", c, 5).ok
+    blocks = chain.blocks_until(20)
+    minted = [dict(e.attributes) for r in blocks for e in r.events if e.type == "Minted"]
+    assert [(e["epoch"], e["to_treasury"]) for e in minted] == [("1", "0")]
+    to_treasury = [
+        dict(e.attributes)
+        for r in blocks
+        for e in r.events
+        if e.get("recipient") == to_bech32(module_address("treasury"))
+    ]
+    assert to_treasury == []  # not even a transfer of nothing
+    assert chain.module_balance("treasury") == treasury + 1
+    assert chain.module_balance("mint") == 0
