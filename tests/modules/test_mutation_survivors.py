@@ -449,3 +449,37 @@ def test_mint_rewards_skip_only_zero_shares_and_report_each_worker(
     assert to_treasury == []  # not even a transfer of nothing
     assert chain.module_balance("treasury") == treasury + 1
     assert chain.module_balance("mint") == 0
+
+
+def test_bond_events_report_the_new_total_and_refusals_name_the_address(
+    stake_chain: StakeChain,
+) -> None:
+    chain = stake_chain
+    r = chain.bond(W1, "worker", MIN_WORKER - 1)
+    assert (r.codespace, r.code) == ("staking", 3)
+    assert f"{W1.bech32} would have {MIN_WORKER - 1}avcn" in r.log
+    r = chain.bond(W1, "worker", MIN_WORKER)
+    (ev,) = events_of(r, "Bonded")
+    assert dict(ev.attributes) == {
+        "address": W1.bech32,
+        "role": "worker",
+        "amount": str(MIN_WORKER),
+        "bonded": str(MIN_WORKER),
+    }
+    r = chain.bond(W1, "worker", 5)
+    (ev,) = events_of(r, "Bonded")
+    assert (ev.get("amount"), ev.get("bonded")) == ("5", str(MIN_WORKER + 5))
+    assert chain.hook("tombstone:worker", W1).ok
+    r = chain.bond(W1, "worker", MIN_WORKER)
+    assert (r.codespace, r.code) == ("staking", 5)
+    assert f"{W1.bech32} is permanently banned as worker and cannot bond again" in r.log
+
+
+def test_an_oracle_under_its_reference_bond_has_a_whole_basis_point_weight(
+    make_app: Callable[..., App],
+) -> None:
+    chain = StakeChain(make_app(genesis(reputation={"oracle_reference_bond": str(30_000 * VCN)})))
+    assert chain.bond(O1, "oracle", MIN_ORACLE, bytes(32)).ok  # a third of the reference
+    s = chain.app.custom_query("reputation", "score", {"address": O1.bech32})
+    assert (s["stake_weight_bps"], s["score_bps"]) == (3_333, 3_333)
+    assert chain.score(O1) == 3_333 and isinstance(chain.score(O1), int)
