@@ -21,6 +21,7 @@ W1, W2 = test_key(0), test_key(1)
 POSTER = test_key(10)
 NO_SAMPLING = {"base_sample_bps": 0, "low_rep_factor_bps": 0, "challenge_window_blocks": 2}
 CLAIM_BLOCKS, RESULT_BLOCKS = 5, 2
+INVALID_JOB = 5  # ErrInvalidJob
 
 
 @pytest.fixture
@@ -174,3 +175,27 @@ def test_a_result_in_the_deadline_block_itself_is_accepted(m: Market) -> None:
     assert m.height == deadline == view(m, jid)["result_deadline"]
     assert r.code == 0, r.log
     assert m.job(jid).state == "submitted"
+
+
+def test_claim_and_result_windows_up_to_their_maximum_are_taken(
+    make_app: Callable[..., App],
+) -> None:
+    m = Market(
+        make_app(
+            market_genesis(
+                verification=NO_SAMPLING,
+                jobs={
+                    "max_claim_blocks": 40,
+                    "max_result_blocks": 20,
+                    "default_claim_blocks": 10,
+                    "default_result_blocks": 5,
+                },
+            )
+        )
+    )
+    r = m.tx(POSTER, m.post_msg(POSTER, max_price=VCN, claim_blocks=40, result_blocks=20))
+    assert r.code == 0, r.log
+    r = m.tx(POSTER, m.post_msg(POSTER, max_price=VCN, claim_blocks=41))
+    assert code(r) == ("jobs", INVALID_JOB) and "claim_blocks is at most 40" in r.log
+    r = m.tx(POSTER, m.post_msg(POSTER, max_price=VCN, result_blocks=21))
+    assert code(r) == ("jobs", INVALID_JOB) and "result_blocks is at most 20" in r.log
