@@ -222,3 +222,46 @@ def test_a_result_is_picked_when_its_draw_is_under_the_rate_not_at_it(
         d + 1,
         h,
     )
+
+
+def _picked_canary_job(make_app: Callable[..., App]) -> tuple[Market, int, Any]:
+    """A picked (checking) job whose wrong output O1's canary commitment will expose;
+    O2 holds 75 % of the oracle stake, a quorum alone. Returns the reveal message."""
+    m = Market(make_app(market_genesis(verification=ALWAYS)))
+    assert m.bond_oracle(O1, "o1", 10_000 * VCN).code == 0
+    assert m.bond_oracle(O2, "o2", 30_000 * VCN).code == 0
+    m.setup_worker(W1, price_floor=VCN)
+    jid = m.post(POSTER, max_price=2 * VCN)
+    expected, salt = output_of(jid), bytes(range(16))
+    assert m.commit_canary(O1, jid, expected, salt).code == 0
+    assert m.claim(W1, jid).code == 0
+    assert m.submit(W1, jid, output=output_of(jid, honest=False)).code == 0
+    m.block([])  # the draw
+    assert m.job(jid).state == "checking"
+    reveal = vm.MsgRevealCanary(
+        oracle=O1.bech32, job_id=jid, expected_output_hash=expected.hex(), salt=salt.hex()
+    )
+    return m, jid, reveal
+
+
+def test_a_canary_is_revealed_on_a_picked_job(make_app: Callable[..., App]) -> None:
+    m, jid, reveal = _picked_canary_job(make_app)
+    b = m.run(O1, reveal)
+    assert b.tx_results[0].code == 0, b.tx_results[0].log
+    (v,) = all_events([b], "VerdictReached")
+    assert (v["verdict"], v["how"]) == ("fail", "canary")
+    assert m.job(jid).state == "rejected"
+
+
+def test_a_canary_reveal_after_a_verdict_in_the_same_block_is_refused(
+    make_app: Callable[..., App],
+) -> None:
+    m, jid, reveal = _picked_canary_job(make_app)
+    b = m.block(
+        [m.sign(O2, [m.attest_msg(O2, jid, "pass")]), m.sign(O1, [reveal])]
+    )  # the quorum first, then the reveal
+    assert b.tx_results[0].code == 0, b.tx_results[0].log
+    assert b.tx_results[1].code != 0 and "before the result has a verdict" in b.tx_results[1].log
+    (v,) = all_events([b], "VerdictReached")
+    assert (v["verdict"], v["how"]) == ("pass", "quorum")
+    assert m.job(jid).state == "settled"
