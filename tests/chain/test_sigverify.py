@@ -163,3 +163,27 @@ def test_a_params_change_inside_a_large_block_applies_to_the_txs_after_it(tmp_pa
     finally:
         inline.app.close()
         helped.app.close()
+
+
+def test_a_tx_from_an_account_that_does_not_exist_fails_alone_in_a_large_block(
+    tmp_path: Path,
+) -> None:
+    """The pre-pass has no key to send for a signer with no account: that tx is refused
+    by the ante handler as on a node without the helper, and the block goes on."""
+    inline, helped = _apps(tmp_path)
+    try:
+        txs = [inline.send(test_key(i), BOB, 1 + i) for i in range(N)]
+        stranger = PrivateKey.from_seed(b"no account on this chain")
+        txs.append(
+            sign_tx(
+                stranger, [msg_send(stranger, BOB, 1)], chain_id=CHAIN_ID,
+                account_number=0, sequence=0,
+            )
+        )  # fmt: skip
+        result = _same_block(inline, helped, txs)
+        codes = [r.code for r in result.tx_results]
+        assert codes[:N] == [0] * N and codes[N] != 0
+        assert len(helped.app.sigverify.last.slots) == N  # every tx but the stranger's
+    finally:
+        inline.app.close()
+        helped.app.close()
