@@ -75,7 +75,7 @@ def test_without_an_evaluator_the_weights_decide_and_the_evidence_says_so(tmp_pa
     ours = adapter(tmp_path / "ours.st", a=[[3, 4]], b=[[1, 0]])
     theirs = adapter(tmp_path / "theirs.st", a=[[4, 3]], b=[[1, 0]])  # cos = 24/25
     c = compare("lora-train", ours, theirs, POLICY)
-    assert (c.similarity_bps, c.verdict) == (9_600, "pass")
+    assert (c.task, c.metric, c.similarity_bps, c.verdict) == ("lora-train", LORA, 9_600, "pass")
     assert c.details == {
         "expected_sha256": sha(ours),
         "actual_sha256": sha(theirs),
@@ -158,7 +158,9 @@ def test_embedding_evidence_lists_rows_up_to_64(tmp_path: Path) -> None:
     ours = adapter(tmp_path / "ours.st", embeddings=rows)
     theirs = adapter(tmp_path / "theirs.st", embeddings=theirs_rows)
     c = compare("embedding", ours, theirs, POLICY)
-    assert (c.metric, c.similarity_bps, c.verdict) == ("embedding-row-cosine", 6_000, "fail")
+    assert (c.task, c.metric, c.similarity_bps, c.verdict) == (
+        "embedding", "embedding-row-cosine", 6_000, "fail",
+    )  # fmt: skip
     assert c.details == {
         "expected_sha256": sha(ours),
         "actual_sha256": sha(theirs),
@@ -173,7 +175,9 @@ def test_embedding_of_another_shape_fails_saying_both_shapes(tmp_path: Path) -> 
     ours = adapter(tmp_path / "ours.st", embeddings=[[1.0, 0.0, 0.0]] * 2)
     theirs = adapter(tmp_path / "theirs.st", embeddings=[[1.0, 0.0]] * 2)
     c = compare("embedding", ours, theirs, POLICY)
-    assert (c.similarity_bps, c.verdict) == (0, "fail")
+    assert (c.task, c.metric, c.similarity_bps, c.passed) == (
+        "embedding", "embedding-row-cosine", 0, False,
+    )  # fmt: skip
     assert c.details["error"] == "shape (2, 2), due (2, 3)"
 
 
@@ -187,7 +191,9 @@ def test_text_evidence_for_a_count_or_prompt_mismatch(tmp_path: Path) -> None:
     ours = completions(tmp_path / "ours.json", ("p", "a b c"), ("q", "d e f"))
     short = completions(tmp_path / "short.json", ("p", "a b c"))
     c = compare("text-generation", ours, short, POLICY)
-    assert (c.metric, c.similarity_bps, c.verdict) == ("exact-sha256", 0, "fail")
+    assert (c.task, c.metric, c.similarity_bps, c.passed) == (
+        "text-generation", "exact-sha256", 0, False,
+    )  # fmt: skip
     assert c.details["error"] == "1 completions, 2 due"
     other = completions(tmp_path / "other.json", ("p", "a b c"), ("r", "d e f"))
     c = compare("text-generation", ours, other, POLICY)
@@ -200,7 +206,9 @@ def test_text_evidence_for_a_count_or_prompt_mismatch(tmp_path: Path) -> None:
     }
     same = completions(tmp_path / "same.json", ("p", "a b c"), ("q", "d e f"))
     c = compare("text-generation", ours, same, POLICY)
-    assert (c.metric, c.similarity_bps, c.verdict) == ("exact-sha256", 10_000, "pass")
+    assert (c.task, c.metric, c.similarity_bps, c.verdict) == (
+        "text-generation", "exact-sha256", 10_000, "pass",
+    )  # fmt: skip
     assert c.details == {"expected_sha256": sha(ours), "actual_sha256": sha(same), "exact": True}
 
 
@@ -289,5 +297,30 @@ def test_the_same_embeddings_are_an_exact_pass(tmp_path: Path) -> None:
     ours = adapter(tmp_path / "ours.st", embeddings=[[1.0, 2.0], [3.0, 4.0]])
     theirs = adapter(tmp_path / "theirs.st", embeddings=[[1.0, 2.0], [3.0, 4.0]])
     c = compare("embedding", ours, theirs, POLICY)
-    assert (c.metric, c.similarity_bps, c.verdict) == ("embedding-row-cosine", 10_000, "pass")
+    assert (c.task, c.metric, c.similarity_bps, c.verdict) == (
+        "embedding", "embedding-row-cosine", 10_000, "pass",
+    )  # fmt: skip
     assert c.details == {"expected_sha256": sha(ours), "actual_sha256": sha(theirs), "exact": True}
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("[]", "output.json has no completions list"),  # JSON, but not an object
+        ('{"completions": []}', "output.json has no completions list"),
+        ('{"completions": {"a": 1}}', "output.json has no completions list"),
+        ('{"completions": [{"completion": 5}]}', "each completion needs a completion string"),
+        ('{"completions": ["text"]}', "each completion needs a completion string"),
+    ],
+    ids=["a-list", "empty", "not-a-list", "not-a-string", "not-an-object"],
+)
+def test_malformed_completions_fail_the_worker_not_the_oracle(
+    tmp_path: Path, content: str, error: str
+) -> None:
+    """Evidence against the worker (a fail), never an oracle fault (an abstention)."""
+    ours = completions(tmp_path / "ours.json", ("p", "a b c"))
+    theirs = tmp_path / "theirs.json"
+    theirs.write_text(content)
+    c = compare("text-generation", ours, theirs, POLICY)
+    assert (c.metric, c.similarity_bps, c.passed) == ("unreadable", 0, False)
+    assert c.details["error"] == error
