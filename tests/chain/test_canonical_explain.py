@@ -105,8 +105,9 @@ def test_canonical_encodings_are_accepted_and_explain_finds_nothing() -> None:
         (b"\x80", "probe: a varint runs past its end"),  # the tag itself
         (b"\x09" + bytes(4), "probe.d runs past the end"),
         (b"\x32\x05ab", "probe.b runs past the end"),
+        (b"\x32\x80", "probe.b: a varint runs past its end"),  # its length, cut
     ],
-    ids=["eleven-byte-varint", "cut-varint", "cut-tag", "cut-double", "cut-bytes"],
+    ids=["eleven-byte-varint", "cut-varint", "cut-tag", "cut-double", "cut-bytes", "cut-length"],
 )
 def test_damaged_bytes_are_explained_too(data: bytes, why: str) -> None:
     """The parser refuses these first ("not valid protobuf"); ``explain`` still names
