@@ -257,4 +257,6 @@ class DockerSandbox:
         """Remove the idle warm containers; the sandbox runs no more jobs after this."""
         self.stop_warm()
         self.client.close()
+
+
 # pragma: no mutate end
