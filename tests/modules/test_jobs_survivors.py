@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from app.app import App
-from chain.results import BlockResult
-from tests.support.chain import test_key
+from tests.support.chain import block_events, test_key
 from tests.support.genesis import market_genesis
 from tests.support.market import VCN, Market, code
 
@@ -36,15 +35,6 @@ def post(m: Market) -> int:
     return m.post(POSTER, max_price=3 * VCN, claim_blocks=CLAIM_BLOCKS, result_blocks=RESULT_BLOCKS)
 
 
-def events(blocks: list[BlockResult], type_: str) -> list[dict[str, str]]:
-    return [
-        dict(e.attributes)
-        for b in blocks
-        for e in list(b.events) + [e for t in b.tx_results for e in t.events]
-        if e.type == type_
-    ]
-
-
 def view(m: Market, jid: int) -> dict[str, Any]:
     out: dict[str, Any] = m.q("jobs", "job", id=jid)
     return out
@@ -58,7 +48,7 @@ def test_a_timed_out_job_is_requeued_clean_with_a_fresh_claim_window(m: Market) 
     deadline = claimed + RESULT_BLOCKS
     blocks = m.blocks_until(deadline)  # taken back at the end of the deadline's block
     reason = f"no result by the deadline at height {deadline}"
-    assert events(blocks, "JobRequeued") == [
+    assert block_events(blocks, "JobRequeued") == [
         {
             "job_id": str(jid),
             "worker": W1.bech32,
@@ -85,7 +75,7 @@ def test_a_timed_out_job_is_requeued_clean_with_a_fresh_claim_window(m: Market) 
     poster = m.balance(POSTER)
     last = m.block([])
     assert m.job(jid).state == "expired"
-    assert events([last], "JobExpired") == [
+    assert block_events([last], "JobExpired") == [
         {"job_id": str(jid), "reason": f"no worker claimed it by height {deadline + CLAIM_BLOCKS}"}
     ]
     assert m.balance(POSTER) == poster + 3 * VCN
@@ -127,11 +117,11 @@ def test_a_job_out_of_attempts_by_a_timeout_expires_refunded_with_the_last_reaso
     poster = m.balance(POSTER)
     blocks = m.blocks_until(deadline)
     reason = f"no result by the deadline at height {deadline}"
-    assert events(blocks, "JobRequeued") == []
-    assert events(blocks, "JobExpired") == [
+    assert block_events(blocks, "JobRequeued") == []
+    assert block_events(blocks, "JobExpired") == [
         {"job_id": str(jid), "reason": f"3 attempts failed; last: {reason}"}
     ]
-    assert events(blocks, "EscrowRefunded") == [
+    assert block_events(blocks, "EscrowRefunded") == [
         {"job_id": str(jid), "poster": POSTER.bech32, "amount": f"{3 * VCN}avcn"}
     ]
     j = view(m, jid)

@@ -26,11 +26,10 @@ import pytest
 
 from app.app import App
 from chain.coins import DENOM
-from chain.results import BlockResult
 from modules.bank import state as bank_state
 from tests.modules.test_simulation import Actor, Sim
 from tests.modules.test_simulation import setup as setup_market
-from tests.support.chain import new_app, test_key
+from tests.support.chain import block_events, new_app, test_key
 from tests.support.genesis import market_genesis
 from tests.support.market import Market, output_of
 from tests.support.stake import VCN
@@ -48,11 +47,6 @@ def sim_genesis() -> dict[str, Any]:
         mint={"epoch_blocks": 10},
         staking={"jail_blocks": 10, "unbonding_blocks": 1_000},
     )
-
-
-def all_events(b: BlockResult, type_: str) -> list[dict[str, str]]:
-    evs = list(b.events) + [e for t in b.tx_results for e in t.events]
-    return [dict(e.attributes) for e in evs if e.type == type_]
 
 
 def avcn(text: str) -> int:
@@ -77,11 +71,11 @@ def test_supply_moves_by_minted_minus_a_tenth_of_each_settled_price_in_every_blo
     for _ in range(80):
         before = m.supply()
         b = sim.step()
-        burn = sum(avcn(e["price"]) // 10 for e in all_events(b, "JobSettled"))
-        mint = sum(int(e["amount"]) for e in all_events(b, "Minted"))
+        burn = sum(avcn(e["price"]) // 10 for e in block_events([b], "JobSettled"))
+        mint = sum(int(e["amount"]) for e in block_events([b], "Minted"))
         assert m.supply() == before + mint - burn, f"block {b.height}: burned or minted wrong"
         assert m.supply() == sum_of_balances(m), f"block {b.height}"
-        settled += len(all_events(b, "JobSettled"))
+        settled += len(block_events([b], "JobSettled"))
         minted += mint
     assert settled >= 10 and minted > 0  # the run did burn and mint
 
@@ -147,9 +141,9 @@ def test_stake_unbonding_when_a_cheat_is_caught_is_slashed_too(
     b = m.run(O1, m.attest_msg(O1, jid, "fail"))
     assert b.tx_results[0].code == 0, b.tx_results[0].log
     assert m.job(jid).state == "rejected"
-    (punished,) = all_events(b, "CheatingPunished")
+    (punished,) = block_events([b], "CheatingPunished")
     assert punished["score_bps"] == "4500"  # 65 − 20: under 50, not under 30
-    (slashed,) = all_events(b, "Slashed")
+    (slashed,) = block_events([b], "Slashed")
     assert slashed["amount"] == str(100 * VCN)  # 10 % of 650 bonded + 10 % of 350 unbonding
     bond = m.q("staking", "bond", address=W1.bech32, role="worker")
     assert bond["bonded"] == str(585 * VCN)
@@ -201,14 +195,14 @@ def test_oracles_without_a_quorum_leave_the_job_waiting_then_it_lapses_penalisin
     assert m.balance(W1) == worker and m.balance(POSTER) == poster
     assert m.module_balance("escrow") == 2 * VCN
     blocks += m.blocks_until(due)
-    verdicts = [e for b in blocks for e in all_events(b, "VerdictReached")]
+    verdicts = block_events(blocks, "VerdictReached")
     assert [(v["verdict"], v["how"]) for v in verdicts] == [("pass", "lapsed")]
     assert m.job(jid).state == "settled"
     for type_ in ("OraclePenalised", "CheatingPunished", "Slashed", "JobRejected"):
-        assert [e for b in blocks for e in all_events(b, type_)] == [], type_
+        assert block_events(blocks, type_) == [], type_
     for key in oracles:
         assert m.reputation.stats(m.ctx(), key.address).penalties_bps == 0, key.bech32
-    paid = [e for b in blocks for e in all_events(b, "WorkerPaid")]
+    paid = block_events(blocks, "WorkerPaid")
     assert [e["amount"] for e in paid] == [f"{8 * VCN // 10}{DENOM}"]  # once: 80 % of 1 VCN
     assert m.balance(W1) == worker + 8 * VCN // 10
     assert m.balance(POSTER) == poster + VCN  # the escrow above the price comes back

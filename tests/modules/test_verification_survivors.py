@@ -16,7 +16,7 @@ from app.app import App
 from chain.coins import DENOM
 from chain.results import BlockResult
 from modules.verification import msgs as vm
-from tests.support.chain import block_hash, test_key
+from tests.support.chain import block_events, block_hash, test_key
 from tests.support.genesis import market_genesis
 from tests.support.market import Market, output_of
 from tests.support.stake import VCN
@@ -26,15 +26,6 @@ POSTER = test_key(10)
 O1, O2, O3 = test_key(20), test_key(21), test_key(22)
 PENALTY = "500"  # oracle_penalty_bps, the slashing default: 5 points
 ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000, "attest_window_blocks": 6}
-
-
-def all_events(blocks: list[BlockResult], type_: str) -> list[dict[str, str]]:
-    return [
-        dict(e.attributes)
-        for b in blocks
-        for e in list(b.events) + [e for t in b.tx_results for e in t.events]
-        if e.type == type_
-    ]
 
 
 def run_to_deadline(
@@ -76,12 +67,12 @@ def test_the_window_rule_counts_from_exactly_its_minimum_share_of_stake(
 ) -> None:
     stakes = (10_000 * VCN, 10_000 * VCN, o3_stake)
     m, jid, blocks = run_to_deadline(make_app, stakes, {O1: "fail"}, window_min_stake_bps=2_500)
-    (v,) = all_events(blocks, "VerdictReached")
+    (v,) = block_events(blocks, "VerdictReached")
     verdict = "fail" if how == "window" else "pass"
     assert (v["verdict"], v["how"], v["fail_stake"]) == (verdict, how, str(10_000 * VCN))
     assert v["oracle_stake"] == str(sum(stakes))
     assert m.job(jid).state == state
-    assert (all_events(blocks, "JobRejected") != []) is (how == "window")
+    assert (block_events(blocks, "JobRejected") != []) is (how == "window")
 
 
 def test_a_window_verdict_for_the_worker_pays_it_and_penalises_the_dissenter(
@@ -90,7 +81,7 @@ def test_a_window_verdict_for_the_worker_pays_it_and_penalises_the_dissenter(
     # O2 (20k) says pass, O1 (10k) fail, O3 (30k) silent: 50 % attested, no side at 66.66 %
     stakes = (10_000 * VCN, 20_000 * VCN, 30_000 * VCN)
     m, jid, blocks = run_to_deadline(make_app, stakes, {O2: "pass", O1: "fail"})
-    (v,) = all_events(blocks, "VerdictReached")
+    (v,) = block_events(blocks, "VerdictReached")
     assert {k: v[k] for k in ("verdict", "how", "pass_stake", "fail_stake")} == {
         "verdict": "pass",
         "how": "window",
@@ -100,13 +91,13 @@ def test_a_window_verdict_for_the_worker_pays_it_and_penalises_the_dissenter(
     j = m.q("jobs", "job", id=jid)
     assert (j["state"], j["finished_height"]) == ("settled", m.height)  # the deadline's block
     assert (j["paid"], j["burned"], j["refunded"]) == (str(8 * VCN // 10), str(VCN // 10), str(VCN))
-    paid = all_events(blocks, "WorkerPaid")
+    paid = block_events(blocks, "WorkerPaid")
     assert [e["amount"] for e in paid] == [f"{8 * VCN // 10}{DENOM}"]  # 80 % of 1 VCN
-    assert all_events(blocks, "JobRejected") == []
-    assert all_events(blocks, "CheatingPunished") == []
-    penalised = all_events(blocks, "OraclePenalised")
+    assert block_events(blocks, "JobRejected") == []
+    assert block_events(blocks, "CheatingPunished") == []
+    penalised = block_events(blocks, "OraclePenalised")
     assert [(e["address"], e["points_bps"]) for e in penalised] == [(O1.bech32, PENALTY)]
-    reasons = [e["reason"] for e in all_events(blocks, "ReputationChanged")]
+    reasons = [e["reason"] for e in block_events(blocks, "ReputationChanged")]
     assert reasons.count("outvoted") == 1 and "cheating" not in reasons
     assert m.reputation.stats(m.ctx(), O2.address).penalties_bps == 0
     assert m.reputation.stats(m.ctx(), O1.address).penalties_bps == int(PENALTY)
@@ -137,12 +128,12 @@ def test_a_canary_caught_cheat_pays_the_revealing_oracle_its_reward_share(
         ),
     )
     assert b.tx_results[0].code == 0, b.tx_results[0].log
-    (v,) = all_events([b], "VerdictReached")
+    (v,) = block_events([b], "VerdictReached")
     assert (v["verdict"], v["how"]) == ("fail", "canary")
     cut = 1_000 * VCN // 10  # score 80 after the penalty, under 90: 10 % of the bond
-    (punished,) = all_events([b], "CheatingPunished")
+    (punished,) = block_events([b], "CheatingPunished")
     assert punished["slashed"] == str(cut)
-    (slashed,) = all_events([b], "Slashed")
+    (slashed,) = block_events([b], "Slashed")
     assert slashed["rewards"] == f"{O1.bech32}:{cut // 10}"
     assert slashed["to_treasury"] == str(cut - cut // 10)
     j = m.q("jobs", "job", id=jid)
@@ -161,7 +152,7 @@ def test_an_unpicked_result_settles_with_a_verdict_of_no_stake(
     assert m.claim(W1, jid).code == 0
     assert m.submit(W1, jid).code == 0
     blocks = m.blocks_until(m.height + 3)
-    assert all_events(blocks, "VerdictReached") == [
+    assert block_events(blocks, "VerdictReached") == [
         {
             "job_id": str(jid),
             "verdict": "pass",
@@ -201,17 +192,17 @@ def test_a_result_is_picked_when_its_draw_is_under_the_rate_not_at_it(
     d = _draw(m.height, jid)  # the same heights and blocks whatever the rate
     assert 0 <= d < 9_999
     m, jid, b = _drawn(make_app, d)  # a draw at exactly the rate: not picked
-    assert all_events([b], "ResultSampled") == [
+    assert block_events([b], "ResultSampled") == [
         {"job_id": str(jid), "worker": W1.bech32, "picked": "false", "rate_bps": str(d)}
     ]
-    assert all_events([b], "VerificationRequested") == []
+    assert block_events([b], "VerificationRequested") == []
     assert m.job(jid).state == "submitted"
     m, jid, b = _drawn(make_app, d + 1)  # one basis point over it: picked
     h = m.height
-    assert all_events([b], "ResultSampled") == [
+    assert block_events([b], "ResultSampled") == [
         {"job_id": str(jid), "worker": W1.bech32, "picked": "true", "rate_bps": str(d + 1)}
     ]
-    assert all_events([b], "VerificationRequested") == [
+    assert block_events([b], "VerificationRequested") == [
         {"job_id": str(jid), "worker": W1.bech32, "deadline": str(h + 6)}
     ]
     assert m.job(jid).state == "checking"
@@ -248,7 +239,7 @@ def test_a_canary_is_revealed_on_a_picked_job(make_app: Callable[..., App]) -> N
     m, jid, reveal = _picked_canary_job(make_app)
     b = m.run(O1, reveal)
     assert b.tx_results[0].code == 0, b.tx_results[0].log
-    (v,) = all_events([b], "VerdictReached")
+    (v,) = block_events([b], "VerdictReached")
     assert (v["verdict"], v["how"]) == ("fail", "canary")
     assert m.job(jid).state == "rejected"
 
@@ -262,6 +253,6 @@ def test_a_canary_reveal_after_a_verdict_in_the_same_block_is_refused(
     )  # the quorum first, then the reveal
     assert b.tx_results[0].code == 0, b.tx_results[0].log
     assert b.tx_results[1].code != 0 and "before the result has a verdict" in b.tx_results[1].log
-    (v,) = all_events([b], "VerdictReached")
+    (v,) = block_events([b], "VerdictReached")
     assert (v["verdict"], v["how"]) == ("pass", "quorum")
     assert m.job(jid).state == "settled"

@@ -226,3 +226,14 @@ class Chain:
 
 def _addr(who: PrivateKey | bytes) -> bytes:
     return who if isinstance(who, bytes) else who.address
+
+
+def block_events(blocks: Sequence[BlockResult], type_: str) -> list[dict[str, str]]:
+    """The attributes of every ``type_`` event of ``blocks``: their own events (begin and
+    end block) and their txs', in order."""
+    return [
+        dict(e.attributes)
+        for b in blocks
+        for e in list(b.events) + [e for t in b.tx_results for e in t.events]
+        if e.type == type_
+    ]
