@@ -192,16 +192,26 @@ def post_msg(poster: str, fields: dict[str, Any], inline: bytes, input_hash: str
     )
 
 
-def commitment(job_id: int, expected_hex: str, salt_hex: str) -> bytes:
-    return chain_canary.commitment(job_id, bytes.fromhex(expected_hex), bytes.fromhex(salt_hex))
+def commitment(job_id: int, expected_hex: str, salt_hex: str, planted: bool = False) -> bytes:
+    expected, salt = bytes.fromhex(expected_hex), bytes.fromhex(salt_hex)
+    return chain_canary.commitment(job_id, expected, salt, planted)
 
 
-def commit_msg(oracle: str, job_id: int, expected_hex: str, salt_hex: str) -> Any:
-    c = commitment(job_id, expected_hex, salt_hex)
+def commit_msg(
+    oracle: str, job_id: int, expected_hex: str, salt_hex: str, planted: bool = False
+) -> Any:
+    """A canary's commitment, or with ``planted`` a plant's: the chain cannot tell them apart."""
+    c = commitment(job_id, expected_hex, salt_hex, planted)
     return MsgCommitCanary(oracle=oracle, commitment=c.hex())
 
 
-def reveal_msg(oracle: str, job_id: int, expected_hex: str, salt_hex: str) -> Any:
+def reveal_msg(
+    oracle: str, job_id: int, expected_hex: str, salt_hex: str, planted: bool = False
+) -> Any:
     return MsgRevealCanary(
-        oracle=oracle, job_id=job_id, expected_output_hash=expected_hex, salt=salt_hex
+        oracle=oracle,
+        job_id=job_id,
+        expected_output_hash=expected_hex,
+        salt=salt_hex,
+        planted=planted,
     )

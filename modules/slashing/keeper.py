@@ -1,16 +1,17 @@
 """SlashingKeeper: the punishments, which jobs and verification call (through their
 ``expected.py``); scores and fractions are basis points.
 
-``punish_cheating(ctx, worker, attesting_oracles)``
-    For a caught cheat (a failed re-execution or canary), in this order:
+``punish_cheating(ctx, worker, attesting_oracles, role="worker")``
+    For a caught cheat (a failed re-execution or canary; with ``role="oracle"``,
+    an oracle that attested a planted bad result as good), in this order:
     1. ``cheat_penalty_bps`` penalty points (−20), with ``ReputationChanged``;
     2. jail in the worker role until ``height + jail_blocks`` (``Jailed``);
     3. the score *after the penalty* decides the rest, both read once:
        under ``slash_below_bps`` (50): slash ``slash_fraction_bps`` (10 %) of
-       the worker bond and its unbonding entries, to the treasury with
+       the bond in that role and its unbonding entries, to the treasury with
        ``slash_reward_share_bps`` of it to the attesting oracles weighted by
        their oracle bond (``Slashed``); under ``tombstone_below_bps`` (30):
-       also tombstone in the worker role (``Tombstoned``). A score exactly at
+       also tombstone in that role (``Tombstoned``). A score exactly at
        a threshold is not under it.
     The cheat costs the penalty points, not a failure in the success ratio:
     callers report the cheated job here only, never also to
@@ -43,24 +44,26 @@ class SlashingKeeper:
         p = state.get_params(ctx)
         return p.cheat_penalty_bps, p.slash_below_bps, p.slash_fraction_bps
 
-    def punish_cheating(self, ctx: Ctx, worker: bytes, attesting_oracles: list[bytes]) -> None:
+    def punish_cheating(
+        self, ctx: Ctx, worker: bytes, attesting_oracles: list[bytes], role: str = WORKER
+    ) -> None:
         p = state.get_params(ctx)
         self.reputation.add_penalty(ctx, worker, p.cheat_penalty_bps, "cheating")
-        self.staking.jail(ctx, worker, WORKER, ctx.block.height + self.staking.jail_blocks(ctx))
+        self.staking.jail(ctx, worker, role, ctx.block.height + self.staking.jail_blocks(ctx))
         score = self.reputation.score(ctx, worker)
         slashed = 0
         if score < p.slash_below_bps:
             oracles = sorted(set(attesting_oracles))
             rewards = [(o, self.staking.bonded(ctx, o, "oracle")) for o in oracles]
-            slashed = self.staking.slash(ctx, worker, WORKER, p.slash_fraction_bps, rewards)
+            slashed = self.staking.slash(ctx, worker, role, p.slash_fraction_bps, rewards)
         tombstoned = score < p.tombstone_below_bps
         if tombstoned:
-            self.staking.tombstone(ctx, worker, WORKER)
+            self.staking.tombstone(ctx, worker, role)
         ctx.emit(
             events.cheating_punished(
                 worker,
                 score,
-                self.staking.jailed_until(ctx, worker, WORKER),
+                self.staking.jailed_until(ctx, worker, role),
                 slashed,
                 tombstoned,
             )

@@ -16,3 +16,4 @@ ErrNoCommitment = register(CODESPACE, 11, "no canary commitment matches the reve
 ErrCommittedTooLate = register(CODESPACE, 12, "canary committed after the job was claimed")
 ErrNotRevealable = register(CODESPACE, 13, "job has no result awaiting a verdict")
 ErrInvalidCanary = register(CODESPACE, 14, "invalid canary message")
+ErrNothingPlanted = register(CODESPACE, 15, "a plant whose result is the right answer")

@@ -10,6 +10,8 @@ VERIFICATION_REQUESTED = "VerificationRequested"
 CANARY_COMMITTED = "CanaryCommitted"
 CANARY_REVEALED = "CanaryRevealed"
 CANARY_EXPIRED = "CanaryExpired"
+PLANT_REVEALED = "PlantRevealed"
+PLANT_PASSED = "PlantPassed"
 ATTESTED = "Attested"
 VERDICT_REACHED = "VerdictReached"
 
@@ -38,6 +40,16 @@ def canary_revealed(job_id: int, oracle: bytes, matched: bool) -> Event:
     return Event.of(
         CANARY_REVEALED, job_id=job_id, oracle=to_bech32(oracle), matched=str(matched).lower()
     )
+
+
+def plant_revealed(job_id: int, oracle: bytes, caught: int) -> Event:
+    """A plant opened: ``caught`` oracles had attested its wrong result as good."""
+    return Event.of(PLANT_REVEALED, job_id=job_id, oracle=to_bech32(oracle), caught=caught)
+
+
+def plant_passed(job_id: int, oracle: bytes) -> Event:
+    """``oracle`` attested a planted wrong result as good: it did not check it."""
+    return Event.of(PLANT_PASSED, job_id=job_id, oracle=to_bech32(oracle))
 
 
 def canary_expired(commitment: bytes) -> Event:

@@ -55,6 +55,9 @@ class ReputationKeeper(Protocol):
 
 
 class SlashingKeeper(Protocol):
+    def punish_cheating(
+        self, ctx: Ctx, worker: bytes, attesting_oracles: list[bytes], role: str = ...
+    ) -> Any: ...
     def penalise_oracle(self, ctx: Ctx, oracle: bytes, points_bps: int | None = None) -> Any: ...
     def slash_terms(self, ctx: Ctx) -> tuple[int, int, int]:
         """(cheat penalty, slash-below score, slash fraction), basis points."""

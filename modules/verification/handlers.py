@@ -15,6 +15,7 @@ from modules.verification.errors import (
     ErrJobNotFound,
     ErrNoCommitment,
     ErrNoOracleKey,
+    ErrNothingPlanted,
     ErrNotOracle,
     ErrNotPicked,
     ErrNotRevealable,
@@ -32,6 +33,7 @@ from modules.verification.records import (
 )
 
 SUBMITTED = "submitted"  # the jobs module's state of a result with no verdict yet
+SETTLED, REJECTED = "settled", "rejected"  # … and of a result with its verdict carried out
 
 
 def _active_oracle(
@@ -60,9 +62,49 @@ def make_commit_canary(k: VerificationKeeper) -> Handler[CommitCanary]:
     return handle
 
 
+def _opened(ctx: Ctx, msg: RevealCanary, oracle: bytes, claimed_height: int) -> Canary:
+    """The commitment ``msg`` opens: the revealer's own, from no later than the claim."""
+    c = canary.commitment(msg.job_id, msg.expected_output_hash, msg.salt, msg.planted)
+    rec = state.get_canary(ctx, c)
+    kind = "plant" if msg.planted else "canary"
+    if rec is None or rec.oracle != oracle:
+        raise ErrNoCommitment(
+            f"no {kind} commitment of {msg.sender} matches sha256(domain ‖ job {msg.job_id} ‖ "
+            "expected hash ‖ salt): check the salt, the expected output hash and `planted`"
+        )
+    if rec.height > claimed_height:
+        raise ErrCommittedTooLate(
+            f"the commitment is from height {rec.height}, after job {msg.job_id} was "
+            f"claimed at {claimed_height}; a {kind} must be committed before the claim"
+        )
+    return rec
+
+
+def _reveal_plant(ctx: Ctx, k: VerificationKeeper, msg: RevealCanary, oracle: bytes) -> None:
+    job = k.jobs.get_job(ctx, msg.job_id)
+    if job is None:
+        raise ErrJobNotFound(f"no job {msg.job_id}")
+    if job.state not in (SETTLED, REJECTED):
+        raise ErrNotRevealable(
+            f"job {msg.job_id} is {job.state}; a plant is revealed once its result has a "
+            "verdict, so no oracle still checking it learns what it is"
+        )
+    rec = _opened(ctx, msg, oracle, job.claimed_height)
+    if msg.expected_output_hash == job.output_hash:
+        raise ErrNothingPlanted(
+            f"job {msg.job_id}'s result is the right answer the plant committed to: "
+            "nothing wrong was planted, so passing it was right"
+        )
+    state.delete_canary(ctx, rec)
+    k.reveal_plant(ctx, job.id, oracle)
+
+
 def make_reveal_canary(k: VerificationKeeper) -> Handler[RevealCanary]:
     def handle(ctx: Ctx, msg: RevealCanary) -> None:
         oracle = _active_oracle(ctx, k, msg)
+        if msg.planted:
+            _reveal_plant(ctx, k, msg, oracle)
+            return
         job = k.jobs.get_job(ctx, msg.job_id)
         if job is None:
             raise ErrJobNotFound(f"no job {msg.job_id}")
@@ -74,18 +116,7 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler[RevealCanary]:
                 "submits and before the result has a verdict"
             )
         expected = msg.expected_output_hash
-        c = canary.commitment(msg.job_id, expected, msg.salt)
-        rec = state.get_canary(ctx, c)
-        if rec is None or rec.oracle != oracle:
-            raise ErrNoCommitment(
-                f"no commitment of {msg.sender} matches sha256(domain ‖ job {msg.job_id} ‖ "
-                "expected hash ‖ salt): check the salt and the expected output hash"
-            )
-        if rec.height > job.claimed_height:
-            raise ErrCommittedTooLate(
-                f"the commitment is from height {rec.height}, after job {msg.job_id} was "
-                f"claimed at {job.claimed_height}; a canary must be committed before the claim"
-            )
+        rec = _opened(ctx, msg, oracle, job.claimed_height)
         state.delete_canary(ctx, rec)
         matched = expected == job.output_hash
         ctx.emit(events.canary_revealed(msg.job_id, oracle, matched))

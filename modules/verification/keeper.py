@@ -29,6 +29,14 @@ settlement and a verdict always settles in its own block. Oracles whose
 attestation disagrees with the verdict are penalised through
 ``SlashingKeeper.penalise_oracle`` (its ``oracle_penalty_bps`` param). A lapse
 is no verdict of the oracles (nobody outvoted anybody), so it penalises nobody.
+
+Plants (oracle canaries, ``canary.py``): a planter commits to a job's right
+output hash before the claim, its own worker account submits a wrong one, and
+once the result has its verdict the planter reveals (``reveal_plant``). Every
+oracle that attested the wrong result as a pass is punished as a caught
+cheater in the oracle role (``SlashingKeeper.punish_cheating``: −20 points,
+jail, and the slash and tombstone lines), on top of any outvote penalty. An
+oracle that attested fail, or did not attest, is untouched.
 """
 
 from __future__ import annotations
@@ -188,6 +196,17 @@ class VerificationKeeper:
                 self.slashing.penalise_oracle(ctx, a.oracle)
         total = self.oracle_stake(ctx) if atts else 0
         ctx.emit(events.verdict_reached(job_id, verdict, how, passed, failed, total))
+
+    # -- plants ------------------------------------------------------------------------
+    def reveal_plant(self, ctx: Ctx, job_id: int, planter: bytes) -> list[bytes]:
+        """Punish the oracles that passed the planted wrong result of ``job_id``; the
+        caller has checked the commitment and that the result is wrong."""
+        caught = sorted({a.oracle for a in state.attestations(ctx, job_id) if a.verdict == PASS})
+        for oracle in caught:
+            ctx.emit(events.plant_passed(job_id, oracle))
+            self.slashing.punish_cheating(ctx, oracle, [planter], ORACLE)
+        ctx.emit(events.plant_revealed(job_id, planter, len(caught)))
+        return caught
 
     # -- end of block ----------------------------------------------------------------
     def end_block(self, ctx: Ctx) -> None:

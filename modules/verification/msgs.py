@@ -62,6 +62,7 @@ class RevealCanary:
     job_id: int
     expected_output_hash: bytes
     salt: bytes
+    planted: bool = False  # a plant (an oracle canary), revealed after its verdict
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def validate_reveal(msg: MsgRevealCanary) -> RevealCanary:
     if msg.job_id == 0:
         raise ErrInvalidCanary("job_id is required (ids start at 1)")
     expected = hash32(msg.expected_output_hash, "expected_output_hash", ErrInvalidCanary)
-    return RevealCanary(oracle, msg.oracle, int(msg.job_id), expected, salt(msg.salt))
+    return RevealCanary(
+        oracle, msg.oracle, int(msg.job_id), expected, salt(msg.salt), bool(msg.planted)
+    )
 
 
 def validate_attest(msg: MsgAttest) -> Attest:

@@ -52,6 +52,11 @@ class Params:
     # Faking m of n rows saves m/n of the work and is caught with chance ≥ m/n at one row,
     # so the expected-value argument of risk.py holds row by row.
     embed_check_rows: int = 1
+    # the share of the results picked for checking that planters make plants: known-bad
+    # results that an oracle attesting without checking passes (oracles read this, as
+    # they read canary_rate_bps). A lazy oracle is caught at its first plant: within N
+    # checks with P = 1 − (1 − plant_rate)^N, 0.990 at N = 90 (oracle/README.md).
+    plant_rate_bps: int = 500
 
     def validate(self) -> None:
         for f in fields(self):
@@ -68,6 +73,7 @@ class Params:
             "window_min_stake_bps",
             "similarity_threshold_bps",
             "canary_rate_bps",
+            "plant_rate_bps",
         ):
             if getattr(self, name) > BPS:
                 raise ErrInvalidParams(f"{name} is in basis points: at most {BPS}")

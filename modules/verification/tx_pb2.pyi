@@ -41,7 +41,10 @@ Global___MsgCommitCanary: typing_extensions.TypeAlias = MsgCommitCanary
 
 @typing.final
 class MsgRevealCanary(google.protobuf.message.Message):
-    """MsgRevealCanary opens a commitment after the canary's result is submitted."""
+    """MsgRevealCanary opens a commitment after the canary's result is submitted.
+    planted: the commitment is a plant's (a known-bad result planted to catch
+    oracles that pass results without checking them), revealed after its verdict.
+    """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
@@ -49,10 +52,12 @@ class MsgRevealCanary(google.protobuf.message.Message):
     JOB_ID_FIELD_NUMBER: builtins.int
     EXPECTED_OUTPUT_HASH_FIELD_NUMBER: builtins.int
     SALT_FIELD_NUMBER: builtins.int
+    PLANTED_FIELD_NUMBER: builtins.int
     oracle: builtins.str
     job_id: builtins.int
     expected_output_hash: builtins.str
     salt: builtins.str
+    planted: builtins.bool
     def __init__(
         self,
         *,
@@ -60,8 +65,9 @@ class MsgRevealCanary(google.protobuf.message.Message):
         job_id: builtins.int = ...,
         expected_output_hash: builtins.str = ...,
         salt: builtins.str = ...,
+        planted: builtins.bool = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["expected_output_hash", b"expected_output_hash", "job_id", b"job_id", "oracle", b"oracle", "salt", b"salt"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["expected_output_hash", b"expected_output_hash", "job_id", b"job_id", "oracle", b"oracle", "planted", b"planted", "salt", b"salt"]) -> None: ...
 
 Global___MsgRevealCanary: typing_extensions.TypeAlias = MsgRevealCanary
 
