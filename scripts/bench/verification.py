@@ -13,6 +13,8 @@ predict (rates as fractions):
     caught within n jobs    P = 1 − (1 − f·p)^n              (cheats on a fraction f)
     overhead (executions)   s + 2·r/(1 − r)                   (a canary runs twice)
     overhead (time)         s·c + 2·r/(1 − r)                 (c: check cost / job cost)
+    lazy oracle caught      1 − (1 − f_p)^N within N checks   (f_p: plant_rate_bps, the
+                                                               share of checks that are plants)
 
 Overhead is extra compute as a share of useful compute (the user jobs),
 measured on an honest market of new workers (the costliest case: every draw at
@@ -54,9 +56,10 @@ from modules.verification.params import Params  # noqa: E402
 from modules.verification.risk import Risk, RiskInputs, SlashTerms  # noqa: E402
 
 # The previous defaults: full re-execution of every check, 5 % canaries, every worker
-# drawn at the reputation rule alone.
+# drawn at the reputation rule alone, no plants.
 BASELINE = {
     "canary_rate_bps": 500,
+    "plant_rate_bps": 0,
     "new_worker_sample_bps": 0,
     "cost_share_bps": 0,
     "embed_check_rows": 0,
@@ -173,7 +176,27 @@ def report(label: str, a: argparse.Namespace, over: dict[str, int], seed: int) -
         f"predicted {o['predicted']:.4f} (sampled {o['s_meas']:.4f} + canaries {o['canary']:.4f})"
     )
     out["overhead"] = o
+    out["lazy_oracles"] = lazy_oracles(over)
     return out
+
+
+def lazy_oracles(over: dict[str, int]) -> dict[int, float]:
+    """P(a lazy oracle is caught within N checks): each check is a plant with probability
+    ``plant_rate_bps`` and the first one it passes gets it punished (oracle/README.md,
+    "Plants"; the chain's side is tests/modules/test_oracle_canaries.py)."""
+    f = params_of(over).plant_rate_bps / 10_000
+    if f <= 0:
+        print("lazy oracles: plant_rate_bps = 0, never caught")
+        return {}
+    need = math.ceil(math.log(0.01) / math.log(1 - f)) if f < 1 else 1
+    marks = sorted({10, 20, 50, need, 100})
+    at = {n: 1 - (1 - f) ** n for n in marks}
+    figures = ", ".join(f"{at[n]:.4f} within {n}" for n in marks)
+    print(
+        f"lazy oracles (copy the worker's hash), plants {f:.0%} of checks: caught {figures}; "
+        f"≥ 0.99 within {need} checks, {1 / f:.0f} on average"
+    )
+    return at
 
 
 # -- runtime cost ratio -------------------------------------------------------------------
