@@ -20,6 +20,7 @@ from chain.coins import DENOM, fmt
 from chain.context import Ctx
 from chain.crypto import to_bech32, verify_signature
 from chain.errors import (
+    ChainError,
     ErrInsufficientFee,
     ErrInsufficientFunds,
     ErrInvalidPubKey,
@@ -81,7 +82,9 @@ class AuthAnte:
         """``checks``/``index``: this tx's signature may have been checked ahead on the
         block's helper process (chain/sigverify.py); its answer is used only when it
         was computed for the same public key and account number."""
-        p = rules.params if isinstance(rules, AuthRules) else auth.get_params(ctx)
+        if not isinstance(rules, AuthRules):  # the framework hands back what rules() gave
+            raise TypeError(f"AuthAnte.run takes AuthAnte.rules' AuthRules, not {type(rules)}")
+        p = rules.params
         consume_size_gas(ctx, tx, p)
         check_timeout(ctx, tx)
         check_fee_covers_gas(tx, p)
@@ -171,8 +174,8 @@ def take_fee(ctx: Ctx, bank: FeeBank, tx: CosmosTx) -> None:
         return
     try:
         bank.send_to_module(ctx, tx.signer, FEE_COLLECTOR, tx.fee)
-    except Exception as e:
-        if getattr(e, "kind", None) is ErrInsufficientFunds:
+    except ChainError as e:
+        if e.kind is ErrInsufficientFunds:
             who = to_bech32(tx.signer)
             raise ErrInsufficientFunds(f"{who} cannot pay the fee {fmt(tx.fee)}: {e}") from e
         raise
