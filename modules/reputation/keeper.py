@@ -19,7 +19,9 @@ clamped to [0, 100], computed in integers with one final floor division:
   in progress counts only once it has a heartbeat (until then the window is the
   previous N slots), so a worker is never marked down for a slot not yet over.
 * ``penalties``: points in bps that only grow (``add_penalty``); caught cheating
-  costs 2000 (20 points), an oracle outvoted by the quorum less.
+  costs 2000 (20 points), an oracle outvoted by the quorum less. The one way
+  back (``remove_penalty``): an outvote later proved wrong, when a plant shows
+  the quorum passed a bad result that the outvoted oracle had failed.
 
 A new address has no record: a perfect ratio and full uptime, so it starts at
 ``100 × stake_weight`` (100 at the reference bond). Its record starts at its
@@ -31,6 +33,7 @@ Keeper methods
     ``stats(ctx, addr) -> ReputationStats``       the inputs and the score
     ``record_result(ctx, addr, success: bool)``   emits ``ReputationChanged``
     ``add_penalty(ctx, addr, points_bps)``        emits ``ReputationChanged``
+    ``remove_penalty(ctx, addr, points_bps)``     emits ``ReputationChanged``
     ``record_heartbeat(ctx, addr)``               marks the current slot up
 """
 
@@ -153,6 +156,15 @@ class ReputationKeeper:
         if points_bps < 0:
             raise ValueError("penalty points are non-negative")
         self._update(ctx, addr, reason, 0, 0, points_bps)
+
+    def remove_penalty(
+        self, ctx: Ctx, addr: bytes, points_bps: int, reason: str = "penalty withdrawn"
+    ) -> None:
+        """Take back up to ``points_bps`` penalty points (never below none)."""
+        if points_bps < 0:
+            raise ValueError("penalty points are non-negative")
+        _, _, cur = self._record(ctx, addr)
+        self._update(ctx, addr, reason, 0, 0, -min(points_bps, cur.penalties_bps))
 
     def record_heartbeat(self, ctx: Ctx, addr: bytes) -> None:
         p, _, r = self._record(ctx, addr)

@@ -9,6 +9,7 @@ from chain.events import Event
 
 CHEATING_PUNISHED = "CheatingPunished"
 ORACLE_PENALISED = "OraclePenalised"
+ORACLE_PENALTY_WITHDRAWN = "OraclePenaltyWithdrawn"
 
 
 def cheating_punished(
@@ -27,4 +28,13 @@ def cheating_punished(
 def oracle_penalised(oracle: bytes, points_bps: int, score_bps: int) -> Event:
     return Event.of(
         ORACLE_PENALISED, address=to_bech32(oracle), points_bps=points_bps, score_bps=score_bps
+    )
+
+
+def oracle_penalty_withdrawn(oracle: bytes, points_bps: int, score_bps: int) -> Event:
+    return Event.of(
+        ORACLE_PENALTY_WITHDRAWN,
+        address=to_bech32(oracle),
+        points_bps=points_bps,
+        score_bps=score_bps,
     )

@@ -29,3 +29,6 @@ class ReputationKeeper(Protocol):
     def add_penalty(
         self, ctx: Ctx, addr: bytes, points_bps: int, reason: str = "penalty"
     ) -> None: ...
+    def remove_penalty(
+        self, ctx: Ctx, addr: bytes, points_bps: int, reason: str = "penalty withdrawn"
+    ) -> None: ...

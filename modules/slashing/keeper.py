@@ -18,9 +18,12 @@
     ``record_result``, so each cheat costs exactly 20 points at full weight.
 ``record_timeout(ctx, worker)``
     A missed deadline: one failure in the success ratio, no penalty points.
-``penalise_oracle(ctx, oracle, points_bps=None)``
+``penalise_oracle(ctx, oracle, points_bps=None) -> points``
     An oracle that attested against the quorum loses ``points_bps`` points
     (default: the ``oracle_penalty_bps`` param).
+``withdraw_oracle_penalty(ctx, oracle, points_bps)``
+    Gives them back when the outvote is proved wrong (a plant's reveal shows
+    the quorum passed a planted bad result the oracle had failed).
 """
 
 from __future__ import annotations
@@ -72,7 +75,13 @@ class SlashingKeeper:
     def record_timeout(self, ctx: Ctx, worker: bytes) -> None:
         self.reputation.record_result(ctx, worker, False)
 
-    def penalise_oracle(self, ctx: Ctx, oracle: bytes, points_bps: int | None = None) -> None:
+    def penalise_oracle(self, ctx: Ctx, oracle: bytes, points_bps: int | None = None) -> int:
         points = state.get_params(ctx).oracle_penalty_bps if points_bps is None else points_bps
         self.reputation.add_penalty(ctx, oracle, points, "outvoted")
         ctx.emit(events.oracle_penalised(oracle, points, self.reputation.score(ctx, oracle)))
+        return points
+
+    def withdraw_oracle_penalty(self, ctx: Ctx, oracle: bytes, points_bps: int) -> None:
+        self.reputation.remove_penalty(ctx, oracle, points_bps, "outvote withdrawn")
+        score = self.reputation.score(ctx, oracle)
+        ctx.emit(events.oracle_penalty_withdrawn(oracle, points_bps, score))

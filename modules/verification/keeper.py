@@ -36,12 +36,15 @@ once the result has its verdict the planter reveals (``reveal_plant``). Every
 oracle that attested the wrong result as a pass is punished as a caught
 cheater in the oracle role (``SlashingKeeper.punish_cheating``: −20 points,
 jail, and the slash and tombstone lines), on top of any outvote penalty. An
-oracle that attested fail, or did not attest, is untouched.
+oracle that attested fail is made whole: if a quorum of the lazy outvoted it,
+its outvote points come back (``withdraw_oracle_penalty``; settlement records
+them on its attestation). One that did not attest is untouched.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from chain.context import Ctx
 from modules.verification import events, state
@@ -193,7 +196,9 @@ class VerificationKeeper:
             self.jobs.settle_failure(ctx, job_id, sorted(against | accusers))
         for a in atts:
             if penalise and a.verdict != verdict:
-                self.slashing.penalise_oracle(ctx, a.oracle)
+                points = self.slashing.penalise_oracle(ctx, a.oracle)
+                if points:
+                    state.set_attestation(ctx, replace(a, penalty_bps=points))
         total = self.oracle_stake(ctx) if atts else 0
         ctx.emit(events.verdict_reached(job_id, verdict, how, passed, failed, total))
 
@@ -201,10 +206,15 @@ class VerificationKeeper:
     def reveal_plant(self, ctx: Ctx, job_id: int, planter: bytes) -> list[bytes]:
         """Punish the oracles that passed the planted wrong result of ``job_id``; the
         caller has checked the commitment and that the result is wrong."""
-        caught = sorted({a.oracle for a in state.attestations(ctx, job_id) if a.verdict == PASS})
+        atts = state.attestations(ctx, job_id)
+        caught = sorted({a.oracle for a in atts if a.verdict == PASS})
         for oracle in caught:
             ctx.emit(events.plant_passed(job_id, oracle))
             self.slashing.punish_cheating(ctx, oracle, [planter], ORACLE)
+        for a in atts:
+            if a.verdict == FAIL and a.penalty_bps:
+                self.slashing.withdraw_oracle_penalty(ctx, a.oracle, a.penalty_bps)
+                state.set_attestation(ctx, replace(a, penalty_bps=0))
         ctx.emit(events.plant_revealed(job_id, planter, len(caught)))
         return caught
 

@@ -111,9 +111,12 @@ class Attestation:
     evidence_hash: bytes
     stake: int  # the oracle's bond when it attested: its weight in the tally
     height: int
+    # outvote points this attestation cost its oracle at settlement; a plant's reveal
+    # gives them back to an oracle that failed the planted result (keeper.reveal_plant)
+    penalty_bps: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "job_id": str(self.job_id),
             "oracle": self.oracle.hex(),
             "verdict": self.verdict,
@@ -122,6 +125,9 @@ class Attestation:
             "stake": str(self.stake),
             "height": self.height,
         }
+        if self.penalty_bps:
+            out["penalty_bps"] = self.penalty_bps
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Attestation:
@@ -133,6 +139,7 @@ class Attestation:
             evidence_hash=bytes.fromhex(d["evidence_hash"]),
             stake=int(d["stake"]),
             height=int(d["height"]),
+            penalty_bps=int(d.get("penalty_bps", 0)),
         )
 
     def encode(self) -> bytes:

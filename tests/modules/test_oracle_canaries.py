@@ -28,10 +28,11 @@ ALL = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
 SALT = bytes(range(16))
 
 
-def make(make_app: Callable[..., App], **verification: Any) -> Market:
+def make(make_app: Callable[..., App], lazy_bond: int = 10_000, **verification: Any) -> Market:
     m = Market(make_app(market_genesis(verification=verification)))
-    for key, name in ((PLANTER, "planter"), (LAZY, "lazy"), (HONEST, "honest")):
-        assert m.bond_oracle(key, name).code == 0
+    bonds = ((PLANTER, "planter", 10_000), (LAZY, "lazy", lazy_bond), (HONEST, "honest", 10_000))
+    for key, name, vcn in bonds:
+        assert m.bond_oracle(key, name, vcn * VCN).code == 0
     m.setup_worker(HONEST_W, price_floor=VCN)
     m.setup_worker(PLANT_W, price_floor=VCN)
     return m
@@ -130,6 +131,35 @@ def test_honest_oracles_that_fail_a_plant_are_untouched(make_app: Callable[..., 
     assert evs(b, "CheatingPunished") == [] and evs(b, "OraclePenalised") == []
     for key in (PLANTER, LAZY, HONEST):
         assert penalties(m, key) == 0 and active(m, key)
+
+
+def test_an_honest_oracle_outvoted_by_a_lazy_quorum_is_made_whole(
+    make_app: Callable[..., App],
+) -> None:
+    m = make(make_app, lazy_bond=50_000, **ALL)  # 50 of 70: the lazy stake is a quorum
+    jid = planted_job(m)
+    ok(m.attest(HONEST, jid, "fail", similarity=0))
+    b = m.run(LAZY, m.attest_msg(LAZY, jid, "pass"))
+    assert m.job(jid).state == "settled"  # the lazy quorum passed the wrong result
+    assert [e["address"] for e in evs(b, "OraclePenalised")] == [HONEST.bech32]
+    assert penalties(m, HONEST) == 500  # outvoted for being right, for now
+    score_before = m.reputation.score(m.ctx(), HONEST.address)
+    atts = m.q("verification", "status", job_id=jid)["attestations"]
+    assert {a["oracle"]: a.get("penalty_bps") for a in atts} == {
+        HONEST.bech32: 500,  # settlement keeps what the outvote cost, for a reveal to undo
+        LAZY.bech32: None,
+    }
+
+    b = reveal(m, jid, output_of(jid))
+    assert b.tx_results[0].code == 0, b.tx_results[0].log
+    back = evs(b, "OraclePenaltyWithdrawn")
+    assert [(e["address"], e["points_bps"]) for e in back] == [(HONEST.bech32, "500")]
+    assert penalties(m, HONEST) == 0 and active(m, HONEST)
+    assert m.reputation.score(m.ctx(), HONEST.address) == score_before + 500
+    assert penalties(m, LAZY) == 2_000 and not active(m, LAZY)
+    # what settlement recorded is spent: the attestation no longer carries the points
+    atts = m.q("verification", "status", job_id=jid)["attestations"]
+    assert len(atts) == 2 and all("penalty_bps" not in a for a in atts)
 
 
 def test_an_honest_result_on_a_canary_job_is_never_a_plant(make_app: Callable[..., App]) -> None:
