@@ -230,3 +230,38 @@ def test_plant_rate_is_basis_points(rate: int, valid: bool) -> None:
         with pytest.raises(ChainError, match="plant_rate_bps") as e:
             p.validate()
         assert (e.value.codespace, e.value.code) == ("verification", 2)
+
+
+def test_a_lazy_oracle_caught_again_and_again_walks_the_slashing_ladder(
+    make_app: Callable[..., App],
+) -> None:
+    """The worker's ladder, in the oracle role: jailed at every catch, 10 % of the oracle
+    bond slashed at the catch that leaves it under 50 (the planter takes the reward
+    share), banned for good under 30."""
+    m = make(make_app, attest_window_blocks=5, **ALL)
+    plants = []
+    for _ in range(4):
+        plants.append(planted_job(m))
+        ok(m.attest(LAZY, plants[-1], "pass"))  # all attested before the first reveal
+    m.blocks_until(int(m.pending(plants[-1])["due"]))
+    assert {m.job(j).state for j in plants} == {"settled"}
+    assert m.score(LAZY) == 10_000
+    planter_before = m.balance(PLANTER.address)
+    seen = []
+    for jid in plants:
+        b = reveal(m, jid, output_of(jid))
+        assert b.tx_results[0].code == 0, b.tx_results[0].log
+        (p,) = evs(b, "CheatingPunished")
+        seen.append((int(p["score_bps"]), int(p["slashed"]) > 0, p["tombstoned"]))
+    assert seen == [
+        (8_000, False, "false"),
+        (6_000, False, "false"),
+        (4_000, True, "false"),  # under 50: slashed
+        # under 30: tombstoned as an oracle (the slash cut its stake weight to 0.9 of the
+        # reference bond too: 90 − 80 points)
+        (1_000, True, "true"),
+    ]
+    assert m.bonded(LAZY, "oracle") == 10_000 * VCN * 9 // 10 * 9 // 10
+    assert m.balance(PLANTER.address) > planter_before  # its reward share
+    assert m.staking.is_tombstoned(m.ctx(), LAZY.address, "oracle")
+    assert m.score(HONEST) == 10_000 and active(m, HONEST)
