@@ -39,6 +39,12 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     commit.add_argument("job_id", type=int)
     commit.add_argument("--expected-output-hash", required=True)
     commit.add_argument("--salt", required=True, help="16..64 random bytes, hex")
+    commit.add_argument(
+        "--planted",
+        action="store_true",
+        help="a plant's commitment (domain 'vcoin/plant/v1'): the expected hash is the right "
+        "answer and the result your worker submits will be wrong; it looks like a canary's",
+    )
     add_tx_flags(commit)
     commit.set_defaults(func=run_commit)
 
@@ -51,6 +57,12 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     reveal.add_argument("job_id", type=int)
     reveal.add_argument("--expected-output-hash", required=True)
     reveal.add_argument("--salt", required=True)
+    reveal.add_argument(
+        "--planted",
+        action="store_true",
+        help="reveal a plant once its result has a verdict: every oracle that passed the "
+        "wrong result is punished as a cheater",
+    )
     add_tx_flags(reveal)
     reveal.set_defaults(func=run_reveal)
 
@@ -75,7 +87,8 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 def run_commit(args: argparse.Namespace, env: Env) -> int:
     expected = parse_hex(args.expected_output_hash, "--expected-output-hash", 32)
     try:
-        c = canary.commitment(args.job_id, expected, parse_hex(args.salt, "--salt"))
+        salt = parse_hex(args.salt, "--salt")
+        c = canary.commitment(args.job_id, expected, salt, args.planted)
     except ValueError as e:
         raise CliError(str(e)) from e
     key = env.signing_key(args.from_key, args.passphrase_file)
@@ -90,8 +103,10 @@ def run_reveal(args: argparse.Namespace, env: Env) -> int:
         job_id=args.job_id,
         expected_output_hash=args.expected_output_hash,
         salt=args.salt,
+        planted=args.planted,
     )
-    return broadcast(env, args, key, [msg], show="CanaryRevealed.matched")
+    show = "PlantRevealed.caught" if args.planted else "CanaryRevealed.matched"
+    return broadcast(env, args, key, [msg], show=show)
 
 
 def run_attest(args: argparse.Namespace, env: Env) -> int:
