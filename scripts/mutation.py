@@ -37,7 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MUTMUT = REPO / ".venv" / "bin" / "mutmut"
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
-_NAME = re.compile(r"^(?P<module>[\w.]+)\.x(?:ǁ(?P<cls>\w+)ǁ)?_?(?P<func>\w+?)__mutmut_\d+$")
+# mutmut names a mutant of function f "x_f" and of method C.m "xǁCǁm"
+_NAME = re.compile(r"^(?P<module>[\w.]+)\.(?:xǁ(?P<cls>\w+)ǁ|x_)(?P<func>\w+?)__mutmut_\d+$")
 
 
 @dataclass
