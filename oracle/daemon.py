@@ -275,6 +275,16 @@ class Oracle:
                 self.canaries.on_result(e.int("job_id"))
             elif t in ("JobSettled", "JobRejected", "JobExpired", "JobCancelled", "JobFailed"):
                 self.canaries.on_final(e.int("job_id"))
+            elif t == "PlantPassed" and e.get("oracle") == self.address:
+                # a plant: this oracle passed a known-bad result, and the chain punished it
+                # (jailed, so it attests nothing until unjailed). An honest operator's check
+                # is broken: a wrong device class, a metric that passes everything, …
+                self.metrics.plants_passed.inc()
+                log.error(
+                    "a plant caught this oracle passing a wrong result: it is punished and "
+                    "jailed; fix its checks before `vcoind tx staking unjail oracle`",
+                    extra={"job_id": e.int("job_id"), "height": height},
+                )
 
     def drop_check(self, job_id: int, why: str) -> None:
         self.state.checks.pop(job_id, None)

@@ -38,6 +38,11 @@ class OracleMetrics:
             ["event"],
             registry=r,
         )
+        self.plants_passed = Counter(
+            "vcoin_oracle_plants_passed_total",
+            "Planted wrong results this oracle attested as a pass (each one punished it)",
+            registry=r,
+        )
         self.errors = Counter(
             "vcoin_oracle_errors_total", "Errors by where they happened", ["where"], registry=r
         )

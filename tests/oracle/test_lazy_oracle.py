@@ -10,9 +10,11 @@ own worker submit a wrong output, and reveals once the result has its verdict.
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nacl.signing import SigningKey
 
 from modules.verification import msgs as vm
@@ -82,7 +84,14 @@ def reputation(net: Net, key: Any) -> dict[str, Any]:
     return out
 
 
-def test_a_lazy_oracle_is_caught_by_its_first_plant(tmp_path: Path, models: Models) -> None:
+def plants_passed(oracle: Oracle) -> float:
+    got = oracle.metrics.registry.get_sample_value("vcoin_oracle_plants_passed_total")
+    return float(got or 0.0)
+
+
+def test_a_lazy_oracle_is_caught_by_its_first_plant(
+    tmp_path: Path, models: Models, caplog: pytest.LogCaptureFixture
+) -> None:
     with market_node(tmp_path / "node", models, **PARAMS) as net:
         lazy_key, honest_key = SigningKey.generate(), SigningKey.generate()
         bond_oracle(net, LAZY, bytes(lazy_key.verify_key))
@@ -142,3 +151,11 @@ def test_a_lazy_oracle_is_caught_by_its_first_plant(tmp_path: Path, models: Mode
         # the honest oracle is untouched
         assert cheating_punished(net, HONEST.bech32) == []
         assert int(reputation(net, HONEST)["penalties_bps"]) == 0
+
+        # each daemon's operator sees it: an error line and a metric on the lazy one only
+        with caplog.at_level(logging.ERROR, logger="vcoin.oracle"):
+            net.wait_for(lambda: lazy.state.last_height >= resp.height, step=step)
+            net.wait_for(lambda: honest.state.last_height >= resp.height, step=step)
+        caught = [r for r in caplog.records if "a plant caught this oracle" in r.getMessage()]
+        assert len(caught) == 1 and getattr(caught[0], "job_id", None) == plant
+        assert plants_passed(lazy) == 1.0 and plants_passed(honest) == 0.0
