@@ -265,3 +265,15 @@ def test_a_lazy_oracle_caught_again_and_again_walks_the_slashing_ladder(
     assert m.balance(PLANTER.address) > planter_before  # its reward share
     assert m.staking.is_tombstoned(m.ctx(), LAZY.address, "oracle")
     assert m.score(HONEST) == 10_000 and active(m, HONEST)
+
+
+def test_a_reveal_encoded_before_plants_existed_is_still_a_canary_reveal() -> None:
+    """``planted`` is a new field (5): the bytes of an older client's reveal decode to
+    the same message with ``planted`` false, so its canary reveals keep working."""
+    old = vm.MsgRevealCanary(
+        oracle=PLANTER.bech32, job_id=7, expected_output_hash="ab" * 32, salt=SALT.hex()
+    ).SerializeToString()
+    parsed = vm.validate_reveal(vm.MsgRevealCanary.FromString(old))
+    assert parsed.planted is False and parsed.job_id == 7
+    planted = vm.MsgRevealCanary.FromString(old + b"\x28\x01")
+    assert vm.validate_reveal(planted).planted is True
