@@ -327,6 +327,8 @@ class Oracle:
             policy = self.policy()
             if job.get("task_type") == "embedding":
                 job = {**job, **self.subset_draw(c.job_id)}
+            elif job.get("task_type") == "lora-train":
+                job = {**job, **self.subset_draw(c.job_id, rows_needed=False)}
             self.start_task(
                 "check", c.job_id, partial(self.executor.check, job, model_hash, policy)
             )
@@ -349,10 +351,11 @@ class Oracle:
             return None
         return job
 
-    def subset_draw(self, job_id: int) -> dict[str, Any]:
+    def subset_draw(self, job_id: int, rows_needed: bool = True) -> dict[str, Any]:
         """What an embedding subset check needs (``oracle.subset``): the hash of the block
         whose end drew the job, and how many rows the chain asks for. Empty (a full
-        re-execution) when either cannot be read."""
+        re-execution) when either cannot be read. A LoRA interval replay
+        (``oracle.interval``) needs the hash alone (``rows_needed=False``)."""
         try:
             rows = int(self.node.query(VERIFICATION, "params").get("embed_check_rows", 0))
             st = self.node.query(VERIFICATION, "status", {"job_id": job_id})
@@ -361,7 +364,7 @@ class Oracle:
         except (NodeError, KeyError, TypeError, ValueError) as e:
             log.warning("no subset draw; re-executing in full: %s", e, extra={"job_id": job_id})
             return {}
-        if not rows or not block_hash:
+        if (rows_needed and not rows) or not block_hash:
             return {}
         return {"draw_block_hash": block_hash.lower(), "check_rows": rows}
 

@@ -4,7 +4,8 @@ Checks cost a fraction of the work where the task allows (``cheap_checks``,
 on by default): greedy text generation by one prefill pass over the claimed
 tokens (``prefill``), embeddings by re-embedding the rows drawn from the draw
 block's hash (``subset``; the daemon puts that hash and ``embed_check_rows``
-into the job). Both run in the oracle's process with the model kept loaded
+into the job), LoRA training with checkpoints by replaying one interval
+drawn from that hash (``interval``). All three run in the oracle's process
 (the model files checked by hash, as ``lora_eval`` does), not in the sandbox:
 the sandbox's per-job model load would cost more than the check. Everything
 else, and any check with ``cheap_checks=False``, is a full re-execution, which
@@ -170,6 +171,8 @@ class Executor:
                 return self._prefill(job, spec, model_hash, policy)
             if self.cheap_checks and _subset_applies(job):
                 return self._embedding_subset(job, spec, model_hash, policy)
+            if self.cheap_checks and _replay_applies(job, spec):
+                return self._lora_replay(job, spec, model_hash, policy)
         except FetchError as e:
             return Abstain(str(e))
         except OracleFault as e:
@@ -281,6 +284,49 @@ class Executor:
             return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
         return Checked(compare_embedded(mine, actual, rows, len(texts), policy), None, None)
 
+    def _lora_replay(
+        self, job: dict[str, Any], spec: RuntimeJob, model_hash: str, policy: Policy
+    ) -> Checked:
+        """LoRA training checked by replaying the interval drawn from the draw block's hash
+        against the worker's committed checkpoints (``oracle.interval``), in process."""
+        from compute.runtime.errors import JobError
+        from compute.runtime.models import materialize
+        from compute.runtime.spec import check_input, check_params
+        from oracle.interval import Replayer, check_interval, replay_interval
+
+        task = job["task_type"]
+        try:
+            params = check_params(task, spec["params"])
+            doc = check_input(task, self.input_doc(job))
+        except (JobError, ValueError) as e:
+            detail = {"error": str(e)[:500]}
+            return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
+        self.fetch_model(model_hash)
+        self._model_serves(model_hash, task)
+        actual = self._worker_output(job)
+        if isinstance(actual, Comparison):
+            return Checked(actual, None, None)
+        scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=self.runs))
+        try:
+            try:
+                model_dir = materialize(self.models, model_hash, scratch)[1]
+                replayer = Replayer(model_dir, params, doc["texts"], self.device)
+            except Exception as e:  # noqa: BLE001 - any load failure: let the runtime judge
+                raise _NoCheapCheck(f"the replay cannot load the model: {e}") from e
+            from compute.runtime.checkpoints import boundaries
+
+            m = len(boundaries(params["steps"], params["checkpoint_every"])) - 1
+            j = replay_interval(bytes.fromhex(str(job["draw_block_hash"])), int(job["id"]), m)
+            loss_of = _Lazy(lambda: self._loss_evaluator(job, spec, model_hash, scratch))
+            t0 = time.monotonic()
+            cmp = check_interval(actual, replayer, params, model_hash, j, policy, loss_of)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
+        return Checked(
+            Comparison(task, cmp.metric, cmp.similarity_bps, cmp.passed, details), None, None
+        )
+
     def _worker_output(self, job: dict[str, Any]) -> Path | Comparison:
         """The worker's output file, fetched into the cache; a failed ``missing-output``
         comparison when the store does not have it; a FetchError when the store
@@ -378,6 +424,19 @@ def _subset_applies(job: dict[str, Any]) -> bool:
         job.get("task_type") == EMBEDDING
         and bool(job.get("draw_block_hash"))
         and int(job.get("check_rows") or 0) > 0
+    )
+
+
+def _replay_applies(job: dict[str, Any], spec: RuntimeJob) -> bool:
+    """A LoRA job whose spec asks for checkpoints and that the daemon gave a draw block
+    hash (without checkpoints there is nothing to replay from: a full re-execution)."""
+    params = spec.get("params")
+    return (
+        job.get("task_type") == LORA
+        and bool(job.get("draw_block_hash"))
+        and isinstance(params, dict)
+        and isinstance(params.get("checkpoint_every"), int)
+        and params["checkpoint_every"] > 0
     )
 
 

@@ -55,6 +55,9 @@ TASK_PARAMS: dict[str, dict[str, tuple[type, Any, float, float]]] = {
         "alpha": (int, 8, 1, 256),
         "max_length": (int, 64, 8, 512),
         "seed": (int, 0, 0, 2**31 - 1),
+        # k > 0: checkpoints every k steps, hash-chained in the output, so an oracle can
+        # check one interval by replaying it (``compute.runtime.checkpoints``); 0: none
+        "checkpoint_every": (int, 0, 0, 1000),
     },
 }
 INPUT_LISTS = {

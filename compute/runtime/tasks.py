@@ -8,7 +8,9 @@
 * lora-train: a LoRA adapter (peft) trained with AdamW over the texts in a
   fixed order, written as ``output.safetensors`` with the losses in its
   metadata, so the file alone carries the weights and the figures an oracle
-  compares (weight cosine, held-out loss).
+  compares (weight cosine, held-out loss). With ``checkpoint_every`` the file
+  also carries hash-chained checkpoints (``checkpoints``), so one interval can
+  be checked by replaying it.
 """
 
 from __future__ import annotations
@@ -159,16 +161,10 @@ def lm_batch(tok: Any, texts: list[str], max_length: int, device: str) -> dict[s
     }
 
 
-def lora_train(
-    model_dir: Path,
-    model_hash: str,
-    inputs: dict[str, list[str]],
-    params: dict[str, Any],
-    device: str,
-    out_dir: Path,
-) -> tuple[Path, dict[str, Any]]:
+def lora_model(model_dir: Path, params: dict[str, Any], device: str) -> tuple[Any, Any, list[str]]:
+    """(tokenizer, the base model wrapped with the job's fresh LoRA adapter, targets)."""
     import torch
-    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from compute.runtime.determinism import seed_all
@@ -190,17 +186,68 @@ def lora_train(
     )
     model = get_peft_model(base, cfg).to(device)
     model.train()
+    return tok, model, targets
+
+
+def lora_optimizer(model: Any, params: dict[str, Any]) -> Any:
+    import torch
+
     trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=params["learning_rate"], foreach=False)
-    texts, bs = inputs["texts"], params["batch_size"]
+    return torch.optim.AdamW(trainable, lr=params["learning_rate"], foreach=False)
+
+
+def train_steps(
+    model: Any,
+    opt: Any,
+    tok: Any,
+    texts: list[str],
+    params: dict[str, Any],
+    device: str,
+    start: int,
+    stop: int,
+) -> list[float]:
+    """Steps ``start`` to ``stop - 1``; their losses. Step ``s`` trains on the texts
+    ``s·bs … s·bs + bs − 1`` (mod their number): the data order is a function of the step
+    alone, so an interval replayed on its own sees the batches the whole run saw."""
+    bs = params["batch_size"]
     losses = []
-    for step in range(params["steps"]):
+    for step in range(start, stop):
         batch = [texts[(step * bs + j) % len(texts)] for j in range(bs)]
         loss = model(**lm_batch(tok, batch, params["max_length"], device)).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         losses.append(float(loss.detach().cpu()))
+    return losses
+
+
+def lora_train(
+    model_dir: Path,
+    model_hash: str,
+    inputs: dict[str, list[str]],
+    params: dict[str, Any],
+    device: str,
+    out_dir: Path,
+) -> tuple[Path, dict[str, Any]]:
+    import torch
+    from peft import get_peft_model_state_dict
+
+    from compute.runtime import checkpoints as ck
+
+    tok, model, targets = lora_model(model_dir, params, device)
+    opt = lora_optimizer(model, params)
+    texts = inputs["texts"]
+    at = ck.boundaries(params["steps"], params["checkpoint_every"])
+    losses: list[float] = []
+    saved: list[dict[str, Any]] = []
+    if not at:
+        losses = train_steps(model, opt, tok, texts, params, device, 0, params["steps"])
+    else:
+        live = ck.lora_params(model)
+        saved.append(ck.capture(live, opt))
+        for start, stop in zip(at, at[1:], strict=False):
+            losses += train_steps(model, opt, tok, texts, params, device, start, stop)
+            saved.append(ck.capture(live, opt))
     model.eval()
     eval_loss = None
     if inputs.get("eval_texts"):
@@ -224,9 +271,17 @@ def lora_train(
         "train_losses": json.dumps(losses),
         "eval_loss": "" if eval_loss is None else repr(eval_loss),
     }
+    tensors = dict(state)
+    if saved:
+        doc = ck.manifest(model_hash, params, saved, losses)
+        meta[ck.META_KEY] = canonical_json(doc).decode()
+        for i, c in enumerate(saved):
+            tensors.update(ck.flatten(c, i))
     path = out_dir / "output.safetensors"
-    save_safetensors(state, path, meta)
+    save_safetensors(tensors, path, meta)
     metrics: dict[str, Any] = {"final_loss": losses[-1], "adapter_tensors": len(state)}
+    if saved:
+        metrics["checkpoints"] = len(saved)
     if eval_loss is not None:
         metrics["eval_loss"] = eval_loss
     return path, metrics
