@@ -8,6 +8,8 @@ from pathlib import Path
 from app import wiring
 from chain.baseapp import BaseApp
 from modules.auth.ante import AuthAnte
+from modules.drip.ante import DripAnte
+from modules.drip.keeper import DripKeeper
 
 
 class App(BaseApp):
@@ -23,7 +25,13 @@ class App(BaseApp):
         super().__init__(
             db_path,
             self.wiring.modules,
-            AuthAnte(self.bank),
+            # a new key's drip claim is sponsored by the pool; every other tx: auth
+            DripAnte(AuthAnte(self.bank), self._drip_keeper()),
             any_format=any_format,
             sig_verify_workers=sig_verify_workers,
         )
+
+    def _drip_keeper(self) -> DripKeeper:
+        keeper = self.wiring.keepers["drip"]
+        assert isinstance(keeper, DripKeeper)
+        return keeper

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 
 from chain.crypto import module_address
 from chain.module import Module
-from modules import auth, bank, jobs, mint, reputation, slashing, staking, verification
+from modules import auth, bank, drip, jobs, mint, reputation, slashing, staking, verification
 from modules.auth import state as auth_state
 from modules.auth.expected import ParamsOwner
 from modules.auth.genesis import MODULE_ACCOUNTS
 from modules.auth.keeper import AccountKeeper
 from modules.bank import state as bank_state
 from modules.bank.keeper import BankKeeper
+from modules.drip import state as drip_state
+from modules.drip.keeper import DripKeeper
 from modules.jobs import state as jobs_state
 from modules.jobs.keeper import JobsKeeper
 from modules.mint import state as mint_state
@@ -55,6 +57,7 @@ def build() -> Wiring:
     verification_keeper = VerificationKeeper(
         jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper
     )
+    drip_keeper = DripKeeper(bank_keeper, accounts)
     params_owners: dict[str, ParamsOwner] = {
         p.module: p
         for p in (
@@ -66,6 +69,7 @@ def build() -> Wiring:
             mint_state.PARAMS,
             jobs_state.PARAMS,
             verification_state.PARAMS,
+            drip_state.PARAMS,
         )
     }
     modules = [
@@ -77,6 +81,7 @@ def build() -> Wiring:
         jobs.build(jobs_keeper),  # end block: claim and result deadlines
         verification.build(verification_keeper),  # end block: draws, windows, verdicts
         mint.build(mint_keeper),  # end block: mints at epoch boundaries
+        drip.build(drip_keeper),
     ]
     keepers: dict[str, object] = {
         "staking": staking_keeper,
@@ -85,5 +90,6 @@ def build() -> Wiring:
         "mint": mint_keeper,
         "jobs": jobs_keeper,
         "verification": verification_keeper,
+        "drip": drip_keeper,
     }
     return Wiring(accounts, bank_keeper, modules, params_owners, keepers)

@@ -18,6 +18,7 @@ MODULE_ACCOUNTS: dict[str, tuple[str, ...]] = {
     "burn": (state.BURNER,),
     "mint": (state.MINTER,),
     "staking": (),  # the bonded pool: every bonded and unbonding coin
+    "drip_pool": (),  # the drip module's pool: canary budgets and new keys' drips
 }
 
 

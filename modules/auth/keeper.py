@@ -16,6 +16,13 @@ class AccountKeeper:
     def get_account(self, ctx: Ctx, addr: bytes) -> Account | None:
         return state.get_account(ctx, addr)
 
+    def account_exists(self, ctx: Ctx, addr: bytes) -> bool:
+        return state.get_account(ctx, addr) is not None
+
+    def open_sponsored(self, ctx: Ctx, addr: bytes, pubkey: bytes) -> None:
+        """A new account whose first tx (sequence 0) someone else paid for is running."""
+        state.new_account(ctx, addr, sequence=1, pubkey=pubkey)
+
     def module_permissions(self, ctx: Ctx, name: str) -> tuple[str, ...] | None:
         acc = state.get_module_account(ctx, name)
         return None if acc is None else acc.permissions

@@ -21,6 +21,7 @@ from chain.module import Invariant
 from modules.auth import state as auth_state
 from modules.auth.state import Account
 from modules.bank import state as bank_state
+from modules.drip import state as drip_state
 from modules.jobs import keys as jobs_keys
 from modules.jobs import state as jobs_state
 from modules.jobs.records import STATE_BYTE
@@ -51,7 +52,7 @@ STRANGER = PrivateKey.from_seed(b"an address no test funds").address
 
 def test_every_module_has_invariants_built_by_its_invariants_py() -> None:
     modules = wiring.build().modules
-    assert len(modules) == 8
+    assert len(modules) == 9
     for m in modules:
         assert (ROOT / "modules" / m.name / "invariants.py").is_file(), m.name
         assert m.invariants, f"module {m.name} registers no invariant"
@@ -186,6 +187,10 @@ def _pending_for_no_checking_job(ctx: Ctx) -> None:
     verification_state.put_pending(ctx, p)
 
 
+def _drip_in_the_future(ctx: Ctx) -> None:
+    drip_state.set_dripped(ctx, STRANGER, ctx.block.height + 5)
+
+
 CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "auth/numbers_below_next": [_unnumbered_account],
     "auth/numbers_unique": [_shared_number],
@@ -199,6 +204,7 @@ CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "jobs/escrow": [_escrow_off],
     "jobs/states": [_stray_state_index],
     "verification/pending": [_pending_for_no_checking_job],
+    "drip/no_future_drips": [_drip_in_the_future],
 }
 CASES = [(name, c) for name, cs in CORRUPTIONS.items() for c in cs]
 
