@@ -2,11 +2,11 @@
 
     planned   a template and fresh input chosen, salt and poster key drawn
     prepared  run locally: the expected output hash is known
-    funded    the poster key holds the price plus fees
+    funded    the poster key claimed its drip from the pool (modules/drip), as a new user's does
     posted    the job is on chain (job id known)
     committed the commitment is on chain (no later than the claim: else spoiled)
     submitted the worker's result is in: reveal now
-    final     the job is over (revealed, settled, expired…): sweep the poster key
+    final     the job is over (revealed, settled, expired…): sweep the key into the pool
     done
 
 After a crash every step is redone only if the chain does not show it done:
@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chain.client import ChainRefused, QueryFailed
 from chain.crypto import PrivateKey
-from modules.bank.msgs import MsgSend
+from modules.drip.ante import sponsored_claim
+from modules.drip.errors import ErrRateLimited
+from modules.drip.msgs import MsgFundPool
 from oracle import canary
 from oracle.follower import ChainEvent
 from oracle.state import CanaryRecord, OracleState
@@ -43,6 +45,8 @@ MAX_OUTSTANDING = 3  # canaries planned but not yet posted
 PRECOMMIT = 8  # job ids committed ahead of a canary's post
 FEE_GAS_BUDGET = 2_000_000  # gas the poster key may spend (post + sweep)
 KEEP_DONE = 100
+POOL_LOW_DRIPS = 4  # the oracle tops the drip pool up when it can pay fewer drips than this
+POOL_TOP_UP_DRIPS = 16  # drips' worth of coin per top-up: bulk, so no deposit marks a canary
 
 
 def _coin(amount: int) -> list[Any]:
@@ -230,12 +234,10 @@ class CanaryDriver:
             del self.d.state().canaries[k]
 
     def advance(self, rec: CanaryRecord) -> None:
-        node, key = self.d.node, self._key(rec)
+        key = self._key(rec)
         if rec.stage == "prepared":
-            fee = FEE_GAS_BUDGET * node.min_gas_price()
-            amount = int(rec.msg["max_price"]) + fee
-            send = MsgSend(from_address=self.d.address, to_address=key.bech32, amount=_coin(amount))
-            node.send_tx(self.d.account, [send], gas="auto")
+            if not self.fund(rec, key):
+                return  # the pool's limit for this block is used up: the next loop tries again
             rec.stage = "funded"
             self.d.save()
         if rec.stage == "funded":
@@ -328,9 +330,41 @@ class CanaryDriver:
         bal = node.balance(key.bech32)
         gas = 120_000
         fee = gas * node.min_gas_price()
-        if bal > fee:
-            send = MsgSend(
-                from_address=key.bech32, to_address=self.d.address, amount=_coin(bal - fee)
-            )
-            node.send_tx(key, [send], gas=gas, fee=fee)
+        if bal > fee:  # back into the pool, as any key may give back: nothing points home
+            back = MsgFundPool(depositor=key.bech32, amount=str(bal - fee))
+            node.send_tx(key, [back], gas=gas, fee=fee)
         rec.stage = "done"
+
+    # -- funding through the drip pool ------------------------------------------------------------
+    def cost(self, rec: CanaryRecord) -> int:
+        """What the poster key spends: the price and the fee budget (post + sweep)."""
+        return int(rec.msg["max_price"]) + FEE_GAS_BUDGET * self.d.node.min_gas_price()
+
+    def fund(self, rec: CanaryRecord, key: PrivateKey) -> bool:
+        """The poster key claims its drip from the pool, as a real user's new key does;
+        the oracle tops the pool up in bulk beforehand when it runs low. False when the
+        block's drip limit is used up (try again later). A key that already exists
+        claimed before a crash."""
+        node = self.d.node
+        if node.account(key.bech32) is not None:
+            return True
+        pool = node.query("drip", "pool")
+        drip = int(pool["drip_amount"])
+        if self.cost(rec) > drip:
+            raise ChainRefused(
+                "drip",
+                0,
+                f"insufficient drip: {drip}avcn cannot pay price and fees {self.cost(rec)}avcn",
+            )
+        if int(pool["drips_left"]) < POOL_LOW_DRIPS:
+            top_up = MsgFundPool(depositor=self.d.address, amount=str(POOL_TOP_UP_DRIPS * drip))
+            node.send_tx(self.d.account, [top_up], gas="auto")
+        r = node.broadcast_tx_commit(sponsored_claim(key, node.chain_id()))
+        check = r.get("check_tx") or {}
+        res = check if int(check.get("code") or 0) else (r.get("tx_result") or {})
+        space, code = str(res.get("codespace") or ""), int(res.get("code") or 0)
+        if code == 0:
+            return True
+        if (space, code) == ("drip", ErrRateLimited.code):
+            return False
+        raise ChainRefused(space, code, str(res.get("log") or ""))

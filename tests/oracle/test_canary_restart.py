@@ -21,7 +21,7 @@ from nacl.signing import SigningKey
 
 from chain.crypto import PrivateKey
 from modules.bank.msgs import MsgSend
-from oracle.canary_flow import FEE_GAS_BUDGET, CanaryDeps, CanaryDriver, _coin
+from oracle.canary_flow import CanaryDeps, CanaryDriver, _coin
 from oracle.metrics import OracleMetrics
 from oracle.state import CanaryRecord, OracleState
 from tests.oracle._node import VCN, Net, Scripted, bond_oracle, market_node, post_job
@@ -84,6 +84,14 @@ def snapshot_at(o: Oracle, stage: str, precommitted: bool | None = None) -> dict
         ):
             return snap
     raise AssertionError(f"no state was saved at {stage}: {[s['canaries'] for s in o.saved]}")
+
+
+def pool_balance(net: Net) -> int:
+    return int(net.client.query("drip", "pool")["balance"])
+
+
+def drip_amount(net: Net) -> int:
+    return int(net.client.query("drip", "params")["drip_amount"])
 
 
 def jobs_posted_by(net: Net, address: str) -> list[dict[str, Any]]:
@@ -159,12 +167,9 @@ def test_a_canary_claimed_before_its_commitment_is_spoiled_and_its_coin_swept_ba
     o = prepared_canary(net, precommit=False)
     rec = o.only_canary()
     key = PrivateKey(bytes.fromhex(rec.poster_secret))
-    oracle_before = net.client.balance(ORACLE.bech32)
     # The steps of ``advance`` one by one, so that a worker claims between post and commit.
-    fee = FEE_GAS_BUDGET * net.client.min_gas_price()
-    funding = int(rec.msg["max_price"]) + fee
-    send = MsgSend(from_address=ORACLE.bech32, to_address=key.bech32, amount=_coin(funding))
-    net.client.send_tx(ORACLE, [send], gas="auto")
+    assert o.driver.fund(rec, key)  # the poster key claims its drip from the pool
+    assert net.client.balance(key.bech32) == drip_amount(net)
     rec.stage = "funded"
     o.driver.post(rec, key)
     assert rec.stage == "posted"
@@ -174,13 +179,14 @@ def test_a_canary_claimed_before_its_commitment_is_spoiled_and_its_coin_swept_ba
     assert o.counted("spoiled") == 1
     o.driver.d.save()  # as ``act`` does after each step
 
-    o.driver.act()  # sweeps what the poster key holds back to the oracle
+    held, pool_before = net.client.balance(key.bech32), pool_balance(net)
+    o.driver.act()  # sweeps what the poster key holds back into the drip pool
     assert rec.stage == "done"
     swept = net.client.balance(key.bech32)
     assert swept <= 120_000 * net.client.min_gas_price()
-    # the job's escrow comes back to the poster key when the job ends; the fee budget
-    # left over is back with the oracle now
-    assert net.client.balance(ORACLE.bech32) > oracle_before - funding
+    # the job's escrow comes back to the poster key when the job ends; what the key
+    # held beyond the sweep's fee is back in the pool, not with the oracle
+    assert pool_balance(net) - pool_before == held - 120_000 * net.client.min_gas_price()
 
     # A crash after the sweep's block: the restarted oracle finds nothing left to sweep.
     seq = o.sequence()
@@ -225,8 +231,8 @@ def test_a_poster_key_is_swept_only_when_it_holds_more_than_the_fee(
     send = MsgSend(from_address=USER.bech32, to_address=rec.poster, amount=_coin(fee + extra))
     net.client.send_tx(USER, [send], gas="auto")
     rec.stage = "final"
-    oracle_before = net.client.balance(ORACLE.bech32)
+    pool_before = pool_balance(net)
     o.driver.act()
     assert rec.stage == "done"
-    assert net.client.balance(ORACLE.bech32) - oracle_before == swept
+    assert pool_balance(net) - pool_before == swept
     assert net.client.balance(rec.poster) == (fee + extra if swept == 0 else 0)
