@@ -26,7 +26,8 @@ canaries were 5 % and every worker was drawn at the reputation rule.
 With ``--runtime`` the check cost ``c`` is measured per task type with the
 real worker runtime in this process: a worker's run of the job against the
 oracle's full re-execution and its cheap check (prefill for greedy text,
-``embed_check_rows`` re-embedded rows, LoRA still in full); the forward-pass
+``embed_check_rows`` re-embedded rows, LoRA by one interval of ``checkpoint_every``
+steps replayed, 1/8 of its training here); the forward-pass
 ratio of a prefill against the decode loop it replaces (model loaded, the
 same tokens); and honest false positives: outputs of the runtime (one thread)
 checked by an oracle at another thread count (another summation order).
@@ -216,13 +217,18 @@ class LocalArtifacts:
 
 
 TEXTS = [f"Sentence number {i} about the weather in spring." for i in range(8)]
+LORA_STEPS, LORA_EVERY = 32, 4  # 8 intervals: a replay trains 1/8 of the steps
 
 
 def _jobs(lm: str, mini: str) -> dict[str, tuple[str, dict[str, Any], dict[str, Any]]]:
     return {
         "text-generation": (lm, {"prompts": TEXTS[:4]}, {"max_new_tokens": 32}),
         "embedding": (mini, {"texts": TEXTS}, {}),
-        "lora-train": (lm, {"texts": TEXTS, "eval_texts": TEXTS[:2]}, {"steps": 8}),
+        "lora-train": (
+            lm,
+            {"texts": TEXTS, "eval_texts": TEXTS[:2]},
+            {"steps": LORA_STEPS, "checkpoint_every": LORA_EVERY},
+        ),
     }
 
 
@@ -270,8 +276,7 @@ def runtime_costs(reps: int, check_rows: int) -> dict[str, tuple[float, float, f
             (blobs / str(run.output_hash)).write_bytes(run.output_path.read_bytes())
             done = {**job, "output_hash": run.output_hash}
             t_checks = []
-            # LoRA has no cheap check yet: its "cheap" check is the same full re-execution
-            for ex in (full_ex, cheap_ex) if task != "lora-train" else (full_ex,):
+            for ex in (full_ex, cheap_ex):
                 t0 = time.perf_counter()
                 checked = ex.check(done, model, Policy())
                 t_checks.append(time.perf_counter() - t0)
@@ -386,6 +391,121 @@ def false_positives(prompts: int, threads: int) -> dict[str, Any]:
     }
 
 
+def lora_error_rates(jobs: int, threads: int) -> dict[str, Any]:
+    """Honest LoRA runs of the runtime (one thread, seeds 0..jobs−1), every interval
+    replayed by the oracle at ``threads`` threads: fails, the lowest weight cosine, the
+    largest relative gap between a logged and a replayed loss. Then the cheats of
+    ``tests/oracle/test_interval_replay.py`` on seed 0, every interval replayed: the share
+    of intervals that catch each (its detection per check)."""
+    import json
+
+    import torch
+
+    from compute.runtime.__main__ import run_job
+    from compute.runtime.models import materialize
+    from compute.runtime.spec import check_params
+    from oracle.interval import Replayer, check_interval
+    from oracle.lora_eval import loss_evaluator
+    from oracle.similarity import Policy
+    from worker.models.tiny_lm import build_tiny_lm
+
+    tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-lora-"))
+    digest = build_tiny_lm(tmp / "blobs", 0).digest
+    _, model_dir = materialize(tmp / "blobs", digest, tmp / "scratch")
+    inp = {"texts": TEXTS, "eval_texts": TEXTS[:2]}
+    m = -(-LORA_STEPS // LORA_EVERY)
+    fails = intervals = 0
+    worst_bps, worst_loss = 10_000, 0.0
+    cheats: dict[str, float] = {}
+    for seed in range(jobs):
+        raw = {"steps": LORA_STEPS, "checkpoint_every": LORA_EVERY, "seed": seed}
+        params = check_params("lora-train", raw)
+        spec = {"version": 1, "task": "lora-train", "model": digest, "params": raw}
+        (tmp / "job.json").write_text(json.dumps({**spec, "input": {"inline": inp}}))
+        torch.set_num_threads(1)
+        out = tmp / f"out{seed}"
+        doc = run_job(tmp / "job.json", tmp / "in", tmp / "blobs", out, tmp / "s", "cpu")
+        loss_of = loss_evaluator(model_dir, params, inp["eval_texts"])
+        torch.set_num_threads(threads)
+        rep = Replayer(model_dir, params, TEXTS, "cpu")  # each replay restores all it uses
+        for j in range(m):
+            c = check_interval(
+                out / doc["output"]["file"], rep, params, digest, j, Policy(), loss_of
+            )
+            intervals += 1
+            fails += not c.passed
+            worst_bps = min(worst_bps, c.similarity_bps)
+            pairs = zip(c.details["replayed_losses"], c.details["logged_losses"], strict=True)
+            worst_loss = max(worst_loss, *(abs(t - r) / abs(r) for r, t in pairs))
+        torch.set_num_threads(1)
+        if seed == 0:
+            for name, path in _lora_cheats(rep, params, digest, out / doc["output"]["file"], m):
+                caught = sum(
+                    not check_interval(path, rep, params, digest, j, Policy(), loss_of).passed
+                    for j in range(m)
+                )
+                cheats[name] = caught / m
+    return {
+        "jobs": jobs,
+        "intervals": intervals,
+        "fails": fails,
+        "min_bps": worst_bps,
+        "max_loss_gap": worst_loss,
+        "m": m,
+        "cheats": cheats,
+    }
+
+
+def _lora_cheats(rep: Any, params: dict[str, Any], digest: str, honest: Path, m: int) -> Any:
+    """(name, output file) of each cheat: trained with the runtime's own steps, a chain
+    that holds together (``checkpoints.manifest``), except where tampering is the cheat."""
+    import json
+
+    from safetensors import safe_open
+
+    from compute.runtime import checkpoints as ck
+    from compute.runtime.hashing import canonical_json, save_safetensors
+    from compute.runtime.tasks import train_steps
+
+    at = ck.boundaries(params["steps"], params["checkpoint_every"])
+
+    def write(name: str, saved: list[Any], losses: list[float]) -> tuple[str, Path]:
+        tensors = dict(saved[-1]["w"])
+        for i, c in enumerate(saved):
+            tensors.update(ck.flatten(c, i))
+        doc = canonical_json(ck.manifest(digest, params, saved, losses)).decode()
+        path = honest.parent / f"{name.split()[0]}.safetensors"
+        save_safetensors(tensors, path, {"train_losses": json.dumps(losses), ck.META_KEY: doc})
+        return name, path
+
+    def train(skip: set[int], stop_after: int) -> tuple[list[Any], list[float]]:
+        ck.restore(rep.live, rep.opt, rep.init, 0)
+        saved, losses = [ck.capture(rep.live, rep.opt)], []
+        for i, (a, b) in enumerate(zip(at, at[1:], strict=False)):
+            if i in skip or i >= stop_after:
+                losses += [losses[-1] if losses else 5.0] * (b - a)
+            else:
+                losses += train_steps(rep.model, rep.opt, rep.tok, TEXTS, params, "cpu", a, b)
+            saved.append(ck.capture(rep.live, rep.opt))
+            ck.restore(rep.live, rep.opt, saved[-1], b)  # a careful cheater's step count
+        return saved, losses
+
+    yield write("skipped 1 interval", *train({m // 2}, m))
+    yield write(f"stale (stopped after {m // 2} of {m})", *train(set(), m // 2))
+    with safe_open(str(honest), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        meta = dict(f.metadata())
+    saved = [{p: ck.checkpoint(tensors, i, p) for p in ck.PARTS} for i in range(m + 1)]
+    logged = json.loads(meta["train_losses"])
+    a, b = at[m // 2], at[m // 2 + 1]
+    faked = [x * 0.9 if a <= s < b else x for s, x in enumerate(logged)]
+    yield write("faked loss log (1 interval)", saved, faked)
+    name = next(k for k in tensors if k.startswith(f"{ck.PREFIX}1.w."))
+    path = honest.parent / "tampered.safetensors"
+    save_safetensors({**tensors, name: tensors[name] * 1.001}, path, meta)
+    yield "tampered checkpoint", path
+
+
 def print_runtime(a: argparse.Namespace, res: dict[str, dict[str, Any]]) -> None:
     new, old = params_of({}), params_of(BASELINE)
     costs = runtime_costs(a.reps, new.embed_check_rows)
@@ -424,6 +544,15 @@ def print_runtime(a: argparse.Namespace, res: dict[str, dict[str, Any]]) -> None
         f"  embeddings: min row cosine {fp['embed_min_bps']} bps (threshold 9500), "
         f"max |Δ| {fp['embed_max_diff']:.1e}"
     )
+    lf = lora_error_rates(a.fp_lora_jobs, 2)
+    print(
+        f"  LoRA (interval replay): {lf['fails']} of {lf['intervals']} intervals of "
+        f"{lf['jobs']} jobs failed, min weight cosine {lf['min_bps']} bps (threshold 9500), "
+        f"largest logged-vs-replayed loss gap {lf['max_loss_gap']:.1e} (tolerance 1e-3)"
+    )
+    print(f"\n== LoRA cheats: share of the {lf['m']} intervals whose replay catches them ==")
+    for name, share in lf["cheats"].items():
+        print(f"  {name:36} {share:.3f}")
 
 
 def main() -> int:
@@ -442,6 +571,7 @@ def main() -> int:
     ap.add_argument("--runtime", action="store_true", help="also time the real runtime")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--fp-prompts", type=int, default=200)
+    ap.add_argument("--fp-lora-jobs", type=int, default=3, help="honest LoRA runs replayed")
     a = ap.parse_args()
     if a.quick:
         a.cheaters, a.overhead_jobs = 40, 2000
