@@ -47,6 +47,18 @@ FEE_GAS_BUDGET = 2_000_000  # gas the poster key may spend (post + sweep)
 KEEP_DONE = 100
 POOL_LOW_DRIPS = 4  # the oracle tops the drip pool up when it can pay fewer drips than this
 POOL_TOP_UP_DRIPS = 16  # drips' worth of coin per top-up: bulk, so no deposit marks a canary
+MAX_IMITATED_DELAY = 200  # blocks a funded canary may wait before its post
+POST_STEPS = 2  # blocks from the drip to the post when nothing waits: precommit, then post
+
+
+def posting_delay(template: dict[str, Any], template_dripped: int | None) -> int:
+    """Blocks a canary key waits between its drip and its post: the template poster's
+    own wait between its drip and the template's post (0 when no drip funded it), so
+    the wait does not mark canaries either."""
+    if template_dripped is None:
+        return 0
+    gap = int(template.get("posted_height") or 0) - template_dripped
+    return max(0, min(MAX_IMITATED_DELAY, gap))
 
 
 def _coin(amount: int) -> list[Any]:
@@ -241,6 +253,8 @@ class CanaryDriver:
             rec.stage = "funded"
             self.d.save()
         if rec.stage == "funded":
+            if not self.due(rec):
+                return  # still imitating the template poster's wait between drip and post
             if not rec.precommitted:
                 self.precommit(rec)
                 self.d.save()
@@ -336,6 +350,21 @@ class CanaryDriver:
         rec.stage = "done"
 
     # -- funding through the drip pool ------------------------------------------------------------
+    def due(self, rec: CanaryRecord) -> bool:
+        """Whether the funded key has waited as long as its template's poster did."""
+        node = self.d.node
+        try:
+            mine = node.query("drip", "dripped", {"address": rec.poster})
+            template = node.query("jobs", "job", {"id": rec.template_job})
+            theirs = node.query("drip", "dripped", {"address": template["poster"]})
+        except QueryFailed:
+            return True  # nothing to imitate (the template is gone): post now
+        if not mine["dripped"]:
+            return True
+        at = int(theirs["height"]) if theirs["dripped"] else None
+        wait = max(0, posting_delay(template, at) - POST_STEPS)  # the post lands POST_STEPS later
+        return node.latest_height() >= int(mine["height"]) + wait
+
     def cost(self, rec: CanaryRecord) -> int:
         """What the poster key spends: the price and the fee budget (post + sweep)."""
         return int(rec.msg["max_price"]) + FEE_GAS_BUDGET * self.d.node.min_gas_price()
