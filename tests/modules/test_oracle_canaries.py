@@ -198,6 +198,25 @@ def test_bad_plant_reveals_are_refused_and_change_nothing(make_app: Callable[...
     assert penalties(m, LAZY) == 2_000
 
 
+def test_a_canary_commitment_cannot_be_opened_as_a_plant(make_app: Callable[..., App]) -> None:
+    """The domains differ, so a canary whose worker cheated (and was rejected) cannot be
+    turned into a plant afterwards to punish the oracles that checked it."""
+    m = make(make_app, **ALL)
+    jid = m.post(POSTER, max_price=2 * VCN)
+    ok(m.commit_canary(PLANTER, jid, output_of(jid), SALT))  # a canary's commitment
+    ok(m.claim(PLANT_W, jid))
+    ok(m.submit(PLANT_W, jid, output=output_of(jid, honest=False)))
+    m.block([])
+    ok(m.attest(LAZY, jid, "pass"))
+    ok(m.attest(HONEST, jid, "fail", similarity=0))
+    ok(m.attest(PLANTER, jid, "fail", similarity=0))
+    assert m.job(jid).state == "rejected"
+    r = reveal(m, jid, output_of(jid), planted=True)
+    assert code(r.tx_results[0]) == ("verification", 11)
+    assert penalties(m, LAZY) == 500  # outvoted, no more
+    assert active(m, LAZY)
+
+
 def test_a_plant_is_committed_no_later_than_the_claim(make_app: Callable[..., App]) -> None:
     m = make(make_app, attest_window_blocks=5, **ALL)
     at, after = m.post(POSTER, max_price=2 * VCN), m.post(POSTER, max_price=2 * VCN)
