@@ -18,8 +18,10 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
    imitate and no canary is posted.
 3. **Expected answer.** The oracle runs the job itself first, in the same
    sandbox and runtime as a worker: the output's sha256 is the expected hash.
-4. **Posting.** A fresh key per canary; the oracle funds it from its own
-   account with the price plus fees, and that key posts the job.
+4. **Posting.** A fresh key per canary claims its own drip from the drip
+   pool (``modules/drip``), exactly as a real user's new key does, waits as
+   long as the template's poster waited between its drip and its post, and
+   posts the job; nothing the oracle signs names the key.
 5. **Commit.** The commitment is ``canary.commitment(job id, expected hash,
    salt)`` (sha256 over a domain, the job id, the expected hash and a 32-byte
    random salt; see ``modules.verification.canary``), and the chain refuses a
@@ -36,12 +38,11 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
    commitment, compares the expected hash with the worker's output hash and
    settles the job at once: a match passes, a mismatch is caught cheating.
 7. **Sweep.** When the job is final, whatever is left on the poster key
-   (the refund of an unused price share) goes back to the oracle.
+   (the refund of an unused price share) goes into the drip pool.
 
-Known limit: the funding transfer links a poster to the oracle on chain; a
-worker that traces where each poster's coins came from can tell canaries
-apart. Funding through intermediaries, or a treasury-run pool of poster
-accounts, would hide that; neither exists on this chain yet.
+Tracing coins tells a worker nothing (measured in
+``tests/oracle/test_canary_unlinkable.py``); what still does, a canary key
+posting only one job, is listed in ``oracle/README.md``.
 """
 
 from __future__ import annotations
