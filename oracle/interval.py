@@ -38,6 +38,7 @@ from typing import Any
 from oracle.fixedpoint import BPS, finite
 from oracle.similarity import (
     LORA,
+    MAX_OUTPUT_BYTES,
     BadOutput,
     Comparison,
     OracleFault,
@@ -77,13 +78,17 @@ def read_chain(
     from compute.runtime import checkpoints as ck
 
     try:
+        if path.stat().st_size > MAX_OUTPUT_BYTES:
+            raise BadOutput(f"the output is over {MAX_OUTPUT_BYTES} bytes")
         tensors, meta = _load_tensors(path)
     except BadOutput as e:
         return Comparison(LORA, "unreadable", 0, False, {"error": str(e)[:500]})
+    except OSError as e:  # the file in the oracle's own cache
+        raise OracleFault(f"cannot read its copy of the output: {e}") from e
     try:
         doc = json.loads(meta.get(ck.META_KEY, ""))
         losses = json.loads(meta.get("train_losses", ""))
-    except ValueError:
+    except (ValueError, RecursionError):
         return _fail("the output carries no readable checkpoint chain or loss log")
     at = ck.boundaries(params["steps"], params["checkpoint_every"])
     if not isinstance(doc, dict) or doc.get("format") != ck.CHAIN_FORMAT:
@@ -92,6 +97,8 @@ def read_chain(
         return _fail(f"checkpoints at steps {doc.get('steps')!r}, due at {at}")
     if not ck.finite_losses(losses, params["steps"]):
         return _fail(f"the loss log is not {params['steps']} finite numbers")
+    if any(str(v.dtype) != "float32" for v in tensors.values()):
+        return _fail("the runtime writes float32 tensors only")  # a replay casts nothing
     adapter = ck.adapter_tensors(tensors)
     shapes = {k: v.shape for k, v in adapter.items()}
     digests = []
@@ -206,6 +213,9 @@ def check_interval(
     at = ck.boundaries(params["steps"], params["checkpoint_every"])
     if not 0 <= interval < len(at) - 1:
         raise OracleFault(f"interval {interval} is not one of the {len(at) - 1}")
+    due = {k: tuple(v.shape) for k, v in replayer.init["w"].items()}
+    if {k: tuple(v.shape) for k, v in ck.adapter_tensors(tensors).items()} != due:
+        return _fail("the adapter's tensors are not the job's LoRA (names, rank, targets)")
     if not init_matches(replayer.init, tensors):
         return _fail("checkpoint 0 is not the job's fresh adapter (seed, rank, targets)")
     first, stop = at[interval], at[interval + 1]

@@ -169,8 +169,8 @@ def restore(
             if step:
                 opt.state[p] = {
                     "step": torch.tensor(float(step)),
-                    "exp_avg": _tensor(ckpt["m"][key]).to(p.device).clone(),
-                    "exp_avg_sq": _tensor(ckpt["v"][key]).to(p.device).clone(),
+                    "exp_avg": _tensor(ckpt["m"][key]).to(p.device, p.dtype).clone(),
+                    "exp_avg_sq": _tensor(ckpt["v"][key]).to(p.device, p.dtype).clone(),
                 }
             else:
                 opt.state.pop(p, None)

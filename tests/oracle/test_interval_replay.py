@@ -203,6 +203,9 @@ def test_a_tampered_checkpoint_or_chain_fails_whatever_is_drawn(
     out3 = tmp_path / "every.safetensors"
     save_safetensors(tensors, out3, {**meta, ck.META_KEY: canonical_json(doc).decode()})
     assert "due at [0, 2, 4, 6, 8]" in judge(out3, 0).details["error"]
+    half = tmp_path / "half.safetensors"
+    save_safetensors({**tensors, name: tensors[name].half()}, half, meta)
+    assert "float32" in judge(half, 2).details["error"]  # a verdict, not an abstention
     no_chain = tmp_path / "none.safetensors"
     save_safetensors(ck.adapter_tensors(tensors), no_chain, {"train_losses": meta["train_losses"]})
     assert not judge(no_chain, 0).passed
@@ -220,6 +223,20 @@ def test_a_chain_from_another_start_fails(
     out = _write(models, tmp_path / "start.safetensors", saved, json.loads(meta["train_losses"]))
     c = judge(out, 2)
     assert not c.passed and "fresh adapter" in c.details["error"]
+
+
+def test_an_adapter_of_another_rank_fails_rather_than_crash(
+    run_job: RunJob, models: Models, judge: Any, tmp_path: Path
+) -> None:
+    # a rank-2 run, its chain recomputed under the job's params: it holds together, but
+    # is not the job's LoRA
+    other = run_job("lora-train", models.lm, INPUT, **{**RAW, "rank": 2})
+    tensors, meta = _read(other)
+    out = _write(
+        models, tmp_path / "r2.safetensors", _saved(tensors), json.loads(meta["train_losses"])
+    )
+    c = judge(out, 0)
+    assert (c.passed, c.similarity_bps) == (False, 0) and "job's LoRA" in c.details["error"]
 
 
 def test_a_faked_loss_log_fails(models: Models, honest: Path, judge: Any, tmp_path: Path) -> None:
