@@ -33,6 +33,7 @@ def loss_evaluator(
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from compute.runtime.checkpoints import adapter_tensors
     from compute.runtime.spec import check_params
     from compute.runtime.tasks import LORA_TARGETS, lm_batch
 
@@ -83,7 +84,7 @@ def loss_evaluator(
         the oracle's own work: an ``OSError``, an out-of-memory error or a library bug
         propagates, and the caller abstains rather than blame the worker."""
         try:
-            state = load_file(str(adapter))
+            state = adapter_tensors(load_file(str(adapter)))  # not a checkpoint chain's
         except (SafetensorError, ValueError) as e:
             raise BadOutput(f"the adapter does not load: {e}") from None
         extra, missing = sorted(set(state) - set(due)), sorted(set(due) - set(state))

@@ -273,8 +273,11 @@ def _lora(
 ) -> Comparison:
     if same:
         return Comparison(LORA, LORA_METRIC, BPS, True, {"exact": True})
-    exp, _ = _own(_load_tensors, expected)
-    act, _ = _load_tensors(actual)
+    from compute.runtime.checkpoints import adapter_tensors
+
+    # the adapter alone: a checkpoint chain is the interval replay's to judge (``interval``)
+    exp = adapter_tensors(_own(_load_tensors, expected)[0])
+    act = adapter_tensors(_load_tensors(actual)[0])
     if sorted(exp) != sorted(act):
         missing = sorted(set(exp) - set(act))[:8]
         extra = sorted(set(act) - set(exp))[:8]

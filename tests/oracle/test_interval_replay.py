@@ -32,7 +32,7 @@ from oracle.interval import (
     replay_interval,
 )
 from oracle.lora_eval import loss_evaluator
-from oracle.similarity import Policy
+from oracle.similarity import LORA, Policy, compare
 from tests.oracle.conftest import Models, RunJob
 
 TEXTS = [f"line {i}: the quick brown fox jumps over the lazy dog" for i in range(6)]
@@ -53,9 +53,12 @@ def model_dir(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def judge(models: Models, model_dir: Path) -> Any:
-    loss_of = loss_evaluator(model_dir, PARAMS, INPUT["eval_texts"])
+def loss_of(model_dir: Path) -> Any:
+    return loss_evaluator(model_dir, PARAMS, INPUT["eval_texts"])
 
+
+@pytest.fixture(scope="module")
+def judge(models: Models, model_dir: Path, loss_of: Any) -> Any:
     def check(path: Path, interval: int, policy: Policy | None = None, threads: int = 1) -> Any:
         import torch
 
@@ -278,6 +281,31 @@ def test_thresholds_at_just_under_and_just_over(
     assert losses_agree([1.0], [1.0 + tol / 2], tol) and losses_agree([1.0], [1.0 + tol], tol)
     assert not losses_agree([1.0], [1.0 + 2 * tol], tol)
     assert not losses_agree([1.0], [float("nan")], tol) and not losses_agree([1.0], [], tol)
+
+
+def test_full_re_execution_judges_a_checkpointed_output_by_its_adapter(
+    honest: Path, loss_of: Any, tmp_path: Path
+) -> None:
+    # the dispute path on another device: float noise on every tensor, the chain no
+    # longer bit-equal; the adapter is what the full check compares
+    import torch
+
+    tensors, meta = _read(honest)
+    gen = torch.Generator().manual_seed(9)
+    noisy = {
+        k: v + 1e-6 * v.abs().max() * torch.randn(v.shape, generator=gen)
+        for k, v in tensors.items()
+    }
+    out = tmp_path / "noisy.safetensors"
+    save_safetensors(noisy, out, meta)
+    c = compare(LORA, honest, out, Policy(), loss_of=loss_of)
+    assert c.passed and c.similarity_bps >= 9990 and c.details["loss_check"] == "ok", c.details
+    assert not any(k.startswith(ck.PREFIX) for k in c.details["tensors_bps"])
+    zero_b = {
+        k: v * 0 if "lora_B" in k and not k.startswith(ck.PREFIX) else v for k, v in tensors.items()
+    }
+    save_safetensors(zero_b, out, meta)
+    assert not compare(LORA, honest, out, Policy(), loss_of=loss_of).passed
 
 
 class _Folder:
