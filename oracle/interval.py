@@ -7,10 +7,12 @@ its checkpoints every k steps, hash-chained, and its loss log
 1. checks the whole commitment, which costs no training: the manifest's
    boundaries are the job's (``steps``, ``k``), every checkpoint's digest and
    every chain link recompute from the file, the loss log is ``steps`` finite
-   numbers, the adapter is the last checkpoint's weights bit for bit, and the
-   first checkpoint is the job's fresh adapter (the seeded init, zero
-   moments): the chain starts where the job says it starts and ends at what
-   the worker delivered;
+   numbers, the adapter is the last checkpoint's weights bit for bit, no
+   interval ends where it started (a checkpoint copied forward: a skipped
+   interval or a stale adapter, caught whatever is drawn; a cheater who adds
+   noise instead is left to step 2), and the first checkpoint is the job's
+   fresh adapter (the seeded init, zero moments): the chain starts where the
+   job says it starts and ends at what the worker delivered;
 2. replays interval ``j`` (``replay_interval``: drawn from the hash of the
    block that picked the result, which did not exist when the worker
    submitted) from checkpoint ``j`` with the runtime's own training steps
@@ -120,6 +122,12 @@ def read_chain(
     last = ck.checkpoint(tensors, len(at) - 1, "w")
     if any(adapter[k].tobytes() != last[k].tobytes() for k in adapter):
         return _fail("the adapter is not the last checkpoint's weights")
+    for i in range(1, len(at)):
+        # AdamW moves every weight each step (weight decay alone does): an interval whose
+        # end is its start bit for bit was not trained, whichever interval is drawn
+        before, after = ck.checkpoint(tensors, i - 1, "w"), ck.checkpoint(tensors, i, "w")
+        if all(before[k].tobytes() == after[k].tobytes() for k in before):
+            return _fail(f"steps {at[i - 1]} to {at[i]} changed nothing", idle_interval=i - 1)
     return tensors, losses
 
 

@@ -461,6 +461,7 @@ def _lora_cheats(rep: Any, params: dict[str, Any], digest: str, honest: Path, m:
     that holds together (``checkpoints.manifest``), except where tampering is the cheat."""
     import json
 
+    import torch
     from safetensors import safe_open
 
     from compute.runtime import checkpoints as ck
@@ -474,24 +475,29 @@ def _lora_cheats(rep: Any, params: dict[str, Any], digest: str, honest: Path, m:
         for i, c in enumerate(saved):
             tensors.update(ck.flatten(c, i))
         doc = canonical_json(ck.manifest(digest, params, saved, losses)).decode()
-        path = honest.parent / f"{name.split()[0]}.safetensors"
+        path = honest.parent / f"{name.split()[0]}-{name.split()[-1]}.safetensors"
         save_safetensors(tensors, path, {"train_losses": json.dumps(losses), ck.META_KEY: doc})
         return name, path
 
-    def train(skip: set[int], stop_after: int) -> tuple[list[Any], list[float]]:
+    def train(skip: set[int], stop_after: int, noise: bool) -> tuple[list[Any], list[float]]:
         ck.restore(rep.live, rep.opt, rep.init, 0)
         saved, losses = [ck.capture(rep.live, rep.opt)], []
         for i, (a, b) in enumerate(zip(at, at[1:], strict=False)):
             if i in skip or i >= stop_after:
                 losses += [losses[-1] if losses else 5.0] * (b - a)
+                with torch.no_grad():  # an untrained interval: copied, or nudged to hide it
+                    for p in rep.live.values() if noise else ():
+                        p.add_(1e-6 * p.abs().max() * torch.randn(p.shape))
             else:
                 losses += train_steps(rep.model, rep.opt, rep.tok, TEXTS, params, "cpu", a, b)
             saved.append(ck.capture(rep.live, rep.opt))
             ck.restore(rep.live, rep.opt, saved[-1], b)  # a careful cheater's step count
         return saved, losses
 
-    yield write("skipped 1 interval", *train({m // 2}, m))
-    yield write(f"stale (stopped after {m // 2} of {m})", *train(set(), m // 2))
+    yield write("skipped 1 interval, copied", *train({m // 2}, m, False))
+    yield write("skipped 1 interval, nudged", *train({m // 2}, m, True))
+    yield write(f"stale (stopped after {m // 2} of {m}), copied", *train(set(), m // 2, False))
+    yield write(f"stale (stopped after {m // 2} of {m}), nudged", *train(set(), m // 2, True))
     with safe_open(str(honest), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
         meta = dict(f.metadata())

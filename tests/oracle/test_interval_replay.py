@@ -80,10 +80,15 @@ def _cheat(
     out: Path,
     skip: frozenset[int] = frozenset(),
     stop_after: int = M,
+    noise: bool = False,
 ) -> Path:
     """A worker that trains with the runtime's own code but skips the intervals in ``skip``
-    and stops training after interval ``stop_after`` (a stale adapter, copied forward), then
-    commits a chain that holds together and a loss log copied from the last real step."""
+    and stops training after interval ``stop_after`` (a stale adapter), then commits a chain
+    that holds together and a loss log copied from the last real step. An untrained
+    interval's end is its start copied, or with ``noise`` nudged (1e-6 relative), as a
+    cheater who knows a copy is caught would."""
+    import torch
+
     from compute.runtime.tasks import train_steps
 
     replayer = Replayer(model_dir, PARAMS, TEXTS, "cpu")
@@ -93,6 +98,9 @@ def _cheat(
     for i, (a, b) in enumerate(zip(at, at[1:], strict=False)):
         if i in skip or i >= stop_after:
             losses += [losses[-1] if losses else 5.0] * (b - a)
+            with torch.no_grad():
+                for p in live.values() if noise else ():
+                    p.add_(1e-6 * p.abs().max() * torch.randn(p.shape))
         else:
             losses += train_steps(model, opt, replayer.tok, TEXTS, PARAMS, "cpu", a, b)
         saved.append(ck.capture(live, opt))
@@ -153,20 +161,28 @@ def test_an_honest_run_replayed_at_two_threads_passes(honest: Path, judge: Any) 
     assert c.passed and c.similarity_bps >= 9990 and c.details["loss_log"] == "ok", c.details
 
 
-def test_a_skipped_interval_is_caught_exactly_when_drawn(
+def test_a_skipped_interval_is_caught_whatever_is_drawn_when_copied_else_when_drawn(
     models: Models, model_dir: Path, judge: Any, tmp_path: Path
 ) -> None:
-    cheat = _cheat(models, model_dir, tmp_path / "skip.safetensors", skip=frozenset({1}))
-    caught = judge(cheat, 1)
+    copied = _cheat(models, model_dir, tmp_path / "copied.safetensors", skip=frozenset({1}))
+    for j in range(M):
+        c = judge(copied, j)
+        assert not c.passed and "steps 2 to 4 changed nothing" in c.details["error"], j
+    nudged = _cheat(
+        models, model_dir, tmp_path / "skip.safetensors", skip=frozenset({1}), noise=True
+    )
+    caught = judge(nudged, 1)
     assert not caught.passed and caught.details["loss_log"] == "differs from the replay"
     assert caught.details["loss_check"] == "out of tolerance" or caught.similarity_bps < 9500
-    assert judge(cheat, 2).passed  # trained honestly from the skipped state: 1/m is the price
+    assert judge(nudged, 2).passed  # trained honestly from the skipped state: 1/m is the price
 
 
 def test_a_stale_adapter_fails_every_interval_it_did_not_train(
     models: Models, model_dir: Path, judge: Any, tmp_path: Path
 ) -> None:
-    stale = _cheat(models, model_dir, tmp_path / "stale.safetensors", stop_after=1)
+    copied = _cheat(models, model_dir, tmp_path / "copied.safetensors", stop_after=1)
+    assert all(not judge(copied, j).passed for j in range(M))  # even interval 0: it idled
+    stale = _cheat(models, model_dir, tmp_path / "stale.safetensors", stop_after=1, noise=True)
     assert judge(stale, 0).passed
     for j in (1, 2, 3):
         assert not judge(stale, j).passed, j
@@ -343,7 +359,7 @@ def test_executor_replays_the_drawn_interval_in_process(
         "input_hash": hashlib.sha256(raw).hexdigest(),
         "draw_block_hash": block,
     }
-    skip = _cheat(models, model_dir, tmp_path / "skip.safetensors", skip=frozenset({j}))
+    skip = _cheat(models, model_dir, tmp_path / "skip.safetensors", skip=frozenset({j}), noise=True)
     ex = Executor(_Folder(blobs), Counting(), tmp_path / "oracle")
     verdicts = []
     for out in (honest, skip):
@@ -351,6 +367,6 @@ def test_executor_replays_the_drawn_interval_in_process(
         shutil.copyfile(out, blobs / digest)
         got = ex.check({**job, "output_hash": digest}, models.lm, Policy())
         assert isinstance(got, Checked) and got.comparison.metric == REPLAY, got
-        assert got.comparison.details["interval"] == j
+        assert got.comparison.details["interval"] == j  # caught by the replay itself
         verdicts.append(got.comparison.passed)
     assert verdicts == [True, False] and Counting.runs == 0  # no full re-execution
