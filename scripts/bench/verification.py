@@ -556,7 +556,7 @@ def print_runtime(a: argparse.Namespace, res: dict[str, dict[str, Any]]) -> None
         f"{lf['jobs']} jobs failed, min weight cosine {lf['min_bps']} bps (threshold 9500), "
         f"largest logged-vs-replayed loss gap {lf['max_loss_gap']:.1e} (tolerance 1e-3)"
     )
-    print(f"\n== LoRA cheats: share of the {lf['m']} intervals whose replay catches them ==")
+    print(f"\n== LoRA cheats: share of the {lf['m']} intervals whose check catches them ==")
     for name, share in lf["cheats"].items():
         print(f"  {name:36} {share:.3f}")
 
