@@ -26,6 +26,9 @@ every feature) are trained on half of a balanced sample of canaries and real job
 and scored on the other half. A worker that does no better than chance scores
 within the binomial interval of 0.5 (z = 2.576, 99 %).
 
+Not simulated: the oracle's precommit tx, which lands in the block before a canary's
+post (a known limit, listed in oracle/README.md with the others).
+
 Print the figures: ``.venv/bin/python -m pytest -q -s -p no:cacheprovider
 tests/oracle/test_canary_unlinkable.py``
 """
