@@ -19,6 +19,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 import modules.auth.msgs
+import modules.drip.msgs
 import modules.jobs.msgs
 import modules.reputation.msgs
 import modules.staking.msgs
@@ -43,6 +44,9 @@ GOLDEN = {
     "/vcoin.verification.v1.MsgRevealCanary": "0a086f7261636c652d3010e9071a1665787065637465645f6f75747075745f686173682d32220673616c742d332801",
     "/vcoin.auth.v1.MsgUpdateParams": "0a0b617574686f726974792d3012086d6f64756c652d311a0d706172616d735f6a736f6e2d32",
     "/vcoin.reputation.v1.MsgHeartbeat": "0a09616464726573732d30",
+    # added after the proto files, pinned as first released
+    "/vcoin.drip.v1.MsgFundPool": "0a0b6465706f7369746f722d301208616d6f756e742d31",
+    "/vcoin.drip.v1.MsgClaimDrip": "0a0b726563697069656e742d30",
 }  # fmt: skip
 
 
