@@ -55,7 +55,7 @@ def build() -> Wiring:
         bank_keeper, accounts, staking_keeper, reputation_keeper, slashing_keeper, mint_keeper
     )
     verification_keeper = VerificationKeeper(
-        jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper
+        jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper, accounts
     )
     drip_keeper = DripKeeper(bank_keeper, accounts)
     params_owners: dict[str, ParamsOwner] = {

@@ -34,9 +34,12 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
    post; a canary claimed before that lands is "spoiled": it stays an
    ordinary paid job and is counted in the metrics.
 6. **Reveal.** When the worker's ``ResultSubmitted`` appears, the oracle
-   reveals (job id, expected hash, salt); the chain recomputes the
-   commitment, compares the expected hash with the worker's output hash and
-   settles the job at once: a match passes, a mismatch is caught cheating.
+   reveals (job id, expected hash, salt), signed with the poster key it
+   holds (``controller_signature``: the chain takes a canary reveal only from
+   whoever controls the job's poster account, so no oracle can "reveal" a
+   canary on a real user's job); the chain recomputes the commitment,
+   compares the expected hash with the worker's output hash and settles the
+   job at once: a match passes, a mismatch is caught cheating.
 7. **Sweep.** When the job is final, whatever is left on the poster key
    (the refund of an unused price share) goes into the drip pool.
 
@@ -53,6 +56,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from chain.crypto import PrivateKey
 from modules.jobs.msgs import MsgPostJob
 from modules.verification import canary as chain_canary
 from modules.verification.msgs import MsgCommitCanary, MsgRevealCanary
@@ -207,12 +211,23 @@ def commit_msg(
 
 
 def reveal_msg(
-    oracle: str, job_id: int, expected_hex: str, salt_hex: str, planted: bool = False
+    oracle: str,
+    job_id: int,
+    expected_hex: str,
+    salt_hex: str,
+    controller: PrivateKey,
+    chain_id: str,
+    planted: bool = False,
 ) -> Any:
+    """A reveal, signed by ``controller``: the job's poster key for a canary, its worker
+    key for a plant (``modules.verification.canary.reveal_sign_bytes``)."""
+    expected, salt = bytes.fromhex(expected_hex), bytes.fromhex(salt_hex)
+    sig = chain_canary.sign_reveal(controller, chain_id, job_id, expected, salt, planted)
     return MsgRevealCanary(
         oracle=oracle,
         job_id=job_id,
         expected_output_hash=expected_hex,
         salt=salt_hex,
         planted=planted,
+        controller_signature=sig,
     )

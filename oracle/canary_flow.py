@@ -329,7 +329,14 @@ class CanaryDriver:
             rec.stage = "submitted"  # the result came in while we were committing
 
     def reveal(self, rec: CanaryRecord) -> None:
-        msg = canary.reveal_msg(self.d.address, rec.job_id, rec.expected_output_hash, rec.salt)
+        msg = canary.reveal_msg(
+            self.d.address,
+            rec.job_id,
+            rec.expected_output_hash,
+            rec.salt,
+            self._key(rec),  # the poster key: the chain takes a canary reveal from its owner only
+            self.d.node.chain_id(),
+        )
         resp = self.d.node.send_tx(self.d.account, [msg], gas="auto")
         matched = resp.attributes("CanaryRevealed", "matched") == ["true"]
         rec.outcome = "matched" if matched else "mismatched"

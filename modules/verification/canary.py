@@ -15,14 +15,32 @@ so a plant's commitment tx looks like a canary's (or a decoy's) and one kind
 can never be opened as the other. The planter posts the job, has its own
 worker account submit a *wrong* result, and reveals after the verdict: every
 oracle that attested that result as good did not check it (``keeper.reveal_plant``).
+
+A reveal punishes someone (a canary's worker, a plant's passing oracles), so it
+must also prove the revealer made the job a canary or a plant: a commitment
+alone proves nothing, since job ids are sequential and any oracle could commit
+to the next ids with a made-up hash and open them on an honest user's job. The
+reveal carries ``controller_signature``, a secp256k1 signature (as the Cosmos
+keys sign) over
+
+    reveal_sign_bytes = sha256("vcoin/reveal/v1" ‖ chain id ‖ u64 job id ‖ commitment)
+
+by the job's **poster** account key for a canary and by its **worker** account
+key for a plant. The planter holds both keys already (it posted the canary from
+a fresh key; its own worker account submitted the plant's wrong result), and
+linking them to the oracle at reveal time gives nothing away: the worker has
+already submitted (canary) or the verdict is in (plant).
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from chain.crypto import PrivateKey
+
 DOMAIN = b"vcoin/canary/v1"
 PLANT_DOMAIN = b"vcoin/plant/v1"
+REVEAL_DOMAIN = b"vcoin/reveal/v1"
 MIN_SALT = 16
 MAX_SALT = 64
 
@@ -34,3 +52,25 @@ def commitment(
         raise ValueError(f"expected hash is 32 bytes; salt {MIN_SALT}..{MAX_SALT} bytes")
     domain = PLANT_DOMAIN if planted else DOMAIN
     return hashlib.sha256(domain + job_id.to_bytes(8, "big") + expected_output_hash + salt).digest()
+
+
+def reveal_sign_bytes(chain_id: str, job_id: int, commitment: bytes) -> bytes:
+    """What a reveal's controller signs: sha256(domain ‖ chain id ‖ u64 job id ‖ commitment)."""
+    if len(commitment) != 32:
+        raise ValueError("the commitment is 32 bytes")
+    data = REVEAL_DOMAIN + chain_id.encode() + job_id.to_bytes(8, "big") + commitment
+    return hashlib.sha256(data).digest()
+
+
+def sign_reveal(
+    controller: PrivateKey,
+    chain_id: str,
+    job_id: int,
+    expected_output_hash: bytes,
+    salt: bytes,
+    planted: bool = False,
+) -> bytes:
+    """A reveal's ``controller_signature``: ``controller`` is the job's poster key for a
+    canary, its worker key for a plant."""
+    c = commitment(job_id, expected_output_hash, salt, planted)
+    return controller.sign(reveal_sign_bytes(chain_id, job_id, c))

@@ -63,6 +63,12 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="reveal a plant once its result has a verdict: every oracle that passed the "
         "wrong result is punished as a cheater",
     )
+    reveal.add_argument(
+        "--controller",
+        metavar="KEY",
+        help="key name of the job's poster (a canary) or, with --planted, of its worker: "
+        "it signs the reveal, proving you made the job a canary or a plant (required)",
+    )
     add_tx_flags(reveal)
     reveal.set_defaults(func=run_reveal)
 
@@ -97,13 +103,30 @@ def run_commit(args: argparse.Namespace, env: Env) -> int:
 
 
 def run_reveal(args: argparse.Namespace, env: Env) -> int:
+    role = "worker" if args.planted else "poster"
+    if not args.controller:
+        raise CliError(
+            f"--controller KEY is required: the key of the job's {role} signs the reveal "
+            f"(the chain takes a {'plant' if args.planted else 'canary'} reveal only from "
+            f"whoever controls the job's {role} account)"
+        )
+    expected = parse_hex(args.expected_output_hash, "--expected-output-hash", 32)
+    salt = parse_hex(args.salt, "--salt")
     key = env.signing_key(args.from_key, args.passphrase_file)
+    controller = env.signing_key(args.controller, args.passphrase_file)
+    try:
+        sig = canary.sign_reveal(
+            controller, env.client().chain_id(), args.job_id, expected, salt, args.planted
+        )
+    except ValueError as e:
+        raise CliError(str(e)) from e
     msg = vm.MsgRevealCanary(
         oracle=key.bech32,
         job_id=args.job_id,
         expected_output_hash=args.expected_output_hash,
         salt=args.salt,
         planted=args.planted,
+        controller_signature=sig,
     )
     show = "PlantRevealed.caught" if args.planted else "CanaryRevealed.matched"
     return broadcast(env, args, key, [msg], show=show)

@@ -17,3 +17,6 @@ ErrCommittedTooLate = register(CODESPACE, 12, "canary committed after the job wa
 ErrNotRevealable = register(CODESPACE, 13, "job has no result awaiting a verdict")
 ErrInvalidCanary = register(CODESPACE, 14, "invalid canary message")
 ErrNothingPlanted = register(CODESPACE, 15, "a plant whose result is the right answer")
+ErrNotController = register(
+    CODESPACE, 16, "reveal not signed by the job's poster (canary) or worker (plant) key"
+)

@@ -1,9 +1,16 @@
-"""Handlers of the verification module: canary commit and reveal, attestations."""
+"""Handlers of the verification module: canary commit and reveal, attestations.
+
+A reveal opens the revealer's own commitment and is signed by the job's
+controller (``canary.reveal_sign_bytes``): the poster's account key for a
+canary, the worker's for a plant. Without that, any oracle could precommit
+made-up canaries or plants for the next job ids and punish whoever runs or
+passes an honest user's job.
+"""
 
 from __future__ import annotations
 
 from chain.context import Ctx
-from chain.crypto import to_bech32
+from chain.crypto import to_bech32, verify_signature
 from chain.module import Handler
 from modules.verification import attestation, canary, events, state
 from modules.verification.errors import (
@@ -15,11 +22,13 @@ from modules.verification.errors import (
     ErrJobNotFound,
     ErrNoCommitment,
     ErrNoOracleKey,
+    ErrNotController,
     ErrNothingPlanted,
     ErrNotOracle,
     ErrNotPicked,
     ErrNotRevealable,
 )
+from modules.verification.expected import JobView
 from modules.verification.keeper import ORACLE, VerificationKeeper
 from modules.verification.msgs import Attest, CommitCanary, RevealCanary
 from modules.verification.records import (
@@ -62,8 +71,42 @@ def make_commit_canary(k: VerificationKeeper) -> Handler[CommitCanary]:
     return handle
 
 
-def _opened(ctx: Ctx, msg: RevealCanary, oracle: bytes, claimed_height: int) -> Canary:
-    """The commitment ``msg`` opens: the revealer's own, from no later than the claim."""
+def _controlled(ctx: Ctx, k: VerificationKeeper, msg: RevealCanary, job: JobView, c: bytes) -> None:
+    """The reveal is signed by the account that made the job a canary (its poster) or a
+    plant (its worker), over ``canary.reveal_sign_bytes(chain id, job id, commitment)``."""
+    kind, role = ("plant", "worker") if msg.planted else ("canary", "poster")
+    controller = job.worker if msg.planted else job.poster
+    who = to_bech32(controller)
+    how = (
+        f"sign sha256('vcoin/reveal/v1' ‖ chain id {ctx.block.chain_id!r} ‖ u64 job id "
+        f"{msg.job_id} ‖ commitment) with the secp256k1 key of job {msg.job_id}'s {role} "
+        f"{who} and send it as controller_signature (vcoind: --controller KEY)"
+    )
+    if not msg.controller_signature:
+        raise ErrNotController(
+            f"a {kind} reveal must prove the revealer controls the job's {role}: {how}"
+        )
+    acc = k.accounts.get_account(ctx, controller)
+    pubkey = None if acc is None else acc.pubkey
+    if pubkey is None:
+        raise ErrNotController(f"job {msg.job_id}'s {role} {who} has no public key on chain")
+    if not verify_signature(
+        pubkey,
+        msg.controller_signature,
+        canary.reveal_sign_bytes(ctx.block.chain_id, msg.job_id, c),
+    ):
+        raise ErrNotController(
+            f"controller_signature does not verify with the key of job {msg.job_id}'s {role} "
+            f"{who}: {how}"
+        )
+
+
+def _opened(
+    ctx: Ctx, k: VerificationKeeper, msg: RevealCanary, oracle: bytes, job: JobView
+) -> Canary:
+    """The commitment ``msg`` opens: the revealer's own, from no later than the claim,
+    signed by the job's controller."""
+    claimed_height = job.claimed_height
     c = canary.commitment(msg.job_id, msg.expected_output_hash, msg.salt, msg.planted)
     rec = state.get_canary(ctx, c)
     kind = "plant" if msg.planted else "canary"
@@ -77,6 +120,7 @@ def _opened(ctx: Ctx, msg: RevealCanary, oracle: bytes, claimed_height: int) -> 
             f"the commitment is from height {rec.height}, after job {msg.job_id} was "
             f"claimed at {claimed_height}; a {kind} must be committed before the claim"
         )
+    _controlled(ctx, k, msg, job, c)
     return rec
 
 
@@ -89,7 +133,7 @@ def _reveal_plant(ctx: Ctx, k: VerificationKeeper, msg: RevealCanary, oracle: by
             f"job {msg.job_id} is {job.state}; a plant is revealed once its result has a "
             "verdict, so no oracle still checking it learns what it is"
         )
-    rec = _opened(ctx, msg, oracle, job.claimed_height)
+    rec = _opened(ctx, k, msg, oracle, job)
     if msg.expected_output_hash == job.output_hash:
         raise ErrNothingPlanted(
             f"job {msg.job_id}'s result is the right answer the plant committed to: "
@@ -116,7 +160,7 @@ def make_reveal_canary(k: VerificationKeeper) -> Handler[RevealCanary]:
                 "submits and before the result has a verdict"
             )
         expected = msg.expected_output_hash
-        rec = _opened(ctx, msg, oracle, job.claimed_height)
+        rec = _opened(ctx, k, msg, oracle, job)
         state.delete_canary(ctx, rec)
         matched = expected == job.output_hash
         ctx.emit(events.canary_revealed(msg.job_id, oracle, matched))

@@ -49,6 +49,7 @@ from dataclasses import replace
 from chain.context import Ctx
 from modules.verification import events, state
 from modules.verification.expected import (
+    AccountKeeper,
     JobsKeeper,
     JobView,
     ReputationKeeper,
@@ -95,11 +96,13 @@ class VerificationKeeper:
         staking: StakingKeeper,
         reputation: ReputationKeeper,
         slashing: SlashingKeeper,
+        accounts: AccountKeeper,
     ) -> None:
         self.jobs = jobs
         self.staking = staking
         self.reputation = reputation
         self.slashing = slashing
+        self.accounts = accounts  # a reveal's controller key: the job's poster or worker
 
     # -- stakes ----------------------------------------------------------------
     def oracle_stake(self, ctx: Ctx) -> int:

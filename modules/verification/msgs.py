@@ -63,6 +63,8 @@ class RevealCanary:
     expected_output_hash: bytes
     salt: bytes
     planted: bool = False  # a plant (an oracle canary), revealed after its verdict
+    # secp256k1, by the job's poster key (canary) or worker key (plant): canary.reveal_sign_bytes
+    controller_signature: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,13 @@ def validate_reveal(msg: MsgRevealCanary) -> RevealCanary:
     if msg.job_id == 0:
         raise ErrInvalidCanary("job_id is required (ids start at 1)")
     expected = hash32(msg.expected_output_hash, "expected_output_hash", ErrInvalidCanary)
+    sig = bytes(msg.controller_signature)
+    if sig and len(sig) != 64:
+        raise ErrInvalidCanary(
+            f"controller_signature must be a 64-byte secp256k1 signature, got {len(sig)} bytes"
+        )
     return RevealCanary(
-        oracle, msg.oracle, int(msg.job_id), expected, salt(msg.salt), bool(msg.planted)
+        oracle, msg.oracle, int(msg.job_id), expected, salt(msg.salt), bool(msg.planted), sig
     )
 
 

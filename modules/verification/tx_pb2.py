@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evcoin/verification/v1/tx.proto\x12\x15vcoin.verification.v1\"5\n\x0fMsgCommitCanary\x12\x0e\n\x06oracle\x18\x01 \x01(\t\x12\x12\n\ncommitment\x18\x02 \x01(\t\"n\n\x0fMsgRevealCanary\x12\x0e\n\x06oracle\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x1c\n\x14\x65xpected_output_hash\x18\x03 \x01(\t\x12\x0c\n\x04salt\x18\x04 \x01(\t\x12\x0f\n\x07planted\x18\x05 \x01(\x08\"~\n\tMsgAttest\x12\x0e\n\x06oracle\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x0f\n\x07verdict\x18\x03 \x01(\t\x12\x16\n\x0esimilarity_bps\x18\x04 \x01(\r\x12\x15\n\revidence_hash\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evcoin/verification/v1/tx.proto\x12\x15vcoin.verification.v1\"5\n\x0fMsgCommitCanary\x12\x0e\n\x06oracle\x18\x01 \x01(\t\x12\x12\n\ncommitment\x18\x02 \x01(\t\"\x8c\x01\n\x0fMsgRevealCanary\x12\x0e\n\x06oracle\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x1c\n\x14\x65xpected_output_hash\x18\x03 \x01(\t\x12\x0c\n\x04salt\x18\x04 \x01(\t\x12\x0f\n\x07planted\x18\x05 \x01(\x08\x12\x1c\n\x14\x63ontroller_signature\x18\x06 \x01(\x0c\"~\n\tMsgAttest\x12\x0e\n\x06oracle\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x0f\n\x07verdict\x18\x03 \x01(\t\x12\x16\n\x0esimilarity_bps\x18\x04 \x01(\r\x12\x15\n\revidence_hash\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MSGCOMMITCANARY']._serialized_start=57
   _globals['_MSGCOMMITCANARY']._serialized_end=110
-  _globals['_MSGREVEALCANARY']._serialized_start=112
-  _globals['_MSGREVEALCANARY']._serialized_end=222
-  _globals['_MSGATTEST']._serialized_start=224
-  _globals['_MSGATTEST']._serialized_end=350
+  _globals['_MSGREVEALCANARY']._serialized_start=113
+  _globals['_MSGREVEALCANARY']._serialized_end=253
+  _globals['_MSGATTEST']._serialized_start=255
+  _globals['_MSGATTEST']._serialized_end=381
 # @@protoc_insertion_point(module_scope)

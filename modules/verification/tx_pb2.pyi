@@ -44,6 +44,10 @@ class MsgRevealCanary(google.protobuf.message.Message):
     """MsgRevealCanary opens a commitment after the canary's result is submitted.
     planted: the commitment is a plant's (a known-bad result planted to catch
     oracles that pass results without checking them), revealed after its verdict.
+    controller_signature: the 64-byte secp256k1 signature, by the job's poster
+    account key (a canary) or its worker account key (a plant), over
+    canary.reveal_sign_bytes(chain id, job id, commitment): proof that the
+    revealer controls the account that made the job a canary or a plant.
     """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
@@ -53,11 +57,13 @@ class MsgRevealCanary(google.protobuf.message.Message):
     EXPECTED_OUTPUT_HASH_FIELD_NUMBER: builtins.int
     SALT_FIELD_NUMBER: builtins.int
     PLANTED_FIELD_NUMBER: builtins.int
+    CONTROLLER_SIGNATURE_FIELD_NUMBER: builtins.int
     oracle: builtins.str
     job_id: builtins.int
     expected_output_hash: builtins.str
     salt: builtins.str
     planted: builtins.bool
+    controller_signature: builtins.bytes
     def __init__(
         self,
         *,
@@ -66,8 +72,9 @@ class MsgRevealCanary(google.protobuf.message.Message):
         expected_output_hash: builtins.str = ...,
         salt: builtins.str = ...,
         planted: builtins.bool = ...,
+        controller_signature: builtins.bytes = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["expected_output_hash", b"expected_output_hash", "job_id", b"job_id", "oracle", b"oracle", "planted", b"planted", "salt", b"salt"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["controller_signature", b"controller_signature", "expected_output_hash", b"expected_output_hash", "job_id", b"job_id", "oracle", b"oracle", "planted", b"planted", "salt", b"salt"]) -> None: ...
 
 Global___MsgRevealCanary: typing_extensions.TypeAlias = MsgRevealCanary
 

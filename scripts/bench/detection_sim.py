@@ -294,6 +294,10 @@ class Sim:
         canary_posters = {k.bech32 for k in self.canary_keys}
         user_ids = [int(e["job_id"]) for e in posted if e["poster"] not in canary_posters]
         canary_ids = [int(e["job_id"]) for e in posted if e["poster"] in canary_posters]
+        by_bech32 = {k.bech32: k for k in self.canary_keys}
+        poster_of = {
+            int(e["job_id"]): by_bech32[e["poster"]] for e in posted if e["poster"] in by_bech32
+        }
         for e in posted:
             self.input_hash[int(e["job_id"])] = bytes.fromhex(e["input_hash"])
         r.user_jobs += len(user_ids)
@@ -351,7 +355,9 @@ class Sim:
 
         # reveal every canary; attest every picked job that is not our own canary
         reveals = [
-            canary.reveal_msg(self.oracle.bech32, j, right_output(j).hex(), salts[j])
+            canary.reveal_msg(  # signed by the canary's poster key, as the chain requires
+                self.oracle.bech32, j, right_output(j).hex(), salts[j], poster_of[j], CHAIN_ID
+            )
             for j in canary_ids
         ]
         attests = [self.attest_msg(j, cheated.get(j) is None) for j in picked if j not in canaries]

@@ -82,4 +82,9 @@ def test_cli_refusals_name_the_problem(node: NodeProc) -> None:
     assert r.returncode == 1 and "no job 999999" in r.stderr
     r = node.cli("tx", "verification", "reveal-canary", "1", "--expected-output-hash",
                  "00" * 32, "--salt", "11" * 16, "--from", "bob", "-y")  # fmt: skip
+    assert r.returncode == 1 and "--controller KEY is required" in r.stderr
+    assert "the key of the job's poster signs the reveal" in r.stderr
+    r = node.cli("tx", "verification", "reveal-canary", "1", "--expected-output-hash",
+                 "00" * 32, "--salt", "11" * 16, "--controller", "alice", "--from", "bob",
+                 "-y")  # fmt: skip
     assert r.returncode == 1 and "not an active oracle" in r.stderr

@@ -44,14 +44,10 @@ def commit_plant(m: Market, jid: int, salt: bytes = SALT) -> Any:
 
 
 def reveal(m: Market, jid: int, expected: bytes, planted: bool = True, key: Any = PLANTER) -> Any:
-    msg = vm.MsgRevealCanary(
-        oracle=key.bech32,
-        job_id=jid,
-        expected_output_hash=expected.hex(),
-        salt=SALT.hex(),
-        planted=planted,
-    )
-    return m.run(key, msg)
+    """A reveal signed by the job's controller: the plant's worker (the planter's own
+    worker account), or the poster for a canary."""
+    controller = PLANT_W if planted else POSTER
+    return m.run(key, m.reveal_msg(key, jid, expected, SALT, controller, planted))
 
 
 def planted_job(m: Market, wrong: bool = True) -> int:
@@ -294,5 +290,6 @@ def test_a_reveal_encoded_before_plants_existed_is_still_a_canary_reveal() -> No
     ).SerializeToString()
     parsed = vm.validate_reveal(vm.MsgRevealCanary.FromString(old))
     assert parsed.planted is False and parsed.job_id == 7
+    assert parsed.controller_signature == b""  # field 6, newer still: absent, so empty
     planted = vm.MsgRevealCanary.FromString(old + b"\x28\x01")
     assert vm.validate_reveal(planted).planted is True

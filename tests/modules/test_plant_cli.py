@@ -1,7 +1,8 @@
 """A plant by hand through ``vcoind`` against a real node process: commit with
 ``--planted`` before the claim, a wrong result from the planter's worker, a pass from
-an oracle that did not check it, and ``reveal-canary --planted`` once the result has
-its verdict, which names how many oracles were caught and punishes the one that was."""
+an oracle that did not check it, and ``reveal-canary --planted --controller worker1``
+(signed by the plant's worker key) once the result has its verdict, which names how
+many oracles were caught and punishes the one that was."""
 
 from __future__ import annotations
 
@@ -80,13 +81,23 @@ def test_a_plant_by_hand_catches_the_oracle_that_passed_it(node: NodeProc, tmp_p
        "--evidence-hash", "ab" * 32, "--ed25519-key-file", str(key_file),
        "--from", "oracle2", "-y")  # fmt: skip
     early = node.cli("tx", "verification", "reveal-canary", job_id, "--expected-output-hash",
-                     RIGHT, "--salt", SALT, "--planted", "--from", "oracle1", "-y")  # fmt: skip
+                     RIGHT, "--salt", SALT, "--planted", "--controller", "worker1",
+                     "--from", "oracle1", "-y")  # fmt: skip
     assert early.returncode == 1 and "once its result has a verdict" in early.stderr
     wait_state(node, job_id, "settled")  # the window: oracle2's pass stood
 
+    # a plant is revealed with its worker's key: the poster's (alice) is refused
+    wrong = node.cli("tx", "verification", "reveal-canary", job_id, "--expected-output-hash",
+                     RIGHT, "--salt", SALT, "--planted", "--controller", "alice",
+                     "--from", "oracle1", "-y")  # fmt: skip
+    assert wrong.returncode == 1 and "does not verify with the key of job" in wrong.stderr
+    assert "'s worker" in wrong.stderr
+    assert query(node, "reputation", "score", "oracle2")["penalties_bps"] == 0
+
     # the plant's reveal names one oracle caught: oracle2, punished and jailed
     out = ok(node, "tx", "verification", "reveal-canary", job_id, "--expected-output-hash",
-             RIGHT, "--salt", SALT, "--planted", "--from", "oracle1", "-y")  # fmt: skip
+             RIGHT, "--salt", SALT, "--planted", "--controller", "worker1",
+             "--from", "oracle1", "-y")  # fmt: skip
     assert "caught: 1" in out
     bond = query(node, "staking", "bond", "oracle2", "oracle")
     assert int(str(bond["jailed_until"])) > 0

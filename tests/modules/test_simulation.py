@@ -68,7 +68,8 @@ class Sim:
         self.posters = list(posters)
         self.mirror = mirror
         self.attested: set[tuple[bytes, int]] = set()
-        self.canaries: dict[int, tuple[PrivateKey, bytes, bytes]] = {}
+        # job id -> (oracle, expected hash, salt, poster: the key that signs the reveal)
+        self.canaries: dict[int, tuple[PrivateKey, bytes, bytes, PrivateKey]] = {}
         self.burned = 0
         self.minted = 0
         self.genesis_supply = m.supply()
@@ -95,7 +96,7 @@ class Sim:
             txs.append(
                 m.sign(oracle, [vm.MsgCommitCanary(oracle=oracle.bech32, commitment=c.hex())])
             )
-            self.canaries[next_id] = (oracle, output_of(next_id), salt)
+            self.canaries[next_id] = (oracle, output_of(next_id), salt, poster)
         for _ in range(rng.randint(0, 4)):
             poster = rng.choice(self.posters)
             model = rng.choice(MODELS)
@@ -161,16 +162,10 @@ class Sim:
                     self.attested.add((o.address, job_id))
                     out.append(m.sign(o, [m.attest_msg(o, job_id, "pass" if truth else "fail")]))
         posted = jobs_state.next_job_id(m.app.query_ctx())
-        for job_id, (o, expected, salt) in sorted(self.canaries.items()):
+        for job_id, (o, expected, salt, poster) in sorted(self.canaries.items()):
             if job_id < posted and m.pending(job_id) is not None and rng.random() < 0.7:
                 del self.canaries[job_id]
-                msg = vm.MsgRevealCanary(
-                    oracle=o.bech32,
-                    job_id=job_id,
-                    expected_output_hash=expected.hex(),
-                    salt=salt.hex(),
-                )
-                out.append(m.sign(o, [msg]))
+                out.append(m.sign(o, [m.reveal_msg(o, job_id, expected, salt, poster)]))
         return out
 
     def _book(self, b: BlockResult) -> None:

@@ -48,10 +48,17 @@ def picked(m: Market, honest: bool = True) -> int:
 
 
 def reveal_msg(key: Any, jid: int, expected: bytes, salt: bytes) -> Any:
+    """A canary reveal, signed by the job's poster (POSTER posts every test job)."""
+    from modules.verification import canary
     from modules.verification import msgs as vm
+    from tests.support.chain import CHAIN_ID
 
     return vm.MsgRevealCanary(
-        oracle=key.bech32, job_id=jid, expected_output_hash=expected.hex(), salt=salt.hex()
+        oracle=key.bech32,
+        job_id=jid,
+        expected_output_hash=expected.hex(),
+        salt=salt.hex(),
+        controller_signature=canary.sign_reveal(POSTER, CHAIN_ID, jid, expected, salt),
     )
 
 
@@ -234,7 +241,7 @@ def test_canary_mismatch_is_cheating(make_app: Callable[..., App]) -> None:
     m = make(make_app, challenge_window_blocks=50, **NONE)
     jid, expected = canary_job(m, honest=False)
     m.block([])  # after the draw, still inside the window
-    r = m.reveal_canary(O1, jid, expected, SALT)
+    r = m.reveal_canary(O1, jid, expected, SALT, POSTER)
     assert r.code == 0
     assert m.job(jid).state == "rejected"
     assert m.reputation.stats(m.ctx(), W1.address).penalties_bps == 2_000
@@ -256,11 +263,11 @@ def test_bad_canary_reveals_are_refused_and_change_nothing(make_app: Callable[..
         (O1, queued, output_of(queued), SALT, ("verification", 13)),  # no result yet
     ]
     for key, job, exp, salt, want in cases:
-        r = m.reveal_canary(key, job, exp, salt)
+        r = m.reveal_canary(key, job, exp, salt, POSTER)
         assert code(r) == want, r.log
     assert m.job(jid).state == "submitted" and m.pending(jid) is not None
     assert m.reputation.stats(m.ctx(), W1.address).penalties_bps == 0
-    assert m.reveal_canary(O1, jid, expected, SALT).code == 0  # the right one still works
+    assert m.reveal_canary(O1, jid, expected, SALT, POSTER).code == 0  # the right one works
 
 
 def test_commitments_need_an_oracle_are_unique_and_expire(make_app: Callable[..., App]) -> None:

@@ -113,7 +113,8 @@ def test_a_canary_is_committed_shown_and_revealed_from_the_cli(cli: Cli, bonded:
     shown = cli.query("verification", "canary", commitment)
     assert shown["oracle"] and int(shown["height"]) > 0
     claim_and_submit(cli, job_id, expected)
-    out = cli.tx("verification", "reveal-canary", job_id, *flags)
+    # alice posted the job: her key proves the reveal comes from whoever made it a canary
+    out = cli.tx("verification", "reveal-canary", job_id, *flags, "--controller", "alice")
     assert "matched: true" in out.splitlines()
     assert cli.query("jobs", "show", job_id)["state"] == "settled"
 

@@ -15,7 +15,6 @@ import pytest
 from app.app import App
 from chain.coins import DENOM
 from chain.results import BlockResult
-from modules.verification import msgs as vm
 from tests.support.chain import block_events, block_hash, test_key
 from tests.support.genesis import market_genesis
 from tests.support.market import Market, output_of
@@ -123,9 +122,7 @@ def test_a_canary_caught_cheat_pays_the_revealing_oracle_its_reward_share(
     poster = m.balance(POSTER)
     b = m.run(
         O1,
-        vm.MsgRevealCanary(
-            oracle=O1.bech32, job_id=jid, expected_output_hash=expected.hex(), salt=salt.hex()
-        ),
+        m.reveal_msg(O1, jid, expected, salt, POSTER),
     )
     assert b.tx_results[0].code == 0, b.tx_results[0].log
     (v,) = block_events([b], "VerdictReached")
@@ -229,10 +226,7 @@ def _picked_canary_job(make_app: Callable[..., App]) -> tuple[Market, int, Any]:
     assert m.submit(W1, jid, output=output_of(jid, honest=False)).code == 0
     m.block([])  # the draw
     assert m.job(jid).state == "checking"
-    reveal = vm.MsgRevealCanary(
-        oracle=O1.bech32, job_id=jid, expected_output_hash=expected.hex(), salt=salt.hex()
-    )
-    return m, jid, reveal
+    return m, jid, m.reveal_msg(O1, jid, expected, salt, POSTER)
 
 
 def test_a_canary_is_revealed_on_a_picked_job(make_app: Callable[..., App]) -> None:

@@ -15,7 +15,7 @@ import pytest
 from app.app import App
 from oracle import canary
 from oracle.expected import runtime_spec
-from tests.support.chain import test_key
+from tests.support.chain import CHAIN_ID, test_key
 from tests.support.genesis import market_genesis
 from tests.support.market import VCN, Market, code, output_of
 
@@ -92,7 +92,7 @@ def test_commit_then_reveal_settles_the_canary(make_app: Callable[..., App], hon
     assert r.code == 0, r.log
     assert m.claim(WORKER, jid).code == 0
     assert m.submit(WORKER, jid, output=output_of(jid, honest)).code == 0
-    r = m.tx(ORACLE, canary.reveal_msg(ORACLE.bech32, jid, expected, salt))
+    r = m.tx(ORACLE, canary.reveal_msg(ORACLE.bech32, jid, expected, salt, POSTER, CHAIN_ID))
     assert r.code == 0, r.log
     revealed = [dict(e.attributes) for e in r.events if e.type == "CanaryRevealed"][0]
     assert revealed["matched"] == str(honest).lower()
@@ -109,16 +109,24 @@ def test_a_wrong_salt_or_a_late_commitment_is_refused(make_app: Callable[..., Ap
     m.block([])  # the sampling draw (not picked): from here only a reveal changes the job
     before = (m.q("verification", "status", job_id=jid), m.q("jobs", "job", id=jid))
 
-    wrong = m.tx(ORACLE, canary.reveal_msg(ORACLE.bech32, jid, expected, secrets.token_hex(32)))
+    wrong = m.tx(
+        ORACLE,
+        canary.reveal_msg(ORACLE.bech32, jid, expected, secrets.token_hex(32), POSTER, CHAIN_ID),
+    )
     assert code(wrong) == ("verification", 11), wrong.log  # no commitment matches
     assert (m.q("verification", "status", job_id=jid), m.q("jobs", "job", id=jid)) == before
 
     # a commitment made after the claim cannot convict the worker
     late_salt = secrets.token_hex(32)
     assert m.tx(ORACLE, canary.commit_msg(ORACLE.bech32, jid, expected, late_salt)).code == 0
-    late = m.tx(ORACLE, canary.reveal_msg(ORACLE.bech32, jid, expected, late_salt))
+    late = m.tx(
+        ORACLE, canary.reveal_msg(ORACLE.bech32, jid, expected, late_salt, POSTER, CHAIN_ID)
+    )
     assert code(late) == ("verification", 12), late.log
     assert m.job(jid).state == "submitted"
 
-    assert m.tx(ORACLE, canary.reveal_msg(ORACLE.bech32, jid, expected, salt)).code == 0
+    assert (
+        m.tx(ORACLE, canary.reveal_msg(ORACLE.bech32, jid, expected, salt, POSTER, CHAIN_ID)).code
+        == 0
+    )
     assert m.job(jid).state == "rejected"

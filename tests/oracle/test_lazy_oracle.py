@@ -134,7 +134,9 @@ def test_a_lazy_oracle_is_caught_by_its_first_plant(
         net.wait_for(lambda: net.job(plant)["state"] == "settled", timeout=60, step=step)
         assert cheating_punished(net, LAZY.bech32) == []  # a split vote lapses: no one yet
 
-        reveal = canary.reveal_msg(PLANTER.bech32, plant, expected, SALT, planted=True)
+        reveal = canary.reveal_msg(
+            PLANTER.bech32, plant, expected, SALT, PLANT_WORKER, net.client.chain_id(), planted=True
+        )
         assert isinstance(reveal, vm.MsgRevealCanary)
         resp = net.client.send_tx(PLANTER, [reveal], gas="auto")
         assert resp.attributes("PlantRevealed", "caught") == ["1"]

@@ -41,7 +41,9 @@ GOLDEN = {
     "/vcoin.staking.v1.MsgUnjail": "0a09616464726573732d301206726f6c652d31",
     "/vcoin.verification.v1.MsgAttest": "0a086f7261636c652d3010e9071a09766572646963742d3220eb072a0f65766964656e63655f686173682d343203060606",
     "/vcoin.verification.v1.MsgCommitCanary": "0a086f7261636c652d30120c636f6d6d69746d656e742d31",
-    "/vcoin.verification.v1.MsgRevealCanary": "0a086f7261636c652d3010e9071a1665787065637465645f6f75747075745f686173682d32220673616c742d332801",
+    # controller_signature (field 6, the trailing "3203060606") came later, appended:
+    # the bytes before it are the earlier golden, so older reveals still decode
+    "/vcoin.verification.v1.MsgRevealCanary": "0a086f7261636c652d3010e9071a1665787065637465645f6f75747075745f686173682d32220673616c742d3328013203060606",
     "/vcoin.auth.v1.MsgUpdateParams": "0a0b617574686f726974792d3012086d6f64756c652d311a0d706172616d735f6a736f6e2d32",
     "/vcoin.reputation.v1.MsgHeartbeat": "0a09616464726573732d30",
     # added after the proto files, pinned as first released

@@ -187,20 +187,46 @@ class Market(StakeChain):
     def attest(self, key: PrivateKey, job_id: int, verdict: str = "pass", **kw: Any) -> TxResult:
         return self.tx(key, self.attest_msg(key, job_id, verdict, **kw))
 
-    def commit_canary(self, key: PrivateKey, job_id: int, expected: bytes, salt: bytes) -> TxResult:
-        c = canary.commitment(job_id, expected, salt)
+    def commit_canary(
+        self, key: PrivateKey, job_id: int, expected: bytes, salt: bytes, planted: bool = False
+    ) -> TxResult:
+        c = canary.commitment(job_id, expected, salt, planted)
         return self.tx(key, vm.MsgCommitCanary(oracle=key.bech32, commitment=c.hex()))
 
-    def reveal_canary(self, key: PrivateKey, job_id: int, expected: bytes, salt: bytes) -> TxResult:
-        return self.tx(
-            key,
-            vm.MsgRevealCanary(
-                oracle=key.bech32,
-                job_id=job_id,
-                expected_output_hash=expected.hex(),
-                salt=salt.hex(),
-            ),
+    def reveal_msg(
+        self,
+        key: PrivateKey,
+        job_id: int,
+        expected: bytes,
+        salt: bytes,
+        controller: PrivateKey | None,
+        planted: bool = False,
+        chain_id: str = CHAIN_ID,
+    ) -> Message:
+        """A reveal signed by ``controller`` (the job's poster for a canary, its worker for a
+        plant; None: no signature)."""
+        sig = b""
+        if controller is not None:
+            sig = canary.sign_reveal(controller, chain_id, job_id, expected, salt, planted)
+        return vm.MsgRevealCanary(
+            oracle=key.bech32,
+            job_id=job_id,
+            expected_output_hash=expected.hex(),
+            salt=salt.hex(),
+            planted=planted,
+            controller_signature=sig,
         )
+
+    def reveal_canary(
+        self,
+        key: PrivateKey,
+        job_id: int,
+        expected: bytes,
+        salt: bytes,
+        controller: PrivateKey | None,
+        planted: bool = False,
+    ) -> TxResult:
+        return self.tx(key, self.reveal_msg(key, job_id, expected, salt, controller, planted))
 
     # -- reads ---------------------------------------------------------------------------
     def job(self, job_id: int) -> Job:
