@@ -128,3 +128,12 @@ def test_nesting_is_walked_to_exactly_its_limit() -> None:
     assert explain(DESC, too_deep, "probe") == (
         "probe" + ".child" * (MAX_NESTING + 1) + f": nested deeper than {MAX_NESTING} messages"
     )
+
+
+@pytest.mark.parametrize("size", [127, 128, 16_383, 16_384, 2_097_152])
+def test_a_fault_after_a_long_field_is_found_whatever_its_length_takes(size: int) -> None:
+    """Lengths of one to four varint bytes are read right: the walk lands on the fault
+    after the field, not somewhere inside it."""
+    long = Probe(b=b"\x01" * size).SerializeToString(deterministic=True)
+    data = long + b"\x32\x01\x01"  # then b once more
+    assert explain(DESC, data, "probe") == "probe.b appears more than once"
