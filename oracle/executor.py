@@ -204,19 +204,20 @@ class Executor:
         if task not in KIND_TASKS.get(kind, ()):
             raise _NoCheapCheck(f"a {kind} model does not serve {task}")
 
-    def _prefill(
-        self, job: dict[str, Any], spec: RuntimeJob, model_hash: str, policy: Policy
-    ) -> Checked:
-        """Greedy text generation checked by one forward pass (``oracle.prefill``)."""
+    def _ready(
+        self, job: dict[str, Any], spec: RuntimeJob, model_hash: str
+    ) -> tuple[dict[str, Any], dict[str, Any], Path] | Checked:
+        """What the prefill and replay checks start from: the job's params and input as
+        the runtime checks them (a job that cannot run fails), the model fetched and able
+        to serve the task, and the worker's output; or the verdict when one of these
+        already decides."""
         from compute.runtime.errors import JobError
-        from compute.runtime.models import materialize
         from compute.runtime.spec import check_input, check_params
-        from oracle.prefill import checker_for
 
         task = job["task_type"]
         try:
             params = check_params(task, spec["params"])
-            prompts = check_input(task, self.input_doc(job))["prompts"]
+            doc = check_input(task, self.input_doc(job))
         except (JobError, ValueError) as e:
             detail = {"error": str(e)[:500]}
             return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
@@ -225,6 +226,21 @@ class Executor:
         actual = self._worker_output(job)
         if isinstance(actual, Comparison):
             return Checked(actual, None, None)
+        return params, doc, actual
+
+    def _prefill(
+        self, job: dict[str, Any], spec: RuntimeJob, model_hash: str, policy: Policy
+    ) -> Checked:
+        """Greedy text generation checked by one forward pass (``oracle.prefill``)."""
+        from compute.runtime.models import materialize
+        from oracle.prefill import checker_for
+
+        task = job["task_type"]
+        ready = self._ready(job, spec, model_hash)
+        if isinstance(ready, Checked):
+            return ready
+        params, doc, actual = ready
+        prompts = doc["prompts"]
         scratch = self.models.parent / "prefill"
         try:
             ck = checker_for(
@@ -289,23 +305,14 @@ class Executor:
     ) -> Checked:
         """LoRA training checked by replaying the interval drawn from the draw block's hash
         against the worker's committed checkpoints (``oracle.interval``), in process."""
-        from compute.runtime.errors import JobError
         from compute.runtime.models import materialize
-        from compute.runtime.spec import check_input, check_params
         from oracle.interval import Replayer, check_interval, replay_interval
 
         task = job["task_type"]
-        try:
-            params = check_params(task, spec["params"])
-            doc = check_input(task, self.input_doc(job))
-        except (JobError, ValueError) as e:
-            detail = {"error": str(e)[:500]}
-            return Checked(Comparison(task, "job-cannot-run", 0, False, detail), None, None)
-        self.fetch_model(model_hash)
-        self._model_serves(model_hash, task)
-        actual = self._worker_output(job)
-        if isinstance(actual, Comparison):
-            return Checked(actual, None, None)
+        ready = self._ready(job, spec, model_hash)
+        if isinstance(ready, Checked):
+            return ready
+        params, doc, actual = ready
         scratch = Path(tempfile.mkdtemp(prefix="replay-", dir=self.runs))
         try:
             try:
