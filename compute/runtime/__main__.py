@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -94,9 +95,30 @@ def run_job(
 ) -> dict[str, Any]:
     """Run one job and return what goes into result.json (raises JobError).
 
+    ``scratch``: where the model is put together; without one, a temporary folder
+    that is removed when the job ends, however it ends (a long-lived caller, such as
+    an oracle running jobs in process, would otherwise leave one per job).
     ``own_process``: this process runs this one job and exits (``main``), so
     the libraries loaded at start-up may be frozen out of garbage collection.
     """
+    if scratch is not None:
+        return _run_job(job_file, inputs_dir, models_dir, out_dir, scratch, device, own_process)
+    own = Path(tempfile.mkdtemp(prefix="vcoin-run-"))
+    try:
+        return _run_job(job_file, inputs_dir, models_dir, out_dir, own, device, own_process)
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def _run_job(
+    job_file: Path,
+    inputs_dir: Path,
+    models_dir: Path,
+    out_dir: Path,
+    scratch: Path,
+    device: str,
+    own_process: bool,
+) -> dict[str, Any]:
     t0 = time.monotonic()
     try:
         raw = job_file.read_bytes()
@@ -104,7 +126,6 @@ def run_job(
         raise JobError("bad_job_spec", f"cannot read the job file: {e.strerror}") from None
     spec = parse_spec(raw)
     inputs = _read_input(spec, inputs_dir)
-    scratch = scratch or Path(tempfile.mkdtemp(prefix="vcoin-run-"))
     manifest, model_dir = materialize(models_dir, spec.model, scratch)
     if spec.task not in KIND_TASKS[manifest.kind]:
         raise JobError(
