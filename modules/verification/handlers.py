@@ -182,7 +182,7 @@ def make_attest(k: VerificationKeeper) -> Handler[Attest]:
             raise ErrJobNotFound(f"no job {msg.job_id}")
         p = state.get_pending(ctx, msg.job_id)
         if p is None or p.stage != CHECKING:
-            now = "has its verdict" if p is not None and p.stage == DECIDED else job.state
+            now = "past its verdict" if p is not None and p.stage == DECIDED else job.state
             raise ErrNotPicked(
                 f"job {msg.job_id} is {now}: only jobs picked for checking "
                 "take attestations, until their verdict"
