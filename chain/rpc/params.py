@@ -130,7 +130,8 @@ def _int(p: Param, v: Any) -> int:
 
 
 def _bytes(p: Param, v: str, uri: bool) -> bytes:
-    if v[:2] in ("0x", "0X"):
+    # a tx hash in base64 is 44 characters and may itself begin with "0x" or "0X"
+    if v[:2] in ("0x", "0X") and not (p.kind == "hash" and len(v) == 44):
         out = _hex(v[2:])
     elif uri and len(v) >= 2 and v[0] == v[-1] == '"':
         out = v[1:-1].encode()
