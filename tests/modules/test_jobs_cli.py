@@ -4,7 +4,6 @@ goes from posted to settled through the command line alone."""
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,54 +21,43 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProc]:
         yield n
 
 
-def ok(node: NodeProc, *args: str) -> str:
-    r = node.cli(*args)
-    assert r.returncode == 0, f"{args}: {r.stdout}\n{r.stderr}"
-    return r.stdout
-
-
-def query(node: NodeProc, *args: str) -> dict[str, object]:
-    out: dict[str, object] = json.loads(ok(node, "-o", "json", "query", *args))
-    return out
-
-
 @pytest.mark.slow
 def test_a_job_goes_from_posted_to_settled_through_the_cli(node: NodeProc, tmp_path: Path) -> None:
     quick = '{"challenge_window_blocks": 1, "base_sample_bps": 0, "low_rep_factor_bps": 0}'
-    ok(node, "tx", "params", "update", "verification", quick, "--from", "platform", "-y")
-    ok(node, "tx", "jobs", "register-model", "cli-lm", "--task-types", "text-generation",
+    node.ok("tx", "params", "update", "verification", quick, "--from", "platform", "-y")
+    node.ok("tx", "jobs", "register-model", "cli-lm", "--task-types", "text-generation",
        "--weights-sha256", WEIGHTS, "--config-sha256", WEIGHTS,
        "--from", "platform", "-y")  # fmt: skip
-    assert "cli-lm" in ok(node, "query", "jobs", "models")
-    ok(node, "tx", "staking", "bond", "worker", "1000VCN", "--from", "worker1", "-y")
-    ok(node, "tx", "jobs", "register-worker", "--models", "cli-lm", "--task-types",
+    assert "cli-lm" in node.ok("query", "jobs", "models")
+    node.ok("tx", "staking", "bond", "worker", "1000VCN", "--from", "worker1", "-y")
+    node.ok("tx", "jobs", "register-worker", "--models", "cli-lm", "--task-types",
        "text-generation", "--price-floor", "1.5VCN", "--max-concurrent", "2",
        "--from", "worker1", "-y")  # fmt: skip
-    out = ok(node, "tx", "jobs", "post", "cli-lm", "--task-type", "text-generation",
+    out = node.ok("tx", "jobs", "post", "cli-lm", "--task-type", "text-generation",
              "--input", "hello world", "--max-price", "2VCN", "--from", "alice", "-y")  # fmt: skip
     job_id = [ln.split(":")[1].strip() for ln in out.splitlines() if ln.startswith("job_id")][0]
-    assert "1 workers could claim it now" in ok(node, "query", "jobs", "why", job_id)
-    ok(node, "tx", "jobs", "claim", job_id, "--from", "worker1", "-y")
-    shown = ok(node, "query", "jobs", "show", job_id)
+    assert "1 workers could claim it now" in node.ok("query", "jobs", "why", job_id)
+    node.ok("tx", "jobs", "claim", job_id, "--from", "worker1", "-y")
+    shown = node.ok("query", "jobs", "show", job_id)
     assert "claimed" in shown and "agreed 1.5 VCN" in shown
     output = hashlib.sha256(b"hello world, answered").hexdigest()
-    ok(node, "tx", "jobs", "submit", job_id, "--output-hash", output, "--compute-units", "42",
+    node.ok("tx", "jobs", "submit", job_id, "--output-hash", output, "--compute-units", "42",
        "--image-digest", "sha256:" + "00" * 32, "--from", "worker1", "-y")  # fmt: skip
     deadline = time.monotonic() + 30
     job: dict[str, object] = {}
     while time.monotonic() < deadline:
-        job = query(node, "jobs", "show", job_id)
+        job = node.query("jobs", "show", job_id)
         if job["state"] == "settled":
             break
         time.sleep(0.5)
     assert job["state"] == "settled" and job["output_hash"] == output
     assert job["paid"] == str(12 * 10**17)  # 80 % of the 1.5 VCN price
     assert job["refunded"] == str(5 * 10**17)  # the unspent escrow
-    listed = query(node, "jobs", "list", "--worker", "worker1")
+    listed = node.query("jobs", "list", "--worker", "worker1")
     assert [j["id"] for j in listed["jobs"]] == [job_id]  # type: ignore[index]
-    status = query(node, "verification", "status", job_id)
+    status = node.query("verification", "status", job_id)
     assert status["pending"] is None
-    rate = ok(node, "query", "verification", "sample-rate", "worker1")
+    rate = node.ok("query", "verification", "sample-rate", "worker1")
     assert "checked" in rate
 
 

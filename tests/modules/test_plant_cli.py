@@ -7,7 +7,6 @@ many oracles were caught and punishes the one that was."""
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,21 +28,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProc]:
         yield n
 
 
-def ok(node: NodeProc, *args: str) -> str:
-    r = node.cli(*args)
-    assert r.returncode == 0, f"{args}: {r.stdout}\n{r.stderr}"
-    return r.stdout
-
-
-def query(node: NodeProc, *args: str) -> dict[str, object]:
-    out: dict[str, object] = json.loads(ok(node, "-o", "json", "query", *args))
-    return out
-
-
 def wait_state(node: NodeProc, job_id: str, want: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if query(node, "jobs", "show", job_id)["state"] == want:
+        if node.query("jobs", "show", job_id)["state"] == want:
             return
         time.sleep(0.3)
     raise AssertionError(f"job {job_id} never reached {want}")
@@ -52,32 +40,32 @@ def wait_state(node: NodeProc, job_id: str, want: str, timeout: float = 30) -> N
 @pytest.mark.slow
 def test_a_plant_by_hand_catches_the_oracle_that_passed_it(node: NodeProc, tmp_path: Path) -> None:
     every = '{"base_sample_bps": 10000, "max_sample_bps": 10000, "attest_window_blocks": 3}'
-    ok(node, "tx", "params", "update", "verification", every, "--from", "platform", "-y")
-    ok(node, "tx", "jobs", "register-model", "plant-lm", "--task-types", "text-generation",
+    node.ok("tx", "params", "update", "verification", every, "--from", "platform", "-y")
+    node.ok("tx", "jobs", "register-model", "plant-lm", "--task-types", "text-generation",
        "--weights-sha256", WEIGHTS, "--config-sha256", WEIGHTS,
        "--from", "platform", "-y")  # fmt: skip
     lazy_key = SigningKey.generate()
     key_file = tmp_path / "lazy.ed25519"
     key_file.write_text(bytes(lazy_key).hex())
     for name, ed in (("oracle1", SigningKey.generate()), ("oracle2", lazy_key)):
-        ok(node, "tx", "staking", "bond", "oracle", "10000VCN", "--ed25519-pubkey",
+        node.ok("tx", "staking", "bond", "oracle", "10000VCN", "--ed25519-pubkey",
            bytes(ed.verify_key).hex(), "--from", name, "-y")  # fmt: skip
-    ok(node, "tx", "staking", "bond", "worker", "1000VCN", "--from", "worker1", "-y")
-    ok(node, "tx", "jobs", "register-worker", "--models", "plant-lm", "--task-types",
+    node.ok("tx", "staking", "bond", "worker", "1000VCN", "--from", "worker1", "-y")
+    node.ok("tx", "jobs", "register-worker", "--models", "plant-lm", "--task-types",
        "text-generation", "--price-floor", "1VCN", "--from", "worker1", "-y")  # fmt: skip
-    out = ok(node, "tx", "jobs", "post", "plant-lm", "--task-type", "text-generation",
+    out = node.ok("tx", "jobs", "post", "plant-lm", "--task-type", "text-generation",
              "--input", "plant me", "--max-price", "2VCN", "--from", "alice", "-y")  # fmt: skip
     job_id = [ln.split(":")[1].strip() for ln in out.splitlines() if ln.startswith("job_id")][0]
 
     # oracle1 plants: commits to the right answer, then its worker submits a wrong one
-    ok(node, "tx", "verification", "commit-canary", job_id, "--expected-output-hash", RIGHT,
+    node.ok("tx", "verification", "commit-canary", job_id, "--expected-output-hash", RIGHT,
        "--salt", SALT, "--planted", "--from", "oracle1", "-y")  # fmt: skip
-    ok(node, "tx", "jobs", "claim", job_id, "--from", "worker1", "-y")
-    ok(node, "tx", "jobs", "submit", job_id, "--output-hash", WRONG, "--compute-units", "1",
+    node.ok("tx", "jobs", "claim", job_id, "--from", "worker1", "-y")
+    node.ok("tx", "jobs", "submit", job_id, "--output-hash", WRONG, "--compute-units", "1",
        "--image-digest", "sha256:" + "00" * 32, "--from", "worker1", "-y")  # fmt: skip
     wait_state(node, job_id, "checking")
     # oracle2 passes it without checking
-    ok(node, "tx", "verification", "attest", job_id, "pass", "--similarity-bps", "10000",
+    node.ok("tx", "verification", "attest", job_id, "pass", "--similarity-bps", "10000",
        "--evidence-hash", "ab" * 32, "--ed25519-key-file", str(key_file),
        "--from", "oracle2", "-y")  # fmt: skip
     early = node.cli("tx", "verification", "reveal-canary", job_id, "--expected-output-hash",
@@ -92,15 +80,15 @@ def test_a_plant_by_hand_catches_the_oracle_that_passed_it(node: NodeProc, tmp_p
                      "--from", "oracle1", "-y")  # fmt: skip
     assert wrong.returncode == 1 and "does not verify with the key of job" in wrong.stderr
     assert "'s worker" in wrong.stderr
-    assert query(node, "reputation", "score", "oracle2")["penalties_bps"] == 0
+    assert node.query("reputation", "score", "oracle2")["penalties_bps"] == 0
 
     # the plant's reveal names one oracle caught: oracle2, punished and jailed
-    out = ok(node, "tx", "verification", "reveal-canary", job_id, "--expected-output-hash",
+    out = node.ok("tx", "verification", "reveal-canary", job_id, "--expected-output-hash",
              RIGHT, "--salt", SALT, "--planted", "--controller", "worker1",
              "--from", "oracle1", "-y")  # fmt: skip
     assert "caught: 1" in out
-    bond = query(node, "staking", "bond", "oracle2", "oracle")
+    bond = node.query("staking", "bond", "oracle2", "oracle")
     assert int(str(bond["jailed_until"])) > 0
-    score = query(node, "reputation", "score", "oracle2")
+    score = node.query("reputation", "score", "oracle2")
     assert score["penalties_bps"] == 2000
-    assert query(node, "reputation", "score", "oracle1")["penalties_bps"] == 0
+    assert node.query("reputation", "score", "oracle1")["penalties_bps"] == 0

@@ -109,6 +109,17 @@ class NodeProc:
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return vcoind(*args, "--node", self.rpc, home=self.home, stdin=stdin)
 
+    def ok(self, *args: str) -> str:
+        """``vcoind ARGS`` that must succeed: its standard output."""
+        r = self.cli(*args)
+        assert r.returncode == 0, f"{args}: {r.stdout}\n{r.stderr}"
+        return r.stdout
+
+    def query(self, *args: str) -> dict[str, Any]:
+        """``vcoind -o json query ARGS``, parsed."""
+        out: dict[str, Any] = json.loads(self.ok("-o", "json", "query", *args))
+        return out
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
