@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from chain.context import Ctx
 from chain.module import Handler
 from modules.bank import state
@@ -10,10 +12,11 @@ from modules.bank.keeper import BankKeeper
 from modules.bank.msgs import Send
 
 
-def make_send(keeper: BankKeeper) -> Handler[Send]:
-    def handle(ctx: Ctx, msg: Send) -> None:
-        if not state.get_params(ctx).send_enabled:
-            raise ErrSendDisabled("transfers are disabled by the bank params")
-        keeper.send(ctx, msg.sender, msg.recipient, msg.coins)
+def handle_send(keeper: BankKeeper, ctx: Ctx, msg: Send) -> None:
+    if not state.get_params(ctx).send_enabled:
+        raise ErrSendDisabled("transfers are disabled by the bank params")
+    keeper.send(ctx, msg.sender, msg.recipient, msg.coins)
 
-    return handle
+
+def make_send(keeper: BankKeeper) -> Handler[Send]:
+    return partial(handle_send, keeper)

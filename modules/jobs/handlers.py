@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from functools import partial
 
 from chain.context import Ctx
 from chain.crypto import to_bech32
@@ -60,57 +61,59 @@ def _model(ctx: Ctx, model_id: str) -> Model:
     return m
 
 
-def make_register_model(k: JobsKeeper) -> Handler[RegisterModel]:
-    def handle(ctx: Ctx, msg: RegisterModel) -> None:
-        authority = k.accounts.authority(ctx)
-        if msg.authority != authority:
-            raise ErrNotAuthority(
-                f"{msg.authority} may not register models; only the authority {authority} may"
-            )
-        old = state.get_model(ctx, msg.model_id)
-        m = Model(
-            id=msg.model_id,
-            task_types=msg.task_types,
-            weights_sha256=msg.weights_sha256,
-            config_sha256=msg.config_sha256,
-            min_gpu_memory_mib=msg.min_gpu_memory_mib,
-            registered_height=ctx.block.height if old is None else old.registered_height,
-            description=msg.description,
+def handle_register_model(k: JobsKeeper, ctx: Ctx, msg: RegisterModel) -> None:
+    authority = k.accounts.authority(ctx)
+    if msg.authority != authority:
+        raise ErrNotAuthority(
+            f"{msg.authority} may not register models; only the authority {authority} may"
         )
-        state.set_model(ctx, m)
-        ctx.emit(events.model_registered(m))
+    old = state.get_model(ctx, msg.model_id)
+    m = Model(
+        id=msg.model_id,
+        task_types=msg.task_types,
+        weights_sha256=msg.weights_sha256,
+        config_sha256=msg.config_sha256,
+        min_gpu_memory_mib=msg.min_gpu_memory_mib,
+        registered_height=ctx.block.height if old is None else old.registered_height,
+        description=msg.description,
+    )
+    state.set_model(ctx, m)
+    ctx.emit(events.model_registered(m))
 
-    return handle
+
+def make_register_model(k: JobsKeeper) -> Handler[RegisterModel]:
+    return partial(handle_register_model, k)
+
+
+def handle_register_worker(k: JobsKeeper, ctx: Ctx, msg: RegisterWorker) -> None:
+    p = state.get_params(ctx)
+    addr = msg.worker
+    models = msg.models
+    if len(models) > p.max_worker_models:
+        raise ErrInvalidWorker(f"at most {p.max_worker_models} models per worker")
+    for m in models:
+        _model(ctx, m)
+    if msg.max_concurrent > p.max_concurrent_jobs:
+        raise ErrInvalidWorker(f"max_concurrent is at most {p.max_concurrent_jobs}")
+    old = state.get_worker(ctx, addr)
+    w = Worker(
+        address=addr,
+        gpu_model=msg.gpu_model,
+        memory_mib=msg.memory_mib,
+        gpu_count=msg.gpu_count,
+        task_types=msg.task_types,
+        models=models,
+        price_floor=msg.price_floor,
+        max_concurrent=msg.max_concurrent,
+        registered_height=ctx.block.height if old is None else old.registered_height,
+        active=0 if old is None else old.active,
+    )
+    state.put_worker(ctx, w, old)
+    ctx.emit(events.worker_registered(w))
 
 
 def make_register_worker(k: JobsKeeper) -> Handler[RegisterWorker]:
-    def handle(ctx: Ctx, msg: RegisterWorker) -> None:
-        p = state.get_params(ctx)
-        addr = msg.worker
-        models = msg.models
-        if len(models) > p.max_worker_models:
-            raise ErrInvalidWorker(f"at most {p.max_worker_models} models per worker")
-        for m in models:
-            _model(ctx, m)
-        if msg.max_concurrent > p.max_concurrent_jobs:
-            raise ErrInvalidWorker(f"max_concurrent is at most {p.max_concurrent_jobs}")
-        old = state.get_worker(ctx, addr)
-        w = Worker(
-            address=addr,
-            gpu_model=msg.gpu_model,
-            memory_mib=msg.memory_mib,
-            gpu_count=msg.gpu_count,
-            task_types=msg.task_types,
-            models=models,
-            price_floor=msg.price_floor,
-            max_concurrent=msg.max_concurrent,
-            registered_height=ctx.block.height if old is None else old.registered_height,
-            active=0 if old is None else old.active,
-        )
-        state.put_worker(ctx, w, old)
-        ctx.emit(events.worker_registered(w))
-
-    return handle
+    return partial(handle_register_worker, k)
 
 
 def _blocks(asked: int, default: int, most: int, what: str) -> int:
@@ -120,74 +123,74 @@ def _blocks(asked: int, default: int, most: int, what: str) -> int:
     return n
 
 
-def make_post_job(k: JobsKeeper) -> Handler[PostJob]:
-    def handle(ctx: Ctx, msg: PostJob) -> None:
-        p = state.get_params(ctx)
-        poster = msg.poster
-        model = _model(ctx, msg.model)
-        if msg.task_type not in model.task_types:
-            raise ErrInvalidJob(
-                f"model {model.id} runs {list(model.task_types)}, not {msg.task_type}"
-            )
-        max_price = msg.max_price
-        if max_price < p.min_price:
-            raise ErrInvalidJob(f"max_price must be at least {p.min_price}avcn")
-        if msg.priority > p.max_priority:
-            raise ErrInvalidJob(f"priority is 0..{p.max_priority}; got {msg.priority}")
-        inline = msg.inline_input
-        if len(inline) > p.max_inline_input_bytes:
-            raise ErrInvalidJob(
-                f"inline input is {len(inline)} bytes; the limit is {p.max_inline_input_bytes}: "
-                "upload it to the artifact store and pass input_hash"
-            )
-        if len(msg.spec.encode()) > p.max_spec_bytes:
-            raise ErrInvalidJob(f"spec is over {p.max_spec_bytes} bytes")
-        input_hash = msg.input_hash  # None when the input is inline
-        if input_hash is None:
-            input_hash = hashlib.sha256(inline).digest()
-        claim_blocks = _blocks(
-            msg.claim_blocks, p.default_claim_blocks, p.max_claim_blocks, "claim_blocks"
+def handle_post_job(k: JobsKeeper, ctx: Ctx, msg: PostJob) -> None:
+    p = state.get_params(ctx)
+    poster = msg.poster
+    model = _model(ctx, msg.model)
+    if msg.task_type not in model.task_types:
+        raise ErrInvalidJob(f"model {model.id} runs {list(model.task_types)}, not {msg.task_type}")
+    max_price = msg.max_price
+    if max_price < p.min_price:
+        raise ErrInvalidJob(f"max_price must be at least {p.min_price}avcn")
+    if msg.priority > p.max_priority:
+        raise ErrInvalidJob(f"priority is 0..{p.max_priority}; got {msg.priority}")
+    inline = msg.inline_input
+    if len(inline) > p.max_inline_input_bytes:
+        raise ErrInvalidJob(
+            f"inline input is {len(inline)} bytes; the limit is {p.max_inline_input_bytes}: "
+            "upload it to the artifact store and pass input_hash"
         )
-        result_blocks = _blocks(
-            msg.result_blocks, p.default_result_blocks, p.max_result_blocks, "result_blocks"
-        )
-        h = ctx.block.height
-        j = Job(
-            id=state.take_job_id(ctx),
-            poster=poster,
-            task_type=msg.task_type,
-            model=model.id,
-            input_hash=input_hash,
-            inline_input=inline,
-            spec=msg.spec,
-            max_price=max_price,
-            priority=msg.priority,
-            claim_blocks=claim_blocks,
-            result_blocks=result_blocks,
-            min_gpu_memory_mib=msg.min_gpu_memory_mib,
-            min_gpu_count=msg.min_gpu_count,
-            gpu_model=msg.gpu_model,
-            posted_height=h,
-            claim_deadline=h + claim_blocks,
-        )
-        settlement.take_escrow(ctx, k.bank, poster, max_price)
-        state.put_job(ctx, j)
-        ctx.emit(events.job_posted(j))
+    if len(msg.spec.encode()) > p.max_spec_bytes:
+        raise ErrInvalidJob(f"spec is over {p.max_spec_bytes} bytes")
+    input_hash = msg.input_hash  # None when the input is inline
+    if input_hash is None:
+        input_hash = hashlib.sha256(inline).digest()
+    claim_blocks = _blocks(
+        msg.claim_blocks, p.default_claim_blocks, p.max_claim_blocks, "claim_blocks"
+    )
+    result_blocks = _blocks(
+        msg.result_blocks, p.default_result_blocks, p.max_result_blocks, "result_blocks"
+    )
+    h = ctx.block.height
+    j = Job(
+        id=state.take_job_id(ctx),
+        poster=poster,
+        task_type=msg.task_type,
+        model=model.id,
+        input_hash=input_hash,
+        inline_input=inline,
+        spec=msg.spec,
+        max_price=max_price,
+        priority=msg.priority,
+        claim_blocks=claim_blocks,
+        result_blocks=result_blocks,
+        min_gpu_memory_mib=msg.min_gpu_memory_mib,
+        min_gpu_count=msg.min_gpu_count,
+        gpu_model=msg.gpu_model,
+        posted_height=h,
+        claim_deadline=h + claim_blocks,
+    )
+    settlement.take_escrow(ctx, k.bank, poster, max_price)
+    state.put_job(ctx, j)
+    ctx.emit(events.job_posted(j))
 
-    return handle
+
+def make_post_job(k: JobsKeeper) -> Handler[PostJob]:
+    return partial(handle_post_job, k)
+
+
+def handle_cancel_job(k: JobsKeeper, ctx: Ctx, msg: CancelJob) -> None:
+    j = k.must_job(ctx, msg.job_id)
+    if j.poster != msg.poster:
+        raise ErrNotPoster(f"job {j.id} was posted by {to_bech32(j.poster)}")
+    if j.state != QUEUED:
+        raise ErrNotQueued(f"job {j.id} is {j.state}; only a queued job can be cancelled")
+    new = k.end_refunded(ctx, j, CANCELLED, "cancelled by the poster")
+    ctx.emit(events.job_cancelled(new))
 
 
 def make_cancel_job(k: JobsKeeper) -> Handler[CancelJob]:
-    def handle(ctx: Ctx, msg: CancelJob) -> None:
-        j = k.must_job(ctx, msg.job_id)
-        if j.poster != msg.poster:
-            raise ErrNotPoster(f"job {j.id} was posted by {to_bech32(j.poster)}")
-        if j.state != QUEUED:
-            raise ErrNotQueued(f"job {j.id} is {j.state}; only a queued job can be cancelled")
-        new = k.end_refunded(ctx, j, CANCELLED, "cancelled by the poster")
-        ctx.emit(events.job_cancelled(new))
-
-    return handle
+    return partial(handle_cancel_job, k)
 
 
 def _not_claimable(j: Job) -> str:
@@ -196,27 +199,28 @@ def _not_claimable(j: Job) -> str:
     return f"job {j.id} is {j.state}; only a queued job can be claimed"
 
 
-def make_claim_job(k: JobsKeeper) -> Handler[ClaimJob]:
-    def handle(ctx: Ctx, msg: ClaimJob) -> None:
-        addr = msg.worker
-        j = k.must_job(ctx, msg.job_id)
-        if j.state != QUEUED:
-            raise ErrNotQueued(_not_claimable(j))
-        w = eligibility.check_claim(ctx, k.staking, j, state.get_model(ctx, j.model), addr)
-        p = state.get_params(ctx)
-        h = ctx.block.height
-        new = j.with_(
-            state=CLAIMED,
-            worker=addr,
-            price=min(j.max_price, max(w.price_floor, p.min_price)),
-            claimed_height=h,
-            result_deadline=h + j.result_blocks,
-        )
-        state.put_worker(ctx, replace(w, active=w.active + 1), w)
-        state.put_job(ctx, new, j)
-        ctx.emit(events.job_claimed(new))
+def handle_claim_job(k: JobsKeeper, ctx: Ctx, msg: ClaimJob) -> None:
+    addr = msg.worker
+    j = k.must_job(ctx, msg.job_id)
+    if j.state != QUEUED:
+        raise ErrNotQueued(_not_claimable(j))
+    w = eligibility.check_claim(ctx, k.staking, j, state.get_model(ctx, j.model), addr)
+    p = state.get_params(ctx)
+    h = ctx.block.height
+    new = j.with_(
+        state=CLAIMED,
+        worker=addr,
+        price=min(j.max_price, max(w.price_floor, p.min_price)),
+        claimed_height=h,
+        result_deadline=h + j.result_blocks,
+    )
+    state.put_worker(ctx, replace(w, active=w.active + 1), w)
+    state.put_job(ctx, new, j)
+    ctx.emit(events.job_claimed(new))
 
-    return handle
+
+def make_claim_job(k: JobsKeeper) -> Handler[ClaimJob]:
+    return partial(handle_claim_job, k)
 
 
 def _check_assignee(ctx: Ctx, j: Job, addr: bytes) -> None:
@@ -262,42 +266,44 @@ def _check_receipt(ctx: Ctx, k: JobsKeeper, j: Job, addr: bytes, rec: Receipt) -
         )
 
 
-def make_submit_result(k: JobsKeeper) -> Handler[SubmitResult]:
-    def handle(ctx: Ctx, msg: SubmitResult) -> None:
-        addr = msg.worker
-        j = k.must_job(ctx, msg.job_id)
-        _check_assignee(ctx, j, addr)
-        p = state.get_params(ctx)
-        if msg.compute_units > p.max_compute_units:
-            raise ErrInvalidResult(f"compute_units is at most {p.max_compute_units}")
-        rec = msg.receipt
-        _check_receipt(ctx, k, j, addr, rec)
-        new = j.with_(
-            state=SUBMITTED,
-            submitted_height=ctx.block.height,
-            output_hash=rec.output_hash,
-            artifact_ref=msg.artifact_ref,
-            compute_units=msg.compute_units,
-            receipt=rec,
-        )
-        k.free_slot(ctx, addr)
-        state.put_job(ctx, new, j)
-        ctx.emit(events.result_submitted(new))
+def handle_submit_result(k: JobsKeeper, ctx: Ctx, msg: SubmitResult) -> None:
+    addr = msg.worker
+    j = k.must_job(ctx, msg.job_id)
+    _check_assignee(ctx, j, addr)
+    p = state.get_params(ctx)
+    if msg.compute_units > p.max_compute_units:
+        raise ErrInvalidResult(f"compute_units is at most {p.max_compute_units}")
+    rec = msg.receipt
+    _check_receipt(ctx, k, j, addr, rec)
+    new = j.with_(
+        state=SUBMITTED,
+        submitted_height=ctx.block.height,
+        output_hash=rec.output_hash,
+        artifact_ref=msg.artifact_ref,
+        compute_units=msg.compute_units,
+        receipt=rec,
+    )
+    k.free_slot(ctx, addr)
+    state.put_job(ctx, new, j)
+    ctx.emit(events.result_submitted(new))
 
-    return handle
+
+def make_submit_result(k: JobsKeeper) -> Handler[SubmitResult]:
+    return partial(handle_submit_result, k)
+
+
+def handle_release_job(k: JobsKeeper, ctx: Ctx, msg: ReleaseJob) -> None:
+    addr = msg.worker
+    j = k.must_job(ctx, msg.job_id)
+    _check_assignee(ctx, j, addr)
+    reason = msg.reason or ("given back" if msg.retry else "the job cannot run")
+    if msg.retry:
+        k.requeue(ctx, j, reason, timed_out=False)
+        return
+    k.free_slot(ctx, addr)
+    new = k.end_refunded(ctx, j, FAILED, reason)
+    ctx.emit(events.job_failed(new, addr, reason))
 
 
 def make_release_job(k: JobsKeeper) -> Handler[ReleaseJob]:
-    def handle(ctx: Ctx, msg: ReleaseJob) -> None:
-        addr = msg.worker
-        j = k.must_job(ctx, msg.job_id)
-        _check_assignee(ctx, j, addr)
-        reason = msg.reason or ("given back" if msg.retry else "the job cannot run")
-        if msg.retry:
-            k.requeue(ctx, j, reason, timed_out=False)
-            return
-        k.free_slot(ctx, addr)
-        new = k.end_refunded(ctx, j, FAILED, reason)
-        ctx.emit(events.job_failed(new, addr, reason))
-
-    return handle
+    return partial(handle_release_job, k)

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from chain.context import Ctx
 from chain.module import Handler
 from modules.staking.keeper import StakingKeeper
 from modules.staking.msgs import Bond, Unbond, Unjail
 
 
-def make_bond(keeper: StakingKeeper) -> Handler[Bond]:
-    def handle(ctx: Ctx, msg: Bond) -> None:
-        keeper.bond(ctx, msg.address, msg.role, msg.amount, msg.ed25519_pubkey)
+def handle_bond(keeper: StakingKeeper, ctx: Ctx, msg: Bond) -> None:
+    keeper.bond(ctx, msg.address, msg.role, msg.amount, msg.ed25519_pubkey)
 
-    return handle
+
+def make_bond(keeper: StakingKeeper) -> Handler[Bond]:
+    return partial(handle_bond, keeper)
+
+
+def handle_unbond(keeper: StakingKeeper, ctx: Ctx, msg: Unbond) -> None:
+    keeper.unbond(ctx, msg.address, msg.role, msg.amount)
 
 
 def make_unbond(keeper: StakingKeeper) -> Handler[Unbond]:
-    def handle(ctx: Ctx, msg: Unbond) -> None:
-        keeper.unbond(ctx, msg.address, msg.role, msg.amount)
+    return partial(handle_unbond, keeper)
 
-    return handle
+
+def handle_unjail(keeper: StakingKeeper, ctx: Ctx, msg: Unjail) -> None:
+    keeper.unjail(ctx, msg.address, msg.role)
 
 
 def make_unjail(keeper: StakingKeeper) -> Handler[Unjail]:
-    def handle(ctx: Ctx, msg: Unjail) -> None:
-        keeper.unjail(ctx, msg.address, msg.role)
-
-    return handle
+    return partial(handle_unjail, keeper)

@@ -9,6 +9,8 @@ passes an honest user's job.
 
 from __future__ import annotations
 
+from functools import partial
+
 from chain.context import Ctx
 from chain.crypto import to_bech32, verify_signature
 from chain.module import Handler
@@ -57,18 +59,19 @@ def _active_oracle(
     return msg.oracle
 
 
-def make_commit_canary(k: VerificationKeeper) -> Handler[CommitCanary]:
-    def handle(ctx: Ctx, msg: CommitCanary) -> None:
-        oracle = _active_oracle(ctx, k, msg)
-        c = msg.commitment
-        if state.get_canary(ctx, c) is not None:
-            # lowercase hex in the message, so .hex() prints it as sent
-            raise ErrCommitmentExists(f"commitment {c.hex()} is already on chain")
-        h = ctx.block.height
-        state.set_canary(ctx, Canary(c, oracle, h, h + state.get_params(ctx).canary_ttl_blocks))
-        ctx.emit(events.canary_committed(oracle, c))
+def handle_commit_canary(k: VerificationKeeper, ctx: Ctx, msg: CommitCanary) -> None:
+    oracle = _active_oracle(ctx, k, msg)
+    c = msg.commitment
+    if state.get_canary(ctx, c) is not None:
+        # lowercase hex in the message, so .hex() prints it as sent
+        raise ErrCommitmentExists(f"commitment {c.hex()} is already on chain")
+    h = ctx.block.height
+    state.set_canary(ctx, Canary(c, oracle, h, h + state.get_params(ctx).canary_ttl_blocks))
+    ctx.emit(events.canary_committed(oracle, c))
 
-    return handle
+
+def make_commit_canary(k: VerificationKeeper) -> Handler[CommitCanary]:
+    return partial(handle_commit_canary, k)
 
 
 def _controlled(ctx: Ctx, k: VerificationKeeper, msg: RevealCanary, job: JobView, c: bytes) -> None:
@@ -143,79 +146,81 @@ def _reveal_plant(ctx: Ctx, k: VerificationKeeper, msg: RevealCanary, oracle: by
     k.reveal_plant(ctx, job.id, oracle)
 
 
-def make_reveal_canary(k: VerificationKeeper) -> Handler[RevealCanary]:
-    def handle(ctx: Ctx, msg: RevealCanary) -> None:
-        oracle = _active_oracle(ctx, k, msg)
-        if msg.planted:
-            _reveal_plant(ctx, k, msg, oracle)
-            return
-        job = k.jobs.get_job(ctx, msg.job_id)
-        if job is None:
-            raise ErrJobNotFound(f"no job {msg.job_id}")
-        p = state.get_pending(ctx, msg.job_id)
-        awaiting = job.state in (SUBMITTED, CHECKING) and (p is None or p.stage == CHECKING)
-        if not awaiting:
-            raise ErrNotRevealable(
-                f"job {msg.job_id} is {job.state}; a canary is revealed after the worker "
-                "submits and before the result has a verdict"
-            )
-        expected = msg.expected_output_hash
-        rec = _opened(ctx, k, msg, oracle, job)
-        state.delete_canary(ctx, rec)
-        matched = expected == job.output_hash
-        ctx.emit(events.canary_revealed(msg.job_id, oracle, matched))
-        if p is None:  # not picked (or not drawn yet): a pending record starts here
-            p = Pending(job.id, job.worker, job.submitted_height, SUBMITTED, ctx.block.height)
-        k.conclude(ctx, p, PASS if matched else FAIL, "canary", accusers=(oracle,))
+def handle_reveal_canary(k: VerificationKeeper, ctx: Ctx, msg: RevealCanary) -> None:
+    oracle = _active_oracle(ctx, k, msg)
+    if msg.planted:
+        _reveal_plant(ctx, k, msg, oracle)
+        return
+    job = k.jobs.get_job(ctx, msg.job_id)
+    if job is None:
+        raise ErrJobNotFound(f"no job {msg.job_id}")
+    p = state.get_pending(ctx, msg.job_id)
+    awaiting = job.state in (SUBMITTED, CHECKING) and (p is None or p.stage == CHECKING)
+    if not awaiting:
+        raise ErrNotRevealable(
+            f"job {msg.job_id} is {job.state}; a canary is revealed after the worker "
+            "submits and before the result has a verdict"
+        )
+    expected = msg.expected_output_hash
+    rec = _opened(ctx, k, msg, oracle, job)
+    state.delete_canary(ctx, rec)
+    matched = expected == job.output_hash
+    ctx.emit(events.canary_revealed(msg.job_id, oracle, matched))
+    if p is None:  # not picked (or not drawn yet): a pending record starts here
+        p = Pending(job.id, job.worker, job.submitted_height, SUBMITTED, ctx.block.height)
+    k.conclude(ctx, p, PASS if matched else FAIL, "canary", accusers=(oracle,))
 
-    return handle
+
+def make_reveal_canary(k: VerificationKeeper) -> Handler[RevealCanary]:
+    return partial(handle_reveal_canary, k)
+
+
+def handle_attest(k: VerificationKeeper, ctx: Ctx, msg: Attest) -> None:
+    oracle = _active_oracle(ctx, k, msg)
+    pubkey = k.staking.oracle_pubkey(ctx, oracle)
+    if pubkey is None:
+        raise ErrNoOracleKey(f"{msg.sender} registered no ed25519 key with its oracle bond")
+    job = k.jobs.get_job(ctx, msg.job_id)
+    if job is None:
+        raise ErrJobNotFound(f"no job {msg.job_id}")
+    p = state.get_pending(ctx, msg.job_id)
+    if p is None or p.stage != CHECKING:
+        now = "past its verdict" if p is not None and p.stage == DECIDED else job.state
+        raise ErrNotPicked(
+            f"job {msg.job_id} is {now}: only jobs picked for checking "
+            "take attestations, until their verdict"
+        )
+    if state.get_attestation(ctx, msg.job_id, oracle) is not None:
+        raise ErrAlreadyAttested(f"{msg.sender} already attested job {msg.job_id}")
+    params = state.get_params(ctx)
+    if msg.verdict == PASS and msg.similarity_bps < params.similarity_threshold_bps:
+        raise ErrInvalidAttestation(
+            f"a pass needs similarity ≥ {params.similarity_threshold_bps} bps; "
+            f"got {msg.similarity_bps}"
+        )
+    evidence = msg.evidence_hash
+    ok = attestation.verify(
+        pubkey,
+        msg.signature,
+        ctx.block.chain_id,
+        msg.job_id,
+        msg.verdict,
+        msg.similarity_bps,
+        evidence,
+    )
+    if not ok:
+        raise ErrBadSignature(
+            f"the signature does not verify with {to_bech32(oracle)}'s ed25519 key over "
+            f"(chain {ctx.block.chain_id}, job, verdict, similarity, evidence hash)"
+        )
+    stake = k.staking.bonded(ctx, oracle, ORACLE)
+    a = Attestation(
+        msg.job_id, oracle, msg.verdict, msg.similarity_bps, evidence, stake, ctx.block.height
+    )
+    state.set_attestation(ctx, a)
+    ctx.emit(events.attested(a.job_id, oracle, a.verdict, a.similarity_bps, stake))
+    k.after_attestation(ctx, p)
 
 
 def make_attest(k: VerificationKeeper) -> Handler[Attest]:
-    def handle(ctx: Ctx, msg: Attest) -> None:
-        oracle = _active_oracle(ctx, k, msg)
-        pubkey = k.staking.oracle_pubkey(ctx, oracle)
-        if pubkey is None:
-            raise ErrNoOracleKey(f"{msg.sender} registered no ed25519 key with its oracle bond")
-        job = k.jobs.get_job(ctx, msg.job_id)
-        if job is None:
-            raise ErrJobNotFound(f"no job {msg.job_id}")
-        p = state.get_pending(ctx, msg.job_id)
-        if p is None or p.stage != CHECKING:
-            now = "past its verdict" if p is not None and p.stage == DECIDED else job.state
-            raise ErrNotPicked(
-                f"job {msg.job_id} is {now}: only jobs picked for checking "
-                "take attestations, until their verdict"
-            )
-        if state.get_attestation(ctx, msg.job_id, oracle) is not None:
-            raise ErrAlreadyAttested(f"{msg.sender} already attested job {msg.job_id}")
-        params = state.get_params(ctx)
-        if msg.verdict == PASS and msg.similarity_bps < params.similarity_threshold_bps:
-            raise ErrInvalidAttestation(
-                f"a pass needs similarity ≥ {params.similarity_threshold_bps} bps; "
-                f"got {msg.similarity_bps}"
-            )
-        evidence = msg.evidence_hash
-        ok = attestation.verify(
-            pubkey,
-            msg.signature,
-            ctx.block.chain_id,
-            msg.job_id,
-            msg.verdict,
-            msg.similarity_bps,
-            evidence,
-        )
-        if not ok:
-            raise ErrBadSignature(
-                f"the signature does not verify with {to_bech32(oracle)}'s ed25519 key over "
-                f"(chain {ctx.block.chain_id}, job, verdict, similarity, evidence hash)"
-            )
-        stake = k.staking.bonded(ctx, oracle, ORACLE)
-        a = Attestation(
-            msg.job_id, oracle, msg.verdict, msg.similarity_bps, evidence, stake, ctx.block.height
-        )
-        state.set_attestation(ctx, a)
-        ctx.emit(events.attested(a.job_id, oracle, a.verdict, a.similarity_bps, stake))
-        k.after_attestation(ctx, p)
-
-    return handle
+    return partial(handle_attest, k)

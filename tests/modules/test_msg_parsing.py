@@ -20,8 +20,9 @@ ROUTES = [spec for m in wiring.build().modules for spec in m.msgs]
 
 
 def _param_and_return(fn: Any) -> tuple[Any, Any]:
-    """The type of ``fn``'s last parameter (the message) and of its result."""
-    hints = get_type_hints(fn)
+    """The type of ``fn``'s last parameter (the message) and of its result; a handler
+    is a ``functools.partial`` of a function that takes its keeper first."""
+    hints = get_type_hints(getattr(fn, "func", fn))
     params = [t for name, t in hints.items() if name != "return"]
     return params[-1], hints.get("return")
 
