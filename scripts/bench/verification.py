@@ -40,7 +40,9 @@ checked by an oracle at another thread count (another summation order).
 from __future__ import annotations
 
 import argparse
+import atexit
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -216,6 +218,13 @@ class LocalArtifacts:
         return dst
 
 
+def _workdir(prefix: str) -> Path:
+    """A scratch folder for models and job files, removed when the bench exits."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, tmp, True)
+    return tmp
+
+
 TEXTS = [f"Sentence number {i} about the weather in spring." for i in range(8)]
 LORA_STEPS, LORA_EVERY = 32, 4  # 8 intervals: a replay trains 1/8 of the steps
 
@@ -246,7 +255,7 @@ def runtime_costs(reps: int, check_rows: int) -> dict[str, tuple[float, float, f
     from worker.models.minilm import build_minilm
     from worker.models.tiny_lm import build_tiny_lm
 
-    tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-verif-"))
+    tmp = _workdir("vcoin-bench-verif-")
     blobs = tmp / "blobs"
     lm, mini = build_tiny_lm(blobs, 0).digest, build_minilm(blobs).digest
     runner = InProcessRunner()
@@ -299,7 +308,7 @@ def forward_ratio(tokens: list[int], reps: int) -> list[tuple[int, float, float]
     from oracle.prefill import PrefillChecker
     from worker.models.tiny_lm import build_tiny_lm
 
-    tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-prefill-"))
+    tmp = _workdir("vcoin-bench-prefill-")
     digest = build_tiny_lm(tmp / "blobs", 0).digest
     _, model_dir = materialize(tmp / "blobs", digest, tmp / "scratch")
     ck = PrefillChecker(model_dir)
@@ -348,7 +357,7 @@ def false_positives(prompts: int, threads: int) -> dict[str, Any]:
     from oracle.textsim import MiniLM
     from worker.models.tiny_lm import build_tiny_lm
 
-    tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-fp-"))
+    tmp = _workdir("vcoin-bench-fp-")
     digest = build_tiny_lm(tmp / "blobs", 0).digest
     texts = [f"Prompt {i}: {TEXTS[i % len(TEXTS)][:: -1 if i % 2 else 1]}" for i in range(prompts)]
     spec = {
@@ -409,7 +418,7 @@ def lora_error_rates(jobs: int, threads: int) -> dict[str, Any]:
     from oracle.similarity import Policy
     from worker.models.tiny_lm import build_tiny_lm
 
-    tmp = Path(tempfile.mkdtemp(prefix="vcoin-bench-lora-"))
+    tmp = _workdir("vcoin-bench-lora-")
     digest = build_tiny_lm(tmp / "blobs", 0).digest
     _, model_dir = materialize(tmp / "blobs", digest, tmp / "scratch")
     inp = {"texts": TEXTS, "eval_texts": TEXTS[:2]}
@@ -481,7 +490,8 @@ def _lora_cheats(rep: Any, params: dict[str, Any], digest: str, honest: Path, m:
 
     def train(skip: set[int], stop_after: int, noise: bool) -> tuple[list[Any], list[float]]:
         ck.restore(rep.live, rep.opt, rep.init, 0)
-        saved, losses = [ck.capture(rep.live, rep.opt)], []
+        saved = [ck.capture(rep.live, rep.opt)]
+        losses: list[float] = []
         for i, (a, b) in enumerate(zip(at, at[1:], strict=False)):
             if i in skip or i >= stop_after:
                 losses += [losses[-1] if losses else 5.0] * (b - a)
