@@ -85,7 +85,7 @@ def make_register_model(k: JobsKeeper) -> Handler[RegisterModel]:
     return partial(handle_register_model, k)
 
 
-def handle_register_worker(k: JobsKeeper, ctx: Ctx, msg: RegisterWorker) -> None:
+def handle_register_worker(ctx: Ctx, msg: RegisterWorker) -> None:
     p = state.get_params(ctx)
     addr = msg.worker
     models = msg.models
@@ -113,7 +113,8 @@ def handle_register_worker(k: JobsKeeper, ctx: Ctx, msg: RegisterWorker) -> None
 
 
 def make_register_worker(k: JobsKeeper) -> Handler[RegisterWorker]:
-    return partial(handle_register_worker, k)
+    del k  # a registration reads and writes the jobs store only
+    return handle_register_worker
 
 
 def _blocks(asked: int, default: int, most: int, what: str) -> int:

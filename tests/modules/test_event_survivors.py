@@ -22,7 +22,7 @@ from tests.modules.test_oracle_canaries import (
     ok,
     reveal,
 )
-from tests.support.chain import PLATFORM
+from tests.support.chain import PLATFORM, block_events
 from tests.support.genesis import h32
 from tests.support.market import VCN, Market, output_of
 
@@ -89,12 +89,23 @@ def test_a_model_registered_again_keeps_its_first_height(make_app: Callable[...,
             task_types=["text-generation"],
             weights_sha256=h32("w").hex(),
             config_sha256=h32("c").hex(),
+            min_gpu_memory_mib=2048,
             description=description,
         )
-        assert m.tx(PLATFORM, msg).code == 0
+        b = m.run(PLATFORM, msg)
+        assert b.tx_results[0].code == 0, b.tx_results[0].log
+        assert block_events([b], "ModelRegistered") == [
+            {
+                "model": "again-lm",
+                "task_types": "text-generation",
+                "weights_sha256": h32("w").hex(),
+                "min_gpu_memory_mib": "2048",
+            }
+        ]
 
     register("first")
     first = m.q("jobs", "model", id="again-lm")
+    assert first["registered_height"] == m.height  # the block that registered it
     m.block([])
     m.block([])
     register("second")

@@ -141,6 +141,18 @@ def test_heartbeat_from_a_non_worker_is_refused(chain: StakeChain) -> None:
     assert chain.heartbeat(W2).code == 2
 
 
+def test_heartbeats_need_a_bond_of_at_least_one_avcn(chain: StakeChain) -> None:
+    """A worker that unbonds all but 1 avcn still has a bond and may heartbeat; once it
+    unbonds that too, it has none and is refused."""
+    assert chain.bond(W2, "worker", MIN_WORKER).ok
+    assert chain.unbond(W2, "worker", MIN_WORKER - 1).ok
+    assert chain.bonded(W2) == 1
+    assert chain.heartbeat(W2).ok
+    assert chain.unbond(W2, "worker", 1).ok
+    r = chain.heartbeat(W2)
+    assert (r.codespace, r.code) == ("reputation", 2) and "no worker or oracle bond" in r.log
+
+
 def test_params_change_only_by_the_authority(chain: StakeChain) -> None:
     r = chain.update_params(ALICE, "reputation", {"uptime_window_slots": "8"})
     assert (r.codespace, r.code) == ("auth", 3)
