@@ -18,10 +18,13 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
    imitate and no canary is posted.
 3. **Expected answer.** The oracle runs the job itself first, in the same
    sandbox and runtime as a worker: the output's sha256 is the expected hash.
-4. **Posting.** A fresh key per canary claims its own drip from the drip
-   pool (``modules/drip``), exactly as a real user's new key does, waits as
-   long as the template's poster waited between its drip and its post, and
-   posts the job; nothing the oracle signs names the key.
+4. **Posting.** Canaries are posted by *personas* (``canary_flow``): a
+   fresh key claims its own drip from the drip pool (``modules/drip``),
+   exactly as a real user's new key does, waits as long as a real poster
+   waited between its drip and its first job, and posts as many canaries as
+   that poster posted jobs, a real poster's gap apart; nothing the oracle
+   signs names the key. (So personas keep to the rate, one starts for a
+   drawn user job with the odds posters/jobs among the real posters.)
 5. **Commit.** The commitment is ``canary.commitment(job id, expected hash,
    salt)`` (sha256 over a domain, the job id, the expected hash and a 32-byte
    random salt; see ``modules.verification.canary``), and the chain refuses a
@@ -40,12 +43,12 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
    canary on a real user's job); the chain recomputes the commitment,
    compares the expected hash with the worker's output hash and settles the
    job at once: a match passes, a mismatch is caught cheating.
-7. **Sweep.** When the job is final, whatever is left on the poster key
-   (the refund of an unused price share) goes into the drip pool.
+7. **Sweep.** When the persona's last job is final, whatever is left on its
+   key goes into the drip pool.
 
-Tracing coins tells a worker nothing (measured in
-``tests/oracle/test_canary_unlinkable.py``); what still does, a canary key
-posting only one job, is listed in ``oracle/README.md``.
+Tracing coins, timing, shape or a poster's history tells a worker nothing
+(measured in ``tests/oracle/test_canary_unlinkable.py``); what is left is
+listed in ``oracle/README.md``.
 """
 
 from __future__ import annotations

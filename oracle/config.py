@@ -64,6 +64,7 @@ class OracleConfig:
     canaries: bool = True
     canary_task_types: tuple[str, ...] = ()  # empty: every task type in the real job mix
     canary_min_observed: int = 5  # user jobs to have seen before imitating the mix
+    canary_settle_blocks: int = 100  # a poster idle this long has posted all it will
     poll_s: float = 2.0  # block polling when the websocket is quiet or down
     shutdown_grace_s: float = 30.0  # SIGTERM: how long a running check may still finish
     max_check_attempts: int = 5
@@ -112,7 +113,7 @@ class OracleConfig:
             raise ConfigError(f"shutdown_grace_s must be ≥ 0 seconds, not {self.shutdown_grace_s}")
         if self.max_check_attempts < 1:
             raise ConfigError("max_check_attempts must be at least 1")
-        for name in ("canary_min_observed", "gas_price"):
+        for name in ("canary_min_observed", "canary_settle_blocks", "gas_price"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be ≥ 0")
         if any(not t for t in self.canary_task_types):
@@ -208,6 +209,8 @@ DOCS = {
     "canaries": "Post hidden canary jobs (true) or only check (false).",
     "canary_task_types": "Task types to post canaries of; empty: those of the real job mix.",
     "canary_min_observed": "User jobs to have seen before the first canary imitates the mix.",
+    "canary_settle_blocks": "Blocks a real poster stays idle before canary personas imitate "
+    "its job count (no canary before one has; ≥ 0).",
     "poll_s": "Seconds between block polls when the websocket is quiet or down (> 0).",
     "shutdown_grace_s": "On SIGTERM, seconds a running check may still finish (≥ 0).",
     "max_check_attempts": "Tries of a check the oracle cannot judge before it gives up (≥ 1).",

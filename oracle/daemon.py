@@ -107,6 +107,7 @@ class Oracle:
         return CanaryDeps(
             enabled=self.cfg.canaries,
             min_observed=self.cfg.canary_min_observed,
+            settle_blocks=self.cfg.canary_settle_blocks,
             task_types=self.cfg.canary_task_types,
             address=self.address,
             account=self.account,

@@ -14,7 +14,14 @@ What it remembers and why:
   attestation (``verification/status``), which also covers a crash between
   the broadcast and the write of this file.
 * ``canaries``: each canary's stage, job id, salt, expected hash and the
-  poster key's secret (the file is 0600: the keys hold only a job's price).
+  poster key's secret (the file is 0600: the keys hold only a drip).
+* ``personas``: the poster keys behind the canaries. A persona posts several
+  canaries from one drip (as many as a real poster posted jobs), so its key,
+  how many it has planned and posted, its latest post and whether it has swept
+  its leftover into the pool are kept until it is swept.
+* ``posters`` and ``gaps``: what real posters do (first and latest job, how
+  many; the blocks between a poster's successive jobs), bounded, which the
+  personas imitate.
 
 Writes go to a temp file that is fsynced and renamed over the old one (and
 the folder fsynced), so a crash leaves either the old state or the new one.
@@ -29,9 +36,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-VERSION = 1
+VERSION = 2  # 1: one key per canary, no personas (read, each canary its own persona)
 MAX_ATTESTED = 10_000
 MAX_MIX = 200
+MAX_POSTERS = 1_000  # real posters remembered (those idle longest are forgotten first)
+MAX_GAPS = 200  # gaps between a real poster's successive jobs remembered (the latest)
 
 
 @dataclass
@@ -48,8 +57,8 @@ class Check:
 @dataclass
 class CanaryRecord:
     local_id: int
-    stage: str  # planned → prepared → funded → posted → committed → revealed → done
-    poster_secret: str  # hex; a fresh key per canary
+    stage: str  # planned → prepared → funded → posted → committed → submitted → final → done
+    poster_secret: str  # hex; its persona's key (the reveal is signed with it)
     poster: str  # its address
     msg: dict[str, Any]  # the MsgPostJob fields, poster aside
     input_blob: str = ""  # canonical JSON input uploaded as an artifact ("" when inline)
@@ -61,6 +70,41 @@ class CanaryRecord:
     outcome: str = ""  # matched | mismatched | spoiled | failed: …
     template_job: int = 0
     precommitted: list[int] = field(default_factory=list)  # job ids committed before the post
+    persona: int = 0  # the persona (poster key) that posts it
+    index: int = 0  # its place among the persona's canaries (0: the first, after the drip)
+    wait: int = 0  # blocks after the persona's drip (index 0) or its previous post
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Persona:
+    """A canary poster key used as a real poster's key is: one drip, then ``target``
+    canaries one after the other, then its leftover into the pool."""
+
+    persona_id: int
+    poster_secret: str  # hex
+    poster: str
+    target: int  # canaries it posts at most (a real poster's job count)
+    planned: int = 0  # canaries planned so far (the next one's index)
+    posted: int = 0  # canaries on chain
+    last_posted: int = 0  # the height of its latest post
+    last_job: int = 0  # its latest canary's job id: after a crash, posts after it are new
+    ended: str = ""  # why it plans no more ("" while it may): posted all | spent | failed …
+    swept: bool = False  # its leftover is back in the pool: the persona is over
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PosterSeen:
+    """A real poster as the oracle saw it: the heights of its first and latest job."""
+
+    first: int
+    last: int
+    jobs: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +121,10 @@ class OracleState:
     job_mix: list[int] = field(default_factory=list)  # recent user job ids (templates)
     user_jobs_seen: int = 0
     max_job_id: int = 0  # the highest job id seen posted (to predict the next ones)
+    personas: dict[int, Persona] = field(default_factory=dict)
+    next_persona: int = 1
+    posters: dict[str, PosterSeen] = field(default_factory=dict)  # real posters, by address
+    gaps: list[int] = field(default_factory=list)  # blocks between a poster's jobs, latest last
 
     def note_attested(self, job_id: int, verdict: str) -> None:
         self.attested[job_id] = verdict
@@ -90,6 +138,31 @@ class OracleState:
         self.job_mix.append(job_id)
         del self.job_mix[:-MAX_MIX]
 
+    def note_poster(self, poster: str, height: int) -> None:
+        """A real job by ``poster`` at ``height``: its count, and the gap since its last."""
+        seen = self.posters.get(poster)
+        if seen is not None:
+            self.gaps.append(max(0, height - seen.last))
+            del self.gaps[:-MAX_GAPS]
+            seen.last, seen.jobs = max(seen.last, height), seen.jobs + 1
+            return
+        self.posters[poster] = PosterSeen(height, height)
+        if len(self.posters) > MAX_POSTERS:
+            idle = min(self.posters, key=lambda a: (self.posters[a].last, a))
+            del self.posters[idle]
+
+    def settled_posters(self, now: int, idle_blocks: int) -> list[tuple[str, PosterSeen]]:
+        """Posters that posted nothing in the last ``idle_blocks``: taken to have posted all
+        they will, so their job counts are whole. In a fixed order (first job, address)."""
+        out = [(a, p) for a, p in self.posters.items() if p.last <= now - idle_blocks]
+        return sorted(out, key=lambda ap: (ap[1].first, ap[0]))
+
+    def canaries_of(self, persona_id: int) -> list[CanaryRecord]:
+        return sorted(
+            (c for c in self.canaries.values() if c.persona == persona_id),
+            key=lambda c: c.index,
+        )
+
     def canary_by_job(self, job_id: int) -> CanaryRecord | None:
         for c in self.canaries.values():
             if c.job_id == job_id:
@@ -97,7 +170,31 @@ class OracleState:
         return None
 
     def poster_addresses(self) -> set[str]:
-        return {c.poster for c in self.canaries.values()}
+        return {c.poster for c in self.canaries.values()} | {
+            p.poster for p in self.personas.values()
+        }
+
+    def adopt_orphans(self) -> None:
+        """Canaries from a version-1 state file had a key each: each becomes a persona of
+        one canary (so it is posted, then swept, as it would have been)."""
+        for c in sorted(self.canaries.values(), key=lambda c: c.local_id):
+            if c.persona in self.personas:
+                continue
+            posted = c.job_id > 0
+            p = Persona(
+                persona_id=self.next_persona,
+                poster_secret=c.poster_secret,
+                poster=c.poster,
+                target=1,
+                planned=1,
+                posted=int(posted),
+                last_posted=c.posted_height,
+                last_job=c.job_id,
+                ended="posted all" if posted else "",
+            )
+            self.next_persona += 1
+            self.personas[p.persona_id] = p
+            c.persona, c.index = p.persona_id, 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,13 +208,17 @@ class OracleState:
             "job_mix": self.job_mix,
             "user_jobs_seen": self.user_jobs_seen,
             "max_job_id": self.max_job_id,
+            "personas": [p.to_json() for _, p in sorted(self.personas.items())],
+            "next_persona": self.next_persona,
+            "posters": {a: p.to_json() for a, p in self.posters.items()},
+            "gaps": self.gaps,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> OracleState:
-        if d.get("version") != VERSION:
+        if d.get("version") not in (1, VERSION):
             raise ValueError(f"state file version {d.get('version')!r}, expected {VERSION}")
-        return cls(
+        st = cls(
             chain_id=str(d.get("chain_id", "")),
             last_height=int(d["last_height"]),
             checks={int(c["job_id"]): Check(**c) for c in d.get("checks", [])},
@@ -127,7 +228,13 @@ class OracleState:
             job_mix=[int(x) for x in d.get("job_mix", [])],
             user_jobs_seen=int(d.get("user_jobs_seen", 0)),
             max_job_id=int(d.get("max_job_id", 0)),
+            personas={int(p["persona_id"]): Persona(**p) for p in d.get("personas", [])},
+            next_persona=int(d.get("next_persona", 1)),
+            posters={str(a): PosterSeen(**p) for a, p in d.get("posters", {}).items()},
+            gaps=[int(g) for g in d.get("gaps", [])],
         )
+        st.adopt_orphans()
+        return st
 
 
 class StateFile:

@@ -19,7 +19,7 @@ from chain.crypto import PrivateKey
 from oracle.canary_flow import CanaryDeps, CanaryDriver
 from oracle.follower import ChainEvent
 from oracle.metrics import OracleMetrics
-from oracle.state import OracleState
+from oracle.state import OracleState, PosterSeen
 
 ORACLE_KEY = PrivateKey(b"\x01" * 32)
 
@@ -34,6 +34,8 @@ class FakeNode:
             return {"bonded": "100"}
         if path == "active_set":
             return {"total_bonded": "100"}
+        if (module, path) == ("drip", "dripped"):
+            return {"dripped": False}
         assert (module, path) == ("jobs", "job"), (module, path)
         doc = json.dumps({"texts": ["the cat sat on the mat"]}).encode()
         return {
@@ -67,10 +69,18 @@ def test_the_driver_plans_and_prepares_a_canary_through_its_deps_only() -> None:
     )
     driver = CanaryDriver(deps)
     holder["state"] = opened = OracleState(chain_id="c", last_height=9)  # as Oracle.open does
-    driver.on_posted(ChainEvent("JobPosted", {"job_id": "7", "task_type": "embedding"}), 10)
+    event = {"job_id": "7", "task_type": "embedding", "poster": "vc1poster"}
+    driver.on_posted(ChainEvent("JobPosted", event), 10)
     assert opened.job_mix == [7] and opened.max_job_id == 7
+    assert opened.posters == {"vc1poster": PosterSeen(10, 10, 1)}
+    assert opened.canaries == {}  # no poster has settled: nothing to imitate yet
+    opened.last_height = 10 + deps.settle_blocks  # the poster stayed idle: it has settled
+    driver.on_posted(ChainEvent("JobPosted", {**event, "job_id": "8", "poster": "vc1other"}), 11)
     (rec,) = opened.canaries.values()
-    assert rec.stage == "planned" and rec.template_job == 7
+    assert rec.stage == "planned" and rec.template_job in (7, 8)
+    (persona,) = opened.personas.values()
+    assert (rec.persona, rec.index, rec.poster) == (persona.persona_id, 0, persona.poster)
+    assert persona.target == 1  # the settled poster's job count
     assert driver.start_next() and [(k, n) for k, n, _ in started] == [("canary", rec.local_id)]
     driver.prepared(rec.local_id, "cd" * 32, None)
     assert (rec.stage, rec.expected_output_hash) == ("prepared", "cd" * 32) and saves

@@ -1,7 +1,9 @@
 """A canary's poster is funded through the drip pool, against a real node: the key
 claims its own drip (nothing from the oracle names it), waits between its drip and
 its post as long as the template's poster did, and gives its leftover back to the
-pool (oracle/README.md, "Canaries that cannot be told apart")."""
+pool (oracle/README.md, "Canaries that cannot be told apart"). A persona posts
+several canaries from that one drip, a real poster's gap apart, and gives its
+leftover back only after its last, or once it cannot pay the next."""
 
 from __future__ import annotations
 
@@ -17,7 +19,16 @@ from oracle.canary_flow import POOL_TOP_UP_DRIPS
 from oracle.state import OracleState
 from tests.oracle._node import VCN, Net, bond_oracle, market_node, post_job
 from tests.oracle.conftest import Models
-from tests.oracle.test_canary_restart import EXPECTED, ORACLE, USER, Oracle
+from tests.oracle.test_canary_restart import (
+    EXPECTED,
+    ORACLE,
+    USER,
+    Oracle,
+    jobs_posted_by,
+    only_persona,
+    persona_canary,
+    step,
+)
 
 WAIT = 6  # blocks the template's poster waited between its drip and its post
 
@@ -82,3 +93,69 @@ def test_a_canary_key_claims_its_own_drip_waits_like_its_template_and_pays_the_p
     assert int(net.client.query("drip", "pool")["balance"]) - before == held - fee
     assert net.client.balance(ORACLE.bech32) == oracle_bal
     assert json.dumps(o.state.to_json())  # the state file still serialises
+
+
+def pool_balance(net: Net) -> int:
+    return int(net.client.query("drip", "pool")["balance"])
+
+
+def test_a_persona_posts_its_canaries_from_one_drip_a_real_gap_apart_and_sweeps_after_the_last(
+    net: Net,
+) -> None:
+    gap = 5
+    o = persona_canary(net, jobs=3, gaps=[gap])
+    persona = only_persona(o)
+    oracle_seq = o.sequence()
+    net.wait_for(
+        lambda: (
+            persona.posted == 3 and all(c.stage == "committed" for c in o.state.canaries.values())
+        ),
+        timeout=90,
+        step=lambda: step(o),
+    )
+    canaries = o.state.canaries_of(persona.persona_id)
+    assert [c.index for c in canaries] == [0, 1, 2]
+    assert {c.poster for c in canaries} == {persona.poster}
+    ids = [c.job_id for c in canaries]
+    assert [int(j["id"]) for j in jobs_posted_by(net, persona.poster)] == ids
+    heights = [c.posted_height for c in canaries]
+    gaps = [b - a for a, b in zip(heights, heights[1:], strict=False)]
+    assert all(gap <= g <= gap + 2 for g in gaps), heights
+    # one drip paid all three: the oracle sent the pool's top-up (if any) and precommits only
+    drip = int(net.client.query("drip", "params")["drip_amount"])
+    assert net.client.balance(persona.poster) < drip - 3 * 2 * VCN
+    assert o.sequence() - oracle_seq <= 1 + 3
+    assert (persona.ended, persona.swept) == ("posted all", False)
+
+    # the first two jobs are over: the persona keeps its coin until its last one is
+    held = net.client.balance(persona.poster)
+    canaries[0].stage = canaries[1].stage = "final"
+    o.driver.act()
+    assert [c.stage for c in canaries] == ["done", "done", "committed"] and not persona.swept
+    assert net.client.balance(persona.poster) == held
+    canaries[2].stage = "final"
+    before = pool_balance(net)
+    o.driver.act()
+    assert persona.swept and canaries[2].stage == "done"
+    fee = 120_000 * net.client.min_gas_price()
+    assert pool_balance(net) - before == held - fee
+
+
+def test_a_persona_that_cannot_pay_its_next_canary_ends_and_sweeps_after_its_last_job(
+    net: Net,
+) -> None:
+    drip = int(net.client.query("drip", "params")["drip_amount"])
+    price = drip * 6 // 10  # the drip pays one such canary, not two
+    o = persona_canary(net, jobs=3, gaps=[2], price=price)
+    persona = only_persona(o)
+    net.wait_for(lambda: persona.ended != "", timeout=90, step=lambda: step(o))
+    first, second = o.state.canaries_of(persona.persona_id)
+    assert persona.ended == "spent" and (persona.planned, persona.posted) == (2, 1)
+    assert (second.stage, second.outcome) == ("done", "not posted: its persona cannot pay it")
+    assert [int(j["id"]) for j in jobs_posted_by(net, persona.poster)] == [first.job_id]
+    o.driver.act()
+    assert not persona.swept and len(o.state.canaries) == 2  # its job is still open
+    first.stage = "final"
+    o.driver.act()
+    assert persona.swept
+    assert net.client.balance(persona.poster) <= 120_000 * net.client.min_gas_price()

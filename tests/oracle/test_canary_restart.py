@@ -21,9 +21,9 @@ from nacl.signing import SigningKey
 
 from chain.crypto import PrivateKey
 from modules.bank.msgs import MsgSend
-from oracle.canary_flow import CanaryDeps, CanaryDriver, _coin
+from oracle.canary_flow import SETTLE_BLOCKS, CanaryDeps, CanaryDriver, _coin
 from oracle.metrics import OracleMetrics
-from oracle.state import CanaryRecord, OracleState
+from oracle.state import CanaryRecord, OracleState, Persona, PosterSeen
 from tests.oracle._node import VCN, Net, Scripted, bond_oracle, market_node, post_job
 from tests.oracle.conftest import Models
 from tests.support.chain import test_key
@@ -106,6 +106,41 @@ def net(tmp_path_factory: pytest.TempPathFactory, models: Models) -> Iterator[Ne
     with market_node(tmp_path_factory.mktemp("canary-restart"), models) as n:
         bond_oracle(n, ORACLE, bytes(SigningKey.generate().verify_key))
         yield n
+
+
+def persona_canary(net: Net, jobs: int, gaps: list[int], price: int = 2 * VCN) -> Oracle:
+    """The first canary of a persona that imitates a settled poster of ``jobs`` jobs (USER:
+    no drip, so no wait before the first post), with the real gaps ``gaps``."""
+    template = post_job(net, USER, {"prompts": ["Write a haiku about rain"]}, price=price)
+    st = OracleState(
+        chain_id=net.client.chain_id(),
+        last_height=SETTLE_BLOCKS + 10,
+        job_mix=[template],
+        posters={USER.bech32: PosterSeen(1, 1, jobs)},
+        gaps=gaps,
+        max_job_id=template,
+    )
+    o = Oracle(net, st)
+    rec = o.driver.plan()
+    assert rec is not None and st.personas[rec.persona].target == jobs
+    return o
+
+
+def run_locally(o: Oracle) -> None:
+    """What the daemon's background task does for each planned canary (here: no run)."""
+    for rec in list(o.state.canaries.values()):
+        if rec.stage == "planned":
+            o.driver.prepared(rec.local_id, EXPECTED, None)
+
+
+def step(o: Oracle) -> None:
+    run_locally(o)
+    o.driver.act()
+
+
+def only_persona(o: Oracle) -> Persona:
+    (p,) = o.state.personas.values()
+    return p
 
 
 def prepared_canary(net: Net, *, precommit: bool) -> Oracle:
@@ -236,3 +271,60 @@ def test_a_poster_key_is_swept_only_when_it_holds_more_than_the_fee(
     assert rec.stage == "done"
     assert pool_balance(net) - pool_before == swept
     assert net.client.balance(rec.poster) == (fee + extra if swept == 0 else 0)
+
+
+def test_a_restarted_oracle_resumes_a_persona_and_finds_its_later_post_not_posting_again(
+    net: Net,
+) -> None:
+    o = persona_canary(net, jobs=2, gaps=[3])
+    persona = only_persona(o)
+    net.wait_for(
+        lambda: (
+            persona.posted == 2 and all(c.stage == "committed" for c in o.state.canaries.values())
+        ),
+        timeout=60,
+        step=lambda: step(o),
+    )
+    first, second = o.state.canaries_of(persona.persona_id)
+    assert second.job_id in second.precommitted
+    posted = [int(j["id"]) for j in jobs_posted_by(net, persona.poster)]
+    assert posted == [first.job_id, second.job_id]
+    poster_balance, seq = net.client.balance(persona.poster), o.sequence()
+
+    # The oracle died after the second post's block, before its state file said "posted".
+    snap = next(
+        s
+        for s in reversed(o.saved)
+        if any(
+            c["index"] == 1 and c["stage"] == "funded" and c["precommitted"] for c in s["canaries"]
+        )
+    )
+    again = o.restarted(snap)
+    assert only_persona(again).posted == 1
+    again.driver.act()
+    p2 = only_persona(again)
+    first2, second2 = again.state.canaries_of(p2.persona_id)
+    assert (second2.stage, second2.job_id, second2.posted_height) == (
+        "committed",
+        second.job_id,
+        second.posted_height,
+    )
+    assert (p2.poster, p2.posted, p2.last_job, p2.ended) == (
+        persona.poster,
+        2,
+        second.job_id,
+        "posted all",
+    )
+    assert [int(j["id"]) for j in jobs_posted_by(net, persona.poster)] == posted
+    assert net.client.balance(persona.poster) == poster_balance  # no third escrow, no fee
+    assert again.sequence() == seq  # no second precommit, nor a drip top-up
+
+    # Both jobs over: the persona sweeps once, a later restart finds nothing left to sweep.
+    first2.stage = second2.stage = "final"
+    again.driver.act()
+    assert p2.swept and net.client.balance(persona.poster) <= 120_000 * net.client.min_gas_price()
+    left, seq = net.client.balance(persona.poster), again.sequence()
+    third = again.restarted(next(s for s in reversed(again.saved) if not s["personas"][0]["swept"]))
+    third.driver.act()
+    assert only_persona(third).swept and net.client.balance(persona.poster) == left
+    assert third.sequence() == seq

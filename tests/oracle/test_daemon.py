@@ -35,8 +35,10 @@ from tests.oracle._node import (
     post_job,
 )
 from tests.oracle.conftest import Models
+from tests.support.chain import test_key
 
 ALWAYS = {"base_sample_bps": 10_000, "max_sample_bps": 10_000}
+SETTLED = test_key(7)  # a poster whose one job is long past when the canaries come
 PROMPT = {"prompts": ["Hello oracle", "Check me"]}
 
 
@@ -224,12 +226,22 @@ def test_canaries_are_posted_like_user_jobs_committed_revealed_and_swept(
     with market_node(tmp_path / "node", models, challenge_window_blocks=40, **params) as net:
         worker = setup_market(net, models, tmp_path / "work", signer, oracles=1)
         oracle = make_oracle(
-            net, tmp_path / "oracle", ORACLE1, signer, canaries=True, canary_min_observed=1
+            net,
+            tmp_path / "oracle",
+            ORACLE1,
+            signer,
+            canaries=True,
+            canary_min_observed=1,
+            canary_settle_blocks=2,
         )
         oracle.open()
         start = net.client.balance(ORACLE1.bech32)
+        spec = '{"params": {"max_new_tokens": 6}}'
+        # a poster of one job that has settled: the personas imitate it (one canary each)
+        post_job(net, SETTLED, PROMPT, spec=spec, price=3 * 10**18)
+        net.wait_for(oracle.canaries.settled, timeout=30, step=oracle.step)
+        assert oracle.state.canaries == {}  # nothing was imitated before
         for honest in (True, False):
-            spec = '{"params": {"max_new_tokens": 6}}'
             user = post_job(net, POSTER, PROMPT, spec=spec, price=3 * 10**18)
 
             def committed() -> Any:
