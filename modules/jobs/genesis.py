@@ -14,7 +14,7 @@ from chain.context import Ctx
 from modules.jobs import state
 from modules.jobs.errors import ErrInvalidParams
 from modules.jobs.params import TASK_TYPES, Params
-from modules.jobs.records import STATES, Job, Model, Worker
+from modules.jobs.records import STATES, SUBMITTED, Job, Model, Worker
 
 
 def default() -> dict[str, Any]:
@@ -67,6 +67,9 @@ def validate(g: dict[str, Any]) -> None:
             raise ErrInvalidParams(f"job {j.id} uses unknown model {j.model!r}")
         if not 1 <= j.id < next_id:
             raise ErrInvalidParams(f"job id {j.id} is not below next_job_id {next_id}")
+        if j.state == SUBMITTED and j.submitted_height < 1:
+            # its challenge window runs from that height; blocks start at 1
+            raise ErrInvalidParams(f"job {j.id} is submitted but has no submitted_height")
 
 
 def init(ctx: Ctx, g: dict[str, Any]) -> None:

@@ -148,3 +148,16 @@ def test_a_malformed_entry_is_refused_naming_the_error(
 def test_a_malformed_param_is_refused_naming_it(exported: dict[str, Any]) -> None:
     exported["params"] = {**exported["params"], "max_claim_blocks": "many"}
     assert refused(exported) == "max_claim_blocks must be a non-negative integer, got 'many'"
+
+
+@pytest.mark.parametrize(("height", "ok"), [(0, False), (1, True), (2, True)])
+def test_a_submitted_job_carries_its_submitted_height(
+    exported: dict[str, Any], height: int, ok: bool
+) -> None:
+    """Its challenge window counts from that height, and blocks start at 1."""
+    job = exported["jobs"][1]
+    job["state"], job["submitted_height"] = "submitted", height
+    if ok:
+        genesis.validate(exported)
+    else:
+        assert refused(exported) == f"job {job['id']} is submitted but has no submitted_height"
