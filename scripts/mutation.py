@@ -18,8 +18,9 @@ The report gives the kill rate per file (a mutant that times out counts as kille
 change broke something a test waits on) and every mutant that survived, with its file,
 line and the change made. A survivor is either a missing test or an equivalent mutant;
 README.md ("Mutation testing") lists the equivalent ones with the reason. Not run by CI:
-a whole run takes hours on two cores (every test that builds an App reaches every handler
-mutant); stop it when you like, a later run resumes from mutants/.
+a whole run from nothing takes an hour or more on two cores; stop it when you like, a later
+run resumes from mutants/. A kept result is not redone when only the tests change: after
+adding tests, re-run the survivors by name.
 """
 
 from __future__ import annotations
