@@ -39,8 +39,9 @@ def m(make_app: Callable[..., App]) -> Market:
     return Market(make_app(market_genesis(verification=NO_SAMPLING, jobs=LIMITS)))
 
 
-def register(m: Market, key: Any = W1, **kw: Any) -> TxResult:
-    return m.tx(key, m.register_worker_msg(key, **kw))
+def register(m: Market, **kw: Any) -> TxResult:
+    """W1 registers (again) with ``kw`` over the defaults."""
+    return m.tx(W1, m.register_worker_msg(W1, **kw))
 
 
 def post(m: Market, **kw: Any) -> TxResult:
