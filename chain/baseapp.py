@@ -35,6 +35,7 @@ from chain.module import Module, MsgSpec
 from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
 from chain.sigverify import SigVerifier
 from chain.store import Store, app_hash_of
+from chain.valset import NO_INPUTS, ConsensusInputs, ValidatorUpdate
 from chain.version import VERSION
 
 log = logging.getLogger("vcoin.app")
@@ -168,6 +169,15 @@ class BaseApp:
         )
         return pending.app_hash
 
+    def validator_set(self) -> list[ValidatorUpdate]:
+        """The validator set of the last commit, sorted by public key (InitChain's answer)."""
+        ctx = self.query_ctx()
+        vals: dict[bytes, int] = {}
+        for m in self.modules:
+            if m.validator_set is not None:
+                vals.update((v.pubkey, v.power) for v in m.validator_set(ctx))
+        return [ValidatorUpdate(k, vals[k]) for k in sorted(vals)]
+
     def max_block_bytes(self) -> int:
         """The block size limit genesis set (CometBFT's ceiling when it set none)."""
         return block_bytes_limit(int(str(self.store.chain_meta().get("max_block_bytes", 0))))
@@ -252,8 +262,14 @@ class BaseApp:
                 return False
         return True
 
-    def finalize_block(self, block: BlockInfo, txs: list[bytes]) -> BlockResult:
-        """Execute a decided block on a fresh overlay; stage but do not persist."""
+    def finalize_block(
+        self, block: BlockInfo, txs: list[bytes], consensus: ConsensusInputs = NO_INPUTS
+    ) -> BlockResult:
+        """Execute a decided block on a fresh overlay; stage but do not persist.
+
+        ``consensus``: CometBFT's last-commit votes and misbehavior for the
+        block (the solo driver passes none). The result's validator updates
+        are the set's changes over the block, for CometBFT."""
         expected = self.store.height() + 1
         if block.height != expected:
             raise ValueError(f"FinalizeBlock for height {block.height}; expected {expected}")
@@ -263,9 +279,11 @@ class BaseApp:
             )
         ctx = Ctx(self._committed(), block, Mode.BLOCK)
         pre = self._prepass(ctx, txs)
-        out = execute.apply_block(ctx, txs, self.modules, self.routes, self.ante, pre)
+        out = execute.apply_block(ctx, txs, self.modules, self.routes, self.ante, pre, consensus)
         self._pending = self._stage(ctx, block.height, block.time_ns)
-        return BlockResult(block.height, out.results, out.events, self._pending.app_hash)
+        return BlockResult(
+            block.height, out.results, out.events, self._pending.app_hash, out.validator_updates
+        )
 
     def _prepass(self, ctx: Ctx, txs: list[bytes]) -> execute.Predecoded | None:
         """Decode the block ahead and start its signature checks on the helper

@@ -1,6 +1,7 @@
 """State transition: a block, then a tx, as plain functions over a context.
 
-    apply_block  → begin-block hooks → apply_tx for each tx → end-block hooks
+    apply_block  → consensus hooks → begin-block hooks → apply_tx for each tx
+                 → end-block hooks → validator updates
     apply_tx     → decode → ante (fee, sequence, signature) → route the messages → events
 
 Cheap checks come first: size, envelope, canonical protobuf, signer, then
@@ -39,6 +40,7 @@ from chain.module import Module, MsgSpec
 from chain.results import TxResult, short_log
 from chain.tx import cosmos
 from chain.tx.router import require_cosmos
+from chain.valset import NO_INPUTS, ConsensusInputs, ValidatorUpdate
 
 if TYPE_CHECKING:
     from chain.sigverify import BlockChecks
@@ -57,6 +59,7 @@ class BlockOutput:
 
     results: tuple[TxResult, ...]
     events: tuple[Event, ...]
+    validator_updates: tuple[ValidatorUpdate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,19 @@ def apply_block(
     routes: Mapping[str, MsgSpec],
     ante: AnteHandler,
     pre: Predecoded | None = None,
+    consensus: ConsensusInputs = NO_INPUTS,
 ) -> BlockOutput:
-    """The one block transition, on ``ctx`` (mode BLOCK): begin-block hooks, every
-    tx in order, end-block hooks. The caller stages ``ctx.store``'s changes.
+    """The one block transition, on ``ctx`` (mode BLOCK): consensus hooks,
+    begin-block hooks, every tx in order, end-block hooks, validator updates.
+    The caller stages ``ctx.store``'s changes.
 
     ``pre``: the pre-pass's decoded txs and signature checks (``predecode``);
-    it changes how fast a block runs, never its result."""
+    it changes how fast a block runs, never its result.
+    ``consensus``: CometBFT's votes and misbehavior for the block (none from
+    the solo driver)."""
+    for m in modules:
+        if m.consensus_begin is not None:
+            m.consensus_begin(ctx, consensus)
     run_hooks(ctx, modules, "begin")
     deliver = Ctx(ctx.store, ctx.block, Mode.DELIVER)
     results = tuple(
@@ -90,7 +100,12 @@ def apply_block(
     )
     end = Ctx(ctx.store, ctx.block, Mode.BLOCK, events=ctx.events)
     run_hooks(end, modules, "end")
-    return BlockOutput(results, tuple(ctx.events))
+    updates: dict[bytes, int] = {}
+    for m in modules:
+        if m.validator_updates is not None:
+            updates.update((u.pubkey, u.power) for u in m.validator_updates(end))
+    vals = tuple(ValidatorUpdate(k, updates[k]) for k in sorted(updates))
+    return BlockOutput(results, tuple(ctx.events), vals)
 
 
 def run_hooks(ctx: Ctx, modules: Sequence[Module], which: str) -> None:

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from typing_extensions import TypeVar
 
 from chain.context import Ctx
+from chain.valset import ConsensusInputs, ValidatorUpdate
 
 # M: a message's generated protobuf class; P: what its validation parses it
 # into, handed to its handler. A bare ``MsgSpec`` (the router's view) is
@@ -54,5 +55,13 @@ class Module:
     export_genesis: Callable[[Ctx], dict[str, Any]] = lambda ctx: {}
     begin_block: Callable[[Ctx], None] | None = None
     end_block: Callable[[Ctx], None] | None = None
+    # CometBFT's inputs of a block (the last commit's votes, misbehavior), run
+    # on every module before the begin-block hooks; the solo driver passes none
+    consensus_begin: Callable[[Ctx, ConsensusInputs], None] | None = None
+    # after the end-block hooks: the validator set's changes since the module
+    # last answered (it records the new set), as cosmos-sdk's EndBlock returns them
+    validator_updates: Callable[[Ctx], list[ValidatorUpdate]] | None = None
+    # the validator set in state, whole (InitChain's answer)
+    validator_set: Callable[[Ctx], list[ValidatorUpdate]] | None = None
     # by name; each module's invariants.py builds them (checked by the simulation tests)
     invariants: dict[str, Invariant] = field(default_factory=dict)

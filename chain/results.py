@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from chain.errors import ChainError
 from chain.events import Event
+from chain.valset import ValidatorUpdate
 
 # a refusal quotes what it refuses, and a tx may carry 128 KiB of it; results
 # are kept and served for every block, so their logs are cut to this
@@ -52,6 +53,8 @@ class BlockResult:
     tx_results: tuple[TxResult, ...]
     events: tuple[Event, ...]
     app_hash: bytes
+    # the validator set's changes, sorted by public key (CometBFT only)
+    validator_updates: tuple[ValidatorUpdate, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,13 @@ import asyncio
 import json
 import logging
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from cosmpy.protos.tendermint.abci import types_pb2 as abci
+from cosmpy.protos.tendermint.crypto.keys_pb2 import PublicKey
 from cosmpy.protos.tendermint.crypto.proof_pb2 import ProofOp, ProofOps
+from cosmpy.protos.tendermint.types.validator_pb2 import BLOCK_ID_FLAG_COMMIT
 from google.protobuf.message import DecodeError
 
 from chain.abci.wire import FrameError, frame, read_frame
@@ -34,6 +37,14 @@ from chain.events import Event
 from chain.execute import ErrInternal
 from chain.results import TxResult
 from chain.rpc.jsonbody import JsonError, loads
+from chain.valset import (
+    DUPLICATE_VOTE,
+    LIGHT_CLIENT_ATTACK,
+    ConsensusInputs,
+    Misbehavior,
+    ValidatorUpdate,
+    Vote,
+)
 
 log = logging.getLogger("vcoin.abci")
 
@@ -62,6 +73,45 @@ def _tx_fields(r: TxResult) -> dict[str, Any]:
 
 def _time_ns(ts: Any) -> int:
     return int(ts.seconds) * 1_000_000_000 + int(ts.nanos)
+
+
+def _validator_updates(vals: Iterable[ValidatorUpdate]) -> list[abci.ValidatorUpdate]:
+    return [abci.ValidatorUpdate(pub_key=PublicKey(ed25519=v.pubkey), power=v.power) for v in vals]
+
+
+_MISBEHAVIOR_KINDS = {
+    abci.MisbehaviorType.DUPLICATE_VOTE: DUPLICATE_VOTE,
+    abci.MisbehaviorType.LIGHT_CLIENT_ATTACK: LIGHT_CLIENT_ATTACK,
+}
+
+
+def _consensus_inputs(r: Any) -> ConsensusInputs:
+    """RequestFinalizeBlock's last commit and misbehavior as plain data (an
+    unknown misbehavior type is left out, logged)."""
+    votes = tuple(
+        Vote(
+            bytes(v.validator.address),
+            v.block_id_flag == BLOCK_ID_FLAG_COMMIT,
+            int(v.validator.power),
+        )
+        for v in r.decided_last_commit.votes
+    )
+    evidence = []
+    for m in r.misbehavior:
+        kind = _MISBEHAVIOR_KINDS.get(m.type)
+        if kind is None:
+            log.warning("misbehavior of unknown type %d at height %d left out", m.type, m.height)
+            continue
+        evidence.append(
+            Misbehavior(
+                kind,
+                bytes(m.validator.address),
+                int(m.height),
+                _time_ns(m.time),
+                int(m.total_voting_power),
+            )
+        )
+    return ConsensusInputs(votes, tuple(evidence))
 
 
 class AbciApp:
@@ -111,7 +161,9 @@ class AbciApp:
         h = self.app.init_chain(
             r.chain_id, state, _time_ns(r.time), int(r.initial_height or 1), max_bytes
         )
-        return abci.Response(init_chain=abci.ResponseInitChain(app_hash=h))
+        # the set staking holds; none leaves CometBFT's genesis validators in place
+        vals = _validator_updates(self.app.validator_set())
+        return abci.Response(init_chain=abci.ResponseInitChain(app_hash=h, validators=vals))
 
     def _check_tx(self, r: Any) -> abci.Response:
         res = self.app.check_tx(bytes(r.tx), recheck=r.type == abci.CheckTxType.RECHECK)
@@ -136,11 +188,12 @@ class AbciApp:
             bytes(r.hash),
             bytes(r.proposer_address),
         )
-        res = self.app.finalize_block(block, [bytes(t) for t in r.txs])
+        res = self.app.finalize_block(block, [bytes(t) for t in r.txs], _consensus_inputs(r))
         return abci.Response(
             finalize_block=abci.ResponseFinalizeBlock(
                 events=_events(res.events),
                 tx_results=[abci.ExecTxResult(**_tx_fields(t)) for t in res.tx_results],
+                validator_updates=_validator_updates(res.validator_updates),
                 app_hash=res.app_hash,
             )
         )

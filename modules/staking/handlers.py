@@ -11,7 +11,7 @@ from modules.staking.msgs import Bond, Unbond, Unjail
 
 
 def handle_bond(keeper: StakingKeeper, ctx: Ctx, msg: Bond) -> None:
-    keeper.bond(ctx, msg.address, msg.role, msg.amount, msg.ed25519_pubkey)
+    keeper.bond(ctx, msg.address, msg.role, msg.amount, msg.ed25519_pubkey, msg.consensus_pubkey)
 
 
 def make_bond(keeper: StakingKeeper) -> Handler[Bond]:

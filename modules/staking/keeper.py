@@ -14,6 +14,9 @@ Reads
     ``active_set(ctx, role) -> list[bytes]`` active addresses, sorted
     ``oracle_pubkey(ctx, addr)``             the 32-byte ed25519 key the oracle
                                              registered with its bond, or None
+    ``consensus_key(ctx, addr)``             a validator's CometBFT ed25519 key, or None
+    ``validator_of(ctx, cons_address)``      the address whose validator key has
+                                             that CometBFT address, or None
 Writes
     ``jail(ctx, addr, role, until_height)``  jailed while height < until_height;
                                              never shortens an existing jail
@@ -31,6 +34,7 @@ from __future__ import annotations
 from chain.coins import DENOM
 from chain.context import Ctx
 from chain.crypto import to_bech32
+from chain.valset import consensus_address
 from modules.staking import events, state
 from modules.staking.errors import (
     ErrBelowMinimum,
@@ -88,9 +92,25 @@ class StakingKeeper:
     def oracle_pubkey(self, ctx: Ctx, addr: bytes) -> bytes | None:
         return state.oracle_pubkey(ctx, addr)
 
+    def consensus_key(self, ctx: Ctx, addr: bytes) -> bytes | None:
+        return state.consensus_key(ctx, addr)
+
+    def validator_of(self, ctx: Ctx, cons_address: bytes) -> bytes | None:
+        return state.validator_of(ctx, cons_address)
+
     # -- message flows ------------------------------------------------------------
-    def bond(self, ctx: Ctx, addr: bytes, role: str, amount: int, pubkey: bytes = b"") -> int:
-        """Add ``amount`` to the bond from the address's balance; returns the new bond."""
+    def bond(
+        self,
+        ctx: Ctx,
+        addr: bytes,
+        role: str,
+        amount: int,
+        pubkey: bytes = b"",
+        consensus_pubkey: bytes = b"",
+    ) -> int:
+        """Add ``amount`` to the bond from the address's balance; returns the new bond.
+        A validator's first bond registers its ``consensus_pubkey``, which
+        cannot change and no other validator may hold."""
         who = to_bech32(addr)
         if state.is_tombstoned(ctx, addr, role):
             raise ErrTombstoned(f"{who} is permanently banned as {role} and cannot bond again")
@@ -103,12 +123,32 @@ class StakingKeeper:
             )
         if role == "oracle" and not pubkey and state.oracle_pubkey(ctx, addr) is None:
             raise ErrInvalidPubKey("an oracle's first bond must register its ed25519_pubkey")
+        if role == "validator":
+            self._check_consensus_key(ctx, addr, consensus_pubkey)
         self.bank.send_to_module(ctx, addr, POOL, _coins(amount))
         state.set_bond(ctx, addr, role, have + amount)
         if pubkey:
             state.set_oracle_pubkey(ctx, addr, pubkey)
+        if consensus_pubkey:
+            state.set_consensus_key(ctx, addr, consensus_pubkey)
         ctx.emit(events.bonded(addr, role, amount, have + amount))
         return have + amount
+
+    def _check_consensus_key(self, ctx: Ctx, addr: bytes, pubkey: bytes) -> None:
+        have = state.consensus_key(ctx, addr)
+        if have is None and not pubkey:
+            raise ErrInvalidPubKey("a validator's first bond must register its consensus_pubkey")
+        if have is not None and pubkey and pubkey != have:
+            raise ErrInvalidPubKey(
+                f"{to_bech32(addr)} already validates with consensus key {have.hex()}; "
+                "it cannot change"
+            )
+        if have is None:
+            owner = state.validator_of(ctx, consensus_address(pubkey))
+            if owner is not None:
+                raise ErrInvalidPubKey(
+                    f"consensus key {pubkey.hex()} is already the key of {to_bech32(owner)}"
+                )
 
     def unbond(self, ctx: Ctx, addr: bytes, role: str, amount: int) -> state.UnbondingEntry:
         """Move ``amount`` of the bond to the unbonding queue."""

@@ -25,6 +25,9 @@ TOMBSTONE_PREFIX = b"\x05"  # role ‖ addr → b"\x01"
 ORACLE_KEY_PREFIX = b"\x06"  # addr → ed25519 public key
 TOTAL_PREFIX = b"\x07"  # role → total bonded (not counting unbonding)
 NEXT_UNBONDING_ID = b"\x08"
+CONS_KEY_PREFIX = b"\x09"  # addr → the validator's ed25519 consensus key
+CONS_ADDR_PREFIX = b"\x0a"  # consensus address (20 bytes) → addr
+LAST_POWER_PREFIX = b"\x0b"  # consensus key → the power CometBFT was last told
 
 
 def role_byte(role: str) -> bytes:
@@ -70,6 +73,18 @@ def tombstone(role: str, addr: bytes) -> bytes:
 
 def oracle_key(addr: bytes) -> bytes:
     return ORACLE_KEY_PREFIX + addr
+
+
+def cons_key(addr: bytes) -> bytes:
+    return CONS_KEY_PREFIX + addr
+
+
+def cons_addr(consensus_address: bytes) -> bytes:
+    return CONS_ADDR_PREFIX + consensus_address
+
+
+def last_power(pubkey: bytes) -> bytes:
+    return LAST_POWER_PREFIX + pubkey
 
 
 def total(role: str) -> bytes:

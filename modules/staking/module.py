@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chain.module import Module, MsgSpec
-from modules.staking import genesis, handlers, invariants, msgs, queries
+from modules.staking import genesis, handlers, invariants, msgs, queries, validators
 from modules.staking.keeper import StakingKeeper
 from modules.staking.keys import NAME
 
@@ -40,5 +40,8 @@ def build(keeper: StakingKeeper) -> Module:
         init_genesis=genesis.init,
         export_genesis=genesis.export,
         end_block=keeper.release_matured,
+        # after every end block: bonds, unbonds, jails and slashes change the set
+        validator_updates=validators.updates,
+        validator_set=validators.validator_set,
         invariants=invariants.invariants(keeper),
     )

@@ -46,6 +46,7 @@ class Bond:
     role: str
     amount: int
     ed25519_pubkey: bytes  # empty, or an oracle's 32-byte key
+    consensus_pubkey: bytes = b""  # empty, or a validator's 32-byte CometBFT key
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,12 @@ def validate_bond(msg: MsgBond) -> Bond:
         raise ErrInvalidPubKey(f"only oracles register an ed25519 key, not a {role}")
     if key and len(key) != ED25519_KEY_LEN:
         raise ErrInvalidPubKey(f"ed25519 public key must be 32 bytes, got {len(key)}")
-    return Bond(addr, role, amount, key)
+    cons = bytes(msg.consensus_pubkey)
+    if role != "validator" and cons:
+        raise ErrInvalidPubKey(f"only validators register a consensus_pubkey, not a {role}")
+    if cons and len(cons) != ED25519_KEY_LEN:
+        raise ErrInvalidPubKey(f"consensus_pubkey must be 32 bytes, got {len(cons)}")
+    return Bond(addr, role, amount, key, cons)
 
 
 def validate_unbond(msg: MsgUnbond) -> Unbond:

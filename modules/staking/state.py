@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from chain.context import Ctx
 from chain.kv import prefix_end
 from chain.params import ParamsStore
+from chain.valset import consensus_address
 from modules.staking import keys
 from modules.staking.keys import NAME
 from modules.staking.params import Params
@@ -173,6 +174,40 @@ def iterate_oracle_keys(ctx: Ctx) -> Iterator[tuple[bytes, bytes]]:
     p = keys.ORACLE_KEY_PREFIX
     for k, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
         yield k[1:], v
+
+
+# -- validators' consensus keys and the set CometBFT knows ----------------------------
+def consensus_key(ctx: Ctx, addr: bytes) -> bytes | None:
+    return ctx.kv(NAME).get(keys.cons_key(addr))
+
+
+def validator_of(ctx: Ctx, cons_address: bytes) -> bytes | None:
+    """The address whose validator bond carries the key of ``cons_address``."""
+    return ctx.kv(NAME).get(keys.cons_addr(cons_address))
+
+
+def set_consensus_key(ctx: Ctx, addr: bytes, pubkey: bytes) -> None:
+    kv = ctx.kv(NAME)
+    kv.set(keys.cons_key(addr), pubkey)
+    kv.set(keys.cons_addr(consensus_address(pubkey)), addr)
+
+
+def iterate_consensus_keys(ctx: Ctx) -> Iterator[tuple[bytes, bytes]]:
+    p = keys.CONS_KEY_PREFIX
+    for k, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield k[1:], v
+
+
+def last_powers(ctx: Ctx) -> dict[bytes, int]:
+    p = keys.LAST_POWER_PREFIX
+    return {k[1:]: _int(v) for k, v in ctx.kv(NAME).iterate(p, prefix_end(p))}
+
+
+def set_last_power(ctx: Ctx, pubkey: bytes, power: int) -> None:
+    if power == 0:
+        ctx.kv(NAME).delete(keys.last_power(pubkey))
+    else:
+        ctx.kv(NAME).set(keys.last_power(pubkey), _enc(power))
 
 
 def is_active(ctx: Ctx, addr: bytes, role: str) -> bool:

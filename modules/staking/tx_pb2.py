@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from cosmpy.protos.cosmos.base.v1beta1 import coin_pb2 as cosmos_dot_base_dot_v1beta1_dot_coin__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vcoin/staking/v1/tx.proto\x12\x10vcoin.staking.v1\x1a\x1e\x63osmos/base/v1beta1/coin.proto\"k\n\x07MsgBond\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12)\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x19.cosmos.base.v1beta1.Coin\x12\x16\n\x0e\x65\x64\x32\x35\x35\x31\x39_pubkey\x18\x04 \x01(\x0c\"U\n\tMsgUnbond\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12)\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x19.cosmos.base.v1beta1.Coin\"*\n\tMsgUnjail\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vcoin/staking/v1/tx.proto\x12\x10vcoin.staking.v1\x1a\x1e\x63osmos/base/v1beta1/coin.proto\"\x85\x01\n\x07MsgBond\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12)\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x19.cosmos.base.v1beta1.Coin\x12\x16\n\x0e\x65\x64\x32\x35\x35\x31\x39_pubkey\x18\x04 \x01(\x0c\x12\x18\n\x10\x63onsensus_pubkey\x18\x05 \x01(\x0c\"U\n\tMsgUnbond\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12)\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x19.cosmos.base.v1beta1.Coin\"*\n\tMsgUnjail\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modules.staking.tx_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MSGBOND']._serialized_start=79
-  _globals['_MSGBOND']._serialized_end=186
-  _globals['_MSGUNBOND']._serialized_start=188
-  _globals['_MSGUNBOND']._serialized_end=273
-  _globals['_MSGUNJAIL']._serialized_start=275
-  _globals['_MSGUNJAIL']._serialized_end=317
+  _globals['_MSGBOND']._serialized_start=80
+  _globals['_MSGBOND']._serialized_end=213
+  _globals['_MSGUNBOND']._serialized_start=215
+  _globals['_MSGUNBOND']._serialized_end=300
+  _globals['_MSGUNJAIL']._serialized_start=302
+  _globals['_MSGUNJAIL']._serialized_end=344
 # @@protoc_insertion_point(module_scope)

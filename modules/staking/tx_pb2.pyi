@@ -22,6 +22,10 @@ class MsgBond(google.protobuf.message.Message):
     """MsgBond adds `amount` to the signer's bond in `role` (worker, oracle or
     validator). Oracles register the ed25519 key that signs their attestations:
     required on the first bond, optional later (a new key replaces the old one).
+    Validators register their CometBFT consensus key (the 32 raw bytes of an
+    ed25519 public key, `pub_key.value` in priv_validator_key.json) as
+    `consensus_pubkey`: required on the first bond, optional later (it cannot
+    change), unique across validators, refused for other roles.
     """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
@@ -30,9 +34,11 @@ class MsgBond(google.protobuf.message.Message):
     ROLE_FIELD_NUMBER: builtins.int
     AMOUNT_FIELD_NUMBER: builtins.int
     ED25519_PUBKEY_FIELD_NUMBER: builtins.int
+    CONSENSUS_PUBKEY_FIELD_NUMBER: builtins.int
     address: builtins.str
     role: builtins.str
     ed25519_pubkey: builtins.bytes
+    consensus_pubkey: builtins.bytes
     @property
     def amount(self) -> cosmpy.protos.cosmos.base.v1beta1.coin_pb2.Coin: ...
     def __init__(
@@ -42,9 +48,10 @@ class MsgBond(google.protobuf.message.Message):
         role: builtins.str = ...,
         amount: cosmpy.protos.cosmos.base.v1beta1.coin_pb2.Coin | None = ...,
         ed25519_pubkey: builtins.bytes = ...,
+        consensus_pubkey: builtins.bytes = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["amount", b"amount"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["address", b"address", "amount", b"amount", "ed25519_pubkey", b"ed25519_pubkey", "role", b"role"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["address", b"address", "amount", b"amount", "consensus_pubkey", b"consensus_pubkey", "ed25519_pubkey", b"ed25519_pubkey", "role", b"role"]) -> None: ...
 
 Global___MsgBond: typing_extensions.TypeAlias = MsgBond
 

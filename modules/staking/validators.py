@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 from chain.coins import DECIMALS
+from chain.context import Ctx
 from chain.crypto import from_bech32
+from chain.valset import ValidatorUpdate, consensus_address
+from modules.staking import state
 from modules.staking.errors import ErrInvalidGenesis
 
 ROLE = "validator"
@@ -33,11 +35,6 @@ VOTING_UNIT: int = 10**DECIMALS  # one unit of voting power: 1 VCN in avcn
 def power_of(amount: int) -> int:
     """The voting power of a bond of ``amount`` avcn: whole VCN."""
     return amount // VOTING_UNIT
-
-
-def consensus_address(pubkey: bytes) -> bytes:
-    """CometBFT's address of an ed25519 key: the first 20 bytes of its sha256."""
-    return hashlib.sha256(pubkey).digest()[:20]
 
 
 def decode_pubkey(text: object, what: str) -> bytes:
@@ -92,3 +89,47 @@ def genesis_validators(app_state: dict[str, Any]) -> list[tuple[bytes, int]]:
         if b.get("role") == ROLE and from_bech32(str(b["address"])) not in out_of_set
     ]
     return select(candidates, params.min_bond_validator)
+
+
+def current_set(ctx: Ctx) -> list[tuple[bytes, int]]:
+    """(pubkey, power) of each validator in state, sorted by public key."""
+    candidates = []
+    for _, addr, amount in state.iterate_bonds(ctx, ROLE):
+        if state.jailed_until(ctx, addr, ROLE) or state.is_tombstoned(ctx, addr, ROLE):
+            continue
+        pubkey = state.consensus_key(ctx, addr)
+        if pubkey is not None:
+            candidates.append((pubkey, amount))
+    return select(candidates, state.get_params(ctx).min_bond_validator)
+
+
+def validator_set(ctx: Ctx) -> list[ValidatorUpdate]:
+    return [ValidatorUpdate(pk, power) for pk, power in current_set(ctx)]
+
+
+def updates(ctx: Ctx) -> list[ValidatorUpdate]:
+    """The set's changes since CometBFT was last told, sorted by public key, and
+    record the new set: a new validator with its power, a changed power, and 0
+    for one that left (unbonded under the minimum, jailed, tombstoned)."""
+    new = dict(current_set(ctx))
+    old = state.last_powers(ctx)
+    out = []
+    for pubkey in sorted(new.keys() | old.keys()):
+        power = new.get(pubkey, 0)
+        if old.get(pubkey, 0) != power:
+            out.append(ValidatorUpdate(pubkey, power))
+            state.set_last_power(ctx, pubkey, power)
+    return out
+
+
+__all__ = [
+    "consensus_address",
+    "current_set",
+    "decode_pubkey",
+    "encode_pubkey",
+    "genesis_validators",
+    "power_of",
+    "select",
+    "updates",
+    "validator_set",
+]
