@@ -77,7 +77,7 @@ def build() -> Wiring:
         bank.build(bank_keeper),
         staking.build(staking_keeper),  # end block: releases matured unbonding
         reputation.build(reputation_keeper),
-        slashing.build(),
+        slashing.build(slashing_keeper),  # CometBFT's evidence and missed blocks
         jobs.build(jobs_keeper),  # end block: claim and result deadlines
         verification.build(verification_keeper),  # end block: draws, windows, verdicts
         mint.build(mint_keeper),  # end block: mints at epoch boundaries

@@ -24,15 +24,36 @@
 ``withdraw_oracle_penalty(ctx, oracle, points_bps)``
     Gives them back when the outvote is proved wrong (a plant's reveal shows
     the quorum passed a planted bad result the oracle had failed).
+``handle_consensus(ctx, inputs)``
+    CometBFT's inputs of a block (run before the begin-block hooks; the solo
+    driver has none). Each misbehavior (a duplicate vote or a light client
+    attack) by a known validator that is not tombstoned costs
+    ``slash_fraction_double_sign_bps`` of its validator bond and unbonding
+    entries, and a tombstone: it leaves the set with power 0 in this very
+    block's updates. Evidence naming an unknown address or a tombstoned
+    validator is ignored (logged, ``EvidenceIgnored``). Then each vote of the
+    last commit of a validator that is not jailed or tombstoned is recorded in
+    its window of the last ``signed_blocks_window`` blocks; one that has
+    missed more than ``max_missed_blocks`` (the window less
+    ``min_signed_per_window_bps`` of it, rounded down) is jailed for
+    ``downtime_jail_blocks``, loses ``slash_fraction_downtime_bps`` and its
+    window starts again. ``MsgUnjail`` after the jail brings it back.
 """
 
 from __future__ import annotations
 
+import logging
+
 from chain.context import Ctx
+from chain.valset import ConsensusInputs, Misbehavior, Vote
 from modules.slashing import events, state
 from modules.slashing.expected import ReputationKeeper, StakingKeeper
+from modules.slashing.params import Params
 
 WORKER = "worker"
+VALIDATOR = "validator"
+
+log = logging.getLogger("vcoin.slashing")
 
 
 class SlashingKeeper:
@@ -85,3 +106,58 @@ class SlashingKeeper:
         self.reputation.remove_penalty(ctx, oracle, points_bps, "outvote withdrawn")
         score = self.reputation.score(ctx, oracle)
         ctx.emit(events.oracle_penalty_withdrawn(oracle, points_bps, score))
+
+    # -- validators under CometBFT ----------------------------------------------------
+    def handle_consensus(self, ctx: Ctx, inputs: ConsensusInputs) -> None:
+        p = state.get_params(ctx)
+        for m in inputs.misbehavior:
+            self.punish_double_sign(ctx, m, p)
+        for v in inputs.votes:
+            self.record_vote(ctx, v, p)
+
+    def punish_double_sign(self, ctx: Ctx, m: Misbehavior, p: Params) -> None:
+        validator = self.staking.validator_of(ctx, m.address)
+        if validator is None:
+            reason = "no validator has this consensus address"
+        elif self.staking.is_tombstoned(ctx, validator, VALIDATOR):
+            reason = "the validator is already tombstoned"
+        else:
+            reason = ""
+        if reason or validator is None:
+            log.warning(
+                "%s evidence for %s at height %d ignored: %s",
+                m.kind,
+                m.address.hex(),
+                m.height,
+                reason,
+            )
+            ctx.emit(events.evidence_ignored(m.address, m.kind, m.height, reason))
+            return
+        slashed = self.staking.slash(ctx, validator, VALIDATOR, p.slash_fraction_double_sign_bps)
+        self.staking.tombstone(ctx, validator, VALIDATOR)
+        state.delete_missed_blocks(ctx, validator)
+        ctx.emit(events.double_sign_punished(validator, m.kind, m.height, slashed))
+
+    def record_vote(self, ctx: Ctx, vote: Vote, p: Params) -> None:
+        validator = self.staking.validator_of(ctx, vote.address)
+        if validator is None:
+            return
+        if self.staking.jailed_until(ctx, validator, VALIDATOR) or self.staking.is_tombstoned(
+            ctx, validator, VALIDATOR
+        ):
+            return  # out of the set already; CometBFT still counts it for two blocks
+        window = p.signed_blocks_window
+        record = state.missed_blocks(ctx, validator, window)
+        i = record.counted % window
+        bits = int.from_bytes(record.bitmap, "big")
+        bits = bits & ~(1 << i) if vote.signed else bits | (1 << i)
+        record = state.MissedBlocks(record.counted + 1, bits.to_bytes(len(record.bitmap), "big"))
+        missed = record.missed()
+        if missed <= p.max_missed_blocks():
+            state.set_missed_blocks(ctx, validator, record)
+            return
+        until = ctx.block.height + p.downtime_jail_blocks
+        self.staking.jail(ctx, validator, VALIDATOR, until)
+        slashed = self.staking.slash(ctx, validator, VALIDATOR, p.slash_fraction_downtime_bps)
+        state.delete_missed_blocks(ctx, validator)
+        ctx.emit(events.downtime_punished(validator, missed, window, until, slashed))
