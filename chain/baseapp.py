@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,17 @@ from chain.kv import MultiStore
 from chain.module import Module, MsgSpec
 from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
 from chain.sigverify import SigVerifier
+from chain.snapshots import (
+    FORMAT,
+    ApplyOutcome,
+    ApplyResult,
+    OfferResult,
+    Restore,
+    SnapshotError,
+    SnapshotInfo,
+    SnapshotStore,
+    parse_metadata,
+)
 from chain.store import Store, app_hash_of
 from chain.valset import NO_INPUTS, ConsensusInputs, ValidatorUpdate
 from chain.version import VERSION
@@ -84,6 +96,10 @@ class BaseApp:
         meta = self.store.chain_meta()
         self.chain_id: str = str(meta.get("chain_id", ""))
         self.last_block_time_ns: int = int(str(meta.get("last_block_time_ns", 0)))
+        # state sync (chain/snapshots.py): none until the node hands a store
+        self.snapshots: SnapshotStore | None = None
+        self.min_retain_blocks = 0
+        self._restore: Restore | None = None
 
     # -- helpers -------------------------------------------------------------
     def module_names(self) -> list[str]:
@@ -299,7 +315,116 @@ class BaseApp:
             raise ValueError("Commit without FinalizeBlock")
         pending, self._pending = self._pending, None
         self._persist(pending)
+        if self.snapshots is not None and self.snapshots.due(pending.height):
+            self._take_snapshot(self.snapshots)
         return pending.height
+
+    # -- state sync: snapshots and block retention -------------------------------
+    def set_snapshots(self, snapshots: SnapshotStore | None, min_retain_blocks: int = 0) -> None:
+        """Hand the app its snapshot store (None: no snapshots taken or served;
+        a restore then keeps its chunks in memory) and the blocks CometBFT must
+        keep (0: all)."""
+        if min_retain_blocks < 0:
+            raise ValueError("min_retain_blocks must be ≥ 0")
+        self.snapshots = snapshots
+        self.min_retain_blocks = min_retain_blocks
+
+    def _take_snapshot(self, snapshots: SnapshotStore) -> None:
+        """Snapshot the commit just written. A failure is logged, never raised:
+        a node that cannot write a snapshot still runs blocks."""
+        t0 = time.perf_counter()
+        try:
+            info = snapshots.take(self.store, self.module_names())
+        except Exception:
+            log.exception("snapshot at height %d failed", self.store.height())
+            return
+        log.info(
+            "snapshot at height %d: %d chunks in %.2f s",
+            info.height,
+            info.chunks,
+            time.perf_counter() - t0,
+        )
+
+    def retain_height(self) -> int:
+        """Commit's retain_height: the height minus min_retain_blocks (0, keep
+        everything, when that is unset or not positive), never above the oldest
+        snapshot kept, whose blocks a state-syncing peer needs."""
+        if self.min_retain_blocks <= 0:
+            return 0
+        retain = max(0, self.store.height() - self.min_retain_blocks)
+        if self.snapshots is not None:
+            oldest = self.snapshots.oldest_height()
+            if oldest is not None:
+                retain = min(retain, oldest)
+        return retain
+
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        return [] if self.snapshots is None else self.snapshots.list()
+
+    def load_snapshot_chunk(self, height: int, format_: int, index: int) -> bytes:
+        return b"" if self.snapshots is None else self.snapshots.load_chunk(height, format_, index)
+
+    def offer_snapshot(
+        self, height: int, format_: int, chunks: int, hash_: bytes, metadata: bytes, app_hash: bytes
+    ) -> OfferResult:
+        """Take up an offered snapshot if this app is empty and the offer is well
+        formed; ``app_hash`` is the one CometBFT's light client verified."""
+        if format_ != FORMAT:
+            log.warning("snapshot at height %d refused: unknown format %d", height, format_)
+            return OfferResult.REJECT_FORMAT
+        if self.store.height() != 0 or self.store.chain_meta():
+            log.warning("snapshot offered to an app that holds state: state sync aborted")
+            return OfferResult.ABORT
+        try:
+            hashes = parse_metadata(chunks, hash_, metadata)
+            if height < 1 or len(app_hash) != 32:
+                raise SnapshotError(f"height {height} or a {len(app_hash)}-byte app hash")
+        except SnapshotError as e:
+            log.warning("snapshot at height %d refused: %s", height, e)
+            return OfferResult.REJECT
+        self._drop_restore()
+        work = None if self.snapshots is None else self.snapshots.restore_dir()
+        chain_id = "" if self.snapshots is None else self.snapshots.chain_id
+        self._restore = Restore(height, hashes, app_hash, work, chain_id)
+        log.info("restoring the snapshot at height %d (%d chunks)", height, chunks)
+        return OfferResult.ACCEPT
+
+    def _drop_restore(self) -> None:
+        if self._restore is not None:
+            self._restore.close()
+            self._restore = None
+
+    def apply_snapshot_chunk(self, index: int, chunk: bytes, sender: str = "") -> ApplyOutcome:
+        """Check and keep one chunk of the offered snapshot; after the last,
+        import the state in one write batch if its app hash is the trusted one.
+        Whatever is refused leaves the store as it was: empty."""
+        r = self._restore
+        if r is None:
+            out = ApplyOutcome(ApplyResult.ABORT, reason="no snapshot is being restored")
+            log.warning("snapshot chunk %d: %s", index, out.reason)
+            return out
+        try:
+            out = r.apply(index, chunk, sender, self.module_names())
+            if out.restored is not None:
+                im = out.restored
+                self.store.commit(
+                    im.height, im.app_hash, im.changes, im.node_writes, im.roots, im.chain_meta
+                )
+                self.chain_id = str(im.chain_meta["chain_id"])
+                self.last_block_time_ns = int(im.chain_meta["last_block_time_ns"])
+                self._check, self._pending = None, None
+                log.info("restored the snapshot at height %d", im.height)
+                out = ApplyOutcome(ApplyResult.ACCEPT)
+                self._drop_restore()
+        except Exception as e:
+            log.exception("snapshot chunk %d failed", index)
+            out = ApplyOutcome(ApplyResult.REJECT_SNAPSHOT, reason=f"{type(e).__name__}: {e}")
+        if out.result in (ApplyResult.REJECT_SNAPSHOT, ApplyResult.ABORT):
+            log.warning("snapshot at height %d refused: %s", r.height, out.reason)
+            self._drop_restore()
+        elif out.result == ApplyResult.RETRY:
+            log.warning("snapshot at height %d: %s; refetching it", r.height, out.reason)
+        return out
 
     # -- ABCI: query connection -------------------------------------------------
     def query(

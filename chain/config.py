@@ -46,6 +46,10 @@ class NodeConfig:
     sig_verify_workers: int = 1
     # artifacts
     artifact_max_bytes: int = 512 * 1024 * 1024
+    # state sync (chain/snapshots.py) and block retention
+    snapshot_interval: int = 0  # 0: take no snapshots (solo); a CometBFT network sets e.g. 10
+    snapshot_keep_recent: int = 2
+    min_retain_blocks: int = 0  # 0: CometBFT keeps every block
     # logging
     log_level: str = "info"
     log_format: str = "json"  # json | text
@@ -74,11 +78,18 @@ class NodeConfig:
     def artifact_dir(self) -> Path:
         return self.home_path / "data" / "artifacts"
 
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.home_path / "data" / "snapshots"
+
     def validate(self) -> None:
         if self.block_time_ms < 10:
             raise ValueError("block_time_ms must be at least 10")
         if not 0 <= self.sig_verify_workers <= 16:
             raise ValueError("sig_verify_workers must be between 0 and 16")
+        for name in ("snapshot_interval", "snapshot_keep_recent", "min_retain_blocks"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be at least 0")
         for name in _POSITIVE:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -135,6 +146,15 @@ _DOC = {
         " (blocks of 64 txs or more; 0: all on the node's own process)."
     ),
     "artifact_max_bytes": "Largest artifact the store accepts, in bytes.",
+    "snapshot_interval": (
+        "Write a state-sync snapshot of the state every this many blocks, under"
+        " data/snapshots (0: none; a node that takes none can still restore one)."
+    ),
+    "snapshot_keep_recent": "How many snapshots to keep (0: all).",
+    "min_retain_blocks": (
+        "Blocks CometBFT must keep below the latest (Commit's retain_height; 0: keep all);"
+        " never those of a snapshot still kept."
+    ),
     "log_level": "debug | info | warning | error",
     "log_format": "json (one object per line) | text",
 }

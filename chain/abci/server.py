@@ -37,6 +37,7 @@ from chain.events import Event
 from chain.execute import ErrInternal
 from chain.results import TxResult
 from chain.rpc.jsonbody import JsonError, loads
+from chain.snapshots import ApplyResult, OfferResult
 from chain.valset import (
     DUPLICATE_VOTE,
     LIGHT_CLIENT_ATTACK,
@@ -200,7 +201,9 @@ class AbciApp:
 
     def _commit(self, r: Any) -> abci.Response:
         self.app.commit()
-        return abci.Response(commit=abci.ResponseCommit(retain_height=0))
+        # blocks below this height CometBFT may prune (0: keep all; see BaseApp.retain_height)
+        retain = self.app.retain_height()
+        return abci.Response(commit=abci.ResponseCommit(retain_height=retain))
 
     def _query(self, r: Any) -> abci.Response:
         if r.path.strip("/").startswith("custom/") and r.data:
@@ -229,22 +232,45 @@ class AbciApp:
             )
         )
 
-    def _load_snapshot_chunk(self, r: Any) -> abci.Response:
-        return abci.Response(load_snapshot_chunk=abci.ResponseLoadSnapshotChunk())
-
-    def _apply_snapshot_chunk(self, r: Any) -> abci.Response:
-        return abci.Response(
-            apply_snapshot_chunk=abci.ResponseApplySnapshotChunk(
-                result=abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT
-            )
-        )
-
+    # -- state sync (chain/snapshots.py): a bad snapshot or chunk gets a refusal
+    # CometBFT acts on (another snapshot, a refetch), never an exception
     def _list_snapshots(self, r: Any) -> abci.Response:
-        return abci.Response(list_snapshots=abci.ResponseListSnapshots())
+        snaps = [
+            abci.Snapshot(
+                height=s.height, format=s.format, chunks=s.chunks, hash=s.hash, metadata=s.metadata
+            )
+            for s in self.app.list_snapshots()
+        ]
+        return abci.Response(list_snapshots=abci.ResponseListSnapshots(snapshots=snaps))
+
+    def _load_snapshot_chunk(self, r: Any) -> abci.Response:
+        chunk = self.app.load_snapshot_chunk(int(r.height), int(r.format), int(r.chunk))
+        return abci.Response(load_snapshot_chunk=abci.ResponseLoadSnapshotChunk(chunk=chunk))
 
     def _offer_snapshot(self, r: Any) -> abci.Response:
+        s = r.snapshot
+        try:
+            res = self.app.offer_snapshot(
+                int(s.height),
+                int(s.format),
+                int(s.chunks),
+                bytes(s.hash),
+                bytes(s.metadata),
+                bytes(r.app_hash),
+            )
+        except Exception:
+            log.exception("OfferSnapshot failed; the snapshot is refused")
+            res = OfferResult.REJECT
+        return abci.Response(offer_snapshot=abci.ResponseOfferSnapshot(result=_OFFER_RESULTS[res]))
+
+    def _apply_snapshot_chunk(self, r: Any) -> abci.Response:
+        out = self.app.apply_snapshot_chunk(int(r.index), bytes(r.chunk), str(r.sender))
         return abci.Response(
-            offer_snapshot=abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.REJECT)
+            apply_snapshot_chunk=abci.ResponseApplySnapshotChunk(
+                result=_APPLY_RESULTS[out.result],
+                refetch_chunks=list(out.refetch),
+                reject_senders=list(out.reject_senders),
+            )
         )
 
     def _extend_vote(self, r: Any) -> abci.Response:
@@ -256,6 +282,20 @@ class AbciApp:
                 status=abci.ResponseVerifyVoteExtension.ACCEPT
             )
         )
+
+
+_OFFER_RESULTS = {
+    OfferResult.ACCEPT: abci.ResponseOfferSnapshot.ACCEPT,
+    OfferResult.ABORT: abci.ResponseOfferSnapshot.ABORT,
+    OfferResult.REJECT: abci.ResponseOfferSnapshot.REJECT,
+    OfferResult.REJECT_FORMAT: abci.ResponseOfferSnapshot.REJECT_FORMAT,
+}
+_APPLY_RESULTS = {
+    ApplyResult.ACCEPT: abci.ResponseApplySnapshotChunk.ACCEPT,
+    ApplyResult.ABORT: abci.ResponseApplySnapshotChunk.ABORT,
+    ApplyResult.RETRY: abci.ResponseApplySnapshotChunk.RETRY,
+    ApplyResult.REJECT_SNAPSHOT: abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT,
+}
 
 
 def _exception(error: str) -> abci.Response:
