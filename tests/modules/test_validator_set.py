@@ -240,18 +240,18 @@ def test_power_change_on_more_bond_and_partial_unbond(chain: StakeChain) -> None
 
 
 def test_unbond_removes_with_power_zero(chain: StakeChain) -> None:
-    msg = chain.sign(V2, [_unbond(V2, 50 * VCN)], count=False)
+    msg = chain.sign(V2, [unbond_msg(V2, 50 * VCN)], count=False)
     res = block(chain, [msg])
     assert res.tx_results[0].ok
     assert res.validator_updates == (ValidatorUpdate(K2, 0),)
     assert powers(chain) == {K1: 100}
     # under the minimum counts as gone too
-    res = block(chain, [chain.sign(V1, [_unbond(V1, 91 * VCN)], count=False)])
+    res = block(chain, [chain.sign(V1, [unbond_msg(V1, 91 * VCN)], count=False)])
     assert res.validator_updates == (ValidatorUpdate(K1, 0),)
     assert powers(chain) == {}
 
 
-def _unbond(key: PrivateKey, amount: int) -> Any:
+def unbond_msg(key: PrivateKey, amount: int) -> Any:
     from modules.staking.msgs import MsgUnbond
 
     return MsgUnbond(address=key.bech32, role="validator", amount=coin(amount))
@@ -309,7 +309,7 @@ def test_double_sign_slashes_the_fraction_tombstones_and_leaves(
 
 
 def test_double_sign_also_cuts_unbonding_coins(chain: StakeChain) -> None:
-    res = block(chain, [chain.sign(V2, [_unbond(V2, 50 * VCN)], count=False)])
+    res = block(chain, [chain.sign(V2, [unbond_msg(V2, 50 * VCN)], count=False)])
     assert res.validator_updates == (ValidatorUpdate(K2, 0),)
     ev = ConsensusInputs(misbehavior=(Misbehavior(DUPLICATE_VOTE, consensus_address(K2), 2),))
     res = block(chain, inputs=ev)
@@ -375,11 +375,11 @@ def test_unjail_after_downtime_brings_it_back(chain: StakeChain) -> None:
     assert until == res.height + DOWNTIME_JAIL
     # the votes of a jailed validator no longer count against it
     block(chain, inputs=signed_by(K1, missing=[K2]))
-    early = block(chain, [chain.sign(V2, [_unjail(V2)], count=False)])
+    early = block(chain, [chain.sign(V2, [unjail_msg(V2)], count=False)])
     assert not early.tx_results[0].ok and "jailed" in early.tx_results[0].log
     while chain.height + 1 < until:
         block(chain)
-    res = block(chain, [chain.sign(V2, [_unjail(V2)], count=False)])
+    res = block(chain, [chain.sign(V2, [unjail_msg(V2)], count=False)])
     assert res.tx_results[0].ok, res.tx_results[0].log
     power = (50 * VCN - 50 * VCN * DOWNTIME_BPS // 10_000) // VCN
     assert res.validator_updates == (ValidatorUpdate(K2, power),)
@@ -388,7 +388,7 @@ def test_unjail_after_downtime_brings_it_back(chain: StakeChain) -> None:
         assert block(chain, inputs=signed_by(K1, missing=[K2])).validator_updates == ()
 
 
-def _unjail(key: PrivateKey) -> Any:
+def unjail_msg(key: PrivateKey) -> Any:
     from modules.staking.msgs import MsgUnjail
 
     return MsgUnjail(address=key.bech32, role="validator")
