@@ -53,7 +53,7 @@ def run_node(home: Path | str | None = None, overrides: dict[str, Any] | None = 
         node.stop()  # closes the databases it opened
         raise
     while not done.wait(0.5):
-        if node.driver.stopped:
+        if not node.producing:
             log.error("block production stopped; shutting down")
             node.stop()
             return 1

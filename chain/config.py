@@ -23,6 +23,8 @@ def default_home() -> Path:
 class NodeConfig:
     home: str = ""
     # consensus
+    consensus: str = "solo"  # solo | cometbft
+    comet_rpc: str = "http://127.0.0.1:26657"
     block_time_ms: int = 1000
     instant: bool = False  # propose a block as soon as txs arrive
     create_empty_blocks: bool = True
@@ -93,6 +95,10 @@ class NodeConfig:
         for name in _POSITIVE:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.consensus not in ("solo", "cometbft"):
+            raise ValueError(f"consensus must be solo or cometbft, not {self.consensus!r}")
+        if not self.comet_rpc.startswith(("http://", "https://")):
+            raise ValueError("comet_rpc must be an http:// URL, e.g. http://127.0.0.1:26657")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
         for name in ("rpc_laddr", "rest_laddr", "abci_laddr"):
@@ -121,12 +127,17 @@ def load_config(
 
 
 _DOC = {
+    "consensus": (
+        "solo: this node makes every block itself (one validator); cometbft: serve ABCI"
+        " on abci_laddr to a CometBFT node, which runs consensus and the node RPC."
+    ),
+    "comet_rpc": "The CometBFT node's RPC, where REST broadcasts go (consensus = cometbft).",
     "block_time_ms": "Milliseconds between blocks (solo driver).",
     "instant": "Propose a block as soon as transactions arrive (tests, demos).",
     "create_empty_blocks": "Produce blocks on the block timer even without transactions.",
-    "rpc_laddr": "Node RPC (CometBFT subset + websocket) listen address.",
+    "rpc_laddr": "Node RPC (CometBFT subset + websocket) listen address (solo mode).",
     "rest_laddr": "Cosmos REST API and artifact store listen address.",
-    "abci_laddr": "ABCI socket for a CometBFT driver.",
+    "abci_laddr": "ABCI socket that a CometBFT node connects to (consensus = cometbft).",
     "rpc_max_body_bytes": "Largest RPC request body, in bytes; a larger one is answered 413.",
     "rpc_max_batch_requests": "Most calls in one JSON-RPC batch.",
     "rpc_max_response_bytes": (

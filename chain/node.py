@@ -19,6 +19,7 @@ from typing import Any
 from chain.baseapp import BaseApp
 from chain.config import NodeConfig
 from chain.consensus.blockstore import BlockStore
+from chain.consensus.cometbft import AbciServerThread, CometAbciApp, CometMempool
 from chain.consensus.eventbus import EventBus
 from chain.consensus.mempool import Mempool, MempoolConfig
 from chain.consensus.solo import SoloConfig, SoloDriver
@@ -81,28 +82,37 @@ class Node:
         self.lock = threading.RLock()
         self.bus = EventBus()
         self.metrics = NodeMetrics()
-        self.mempool = Mempool(
-            self.app, self.lock, MempoolConfig(cfg.mempool_max_txs, cfg.mempool_max_bytes)
-        )
         max_bytes = int(
             self.genesis.get("consensus_params", {}).get("block", {}).get("max_bytes", 4 << 20)
         )
         self.max_block_bytes = max_bytes
-        self.driver = SoloDriver(
-            self.app,
-            self.blocks,
-            self.mempool,
-            self.bus,
-            self.lock,
-            SoloConfig(
-                cfg.block_time_ms,
-                cfg.instant,
-                cfg.create_empty_blocks,
-                max_bytes,
-                cfg.max_block_txs,
-            ),
-            on_block=self._on_block,
-        )
+        self.comet = cfg.consensus == "cometbft"
+        self.mempool: Mempool | CometMempool
+        self.driver: SoloDriver | None = None
+        self.abci: AbciServerThread | None = None
+        if self.comet:
+            self.mempool = CometMempool(cfg.comet_rpc)
+            handler = CometAbciApp(self.app, self.blocks, self.lock, on_block=self._on_block)
+            self.abci = AbciServerThread(handler, cfg.abci_laddr)
+        else:
+            self.mempool = Mempool(
+                self.app, self.lock, MempoolConfig(cfg.mempool_max_txs, cfg.mempool_max_bytes)
+            )
+            self.driver = SoloDriver(
+                self.app,
+                self.blocks,
+                self.mempool,
+                self.bus,
+                self.lock,
+                SoloConfig(
+                    cfg.block_time_ms,
+                    cfg.instant,
+                    cfg.create_empty_blocks,
+                    max_bytes,
+                    cfg.max_block_txs,
+                ),
+                on_block=self._on_block,
+            )
         self._servers: list[Any] = []
         self._threads: list[threading.Thread] = []
         self.stopped = threading.Event()
@@ -114,7 +124,10 @@ class Node:
     # -- chain.nodeview.NodeView: what the servers see -----------------------------
     @property
     def producing(self) -> bool:
-        return not self.driver.stopped
+        """Solo: the driver makes blocks. CometBFT: the ABCI server is up."""
+        if self.abci is not None:
+            return self.abci.running
+        return self.driver is not None and not self.driver.stopped
 
     def app_info(self) -> InfoResult:
         with self.lock:
@@ -134,8 +147,9 @@ class Node:
 
     def _on_block(self, res: BlockResult, seconds: float) -> None:
         self.metrics.block(res, seconds)
-        self.metrics.mempool_txs.set(len(self.mempool))
-        self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+        if self.driver is not None:  # CometBFT's mempool is its own to report
+            self.metrics.mempool_txs.set(len(self.mempool))
+            self.metrics.mempool_bytes.set(self.mempool.size_bytes)
         log.info(
             "committed block",
             extra={
@@ -147,6 +161,19 @@ class Node:
         )
 
     def init_or_resume(self) -> None:
+        if self.comet:
+            # CometBFT sends InitChain (from its genesis, made by `vcoind genesis
+            # cometbft`) and replays what the app missed, after its Info handshake
+            self.app.sigverify.start()
+            with self.lock:
+                info = self.app.info()
+            log.info(
+                "CometBFT mode: app at height %d, app hash %s; waiting for CometBFT on %s",
+                info.last_block_height,
+                info.last_block_app_hash.hex(),
+                self.cfg.abci_laddr,
+            )
+            return
         with self.lock:
             if not self.app.store.chain_meta().get("genesis_hash"):
                 log.info("initialising chain %s from %s", self.chain_id, self.cfg.genesis_file)
@@ -163,6 +190,7 @@ class Node:
                     f"but genesis says {self.chain_id!r}"
                 )
         self.app.sigverify.start()  # before the first block that wants it
+        assert self.driver is not None
         h = self.driver.handshake()
         log.info("node at height %d, app hash %s", h, self.app.info().last_block_app_hash.hex())
 
@@ -178,12 +206,15 @@ class Node:
         log.info("%s listening on http://%s", name, laddr)
 
     def start(self, serve: bool = True) -> None:
-        """Bind the RPC and REST addresses (``ListenError`` before anything else starts
-        if one cannot be bound), resume the chain, start the servers and the driver."""
+        """Bind the listen addresses (``ListenError`` before anything else starts if
+        one cannot be bound), resume the chain, start the servers and the driver.
+
+        CometBFT mode serves REST and ABCI; the node RPC is CometBFT's own."""
         socks: list[socket.socket] = []
         try:
-            if serve:
+            if serve and not self.comet:
                 socks.append(listen(self.cfg.rpc_laddr, "rpc"))
+            if serve:
                 socks.append(listen(self.cfg.rest_laddr, "rest"))
             self.init_or_resume()
         except BaseException:
@@ -194,15 +225,22 @@ class Node:
             from chain.rest.server import build_rest_app
             from chain.rpc.server import build_rpc_app
 
-            self._serve(build_rpc_app(self), socks[0], self.cfg.rpc_laddr, "rpc")
-            self._serve(build_rest_app(self), socks[1], self.cfg.rest_laddr, "rest")
-        self.driver.start()
+            if not self.comet:
+                self._serve(build_rpc_app(self), socks.pop(0), self.cfg.rpc_laddr, "rpc")
+            self._serve(build_rest_app(self), socks[0], self.cfg.rest_laddr, "rest")
+        if self.abci is not None:
+            self.abci.start()
+        if self.driver is not None:
+            self.driver.start()
 
     def stop(self) -> None:
         if self.stopped.is_set():
             return
         log.info("stopping: finishing the current block")
-        self.driver.stop()
+        if self.driver is not None:
+            self.driver.stop()
+        if self.abci is not None:
+            self.abci.stop()
         for s in self._servers:
             s.should_exit = True
         for t in self._threads:

@@ -38,6 +38,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     exp.add_argument("--out", help="write to this file instead of standard output")
     exp.set_defaults(func=run_export)
 
+    cmt = g.add_parser(
+        "cometbft",
+        help="write the CometBFT genesis of a VCoin genesis (validators from staking)",
+        description="Read FILE (default $VCOIN_HOME/config/genesis.json) and write the "
+        "genesis a CometBFT node needs (its config/genesis.json): the same document with "
+        "`validators` taken from the staking genesis, each bonded `validator` with its "
+        "ed25519 consensus_pubkey and its bond in whole VCN as voting power. Every "
+        "validator of a network must use the same file.",
+    )
+    cmt.add_argument("file", nargs="?", help="VCoin genesis file (default: the home's)")
+    cmt.add_argument("--out", help="write to this file instead of standard output")
+    cmt.set_defaults(func=run_cometbft)
+
 
 def _time_ns(text: str) -> int:
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -135,4 +148,58 @@ def run_export(args: argparse.Namespace, env: Env) -> int:
         print(f"exported height {height} of chain {doc['chain_id']} to {args.out}")
     else:
         print(json.dumps(doc, indent=2))
+    return 0
+
+
+def cometbft_genesis(doc: dict[str, Any]) -> dict[str, Any]:
+    """The CometBFT genesis of a VCoin genesis document: ``validators`` from staking.
+
+    A ``CliError`` when the document is invalid or names no validator (CometBFT
+    needs at least one)."""
+    import hashlib
+
+    from chain.errors import ChainError
+    from modules.staking.validators import encode_pubkey, genesis_validators
+
+    check_doc(doc)
+    try:
+        vals = genesis_validators(doc["app_state"])
+    except ChainError as e:
+        raise CliError(f"the staking genesis is invalid: {e.log()}") from e
+    if not vals:
+        raise CliError(
+            "the genesis has no validator: bond at least one account as `validator` with a "
+            "consensus_pubkey (the pub_key.value of CometBFT's priv_validator_key.json) in "
+            "app_state.staking.bonds"
+        )
+    out = dict(doc)
+    out["validators"] = [
+        {
+            "address": hashlib.sha256(pk).digest()[:20].hex().upper(),
+            "pub_key": {"type": "tendermint/PubKeyEd25519", "value": encode_pubkey(pk)},
+            "power": str(power),
+            "name": f"validator-{i}",
+        }
+        for i, (pk, power) in enumerate(vals)
+    ]
+    return out
+
+
+def run_cometbft(args: argparse.Namespace, env: Env) -> int:
+    path = Path(args.file) if args.file else env.home / "config" / "genesis.json"
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e}") from e
+    except ValueError as e:
+        raise CliError(f"{path} is not JSON: {e}") from e
+    out = cometbft_genesis(doc)
+    if args.out:
+        write_json(Path(args.out), out)
+        print(
+            f"wrote the CometBFT genesis of {path} ({len(out['validators'])} validators) "
+            f"to {args.out}"
+        )
+    else:
+        print(json.dumps(out, indent=2))
     return 0

@@ -28,9 +28,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "start",
         help="run the node (solo consensus, node RPC and REST) in the foreground",
         description="Run the node on the home folder made by `vcoind init`: one validator "
-        "producing blocks, the CometBFT node RPC and the Cosmos REST API. Settings come "
-        "from config/config.toml, then VCOIN_* env vars, then these flags. Ctrl-C or "
-        "SIGTERM finishes the current block and stops; starting again resumes the chain.",
+        "producing blocks, the CometBFT node RPC and the Cosmos REST API. With "
+        "--consensus cometbft the node makes no blocks itself: it serves ABCI on "
+        "--abci-laddr to a CometBFT node (its config.toml: proxy_app = "
+        '"tcp://127.0.0.1:26658"; its genesis from `vcoind genesis cometbft`), which '
+        "runs consensus and the node RPC, and REST sends transactions to --comet-rpc. "
+        "Settings come from config/config.toml, then VCOIN_* env vars, then these flags. "
+        "Ctrl-C or SIGTERM finishes the current block and stops; starting again resumes "
+        "the chain.",
+    )
+    p.add_argument(
+        "--consensus",
+        choices=("solo", "cometbft"),
+        help="solo (default): this node makes the blocks; cometbft: a CometBFT node does",
+    )
+    p.add_argument(
+        "--abci-laddr",
+        metavar="HOST:PORT",
+        help="ABCI listen address in CometBFT mode (default 127.0.0.1:26658)",
+    )
+    p.add_argument(
+        "--comet-rpc",
+        metavar="URL",
+        help="the CometBFT node's RPC in CometBFT mode (default http://127.0.0.1:26657)",
     )
     p.add_argument(
         "--block-time",
@@ -69,6 +89,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
     """Flags given on the command line, under their config.toml names."""
     pairs = {
+        "consensus": args.consensus,
+        "abci_laddr": args.abci_laddr,
+        "comet_rpc": args.comet_rpc,
         "block_time_ms": args.block_time,
         "instant": args.instant,
         "rpc_laddr": args.rpc_laddr,
