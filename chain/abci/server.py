@@ -366,7 +366,11 @@ async def _serve_conn(
 async def serve(
     app: BaseApp, host: str, port: int, lock: threading.RLock | None = None
 ) -> asyncio.Server:
-    handler = AbciApp(app, lock)
+    return await serve_handler(AbciApp(app, lock), host, port)
+
+
+async def serve_handler(handler: AbciApp, host: str, port: int) -> asyncio.Server:
+    """Serve ABCI connections with ``handler`` (an ``AbciApp`` or a subclass)."""
     server = await asyncio.start_server(lambda r, w: _serve_conn(handler, r, w), host, port)
     log.info("ABCI server listening on %s:%d", host, port)
     return server
