@@ -286,3 +286,14 @@ def test_commit_returns_retain_height(tmp_path: Path) -> None:
         assert commit_block() == 12
     finally:
         app.close()
+
+
+def test_an_offer_the_app_fails_on_is_refused_not_an_exception(
+    source: Chain, fresh: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*a: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(fresh, "offer_snapshot", broken)
+    s = list_snapshots(AbciApp(source.app))[-1]
+    assert offer(AbciApp(fresh), s, bytes(32)) == abci.ResponseOfferSnapshot.REJECT

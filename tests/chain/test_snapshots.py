@@ -251,3 +251,60 @@ def test_config_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             app.set_snapshots(None, -1)
     finally:
         app.close()
+
+
+def test_take_again_serve_a_lost_chunk_and_a_failed_import(
+    make_app: Callable[..., App],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    src = make_app()
+    store = SnapshotStore(tmp_path / "s", interval=1, chunk_bytes=600)
+    src.set_snapshots(store)
+    _blocks(Chain(src), 1)
+    info = store.list()[0]
+    # the same height again (a restart that replays the block): the snapshot kept
+    assert store.take(src.store, src.module_names()) == info
+    chunks = [store.load_chunk(1, FORMAT, i) for i in range(info.chunks)]
+    (tmp_path / "s" / "1" / "1").unlink()
+    with caplog.at_level(logging.WARNING, "vcoin.snapshots"):
+        assert store.load_chunk(1, FORMAT, 1) == b""
+    assert "unreadable" in caplog.text
+
+    dst = App(tmp_path / "dst")
+    try:
+        dst.set_snapshots(SnapshotStore(tmp_path / "d"))
+        want = src.info().last_block_app_hash
+
+        def broken_commit(*a: object, **kw: object) -> None:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(dst.store, "commit", broken_commit)
+        offered = dst.offer_snapshot(1, FORMAT, info.chunks, info.hash, info.metadata, want)
+        assert offered == OfferResult.ACCEPT
+        results = [dst.apply_snapshot_chunk(i, c).result for i, c in enumerate(chunks)]
+        assert results[-1] == ApplyResult.REJECT_SNAPSHOT
+        assert dst.info().last_block_height == 0 and not (tmp_path / "d" / ".restore").exists()
+    finally:
+        dst.close()
+
+
+def test_parse_refuses_bad_headers() -> None:
+    def head(doc: bytes) -> bytes:
+        return MAGIC + b"H" + len(doc).to_bytes(4, "big") + doc
+
+    meta = b'"chain_meta":{"chain_id":"c","last_block_time_ns":1}'
+    for doc, why in (
+        (b'{"app_hash":"00",%s,"height":0,"modules":[]}' % meta, "positive integer"),
+        (b'{"app_hash":"00",%s,"height":true,"modules":[]}' % meta, "positive integer"),
+        (b'{%s,"height":1,"modules":[]}' % meta, "lacks app_hash"),
+        (b'{"app_hash":"zz",%s,"height":1,"modules":[]}' % meta, "not hex"),
+    ):
+        with pytest.raises(SnapshotError, match=why):
+            parse([head(doc)], [])
+    empty = b'{"app_hash":"00",%s,"height":1,"modules":[]}' % meta
+    with pytest.raises(SnapshotError, match="trailer is missing"):
+        parse([head(empty) + b"X"], [])
+    with pytest.raises(SnapshotError, match="ends inside the trailer"):
+        parse([head(empty)], [])
