@@ -3,6 +3,7 @@ CometBFT asks for them, restore a fresh app to the same state (protobuf in and o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -13,7 +14,8 @@ import pytest
 from cosmpy.protos.tendermint.abci import types_pb2 as abci
 
 from app.app import App
-from chain.abci.server import AbciApp
+from chain.abci.server import AbciApp, serve
+from chain.abci.wire import frame, read_frame
 from chain.snapshots import MAX_CHUNK_TRIES, SnapshotStore
 from tests.support.chain import (
     ALICE,
@@ -297,3 +299,40 @@ def test_an_offer_the_app_fails_on_is_refused_not_an_exception(
     monkeypatch.setattr(fresh, "offer_snapshot", broken)
     s = list_snapshots(AbciApp(source.app))[-1]
     assert offer(AbciApp(fresh), s, bytes(32)) == abci.ResponseOfferSnapshot.REJECT
+
+
+def test_state_sync_over_the_socket(source: Chain, fresh: App) -> None:
+    """The snapshot connection as CometBFT uses it: framed requests, one per chunk."""
+    src = AbciApp(source.app)
+    want = source.app.info()
+
+    async def run() -> None:
+        server = await serve(fresh, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+
+        async def ask(**req: object) -> abci.Response:
+            w.write(frame(abci.Request(**req).SerializeToString()))  # type: ignore[arg-type]
+            await w.drain()
+            resp = abci.Response()
+            resp.ParseFromString(await read_frame(r))
+            return resp
+
+        empty = await ask(list_snapshots=abci.RequestListSnapshots())
+        assert list(empty.list_snapshots.snapshots) == []
+        s = list_snapshots(src)[-1]
+        req = abci.RequestOfferSnapshot(snapshot=s, app_hash=want.last_block_app_hash)
+        resp = await ask(offer_snapshot=req)
+        assert resp.offer_snapshot.result == abci.ResponseOfferSnapshot.ACCEPT
+        for i in range(s.chunks):
+            c = abci.RequestApplySnapshotChunk(index=i, chunk=load_chunk(src, s, i), sender="p")
+            resp = await ask(apply_snapshot_chunk=c)
+            assert resp.apply_snapshot_chunk.result == OK_APPLY
+        resp = await ask(info=abci.RequestInfo())
+        assert resp.info.last_block_height == want.last_block_height
+        assert resp.info.last_block_app_hash == want.last_block_app_hash
+        w.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(run())
