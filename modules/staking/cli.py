@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 from typing import Any
 
-from chain.cli.common import Env, add_tx_flags, broadcast, fmt_vcn, parse_amount_avcn, parse_hex
+from chain.cli.common import (
+    CliError,
+    Env,
+    add_tx_flags,
+    broadcast,
+    fmt_vcn,
+    parse_amount_avcn,
+    parse_hex,
+)
 from chain.coins import DENOM, DISPLAY
 from modules.staking.keys import ROLES
 from modules.staking.msgs import Coin, MsgBond, MsgUnbond, MsgUnjail
@@ -20,11 +30,17 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="bond VCN in a role",
         description="Move AMOUNT from your balance into your bond as ROLE. The bond after "
         "this must reach the role's minimum (`vcoind query params staking`). An oracle's "
-        "first bond registers the ed25519 key that signs its attestations (--ed25519-pubkey).",
+        "first bond registers the ed25519 key that signs its attestations (--ed25519-pubkey); "
+        "a validator's, its CometBFT consensus key (--consensus-pubkey).",
     )
     bond.add_argument("role", choices=ROLES)
     bond.add_argument("amount", metavar="AMOUNT", help="e.g. 1000VCN")
     bond.add_argument("--ed25519-pubkey", help="oracles: the 32-byte public key, hex")
+    bond.add_argument(
+        "--consensus-pubkey",
+        help="validators: the ed25519 consensus key, base64 (pub_key.value in "
+        "CometBFT's priv_validator_key.json)",
+    )
     add_tx_flags(bond)
     bond.set_defaults(func=run_bond)
 
@@ -56,9 +72,26 @@ def _coin(args: argparse.Namespace) -> Coin:
 
 def run_bond(args: argparse.Namespace, env: Env) -> int:
     pubkey = parse_hex(args.ed25519_pubkey, "--ed25519-pubkey") if args.ed25519_pubkey else b""
+    cons = _consensus_pubkey(args.consensus_pubkey) if args.consensus_pubkey else b""
     key = env.signing_key(args.from_key, args.passphrase_file)
-    msg = MsgBond(address=key.bech32, role=args.role, amount=_coin(args), ed25519_pubkey=pubkey)
+    msg = MsgBond(
+        address=key.bech32,
+        role=args.role,
+        amount=_coin(args),
+        ed25519_pubkey=pubkey,
+        consensus_pubkey=cons,
+    )
     return broadcast(env, args, key, [msg])
+
+
+def _consensus_pubkey(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise CliError(f"--consensus-pubkey must be base64: {e}") from e
+    if len(raw) != 32:
+        raise CliError(f"--consensus-pubkey must be 32 bytes, got {len(raw)}")
+    return raw
 
 
 def run_unbond(args: argparse.Namespace, env: Env) -> int:

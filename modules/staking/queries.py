@@ -6,7 +6,7 @@ from typing import Any
 
 from chain.context import Ctx
 from chain.crypto import to_bech32
-from modules.staking import state
+from modules.staking import state, validators
 from modules.staking.keys import ROLES
 from modules.staking.msgs import check_address, check_role
 
@@ -33,7 +33,30 @@ def _bond_json(ctx: Ctx, addr: bytes, role: str) -> dict[str, Any]:
         "active": state.is_active(ctx, addr, role),
         "unbonding": [_entry_json(e) for e in state.unbonding_entries(ctx, addr, role)],
         "ed25519_pubkey": None if pk is None else pk.hex(),
+        **({"consensus_pubkey": _cons_key(ctx, addr)} if role == validators.ROLE else {}),
     }
+
+
+def _cons_key(ctx: Ctx, addr: bytes) -> str | None:
+    pk = state.consensus_key(ctx, addr)
+    return None if pk is None else validators.encode_pubkey(pk)
+
+
+def validator_set(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
+    """The CometBFT validator set in state, sorted by consensus key."""
+    out = []
+    for pk, power in validators.current_set(ctx):
+        addr = validators.consensus_address(pk)
+        owner = state.validator_of(ctx, addr)
+        out.append(
+            {
+                "address": None if owner is None else to_bech32(owner),
+                "consensus_pubkey": validators.encode_pubkey(pk),
+                "consensus_address": addr.hex().upper(),
+                "power": str(power),
+            }
+        )
+    return {"validators": out}
 
 
 def bond(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
@@ -77,4 +100,5 @@ QUERIES = {
     "bonds": bonds,
     "active_set": active_set,
     "pool": pool,
+    "validator_set": validator_set,
 }

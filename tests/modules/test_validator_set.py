@@ -463,3 +463,33 @@ def test_same_inputs_give_the_same_updates_and_app_hash(make_app: Callable[..., 
     first = out[0][0]
     assert list(first) == sorted(first)
     assert {u.pubkey: u.power for u in first} == {K1: 105, K2: 0, K4: 40}
+
+
+# -- queries and the CLI flag ------------------------------------------------------------
+def test_queries_show_the_set_and_the_keys(chain: StakeChain) -> None:
+    q = chain.app.custom_query("staking", "validator_set", {})
+    by_key = sorted([(K1, V1, "100"), (K2, V2, "50")])
+    assert q["validators"] == [
+        {
+            "address": who.bech32,
+            "consensus_pubkey": b64(pk),
+            "consensus_address": consensus_address(pk).hex().upper(),
+            "power": power,
+        }
+        for pk, who, power in by_key
+    ]
+    bond = chain.app.custom_query("staking", "bond", {"address": V2.bech32, "role": "validator"})
+    assert bond["consensus_pubkey"] == b64(K2)
+    worker = chain.app.custom_query("staking", "bond", {"address": V2.bech32, "role": "worker"})
+    assert "consensus_pubkey" not in worker
+
+
+def test_cli_consensus_pubkey_flag_reads_base64() -> None:
+    from chain.cli.common import CliError
+    from modules.staking.cli import _consensus_pubkey
+
+    assert _consensus_pubkey(b64(K1)) == K1
+    with pytest.raises(CliError, match="must be base64"):
+        _consensus_pubkey("zz!")
+    with pytest.raises(CliError, match="32 bytes, got 31"):
+        _consensus_pubkey(b64(bytes(31)))
