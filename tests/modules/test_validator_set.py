@@ -493,3 +493,12 @@ def test_cli_consensus_pubkey_flag_reads_base64() -> None:
         _consensus_pubkey("zz!")
     with pytest.raises(CliError, match="32 bytes, got 31"):
         _consensus_pubkey(b64(bytes(31)))
+
+
+def test_missed_blocks_query_counts_the_window(chain: StakeChain) -> None:
+    for signed in (False, True, False):
+        block(chain, inputs=signed_by(K1, K2) if signed else signed_by(K1, missing=[K2]))
+    q = chain.app.custom_query("slashing", "missed_blocks", {"address": V2.bech32})
+    assert q == {"counted": "3", "missed": "2", "window": str(WINDOW), "max_missed": "5"}
+    with pytest.raises(ChainError, match="address"):
+        chain.app.custom_query("slashing", "missed_blocks", {"address": "nope"})
