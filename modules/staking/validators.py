@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +27,8 @@ from chain.crypto import from_bech32
 from chain.valset import ValidatorUpdate, consensus_address
 from modules.staking import state
 from modules.staking.errors import ErrInvalidGenesis
+
+log = logging.getLogger("vcoin.staking")
 
 ROLE = "validator"
 ED25519_KEY_LEN = 32
@@ -110,9 +113,17 @@ def validator_set(ctx: Ctx) -> list[ValidatorUpdate]:
 def updates(ctx: Ctx) -> list[ValidatorUpdate]:
     """The set's changes since CometBFT was last told, sorted by public key, and
     record the new set: a new validator with its power, a changed power, and 0
-    for one that left (unbonded under the minimum, jailed, tombstoned)."""
+    for one that left (unbonded under the minimum, jailed, tombstoned).
+
+    A change that would leave CometBFT no validator at all (it halts on one)
+    is held back, logged, until a validator is in the set again."""
     new = dict(current_set(ctx))
     old = state.last_powers(ctx)
+    if old and not new:
+        log.warning(
+            "height %d: no validator would be left; the last set stays in place", ctx.block.height
+        )
+        return []
     out = []
     for pubkey in sorted(new.keys() | old.keys()):
         power = new.get(pubkey, 0)
