@@ -25,6 +25,7 @@ from chain.consensus.mempool import Mempool, MempoolConfig
 from chain.consensus.solo import SoloConfig, SoloDriver
 from chain.metrics import NodeMetrics
 from chain.results import BlockResult, InfoResult, QueryResult, TxResult
+from chain.snapshots import SnapshotStore
 
 log = logging.getLogger("vcoin.node")
 
@@ -78,6 +79,15 @@ class Node:
                     f"{cfg.state_db} is in use: another vcoind already runs on this home"
                 ) from e
             raise
+        self.app.set_snapshots(
+            SnapshotStore(
+                cfg.snapshot_dir,
+                cfg.snapshot_interval,
+                cfg.snapshot_keep_recent,
+                chain_id=self.chain_id,
+            ),
+            cfg.min_retain_blocks,
+        )
         self.blocks = BlockStore(cfg.block_db)
         self.lock = threading.RLock()
         self.bus = EventBus()
