@@ -175,6 +175,26 @@ class Account:
     pub_key: str | None = None
 
 
+# CometBFT answers a tx its mempool cache holds (pending or recently committed)
+# with a JSON-RPC error rather than a CheckTx result; the solo node's mempool
+# answers a pending one with sdk/19. Both reach callers as sdk/19.
+_IN_CACHE = "tx already exists in cache"
+
+
+def _cached_tx(raw: bytes, e: RpcError) -> dict[str, Any]:
+    """The CheckTx-shaped refusal for a tx CometBFT's cache already holds; re-raises
+    any other RPC error."""
+    if _IN_CACHE not in str(e):
+        raise e
+    return {
+        "code": 19,
+        "codespace": SDK,
+        "log": f"tx {tx_hash(raw)} is already in the mempool or was just committed "
+        "(CometBFT's mempool cache holds it); look it up with its hash",
+        "hash": tx_hash(raw),
+    }
+
+
 class NodeClient:
     """A client of one node's RPC endpoint. Thread-compatible, not thread-safe."""
 
@@ -264,10 +284,16 @@ class NodeClient:
         )
 
     def broadcast_tx_sync(self, raw: bytes) -> dict[str, Any]:
-        return self.call("broadcast_tx_sync", tx=_b64(raw))
+        try:
+            return self.call("broadcast_tx_sync", tx=_b64(raw))
+        except RpcError as e:
+            return _cached_tx(raw, e)
 
     def broadcast_tx_commit(self, raw: bytes) -> dict[str, Any]:
-        return self.call("broadcast_tx_commit", tx=_b64(raw))
+        try:
+            return self.call("broadcast_tx_commit", tx=_b64(raw))
+        except RpcError as e:
+            return {"hash": tx_hash(raw), "height": "0", "check_tx": _cached_tx(raw, e)}
 
     def abci_query(
         self, path: str, data: bytes = b"", height: int = 0, prove: bool = False

@@ -159,11 +159,22 @@ def test_requests_use_cometbft_shapes(canned: CannedCometRPC) -> None:
 
 
 def test_jsonrpc_error_becomes_rpc_error(canned: CannedCometRPC) -> None:
+    err = {"code": -32603, "message": "Internal error", "data": "mempool is full: 5000 txs"}
+    canned.replies["broadcast_tx_sync"] = [{"jsonrpc": "2.0", "id": 1, "error": err}]
+    with pytest.raises(RpcError, match="mempool is full") as e:
+        canned.client().broadcast_tx_sync(b"x")
+    assert e.value.code == -32603 and e.value.data == "mempool is full: 5000 txs"
+
+
+def test_cometbfts_cache_error_becomes_the_solo_mempools_refusal(canned: CannedCometRPC) -> None:
     err = {"code": -32603, "message": "Internal error", "data": "tx already exists in cache"}
     canned.replies["broadcast_tx_sync"] = [{"jsonrpc": "2.0", "id": 1, "error": err}]
-    with pytest.raises(RpcError, match="tx already exists in cache") as e:
-        canned.client().broadcast_tx_sync(b"x")
-    assert e.value.code == -32603 and e.value.data == "tx already exists in cache"
+    r = canned.client().broadcast_tx_sync(b"x")
+    assert (r["codespace"], r["code"]) == ("sdk", 19)
+    assert r["hash"] == tx_hash(b"x") and "already in the mempool" in r["log"]
+    canned.replies["broadcast_tx_commit"] = [{"jsonrpc": "2.0", "id": 1, "error": err}]
+    c = canned.client().broadcast_tx_commit(b"x")
+    assert c["height"] == "0" and c["check_tx"]["code"] == 19
 
 
 def test_non_json_answer_becomes_rpc_error(canned: CannedCometRPC) -> None:
