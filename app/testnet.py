@@ -33,12 +33,15 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.genesis_cmd import cometbft_genesis
 from chain.coins import DECIMALS, DENOM
 from chain.crypto import module_address, to_bech32
 from genesis.devnet import dev_key, genesis_doc
+
+if TYPE_CHECKING:
+    from app.testnet_market import TestnetMarket
 
 CHAIN_ID = "vcoin-testnet-1"
 VALIDATOR_BOND = 200_000 * 10**DECIMALS
@@ -394,6 +397,60 @@ def _wait_port(port: int, timeout: float, what: str, log: Path) -> None:
     raise TestnetError(f"{what} did not listen on port {port} within {timeout:g}s:\n{tail}")
 
 
+def add_market_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "the marketplace (--with-market)",
+        "what scripts/devnet runs on its node: the devnet models published to the "
+        "validator's artifact store, worker1 and worker2 registered and bonded, oracle1 "
+        "bonded, each daemon started against that validator (homes and logs under "
+        "<home>/market; dev keys: local networks only)",
+    )
+    g.add_argument("--with-market", action="store_true", help="run two workers and an oracle")
+    g.add_argument("--market-node", type=int, default=0, help="their validator (default 0)")
+    g.add_argument(
+        "--market-sandbox",
+        choices=("auto", "docker", "process"),
+        default="auto",
+        help="where jobs run (default auto: docker when the engine answers and the worker "
+        "image is built, else process)",
+    )
+    g.add_argument(
+        "--market-device", choices=("cpu", "cuda", "auto"), default="cpu", help="default cpu"
+    )
+    g.add_argument(
+        "--metrics-port",
+        type=int,
+        help="first of the daemons' metrics ports (default base port + 900)",
+    )
+
+
+def start_market(net: Testnet, args: argparse.Namespace, abort: Any) -> TestnetMarket:
+    """``--with-market``: the workers and oracle started; their logs and metrics printed."""
+    from app.testnet_market import start_testnet_market
+
+    m = start_testnet_market(
+        net,
+        args.market_node,
+        sandbox=args.market_sandbox,
+        device=args.market_device,
+        metrics_port=args.metrics_port or net.validators[0].base_port + 900,
+        abort=abort,
+        say=lambda line: print(line, flush=True),
+    )
+    other = net.validators[(args.market_node + 1) % net.n]
+    print("\n".join(["[testnet] the market is running:", *m.describe()]))
+    print(
+        "  a job (from a home with the dev keys, through any validator):\n"
+        "    vcoind tx jobs post tiny-lm --task-type text-generation --max-price 2VCN \\\n"
+        '      --input \'{"prompts": ["The GPU marketplace"]}\' '
+        '--spec \'{"params": {"max_new_tokens": 16}}\' \\\n'
+        f"      --from alice --yes --node {other.rpc_url}\n"
+        f"    vcoind query jobs show N --node {other.rpc_url}   # until settled",
+        flush=True,
+    )
+    return m
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="scripts/testnet",
@@ -426,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         default=10.0,
         help="seconds between status lines (default 10; 0: none)",
     )
+    add_market_args(p)
     args = p.parse_args(argv)
     try:
         net = Testnet(args.home, args.validators, args.base_port, args.timeout_commit)
@@ -434,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"testnet: {e}", file=sys.stderr)
         return 1
     stop = False
+    market: TestnetMarket | None = None
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stop
@@ -454,9 +513,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{net.validators[0].rpc_url}; Ctrl-C stops everything",
             flush=True,
         )
+        if args.with_market:
+            market = start_market(net, args, lambda: stop)
         last = 0.0
         while not stop:
             time.sleep(0.5)
+            for d in market.exited() if market else []:
+                print(f"[testnet] {d.name} exited ({d.exit_code}); see {d.log}", flush=True)
             if args.status_every and time.monotonic() - last >= args.status_every:
                 print(f"[testnet] {net.status_line()}", flush=True)
                 last = time.monotonic()
@@ -464,6 +527,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"testnet: {e}", file=sys.stderr)
         return 1
     finally:
+        if market is not None:
+            print("[testnet] stopping the workers and oracles", flush=True)
+            codes = market.stop()
+            print(f"[testnet] stopped: {', '.join(f'{n} (exit {c})' for n, c in codes.items())}")
         print("[testnet] stopping", flush=True)
         net.stop()
     return 0
