@@ -191,6 +191,7 @@ class Testnet:
         self.validators = [
             Validator(i, self.root / f"node{i}", base_port + 10 * i) for i in range(n)
         ]
+        self.extra: list[Validator] = []  # nodes that joined later (join)
 
     # -- set-up ---------------------------------------------------------------------
     def _run(self, *args: str) -> str:
@@ -263,6 +264,7 @@ class Testnet:
                     f'rest_laddr = "127.0.0.1:{v.rest_port}"',
                     f'comet_rpc = "{v.rpc_url}"',
                     f'log_level = "{self.log_level}"',
+                    f"snapshot_interval = {self.snapshot_interval}",
                     "",
                 ]
             )
@@ -285,6 +287,49 @@ class Testnet:
             (v.vcoin_home / "config" / "genesis.json").write_text(json.dumps(doc, indent=1))
             (v.comet_home / "config" / "genesis.json").write_text(json.dumps(comet, indent=1))
             self.configure(v, self.validators)
+
+    def join(
+        self, index: int, *, key_of: Validator | None = None, state_sync: bool = False
+    ) -> Validator:
+        """A new node for the running network (not a genesis validator), at port slot
+        ``index`` (≥ n), started: it block-syncs from height 1, or with
+        ``state_sync`` restores a validator's latest snapshot (trusting a recent
+        block of node 0) and block-syncs from there. ``key_of``: run it with that
+        validator's consensus key (a double signer, for tests only)."""
+        base = self.validators[0].base_port + 10 * index
+        v = Validator(index, self.root / f"node{index}", base)
+        if v.root.exists():
+            raise TestnetError(f"{v.root} exists: pick another index")
+        self.add_validator_home(v)
+        src = self.validators[0]
+        for name, home in (("vcoin", v.vcoin_home), ("cometbft", v.comet_home)):
+            (home / "config").mkdir(parents=True, exist_ok=True)
+            shutil.copy(
+                (src.vcoin_home if name == "vcoin" else src.comet_home) / "config" / "genesis.json",
+                home / "config" / "genesis.json",
+            )
+        self.configure(v, self.validators)
+        if key_of is not None:
+            shutil.copy(
+                key_of.comet_home / "config" / "priv_validator_key.json",
+                v.comet_home / "config" / "priv_validator_key.json",
+            )
+        if state_sync:
+            path = v.comet_home / "config" / "config.toml"
+            top = src.height()
+            trust = rpc(src.rpc_url, "block", {"height": str(top)})["block_id"]["hash"]
+            t = path.read_text()
+            t = set_toml(t, "statesync", "enable", "true")
+            servers = ",".join(x.rpc_url for x in self.validators[:2])
+            t = set_toml(t, "statesync", "rpc_servers", f'"{servers}"')
+            t = set_toml(t, "statesync", "trust_height", str(top))
+            t = set_toml(t, "statesync", "trust_hash", f'"{trust}"')
+            t = set_toml(t, "statesync", "trust_period", '"168h0m0s"')
+            t = set_toml(t, "statesync", "discovery_time", '"5s"')
+            path.write_text(t)
+        self.start_validator(v)
+        self.extra.append(v)
+        return v
 
     # -- processes ------------------------------------------------------------------
     def start_app(self, v: Validator) -> None:
@@ -321,6 +366,13 @@ class Testnet:
             self.start_comet(v)
         self.wait_height(wait_height, timeout)
 
+    def node(self, index: int) -> Validator:
+        """A genesis validator or a node that joined later, by its index."""
+        for v in [*self.validators, *self.extra]:
+            if v.index == index:
+                return v
+        raise KeyError(index)
+
     def wait_height(
         self, height: int, timeout: float = 120.0, nodes: list[int] | None = None
     ) -> None:
@@ -332,10 +384,10 @@ class Testnet:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(self.validators[i].height() >= height for i in want):
+            if all(self.node(i).height() >= height for i in want):
                 return
             time.sleep(0.2)
-        got = {i: self.validators[i].height() for i in want}
+        got = {i: self.node(i).height() for i in want}
         raise TestnetError(f"height {height} not reached within {timeout:g}s: {got}")
 
     @staticmethod
@@ -365,9 +417,9 @@ class Testnet:
         self.kill_app(v, signal.SIGTERM)
 
     def stop(self) -> None:
-        for v in self.validators:
+        for v in [*self.extra, *self.validators]:
             self.kill_comet(v, signal.SIGTERM)
-        for v in self.validators:
+        for v in [*self.extra, *self.validators]:
             self.kill_app(v, signal.SIGTERM)
 
     def status_line(self) -> str:

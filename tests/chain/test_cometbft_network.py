@@ -9,22 +9,27 @@ oracle and the CLI use) against CometBFT's own RPC, and cosmpy's
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cosmpy.aerial.client import LedgerClient, NetworkConfig
 from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.crypto.keypairs import PrivateKey as CosmpyKey
+from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 
 from app.testnet import CHAIN_ID, Testnet, TestnetError, find_cometbft, rpc
 from chain.client import NodeClient, TxFailed, tx_hash
+from chain.coins import DENOM
 from chain.crypto import PrivateKey
 from genesis.devnet import dev_key
 from modules.auth.params import Params as AuthParams
+from modules.staking.tx_pb2 import MsgBond, MsgUnbond
 from tests.support.chain import msg_send
 
 VCN = 10**18
@@ -47,7 +52,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
-    n = Testnet(tmp_path_factory.mktemp("testnet"), 4, base_port=46000)
+    n = Testnet(tmp_path_factory.mktemp("testnet"), 4, base_port=46000, snapshot_interval=10)
     try:
         n.start(wait_height=2)
         yield n
@@ -56,7 +61,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
 
 
 def _client(net: Testnet, i: int) -> NodeClient:
-    return NodeClient(net.validators[i].rpc_url, timeout=20)
+    return NodeClient(net.node(i).rpc_url, timeout=20)
 
 
 def _app_hashes(net: Testnet, i: int, upto: int) -> list[str]:
@@ -204,6 +209,106 @@ def test_the_validator_set_is_the_staking_bonds(net: Testnet) -> None:
     keys = sorted(v["pub_key"]["value"] for v in vals)
     assert keys == sorted(v.consensus_pubkey() for v in net.validators)
     assert {int(v["voting_power"]) for v in vals} == {200_000}
+
+
+def _comet_set(net: Testnet) -> dict[str, int]:
+    vals = rpc(net.validators[0].rpc_url, "validators", {"per_page": "100"})["validators"]
+    return {v["pub_key"]["value"]: int(v["voting_power"]) for v in vals}
+
+
+def _wait_for(cond: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout:g}s: {what}")
+
+
+def _signers(net: Testnet, height: int) -> set[str]:
+    sigs = rpc(net.validators[0].rpc_url, "commit", {"height": str(height)})
+    return {
+        s["validator_address"]
+        for s in sigs["signed_header"]["commit"]["signatures"]
+        if s.get("validator_address")
+    }
+
+
+def test_a_new_account_bonds_as_validator_joins_the_set_and_leaves_on_unbond(
+    net: Testnet,
+) -> None:
+    v = net.join(4)  # a full node: block-syncs from height 1
+    net.wait_height(net.validators[0].height(), nodes=[4], timeout=120)
+    key = dev_key("bob")
+    pub = base64.b64decode(v.consensus_pubkey())
+    c = _client(net, 0)
+    bond = MsgBond(
+        address=key.bech32,
+        role="validator",
+        amount=Coin(denom=DENOM, amount=str(100_000 * VCN)),
+        consensus_pubkey=pub,
+    )
+    r = c.send_tx(key, [bond], mode="commit")
+    assert r.ok, r.log
+    _wait_for(lambda: _comet_set(net).get(v.consensus_pubkey()) == 100_000, 60, "joined")
+    assert len(_comet_set(net)) == 5
+    cons_addr = hashlib.sha256(pub).hexdigest()[:40].upper()
+    h = net.validators[0].height()
+    net.wait_height(h + 3)
+    assert any(cons_addr in _signers(net, x) for x in range(h, h + 3))  # it votes
+    on_chain = c.query("staking", "validator_set")
+    assert key.bech32 in {e["address"] for e in on_chain["validators"]}
+    unbond = MsgUnbond(
+        address=key.bech32, role="validator", amount=Coin(denom=DENOM, amount=str(100_000 * VCN))
+    )
+    assert c.send_tx(key, [unbond], mode="commit").ok
+    _wait_for(lambda: v.consensus_pubkey() not in _comet_set(net), 60, "left the set")
+    assert len(_comet_set(net)) == 4
+
+
+def test_a_new_node_joins_by_state_sync(net: Testnet) -> None:
+    net.wait_height(25, timeout=120)  # validators have taken snapshots (every 10 blocks)
+    v = net.join(5, state_sync=True)
+    net.wait_height(net.validators[0].height(), nodes=[5], timeout=180)
+    log = (v.root / "cometbft.log").read_text(errors="replace")
+    assert "Snapshot restored" in log or "snapshot restored" in log.lower()
+    # it never ran block 1: CometBFT's block store starts after the snapshot
+    s = rpc(v.rpc_url, "status")["sync_info"]
+    assert int(s["earliest_block_height"]) > 1
+    _same_hashes_after(net, 5, int(s["earliest_block_height"]) + 1)
+    # and its REST answers from the restored state
+    assert _client(net, 5).balance(ALICE.bech32) == _client(net, 0).balance(ALICE.bech32)
+
+
+def _same_hashes_after(net: Testnet, i: int, start: int) -> None:
+    top = min(net.node(i).height(), net.validators[0].height())
+    for h in range(start, top + 1):
+        a = rpc(net.node(i).rpc_url, "block", {"height": str(h)})["block"]["header"]["app_hash"]
+        b = rpc(net.validators[0].rpc_url, "block", {"height": str(h)})["block"]["header"]
+        assert a == b["app_hash"], h
+
+
+def test_a_double_signing_validator_is_slashed_and_leaves_the_set(net: Testnet) -> None:
+    """Runs last: the network goes on with three validators."""
+    victim = net.validators[3]
+    key = victim.consensus_pubkey()
+    owner = dev_key("validator3").bech32
+    c = _client(net, 0)
+    before = int(c.query("staking", "bond", {"address": owner, "role": "validator"})["bonded"])
+    net.join(6, key_of=victim)  # the same consensus key on a second node
+    _wait_for(lambda: key not in _comet_set(net), 240, "the double signer left the set")
+    b = c.query("staking", "bond", {"address": owner, "role": "validator"})
+    assert b["tombstoned"] is True
+    assert int(b["bonded"]) == before - before * 500 // 10_000  # 5 % slashed
+    h = net.validators[0].height()
+    net.wait_height(h + 2, nodes=[0, 1, 2])  # three validators still commit
+    seen = False  # the evidence is in a block, not a tx
+    for x in range(max(1, h - 60), h + 1):
+        ev = rpc(net.validators[0].rpc_url, "block", {"height": str(x)})["block"]["evidence"]
+        if ev.get("evidence"):
+            seen = True
+            break
+    assert seen, "no block carried the duplicate-vote evidence"
 
 
 def test_testnet_refuses_a_half_made_home(tmp_path: Path) -> None:
