@@ -37,6 +37,7 @@ from fastapi.responses import Response
 from google.protobuf import json_format
 from google.protobuf.any_pb2 import Any as AnyPb
 from google.protobuf.message import Message
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -392,6 +393,14 @@ def build_rest_app(node: NodeView) -> FastAPI:
     @get("/cosmos/base/node/v1beta1/config")
     def node_config() -> dict[str, Any]:
         return info.node_config(svc.custom("auth", "params", {}))
+
+    @get("/metrics")
+    def metrics() -> Response:
+        """Prometheus text, as the node RPC's /metrics (and the Cosmos SDK's API
+        server's); a CometBFT-mode node has no RPC server of its own."""
+        node.metrics.mempool_txs.set(len(node.mempool))
+        node.metrics.mempool_bytes.set(node.mempool.size_bytes)
+        return Response(node.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     # Content-addressed blobs (job inputs, outputs, model weights) on the same port;
     # its routes answer their own errors, streamed, never holding a blob in memory.

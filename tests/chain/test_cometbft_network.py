@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cosmpy.aerial.client import LedgerClient, NetworkConfig
 from cosmpy.aerial.wallet import LocalWallet
@@ -142,6 +143,26 @@ def test_an_invalid_tx_is_refused_in_check_tx_and_never_included(net: Testnet) -
         c.send_tx(ALICE, [msg_send(ALICE, BOB.bech32, VCN)], mode="sync", fee=1)
     assert e.value.stage == "check"
     assert "fee" in str(e.value).lower()
+
+
+def test_rest_broadcasts_through_cometbft_and_serves_metrics(net: Testnet) -> None:
+    v = net.validators[2]
+    c = _client(net, 2)
+    raw = c.build_tx(BOB, [msg_send(BOB, ALICE.bech32, 5)])
+    body = {"tx_bytes": base64.b64encode(raw).decode(), "mode": "BROADCAST_MODE_SYNC"}
+    first = httpx.post(v.rest_url + "/cosmos/tx/v1beta1/txs", json=body, timeout=20).json()
+    assert first["tx_response"]["code"] == 0, first
+    again = httpx.post(v.rest_url + "/cosmos/tx/v1beta1/txs", json=body, timeout=20).json()
+    assert (again["tx_response"]["codespace"], again["tx_response"]["code"]) == ("sdk", 19)
+    landed = c.wait_tx(tx_hash(raw), timeout=60)
+    assert landed.ok
+    # REST finds it in the node's own block copy
+    got = httpx.get(v.rest_url + f"/cosmos/tx/v1beta1/txs/{tx_hash(raw)}", timeout=20).json()
+    assert int(got["tx_response"]["height"]) == landed.height
+    text = httpx.get(v.rest_url + "/metrics", timeout=20).text
+    height = [ln for ln in text.splitlines() if ln.startswith("vcoin_block_height ")]
+    assert float(height[0].split()[1]) >= landed.height
+    assert 'vcoin_checktx_total{result="ok"}' in text
 
 
 def _load(net: Testnet, node: int, n: int) -> list[str]:
