@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -223,6 +225,40 @@ def test_two_of_four_stopped_commit_nothing_and_the_chain_goes_on_after(net: Tes
     net.wait_height(stuck + 2, timeout=120)
     for i in range(1, 4):
         _same_hashes_as(net, i, 0)
+
+
+def test_an_app_one_block_ahead_of_cometbfts_state_is_handled_by_the_handshake(
+    net: Testnet,
+) -> None:
+    """``cometbft rollback`` takes CometBFT's state one block back and leaves its
+    block store and the app as they were: the app is then ahead of CometBFT's
+    state, as after a crash between the app's Commit and CometBFT's state save."""
+    v = net.validators[1]
+    net.stop_validator(v)
+    out = subprocess.run(
+        [net.cometbft, "rollback", "--home", str(v.comet_home)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    rolled_to = int(re.search(r"to height (\d+)", out).group(1))  # type: ignore[union-attr]
+    app_height = _app_height(v)
+    assert app_height == rolled_to + 1  # the app is one block ahead of CometBFT's state
+    net.start_validator(v)
+    net.wait_height(net.validators[0].height() + 1, nodes=[1], timeout=120)
+    _same_hashes_as(net, 1, 0)
+
+
+def _app_height(v: Any) -> int:
+    """The height the stopped app's database holds."""
+    from app.app import App
+
+    app = App(v.vcoin_home / "data" / "state")
+    try:
+        return app.info().last_block_height
+    finally:
+        app.close()
 
 
 def test_the_validator_set_is_the_staking_bonds(net: Testnet) -> None:
