@@ -231,12 +231,24 @@ class BaseApp:
         )
 
     # -- ABCI: consensus connection --------------------------------------------
-    def prepare_proposal(self, txs: list[bytes], max_tx_bytes: int) -> list[bytes]:
+    def prepare_proposal(
+        self, txs: list[bytes], max_tx_bytes: int, against_state: bool = False
+    ) -> list[bytes]:
         """Take mempool txs in order up to the byte limit, dropping any that CheckTx
-        would refuse without looking at state (a poison tx never reaches a block)."""
+        would refuse without looking at state (a poison tx never reaches a block).
+
+        ``against_state`` (CometBFT's proposals): also run each kept tx, in order,
+        on a throwaway branch of the committed state as CheckTx would (its
+        signature was checked when it entered this node's mempool), and drop
+        those that became invalid since: a spent sequence, a fee its payer can no
+        longer pay. The solo driver's mempool never holds such a tx."""
         out: list[bytes] = []
         total = 0
         rules = self.ante.rules(self.query_ctx())
+        branch: Ctx | None = None
+        if against_state:
+            base = self._ctx(Mode.CHECK, self.store.height() + 1, self.last_block_time_ns)
+            branch = Ctx(base.store.branch(), base.block, Mode.CHECK)
         for raw in txs:
             if total + len(raw) > max_tx_bytes:
                 break
@@ -244,6 +256,15 @@ class BaseApp:
                 execute.check_stateless(raw, self.routes, rules)
             except ChainError:
                 continue
+            if branch is not None:
+                r = execute.apply_tx(branch, raw, self.routes, self.ante, verify_sig=False)
+                if not r.ok:
+                    log.info(
+                        "proposal leaves out tx %s: %s",
+                        hashlib.sha256(raw).hexdigest().upper(),
+                        r.log,
+                    )
+                    continue
             out.append(raw)
             total += len(raw)
         # the check is a pure function of the tx and the rules: ProcessProposal

@@ -171,7 +171,9 @@ class AbciApp:
         return abci.Response(check_tx=abci.ResponseCheckTx(**_tx_fields(res)))
 
     def _prepare_proposal(self, r: Any) -> abci.Response:
-        txs = self.app.prepare_proposal([bytes(t) for t in r.txs], int(r.max_tx_bytes))
+        txs = self.app.prepare_proposal(
+            [bytes(t) for t in r.txs], int(r.max_tx_bytes), against_state=True
+        )
         return abci.Response(prepare_proposal=abci.ResponsePrepareProposal(txs=txs))
 
     def _process_proposal(self, r: Any) -> abci.Response:

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cosmpy.protos.tendermint.abci import types_pb2 as abci
 
 from app.app import App
+from chain.abci.server import AbciApp
 from chain.context import BlockInfo
 from genesis.devnet import CHAIN_ID
 from modules.bank import keys as bank_keys
@@ -23,6 +25,7 @@ from tests.support.chain import (
     block_hash,
     events_of,
     make_genesis,
+    msg_send,
     new_app,
     run_block,
     test_key,
@@ -262,3 +265,34 @@ def test_a_genesis_without_a_block_limit_gets_cometbfts_ceiling(
         assert app.max_block_bytes() == MAX_BLOCK_BYTES
     finally:
         app.close()
+
+
+def test_a_cometbft_proposal_leaves_out_txs_that_became_invalid(chain: Chain) -> None:
+    """PrepareProposal over ABCI runs the proposal's txs against committed state, in
+    order: a tx whose sequence a committed block spent, and a second tx with the
+    same sequence as one before it, stay out; the solo driver's call does not."""
+    app = chain.app
+    first = chain.send(ALICE, BOB, VCN)
+    chain.block([first])  # spends ALICE's sequence 0
+    stale = chain.sign(ALICE, [msg_send(ALICE, BOB.bech32, 2 * VCN)], sequence=0)
+    good = chain.sign(ALICE, [msg_send(ALICE, BOB.bech32, 3 * VCN)], sequence=1)
+    twin = chain.sign(ALICE, [msg_send(ALICE, BOB.bech32, 4 * VCN)], sequence=1)
+    other = chain.send(BOB, ALICE, VCN)
+    handler = AbciApp(app)
+    req = abci.Request(
+        prepare_proposal=abci.RequestPrepareProposal(
+            txs=[stale, good, twin, other], max_tx_bytes=1 << 20
+        )
+    )
+    kept = list(handler.handle(req).prepare_proposal.txs)
+    assert kept == [good, other]
+    # the byte limit still cuts the proposal first
+    small = abci.Request(
+        prepare_proposal=abci.RequestPrepareProposal(
+            txs=[good, other], max_tx_bytes=len(good) + len(other) - 1
+        )
+    )
+    assert list(handler.handle(small).prepare_proposal.txs) == [good]
+    # nothing the check ran on stays: committed and pending state are as before
+    assert chain.sequence(ALICE) == 1
+    assert app.prepare_proposal([stale, good], 1 << 20) == [stale, good]  # solo: stateless
