@@ -80,15 +80,20 @@ def check_doc(doc: Any) -> tuple[str, dict[str, Any], int, int]:
     return chain_id, app_state, time_ns, initial_height
 
 
-def validate_file(path: Path) -> dict[str, Any]:
-    from app.app import App
-
+def read_doc(path: Path) -> Any:
+    """The JSON in ``path``, or a CliError saying why it cannot be read."""
     try:
-        doc = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except OSError as e:
         raise CliError(f"cannot read {path}: {e}") from e
     except ValueError as e:
         raise CliError(f"{path} is not JSON: {e}") from e
+
+
+def validate_file(path: Path) -> dict[str, Any]:
+    from app.app import App
+
+    doc = read_doc(path)
     chain_id, app_state, time_ns, initial_height = check_doc(doc)
     with tempfile.TemporaryDirectory(prefix="vcoin-genesis-") as tmp:
         app = App(Path(tmp) / "state")
@@ -187,12 +192,7 @@ def cometbft_genesis(doc: dict[str, Any]) -> dict[str, Any]:
 
 def run_cometbft(args: argparse.Namespace, env: Env) -> int:
     path = Path(args.file) if args.file else env.home / "config" / "genesis.json"
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as e:
-        raise CliError(f"cannot read {path}: {e}") from e
-    except ValueError as e:
-        raise CliError(f"{path} is not JSON: {e}") from e
+    doc = read_doc(path)
     out = cometbft_genesis(doc)
     if args.out:
         write_json(Path(args.out), out)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import subprocess
 import time
@@ -26,7 +25,7 @@ from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.crypto.keypairs import PrivateKey as CosmpyKey
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 
-from app.testnet import CHAIN_ID, Testnet, TestnetError, find_cometbft, rpc
+from app.testnet import CHAIN_ID, Testnet, TestnetError, rpc
 from chain.client import NodeClient, TxFailed, tx_hash
 from chain.coins import DENOM
 from chain.crypto import PrivateKey
@@ -34,28 +33,20 @@ from genesis.devnet import dev_key
 from modules.auth.params import Params as AuthParams
 from modules.staking.tx_pb2 import MsgBond, MsgUnbond
 from tests.support.chain import msg_send
+from tests.support.nodes import free_port_block, needs_cometbft
 
 VCN = 10**18
 ALICE, BOB = dev_key("alice"), dev_key("bob")
 
 
-def _have_cometbft() -> bool:
-    try:
-        find_cometbft()
-    except TestnetError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _have_cometbft() and not os.environ.get("VCOIN_REQUIRE_COMETBFT"),
-    reason="no cometbft binary (scripts/setup-cometbft installs it)",
-)
+pytestmark = needs_cometbft
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
-    n = Testnet(tmp_path_factory.mktemp("testnet"), 4, base_port=46000, snapshot_interval=10)
+    n = Testnet(
+        tmp_path_factory.mktemp("testnet"), 4, base_port=free_port_block(80), snapshot_interval=10
+    )
     try:
         n.start(wait_height=2)
         yield n

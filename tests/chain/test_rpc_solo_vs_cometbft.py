@@ -16,23 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from app.testnet import Testnet, TestnetError, find_cometbft
+from app.testnet import Testnet
 from chain.client import NodeClient
 from chain.client_ws import EventStream
 from chain.errors import ErrTxInMempool
 from genesis.devnet import dev_key
 from tests.support.chain import msg_send
-from tests.support.nodes import inproc_node
+from tests.support.nodes import free_port_block, have_cometbft, inproc_node
 
 ALICE, BOB = dev_key("alice"), dev_key("bob")
-
-
-def _have_cometbft() -> bool:
-    try:
-        find_cometbft()
-    except TestnetError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module", params=["solo", "cometbft"])
@@ -45,9 +37,9 @@ def rpc_url(
         with inproc_node(home, instant=False, block_time_ms=1000) as node:
             yield f"http://{node.cfg.rpc_laddr}"
         return
-    if not _have_cometbft() and not os.environ.get("VCOIN_REQUIRE_COMETBFT"):
+    if not have_cometbft() and not os.environ.get("VCOIN_REQUIRE_COMETBFT"):
         pytest.skip("no cometbft binary (scripts/setup-cometbft installs it)")
-    net = Testnet(home, 1, base_port=46600, timeout_commit="200ms")
+    net = Testnet(home, 1, base_port=free_port_block(10), timeout_commit="200ms")
     try:
         net.start(wait_height=1)
         yield net.validators[0].rpc_url

@@ -16,7 +16,6 @@ posts no canaries, so the only job is alice's.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,31 +23,17 @@ from typing import Any
 import httpx
 import pytest
 
-from app.testnet import Testnet, TestnetError, find_cometbft, rpc
+from app.testnet import Testnet, rpc
 from app.testnet_market import TestnetMarket
 from chain.client import NodeClient
 from genesis.devnet import dev_key
 from tests.e2e.market import ALICE, PRICE, job_msg
+from tests.support.nodes import free_port_block, needs_cometbft
 from tests.support.wait import wait_for
 
+pytestmark = [pytest.mark.slow, needs_cometbft]
 
-def _have_cometbft() -> bool:
-    try:
-        find_cometbft()
-    except TestnetError:
-        return False
-    return True
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _have_cometbft() and not os.environ.get("VCOIN_REQUIRE_COMETBFT"),
-        reason="no cometbft binary (scripts/setup-cometbft installs it)",
-    ),
-]
-
-BASE_PORT = 47000  # tests/chain/test_cometbft_network.py uses 46000
+BASE_PORT = free_port_block(200)  # metrics ports at +100
 MARKET_NODE, POSTER_NODE = 1, 2
 
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.node import Node
 from chain.config import NodeConfig
 from genesis.devnet import genesis_doc
@@ -74,6 +76,30 @@ def free_port() -> int:
         _handed_out.add(port)
         return port
     raise RuntimeError(f"no free port in {low}..{high - 1}")
+
+
+def free_port_block(size: int) -> int:
+    """The first of ``size`` consecutive ports that nothing listens on now and that
+    were not handed out before, all below the ephemeral range (see ``free_port``);
+    for ``app.testnet.Testnet``, whose validator i uses base + 10 i .. + 3."""
+    low, high = (10_000, _EPHEMERAL_LOW) if _EPHEMERAL_LOW > 12_000 else (_EPHEMERAL_LOW, 65_536)
+    for _ in range(1000):
+        base = _ports.randrange(low, high - size)
+        block = range(base, base + size)
+        if any(p in _handed_out or p in _DEFAULTS for p in block):
+            continue
+        free = True
+        for port in block:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    free = False
+                    break
+        if free:
+            _handed_out.update(block)
+            return base
+    raise RuntimeError(f"no {size} free ports in a row in {low}..{high - 1}")
 
 
 def clean_env() -> dict[str, str]:
@@ -219,3 +245,22 @@ def inproc_node(
         yield node
     finally:
         node.stop()
+
+
+def have_cometbft() -> bool:
+    """Whether a ``cometbft`` binary is there (scripts/setup-cometbft installs it)."""
+    from app.testnet import TestnetError, find_cometbft
+
+    try:
+        find_cometbft()
+    except TestnetError:
+        return False
+    return True
+
+
+# Tests on real CometBFT processes: skipped without the binary, unless the test
+# script requires them (VCOIN_REQUIRE_COMETBFT, set by scripts/test).
+needs_cometbft = pytest.mark.skipif(
+    not have_cometbft() and not os.environ.get("VCOIN_REQUIRE_COMETBFT"),
+    reason="no cometbft binary (scripts/setup-cometbft installs it)",
+)
