@@ -1,0 +1,12 @@
+/** @vcoin/sdk: keys, queries, transactions and job results for VCoin. */
+export * from "./address.js";
+export * from "./amount.js";
+export { fromBase64, fromHex, toBase64, toHex } from "./bytes.js";
+export * from "./client.js";
+export * from "./eip1193.js";
+export * from "./errors.js";
+export { Transport, type FetchLike, type TransportOptions } from "./http.js";
+export * from "./keys.js";
+export * from "./msgs.js";
+export * from "./tx.js";
+export * as gen from "./types.js";
