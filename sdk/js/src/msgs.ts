@@ -14,8 +14,10 @@ import { fromHex, utf8 } from "./bytes.js";
 import { InputError } from "./errors.js";
 import {
   MsgCancelJobSchema,
+  MsgClaimJobSchema,
   MsgPostJobSchema,
   MsgRegisterWorkerSchema,
+  MsgSubmitResultSchema,
 } from "./gen/vcoin/jobs/v1/tx_pb.js";
 import { MsgBondSchema, MsgUnbondSchema } from "./gen/vcoin/staking/v1/tx_pb.js";
 import { MsgAttestSchema } from "./gen/vcoin/verification/v1/tx_pb.js";
@@ -230,4 +232,30 @@ export function attestSignBytes(
 
 export function msgHeartbeat(address: string): EncodedMsg {
   return encodeVcoin(MsgHeartbeatSchema, { address: toVcoinAddress(address) });
+}
+
+/** A worker claims a queued job (what the worker daemon sends). */
+export function msgClaimJob(worker: string, jobId: number | bigint | string): EncodedMsg {
+  return encodeVcoin(MsgClaimJobSchema, { worker: toVcoinAddress(worker), jobId: u64(jobId, "jobId") });
+}
+
+export interface SubmitResultOptions {
+  worker: string;
+  jobId: number | bigint | string;
+  outputHash: string;
+  artifactRef?: string;
+  computeUnits?: number | bigint;
+  receipt?: { imageDigest: string; modelHash: string; inputHash: string; outputHash: string; signature: Uint8Array };
+}
+
+/** A worker reports a claimed job's output (what the worker daemon sends). */
+export function msgSubmitResult(o: SubmitResultOptions): EncodedMsg {
+  return encodeVcoin(MsgSubmitResultSchema, {
+    worker: toVcoinAddress(o.worker),
+    jobId: u64(o.jobId, "jobId"),
+    outputHash: hash32(o.outputHash, "outputHash"),
+    artifactRef: o.artifactRef ?? "",
+    computeUnits: u64(o.computeUnits ?? 0, "computeUnits"),
+    receipt: o.receipt,
+  });
 }
