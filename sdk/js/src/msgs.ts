@@ -155,6 +155,7 @@ export interface RegisterWorkerOptions {
   models: string[];
   /** The worker's ask per job (what a claim fixes as the price). */
   priceFloor: Amount;
+  /** Jobs at once (default 1). */
   maxConcurrent?: number;
 }
 
@@ -167,7 +168,7 @@ export function msgRegisterWorker(o: RegisterWorkerOptions): EncodedMsg {
     taskTypes: o.taskTypes,
     models: o.models,
     priceFloor: parseAmount(o.priceFloor).toString(),
-    maxConcurrent: u32(o.maxConcurrent, "maxConcurrent"),
+    maxConcurrent: u32(o.maxConcurrent ?? 1, "maxConcurrent"),
   });
 }
 
