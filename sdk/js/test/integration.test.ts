@@ -6,6 +6,7 @@
 //   VCOIN_MNEMONIC            a funded account's mnemonic, or
 //   VCOIN_PRIVATE_KEY         its 32-byte secret in hex, or
 //   VCOIN_DEV_SEED            a devnet key's public seed ("alice")
+//   VCOIN_ADDRESS             optional: the funded account's address, checked
 //   VCOIN_JOB_MODEL           default tiny-lm (text-generation); a worker must serve it
 //   VCOIN_JOB_TIMEOUT_MS      how long the job may take to settle (default 300000)
 //
@@ -19,7 +20,7 @@ import { describe, it } from "node:test";
 import { Sha256 } from "@cosmjs/crypto";
 import WebSocket from "ws";
 
-import { Key, VcoinClient, formatVcn, generateMnemonic, toHex, type WebSocketCtor } from "../src/index.js";
+import { Key, VcoinClient, formatVcn, generateMnemonic, parseAddress, toHex, type WebSocketCtor } from "../src/index.js";
 
 const env = process.env;
 const configured = Boolean(env.VCOIN_RPC && env.VCOIN_REST && (env.VCOIN_MNEMONIC || env.VCOIN_PRIVATE_KEY || env.VCOIN_DEV_SEED));
@@ -40,6 +41,7 @@ describe("against a node", { skip }, () => {
   it("sends VCN to a fresh key and back", async () => {
     const c = client();
     const me = await funded();
+    if (env.VCOIN_ADDRESS) assert.deepEqual(parseAddress(env.VCOIN_ADDRESS), me.address, "the mnemonic's account");
     const fresh = await Key.fromMnemonic(generateMnemonic());
     const before = await c.balance(me.bech32);
     assert.ok(before > 10n ** 21n, `${me.bech32} holds ${formatVcn(before)}; fund it`);

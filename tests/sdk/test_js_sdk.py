@@ -1,0 +1,85 @@
+"""The TypeScript SDK (``sdk/js``) under pytest: its own tests (``npm test``: unit
+tests, the shared vectors byte for byte, and the integration test) against the
+``sdk_devnet`` node, worker and oracle; and its generated protobuf code against
+a fresh generation from ``proto/``.
+
+``scripts/setup-sdk-js`` installs the pinned packages first (``npm ci``, skipped
+while ``node_modules`` matches ``package-lock.json``). Without Node.js and npm
+these tests skip, saying so, unless ``VCOIN_REQUIRE_NODE`` is set; then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.sdk.conftest import SdkDevnet
+
+REPO = Path(__file__).resolve().parents[2]
+SDK_JS = REPO / "sdk" / "js"
+SETUP = REPO / "scripts" / "setup-sdk-js"
+NPM_TIMEOUT = 900  # s: tsc, the unit tests, and a job run to settlement on a CPU worker
+TAIL = 12_000  # characters of npm's output in a failure message
+
+
+def _require_npm() -> None:
+    missing = [t for t in ("node", "npm") if shutil.which(t) is None]
+    if not missing:
+        return
+    why = f"{' and '.join(missing)} not installed: the TypeScript SDK needs Node.js 20+ and npm"
+    if os.environ.get("VCOIN_REQUIRE_NODE"):
+        pytest.fail(f"{why} (VCOIN_REQUIRE_NODE is set)")
+    pytest.skip(why)
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd,
+        cwd=SDK_JS,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=NPM_TIMEOUT,
+    )
+
+
+def _output(r: subprocess.CompletedProcess[str]) -> str:
+    text = (r.stdout or "") + (r.stderr or "")
+    return text if len(text) <= TAIL else "…" + text[-TAIL:]
+
+
+@pytest.fixture(scope="module")
+def npm_ready() -> None:
+    _require_npm()
+    r = _run([str(SETUP)])
+    assert r.returncode == 0, f"scripts/setup-sdk-js failed (exit {r.returncode}):\n{_output(r)}"
+
+
+def test_generated_code_equals_a_fresh_generation(npm_ready: None) -> None:
+    r = _run(["npm", "run", "--silent", "gen:check"])
+    assert r.returncode == 0, f"sdk/js/src/gen is stale; run `npm run gen` in sdk/js:\n{_output(r)}"
+
+
+@pytest.mark.slow
+def test_npm_test_against_the_sdk_devnet(npm_ready: None, sdk_devnet: SdkDevnet) -> None:
+    d = sdk_devnet
+    env = {
+        **d.env(),
+        "VCOIN_RPC": d.rpc_url,
+        "VCOIN_REST": d.rest_url,
+        "VCOIN_CHAIN_ID": d.chain_id,
+        "VCOIN_MNEMONIC": d.mnemonics["js"],
+        "VCOIN_ADDRESS": d.addresses["js"],
+        "VCOIN_JOB_MODEL": "tiny-lm",
+    }
+    r = _run(["npm", "test"], env)
+    out = _output(r)
+    assert r.returncode == 0, f"npm test failed (exit {r.returncode}):\n{out}"
+    # the integration tests ran rather than skipped (the spec reporter's summary)
+    assert re.search(r"^\S* ?skipped 0$", r.stdout, re.M), f"some JS tests were skipped:\n{out}"
+    d.check_alive()
