@@ -31,8 +31,8 @@ from cosmpy.mnemonic import derive_child_key_from_mnemonic  # noqa: E402
 from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend  # noqa: E402
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin  # noqa: E402
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import SignDoc, TxRaw  # noqa: E402
-from eth_keys import keys as eth_keys  # noqa: E402
-from eth_utils import to_checksum_address  # noqa: E402
+from eth_keys.datatypes import PrivateKey as EthPrivateKey  # noqa: E402
+from eth_utils.address import to_checksum_address  # noqa: E402
 from google.protobuf.json_format import MessageToDict  # noqa: E402
 from google.protobuf.message import Message  # noqa: E402
 
@@ -82,7 +82,7 @@ def eip55(addr20: bytes) -> str:
 def key_vector(name: str, mnemonic: str) -> dict[str, Any]:
     key = key_from_mnemonic(mnemonic)
     eth_secret = bytes(derive_child_key_from_mnemonic(mnemonic, None, ETH_PATH))
-    eth_pk = eth_keys.PrivateKey(eth_secret).public_key
+    eth_pk = EthPrivateKey(eth_secret).public_key
     eth_addr = eth_pk.to_canonical_address()
     return {
         "name": name,
@@ -163,7 +163,7 @@ def bad_inputs(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def amounts() -> list[dict[str, str]]:
+def amounts() -> list[dict[str, Any]]:
     """Good amounts as a user types them -> the coins a message carries."""
     texts = ["1VCN", "1.5VCN", "0.000000000000000001VCN", "1000avcn", "2.000000000000000000VCN",
              "115792089237316195423570985008687907853269984665640564039457.584007913129639935VCN"]

@@ -1,0 +1,1 @@
+"""VCoin's message types, generated from proto/ by sdk/python/protogen.py."""
