@@ -35,25 +35,24 @@ import {
   type Role,
 } from "./msgs.js";
 import { signTx, txHash, type SignedTx } from "./tx.js";
+import { newBlocks, type WebSocketCtor } from "./blocks.js";
+import {
+  FINAL_JOB_STATES,
+  big,
+  eventAttributes,
+  int,
+  txResult,
+  type Account,
+  type Bond,
+  type Job,
+  type Reputation,
+  type TxResult,
+} from "./views.js";
 
 export const SDK_CODESPACE = "sdk";
 export const CODE_WRONG_SEQUENCE = 32;
 export const CODE_NOT_FOUND = 38;
 export const GAS_ADJUSTMENT = 1.3;
-/** Job states after which nothing more happens to a job. */
-export const FINAL_JOB_STATES = ["settled", "rejected", "cancelled", "expired", "failed"] as const;
-
-/** A WebSocket constructor (the browser's, Node 22's global, or the `ws` package's). */
-export type WebSocketCtor = new (url: string) => WebSocketLike;
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onclose: ((ev: unknown) => void) | null;
-  send(data: string): void;
-  close(): void;
-}
 
 export interface ClientOptions extends TransportOptions {
   /** Node RPC, e.g. http://127.0.0.1:26657 */
@@ -70,73 +69,6 @@ export interface ClientOptions extends TransportOptions {
   WebSocket?: WebSocketCtor | null;
 }
 
-export interface Account {
-  address: string;
-  accountNumber: bigint;
-  sequence: bigint;
-  pubKey: string | null;
-}
-
-export interface TxEvent {
-  type: string;
-  attributes: { key: string; value: string; index?: boolean }[];
-}
-
-export interface TxResult {
-  hash: string;
-  /** 0 until the tx is in a block. */
-  height: number;
-  code: number;
-  codespace: string;
-  log: string;
-  gasWanted: bigint;
-  gasUsed: bigint;
-  events: TxEvent[];
-}
-
-/** A job as `/custom/jobs/job` answers (modules/jobs/queries.py); other fields pass through. */
-export interface Job {
-  id: string;
-  poster: string;
-  worker: string;
-  state: string;
-  task_type: string;
-  model: string;
-  max_price: string;
-  price: string;
-  input_hash: string;
-  output_hash: string;
-  artifact_ref: string;
-  spec: string;
-  last_error: string;
-  [field: string]: unknown;
-}
-
-export interface Bond {
-  address: string;
-  role: Role;
-  bonded: string;
-  min_bond: string;
-  jailed_until: string;
-  tombstoned: boolean;
-  active: boolean;
-  unbonding: { id: string; amount: string; completion_height: string }[];
-  ed25519_pubkey: string | null;
-  [field: string]: unknown;
-}
-
-export interface Reputation {
-  address: string;
-  score_bps: number;
-  score: string;
-  successes: string;
-  total: string;
-  penalties_bps: number;
-  uptime_bps: number;
-  stake_weight_bps: number;
-  has_history: boolean;
-}
-
 export interface TxOptions {
   /** A gas limit, or "auto" (simulate × gasAdjustment; the default). */
   gas?: bigint | number | "auto";
@@ -149,36 +81,6 @@ export interface TxOptions {
   timeoutMs?: number;
   /** Raise TxFailed on a refusal (default true). */
   check?: boolean;
-}
-
-function int(v: unknown): number {
-  return v === undefined || v === null || v === "" ? 0 : Number(v);
-}
-
-function big(v: unknown): bigint {
-  return v === undefined || v === null || v === "" ? 0n : BigInt(v as string);
-}
-
-function txResult(hash: string, height: unknown, r: Record<string, unknown>): TxResult {
-  return {
-    hash: hash.toUpperCase(),
-    height: int(height),
-    code: int(r.code),
-    codespace: String(r.codespace ?? ""),
-    log: String(r.log ?? ""),
-    gasWanted: big(r.gas_wanted),
-    gasUsed: big(r.gas_used),
-    events: (r.events as TxEvent[] | undefined) ?? [],
-  };
-}
-
-/** Values of attribute `key` in events of `type`, in order. */
-export function eventAttributes(res: { events: TxEvent[] }, type: string, key: string): string[] {
-  return res.events
-    .filter((e) => e.type === type)
-    .flatMap((e) => e.attributes ?? [])
-    .filter((a) => a.key === key)
-    .map((a) => String(a.value));
 }
 
 export class VcoinClient {
@@ -557,7 +459,7 @@ export class VcoinClient {
     const deadline = Date.now() + timeoutMs;
     let job = await this.job(id);
     if (states.includes(job.state)) return job;
-    const blocks = this.WebSocketImpl ? this.newBlocks(this.WebSocketImpl) : null;
+    const blocks = this.WebSocketImpl ? newBlocks(this.rpcUrl, this.WebSocketImpl) : null;
     try {
       while (Date.now() < deadline) {
         const left = deadline - Date.now();
@@ -570,69 +472,6 @@ export class VcoinClient {
       blocks?.close();
     }
     throw new TimeoutError(`job ${id} is ${job.state} after ${timeoutMs} ms (waiting for ${states.join(" or ")})`);
-  }
-
-  /** New-block notifications over `/websocket`; `alive()` turns false when the socket fails. */
-  private newBlocks(Ctor: WebSocketCtor): { next(ms: number): Promise<void>; alive(): boolean; close(): void } {
-    const url = `${this.rpcUrl.replace(/^http/, "ws")}/websocket`;
-    let ok = true;
-    let wake: (() => void) | null = null;
-    let pending = 0;
-    let ws: WebSocketLike | null = null;
-    const fail = () => {
-      ok = false;
-      wake?.();
-    };
-    try {
-      ws = new Ctor(url);
-      ws.onopen = () => ws!.send(JSON.stringify({ jsonrpc: "2.0", id: "vcoin-sdk-blocks", method: "subscribe", params: { query: "tm.event='NewBlockHeader'" } }));
-      ws.onmessage = (ev) => {
-        let m: any;
-        try {
-          m = JSON.parse(String(ev.data));
-        } catch {
-          return;
-        }
-        if (m.error) return fail();
-        if (m.result?.data) {
-          pending++;
-          wake?.();
-        }
-      };
-      ws.onerror = fail;
-      ws.onclose = fail;
-    } catch {
-      ok = false;
-    }
-    return {
-      alive: () => ok,
-      next: (ms) =>
-        new Promise<void>((resolve) => {
-          if (pending > 0 || !ok) {
-            pending = 0;
-            return resolve();
-          }
-          const t = setTimeout(() => done(), ms);
-          const done = () => {
-            clearTimeout(t);
-            wake = null;
-            pending = 0;
-            resolve();
-          };
-          wake = done;
-        }),
-      close: () => {
-        ok = false;
-        if (ws) {
-          ws.onclose = ws.onerror = ws.onmessage = null;
-          try {
-            ws.close();
-          } catch {
-            /* already closed */
-          }
-        }
-      },
-    };
   }
 
   /** The bytes of an artifact (`GET /artifacts/{sha256}`), checked against their name. */

@@ -2,6 +2,7 @@
 export * from "./address.js";
 export * from "./amount.js";
 export { fromBase64, fromHex, toBase64, toHex } from "./bytes.js";
+export * from "./blocks.js";
 export * from "./client.js";
 export * from "./eip1193.js";
 export * from "./errors.js";
@@ -9,4 +10,5 @@ export { Transport, type FetchLike, type TransportOptions } from "./http.js";
 export * from "./keys.js";
 export * from "./msgs.js";
 export * from "./tx.js";
-export * as gen from "./types.js";
+export { FINAL_JOB_STATES, eventAttributes, type Account, type Bond, type Job, type Reputation, type TxEvent, type TxResult } from "./views.js";
+export * as gen from "./proto.js";

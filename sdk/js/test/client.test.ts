@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:net";
 import { describe, it } from "node:test";
 
 import { Sha256 } from "@cosmjs/crypto";
+import WebSocket, { WebSocketServer } from "ws";
 
 import {
   ArtifactError,
@@ -18,6 +19,7 @@ import {
   toBase64,
   toHex,
   type FetchLike,
+  type WebSocketCtor,
 } from "../src/index.js";
 
 function listen(server: Server): Promise<number> {
@@ -143,6 +145,65 @@ describe("job results", () => {
     const j = await c.waitForJob(4, { pollMs: 10, timeoutMs: 5000 });
     assert.equal(j.state, "settled");
     assert.equal(calls, 4);
+  });
+
+  it("reads the job again at each new block pushed over /websocket", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((r) => wss.once("listening", r));
+    const port = (wss.address() as { port: number }).port;
+    let subscribed = "";
+    let state = "claimed";
+    wss.on("connection", (ws) => {
+      ws.on("message", (data) => {
+        const req = JSON.parse(String(data));
+        subscribed = req.params.query;
+        ws.send(JSON.stringify({ jsonrpc: "2.0", id: req.id, result: {} }));
+        setTimeout(() => {
+          state = "settled";
+          ws.send(JSON.stringify({ jsonrpc: "2.0", id: req.id, result: { query: subscribed, data: { type: "tendermint/event/NewBlockHeader", value: {} } } }));
+        }, 100);
+      });
+    });
+    try {
+      let reads = 0;
+      const c = new VcoinClient({
+        rpc: `http://127.0.0.1:${port}`,
+        rest: "http://rest",
+        WebSocket: WebSocket as unknown as WebSocketCtor,
+        fetch: async (_url, init) => {
+          reads++;
+          const req = JSON.parse(String(init?.body));
+          return new Response(JSON.stringify({ jsonrpc: "2.0", id: req.id, result: abciAnswer({ id: "4", state }) }));
+        },
+      });
+      const t0 = Date.now();
+      // a poll interval far longer than the test: only the pushed block can wake the wait
+      const j = await c.waitForJob(4, { pollMs: 60_000, timeoutMs: 10_000 });
+      assert.equal(j.state, "settled");
+      assert.equal(subscribed, "tm.event='NewBlockHeader'");
+      assert.equal(reads, 2);
+      assert.ok(Date.now() - t0 < 5000);
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((r) => wss.close(r));
+    }
+  });
+
+  it("falls back to polling when the websocket cannot connect", async () => {
+    const port = await closedPort();
+    let calls = 0;
+    const c = new VcoinClient({
+      rpc: `http://127.0.0.1:${port}`,
+      rest: "http://rest",
+      WebSocket: WebSocket as unknown as WebSocketCtor,
+      fetch: async (_url, init) => {
+        const req = JSON.parse(String(init?.body));
+        const state = ++calls >= 3 ? "settled" : "queued";
+        return new Response(JSON.stringify({ jsonrpc: "2.0", id: req.id, result: abciAnswer({ id: "4", state }) }));
+      },
+    });
+    const j = await c.waitForJob(4, { pollMs: 20, timeoutMs: 5000 });
+    assert.equal(j.state, "settled");
   });
 
   it("times out with the job's last state", async () => {
