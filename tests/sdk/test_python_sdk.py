@@ -242,3 +242,15 @@ def test_a_node_that_accepts_but_never_answers_times_out() -> None:
             assert time.monotonic() - t0 < 5
     finally:
         srv.close()
+
+
+def test_fetched_bytes_that_do_not_match_their_hash_are_refused() -> None:
+    from vcoin_sdk import IntegrityError, ops
+    from vcoin_sdk.ops import Reply, State
+
+    digest = "ab" * 32
+    gen = ops.fetch_artifact(State(), digest)
+    step = next(gen)
+    assert step.path == f"/artifacts/{digest}"  # type: ignore[union-attr]
+    with pytest.raises(IntegrityError, match="hash to"):
+        gen.send(Reply(200, b"not those bytes"))

@@ -10,6 +10,7 @@ answer is retried a bounded number of times (``retries``, with a growing pause),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -72,6 +73,9 @@ class _Base:
         self.use_websocket = use_websocket
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._state = State()
+        # new-block announcements received over the websocket while waiting (a count
+        # that stays 0 when waits fell back to polling)
+        self.blocks_heard = 0
 
     def _url(self, req: Http) -> str:
         return (self.rpc_url if req.base == "rpc" else self.rest_url) + req.path
@@ -91,6 +95,7 @@ class Client(_Base):
         super().__init__(rpc_url, rest_url, **kw)
         self._http = httpx.Client(timeout=self._timeout)
         self._ws: Any = None
+        self._ws_stack = contextlib.ExitStack()
         self._ws_failed = False
 
     def __enter__(self) -> Client:
@@ -141,7 +146,9 @@ class Client(_Base):
             try:
                 from websockets.sync.client import connect
 
-                self._ws = connect(ws_url(self.rpc_url), open_timeout=min(5.0, step.timeout))
+                self._ws = self._ws_stack.enter_context(
+                    connect(ws_url(self.rpc_url), open_timeout=min(5.0, step.timeout))
+                )
                 self._ws.send(json.dumps({"jsonrpc": "2.0", "id": "sdk-blocks",
                                           "method": "subscribe",
                                           "params": {"query": _HEADER_QUERY}}))  # fmt: skip
@@ -159,6 +166,7 @@ class Client(_Base):
                         break
                     msg = json.loads(self._ws.recv(timeout=left))
                     if (msg.get("result") or {}).get("data"):
+                        self.blocks_heard += 1
                         break
             except TimeoutError:
                 pass
@@ -172,7 +180,7 @@ class Client(_Base):
     def _close_ws(self) -> None:
         if self._ws is not None:
             try:
-                self._ws.close()
+                self._ws_stack.close()
             except Exception:  # noqa: BLE001
                 pass
             self._ws = None
@@ -494,6 +502,7 @@ class _AsyncBlocks:
                         break
                     msg = json.loads(await asyncio.wait_for(self.ws.recv(), left))
                     if (msg.get("result") or {}).get("data"):
+                        self.client.blocks_heard += 1
                         break
             except TimeoutError:
                 pass

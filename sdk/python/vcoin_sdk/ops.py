@@ -298,7 +298,8 @@ def estimate_gas(
     adjustment: float = GAS_ADJUSTMENT,
 ) -> Op[int]:  # fmt: skip
     try:
-        tx = yield from build(st, key, msgs, gas=0, fee=0, memo=memo)
+        # priced as a real tx, so the fee's own transfer is part of the simulation
+        tx = yield from build(st, key, msgs, gas=DEFAULT_GAS, memo=memo)
         used = yield from simulate(st, tx)
     except NodeError as e:
         if e.status == 400:
