@@ -50,6 +50,7 @@ import {
 } from "./views.js";
 
 export const SDK_CODESPACE = "sdk";
+export const CODE_TX_IN_MEMPOOL = 19;
 export const CODE_WRONG_SEQUENCE = 32;
 export const CODE_NOT_FOUND = 38;
 export const GAS_ADJUSTMENT = 1.3;
@@ -321,7 +322,7 @@ export class VcoinClient {
     const hash = txHash(txBytes);
     try {
       const r = await this.rpc<Record<string, unknown>>("broadcast_tx_sync", { tx: toBase64(txBytes) });
-      return txResult(String(r.hash ?? hash), 0, r);
+      return txResult(String(r.hash || hash), 0, r);
     } catch (e) {
       // CometBFT answers a tx its cache holds with an RPC error; the solo node with sdk/19
       if (e instanceof RpcError && e.message.includes("tx already exists in cache")) {
@@ -342,7 +343,7 @@ export class VcoinClient {
       if (e instanceof RpcError && /not found/i.test(e.message)) return null;
       throw e;
     }
-    return txResult(String(r.hash ?? raw), r.height, r.tx_result ?? {});
+    return txResult(String(r.hash || raw), r.height, r.tx_result ?? {});
   }
 
   /** Wait until the tx is in a block and return its result (which may be a failure). */
@@ -378,7 +379,11 @@ export class VcoinClient {
       }
       break;
     }
-    const checked = res!;
+    let checked = res!;
+    if (checked.codespace === SDK_CODESPACE && checked.code === CODE_TX_IN_MEMPOOL) {
+      // our own bytes, already taken: a retried broadcast whose first answer was lost
+      checked = { ...checked, code: 0, codespace: "", log: checked.log };
+    }
     if (checked.code === 0) this.nextSequence.set(addr, seq + 1n);
     else this.nextSequence.delete(addr);
     if (checked.code !== 0) {

@@ -11,6 +11,9 @@ import WebSocket, { WebSocketServer } from "ws";
 
 import {
   ArtifactError,
+  Key,
+  fromBase64,
+  txHash,
   NodeUnreachableError,
   QueryFailed,
   TimeoutError,
@@ -129,6 +132,30 @@ describe("queries", () => {
         },
       }) });
     await assert.rejects(c.waitForTx("AB".repeat(32), 300, 50), (e: Error) => e instanceof TimeoutError && /not in a block after 300 ms/.test(e.message));
+  });
+});
+
+describe("transactions", () => {
+  it("takes a tx the mempool already holds (a retried broadcast) as accepted and waits for it", async () => {
+    const key = Key.fromDevSeed("alice");
+    let sent = "";
+    const c = new VcoinClient({
+      rpc: "http://rpc",
+      rest: "http://rest",
+      fetch: fakeNode({
+        status: () => ({ node_info: { network: "vcoin-test" }, sync_info: { latest_block_height: "6" } }),
+        abci_query: () => abciAnswer({ address: key.bech32, account_number: "3", sequence: "0", pub_key: null }),
+        broadcast_tx_sync: (p) => {
+          sent = p.tx;
+          return { code: 19, codespace: "sdk", log: "tx already in mempool", hash: "" };
+        },
+        tx: () => ({ hash: "", height: "7", tx_result: { code: 0, gas_used: "30000", gas_wanted: "50000", events: [] } }),
+      }),
+    });
+    const r = await c.send(key, key.hex, "1VCN", { gas: 50_000, fee: 0n });
+    assert.equal(r.height, 7);
+    assert.equal(r.code, 0);
+    assert.equal(r.hash, txHash(fromBase64(sent)));
   });
 });
 
