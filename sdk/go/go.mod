@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	cosmossdk.io/api v0.9.2
+	github.com/coder/websocket v1.8.15
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
 	golang.org/x/crypto v0.59.0
 	golang.org/x/text v0.44.0

@@ -65,8 +65,8 @@ func TxHash(txBytes []byte) string {
 // SignTx builds TxBody, AuthInfo and SignDoc for msgs and signs them with key
 // (SIGN_MODE_DIRECT).
 func SignTx(key *Key, msgs []*anypb.Any, o SignOptions) (*SignedTx, error) {
-	if key.algo != Secp256k1 {
-		return nil, inputErr(KindBadKey, "the node does not accept %s signers for Cosmos txs yet; sign with the secp256k1 key (%s)", key.algo, CosmosPath)
+	if err := checkSigner(key); err != nil {
+		return nil, err
 	}
 	if len(msgs) == 0 {
 		return nil, inputErr(KindBadInput, "a tx carries at least one message")
@@ -138,4 +138,14 @@ func DecodeTx(txBytes []byte) (*DecodedTx, error) {
 		return nil, inputErr(KindBadInput, "the auth info does not decode: %v", err)
 	}
 	return d, nil
+}
+
+func checkSigner(key *Key) error {
+	if key == nil {
+		return inputErr(KindBadKey, "no key to sign with")
+	}
+	if key.algo != Secp256k1 {
+		return inputErr(KindBadKey, "the node does not accept %s signers for Cosmos txs yet; sign with the secp256k1 key (%s)", key.algo, CosmosPath)
+	}
+	return nil
 }

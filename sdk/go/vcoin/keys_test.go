@@ -1,0 +1,103 @@
+package vcoin
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestNewMnemonicRoundTrip(t *testing.T) {
+	for _, bits := range []int{128, 256} {
+		m, err := NewMnemonic(bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(strings.Fields(m)); n != bits/32*3 {
+			t.Fatalf("%d bits gave %d words", bits, n)
+		}
+		if err := ValidateMnemonic(m); err != nil {
+			t.Fatalf("fresh mnemonic refused: %v", err)
+		}
+	}
+	m, k, err := NewKey()
+	if err != nil || k.Algo() != Secp256k1 || k.Path() != CosmosPath {
+		t.Fatal(m, k, err)
+	}
+	k2, _ := KeyFromMnemonic("  " + strings.ToUpper(m) + "\n") // spacing and case do not matter
+	if k2.Bech32() != k.Bech32() {
+		t.Fatal("normalised mnemonic gave another key")
+	}
+	if _, err := NewMnemonic(100); !errors.Is(err, ErrInput) {
+		t.Fatal(err)
+	}
+}
+
+func TestBadInputMessages(t *testing.T) {
+	cases := []struct {
+		err  error
+		kind *InputError
+		says string
+	}{
+		{ValidateMnemonic(abandon[:len(abandon)-5] + "abandn"), ErrBadMnemonicWord, `word 12 of the mnemonic, "abandn"`},
+		{ValidateMnemonic(strings.Repeat("abandon ", 12)), ErrBadMnemonicChecksum, "checksum"},
+		{ValidateMnemonic(""), ErrBadMnemonicLength, "has 0"},
+		{errOf(ParseAddress("")), ErrBadAddress, "empty"},
+		{errOf(ParseAddress("cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4")), ErrBadBech32Prefix, `prefix "cosmos"`},
+		{errOf(ParseAddress("vcoin19rl4cm2hmr8afy4kldpxz3fka4jguq0as7xdlq")), ErrBadBech32Checksum, "checksum"},
+		{errOf(ParseAddress("VCOIN19rl4cm2hmr8afy4kldpxz3fka4jguq0as7xdlf")), ErrBadAddress, "mixes upper and lower"},
+		{errOf(ParseAddress("0x28ff5c6d57D8cFD492B6FB42614536eD648E01Fd")), ErrBadEIP55Checksum, "did you mean 0x28Ff5c6d57D8cFD492B6FB42614536eD648E01Fd"},
+		{errOf(ParseAddress("0x28ff5c")), ErrBadAddress, "40 hex digits"},
+		{errOf(ParseAddress("0x28ff5c6d57d8cfd492b6fb42614536ed648e01fg")), ErrBadAddress, "not hex"},
+		{errOf(ParseAmount("1.0000000000000000001VCN")), ErrTooManyDecimals, "at most 18 decimals"},
+		{errOf(ParseAmount("1.5avcn")), ErrBadAmount, "whole numbers"},
+		{errOf(ParseAmount("-1VCN")), ErrBadAmount, "negative"},
+		{errOf(ParseAmount("5 BTC")), ErrBadAmount, "unknown denom"},
+		{errOf(ParseAmount("115792089237316195423570985008687907853269984665640564039457584007913129639936avcn")), ErrBadAmount, "over 2^256-1"},
+		{errOf(KeyFromHex("00")), ErrBadKey, "32 bytes"},
+		{errOf(KeyFromHex(strings.Repeat("f", 64))), ErrBadKey, "1..n-1"},
+	}
+	for _, c := range cases {
+		if !errors.Is(c.err, c.kind) || !strings.Contains(c.err.Error(), c.says) {
+			t.Errorf("want %s saying %q, got %v", c.kind.Kind, c.says, c.err)
+		}
+	}
+	// the upper-case bech32 form is valid
+	if a, err := ParseAddress("VCOIN19RL4CM2HMR8AFY4KLDPXZ3FKA4JGUQ0AS7XDLF"); err != nil || a.Bech32() != "vcoin19rl4cm2hmr8afy4kldpxz3fka4jguq0as7xdlf" {
+		t.Errorf("upper-case bech32: %v", err)
+	}
+	for in, want := range map[string]string{"1.5VCN": "1500000000000000000", "2 vcn": "2000000000000000000", "7": "7", "0.1VCN": "100000000000000000"} {
+		if n, err := ParseAmount(in); err != nil || n.String() != want {
+			t.Errorf("ParseAmount(%q) = %v, %v", in, n, err)
+		}
+	}
+	n, _ := ParseAmount("1.5VCN")
+	if FormatVCN(n) != "1.5VCN" || AVCN(n) != "1500000000000000000avcn" {
+		t.Errorf("FormatVCN %s AVCN %s", FormatVCN(n), AVCN(n))
+	}
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+// TestGeneratedCodeIsFresh: gen/ equals what proto/ generates now (needs the
+// repo's .venv with grpcio-tools and cosmpy; skipped without it or with -short).
+func TestGeneratedCodeIsFresh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	py := os.Getenv("VCOIN_PYTHON")
+	if py == "" {
+		py, _ = filepath.Abs(filepath.Join("..", "..", "..", ".venv", "bin", "python"))
+	}
+	if _, err := os.Stat(py); err != nil {
+		t.Skipf("no Python with grpcio-tools at %s (set VCOIN_PYTHON): cannot regenerate", py)
+	}
+	cmd := exec.Command("bash", filepath.Join("..", "gen.sh"), "--check")
+	cmd.Env = append(os.Environ(), "VCOIN_PYTHON="+py)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gen.sh --check: %v\n%s", err, out)
+	}
+}
