@@ -243,7 +243,7 @@ type Worker struct {
 	TaskTypes     []string
 	Models        []string
 	PriceFloor    string // the worker's ask per job
-	MaxConcurrent uint32
+	MaxConcurrent uint32 // jobs at once; 0 means 1
 }
 
 // MsgRegisterWorker declares a worker's hardware, task types and models.
@@ -256,6 +256,9 @@ func MsgRegisterWorker(w Worker) (*anypb.Any, error) {
 	if err != nil {
 		ie := err.(*InputError)
 		return nil, &InputError{Kind: ie.Kind, Msg: "PriceFloor: " + ie.Msg}
+	}
+	if w.MaxConcurrent == 0 {
+		w.MaxConcurrent = 1
 	}
 	return Pack(&jobsv1.MsgRegisterWorker{
 		Worker: a, GpuModel: w.GPUModel, MemoryMib: w.MemoryMiB, GpuCount: w.GPUCount,
