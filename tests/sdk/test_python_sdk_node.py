@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from vcoin_sdk import (
@@ -22,7 +27,7 @@ from vcoin_sdk import (
     msgs,
 )
 
-from tests.sdk.conftest import SdkDevnet
+from tests.sdk.conftest import SDK_PYTHON, SdkDevnet
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +162,22 @@ def test_the_async_client(sdk_devnet: SdkDevnet, key: Key) -> None:
             assert rep.total >= 1
 
     asyncio.run(main())
+
+
+def test_the_readme_quick_start(sdk_devnet: SdkDevnet, tmp_path: Path) -> None:
+    """sdk/python/README.md's quick-start script, as printed, against the node."""
+    readme = (SDK_PYTHON / "README.md").read_text()
+    script = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "quickstart.py").write_text(script)
+    env = os.environ | {
+        "VCOIN_NODE": sdk_devnet.rpc_url,
+        "VCOIN_REST": sdk_devnet.rest_url,
+        "ALICE_KEY": sdk_devnet.dev_keys["alice"],
+        "PYTHONPATH": str(SDK_PYTHON),
+    }
+    r = subprocess.run([sys.executable, str(tmp_path / "quickstart.py")], env=env,
+                       capture_output=True, text=True, timeout=400)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"chain {sdk_devnet.chain_id}" in r.stdout
+    assert re.search(r"job \d+ settled worker " + sdk_devnet.worker, r.stdout), r.stdout
+    assert "worker reputation" in r.stdout
