@@ -254,3 +254,23 @@ def test_fetched_bytes_that_do_not_match_their_hash_are_refused() -> None:
     assert step.path == f"/artifacts/{digest}"  # type: ignore[union-attr]
     with pytest.raises(IntegrityError, match="hash to"):
         gen.send(Reply(200, b"not those bytes"))
+
+
+def test_the_package_builds_a_wheel_with_its_proto_code(tmp_path: Path) -> None:
+    """``pip wheel`` of a copy of sdk/python (offline: setuptools is in the lock)."""
+    import shutil
+    import zipfile
+
+    src = tmp_path / "src"
+    shutil.copytree(SDK_PYTHON, src, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                    "__pycache__"))  # fmt: skip
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index",
+                        "--no-build-isolation", str(src), "-w", str(tmp_path / "dist")],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (wheel,) = (tmp_path / "dist").glob("vcoin_sdk-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"vcoin_sdk/py.typed", "vcoin_sdk/client.py", "vcoin_sdk/proto/jobs/tx_pb2.py",
+            "vcoin_sdk/proto/jobs/tx_pb2.pyi"} <= names  # fmt: skip
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "Name: vcoin-sdk" in meta and "Requires-Dist: cosmpy" in meta
