@@ -134,9 +134,10 @@ def test_refusals(client: Client, key: Key, sdk_devnet: SdkDevnet) -> None:
     with pytest.raises(TxError) as e:  # not an oracle
         client.attest(key, 1, verdict="pass", similarity_bps=10_000, signature=b"\x00" * 64)
     assert e.value.codespace == "verification"
-    with pytest.raises(TxError) as e:  # no simulation: the block refuses it, the fee is paid
+    with pytest.raises(TxError) as e:  # no simulation: CheckTx runs the handler and refuses
         client.attest(key, 1, verdict="pass", similarity_bps=10_000, signature=b"\x00" * 64,
                       tx={"gas": 200_000})  # fmt: skip
+    assert e.value.stage == "check" and e.value.codespace == "verification", e.value
     with pytest.raises(InvalidAddress):
         client.send(key, sdk_devnet.addresses["bench"][:-1] + "q", "1VCN")
     with pytest.raises(NotFound, match="send it some VCN"):
