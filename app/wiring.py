@@ -9,19 +9,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chain.context import Ctx
 from chain.crypto import module_address
 from chain.module import Module
-from modules import auth, bank, drip, jobs, mint, reputation, slashing, staking, verification
+from modules import (
+    auth,
+    authz,
+    bank,
+    drip,
+    jobs,
+    mint,
+    reputation,
+    slashing,
+    staking,
+    verification,
+)
 from modules.auth import state as auth_state
 from modules.auth.expected import ParamsOwner
 from modules.auth.genesis import MODULE_ACCOUNTS
 from modules.auth.keeper import AccountKeeper
+from modules.authz import state as authz_state
+from modules.authz.expected import no_spend
+from modules.authz.keeper import AuthzKeeper
 from modules.bank import state as bank_state
 from modules.bank.keeper import BankKeeper
 from modules.drip import state as drip_state
 from modules.drip.keeper import DripKeeper
 from modules.jobs import state as jobs_state
 from modules.jobs.keeper import JobsKeeper
+from modules.jobs.msgs import CANCEL_JOB_URL, POST_JOB_URL, PostJob
 from modules.mint import state as mint_state
 from modules.mint.keeper import MintKeeper
 from modules.reputation import state as reputation_state
@@ -44,6 +60,14 @@ class Wiring:
     keepers: dict[str, object] = field(default_factory=dict)
 
 
+def post_job_spend(ctx: Ctx, parsed: object) -> int:
+    """What a post job escrows from its poster: its max price (the jobs handler's
+    ``take_escrow``), the spend authz counts against a grant's limit."""
+    if not isinstance(parsed, PostJob):
+        raise TypeError(f"post job spend of a {type(parsed).__name__}")
+    return parsed.max_price
+
+
 def build() -> Wiring:
     accounts = AccountKeeper()
     bank_keeper = BankKeeper(accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS))
@@ -58,6 +82,10 @@ def build() -> Wiring:
         jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper, accounts
     )
     drip_keeper = DripKeeper(bank_keeper, accounts)
+    # authz: only job messages are grantable; a post job spends its escrow
+    authz_keeper = AuthzKeeper()
+    authz_keeper.allow(POST_JOB_URL, post_job_spend)
+    authz_keeper.allow(CANCEL_JOB_URL, no_spend)
     params_owners: dict[str, ParamsOwner] = {
         p.module: p
         for p in (
@@ -70,6 +98,7 @@ def build() -> Wiring:
             jobs_state.PARAMS,
             verification_state.PARAMS,
             drip_state.PARAMS,
+            authz_state.PARAMS,
         )
     }
     modules = [
@@ -82,7 +111,9 @@ def build() -> Wiring:
         verification.build(verification_keeper),  # end block: draws, windows, verdicts
         mint.build(mint_keeper),  # end block: mints at epoch boundaries
         drip.build(drip_keeper),
+        authz.build(authz_keeper),  # MsgExec runs inner messages through these routes
     ]
+    authz_keeper.set_routes({s.type_url: s for m in modules for s in m.msgs})
     keepers: dict[str, object] = {
         "staking": staking_keeper,
         "reputation": reputation_keeper,
@@ -91,5 +122,6 @@ def build() -> Wiring:
         "jobs": jobs_keeper,
         "verification": verification_keeper,
         "drip": drip_keeper,
+        "authz": authz_keeper,
     }
     return Wiring(accounts, bank_keeper, modules, params_owners, keepers)
