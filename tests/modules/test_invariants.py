@@ -20,6 +20,7 @@ from chain.crypto import PrivateKey, module_address
 from chain.module import Invariant
 from modules.auth import state as auth_state
 from modules.auth.state import Account
+from modules.authz import keys as authz_keys
 from modules.bank import state as bank_state
 from modules.drip import state as drip_state
 from modules.jobs import keys as jobs_keys
@@ -52,7 +53,7 @@ STRANGER = PrivateKey.from_seed(b"an address no test funds").address
 
 def test_every_module_has_invariants_built_by_its_invariants_py() -> None:
     modules = wiring.build().modules
-    assert len(modules) == 9
+    assert len(modules) == 10
     for m in modules:
         assert (ROOT / "modules" / m.name / "invariants.py").is_file(), m.name
         assert m.invariants, f"module {m.name} registers no invariant"
@@ -191,6 +192,11 @@ def _drip_in_the_future(ctx: Ctx) -> None:
     drip_state.set_dripped(ctx, STRANGER, ctx.block.height + 5)
 
 
+def _grantee_index_without_grant(ctx: Ctx) -> None:
+    url = "/vcoin.jobs.v1.MsgPostJob"
+    ctx.kv(authz_keys.NAME).set(authz_keys.by_grantee(STRANGER, STRANGER[::-1], url), b"")
+
+
 CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "auth/numbers_below_next": [_unnumbered_account],
     "auth/numbers_unique": [_shared_number],
@@ -205,6 +211,7 @@ CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "jobs/states": [_stray_state_index],
     "verification/pending": [_pending_for_no_checking_job],
     "drip/no_future_drips": [_drip_in_the_future],
+    "authz/grantee_index_matches": [_grantee_index_without_grant],
 }
 CASES = [(name, c) for name, cs in CORRUPTIONS.items() for c in cs]
 

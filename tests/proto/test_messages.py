@@ -19,6 +19,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 import modules.auth.msgs
+import modules.authz.msgs
 import modules.drip.msgs
 import modules.jobs.msgs
 import modules.reputation.msgs
@@ -49,6 +50,9 @@ GOLDEN = {
     # added after the proto files, pinned as first released
     "/vcoin.drip.v1.MsgFundPool": "0a0b6465706f7369746f722d301208616d6f756e742d31",
     "/vcoin.drip.v1.MsgClaimDrip": "0a0b726563697069656e742d30",
+    "/vcoin.authz.v1.MsgGrant": "0a096772616e7465722d3012096772616e7465652d311a0e6d73675f747970655f75726c2d3222090a046176636e12013528ec07",
+    "/vcoin.authz.v1.MsgRevoke": "0a096772616e7465722d3012096772616e7465652d311a0e6d73675f747970655f75726c2d32",
+    "/vcoin.authz.v1.MsgExec": "0a096772616e7465652d3012110a0a747970655f75726c2d301203020202",
 }  # fmt: skip
 
 
@@ -65,7 +69,10 @@ def _every_field_set(cls: type[Message]) -> Message:
             sub = Coin(denom="avcn", amount="5") if f.message_type.name == "Coin" else None
             if sub is None:
                 sub = _every_field_set(message_factory.GetMessageClass(f.message_type))
-            getattr(m, f.name).CopyFrom(sub)
+            if f.label == FieldDescriptor.LABEL_REPEATED:  # MsgExec's msgs
+                getattr(m, f.name).add().CopyFrom(sub)
+            else:
+                getattr(m, f.name).CopyFrom(sub)
         elif f.label == FieldDescriptor.LABEL_REPEATED:
             getattr(m, f.name).extend(["a", "b"])
         elif f.type == FieldDescriptor.TYPE_STRING:
