@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 func TestNewMnemonicRoundTrip(t *testing.T) {
@@ -99,5 +101,19 @@ func TestGeneratedCodeIsFresh(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("gen.sh --check: %v\n%s", err, out)
+	}
+}
+
+// BenchmarkSignSend: building, signing and encoding one bank send (no node).
+func BenchmarkSignSend(b *testing.B) {
+	key, _ := KeyFromMnemonic(abandon)
+	for i := 0; i < b.N; i++ {
+		m, err := MsgSend(key.Bech32(), "vcoin1avgyh77ycn997ja45q5q8ss8y9mr424jvyfr4a", "1avcn")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := SignTx(key, []*anypb.Any{m}, SignOptions{ChainID: "vcoin-devnet-1", AccountNumber: 12, Sequence: uint64(i), GasLimit: 50000}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
