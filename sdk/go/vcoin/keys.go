@@ -104,6 +104,15 @@ func KeyFromHex(text string) (*Key, error) {
 	return KeyFromBytes(b, Secp256k1)
 }
 
+// DevKey is a devnet account's key by name ("alice", "bob", …): the private
+// key is sha256("vcoin-dev-key" + name), as genesis/devnet.py makes them.
+// Their seeds are public: for local devnets only, never for real funds.
+func DevKey(name string) *Key {
+	sum := sha256.Sum256([]byte("vcoin-dev-key" + name))
+	k, _ := KeyFromBytes(sum[:], Secp256k1) // a sha256 is in 1..n-1 but with probability 2^-128
+	return k
+}
+
 // Algo is secp256k1 (Cosmos) or eth_secp256k1.
 func (k *Key) Algo() Algo { return k.algo }
 

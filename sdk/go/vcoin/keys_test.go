@@ -37,6 +37,12 @@ func TestNewMnemonicRoundTrip(t *testing.T) {
 	}
 }
 
+func TestDevKey(t *testing.T) {
+	if got := DevKey("alice").Bech32(); got != "vcoin1l0stxljezfgwtggpdv8qur4ekrqpk3s7z3txth" {
+		t.Fatalf("DevKey(alice) = %s", got)
+	}
+}
+
 func TestBadInputMessages(t *testing.T) {
 	cases := []struct {
 		err  error

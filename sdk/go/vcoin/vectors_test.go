@@ -17,6 +17,10 @@ import (
 
 	"google.golang.org/protobuf/types/known/anypb"
 
+	// every generated package, so that any vector's type URL resolves
+	_ "github.com/vcoin/vcoin/sdk/go/gen/vcoin/auth/v1"
+	_ "github.com/vcoin/vcoin/sdk/go/gen/vcoin/authz/v1"
+	_ "github.com/vcoin/vcoin/sdk/go/gen/vcoin/drip/v1"
 	jobsv1 "github.com/vcoin/vcoin/sdk/go/gen/vcoin/jobs/v1"
 	reputationv1 "github.com/vcoin/vcoin/sdk/go/gen/vcoin/reputation/v1"
 	stakingv1 "github.com/vcoin/vcoin/sdk/go/gen/vcoin/staking/v1"
