@@ -348,3 +348,28 @@ def test_same_txs_same_app_hash(m: Market, make_app: Callable[..., App]) -> None
     m.replay(replica)
     assert replica.info().last_block_app_hash == m.app_hash
     assert replica.export_genesis()["authz"] == m.app.export_genesis()["authz"]
+
+
+def test_a_stored_grant_pays_gas_like_any_state_write(m: Market) -> None:
+    assert m.tx(GRANTER, grant_msg()).code == 0  # the first tx also stores the public key
+    r = m.tx(GRANTER, grant_msg(url=CANCEL))
+    assert r.code == 0
+    # two writes (the grant and its grantee index), each 2,000 gas flat and 30 a byte
+    assert r.gas_used > 2 * (2_000 + 30 * 60)
+    # the same grant to another grantee with 2,000 gas less runs out in its writes
+    low = r.gas_used - 2_000
+    raw = m.sign(GRANTER, [grant_msg(grantee=OTHER)], gas_limit=low, fee_amount=low * GAS_PRICE)
+    r2 = m.deliver_one(raw)
+    assert (r2.codespace, r2.code) == ("sdk", 11) and "out of gas" in r2.log
+    assert m.q("authz", "grants", grantee=OTHER.bech32)["grants"] == []
+
+
+def test_a_malformed_exec_is_refused_at_check_tx_without_a_fee(m: Market) -> None:
+    assert m.tx(GRANTER, grant_msg()).code == 0
+    junk = MsgExec(grantee=GRANTEE.bech32, msgs=[AnyPb(type_url=POST, value=b"\xff")])
+    before = m.balance(GRANTEE)
+    r = m.check(m.sign(GRANTEE, [junk], count=False))
+    assert code(r) == ("authz", 10)
+    r = m.check(m.sign(GRANTEE, [exec_msg(m.post_msg(GRANTEE))], count=False))
+    assert code(r) == ("authz", 10) and "signed by the grantee" in r.log
+    assert m.balance(GRANTEE, pending=True) == before
