@@ -23,8 +23,9 @@ Which types are grantable, and what each spends, is registered by the app's
 wiring (``AuthzKeeper.allow``): this module imports no other module. The
 routes of the inner messages are the app's route table, handed over by the
 wiring too (``AuthzKeeper.set_routes``). Expiry is by block height, never by
-time. An inner message signed by the grantee itself is refused (send it
-directly); so is a MsgExec inside a MsgExec (not grantable).
+time; the end-block hook removes grants that expired before the block. An
+inner message signed by the grantee itself is refused (send it directly); so
+is a MsgExec inside a MsgExec (not grantable).
 """
 
 from modules.authz.keys import NAME

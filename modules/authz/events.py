@@ -9,6 +9,7 @@ from modules.authz.msgs import Grant
 GRANTED = "AuthzGrant"
 REVOKED = "AuthzRevoke"
 EXECUTED = "AuthzExec"
+PRUNED = "AuthzGrantPruned"
 
 
 def granted(g: Grant) -> Event:
@@ -38,4 +39,15 @@ def executed(g: Grant, index: int, spend: int) -> Event:
         index=index,
         spend=spend,
         spend_limit_left=g.spend_limit,
+    )
+
+
+def pruned(g: Grant) -> Event:
+    """An expired grant removed by the end-block hook."""
+    return Event.of(
+        PRUNED,
+        granter=to_bech32(g.granter),
+        grantee=to_bech32(g.grantee),
+        msg_type_url=g.msg_type_url,
+        expiration_height=g.expiration_height,
     )

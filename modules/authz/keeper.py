@@ -23,6 +23,9 @@ from modules.authz.errors import (
 from modules.authz.expected import SpendFn
 from modules.authz.msgs import Exec, Grant, Revoke
 
+# expired grants removed by one end-block hook at most (bounds a block's work)
+MAX_PRUNE_PER_BLOCK = 256
+
 
 class AuthzKeeper:
     def __init__(self) -> None:
@@ -87,6 +90,17 @@ class AuthzKeeper:
                 state.set_grant(ctx, g)
             m.spec.handler(ctx, m.parsed)
             ctx.emit(events.executed(g, i, spend))
+
+    def prune(self, ctx: Ctx) -> None:
+        """End block: remove grants that expired before this block (at most
+        ``MAX_PRUNE_PER_BLOCK``; the rest go in the next blocks, refused as expired
+        meanwhile)."""
+        for granter, grantee, url in state.expired_before(
+            ctx, ctx.block.height, MAX_PRUNE_PER_BLOCK
+        ):
+            g = state.get_grant(ctx, granter, grantee, url)
+            if g is not None and state.delete_grant(ctx, granter, grantee, url):
+                ctx.emit(events.pruned(g))
 
     @staticmethod
     def _none(granter: bytes, grantee: bytes, url: str) -> str:

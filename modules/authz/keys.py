@@ -1,7 +1,8 @@
 """Store keys of the authz module.
 
-A grant lives under (granter, grantee, type URL), each address length-prefixed,
-and an index under (grantee, granter, type URL) lists a grantee's grants."""
+A grant lives under (granter, grantee, type URL), each address length-prefixed;
+an index under (grantee, granter, type URL) lists a grantee's grants, and a
+queue by expiration height lists the grants to prune."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ NAME = "authz"
 PARAMS = b"\x00"
 GRANT_PREFIX = b"\x01"  # lp(granter) ‖ lp(grantee) ‖ type URL → grant
 BY_GRANTEE_PREFIX = b"\x02"  # lp(grantee) ‖ lp(granter) ‖ type URL → b"" (an index)
+# expiration height (8 bytes) ‖ lp(granter) ‖ lp(grantee) ‖ type URL → b"": the
+# queue of grants with an expiry, pruned by the end-block hook once expired
+EXPIRY_PREFIX = b"\x03"
 
 
 def lp(addr: bytes) -> bytes:
@@ -23,6 +27,10 @@ def grant(granter: bytes, grantee: bytes, url: str) -> bytes:
 
 def by_grantee(grantee: bytes, granter: bytes, url: str) -> bytes:
     return BY_GRANTEE_PREFIX + lp(grantee) + lp(granter) + url.encode()
+
+
+def expiry(height: int, granter: bytes, grantee: bytes, url: str) -> bytes:
+    return EXPIRY_PREFIX + height.to_bytes(8, "big") + lp(granter) + lp(grantee) + url.encode()
 
 
 def split(rest: bytes) -> tuple[bytes, bytes, str]:

@@ -48,5 +48,6 @@ def build(keeper: AuthzKeeper) -> Module:
         validate_genesis=partial(genesis.validate, grantable),
         init_genesis=partial(genesis.init, grantable),
         export_genesis=genesis.export,
+        end_block=keeper.prune,  # removes grants that expired before this block
         invariants=invariants.invariants(),
     )

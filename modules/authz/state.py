@@ -35,20 +35,52 @@ def get_grant(ctx: Ctx, granter: bytes, grantee: bytes, url: str) -> Grant | Non
 
 
 def set_grant(ctx: Ctx, g: Grant) -> None:
+    """Store ``g`` (a new grant, or one that replaces or updates the grant of its
+    triple), with its grantee index entry and its place in the expiry queue."""
     kv = ctx.kv(NAME)
+    old = get_grant(ctx, g.granter, g.grantee, g.msg_type_url)
     kv.set(keys.grant(g.granter, g.grantee, g.msg_type_url), _encode(g))
-    kv.set(keys.by_grantee(g.grantee, g.granter, g.msg_type_url), b"")
+    if old is None:
+        kv.set(keys.by_grantee(g.grantee, g.granter, g.msg_type_url), b"")
+    old_exp = 0 if old is None else old.expiration_height
+    if old_exp != g.expiration_height:
+        if old_exp:
+            kv.delete(keys.expiry(old_exp, g.granter, g.grantee, g.msg_type_url))
+        if g.expiration_height:
+            kv.set(keys.expiry(g.expiration_height, g.granter, g.grantee, g.msg_type_url), b"")
 
 
 def delete_grant(ctx: Ctx, granter: bytes, grantee: bytes, url: str) -> bool:
     """Remove a grant; whether there was one."""
-    kv = ctx.kv(NAME)
-    k = keys.grant(granter, grantee, url)
-    if kv.get(k) is None:
+    g = get_grant(ctx, granter, grantee, url)
+    if g is None:
         return False
-    kv.delete(k)
+    kv = ctx.kv(NAME)
+    kv.delete(keys.grant(granter, grantee, url))
     kv.delete(keys.by_grantee(grantee, granter, url))
+    if g.expiration_height:
+        kv.delete(keys.expiry(g.expiration_height, granter, grantee, url))
     return True
+
+
+def expired_before(ctx: Ctx, height: int, limit: int) -> list[tuple[bytes, bytes, str]]:
+    """Up to ``limit`` (granter, grantee, type URL) of grants whose expiration
+    height is below ``height``, oldest first."""
+    p = keys.EXPIRY_PREFIX
+    out = []
+    for k, _ in ctx.kv(NAME).iterate(p, p + height.to_bytes(8, "big")):
+        out.append(keys.split(k[len(p) + 8 :]))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def iterate_expiry(ctx: Ctx) -> Iterator[tuple[int, bytes, bytes, str]]:
+    """(expiration height, granter, grantee, type URL) of every expiry queue entry."""
+    p = keys.EXPIRY_PREFIX
+    for k, _ in _scan(ctx, p):
+        rest = k[len(p) :]
+        yield (int.from_bytes(rest[:8], "big"), *keys.split(rest[8:]))
 
 
 def _scan(ctx: Ctx, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:

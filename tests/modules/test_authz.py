@@ -140,9 +140,42 @@ def test_expiry_by_height_before_at_and_after(m: Market) -> None:
     before = snapshot(m)
     r = m.tx(GRANTEE, exec_msg(m.post_msg(GRANTER, max_price=1 * VCN)))  # after
     assert code(r) == ("authz", 7) and f"expired at height {exp}" in r.log
-    assert snapshot(m) == before
-    q = m.q("authz", "grant", granter=GRANTER.bech32, grantee=GRANTEE.bech32, msg_type_url=POST)
-    assert q["expired"] is True and q["expiration_height"] == str(exp)
+    # the block after the expiry refuses it as expired, then its end-block hook prunes it
+    pruned = [e for e in r.events if e.type == "AuthzGrantPruned"]
+    assert pruned == []
+    assert before[0]["grants"] and snapshot(m)[1:] == before[1:]
+    assert m.q("authz", "grants", granter=GRANTER.bech32)["grants"] == []
+    r = m.tx(GRANTEE, exec_msg(m.post_msg(GRANTER, max_price=1 * VCN)))
+    assert code(r) == ("authz", 6)
+
+
+def test_expired_grants_are_pruned_and_others_kept(m: Market) -> None:
+    h = m.height
+    assert m.tx(GRANTER, grant_msg(exp=h + 10)).code == 0
+    assert m.tx(GRANTER, grant_msg(url=CANCEL, exp=h + 50)).code == 0
+    assert m.tx(OTHER, grant_msg(granter=OTHER)).code == 0  # no expiry
+    # replaced with a later expiry: the old queue entry goes
+    assert m.tx(OTHER, grant_msg(granter=OTHER, url=CANCEL, exp=h + 20)).code == 0
+    assert m.tx(OTHER, grant_msg(granter=OTHER, url=CANCEL, exp=h + 60)).code == 0
+    assert m.height < h + 10
+    blocks = m.blocks_until(h + 30)
+    (at,) = [b.height for b in blocks if any(e.type == "AuthzGrantPruned" for e in b.events)]
+    assert at == h + 11  # the first block after the grant's last usable height
+    pruned = [dict(e.attributes) for b in blocks for e in b.events if e.type == "AuthzGrantPruned"]
+    assert pruned == [
+        {
+            "granter": GRANTER.bech32,
+            "grantee": GRANTEE.bech32,
+            "msg_type_url": POST,
+            "expiration_height": str(h + 10),
+        }
+    ]
+    left_ = m.q("authz", "grants", grantee=GRANTEE.bech32)["grants"]
+    assert {(g["granter"], g["msg_type_url"]) for g in left_} == {
+        (GRANTER.bech32, CANCEL),
+        (OTHER.bech32, POST),
+        (OTHER.bech32, CANCEL),
+    }
 
 
 def test_a_grant_that_has_already_expired_is_refused(m: Market) -> None:

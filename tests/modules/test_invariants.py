@@ -197,6 +197,11 @@ def _grantee_index_without_grant(ctx: Ctx) -> None:
     ctx.kv(authz_keys.NAME).set(authz_keys.by_grantee(STRANGER, STRANGER[::-1], url), b"")
 
 
+def _expiry_without_grant(ctx: Ctx) -> None:
+    url = "/vcoin.jobs.v1.MsgPostJob"
+    ctx.kv(authz_keys.NAME).set(authz_keys.expiry(7, STRANGER, STRANGER[::-1], url), b"")
+
+
 CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "auth/numbers_below_next": [_unnumbered_account],
     "auth/numbers_unique": [_shared_number],
@@ -211,7 +216,7 @@ CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "jobs/states": [_stray_state_index],
     "verification/pending": [_pending_for_no_checking_job],
     "drip/no_future_drips": [_drip_in_the_future],
-    "authz/grantee_index_matches": [_grantee_index_without_grant],
+    "authz/indexes_match": [_grantee_index_without_grant, _expiry_without_grant],
 }
 CASES = [(name, c) for name, cs in CORRUPTIONS.items() for c in cs]
 
