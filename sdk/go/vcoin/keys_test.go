@@ -1,6 +1,8 @@
 package vcoin
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -121,5 +123,75 @@ func BenchmarkSignSend(b *testing.B) {
 		if _, err := SignTx(key, []*anypb.Any{m}, SignOptions{ChainID: "vcoin-devnet-1", AccountNumber: 12, Sequence: uint64(i), GasLimit: 50000}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAttestSignBytes: the bytes of modules/verification/attestation.py's sign_bytes.
+func TestAttestSignBytes(t *testing.T) {
+	ev := "6c6d32eae133302ec16aa1b0671e45136b59fd10cdb0fa717dcb106cbd2409be"
+	for _, c := range []struct {
+		chain string
+		a     Attestation
+		want  string
+	}{
+		{"vcoin-devnet-1", Attestation{JobID: 258, Verdict: VerdictPass, SimilarityBps: 9876, EvidenceHash: ev},
+			"76636f696e2f6174746573742f76310e76636f696e2d6465766e65742d3100000000000001020126946c6d32eae133302ec16aa1b0671e45136b59fd10cdb0fa717dcb106cbd2409be"},
+		{"x", Attestation{JobID: 1, Verdict: VerdictFail, EvidenceHash: strings.Repeat("0", 64)},
+			"76636f696e2f6174746573742f7631017800000000000000010200000000000000000000000000000000000000000000000000000000000000000000"},
+	} {
+		b, err := AttestSignBytes(c.chain, c.a)
+		if err != nil || hex.EncodeToString(b) != c.want {
+			t.Errorf("AttestSignBytes(%s, %+v) = %x, %v", c.chain, c.a, b, err)
+		}
+	}
+	_, priv, _ := ed25519.GenerateKey(nil)
+	a, err := SignAttestation("vcoin-devnet-1", Attestation{Oracle: "vcoin1avgyh77ycn997ja45q5q8ss8y9mr424jvyfr4a", JobID: 3, Verdict: VerdictPass, SimilarityBps: 9999, EvidenceHash: ev}, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := AttestSignBytes("vcoin-devnet-1", a)
+	if !ed25519.Verify(priv.Public().(ed25519.PublicKey), msg, a.Signature) {
+		t.Fatal("attestation signature does not verify")
+	}
+	if _, err := MsgAttest(a); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Attestation{
+		{JobID: 1, Verdict: "maybe", EvidenceHash: ev},
+		{JobID: 1, Verdict: VerdictPass, SimilarityBps: 10001, EvidenceHash: ev},
+		{JobID: 0, Verdict: VerdictPass, EvidenceHash: ev},
+		{JobID: 1, Verdict: VerdictPass, EvidenceHash: "ABC"},
+	} {
+		if _, err := AttestSignBytes("c", bad); !errors.Is(err, ErrInput) {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
+
+func TestBuildersRefuseBadInput(t *testing.T) {
+	me := "vcoin19rl4cm2hmr8afy4kldpxz3fka4jguq0as7xdlf"
+	job := PostJob{Poster: me, TaskType: "text-generation", Model: "tiny-lm", Input: []byte("x"), MaxPrice: "1VCN"}
+	bad := map[string]func() error{
+		"both inputs":     func() error { j := job; j.InputHash = strings.Repeat("a", 64); return errOf(MsgPostJob(j)) },
+		"no input":        func() error { j := job; j.Input = nil; return errOf(MsgPostJob(j)) },
+		"zero price":      func() error { j := job; j.MaxPrice = "0VCN"; return errOf(MsgPostJob(j)) },
+		"spec not JSON":   func() error { j := job; j.Spec = "{"; return errOf(MsgPostJob(j)) },
+		"bad poster":      func() error { j := job; j.Poster = "0x12"; return errOf(MsgPostJob(j)) },
+		"cancel job 0":    func() error { return errOf(MsgCancelJob(me, 0)) },
+		"unknown role":    func() error { return errOf(MsgBond(me, "miner", "1VCN", BondKeys{})) },
+		"short ed25519":   func() error { return errOf(MsgBond(me, RoleOracle, "1VCN", BondKeys{Ed25519PubKey: []byte{1}})) },
+		"unbond too fine": func() error { return errOf(MsgUnbond(me, RoleWorker, "0.0000000000000000001VCN")) },
+		"send to cosmos1": func() error { return errOf(MsgSend(me, "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4", "1VCN")) },
+		"attest short sig": func() error {
+			return errOf(MsgAttest(Attestation{Oracle: me, JobID: 1, Verdict: "pass", EvidenceHash: strings.Repeat("a", 64), Signature: []byte{1}}))
+		},
+	}
+	for name, f := range bad {
+		if err := f(); !errors.Is(err, ErrInput) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := errOf(MsgSend(me, "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4", "1VCN")); !errors.Is(err, ErrBadBech32Prefix) || !strings.HasPrefix(err.Error(), "to: ") {
+		t.Errorf("the field is named: %v", err)
 	}
 }
