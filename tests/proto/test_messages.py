@@ -37,7 +37,9 @@ GOLDEN = {
     "/vcoin.jobs.v1.MsgReleaseJob": "0a08776f726b65722d3010e9071a08726561736f6e2d322001",
     "/vcoin.jobs.v1.MsgCancelJob": "0a08706f737465722d3010e907",
     "/vcoin.jobs.v1.MsgClaimJob": "0a08776f726b65722d3010e907",
-    "/vcoin.staking.v1.MsgBond": "0a09616464726573732d301206726f6c652d311a090a046176636e1201352203040404",
+    # consensus_pubkey (field 5, the trailing "2a03050505") came later, appended:
+    # the bytes before it are the earlier golden, so older bonds still decode
+    "/vcoin.staking.v1.MsgBond": "0a09616464726573732d301206726f6c652d311a090a046176636e12013522030404042a03050505",
     "/vcoin.staking.v1.MsgUnbond": "0a09616464726573732d301206726f6c652d311a090a046176636e120135",
     "/vcoin.staking.v1.MsgUnjail": "0a09616464726573732d301206726f6c652d31",
     "/vcoin.verification.v1.MsgAttest": "0a086f7261636c652d3010e9071a09766572646963742d3220eb072a0f65766964656e63655f686173682d343203060606",
