@@ -34,8 +34,8 @@ def _grant(d: Any, grantable: Collection[str]) -> Grant:
         height = int(str(d.get("expiration_height", "0")))
     except (AddressError, ChainError, AttributeError, KeyError, TypeError, ValueError) as e:
         raise ErrInvalidGenesis(f"grant {d!r:.160}: {e}") from e
-    if height < 0:
-        raise ErrInvalidGenesis(f"grant {d!r:.160}: expiration_height must be ≥ 0")
+    if not 0 <= height < 2**64:
+        raise ErrInvalidGenesis(f"grant {d!r:.160}: expiration_height must be in [0, 2^64)")
     if granter == grantee:
         raise ErrInvalidGenesis(f"grant {d!r:.160}: granter and grantee are the same")
     if url not in grantable:

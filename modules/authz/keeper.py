@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from chain.context import Ctx
 from chain.crypto import to_bech32
+from chain.errors import ChainError
 from chain.module import MsgSpec
 from modules.authz import events, state
 from modules.authz.errors import (
@@ -88,7 +89,10 @@ class AuthzKeeper:
             if spend:
                 g = replace(g, spend_limit=g.spend_limit - spend)
                 state.set_grant(ctx, g)
-            m.spec.handler(ctx, m.parsed)
+            try:
+                m.spec.handler(ctx, m.parsed)
+            except ChainError as err:
+                raise type(err)(err.kind, f"exec message {i}: {err.message}") from err
             ctx.emit(events.executed(g, i, spend))
 
     def prune(self, ctx: Ctx) -> None:

@@ -237,6 +237,18 @@ def test_an_ungranted_type_is_refused(m: Market) -> None:
     _refused(m, exec_msg(m.post_msg(GRANTER, max_price=VCN)), ("authz", 6), "has granted")
 
 
+def test_an_inner_message_refused_by_its_own_handler_refuses_the_exec(m: Market) -> None:
+    assert m.tx(GRANTER, grant_msg()).code == 0
+    unknown_model = m.post_msg(GRANTER, max_price=VCN, model="no-such-model")
+    _refused(
+        m,
+        exec_msg(m.post_msg(GRANTER, max_price=VCN), unknown_model),
+        code(m.tx(GRANTER, unknown_model)),
+        "exec message 1: ",
+    )
+    assert left(m) == 10 * VCN
+
+
 def test_another_granters_message_is_refused(m: Market) -> None:
     assert m.tx(GRANTER, grant_msg()).code == 0
     _refused(m, exec_msg(m.post_msg(OTHER, max_price=VCN)), ("authz", 6), OTHER.bech32)
@@ -364,6 +376,8 @@ def test_genesis_refuses_bad_grants(make_app: Callable[..., App]) -> None:
         {"grantee": GRANTER.bech32},
         {"spend_limit": {"denom": "uatom", "amount": "1"}},
         {"granter": "nope"},
+        {"expiration_height": str(2**64)},
+        {"expiration_height": "-1"},
     ):
         with pytest.raises(Exception, match="grant"):
             make_app(with_grant(**bad))
