@@ -54,6 +54,18 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testnet]:
         n.stop()
 
 
+@pytest.fixture(autouse=True)
+def _validators_back_up(net: Testnet) -> Iterator[None]:
+    """After each test, a genesis validator a failed test left stopped is started
+    again, so that one failure does not take the next tests' quorum with it."""
+    yield
+    for v in net.validators:
+        down = [p for p in (v.app_proc, v.comet_proc) if p is None or p.poll() is not None]
+        if down:
+            net.stop_validator(v)
+            net.start_validator(v)
+
+
 def _client(net: Testnet, i: int) -> NodeClient:
     return NodeClient(net.node(i).rpc_url, timeout=20)
 
@@ -158,11 +170,17 @@ def test_rest_broadcasts_through_cometbft_and_serves_metrics(net: Testnet) -> No
     assert 'vcoin_checktx_total{result="ok"}' in text
 
 
-def _load(net: Testnet, node: int, n: int) -> list[str]:
+def _load(net: Testnet, node: int, n: int, key: PrivateKey) -> list[str]:
+    """``n`` sends from ``key`` through ``node``, broadcast without waiting.
+
+    One client per call counts the key's sequences from the last commit, so each
+    call takes a key of its own: a second call for a key whose txs are still
+    pending would sign a sequence again (CometBFT's cache then holds the very
+    same bytes, or CheckTx refuses the sequence)."""
     c = _client(net, node)
     out = []
     for _ in range(n):
-        r = c.send_tx(ALICE, [msg_send(ALICE, BOB.bech32, 1)], mode="sync")
+        r = c.send_tx(key, [msg_send(key, BOB.bech32, 1)], mode="sync")
         assert r.ok, r.log
         out.append(r.hash)
     return out
@@ -175,10 +193,10 @@ def _same_hashes_as(net: Testnet, i: int, ref: int) -> None:
 
 def test_a_killed_app_leaves_three_committing_and_catches_up_after_restart(net: Testnet) -> None:
     v = net.validators[3]
-    sent = _load(net, 0, 3)
+    sent = _load(net, 0, 3, dev_key("worker1"))
     net.kill_app(v)  # kill -9; its CometBFT node loses the app and stops
     h0 = net.validators[0].height()
-    sent += _load(net, 1, 3)
+    sent += _load(net, 1, 3, dev_key("worker2"))
     net.wait_height(h0 + 3, nodes=[0, 1, 2])  # the other three go on
     net.kill_comet(v)
     net.start_validator(v)  # CometBFT's handshake replays what the app missed
@@ -193,7 +211,7 @@ def test_a_killed_cometbft_node_comes_back_and_catches_up(net: Testnet) -> None:
     v = net.validators[2]
     net.kill_comet(v)
     h0 = net.validators[0].height()
-    sent = _load(net, 0, 2)
+    sent = _load(net, 0, 2, dev_key("worker3"))
     net.wait_height(h0 + 3, nodes=[0, 1, 3])
     net.start_comet(v)  # its app kept running
     net.wait_height(net.validators[0].height(), nodes=[2], timeout=120)
