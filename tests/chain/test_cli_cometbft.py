@@ -171,3 +171,52 @@ def test_a_cometbft_mode_node_serves_abci_and_rest_and_no_rpc(tmp_path: Path) ->
         node.stop()
     assert not node.producing
     assert not _bound(abci_port)
+
+
+def test_the_node_keeps_a_block_only_when_the_app_ran_it(tmp_path: Path) -> None:
+    """CometAbciApp writes the node's copy of a block from FinalizeBlock's answer;
+    a block the app fails answers an exception and leaves no copy behind."""
+    import threading
+
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from app.app import App
+    from chain.consensus.blockstore import BlockStore
+    from chain.consensus.cometbft import CometAbciApp
+
+    g = genesis_doc()
+    app = App(tmp_path / "state")
+    blocks = BlockStore(tmp_path / "blocks")
+    seen: list[int] = []
+    h = CometAbciApp(app, blocks, threading.RLock(), on_block=lambda r, s: seen.append(r.height))
+    try:
+        init = abci.RequestInitChain(
+            chain_id=g["chain_id"],
+            app_state_bytes=json.dumps(g["app_state"]).encode(),
+            initial_height=1,
+            time=Timestamp(seconds=1_700_000_000),
+        )
+        assert h.handle(abci.Request(init_chain=init)).WhichOneof("value") == "init_chain"
+        fb = abci.RequestFinalizeBlock(
+            height=1,
+            hash=b"\x11" * 32,
+            time=Timestamp(seconds=1_700_000_001),
+            proposer_address=b"\x22" * 20,
+        )
+        ok = h.handle(abci.Request(finalize_block=fb))
+        assert ok.WhichOneof("value") == "finalize_block"
+        stored = blocks.block(1)
+        assert stored is not None and stored.hash == b"\x11" * 32
+        assert stored.header.proposer == b"\x22" * 20
+        h.handle(abci.Request(commit=abci.RequestCommit()))
+        assert seen == [1]
+        # a block at a height the app cannot run (it expects 2) fails, and is not kept
+        bad = abci.RequestFinalizeBlock(
+            height=5, hash=b"\x33" * 32, time=Timestamp(seconds=1_700_000_002)
+        )
+        resp = h.handle(abci.Request(finalize_block=bad))
+        assert resp.WhichOneof("value") == "exception"
+        assert blocks.block(5) is None and seen == [1]
+    finally:
+        blocks.close()
+        app.close()
