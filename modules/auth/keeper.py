@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chain.context import Ctx
 from modules.auth import state
 from modules.auth.state import Account
@@ -29,3 +31,21 @@ class AccountKeeper:
 
     def authority(self, ctx: Ctx) -> str:
         return state.get_params(ctx).authority
+
+    # -- the EVM's view of an account (modules/evm): its nonce is the sequence --
+    def sequence(self, ctx: Ctx, addr: bytes) -> int:
+        acc = state.get_account(ctx, addr)
+        return 0 if acc is None else acc.sequence
+
+    def set_sequence(self, ctx: Ctx, addr: bytes, sequence: int) -> None:
+        """The account's sequence (the EVM nonce); the account is made if new."""
+        acc = state.ensure_account(ctx, addr)
+        if acc.sequence != sequence:
+            state.set_account(ctx, replace(acc, sequence=sequence))
+
+    def remove_account(self, ctx: Ctx, addr: bytes) -> None:
+        """Forget a keyless account: a contract destroyed in the tx that made it
+        (EIP-6780). An account with a public key or a module account stays."""
+        acc = state.get_account(ctx, addr)
+        if acc is not None and acc.pubkey is None and acc.module is None:
+            state.delete_account(ctx, addr)

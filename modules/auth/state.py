@@ -59,6 +59,10 @@ def set_account(ctx: Ctx, acc: Account) -> None:
     ctx.kv(NAME).set(keys.account(acc.address), acc.encode())
 
 
+def delete_account(ctx: Ctx, addr: bytes) -> None:
+    ctx.kv(NAME).delete(keys.account(addr))
+
+
 def _next_number(ctx: Ctx) -> int:
     kv = ctx.kv(NAME)
     raw = kv.get(keys.NEXT_ACCOUNT_NUMBER)

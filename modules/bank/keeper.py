@@ -98,6 +98,25 @@ class BankKeeper:
             state.set_supply(ctx, denom, state.supply(ctx, denom) - amount)
         ctx.emit(events.burn(maddr, coins))
 
+    def adjust_balance(self, ctx: Ctx, addr: bytes, denom: str, amount: int) -> None:
+        """Set a balance outside the send, mint and burn paths and move the supply
+        by the difference, so that the supply stays the sum of all balances.
+
+        For the EVM (modules/evm), whose value moves, gas purchases, refunds and
+        tips balance out except for the burned base fee. No events: the EVM
+        reports its own."""
+        if not 0 <= amount <= MAX_AMOUNT:
+            raise ErrSupplyOverflow(f"balance of {denom} must be in [0, 2^256-1], got {amount}")
+        slots = state.BalanceSlots(ctx)
+        key, have = slots.get(addr, denom)
+        if have == amount:
+            return
+        s = state.supply(ctx, denom) + amount - have
+        if s > MAX_AMOUNT:
+            raise ErrSupplyOverflow(f"supply of {denom} would pass 2^256-1")
+        slots.put(key, amount)
+        state.set_supply(ctx, denom, s)
+
     def set_genesis_balance(self, ctx: Ctx, addr: bytes, coins: Coins) -> None:
         for denom, amount in coins:
             state.set_balance(ctx, addr, denom, amount)
