@@ -5,7 +5,7 @@ import {IJobs} from "./interfaces/IJobs.sol";
 import {JOBS} from "./Precompiles.sol";
 
 /// @title JobMarket: post, cancel, claim, submit and read jobs of the jobs module.
-/// @notice Deployed at genesis at 0x0000000000000000000000000000000000000C02 as runtime
+/// @notice Deployed at genesis at 0x0000000000000000000000000000000000000c02 as runtime
 /// code only: no constructor, no immutables, no storage. Each call goes through the jobs
 /// precompile with msg.sender as the acting account, so a job posted here is the same job
 /// a Cosmos wallet or a worker sees; a refusal bubbles up unchanged as its Error(string).

@@ -129,7 +129,11 @@ contract VCoin {
         require(
             to != address(0), "VCoin: transfer to the zero address; use consume(amount) to burn"
         );
-        require(BANK.send(from, to, amount), "VCoin: the bank refused the transfer");
+        // ERC-20: a transfer of 0 is a normal transfer (with its event); nothing moves,
+        // so the bank is not asked
+        if (amount != 0) {
+            require(BANK.send(from, to, amount), "VCoin: the bank refused the transfer");
+        }
         emit Transfer(from, to, amount);
     }
 }

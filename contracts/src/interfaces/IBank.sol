@@ -5,7 +5,7 @@ pragma solidity ^0.8.24;
 /// @notice Balances and supply of the native coin `avcn` (1 wei = 1 avcn).
 /// The first address argument of a mutating call is the acting account: it must be
 /// the precompile's caller (msg.sender) unless the caller is a genesis facade contract
-/// (VCoin at 0x…0C01, JobMarket at 0x…0C02). A refused call reverts with Error(string).
+/// (VCoin at 0x…0C01, JobMarket at 0x…0c02). A refused call reverts with Error(string).
 interface IBank {
     /// @notice The `avcn` balance of `account`.
     function balanceOf(address account) external view returns (uint256);

@@ -6,7 +6,7 @@ pragma solidity ^0.8.24;
 /// posted here is the same job a Cosmos wallet or a worker sees.
 /// The first address argument of a mutating call is the acting account: it must be
 /// the precompile's caller (msg.sender) unless the caller is a genesis facade contract
-/// (VCoin at 0x…0C01, JobMarket at 0x…0C02). A refused call reverts with Error(string).
+/// (VCoin at 0x…0C01, JobMarket at 0x…0c02). A refused call reverts with Error(string).
 interface IJobs {
     /// @notice What a poster asks for; the fields of the jobs module's MsgPostJob.
     struct JobRequest {

@@ -6,7 +6,7 @@ pragma solidity ^0.8.24;
 /// treasury, the same split as job settlement.
 /// The first address argument of a mutating call is the acting account: it must be
 /// the precompile's caller (msg.sender) unless the caller is a genesis facade contract
-/// (VCoin at 0x…0C01, JobMarket at 0x…0C02). A refused call reverts with Error(string).
+/// (VCoin at 0x…0C01, JobMarket at 0x…0c02). A refused call reverts with Error(string).
 interface IMint {
     /// @notice Mints `amount` avcn to `to`; `authority` (the acting account) must be the
     /// platform authority.

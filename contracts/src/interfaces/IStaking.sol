@@ -5,7 +5,7 @@ pragma solidity ^0.8.24;
 /// @notice Bonds by role (e.g. "worker") and slashing under the slashing module's rules.
 /// The first address argument of a mutating call is the acting account: it must be
 /// the precompile's caller (msg.sender) unless the caller is a genesis facade contract
-/// (VCoin at 0x…0C01, JobMarket at 0x…0C02). A refused call reverts with Error(string).
+/// (VCoin at 0x…0C01, JobMarket at 0x…0c02). A refused call reverts with Error(string).
 interface IStaking {
     /// @notice Bonds `amount` avcn of `account` (the acting account) in `role`.
     function bond(address account, string calldata role, uint256 amount) external returns (bool);
