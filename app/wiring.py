@@ -17,6 +17,7 @@ from modules import (
     authz,
     bank,
     drip,
+    evm,
     jobs,
     mint,
     reputation,
@@ -35,6 +36,8 @@ from modules.bank import state as bank_state
 from modules.bank.keeper import BankKeeper
 from modules.drip import state as drip_state
 from modules.drip.keeper import DripKeeper
+from modules.evm import state as evm_state
+from modules.evm.keeper import EvmKeeper
 from modules.jobs import state as jobs_state
 from modules.jobs.keeper import JobsKeeper
 from modules.jobs.msgs import CANCEL_JOB_URL, POST_JOB_URL, PostJob
@@ -86,6 +89,7 @@ def build() -> Wiring:
     authz_keeper = AuthzKeeper()
     authz_keeper.allow(POST_JOB_URL, post_job_spend)
     authz_keeper.allow(CANCEL_JOB_URL, no_spend)
+    evm_keeper = EvmKeeper(bank_keeper, accounts, bank_keeper.blocked)
     params_owners: dict[str, ParamsOwner] = {
         p.module: p
         for p in (
@@ -99,6 +103,7 @@ def build() -> Wiring:
             verification_state.PARAMS,
             drip_state.PARAMS,
             authz_state.PARAMS,
+            evm_state.PARAMS,
         )
     }
     modules = [
@@ -112,6 +117,7 @@ def build() -> Wiring:
         mint.build(mint_keeper),  # end block: mints at epoch boundaries
         drip.build(drip_keeper),
         authz.build(authz_keeper),  # MsgExec runs inner messages through these routes
+        evm.build(evm_keeper),  # Ethereum txs; end block: the next base fee
     ]
     authz_keeper.set_routes({s.type_url: s for m in modules for s in m.msgs})
     keepers: dict[str, object] = {
@@ -123,5 +129,6 @@ def build() -> Wiring:
         "verification": verification_keeper,
         "drip": drip_keeper,
         "authz": authz_keeper,
+        "evm": evm_keeper,
     }
     return Wiring(accounts, bank_keeper, modules, params_owners, keepers)

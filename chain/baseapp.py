@@ -31,6 +31,7 @@ from chain.ante import AnteHandler, TxRules
 from chain.bounded import load_json
 from chain.context import BlockInfo, Ctx, Mode
 from chain.errors import ChainError, ErrInvalidRequest, ErrNotFound, ErrUnknownRequest
+from chain.foreign import ForeignTxs
 from chain.kv import MultiStore
 from chain.module import Module, MsgSpec
 from chain.results import BlockResult, InfoResult, PendingBlock, QueryResult, TxResult
@@ -89,6 +90,10 @@ class BaseApp:
                 if spec.type_url in self.routes:
                     raise ValueError(f"message {spec.type_url} registered twice")
                 self.routes[spec.type_url] = spec
+        foreign = [m.foreign_txs for m in self.modules if m.foreign_txs is not None]
+        if len(foreign) > 1:
+            raise ValueError("only one module may take txs that are not Cosmos TxRaws")
+        self.foreign: ForeignTxs | None = foreign[0] if foreign else None
         self._pending: PendingBlock | None = None
         # the rules and txs of the last PrepareProposal, all passing check_stateless
         self._proposed: tuple[TxRules | None, frozenset[bytes]] = (None, frozenset())
@@ -219,7 +224,7 @@ class BaseApp:
         ctx = self.check_ctx()
         if recheck:
             ctx = Ctx(ctx.store, ctx.block, Mode.RECHECK)
-        return execute.apply_tx(ctx, raw, self.routes, self.ante)
+        return execute.apply_tx(ctx, raw, self.routes, self.ante, foreign=self.foreign)
 
     def simulate(self, raw: bytes, skip_sig_if_empty: bool = True) -> TxResult:
         """Run a tx on a throwaway branch of the pending state and report gas used."""
@@ -227,7 +232,13 @@ class BaseApp:
         ctx = Ctx(base.store.branch(), base.block, Mode.SIMULATE)
         max_gas = self.ante.rules(ctx).limits.max_tx_gas
         return execute.apply_tx(
-            ctx, raw, self.routes, self.ante, verify_sig=False, gas_limit_override=max_gas
+            ctx,
+            raw,
+            self.routes,
+            self.ante,
+            verify_sig=False,
+            gas_limit_override=max_gas,
+            foreign=self.foreign,
         )
 
     # -- ABCI: consensus connection --------------------------------------------
@@ -253,11 +264,13 @@ class BaseApp:
             if total + len(raw) > max_tx_bytes:
                 break
             try:
-                execute.check_stateless(raw, self.routes, rules)
+                execute.check_stateless(raw, self.routes, rules, self.foreign)
             except ChainError:
                 continue
             if branch is not None:
-                r = execute.apply_tx(branch, raw, self.routes, self.ante, verify_sig=False)
+                r = execute.apply_tx(
+                    branch, raw, self.routes, self.ante, verify_sig=False, foreign=self.foreign
+                )
                 if not r.ok:
                     log.info(
                         "proposal leaves out tx %s: %s",
@@ -293,7 +306,7 @@ class BaseApp:
             if raw in known:
                 continue
             try:
-                execute.check_stateless(raw, self.routes, rules)
+                execute.check_stateless(raw, self.routes, rules, self.foreign)
             except ChainError as e:
                 log.warning("proposal rejected: tx %d is refused: %s", i, e.log())
                 return False
@@ -316,7 +329,9 @@ class BaseApp:
             )
         ctx = Ctx(self._committed(), block, Mode.BLOCK)
         pre = self._prepass(ctx, txs)
-        out = execute.apply_block(ctx, txs, self.modules, self.routes, self.ante, pre, consensus)
+        out = execute.apply_block(
+            ctx, txs, self.modules, self.routes, self.ante, pre, consensus, self.foreign
+        )
         self._pending = self._stage(ctx, block.height, block.time_ns)
         return BlockResult(
             block.height, out.results, out.events, self._pending.app_hash, out.validator_updates
@@ -328,7 +343,7 @@ class BaseApp:
         checks = self.sigverify.begin_block(ctx.block.chain_id, len(txs))
         if checks.verifier is None:
             return None
-        return execute.predecode(ctx, txs, self.routes, self.ante, checks)
+        return execute.predecode(ctx, txs, self.routes, self.ante, checks, self.foreign)
 
     def commit(self) -> int:
         """Persist the staged block in one atomic batch; reset the CheckTx overlay."""

@@ -54,6 +54,10 @@ class Ctx:
         """A child context whose writes and events land only if ``commit_into`` is called."""
         return Ctx(self.store.branch(), self.block, self.mode, self.gas, [])
 
+    def write(self) -> None:
+        """Write this branch's store into its parent; its events stay with the caller."""
+        self.store.write()
+
     def commit_into(self, parent: Ctx) -> None:
         self.store.write()
         parent.events.extend(self.events)

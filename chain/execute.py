@@ -35,6 +35,7 @@ from chain.context import Ctx, Mode
 from chain.crypto import to_bech32
 from chain.errors import ChainError, ErrTxTooLarge, register
 from chain.events import Event
+from chain.foreign import ForeignTxs
 from chain.gas import GasMeter
 from chain.module import Module, MsgSpec
 from chain.results import TxResult, short_log
@@ -81,6 +82,7 @@ def apply_block(
     ante: AnteHandler,
     pre: Predecoded | None = None,
     consensus: ConsensusInputs = NO_INPUTS,
+    foreign: ForeignTxs | None = None,
 ) -> BlockOutput:
     """The one block transition, on ``ctx`` (mode BLOCK): consensus hooks,
     begin-block hooks, every tx in order, end-block hooks, validator updates.
@@ -89,14 +91,16 @@ def apply_block(
     ``pre``: the pre-pass's decoded txs and signature checks (``predecode``);
     it changes how fast a block runs, never its result.
     ``consensus``: CometBFT's votes and misbehavior for the block (none from
-    the solo driver)."""
+    the solo driver). ``foreign``: the app's handler of txs that are not Cosmos
+    TxRaws (the EVM's)."""
     for m in modules:
         if m.consensus_begin is not None:
             m.consensus_begin(ctx, consensus)
     run_hooks(ctx, modules, "begin")
     deliver = Ctx(ctx.store, ctx.block, Mode.DELIVER)
     results = tuple(
-        apply_tx(deliver, raw, routes, ante, pre=pre, index=i) for i, raw in enumerate(txs)
+        apply_tx(deliver, raw, routes, ante, pre=pre, index=i, foreign=foreign)
+        for i, raw in enumerate(txs)
     )
     end = Ctx(ctx.store, ctx.block, Mode.BLOCK, events=ctx.events)
     run_hooks(end, modules, "end")
@@ -121,12 +125,16 @@ def predecode(
     routes: Mapping[str, MsgSpec],
     ante: AnteHandler,
     checks: BlockChecks,
+    foreign: ForeignTxs | None = None,
 ) -> Predecoded:
     """The signature pre-pass: decode the block's txs under the rules of its start
     and send each signature check whose key and account number state knows now
     to ``checks``' helper process, chunk by chunk."""
     pre = Predecoded(ante.rules(ctx), [], checks)
     for i, raw in enumerate(txs):
+        if foreign is not None and foreign.claims(raw):
+            pre.txs.append(ErrInternal("not a Cosmos tx: its own handler decodes it"))
+            continue
         tx = predecode_one(raw, routes, pre.rules)
         pre.txs.append(tx)
         if isinstance(tx, ChainError):
@@ -165,10 +173,20 @@ def decode_tx(
     return cosmos.decode(raw, routes, rules.limits, simulate=simulate)
 
 
-def check_stateless(raw: bytes, routes: Mapping[str, MsgSpec], rules: TxRules) -> None:
+def check_stateless(
+    raw: bytes,
+    routes: Mapping[str, MsgSpec],
+    rules: TxRules,
+    foreign: ForeignTxs | None = None,
+) -> None:
     """What CheckTx refuses of ``raw`` without looking at state: a ChainError, never
     anything else. PrepareProposal and ProcessProposal keep such txs out of blocks."""
     try:
+        if len(raw) > rules.max_tx_bytes:
+            raise ErrTxTooLarge(f"tx is {len(raw)} bytes; the limit is {rules.max_tx_bytes}")
+        if foreign is not None and foreign.claims(raw):
+            foreign.check_stateless(raw)
+            return
         cosmos.validate_msgs(decode_tx(raw, routes, rules))
     except ChainError:
         raise
@@ -188,14 +206,22 @@ def apply_tx(
     gas_limit_override: int | None = None,
     pre: Predecoded | None = None,
     index: int = -1,
+    foreign: ForeignTxs | None = None,
 ) -> TxResult:
     """Run one tx on ``block_ctx``: decode → ante → route → events. Never raises.
 
     ``gas_limit_override``: a simulation's own gas limit. ``pre``/``index``: tx
     ``index`` of a block decoded ahead (used only while the rules are still
     those it was decoded with) and its signature maybe checked ahead. Neither
-    changes the result."""
+    changes the result. ``foreign``: the handler of the txs it claims (the EVM's),
+    which skip the Cosmos decoder and ante."""
     try:
+        if foreign is not None and foreign.claims(raw):
+            rules = ante.rules(block_ctx)
+            if len(raw) > rules.max_tx_bytes:
+                e = ErrTxTooLarge(f"tx is {len(raw)} bytes; the limit is {rules.max_tx_bytes}")
+                return TxResult.fail(e)
+            return foreign.apply(block_ctx, raw)
         return _apply_tx(
             block_ctx,
             raw,

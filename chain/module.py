@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from typing_extensions import TypeVar
 
 from chain.context import Ctx
+from chain.foreign import ForeignTxs
 from chain.valset import ConsensusInputs, ValidatorUpdate
 
 # M: a message's generated protobuf class; P: what its validation parses it
@@ -65,3 +66,5 @@ class Module:
     validator_set: Callable[[Ctx], list[ValidatorUpdate]] | None = None
     # by name; each module's invariants.py builds them (checked by the simulation tests)
     invariants: dict[str, Invariant] = field(default_factory=dict)
+    # txs of another envelope than a Cosmos TxRaw that this module runs (the EVM's)
+    foreign_txs: ForeignTxs | None = None

@@ -23,6 +23,8 @@ from modules.auth.state import Account
 from modules.authz import keys as authz_keys
 from modules.bank import state as bank_state
 from modules.drip import state as drip_state
+from modules.evm import keys as evm_keys
+from modules.evm import state as evm_state
 from modules.jobs import keys as jobs_keys
 from modules.jobs import state as jobs_state
 from modules.jobs.records import STATE_BYTE
@@ -53,7 +55,7 @@ STRANGER = PrivateKey.from_seed(b"an address no test funds").address
 
 def test_every_module_has_invariants_built_by_its_invariants_py() -> None:
     modules = wiring.build().modules
-    assert len(modules) == 10
+    assert len(modules) == 11
     for m in modules:
         assert (ROOT / "modules" / m.name / "invariants.py").is_file(), m.name
         assert m.invariants, f"module {m.name} registers no invariant"
@@ -197,6 +199,18 @@ def _grantee_index_without_grant(ctx: Ctx) -> None:
     ctx.kv(authz_keys.NAME).set(authz_keys.by_grantee(STRANGER, STRANGER[::-1], url), b"")
 
 
+def _code_not_its_hash(ctx: Ctx) -> None:
+    ctx.kv(evm_keys.NAME).set(evm_keys.code(STRANGER), b"\x00" * 32 + b"\x60\x00")
+
+
+def _base_fee_under_floor(ctx: Ctx) -> None:
+    evm_state.set_base_fee(ctx, evm_state.get_params(ctx).min_base_fee - 1)
+
+
+def _block_gas_left_over(ctx: Ctx) -> None:
+    evm_state.add_block_gas(ctx, 21_000)
+
+
 def _expiry_without_grant(ctx: Ctx) -> None:
     url = "/vcoin.jobs.v1.MsgPostJob"
     ctx.kv(authz_keys.NAME).set(authz_keys.expiry(7, STRANGER, STRANGER[::-1], url), b"")
@@ -217,6 +231,8 @@ CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "verification/pending": [_pending_for_no_checking_job],
     "drip/no_future_drips": [_drip_in_the_future],
     "authz/indexes_match": [_grantee_index_without_grant, _expiry_without_grant],
+    "evm/code_hashes": [_code_not_its_hash],
+    "evm/base_fee": [_base_fee_under_floor, _block_gas_left_over],
 }
 CASES = [(name, c) for name, cs in CORRUPTIONS.items() for c in cs]
 

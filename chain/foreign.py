@@ -1,0 +1,28 @@
+"""Txs that are not signed Cosmos TxRaws: the framework hands them to the app whole.
+
+VCoin's EVM module (modules/evm) takes Ethereum transactions, bare or in a
+MsgEthereumTx envelope. The framework asks ``claims`` first (cheaply: it runs
+on every tx), and a claimed tx skips the Cosmos decoder and ante: the handler
+checks, charges and runs it itself and answers with a TxResult.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from chain.context import Ctx
+from chain.results import TxResult
+
+
+class ForeignTxs(Protocol):
+    def claims(self, raw: bytes) -> bool:
+        """Whether ``raw`` is this handler's (looks at the first bytes only)."""
+        ...
+
+    def check_stateless(self, raw: bytes, chain_id: int | None = None) -> None:
+        """Refuse, with a ChainError, what is wrong with ``raw``'s bytes alone."""
+        ...
+
+    def apply(self, ctx: Ctx, raw: bytes) -> TxResult:
+        """Check, charge and run ``raw`` on ``ctx``; never raises."""
+        ...

@@ -1,0 +1,95 @@
+"""EvmKeeper: Ethereum txs in VCoin blocks, calls, and the block hooks."""
+
+from __future__ import annotations
+
+import logging
+
+from chain.context import Ctx, Mode
+from chain.crypto import module_address
+from chain.errors import ChainError
+from chain.results import TxResult
+from modules.evm import executor, state, txs
+from modules.evm.errors import ErrEthInvalid
+from modules.evm.expected import AccountKeeper, BankKeeper
+from modules.evm.statedb import EvmBackend
+
+log = logging.getLogger("vcoin.evm")
+FEE_COLLECTOR = "fee_collector"
+
+
+class EvmKeeper:
+    """The EVM over the bank (balances), auth (nonces) and its own store (code, storage).
+
+    ``blocked``: module accounts the EVM may not credit (the bank's blocked set)."""
+
+    def __init__(
+        self, bank: BankKeeper, accounts: AccountKeeper, blocked: frozenset[bytes]
+    ) -> None:
+        self.bank = bank
+        self.accounts = accounts
+        self.blocked = blocked
+        self.coinbase = module_address(FEE_COLLECTOR)
+
+    def backend(self, ctx: Ctx) -> EvmBackend:
+        return EvmBackend(ctx, self.bank, self.accounts, self.blocked, self.coinbase)
+
+    # -- txs (chain.foreign.ForeignTxs) ------------------------------------------------
+    def claims(self, raw: bytes) -> bool:
+        return txs.is_ethereum(raw)
+
+    def check_stateless(self, raw: bytes, chain_id: int | None = None) -> None:
+        """Refuse what is wrong with the bytes alone (a ChainError)."""
+        if chain_id is None:
+            txs.unwrap(raw)  # no state at hand: the envelope and size only
+            return
+        txs.decode(raw, chain_id)
+
+    def apply(self, ctx: Ctx, raw: bytes) -> TxResult:
+        """Run ``raw`` on ``ctx`` (CheckTx, simulation or a block); never raises."""
+        try:
+            return self._apply(ctx, raw)
+        except ChainError as e:
+            return TxResult.fail(e)
+
+    def _apply(self, ctx: Ctx, raw: bytes) -> TxResult:
+        p = state.get_params(ctx)
+        etx = txs.decode(raw, p.chain_id)
+        base_fee = state.base_fee(ctx)
+        backend = self.backend(ctx)
+        executor.precheck(ctx, etx, backend, base_fee)
+        out = executor.run_tx(ctx, etx, backend, base_fee)
+        res = executor.tx_result(etx, out, base_fee, ctx.block.height)
+        out.ctx.write()
+        if ctx.mode is Mode.DELIVER:
+            state.add_block_gas(ctx, out.gas_used)
+        return res
+
+    def call(
+        self,
+        ctx: Ctx,
+        sender: bytes,
+        to: bytes | None,
+        data: bytes,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> executor.Outcome:
+        """Run a message on a throwaway branch of ``ctx`` (eth_call); nothing is written."""
+        p = state.get_params(ctx)
+        g = p.block_gas_limit if gas is None else gas
+        if not 0 < g <= p.block_gas_limit:
+            raise ErrEthInvalid(f"gas must be in 1..{p.block_gas_limit}")
+        branch = ctx.branch()
+        return executor.run_call(branch, self.backend(branch), sender, to, data, value, g)
+
+    # -- block hooks ------------------------------------------------------------------------
+    def begin_block(self, ctx: Ctx) -> None:
+        state.record_block_hash(ctx)
+        state.clear_block_gas(ctx)
+
+    def end_block(self, ctx: Ctx) -> None:
+        """The next block's base fee, from this block's EVM gas (EIP-1559)."""
+        p = state.get_params(ctx)
+        used = state.block_gas(ctx)
+        fee = state.base_fee(ctx)
+        state.set_base_fee(ctx, state.next_base_fee(p, fee, used))
+        state.clear_block_gas(ctx)
