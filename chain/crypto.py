@@ -1,4 +1,24 @@
-"""secp256k1 keys, Cosmos addresses and bech32 (prefix ``vcoin``)."""
+"""secp256k1 keys, account addresses, bech32 (prefix ``vcoin``) and EIP-55 ``0x`` forms.
+
+One account space: an account is 20 bytes, written ``vcoin1…`` (bech32) or
+``0x…`` (EIP-55); ``parse_address`` takes either, ``to_bech32`` and
+``to_eth_address`` write them.
+
+Account keys come in two types, told apart by their length (a cheap branch on
+the hot path):
+
+* ``secp256k1`` (Cosmos, cosmpy's default): the 33-byte compressed key itself;
+  address ripemd160(sha256(key)), signatures over sha256(message).
+* ``eth_secp256k1`` (Ethermint's ``/ethermint.crypto.v1.ethsecp256k1.PubKey``):
+  ``ETH_KEY_TAG`` + the 33-byte compressed key, 34 bytes; address
+  keccak256(uncompressed key)[12:], the key's Ethereum address; signatures over
+  keccak256(message).
+
+Such a "typed key" is what auth stores for an account, what the ante handler
+and the signature helper check with, and what ``key_address`` and
+``verify_signature`` read; a bare 33-byte key is a secp256k1 key, as every key
+stored before eth_secp256k1 existed.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +35,12 @@ BECH32_PREFIX = "vcoin"
 ADDRESS_LEN = 20
 BECH32_MAX_LEN = 90  # BIP-173; a 32-byte module address is 64 characters
 
+SECP256K1 = "secp256k1"
+ETH_SECP256K1 = "eth_secp256k1"
+KEY_ALGOS = (SECP256K1, ETH_SECP256K1)
+ETH_KEY_TAG = 0xEE  # first byte of an eth_secp256k1 typed key (a compressed key starts 02/03)
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
 
 class AddressError(ValueError):
     pass
@@ -24,6 +50,107 @@ class AddressError(ValueError):
 def pubkey_to_address(pubkey33: bytes) -> bytes:
     """Cosmos address of a compressed secp256k1 key: ripemd160(sha256(pk))."""
     return hashlib.new("ripemd160", hashlib.sha256(pubkey33).digest()).digest()
+
+
+def keccak256(data: bytes) -> bytes:
+    """Ethereum's keccak-256 (not NIST SHA3-256)."""
+    # imported here: pycryptodome costs ~40 ms to load and only eth paths need it
+    from Crypto.Hash import keccak
+
+    return bytes(keccak.new(digest_bits=256, data=data).digest())
+
+
+@lru_cache(maxsize=1 << 14)
+def eth_address_of(pubkey: bytes) -> bytes:
+    """Ethereum address of a secp256k1 key (33-byte compressed or 65-byte
+    uncompressed): keccak256(uncompressed key without its 0x04)[12:]."""
+    if len(pubkey) == 33 and pubkey[0] in (2, 3):
+        full = _pubkey(pubkey).format(compressed=False)
+    elif len(pubkey) == 65 and pubkey[0] == 4:
+        full = coincurve.PublicKey(pubkey).format(compressed=False)  # checks it is on the curve
+    else:
+        raise ValueError(
+            "a secp256k1 public key is 33 bytes (compressed) or 65 (uncompressed); "
+            f"got {len(pubkey)}"
+        )
+    return keccak256(full[1:])[12:]
+
+
+def account_key(pubkey33: bytes, algo: str = SECP256K1) -> bytes:
+    """The typed key of a 33-byte compressed key of type ``algo`` (see the module doc)."""
+    if len(pubkey33) != 33 or pubkey33[0] not in (2, 3):
+        raise ValueError("a public key must be a 33-byte compressed secp256k1 key")
+    if algo == SECP256K1:
+        return bytes(pubkey33)
+    if algo == ETH_SECP256K1:
+        return bytes([ETH_KEY_TAG]) + pubkey33
+    raise ValueError(f"unknown key type {algo!r}; use one of {', '.join(KEY_ALGOS)}")
+
+
+def key_algo(key: bytes) -> str:
+    """The type of a typed key: secp256k1 or eth_secp256k1."""
+    if len(key) == 33:
+        return SECP256K1
+    if len(key) == 34 and key[0] == ETH_KEY_TAG:
+        return ETH_SECP256K1
+    raise ValueError(f"not a typed account key ({len(key)} bytes)")
+
+
+def key_pubkey(key: bytes) -> bytes:
+    """The 33-byte compressed secp256k1 key inside a typed key."""
+    return key if len(key) == 33 else key[1:]
+
+
+@lru_cache(maxsize=1 << 14)
+def key_address(key: bytes) -> bytes:
+    """The account a typed key controls, by its type's rule (see the module doc)."""
+    if len(key) == 33:
+        return pubkey_to_address(key)
+    if len(key) == 34 and key[0] == ETH_KEY_TAG:
+        return eth_address_of(key[1:])
+    raise ValueError(f"not a typed account key ({len(key)} bytes)")
+
+
+def to_eth_address(addr: bytes) -> str:
+    """A 20-byte address as EIP-55 mixed-case checksummed ``0x…`` hex."""
+    if len(addr) != ADDRESS_LEN:
+        raise AddressError(f"an address is {ADDRESS_LEN} bytes; got {len(addr)}")
+    low = addr.hex()
+    digest = keccak256(low.encode()).hex()[: len(low)]
+    return "0x" + "".join(
+        c.upper() if int(d, 16) >= 8 else c for c, d in zip(low, digest, strict=True)
+    )
+
+
+def parse_address(text: str) -> bytes:
+    """A 20-byte account from ``vcoin1…`` (bech32) or ``0x…`` (40 hex digits).
+
+    A ``0x`` address in mixed case must carry a right EIP-55 checksum; all
+    lower- or all upper-case hex carries none and is taken as it is. Raises
+    AddressError saying what is wrong."""
+    if not isinstance(text, str) or not text:
+        raise AddressError("empty address")
+    if text[:2] not in ("0x", "0X"):
+        return from_bech32(text)
+    digits = text[2:]
+    if len(digits) > 2 * BECH32_MAX_LEN or not _HEX_DIGITS.issuperset(digits):
+        raise AddressError(f"{text[:100]!r} is not a 0x address: after 0x come 40 hex digits")
+    if len(digits) != 2 * ADDRESS_LEN:
+        raise AddressError(
+            f"0x address {text!r} has {len(digits)} hex digits; an address is "
+            f"{ADDRESS_LEN} bytes ({2 * ADDRESS_LEN} hex digits)"
+        )
+    raw = bytes.fromhex(digits)
+    if (
+        digits != digits.lower()
+        and digits != digits.upper()
+        and to_eth_address(raw) != "0x" + digits
+    ):
+        raise AddressError(
+            f"0x address {text!r} has a wrong EIP-55 checksum: its mixed upper and lower case "
+            "letters do not match the address; check it for a typo"
+        )
+    return raw
 
 
 @lru_cache(maxsize=256)
@@ -172,15 +299,24 @@ def from_bech32(text: str, prefix: str = BECH32_PREFIX) -> bytes:
     return raw
 
 
-def verify_signature(pubkey33: bytes, signature64: bytes, message: bytes) -> bool:
-    """Verify a Cosmos secp256k1 signature (64-byte r||s, low-S) over sha256(message)."""
-    if len(signature64) != 64 or len(pubkey33) != 33:
+def verify_signature(pubkey: bytes, signature64: bytes, message: bytes) -> bool:
+    """Verify a 64-byte r||s low-S signature by a typed key (see the module doc):
+    over sha256(message) for a secp256k1 key (33 bytes), over keccak256(message)
+    for an eth_secp256k1 key (``ETH_KEY_TAG`` + 33 bytes)."""
+    if len(signature64) != 64:
+        return False
+    n = len(pubkey)
+    if n == 33:  # the hot path: secp256k1
+        digest = hashlib.sha256(message).digest()
+    elif n == 34 and pubkey[0] == ETH_KEY_TAG:
+        pubkey = pubkey[1:]
+        digest = keccak256(message)
+    else:
         return False
     try:
         # what PublicKey.verify does, without its round trip through DER
         sig = deserialize_compact(signature64)
-        pk = _pubkey(pubkey33)
-        digest = hashlib.sha256(message).digest()
+        pk = _pubkey(pubkey)
         return bool(_secp.secp256k1_ecdsa_verify(pk.context.ctx, sig, digest, pk.public_key))
     except (ValueError, TypeError):
         return False
@@ -192,15 +328,19 @@ def _pubkey(pubkey33: bytes) -> coincurve.PublicKey:
 
 
 class PrivateKey:
-    """A secp256k1 signing key as a wallet holds it."""
+    """A signing key as a wallet holds it: a secp256k1 secret and the key type
+    (``algo``) that decides its account address and what it signs over."""
 
-    def __init__(self, secret: bytes | None = None) -> None:
+    def __init__(self, secret: bytes | None = None, algo: str = SECP256K1) -> None:
+        if algo not in KEY_ALGOS:
+            raise ValueError(f"unknown key type {algo!r}; use one of {', '.join(KEY_ALGOS)}")
         self._key = coincurve.PrivateKey(secret) if secret is not None else coincurve.PrivateKey()
+        self.algo = algo
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> PrivateKey:
+    def from_seed(cls, seed: bytes, algo: str = SECP256K1) -> PrivateKey:
         """A deterministic key for dev accounts and tests (never for real funds)."""
-        return cls(hashlib.sha256(b"vcoin-dev-key" + seed).digest())
+        return cls(hashlib.sha256(b"vcoin-dev-key" + seed).digest(), algo)
 
     @property
     def secret(self) -> bytes:
@@ -211,16 +351,32 @@ class PrivateKey:
         return bytes(self._key.public_key.format(compressed=True))
 
     @property
+    def account_key(self) -> bytes:
+        """The typed key (what auth stores for the account)."""
+        return account_key(self.public_key, self.algo)
+
+    @property
     def address(self) -> bytes:
-        return pubkey_to_address(self.public_key)
+        """The account this key controls: by its type's rule."""
+        return key_address(self.account_key)
 
     @property
     def bech32(self) -> str:
         return to_bech32(self.address)
 
+    @property
+    def eth_address(self) -> bytes:
+        """The key's Ethereum (keccak) address, whatever its type: the account
+        MetaMask controls with this secret. For a secp256k1 key it is not ``address``."""
+        return eth_address_of(self.public_key)
+
     def sign(self, message: bytes) -> bytes:
-        """64-byte compact signature over sha256(message), low-S as Cosmos requires."""
-        der = self._key.sign(message)
+        """64-byte compact signature, low-S as Cosmos requires, over sha256(message)
+        (secp256k1) or keccak256(message) (eth_secp256k1)."""
+        if self.algo == ETH_SECP256K1:
+            der = self._key.sign(keccak256(message), hasher=None)
+        else:
+            der = self._key.sign(message)
         from coincurve.ecdsa import der_to_cdata, serialize_compact
 
         return bytes(serialize_compact(der_to_cdata(der)))

@@ -13,9 +13,17 @@ Both kinds carry the bech32 address and public key in clear, so ``list`` and
 atomically (a temp file renamed into place), so a failed write or a wrong
 passphrase leaves nothing half-written.
 
-Keys derive from BIP-39 mnemonics on the Cosmos HD path m/44'/118'/0'/0/0,
-the same path Keplr and ``gaiad`` use, so a mnemonic made here restores the
-same account in any Cosmos wallet (with the ``vcoin`` prefix).
+Each key has a type (``algo``, stored in its file; a file without one is
+``secp256k1``):
+
+* ``secp256k1`` (the default): a Cosmos key, address ripemd160(sha256(key)).
+  Mnemonics use the Cosmos HD path m/44'/118'/0'/0/0, the path Keplr and
+  ``gaiad`` use, so a mnemonic made here restores the same account in any Cosmos
+  wallet (with the ``vcoin`` prefix).
+* ``eth_secp256k1``: an Ethermint-style key whose account is its Ethereum
+  (keccak) address, so the same key is the same account in MetaMask. Mnemonics
+  use Ethereum's path m/44'/60'/0'/0/0, MetaMask's, as ``evmosd keys add --algo
+  eth_secp256k1`` does.
 """
 
 from __future__ import annotations
@@ -38,7 +46,14 @@ from cosmpy.mnemonic import (
     generate_mnemonic,
 )
 
-from chain.crypto import PrivateKey
+from chain.crypto import (
+    KEY_ALGOS,
+    SECP256K1,
+    PrivateKey,
+    eth_address_of,
+    from_bech32,
+    to_eth_address,
+)
 
 Backend = Literal["file", "test"]
 BACKENDS: tuple[Backend, ...] = ("file", "test")
@@ -52,6 +67,7 @@ LIGHT_SCRYPT_N = 1 << 12
 # used with fullmatch: "$" would also match before a trailing newline
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+ETH_HD_PATH = "m/44'/60'/0'/0/0"  # MetaMask's, for eth_secp256k1 keys
 
 
 class KeystoreError(Exception):
@@ -75,16 +91,34 @@ class KeyInfo:
     """What anyone may see about a key without its passphrase."""
 
     name: str
-    address: str  # bech32, vcoin1…
+    address: str  # bech32, vcoin1…: the account the key controls, by its type's rule
     pubkey: str  # compressed secp256k1, hex
     backend: Backend
+    algo: str = SECP256K1  # secp256k1 or eth_secp256k1
 
     @property
     def encrypted(self) -> bool:
         return self.backend == "file"
 
+    @property
+    def hex_address(self) -> str:
+        """The same account as ``address``, as EIP-55 ``0x…``."""
+        return to_eth_address(from_bech32(self.address))
+
+    @property
+    def eth_address(self) -> str:
+        """The key's Ethereum (keccak) address, EIP-55: the account that MetaMask or
+        an Ethereum tx controls with this key. The same as ``hex_address`` for an
+        eth_secp256k1 key; another account for a secp256k1 key."""
+        return to_eth_address(eth_address_of(bytes.fromhex(self.pubkey)))
+
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "encrypted": self.encrypted}
+        return {
+            **asdict(self),
+            "encrypted": self.encrypted,
+            "hex_address": self.hex_address,
+            "eth_address": self.eth_address,
+        }
 
 
 def default_home() -> Path:
@@ -134,10 +168,23 @@ def normalise_mnemonic(mnemonic: str) -> str:
     return " ".join(words)
 
 
-def key_from_mnemonic(mnemonic: str, bip39_passphrase: str = "") -> PrivateKey:
+def check_algo(algo: str) -> str:
+    if algo not in KEY_ALGOS:
+        raise KeystoreError(f"unknown key type {algo!r}; use one of {', '.join(KEY_ALGOS)}")
+    return algo
+
+
+def hd_path(algo: str) -> str:
+    """The BIP-44 path a mnemonic's key of type ``algo`` is derived on."""
+    return COSMOS_HD_PATH if check_algo(algo) == SECP256K1 else ETH_HD_PATH
+
+
+def key_from_mnemonic(
+    mnemonic: str, bip39_passphrase: str = "", algo: str = SECP256K1
+) -> PrivateKey:
     words = normalise_mnemonic(mnemonic)
-    secret = derive_child_key_from_mnemonic(words, bip39_passphrase or None, COSMOS_HD_PATH)
-    return PrivateKey(bytes(secret))
+    secret = derive_child_key_from_mnemonic(words, bip39_passphrase or None, hd_path(algo))
+    return PrivateKey(bytes(secret), algo)
 
 
 def read_passphrase(
@@ -200,7 +247,10 @@ class Keystore:
             raise KeystoreError(
                 f"key file for {data.get('name')!r} has unknown backend {backend!r}"
             )
-        return KeyInfo(str(data["name"]), str(data["address"]), str(data["pubkey"]), backend)
+        algo = str(data.get("algo", SECP256K1))  # files from before key types: secp256k1
+        if algo not in KEY_ALGOS:
+            raise KeystoreError(f"key file for {data.get('name')!r} has unknown type {algo!r}")
+        return KeyInfo(str(data["name"]), str(data["address"]), str(data["pubkey"]), backend, algo)
 
     def show(self, name: str) -> KeyInfo:
         return self._info(self._read(name))
@@ -224,7 +274,7 @@ class Keystore:
         data = self._read(name)
         info = self._info(data)
         if info.backend == "test":
-            key = PrivateKey(parse_secret_hex(str(data["secret"])))
+            key = PrivateKey(parse_secret_hex(str(data["secret"])), info.algo)
         else:
             if passphrase is None:
                 raise WrongPassphrase(f"key {name!r} is encrypted; a passphrase is needed")
@@ -235,7 +285,7 @@ class Keystore:
                 secret = decode_keyfile_json(data["keyfile"], passphrase.encode())
             except ValueError as e:
                 raise WrongPassphrase(f"wrong passphrase for key {name!r}") from e
-            key = PrivateKey(bytes(secret))
+            key = PrivateKey(bytes(secret), info.algo)
         if key.bech32 != info.address:
             raise KeystoreError(
                 f"key file {self.path(name)} is corrupt: its address does not match"
@@ -254,13 +304,14 @@ class Keystore:
         backend: Backend = "file",
         *,
         overwrite: bool = False,
+        algo: str = SECP256K1,
     ) -> tuple[KeyInfo, str]:
-        """Make a fresh key from a new 24-word mnemonic; returns the mnemonic,
-        which is the only backup: show it once and never store it."""
+        """Make a fresh key of type ``algo`` from a new 24-word mnemonic; returns the
+        mnemonic, which is the only backup: show it once and never store it."""
+        check_algo(algo)
         mnemonic = generate_mnemonic(256)
-        info = self.save(
-            name, key_from_mnemonic(mnemonic), passphrase, backend, overwrite=overwrite
-        )
+        key = key_from_mnemonic(mnemonic, algo=algo)
+        info = self.save(name, key, passphrase, backend, overwrite=overwrite)
         return info, mnemonic
 
     def import_secret(
@@ -271,8 +322,9 @@ class Keystore:
         backend: Backend = "file",
         *,
         overwrite: bool = False,
+        algo: str = SECP256K1,
     ) -> KeyInfo:
-        key = PrivateKey(parse_secret_hex(secret_hex))
+        key = PrivateKey(parse_secret_hex(secret_hex), check_algo(algo))
         return self.save(name, key, passphrase, backend, overwrite=overwrite)
 
     def import_mnemonic(
@@ -284,8 +336,9 @@ class Keystore:
         *,
         bip39_passphrase: str = "",
         overwrite: bool = False,
+        algo: str = SECP256K1,
     ) -> KeyInfo:
-        key = key_from_mnemonic(mnemonic, bip39_passphrase)
+        key = key_from_mnemonic(mnemonic, bip39_passphrase, algo)
         return self.save(name, key, passphrase, backend, overwrite=overwrite)
 
     def save(
@@ -302,7 +355,7 @@ class Keystore:
             raise KeystoreError(f"unknown keyring backend {backend!r}; use file or test")
         if path.exists() and not overwrite:
             raise KeyExists(f"a key named {name!r} already exists; pick another name or delete it")
-        info = KeyInfo(name, key.bech32, key.public_key.hex(), backend)
+        info = KeyInfo(name, key.bech32, key.public_key.hex(), backend, key.algo)
         data: dict[str, Any] = {k: v for k, v in asdict(info).items()}
         if backend == "test":
             data["warning"] = "UNENCRYPTED test key: for local devnets only, never real funds"

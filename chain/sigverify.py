@@ -8,8 +8,10 @@ account_number))`` goes, in chunks, to one helper process
 the node's process as before. When the ante handler reaches a tx's signature it
 takes the helper's answer only if it has arrived and was computed for exactly
 the public key and account number the ante handler uses; otherwise it checks
-the signature itself. The answer is the same pure function either way, so a
-block's result never depends on the helper: a node without one
+the signature itself. The check is the key type's (chain/crypto.py's
+``verify_signature`` on the typed key: sha256 of the SignDoc for secp256k1,
+keccak256 for eth_secp256k1), and the answer is the same pure function either
+way, so a block's result never depends on the helper: a node without one
 (``sig_verify_workers = 0``), a slow helper or a dead one gives the same app
 hash, only later.
 
@@ -29,7 +31,8 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("vcoin.sigverify")
 
-# (pubkey33, signature64, body_bytes, auth_info_bytes, account_number)
+# (typed pubkey, signature64, body_bytes, auth_info_bytes, account_number): the typed key
+# (chain/crypto.py) carries its type, so the helper checks by the key's rule
 Check = tuple[bytes, bytes, bytes, bytes, int]
 
 _LEN = 4

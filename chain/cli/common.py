@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 
 from chain.client import DEFAULT_RPC, NodeClient, TxResponse
 from chain.coins import DECIMALS, DENOM, DISPLAY, parse_coin_str
-from chain.crypto import AddressError, PrivateKey, from_bech32
+from chain.crypto import AddressError, PrivateKey, parse_address, to_bech32
 from chain.errors import ChainError
 from chain.keystore import (
     DEFAULT_SCRYPT_N,
@@ -93,17 +93,24 @@ class Env:
             print(text() if callable(text) else text)
 
     def resolve_address(self, text: str) -> str:
-        """A bech32 address as given, or the address of the key with that name."""
+        """The bech32 address of ``text``: a ``vcoin1…`` address as given, a ``0x…``
+        address (EIP-55; the same 20-byte account), or the name of a key."""
+        is_hex = text[:2] in ("0x", "0X")
         try:
-            from_bech32(text)
-            return text
+            addr = parse_address(text)
         except AddressError as e:
             try:
                 if self.keystore().exists(text):
                     return self.keystore().show(text).address
             except KeystoreError:
                 pass
-            raise CliError(f"{text!r} is neither a vcoin1… address nor a key name: {e}") from e
+            if is_hex:
+                raise CliError(str(e)) from e
+            raise CliError(
+                f"{text!r} is neither a vcoin1… address nor a key name "
+                f"(a 0x… address works too): {e}"
+            ) from e
+        return to_bech32(addr) if is_hex else text
 
     def signing_key(self, name: str, passphrase_file: str | None = None) -> PrivateKey:
         ks = self.keystore()

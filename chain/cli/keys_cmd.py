@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from chain.cli.common import CliError, Env, confirm
-from chain.crypto import PrivateKey
+from chain.crypto import ETH_SECP256K1, KEY_ALGOS, SECP256K1, PrivateKey
 from chain.keystore import (
     BACKEND_ENV,
     BACKENDS,
+    ETH_HD_PATH,
     LIGHT_SCRYPT_N,
     PASSPHRASE_ENV,
     Backend,
@@ -29,6 +30,11 @@ _BACKEND_HELP = (
     f"devnet keys only (env {BACKEND_ENV})"
 )
 _PASS_HELP = f"read the passphrase from this file (else env {PASSPHRASE_ENV}, else a prompt)"
+_ALGO_HELP = (
+    f"key type: {SECP256K1} (default; a Cosmos key, address ripemd160(sha256(key)), mnemonic "
+    f"path m/44'/118'/0'/0/0) or {ETH_SECP256K1} (Ethermint's; the account is the key's "
+    f"Ethereum address, the same in MetaMask; mnemonic path {ETH_HD_PATH})"
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,8 +50,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "add",
         help="create a new key from a fresh 24-word mnemonic",
         description="Create a key from a new BIP-39 mnemonic (Cosmos HD path "
-        "m/44'/118'/0'/0/0). The mnemonic is printed once: write it down, it is the "
-        "only way to restore the key.",
+        "m/44'/118'/0'/0/0; with --algo eth_secp256k1, Ethereum's m/44'/60'/0'/0/0). The "
+        "mnemonic is printed once: write it down, it is the only way to restore the key.",
     )
     add.add_argument("name", help="name for the key (letters, digits, . _ -)")
     _store_flags(add)
@@ -66,7 +72,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls = ks.add_parser("list", help="list keys with their addresses (no passphrase needed)")
     ls.set_defaults(func=run_list)
 
-    show = ks.add_parser("show", help="show a key's bech32 address and public key")
+    show = ks.add_parser(
+        "show",
+        help="show a key's address (vcoin1… and 0x…), Ethereum address and public key",
+        description="Show a key: its account's address in both forms (vcoin1… and the same "
+        "20 bytes as EIP-55 0x…), its type, its public key, and its Ethereum address "
+        "(keccak of the key: the account MetaMask controls with it). For a secp256k1 key the "
+        "Ethereum address is a different account from its vcoin1… address.",
+    )
     show.add_argument("name", help="key name")
     show.add_argument(
         "--address", "-a", action="store_true", help="print only the address (for scripts)"
@@ -102,6 +115,7 @@ def _store_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--passphrase-file", help=_PASS_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace a key of the same name")
+    p.add_argument("--algo", choices=KEY_ALGOS, default=SECP256K1, help=_ALGO_HELP)
     p.add_argument(
         "--light-kdf",
         action="store_true",
@@ -129,9 +143,21 @@ def _stored(info: KeyInfo) -> str:
 
 
 def _info_text(info: KeyInfo) -> str:
-    label = _stored(info)
+    if info.algo == ETH_SECP256K1:
+        eth_note = "(the same account: this key's Ethereum address)"
+    else:
+        eth_note = (
+            f"(keccak of this key: a DIFFERENT account from {info.address}; "
+            "MetaMask with this key controls that one)"
+        )
     return (
-        f"name:    {info.name}\naddress: {info.address}\npubkey:  {info.pubkey}\nstored:  {label}"
+        f"name:             {info.name}\n"
+        f"type:             {info.algo}\n"
+        f"address:          {info.address}\n"
+        f"                  {info.hex_address} (the same account, 0x form)\n"
+        f"Ethereum address: {info.eth_address} {eth_note}\n"
+        f"pubkey:           {info.pubkey}\n"
+        f"stored:           {_stored(info)}"
     )
 
 
@@ -144,6 +170,7 @@ def run_add(args: argparse.Namespace, env: Env) -> int:
         _new_passphrase(args, args.keyring_backend),
         args.keyring_backend,
         overwrite=args.overwrite,
+        algo=args.algo,
     )
     env.emit(
         {**info.to_json(), "mnemonic": mnemonic},
@@ -176,9 +203,9 @@ def run_import(args: argparse.Namespace, env: Env) -> int:
         raise CliError("no secret given: pass --secret-file or pipe the secret on stdin")
     # Decode the secret before asking for a passphrase, so a typo costs no prompt.
     if len(secret.split()) > 1:
-        key = key_from_mnemonic(secret)
+        key = key_from_mnemonic(secret, algo=args.algo)
     else:
-        key = PrivateKey(parse_secret_hex(secret))
+        key = PrivateKey(parse_secret_hex(secret), args.algo)
     phrase = _new_passphrase(args, args.keyring_backend)
     info = ks.save(args.name, key, phrase, args.keyring_backend, overwrite=args.overwrite)
     env.emit(info.to_json(), lambda: _info_text(info))
@@ -192,7 +219,9 @@ def run_list(args: argparse.Namespace, env: Env) -> int:
         if not keys:
             return f"no keys in {env.home / 'keys'}; create one with `vcoind keys add NAME`"
         width = max(len(k.name) for k in keys)
-        return "\n".join(f"{k.name:<{width}}  {k.address}  {_stored(k)}" for k in keys)
+        return "\n".join(
+            f"{k.name:<{width}}  {k.address}  {k.hex_address}  {k.algo}  {_stored(k)}" for k in keys
+        )
 
     env.emit([k.to_json() for k in keys], text)
     return 0

@@ -9,6 +9,10 @@
                 node_info, syncing
     consensus   /cosmos/consensus/v1/params;  node  /cosmos/base/node/v1beta1/config
 
+An ``{address}`` in a path is ``vcoin1…`` or its ``0x…`` form (EIP-55; all lower or
+all upper case hex carries no checksum); an account's ``pub_key`` is a
+``/cosmos.crypto.secp256k1.PubKey`` or ``/ethermint.crypto.v1.ethsecp256k1.PubKey``.
+
 Answers are the SDK's proto messages in the gateway's JSON; errors are the
 gateway's ``{"code", "message", "details"}`` with the matching HTTP status:
 4xx for what the client got wrong (a body over ``rest_max_body_bytes`` is
@@ -42,6 +46,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from chain.artifacts import ArtifactStore, artifact_router
+from chain.crypto import AddressError, parse_address, to_bech32
 from chain.errors import ChainError, ErrNotFound
 from chain.rest import encode as enc
 from chain.rest import info
@@ -65,6 +70,7 @@ from chain.rest.params import (
 from chain.rpc import jsonbody, txsearch
 from chain.rpc.guard import Guard
 from chain.rpc.query import QueryError, parse
+from chain.tx.ethsecp256k1 import TYPE_URL as ETH_PUBKEY_URL  # registers its type for JSON
 
 if TYPE_CHECKING:
     from chain.nodeview import NodeView
@@ -77,6 +83,17 @@ def _pack(msg: Message) -> AnyPb:
     a = AnyPb()
     a.Pack(msg, type_url_prefix="/")
     return a
+
+
+def path_address(text: str) -> str:
+    """An address path parameter, ``vcoin1…`` or ``0x…`` (EIP-55), as bech32 for the
+    app's queries; a bad ``0x`` address is a 400 that says what is wrong."""
+    if text[:2] not in ("0x", "0X"):
+        return text  # bech32 (or not): the query checks it and says what is wrong
+    try:
+        return to_bech32(parse_address(text))
+    except AddressError as e:
+        raise bad_request(str(e)) from e
 
 
 class RestService:
@@ -96,12 +113,16 @@ class RestService:
     # -- auth --------------------------------------------------------------------
     def base_account(self, address: str) -> tuple[Message, dict[str, Any]]:
         try:
-            d = self.custom("auth", "account", {"address": address})
+            d = self.custom("auth", "account", {"address": path_address(address)})
         except RestError as e:
             if e.code == NOT_FOUND:
                 raise not_found(f"account {address} not found") from e
             raise
-        pk = _pack(PubKey(key=bytes.fromhex(d["pub_key"]))) if d.get("pub_key") else None
+        pk = None
+        if d.get("pub_key"):
+            pk = _pack(PubKey(key=bytes.fromhex(d["pub_key"])))
+            if d.get("pub_key_type") == "eth_secp256k1":
+                pk.type_url = ETH_PUBKEY_URL  # Ethermint's type, the same shape
         base = auth_pb2.BaseAccount(
             address=d["address"],
             pub_key=pk,
@@ -132,7 +153,8 @@ class RestService:
 
     # -- bank --------------------------------------------------------------------
     def balances(self, address: str) -> dict[str, Any]:
-        coins = self.custom("bank", "all_balances", {"address": address})["balances"]
+        req = {"address": path_address(address)}
+        coins = self.custom("bank", "all_balances", req)["balances"]
         return enc.to_json(
             bank_q.QueryAllBalancesResponse(
                 balances=[Coin(**c) for c in coins], pagination=PageResponse(total=len(coins))
@@ -142,7 +164,8 @@ class RestService:
     def balance(self, address: str, denom: str) -> dict[str, Any]:
         if not denom:
             raise bad_request("invalid denom: give ?denom=avcn")
-        b = self.custom("bank", "balance", {"address": address, "denom": denom})["balance"]
+        req = {"address": path_address(address), "denom": denom}
+        b = self.custom("bank", "balance", req)["balance"]
         return enc.to_json(bank_q.QueryBalanceResponse(balance=Coin(**b)))
 
     def supply(self) -> dict[str, Any]:

@@ -13,7 +13,14 @@ from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignDoc, TxBody, Tx
 from google.protobuf.message import Message
 
 from chain.coins import DENOM, Coins, parse_coins
-from chain.crypto import AddressError, from_bech32, pubkey_to_address
+from chain.crypto import (
+    ETH_KEY_TAG,
+    AddressError,
+    from_bech32,
+    key_address,
+    key_algo,
+    to_bech32,
+)
 from chain.errors import (
     ChainError,
     ErrInvalidAddress,
@@ -30,8 +37,10 @@ from chain.errors import (
 )
 from chain.module import MsgSpec
 from chain.tx.canonical import parse as _parse
+from chain.tx.ethsecp256k1 import TYPE_URL as ETH_SECP256K1_URL
 
 SECP256K1_URL = "/cosmos.crypto.secp256k1.PubKey"
+_ETH_TAG = bytes([ETH_KEY_TAG])
 _DIRECT = SignMode.SIGN_MODE_DIRECT
 MAX_MSGS = 64
 
@@ -52,6 +61,7 @@ class CosmosTx:
     signature: bytes
     msgs: tuple[tuple[MsgSpec, Message], ...]  # each message and its route
     signer: bytes
+    # the typed key (chain/crypto.py): 33 bytes secp256k1, or ETH_KEY_TAG + 33 eth_secp256k1
     pubkey: bytes | None
     sequence: int
     fee: Coins
@@ -128,14 +138,16 @@ def decode(
         raise ErrNotSupported("only SIGN_MODE_DIRECT single signatures are accepted")
     pubkey: bytes | None = None
     if si.HasField("public_key"):
-        if si.public_key.type_url != SECP256K1_URL:
+        url = si.public_key.type_url
+        if url != SECP256K1_URL and url != ETH_SECP256K1_URL:
             raise ErrInvalidPubKey(
-                f"public key type {si.public_key.type_url!r}; expected {SECP256K1_URL}"
+                f"public key type {url!r}; expected {SECP256K1_URL} or {ETH_SECP256K1_URL}"
             )
+        # both types have the same shape: bytes key = 1, the compressed key
         pk = _parse(PubKey, si.public_key.value, "PubKey")
         if len(pk.key) != 33 or pk.key[0] not in (2, 3):
             raise ErrInvalidPubKey("public key must be a 33-byte compressed secp256k1 key")
-        pubkey = bytes(pk.key)
+        pubkey = bytes(pk.key) if url == SECP256K1_URL else _ETH_TAG + pk.key
     messages = body.messages
     if not messages:
         raise ErrInvalidRequest("tx has no messages")
@@ -162,8 +174,12 @@ def decode(
         signer = from_bech32(signer_b32)
     except AddressError as e:
         raise ErrInvalidAddress(f"signer: {e}") from e
-    if pubkey is not None and pubkey_to_address(pubkey) != signer:
-        raise ErrInvalidPubKey("the tx's public key does not belong to the messages' signer")
+    if pubkey is not None and key_address(pubkey) != signer:
+        raise ErrInvalidPubKey(
+            f"the tx's public key does not belong to the messages' signer {signer_b32}: "
+            f"as a {key_algo(pubkey)} key ({si.public_key.type_url}) it controls "
+            f"{to_bech32(key_address(pubkey))}"
+        )
     auth_fee = auth.fee
     fee = parse_coins(auth_fee.amount, allow_empty=True, what="fee")
     for d, _ in fee:

@@ -20,7 +20,10 @@ from google.protobuf.any_pb2 import Any as AnyPb
 from google.protobuf.message import Message
 
 from chain.coins import DENOM
-from chain.crypto import PrivateKey
+from chain.crypto import ETH_SECP256K1, PrivateKey
+from chain.tx.ethsecp256k1 import TYPE_URL as ETH_SECP256K1_URL
+
+SECP256K1_URL = "/cosmos.crypto.secp256k1.PubKey"
 
 
 def pack(msg: Message) -> AnyPb:
@@ -42,11 +45,14 @@ def sign_tx(
     memo: str = "",
     timeout_height: int = 0,
 ) -> bytes:
-    """Sign ``msgs`` with SIGN_MODE_DIRECT and return TxRaw bytes."""
+    """Sign ``msgs`` with SIGN_MODE_DIRECT and return TxRaw bytes. The public key
+    goes in with its type's URL (``/cosmos.crypto.secp256k1.PubKey``, or
+    ``/ethermint.crypto.v1.ethsecp256k1.PubKey`` for an eth_secp256k1 key, which
+    signs keccak256 of the SignDoc)."""
     body = TxBody(messages=[pack(m) for m in msgs], memo=memo, timeout_height=timeout_height)
     fee = gas_limit * gas_price if fee_amount is None else fee_amount
     pk = AnyPb(
-        type_url="/cosmos.crypto.secp256k1.PubKey",
+        type_url=ETH_SECP256K1_URL if key.algo == ETH_SECP256K1 else SECP256K1_URL,
         value=PubKey(key=key.public_key).SerializeToString(),
     )
     auth = AuthInfo(

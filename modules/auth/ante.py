@@ -5,6 +5,11 @@ The decorators run in order, each a small check or charge:
     tx size gas → timeout height → fee covers gas → account and sequence
     → public key → signature → fee taken → sequence bumped
 
+The public key is a typed key (chain/crypto.py): a ``secp256k1`` key signs
+sha256 of the SignDoc, an ``eth_secp256k1`` key keccak256 of it, and the
+account remembers the type with the key, so a later tx without a key is
+checked by the same rule.
+
 Signature, sequence and fee are checked against state; the fee is taken and
 the sequence bumped. These writes stand even when the messages then fail
 (``chain/execute.py``), so a failed tx still pays and cannot be replayed.

@@ -6,6 +6,8 @@ import argparse
 import json
 
 from chain.cli.common import CliError, Env, add_tx_flags, broadcast
+from chain.client import CODE_NOT_FOUND, SDK, QueryFailed
+from chain.crypto import from_bech32, to_eth_address
 from modules.auth.msgs import MsgUpdateParams
 
 
@@ -40,7 +42,7 @@ def register_query(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     acc = subparsers.add_parser(
         "account", help="account number, sequence and public key of an address"
     )
-    acc.add_argument("address", help="vcoin1… address or key name")
+    acc.add_argument("address", help="vcoin1… or 0x… address, or key name")
     acc.set_defaults(func=run_account)
 
 
@@ -67,17 +69,29 @@ def run_params_update(args: argparse.Namespace, env: Env) -> int:
 
 def run_account(args: argparse.Namespace, env: Env) -> int:
     addr = env.resolve_address(args.address)
-    acc = env.client().account(addr)
-    if acc is None:
-        raise CliError(f"account {addr} does not exist on chain: it has never received funds")
+    try:
+        d = env.client().query("auth", "account", {"address": addr})
+    except QueryFailed as e:
+        if e.codespace == SDK and e.code == CODE_NOT_FOUND:
+            raise CliError(
+                f"account {addr} does not exist on chain: it has never received funds"
+            ) from e
+        raise
+    hex_address = to_eth_address(from_bech32(str(d["address"])))
+    key_type = d.get("pub_key_type")
     env.emit(
         {
-            "address": acc.address,
-            "account_number": acc.account_number,
-            "sequence": acc.sequence,
-            "pub_key": acc.pub_key,
+            "address": d["address"],
+            "hex_address": hex_address,
+            "account_number": int(d["account_number"]),
+            "sequence": int(d["sequence"]),
+            "pub_key": d.get("pub_key"),
+            "pub_key_type": key_type,
         },
-        f"address:        {acc.address}\naccount_number: {acc.account_number}\n"
-        f"sequence:       {acc.sequence}\npub_key:        {acc.pub_key or '(none yet)'}",
+        f"address:        {d['address']}\n"
+        f"                {hex_address}\n"
+        f"account_number: {d['account_number']}\nsequence:       {d['sequence']}\n"
+        f"pub_key:        {d.get('pub_key') or '(none yet)'}"
+        + (f" ({key_type})" if key_type else ""),
     )
     return 0

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from chain.context import Ctx
-from chain.crypto import AddressError, from_bech32, to_bech32
+from chain.crypto import (
+    KEY_ALGOS,
+    SECP256K1,
+    AddressError,
+    account_key,
+    from_bech32,
+    key_algo,
+    key_pubkey,
+    to_bech32,
+)
 from modules.auth import state
 from modules.auth.errors import ErrInvalidParams
 from modules.auth.params import Params
@@ -35,6 +44,11 @@ def validate(g: dict[str, Any]) -> None:
             from_bech32(a["address"])
         except (AddressError, KeyError) as e:
             raise ErrInvalidParams(f"genesis account: {e}") from e
+        if a.get("pub_key"):
+            try:
+                _pubkey_of(a)
+            except ValueError as e:
+                raise ErrInvalidParams(f"genesis account {a['address']}: pub_key: {e}") from e
         n = int(a["account_number"])
         if n in seen or a["address"] in addrs:
             raise ErrInvalidParams(f"duplicate genesis account {a['address']} / number {n}")
@@ -42,12 +56,21 @@ def validate(g: dict[str, Any]) -> None:
         addrs.add(a["address"])
 
 
+def _pubkey_of(a: dict[str, Any]) -> bytes:
+    """A genesis account's typed key: ``pub_key`` (compressed key, hex) of type
+    ``pub_key_type`` (absent: secp256k1, as in files from before eth_secp256k1)."""
+    algo = a.get("pub_key_type", SECP256K1)
+    if algo not in KEY_ALGOS:
+        raise ValueError(f"pub_key_type {algo!r}; use one of {', '.join(KEY_ALGOS)}")
+    return account_key(bytes.fromhex(a["pub_key"]), algo)
+
+
 def init(ctx: Ctx, g: dict[str, Any]) -> None:
     state.set_params(ctx, Params.from_json(g.get("params", {})))
     top = int(g.get("next_account_number", "0"))
     for a in g.get("accounts", []):
         addr = from_bech32(a["address"])
-        pk = bytes.fromhex(a["pub_key"]) if a.get("pub_key") else None
+        pk = _pubkey_of(a) if a.get("pub_key") else None
         n = int(a["account_number"])
         acc = state.Account(
             addr, n, int(a.get("sequence", "0")), pk, a.get("name"), tuple(a.get("permissions", ()))
@@ -68,7 +91,9 @@ def export(ctx: Ctx) -> dict[str, Any]:
             "sequence": str(acc.sequence),
         }
         if acc.pubkey:
-            d["pub_key"] = acc.pubkey.hex()
+            d["pub_key"] = key_pubkey(acc.pubkey).hex()
+            if key_algo(acc.pubkey) != SECP256K1:
+                d["pub_key_type"] = key_algo(acc.pubkey)
         if acc.module:
             d["name"] = acc.module
             d["permissions"] = list(acc.permissions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chain.context import Ctx
-from chain.crypto import AddressError, from_bech32, to_bech32
+from chain.crypto import AddressError, key_algo, key_pubkey, parse_address, to_bech32
 from chain.errors import ErrInvalidAddress, ErrNotFound
 from modules.auth import state
 
@@ -15,8 +15,10 @@ def account_json(acc: state.Account) -> dict[str, Any]:
         "address": to_bech32(acc.address),
         "account_number": str(acc.number),
         "sequence": str(acc.sequence),
-        "pub_key": None if acc.pubkey is None else acc.pubkey.hex(),
+        "pub_key": None if acc.pubkey is None else key_pubkey(acc.pubkey).hex(),
     }
+    if acc.pubkey is not None:
+        d["pub_key_type"] = key_algo(acc.pubkey)  # secp256k1 or eth_secp256k1
     if acc.module is not None:
         d["name"] = acc.module
         d["permissions"] = list(acc.permissions)
@@ -25,7 +27,7 @@ def account_json(acc: state.Account) -> dict[str, Any]:
 
 def account(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
     try:
-        addr = from_bech32(str(req.get("address", "")))
+        addr = parse_address(str(req.get("address", "")))
     except AddressError as e:
         raise ErrInvalidAddress(str(e)) from e
     acc = state.get_account(ctx, addr)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, replace
 
 from chain.context import Ctx
-from chain.crypto import module_address, pubkey_to_address
+from chain.crypto import key_address, module_address
 from chain.params import ParamsStore
 from modules.auth import keys
 from modules.auth.keys import NAME
@@ -21,6 +21,8 @@ class Account:
     address: bytes
     number: int
     sequence: int = 0
+    # the typed key (chain/crypto.py): its length tells its type, so it is stored as
+    # it is; a stored 33-byte key (all keys before eth_secp256k1) is secp256k1
     pubkey: bytes | None = None
     module: str | None = None  # module accounts carry their name
     permissions: tuple[str, ...] = ()
@@ -87,7 +89,8 @@ def new_account(ctx: Ctx, addr: bytes, sequence: int = 0, pubkey: bytes | None =
 
 
 def set_pubkey(ctx: Ctx, acc: Account, pubkey: bytes) -> Account:
-    if pubkey_to_address(pubkey) != acc.address:
+    """Record the account's typed key; it must control the account by its type's rule."""
+    if key_address(pubkey) != acc.address:
         raise ValueError("public key does not match the account address")
     acc = replace(acc, pubkey=pubkey)
     set_account(ctx, acc)

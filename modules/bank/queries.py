@@ -6,7 +6,7 @@ from typing import Any
 
 from chain.coins import DENOM, coins_json
 from chain.context import Ctx
-from chain.crypto import AddressError, from_bech32
+from chain.crypto import AddressError, parse_address
 from chain.errors import ErrInvalidAddress
 from modules.bank import state
 from modules.bank.genesis import DENOM_METADATA
@@ -14,7 +14,7 @@ from modules.bank.genesis import DENOM_METADATA
 
 def _addr(req: dict[str, Any]) -> bytes:
     try:
-        return from_bech32(str(req.get("address", "")))
+        return parse_address(str(req.get("address", "")))  # vcoin1… or 0x…
     except AddressError as e:
         raise ErrInvalidAddress(str(e)) from e
 
