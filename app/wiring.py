@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from chain.context import Ctx
 from chain.crypto import module_address
-from chain.module import Module
+from chain.module import Module, MsgSpec
 from modules import (
     auth,
     authz,
@@ -38,6 +38,7 @@ from modules.drip import state as drip_state
 from modules.drip.keeper import DripKeeper
 from modules.evm import state as evm_state
 from modules.evm.keeper import EvmKeeper
+from modules.evm.precompiles import Bridge
 from modules.jobs import state as jobs_state
 from modules.jobs.keeper import JobsKeeper
 from modules.jobs.msgs import CANCEL_JOB_URL, POST_JOB_URL, PostJob
@@ -90,6 +91,17 @@ def build() -> Wiring:
     authz_keeper.allow(POST_JOB_URL, post_job_spend)
     authz_keeper.allow(CANCEL_JOB_URL, no_spend)
     evm_keeper = EvmKeeper(bank_keeper, accounts, bank_keeper.blocked)
+    routes: dict[str, MsgSpec] = {}  # filled below, once every module is built
+    evm_keeper.bridge = Bridge(
+        bank=bank_keeper,
+        staking=staking_keeper,
+        slashing=slashing_keeper,
+        routes=routes,
+        authority=accounts.authority,
+        get_job=jobs_keeper.get_job,
+        burn_bps=lambda ctx: jobs_state.get_params(ctx).burn_bps,
+        platform_mint=mint_keeper.platform_mint,
+    )
     params_owners: dict[str, ParamsOwner] = {
         p.module: p
         for p in (
@@ -119,7 +131,8 @@ def build() -> Wiring:
         authz.build(authz_keeper),  # MsgExec runs inner messages through these routes
         evm.build(evm_keeper),  # Ethereum txs; end block: the next base fee
     ]
-    authz_keeper.set_routes({s.type_url: s for m in modules for s in m.msgs})
+    routes.update({s.type_url: s for m in modules for s in m.msgs})
+    authz_keeper.set_routes(dict(routes))
     keepers: dict[str, object] = {
         "staking": staking_keeper,
         "reputation": reputation_keeper,

@@ -34,7 +34,7 @@ from chain.crypto import to_bech32
 from chain.errors import ChainError
 from chain.events import Event
 from chain.results import TxResult, short_log
-from modules.evm import state
+from modules.evm import precompiles, state
 from modules.evm.errors import (
     ErrEthFee,
     ErrEthFunds,
@@ -56,8 +56,10 @@ def hexaddr(addr: bytes) -> str:
 
 
 class VCoinComputation(CancunComputation):
-    """Cancun's computation with VCoin's precompiles (modules/evm/precompiles.py adds
-    them at wiring) and no value sent to module accounts."""
+    """Cancun's computation with VCoin's bridges to the native modules
+    (modules/evm/precompiles.py) and no value sent to module accounts."""
+
+    _precompiles = {**CancunComputation.get_precompiles(), **precompiles.precompiles()}
 
     @classmethod
     def apply_message(
@@ -281,7 +283,7 @@ def tx_result(etx: EthTx, out: Outcome, base_fee: int, height: int) -> TxResult:
     err = c.error
     if isinstance(err, Revert):
         reason = revert_reason(bytes(c.output))
-        e: ChainError = ErrExecutionReverted(f"execution reverted{': ' + reason if reason else ''}")
+        e: ChainError = ErrExecutionReverted(reason or "no reason given")
     else:
         e = ErrExecutionFailed(f"{type(err).__name__}: {str(err)[:300] or 'no detail'}")
     return TxResult(

@@ -101,6 +101,26 @@ def validate(g: dict[str, Any]) -> None:
     if fee < p.min_base_fee:
         raise ErrInvalidGenesis(f"base_fee {fee} is below min_base_fee {p.min_base_fee}")
     _contracts(g)
+    _block_hashes(g)
+
+
+def _block_hashes(g: dict[str, Any]) -> list[tuple[int, bytes]]:
+    """The last blocks' hashes of an exported chain (BLOCKHASH keeps answering)."""
+    out = []
+    items = g.get("block_hashes", [])
+    if not isinstance(items, list) or len(items) > state.BLOCK_HASHES_KEPT:
+        raise ErrInvalidGenesis(
+            f"block_hashes must be a list of at most {state.BLOCK_HASHES_KEPT} entries"
+        )
+    for d in items:
+        try:
+            height = int(str(d["height"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ErrInvalidGenesis(f"block hash entry {d!r:.80}: {e}") from e
+        if not 0 < height < 2**63:
+            raise ErrInvalidGenesis(f"block hash entry {d!r:.80}: height out of range")
+        out.append((height, _hex(d.get("hash"), "block hash", 32)))
+    return out
 
 
 def init(ctx: Ctx, g: dict[str, Any]) -> None:
@@ -112,6 +132,8 @@ def init(ctx: Ctx, g: dict[str, Any]) -> None:
         state.set_code(ctx, addr, code, keccak(code))
         for slot, value in sorted(storage.items()):
             state.set_storage(ctx, addr, slot, value)
+    for height, h in _block_hashes(g):
+        state.set_block_hash(ctx, height, h)
 
 
 def export(ctx: Ctx) -> dict[str, Any]:
@@ -129,4 +151,7 @@ def export(ctx: Ctx) -> dict[str, Any]:
         "params": state.get_params(ctx).to_json(),
         "base_fee": str(state.base_fee(ctx)),
         "contracts": contracts,
+        "block_hashes": [
+            {"height": str(h), "hash": "0x" + v.hex()} for h, v in state.block_hashes(ctx)
+        ],
     }

@@ -11,6 +11,7 @@ from chain.results import TxResult
 from modules.evm import executor, state, txs
 from modules.evm.errors import ErrEthInvalid
 from modules.evm.expected import AccountKeeper, BankKeeper
+from modules.evm.precompiles import Bridge
 from modules.evm.statedb import EvmBackend
 
 log = logging.getLogger("vcoin.evm")
@@ -29,9 +30,11 @@ class EvmKeeper:
         self.accounts = accounts
         self.blocked = blocked
         self.coinbase = module_address(FEE_COLLECTOR)
+        # the precompiles' reach into the native modules; the wiring sets it
+        self.bridge: Bridge | None = None
 
     def backend(self, ctx: Ctx) -> EvmBackend:
-        return EvmBackend(ctx, self.bank, self.accounts, self.blocked, self.coinbase)
+        return EvmBackend(ctx, self.bank, self.accounts, self.blocked, self.coinbase, self.bridge)
 
     # -- txs (chain.foreign.ForeignTxs) ------------------------------------------------
     def claims(self, raw: bytes) -> bool:

@@ -138,3 +138,14 @@ def contracts(ctx: Ctx) -> Iterator[tuple[bytes, bytes]]:
     p = keys.CODE_PREFIX
     for k, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
         yield k[1:], v[32:]
+
+
+def block_hashes(ctx: Ctx) -> Iterator[tuple[int, bytes]]:
+    """The kept (height, hash) pairs, oldest first (for genesis export)."""
+    p = keys.BLOCK_HASH_PREFIX
+    for k, v in ctx.kv(NAME).iterate(p, prefix_end(p)):
+        yield int.from_bytes(k[1:], "big"), v
+
+
+def set_block_hash(ctx: Ctx, height: int, h: bytes) -> None:
+    ctx.kv(NAME).set(keys.block_hash(height), h)

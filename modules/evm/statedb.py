@@ -28,6 +28,7 @@ from typing import Any
 
 from eth.abc import AccountDatabaseAPI, MetaWitnessAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
+from eth.db.journal import get_next_checkpoint
 from eth.exceptions import VMError
 from eth.typing import JournalDBCheckpoint
 from eth_hash.auto import keccak
@@ -55,12 +56,14 @@ class EvmBackend:
         accounts: AccountKeeper,
         blocked: frozenset[bytes],
         coinbase: bytes,
+        bridge: Any = None,
     ) -> None:
         self.ctx = ctx
         self.bank = bank
         self.accounts = accounts
         self.blocked = blocked
         self.coinbase = coinbase
+        self.bridge = bridge  # modules/evm/precompiles.Bridge: what the precompiles reach
 
 
 class ChainAccountDB(AccountDatabaseAPI):
@@ -74,7 +77,6 @@ class ChainAccountDB(AccountDatabaseAPI):
         # layers[0] is the tx's own branch; record() pushes, discard/commit pop
         self.layers: list[Ctx] = [db.ctx.branch()]
         self._checkpoints: dict[int, int] = {}
-        self._next_checkpoint = 1
         self._warm: set[bytes] = set()
         self._warm_log: list[bytes] = []
         self._warm_marks: dict[int, int] = {}
@@ -86,12 +88,12 @@ class ChainAccountDB(AccountDatabaseAPI):
         return self.layers[-1]
 
     def record(self) -> JournalDBCheckpoint:
-        cp = self._next_checkpoint
-        self._next_checkpoint += 1
+        # py-evm's own counter: transient storage journals under the same ids
+        cp = get_next_checkpoint()
         self._checkpoints[cp] = len(self.layers)
         self._warm_marks[cp] = len(self._warm_log)
         self.layers.append(self.top.branch())
-        return JournalDBCheckpoint(cp)
+        return cp
 
     def _depth(self, checkpoint: JournalDBCheckpoint) -> int:
         depth = self._checkpoints.pop(checkpoint, None)

@@ -7,6 +7,7 @@ from chain.events import Event
 
 MINTED = "Minted"
 MINT_REWARD = "MintReward"
+PLATFORM_MINTED = "PlatformMinted"
 
 
 def minted(epoch: int, amount: int, units: int, workers: int, to_treasury: int) -> Event:
@@ -24,3 +25,7 @@ def mint_reward(epoch: int, worker: bytes, units: int, amount: int) -> Event:
     return Event.of(
         MINT_REWARD, epoch=epoch, address=to_bech32(worker), compute_units=units, amount=amount
     )
+
+
+def platform_minted(to: bytes, amount: int) -> Event:
+    return Event.of(PLATFORM_MINTED, address=to_bech32(to), amount=amount)

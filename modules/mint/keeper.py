@@ -35,6 +35,18 @@ class MintKeeper:
         if units:
             state.set_units(ctx, worker, state.units_of(ctx, worker) + units)
 
+    def platform_mint(self, ctx: Ctx, to: bytes, amount: int) -> None:
+        """The platform authority's mint (VCoin.sol's ``mint``, through the EVM's
+        mint precompile, which checked the authority): minted into this module's
+        account, counted in the total minted, paid out at once."""
+        if amount <= 0:
+            raise ValueError("a mint is of a positive amount")
+        coins = ((DENOM, amount),)
+        self.bank.mint(ctx, ACCOUNT, coins)
+        state.set_total_minted(ctx, state.total_minted(ctx) + amount)
+        self.bank.send_from_module(ctx, ACCOUNT, to, coins)
+        ctx.emit(events.platform_minted(to, amount))
+
     def total_minted(self, ctx: Ctx) -> int:
         return state.total_minted(ctx)
 

@@ -72,7 +72,27 @@ class SlashingKeeper:
         self, ctx: Ctx, worker: bytes, attesting_oracles: list[bytes], role: str = WORKER
     ) -> None:
         p = state.get_params(ctx)
-        self.reputation.add_penalty(ctx, worker, p.cheat_penalty_bps, "cheating")
+        self._punish(ctx, worker, p.cheat_penalty_bps, attesting_oracles, role, "cheating")
+
+    def punish_by_authority(self, ctx: Ctx, node: bytes, penalty_bps: int) -> int:
+        """The platform authority's own verdict on a worker (VCoin.sol's ``slash``,
+        through the EVM's staking precompile; the caller checked the authority):
+        ``penalty_bps`` reputation points, then this module's rules as for a caught
+        cheat: jail, a stake slash under ``slash_below_bps``, a ban under
+        ``tombstone_below_bps``. Returns the avcn slashed."""
+        return self._punish(ctx, node, penalty_bps, [], WORKER, "slashed by the authority")
+
+    def _punish(
+        self,
+        ctx: Ctx,
+        worker: bytes,
+        penalty_bps: int,
+        attesting_oracles: list[bytes],
+        role: str,
+        reason: str,
+    ) -> int:
+        p = state.get_params(ctx)
+        self.reputation.add_penalty(ctx, worker, penalty_bps, reason)
         self.staking.jail(ctx, worker, role, ctx.block.height + self.staking.jail_blocks(ctx))
         score = self.reputation.score(ctx, worker)
         slashed = 0
@@ -92,6 +112,7 @@ class SlashingKeeper:
                 tombstoned,
             )
         )
+        return slashed
 
     def record_timeout(self, ctx: Ctx, worker: bytes) -> None:
         self.reputation.record_result(ctx, worker, False)

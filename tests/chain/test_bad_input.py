@@ -30,6 +30,7 @@ from tests.support.chain import (
     VCN,
     Chain,
     assert_ok,
+    block_hash,
     make_genesis,
     msg_send,
     new_app,
@@ -226,7 +227,7 @@ CASES = [
     Case("truncated protobuf", _truncated, "sdk", 2, "not valid protobuf", "decode"),
     Case("empty tx", lambda c, k: b"", "sdk", 2, "empty tx", "decode"),
     Case("TxRaw without a body", lambda c, k: _no_body(c, k), "sdk", 2, "empty body", "decode"),
-    Case("ethereum envelope", lambda c, k: b"\x02" + bytes(40), "sdk", 37, "Ethereum", "decode"),
+    Case("bad ethereum tx", lambda c, k: b"\x02" + bytes(40), "evm", 4, "malformed", "decode"),
     Case("bad signature", _bad_signature, "sdk", 4, "signature verification failed", "ante"),
     Case("wrong chain id", _send(chain_id="vcoin-other-9"), "sdk", 4, "chain-id", "ante"),
     Case("wrong account number", _send(account_number=12345), "sdk", 4, "account number", "ante"),
@@ -358,13 +359,15 @@ def test_refused_inside_a_block_while_others_succeed(
         else:
             assert after == (bal0, seq0), case.name
     assert c.app.check_invariants() == []
-    # the refused txs left nothing behind: a twin fed the block without them agrees
+    # the refused txs left nothing behind: a twin fed the block without them, under
+    # the same header (the EVM keeps block hashes in state for BLOCKHASH), agrees
     twin = make_app()
-    *earlier, (_, t) = c.history
+    *earlier, (block_txs, t) = c.history
     for txs, ti in earlier:
         run_block(twin, txs, ti)
     charged = [b for b, case in zip(bad, CASES, strict=True) if case.stage == "msg"]
-    run_block(twin, [first, *charged, last], t)
+    height = c.app.info().last_block_height
+    run_block(twin, [first, *charged, last], t, block_hash(height, block_txs))
     assert twin.info() == c.app.info()
 
 

@@ -89,11 +89,16 @@ def block_hash(height: int, txs: Sequence[bytes]) -> bytes:
     return h.digest()
 
 
-def run_block(app: App, txs: Sequence[bytes], time_ns: int | None = None) -> BlockResult:
-    """FinalizeBlock + Commit of the next block; time defaults to one interval after the last."""
+def run_block(
+    app: App, txs: Sequence[bytes], time_ns: int | None = None, hash_: bytes | None = None
+) -> BlockResult:
+    """FinalizeBlock + Commit of the next block; time defaults to one interval after
+    the last, the hash to one of the height and txs (``hash_``: that header's hash,
+    to run other txs under the same header)."""
     height = app.info().last_block_height + 1
     t = app.last_block_time_ns + BLOCK_INTERVAL_NS if time_ns is None else time_ns
-    block = BlockInfo(app.chain_id, height, t, block_hash(height, txs))
+    h = block_hash(height, txs) if hash_ is None else hash_
+    block = BlockInfo(app.chain_id, height, t, h)
     result = app.finalize_block(block, list(txs))
     app.commit()
     return result
