@@ -119,7 +119,7 @@ ERC20 = [
     "approve(address,uint256)",
     "transferFrom(address,address,uint256)",
 ]
-ARTIFACTS = sorted([*PRECOMPILES, *FACADES, "OZToken"])
+ARTIFACTS = sorted([*PRECOMPILES, *FACADES, "OZToken", "BankProbe"])
 
 
 def canonical(param: dict[str, Any]) -> str:
