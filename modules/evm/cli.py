@@ -21,7 +21,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 
-from chain.cli.common import CliError, Env, confirm, fmt_vcn
+from chain.cli.common import CliError, Env, confirm, fmt_vcn, parse_amount_avcn
 from chain.client import TxResponse, tx_hash
 from chain.coins import DISPLAY
 from chain.crypto import (
@@ -43,28 +43,17 @@ REVERTED = "execution reverted"
 
 # -- parsing ----------------------------------------------------------------------------
 def parse_uint(text: str, what: str) -> int:
-    """``text`` as a non-negative integer: decimal, 0x hex, or with a gwei/VCN/avcn unit."""
+    """``text`` as a whole number ≥ 0: decimal, 0x hex, ``2gwei``, ``1.5VCN`` or ``7avcn``."""
     s = text.strip().lower().replace("_", "")
-    scale = 1
-    for unit, mult in (("gwei", GWEI), ("avcn", 1), ("vcn", 10**18), ("wei", 1)):
-        if s.endswith(unit):
-            s, scale = s[: -len(unit)], mult
-            break
     try:
-        if s.startswith("0x"):
-            n = int(s, 16)
-        elif "." in s and scale > 1:
-            whole, _, frac = s.partition(".")
-            digits = len(str(scale)) - 1
-            if len(frac) > digits:
-                raise ValueError("too many decimals")
-            n = int(whole or "0") * scale + int(frac.ljust(digits, "0") or "0")
-            scale = 1
+        if s.endswith("gwei"):
+            n = int(s[:-4], 0) * GWEI
+        elif s.endswith("vcn"):
+            n = parse_amount_avcn(s, what)
         else:
-            n = int(s, 10)
+            n = int(s, 0)
     except ValueError as e:
         raise CliError(f"{what} {text!r} is not a whole number (e.g. 21000, 0x5208, 2gwei)") from e
-    n *= scale
     if not 0 <= n < 2**256:
         raise CliError(f"{what} must be in [0, 2^256)")
     return n
@@ -94,37 +83,30 @@ def address_of(env: Env, text: str) -> bytes:
         raise CliError(f"{text!r} is neither a 0x… / vcoin1… address nor a key name: {e}") from e
 
 
-def _abi_value(typ: str, v: Any) -> Any:
-    """A JSON value as eth_abi wants it for ``typ``."""
+def _abi_value(env: Env, typ: str, v: Any) -> Any:
+    """A JSON value as eth_abi wants it for ``typ`` (an address may be a key name)."""
     if typ.endswith("]"):
-        inner = typ[: typ.rindex("[")]
         if not isinstance(v, list):
             raise CliError(f"a {typ} argument is a JSON list, got {v!r}")
-        return [_abi_value(inner, x) for x in v]
+        return [_abi_value(env, typ[: typ.rindex("[")], x) for x in v]
     if typ.startswith(("uint", "int")):
         if isinstance(v, bool) or not isinstance(v, int | str):
             raise CliError(f"a {typ} argument is a number or a numeric string, got {v!r}")
         return int(v, 0) if isinstance(v, str) else v
     if typ == "address":
-        try:
-            return to_eth_address(parse_address(str(v)))
-        except AddressError as e:
-            raise CliError(f"address argument {v!r}: {e}") from e
+        return to_eth_address(address_of(env, str(v)))
     if typ.startswith("bytes"):
         return parse_data(str(v), f"{typ} argument")
     return v
 
 
-def encode_args(types: list[str], values: Any) -> bytes:
-    if not isinstance(values, list):
-        raise CliError("--args is a JSON list, e.g. '[\"0xab…\", 1000]'")
+def encode_args(env: Env, types: list[str], values: list[Any]) -> bytes:
     if len(values) != len(types):
         raise CliError(f"--args has {len(values)} values; ({', '.join(types)}) takes {len(types)}")
+    vals = [_abi_value(env, t, v) for t, v in zip(types, values, strict=True)]
     try:
-        return abi_encode(types, [_abi_value(t, v) for t, v in zip(types, values, strict=True)])
-    except CliError:
-        raise
-    except Exception as e:  # eth_abi's encoders raise many kinds
+        return abi_encode(types, vals)
+    except Exception as e:  # noqa: BLE001 - eth_abi's encoders raise many kinds
         raise CliError(f"--args do not encode as ({', '.join(types)}): {e}") from e
 
 
@@ -149,13 +131,13 @@ def split_sig(sig: str) -> tuple[str, list[str]]:
     return s, [t for t in inner.split(",") if t]
 
 
-def calldata(args: argparse.Namespace) -> bytes:
+def calldata(env: Env, args: argparse.Namespace) -> bytes:
     """--data, or --sig with --args ABI-encoded after the 4-byte selector."""
     if args.data and args.sig:
         raise CliError("give --data or --sig (with --args), not both")
     if args.sig:
         canon, types = split_sig(args.sig)
-        return keccak256(canon.encode())[:4] + encode_args(types, load_args(args.args))
+        return keccak256(canon.encode())[:4] + encode_args(env, types, load_args(args.args))
     if args.args:
         raise CliError("--args needs --sig (the function's signature)")
     return parse_data(args.data or "0x")
@@ -171,7 +153,7 @@ def load_artifact(path: str) -> dict[str, Any]:
     return art
 
 
-def deploy_code(art: dict[str, Any], args_json: str | None) -> bytes:
+def deploy_code(env: Env, art: dict[str, Any], args_json: str | None) -> bytes:
     """The artifact's bytecode followed by its ABI-encoded constructor arguments."""
     code = parse_data(art["bytecode"], "the artifact's bytecode")
     if not code:
@@ -179,7 +161,7 @@ def deploy_code(art: dict[str, Any], args_json: str | None) -> bytes:
     ctor = next((x for x in art.get("abi") or [] if x.get("type") == "constructor"), None)
     types = [i["type"] for i in (ctor or {}).get("inputs") or []]
     values = load_args(args_json)
-    return code + (encode_args(types, values) if types or values else b"")
+    return code + (encode_args(env, types, values) if types or values else b"")
 
 
 # -- signing and sending ----------------------------------------------------------------
@@ -261,48 +243,79 @@ def revert_reason_of(resp: TxResponse) -> str:
     return ""
 
 
-def result_json(resp: TxResponse, eth_raw: bytes) -> dict[str, Any]:
-    """What an Ethereum wallet would show of the tx, and the CometBFT side of it."""
-    eth = {k: v[0] for k in _ETH_KEYS if (v := resp.attributes("ethereum_tx", k))}
-    status = eth.get("status", "")
-    return {
-        "eth_hash": "0x" + keccak256(eth_raw).hex(),
-        "txhash": resp.hash,
-        "height": resp.height,
-        "code": resp.code,
-        "codespace": resp.codespace,
-        "log": resp.log,
-        "status": status,
-        "gas_used": eth.get("gas_used", str(resp.gas_used)),
-        "gas_limit": eth.get("gas_limit", str(resp.gas_wanted)),
-        "contract_address": eth.get("contract", ""),
-        "from": eth.get("from", ""),
-        "to": eth.get("to", ""),
-        "nonce": eth.get("nonce", ""),
-        "effective_gas_price": eth.get("effective_gas_price", ""),
-        "revert_reason": revert_reason_of(resp),
-        "logs": _logs(resp.events),
-    }
-
-
 _ETH_KEYS = (
     "hash from to contract nonce type value gas_limit gas_used effective_gas_price "
     "base_fee_burned tip_paid status"
 ).split()
 
 
-def _attrs(e: dict[str, Any]) -> dict[str, str]:
-    return {str(a.get("key")): str(a.get("value", "")) for a in e.get("attributes") or []}
-
-
-def _logs(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for e in events:
+def receipt(resp: TxResponse, eth_hash: str, index: int = 0) -> dict[str, Any]:
+    """A receipt (Ethereum's field names) of a tx result, with its CometBFT side."""
+    eth = {k: v[0] for k in _ETH_KEYS if (v := resp.attributes("ethereum_tx", k))}
+    logs: list[dict[str, Any]] = []
+    for e in resp.events:
         if e.get("type") == "tx_log":
-            a = _attrs(e)
-            topics = [t for t in a.get("topics", "").split(",") if t]
-            out.append({"address": a.get("address", ""), "topics": topics, "data": a.get("data")})
-    return out
+            a = {str(x.get("key")): str(x.get("value", "")) for x in e.get("attributes") or []}
+            logs.append(
+                {
+                    "address": a.get("address", ""),
+                    "topics": [t for t in a.get("topics", "").split(",") if t],
+                    "data": a.get("data", "0x"),
+                    "logIndex": len(logs),
+                    "transactionHash": eth_hash,
+                    "blockNumber": resp.height,
+                }
+            )
+    return {
+        "transactionHash": eth_hash,
+        "cometbftHash": resp.hash,
+        "blockNumber": resp.height,
+        "transactionIndex": index,
+        "from": eth.get("from", ""),
+        "to": eth.get("to") or None,
+        "contractAddress": eth.get("contract") or None,
+        "nonce": eth.get("nonce", ""),
+        "type": eth.get("type", ""),
+        "value": eth.get("value", ""),
+        "status": int(eth["status"]) if "status" in eth else None,  # None: it did not run
+        "gasLimit": eth.get("gas_limit", str(resp.gas_wanted)),
+        "gasUsed": eth.get("gas_used", str(resp.gas_used)),
+        "effectiveGasPrice": eth.get("effective_gas_price", ""),
+        "baseFeeBurned": eth.get("base_fee_burned", ""),
+        "tipPaid": eth.get("tip_paid", ""),
+        "code": resp.code,
+        "codespace": resp.codespace,
+        "log": resp.log,
+        "revertReason": revert_reason_of(resp),
+        "logs": logs,
+    }
+
+
+def receipt_text(out: dict[str, Any], pending: bool = False) -> str:
+    height = out["blockNumber"] or ("pending (sync broadcast)" if pending else "none")
+    code = f"{out['code']}" + (f" ({out['codespace']})" if out["codespace"] else "")
+    lines = [
+        f"eth hash:  {out['transactionHash']}",
+        f"txhash:    {out['cometbftHash']}",
+        f"height:    {height}",
+        f"code:      {code}",
+    ]
+    if out["status"] is not None:
+        lines += [
+            f"status:    {out['status']} ({'success' if out['status'] else 'failed'})",
+            f"from:      {out['from']}",
+            f"to:        {out['to'] or '(contract creation)'}",
+            f"gas used:  {out['gasUsed']} of {out['gasLimit']} at {out['effectiveGasPrice']}",
+        ]
+    if out["contractAddress"]:
+        lines.append(f"contract:  {to_eth_address(parse_address(out['contractAddress']))}")
+    if out["revertReason"]:
+        lines.append(f"revert:    {out['revertReason']}")
+    if out["logs"]:
+        lines.append(f"logs:      {len(out['logs'])}")
+    if out["log"] and not out["revertReason"]:
+        lines.append(f"log:       {out['log']}")
+    return "\n".join(lines)
 
 
 def send(env: Env, raw: bytes, mode: str) -> int:
@@ -320,27 +333,8 @@ def send(env: Env, raw: bytes, mode: str) -> int:
         else:
             deliver = r.get("tx_result") or r.get("deliver_tx") or {}
             resp = TxResponse.of(r.get("hash") or h, r.get("height"), deliver)
-    out = result_json(resp, unwrap(raw))
-
-    def text() -> str:
-        lines = [f"eth hash:  {out['eth_hash']}", f"txhash:    {out['txhash']}"]
-        height = resp.height or ("pending (sync broadcast)" if resp.ok else "none")
-        lines.append(f"height:    {height}")
-        code = f"{resp.code}" + (f" ({resp.codespace})" if resp.codespace else "")
-        lines.append(f"code:      {code}")
-        if out["status"]:
-            ok = "success" if out["status"] == "1" else "failed"
-            lines.append(f"status:    {out['status']} ({ok})")
-            lines.append(f"gas used:  {out['gas_used']} of {out['gas_limit']}")
-        if out["contract_address"]:
-            lines.append(f"contract:  {to_eth_address(parse_address(out['contract_address']))}")
-        if out["revert_reason"]:
-            lines.append(f"revert:    {out['revert_reason']}")
-        if resp.log:
-            lines.append(f"log:       {resp.log}")
-        return "\n".join(lines)
-
-    env.emit(out, text)
+    out = receipt(resp, "0x" + keccak256(unwrap(raw)).hex())
+    env.emit(out, lambda: receipt_text(out, pending=resp.ok))
     if not resp.ok:
         where = "in its block (the gas was paid)" if resp.height else "before it entered a block"
         print(f"error: the chain refused the tx {where}: {resp.log}", file=sys.stderr)
@@ -503,12 +497,12 @@ def _send_signed(env: Env, args: argparse.Namespace, to: bytes | None, data: byt
 
 
 def run_deploy(args: argparse.Namespace, env: Env) -> int:
-    code = deploy_code(load_artifact(args.artifact), args.args)
+    code = deploy_code(env, load_artifact(args.artifact), args.args)
     return _send_signed(env, args, None, code)
 
 
 def run_call_contract(args: argparse.Namespace, env: Env) -> int:
-    return _send_signed(env, args, address_of(env, args.to), calldata(args))
+    return _send_signed(env, args, address_of(env, args.to), calldata(env, args))
 
 
 def run_account(args: argparse.Namespace, env: Env) -> None:
@@ -559,7 +553,7 @@ def run_base_fee(args: argparse.Namespace, env: Env) -> None:
 
 
 def run_call(args: argparse.Namespace, env: Env) -> int:
-    req: dict[str, Any] = {"data": "0x" + calldata(args).hex()}
+    req: dict[str, Any] = {"data": "0x" + calldata(env, args).hex()}
     req["value"] = str(parse_uint(args.value, "--value"))
     if args.to:
         req["to"] = "0x" + address_of(env, args.to).hex()
@@ -587,41 +581,6 @@ def run_call(args: argparse.Namespace, env: Env) -> int:
     return 0 if out.get("success") else 1
 
 
-def receipt_of(tx: dict[str, Any], eth_hash: str) -> dict[str, Any]:
-    """A receipt (Ethereum's field names) from a tx_search hit."""
-    res = tx.get("tx_result") or {}
-    resp = TxResponse.of(tx.get("hash") or "", tx.get("height"), res)
-    eth = {k: v[0] for k in _ETH_KEYS if (v := resp.attributes("ethereum_tx", k))}
-    logs = _logs(resp.events)
-    for i, lg in enumerate(logs):
-        lg["logIndex"] = i
-        lg["transactionHash"] = eth_hash
-        lg["blockNumber"] = resp.height
-    return {
-        "transactionHash": eth_hash,
-        "cometbftHash": resp.hash,
-        "blockNumber": resp.height,
-        "transactionIndex": int(tx.get("index") or 0),
-        "from": eth.get("from", ""),
-        "to": eth.get("to") or None,
-        "contractAddress": eth.get("contract") or None,
-        "nonce": eth.get("nonce", ""),
-        "type": eth.get("type", ""),
-        "value": eth.get("value", ""),
-        "status": int(eth.get("status") or 0),
-        "gasLimit": eth.get("gas_limit", ""),
-        "gasUsed": eth.get("gas_used", ""),
-        "effectiveGasPrice": eth.get("effective_gas_price", ""),
-        "baseFeeBurned": eth.get("base_fee_burned", ""),
-        "tipPaid": eth.get("tip_paid", ""),
-        "code": resp.code,
-        "codespace": resp.codespace,
-        "log": resp.log,
-        "revertReason": revert_reason_of(resp),
-        "logs": logs,
-    }
-
-
 def run_receipt(args: argparse.Namespace, env: Env) -> int:
     h = args.hash.strip().lower()
     if not h.startswith("0x") or len(h) != 66 or any(c not in "0123456789abcdef" for c in h[2:]):
@@ -630,24 +589,8 @@ def run_receipt(args: argparse.Namespace, env: Env) -> int:
     txs = found.get("txs") or []
     if not txs:
         raise CliError(f"no tx with Ethereum hash {h} in this node's blocks (yet?)")
-    out = receipt_of(txs[0], h)
-
-    def text() -> str:
-        lines = [
-            f"eth hash:  {h}",
-            f"txhash:    {out['cometbftHash']}",
-            f"height:    {out['blockNumber']}",
-            f"status:    {out['status']} ({'success' if out['status'] else 'failed'})",
-            f"from:      {out['from']}",
-            f"to:        {out['to'] or '(contract creation)'}",
-            f"gas used:  {out['gasUsed']} of {out['gasLimit']} at {out['effectiveGasPrice']}",
-        ]
-        if out["contractAddress"]:
-            lines.append(f"contract:  {out['contractAddress']}")
-        if out["revertReason"]:
-            lines.append(f"revert:    {out['revertReason']}")
-        lines.append(f"logs:      {len(out['logs'])}")
-        return "\n".join(lines)
-
-    env.emit(out, text)
+    tx = txs[0]
+    resp = TxResponse.of(tx.get("hash") or "", tx.get("height"), tx.get("tx_result") or {})
+    out = receipt(resp, h, int(tx.get("index") or 0))
+    env.emit(out, lambda: receipt_text(out))
     return 0
