@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 import modules.auth.msgs
 import modules.authz.msgs
 import modules.drip.msgs
+import modules.evm.msgs
 import modules.jobs.msgs
 import modules.reputation.msgs
 import modules.staking.msgs
@@ -55,6 +56,7 @@ GOLDEN = {
     "/vcoin.authz.v1.MsgGrant": "0a096772616e7465722d3012096772616e7465652d311a0e6d73675f747970655f75726c2d3222090a046176636e12013528ec07",
     "/vcoin.authz.v1.MsgRevoke": "0a096772616e7465722d3012096772616e7465652d311a0e6d73675f747970655f75726c2d32",
     "/vcoin.authz.v1.MsgExec": "0a096772616e7465652d3012110a0a747970655f75726c2d301203020202",
+    "/vcoin.evm.v1.MsgEthereumTx": "0a03010101",
 }  # fmt: skip
 
 
