@@ -25,7 +25,6 @@ from chain.coins import DECIMALS, DENOM
 from chain.crypto import PrivateKey
 
 CHAIN_ID = "vcoin-devnet-1"
-EVM_CHAIN_ID = 7777
 DEV_ACCOUNTS = (
     "platform",
     "alice",
@@ -141,5 +140,4 @@ def genesis_doc(
                 if module != "jobs"
             },
         },
-        "evm_chain_id": EVM_CHAIN_ID,
     }

@@ -30,11 +30,10 @@ from eth_typing import Address, Hash32
 from eth_utils.exceptions import ValidationError
 
 from chain.context import Ctx
-from chain.crypto import to_bech32
 from chain.errors import ChainError
 from chain.events import Event
 from chain.results import TxResult, short_log
-from modules.evm import precompiles, state
+from modules.evm import events, precompiles, state
 from modules.evm.errors import (
     ErrEthFee,
     ErrEthFunds,
@@ -251,32 +250,16 @@ def tx_result(etx: EthTx, out: Outcome, base_fee: int, height: int) -> TxResult:
         ("tip_paid", str(out.gas_used * tip)),
         ("status", "1" if c.is_success else "0"),
     ]
-    events: list[Event] = [
-        Event(
-            "message",
-            (("action", ETH_TX_URL), ("sender", to_bech32(etx.sender)), ("module", "evm")),
-        ),
-        Event("ethereum_tx", tuple(attrs)),
-    ]
+    evs: list[Event] = [events.message(ETH_TX_URL, etx.sender), events.ethereum_tx(attrs)]
     if c.is_success:
-        events.extend(out.ctx.events)
+        evs.extend(out.ctx.events)
         for i, (addr, topics, data) in enumerate(c.get_log_entries()):
-            events.append(
-                Event(
-                    "tx_log",
-                    (
-                        ("address", hexaddr(bytes(addr))),
-                        ("topics", ",".join("0x" + t.to_bytes(32, "big").hex() for t in topics)),
-                        ("data", "0x" + bytes(data).hex()),
-                        ("index", str(i)),
-                    ),
-                )
-            )
+            evs.append(events.tx_log(bytes(addr), list(topics), bytes(data), i))
         return TxResult(
             data=bytes(c.output),
             gas_wanted=etx.gas,
             gas_used=out.gas_used,
-            events=tuple(events),
+            events=tuple(evs),
             sender=etx.sender,
             sequence=etx.nonce,
         )
@@ -293,7 +276,7 @@ def tx_result(etx: EthTx, out: Outcome, base_fee: int, height: int) -> TxResult:
         data=bytes(c.output),
         gas_wanted=etx.gas,
         gas_used=out.gas_used,
-        events=tuple(events),
+        events=tuple(evs),
         sender=etx.sender,
         sequence=etx.nonce,
     )

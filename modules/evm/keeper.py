@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from chain.context import Ctx, Mode
+from chain.context import Ctx
 from chain.crypto import module_address
 from chain.errors import ChainError
 from chain.results import TxResult
-from modules.evm import executor, state, txs
+from modules.evm import executor, handlers, state, txs
 from modules.evm.errors import ErrEthInvalid
 from modules.evm.expected import AccountKeeper, BankKeeper
 from modules.evm.precompiles import Bridge
@@ -55,17 +55,7 @@ class EvmKeeper:
             return TxResult.fail(e)
 
     def _apply(self, ctx: Ctx, raw: bytes) -> TxResult:
-        p = state.get_params(ctx)
-        etx = txs.decode(raw, p.chain_id)
-        base_fee = state.base_fee(ctx)
-        backend = self.backend(ctx)
-        executor.precheck(ctx, etx, backend, base_fee)
-        out = executor.run_tx(ctx, etx, backend, base_fee)
-        res = executor.tx_result(etx, out, base_fee, ctx.block.height)
-        out.ctx.write()
-        if ctx.mode is Mode.DELIVER:
-            state.add_block_gas(ctx, out.gas_used)
-        return res
+        return handlers.apply_eth_tx(self, ctx, raw)
 
     def call(
         self,

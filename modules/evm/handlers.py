@@ -1,0 +1,32 @@
+"""The evm module's one handler: an Ethereum tx, validate → state → events.
+
+It is not a Cosmos message route: the framework hands the whole tx over
+(chain/foreign.py) and ``EvmKeeper.apply`` calls this.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chain.context import Ctx, Mode
+from chain.results import TxResult
+from modules.evm import executor, state, txs
+
+if TYPE_CHECKING:
+    from modules.evm.keeper import EvmKeeper
+
+
+def apply_eth_tx(keeper: EvmKeeper, ctx: Ctx, raw: bytes) -> TxResult:
+    """Decode, check against state, run and write ``raw`` on ``ctx``; a refusal
+    (ChainError) leaves ``ctx`` untouched."""
+    p = state.get_params(ctx)
+    etx = txs.decode(raw, p.chain_id)
+    base_fee = state.base_fee(ctx)
+    backend = keeper.backend(ctx)
+    executor.precheck(ctx, etx, backend, base_fee)
+    out = executor.run_tx(ctx, etx, backend, base_fee)
+    res = executor.tx_result(etx, out, base_fee, ctx.block.height)
+    out.ctx.write()
+    if ctx.mode is Mode.DELIVER:
+        state.add_block_gas(ctx, out.gas_used)
+    return res
