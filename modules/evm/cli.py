@@ -198,10 +198,8 @@ def sign_eth_tx(
     client = env.client()
     sender = key.eth_address
     value = parse_uint(args.value, "--value")
-    if args.nonce is not None:
-        nonce = parse_uint(args.nonce, "--nonce")
-    else:
-        nonce = int(client.query("evm", "account", {"address": "0x" + sender.hex()})["nonce"])
+    acc = client.query("evm", "account", {"address": "0x" + sender.hex()})
+    nonce = int(acc["nonce"]) if args.nonce is None else parse_uint(args.nonce, "--nonce")
     tip = DEFAULT_TIP if args.tip is None else parse_uint(args.tip, "--tip")
     if args.max_fee is not None:
         max_fee = parse_uint(args.max_fee, "--max-fee")
@@ -223,6 +221,12 @@ def sign_eth_tx(
     }
     if to is not None:
         tx["to"] = to_eth_address(to)
+    if int(acc["balance"]) < gas * max_fee + value:
+        raise CliError(
+            f"{to_eth_address(sender)}, the Ethereum address of key {args.from_key!r}, has "
+            f"{acc['balance']}avcn; this tx may cost {gas * max_fee + value}avcn. Fund it "
+            f"(vcoind tx bank send {args.from_key} {to_eth_address(sender)} AMOUNT)"
+        )
     what = f"deploy {len(data)} bytes of code" if to is None else f"call {to_eth_address(to)}"
     summary = (
         f"from {to_eth_address(sender)} (nonce {nonce}): {what}, value {fmt_vcn(value)} "
@@ -232,8 +236,7 @@ def sign_eth_tx(
     if not args.yes and sys.stdin.isatty():
         print(summary, file=sys.stderr)
     confirm("send this transaction?", args.yes)
-    signed = Account.sign_transaction(tx, key.secret)
-    return bytes(signed.raw_transaction)
+    return bytes(Account.sign_transaction(tx, key.secret).raw_transaction)
 
 
 def revert_reason_of(resp: TxResponse) -> str:
