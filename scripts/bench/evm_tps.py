@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""EVM throughput: ERC-20 transfers per second through FinalizeBlock + Commit, next to
+eth-tester and native bank sends in the same run; peak memory at 100k EVM accounts.
+
+1. A real App (RocksDB in a temp dir) on the devnet genesis, with three sets of
+   ``--block-size`` funded senders: Ethereum keys for the OpenZeppelin ERC-20
+   (contracts/build/OZToken.json, deployed first, then handed out to them), Ethereum
+   keys for VCoin.sol (the genesis facade at 0x…0C01, over the bank precompile) and
+   secp256k1 keys (tests/support/chain.py's ``test_key``) for native MsgSends.
+2. Everything is signed before timing: EIP-1559 txs by eth_account (chain id 0x5643)
+   as raw bytes, MsgSends by tests/support/chain.py's ``sign``. Every sender sends
+   once a block (its own nonce sequence) to recipients drawn from ``--recipients``
+   fresh addresses, the same draws for OZ and VCoin.
+3. ``--warmup`` untimed rounds, then the timed ones: one block of each kind in turn
+   (OZ, VCoin, native, OZ, …) so all meet the same machine load; each block's
+   ``App.finalize_block`` + ``App.commit`` is timed.
+4. eth-tester (PyEVMBackend with Cancun rules, automine: a block a tx) through
+   web3.py's EthereumTesterProvider: the same OZ token deployed and handed out, then
+   the first ``--tester-txs`` of the same transfers (signed for its chain id before
+   timing) sent with ``send_raw_transaction``.
+5. In a subprocess of its own, so the figure is a node's alone: ``--accounts`` fresh
+   0x addresses funded by EVM value transfers in blocks; its peak RSS
+   (getrusage) and the time it took.
+
+``--profile FILE``: one more block of OZ transfers under cProfile (CPU time), the
+stats saved to FILE, the top functions and a breakdown of the block printed.
+Exit status 0 only if every target is met (see README.md here).
+
+    .venv/bin/python scripts/bench/evm_tps.py --profile /tmp/evm.prof
+    .venv/bin/python scripts/bench/evm_tps.py --quick       # a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from eth_abi.abi import encode  # noqa: E402
+from eth_account import Account  # noqa: E402
+from eth_hash.auto import keccak  # noqa: E402
+from eth_utils.address import to_checksum_address  # noqa: E402
+
+from app.app import App  # noqa: E402
+from chain.context import BlockInfo  # noqa: E402
+from chain.crypto import to_bech32  # noqa: E402
+from chain.results import BlockResult  # noqa: E402
+from genesis.devnet import CHAIN_ID, genesis_doc  # noqa: E402
+from modules.auth import state as auth_state  # noqa: E402
+from modules.bank import state as bank_state  # noqa: E402
+from modules.evm import txs as evm_txs  # noqa: E402
+from modules.evm.genesis import VCOIN_ADDRESS  # noqa: E402
+from modules.evm.params import DEFAULT_CHAIN_ID  # noqa: E402
+from tests.support.chain import (  # noqa: E402
+    BLOCK_INTERVAL_NS,
+    block_hash,
+    msg_send,
+    new_app,
+    run_block,
+    sign,
+    test_key,
+)
+
+TARGET_RATIO = 10.0  # issue 13: ≥ 10× eth-tester
+FUNDS = 10**24  # avcn per sender (1M VCN)
+MAX_FEE = 10**14  # per gas: far above any base fee a run reaches
+TIP = 10**9
+TRANSFER_GAS = 100_000
+TOKEN_SUPPLY = 10**30
+AMOUNT = 10**15  # per transfer (OZ tokens, or avcn through VCoin and the bank)
+TRANSFER = keccak(b"transfer(address,uint256)")[:4]
+OZ_ARTIFACT = REPO / "contracts" / "build" / "OZToken.json"
+MiB = 1024 * 1024
+
+
+def say(*a: Any, end: str = "\n") -> None:
+    print(*a, end=end, flush=True)
+
+
+# -- keys and txs ------------------------------------------------------------------------
+
+
+def eth_key(tag: str, i: int) -> bytes:
+    return keccak(b"vcoin-evm-bench-%s-%d" % (tag.encode(), i))
+
+
+def eth_address(key: bytes) -> bytes:
+    return bytes.fromhex(Account.from_key(key).address[2:])
+
+
+def recipient(tag: str, i: int) -> bytes:
+    return keccak(b"vcoin-evm-bench-to-%s-%d" % (tag.encode(), i))[:20]
+
+
+def eth_tx(
+    key: bytes, chain_id: int, nonce: int, to: bytes | None, data: bytes = b"", **kw: int
+) -> bytes:
+    """A signed EIP-1559 tx as eth_sendRawTransaction takes it; ``kw``: gas, value."""
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": chain_id,
+        "nonce": nonce,
+        "gas": kw.get("gas", TRANSFER_GAS),
+        "maxFeePerGas": MAX_FEE,
+        "maxPriorityFeePerGas": TIP,
+        "value": kw.get("value", 0),
+        "data": data,
+    }
+    if to is not None:
+        tx["to"] = to_checksum_address(to)
+    return bytes(Account.sign_transaction(tx, key).raw_transaction)
+
+
+def transfer_data(to: bytes, amount: int = AMOUNT) -> bytes:
+    return TRANSFER + encode(["address", "uint256"], [to_checksum_address(to), amount])
+
+
+def deploy_data() -> bytes:
+    code = bytes.fromhex(json.loads(OZ_ARTIFACT.read_text())["bytecode"].removeprefix("0x"))
+    return code + encode(["uint256"], [TOKEN_SUPPLY])
+
+
+def contract_address(sender: bytes, nonce: int) -> bytes:
+    from eth._utils.address import generate_contract_address
+    from eth_typing import Address
+
+    return bytes(generate_contract_address(Address(sender), nonce))
+
+
+def deployer_key() -> bytes:
+    return eth_key("deployer", 0)
+
+
+def token_txs(chain_id: int, keys: Sequence[bytes]) -> tuple[bytes, list[bytes], bytes]:
+    """The deployer's txs: the OZ token's deployment, then a share to each of ``keys``;
+    and the token's address."""
+    dk = deployer_key()
+    token = contract_address(eth_address(dk), 0)
+    share = TOKEN_SUPPLY // 2 // max(1, len(keys))
+    return (
+        eth_tx(dk, chain_id, 0, None, deploy_data(), gas=3_000_000),
+        [eth_tx(dk, chain_id, 1 + i, token, transfer_data(eth_address(k), share))
+         for i, k in enumerate(keys)],
+        token,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Who sends what: in block b, sender i sends its nonce b to ``to[b][i]``."""
+
+    keys: list[bytes]
+    to: list[list[bytes]]
+
+    @staticmethod
+    def make(tag: str, senders: int, blocks: int, recipients: int, seed: int) -> Plan:
+        rng = random.Random(seed)
+        pool = [recipient("holder", i) for i in range(recipients)]
+        keys = [eth_key(tag, i) for i in range(senders)]
+        return Plan(keys, [[rng.choice(pool) for _ in keys] for _ in range(blocks)])
+
+    def sign(self, chain_id: int, contract: bytes, blocks: range) -> list[list[bytes]]:
+        return [
+            [eth_tx(k, chain_id, b, contract, transfer_data(to))
+             for k, to in zip(self.keys, self.to[b], strict=True)]
+            for b in blocks
+        ]  # fmt: skip
+
+
+# -- the App ------------------------------------------------------------------------------
+
+
+def finalize(app: App, txs: Sequence[bytes]) -> BlockResult:
+    height = app.info().last_block_height + 1
+    t = app.last_block_time_ns + BLOCK_INTERVAL_NS
+    return app.finalize_block(
+        BlockInfo(app.chain_id, height, t, block_hash(height, txs)), list(txs)
+    )
+
+
+def check_ok(res: BlockResult, what: str) -> None:
+    bad = [r for r in res.tx_results if r.code != 0]
+    if bad:
+        raise SystemExit(f"{what}: {len(bad)} txs failed, first: {bad[0].codespace} {bad[0].log}")
+
+
+@dataclass
+class Kind:
+    """One kind of tx through the App: its signed blocks and what they measured."""
+
+    name: str
+    blocks: list[list[bytes]]
+    ms: list[float] = field(default_factory=list)  # finalize + commit of each timed block
+    commit_ms: list[float] = field(default_factory=list)
+    last_ms: float = 0.0
+    cpu_s: float = 0.0
+    txs: int = 0
+    failed: int = 0
+    first_failure: str = ""
+
+    def run(self, app: App, b: int, timed: bool) -> None:
+        c0, t0 = time.process_time(), time.perf_counter()
+        res = finalize(app, self.blocks[b])
+        t1 = time.perf_counter()
+        app.commit()
+        t2, c2 = time.perf_counter(), time.process_time()
+        bad = [r for r in res.tx_results if r.code != 0]
+        if bad and not self.first_failure:
+            self.first_failure = f"{bad[0].codespace}/{bad[0].code} {bad[0].log}"
+        self.failed += len(bad)
+        self.last_ms = (t2 - t0) * 1000
+        if timed:
+            self.ms.append(self.last_ms)
+            self.commit_ms.append((t2 - t1) * 1000)
+            self.cpu_s += c2 - c0
+            self.txs += len(self.blocks[b])
+
+    @property
+    def tps(self) -> float:
+        return self.txs / (sum(self.ms) / 1000) if self.ms and not self.failed else 0.0
+
+
+def open_app(path: Path, oz: Plan, vc: Plan, senders: int, sig_workers: int) -> tuple[App, bytes]:
+    """A fresh App with every sender funded and the OZ token deployed and handed out;
+    returns it and the token's address."""
+    funded = [eth_address(k) for k in [deployer_key(), *oz.keys, *vc.keys]]
+    funded += [test_key(i).address for i in range(senders)]
+    doc = genesis_doc(chain_id=CHAIN_ID, extra_balances={to_bech32(a): FUNDS for a in funded})
+    app = new_app(path, doc, sig_verify_workers=sig_workers)
+    deploy, hand_out, token = token_txs(DEFAULT_CHAIN_ID, oz.keys)
+    check_ok(run_block(app, [deploy]), "deploying the OZ token")
+    for j in range(0, len(hand_out), senders):
+        check_ok(run_block(app, hand_out[j : j + senders]), "handing out the OZ token")
+    return app, token
+
+
+def native_blocks(app: App, senders: int, blocks: int, recipients: int) -> list[list[bytes]]:
+    """Bank MsgSends signed by tests/support/chain.py's ``sign``: sender i's sequence b
+    in block b."""
+    rng = random.Random(2)
+    pool = [to_bech32(recipient("holder", i)) for i in range(recipients)]
+    keys = [test_key(i) for i in range(senders)]
+    accounts = [auth_state.get_account(app.query_ctx(), k.address) for k in keys]
+    numbers = [a.number for a in accounts if a is not None]
+    return [
+        [sign(k, [msg_send(k, rng.choice(pool), AMOUNT)], account_number=n, sequence=b)
+         for k, n in zip(keys, numbers, strict=True)]
+        for b in range(blocks)
+    ]  # fmt: skip
+
+
+# what --profile sums up: (label, file suffix, function), cumulative CPU time in each
+BREAKDOWN = [
+    ("EvmKeeper._apply: one Ethereum tx, all of it", "modules/evm/keeper.py", "_apply"),
+    ("  txs.decode: RLP, signature recovery, chain id", "modules/evm/txs.py", "decode"),
+    ("  executor.precheck: nonce, fee, balance", "modules/evm/executor.py", "precheck"),
+    ("  executor.run_tx: py-evm's apply_transaction", "modules/evm/executor.py", "run_tx"),
+    ("    the message's computation (opcodes)", "eth/vm/computation.py", "apply_computation"),
+    ("  executor.tx_result: receipt events and logs", "modules/evm/executor.py", "tx_result"),
+    ("Merkle staging of the app hash (_stage)", "chain/baseapp.py", "_stage"),
+    ("App.commit (RocksDB batch)", "chain/baseapp.py", "commit"),
+]
+
+
+def profile_block(app: App, txs: Sequence[bytes], out: str, top: int, block_ms: float) -> None:
+    """One block of OZ transfers under cProfile (CPU time): stats saved to ``out``, the
+    top functions and the breakdown printed."""
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
+    res = finalize(app, txs)
+    app.commit()
+    prof.disable()
+    check_ok(res, "the profiled block")
+    prof.dump_stats(out)
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).strip_dirs().sort_stats("tottime").print_stats(top)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
+    say(f"\n== profile of one block of {len(txs)} OZ transfers (CPU time), saved to {out}")
+    say("\n".join("   " + ln for ln in lines[2:]))
+    stats = pstats.Stats(out).stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.values())
+    say(f"   where the profiled block's {total:.2f} CPU-s went (cumulative; cProfile's own")
+    say("   cost swells Python-heavy parts, the opcode loop most):")
+    for label, suffix, func in BREAKDOWN:
+        cum = sum(v[3] for (f, _, name), v in stats.items() if name == func and f.endswith(suffix))
+        say(f"     {label:<50} {cum:7.3f} s  {100 * cum / total:5.1f} %")
+    t0 = time.perf_counter()
+    for raw in txs:
+        evm_txs.decode(raw, DEFAULT_CHAIN_ID)
+    ms = (time.perf_counter() - t0) * 1000
+    say(f"   unprofiled: txs.decode of the block's {len(txs)} txs alone takes {ms:.0f} ms, "
+        f"{100 * ms / block_ms:.0f} % of an OZ block's median {block_ms:.0f} ms")  # fmt: skip
+
+
+def run_app(args: argparse.Namespace, path: Path) -> list[Kind]:
+    n = args.block_size
+    blocks = args.warmup + max(1, args.txs // n)
+    extra = 1 if args.profile else 0
+    oz = Plan.make("oz", n, blocks + extra, args.recipients, seed=1)
+    vc = Plan.make("vc", n, blocks, args.recipients, seed=1)  # the same recipients
+    t0 = time.perf_counter()
+    app, token = open_app(path, oz, vc, n, args.sig_workers)
+    say(f"   App in {path}: {3 * n:,} senders funded, the OZ token at 0x{token.hex()} handed "
+        f"out ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    t0 = time.perf_counter()
+    oz_blocks = oz.sign(DEFAULT_CHAIN_ID, token, range(blocks + extra))
+    kinds = [
+        Kind("OZ ERC-20 transfer", oz_blocks[:blocks]),
+        Kind("VCoin.sol transfer", vc.sign(DEFAULT_CHAIN_ID, VCOIN_ADDRESS, range(blocks))),
+        Kind("native bank MsgSend", native_blocks(app, n, blocks, args.recipients)),
+    ]
+    signed = sum(len(b) for k in kinds for b in k.blocks)
+    say(f"   signed {signed:,} txs in {time.perf_counter() - t0:.1f} s, before timing")
+    for b in range(blocks):
+        timed = b >= args.warmup
+        for k in kinds:
+            k.run(app, b, timed)
+        tag = f"block {b + 1 - args.warmup:>3}" if timed else f"warm-up {b + 1}"
+        say(f"   {tag}: " + " | ".join(f"{k.name.split()[0]} {k.last_ms:6.1f} ms" for k in kinds))
+    for k in kinds:
+        if k.failed:
+            say(f"   !! {k.name}: {k.failed} txs failed, first: {k.first_failure}")
+    if args.profile:
+        profile_block(app, oz_blocks[blocks], args.profile, args.top, median(kinds[0].ms))
+    app.close()
+    return kinds
+
+
+# -- eth-tester ----------------------------------------------------------------------------
+
+
+def run_tester(args: argparse.Namespace) -> tuple[float, float, int]:
+    """The same OZ transfers on eth-tester through web3.py: (tx/s, tx/CPU-s, txs)."""
+    from eth.vm.forks.cancun import CancunVM
+    from eth_tester import EthereumTester, PyEVMBackend  # type: ignore[import-untyped]
+    from web3 import EthereumTesterProvider, Web3
+
+    n = args.block_size
+    blocks = args.warmup + -(-args.tester_txs // n)
+    oz = Plan.make("oz", n, blocks, args.recipients, seed=1)
+    accounts = [eth_address(k) for k in [deployer_key(), *oz.keys]]
+    state = {a: {"balance": FUNDS, "nonce": 0, "code": b"", "storage": {}} for a in accounts}
+    backend = PyEVMBackend(genesis_state=state, vm_configuration=((0, CancunVM),))
+    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+    cid = int(w3.eth.chain_id)
+
+    t0 = time.perf_counter()
+    deploy, hand_out, token = token_txs(cid, oz.keys)
+    h = w3.eth.send_raw_transaction(deploy)
+    if w3.eth.get_transaction_receipt(h)["status"] != 1:
+        raise SystemExit("eth-tester: deploying the OZ token failed")
+    for raw in hand_out:
+        w3.eth.send_raw_transaction(raw)
+    flat = [(i, t) for b in oz.sign(cid, token, range(blocks)) for i, t in enumerate(b)]
+    warm, timed = flat[: args.warmup * n], flat[args.warmup * n :][: args.tester_txs]
+    for _, raw in warm:
+        w3.eth.send_raw_transaction(raw)
+    say(f"   eth-tester, chain id {cid}: deployed, handed out, {len(warm)} warm-up transfers "
+        f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _, raw in timed:
+        w3.eth.send_raw_transaction(raw)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # eth-tester finds a receipt by a scan of its blocks (tens of ms each): the senders'
+    # token balances say instead whether their hand-out and every transfer went through
+    sent = Counter(i for i, _ in warm + timed)
+    share = TOKEN_SUPPLY // 2 // n
+    balance_of = keccak(b"balanceOf(address)")[:4]
+    call = {"to": to_checksum_address(token), "from": to_checksum_address(accounts[0])}
+    for i in sorted(sent)[:50]:
+        data = balance_of + encode(["address"], [to_checksum_address(eth_address(oz.keys[i]))])
+        got = int.from_bytes(w3.eth.call({**call, "data": data}), "big")  # type: ignore[typeddict-item]
+        if got != share - sent[i] * AMOUNT:
+            raise SystemExit(f"eth-tester: sender {i}'s transfers did not all go through")
+    return len(timed) / wall, len(timed) / cpu, len(timed)
+
+
+# -- memory at N EVM accounts (a subprocess of its own) -----------------------------------
+
+
+def rss_mib() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MiB
+
+
+def value_txs(job: tuple[int, int, int]) -> list[bytes]:
+    """Sender i's value transfers: holder j = n·senders + i gets its nonce n."""
+    i, senders, accounts = job
+    key = eth_key("mem", i)
+    return [
+        eth_tx(key, DEFAULT_CHAIN_ID, n, recipient("mem", j), gas=21_000, value=10**12)
+        for n, j in enumerate(range(i, accounts, senders))
+    ]
+
+
+def memory_child(accounts: int, block_size: int, sig_workers: int) -> None:
+    """Fund ``accounts`` fresh 0x addresses by EVM value transfers in blocks; print a
+    JSON line: peak RSS, RSS before the App, times."""
+    import multiprocessing as mp
+
+    senders = min(block_size, accounts)
+    t0 = time.perf_counter()
+    with mp.get_context("fork").Pool() as pool:  # helpers' memory is not this process's
+        per = pool.map(value_txs, [(i, senders, accounts) for i in range(senders)])
+    blocks = [[p[b] for p in per if b < len(p)] for b in range(len(per[0]))]
+    sign_s = time.perf_counter() - t0
+    rss_before = rss_mib()
+    tmp = Path(tempfile.mkdtemp(prefix="vcoin-evm-mem-"))
+    try:
+        funded = {to_bech32(eth_address(eth_key("mem", i))): FUNDS for i in range(senders)}
+        doc = genesis_doc(chain_id=CHAIN_ID, extra_balances=funded)
+        app = new_app(tmp, doc, sig_verify_workers=sig_workers)
+        t1 = time.perf_counter()
+        failed = 0
+        for b, txs in enumerate(blocks):
+            failed += sum(1 for r in run_block(app, txs).tx_results if r.code != 0)
+            if b % 20 == 19 or b == len(blocks) - 1:
+                done = min((b + 1) * senders, accounts)
+                el = time.perf_counter() - t1
+                print(f"\r   {done:>9,} / {accounts:,} accounts ({el:5.1f} s)", end="",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        blocks_s = time.perf_counter() - t1
+        sample = range(0, accounts, max(1, accounts // 1000))
+        ctx = app.query_ctx()
+        funded_n = sum(1 for j in sample if bank_state.balance(ctx, recipient("mem", j), "avcn"))
+        app.close()
+        db_mib = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / MiB
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(file=sys.stderr)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    out = dict(accounts=accounts, blocks=len(blocks), failed=failed, sampled=len(sample),
+               sampled_funded=funded_n, sign_s=sign_s, blocks_s=blocks_s, db_mib=db_mib,
+               rss_before_mib=rss_before, rss_end_mib=rss_mib(), peak_mib=peak)  # fmt: skip
+    print(json.dumps(out))
+
+
+def run_memory(args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--memory-child", str(args.accounts), "--block-size",
+           str(args.block_size), "--sig-workers", str(args.sig_workers)]  # fmt: skip
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"the memory subprocess failed ({r.returncode}): {r.stdout[-2000:]}")
+    out: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    return out
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    return s[len(s) // 2] if s else 0.0
+
+
+def report(
+    kinds: list[Kind], tester: tuple[float, float, int] | None, mem: dict[str, Any] | None
+) -> bool:
+    say("\n== figures: FinalizeBlock + Commit on a RocksDB App, signing not included")
+    say(f"   {'':<24} {'tx/s':>7} {'tx/CPU-s':>9} {'block ms':>9} {'commit ms':>10} {'txs':>7}")
+    for k in kinds:
+        cpu = k.txs / k.cpu_s if k.cpu_s else 0.0
+        failed = f"  ({k.failed} FAILED)" if k.failed else ""
+        say(f"   {k.name:<24} {k.tps:7.0f} {cpu:9.0f} {median(k.ms):9.1f} "
+            f"{median(k.commit_ms):10.1f} {k.txs:7,}{failed}")  # fmt: skip
+    if tester:
+        say(f"   {'OZ transfer, eth-tester':<24} {tester[0]:7.0f} {tester[1]:9.0f} "
+            f"{'(automine, web3.py)':>20} {tester[2]:7,}")  # fmt: skip
+    ok = True
+    oz, vc, native = kinds
+    say("\n== targets (issue 13)")
+    for k in (oz, vc):
+        if tester is None:
+            say(f"   {k.name}s against eth-tester: not measured (--tester-txs 0)")
+            continue
+        ratio = k.tps / tester[0]
+        ok = ok and ratio >= TARGET_RATIO
+        why = f" ({k.failed} txs failed: {k.first_failure[:120]})" if k.failed else ""
+        cpu = k.txs / k.cpu_s / tester[1] if k.cpu_s and not k.failed else 0.0
+        say(f"   {k.name}s: {ratio:5.1f}× eth-tester's ({k.tps:.0f} against {tester[0]:.0f} "
+            f"tx/s; per CPU-second {cpu:.1f}×)   target ≥ {TARGET_RATIO:.0f}×   "
+            f"{'met' if ratio >= TARGET_RATIO else 'NOT MET'}{why}")  # fmt: skip
+    say("\n== for information")
+    for k in (oz, vc):
+        if native.tps and k.tps:
+            say(f"   {k.name}: {native.tps / k.tps:4.1f}× the time of a native bank send "
+                f"({k.tps:.0f} against {native.tps:.0f} tx/s)")  # fmt: skip
+    if mem:
+        say(
+            f"   peak RSS of a node process that funded {mem['accounts']:,} EVM accounts by EVM "
+            f"value transfers ({mem['blocks']:,} blocks): {mem['peak_mib']:.0f} MiB"
+        )
+        say(
+            f"     {mem['rss_before_mib']:.0f} MiB before its App opened (imports and the signed "
+            f"txs), {mem['rss_end_mib']:.0f} MiB at the end; RocksDB {mem['db_mib']:.1f} MiB"
+        )
+        rate = mem["accounts"] / mem["blocks_s"]
+        say(f"     it took {mem['blocks_s']:.1f} s of blocks ({rate:.0f} transfers/s) "
+            f"after {mem['sign_s']:.1f} s of signing; {mem['sampled_funded']} of "
+            f"{mem['sampled']} sampled accounts funded"
+            + (f", {mem['failed']} txs FAILED" if mem["failed"] else ""))  # fmt: skip
+        ok = ok and not mem["failed"] and mem["sampled_funded"] == mem["sampled"]
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    opt = ap.add_argument
+    opt("--txs", type=int, default=10_000, help="timed txs of each kind in the App (10000)")
+    opt("--block-size", type=int, default=500, help="txs a block, senders a kind (500)")
+    opt("--warmup", type=int, default=1, help="untimed rounds before the timed ones (1)")
+    opt("--recipients", type=int, default=10_000, help="fresh addresses sent to (10000)")
+    opt("--tester-txs", type=int, default=1_000, help="timed on eth-tester (1000; 0: skip)")
+    opt("--accounts", type=int, default=100_000, help="for the memory figure (100000; 0: skip)")
+    opt("--sig-workers", type=int, default=1, help="the App's signature helpers, as a node (1)")
+    opt("--profile", metavar="FILE", help="cProfile one more OZ block: stats to FILE, top printed")
+    opt("--top", type=int, default=25, help="functions --profile prints (25)")
+    opt("--db-dir", type=Path, help="where the App's RocksDB goes (a temp dir)")
+    opt("--quick", action="store_true", help="1000 txs in blocks of 250, 250, 10k accounts")
+    opt("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.memory_child is not None:
+        memory_child(args.memory_child, args.block_size, args.sig_workers)
+        return 0
+    if args.quick:
+        args.txs, args.block_size, args.tester_txs, args.accounts = 1_000, 250, 250, 10_000
+    load = os.getloadavg()
+    say(f"evm_tps: {args.txs:,} txs a kind in blocks of {args.block_size}, {args.tester_txs:,} "
+        f"on eth-tester, memory at {args.accounts:,} accounts; {os.cpu_count()} cpus, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix="vcoin-evm-bench-"))
+    path = (args.db_dir or tmp) / "evm-bench-app"
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        say("\n== the App: OZ ERC-20, VCoin.sol and native sends, blocks in turn")
+        kinds = run_app(args, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+    tester = None
+    if args.tester_txs:
+        say("\n== eth-tester (py-evm, automine) through web3.py, the same OZ transfers")
+        tester = run_tester(args)
+    mem = None
+    if args.accounts:
+        say(f"\n== memory: {args.accounts:,} EVM accounts, in a subprocess")
+        mem = run_memory(args)
+    ok = report(kinds, tester, mem)
+    load = os.getloadavg()
+    say(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
