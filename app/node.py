@@ -26,12 +26,30 @@ def make_app(cfg: NodeConfig) -> App:
 
 
 class Node(base.Node):
-    """A node running the VCoin app; in process for tests, or under ``run_node``."""
+    """A node running the VCoin app; in process for tests, or under ``run_node``.
+
+    Besides the framework's servers it serves the Ethereum JSON-RPC
+    (``app/ethrpc/``) on ``jsonrpc_laddr`` in both consensus modes ("" for none)."""
 
     app: App
 
     def __init__(self, cfg: NodeConfig) -> None:
         super().__init__(cfg, make_app)
+
+    def start(self, serve: bool = True) -> None:
+        laddr = self.cfg.jsonrpc_laddr if serve else ""
+        # bound first, so that a taken port stops the node before anything starts
+        sock = base.listen(laddr, "jsonrpc") if laddr else None
+        try:
+            super().start(serve)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+        if sock is not None:
+            from app.ethrpc.server import build_ethrpc_app
+
+            self._serve(build_ethrpc_app(self), sock, laddr, "jsonrpc")
 
 
 def run_node(home: Path | str | None = None, overrides: dict[str, Any] | None = None) -> int:

@@ -8,7 +8,7 @@ Each validator ``i`` has a folder ``<root>/node<i>`` holding ``cometbft/`` (its
 CometBFT home: keys, config, block store), ``vcoin/`` (its VCoin home: state,
 blocks copy, artifacts) and the two processes' logs. Ports count up from a base
 port (default 36000) in steps of 10 per validator: +0 P2P, +1 CometBFT RPC,
-+2 ABCI, +3 REST.
++2 ABCI, +3 REST, +4 Ethereum JSON-RPC.
 
 The genesis: the devnet's (dev accounts funded, the devnet models registered),
 chain id ``vcoin-testnet-1``, plus one account per validator (``validator<i>``,
@@ -129,6 +129,10 @@ class Validator:
     @property
     def rest_port(self) -> int:
         return self.base_port + 3
+
+    @property
+    def jsonrpc_port(self) -> int:
+        return self.base_port + 4
 
     @property
     def rpc_url(self) -> str:
@@ -262,6 +266,7 @@ class Testnet:
                     'consensus = "cometbft"',
                     f'abci_laddr = "127.0.0.1:{v.abci_port}"',
                     f'rest_laddr = "127.0.0.1:{v.rest_port}"',
+                    f'jsonrpc_laddr = "127.0.0.1:{v.jsonrpc_port}"',
                     f'comet_rpc = "{v.rpc_url}"',
                     f'log_level = "{self.log_level}"',
                     f"snapshot_interval = {self.snapshot_interval}",

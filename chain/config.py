@@ -32,6 +32,7 @@ class NodeConfig:
     rpc_laddr: str = "127.0.0.1:26657"
     rest_laddr: str = "127.0.0.1:1317"
     abci_laddr: str = "127.0.0.1:26658"
+    jsonrpc_laddr: str = "127.0.0.1:8545"  # "": no Ethereum JSON-RPC
     # what one client may send and be sent (chain/rpc/limits.py)
     rpc_max_body_bytes: int = 1_000_000  # CometBFT's max_body_bytes
     rpc_max_batch_requests: int = 100
@@ -40,6 +41,11 @@ class NodeConfig:
     rpc_max_subscriptions_per_client: int = 5  # CometBFT's default
     rpc_max_subscription_clients: int = 100  # CometBFT's default
     rest_max_body_bytes: int = 2 * 1024 * 1024
+    # the Ethereum JSON-RPC (app/ethrpc/)
+    jsonrpc_max_body_bytes: int = 5 * 1024 * 1024  # geth's
+    jsonrpc_max_batch_requests: int = 100
+    jsonrpc_logs_max_blocks: int = 10_000
+    jsonrpc_logs_max_results: int = 10_000
     # mempool
     mempool_max_txs: int = 10_000
     mempool_max_bytes: int = 64 * 1024 * 1024
@@ -101,8 +107,11 @@ class NodeConfig:
             raise ValueError("comet_rpc must be an http:// URL, e.g. http://127.0.0.1:26657")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
-        for name in ("rpc_laddr", "rest_laddr", "abci_laddr"):
-            host, _, port = getattr(self, name).rpartition(":")
+        for name in ("rpc_laddr", "rest_laddr", "abci_laddr", "jsonrpc_laddr"):
+            laddr = getattr(self, name)
+            if name == "jsonrpc_laddr" and laddr == "":
+                continue  # off
+            host, _, port = laddr.rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"{name} must look like 127.0.0.1:26657")
 
@@ -115,6 +124,10 @@ _POSITIVE = (
     "rpc_max_subscriptions_per_client",
     "rpc_max_subscription_clients",
     "rest_max_body_bytes",
+    "jsonrpc_max_body_bytes",
+    "jsonrpc_max_batch_requests",
+    "jsonrpc_logs_max_blocks",
+    "jsonrpc_logs_max_results",
 )
 
 
@@ -138,6 +151,10 @@ _DOC = {
     "rpc_laddr": "Node RPC (CometBFT subset + websocket) listen address (solo mode).",
     "rest_laddr": "Cosmos REST API and artifact store listen address.",
     "abci_laddr": "ABCI socket that a CometBFT node connects to (consensus = cometbft).",
+    "jsonrpc_laddr": (
+        "Ethereum JSON-RPC (eth_*, net_*, web3_*) listen address, in both consensus"
+        ' modes; "" serves none.'
+    ),
     "rpc_max_body_bytes": "Largest RPC request body, in bytes; a larger one is answered 413.",
     "rpc_max_batch_requests": "Most calls in one JSON-RPC batch.",
     "rpc_max_response_bytes": (
@@ -149,6 +166,12 @@ _DOC = {
     "rest_max_body_bytes": (
         "Largest REST request body, in bytes (artifact uploads have artifact_max_bytes)."
     ),
+    "jsonrpc_max_body_bytes": (
+        "Largest Ethereum JSON-RPC request body, in bytes; a larger one is answered 413."
+    ),
+    "jsonrpc_max_batch_requests": "Most calls in one Ethereum JSON-RPC batch.",
+    "jsonrpc_logs_max_blocks": "Widest block range one eth_getLogs may scan.",
+    "jsonrpc_logs_max_results": "Most logs one eth_getLogs may return.",
     "mempool_max_txs": "Most transactions the mempool holds; more are refused.",
     "mempool_max_bytes": "Most bytes the mempool holds; more are refused.",
     "max_block_txs": "Most transactions in one block.",

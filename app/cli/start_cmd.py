@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "start",
         help="run the node (solo consensus, node RPC and REST) in the foreground",
         description="Run the node on the home folder made by `vcoind init`: one validator "
-        "producing blocks, the CometBFT node RPC and the Cosmos REST API. With "
+        "producing blocks, the CometBFT node RPC, the Cosmos REST API and the Ethereum "
+        "JSON-RPC. With "
         "--consensus cometbft the node makes no blocks itself: it serves ABCI on "
         "--abci-laddr to a CometBFT node (its config.toml: proxy_app = "
         '"tcp://127.0.0.1:26658"; its genesis from `vcoind genesis cometbft`), which '
@@ -71,6 +72,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--rest-laddr", metavar="HOST:PORT", help="REST API listen address (default 127.0.0.1:1317)"
     )
     p.add_argument(
+        "--jsonrpc-laddr",
+        metavar="HOST:PORT",
+        help='Ethereum JSON-RPC listen address (default 127.0.0.1:8545; "" for none)',
+    )
+    p.add_argument(
         "--sig-verify-workers",
         type=int,
         metavar="N",
@@ -96,6 +102,7 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
         "instant": args.instant,
         "rpc_laddr": args.rpc_laddr,
         "rest_laddr": args.rest_laddr,
+        "jsonrpc_laddr": args.jsonrpc_laddr,
         "sig_verify_workers": args.sig_verify_workers,
         "log_level": args.log_level,
         "log_format": args.log_format,

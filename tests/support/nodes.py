@@ -4,12 +4,13 @@
   once (never raises on a non-zero exit).
 * ``write_genesis(home, doc)``: ``config/genesis.json`` of a node home.
 * ``start_vcoind(home, rpc_port, rest_port)``: ``vcoind start`` (``--instant`` unless
-  told otherwise) on the given ports, so that a restarted node is found again; returns
-  once its RPC answers ``status``. ``NodeProc.stop()`` sends SIGINT and waits.
+  told otherwise) on the given ports, so that a restarted node is found again (its
+  Ethereum JSON-RPC on a free one: ``NodeProc.jsonrpc``); returns once its RPC
+  answers ``status``. ``NodeProc.stop()`` sends SIGINT and waits.
 * ``running_node(home)``: inits the home with dev keys (if it has no genesis), starts
   ``vcoind start --instant`` on free ports; on exit SIGINT and a clean stop.
-* ``inproc_node(home, genesis)``: ``Node`` in this process (solo driver, RPC and REST
-  servers in threads, ``--instant``) once both servers answer; stopped on exit.
+* ``inproc_node(home, genesis)``: ``Node`` in this process (solo driver, RPC, REST and
+  Ethereum JSON-RPC servers in threads, ``--instant``) once both servers answer; stopped on exit.
 
 Every process started here runs without the caller's ``VCOIN_*`` environment, so a
 setting of the shell never reaches a test's node.
@@ -131,6 +132,7 @@ class NodeProc:
     rest: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+    jsonrpc: str = ""  # the Ethereum JSON-RPC's URL
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return vcoind(*args, "--node", self.rpc, home=self.home, stdin=stdin)
@@ -175,14 +177,21 @@ def start_vcoind(
     (appended to; a new file in the home if None); returns once its RPC answers."""
     rpc_port = rpc_port or free_port()
     rest_port = rest_port or free_port()
+    jsonrpc_port = free_port()
     log_path = log_path or home / f"node-{time.monotonic_ns()}.log"
     argv = [VCOIND, "--home", str(home), "start", *(["--instant"] if instant else [])]
     argv += ["--rpc-laddr", f"127.0.0.1:{rpc_port}", "--rest-laddr", f"127.0.0.1:{rest_port}"]
+    argv += ["--jsonrpc-laddr", f"127.0.0.1:{jsonrpc_port}"]
     argv += ["--log-format", "text", *extra]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
     node = NodeProc(
-        home, f"http://127.0.0.1:{rpc_port}", f"http://127.0.0.1:{rest_port}", proc, log_path
+        home,
+        f"http://127.0.0.1:{rpc_port}",
+        f"http://127.0.0.1:{rest_port}",
+        proc,
+        log_path,
+        f"http://127.0.0.1:{jsonrpc_port}",
     )
     body = {"jsonrpc": "2.0", "id": 1, "method": "status", "params": {}}
 
@@ -234,6 +243,7 @@ def inproc_node(
         "block_time_ms": 500,
         "rpc_laddr": f"127.0.0.1:{free_port()}",
         "rest_laddr": f"127.0.0.1:{free_port()}",
+        "jsonrpc_laddr": f"127.0.0.1:{free_port()}",
         "log_level": "warning",
     }
     settings.update(overrides)

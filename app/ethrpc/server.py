@@ -1,0 +1,164 @@
+"""The Ethereum JSON-RPC server: JSON-RPC 2.0 over HTTP POST, one request or a batch.
+
+    POST /     a request object, or a batch (an array) of at most
+               ``jsonrpc_max_batch_requests``; notifications (no ``id``) get no answer
+    GET  /     a JSON-RPC error saying to POST
+
+Answers are HTTP 200 with a JSON-RPC error object for anything a client got
+wrong, as geth answers: -32700 not JSON (or nested too deeply), -32600 not a
+request (or a batch past the limit), -32601 an unknown method, -32602 a bad
+parameter (named), -32000 a refused tx or missing state, -32005 a limit
+(``eth_getLogs``' range and results), 3 a reverted call with its revert data.
+A body over ``jsonrpc_max_body_bytes`` is answered 413 before it is read
+(``chain/rpc/guard.py``, which also answers a bug with its request id and no
+traceback). Method bodies read RocksDB and take the node lock, so a request
+runs in a worker thread and the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from app.ethrpc import hexio
+from app.ethrpc.hexio import RpcError
+from app.ethrpc.methods import EthApi, EthRpcLimits
+from chain.rpc import jsonbody
+from chain.rpc.guard import Guard, request_id
+
+if TYPE_CHECKING:
+    from app.node import Node
+
+log = logging.getLogger("vcoin.ethrpc")
+_NO_ID = object()
+
+
+def _reply(rid: Any, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"jsonrpc": "2.0", "id": rid}
+    if error is not None:
+        out["error"] = error.to_json()
+    else:
+        out["result"] = result
+    return out
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _guard_body(status: int, message: str) -> bytes:
+    code = hexio.INVALID_REQUEST if status == 413 else hexio.INTERNAL_ERROR
+    return jsonbody.dumps(_reply(None, error=RpcError(code, message)))
+
+
+def _valid_id(rid: Any) -> bool:
+    return rid is None or (isinstance(rid, str | int | float) and not isinstance(rid, bool))
+
+
+class EthRpcService:
+    def __init__(self, node: Node, limits: EthRpcLimits | None = None) -> None:
+        self.api = EthApi(node, limits)
+        self.limits = self.api.limits
+
+    def answer(self, body: bytes) -> bytes:
+        """The answer to a POST body: a reply, a batch of replies, or b"" for notifications."""
+        try:
+            req = jsonbody.loads(body, max_items=self.limits.max_batch_requests)
+        except jsonbody.JsonError as e:
+            if e.kind == "length":
+                err = RpcError(
+                    hexio.INVALID_REQUEST,
+                    f"a batch holds at most {self.limits.max_batch_requests} requests "
+                    "(jsonrpc_max_batch_requests): split it",
+                )
+            else:
+                err = RpcError(hexio.PARSE_ERROR, f"parse error: {e}"[:300])
+            return jsonbody.dumps(_reply(None, error=err))
+        if isinstance(req, list):
+            if not req:
+                return jsonbody.dumps(
+                    _reply(None, error=RpcError(hexio.INVALID_REQUEST, "empty batch"))
+                )
+            replies = [r for r in (self.one(x) for x in req) if r is not None]
+            return jsonbody.dumps(replies) if replies else b""
+        out = self.one(req)
+        return b"" if out is None else jsonbody.dumps(out)
+
+    def one(self, req: Any) -> dict[str, Any] | None:
+        """One request's reply (None for a notification)."""
+        if not isinstance(req, dict):
+            return _reply(None, error=RpcError(hexio.INVALID_REQUEST, "a request is a JSON object"))
+        rid = req.get("id", _NO_ID)
+        notification = rid is _NO_ID
+        if notification:
+            rid = None
+        if not _valid_id(rid):
+            return _reply(
+                None, error=RpcError(hexio.INVALID_REQUEST, "id must be a string, number or null")
+            )
+        if req.get("jsonrpc") != "2.0":
+            return _reply(rid, error=RpcError(hexio.INVALID_REQUEST, 'jsonrpc must be "2.0"'))
+        method = req.get("method")
+        if not isinstance(method, str):
+            return _reply(rid, error=RpcError(hexio.INVALID_REQUEST, "method must be a string"))
+        params = req.get("params")
+        if params is None:
+            params = []
+        if not isinstance(params, list):
+            err = RpcError(hexio.INVALID_PARAMS, "params must be an array (positional parameters)")
+            return _reply(rid, error=err)
+        try:
+            result = self.api.call(method, params)
+        except RpcError as e:
+            out = _reply(rid, error=e)
+        except MemoryError:
+            raise
+        except Exception:
+            rq = request_id()
+            log.exception("%s failed (request id %s)", method[:100], rq, extra={"request_id": rq})
+            err = RpcError(
+                hexio.INTERNAL_ERROR,
+                f"internal error (request id {rq}): a bug in the node, logged with this id",
+            )
+            out = _reply(rid, error=err)
+        else:
+            out = _reply(rid, result)
+        return None if notification else out
+
+
+def build_ethrpc_app(node: Node, limits: EthRpcLimits | None = None) -> FastAPI:
+    svc = EthRpcService(node, limits or limits_of(node))
+    app = FastAPI(title="VCoin Ethereum JSON-RPC", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ethrpc = svc
+    app.add_middleware(
+        Guard, name="jsonrpc", max_body_bytes=svc.limits.max_body_bytes, error_body=_guard_body
+    )
+
+    @app.post("/")
+    async def jsonrpc(request: Request) -> Response:
+        body = await request.body()
+        out = await run_in_threadpool(svc.answer, body)
+        return _json(out) if out else Response(status_code=200)
+
+    @app.get("/")
+    async def index() -> Response:
+        err = RpcError(
+            hexio.INVALID_REQUEST, "this is the Ethereum JSON-RPC: POST JSON-RPC 2.0 requests here"
+        )
+        return _json(jsonbody.dumps(_reply(None, error=err)), 405)
+
+    return app
+
+
+def limits_of(node: Node) -> EthRpcLimits:
+    c = node.cfg
+    return EthRpcLimits(
+        max_body_bytes=c.jsonrpc_max_body_bytes,
+        max_batch_requests=c.jsonrpc_max_batch_requests,
+        logs_max_blocks=c.jsonrpc_logs_max_blocks,
+        logs_max_results=c.jsonrpc_logs_max_results,
+    )
