@@ -6,6 +6,7 @@ It is not a Cosmos message route: the framework hands the whole tx over
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chain.context import Ctx, Mode
@@ -29,4 +30,9 @@ def apply_eth_tx(keeper: EvmKeeper, ctx: Ctx, raw: bytes) -> TxResult:
     out.ctx.write()
     if ctx.mode is Mode.DELIVER:
         state.add_block_gas(ctx, out.gas_used)
+    if not res.ok and ctx.mode in (Mode.CHECK, Mode.RECHECK):
+        # a tx that runs and fails is still a valid tx: it pays its gas and uses its
+        # nonce in a block, as on Ethereum, so the mempool admits it (the check state
+        # has its gas and nonce) and says what it will do
+        return replace(res, code=0, codespace="", log=f"admitted; it will fail: {res.log}")
     return res

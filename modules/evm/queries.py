@@ -7,7 +7,7 @@ from typing import Any
 
 from chain.coins import DENOM
 from chain.context import Ctx
-from chain.crypto import AddressError, from_bech32, to_bech32
+from chain.crypto import AddressError, parse_address, to_bech32
 from chain.errors import ErrInvalidRequest
 from modules.evm import state
 from modules.evm.executor import revert_reason
@@ -17,20 +17,11 @@ MAX_CALL_DATA = 128 * 1024
 
 
 def address(text: Any, what: str = "address") -> bytes:
-    """A 20-byte address from ``0x…`` (40 hex digits) or ``vcoin1…``."""
-    s = str(text or "")
-    if s[:2].lower() == "0x":
-        try:
-            b = bytes.fromhex(s[2:])
-        except ValueError as e:
-            raise ErrInvalidRequest(f"{what} {s!r:.60} is not hex") from e
-        if len(b) != 20:
-            raise ErrInvalidRequest(f"{what} must be 20 bytes (40 hex digits), got {len(b)}")
-        return b
+    """A 20-byte address from ``0x…`` (EIP-55 checked when in mixed case) or ``vcoin1…``."""
     try:
-        return from_bech32(s)
+        return parse_address(str(text or ""))
     except AddressError as e:
-        raise ErrInvalidRequest(f"{what} {s!r:.60} is neither 0x… nor vcoin1…: {e}") from e
+        raise ErrInvalidRequest(f"{what}: {e}") from e
 
 
 def _hexbytes(text: Any, what: str, limit: int) -> bytes:
