@@ -411,7 +411,7 @@ def _high_s(raw: bytes) -> bytes:
     s, vi = int.from_bytes(f[-1], "big"), len(f) - 3
     f[-1] = (SECP256K1_N - s).to_bytes(32, "big")
     f[vi] = (int.from_bytes(f[vi], "big") ^ 1).to_bytes(2, "big").lstrip(b"\0")
-    return (raw[:1] if typed else b"") + rlp.encode(f)
+    return (raw[:1] if typed else b"") + bytes(rlp.encode(f))
 
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
