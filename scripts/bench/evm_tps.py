@@ -18,13 +18,12 @@ eth-tester and native bank sends in the same run; peak memory at 100k EVM accoun
    web3.py's EthereumTesterProvider: the same OZ token deployed and handed out, then
    the first ``--tester-txs`` of the same transfers (signed for its chain id before
    timing) sent with ``send_raw_transaction``.
-5. In a subprocess of its own, so the figure is a node's alone: ``--accounts`` fresh
-   0x addresses funded by EVM value transfers in blocks; its peak RSS
-   (getrusage) and the time it took.
+5. In a subprocess of its own (a node's figure alone): ``--accounts`` fresh 0x
+   addresses funded by EVM value transfers in blocks; peak RSS and the time it took.
 
-``--profile FILE``: one more block of OZ transfers under cProfile (CPU time), the
-stats saved to FILE, the top functions and a breakdown of the block printed.
-Exit status 0 only if every target is met (see README.md here).
+``--profile FILE``: one more OZ block with timers around the EVM's steps, and one
+under cProfile (stats saved to FILE, the top functions printed). Exit status 0
+only if every target is met.
 
     .venv/bin/python scripts/bench/evm_tps.py --profile /tmp/evm.prof
     .venv/bin/python scripts/bench/evm_tps.py --quick       # a minute
@@ -49,6 +48,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +66,7 @@ from chain.results import BlockResult  # noqa: E402
 from genesis.devnet import CHAIN_ID, genesis_doc  # noqa: E402
 from modules.auth import state as auth_state  # noqa: E402
 from modules.bank import state as bank_state  # noqa: E402
+from modules.evm import executor  # noqa: E402
 from modules.evm import txs as evm_txs  # noqa: E402
 from modules.evm.genesis import VCOIN_ADDRESS  # noqa: E402
 from modules.evm.params import DEFAULT_CHAIN_ID  # noqa: E402
@@ -267,22 +268,63 @@ def native_blocks(app: App, senders: int, blocks: int, recipients: int) -> list[
     ]  # fmt: skip
 
 
-# what --profile sums up: (label, file suffix, function), cumulative CPU time in each
-BREAKDOWN = [
-    ("EvmKeeper._apply: one Ethereum tx, all of it", "modules/evm/keeper.py", "_apply"),
-    ("  txs.decode: RLP, signature recovery, chain id", "modules/evm/txs.py", "decode"),
-    ("  executor.precheck: nonce, fee, balance", "modules/evm/executor.py", "precheck"),
-    ("  executor.run_tx: py-evm's apply_transaction", "modules/evm/executor.py", "run_tx"),
-    ("    the message's computation (opcodes)", "eth/vm/computation.py", "apply_computation"),
-    ("  executor.tx_result: receipt events and logs", "modules/evm/executor.py", "tx_result"),
-    ("Merkle staging of the app hash (_stage)", "chain/baseapp.py", "_stage"),
-    ("App.commit (RocksDB batch)", "chain/baseapp.py", "commit"),
-]
+def timed_block(app: App, txs: Sequence[bytes]) -> None:
+    """One block with timers around the EVM's steps (no profiler, so no distortion): the
+    time each took, per block and per tx."""
+    from modules.evm.executor import VCoinComputation
+
+    steps: list[tuple[str, Any, str]] = [
+        ("txs.decode: RLP, signature recovery, chain id", evm_txs, "decode"),
+        ("executor.precheck: nonce, fee, balance", executor, "precheck"),
+        ("executor.run_tx: py-evm's apply_transaction", executor, "run_tx"),
+        ("  of which the computation (opcodes)", VCoinComputation, "apply_computation"),
+        ("executor.tx_result: receipt events and logs", executor, "tx_result"),
+        ("Merkle staging of the app hash (App._stage)", app, "_stage"),
+    ]
+    spent = {label: 0.0 for label, _, _ in steps}
+    saved = [(owner, attr, vars(owner).get(attr)) for _, owner, attr in steps]
+
+    def timer(label: str, owner: Any, orig: Any) -> Any:
+        depth = [0]  # a precompile's computation runs inside its caller's: count the outer
+
+        def timed(*a: Any, **kw: Any) -> Any:
+            depth[0] += 1
+            t = time.perf_counter()
+            try:
+                return orig(*a, **kw)
+            finally:
+                depth[0] -= 1
+                if not depth[0]:
+                    spent[label] += time.perf_counter() - t
+
+        return staticmethod(timed) if isinstance(owner, type) else timed
+
+    for label, owner, attr in steps:
+        setattr(owner, attr, timer(label, owner, getattr(owner, attr)))
+    try:
+        t0 = time.perf_counter()
+        res = finalize(app, txs)
+        t1 = time.perf_counter()
+        app.commit()
+        t2 = time.perf_counter()
+    finally:
+        for owner, attr, orig in saved:
+            setattr(owner, attr, orig) if orig is not None else delattr(owner, attr)
+    check_ok(res, "the timed block")
+    spent["App.commit"] = t2 - t1
+    block = t2 - t0
+    rest = block - sum(spent.values()) + spent["  of which the computation (opcodes)"]
+    spent["the rest: FinalizeBlock's loop, block hooks"] = rest
+    say(f"\n== one more block of {len(txs)} OZ transfers, timers around each step (unprofiled):")
+    say(f"   {block * 1000:.0f} ms, {block * 1e6 / len(txs):.0f} µs a tx")
+    for label, sec in spent.items():
+        say(f"     {label:<50} {sec * 1000:7.1f} ms  {sec * 1e6 / len(txs):6.0f} µs/tx  "
+            f"{100 * sec / block:5.1f} %")  # fmt: skip
 
 
-def profile_block(app: App, txs: Sequence[bytes], out: str, top: int, block_ms: float) -> None:
+def profile_block(app: App, txs: Sequence[bytes], out: str, top: int) -> None:
     """One block of OZ transfers under cProfile (CPU time): stats saved to ``out``, the
-    top functions and the breakdown printed."""
+    top functions printed."""
     prof = cProfile.Profile(time.process_time)
     prof.enable()
     res = finalize(app, txs)
@@ -290,30 +332,20 @@ def profile_block(app: App, txs: Sequence[bytes], out: str, top: int, block_ms: 
     prof.disable()
     check_ok(res, "the profiled block")
     prof.dump_stats(out)
-    buf = io.StringIO()
-    pstats.Stats(prof, stream=buf).strip_dirs().sort_stats("tottime").print_stats(top)
+    st = pstats.Stats(prof, stream=(buf := io.StringIO()))
+    st.strip_dirs().sort_stats("tottime").print_stats(top)
     lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
     say(f"\n== profile of one block of {len(txs)} OZ transfers (CPU time), saved to {out}")
     say("\n".join("   " + ln for ln in lines[2:]))
-    stats = pstats.Stats(out).stats  # type: ignore[attr-defined]
-    total = sum(v[2] for v in stats.values())
-    say(f"   where the profiled block's {total:.2f} CPU-s went (cumulative; cProfile's own")
-    say("   cost swells Python-heavy parts, the opcode loop most):")
-    for label, suffix, func in BREAKDOWN:
-        cum = sum(v[3] for (f, _, name), v in stats.items() if name == func and f.endswith(suffix))
-        say(f"     {label:<50} {cum:7.3f} s  {100 * cum / total:5.1f} %")
-    t0 = time.perf_counter()
-    for raw in txs:
-        evm_txs.decode(raw, DEFAULT_CHAIN_ID)
-    ms = (time.perf_counter() - t0) * 1000
-    say(f"   unprofiled: txs.decode of the block's {len(txs)} txs alone takes {ms:.0f} ms, "
-        f"{100 * ms / block_ms:.0f} % of an OZ block's median {block_ms:.0f} ms")  # fmt: skip
+    stats = st.stats  # type: ignore[attr-defined]
+    recover = sum(v[1] for k, v in stats.items() if "secp256k1_ecdsa_recover>" in k[2])
+    say(f"   signature recoveries: {recover / len(txs):.1f} a tx")
 
 
 def run_app(args: argparse.Namespace, path: Path) -> list[Kind]:
     n = args.block_size
     blocks = args.warmup + max(1, args.txs // n)
-    extra = 1 if args.profile else 0
+    extra = 2 if args.profile else 0
     oz = Plan.make("oz", n, blocks + extra, args.recipients, seed=1)
     vc = Plan.make("vc", n, blocks, args.recipients, seed=1)  # the same recipients
     t0 = time.perf_counter()
@@ -339,7 +371,8 @@ def run_app(args: argparse.Namespace, path: Path) -> list[Kind]:
         if k.failed:
             say(f"   !! {k.name}: {k.failed} txs failed, first: {k.first_failure}")
     if args.profile:
-        profile_block(app, oz_blocks[blocks], args.profile, args.top, median(kinds[0].ms))
+        timed_block(app, oz_blocks[blocks])
+        profile_block(app, oz_blocks[blocks + 1], args.profile, args.top)
     app.close()
     return kinds
 
@@ -431,11 +464,9 @@ def memory_child(accounts: int, block_size: int, sig_workers: int) -> None:
         failed = 0
         for b, txs in enumerate(blocks):
             failed += sum(1 for r in run_block(app, txs).tx_results if r.code != 0)
-            if b % 20 == 19 or b == len(blocks) - 1:
-                done = min((b + 1) * senders, accounts)
-                el = time.perf_counter() - t1
-                print(f"\r   {done:>9,} / {accounts:,} accounts ({el:5.1f} s)", end="",
-                      file=sys.stderr, flush=True)  # fmt: skip
+            if (b + 1) % max(1, len(blocks) // 5) == 0:
+                done, el = min((b + 1) * senders, accounts), time.perf_counter() - t1
+                print(f"   {done:>9,} / {accounts:,} accounts ({el:5.1f} s)", file=sys.stderr)
         blocks_s = time.perf_counter() - t1
         sample = range(0, accounts, max(1, accounts // 1000))
         ctx = app.query_ctx()
@@ -444,7 +475,6 @@ def memory_child(accounts: int, block_size: int, sig_workers: int) -> None:
         db_mib = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / MiB
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(file=sys.stderr)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     out = dict(accounts=accounts, blocks=len(blocks), failed=failed, sampled=len(sample),
                sampled_funded=funded_n, sign_s=sign_s, blocks_s=blocks_s, db_mib=db_mib,
@@ -463,11 +493,6 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- report -------------------------------------------------------------------------------
-
-
-def median(xs: Sequence[float]) -> float:
-    s = sorted(xs)
-    return s[len(s) // 2] if s else 0.0
 
 
 def report(
