@@ -38,7 +38,8 @@ def test_evm_tps_prints_its_figures_and_targets(tmp_path: Path) -> None:
     assert "FAILED" not in out, out
     assert re.search(r"peak RSS of a node process that funded 50 EVM accounts .*: \d+ MiB", out)
     assert "50 of 50 sampled accounts funded" in out, out
-    assert "EvmKeeper._apply" in out and prof.stat().st_size > 0, out
+    assert "of which the computation (opcodes)" in out and "signature recoveries" in out, out
+    assert prof.stat().st_size > 0
 
 
 def test_evm_tps_help() -> None:
