@@ -152,13 +152,13 @@ class Chain:
     # -- blocks ---------------------------------------------------------------------------
     def block(self, height: int) -> EthBlock | None:
         """The committed block at ``height`` (None above the last commit or below the base)."""
-        if height < 1 or height > self.latest():
-            return None
-        with self._lock:
+        with self._lock:  # only committed blocks are cached
             hit = self._blocks.get(height)
             if hit is not None:
                 self._blocks.move_to_end(height)
                 return hit
+        if height < 1 or height > self.latest():
+            return None
         blk = self.node.blocks.block(height)
         res = self.node.blocks.results(height)
         if blk is None or res is None:

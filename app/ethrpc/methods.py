@@ -11,16 +11,17 @@ holds the node lock only for the read itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from eth.exceptions import OutOfGas, Revert
+from eth.exceptions import InsufficientFunds, OutOfGas, PyEVMError, Revert
 from eth_hash.auto import keccak
 
 from app.ethrpc import hexio
-from app.ethrpc.blocks import Chain, EthBlock, block_json, log_json, receipt_json, tx_json
+from app.ethrpc.blocks import Chain, EthBlock, block_json, receipt_json, tx_json
 from app.ethrpc.hexio import RpcError, hexdata, invalid, q
+from app.ethrpc.logs import find_logs
 from chain.coins import DENOM
 from chain.context import Ctx
 from chain.errors import ChainError
@@ -38,7 +39,6 @@ T = TypeVar("T")
 MAX_CALL_DATA = 128 * 1024
 MAX_FEE_HISTORY_BLOCKS = 1024
 MAX_PERCENTILES = 100
-MAX_LOG_ADDRESSES = 1_000
 TIP_SAMPLE_BLOCKS = 20
 ESTIMATE_TOLERANCE = 0.015  # geth's: stop the search within 1.5 % of the answer
 CLIENT_VERSION = f"vcoin/v{VERSION}/python"
@@ -248,10 +248,20 @@ class EthApi:
             raise RpcError(
                 hexio.SERVER_ERROR, f"intrinsic gas too low: have {gas}, want {args.intrinsic}"
             )
-        return self._state(
-            tag,
-            lambda c: self.keeper.call(c, args.sender, args.to, args.data, args.value, exec_gas),
-        )
+        try:
+            return self._state(
+                tag,
+                lambda c: self.keeper.call(
+                    c, args.sender, args.to, args.data, args.value, exec_gas
+                ),
+            )
+        except InsufficientFunds as e:  # the top message's value: py-evm raises it
+            raise RpcError(hexio.SERVER_ERROR, f"insufficient funds for transfer: {e}") from e
+        except PyEVMError as e:
+            detail = str(e)[:200] or "no detail"
+            raise RpcError(
+                hexio.SERVER_ERROR, f"execution failed: {type(e).__name__}: {detail}"
+            ) from e
 
     def _gas_cap(self, args: CallArgs) -> int:
         limit = self.chain.params().block_gas_limit
@@ -433,131 +443,9 @@ class EthApi:
         found = self.chain.find_tx(hexio.hash32(p[0], "transaction hash"))
         return None if found is None else receipt_json(*found)
 
-    # -- logs ------------------------------------------------------------------------------------
     def get_logs(self, p: list[Any]) -> list[dict[str, Any]]:
-        f = obj(p[0], "filter")
-        lo, hi = self._log_range(f)
-        addrs = _addresses(f.get("address"))
-        topics = _topics(f.get("topics"))
-        out: list[dict[str, Any]] = []
-        for height, positions in self._log_candidates(addrs, lo, hi):
-            blk = self.chain.block(height)
-            if blk is None:
-                continue
-            for t in blk.txs:
-                if t.position not in positions:
-                    continue
-                for i, lg in enumerate(t.logs):
-                    if addrs and lg.get("address", "").lower() not in addrs:
-                        continue
-                    if not _topics_match(topics, lg.get("topics", "")):
-                        continue
-                    if len(out) >= self.limits.logs_max_results:
-                        raise RpcError(
-                            hexio.LIMIT_EXCEEDED,
-                            f"query returned more than {self.limits.logs_max_results} results: "
-                            "narrow the block range or filter by address or topics",
-                        )
-                    out.append(log_json(blk, t, i, lg))
-        return out
-
-    def _log_range(self, f: dict[str, Any]) -> tuple[int, int]:
-        if f.get("blockHash") is not None:
-            if f.get("fromBlock") is not None or f.get("toBlock") is not None:
-                raise invalid("filter: blockHash excludes fromBlock and toBlock")
-            h = self.chain.resolve(hexdata(hexio.hash32(f["blockHash"], "filter.blockHash")))
-            if h is None:
-                raise RpcError(hexio.SERVER_ERROR, "unknown block")
-            return h, h
-        latest = self.chain.latest()
-        lo = self.chain.resolve(hexio.block_tag(f.get("fromBlock"), "filter.fromBlock"))
-        hi = self.chain.resolve(hexio.block_tag(f.get("toBlock"), "filter.toBlock"))
-        lo = latest + 1 if lo is None else lo  # a block not there yet holds no logs
-        hi = latest if hi is None else hi
-        if lo > hi and lo <= latest:
-            raise invalid(f"filter: fromBlock {lo} is after toBlock {hi}")
-        if hi - lo + 1 > self.limits.logs_max_blocks:
-            raise RpcError(
-                hexio.LIMIT_EXCEEDED,
-                f"block range of {hi - lo + 1} blocks is over the limit of "
-                f"{self.limits.logs_max_blocks}: query a narrower range",
-            )
-        return lo, hi
-
-    def _log_candidates(self, addrs: set[str], lo: int, hi: int) -> Iterator[tuple[int, set[int]]]:
-        """(height, tx positions) with logs (of ``addrs`` if any) in [lo, hi], by height."""
-        if lo > hi:
-            return
-        found: dict[int, set[int]] = {}
-        keys = [("tx_log.address", a) for a in sorted(addrs)] or [("tx_log.index", "0")]
-        for key, value in keys:
-            for h, i in _index(self.node.blocks, key, value, lo, hi):
-                found.setdefault(h, set()).add(i)
-        for h in sorted(found):
-            yield h, found[h]
-
-
-def _index(blocks: Any, key: str, value: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
-    """(height, index) of txs whose event ``key`` has ``value``, heights in [lo, hi].
-
-    Seeks the block store's event index (``b"e" + key 0x00 value 0x00 height index``,
-    chain/consensus/blockstore.py) at ``lo`` when it can; else filters ``search``."""
-    db = getattr(blocks, "db", None)
-    if db is None:
-        for h, i in blocks.search(key, value):
-            if h > hi:
-                return
-            if h >= lo:
-                yield h, i
-        return
-    prefix = b"e" + key.encode() + b"\x00" + value.encode() + b"\x00"
-    it = db.iter()
-    it.seek(prefix + lo.to_bytes(8, "big"))
-    while it.valid():
-        k = bytes(it.key())
-        if not k.startswith(prefix) or len(k) != len(prefix) + 12:
-            return
-        h = int.from_bytes(k[-12:-4], "big")
-        if h > hi:
-            return
-        yield h, int.from_bytes(k[-4:], "big")
-        it.next()
-
-
-def _addresses(v: Any) -> set[str]:
-    if v is None:
-        return set()
-    items = v if isinstance(v, list) else [v]
-    if len(items) > MAX_LOG_ADDRESSES:
-        raise invalid(f"filter.address: at most {MAX_LOG_ADDRESSES} addresses")
-    return {"0x" + hexio.address(a, "filter.address").hex() for a in items}
-
-
-def _topics(v: Any) -> list[set[str] | None]:
-    if v is None:
-        return []
-    if not isinstance(v, list) or len(v) > 4:
-        raise invalid("filter.topics: expected an array of at most 4 positions")
-    out: list[set[str] | None] = []
-    for i, pos in enumerate(v):
-        what = f"filter.topics[{i}]"
-        if pos is None:
-            out.append(None)
-        elif isinstance(pos, list):
-            if any(x is None for x in pos):
-                out.append(None)  # a null among the choices matches anything
-            else:
-                out.append({hexdata(hexio.hash32(x, what)) for x in pos[:1000]})
-        else:
-            out.append({hexdata(hexio.hash32(pos, what))})
-    return out
-
-
-def _topics_match(want: list[set[str] | None], topics: str) -> bool:
-    have = [t.lower() for t in topics.split(",") if t]
-    if len(want) > len(have):
-        return False
-    return all(w is None or have[i] in w for i, w in enumerate(want))
+        lim = self.limits
+        return find_logs(self.chain, lim.logs_max_blocks, lim.logs_max_results, p[0])
 
 
 def _rewards(blk: EthBlock | None, base_fee: int, percentiles: list[float]) -> list[int]:

@@ -230,3 +230,50 @@ def test_a_held_port_stops_the_node_before_it_starts(tmp_path: Path) -> None:
 def test_off_serves_nothing(tmp_path: Path) -> None:
     with inproc_node(tmp_path, jsonrpc_laddr="") as n:
         assert [t.name for t in n._threads] == ["rpc", "rest"]
+
+
+GARBAGE: list[list[Any]] = [
+    [],
+    [None],
+    [1],
+    [-1],
+    [True],
+    ["0x"],
+    ["0x0"],
+    ["latest"],
+    [{}],
+    [[]],
+    [{"blockHash": None}],
+    ["0x" + "00" * 20, "latest"],
+    ["0x" + "00" * 20, {"blockNumber": "0x1"}],
+    ["0x" + "00" * 20, {"blockHash": "0x" + "00" * 32}],
+    ["0x" + "ff" * 32, True],
+    ["0x" + "ff" * 32, "0xffffffff"],
+    ["latest", "0x" + "f" * 64],
+    [{"to": "0x" + "00" * 20, "value": "0x" + "f" * 64}],
+    [{"from": "0x" + "11" * 20, "to": "0x" + "00" * 19 + "01", "data": "0x" + "ff" * 64}],
+    [{"data": "0x" + "fe" * 100}],
+    [{"data": "0x60006000f3", "gas": "0x1"}],
+    [{"to": "0x" + "00" * 20, "gas": "0x" + "f" * 16}],
+    [{"fromBlock": "0x0", "toBlock": "0x0", "address": [], "topics": [[], None, [None]]}],
+    [{"fromBlock": "pending", "topics": [["0x" + "00" * 32, None]]}],
+    ["0x1", "latest", [0, 100.0, 50]],
+    ["0x" + "02c0", 1, 2],
+    [["nested", ["deeper", {"x": [1, 2, 3]}]], {"a": {"b": {"c": None}}}],
+    ["0x" + "00" * 20, "0x" + "f" * 64, "latest"],
+]
+
+
+def test_every_method_answers_garbage_without_a_bug(client: httpx.Client, node: Node) -> None:
+    from app.ethrpc.methods import EthApi
+
+    methods = sorted(EthApi(node).methods)
+    assert len(methods) >= 35
+    for method in methods:
+        batch = [req(method, *params, rid=i) for i, params in enumerate(GARBAGE)]
+        status, out = post(client, batch)
+        assert status == 200 and len(out) == len(GARBAGE)
+        for r, params in zip(out, GARBAGE, strict=True):
+            if "error" in r:
+                assert r["error"]["code"] in (-32602, -32000, -32005, 3), (method, params, r)
+    still_serves(client)
