@@ -46,6 +46,7 @@ class NodeConfig:
     jsonrpc_max_batch_requests: int = 100
     jsonrpc_logs_max_blocks: int = 10_000
     jsonrpc_logs_max_results: int = 10_000
+    jsonrpc_max_response_bytes: int = 32 * 1024 * 1024
     # mempool
     mempool_max_txs: int = 10_000
     mempool_max_bytes: int = 64 * 1024 * 1024
@@ -128,6 +129,7 @@ _POSITIVE = (
     "jsonrpc_max_batch_requests",
     "jsonrpc_logs_max_blocks",
     "jsonrpc_logs_max_results",
+    "jsonrpc_max_response_bytes",
 )
 
 
@@ -172,6 +174,9 @@ _DOC = {
     "jsonrpc_max_batch_requests": "Most calls in one Ethereum JSON-RPC batch.",
     "jsonrpc_logs_max_blocks": "Widest block range one eth_getLogs may scan.",
     "jsonrpc_logs_max_results": "Most logs one eth_getLogs may return.",
+    "jsonrpc_max_response_bytes": (
+        "Largest Ethereum JSON-RPC answer, in bytes; calls of a batch past it get an error."
+    ),
     "mempool_max_txs": "Most transactions the mempool holds; more are refused.",
     "mempool_max_bytes": "Most bytes the mempool holds; more are refused.",
     "max_block_txs": "Most transactions in one block.",

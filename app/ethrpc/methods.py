@@ -50,6 +50,7 @@ class EthRpcLimits:
     max_batch_requests: int = 100
     logs_max_blocks: int = 10_000
     logs_max_results: int = 10_000
+    max_response_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)

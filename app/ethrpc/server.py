@@ -8,7 +8,8 @@ Answers are HTTP 200 with a JSON-RPC error object for anything a client got
 wrong, as geth answers: -32700 not JSON (or nested too deeply), -32600 not a
 request (or a batch past the limit), -32601 an unknown method, -32602 a bad
 parameter (named), -32000 a refused tx or missing state, -32005 a limit
-(``eth_getLogs``' range and results), 3 a reverted call with its revert data.
+(``eth_getLogs``' range and results, an answer over ``jsonrpc_max_response_bytes``),
+3 a reverted call with its revert data.
 A body over ``jsonrpc_max_body_bytes`` is answered 413 before it is read
 (``chain/rpc/guard.py``, which also answers a bug with its request id and no
 traceback). Method bodies read RocksDB and take the node lock, so a request
@@ -83,10 +84,29 @@ class EthRpcService:
                 return jsonbody.dumps(
                     _reply(None, error=RpcError(hexio.INVALID_REQUEST, "empty batch"))
                 )
-            replies = [r for r in (self.one(x) for x in req) if r is not None]
-            return jsonbody.dumps(replies) if replies else b""
+            parts: list[bytes] = []
+            room = self.limits.max_response_bytes
+            for x in req:
+                r = self.one(x)
+                if r is not None:
+                    parts.append(self.encode(r, room))
+                    room -= len(parts[-1])
+            return b"[" + b",".join(parts) + b"]" if parts else b""
         out = self.one(req)
-        return b"" if out is None else jsonbody.dumps(out)
+        return b"" if out is None else self.encode(out, self.limits.max_response_bytes)
+
+    def encode(self, reply: dict[str, Any], room: int) -> bytes:
+        """``reply`` as JSON, or an error in its place when it is over ``room`` bytes
+        (what is left of ``jsonrpc_max_response_bytes`` for the answer)."""
+        body = jsonbody.dumps(reply)
+        if len(body) <= room:
+            return body
+        err = RpcError(
+            hexio.LIMIT_EXCEEDED,
+            f"the answer is over this server's limit of {self.limits.max_response_bytes} bytes "
+            "(jsonrpc_max_response_bytes): ask for less, or split the batch",
+        )
+        return jsonbody.dumps(_reply(reply.get("id"), error=err))
 
     def one(self, req: Any) -> dict[str, Any] | None:
         """One request's reply (None for a notification)."""
@@ -161,4 +181,5 @@ def limits_of(node: Node) -> EthRpcLimits:
         max_batch_requests=c.jsonrpc_max_batch_requests,
         logs_max_blocks=c.jsonrpc_logs_max_blocks,
         logs_max_results=c.jsonrpc_logs_max_results,
+        max_response_bytes=c.jsonrpc_max_response_bytes,
     )

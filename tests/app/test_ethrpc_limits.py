@@ -25,12 +25,14 @@ from tests.support.nodes import free_port, inproc_node, write_genesis
 from tests.support.wait import wait_for
 
 LOGS_MAX_BLOCKS = 3
+MAX_ANSWER = 20_000
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     home = tmp_path_factory.mktemp("ethrpc-limits")
-    with inproc_node(home, jsonrpc_logs_max_blocks=LOGS_MAX_BLOCKS) as n:
+    limits = {"jsonrpc_logs_max_blocks": LOGS_MAX_BLOCKS, "jsonrpc_max_response_bytes": MAX_ANSWER}
+    with inproc_node(home, **limits) as n:
         wait_for("a few blocks", lambda: n.app_info().last_block_height >= 4, 30)
         yield n
 
@@ -141,6 +143,18 @@ def test_batches(client: httpx.Client) -> None:
     assert status == 200 and len(out) == 100
     status, out = post(client, [1, req("eth_chainId")])
     assert out[0]["error"]["code"] == -32600 and out[1]["result"] == "0x5643"
+    still_serves(client)
+
+
+def test_an_answer_over_the_limit_is_an_error_in_its_place(client: httpx.Client) -> None:
+    status, out = post(
+        client, [req("eth_getBlockByNumber", "latest", False, rid=i) for i in range(40)]
+    )
+    assert status == 200 and len(out) == 40 and out[0]["result"]["number"]
+    assert "result" in out[1] and out[-1]["id"] == 39
+    err = out[-1]["error"]
+    assert err["code"] == -32005 and "jsonrpc_max_response_bytes" in err["message"]
+    assert len(json.dumps(out)) < MAX_ANSWER + 40 * 300
     still_serves(client)
 
 

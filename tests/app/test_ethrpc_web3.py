@@ -19,10 +19,15 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
+from app.ethrpc.blocks import _before_empty_block
+from app.ethrpc.hexio import RpcError
+from app.ethrpc.logs import find_logs
 from app.ethrpc.methods import EthApi
 from app.node import Node
 from chain.crypto import to_bech32
 from modules.auth import state as auth_state
+from modules.evm.params import Params
+from modules.evm.state import next_base_fee
 from tests.support.chain import ALICE, VCN, msg_send, sign
 from tests.support.nodes import inproc_node
 from tests.support.wait import wait_for
@@ -200,7 +205,9 @@ def test_pending_nonce_counts_the_mempool(w3: Web3, node: Node, acct: LocalAccou
     wait_for("both txs", lambda: w3.eth.get_transaction_count(acct.address) == 2, 30, poll=0.1)
 
 
-def test_erc20_deploy_call_transfer_logs_and_estimate(w3: Web3, acct: LocalAccount) -> None:
+def test_erc20_deploy_call_transfer_logs_and_estimate(
+    w3: Web3, node: Node, acct: LocalAccount
+) -> None:
     supply = 1_000_000 * 10**18
     token, deployed = deploy_token(w3, acct, supply)
     assert w3.eth.get_code(token.address) == bytes.fromhex(OZ["deployedBytecode"][2:])
@@ -247,6 +254,13 @@ def test_erc20_deploy_call_transfer_logs_and_estimate(w3: Web3, acct: LocalAccou
     )
     assert [lg["transactionHash"] for lg in only_to] == [receipt["transactionHash"]]
     assert w3.eth.get_logs({"fromBlock": receipt["blockNumber"], "address": to}) == []
+    # past the result limit: a clear -32005 error (the node's limit is 10,000)
+    chain = EthApi(node).chain
+    filt = {"fromBlock": hex(deployed["blockNumber"]), "address": token.address}
+    assert len(find_logs(chain, 100, 2, filt)) == 2
+    with pytest.raises(RpcError, match="more than 1 results") as e:
+        find_logs(chain, 100, 1, filt)
+    assert e.value.code == -32005
     # a transfer of more than the balance: OpenZeppelin's custom error, as revert data
     with pytest.raises(ContractCustomError):
         token.functions.transfer(to, supply * 2).call({"from": acct.address})
@@ -320,3 +334,12 @@ def test_bad_raw_transactions_are_refused_clearly(w3: Web3, acct: LocalAccount) 
     assert "gap" in refusal(bytes(gap.raw_transaction))
     low = acct.sign_transaction({**base, "nonce": 1, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1})
     assert "below the base fee" in refusal(bytes(low.raw_transaction))
+
+
+def test_base_fee_of_a_block_without_evm_gas_is_recovered_from_the_next() -> None:
+    p = Params()
+    for fee in [p.min_base_fee, p.min_base_fee + 1, 1_234_567_891, 7 * 10**9, 10**12 + 3]:
+        after = next_base_fee(p, fee, 0)
+        before = _before_empty_block(after, p.min_base_fee, p.base_fee_change_denominator)
+        assert next_base_fee(p, before, 0) == after
+        assert abs(before - fee) <= 1 or after == p.min_base_fee
