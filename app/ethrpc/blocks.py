@@ -78,6 +78,8 @@ class EthBlock:
     state_root: bytes  # the app hash after this block
     size: int
     txs: tuple[EthTx, ...] = field(default=())
+    # what is derived once per block (roots, bloom), kept with the cached block
+    memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def gas_used(self) -> int:
@@ -411,15 +413,19 @@ def trie_root(items: list[bytes]) -> str:
     return "0x" + bytes(t.root_hash).hex()
 
 
+def _derived(blk: EthBlock) -> dict[str, str]:
+    if not blk.memo:
+        bloom = BloomFilter()
+        for t in blk.txs:
+            bloom |= bloom_of(list(t.logs))
+        blk.memo["logsBloom"] = bloom_hex(bloom)
+        blk.memo["transactionsRoot"] = trie_root([t.raw for t in blk.txs])
+        blk.memo["receiptsRoot"] = trie_root([_receipt_rlp(t) for t in blk.txs])
+    return blk.memo
+
+
 def block_json(blk: EthBlock, base_fee: int, gas_limit: int, full: bool) -> dict[str, Any]:
-    bloom = BloomFilter()
-    for t in blk.txs:
-        bloom |= bloom_of(list(t.logs))
-    if blk.txs:
-        tx_root = trie_root([t.raw for t in blk.txs])
-        receipt_root = trie_root([_receipt_rlp(t) for t in blk.txs])
-    else:
-        tx_root = receipt_root = EMPTY_ROOT
+    d = _derived(blk)
     return {
         "number": q(blk.height),
         "hash": hexdata(blk.hash),
@@ -427,10 +433,10 @@ def block_json(blk: EthBlock, base_fee: int, gas_limit: int, full: bool) -> dict
         "nonce": "0x0000000000000000",
         "mixHash": hexdata(blk.hash),
         "sha3Uncles": EMPTY_UNCLES,
-        "logsBloom": bloom_hex(bloom),
-        "transactionsRoot": tx_root,
+        "logsBloom": d["logsBloom"],
+        "transactionsRoot": d["transactionsRoot"],
         "stateRoot": hexdata(blk.state_root),
-        "receiptsRoot": receipt_root,
+        "receiptsRoot": d["receiptsRoot"],
         "miner": checksum(blk.proposer),
         "difficulty": "0x0",
         "totalDifficulty": "0x0",

@@ -21,7 +21,7 @@ from app.node import Node
 from chain.config import NodeConfig, load_config, render_toml
 from chain.node import ListenError
 from genesis.devnet import genesis_doc
-from tests.support.nodes import free_port, inproc_node, write_genesis
+from tests.support.nodes import free_port, inproc_node, running_node, write_genesis
 from tests.support.wait import wait_for
 
 LOGS_MAX_BLOCKS = 3
@@ -291,3 +291,13 @@ def test_every_method_answers_garbage_without_a_bug(client: httpx.Client, node: 
             if "error" in r:
                 assert r["error"]["code"] in (-32602, -32000, -32005, 3), (method, params, r)
     still_serves(client)
+
+
+def test_vcoind_start_serves_it_on_the_flag_address(tmp_path: Path) -> None:
+    with running_node(tmp_path / "home") as n:
+        assert n.jsonrpc
+        with httpx.Client(base_url=n.jsonrpc, timeout=30) as c:
+            status, out = post(c, [req("eth_chainId"), req("web3_clientVersion", rid=2)])
+        assert status == 200 and out[0]["result"] == "0x5643"
+        assert out[1]["result"].startswith("vcoin/v")
+    assert "jsonrpc listening on http://127.0.0.1:" in n.log()
