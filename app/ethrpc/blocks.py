@@ -127,6 +127,7 @@ class Chain:
     def __init__(self, node: Node) -> None:
         self.node = node
         self._lock = threading.Lock()
+        self._scan_lock = threading.Lock()
         self._blocks: OrderedDict[int, EthBlock] = OrderedDict()
         self._by_hash: dict[bytes, int] = {}
         # the heights [_lo, _hi) were read for the hash index
@@ -194,6 +195,14 @@ class Chain:
             known = self._by_hash.get(block_hash)
         if known is not None:
             return known if known <= self.latest() else None
+        with self._scan_lock:  # one scan at a time keeps [_lo, _hi) whole
+            return self._scan_for(block_hash)
+
+    def _scan_for(self, block_hash: bytes) -> int | None:
+        with self._lock:
+            known = self._by_hash.get(block_hash)
+        if known is not None:
+            return known
         top = self.latest()
         base = self.earliest()
         if self._hi is None or top + 1 - self._hi > HASH_SCAN_STEP:
@@ -224,7 +233,7 @@ class Chain:
         there is none such."""
         latest = self.latest()
         if isinstance(tag, int):
-            return tag if 0 < tag <= latest else (None if tag else self.earliest())
+            return tag if 0 < tag <= latest else None  # no block 0: the chain starts at 1
         if tag == "earliest":
             return self.earliest()
         if tag in ("latest", "pending", "safe", "finalized"):

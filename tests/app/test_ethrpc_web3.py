@@ -129,7 +129,7 @@ def test_identity_and_fee_methods(w3: Web3) -> None:
     assert w3.eth.syncing is False
     assert w3.eth.accounts == []
     latest = w3.eth.get_block("latest")
-    assert latest["number"] == w3.eth.block_number >= 1
+    assert w3.eth.block_number >= latest["number"] >= 1  # blocks keep coming
     assert latest["baseFeePerGas"] >= GWEI  # EIP-1559 is detected by this field
     assert latest["uncles"] == [] and latest["gasLimit"] == 30_000_000
     assert w3.eth.get_block(latest["hash"])["number"] == latest["number"]
