@@ -97,6 +97,8 @@ class BaseApp:
         self._pending: PendingBlock | None = None
         # the rules and txs of the last PrepareProposal, all passing check_stateless
         self._proposed: tuple[TxRules | None, frozenset[bytes]] = (None, frozenset())
+        # valid txs the last PrepareProposal left for a later block (its gas was full)
+        self.deferred: frozenset[bytes] = frozenset()
         self._check: Ctx | None = None
         meta = self.store.chain_meta()
         self.chain_id: str = str(meta.get("chain_id", ""))
@@ -255,7 +257,14 @@ class BaseApp:
         longer pay. The solo driver's mempool never holds such a tx."""
         out: list[bytes] = []
         total = 0
-        rules = self.ante.rules(self.query_ctx())
+        qctx = self.query_ctx()
+        rules = self.ante.rules(qctx)
+        # foreign (Ethereum) txs reserve their gas limit of the block's gas; past it
+        # a tx waits in the mempool for a later block, and so do its sender's later
+        # txs (their nonces follow it)
+        gas_left = self.foreign.block_gas_limit(qctx) if self.foreign is not None else 0
+        waiting: set[bytes] = set()
+        deferred: list[bytes] = []
         branch: Ctx | None = None
         if against_state:
             base = self._ctx(Mode.CHECK, self.store.height() + 1, self.last_block_time_ns)
@@ -267,6 +276,15 @@ class BaseApp:
                 execute.check_stateless(raw, self.routes, rules, self.foreign)
             except ChainError:
                 continue
+            if self.foreign is not None and self.foreign.claims(raw):
+                reserve = self.foreign.block_gas(raw, qctx)
+                if reserve is not None:
+                    sender, gas = reserve
+                    if sender in waiting or gas > gas_left:
+                        waiting.add(sender)
+                        deferred.append(raw)
+                        continue
+                    gas_left -= gas
             if branch is not None:
                 r = execute.apply_tx(
                     branch, raw, self.routes, self.ante, verify_sig=False, foreign=self.foreign
@@ -283,6 +301,7 @@ class BaseApp:
         # the check is a pure function of the tx and the rules: ProcessProposal
         # of this very proposal need not repeat it
         self._proposed = (rules, frozenset(out))
+        self.deferred = frozenset(deferred)
         return out
 
     def process_proposal(self, txs: list[bytes], max_tx_bytes: int | None = None) -> bool:

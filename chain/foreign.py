@@ -26,3 +26,12 @@ class ForeignTxs(Protocol):
     def apply(self, ctx: Ctx, raw: bytes) -> TxResult:
         """Check, charge and run ``raw`` on ``ctx``; never raises."""
         ...
+
+    def block_gas(self, raw: bytes, ctx: Ctx) -> tuple[bytes, int] | None:
+        """(sender, the gas ``raw`` reserves of its block), or None when it
+        reserves none; PrepareProposal fills a block up to ``block_gas_limit``."""
+        ...
+
+    def block_gas_limit(self, ctx: Ctx) -> int:
+        """The most gas the txs of one block may reserve in all."""
+        ...

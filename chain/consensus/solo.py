@@ -113,8 +113,10 @@ class SoloDriver:
             res = self.app.finalize_block(self._info(header, blk.hash), txs)
             self.blocks.save(blk, res)
             self.app.commit()
-            # txs the proposal dropped (no longer decodable) leave the mempool too
-            self.mempool.update(raw)
+            # txs the proposal dropped (no longer decodable) leave the mempool too;
+            # those it left for a later block (the block's gas was full) stay
+            deferred = self.app.deferred
+            self.mempool.update([r for r in raw if r not in deferred] if deferred else raw)
         elapsed = time.perf_counter() - t0
         self._publish(blk, res)
         if self.on_block is not None:

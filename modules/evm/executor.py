@@ -29,7 +29,7 @@ from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 from eth_utils.exceptions import ValidationError
 
-from chain.context import Ctx
+from chain.context import Ctx, Mode
 from chain.errors import ChainError
 from chain.events import Event
 from chain.results import TxResult, short_log
@@ -143,6 +143,13 @@ def precheck(ctx: Ctx, etx: EthTx, backend: EvmBackend, base_fee: int) -> None:
     p = state.get_params(ctx)
     if etx.gas > p.block_gas_limit:
         raise ErrEthGas(f"gas limit {etx.gas} is over the block gas limit {p.block_gas_limit}")
+    if ctx.mode is Mode.DELIVER:
+        used = state.block_gas(ctx)
+        if used + etx.gas > p.block_gas_limit:
+            raise ErrEthGas(
+                f"the block is full: its txs used {used} of {p.block_gas_limit} gas and this "
+                f"one reserves {etx.gas}; send it again for a later block"
+            )
     if etx.to in backend.blocked:
         raise ErrEthInvalid(
             f"{hexaddr(etx.to)} is a module account: it cannot receive transactions"

@@ -47,6 +47,16 @@ class EvmKeeper:
             return
         txs.decode(raw, chain_id)
 
+    def block_gas(self, raw: bytes, ctx: Ctx) -> tuple[bytes, int] | None:
+        try:
+            etx = txs.decode(raw, state.get_params(ctx).chain_id)
+        except ChainError:
+            return None
+        return etx.sender, etx.gas
+
+    def block_gas_limit(self, ctx: Ctx) -> int:
+        return state.get_params(ctx).block_gas_limit
+
     def apply(self, ctx: Ctx, raw: bytes) -> TxResult:
         """Run ``raw`` on ``ctx`` (CheckTx, simulation or a block); never raises."""
         try:
