@@ -7,15 +7,22 @@
 * A real ``vcoind start`` process SIGKILLed between FinalizeBlock and Commit of a block
   holding an EVM deploy and an ERC-20 transfer loses nothing: restarted, it replays the
   stored block, and the contract's code, token balances, nonces and receipts are there.
+* SIGKILLed at random moments under a stream of ERC-20 transfers (as tests/chain/
+  test_crash.py does with bank sends): every transfer seen committed is there after the
+  restart, and the token balances and the nonce equal what the found txs add up to.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import signal
 import stat
 import sys
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +30,7 @@ import pytest
 
 import tests.support.nodes as nodes
 from app.app import App
-from chain.client import NodeClient, RpcError
+from chain.client import NodeClient, NodeError, RpcError
 from chain.consensus.blockstore import BlockStore
 from chain.crypto import to_bech32
 from chain.results import BlockResult
@@ -46,8 +53,10 @@ from tests.modules.evm.test_hostile import (
 )
 from tests.support.chain import ALICE, BOB, Chain, run_block
 from tests.support.nodes import start_vcoind, vcoind, write_genesis
+from tests.support.wait import wait_for
 
-TRANSFERS = [(SINK, 10), (ETH2.eth_address, 25), (SINK, 1)]
+KILLS = 3
+BLOCK_TIME = ("--block-time", "200ms")
 
 
 def contract_of(r: Any) -> bytes:
@@ -276,3 +285,106 @@ def test_kill_9_between_finalize_block_and_commit_loses_no_evm_state(
         assert _token_balance(client, token, SINK) == 4243
     finally:
         node.stop()
+
+
+# -- kill -9 at random moments under EVM load ---------------------------------------------
+@dataclass
+class EvmLoad:
+    """One thread sending ERC-20 transfers with broadcast_tx_commit to whichever node is up;
+    it remembers every tx it sent and those it saw committed."""
+
+    token: bytes
+    url: str = ""
+    sent: dict[str, int] = field(default_factory=dict)  # sha256 → amount
+    committed: dict[str, int] = field(default_factory=dict)  # sha256 → height
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, seed: int) -> None:
+        rng = random.Random(seed)
+        while not self.stop.is_set():
+            if not self.url:
+                time.sleep(0.05)
+                continue
+            client = NodeClient(self.url, timeout=10)
+            try:
+                acc = client.query("evm", "account", {"address": "0x" + ETH.eth_address.hex()})
+                amount = rng.randrange(1, 1000)
+                raw = call(int(acc["nonce"]), self.token, erc20_transfer(SINK, amount))
+                with self.lock:
+                    self.sent[_sha(raw)] = amount
+                r = client.broadcast_tx_commit(raw)
+                res = r.get("tx_result") or {}
+                if int(r.get("height") or 0) > 0 and int(res.get("code") or 0) == 0:
+                    with self.lock:
+                        self.committed[_sha(raw)] = int(r["height"])
+            except NodeError:
+                time.sleep(0.1)
+            finally:
+                client.close()
+
+    def grown(self, n: int) -> Callable[[], bool]:
+        return lambda: len(self.snapshot()) > n
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.committed)
+
+
+@pytest.mark.slow
+def test_kill_9_under_evm_load_loses_no_committed_transfer(tmp_path: Path) -> None:
+    home, log = tmp_path / "home", tmp_path / "node.log"
+    assert vcoind("init", home=home).returncode == 0
+    write_genesis(home, evm_genesis())
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    node = start_vcoind(home, instant=False, extra=BLOCK_TIME, log_path=log)
+    try:
+        client = NodeClient(node.rpc)
+        r = client.broadcast_tx_commit(
+            eth_tx(nonce=0, to=None, data=oz_init(10**9), gas=2_000_000, max_fee=3 * GWEI)
+        )
+        token = bytes.fromhex(
+            next(
+                a["value"]
+                for e in r["tx_result"]["events"]
+                if e["type"] == "ethereum_tx"
+                for a in e["attributes"]
+                if a["key"] == "contract"
+            )[2:]
+        )
+        load = EvmLoad(token, node.rpc)
+        thread = threading.Thread(target=load.run, args=(seed,), daemon=True)
+        thread.start()
+        for round_ in range(KILLS):
+            before = len(load.snapshot())
+            time.sleep(rng.uniform(0.5, 2.0))
+            wait_for(f"a transfer in round {round_} (seed {seed})", load.grown(before), 60)
+            node.proc.send_signal(signal.SIGKILL)
+            node.proc.wait(10)
+            load.url = ""
+            store, blocks = Store(home / "data" / "state"), BlockStore(home / "data" / "blocks")
+            try:
+                assert blocks.height() in (store.height(), store.height() + 1)
+            finally:
+                blocks.close()
+                store.close()
+            node = start_vcoind(home, instant=False, extra=BLOCK_TIME, log_path=log)
+            load.url = node.rpc
+        load.stop.set()
+        thread.join(30)
+        client = NodeClient(node.rpc)
+        found: dict[str, Any] = {}
+        for sha in load.sent:
+            got = client.get_tx(sha)
+            if got is not None:
+                found[sha] = got
+        for sha, height in load.snapshot().items():  # everything seen committed is there
+            assert sha in found and found[sha].height == height and found[sha].code == 0
+        moved = sum(load.sent[sha] for sha, got in found.items() if got.code == 0)
+        assert _token_balance(client, token, SINK) == moved, f"seed {seed}"
+        assert _token_balance(client, token, ETH.eth_address) == 10**9 - moved
+        acc = client.query("evm", "account", {"address": "0x" + ETH.eth_address.hex()})
+        assert int(acc["nonce"]) == 1 + len(found), f"seed {seed}"
+    finally:
+        node.close()
