@@ -47,6 +47,7 @@ class NodeConfig:
     jsonrpc_logs_max_blocks: int = 10_000
     jsonrpc_logs_max_results: int = 10_000
     jsonrpc_max_response_bytes: int = 32 * 1024 * 1024
+    jsonrpc_call_gas_cap: int = 10_000_000  # geth's rpc.gascap
     # mempool
     mempool_max_txs: int = 10_000
     mempool_max_bytes: int = 64 * 1024 * 1024
@@ -130,6 +131,7 @@ _POSITIVE = (
     "jsonrpc_logs_max_blocks",
     "jsonrpc_logs_max_results",
     "jsonrpc_max_response_bytes",
+    "jsonrpc_call_gas_cap",
 )
 
 
@@ -176,6 +178,9 @@ _DOC = {
     "jsonrpc_logs_max_results": "Most logs one eth_getLogs may return.",
     "jsonrpc_max_response_bytes": (
         "Largest Ethereum JSON-RPC answer, in bytes; calls of a batch past it get an error."
+    ),
+    "jsonrpc_call_gas_cap": (
+        "Most gas one eth_call or eth_estimateGas may run (blocks wait while it runs)."
     ),
     "mempool_max_txs": "Most transactions the mempool holds; more are refused.",
     "mempool_max_bytes": "Most bytes the mempool holds; more are refused.",

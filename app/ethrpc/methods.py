@@ -51,6 +51,9 @@ class EthRpcLimits:
     logs_max_blocks: int = 10_000
     logs_max_results: int = 10_000
     max_response_bytes: int = 32 * 1024 * 1024
+    # most gas an eth_call / eth_estimateGas runs: it holds the node lock while it
+    # runs (py-evm does about 2M gas a second), so blocks wait for it
+    call_gas_cap: int = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -265,8 +268,8 @@ class EthApi:
             ) from e
 
     def _gas_cap(self, args: CallArgs) -> int:
-        limit = self.chain.params().block_gas_limit
-        return limit if args.gas is None else min(args.gas, limit)
+        cap = min(self.chain.params().block_gas_limit, self.limits.call_gas_cap)
+        return cap if args.gas is None else min(args.gas, cap)
 
     def eth_call(self, p: list[Any]) -> str:
         if _arg(p, 2) is not None:

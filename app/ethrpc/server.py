@@ -182,4 +182,5 @@ def limits_of(node: Node) -> EthRpcLimits:
         logs_max_blocks=c.jsonrpc_logs_max_blocks,
         logs_max_results=c.jsonrpc_logs_max_results,
         max_response_bytes=c.jsonrpc_max_response_bytes,
+        call_gas_cap=c.jsonrpc_call_gas_cap,
     )

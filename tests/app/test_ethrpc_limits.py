@@ -26,12 +26,17 @@ from tests.support.wait import wait_for
 
 LOGS_MAX_BLOCKS = 3
 MAX_ANSWER = 20_000
+CALL_GAS_CAP = 100_000
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     home = tmp_path_factory.mktemp("ethrpc-limits")
-    limits = {"jsonrpc_logs_max_blocks": LOGS_MAX_BLOCKS, "jsonrpc_max_response_bytes": MAX_ANSWER}
+    limits = {
+        "jsonrpc_logs_max_blocks": LOGS_MAX_BLOCKS,
+        "jsonrpc_max_response_bytes": MAX_ANSWER,
+        "jsonrpc_call_gas_cap": CALL_GAS_CAP,
+    }
     with inproc_node(home, **limits) as n:
         wait_for("a few blocks", lambda: n.app_info().last_block_height >= 4, 30)
         yield n
@@ -155,6 +160,19 @@ def test_an_answer_over_the_limit_is_an_error_in_its_place(client: httpx.Client)
     err = out[-1]["error"]
     assert err["code"] == -32005 and "jsonrpc_max_response_bytes" in err["message"]
     assert len(json.dumps(out)) < MAX_ANSWER + 40 * 300
+    still_serves(client)
+
+
+def test_calls_run_at_most_the_gas_cap(client: httpx.Client) -> None:
+    forever = {"data": "0x5b600056"}  # init code: JUMPDEST PUSH1 0 JUMP
+    for gas in (None, hex(30_000_000)):
+        call = forever if gas is None else {**forever, "gas": gas}
+        err = error_of(client, req("eth_call", call))
+        assert err == {"code": -32000, "message": "out of gas"}
+        err = error_of(client, req("eth_estimateGas", call))
+        assert err["message"] == f"gas required exceeds allowance ({CALL_GAS_CAP})"
+    err = error_of(client, req("eth_call", {**forever, "gas": "0x5208"}))
+    assert "intrinsic gas too low" in err["message"]
     still_serves(client)
 
 
