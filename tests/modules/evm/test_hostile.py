@@ -437,16 +437,11 @@ def test_two_txs_with_one_nonce_in_a_block_run_once(tw: Twins) -> None:
 LOOP = bytes([0x5B, 0x60, 0x00, 0x56])  # JUMPDEST PUSH1 0 JUMP: burns all its gas
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the block gas limit caps each tx, not the block: two 20M-gas txs both run "
-    "in one block (40M EVM gas against a 30M limit). Fix: in executor.precheck (DELIVER), "
-    "refuse with ErrEthGas when state.block_gas(ctx) + etx.gas > p.block_gas_limit, and "
-    "have PrepareProposal stop taking Ethereum txs once their gas limits fill the block.",
-)
 def test_a_block_holds_at_most_the_block_gas_limit_of_evm_gas(
     make_app: Callable[..., App],
 ) -> None:
+    """Each tx's gas limit must fit in what the block's earlier txs left (Ethereum's rule):
+    a second tx that does not is refused in FinalizeBlock and changes nothing."""
     genesis = evm_genesis()
     evm = genesis_module.default()
     evm["params"]["block_gas_limit"] = "300000"  # small, so that the loops run quickly
@@ -455,10 +450,17 @@ def test_a_block_holds_at_most_the_block_gas_limit_of_evm_gas(
     (dep,) = tw.ok(eth_tx(nonce=0, to=None, data=deploying(LOOP), gas=200_000))
     loop = bytes.fromhex(ethereum_events(dep)["contract"][2:])
     half = tw.block_gas_limit() * 2 // 3
-    one, two = eth_tx(nonce=1, to=loop, gas=half), eth_tx(ETH2, nonce=0, to=loop, gas=half)
+    one, two = (
+        eth_tx(nonce=1, to=loop, gas=half, max_fee=2 * GWEI),
+        eth_tx(ETH2, nonce=0, to=loop, gas=half, max_fee=2 * GWEI),
+    )
     r1, r2 = tw.pair([one, two], [one])
     assert ethereum_events(r1)["gas_used"] == str(half)  # ran out of gas: all of it used
     assert (r2.codespace, r2.code) == (ErrEthGas.codespace, ErrEthGas.code), r2.log
+    assert r2.gas_used == 0 and not [e for e in r2.events if e.type == "ethereum_tx"]
+    assert tw.nonce(ETH2.eth_address) == 0
+    r3 = tw.deliver(two)  # the next block has room for it: it runs (out of gas)
+    assert ethereum_events(r3)["gas_used"] == str(half) and tw.nonce(ETH2.eth_address) == 1
 
 
 def test_the_account_query_refuses_a_wrong_eip55_checksum(tw: Twins) -> None:
