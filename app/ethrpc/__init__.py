@@ -4,6 +4,7 @@
     methods.py    the ``eth_*`` / ``net_*`` / ``web3_*`` methods
     blocks.py     Ethereum blocks, txs, receipts and logs from the block store
     logs.py       eth_getLogs over the block store's event index
+    filters.py    polling filters (eth_newFilter, eth_getFilterChanges, …)
     hexio.py      parameters in, quantities and data out, JSON-RPC errors
 
 Mapping (issue 14): block hash = the consensus block hash, ``stateRoot`` = the

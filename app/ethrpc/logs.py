@@ -23,8 +23,8 @@ def find_logs(chain: Chain, max_blocks: int, max_results: int, filt: Any) -> lis
     if not isinstance(filt, dict):
         raise invalid("filter: expected an object")
     lo, hi = log_range(chain, filt, max_blocks)
-    addrs = _addresses(filt.get("address"))
-    topics = _topics(filt.get("topics"))
+    addrs = addresses(filt.get("address"))
+    want = topics(filt.get("topics"))
     out: list[dict[str, Any]] = []
     for height, positions in _candidates(chain, addrs, lo, hi):
         blk = chain.block(height)
@@ -36,7 +36,7 @@ def find_logs(chain: Chain, max_blocks: int, max_results: int, filt: Any) -> lis
             for i, lg in enumerate(t.logs):
                 if addrs and lg.get("address", "").lower() not in addrs:
                     continue
-                if not _topics_match(topics, lg.get("topics", "")):
+                if not _topics_match(want, lg.get("topics", "")):
                     continue
                 if len(out) >= max_results:
                     raise RpcError(
@@ -113,7 +113,7 @@ def _index(blocks: Any, key: str, value: str, lo: int, hi: int) -> Iterator[tupl
         it.next()
 
 
-def _addresses(v: Any) -> set[str]:
+def addresses(v: Any) -> set[str]:
     if v is None:
         return set()
     items = v if isinstance(v, list) else [v]
@@ -122,7 +122,7 @@ def _addresses(v: Any) -> set[str]:
     return {"0x" + hexio.address(a, "filter.address").hex() for a in items}
 
 
-def _topics(v: Any) -> list[set[str] | None]:
+def topics(v: Any) -> list[set[str] | None]:
     if v is None:
         return []
     if not isinstance(v, list) or len(v) > 4:

@@ -20,6 +20,7 @@ from eth_hash.auto import keccak
 
 from app.ethrpc import hexio
 from app.ethrpc.blocks import Chain, EthBlock, block_json, receipt_json, tx_json
+from app.ethrpc.filters import Filters
 from app.ethrpc.hexio import RpcError, hexdata, invalid, q
 from app.ethrpc.logs import find_logs
 from chain.coins import DENOM
@@ -146,6 +147,9 @@ class EthApi:
         self.node = node
         self.limits = limits or EthRpcLimits()
         self.chain = Chain(node)
+        self.filters = Filters(
+            self.chain, self.limits.logs_max_blocks, self.limits.logs_max_results
+        )
         keeper = node.app.wiring.keepers["evm"]
         assert isinstance(keeper, EvmKeeper)
         self.keeper = keeper
@@ -186,6 +190,12 @@ class EthApi:
             "eth_getUncleCountByBlockHash": m(lambda p: self._uncles(p, True), 1, 1),
             "eth_getUncleCountByBlockNumber": m(lambda p: self._uncles(p, False), 1, 1),
             "eth_getLogs": m(self.get_logs, 1, 1),
+            "eth_newFilter": m(self.filters.new_filter, 1, 1),
+            "eth_newBlockFilter": m(self.filters.new_block_filter, 0, 0),
+            "eth_newPendingTransactionFilter": m(self.filters.new_pending_filter, 0, 0),
+            "eth_getFilterChanges": m(self.filters.changes, 1, 1),
+            "eth_getFilterLogs": m(self.filters.filter_logs, 1, 1),
+            "eth_uninstallFilter": m(self.filters.uninstall, 1, 1),
         }
 
     def call(self, method: str, params: list[Any]) -> Any:

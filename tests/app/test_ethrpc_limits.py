@@ -319,3 +319,24 @@ def test_vcoind_start_serves_it_on_the_flag_address(tmp_path: Path) -> None:
         assert status == 200 and out[0]["result"] == "0x5643"
         assert out[1]["result"].startswith("vcoin/v")
     assert "jsonrpc listening on http://127.0.0.1:" in n.log()
+
+
+def test_filters_are_bounded_and_expire(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ethrpc import filters
+
+    monkeypatch.setattr(filters, "FILTER_TTL_S", 0.0)  # the next creation drops the others
+    assert post(client, req("eth_uninstallFilter", "0x00"))[1]["result"] is False
+    post(client, req("eth_newBlockFilter"))
+    monkeypatch.setattr(filters, "FILTER_TTL_S", 300.0)
+    monkeypatch.setattr(filters, "MAX_FILTERS", 2)
+    ids = [post(client, req("eth_newBlockFilter"))[1]["result"] for _ in range(1)]
+    err = error_of(client, req("eth_newBlockFilter"))
+    assert err["code"] == -32005 and "uninstall" in err["message"]
+    monkeypatch.setattr(filters, "FILTER_TTL_S", 0.0)
+    assert error_of(client, req("eth_getFilterChanges", ids[0]))["message"] == "filter not found"
+    assert post(client, req("eth_newBlockFilter"))[1]["result"].startswith("0x")
+    bad = {"blockHash": "0x" + "00" * 32}
+    assert error_of(client, req("eth_newFilter", bad))["code"] == -32602
+    still_serves(client)

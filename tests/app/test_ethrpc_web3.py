@@ -343,3 +343,27 @@ def test_base_fee_of_a_block_without_evm_gas_is_recovered_from_the_next() -> Non
         before = _before_empty_block(after, p.min_base_fee, p.base_fee_change_denominator)
         assert next_base_fee(p, before, 0) == after
         assert abs(before - fee) <= 1 or after == p.min_base_fee
+
+
+def test_block_and_log_filters(w3: Web3, node: Node, acct: LocalAccount) -> None:
+    token, deployed = deploy_token(w3, acct, 10**21)
+    blocks = w3.eth.filter("latest")
+    pending = w3.eth.filter("pending")
+    transfers = token.events.Transfer.create_filter(from_block=deployed["blockNumber"] + 1)
+    assert transfers.get_new_entries() == []
+    to = Account.create().address
+    tx = token.functions.transfer(to, 77).build_transaction(
+        {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address), **fees(w3)}
+    )
+    receipt = send(w3, acct, tx)
+    (ev,) = transfers.get_new_entries()
+    assert ev["args"]["to"] == to and ev["transactionHash"] == receipt["transactionHash"]
+    assert transfers.get_new_entries() == []  # reported once
+    assert [e["args"]["value"] for e in transfers.get_all_entries()] == [77]
+    hashes = blocks.get_new_entries()
+    assert receipt["blockHash"] in hashes
+    assert pending.get_new_entries() == []
+    assert w3.eth.uninstall_filter(blocks.filter_id) is True
+    assert w3.eth.uninstall_filter(blocks.filter_id) is False
+    gone = w3.provider.make_request("eth_getFilterChanges", [blocks.filter_id])
+    assert gone["error"]["message"] == "filter not found"
