@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import coincurve
 import rlp
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxBody, TxRaw
 from eth.abc import SignedTransactionAPI
 from eth.vm.forks.cancun.transactions import CancunTransactionBuilder
 from eth_hash.auto import keccak
+from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 from google.protobuf.message import DecodeError
 
@@ -26,6 +28,7 @@ _URL_BYTES = ETH_TX_URL.encode()
 MAX_ETH_TX_BYTES = 128 * 1024
 MAX_INITCODE_SIZE = 49_152  # EIP-3860
 LEGACY, ACCESS_LIST, DYNAMIC_FEE, BLOB = 0, 1, 2, 3
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,27 @@ def wrap(eth_raw: bytes) -> bytes:
     return out
 
 
+def recover_sender(tx: SignedTransactionAPI) -> bytes:
+    """The signer of ``tx``, recovered once (py-evm's own check recovers, verifies
+    and recovers again): r and s in [1, n), s in the lower half (EIP-2), the y
+    parity 0 or 1. The sender is kept on the tx for py-evm's later reads."""
+    y, r, s = int(tx.y_parity), int(tx.r), int(tx.s)
+    if y not in (0, 1) or not 0 < r < SECP256K1_N or not 0 < s <= SECP256K1_N // 2:
+        raise ErrEthInvalid(
+            "invalid signature: r and s must be in [1, n) with s in the lower half "
+            "(EIP-2), and the y parity 0 or 1"
+        )
+    try:
+        msg_hash = keccak(tx.get_message_for_signing())
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([y])
+        pub = coincurve.PublicKey.from_signature_and_message(sig, msg_hash, hasher=None)
+    except Exception as e:  # noqa: BLE001 - any recovery failure is a bad signature
+        raise ErrEthInvalid(f"invalid signature: no public key recovers from it ({e})") from e
+    sender = keccak(pub.format(compressed=False)[1:])[12:]
+    tx.__dict__["sender"] = Address(sender)  # py-evm's cached_property reads this
+    return sender
+
+
 def decode(raw: bytes, chain_id: int) -> EthTx:
     """Decode and check ``raw`` (bare or wrapped) without state; a ChainError says why not."""
     if len(raw) > MAX_ETH_TX_BYTES:
@@ -144,12 +168,11 @@ def decode(raw: bytes, chain_id: int) -> EthTx:
     type_id = LEGACY if eth_raw[0] >= 0xC0 else eth_raw[0]
     try:
         tx.validate()  # field ranges, intrinsic gas ≤ gas limit
-        tx.check_signature_validity()
-        sender = bytes(tx.sender)
     except (ValidationError, ValueError) as e:
         raise ErrEthInvalid(f"invalid transaction: {str(e)[:200]}") from e
     except Exception as e:
-        raise ErrEthInvalid(f"invalid signature: {type(e).__name__}") from e
+        raise ErrEthInvalid(f"invalid transaction: {type(e).__name__}") from e
+    sender = recover_sender(tx)
     tx_chain = tx.chain_id
     if tx_chain is None:
         raise ErrEthChainId(
