@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
@@ -126,16 +127,12 @@ def _send(b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 # -- staking ----------------------------------------------------------------------------
-def _bond(url: str) -> Callable[[Bridge, Ctx, tuple[Any, ...]], tuple[Any, ...]]:
-    def run(b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
-        cls = b.routes[url].cls
-        msg = cls(
-            address=to_bech32(_addr(a[0])), role=a[1], amount=Coin(denom=DENOM, amount=str(a[2]))
-        )
-        _route(b, ctx, url, msg)
-        return (True,)
-
-    return run
+def _bond(url: str, b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
+    """MsgBond or MsgUnbond (``url``) for the acting account."""
+    cls = b.routes[url].cls
+    coin = Coin(denom=DENOM, amount=str(a[2]))
+    _route(b, ctx, url, cls(address=to_bech32(_addr(a[0])), role=a[1], amount=coin))
+    return (True,)
 
 
 def _bonded(b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -182,13 +179,11 @@ def _post_job(b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
     raise Refused("jobs: the job was posted but its id was not reported")
 
 
-def _job_msg(url: str, who: str) -> Callable[[Bridge, Ctx, tuple[Any, ...]], tuple[Any, ...]]:
-    def run(b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
-        cls = b.routes[url].cls
-        _route(b, ctx, url, cls(**{who: to_bech32(_addr(a[0])), "job_id": int(a[1])}))
-        return (True,)
-
-    return run
+def _job_msg(url: str, who: str, b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
+    """MsgCancelJob or MsgClaimJob (``url``) with the acting account as ``who``."""
+    cls = b.routes[url].cls
+    _route(b, ctx, url, cls(**{who: to_bech32(_addr(a[0])), "job_id": int(a[1])}))
+    return (True,)
 
 
 def _submit(b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -264,17 +259,9 @@ def _treasury(b: Bridge, ctx: Ctx, a: tuple[Any, ...]) -> tuple[Any, ...]:
     return ("0x" + module_address(TREASURY).hex(),)
 
 
-def _m(
-    name: str,
-    inputs: tuple[str, ...],
-    outputs: tuple[str, ...],
-    gas: int,
-    mutating: bool,
-    run: Callable[[Bridge, Ctx, tuple[Any, ...]], tuple[Any, ...]],
-) -> Method:
-    return Method(name, inputs, outputs, gas, mutating, run)
-
-
+# the tables are built at import: the runners are module functions (or partials of
+# them), called through their names at run time
+_m = Method
 TABLES: dict[bytes, tuple[str, tuple[Method, ...]]] = {
     BANK: (
         "bank",
@@ -293,7 +280,7 @@ TABLES: dict[bytes, tuple[str, tuple[Method, ...]]] = {
                 ("bool",),
                 60_000,
                 True,
-                _bond("/vcoin.staking.v1.MsgBond"),
+                partial(_bond, BOND_URL),
             ),
             _m(
                 "unbond",
@@ -301,7 +288,7 @@ TABLES: dict[bytes, tuple[str, tuple[Method, ...]]] = {
                 ("bool",),
                 60_000,
                 True,
-                _bond("/vcoin.staking.v1.MsgUnbond"),
+                partial(_bond, UNBOND_URL),
             ),
             _m("bonded", ("address", "string"), ("uint256",), 2_600, False, _bonded),
             _m("slash", ("address", "address", "uint256"), ("uint256",), 80_000, True, _slash),
@@ -317,7 +304,7 @@ TABLES: dict[bytes, tuple[str, tuple[Method, ...]]] = {
                 ("bool",),
                 50_000,
                 True,
-                _job_msg(CANCEL_URL, "poster"),
+                partial(_job_msg, CANCEL_URL, "poster"),
             ),
             _m(
                 "claimJob",
@@ -325,7 +312,7 @@ TABLES: dict[bytes, tuple[str, tuple[Method, ...]]] = {
                 ("bool",),
                 60_000,
                 True,
-                _job_msg(CLAIM_URL, "worker"),
+                partial(_job_msg, CLAIM_URL, "worker"),
             ),
             _m(
                 "submitResult",
@@ -418,7 +405,4 @@ def call(address: bytes, computation: ComputationAPI) -> ComputationAPI:
 def precompiles() -> dict[Address, Callable[[ComputationAPI], ComputationAPI]]:
     """py-evm's precompile table entries for the bridges."""
 
-    def bind(a: bytes) -> Callable[[ComputationAPI], ComputationAPI]:
-        return lambda computation: call(a, computation)
-
-    return {Address(a): bind(a) for a in TABLES}
+    return {Address(a): partial(call, a) for a in TABLES}  # pragma: no mutate
