@@ -119,7 +119,7 @@ ERC20 = [
     "approve(address,uint256)",
     "transferFrom(address,address,uint256)",
 ]
-ARTIFACTS = sorted([*PRECOMPILES, *FACADES, "OZToken", "BankProbe"])
+ARTIFACTS = sorted([*PRECOMPILES, *FACADES, "OZToken", "BankProbe", "EvmProbe"])
 
 
 def canonical(param: dict[str, Any]) -> str:
