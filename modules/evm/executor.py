@@ -43,6 +43,7 @@ from modules.evm.errors import (
     ErrExecutionFailed,
     ErrExecutionReverted,
 )
+from modules.evm.interpreter import FastStack, run_opcodes
 from modules.evm.statedb import ChainAccountDB, EvmBackend, ModuleAccountCredit
 from modules.evm.txs import ETH_TX_URL, EthTx
 
@@ -76,6 +77,42 @@ class VCoinComputation(CancunComputation):
                     "the EVM cannot send it coins"
                 )
         return super().apply_message(state, message, transaction_context, parent_computation)
+
+    def __init__(
+        self,
+        state: StateAPI,
+        message: MessageAPI,
+        transaction_context: TransactionContextAPI,
+    ) -> None:
+        super().__init__(state, message, transaction_context)
+        self._stack = FastStack()
+
+    @classmethod
+    def apply_computation(
+        cls,
+        state: StateAPI,
+        message: MessageAPI,
+        transaction_context: TransactionContextAPI,
+        parent_computation: ComputationAPI | None = None,
+    ) -> ComputationAPI:
+        """py-evm's ``apply_computation`` with the faster opcode loop
+        (modules/evm/interpreter.py); the same steps, in the same order."""
+        with cls(state, message, transaction_context) as computation:
+            if computation.is_origin_computation:
+                computation.contracts_created = []
+                if message.is_create:
+                    cls.consume_initcode_gas_cost(computation)
+            if parent_computation is not None:
+                computation.contracts_created = parent_computation.contracts_created
+            if message.is_create:
+                computation.contracts_created.append(message.storage_address)
+            precompile = computation.precompiles.get(message.code_address)
+            if precompile is not None:
+                if not message.is_delegation:
+                    precompile(computation)
+                return computation
+            run_opcodes(computation)
+        return computation
 
 
 class VCoinState(CancunState):
