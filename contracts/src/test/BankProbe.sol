@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {BANK} from "../Precompiles.sol";
+import {IBank} from "../interfaces/IBank.sol";
+import {BANK, MINT} from "../Precompiles.sol";
 
 /// @title BankProbe: a contract that sends its own coins through the bank precompile and
 /// then reverts, in the same frame or in an inner one, for the EVM's journaling tests:
@@ -33,6 +34,25 @@ contract BankProbe {
     /// Sends as someone else: the bank must refuse (the acting account is not the caller).
     function sendAs(address from, address to, uint256 amount) external {
         BANK.send(from, to, amount);
+    }
+
+    /// Consumes every avcn this contract holds through the mint precompile: a balance of
+    /// exactly the amount is enough.
+    function consumeAll() external returns (uint256 burned, uint256 toTreasury) {
+        return MINT.consume(address(this), address(this).balance);
+    }
+
+    /// A bank send in a static context (STATICCALL): the precompile must refuse it. Returns
+    /// whether the inner call succeeded and what it returned (its revert data when not).
+    function staticSend(address to, uint256 amount) external view returns (bool ok, bytes memory ret) {
+        (ok, ret) = address(BANK).staticcall(
+            abi.encodeWithSelector(IBank.send.selector, address(this), to, amount)
+        );
+    }
+
+    /// A bank read in a static context: allowed.
+    function staticBalanceOf(address account) external view returns (bool ok, bytes memory ret) {
+        (ok, ret) = address(BANK).staticcall(abi.encodeWithSelector(IBank.balanceOf.selector, account));
     }
 
     receive() external payable {}
