@@ -43,7 +43,7 @@ from modules.evm.errors import (
     ErrExecutionFailed,
     ErrExecutionReverted,
 )
-from modules.evm.interpreter import FastStack, run_opcodes
+from modules.evm.interpreter import FastStack, fast_opcodes, run_opcodes
 from modules.evm.statedb import ChainAccountDB, EvmBackend, ModuleAccountCredit
 from modules.evm.txs import ETH_TX_URL, EthTx
 
@@ -60,6 +60,7 @@ class VCoinComputation(CancunComputation):
     (modules/evm/precompiles.py) and no value sent to module accounts."""
 
     _precompiles = {**CancunComputation.get_precompiles(), **precompiles.precompiles()}
+    opcodes = fast_opcodes(CancunComputation.opcodes)
 
     @classmethod
     def apply_message(

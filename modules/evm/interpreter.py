@@ -10,7 +10,13 @@ the range of every value it is given. Here:
   OutOfGas, and calls its logic directly; any other opcode (those whose gas
   py-evm works out in their logic, and invalid ones) runs as py-evm runs it;
 * ``FastStack`` skips the range checks of values that py-evm's opcodes
-  produce already in range (they mask to 256 bits and pad to 32 bytes).
+  produce already in range (they mask to 256 bits and pad to 32 bytes);
+* ``FAST_OPCODES`` replaces the logic of the commonest opcodes (PUSHn, DUPn,
+  SWAPn, POP, JUMP, JUMPI and the plain arithmetic, comparison and bitwise
+  ones) with the same computation on the stack's list, and PUSHn pushes its
+  value as an int (as arithmetic results are: every opcode takes either);
+  JUMP and JUMPI look the destination up in a table of the code's valid
+  JUMPDESTs, made once per code.
 
 tests/modules/evm/test_reference.py runs the same transactions here and on
 py-evm's own state (eth-tester) and compares status and gas to the unit.
@@ -21,9 +27,16 @@ from __future__ import annotations
 from typing import Any
 
 from eth.abc import ComputationAPI
-from eth.exceptions import FullStack, Halt, OutOfGas
+from eth.exceptions import (
+    FullStack,
+    Halt,
+    InsufficientStack,
+    InvalidInstruction,
+    InvalidJumpDestination,
+    OutOfGas,
+)
 from eth.vm.logic.invalid import InvalidOpcode
-from eth.vm.opcode import _FastOpcode
+from eth.vm.opcode import _FastOpcode, as_opcode
 from eth.vm.stack import Stack, to_int
 
 STACK_LIMIT = 1024
@@ -71,7 +84,15 @@ def run_opcodes(computation: ComputationAPI) -> None:
     fixed = fixed_gas_table(opcodes)
     meter = computation._gas_meter
     get = fixed.get
-    for opcode in computation.code:
+    code = computation.code
+    raw = code._raw_code_bytes  # type: ignore[attr-defined]
+    n = len(raw)
+    while True:
+        pc = code.program_counter
+        if pc >= n:
+            break  # the implicit STOP past the end of the code
+        opcode = raw[pc]
+        code.program_counter = pc + 1
         entry = get(opcode)
         if entry is not None:
             cost, logic, mnemonic = entry
@@ -93,3 +114,215 @@ def run_opcodes(computation: ComputationAPI) -> None:
             opcode_fn(computation=computation)
         except Halt:
             break
+
+
+# -- the commonest opcodes, on the stack's list ------------------------------------------
+UINT_256_MAX = 2**256 - 1
+JUMPDEST = 0x5B
+_JUMPDESTS: dict[bytes, frozenset[int]] = {}
+_JUMPDESTS_KEPT = 1024
+
+
+def _ints2(values: list[Any]) -> tuple[int, int]:
+    """The top two values as ints (top first), popped; py-evm's ``pop_ints(2)``."""
+    if len(values) < 2:
+        raise InsufficientStack(f"Wanted 2 stack items, only had {len(values)}")
+    a = values.pop()
+    b = values.pop()
+    if a.__class__ is not int:
+        a = int.from_bytes(a, "big")
+    if b.__class__ is not int:
+        b = int.from_bytes(b, "big")
+    return a, b
+
+
+def _int1(values: list[Any]) -> int:
+    if not values:
+        raise InsufficientStack("Wanted 1 stack item, had none")
+    a = values.pop()
+    return a if a.__class__ is int else int.from_bytes(a, "big")
+
+
+def _add(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append((a + b) & UINT_256_MAX)
+
+
+def _sub(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append((a - b) & UINT_256_MAX)
+
+
+def _lt(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append(1 if a < b else 0)
+
+
+def _gt(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append(1 if a > b else 0)
+
+
+def _eq(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append(1 if a == b else 0)
+
+
+def _iszero(c: Any) -> None:
+    v = c._stack.values
+    v.append(1 if _int1(v) == 0 else 0)
+
+
+def _and(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append(a & b)
+
+
+def _or(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append(a | b)
+
+
+def _xor(c: Any) -> None:
+    v = c._stack.values
+    a, b = _ints2(v)
+    v.append(a ^ b)
+
+
+def _not(c: Any) -> None:
+    v = c._stack.values
+    v.append(UINT_256_MAX - _int1(v))
+
+
+def _shl(c: Any) -> None:
+    v = c._stack.values
+    shift, value = _ints2(v)
+    v.append(0 if shift >= 256 else (value << shift) & UINT_256_MAX)
+
+
+def _shr(c: Any) -> None:
+    v = c._stack.values
+    shift, value = _ints2(v)
+    v.append(0 if shift >= 256 else (value >> shift) & UINT_256_MAX)
+
+
+def _pop(c: Any) -> None:
+    v = c._stack.values
+    if not v:
+        raise InsufficientStack("Wanted 1 stack item, had none")
+    v.pop()
+
+
+def _push(size: int) -> Any:
+    def push(c: Any) -> None:
+        code = c.code
+        pc = code.program_counter
+        raw = code._raw_code_bytes[pc : pc + size]
+        code.program_counter = pc + size
+        v = c._stack.values
+        if len(v) >= STACK_LIMIT:
+            raise FullStack("Stack limit reached")
+        v.append(int.from_bytes(raw, "big") << (8 * (size - len(raw))))
+
+    return push
+
+
+def _dup(position: int) -> Any:
+    def dup(c: Any) -> None:
+        v = c._stack.values
+        if len(v) >= STACK_LIMIT:
+            raise FullStack("Stack limit reached")
+        if len(v) < position:
+            raise InsufficientStack(f"Insufficient stack items for DUP{position}")
+        v.append(v[-position])
+
+    return dup
+
+
+def _swap(position: int) -> Any:
+    def swap(c: Any) -> None:
+        v = c._stack.values
+        if len(v) <= position:
+            raise InsufficientStack(f"Insufficient stack items for SWAP{position}")
+        v[-1], v[-1 - position] = v[-1 - position], v[-1]
+
+    return swap
+
+
+def jumpdests(code: bytes) -> frozenset[int]:
+    """The positions of ``code`` holding a JUMPDEST that is an instruction (not
+    PUSH data): the only valid jump targets."""
+    hit = _JUMPDESTS.get(code)
+    if hit is not None:
+        return hit
+    found = []
+    i, n = 0, len(code)
+    while i < n:
+        op = code[i]
+        if op == JUMPDEST:
+            found.append(i)
+        elif 0x60 <= op <= 0x7F:
+            i += op - 0x5F
+        i += 1
+    dests = frozenset(found)
+    if len(_JUMPDESTS) >= _JUMPDESTS_KEPT:
+        _JUMPDESTS.clear()
+    _JUMPDESTS[code] = dests
+    return dests
+
+
+def _jump_to(c: Any, dest: int) -> None:
+    code = c.code
+    code.program_counter = dest
+    if dest not in jumpdests(code._raw_code_bytes):
+        if code.peek() != JUMPDEST:
+            raise InvalidJumpDestination("Invalid Jump Destination")
+        raise InvalidInstruction("Jump resulted in invalid instruction")
+
+
+def _jump(c: Any) -> None:
+    _jump_to(c, _int1(c._stack.values))
+
+
+def _jumpi(c: Any) -> None:
+    dest, check = _ints2(c._stack.values)
+    if check:
+        _jump_to(c, dest)
+
+
+def fast_opcodes(base: dict[int, Any]) -> dict[int, Any]:
+    """``base`` (py-evm's opcode table) with the commonest opcodes' logic replaced,
+    each at its own gas."""
+    logic: dict[int, Any] = {
+        0x01: _add,
+        0x03: _sub,
+        0x10: _lt,
+        0x11: _gt,
+        0x14: _eq,
+        0x15: _iszero,
+        0x16: _and,
+        0x17: _or,
+        0x18: _xor,
+        0x19: _not,
+        0x1B: _shl,
+        0x1C: _shr,
+        0x50: _pop,
+        0x56: _jump,
+        0x57: _jumpi,
+    }
+    logic.update({0x60 + i: _push(i + 1) for i in range(32)})
+    logic.update({0x80 + i: _dup(i + 1) for i in range(16)})
+    logic.update({0x90 + i: _swap(i + 1) for i in range(16)})
+    out = dict(base)
+    for op, fn in logic.items():
+        old = base[op]
+        assert type(old) is _FastOpcode, f"opcode 0x{op:02x} has no fixed gas in py-evm"
+        out[op] = as_opcode(fn, old.mnemonic, old.gas_cost)
+    return out

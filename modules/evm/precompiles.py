@@ -34,7 +34,6 @@ from typing import Any
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from eth.abc import ComputationAPI
 from eth.exceptions import Revert
-from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_typing import Address
@@ -46,6 +45,7 @@ from chain.crypto import module_address, to_bech32
 from chain.errors import ChainError
 from chain.events import Event
 from chain.module import MsgSpec
+from modules.evm.abicodec import decode, encode, encode_string_arrays
 from modules.evm.expected import BankKeeper, SlashingKeeper, StakingKeeper
 from modules.evm.genesis import JOBMARKET_ADDRESS, VCOIN_ADDRESS
 
@@ -347,7 +347,7 @@ def _revert(computation: ComputationAPI, message: str) -> None:
 def _event_log(computation: ComputationAPI, address: bytes, etype: str, attrs: Any) -> None:
     keys = [k for k, _ in attrs]
     values = [v for _, v in attrs]
-    data = abi_encode(["string[]", "string[]"], [keys, values])
+    data = encode_string_arrays(keys, values)
     topic = int.from_bytes(keccak(etype.encode()), "big")
     computation.add_log_entry(Address(address), (topic,), data)
 
@@ -367,7 +367,7 @@ def call(address: bytes, computation: ComputationAPI) -> ComputationAPI:
     if method.mutating and msg.is_static:
         _revert(computation, f"{name}.{method.name} changes state: it cannot run in a static call")
     try:
-        args = tuple(abi_decode(list(method.inputs), data[4:]))
+        args = decode(method.inputs, data[4:])
     except Exception as e:  # noqa: BLE001 - any decoding failure is bad call data
         _revert(computation, f"{name}.{method.name}: bad ABI data: {str(e)[:160]}")
         return computation
@@ -398,7 +398,7 @@ def call(address: bytes, computation: ComputationAPI) -> ComputationAPI:
     native.commit_into(top)
     for ev in native.events:
         _event_log(computation, address, ev.type, ev.attributes)
-    computation.output = abi_encode(list(method.outputs), list(result))
+    computation.output = encode(method.outputs, result)
     return computation
 
 
