@@ -161,10 +161,8 @@ def decode(raw: bytes, chain_id: int) -> EthTx:
         raise ErrEthTxDecode(f"malformed RLP: {str(e)[:200]}") from e
     except Exception as e:  # py-evm's decoders raise more than they document
         raise ErrEthTxDecode(f"malformed Ethereum transaction: {type(e).__name__}") from e
-    if tx.encode() != eth_raw:
-        raise ErrEthTxDecode(
-            "not the canonical encoding of this transaction (trailing or padded bytes)"
-        )
+    # one tx, one encoding: rlp's strict decoding refuses trailing bytes, integers
+    # with leading zeros and long-form lengths (tests/modules/evm/test_canonical_eth.py)
     type_id = LEGACY if eth_raw[0] >= 0xC0 else eth_raw[0]
     try:
         tx.validate()  # field ranges, intrinsic gas ≤ gas limit
