@@ -12,8 +12,9 @@ the range of every value it is given. Here:
 * ``FastStack`` skips the range checks of values that py-evm's opcodes
   produce already in range (they mask to 256 bits and pad to 32 bytes);
 * ``FAST_OPCODES`` replaces the logic of the commonest opcodes (PUSHn, DUPn,
-  SWAPn, POP, JUMP, JUMPI and the plain arithmetic, comparison and bitwise
-  ones) with the same computation on the stack's list, and PUSHn pushes its
+  SWAPn, POP, JUMP, JUMPI, MLOAD and MSTORE within memory already, and the
+  plain arithmetic, comparison and bitwise ones) with the same computation on the
+  stack's list, and PUSHn pushes its
   value as an int (as arithmetic results are: every opcode takes either);
   JUMP and JUMPI look the destination up in a table of the code's valid
   JUMPDESTs, made once per code.
@@ -256,6 +257,41 @@ def _swap(position: int) -> Any:
     return swap
 
 
+def _pop_any(values: list[Any]) -> Any:
+    if not values:
+        raise InsufficientStack("Wanted 1 stack item, had none")
+    return values.pop()
+
+
+def _mstore(c: Any) -> None:
+    """MSTORE; when the word lies in memory already (no growth, no gas), written in place."""
+    v = c._stack.values
+    start = _int1(v)
+    value = _pop_any(v)
+    if value.__class__ is int:
+        word = value.to_bytes(32, "big")
+    else:
+        word = value.rjust(32, b"\x00")[-32:]
+    mem = c._memory._bytes
+    if start + 32 <= len(mem):
+        mem[start : start + 32] = word
+        return
+    c.extend_memory(start, 32)
+    c.memory_write(start, 32, word)
+
+
+def _mload(c: Any) -> None:
+    """MLOAD; a word already in memory is read in place."""
+    v = c._stack.values
+    start = _int1(v)
+    mem = c._memory._bytes
+    if start + 32 <= len(mem):
+        v.append(int.from_bytes(mem[start : start + 32], "big"))
+        return
+    c.extend_memory(start, 32)
+    v.append(c.memory_read_bytes(start, 32))
+
+
 def jumpdests(code: bytes) -> frozenset[int]:
     """The positions of ``code`` holding a JUMPDEST that is an instruction (not
     PUSH data): the only valid jump targets."""
@@ -314,6 +350,8 @@ def fast_opcodes(base: dict[int, Any]) -> dict[int, Any]:
         0x1B: _shl,
         0x1C: _shr,
         0x50: _pop,
+        0x51: _mload,
+        0x52: _mstore,
         0x56: _jump,
         0x57: _jumpi,
     }

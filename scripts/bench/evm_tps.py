@@ -426,6 +426,31 @@ def run_tester(args: argparse.Namespace) -> tuple[float, float, int]:
     return len(timed) / wall, len(timed) / cpu, len(timed)
 
 
+def tester_child(args: argparse.Namespace, keccak_backend: str) -> None:
+    """The eth-tester phase in a process of its own, printing its figures as JSON.
+
+    ``auto``: eth-tester as installed, with eth-hash's automatic keccak
+    (pycryptodome here), undoing the faster keccak this script's imports of the
+    node chose (modules/evm/keccak.py); ``pysha3``: with the node's keccak."""
+    if keccak_backend == "auto":
+        keccak.hasher = keccak._hasher_first_run  # type: ignore[method-assign]
+        keccak.preimage = keccak._preimage_first_run  # type: ignore[method-assign]
+    rate, cpu_rate, n = run_tester(args)
+    used = type(keccak.hasher.__self__).__name__  # type: ignore[union-attr]
+    print(json.dumps({"tps": rate, "cpu_tps": cpu_rate, "txs": n, "keccak": used}))
+
+
+def run_tester_process(args: argparse.Namespace, keccak_backend: str) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--tester-child", keccak_backend, "--block-size",
+           str(args.block_size), "--tester-txs", str(args.tester_txs), "--warmup",
+           str(args.warmup), "--recipients", str(args.recipients)]  # fmt: skip
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"the eth-tester subprocess failed ({r.returncode}): {r.stdout[-2000:]}")
+    out: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    return out
+
+
 # -- memory at N EVM accounts (a subprocess of its own) -----------------------------------
 
 
@@ -560,7 +585,11 @@ def main(argv: list[str] | None = None) -> int:
     opt("--db-dir", type=Path, help="where the App's RocksDB goes (a temp dir)")
     opt("--quick", action="store_true", help="1000 txs in blocks of 250, 250, 10k accounts")
     opt("--memory-child", type=int, help=argparse.SUPPRESS)
+    opt("--tester-child", choices=["auto", "pysha3"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.tester_child is not None:
+        tester_child(args, args.tester_child)
+        return 0
     if args.memory_child is not None:
         memory_child(args.memory_child, args.block_size, args.sig_workers)
         return 0
@@ -581,8 +610,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(path, ignore_errors=True)
     tester = None
     if args.tester_txs:
-        say("\n== eth-tester (py-evm, automine) through web3.py, the same OZ transfers")
-        tester = run_tester(args)
+        say("\n== eth-tester (py-evm, automine) through web3.py, the same OZ transfers,")
+        say("   in a process of its own, as installed (eth-hash's automatic keccak)")
+        shipped = run_tester_process(args, "auto")
+        say(f"   {shipped['tps']:.0f} tx/s ({shipped['keccak']})")
+        fast = run_tester_process(args, "pysha3")
+        say(
+            f"   for information, with the node's keccak: {fast['tps']:.0f} tx/s ({fast['keccak']})"
+        )
+        tester = (shipped["tps"], shipped["cpu_tps"], shipped["txs"])
     mem = None
     if args.accounts:
         say(f"\n== memory: {args.accounts:,} EVM accounts, in a subprocess")

@@ -107,7 +107,7 @@ def test_refusals_name_the_selector_and_the_decoding_error(evm: Evm) -> None:
     sel = keccak(b"balanceOf(address)")[:4]
     out = evm.call(BANK_HEX, sel + b"\x01" * 32)  # an address with non-zero padding
     assert not out["success"]
-    assert out["error"].startswith("bank.balanceOf: bad ABI data: Padding bytes were not empty")
+    assert out["error"].startswith("bank.balanceOf: bad ABI data: argument 0: an address has")
     assert reason(bytes.fromhex(out["output"][2:])) == out["error"]
 
 
