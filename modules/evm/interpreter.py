@@ -41,8 +41,9 @@ from eth.vm.opcode import _FastOpcode, as_opcode
 from eth.vm.stack import Stack, to_int
 
 STACK_LIMIT = 1024
-# opcode table (by identity) -> {opcode byte: (gas, logic, mnemonic)} of its fixed-gas opcodes
-_FIXED: dict[int, tuple[Any, dict[int, tuple[int, Any, str]]]] = {}
+# opcode table (by identity) -> its fixed-gas opcodes as a 256-entry list of
+# (gas, logic, mnemonic), None for the others
+_FIXED: dict[int, tuple[Any, list[tuple[int, Any, str] | None]]] = {}
 
 
 class FastStack(Stack):
@@ -64,16 +65,16 @@ class FastStack(Stack):
         return tuple([x if x.__class__ is int else to_int(x) for x in self.pop_any(num_items)])
 
 
-def fixed_gas_table(opcodes: dict[int, Any]) -> dict[int, tuple[int, Any, str]]:
-    """The fixed-gas opcodes of ``opcodes``: those py-evm made with ``as_opcode``."""
+def fixed_gas_table(opcodes: dict[int, Any]) -> list[tuple[int, Any, str] | None]:
+    """The fixed-gas opcodes of ``opcodes`` (those py-evm made with ``as_opcode``),
+    indexed by opcode byte."""
     hit = _FIXED.get(id(opcodes))
     if hit is not None and hit[0] is opcodes:
         return hit[1]
-    table = {
-        op: (fn.gas_cost, fn.logic_fn, fn.mnemonic)
-        for op, fn in opcodes.items()
-        if type(fn) is _FastOpcode
-    }
+    table: list[tuple[int, Any, str] | None] = [None] * 256
+    for op, fn in opcodes.items():
+        if type(fn) is _FastOpcode:
+            table[op] = (fn.gas_cost, fn.logic_fn, fn.mnemonic)
     _FIXED[id(opcodes)] = (opcodes, table)
     return table
 
@@ -84,7 +85,6 @@ def run_opcodes(computation: ComputationAPI) -> None:
     opcodes = computation.opcodes
     fixed = fixed_gas_table(opcodes)
     meter = computation._gas_meter
-    get = fixed.get
     code = computation.code
     raw = code._raw_code_bytes  # type: ignore[attr-defined]
     n = len(raw)
@@ -94,7 +94,7 @@ def run_opcodes(computation: ComputationAPI) -> None:
             break  # the implicit STOP past the end of the code
         opcode = raw[pc]
         code.program_counter = pc + 1
-        entry = get(opcode)
+        entry = fixed[opcode]
         if entry is not None:
             cost, logic, mnemonic = entry
             remaining = meter.gas_remaining
@@ -219,6 +219,13 @@ def _pop(c: Any) -> None:
     if not v:
         raise InsufficientStack("Wanted 1 stack item, had none")
     v.pop()
+
+
+def _push0(c: Any) -> None:
+    v = c._stack.values
+    if len(v) >= STACK_LIMIT:
+        raise FullStack("Stack limit reached")
+    v.append(0)
 
 
 def _push(size: int) -> Any:
@@ -350,6 +357,7 @@ def fast_opcodes(base: dict[int, Any]) -> dict[int, Any]:
         0x1B: _shl,
         0x1C: _shr,
         0x50: _pop,
+        0x5F: _push0,
         0x51: _mload,
         0x52: _mstore,
         0x56: _jump,
