@@ -25,6 +25,7 @@ py-evm's own state (eth-tester) and compares status and gas to the unit.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from eth.abc import ComputationAPI
@@ -228,40 +229,32 @@ def _push0(c: Any) -> None:
     v.append(0)
 
 
-def _push(size: int) -> Any:
-    def push(c: Any) -> None:
-        code = c.code
-        pc = code.program_counter
-        raw = code._raw_code_bytes[pc : pc + size]
-        code.program_counter = pc + size
-        v = c._stack.values
-        if len(v) >= STACK_LIMIT:
-            raise FullStack("Stack limit reached")
-        v.append(int.from_bytes(raw, "big") << (8 * (size - len(raw))))
-
-    return push
+def _push(size: int, c: Any) -> None:
+    """PUSHn (``size`` bytes of code, zero-padded past its end) as an int."""
+    code = c.code
+    pc = code.program_counter
+    raw = code._raw_code_bytes[pc : pc + size]
+    code.program_counter = pc + size
+    v = c._stack.values
+    if len(v) >= STACK_LIMIT:
+        raise FullStack("Stack limit reached")
+    v.append(int.from_bytes(raw, "big") << (8 * (size - len(raw))))
 
 
-def _dup(position: int) -> Any:
-    def dup(c: Any) -> None:
-        v = c._stack.values
-        if len(v) >= STACK_LIMIT:
-            raise FullStack("Stack limit reached")
-        if len(v) < position:
-            raise InsufficientStack(f"Insufficient stack items for DUP{position}")
-        v.append(v[-position])
-
-    return dup
+def _dup(position: int, c: Any) -> None:
+    v = c._stack.values
+    if len(v) >= STACK_LIMIT:
+        raise FullStack("Stack limit reached")
+    if len(v) < position:
+        raise InsufficientStack(f"Insufficient stack items for DUP{position}")
+    v.append(v[-position])
 
 
-def _swap(position: int) -> Any:
-    def swap(c: Any) -> None:
-        v = c._stack.values
-        if len(v) <= position:
-            raise InsufficientStack(f"Insufficient stack items for SWAP{position}")
-        v[-1], v[-1 - position] = v[-1 - position], v[-1]
-
-    return swap
+def _swap(position: int, c: Any) -> None:
+    v = c._stack.values
+    if len(v) <= position:
+        raise InsufficientStack(f"Insufficient stack items for SWAP{position}")
+    v[-1], v[-1 - position] = v[-1 - position], v[-1]
 
 
 def _pop_any(values: list[Any]) -> Any:
@@ -363,9 +356,9 @@ def fast_opcodes(base: dict[int, Any]) -> dict[int, Any]:
         0x56: _jump,
         0x57: _jumpi,
     }
-    logic.update({0x60 + i: _push(i + 1) for i in range(32)})
-    logic.update({0x80 + i: _dup(i + 1) for i in range(16)})
-    logic.update({0x90 + i: _swap(i + 1) for i in range(16)})
+    logic.update({0x60 + i: partial(_push, i + 1) for i in range(32)})
+    logic.update({0x80 + i: partial(_dup, i + 1) for i in range(16)})
+    logic.update({0x90 + i: partial(_swap, i + 1) for i in range(16)})
     out = dict(base)
     for op, fn in logic.items():
         old = base[op]
