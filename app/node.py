@@ -22,6 +22,10 @@ log = logging.getLogger("vcoin.node")
 
 
 def make_app(cfg: NodeConfig) -> App:
+    # py-evm loads on first use (the CLI never needs it); a node loads it now, not
+    # inside the block of its first Ethereum tx
+    import modules.evm.executor  # noqa: F401
+
     return App(cfg.state_db, sig_verify_workers=cfg.sig_verify_workers)
 
 

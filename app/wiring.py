@@ -37,8 +37,8 @@ from modules.bank.keeper import BankKeeper
 from modules.drip import state as drip_state
 from modules.drip.keeper import DripKeeper
 from modules.evm import state as evm_state
+from modules.evm.bridge import Bridge
 from modules.evm.keeper import EvmKeeper
-from modules.evm.precompiles import Bridge
 from modules.jobs import state as jobs_state
 from modules.jobs.keeper import JobsKeeper
 from modules.jobs.msgs import CANCEL_JOB_URL, POST_JOB_URL, PostJob

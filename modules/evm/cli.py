@@ -17,10 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_account import Account
-
 from chain.cli.common import CliError, Env, confirm, fmt_vcn, parse_amount_avcn
 from chain.client import TxResponse, tx_hash
 from chain.coins import DISPLAY
@@ -32,8 +28,11 @@ from chain.crypto import (
     to_eth_address,
 )
 from chain.errors import ChainError
+from modules.evm.envelope import MAX_ETH_TX_BYTES, unwrap, wrap
 from modules.evm.errors import CODESPACE, ErrExecutionReverted
-from modules.evm.txs import MAX_ETH_TX_BYTES, unwrap, wrap
+
+# eth-abi and eth-account load in the commands that use them: every vcoind command
+# loads this file, and they take half a second to import
 
 GWEI = 10**9
 DEFAULT_TIP = GWEI  # the priority fee when --tip is not given
@@ -105,6 +104,8 @@ def encode_args(env: Env, types: list[str], values: list[Any]) -> bytes:
         raise CliError(f"--args has {len(values)} values; ({', '.join(types)}) takes {len(types)}")
     vals = [_abi_value(env, t, v) for t, v in zip(types, values, strict=True)]
     try:
+        from eth_abi.abi import encode as abi_encode
+
         return abi_encode(types, vals)
     except Exception as e:  # noqa: BLE001 - eth_abi's encoders raise many kinds
         raise CliError(f"--args do not encode as ({', '.join(types)}): {e}") from e
@@ -236,6 +237,8 @@ def sign_eth_tx(
     if not args.yes and sys.stdin.isatty():
         print(summary, file=sys.stderr)
     confirm("send this transaction?", args.yes)
+    from eth_account import Account
+
     return bytes(Account.sign_transaction(tx, key.secret).raw_transaction)
 
 
@@ -568,6 +571,8 @@ def run_call(args: argparse.Namespace, env: Env) -> int:
     if args.returns and out.get("success"):
         types = [t for t in args.returns.replace(" ", "").split(",") if t]
         try:
+            from eth_abi.abi import decode as abi_decode
+
             vals = abi_decode(types, parse_data(out["output"]))
         except Exception as e:  # noqa: BLE001 - eth_abi's decoders raise many kinds
             raise CliError(f"the output does not decode as {args.returns}: {e}") from e

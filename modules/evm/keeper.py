@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from chain.context import Ctx
 from chain.crypto import module_address
 from chain.errors import ChainError
 from chain.results import TxResult
-from modules.evm import executor, handlers, state, txs
+from modules.evm import envelope, state
+from modules.evm.bridge import Bridge
 from modules.evm.errors import ErrEthInvalid
 from modules.evm.expected import AccountKeeper, BankKeeper
-from modules.evm.precompiles import Bridge
-from modules.evm.statedb import EvmBackend
+
+if TYPE_CHECKING:
+    from modules.evm.executor import Outcome
+    from modules.evm.statedb import EvmBackend
+
+# py-evm (about half a second to import) is loaded on the first EVM tx or call,
+# not by the wiring: the CLI builds the wiring too (app/node.py warms it for a node)
 
 log = logging.getLogger("vcoin.evm")
 FEE_COLLECTOR = "fee_collector"
@@ -34,20 +41,26 @@ class EvmKeeper:
         self.bridge: Bridge | None = None
 
     def backend(self, ctx: Ctx) -> EvmBackend:
+        from modules.evm.statedb import EvmBackend
+
         return EvmBackend(ctx, self.bank, self.accounts, self.blocked, self.coinbase, self.bridge)
 
     # -- txs (chain.foreign.ForeignTxs) ------------------------------------------------
     def claims(self, raw: bytes) -> bool:
-        return txs.is_ethereum(raw)
+        return envelope.is_ethereum(raw)
 
     def check_stateless(self, raw: bytes, chain_id: int | None = None) -> None:
         """Refuse what is wrong with the bytes alone (a ChainError)."""
         if chain_id is None:
-            txs.unwrap(raw)  # no state at hand: the envelope and size only
+            envelope.unwrap(raw)  # no state at hand: the envelope and size only
             return
+        from modules.evm import txs
+
         txs.decode(raw, chain_id)
 
     def block_gas(self, raw: bytes, ctx: Ctx) -> tuple[bytes, int] | None:
+        from modules.evm import txs
+
         try:
             etx = txs.decode(raw, state.get_params(ctx).chain_id)
         except ChainError:
@@ -65,6 +78,8 @@ class EvmKeeper:
             return TxResult.fail(e)
 
     def _apply(self, ctx: Ctx, raw: bytes) -> TxResult:
+        from modules.evm import handlers
+
         return handlers.apply_eth_tx(self, ctx, raw)
 
     def call(
@@ -75,12 +90,14 @@ class EvmKeeper:
         data: bytes,
         value: int = 0,
         gas: int | None = None,
-    ) -> executor.Outcome:
+    ) -> Outcome:
         """Run a message on a throwaway branch of ``ctx`` (eth_call); nothing is written."""
         p = state.get_params(ctx)
         g = p.block_gas_limit if gas is None else gas
         if not 0 < g <= p.block_gas_limit:
             raise ErrEthInvalid(f"gas must be in 1..{p.block_gas_limit}")
+        from modules.evm import executor
+
         branch = ctx.branch()
         return executor.run_call(branch, self.backend(branch), sender, to, data, value, g)
 

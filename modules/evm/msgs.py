@@ -7,7 +7,7 @@ its own and no route, as the Ethereum signature inside authorises it."""
 from __future__ import annotations
 
 from modules.evm import tx_pb2
-from modules.evm.txs import ETH_TX_URL, unwrap, wrap
+from modules.evm.envelope import ETH_TX_URL, unwrap, wrap
 
 MsgEthereumTx = tx_pb2.MsgEthereumTx
 

@@ -26,7 +26,7 @@ or worker sees.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,9 +44,8 @@ from chain.context import Ctx
 from chain.crypto import module_address, to_bech32
 from chain.errors import ChainError
 from chain.events import Event
-from chain.module import MsgSpec
 from modules.evm.abicodec import decode, encode, encode_string_arrays
-from modules.evm.expected import BankKeeper, SlashingKeeper, StakingKeeper
+from modules.evm.bridge import Bridge
 from modules.evm.genesis import JOBMARKET_ADDRESS, VCOIN_ADDRESS
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
@@ -63,21 +62,6 @@ UNBOND_URL = "/vcoin.staking.v1.MsgUnbond"
 ADDR_STR_UINT = ("address", "string", "uint256")
 ADDR_ID = ("address", "uint64")
 JOB_VIEW = "(uint64,address,address,string,string,string,uint256,uint256,string)"
-
-
-@dataclass
-class Bridge:
-    """What the precompiles reach: keepers, the native message routes and the
-    jobs module's reads (wired in app/wiring.py)."""
-
-    bank: BankKeeper
-    staking: StakingKeeper
-    slashing: SlashingKeeper
-    routes: Mapping[str, MsgSpec]
-    authority: Callable[[Ctx], str]
-    get_job: Callable[[Ctx, int], Any]
-    burn_bps: Callable[[Ctx], int]
-    platform_mint: Callable[[Ctx, bytes, int], None]
 
 
 class Refused(Exception):

@@ -10,7 +10,6 @@ from chain.context import Ctx
 from chain.crypto import AddressError, parse_address, to_bech32
 from chain.errors import ErrInvalidRequest
 from modules.evm import state
-from modules.evm.executor import revert_reason
 from modules.evm.keeper import EvmKeeper
 
 MAX_CALL_DATA = 128 * 1024
@@ -96,6 +95,8 @@ def make_call(keeper: EvmKeeper) -> Any:
         data = _hexbytes(req.get("data"), "data", MAX_CALL_DATA)
         value = _uint(req.get("value"), "value")
         gas = _uint(req.get("gas"), "gas", 63) if req.get("gas") is not None else None
+        from modules.evm.executor import revert_reason
+
         out = keeper.call(ctx, sender, to, data, value, gas)
         c = out.computation
         return {
