@@ -28,7 +28,7 @@ from chain.crypto import (
     to_eth_address,
 )
 from chain.errors import ChainError
-from modules.evm.envelope import MAX_ETH_TX_BYTES, unwrap, wrap
+from modules.evm.envelope import MAX_ETH_TX_BYTES, intrinsic_gas, unwrap, wrap
 from modules.evm.errors import CODESPACE, ErrExecutionReverted
 
 # eth-abi and eth-account load in the commands that use them: every vcoind command
@@ -166,15 +166,6 @@ def deploy_code(env: Env, art: dict[str, Any], args_json: str | None) -> bytes:
 
 
 # -- signing and sending ----------------------------------------------------------------
-def intrinsic_gas(data: bytes, create: bool) -> int:
-    """What a tx costs before it runs (Cancun: EIP-2028 data, EIP-3860 init code words)."""
-    zeros = data.count(0)
-    gas = 21_000 + 4 * zeros + 16 * (len(data) - zeros)
-    if create:
-        gas += 32_000 + 2 * ((len(data) + 31) // 32)
-    return gas
-
-
 def estimate_gas(env: Env, sender: bytes, to: bytes | None, data: bytes, value: int) -> int:
     """The node's eth_call of the message, plus intrinsic gas, with a margin."""
     req: dict[str, Any] = {"from": "0x" + sender.hex(), "data": "0x" + data.hex()}

@@ -77,3 +77,12 @@ def wrap(eth_raw: bytes) -> bytes:
         deterministic=True
     )
     return out
+
+
+def intrinsic_gas(data: bytes, create: bool) -> int:
+    """What a tx costs before it runs (Cancun: EIP-2028 data, EIP-3860 init code words)."""
+    zeros = data.count(0)
+    gas = 21_000 + 4 * zeros + 16 * (len(data) - zeros)
+    if create:
+        gas += 32_000 + 2 * ((len(data) + 31) // 32)
+    return gas
