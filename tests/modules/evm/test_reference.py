@@ -135,6 +135,11 @@ def reads(call: Callable[[str, bytes], bytes]) -> dict[str, Any]:
     for who in (K.address, FRESH, FRESH2):
         got[f"oz {who}"] = call(t.address, bytes.fromhex(t.encode_abi("balanceOf", [who])[2:]))
     got["transient"] = call(created(K.address, 13), b"")
+    # code hashes of a contract, an account with no code and a destroyed-in-place one
+    for who in (p.address, K.address, created(K.address, 15), created(K.address, 13)):
+        got[f"codeHashOf {who}"] = call(
+            p.address, bytes.fromhex(p.encode_abi("codeHashOf", [who])[2:])
+        )
     return got
 
 
