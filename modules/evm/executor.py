@@ -272,7 +272,7 @@ def run_call(
     return Outcome(computation, gas - computation.get_gas_remaining(), branch)
 
 
-def tx_result(etx: EthTx, out: Outcome, base_fee: int, height: int) -> TxResult:
+def tx_result(etx: EthTx, out: Outcome, base_fee: int) -> TxResult:
     """The TxResult of a tx that ran: its events carry what an Ethereum receipt shows."""
     c = out.computation
     tip = min(etx.max_priority_fee, etx.max_fee - base_fee)

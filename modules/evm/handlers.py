@@ -26,7 +26,7 @@ def apply_eth_tx(keeper: EvmKeeper, ctx: Ctx, raw: bytes) -> TxResult:
     backend = keeper.backend(ctx)
     executor.precheck(ctx, etx, backend, base_fee)
     out = executor.run_tx(ctx, etx, backend, base_fee)
-    res = executor.tx_result(etx, out, base_fee, ctx.block.height)
+    res = executor.tx_result(etx, out, base_fee)
     out.ctx.write()
     if ctx.mode is Mode.DELIVER:
         state.add_block_gas(ctx, out.gas_used)
