@@ -197,6 +197,11 @@ class EthApi:
             "eth_getFilterLogs": m(self.filters.filter_logs, 1, 1),
             "eth_uninstallFilter": m(self.filters.uninstall, 1, 1),
         }
+        # method families that live in their own files (each returns name -> Method)
+        from app.ethrpc import ots, proof, trace
+
+        for family in (trace.methods, ots.methods, proof.methods):
+            self.methods.update(family(self))
 
     def call(self, method: str, params: list[Any]) -> Any:
         m = self.methods.get(method)
