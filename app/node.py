@@ -40,6 +40,14 @@ class Node(base.Node):
     def __init__(self, cfg: NodeConfig) -> None:
         super().__init__(cfg, make_app)
 
+    def extend_rest(self, rest: Any) -> None:
+        """The modules' REST routes (``app/rest/``) and the explorer (``app/explorer/``)."""
+        from app import explorer
+        from app.rest import modules as rest_modules
+
+        rest_modules.mount(rest, self)
+        explorer.mount(rest, self)
+
     def start(self, serve: bool = True) -> None:
         laddr = self.cfg.jsonrpc_laddr if serve else ""
         # bound first, so that a taken port stops the node before anything starts

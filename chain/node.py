@@ -215,6 +215,9 @@ class Node:
         self._threads.append(t)
         log.info("%s listening on http://%s", name, laddr)
 
+    def extend_rest(self, rest: Any) -> None:
+        """Add an application's own routes to the REST app (a FastAPI) before it serves."""
+
     def start(self, serve: bool = True) -> None:
         """Bind the listen addresses (``ListenError`` before anything else starts if
         one cannot be bound), resume the chain, start the servers and the driver.
@@ -237,7 +240,9 @@ class Node:
 
             if not self.comet:
                 self._serve(build_rpc_app(self), socks.pop(0), self.cfg.rpc_laddr, "rpc")
-            self._serve(build_rest_app(self), socks[0], self.cfg.rest_laddr, "rest")
+            rest = build_rest_app(self)
+            self.extend_rest(rest)
+            self._serve(rest, socks[0], self.cfg.rest_laddr, "rest")
         if self.abci is not None:
             self.abci.start()
         if self.driver is not None:

@@ -1,0 +1,1 @@
+"""REST routes of the VCoin modules, in the Cosmos gRPC-gateway style (``/vcoin/<module>/v1/…``)."""
