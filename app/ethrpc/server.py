@@ -22,6 +22,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -156,6 +157,10 @@ def build_ethrpc_app(node: Node, limits: EthRpcLimits | None = None) -> FastAPI:
     app.state.ethrpc = svc
     app.add_middleware(
         Guard, name="jsonrpc", max_body_bytes=svc.limits.max_body_bytes, error_body=_guard_body
+    )
+    # browser dapps and the explorer (served on the REST port) call from other origins
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"]
     )
 
     @app.post("/")

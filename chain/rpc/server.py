@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -78,6 +79,10 @@ def build_rpc_app(
         name="rpc",
         max_body_bytes=svc.limits.max_body_bytes,
         error_body=_guard_body,
+    )
+    # public reads from any page (the explorer on the REST port, wallets); no credentials
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"]
     )
 
     @app.post("/")
