@@ -8,6 +8,9 @@
     tendermint  /cosmos/base/tendermint/v1beta1/blocks/latest, blocks/{height},
                 node_info, syncing
     consensus   /cosmos/consensus/v1/params;  node  /cosmos/base/node/v1beta1/config
+    openapi     /openapi.json (every route, the app's included); the app adds Swagger UI
+
+Every GET answers ``Access-Control-Allow-Origin: *`` to a browser on another origin.
 
 An ``{address}`` in a path is ``vcoin1…`` or its ``0x…`` form (EIP-55; all lower or
 all upper case hex carries no checksum); an account's ``pub_key`` is a
@@ -37,6 +40,7 @@ from cosmpy.protos.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from cosmpy.protos.cosmos.tx.v1beta1 import service_pb2 as tx_s
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxRaw
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from google.protobuf import json_format
 from google.protobuf.any_pb2 import Any as AnyPb
@@ -71,11 +75,16 @@ from chain.rpc import jsonbody, txsearch
 from chain.rpc.guard import Guard
 from chain.rpc.query import QueryError, parse
 from chain.tx.ethsecp256k1 import TYPE_URL as ETH_PUBKEY_URL  # registers its type for JSON
+from chain.version import VERSION
 
 if TYPE_CHECKING:
     from chain.nodeview import NodeView
 
 log = logging.getLogger("vcoin.rest")
+API_DESCRIPTION = (
+    "Cosmos SDK gateway routes (auth, bank, tx, tendermint) and the VCoin modules' "
+    "routes (/vcoin/<module>/v1/…). Errors: {code, message, details}."
+)
 DEFAULT_LIMIT = 100
 
 
@@ -320,7 +329,14 @@ class RestService:
 
 def build_rest_app(node: NodeView) -> FastAPI:
     svc = RestService(node)
-    app = FastAPI(title="VCoin REST API", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="VCoin REST API",
+        version=VERSION,
+        description=API_DESCRIPTION,
+        docs_url=None,  # the app serves Swagger UI from its own files (app/rest/swagger.py)
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.state.rest = svc
     get, post = app.get, app.post
     auth, bank, txp = "/cosmos/auth/v1beta1", "/cosmos/bank/v1beta1", "/cosmos/tx/v1beta1"
@@ -447,6 +463,11 @@ def build_rest_app(node: NodeView) -> FastAPI:
         max_body_bytes=node.cfg.rest_max_body_bytes,
         error_body=_guard_body,
         exempt=("/artifacts/",),
+    )
+    # Outside the guard, so that its answers (413, 500) carry the header too: browser
+    # apps on other origins (explorers, wallets) may read every GET.
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"]
     )
     return app
 
