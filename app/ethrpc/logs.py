@@ -58,8 +58,19 @@ def log_range(chain: Chain, f: dict[str, Any], max_blocks: int) -> tuple[int, in
             raise RpcError(hexio.SERVER_ERROR, "unknown block")
         return h, h
     latest = chain.latest()
-    lo = chain.resolve(hexio.block_tag(f.get("fromBlock"), "filter.fromBlock"))
-    hi = chain.resolve(hexio.block_tag(f.get("toBlock"), "filter.toBlock"))
+    frm = hexio.block_tag(f.get("fromBlock"), "filter.fromBlock")
+    to = hexio.block_tag(f.get("toBlock"), "filter.toBlock")
+    # the chain has no block 0 (and a pruned store none below its base): a range from
+    # there starts at the first block (ethers' and viem's `fromBlock: 0`); one that
+    # ends there holds nothing
+    if isinstance(frm, int) or isinstance(to, int):
+        first = chain.earliest()
+        if isinstance(to, int) and to < first:
+            return first, first - 1
+        if isinstance(frm, int) and frm < first:
+            frm = first
+    lo = chain.resolve(frm)
+    hi = chain.resolve(to)
     lo = latest + 1 if lo is None else lo  # a block not there yet holds no logs
     hi = latest if hi is None else hi
     if lo > hi and lo <= latest:
