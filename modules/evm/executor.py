@@ -33,7 +33,7 @@ from chain.context import Ctx, Mode
 from chain.errors import ChainError
 from chain.events import Event
 from chain.results import TxResult, short_log
-from modules.evm import events, precompiles, state
+from modules.evm import events, precompiles, state, tracing
 from modules.evm.errors import (
     ErrEthFee,
     ErrEthFunds,
@@ -60,7 +60,7 @@ class VCoinComputation(CancunComputation):
     (modules/evm/precompiles.py) and no value sent to module accounts."""
 
     _precompiles = {**CancunComputation.get_precompiles(), **precompiles.precompiles()}
-    opcodes = fast_opcodes(CancunComputation.opcodes)
+    opcodes = tracing.with_selfdestruct(fast_opcodes(CancunComputation.opcodes))
 
     @classmethod
     def apply_message(
@@ -105,6 +105,7 @@ class VCoinComputation(CancunComputation):
                     cls.consume_initcode_gas_cost(computation)
             if parent_computation is not None:
                 computation.contracts_created = parent_computation.contracts_created
+                tracing.mark(computation, parent_computation)  # for call traces
             if message.is_create:
                 computation.contracts_created.append(message.storage_address)
             precompile = computation.precompiles.get(message.code_address)

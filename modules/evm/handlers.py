@@ -26,6 +26,10 @@ def apply_eth_tx(keeper: EvmKeeper, ctx: Ctx, raw: bytes) -> TxResult:
     backend = keeper.backend(ctx)
     executor.precheck(ctx, etx, backend, base_fee)
     out = executor.run_tx(ctx, etx, backend, base_fee)
+    if ctx.mode is Mode.DELIVER and keeper.traces is not None:  # off consensus
+        keeper.traces.record(
+            ctx.block.height, etx.hash, out.computation, etx.sender, etx.gas, out.gas_used
+        )
     res = executor.tx_result(etx, out, base_fee)
     out.ctx.write()
     if ctx.mode is Mode.DELIVER:

@@ -17,6 +17,7 @@ from modules.evm.expected import AccountKeeper, BankKeeper
 if TYPE_CHECKING:
     from modules.evm.executor import Outcome
     from modules.evm.statedb import EvmBackend
+    from modules.evm.tracing import TraceStore
 
 # py-evm (about half a second to import) is loaded on the first EVM tx or call,
 # not by the wiring: the CLI builds the wiring too (app/node.py warms it for a node)
@@ -39,6 +40,8 @@ class EvmKeeper:
         self.coinbase = module_address(FEE_COLLECTOR)
         # the precompiles' reach into the native modules; the wiring sets it
         self.bridge: Bridge | None = None
+        # where the call traces of a node's blocks go (modules/evm/tracing.py); the node sets it
+        self.traces: TraceStore | None = None
 
     def backend(self, ctx: Ctx) -> EvmBackend:
         from modules.evm.statedb import EvmBackend
