@@ -1,0 +1,392 @@
+"""The block explorer (``/explorer``) in headless Chromium, on a node with real activity.
+
+One node in this process (marketplace genesis, every result sampled) where the test,
+over the node's RPC, registers and bonds a worker, bonds an oracle, posts a job, claims
+it, submits a result with a signed receipt, attests it as the oracle, and sends an EVM
+transfer. Then Debian's Chromium, driven by playwright-core (``tests/app/browser/``,
+installed by ``scripts/setup-browser``), opens each page at a laptop and a phone
+viewport; this test asserts on what the pages show. Screenshots go to
+``$VCOIN_TEST_ARTIFACTS/explorer`` (default ``.test-artifacts/explorer``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.node import Node
+from chain.client import NodeClient
+from chain.crypto import PrivateKey, to_bech32
+from modules.bank.msgs import MsgSend
+from modules.jobs import msgs as jm
+from modules.jobs import receipt
+from modules.staking.msgs import Coin, MsgBond
+from modules.verification import attestation
+from modules.verification import msgs as vm
+from tests.support.chain import test_key
+from tests.support.genesis import h32, market_genesis, weights_of
+from tests.support.market import oracle_key
+from tests.support.nodes import inproc_node
+from tests.support.wait import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+BROWSER_DIR = Path(__file__).with_name("browser")
+VCN = 10**18
+IMAGE = "sha256:" + "ef" * 32
+SAMPLE_ALL = {
+    "base_sample_bps": 10_000,
+    "max_sample_bps": 10_000,
+    "new_worker_sample_bps": 10_000,
+    "attest_window_blocks": 300,
+    "challenge_window_blocks": 3,
+}
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _browser_ready() -> str:
+    """Why the browser cannot run here ("" when it can); CI must not skip."""
+    if chromium_path() is None:
+        return "no chromium (scripts/setup-browser installs Debian's)"
+    if shutil.which("node") is None:
+        return "no node (Node.js 20+)"
+    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        return "tests/app/browser/node_modules missing (scripts/setup-browser runs npm ci)"
+    return ""
+
+
+_WHY = _browser_ready()
+if _WHY and os.environ.get("VCOIN_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(f"VCOIN_REQUIRE_BROWSER=1 but {_WHY}")
+pytestmark = pytest.mark.skipif(bool(_WHY), reason=_WHY)
+
+
+@dataclass
+class Activity:
+    node: Node
+    rest: str
+    client: NodeClient
+    poster: PrivateKey
+    worker: PrivateKey
+    oracle: PrivateKey
+    job_id: int
+    post_hash: str
+    post_height: int
+    eth_hash: str
+    eth_sender: str  # 0x…
+
+
+def _send(client: NodeClient, key: PrivateKey, *msgs: Any) -> Any:
+    return client.send_tx(key, list(msgs), gas="auto")
+
+
+def _evm_transfer(client: NodeClient, jsonrpc: str, funder: PrivateKey) -> tuple[str, str]:
+    """Fund a fresh Ethereum key by a bank send, then a value transfer signed by it."""
+    from eth_account import Account
+
+    acct = Account.from_key(h32("explorer-browser-eth-key"))
+    sender = acct.address.lower()
+    to = to_bech32(bytes.fromhex(sender[2:]))
+    _send(
+        client,
+        funder,
+        MsgSend(
+            from_address=funder.bech32,
+            to_address=to,
+            amount=[Coin(denom="avcn", amount=str(10 * VCN))],
+        ),
+    )
+
+    def call(method: str, *params: Any) -> Any:
+        r = httpx.post(
+            jsonrpc, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        )
+        body = r.json()
+        assert "error" not in body, body
+        return body["result"]
+
+    tx = {
+        "chainId": int(call("eth_chainId"), 16),
+        "nonce": int(call("eth_getTransactionCount", sender, "latest"), 16),
+        "to": "0x" + "00" * 19 + "42",
+        "value": VCN,
+        "gas": 21_000,
+        "maxFeePerGas": 2 * int(call("eth_gasPrice"), 16) + 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "type": 2,
+    }
+    raw = acct.sign_transaction(tx).raw_transaction
+    eth_hash = call("eth_sendRawTransaction", "0x" + raw.hex())
+    wait_for("the EVM transfer's receipt", lambda: call("eth_getTransactionReceipt", eth_hash), 30)
+    return eth_hash, sender
+
+
+@pytest.fixture(scope="module")
+def activity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Activity]:
+    doc = market_genesis(4, merge=True, verification=SAMPLE_ALL)
+    with inproc_node(tmp_path_factory.mktemp("explorer"), doc, block_time_ms=200) as node:
+        rpc, rest = f"http://{node.cfg.rpc_laddr}", f"http://{node.cfg.rest_laddr}"
+        with NodeClient(rpc) as client:
+            poster, worker, oracle = test_key(0), test_key(1), test_key(2)
+            _send(
+                client,
+                worker,
+                jm.MsgRegisterWorker(
+                    worker=worker.bech32,
+                    gpu_model="NVIDIA L4",
+                    memory_mib=24_000,
+                    gpu_count=1,
+                    task_types=["text-generation"],
+                    models=["tiny-lm"],
+                    price_floor="0",
+                    max_concurrent=2,
+                ),
+                MsgBond(
+                    address=worker.bech32,
+                    role="worker",
+                    amount=Coin(denom="avcn", amount=str(1_000 * VCN)),
+                ),
+            )
+            sk = oracle_key("explorer")
+            _send(
+                client,
+                oracle,
+                MsgBond(
+                    address=oracle.bech32,
+                    role="oracle",
+                    amount=Coin(denom="avcn", amount=str(10_000 * VCN)),
+                    ed25519_pubkey=bytes(sk.verify_key),
+                ),
+            )
+            posted = _send(
+                client,
+                poster,
+                jm.MsgPostJob(
+                    poster=poster.bech32,
+                    task_type="text-generation",
+                    model="tiny-lm",
+                    inline_input=b'{"prompts": ["The GPU marketplace"]}',
+                    max_price=str(2 * VCN),
+                ),
+            )
+            job_id = int(posted.attributes("JobPosted", "job_id")[0])
+            _send(client, worker, jm.MsgClaimJob(worker=worker.bech32, job_id=job_id))
+            job = client.query("jobs", "job", {"id": str(job_id)})
+            chain_id = client.chain_id()
+            out = h32(f"explorer output {job_id}")
+            sig = receipt.sign(
+                worker,
+                chain_id,
+                job_id,
+                IMAGE,
+                weights_of("tiny-lm"),
+                bytes.fromhex(job["input_hash"]),
+                out,
+            )
+            _send(
+                client,
+                worker,
+                jm.MsgSubmitResult(
+                    worker=worker.bech32,
+                    job_id=job_id,
+                    output_hash=out.hex(),
+                    artifact_ref=f"artifact://{out.hex()}",
+                    compute_units=100,
+                    receipt=jm.ExecutionReceipt(
+                        image_digest=IMAGE,
+                        model_hash=weights_of("tiny-lm").hex(),
+                        input_hash=job["input_hash"],
+                        output_hash=out.hex(),
+                        signature=sig,
+                    ),
+                ),
+            )
+            wait_for(
+                "the job to be picked for checking",
+                lambda: client.query("jobs", "job", {"id": str(job_id)})["state"] == "checking",
+                30,
+            )
+            evidence = h32(f"evidence {job_id}")
+            att = attestation.sign(sk, chain_id, job_id, "pass", 9_900, evidence)
+            _send(
+                client,
+                oracle,
+                vm.MsgAttest(
+                    oracle=oracle.bech32,
+                    job_id=job_id,
+                    verdict="pass",
+                    similarity_bps=9_900,
+                    evidence_hash=evidence.hex(),
+                    signature=att,
+                ),
+            )
+            wait_for(
+                "the job to settle",
+                lambda: client.query("jobs", "job", {"id": str(job_id)})["state"] == "settled",
+                30,
+            )
+            eth_hash, eth_sender = _evm_transfer(client, f"http://{node.cfg.jsonrpc_laddr}", poster)
+            yield Activity(
+                node,
+                rest,
+                client,
+                poster,
+                worker,
+                oracle,
+                job_id,
+                posted.hash,
+                posted.height,
+                eth_hash,
+                eth_sender,
+            )
+
+
+def artifacts_dir() -> Path:
+    base = Path(os.environ.get("VCOIN_TEST_ARTIFACTS") or ROOT / ".test-artifacts")
+    out = base / "explorer"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def drive(base: str, steps: list[dict[str, Any]], tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """Run the steps in Chromium; {"name/viewport": what the page showed}; no page errors."""
+    plan = {"base": base, "chromium": chromium_path(), "out": str(artifacts_dir()), "steps": steps}
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(plan))
+    r = subprocess.run(
+        ["node", str(BROWSER_DIR / "drive.mjs"), str(plan_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=BROWSER_DIR,
+    )
+    assert r.returncode == 0, f"the browser driver failed:\n{r.stderr[-4000:]}"
+    out = json.loads(r.stdout)
+    assert out["errors"] == [], out["errors"]
+    return {f"{s['name']}/{s['viewport']}": s for s in out["steps"]}
+
+
+def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
+    a = activity
+    worker_hex = "0x" + a.worker.address.hex()
+    height_before = a.client.latest_height()
+    steps: list[dict[str, Any]] = [
+        {"name": "home", "goto": "#/"},
+        # no reload: the page redraws on the blocks the websocket announces
+        {"name": "home-live", "height_above": height_before + 3},
+        {"name": "block", "goto": f"#/block/{a.post_height}"},
+        {"name": "tx-cosmos", "goto": f"#/tx/{a.post_hash}"},
+        {"name": "tx-evm", "goto": f"#/tx/{a.eth_hash}"},
+        {"name": "job", "goto": f"#/job/{a.job_id}"},
+        {"name": "address", "goto": f"#/address/{a.poster.bech32}"},
+        {"name": "worker", "goto": f"#/worker/{a.worker.bech32}"},
+        {"name": "oracle", "goto": f"#/oracle/{a.oracle.bech32}"},
+        {"name": "search-hex", "search": worker_hex},
+        {"name": "search-bech32", "search": a.worker.bech32},
+        {"name": "search-height", "search": str(a.post_height)},
+        {"name": "search-job", "search": f"job {a.job_id}"},
+        {"name": "search-evm-hash", "search": a.eth_hash},
+    ]
+    pages = drive(f"{a.rest}/explorer/", steps, tmp_path)
+
+    for key, p in pages.items():
+        assert p["ready"] != "error", f"{key}: {p['error']}"
+        # reads on a phone: nothing wider than the screen
+        assert p["overflow"] <= 1, f"{key} is {p['overflow']} px wider than the viewport"
+
+    home = pages["home/laptop"]["text"]
+    assert "Latest blocks" in home and "Latest transactions" in home
+    # the latest blocks, newest first, down from the chain's height when the page loaded
+    listed = [
+        int(h)
+        for h in re.findall(
+            r"^(\d+)\t", home.split("Latest blocks")[1].split("Latest transactions")[0], re.M
+        )
+    ]
+    shown = int(pages["home/laptop"]["height"])
+    assert shown >= height_before and listed == list(range(shown, shown - 10, -1))
+    assert "MsgPostJob" in home and "EVM" in home  # Cosmos and EVM txs
+    assert "seconds: –" not in home  # the block time chart has figures
+    live = pages["home-live/laptop"]
+    assert live["live"].startswith("live · block") and int(live["height"]) > height_before + 3
+    for figure in ("Supply", "Minted", "Open jobs", "Active workers", "Active oracles"):
+        assert figure.upper() in home.upper()
+    assert "Jobs posted and settled per block" in home and "Block time" in home
+
+    block = pages["block/laptop"]["text"]
+    assert f"Block {a.post_height}" in block and "MsgPostJob" in block
+
+    tx = pages["tx-cosmos/laptop"]["text"]
+    assert "success" in tx and "vcoin.jobs.v1.MsgPostJob" in tx and "JobPosted" in tx
+    assert a.poster.bech32 in tx
+
+    evm = pages["tx-evm/laptop"]["text"]
+    assert "EVM transaction" in evm and "success" in evm and a.eth_hash in evm
+
+    job = pages["job/laptop"]["text"]
+    timeline = job.split("Timeline")[1]
+    for step in ("posted", "claimed", "submitted", "sampled", "attested", "settled"):
+        assert step in timeline, f"no {step!r} in the job's timeline:\n{timeline}"
+    assert timeline.index("posted") < timeline.index("claimed") < timeline.index("settled")
+    assert "pass" in timeline and "99.00 %" in timeline
+    assert "settled" in job.split("Timeline")[0]  # the job's state
+
+    addr = pages["address/laptop"]["text"]
+    assert a.poster.bech32 in addr and "0x" + a.poster.address.hex() in addr
+    assert f"#{a.job_id}" in addr.split("Jobs posted")[1]
+
+    worker = pages["worker/laptop"]["text"]
+    assert "Worker" in worker and "active" in worker and "Reputation history" in worker
+    oracle = pages["oracle/laptop"]["text"]
+    assert f"#{a.job_id}" in oracle.split("Attestations")[1] and "pass" in oracle
+
+    for vp in ("laptop", "phone"):
+        by_hex, by_bech = pages[f"search-hex/{vp}"], pages[f"search-bech32/{vp}"]
+        assert by_hex["hash"] == by_bech["hash"] == f"#/address/{a.worker.bech32}"
+        assert by_hex["text"] == by_bech["text"]
+        assert pages[f"search-height/{vp}"]["hash"] == f"#/block/{a.post_height}"
+        assert pages[f"search-job/{vp}"]["hash"] == f"#/job/{a.job_id}"
+        assert pages[f"search-evm-hash/{vp}"]["hash"] == f"#/tx/{a.eth_hash}"
+
+    shots = artifacts_dir()
+    for name in ("home", "job", "address"):
+        for vp in ("laptop", "phone"):
+            assert (shots / f"{name}-{vp}.png").stat().st_size > 5_000
+
+
+def test_config_names_the_node_apis(activity: Activity) -> None:
+    cfg = httpx.get(f"{activity.rest}/explorer/config.json").json()
+    rpc_port = int(activity.node.cfg.rpc_laddr.rsplit(":", 1)[1])
+    eth_port = int(activity.node.cfg.jsonrpc_laddr.rsplit(":", 1)[1])
+    assert cfg["rpc"]["port"] == rpc_port and cfg["jsonrpc"]["port"] == eth_port
+    # the page on the REST port may read the RPC and the JSON-RPC (CORS)
+    origin = {"origin": activity.rest}
+    for url in (
+        f"http://{activity.node.cfg.rpc_laddr}/",
+        f"http://{activity.node.cfg.jsonrpc_laddr}/",
+    ):
+        r = httpx.options(
+            url,
+            headers={
+                **origin,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
