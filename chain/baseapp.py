@@ -94,6 +94,8 @@ class BaseApp:
         if len(foreign) > 1:
             raise ValueError("only one module may take txs that are not Cosmos TxRaws")
         self.foreign: ForeignTxs | None = foreign[0] if foreign else None
+        if self.foreign is not None and self.foreign.prepass():
+            self.sigverify.warm.append(self.foreign.prepass())
         self._pending: PendingBlock | None = None
         # the rules and txs of the last PrepareProposal, all passing check_stateless
         self._proposed: tuple[TxRules | None, frozenset[bytes]] = (None, frozenset())

@@ -131,9 +131,12 @@ def predecode(
     and send each signature check whose key and account number state knows now
     to ``checks``' helper process, chunk by chunk."""
     pre = Predecoded(ante.rules(ctx), [], checks)
+    prepass = foreign.prepass() if foreign is not None else ""
     for i, raw in enumerate(txs):
         if foreign is not None and foreign.claims(raw):
             pre.txs.append(ErrInternal("not a Cosmos tx: its own handler decodes it"))
+            if prepass:
+                checks.add_foreign(i, raw, prepass)
             continue
         tx = predecode_one(raw, routes, pre.rules)
         pre.txs.append(tx)
@@ -221,7 +224,10 @@ def apply_tx(
             if len(raw) > rules.max_tx_bytes:
                 e = ErrTxTooLarge(f"tx is {len(raw)} bytes; the limit is {rules.max_tx_bytes}")
                 return TxResult.fail(e)
-            return foreign.apply(block_ctx, raw)
+            hint = None
+            if pre is not None and pre.checks is not None and index >= 0:
+                hint = pre.checks.hint(index)
+            return foreign.apply(block_ctx, raw, hint)
         return _apply_tx(
             block_ctx,
             raw,

@@ -23,8 +23,18 @@ class ForeignTxs(Protocol):
         """Refuse, with a ChainError, what is wrong with ``raw``'s bytes alone."""
         ...
 
-    def apply(self, ctx: Ctx, raw: bytes) -> TxResult:
-        """Check, charge and run ``raw`` on ``ctx``; never raises."""
+    def apply(self, ctx: Ctx, raw: bytes, hint: bytes | None = None) -> TxResult:
+        """Check, charge and run ``raw`` on ``ctx``; never raises. ``hint``: the
+        pre-pass's answer for ``raw`` when it arrived in time (see ``prepass``)."""
+        ...
+
+    def prepass(self) -> str:
+        """The pure function the signature helper process runs on this handler's
+        txs of a large block while it executes (chain/sigverify.py), as
+        ``"package.module:function"``: a list of raw txs in, one bytes value (or
+        None) per tx out; "" for none. Its answer reaches ``apply`` as ``hint``,
+        something ``apply`` could compute itself from ``raw`` alone: with or
+        without it the result is the same."""
         ...
 
     def block_gas(self, raw: bytes, ctx: Ctx) -> tuple[bytes, int] | None:

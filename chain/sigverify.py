@@ -18,16 +18,25 @@ hash, only later.
 The node's side never blocks on the helper and starts no thread: the pipes are
 non-blocking and are pumped whenever an answer is looked up. Blocks of fewer
 than ``min_txs`` txs are checked inline; the round trip would cost more.
+
+The same helper also runs the app's own pure pre-pass on the txs the
+framework does not decode (chain/foreign.py's ``prepass``: for VCoin's EVM,
+recovering each Ethereum tx's sender). The app names a function
+``"package.module:function"`` that takes a list of raw txs and answers one
+bytes value (or None) per tx; the app takes an answer as a hint that it
+could compute itself, so a missing answer again changes only the speed.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pickle
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger("vcoin.sigverify")
 
@@ -53,6 +62,26 @@ def verify_chunk(chain_id: str, checks: list[Check]) -> bytes:
     return bytes(out)
 
 
+def run_prepass(function: str, items: list[bytes]) -> list[bytes | None]:
+    """The app's pre-pass ``"package.module:function"`` on ``items``."""
+    mod, _, name = function.partition(":")
+    fn = getattr(importlib.import_module(mod), name)
+    out = fn(items)
+    if not isinstance(out, list) or len(out) != len(items):
+        raise ValueError(f"{function} answered {type(out).__name__}, not one answer an item")
+    return out
+
+
+def _answer(kind: str, arg: str, items: list[Any]) -> bytes:
+    if kind == "sig":
+        return verify_chunk(arg, items)
+    try:
+        return pickle.dumps(run_prepass(arg, items), protocol=5)
+    except Exception as e:  # noqa: BLE001 - the node then works inline
+        log.warning("pre-pass %s failed: %s", arg, e)
+        return pickle.dumps([None] * len(items), protocol=5)
+
+
 def _frame(payload: bytes) -> bytes:
     return len(payload).to_bytes(_LEN, "big") + payload
 
@@ -71,8 +100,8 @@ def helper_main() -> int:
         if len(head) < _LEN:
             return 0
         body = inp.read(int.from_bytes(head, "big"))
-        cid, chain_id, checks = pickle.loads(body)
-        out.write(_frame(cid.to_bytes(8, "big") + verify_chunk(chain_id, checks)))
+        cid, kind, arg, items = pickle.loads(body)
+        out.write(_frame(cid.to_bytes(8, "big") + _answer(kind, arg, items)))
         out.flush()
 
 
@@ -94,6 +123,13 @@ class BlockChecks:
     pending: list[tuple[int, Check]] = field(default_factory=list)
     used: int = 0
     inline: int = 0
+    # the app's pre-pass (chain/foreign.py): its function, the txs queued for it,
+    # tx index → (chunk, offset), and the chunks' answers once read
+    prepass: str = ""
+    foreign_pending: list[tuple[int, bytes]] = field(default_factory=list)
+    foreign_slots: dict[int, tuple[int, int]] = field(default_factory=dict)
+    foreign_answers: dict[int, list[bytes | None]] = field(default_factory=dict)
+    hints_used: int = 0
 
     def add(self, index: int, check: Check) -> None:
         """Queue tx ``index``'s check; chunks go out as they fill."""
@@ -105,7 +141,18 @@ class BlockChecks:
         if len(self.pending) >= (min(16, size) if not self.slots else size):
             self.flush()
 
+    def add_foreign(self, index: int, raw: bytes, prepass: str) -> None:
+        """Queue tx ``index`` (a tx the app decodes itself) for the app's pre-pass."""
+        if self.verifier is None:
+            return
+        self.prepass = prepass
+        self.foreign_pending.append((index, raw))
+        size = self.verifier.chunk
+        if len(self.foreign_pending) >= (min(16, size) if not self.foreign_slots else size):
+            self._flush_foreign()
+
     def flush(self) -> None:
+        self._flush_foreign()
         if self.verifier is None or not self.pending:
             return
         part, self.pending = self.pending, []
@@ -115,6 +162,40 @@ class BlockChecks:
             return
         for offset, (index, check) in enumerate(part):
             self.slots[index] = _Slot(cid, offset, check[0], check[4])
+
+    def _flush_foreign(self) -> None:
+        if self.verifier is None or not self.foreign_pending:
+            return
+        part, self.foreign_pending = self.foreign_pending, []
+        cid = self.verifier.send(self.prepass, [raw for _, raw in part], kind="call")
+        if cid is None:
+            self.verifier = None
+            return
+        for offset, (index, _) in enumerate(part):
+            self.foreign_slots[index] = (cid, offset)
+
+    def hint(self, index: int) -> bytes | None:
+        """The pre-pass's answer for tx ``index``, if it has arrived (else None)."""
+        slot = self.foreign_slots.get(index)
+        v = self.verifier
+        if slot is None or v is None:
+            return None
+        cid, offset = slot
+        got = self.foreign_answers.get(cid)
+        if got is None:
+            body = v.answers(cid)
+            if body is None:
+                return None
+            try:
+                got = pickle.loads(body)
+            except Exception:  # noqa: BLE001 - a garbled answer: work inline
+                got = []
+            self.foreign_answers[cid] = got
+        answer = got[offset] if offset < len(got) else None
+        if isinstance(answer, bytes):
+            self.hints_used += 1
+            return answer
+        return None
 
     def verdict(self, index: int, pubkey: bytes, number: int) -> bool | None:
         """The helper's answer for tx ``index`` checked with ``pubkey`` and account
@@ -149,6 +230,7 @@ class SigVerifier:
         self._next = 0
         self._first_sent = 0  # answers to chunks before this one are dropped
         self.last: BlockChecks = BlockChecks(None)  # the latest block's (used / inline counts)
+        self.warm: list[str] = []  # pre-pass functions a new helper loads at once
 
     @property
     def enabled(self) -> bool:
@@ -181,6 +263,8 @@ class SigVerifier:
         os.set_blocking(p.stdin.fileno(), False)
         os.set_blocking(p.stdout.fileno(), False)
         self._proc = p
+        for fn in self.warm:  # load the app's libraries before the first block needs them
+            self.send(fn, [], kind="call")
         return True
 
     def _drop(self) -> None:
@@ -206,13 +290,15 @@ class SigVerifier:
             self.last = BlockChecks(self, chain_id)
         return self.last
 
-    def send(self, chain_id: str, checks: list[Check]) -> int | None:
-        """Queue one chunk; its id, or None when the helper is gone."""
+    def send(self, arg: str, items: list[Any], kind: str = "sig") -> int | None:
+        """Queue one chunk: signature checks (``kind`` "sig", ``arg`` the chain id)
+        or the app's pre-pass (``kind`` "call", ``arg`` its function); the chunk's
+        id, or None when the helper is gone."""
         if self._proc is None:
             return None
         cid = self._next
         self._next += 1
-        self._out += _frame(pickle.dumps((cid, chain_id, checks), protocol=5))
+        self._out += _frame(pickle.dumps((cid, kind, arg, items), protocol=5))
         self._pump()
         return cid if self._proc is not None else None
 

@@ -73,17 +73,22 @@ class EvmKeeper:
     def block_gas_limit(self, ctx: Ctx) -> int:
         return state.get_params(ctx).block_gas_limit
 
-    def apply(self, ctx: Ctx, raw: bytes) -> TxResult:
-        """Run ``raw`` on ``ctx`` (CheckTx, simulation or a block); never raises."""
+    def apply(self, ctx: Ctx, raw: bytes, hint: bytes | None = None) -> TxResult:
+        """Run ``raw`` on ``ctx`` (CheckTx, simulation or a block); never raises.
+        ``hint``: its sender, recovered ahead by ``prepass`` on the helper process."""
         try:
-            return self._apply(ctx, raw)
+            return self._apply(ctx, raw, hint)
         except ChainError as e:
             return TxResult.fail(e)
 
-    def _apply(self, ctx: Ctx, raw: bytes) -> TxResult:
+    def _apply(self, ctx: Ctx, raw: bytes, hint: bytes | None = None) -> TxResult:
         from modules.evm import handlers
 
-        return handlers.apply_eth_tx(self, ctx, raw)
+        return handlers.apply_eth_tx(self, ctx, raw, hint)
+
+    def prepass(self) -> str:
+        """A large block's Ethereum senders are recovered on the signature helper."""
+        return "modules.evm.txs:recover_senders"
 
     def call(
         self,

@@ -58,16 +58,22 @@ class EthTx:
         return int(self.tx.max_priority_fee_per_gas)
 
 
-def recover_sender(tx: SignedTransactionAPI) -> bytes:
-    """The signer of ``tx``, recovered once (py-evm's own check recovers, verifies
-    and recovers again): r and s in [1, n), s in the lower half (EIP-2), the y
-    parity 0 or 1. The sender is kept on the tx for py-evm's later reads."""
+def check_signature_ranges(tx: SignedTransactionAPI) -> None:
+    """r and s in [1, n), s in the lower half (EIP-2), the y parity 0 or 1."""
     y, r, s = int(tx.y_parity), int(tx.r), int(tx.s)
     if y not in (0, 1) or not 0 < r < SECP256K1_N or not 0 < s <= SECP256K1_N // 2:
         raise ErrEthInvalid(
             "invalid signature: r and s must be in [1, n) with s in the lower half "
             "(EIP-2), and the y parity 0 or 1"
         )
+
+
+def recover_sender(tx: SignedTransactionAPI) -> bytes:
+    """The signer of ``tx``, recovered once (py-evm's own check recovers, verifies
+    and recovers again) after ``check_signature_ranges``. The sender is kept on
+    the tx for py-evm's later reads."""
+    check_signature_ranges(tx)
+    y, r, s = int(tx.y_parity), int(tx.r), int(tx.s)
     try:
         msg_hash = keccak(tx.get_message_for_signing())
         sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([y])
@@ -79,8 +85,44 @@ def recover_sender(tx: SignedTransactionAPI) -> bytes:
     return sender
 
 
-def decode(raw: bytes, chain_id: int) -> EthTx:
-    """Decode and check ``raw`` (bare or wrapped) without state; a ChainError says why not."""
+def recover_senders(items: list[bytes]) -> list[bytes | None]:
+    """Each raw tx's sender, or None where it has none (undecodable, a bad
+    signature): the pre-pass that the signature helper process runs on a large
+    block's Ethereum txs (chain/foreign.py), so that the block need not."""
+    out: list[bytes | None] = []
+    for raw in items:
+        try:
+            out.append(_decode(raw)[0].sender)
+        except Exception:  # noqa: BLE001 - the block decodes it again and says why
+            out.append(None)
+    return out
+
+
+def decode(raw: bytes, chain_id: int, sender: bytes | None = None) -> EthTx:
+    """Decode and check ``raw`` (bare or wrapped) without state; a ChainError says why not.
+
+    ``sender``: what ``recover_senders`` answered for ``raw`` on the helper
+    process; it stands in for recovering the signature here (the same pure
+    function of the same bytes), every other check still runs."""
+    etx, tx_chain = _decode(raw, sender)
+    if tx_chain is None:
+        raise ErrEthChainId(
+            "a legacy transaction without EIP-155 replay protection (v = 27 or 28) is refused: "
+            f"sign it for chain id {chain_id}"
+        )
+    if tx_chain != chain_id:
+        raise ErrEthChainId(
+            f"signed for chain id {tx_chain}; this chain's EVM chain id is {chain_id}"
+        )
+    if not etx.to and len(etx.tx.data) > MAX_INITCODE_SIZE:
+        raise ErrEthInvalid(
+            f"init code is {len(etx.tx.data)} bytes; EIP-3860 allows at most {MAX_INITCODE_SIZE}"
+        )
+    return etx
+
+
+def _decode(raw: bytes, sender: bytes | None = None) -> tuple[EthTx, int | None]:
+    """``raw`` decoded, field-checked and its sender known; and its chain id."""
     if len(raw) > MAX_ETH_TX_BYTES:
         raise ErrEthInvalid(f"tx is {len(raw)} bytes; the limit is {MAX_ETH_TX_BYTES}")
     eth_raw = unwrap(raw)
@@ -105,19 +147,9 @@ def decode(raw: bytes, chain_id: int) -> EthTx:
         raise ErrEthInvalid(f"invalid transaction: {str(e)[:200]}") from e
     except Exception as e:
         raise ErrEthInvalid(f"invalid transaction: {type(e).__name__}") from e
-    sender = recover_sender(tx)
-    tx_chain = tx.chain_id
-    if tx_chain is None:
-        raise ErrEthChainId(
-            "a legacy transaction without EIP-155 replay protection (v = 27 or 28) is refused: "
-            f"sign it for chain id {chain_id}"
-        )
-    if tx_chain != chain_id:
-        raise ErrEthChainId(
-            f"signed for chain id {tx_chain}; this chain's EVM chain id is {chain_id}"
-        )
-    if not tx.to and len(tx.data) > MAX_INITCODE_SIZE:
-        raise ErrEthInvalid(
-            f"init code is {len(tx.data)} bytes; EIP-3860 allows at most {MAX_INITCODE_SIZE}"
-        )
-    return EthTx(tx, eth_raw, keccak(eth_raw), sender, type_id)
+    if sender is None or len(sender) != 20:
+        sender = recover_sender(tx)
+    else:
+        check_signature_ranges(tx)
+        tx.__dict__["sender"] = Address(sender)
+    return EthTx(tx, eth_raw, keccak(eth_raw), sender, type_id), tx.chain_id
