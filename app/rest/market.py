@@ -177,9 +177,9 @@ def mount_verification(rest: FastAPI, r: Reader) -> None:
         summary="The audit rate and the expected value of faking a result of price",
     )
     def risk(worker: str, price: str = Query("0", description="avcn")) -> dict[str, Any]:
-        price_n = whole_number("price", price or "0")
+        # the module reads it (ASCII digits, up to 2^64-1 avcn) and names it when it refuses
         out: dict[str, Any] = r.q(
-            "verification", "risk", worker=addr("worker", worker), price=str(price_n)
+            "verification", "risk", worker=addr("worker", worker), price=price or "0"
         )
         return out
 
