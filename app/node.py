@@ -39,6 +39,18 @@ class Node(base.Node):
 
     def __init__(self, cfg: NodeConfig) -> None:
         super().__init__(cfg, make_app)
+        # the EVM's call traces, recorded as blocks run, off consensus (modules/evm/tracing.py)
+        from modules.evm.keeper import EvmKeeper
+        from modules.evm.tracing import TraceStore
+
+        self.traces = TraceStore(cfg.home_path / "data" / "evm_traces", cfg.jsonrpc_trace_blocks)
+        keeper = self.app.wiring.keepers["evm"]
+        assert isinstance(keeper, EvmKeeper)
+        keeper.traces = self.traces
+
+    def stop(self) -> None:
+        super().stop()
+        self.traces.close()
 
     def extend_rest(self, rest: Any) -> None:
         """The modules' REST routes (``app/rest/``) and the explorer (``app/explorer/``)."""

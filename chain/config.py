@@ -48,6 +48,7 @@ class NodeConfig:
     jsonrpc_logs_max_results: int = 10_000
     jsonrpc_max_response_bytes: int = 32 * 1024 * 1024
     jsonrpc_call_gas_cap: int = 10_000_000  # geth's rpc.gascap
+    jsonrpc_trace_blocks: int = 10_000  # blocks whose call traces are kept (0: none)
     # mempool
     mempool_max_txs: int = 10_000
     mempool_max_bytes: int = 64 * 1024 * 1024
@@ -181,6 +182,10 @@ _DOC = {
     ),
     "jsonrpc_call_gas_cap": (
         "Most gas one eth_call or eth_estimateGas may run (blocks wait while it runs)."
+    ),
+    "jsonrpc_trace_blocks": (
+        "Blocks whose Ethereum call traces (debug_trace*, ots_*) the node keeps, in"
+        " data/evm_traces, recorded as blocks run (0: none)."
     ),
     "mempool_max_txs": "Most transactions the mempool holds; more are refused.",
     "mempool_max_bytes": "Most bytes the mempool holds; more are refused.",

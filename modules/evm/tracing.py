@@ -233,10 +233,13 @@ class TraceStore:
         self._lock = threading.Lock()
         self._height = -1
         self._seq = 0
+        self._closed = False
 
     def close(self) -> None:
         with self._lock:
-            self.db.close()
+            if not self._closed:
+                self._closed = True
+                self.db.close()
 
     def record(
         self,
