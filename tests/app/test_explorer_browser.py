@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from nacl.signing import SigningKey
 
 from app.node import Node
 from chain.client import NodeClient
@@ -85,7 +86,8 @@ class Activity:
     poster: PrivateKey
     worker: PrivateKey
     oracle: PrivateKey
-    job_id: int
+    job_id: int  # settled
+    cheat_id: int  # rejected: the oracle found the result wrong
     post_hash: str
     post_height: int
     eth_hash: str
@@ -137,9 +139,80 @@ def _evm_transfer(client: NodeClient, jsonrpc: str, funder: PrivateKey) -> tuple
     return eth_hash, sender
 
 
+def _run_job(
+    client: NodeClient,
+    poster: PrivateKey,
+    worker: PrivateKey,
+    oracle: PrivateKey,
+    sk: SigningKey,
+    verdict: str,
+) -> tuple[int, Any]:
+    """Post a job, claim it, submit a result and attest ``verdict`` on it; until it is final."""
+    posted = _send(
+        client,
+        poster,
+        jm.MsgPostJob(
+            poster=poster.bech32,
+            task_type="text-generation",
+            model="tiny-lm",
+            inline_input=b'{"prompts": ["The GPU marketplace"]}',
+            max_price=str(2 * VCN),
+        ),
+    )
+    job_id = int(posted.attributes("JobPosted", "job_id")[0])
+    _send(client, worker, jm.MsgClaimJob(worker=worker.bech32, job_id=job_id))
+    job = client.query("jobs", "job", {"id": str(job_id)})
+    chain_id = client.chain_id()
+    out = h32(f"explorer output {job_id}")
+    model = weights_of("tiny-lm")
+    inp = bytes.fromhex(job["input_hash"])
+    sig = receipt.sign(worker, chain_id, job_id, IMAGE, model, inp, out)
+    _send(
+        client,
+        worker,
+        jm.MsgSubmitResult(
+            worker=worker.bech32,
+            job_id=job_id,
+            output_hash=out.hex(),
+            artifact_ref=f"artifact://{out.hex()}",
+            compute_units=100,
+            receipt=jm.ExecutionReceipt(
+                image_digest=IMAGE,
+                model_hash=model.hex(),
+                input_hash=inp.hex(),
+                output_hash=out.hex(),
+                signature=sig,
+            ),
+        ),
+    )
+
+    def state() -> str:
+        return str(client.query("jobs", "job", {"id": str(job_id)})["state"])
+
+    wait_for("the job to be picked for checking", lambda: state() == "checking", 30)
+    sim = 9_900 if verdict == "pass" else 1_000
+    evidence = h32(f"evidence {job_id}")
+    att = attestation.sign(sk, chain_id, job_id, verdict, sim, evidence)
+    _send(
+        client,
+        oracle,
+        vm.MsgAttest(
+            oracle=oracle.bech32,
+            job_id=job_id,
+            verdict=verdict,
+            similarity_bps=sim,
+            evidence_hash=evidence.hex(),
+            signature=att,
+        ),
+    )
+    final = "settled" if verdict == "pass" else "rejected"
+    wait_for(f"the job to be {final}", lambda: state() == final, 30)
+    return job_id, posted
+
+
 @pytest.fixture(scope="module")
 def activity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Activity]:
-    doc = market_genesis(4, merge=True, verification=SAMPLE_ALL)
+    doc = market_genesis(4, merge=True, verification=SAMPLE_ALL, staking={"jail_blocks": 100_000})
     with inproc_node(tmp_path_factory.mktemp("explorer"), doc, block_time_ms=200) as node:
         rpc, rest = f"http://{node.cfg.rpc_laddr}", f"http://{node.cfg.rest_laddr}"
         with NodeClient(rpc) as client:
@@ -174,73 +247,8 @@ def activity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Activity]:
                     ed25519_pubkey=bytes(sk.verify_key),
                 ),
             )
-            posted = _send(
-                client,
-                poster,
-                jm.MsgPostJob(
-                    poster=poster.bech32,
-                    task_type="text-generation",
-                    model="tiny-lm",
-                    inline_input=b'{"prompts": ["The GPU marketplace"]}',
-                    max_price=str(2 * VCN),
-                ),
-            )
-            job_id = int(posted.attributes("JobPosted", "job_id")[0])
-            _send(client, worker, jm.MsgClaimJob(worker=worker.bech32, job_id=job_id))
-            job = client.query("jobs", "job", {"id": str(job_id)})
-            chain_id = client.chain_id()
-            out = h32(f"explorer output {job_id}")
-            sig = receipt.sign(
-                worker,
-                chain_id,
-                job_id,
-                IMAGE,
-                weights_of("tiny-lm"),
-                bytes.fromhex(job["input_hash"]),
-                out,
-            )
-            _send(
-                client,
-                worker,
-                jm.MsgSubmitResult(
-                    worker=worker.bech32,
-                    job_id=job_id,
-                    output_hash=out.hex(),
-                    artifact_ref=f"artifact://{out.hex()}",
-                    compute_units=100,
-                    receipt=jm.ExecutionReceipt(
-                        image_digest=IMAGE,
-                        model_hash=weights_of("tiny-lm").hex(),
-                        input_hash=job["input_hash"],
-                        output_hash=out.hex(),
-                        signature=sig,
-                    ),
-                ),
-            )
-            wait_for(
-                "the job to be picked for checking",
-                lambda: client.query("jobs", "job", {"id": str(job_id)})["state"] == "checking",
-                30,
-            )
-            evidence = h32(f"evidence {job_id}")
-            att = attestation.sign(sk, chain_id, job_id, "pass", 9_900, evidence)
-            _send(
-                client,
-                oracle,
-                vm.MsgAttest(
-                    oracle=oracle.bech32,
-                    job_id=job_id,
-                    verdict="pass",
-                    similarity_bps=9_900,
-                    evidence_hash=evidence.hex(),
-                    signature=att,
-                ),
-            )
-            wait_for(
-                "the job to settle",
-                lambda: client.query("jobs", "job", {"id": str(job_id)})["state"] == "settled",
-                30,
-            )
+            job_id, posted = _run_job(client, poster, worker, oracle, sk, "pass")
+            cheat_id, _ = _run_job(client, poster, worker, oracle, sk, "fail")
             eth_hash, eth_sender = _evm_transfer(client, f"http://{node.cfg.jsonrpc_laddr}", poster)
             yield Activity(
                 node,
@@ -250,6 +258,7 @@ def activity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Activity]:
                 worker,
                 oracle,
                 job_id,
+                cheat_id,
                 posted.hash,
                 posted.height,
                 eth_hash,
@@ -278,6 +287,7 @@ def drive(base: str, steps: list[dict[str, Any]], tmp_path: Path) -> dict[str, d
     )
     assert r.returncode == 0, f"the browser driver failed:\n{r.stderr[-4000:]}"
     out = json.loads(r.stdout)
+    (artifacts_dir() / "pages.json").write_text(json.dumps(out, indent=1))
     assert out["errors"] == [], out["errors"]
     return {f"{s['name']}/{s['viewport']}": s for s in out["steps"]}
 
@@ -289,11 +299,12 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
     steps: list[dict[str, Any]] = [
         {"name": "home", "goto": "#/"},
         # no reload: the page redraws on the blocks the websocket announces
-        {"name": "home-live", "height_above": height_before + 3},
+        {"name": "home-live", "redraw": True},
         {"name": "block", "goto": f"#/block/{a.post_height}"},
         {"name": "tx-cosmos", "goto": f"#/tx/{a.post_hash}"},
         {"name": "tx-evm", "goto": f"#/tx/{a.eth_hash}"},
         {"name": "job", "goto": f"#/job/{a.job_id}"},
+        {"name": "job-rejected", "goto": f"#/job/{a.cheat_id}"},
         {"name": "address", "goto": f"#/address/{a.poster.bech32}"},
         {"name": "worker", "goto": f"#/worker/{a.worker.bech32}"},
         {"name": "oracle", "goto": f"#/oracle/{a.oracle.bech32}"},
@@ -324,7 +335,7 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
     assert "MsgPostJob" in home and "EVM" in home  # Cosmos and EVM txs
     assert "seconds: –" not in home  # the block time chart has figures
     live = pages["home-live/laptop"]
-    assert live["live"].startswith("live · block") and int(live["height"]) > height_before + 3
+    assert live["live"].startswith("live · block") and int(live["height"]) > shown
     for figure in ("Supply", "Minted", "Open jobs", "Active workers", "Active oracles"):
         assert figure.upper() in home.upper()
     assert "Jobs posted and settled per block" in home and "Block time" in home
@@ -351,8 +362,17 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
     assert a.poster.bech32 in addr and "0x" + a.poster.address.hex() in addr
     assert f"#{a.job_id}" in addr.split("Jobs posted")[1]
 
+    cheat = pages["job-rejected/laptop"]["text"]
+    timeline = cheat.split("Timeline")[1]
+    for step in ("posted", "claimed", "submitted", "sampled", "attested", "rejected", "refunded"):
+        assert step in timeline, f"no {step!r} in the rejected job's timeline:\n{timeline}"
+    assert "settled" not in timeline and "verdict fail" in timeline
+
     worker = pages["worker/laptop"]["text"]
-    assert "Worker" in worker and "active" in worker and "Reputation history" in worker
+    assert "Worker" in worker and "jailed until" in worker
+    history = worker.split("Reputation history")[1].split("Slashes and jailing")[0]
+    assert "success" in history and len(re.findall(r"→", history)) >= 2
+    assert "CheatingPunished" in worker.split("Slashes and jailing")[1]
     oracle = pages["oracle/laptop"]["text"]
     assert f"#{a.job_id}" in oracle.split("Attestations")[1] and "pass" in oracle
 

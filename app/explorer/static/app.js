@@ -97,6 +97,9 @@ function onNewBlock(height) {
   live.classList.add("on");
   const page = (location.hash || "#/").split("/")[1] || "";
   if (page !== "" && page !== "home" && page !== "job") return;
+  // a job page follows its job until it reaches a final state
+  const state = document.getElementById("job-state")?.textContent;
+  if (page === "job" && ["settled", "rejected", "cancelled", "expired", "failed"].includes(state)) return;
   if (refreshTimer || view.hasAttribute("aria-busy")) return;
   refreshTimer = setTimeout(() => {
     refreshTimer = null;

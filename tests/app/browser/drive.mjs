@@ -5,7 +5,7 @@
 //
 // PLAN: {"base": "http://…/explorer/", "chromium": "/usr/bin/chromium", "out": "DIR",
 //        "steps": [{"name": "home", "goto": "#/"} | {"name": "s", "search": "0x…"}
-//                  | {"name": "later", "height_above": 12}]}  (stays, waits for a redraw)
+//                  | {"name": "later", "redraw": true}]}  (stays, waits for a redraw)
 // Each step opens the page at a laptop and a phone viewport (or types the search into the
 // search box and presses Enter), waits until the page says it is drawn (main[data-ready]),
 // saves a screenshot of each (DIR/NAME-laptop.png, DIR/NAME-phone.png) and reports the
@@ -49,10 +49,14 @@ try {
       } else if (step.goto !== undefined) {
         await page.goto(plan.base + step.goto);
       } // else: stay on the page (live updates redraw it)
-      if (step.height_above !== undefined) {
+      if (step.redraw) {
+        // the previous step's page, drawn again at a later height, with the websocket up
+        const before = Number(out.steps[out.steps.length - 1].height);
         await page.waitForFunction(
-          (h) => Number(document.querySelector("#stat-height .value")?.textContent) > h,
-          step.height_above,
+          (h) =>
+            Number(document.querySelector("#stat-height .value")?.textContent) > h &&
+            document.getElementById("live").textContent.startsWith("live"),
+          before,
         );
       }
       await page.waitForSelector("main[data-ready]:not([aria-busy])");
