@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""Ethereum JSON-RPC requests per second: a VCoin node next to a Hardhat 2 node, in one
+run, with the same client, the same contract and the same state.
+
+1. The same chain on both: one eth key (funded by a Cosmos bank send on VCoin,
+   ``hardhat_setBalance`` on Hardhat) deploys OZToken (``contracts/build``), then
+   ``--blocks`` / 100 rounds of 5 ERC-20 transfers followed by 100 blocks (the first
+   holds the transfers): ``--blocks`` blocks in all, 5 Transfer logs every 100 blocks.
+   VCoin's blocks are made in this process by the solo driver (``produce_block``, about
+   5 ms an empty block), then the home is served by a ``vcoind start --instant`` process
+   with ``create_empty_blocks = false``; Hardhat's by ``evm_setAutomine false`` and
+   ``hardhat_mine`` on ``npx hardhat node`` (run in ``tests/app/ethclients``; its
+   packages come from ``scripts/setup-ethclients``).
+2. Each method's first answer is checked on both nodes (the same balances and logs),
+   then a client of ``--connections`` keep-alive connections (asyncio + aiohttp, one
+   process) sends it for ``--seconds`` to one node, then to the other, method by
+   method: ``eth_blockNumber``, ``eth_getBalance``, ``eth_call`` (ERC-20
+   ``balanceOf``), ``eth_getBlockByNumber`` with full transactions (the blocks that
+   hold the transfers, in turn) and ``eth_getLogs`` of the token over the last
+   ``--blocks`` blocks (all the transfers).
+3. A table: requests per second on each node, VCoin / Hardhat (target ≥ 2×), and each
+   server's requests per CPU-second (its process tree's user + system time while it
+   was measured: the figure to read on a shared machine).
+
+``--profile``: afterwards, each method's handler (``EthApi.call``, no HTTP) run in
+this process on the same home under cProfile: its time per call next to the time per
+request over the wire, and the top functions. ``--quick``: 1,000 blocks, 2 s a
+method. Exit status 0 only when every method meets the target.
+
+    .venv/bin/python scripts/bench/jsonrpc.py
+    .venv/bin/python scripts/bench/jsonrpc.py --quick --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+import httpx  # noqa: E402
+from eth_account import Account  # noqa: E402
+from eth_account.signers.local import LocalAccount  # noqa: E402
+
+from chain.config import NodeConfig, render_toml  # noqa: E402
+from chain.crypto import to_bech32  # noqa: E402
+from genesis.devnet import genesis_doc  # noqa: E402
+from tests.support.chain import ALICE, VCN, msg_send, sign  # noqa: E402
+from tests.support.nodes import NodeProc, free_port, start_vcoind, write_genesis  # noqa: E402
+from tests.support.wait import answers, wait_for  # noqa: E402
+
+CLIENTS = REPO / "tests" / "app" / "ethclients"
+OZ = json.loads((REPO / "contracts" / "build" / "OZToken.json").read_text())
+VCOIN_CHAIN_ID = 0x5643
+HARDHAT_CHAIN_ID = 31337
+PING = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+KEY: LocalAccount = Account.from_key((0xB5 << 248) + 1)
+PER_ROUND = 5  # transfers in a round
+BLOCKS_PER_ROUND = 100
+SUPPLY = 10**6 * 10**18
+GWEI = 10**9
+TARGET = 2.0
+METHODS = [
+    "eth_blockNumber",
+    "eth_getBalance",
+    "eth_call",
+    "eth_getBlockByNumber",
+    "eth_getLogs",
+]
+
+
+def recipient(i: int) -> str:
+    return "0x" + (0xBE00 + i).to_bytes(20, "big").hex()
+
+
+def _word(x: int | str) -> str:
+    return (int(x, 16) if isinstance(x, str) else x).to_bytes(32, "big").hex()
+
+
+def balance_of_data(who: str) -> str:
+    return "0x70a08231" + _word(who)
+
+
+def signed_txs(chain_id: int, rounds: int) -> tuple[bytes, list[list[bytes]]]:
+    """The deploy and each round's transfers, signed for ``chain_id`` (nonces from 0)."""
+    fees = {"maxFeePerGas": 100 * GWEI, "maxPriorityFeePerGas": GWEI, "type": 2}
+
+    def tx(nonce: int, to: str | None, data: str, gas: int) -> bytes:
+        t: dict[str, Any] = {"chainId": chain_id, "nonce": nonce, "gas": gas, "value": 0}
+        t.update(fees, data=data)
+        if to is not None:
+            t["to"] = to
+        return bytes(KEY.sign_transaction(t).raw_transaction)
+
+    deploy = tx(0, None, OZ["bytecode"] + _word(SUPPLY), 3_000_000)
+    token = token_address()
+    out = []
+    for r in range(rounds):
+        batch = []
+        for j in range(PER_ROUND):
+            i = r * PER_ROUND + j
+            data = "0xa9059cbb" + _word(recipient(i)) + _word(i + 1)
+            batch.append(tx(1 + i, token, data, 100_000))
+        out.append(batch)
+    return deploy, out
+
+
+def token_address() -> str:
+    """The CREATE address of KEY's nonce-0 deploy (the same on both chains)."""
+    from eth_hash.auto import keccak
+    from eth_utils.address import to_checksum_address
+
+    sender = bytes.fromhex(KEY.address[2:])
+    return str(to_checksum_address(keccak(b"\xd6\x94" + sender + b"\x80")[12:]))
+
+
+# -- the VCoin node -------------------------------------------------------------------------
+def build_vcoin(home: Path, rounds: int, log: Callable[[str], None]) -> list[int]:
+    """The chain in ``home``: made here by the solo driver; the heights of the
+    transfer blocks."""
+    from app.node import Node
+    from modules.auth import state as auth_state
+
+    write_genesis(home, genesis_doc())
+    (home / "config" / "config.toml").write_text(
+        render_toml(NodeConfig(home=str(home), create_empty_blocks=False))
+    )
+    node = Node(NodeConfig(home=str(home), jsonrpc_laddr="", log_level="warning"))
+    heights: list[int] = []
+    try:
+        node.init_or_resume()
+        assert node.driver is not None
+        produce = node.driver.produce_block
+
+        def add(raw: bytes) -> None:
+            res = node.mempool.check_and_add(raw)
+            assert res.ok, res.log
+
+        with node.lock:
+            acc = auth_state.get_account(node.app.check_ctx(), ALICE.address)
+        assert acc is not None
+        to = to_bech32(bytes.fromhex(KEY.address[2:]))
+        add(
+            sign(
+                ALICE,
+                [msg_send(ALICE, to, 100 * VCN)],
+                account_number=acc.number,
+                sequence=acc.sequence,
+            )
+        )
+        produce()
+        deploy, batches = signed_txs(VCOIN_CHAIN_ID, rounds)
+        add(deploy)
+        res = produce()
+        assert res.tx_results[0].code == 0, res.tx_results[0].log
+        t0 = time.perf_counter()
+        for r, batch in enumerate(batches):
+            for raw in batch:
+                add(raw)
+            res = produce()
+            assert all(x.code == 0 for x in res.tx_results), [x.log for x in res.tx_results]
+            heights.append(res.height)
+            for _ in range(BLOCKS_PER_ROUND - 1):
+                produce()
+            if (r + 1) % 20 == 0:
+                took = time.perf_counter() - t0
+                log(f"  vcoin: {(r + 1) * BLOCKS_PER_ROUND} blocks ({took:.0f} s)")
+    finally:
+        node.stop()
+    return heights
+
+
+# -- the Hardhat node -----------------------------------------------------------------------
+def hardhat_env() -> dict[str, str]:
+    return {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true", "NO_COLOR": "1"}
+
+
+def start_hardhat(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    argv = ["npx", "--no-install", "hardhat", "node", "--hostname", "127.0.0.1"]
+    argv += ["--port", str(port)]
+    with log_path.open("ab") as out:
+        proc = subprocess.Popen(
+            argv, cwd=CLIENTS, stdout=out, stderr=subprocess.STDOUT, env=hardhat_env()
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"npx hardhat node exited {proc.returncode}: {log_path.read_text()}")
+        try:
+            if rpc(url, "eth_chainId") == hex(HARDHAT_CHAIN_ID):
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"npx hardhat node did not answer in 90 s: {log_path.read_text()[-2000:]}")
+
+
+def build_hardhat(url: str, rounds: int, log: Callable[[str], None]) -> list[int]:
+    rpc(url, "hardhat_setBalance", KEY.address, hex(100 * VCN))
+    rpc(url, "evm_setAutomine", False)
+    deploy, batches = signed_txs(HARDHAT_CHAIN_ID, rounds)
+    h = rpc(url, "eth_sendRawTransaction", "0x" + deploy.hex())
+    rpc(url, "hardhat_mine", "0x1")
+    assert rpc(url, "eth_getTransactionReceipt", h)["status"] == "0x1"
+    heights = []
+    t0 = time.perf_counter()
+    for r, batch in enumerate(batches):
+        hashes = [rpc(url, "eth_sendRawTransaction", "0x" + raw.hex()) for raw in batch]
+        rpc(url, "hardhat_mine", hex(BLOCKS_PER_ROUND))
+        rcs = [rpc(url, "eth_getTransactionReceipt", x) for x in hashes]
+        assert all(rc["status"] == "0x1" for rc in rcs), rcs
+        assert len({rc["blockNumber"] for rc in rcs}) == 1, rcs
+        heights.append(int(rcs[0]["blockNumber"], 16))
+        if (r + 1) % 20 == 0:
+            log(
+                f"  hardhat: {(r + 1) * BLOCKS_PER_ROUND} blocks ({time.perf_counter() - t0:.0f} s)"
+            )
+    return heights
+
+
+# -- the client ---------------------------------------------------------------------------
+_client = httpx.Client(timeout=60)
+
+
+def rpc(url: str, method: str, *params: Any) -> Any:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    out = _client.post(url, json=body).json()
+    if "error" in out:
+        raise RuntimeError(f"{method} {params}: {out['error']}")
+    return out["result"]
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    pid: int
+    tx_heights: list[int]
+    latest: int = 0
+
+    def requests(self, method: str) -> list[tuple[str, list[Any]]]:
+        """The ``(method, params)`` the load cycles through."""
+        token = token_address()
+        if method == "eth_blockNumber":
+            return [(method, [])]
+        if method == "eth_getBalance":
+            return [(method, [KEY.address, "latest"])]
+        if method == "eth_call":
+            call = {"to": token, "data": balance_of_data(recipient(3))}
+            return [(method, [call, "latest"])]
+        if method == "eth_getBlockByNumber":
+            return [(method, [hex(h), True]) for h in self.tx_heights]
+        if method == "eth_getLogs":
+            lo = self.latest - len(self.tx_heights) * BLOCKS_PER_ROUND + 1
+            filt = {"address": token, "fromBlock": hex(lo), "toBlock": hex(self.latest)}
+            return [(method, [filt])]
+        raise ValueError(method)
+
+    def cpu(self) -> float:
+        """User + system seconds of the server's process tree so far."""
+        return tree_cpu(self.pid)
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system seconds of ``pid`` and its descendants (Linux ``/proc``)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def check(t: Target, method: str, want_logs: int) -> Any:
+    """The first answer, checked; what is compared across the nodes."""
+    m, params = t.requests(method)[0]
+    out = rpc(t.url, m, *params)
+    if method == "eth_getBalance":
+        assert int(out, 16) > 0, out
+        return "funded"
+    if method == "eth_call":
+        assert int(out, 16) == 4, out  # recipient(3) got 3 + 1
+        return out
+    if method == "eth_getBlockByNumber":
+        assert len(out["transactions"]) == PER_ROUND and out["transactions"][0]["hash"], out
+        return [(x["to"].lower(), x["input"]) for x in out["transactions"]]
+    if method == "eth_getLogs":
+        assert len(out) == want_logs, len(out)
+        return [(x["topics"], x["data"]) for x in out]
+    return "ok"
+
+
+@dataclass
+class Figure:
+    requests: int
+    errors: int
+    seconds: float
+    server_cpu: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def per_cpu(self) -> float:
+        return self.requests / self.server_cpu if self.server_cpu else 0.0
+
+
+async def load(t: Target, method: str, seconds: float, conns: int) -> Figure:
+    bodies = [
+        json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": p}).encode()
+        for i, (m, p) in enumerate(t.requests(method))
+    ]
+    headers = {"content-type": "application/json"}
+    counts = [0, 0]
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=conns), timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
+
+        async def worker(i: int, until: float, count: bool) -> None:
+            j = i
+            while time.monotonic() < until:
+                body = bodies[j % len(bodies)]
+                j += 1
+                async with session.post(t.url, data=body, headers=headers) as r:
+                    data = await r.read()
+                if count:
+                    counts[0] += 1
+                    if r.status != 200 or b'"error"' in data:
+                        counts[1] += 1
+
+        warm = time.monotonic() + min(1.0, seconds / 4)
+        await asyncio.gather(*(worker(i, warm, False) for i in range(conns)))
+        cpu0, t0 = t.cpu(), time.monotonic()
+        await asyncio.gather(*(worker(i, t0 + seconds, True) for i in range(conns)))
+        elapsed, cpu = time.monotonic() - t0, t.cpu() - cpu0
+    return Figure(counts[0], counts[1], elapsed, cpu)
+
+
+# -- profile --------------------------------------------------------------------------------
+def profile(home: Path, target: Target, wire: dict[str, Figure], calls: int) -> None:
+    """Each method's handler in this process, under cProfile."""
+    from app.ethrpc.methods import EthApi
+    from app.node import Node
+
+    node = Node(NodeConfig(home=str(home), jsonrpc_laddr="", log_level="warning"))
+    try:
+        api = EthApi(node)
+        for method in METHODS:
+            reqs = target.requests(method)
+            t0 = time.perf_counter()
+            for i in range(calls):
+                m, p = reqs[i % len(reqs)]
+                api.call(m, p)
+            per_call = (time.perf_counter() - t0) / calls
+            prof = cProfile.Profile()
+            prof.enable()
+            for i in range(calls):
+                m, p = reqs[i % len(reqs)]
+                api.call(m, p)
+            prof.disable()
+            f = wire[method]
+            per_req_cpu = f.server_cpu / f.requests if f.requests else 0.0
+            print(
+                f"\n## {method}: handler {per_call * 1e6:,.0f} µs a call in process; "
+                f"over HTTP the node spent {per_req_cpu * 1e6:,.0f} CPU-µs a request "
+                f"(the rest: HTTP, FastAPI, the thread hop, JSON)"
+            )
+            s = io.StringIO()
+            pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(12)
+            print("\n".join(s.getvalue().splitlines()[6:24]))
+    finally:
+        node.stop()
+
+
+# -- main -----------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--blocks", type=int, default=10_000, help="blocks on each chain")
+    ap.add_argument("--seconds", type=float, default=10.0, help="load time a method a node")
+    ap.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    ap.add_argument("--quick", action="store_true", help="1,000 blocks, 2 s a method")
+    ap.add_argument("--profile", action="store_true", help="cProfile each VCoin handler")
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.blocks, a.seconds = min(a.blocks, 1_000), min(a.seconds, 2.0)
+    rounds = max(1, a.blocks // BLOCKS_PER_ROUND)
+    blocks = rounds * BLOCKS_PER_ROUND
+    setup = subprocess.run([str(REPO / "scripts" / "setup-ethclients")], capture_output=True)
+    if setup.returncode != 0:
+        print(setup.stdout.decode() + setup.stderr.decode(), file=sys.stderr)
+        return 2
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    load1, _, _ = os.getloadavg()
+    log(f"# JSON-RPC: {blocks:,} blocks, {a.connections} connections, {a.seconds:g} s a method")
+    log(f"{os.cpu_count()} CPUs, load average {load1:.2f} at the start")
+    with tempfile.TemporaryDirectory(prefix="jsonrpc-bench-") as tmp:
+        home = Path(tmp) / "vcoin"
+        t0 = time.perf_counter()
+        hh_port = free_port()
+        hh = start_hardhat(hh_port, Path(tmp) / "hardhat.log")
+        vc: NodeProc | None = None
+        try:
+            log("building the VCoin chain (solo driver, in process)")
+            vc_heights = build_vcoin(home, rounds, log)
+            log(f"  done in {time.perf_counter() - t0:.0f} s")
+            t1 = time.perf_counter()
+            log("building the Hardhat chain (hardhat_mine)")
+            hh_url = f"http://127.0.0.1:{hh_port}"
+            hh_heights = build_hardhat(hh_url, rounds, log)
+            log(f"  done in {time.perf_counter() - t1:.0f} s")
+            vc = start_vcoind(
+                home, log_path=Path(tmp) / "vcoind.log", extra=["--log-level", "warning"]
+            )
+            targets = [
+                Target("vcoin", vc.jsonrpc, vc.proc.pid, vc_heights),
+                Target("hardhat", hh_url, hh.pid, hh_heights),
+            ]
+            for t in targets:
+                up = lambda t=t: answers(t.url, "POST", json=PING) == 200  # noqa: E731
+                wait_for(f"{t.name}'s JSON-RPC", up, 60)
+                t.latest = int(rpc(t.url, "eth_blockNumber"), 16)
+            want_logs = rounds * PER_ROUND
+            for method in METHODS:
+                a_out, b_out = (check(t, method, want_logs) for t in targets)
+                assert a_out == b_out, f"{method}: the nodes disagree:\n{a_out}\n{b_out}"
+            log("the first answer of each method is the same on both nodes")
+            figures: dict[str, dict[str, Figure]] = {t.name: {} for t in targets}
+            for method in METHODS:
+                for t in targets:
+                    f = asyncio.run(load(t, method, a.seconds, a.connections))
+                    figures[t.name][method] = f
+                    log(f"  {method:22} {t.name:8} {f.rps:8,.0f} req/s  {f.errors} errors")
+            ok = report(figures, a.connections)
+            load2, _, _ = os.getloadavg()
+            log(f"load average {load2:.2f} at the end")
+            if a.json:
+                a.json.write_text(
+                    json.dumps(
+                        {n: {m: f.__dict__ for m, f in d.items()} for n, d in figures.items()},
+                        indent=1,
+                    )
+                )
+        finally:
+            hh.terminate()
+            try:
+                hh.wait(20)
+            except subprocess.TimeoutExpired:
+                hh.kill()
+            if vc is not None:
+                vc.stop(30)
+        if a.profile:
+            profile(home, targets[0], figures["vcoin"], 200 if a.quick else 1000)
+    return 0 if ok else 1
+
+
+def report(figures: dict[str, dict[str, Figure]], conns: int) -> bool:
+    vc, hh = figures["vcoin"], figures["hardhat"]
+    print(
+        "\n| method | VCoin req/s | Hardhat req/s | VCoin / Hardhat | target | met "
+        "| VCoin req/CPU-s | Hardhat req/CPU-s |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+    ok = True
+    for m in METHODS:
+        ratio = vc[m].rps / hh[m].rps if hh[m].rps else float("inf")
+        met = ratio >= TARGET and vc[m].errors == 0 and hh[m].errors == 0
+        ok &= met
+        print(
+            f"| {m} | {vc[m].rps:,.0f} | {hh[m].rps:,.0f} | {ratio:.2f}× | ≥ {TARGET:g}× "
+            f"| {'yes' if met else 'NO'} | {vc[m].per_cpu:,.0f} | {hh[m].per_cpu:,.0f} |"
+        )
+    print(f"\n({conns} connections from one asyncio + aiohttp process on the same machine)")
+    return ok
+
+
+if __name__ == "__main__":
+    sys.exit(main())
