@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Query
 
 from app.rest.common import Reader, addr, pagination
 from app.rest.paging import Item, PageRequest, paginate_all, paginate_cursor
+from app.rest.schemas import answers
 from app.rest.stats import JobStats, bond_keys
 from chain.rest.errors import bad_request
 from chain.rest.params import whole_number
@@ -40,11 +41,23 @@ def mount_jobs(rest: FastAPI, r: Reader) -> None:
     def max_page() -> int:
         return int(r.q("jobs", "params")["max_page"])
 
-    @get(JOBS + "/jobs/{id}", tags=tag, summary="A job (404 when there is none)")
+    @get(
+        JOBS + "/jobs/{id}",
+        tags=tag,
+        response_model=None,
+        responses=answers("job", "job", not_found=True),
+        summary="A job (404 when there is none)",
+    )
     def job(id: str) -> dict[str, Any]:
         return {"job": r.q("jobs", "job", id=str(whole_number("id", id)))}
 
-    @get(JOBS + "/jobs", tags=tag, summary="Jobs in a state, of a poster or of a worker")
+    @get(
+        JOBS + "/jobs",
+        tags=tag,
+        response_model=None,
+        responses=answers("jobs", "job", many=True),
+        summary="Jobs in a state, of a poster or of a worker",
+    )
     def jobs(
         state: str = Query("", description="queued, claimed, submitted, checking, settled, …"),
         poster: str = Query("", description="vcoin1… or 0x…"),
@@ -71,7 +84,13 @@ def mount_jobs(rest: FastAPI, r: Reader) -> None:
         items, pg = paginate_cursor(fetch, _by_id, page, max_page())
         return {"jobs": items, "pagination": pg}
 
-    @get(JOBS + "/workers", tags=tag, summary="Registered workers, by address")
+    @get(
+        JOBS + "/workers",
+        tags=tag,
+        response_model=None,
+        responses=answers("workers", "worker", many=True),
+        summary="Registered workers, by address",
+    )
     def workers(page: PageRequest = PAGE) -> dict[str, Any]:
         def fetch(after: str, limit: int) -> tuple[list[Item], str | None]:
             out = r.q("jobs", "workers", **_after(after), limit=limit)
@@ -80,29 +99,65 @@ def mount_jobs(rest: FastAPI, r: Reader) -> None:
         items, pg = paginate_cursor(fetch, _by_address, page, max_page())
         return {"workers": items, "pagination": pg}
 
-    @get(JOBS + "/workers/{address}", tags=tag, summary="A registered worker")
+    @get(
+        JOBS + "/workers/{address}",
+        tags=tag,
+        response_model=None,
+        responses=answers("worker", "worker", not_found=True),
+        summary="A registered worker",
+    )
     def worker(address: str) -> dict[str, Any]:
         return {"worker": r.q("jobs", "worker", address=addr("address", address))}
 
-    @get(JOBS + "/models", tags=tag, summary="The model registry")
+    @get(
+        JOBS + "/models",
+        tags=tag,
+        response_model=None,
+        responses=answers("models", "model", many=True),
+        summary="The model registry",
+    )
     def models(page: PageRequest = PAGE) -> dict[str, Any]:
         items, pg = paginate_all(r.q("jobs", "models")["models"], _by_id, page)
         return {"models": items, "pagination": pg}
 
-    @get(JOBS + "/models/{name}", tags=tag, summary="A registered model")
+    @get(
+        JOBS + "/models/{name}",
+        tags=tag,
+        response_model=None,
+        responses=answers("model", "model", not_found=True),
+        summary="A registered model",
+    )
     def model(name: str) -> dict[str, Any]:
         return {"model": r.q("jobs", "model", id=name)}
 
-    @get(JOBS + "/queue", tags=tag, summary="The best open jobs, best first (max_page of them)")
+    @get(
+        JOBS + "/queue",
+        tags=tag,
+        response_model=None,
+        responses=answers("jobs", "job", many=True),
+        summary="The best open jobs, best first (max_page of them)",
+    )
     def queue(page: PageRequest = PAGE) -> dict[str, Any]:
         items, pg = paginate_all(r.q("jobs", "queue", limit=max_page())["jobs"], _by_id, page)
         return {"jobs": items, "pagination": pg}
 
-    @get(JOBS + "/stats", tags=tag, summary="Jobs by state; burned, to_treasury, paid, refunded")
+    @get(
+        JOBS + "/stats",
+        tags=tag,
+        response_model=None,
+        responses=answers("stats", "stats"),
+        summary="Jobs by state; burned, to_treasury, paid, refunded",
+    )
     def job_stats() -> dict[str, Any]:
         return {"stats": r.at_commit(stats)}
 
-    @get(JOBS + "/params", tags=tag, summary="The jobs module's params")
+    @get(
+        JOBS + "/params",
+        tags=tag,
+        response_model=None,
+        responses=answers("params"),
+        summary="The jobs module's params",
+    )
     def params() -> dict[str, Any]:
         return {"params": r.q("jobs", "params")}
 
@@ -111,7 +166,13 @@ def mount_staking(rest: FastAPI, r: Reader) -> None:
     get = rest.get
     tag: list[str | Enum] = ["staking"]
 
-    @get(STAKING + "/bonds", tags=tag, summary="Every bond (optionally of one role)")
+    @get(
+        STAKING + "/bonds",
+        tags=tag,
+        response_model=None,
+        responses=answers("bonds", "bond", many=True),
+        summary="Every bond (optionally of one role)",
+    )
     def bonds(
         role: str = Query("", description="worker, oracle or validator"),
         page: PageRequest = PAGE,
@@ -127,22 +188,46 @@ def mount_staking(rest: FastAPI, r: Reader) -> None:
         items, pg = paginate_all(r.at_commit(read), lambda b: f"{b['role']}/{b['address']}", page)
         return {"bonds": items, "pagination": pg}
 
-    @get(STAKING + "/bonds/{address}", tags=tag, summary="One address's bond in every role")
+    @get(
+        STAKING + "/bonds/{address}",
+        tags=tag,
+        response_model=None,
+        responses=answers(),
+        summary="One address's bond in every role",
+    )
     def bonds_of(address: str) -> dict[str, Any]:
         out: dict[str, Any] = r.q("staking", "bonds", address=addr("address", address))
         return out
 
-    @get(STAKING + "/validators", tags=tag, summary="The CometBFT validator set in state")
+    @get(
+        STAKING + "/validators",
+        tags=tag,
+        response_model=None,
+        responses=answers("validators", "validator", many=True),
+        summary="The CometBFT validator set in state",
+    )
     def validators(page: PageRequest = PAGE) -> dict[str, Any]:
         vals = r.q("staking", "validator_set")["validators"]
         items, pg = paginate_all(vals, lambda v: str(v["consensus_address"]), page)
         return {"validators": items, "pagination": pg}
 
-    @get(STAKING + "/pool", tags=tag, summary="Bonded per role, and unbonding")
+    @get(
+        STAKING + "/pool",
+        tags=tag,
+        response_model=None,
+        responses=answers("pool"),
+        summary="Bonded per role, and unbonding",
+    )
     def pool() -> dict[str, Any]:
         return {"pool": r.q("staking", "pool")}
 
-    @get(STAKING + "/params", tags=tag, summary="The staking module's params")
+    @get(
+        STAKING + "/params",
+        tags=tag,
+        response_model=None,
+        responses=answers("params"),
+        summary="The staking module's params",
+    )
     def params() -> dict[str, Any]:
         return {"params": r.q("staking", "params")}
 
@@ -154,6 +239,8 @@ def mount_verification(rest: FastAPI, r: Reader) -> None:
     @get(
         VERIFICATION + "/attestations/{job_id}",
         tags=tag,
+        response_model=None,
+        responses=answers(not_found=True),
         summary="A job's verification: stage, attestations, stake tally (404: no such job)",
     )
     def attestations(job_id: str) -> dict[str, Any]:
@@ -162,7 +249,13 @@ def mount_verification(rest: FastAPI, r: Reader) -> None:
         )
         return out
 
-    @get(VERIFICATION + "/pending", tags=tag, summary="Results waiting for attestations")
+    @get(
+        VERIFICATION + "/pending",
+        tags=tag,
+        response_model=None,
+        responses=answers("pending", "pending", many=True),
+        summary="Results waiting for attestations",
+    )
     def pending(page: PageRequest = PAGE) -> dict[str, Any]:
         def fetch(after: str, limit: int) -> tuple[list[Item], str | None]:
             out = r.q("verification", "checking", **_after(after), limit=limit)
@@ -174,6 +267,8 @@ def mount_verification(rest: FastAPI, r: Reader) -> None:
     @get(
         VERIFICATION + "/risk/{worker}",
         tags=tag,
+        response_model=None,
+        responses=answers(),
         summary="The audit rate and the expected value of faking a result of price",
     )
     def risk(worker: str, price: str = Query("0", description="avcn")) -> dict[str, Any]:
@@ -183,7 +278,13 @@ def mount_verification(rest: FastAPI, r: Reader) -> None:
         )
         return out
 
-    @get(VERIFICATION + "/params", tags=tag, summary="The verification module's params")
+    @get(
+        VERIFICATION + "/params",
+        tags=tag,
+        response_model=None,
+        responses=answers("params"),
+        summary="The verification module's params",
+    )
     def params() -> dict[str, Any]:
         return {"params": r.q("verification", "params")}
 
@@ -192,10 +293,22 @@ def mount_reputation(rest: FastAPI, r: Reader) -> None:
     get = rest.get
     tag: list[str | Enum] = ["reputation"]
 
-    @get(REPUTATION + "/workers/{address}", tags=tag, summary="A score and its inputs")
+    @get(
+        REPUTATION + "/workers/{address}",
+        tags=tag,
+        response_model=None,
+        responses=answers("reputation", "reputation"),
+        summary="A score and its inputs",
+    )
     def score(address: str) -> dict[str, Any]:
         return {"reputation": r.q("reputation", "score", address=addr("address", address))}
 
-    @get(REPUTATION + "/params", tags=tag, summary="The reputation module's params")
+    @get(
+        REPUTATION + "/params",
+        tags=tag,
+        response_model=None,
+        responses=answers("params"),
+        summary="The reputation module's params",
+    )
     def params() -> dict[str, Any]:
         return {"params": r.q("reputation", "params")}

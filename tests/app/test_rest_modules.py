@@ -11,6 +11,7 @@ are given in both forms, and list routes are paged at, under and over their leng
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from nacl.signing import SigningKey
 
 from app.node import Node
@@ -54,10 +56,22 @@ class World:
     rest: httpx.Client
     jobs: list[int]  # alice's, in id order; the first one settled
     oracle: SigningKey
+    openapi: dict[str, Any]
+
+    def check_schema(self, path: str, status: int, body: Any) -> None:
+        """The answer has the shape /openapi.json declares for the route and status."""
+        for template, item in self.openapi["paths"].items():
+            if re.fullmatch(re.sub(r"\\{\w+\\}", "[^/]+", re.escape(template)), path):
+                schema = item["get"]["responses"][str(status)]["content"]["application/json"]
+                errors = list(Draft202012Validator(schema["schema"]).iter_errors(body))
+                assert not errors, (path, status, [e.message for e in errors][:5])
+                return
+        raise AssertionError(f"{path} is not in /openapi.json")
 
     def get(self, path: str, **params: Any) -> Any:
         r = self.rest.get(path, params=params)
         assert r.status_code == 200, (path, r.status_code, r.text)
+        self.check_schema(path, 200, r.json())
         return r.json()
 
     def error(self, path: str, status: int, **params: Any) -> str:
@@ -66,6 +80,7 @@ class World:
         body = r.json()
         assert set(body) == {"code", "message", "details"}, body
         assert body["code"] == {400: 3, 404: 5}[status]
+        self.check_schema(path, status, body)
         return str(body["message"])
 
     def abci(self, module: str, name: str, **req: Any) -> Any:
@@ -211,7 +226,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert attested, "the result was never picked for attestation"
         assert client.query("jobs", "job", {"id": first})["state"] == "settled"
         try:
-            yield World(node, client, rest, ids, sk)
+            yield World(node, client, rest, ids, sk, rest.get("/openapi.json").json())
         finally:
             rest.close()
             client.close()

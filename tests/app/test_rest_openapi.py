@@ -139,7 +139,12 @@ def test_module_routes_declare_their_parameters(doc: dict[str, Any]) -> None:
             assert all(params[n]["in"] == "query" for n in PAGINATION)
         else:
             assert not PAGINATION & set(params), path
-        assert "200" in op["responses"], path
+        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+        bad = op["responses"]["400"]["content"]["application/json"]["schema"]
+        assert bad["required"] == ["code", "message", "details"], path
+        if path in PAGED:
+            assert "pagination" in ok["required"], path
+            assert ok["properties"]["pagination"]["required"] == ["next_key", "total"]
     jobs = {p["name"] for p in doc["paths"]["/vcoin/jobs/v1/jobs"]["get"]["parameters"]}
     assert {"state", "poster", "worker"} <= jobs
     risk = doc["paths"]["/vcoin/verification/v1/risk/{worker}"]["get"]["parameters"]
