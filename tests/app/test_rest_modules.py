@@ -11,6 +11,7 @@ are given in both forms, and list routes are paged at, under and over their leng
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,13 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from nacl.signing import SigningKey
 
 from app.node import Node
 from chain.client import NodeClient
 from chain.config import NodeConfig
-from chain.crypto import PrivateKey
+from chain.crypto import PrivateKey, to_bech32
 from genesis.devnet import CHAIN_ID, DEVNET_MODELS, dev_key, genesis_doc
 from modules.authz.msgs import MsgGrant
 from modules.jobs import msgs as jm
@@ -38,11 +39,14 @@ from tests.support.genesis import h32
 from tests.support.market import IMAGE, oracle_key, output_of
 from tests.support.nodes import free_port, wait_up, write_genesis
 from tests.support.stake import bond_msg
+from tests.support.wait import wait_for
 
 ALICE, BOB = dev_key("alice"), dev_key("bob")
 WORKER, ORACLE = dev_key("worker1"), dev_key("oracle1")
 POSTS = 5
 POST_URL = "/vcoin.jobs.v1.MsgPostJob"
+OZ = json.loads((Path(__file__).resolve().parents[2] / "contracts/build/OZToken.json").read_text())
+TOKEN_SUPPLY = 12_345 * VCN
 
 
 def hex_of(key: PrivateKey) -> str:
@@ -56,6 +60,7 @@ class World:
     rest: httpx.Client
     jobs: list[int]  # alice's, in id order; the first one settled
     oracle: SigningKey
+    token: str  # 0x address of an OZ ERC-20 (supply TOKEN_SUPPLY) deployed by an eth key
     openapi: dict[str, Any]
 
     def check_schema(self, path: str, status: int, body: Any) -> None:
@@ -107,6 +112,39 @@ class World:
             assert pages < 100
 
 
+def deploy_token(node: Node, client: NodeClient) -> str:
+    """An OZ ERC-20 deployed by a fresh eth key (funded by a bank send) over the
+    Ethereum JSON-RPC; its 0x address."""
+    from eth_account import Account
+
+    acct = Account.from_key(h32("rest-modules-eth-key"))
+    client.send_tx(ALICE, [msg_send(ALICE, to_bech32(bytes.fromhex(acct.address[2:])), 10 * VCN)])
+    url = f"http://{node.cfg.jsonrpc_laddr}"
+
+    def call(method: str, *params: Any) -> Any:
+        body = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        out = body.json()
+        assert "error" not in out, out
+        return out["result"]
+
+    data = OZ["bytecode"] + TOKEN_SUPPLY.to_bytes(32, "big").hex()
+    tx = {
+        "chainId": int(call("eth_chainId"), 16),
+        "nonce": 0,
+        "data": data,
+        "value": 0,
+        "gas": 3_000_000,
+        "maxFeePerGas": 2 * int(call("eth_gasPrice"), 16) + 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "type": 2,
+    }
+    raw = acct.sign_transaction(tx).raw_transaction
+    h = call("eth_sendRawTransaction", "0x" + raw.hex())
+    rcpt = wait_for("the deploy's receipt", lambda: call("eth_getTransactionReceipt", h), 30)
+    assert rcpt["status"] == "0x1", rcpt
+    return str(rcpt["contractAddress"])
+
+
 def _tiny_lm_hash() -> bytes:
     return bytes.fromhex(next(m for m in DEVNET_MODELS if m["id"] == "tiny-lm")["weights_sha256"])
 
@@ -123,7 +161,7 @@ def quiet_node(home: Path, genesis: dict[str, Any]) -> Iterator[Node]:
             create_empty_blocks=False,
             rpc_laddr=f"127.0.0.1:{free_port()}",
             rest_laddr=f"127.0.0.1:{free_port()}",
-            jsonrpc_laddr="",
+            jsonrpc_laddr=f"127.0.0.1:{free_port()}",
             log_level="warning",
         )
     )
@@ -225,8 +263,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             client.send_tx(BOB, [msg_send(BOB, ALICE, 1)])
         assert attested, "the result was never picked for attestation"
         assert client.query("jobs", "job", {"id": first})["state"] == "settled"
+        token = deploy_token(node, client)
         try:
-            yield World(node, client, rest, ids, sk, rest.get("/openapi.json").json())
+            yield World(node, client, rest, ids, sk, token, rest.get("/openapi.json").json())
         finally:
             rest.close()
             client.close()
@@ -473,6 +512,20 @@ def test_evm_routes(world: World) -> None:
         slot = world.get(f"/vcoin/evm/v1/storage/{who}/0x1")
         assert slot == world.abci("evm", "storage", address=ALICE.bech32, slot="0x1")
     assert "slot" in world.error(f"/vcoin/evm/v1/storage/{ALICE.bech32}/zz", 400)
+    token = world.token
+    bech = to_bech32(bytes.fromhex(token[2:]))
+    for who in (token, bech, token.upper().replace("0X", "0x")):
+        acc = world.get(f"/vcoin/evm/v1/accounts/{who}")["account"]
+        assert acc == world.abci("evm", "account", address=token)
+        assert acc["is_contract"] is True and acc["bech32"] == bech
+        code = world.get(f"/vcoin/evm/v1/code/{who}")
+        assert code == world.abci("evm", "code", address=token)
+        assert len(code["code"]) > 1000
+        # OpenZeppelin's ERC20 keeps _totalSupply in slot 2
+        for slot in ("2", "0x2", "0x02"):
+            got = world.get(f"/vcoin/evm/v1/storage/{who}/{slot}")
+            assert got == world.abci("evm", "storage", address=token, slot="2")
+            assert int(got["value"], 16) == TOKEN_SUPPLY
     assert world.get("/vcoin/evm/v1/base_fee") == world.abci("evm", "base_fee")
     assert world.get("/vcoin/evm/v1/params")["params"] == world.abci("evm", "params")
 
