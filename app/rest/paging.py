@@ -137,7 +137,9 @@ def paginate_cursor(
 ) -> tuple[list[Item], dict[str, Any]]:
     """A page of a list whose query has a cursor: forward pages read one page;
     ``reverse``, ``offset``, ``count_total`` and item keys read the whole list."""
-    if page.reverse or page.offset or page.count_total or page.key.startswith(_ITEM):
+    # as in the SDK, count_total is answered on the first page (a key's page ignores it)
+    whole = page.reverse or page.offset or (page.count_total and not page.key)
+    if whole or page.key.startswith(_ITEM):
         return paginate_all(walk(fetch, step), ident, page)
     after = page.key[len(_CURSOR) :] if page.key else ""
     items, nxt = fetch(after, page.limit)
