@@ -71,9 +71,11 @@ class Traces:
 
     def tx_frame(self, tx_hash: bytes) -> dict[str, Any]:
         """The full frame of a committed tx (logs and calls); -32000 when unknown."""
-        if self.api.chain.find_tx(tx_hash) is None:
+        found = self.api.chain.find_tx(tx_hash)
+        if found is None:
             raise RpcError(hexio.SERVER_ERROR, "transaction not found")
-        frame = self.store.tx(tx_hash)
+        blk, t = found
+        frame = self.store.tx(tx_hash, blk.height, t.index)
         if frame is None:
             raise self._missing(f"transaction {hexdata(tx_hash)}")
         return frame

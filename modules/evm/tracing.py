@@ -10,20 +10,22 @@ many of the parent's logs came before it. SELFDESTRUCT is seen by wrapping that
 one opcode (``with_selfdestruct``). Nothing is done per opcode, and nothing here
 writes state: the app hash and the tx results are the same with or without it.
 
-``call_frame`` turns a finished tx into geth's ``callTracer`` shape (logs
-included; the RPC drops them unless ``withLog``). ``TraceStore`` keeps the
-frames of the last ``keep_blocks`` blocks in their own RocksDB (``data/evm_traces``)::
+``record_frame`` takes a finished tx's frames as plain lists (cheap to build and to
+marshal); ``to_json`` gives geth's ``callTracer`` shape of them when read (logs
+included; the RPC drops them unless ``withLog``). ``TraceStore`` keeps the frames of
+the last ``keep_blocks`` blocks in their own RocksDB (``data/evm_traces``), a
+block's in one batch::
 
-    b"b" + height + seq   {"txHash": …, "result": frame}   (seq: order in the block)
-    b"x" + tx hash        height + seq
-    b"c" + address        {"hash": tx hash, "creator": address}   (never pruned)
+    b"b" + height + seq   version byte + marshal of (tx hash, frame)
+                          (seq: the tx's index among the block's Ethereum txs)
+    b"c" + address        tx hash + creator of the contract made there (never pruned)
 
 A block replayed after a restart writes the same keys again.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import threading
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,9 @@ CALL_TYPES = {0xF0: "CREATE", 0xF1: "CALL", 0xF2: "CALLCODE", 0xF4: "DELEGATECAL
 CALL_TYPES.update({0xF5: "CREATE2", 0xFA: "STATICCALL"})
 SELFDESTRUCT = 0xFF
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
+_VERSION = b"\x01"  # of the stored form (marshal of [tx hash, frame])
 DEFAULT_KEEP_BLOCKS = 10_000
+REVERTED = "execution reverted"
 
 
 # -- the hooks (executor.py) ----------------------------------------------------------------
@@ -97,7 +101,7 @@ def revert_reason(output: bytes) -> str | None:
 def error_text(err: Exception) -> str:
     """A frame's error in geth's words where geth has some."""
     if isinstance(err, Revert):
-        return "execution reverted"
+        return REVERTED
     if isinstance(err, OutOfGas):
         return "out of gas"
     if isinstance(err, InvalidJumpDestination):
@@ -114,86 +118,116 @@ def error_text(err: Exception) -> str:
     return f"{type(err).__name__}: {detail}" if detail else type(err).__name__
 
 
-def _frame(c: ComputationAPI, kind: str, sender: bytes, gas: int, gas_used: int) -> dict[str, Any]:
+# A recorded frame is a list, cheap to build and to marshal; ``to_json`` makes geth's
+# shape of it when it is read:
+#   [type, from, to, gas, gasUsed, input, value, output, error, calls, logs]
+# (addresses and data as bytes; error None or its text; calls and logs None or lists;
+# a log is [address, topics (ints), data, position])
+def _record(
+    c: ComputationAPI, kind: str, sender: bytes, gas: int, gas_used: int, undone: bool
+) -> list[Any]:
     msg = c.msg
-    create = kind in ("CREATE", "CREATE2")
+    create = kind == "CREATE" or kind == "CREATE2"
+    failed = c.is_error
+    undone = undone or failed  # a failed frame's logs are undone, and its calls' too
+    me = bytes(msg.storage_address)
+    calls: list[Any] | None = None
+    logs_at: list[int] = []
+    if c.children:
+        calls = []
+        for child in c.children:
+            op, logs_before = getattr(child, "trace_mark", (0, 0))
+            ckind = CALL_TYPES.get(op) or ("CREATE" if child.msg.is_create else "CALL")
+            cgas = child.msg.gas
+            used = cgas - child.get_gas_remaining()
+            calls.append(_record(child, ckind, me, cgas, used, undone))
+            logs_at.append(logs_before)
+    sd = getattr(c, "trace_selfdestruct", None)
+    if sd is not None and not failed:
+        sd_frame = ["SELFDESTRUCT", me, sd[0], 0, 0, b"", sd[1], b"", None, None, None]
+        calls = [*(calls or []), sd_frame]
+    logs: list[Any] | None = None
+    entries = c._log_entries
+    if entries and not undone:
+        logs = [
+            [bytes(addr), topics, bytes(data), sum(1 for b in logs_at if b <= i)]
+            for i, (_, addr, topics, data) in enumerate(entries)
+        ]
+    return [
+        kind,
+        sender,
+        me if create else bytes(msg.code_address),
+        gas,
+        gas_used,
+        bytes(msg.code if create else msg.data),
+        msg.value,
+        bytes(c.output),
+        error_text(c.error) if failed else None,
+        calls,
+        logs,
+    ]
+
+
+def record_frame(computation: ComputationAPI, sender: bytes, gas: int, gas_used: int) -> list[Any]:
+    """The recorded frame of a tx that ran: its top call (gas: the tx's gas limit,
+    gasUsed: the receipt's) and every frame under it."""
+    kind = "CREATE" if computation.msg.is_create else "CALL"
+    return _record(computation, kind, sender, gas, gas_used, False)
+
+
+def to_json(f: list[Any]) -> dict[str, Any]:
+    """geth's callTracer frame of a recorded one (logs included)."""
+    kind, sender, to, gas, used, data, value, output, error, calls, logs = f
     out: dict[str, Any] = {
         "type": kind,
         "from": _hex(sender),
-        "to": _hex(bytes(msg.storage_address if create else msg.code_address)),
+        "to": _hex(to),
         "gas": _q(gas),
-        "gasUsed": _q(gas_used),
-        "input": _hex(bytes(msg.code if create else msg.data)),
+        "gasUsed": _q(used),
+        "input": _hex(data),
     }
     if kind != "STATICCALL":
-        out["value"] = _q(msg.value)
-    output = bytes(c.output)
-    if c.is_error:
-        err = c.error
-        out["error"] = error_text(err)
-        if isinstance(err, Revert):
+        out["value"] = _q(value)
+    if error is None:
+        if kind != "SELFDESTRUCT":
+            out["output"] = _hex(output)
+    else:
+        out["error"] = error
+        if error == REVERTED:
             out["output"] = _hex(output)
             reason = revert_reason(output)
             if reason is not None:
                 out["revertReason"] = reason
-    else:
-        out["output"] = _hex(output)
-    calls: list[dict[str, Any]] = []
-    logs_at: list[int] = []
-    for child in c.children:
-        op, logs_before = getattr(child, "trace_mark", (0, 0))
-        ckind = CALL_TYPES.get(op) or ("CREATE" if child.msg.is_create else "CALL")
-        cgas = child.msg.gas
-        left = child.get_gas_remaining()
-        calls.append(_frame(child, ckind, bytes(msg.storage_address), cgas, cgas - left))
-        logs_at.append(logs_before)
-    sd = getattr(c, "trace_selfdestruct", None)
-    if sd is not None and not c.is_error:
-        calls.append(
-            {
-                "type": "SELFDESTRUCT",
-                "from": _hex(bytes(msg.storage_address)),
-                "to": _hex(sd[0]),
-                "gas": "0x0",
-                "gasUsed": "0x0",
-                "input": "0x",
-                "value": _q(sd[1]),
-            }
-        )
     if calls:
-        if c.is_error:  # as geth: a failed frame's logs are undone, its calls' too
-            for f in calls:
-                _drop_logs(f)
-        out["calls"] = calls
-    if not c.is_error and c._log_entries:
-        logs = []
-        for i, (_, addr, topics, data) in enumerate(c._log_entries):
-            pos = sum(1 for b in logs_at if b <= i)
-            logs.append(
-                {
-                    "address": _hex(bytes(addr)),
-                    "topics": ["0x" + t.to_bytes(32, "big").hex() for t in topics],
-                    "data": _hex(bytes(data)),
-                    "position": _q(pos),
-                }
-            )
-        out["logs"] = logs
+        out["calls"] = [to_json(c) for c in calls]
+    if logs:
+        out["logs"] = [
+            {
+                "address": _hex(a),
+                "topics": ["0x" + t.to_bytes(32, "big").hex() for t in topics],
+                "data": _hex(d),
+                "position": _q(pos),
+            }
+            for a, topics, d, pos in logs
+        ]
     return out
-
-
-def _drop_logs(frame: dict[str, Any]) -> None:
-    frame.pop("logs", None)
-    for f in frame.get("calls") or []:
-        _drop_logs(f)
 
 
 def call_frame(
     computation: ComputationAPI, sender: bytes, gas: int, gas_used: int
 ) -> dict[str, Any]:
-    """The callTracer frame of a tx that ran: its top call (gas: the tx's gas limit,
-    gasUsed: the receipt's) and every frame under it."""
-    kind = "CREATE" if computation.msg.is_create else "CALL"
-    return _frame(computation, kind, sender, gas, gas_used)
+    """The callTracer frame of a tx that ran (``record_frame`` in geth's shape)."""
+    return to_json(record_frame(computation, sender, gas, gas_used))
+
+
+def _creations(f: list[Any], out: list[tuple[bytes, bytes]]) -> None:
+    """(address made, its creator) of each CREATE/CREATE2 that stood, in run order."""
+    if f[8] is not None:
+        return
+    if f[0] == "CREATE" or f[0] == "CREATE2":
+        out.append((f[2], f[1]))
+    for c in f[9] or ():
+        _creations(c, out)
 
 
 def strip(frame: dict[str, Any], with_log: bool, only_top: bool) -> dict[str, Any]:
@@ -220,7 +254,11 @@ def _h(height: int) -> bytes:
 
 
 class TraceStore:
-    """The call frames of the txs of the last ``keep_blocks`` blocks (0: keep none)."""
+    """The call frames of the txs of the last ``keep_blocks`` blocks (0: keep none).
+
+    ``record`` keeps a block's frames in memory and writes them in one batch when
+    the next block records, when they are read, or at ``close``; a node that stops
+    hard loses the frames of its last block with EVM txs, nothing else."""
 
     def __init__(self, path: str | Path, keep_blocks: int = DEFAULT_KEEP_BLOCKS) -> None:
         from rocksdict import Options, Rdict
@@ -233,11 +271,13 @@ class TraceStore:
         self._lock = threading.Lock()
         self._height = -1
         self._seq = 0
+        self._pending: list[tuple[bytes, bytes]] = []
         self._closed = False
 
     def close(self) -> None:
         with self._lock:
             if not self._closed:
+                self._flush()
                 self._closed = True
                 self.db.close()
 
@@ -253,59 +293,74 @@ class TraceStore:
         """Keep the trace of a tx that ran in block ``height`` (called in block order)."""
         if self.keep_blocks <= 0:
             return
-        frame = call_frame(computation, sender, gas, gas_used)
+        frame = record_frame(computation, sender, gas, gas_used)
+        blob = _VERSION + marshal.dumps((tx_hash, frame))
+        made: list[tuple[bytes, bytes]] = []
+        _creations(frame, made)
         with self._lock:
             if height != self._height:
+                self._flush()
                 self._height, self._seq = height, 0
-                self._prune(height - self.keep_blocks)
-            key = _h(height) + self._seq.to_bytes(4, "big")
+                cut = height - self.keep_blocks
+                if cut >= 0:
+                    self.db.delete_range(b"b", b"b" + _h(cut + 1))
+            self._pending.append((b"b" + _h(height) + self._seq.to_bytes(4, "big"), blob))
             self._seq += 1
-            self.db[b"b" + key] = json.dumps({"txHash": _hex(tx_hash), "result": frame}).encode()
-            self.db[b"x" + tx_hash] = key
-            for _, f in walk(frame):
-                if f["type"] in ("CREATE", "CREATE2") and "error" not in f:
-                    made = bytes.fromhex(f["to"][2:])
-                    if self.db.get(b"c" + made) is None:
-                        creator = {"hash": _hex(tx_hash), "creator": f["from"]}
-                        self.db[b"c" + made] = json.dumps(creator).encode()
+            for addr, creator in made:
+                self._pending.append((b"c" + addr, tx_hash + creator))
 
-    def _prune(self, below_or_at: int) -> None:
-        if below_or_at < 0:
-            return
-        end = b"b" + _h(below_or_at + 1)
-        it = self.db.iter()
-        it.seek(b"b")
-        doomed: list[bytes] = []
-        while it.valid() and it.key() < end:
-            k = it.key()
-            doomed.append(k)
-            doomed.append(b"x" + bytes.fromhex(json.loads(it.value())["txHash"][2:]))
-            it.next()
-        for k in doomed:
-            del self.db[k]
+    def _flush(self) -> None:
+        if self._pending:
+            from rocksdict import WriteBatch
 
-    def tx(self, tx_hash: bytes) -> dict[str, Any] | None:
-        """The frame of a tx, None when none is kept."""
+            wb = WriteBatch(raw_mode=True)
+            for k, v in self._pending:
+                wb.put(k, v)
+            self.db.write(wb)
+            self._pending = []
+
+    def _load(self, raw: bytes | None) -> tuple[str, list[Any]] | None:
+        if raw is None or raw[:1] != _VERSION:
+            return None
+        tx_hash, frame = marshal.loads(raw[1:])
+        return _hex(tx_hash), frame
+
+    def tx(self, tx_hash: bytes, height: int, index: int) -> dict[str, Any] | None:
+        """The frame of the tx ``tx_hash``, Ethereum tx ``index`` of block ``height``;
+        None when none is kept."""
+        want = _hex(tx_hash)
         with self._lock:
-            key = self.db.get(b"x" + tx_hash)
-            raw = None if key is None else self.db.get(b"b" + key)
-        return None if raw is None else dict(json.loads(raw)["result"])
+            self._flush()
+            hit = self._load(self.db.get(b"b" + _h(height) + index.to_bytes(4, "big")))
+        if hit is not None and hit[0] == want:
+            return to_json(hit[1])
+        for t in self.block(height):  # not where expected: look through the block
+            if t["txHash"] == want:
+                return dict(t["result"])
+        return None
 
     def block(self, height: int) -> list[dict[str, Any]]:
         """``{"txHash", "result"}`` of each traced tx of block ``height``, in block order."""
         prefix = b"b" + _h(height)
-        out: list[dict[str, Any]] = []
+        raws: list[bytes] = []
         with self._lock:
+            self._flush()
             it = self.db.iter()
             it.seek(prefix)
             while it.valid() and it.key()[:9] == prefix:
-                out.append(dict(json.loads(it.value())))
+                raws.append(it.value())
                 it.next()
+        out = []
+        for raw in raws:
+            hit = self._load(raw)
+            if hit is not None:
+                out.append({"txHash": hit[0], "result": to_json(hit[1])})
         return out
 
     def oldest(self) -> int | None:
         """The lowest height with a kept trace."""
         with self._lock:
+            self._flush()
             it = self.db.iter()
             it.seek(b"b")
             if it.valid() and it.key()[:1] == b"b":
@@ -313,6 +368,11 @@ class TraceStore:
         return None
 
     def creator(self, address: bytes) -> dict[str, str] | None:
+        """The tx that made the contract at ``address`` and the account that ran it
+        (kept for good, from when the node began recording)."""
         with self._lock:
+            self._flush()
             raw = self.db.get(b"c" + address)
-        return None if raw is None else dict(json.loads(raw))
+        if raw is None or len(raw) != 52:
+            return None
+        return {"hash": _hex(raw[:32]), "creator": _hex(raw[32:])}

@@ -279,8 +279,10 @@ def test_traces_do_not_change_the_app_hash_and_old_blocks_are_pruned(
         )  # i = 1 stood
         top = e.chain.height
         assert keeper.traces.oldest() == top - 1  # the last two blocks only
-        assert keeper.traces.tx(bytes(hashes[0])) is None
-        assert keeper.traces.tx(bytes(hashes[2]))["calls"][0]["error"] == "execution reverted"
+        assert keeper.traces.tx(bytes(hashes[0]), top - 2, 0) is None
+        last = keeper.traces.tx(bytes(hashes[2]), top, 0)
+        assert last is not None and last["calls"][0]["error"] == "execution reverted"
+        assert keeper.traces.tx(bytes(hashes[1]), top, 0) is None  # not that block's tx
         assert keeper.traces.creator(bytes.fromhex(probe[2:]))["creator"] == a.address.lower()
     finally:
         keeper.traces.close()
