@@ -4,7 +4,10 @@ A list route takes ``pagination.key`` (base64, the ``next_key`` of the page befo
 ``pagination.offset``, ``pagination.limit`` (default 100, at most 1000),
 ``pagination.count_total`` and ``pagination.reverse``, and answers
 ``"pagination": {"next_key": <base64 or null>, "total": "<n>"}`` (``total`` is "0"
-unless ``count_total`` was asked, as in the SDK). ``next_key`` is null on the last page.
+unless ``count_total`` was asked; a page read by a cursor key leaves it "0", as the
+SDK does for a key). ``next_key``
+is null on the last page. A module may serve fewer per page than asked (jobs: its
+``max_page`` param; verification: 500); ``next_key`` then leads on.
 
 A key is opaque to clients. Forward pages over a list whose module query has a
 cursor (``after`` / ``next_after``) go straight to that query, one page read per
