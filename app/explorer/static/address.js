@@ -72,7 +72,7 @@ export async function renderAddress(view, addr) {
       ["Balance", `<span id="addr-balance">${bal}</span>`],
       ["Nonce", acct ? esc(acct.nonce) : ""],
       ["Contract", acct?.is_contract ? "yes" : ""],
-      ["Reputation", rep ? `${esc(rep.score)} (${esc(rep.successes)} of ${esc(rep.total)} jobs good)` : ""],
+      ["Reputation", rep && (rep.has_history || Number(rep.total)) ? `${esc(rep.score)} (${esc(rep.successes)} of ${esc(rep.total)} jobs good)` : ""],
     ])}
     <h2>Bonds</h2>${table(["Role", "Bonded", "State", "Unbonding"], bondRows(bonds))}
     <h2>Transactions</h2>${table(["Hash", "Dir", "Messages", "Block", "Result"], txRows)}

@@ -43,6 +43,14 @@ function messagesHtml(msgs) {
   return (msgs || [])
     .map((m) => {
       const { "@type": type, ...rest } = m;
+      // bytes fields arrive as base64: show a job's inline input as the text it is
+      if (typeof rest.inline_input === "string" && rest.inline_input) {
+        try {
+          rest.inline_input = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(atob(rest.inline_input), (c) => c.charCodeAt(0)));
+        } catch {
+          /* not text: keep the base64 */
+        }
+      }
       return `<div class="msg"><div class="tag">${esc(type)}</div><pre>${esc(JSON.stringify(rest, null, 2))}</pre></div>`;
     })
     .join("");
