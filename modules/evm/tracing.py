@@ -271,7 +271,7 @@ class TraceStore:
         self._lock = threading.Lock()
         self._height = -1
         self._seq = 0
-        self._pending: list[tuple[bytes, bytes]] = []
+        self._pending: list[tuple[bytes, bytes | None]] = []  # None: a delete
         self._closed = False
 
     def close(self) -> None:
@@ -301,13 +301,22 @@ class TraceStore:
             if height != self._height:
                 self._flush()
                 self._height, self._seq = height, 0
-                cut = height - self.keep_blocks
-                if cut >= 0:
-                    self.db.delete_range(b"b", b"b" + _h(cut + 1))
+                self._prune(height - self.keep_blocks)
             self._pending.append((b"b" + _h(height) + self._seq.to_bytes(4, "big"), blob))
             self._seq += 1
             for addr, creator in made:
                 self._pending.append((b"c" + addr, tx_hash + creator))
+
+    def _prune(self, upto: int) -> None:
+        """Delete, with the next batch, the frames of the blocks up to ``upto``."""
+        if upto < 0:
+            return
+        end = b"b" + _h(upto + 1)
+        it = self.db.iter()
+        it.seek(b"b")
+        while it.valid() and it.key() < end:
+            self._pending.append((it.key(), None))
+            it.next()
 
     def _flush(self) -> None:
         if self._pending:
@@ -315,7 +324,10 @@ class TraceStore:
 
             wb = WriteBatch(raw_mode=True)
             for k, v in self._pending:
-                wb.put(k, v)
+                if v is None:
+                    wb.delete(k)
+                else:
+                    wb.put(k, v)
             self.db.write(wb)
             self._pending = []
 

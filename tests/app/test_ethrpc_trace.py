@@ -284,5 +284,9 @@ def test_traces_do_not_change_the_app_hash_and_old_blocks_are_pruned(
         assert last is not None and last["calls"][0]["error"] == "execution reverted"
         assert keeper.traces.tx(bytes(hashes[1]), top, 0) is None  # not that block's tx
         assert keeper.traces.creator(bytes.fromhex(probe[2:]))["creator"] == a.address.lower()
+        keeper.traces.close()  # writes the last block's batch: a restarted node has it
+        keeper.traces = TraceStore(tmp_path / "traces", keep_blocks=2)
+        assert keeper.traces.tx(bytes(hashes[2]), top, 0) == last
+        assert keeper.traces.oldest() == top - 1
     finally:
         keeper.traces.close()
