@@ -14,10 +14,10 @@ writes state: the app hash and the tx results are the same with or without it.
 marshal); ``to_json`` gives geth's ``callTracer`` shape of them when read (logs
 included; the RPC drops them unless ``withLog``). ``TraceStore`` keeps the frames of
 the last ``keep_blocks`` blocks in their own RocksDB (``data/evm_traces``), a
-block's in one batch::
+a block as one value::
 
-    b"b" + height + seq   version byte + marshal of (tx hash, frame)
-                          (seq: the tx's index among the block's Ethereum txs)
+    b"b" + height         version byte + marshal of [marshal of (tx hash, frame), …]
+                          in block order
     b"c" + address        tx hash + creator of the contract made there (never pruned)
 
 A block replayed after a restart writes the same keys again.
@@ -45,7 +45,7 @@ CALL_TYPES = {0xF0: "CREATE", 0xF1: "CALL", 0xF2: "CALLCODE", 0xF4: "DELEGATECAL
 CALL_TYPES.update({0xF5: "CREATE2", 0xFA: "STATICCALL"})
 SELFDESTRUCT = 0xFF
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
-_VERSION = b"\x01"  # of the stored form (marshal of [tx hash, frame])
+_VERSION = b"\x02"  # of the stored form of a block
 DEFAULT_KEEP_BLOCKS = 10_000
 REVERTED = "execution reverted"
 
@@ -149,10 +149,13 @@ def _record(
     logs: list[Any] | None = None
     entries = c._log_entries
     if entries and not undone:
-        logs = [
-            [bytes(addr), topics, bytes(data), sum(1 for b in logs_at if b <= i)]
-            for i, (_, addr, topics, data) in enumerate(entries)
-        ]
+        if logs_at:
+            logs = [
+                [addr, topics, data, sum(1 for b in logs_at if b <= i)]
+                for i, (_, addr, topics, data) in enumerate(entries)
+            ]
+        else:
+            logs = [[addr, topics, data, 0] for _, addr, topics, data in entries]
     return [
         kind,
         sender,
@@ -256,9 +259,9 @@ def _h(height: int) -> bytes:
 class TraceStore:
     """The call frames of the txs of the last ``keep_blocks`` blocks (0: keep none).
 
-    ``record`` keeps a block's frames in memory and writes them in one batch when
-    the next block records, when they are read, or at ``close``; a node that stops
-    hard loses the frames of its last block with EVM txs, nothing else."""
+    ``record`` keeps the block in progress in memory and writes it, as one value,
+    when the next block records, when a trace is read, or at ``close``; a node that
+    stops hard loses the frames of its last block with EVM txs, nothing else."""
 
     def __init__(self, path: str | Path, keep_blocks: int = DEFAULT_KEEP_BLOCKS) -> None:
         from rocksdict import Options, Rdict
@@ -270,8 +273,9 @@ class TraceStore:
         self.keep_blocks = keep_blocks
         self._lock = threading.Lock()
         self._height = -1
-        self._seq = 0
-        self._pending: list[tuple[bytes, bytes | None]] = []  # None: a delete
+        self._txs: list[bytes] = []  # the block in progress: marshal of (tx hash, frame)
+        self._made: list[tuple[bytes, bytes, bytes]] = []  # (address, tx hash, creator)
+        self._dirty = False
         self._closed = False
 
     def close(self) -> None:
@@ -294,80 +298,67 @@ class TraceStore:
         if self.keep_blocks <= 0:
             return
         frame = record_frame(computation, sender, gas, gas_used)
-        blob = _VERSION + marshal.dumps((tx_hash, frame))
+        blob = marshal.dumps((tx_hash, frame))  # the lists die young: no GC survivors
         made: list[tuple[bytes, bytes]] = []
         _creations(frame, made)
         with self._lock:
             if height != self._height:
                 self._flush()
-                self._height, self._seq = height, 0
-                self._prune(height - self.keep_blocks)
-            self._pending.append((b"b" + _h(height) + self._seq.to_bytes(4, "big"), blob))
-            self._seq += 1
-            for addr, creator in made:
-                self._pending.append((b"c" + addr, tx_hash + creator))
+                self._height, self._txs, self._made = height, [], []
+            self._txs.append(blob)
+            self._made.extend((addr, tx_hash, creator) for addr, creator in made)
+            self._dirty = True
 
-    def _prune(self, upto: int) -> None:
-        """Delete, with the next batch, the frames of the blocks up to ``upto``."""
-        if upto < 0:
+    def _flush(self) -> None:
+        """Write the block in progress (kept in memory until the next one), its
+        contracts' creators, and the deletes of the blocks now too old."""
+        if not self._dirty:
             return
-        end = b"b" + _h(upto + 1)
+        from rocksdict import WriteBatch
+
+        wb = WriteBatch(raw_mode=True)
+        wb.put(b"b" + _h(self._height), _VERSION + marshal.dumps(self._txs))
+        for addr, tx_hash, creator in self._made:
+            wb.put(b"c" + addr, tx_hash + creator)
+        end = b"b" + _h(max(self._height - self.keep_blocks + 1, 0))
         it = self.db.iter()
         it.seek(b"b")
         while it.valid() and it.key() < end:
-            self._pending.append((it.key(), None))
+            wb.delete(it.key())
             it.next()
+        self.db.write(wb)
+        self._dirty = False
 
-    def _flush(self) -> None:
-        if self._pending:
-            from rocksdict import WriteBatch
-
-            wb = WriteBatch(raw_mode=True)
-            for k, v in self._pending:
-                if v is None:
-                    wb.delete(k)
-                else:
-                    wb.put(k, v)
-            self.db.write(wb)
-            self._pending = []
-
-    def _load(self, raw: bytes | None) -> tuple[str, list[Any]] | None:
+    def _blobs(self, height: int) -> list[bytes]:
+        with self._lock:
+            self._flush()
+            if height == self._height:
+                return list(self._txs)
+            raw = self.db.get(b"b" + _h(height))
         if raw is None or raw[:1] != _VERSION:
-            return None
-        tx_hash, frame = marshal.loads(raw[1:])
-        return _hex(tx_hash), frame
+            return []
+        blobs: list[bytes] = marshal.loads(raw[1:])
+        return blobs
+
+    def _block(self, height: int) -> list[tuple[bytes, list[Any]]]:
+        return [marshal.loads(b) for b in self._blobs(height)]
 
     def tx(self, tx_hash: bytes, height: int, index: int) -> dict[str, Any] | None:
         """The frame of the tx ``tx_hash``, Ethereum tx ``index`` of block ``height``;
         None when none is kept."""
-        want = _hex(tx_hash)
-        with self._lock:
-            self._flush()
-            hit = self._load(self.db.get(b"b" + _h(height) + index.to_bytes(4, "big")))
-        if hit is not None and hit[0] == want:
-            return to_json(hit[1])
-        for t in self.block(height):  # not where expected: look through the block
-            if t["txHash"] == want:
-                return dict(t["result"])
+        blobs = self._blobs(height)
+        if index < len(blobs):
+            h, frame = marshal.loads(blobs[index])
+            if h == tx_hash:
+                return to_json(frame)
+        for h, frame in map(marshal.loads, blobs):  # not where expected: look through
+            if h == tx_hash:
+                return to_json(frame)
         return None
 
     def block(self, height: int) -> list[dict[str, Any]]:
         """``{"txHash", "result"}`` of each traced tx of block ``height``, in block order."""
-        prefix = b"b" + _h(height)
-        raws: list[bytes] = []
-        with self._lock:
-            self._flush()
-            it = self.db.iter()
-            it.seek(prefix)
-            while it.valid() and it.key()[:9] == prefix:
-                raws.append(it.value())
-                it.next()
-        out = []
-        for raw in raws:
-            hit = self._load(raw)
-            if hit is not None:
-                out.append({"txHash": hit[0], "result": to_json(hit[1])})
-        return out
+        return [{"txHash": _hex(h), "result": to_json(f)} for h, f in self._block(height)]
 
     def oldest(self) -> int | None:
         """The lowest height with a kept trace."""
