@@ -357,7 +357,9 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
         assert step in timeline, f"no {step!r} in the job's timeline:\n{timeline}"
     assert timeline.index("posted") < timeline.index("claimed") < timeline.index("settled")
     assert "pass" in timeline and "99.00 %" in timeline
-    assert "settled" in job.split("Timeline")[0]  # the job's state
+    head = job.split("Timeline")[0]
+    assert "settled" in head  # the job's state
+    assert "1 attestation(s): pass 10,000 VCN, fail 0 VCN of 10,000 VCN oracle stake" in head
 
     addr = pages["address/laptop"]["text"]
     assert a.poster.bech32 in addr and "0x" + a.poster.address.hex() in addr

@@ -1,8 +1,9 @@
 // The explorer's entry: hash routes, search, and live updates over the node's websocket.
 //
 // Routes: #/ (home), #/block/<height>, #/tx/<hash>, #/address/<vcoin1…>, #/job/<id>,
-// #/worker/<vcoin1…>, #/oracle/<vcoin1…>, #/search/<text>. The main element carries
-// data-ready="<route>" once a page is drawn (what tests wait for) and data-error on failure.
+// #/worker/<vcoin1…>, #/oracle/<vcoin1…>, #/search/<text>. Once a page is drawn the main
+// element carries data-ready (the page's kind) and data-route (the hash it drew), and
+// data-error on failure: what tests wait for.
 
 import { renderAddress, renderRole } from "./address.js";
 import { ApiError, eth, loadConfig, rpc, wsUrl } from "./api.js";
@@ -62,6 +63,7 @@ async function route() {
       throw new NotFound(`nothing found for “${arg1}”`);
     } else throw new NotFound(`no page ${hash}`);
     if (mine !== drawing) return;
+    view.setAttribute("data-route", hash);
     view.setAttribute("data-ready", page || "home");
     document.title = `VCoin explorer · ${page || "home"}${arg1 ? " " + arg1 : ""}`;
   } catch (e) {
@@ -69,6 +71,7 @@ async function route() {
     const what = e instanceof NotFound ? "Not found" : e instanceof ApiError ? "The node refused a read" : "Error";
     view.innerHTML = `<h1>${esc(what)}</h1><p class="error">${esc(e.message)}</p>`;
     view.setAttribute("data-error", e.message);
+    view.setAttribute("data-route", hash);
     view.setAttribute("data-ready", "error");
     if (!(e instanceof NotFound)) console.error(e);
   } finally {

@@ -147,6 +147,10 @@ const STEPS = ["posted", "claimed", "submitted", "sampled", "attested", "settled
 export async function renderJob(view, id) {
   const job = await jobRecord(id);
   if (!job) throw new NotFound(`no job ${id}`);
+  const ver = await moduleRead(`/vcoin/verification/v1/attestations/${id}`, "verification", "status", { job_id: String(id) }).catch(() => null);
+  const tally = ver && (ver.attestations || []).length
+    ? `${ver.attestations.length} attestation(s): pass ${vcn(ver.pass_stake)}, fail ${vcn(ver.fail_stake)} of ${vcn(ver.oracle_stake)} oracle stake`
+    : "";
   const txs = await txSearch(`JobPosted.job_id=${id}`, 5, "asc")
     .then(async (posted) => {
       const more = await Promise.all(
@@ -225,6 +229,7 @@ export async function renderJob(view, id) {
       ["Refunded", Number(job.refunded) ? vcn(job.refunded) : ""],
       ["Output", output],
       ["Verdict", esc(verdict)],
+      ["Oracles", tally],
       ["Input", job.inline_text ? `<pre class="small">${esc(job.inline_text.slice(0, 500))}</pre>` : `<span class="mono">${esc(job.input_hash)}</span>`],
     ])}
     <h2>Timeline</h2>

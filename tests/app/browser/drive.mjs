@@ -59,7 +59,11 @@ try {
           before,
         );
       }
-      await page.waitForSelector("main[data-ready]:not([aria-busy])");
+      // drawn, and for the route the address bar shows (not the page before it)
+      await page.waitForFunction(() => {
+        const m = document.querySelector("main");
+        return m.hasAttribute("data-ready") && !m.hasAttribute("aria-busy") && m.dataset.route === (location.hash || "#/");
+      });
       if (step.wait_text) {
         await page.waitForFunction((t) => document.querySelector("main").innerText.includes(t), step.wait_text);
       }
