@@ -19,14 +19,17 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from app.explorer import explorer_config
 from app.node import Node
 from chain.client import NodeClient
+from chain.config import NodeConfig
 from chain.crypto import PrivateKey, to_bech32
 from modules.bank.msgs import MsgSend
 from modules.jobs import msgs as jm
@@ -75,7 +78,7 @@ def _browser_ready() -> str:
 _WHY = _browser_ready()
 if _WHY and os.environ.get("VCOIN_REQUIRE_BROWSER") == "1":
     raise RuntimeError(f"VCOIN_REQUIRE_BROWSER=1 but {_WHY}")
-pytestmark = pytest.mark.skipif(bool(_WHY), reason=_WHY)
+needs_browser = pytest.mark.skipif(bool(_WHY), reason=_WHY)
 
 
 @dataclass
@@ -292,6 +295,7 @@ def drive(base: str, steps: list[dict[str, Any]], tmp_path: Path) -> dict[str, d
     return {f"{s['name']}/{s['viewport']}": s for s in out["steps"]}
 
 
+@needs_browser
 def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
     a = activity
     worker_hex = "0x" + a.worker.address.hex()
@@ -415,3 +419,29 @@ def test_config_names_the_node_apis(activity: Activity) -> None:
             },
         )
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    ("settings", "rpc", "jsonrpc"),
+    [
+        ({}, {"host": "127.0.0.1", "port": 26657}, {"host": "127.0.0.1", "port": 8545}),
+        # a wildcard host is reached at the host the page came from ("")
+        (
+            {"rpc_laddr": "0.0.0.0:7000", "jsonrpc_laddr": "[::]:7001"},
+            {"host": "", "port": 7000},
+            {"host": "", "port": 7001},
+        ),
+        # no JSON-RPC; under CometBFT the node RPC is CometBFT's
+        (
+            {"jsonrpc_laddr": "", "consensus": "cometbft", "comet_rpc": "http://10.0.0.5:26657/"},
+            {"url": "http://10.0.0.5:26657"},
+            None,
+        ),
+    ],
+)
+def test_config_follows_the_node_settings(
+    settings: dict[str, Any], rpc: dict[str, Any], jsonrpc: dict[str, Any] | None
+) -> None:
+    node = SimpleNamespace(cfg=NodeConfig(**settings))
+    cfg = explorer_config(cast(Node, node))
+    assert cfg["rpc"] == rpc and cfg["jsonrpc"] == jsonrpc
