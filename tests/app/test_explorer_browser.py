@@ -374,6 +374,7 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
     for step in ("posted", "claimed", "submitted", "sampled", "attested", "rejected", "refunded"):
         assert step in timeline, f"no {step!r} in the rejected job's timeline:\n{timeline}"
     assert "settled" not in timeline and "verdict fail" in timeline
+    assert "settled" not in cheat.split("Timeline")[0]  # its progress ends "rejected"
 
     worker = pages["worker/laptop"]["text"]
     assert "Worker" in worker and "jailed until" in worker

@@ -213,7 +213,9 @@ export async function renderJob(view, id) {
 
   const output = job.output_hash ? `<a class="mono" href="/artifacts/${esc(job.output_hash)}">${esc(job.output_hash)}</a>` : "";
   const reached = new Set(steps.map((s) => s.name));
-  const progress = STEPS.map((s) => `<li class="${reached.has(s) ? "done" : ""}">${s}</li>`).join("");
+  // the last step is how the job ended: settled, or rejected, refunded, expired…
+  const end = final && final !== "settled" ? final : "settled";
+  const progress = [...STEPS.slice(0, -1), end].map((s) => `<li class="${reached.has(s) ? "done" : ""}">${s}</li>`).join("");
   view.innerHTML = `
     <h1>Job ${jobLink(id)} <span class="state state-${esc(job.state)}" id="job-state">${esc(job.state)}</span></h1>
     <ol class="progress">${progress}</ol>
