@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BROWSER_DIR = Path(__file__).with_name("browser")
 VCN = 10**18
 IMAGE = "sha256:" + "ef" * 32
+# init code: MSTORE(0, 42); LOG1(offset 0, size 32, topic 7); STOP (no code left behind)
+LOG_INIT = bytes.fromhex("602a600052600760206000a100")
 SAMPLE_ALL = {
     "base_sample_bps": 10_000,
     "max_sample_bps": 10_000,
@@ -101,8 +103,9 @@ def _send(client: NodeClient, key: PrivateKey, *msgs: Any) -> Any:
     return client.send_tx(key, list(msgs), gas="auto")
 
 
-def _evm_transfer(client: NodeClient, jsonrpc: str, funder: PrivateKey) -> tuple[str, str]:
-    """Fund a fresh Ethereum key by a bank send, then a value transfer signed by it."""
+def _evm_tx(client: NodeClient, jsonrpc: str, funder: PrivateKey) -> tuple[str, str]:
+    """Fund a fresh Ethereum key by a bank send, then a contract creation signed by it
+    whose init code logs one word (topic 7, data 42)."""
     from eth_account import Account
 
     acct = Account.from_key(h32("explorer-browser-eth-key"))
@@ -129,9 +132,9 @@ def _evm_transfer(client: NodeClient, jsonrpc: str, funder: PrivateKey) -> tuple
     tx = {
         "chainId": int(call("eth_chainId"), 16),
         "nonce": int(call("eth_getTransactionCount", sender, "latest"), 16),
-        "to": "0x" + "00" * 19 + "42",
-        "value": VCN,
-        "gas": 21_000,
+        "data": "0x" + LOG_INIT.hex(),  # a contract creation that logs as it runs
+        "value": 0,
+        "gas": 200_000,
         "maxFeePerGas": 2 * int(call("eth_gasPrice"), 16) + 10**9,
         "maxPriorityFeePerGas": 10**9,
         "type": 2,
@@ -252,7 +255,7 @@ def activity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Activity]:
             )
             job_id, posted = _run_job(client, poster, worker, oracle, sk, "pass")
             cheat_id, _ = _run_job(client, poster, worker, oracle, sk, "fail")
-            eth_hash, eth_sender = _evm_transfer(client, f"http://{node.cfg.jsonrpc_laddr}", poster)
+            eth_hash, eth_sender = _evm_tx(client, f"http://{node.cfg.jsonrpc_laddr}", poster)
             yield Activity(
                 node,
                 rest,
@@ -354,6 +357,9 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
 
     evm = pages["tx-evm/laptop"]["text"]
     assert "EVM transaction" in evm and "success" in evm and a.eth_hash in evm
+    assert "contract creation" in evm
+    logs = evm.split("Logs")[1]
+    assert "0x" + "00" * 31 + "07" in logs and "0x" + "00" * 31 + "2a" in logs
 
     job = pages["job/laptop"]["text"]
     timeline = job.split("Timeline")[1]
