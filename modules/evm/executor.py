@@ -50,7 +50,7 @@ from modules.evm.errors import (
     ErrExecutionFailed,
     ErrExecutionReverted,
 )
-from modules.evm.interpreter import FastStack, fast_opcodes, run_opcodes
+from modules.evm.interpreter import FastStack, extend_memory, fast_opcodes, run_opcodes
 from modules.evm.statedb import ChainAccountDB, EvmBackend, ModuleAccountCredit
 from modules.evm.txs import ETH_TX_URL, EthTx
 
@@ -94,6 +94,12 @@ class VCoinComputation(CancunComputation):
     ) -> None:
         super().__init__(state, message, transaction_context)
         self._stack = FastStack()
+
+    def extend_memory(self, start_position: int, size: int) -> None:
+        """py-evm's, without its checks and debug line where memory need not grow
+        (modules/evm/interpreter.py)."""
+        if not extend_memory(self, start_position, size):
+            super().extend_memory(start_position, size)
 
     @classmethod
     def apply_computation(

@@ -82,40 +82,77 @@ def fixed_gas_table(opcodes: dict[int, Any]) -> list[tuple[int, Any, str] | None
 
 def run_opcodes(computation: ComputationAPI) -> None:
     """py-evm's opcode loop (``BaseComputation.apply_computation``) without its
-    per-opcode call layers; raises what py-evm raises."""
+    per-opcode call layers; raises what py-evm raises.
+
+    PUSHn, DUPn and SWAPn (half of what an ERC-20 transfer runs) are done right
+    here on the stack's list, at their fixed gas from py-evm's table; every
+    other opcode is called with ``code.program_counter`` just past it, as
+    py-evm calls it."""
     opcodes = computation.opcodes
     fixed = fixed_gas_table(opcodes)
     meter = computation._gas_meter
     code = computation.code
     raw = code._raw_code_bytes  # type: ignore[attr-defined]
+    values = computation._stack.values  # type: ignore[attr-defined]
     n = len(raw)
-    while True:
-        pc = code.program_counter
-        if pc >= n:
-            break  # the implicit STOP past the end of the code
+    pc = code.program_counter
+    while pc < n:
         opcode = raw[pc]
-        code.program_counter = pc + 1
+        pc += 1
         entry = fixed[opcode]
         if entry is not None:
-            cost, logic, mnemonic = entry
+            cost = entry[0]
             remaining = meter.gas_remaining
             if cost > remaining:
+                code.program_counter = pc
                 raise OutOfGas(
-                    f"Out of gas: Needed {cost} - Remaining {remaining} - Reason: {mnemonic}"
+                    f"Out of gas: Needed {cost} - Remaining {remaining} - Reason: {entry[2]}"
                 )
             meter.gas_remaining = remaining - cost
+            if 0x60 <= opcode <= 0x9F:
+                if opcode <= 0x7F:  # PUSH1..PUSH32, zero-padded past the end of the code
+                    if len(values) >= STACK_LIMIT:
+                        code.program_counter = pc
+                        raise FullStack("Stack limit reached")
+                    end = pc + opcode - 0x5F
+                    if end <= n:
+                        values.append(int.from_bytes(raw[pc:end], "big"))
+                    else:
+                        values.append(int.from_bytes(raw[pc:end], "big") << (8 * (end - n)))
+                    pc = end
+                elif opcode <= 0x8F:  # DUP1..DUP16
+                    position = opcode - 0x7F
+                    if len(values) >= STACK_LIMIT:
+                        code.program_counter = pc
+                        raise FullStack("Stack limit reached")
+                    if len(values) < position:
+                        code.program_counter = pc
+                        raise InsufficientStack(f"Insufficient stack items for DUP{position}")
+                    values.append(values[-position])
+                else:  # SWAP1..SWAP16
+                    position = opcode - 0x8F
+                    if len(values) <= position:
+                        code.program_counter = pc
+                        raise InsufficientStack(f"Insufficient stack items for SWAP{position}")
+                    values[-1], values[-1 - position] = values[-1 - position], values[-1]
+                continue
+            code.program_counter = pc
             try:
-                logic(computation)
+                entry[1](computation)
             except Halt:
-                break
+                return
+            pc = code.program_counter
             continue
+        code.program_counter = pc
         opcode_fn = opcodes.get(opcode)
         if opcode_fn is None:
             opcode_fn = InvalidOpcode(opcode)
         try:
             opcode_fn(computation=computation)
         except Halt:
-            break
+            return
+        pc = code.program_counter
+    code.program_counter = pc
 
 
 # -- the commonest opcodes, on the stack's list ------------------------------------------
@@ -273,11 +310,10 @@ def _mstore(c: Any) -> None:
     else:
         word = value.rjust(32, b"\x00")[-32:]
     mem = c._memory._bytes
-    if start + 32 <= len(mem):
-        mem[start : start + 32] = word
-        return
-    c.extend_memory(start, 32)
-    c.memory_write(start, 32, word)
+    if start + 32 > len(mem):
+        c.extend_memory(start, 32)
+        mem = c._memory._bytes  # extending may have made a new buffer
+    mem[start : start + 32] = word
 
 
 def _mload(c: Any) -> None:
@@ -285,11 +321,42 @@ def _mload(c: Any) -> None:
     v = c._stack.values
     start = _int1(v)
     mem = c._memory._bytes
-    if start + 32 <= len(mem):
-        v.append(int.from_bytes(mem[start : start + 32], "big"))
-        return
-    c.extend_memory(start, 32)
-    v.append(c.memory_read_bytes(start, 32))
+    if start + 32 > len(mem):
+        c.extend_memory(start, 32)
+        mem = c._memory._bytes
+    v.append(int.from_bytes(mem[start : start + 32], "big"))
+
+
+def memory_cost(size: int) -> int:
+    """py-evm's ``memory_gas_cost`` of ``size`` bytes (a multiple of 32)."""
+    words = size // 32
+    return words * 3 + words * words // 512
+
+
+def extend_memory(c: Any, start: int, size: int) -> bool:
+    """py-evm's ``extend_memory`` for in-range ints (True), else False (the caller
+    runs py-evm's, which refuses them): no gas and nothing to do when the range is
+    in memory already, else the expansion's gas, with py-evm's OutOfGas."""
+    if (
+        start.__class__ is not int
+        or size.__class__ is not int
+        or not 0 <= start <= UINT_256_MAX
+        or not 0 <= size <= UINT_256_MAX
+    ):
+        return False
+    if not size:
+        return True
+    mem = c._memory
+    before = len(mem._bytes)  # always a whole number of words
+    end = start + size
+    if end <= before:
+        return True
+    after = (end + 31) // 32 * 32
+    c._gas_meter.consume_gas(
+        memory_cost(after) - memory_cost(before), reason=f"Expanding memory {before} -> {after}"
+    )
+    mem.extend(start, size)
+    return True
 
 
 def jumpdests(code: bytes) -> frozenset[int]:

@@ -328,11 +328,16 @@ def _revert(computation: ComputationAPI, message: str) -> None:
     raise Revert(computation.output)
 
 
+_TOPICS: dict[str, int] = {}
+
+
 def _event_log(computation: ComputationAPI, address: bytes, etype: str, attrs: Any) -> None:
     keys = [k for k, _ in attrs]
     values = [v for _, v in attrs]
     data = encode_string_arrays(keys, values)
-    topic = int.from_bytes(keccak(etype.encode()), "big")
+    topic = _TOPICS.get(etype)
+    if topic is None:
+        topic = _TOPICS[etype] = int.from_bytes(keccak(etype.encode()), "big")
     computation.add_log_entry(Address(address), (topic,), data)
 
 
@@ -369,18 +374,20 @@ def call(address: bytes, computation: ComputationAPI) -> ComputationAPI:
     if bridge is None:
         _revert(computation, f"{name}: this node has no native bridge")
         return computation
+    # native code runs on the EVM's own journal frame: py-evm took a snapshot for
+    # this call (apply_message), so a revert here or later drops its writes and
+    # events with the frame
     top: Ctx = adb.top
-    native = top.branch()
+    mark = len(top.events)
     try:
-        result = method.run(bridge, native, args)
+        result = method.run(bridge, top, args)
     except Refused as e:
         _revert(computation, str(e))
         return computation
     except ChainError as e:
         _revert(computation, f"{name}.{method.name}: {e.log()}")
         return computation
-    native.commit_into(top)
-    for ev in native.events:
+    for ev in top.events[mark:]:
         _event_log(computation, address, ev.type, ev.attributes)
     computation.output = encode(method.outputs, result)
     return computation
