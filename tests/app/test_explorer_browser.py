@@ -315,6 +315,7 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
         {"name": "address", "goto": f"#/address/{a.poster.bech32}"},
         {"name": "worker", "goto": f"#/worker/{a.worker.bech32}"},
         {"name": "oracle", "goto": f"#/oracle/{a.oracle.bech32}"},
+        {"name": "network", "goto": "#/network"},
         {"name": "search-hex", "search": worker_hex},
         {"name": "search-bech32", "search": a.worker.bech32},
         {"name": "search-height", "search": str(a.post_height)},
@@ -389,6 +390,11 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
     assert "CheatingPunished" in worker.split("Slashes and jailing")[1]
     oracle = pages["oracle/laptop"]["text"]
     assert f"#{a.job_id}" in oracle.split("Attestations")[1] and "pass" in oracle
+
+    network = pages["network/laptop"]["text"]
+    workers, oracles = network.split("Oracles (")
+    assert a.worker.bech32 in workers and "jailed until" in workers
+    assert a.oracle.bech32 in oracles and "active" in oracles
 
     for vp in ("laptop", "phone"):
         by_hex, by_bech = pages[f"search-hex/{vp}"], pages[f"search-bech32/{vp}"]

@@ -141,3 +141,38 @@ export async function renderRole(view, role, addr) {
     ${role === "oracle" ? `<h2>Attestations</h2>${table(["Job", "Verdict", "Similarity", "Block"], attRows)}` : ""}
     ${role === "worker" ? `<h2>Jobs</h2>${table(["Job", "State", "Model", "Max price"], jobRows(jobs))}` : ""}`;
 }
+
+// Every registered worker and every bonded oracle, with its bond state and reputation.
+export async function renderNetwork(view) {
+  const [workers, bonds] = await Promise.all([
+    moduleRead("/vcoin/jobs/v1/workers?pagination.limit=200", "jobs", "workers", { limit: 200 }).catch(() => null),
+    rest("/vcoin/staking/v1/bonds?role=oracle&pagination.limit=200").catch(() => null),
+  ]);
+  const ws = workers?.workers || [];
+  const oracles = bonds?.bonds || [];
+  const [wBonds, reps] = await Promise.all([
+    Promise.all(ws.map((w) => bondsOf(w.address))),
+    Promise.all([...ws.map((w) => w.address), ...oracles.map((o) => o.address)].map(reputationOf)),
+  ]);
+  const repOf = (i) => (reps[i] ? esc(reps[i].score) : "–");
+  const wRows = ws.map((w, i) => {
+    const b = wBonds[i].find((x) => x.role === "worker");
+    return [
+      `<a class="mono" href="#/worker/${esc(w.address)}">${esc(w.address)}</a>`,
+      b ? bondState(b) : "not bonded",
+      b ? vcn(b.bonded) : "",
+      repOf(i),
+      esc((w.models || []).join(", ")),
+    ];
+  });
+  const oRows = oracles.map((o, i) => [
+    `<a class="mono" href="#/oracle/${esc(o.address)}">${esc(o.address)}</a>`,
+    bondState(o),
+    vcn(o.bonded),
+    repOf(ws.length + i),
+  ]);
+  view.innerHTML = `
+    <h1>Workers and oracles</h1>
+    <h2>Workers (${ws.length})</h2>${table(["Address", "State", "Bonded", "Reputation", "Models"], wRows)}
+    <h2>Oracles (${oracles.length})</h2>${table(["Address", "State", "Bonded", "Reputation"], oRows)}`;
+}

@@ -1,11 +1,11 @@
 // The explorer's entry: hash routes, search, and live updates over the node's websocket.
 //
 // Routes: #/ (home), #/block/<height>, #/tx/<hash>, #/address/<vcoin1…>, #/job/<id>,
-// #/worker/<vcoin1…>, #/oracle/<vcoin1…>, #/search/<text>. Once a page is drawn the main
+// #/worker/<vcoin1…>, #/oracle/<vcoin1…>, #/network (workers and oracles), #/search/<text>. Once a page is drawn the main
 // element carries data-ready (the page's kind) and data-route (the hash it drew), and
 // data-error on failure: what tests wait for.
 
-import { renderAddress, renderRole } from "./address.js";
+import { renderAddress, renderNetwork, renderRole } from "./address.js";
 import { ApiError, eth, loadConfig, rpc, wsUrl } from "./api.js";
 import { renderHome } from "./home.js";
 import { jobRecord, NotFound, renderBlock, renderJob, renderTx } from "./pages.js";
@@ -57,6 +57,7 @@ async function route() {
       await renderAddress(view, arg1.toLowerCase());
     } else if (page === "job") await renderJob(view, Number(arg1));
     else if (page === "worker" || page === "oracle") await renderRole(view, page, arg1.toLowerCase());
+    else if (page === "network") await renderNetwork(view);
     else if (page === "search") {
       const to = await resolve(arg1);
       if (to) return void location.replace(to);

@@ -54,8 +54,9 @@ export async function stats() {
   };
 }
 
-function card(label, value, id) {
-  return `<div class="card" id="stat-${id}"><div class="label">${esc(label)}</div><div class="value">${value ?? "–"}</div></div>`;
+function card(label, value, id, href = "") {
+  const inner = `<div class="label">${esc(label)}</div><div class="value">${value ?? "–"}</div>`;
+  return href ? `<a class="card" id="stat-${id}" href="${href}">${inner}</a>` : `<div class="card" id="stat-${id}">${inner}</div>`;
 }
 
 function txRow(t) {
@@ -85,8 +86,8 @@ export async function renderHome(view) {
     card("Burned", st.burned === null ? null : vcn(st.burned), "burned"),
     card("Treasury", st.treasury === null ? null : vcn(st.treasury), "treasury"),
     card("Open jobs", st.openJobs, "open-jobs"),
-    card("Active workers", st.workers, "workers"),
-    card("Active oracles", st.oracles, "oracles"),
+    card("Active workers", st.workers, "workers", "#/network"),
+    card("Active oracles", st.oracles, "oracles", "#/network"),
   ].join("");
 
   const blocks = metas.slice(0, 10).map((m) => [
