@@ -33,7 +33,8 @@ class Node(base.Node):
     """A node running the VCoin app; in process for tests, or under ``run_node``.
 
     Besides the framework's servers it serves the Ethereum JSON-RPC
-    (``app/ethrpc/``) on ``jsonrpc_laddr`` in both consensus modes ("" for none)."""
+    (``app/ethrpc/``) on ``jsonrpc_laddr``, and over a websocket with ``eth_subscribe``
+    on ``jsonrpc_ws_laddr``, in both consensus modes ("" for none)."""
 
     app: App
 
@@ -62,18 +63,38 @@ class Node(base.Node):
 
     def start(self, serve: bool = True) -> None:
         laddr = self.cfg.jsonrpc_laddr if serve else ""
+        ws_laddr = self.cfg.jsonrpc_ws_laddr if serve else ""
         # bound first, so that a taken port stops the node before anything starts
-        sock = base.listen(laddr, "jsonrpc") if laddr else None
+        socks: list[Any] = []
         try:
+            sock = base.listen(laddr, "jsonrpc") if laddr else None
+            socks.append(sock)
+            ws_sock = _listen_ws(ws_laddr) if ws_laddr else None
+            socks.append(ws_sock)
             super().start(serve)
         except BaseException:
-            if sock is not None:
-                sock.close()
+            for s in socks:
+                if s is not None:
+                    s.close()
             raise
+        svc = None
         if sock is not None:
             from app.ethrpc.server import build_ethrpc_app
 
-            self._serve(build_ethrpc_app(self), sock, laddr, "jsonrpc")
+            http = build_ethrpc_app(self)
+            svc = http.state.ethrpc
+            self._serve(http, sock, laddr, "jsonrpc")
+        if ws_sock is not None:
+            from app.ethrpc.ws import build_ws_app
+
+            self._serve(build_ws_app(self, svc), ws_sock, ws_laddr, "jsonrpc_ws")
+
+
+def _listen_ws(laddr: str) -> Any:
+    try:
+        return base.listen(laddr, "jsonrpc_ws")
+    except base.ListenError as e:  # the flag is spelled with dashes
+        raise base.ListenError(str(e).replace("--jsonrpc_ws-", "--jsonrpc-ws-")) from e
 
 
 def run_node(home: Path | str | None = None, overrides: dict[str, Any] | None = None) -> int:

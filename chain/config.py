@@ -33,6 +33,7 @@ class NodeConfig:
     rest_laddr: str = "127.0.0.1:1317"
     abci_laddr: str = "127.0.0.1:26658"
     jsonrpc_laddr: str = "127.0.0.1:8545"  # "": no Ethereum JSON-RPC
+    jsonrpc_ws_laddr: str = "127.0.0.1:8546"  # "": no Ethereum JSON-RPC websocket
     # what one client may send and be sent (chain/rpc/limits.py)
     rpc_max_body_bytes: int = 1_000_000  # CometBFT's max_body_bytes
     rpc_max_batch_requests: int = 100
@@ -49,6 +50,7 @@ class NodeConfig:
     jsonrpc_max_response_bytes: int = 32 * 1024 * 1024
     jsonrpc_call_gas_cap: int = 10_000_000  # geth's rpc.gascap
     jsonrpc_trace_blocks: int = 10_000  # blocks whose call traces are kept (0: none)
+    jsonrpc_ws_max_subscriptions: int = 100  # eth_subscribe subscriptions per connection
     # mempool
     mempool_max_txs: int = 10_000
     mempool_max_bytes: int = 64 * 1024 * 1024
@@ -110,9 +112,9 @@ class NodeConfig:
             raise ValueError("comet_rpc must be an http:// URL, e.g. http://127.0.0.1:26657")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
-        for name in ("rpc_laddr", "rest_laddr", "abci_laddr", "jsonrpc_laddr"):
+        for name in ("rpc_laddr", "rest_laddr", "abci_laddr", "jsonrpc_laddr", "jsonrpc_ws_laddr"):
             laddr = getattr(self, name)
-            if name == "jsonrpc_laddr" and laddr == "":
+            if name in ("jsonrpc_laddr", "jsonrpc_ws_laddr") and laddr == "":
                 continue  # off
             host, _, port = laddr.rpartition(":")
             if not host or not port.isdigit():
@@ -133,6 +135,7 @@ _POSITIVE = (
     "jsonrpc_logs_max_results",
     "jsonrpc_max_response_bytes",
     "jsonrpc_call_gas_cap",
+    "jsonrpc_ws_max_subscriptions",
 )
 
 
@@ -160,6 +163,10 @@ _DOC = {
         "Ethereum JSON-RPC (eth_*, net_*, web3_*) listen address, in both consensus"
         ' modes; "" serves none.'
     ),
+    "jsonrpc_ws_laddr": (
+        "Ethereum JSON-RPC websocket (every jsonrpc method, eth_subscribe) listen address,"
+        ' in both consensus modes; "" serves none.'
+    ),
     "rpc_max_body_bytes": "Largest RPC request body, in bytes; a larger one is answered 413.",
     "rpc_max_batch_requests": "Most calls in one JSON-RPC batch.",
     "rpc_max_response_bytes": (
@@ -182,6 +189,9 @@ _DOC = {
     ),
     "jsonrpc_call_gas_cap": (
         "Most gas one eth_call or eth_estimateGas may run (blocks wait while it runs)."
+    ),
+    "jsonrpc_ws_max_subscriptions": (
+        "Most eth_subscribe subscriptions on one Ethereum JSON-RPC websocket."
     ),
     "jsonrpc_trace_blocks": (
         "Blocks whose Ethereum call traces (debug_trace*, ots_*) the node keeps, in"

@@ -77,6 +77,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help='Ethereum JSON-RPC listen address (default 127.0.0.1:8545; "" for none)',
     )
     p.add_argument(
+        "--jsonrpc-ws-laddr",
+        metavar="HOST:PORT",
+        help='Ethereum JSON-RPC websocket listen address (default 127.0.0.1:8546; "" for none)',
+    )
+    p.add_argument(
         "--sig-verify-workers",
         type=int,
         metavar="N",
@@ -103,6 +108,7 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
         "rpc_laddr": args.rpc_laddr,
         "rest_laddr": args.rest_laddr,
         "jsonrpc_laddr": args.jsonrpc_laddr,
+        "jsonrpc_ws_laddr": args.jsonrpc_ws_laddr,
         "sig_verify_workers": args.sig_verify_workers,
         "log_level": args.log_level,
         "log_format": args.log_format,

@@ -182,6 +182,7 @@ def start_vcoind(
     argv = [VCOIND, "--home", str(home), "start", *(["--instant"] if instant else [])]
     argv += ["--rpc-laddr", f"127.0.0.1:{rpc_port}", "--rest-laddr", f"127.0.0.1:{rest_port}"]
     argv += ["--jsonrpc-laddr", f"127.0.0.1:{jsonrpc_port}"]
+    argv += ["--jsonrpc-ws-laddr", f"127.0.0.1:{free_port()}"]
     argv += ["--log-format", "text", *extra]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
@@ -244,6 +245,7 @@ def inproc_node(
         "rpc_laddr": f"127.0.0.1:{free_port()}",
         "rest_laddr": f"127.0.0.1:{free_port()}",
         "jsonrpc_laddr": f"127.0.0.1:{free_port()}",
+        "jsonrpc_ws_laddr": "",  # a test that wants the websocket names a free port
         "log_level": "warning",
     }
     settings.update(overrides)
