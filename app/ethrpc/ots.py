@@ -8,7 +8,8 @@ Shapes follow Otterscan's ``docs/custom-jsonrpc.md``. What they read:
 * address history (``ots_searchTransactionsBefore/After``), a sender's tx by
   nonce: the block store's event index of the ``ethereum_tx`` event (``from``,
   ``to``, ``contract``), so a tx matches an address that sent it, received it or
-  was made by it (calls deeper in the tx are not indexed);
+  was made by it; and, in the blocks whose traces are kept, a tx with a call
+  below its top call from or to the address (the trace store's index);
 * ``ots_hasCode``: the latest state at any block (the node keeps no older state);
 * a block's issuance is 0 (rewards are not EVM issuance); ``totalFees`` is
   what its Ethereum txs paid (gas used × effective gas price).
@@ -217,16 +218,20 @@ class Ots:
 
     # -- address history ------------------------------------------------------------------
     def _heights(self, addr: bytes) -> dict[int, set[int]]:
-        """Block height -> positions of the txs that ``addr`` sent, received or was made by."""
+        """Block height -> positions of the txs that ``addr`` sent, received or was made
+        by (-1: and some whose inner calls touched it, in a block with kept traces)."""
         hits: dict[int, set[int]] = {}
         value = "0x" + addr.hex()
         for key in _ADDRESS_KEYS:
             for height, pos in self.api.node.blocks.search(key, value):
                 hits.setdefault(height, set()).add(pos)
+        store = self.api.keeper.traces
+        for height in store.touched(addr) if store is not None else ():
+            hits.setdefault(height, set()).add(-1)
         return hits
 
     def _page(
-        self, hits: dict[int, set[int]], heights: list[int], size: int
+        self, addr: bytes, hits: dict[int, set[int]], heights: list[int], size: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         """Txs of ``heights`` (in that order; each block's newest first) until ``size``
         are found (a block's matches are never split); and whether all were taken."""
@@ -240,8 +245,10 @@ class Ots:
             blk = self.chain.block(h)
             if blk is None:
                 continue
+            store = self.api.keeper.traces
+            inner = store.touching(h, addr) if -1 in hits[h] and store is not None else set()
             for t in reversed(blk.txs):
-                if t.position in hits[h]:
+                if t.position in hits[h] or t.index in inner:
                     txs.append(tx_json(blk, t))
                     r = receipt_json(blk, t)
                     r["timestamp"] = q(blk.time_s)
@@ -253,7 +260,7 @@ class Ots:
         start, size = _number(p[1], "blockNumber"), _page_size(p[2])
         hits = self._heights(addr)
         heights = sorted((h for h in hits if start == 0 or h < start), reverse=True)
-        txs, receipts, all_taken = self._page(hits, heights, size)
+        txs, receipts, all_taken = self._page(addr, hits, heights, size)
         return {"txs": txs, "receipts": receipts, "firstPage": start == 0, "lastPage": all_taken}
 
     def search_after(self, p: list[Any]) -> dict[str, Any]:
@@ -269,7 +276,7 @@ class Ots:
                 break
             chosen.append(h)
             count += len(hits[h])
-        txs, receipts, _ = self._page(hits, sorted(chosen, reverse=True), ALL)
+        txs, receipts, _ = self._page(addr, hits, sorted(chosen, reverse=True), ALL)
         return {
             "txs": txs,
             "receipts": receipts,

@@ -19,6 +19,9 @@ a block as one value::
     b"b" + height         version byte + marshal of [marshal of (tx hash, frame), …]
                           in block order
     b"c" + address        tx hash + creator of the contract made there (never pruned)
+    b"a" + address + height   (empty): a call below a tx's top call came from or went
+                          to ``address`` in that block (for Otterscan's address history)
+    b"t" + height         the addresses of the block's b"a" keys (to prune them)
 
 A block replayed after a restart writes the same keys again.
 """
@@ -233,6 +236,19 @@ def _creations(f: list[Any], out: list[tuple[bytes, bytes]]) -> None:
         _creations(c, out)
 
 
+def _touched(f: list[Any], out: set[bytes]) -> None:
+    """The accounts the calls under ``f`` came from or went to."""
+    for c in f[9] or ():
+        out.add(c[1])
+        out.add(c[2])
+        _touched(c, out)
+
+
+def touches(f: list[Any], address: bytes) -> bool:
+    """Whether a call under the recorded frame ``f`` came from or went to ``address``."""
+    return any(c[1] == address or c[2] == address or touches(c, address) for c in f[9] or ())
+
+
 def strip(frame: dict[str, Any], with_log: bool, only_top: bool) -> dict[str, Any]:
     """``frame`` without logs (unless ``with_log``) and, with ``only_top``, without calls."""
     out = {k: v for k, v in frame.items() if k not in ("calls", "logs")}
@@ -275,6 +291,7 @@ class TraceStore:
         self._height = -1
         self._txs: list[bytes] = []  # the block in progress: marshal of (tx hash, frame)
         self._made: list[tuple[bytes, bytes, bytes]] = []  # (address, tx hash, creator)
+        self._touch: set[bytes] = set()  # accounts its txs' inner calls came from or went to
         self._dirty = False
         self._closed = False
 
@@ -300,13 +317,18 @@ class TraceStore:
         frame = record_frame(computation, sender, gas, gas_used)
         blob = marshal.dumps((tx_hash, frame))  # the lists die young: no GC survivors
         made: list[tuple[bytes, bytes]] = []
+        touched: set[bytes] = set()
         _creations(frame, made)
+        if frame[9]:
+            _touched(frame, touched)
         with self._lock:
             if height != self._height:
                 self._flush()
                 self._height, self._txs, self._made = height, [], []
+                self._touch = set()
             self._txs.append(blob)
             self._made.extend((addr, tx_hash, creator) for addr, creator in made)
+            self._touch |= touched
             self._dirty = True
 
     def _flush(self) -> None:
@@ -320,11 +342,22 @@ class TraceStore:
         wb.put(b"b" + _h(self._height), _VERSION + marshal.dumps(self._txs))
         for addr, tx_hash, creator in self._made:
             wb.put(b"c" + addr, tx_hash + creator)
+        h = _h(self._height)
+        if self._touch:
+            for addr in self._touch:
+                wb.put(b"a" + addr + h, b"")
+            wb.put(b"t" + h, b"".join(sorted(self._touch)))
         end = b"b" + _h(max(self._height - self.keep_blocks + 1, 0))
         it = self.db.iter()
         it.seek(b"b")
         while it.valid() and it.key() < end:
-            wb.delete(it.key())
+            old = it.key()[1:]
+            wb.delete(b"b" + old)
+            listed = self.db.get(b"t" + old)
+            if listed is not None:
+                wb.delete(b"t" + old)
+                for i in range(0, len(listed), 20):
+                    wb.delete(b"a" + listed[i : i + 20] + old)
             it.next()
         self.db.write(wb)
         self._dirty = False
@@ -359,6 +392,24 @@ class TraceStore:
     def block(self, height: int) -> list[dict[str, Any]]:
         """``{"txHash", "result"}`` of each traced tx of block ``height``, in block order."""
         return [{"txHash": _hex(h), "result": to_json(f)} for h, f in self._block(height)]
+
+    def touched(self, address: bytes) -> list[int]:
+        """The kept blocks with a call from or to ``address`` below a tx's top call."""
+        prefix = b"a" + address
+        out: list[int] = []
+        with self._lock:
+            self._flush()
+            it = self.db.iter()
+            it.seek(prefix)
+            while it.valid() and it.key()[:21] == prefix:
+                out.append(int.from_bytes(it.key()[21:29], "big"))
+                it.next()
+        return out
+
+    def touching(self, height: int, address: bytes) -> set[int]:
+        """The indices (among the Ethereum txs of block ``height``) of the txs with a
+        call from or to ``address`` below their top call."""
+        return {i for i, (_, f) in enumerate(self._block(height)) if touches(f, address)}
 
     def oldest(self) -> int | None:
         """The lowest height with a kept trace."""

@@ -191,9 +191,16 @@ def test_search_transactions_before_and_after(node: Node, w3: Web3, act: Activit
     assert after["firstPage"] is True and after["lastPage"] is True
     first = result(node, "ots_searchTransactionsAfter", me, 0, 1)
     assert first["txs"][-1]["hash"] == hashes[-1] and first["firstPage"] is False
-    # the sink only received: its history is the txs that paid it at the top level
+    # the sink only received: at the top level (the transfer) and in an inner call (pay)
     sink = result(node, "ots_searchTransactionsBefore", SINK_CS, 0, 100)
-    assert [t["hash"] for t in sink["txs"]] == [h(act.transfer["transactionHash"])]
+    want = [h(act.pay["transactionHash"]), h(act.transfer["transactionHash"])]
+    assert [t["hash"] for t in sink["txs"]] == want
+    # the bank precompile is only ever called from inside txs
+    bank = result(node, "ots_searchTransactionsBefore", BANK, 0, 100)
+    calls_bank = [act.vcoin, act.revert, act.static, act.inner_ok, act.inner_fail]
+    assert [t["hash"] for t in bank["txs"]] == [h(r["transactionHash"]) for r in calls_bank]
+    later = result(node, "ots_searchTransactionsAfter", BANK, act.inner_ok["blockNumber"], 100)
+    assert [t["hash"] for t in later["txs"]] == [h(r["transactionHash"]) for r in calls_bank[:3]]
 
 
 def test_transaction_by_sender_and_nonce(node: Node, act: Activity) -> None:

@@ -279,6 +279,9 @@ def test_traces_do_not_change_the_app_hash_and_old_blocks_are_pruned(
         )  # i = 1 stood
         top = e.chain.height
         assert keeper.traces.oldest() == top - 1  # the last two blocks only
+        bank = bytes.fromhex(BANK[2:])
+        assert keeper.traces.touched(bank) == [top - 1, top]  # its index is pruned too
+        assert keeper.traces.touching(top, bank) == {0}
         assert keeper.traces.tx(bytes(hashes[0]), top - 2, 0) is None
         last = keeper.traces.tx(bytes(hashes[2]), top, 0)
         assert last is not None and last["calls"][0]["error"] == "execution reverted"
