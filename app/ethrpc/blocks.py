@@ -14,6 +14,7 @@ the nearest block that says (``MAX_FEE_WALK`` blocks at most, then the minimum).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from eth.vm.forks.cancun.transactions import CancunTransactionBuilder
 from eth_bloom.bloom import BloomFilter
 from trie.hexary import HexaryTrie
 
-from app.ethrpc.hexio import checksum, checksum_hex, hexdata, q
+from app.ethrpc.hexio import checksum, hexdata, q
+from app.ethrpc.hexio import checksum_hex as _checksum_hex
 from modules.evm import state as evm_state
 from modules.evm import txs as evm_txs
 from modules.evm.params import Params
@@ -42,6 +44,10 @@ HASH_INDEX_MAX = 500_000  # block hashes remembered (about 60 MB)
 HASH_SCAN_STEP = 2_048  # blocks read back per miss, at most, before answering "not found"
 MAX_FEE_WALK = 1_024
 
+# EIP-55 costs a keccak per address, and the same few addresses (a token, its users)
+# fill every log and receipt: eth_getLogs spent most of its time here before
+checksum_hex = functools.lru_cache(maxsize=8192)(_checksum_hex)
+
 
 @dataclass(frozen=True)
 class EthTx:
@@ -55,6 +61,8 @@ class EthTx:
     logs: tuple[dict[str, str], ...]  # the tx_log events
     cumulative_gas: int
     first_log: int  # logIndex of its first log
+    # its tx_json, made once: decoding the raw tx is most of eth_getBlockByNumber's work
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def hash(self) -> str:
@@ -360,6 +368,15 @@ def receipt_json(blk: EthBlock, t: EthTx) -> dict[str, Any]:
 
 
 def tx_json(blk: EthBlock, t: EthTx) -> dict[str, Any]:
+    """``t`` (a tx of ``blk``) as JSON-RPC shows it; a fresh dict each call (callers
+    edit their copy), built once per cached block."""
+    hit = t.memo.get("json")
+    if hit is None:
+        hit = t.memo["json"] = _tx_json(blk, t)
+    return dict(hit)
+
+
+def _tx_json(blk: EthBlock, t: EthTx) -> dict[str, Any]:
     tx = t.decoded()
     a = t.attrs
     type_id = int(a.get("type", "0"))
