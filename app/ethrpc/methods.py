@@ -112,6 +112,9 @@ class CallArgs:
         access = tx.get("accessList") or []
         if not isinstance(access, list) or not all(isinstance(a, dict) for a in access):
             raise invalid("transaction.accessList: expected an array of objects")
+        for j, a in enumerate(access):
+            if not isinstance(a.get("storageKeys") or [], list):
+                raise invalid(f"transaction.accessList[{j}].storageKeys: expected an array")
         to = tx.get("to")
         return cls(
             sender=hexio.address(tx["from"], "transaction.from") if tx.get("from") else b"\0" * 20,
