@@ -16,7 +16,7 @@ from app.ethrpc import hexio
 from app.ethrpc.hexio import RpcError, hexdata, invalid
 
 if TYPE_CHECKING:
-    from app.ethrpc.blocks import EthBlock
+    from app.ethrpc.blocks import EthBlock, EthTx
     from app.ethrpc.methods import EthApi, Method
     from modules.evm.tracing import TraceStore
 
@@ -78,18 +78,33 @@ class Traces:
         frame = self.store.tx(tx_hash, blk.height, t.index)
         if frame is None:
             raise self._missing(f"transaction {hexdata(tx_hash)}")
-        return frame
+        return _json(frame, t)
 
     def block_frames(self, blk: EthBlock) -> list[dict[str, Any]]:
         """``{"txHash", "result"}`` of each Ethereum tx of ``blk``, in block order."""
-        kept = {t["txHash"]: t["result"] for t in self.store.block(blk.height)}
+        kept = {hexdata(h): f for h, f in self.store.frames(blk.height)}
         out = []
         for t in blk.txs:
             frame = kept.get(t.hash)
             if frame is None:
                 raise self._missing(f"block {blk.height}")
-            out.append({"txHash": t.hash, "result": frame})
+            out.append({"txHash": t.hash, "result": _json(frame, t)})
         return out
+
+
+def _json(frame: list[Any], t: EthTx) -> dict[str, Any]:
+    """geth's shape of a recorded frame, its logs filled in from the tx's receipt."""
+    from modules.evm.tracing import to_json
+
+    logs = [
+        (
+            log.get("address", ""),
+            [x for x in log.get("topics", "").split(",") if x],
+            log.get("data", "0x"),
+        )
+        for log in t.logs
+    ]
+    return to_json(frame, logs)
 
 
 def _shape(frame: dict[str, Any], only_top: bool, with_log: bool) -> dict[str, Any]:

@@ -11,8 +11,10 @@ one opcode (``with_selfdestruct``). Nothing is done per opcode, and nothing here
 writes state: the app hash and the tx results are the same with or without it.
 
 ``record_frame`` takes a finished tx's frames as plain lists (cheap to build and to
-marshal); ``to_json`` gives geth's ``callTracer`` shape of them when read (logs
-included; the RPC drops them unless ``withLog``). ``TraceStore`` keeps the frames of
+marshal; a log is only its place, its contents are the receipt's); ``to_json`` gives
+geth's ``callTracer`` shape of them when read, with the receipt's logs (the RPC drops
+them unless ``withLog``). Recording costs 13-18 us a tx, about 3 % of an ERC-20 or
+VCoin.sol transfer's CPU (scripts/bench/evm_tps.py's blocks, with and without). ``TraceStore`` keeps the frames of
 the last ``keep_blocks`` blocks in their own RocksDB (``data/evm_traces``), a
 a block as one value::
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import marshal
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,7 @@ CALL_TYPES = {0xF0: "CREATE", 0xF1: "CALL", 0xF2: "CALLCODE", 0xF4: "DELEGATECAL
 CALL_TYPES.update({0xF5: "CREATE2", 0xFA: "STATICCALL"})
 SELFDESTRUCT = 0xFF
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
-_VERSION = b"\x02"  # of the stored form of a block
+_VERSION = b"\x03"  # of the stored form of a block
 DEFAULT_KEEP_BLOCKS = 10_000
 REVERTED = "execution reverted"
 
@@ -124,16 +127,16 @@ def error_text(err: Exception) -> str:
 # A recorded frame is a list, cheap to build and to marshal; ``to_json`` makes geth's
 # shape of it when it is read:
 #   [type, from, to, gas, gasUsed, input, value, output, error, calls, logs]
-# (addresses and data as bytes; error None or its text; calls and logs None or lists;
-# a log is [address, topics (ints), data, position])
+# (addresses and data as bytes; error None or its text; calls and logs None or lists).
+# A log is [n, position]: n orders it among the tx's logs, whose contents the tx's
+# receipt holds already (the same logs: those of frames that stood, in that order).
 def _record(
     c: ComputationAPI, kind: str, sender: bytes, gas: int, gas_used: int, undone: bool
 ) -> list[Any]:
     msg = c.msg
-    create = kind == "CREATE" or kind == "CREATE2"
-    failed = c.is_error
-    undone = undone or failed  # a failed frame's logs are undone, and its calls' too
-    me = bytes(msg.storage_address)
+    error = c._error
+    undone = undone or error is not None  # a failed frame's logs are undone, its calls' too
+    me = msg.storage_address
     calls: list[Any] | None = None
     logs_at: list[int] = []
     if c.children:
@@ -146,29 +149,27 @@ def _record(
             calls.append(_record(child, ckind, me, cgas, used, undone))
             logs_at.append(logs_before)
     sd = getattr(c, "trace_selfdestruct", None)
-    if sd is not None and not failed:
+    if sd is not None and error is None:
         sd_frame = ["SELFDESTRUCT", me, sd[0], 0, 0, b"", sd[1], b"", None, None, None]
         calls = [*(calls or []), sd_frame]
     logs: list[Any] | None = None
     entries = c._log_entries
     if entries and not undone:
         if logs_at:
-            logs = [
-                [addr, topics, data, sum(1 for b in logs_at if b <= i)]
-                for i, (_, addr, topics, data) in enumerate(entries)
-            ]
+            logs = [[e[0], sum(1 for b in logs_at if b <= i)] for i, e in enumerate(entries)]
         else:
-            logs = [[addr, topics, data, 0] for _, addr, topics, data in entries]
+            logs = [[e[0], 0] for e in entries]
+    create = kind == "CREATE" or kind == "CREATE2"
     return [
         kind,
         sender,
-        me if create else bytes(msg.code_address),
+        me if create else msg.code_address,
         gas,
         gas_used,
-        bytes(msg.code if create else msg.data),
+        msg.code if create else msg.data,
         msg.value,
-        bytes(c.output),
-        error_text(c.error) if failed else None,
+        c._output,
+        None if error is None else error_text(error),
         calls,
         logs,
     ]
@@ -181,9 +182,28 @@ def record_frame(computation: ComputationAPI, sender: bytes, gas: int, gas_used:
     return _record(computation, kind, sender, gas, gas_used, False)
 
 
-def to_json(f: list[Any]) -> dict[str, Any]:
-    """geth's callTracer frame of a recorded one (logs included)."""
-    kind, sender, to, gas, used, data, value, output, error, calls, logs = f
+# a log of the receipt: (address, topics, data), each in hex
+Log = tuple[str, list[str], str]
+
+
+def _log_numbers(f: list[Any], out: list[int]) -> None:
+    for n, _ in f[10] or ():
+        out.append(n)
+    for c in f[9] or ():
+        _log_numbers(c, out)
+
+
+def to_json(f: list[Any], logs: Sequence[Log] = ()) -> dict[str, Any]:
+    """geth's callTracer frame of a recorded one; ``logs``: the tx's receipt logs,
+    which each frame's logs are (in the order they were made)."""
+    numbers: list[int] = []
+    _log_numbers(f, numbers)
+    rank = {n: i for i, n in enumerate(sorted(numbers))}
+    return _json(f, rank, logs)
+
+
+def _json(f: list[Any], rank: dict[int, int], logs: Sequence[Log]) -> dict[str, Any]:
+    kind, sender, to, gas, used, data, value, output, error, calls, own = f
     out: dict[str, Any] = {
         "type": kind,
         "from": _hex(sender),
@@ -205,25 +225,17 @@ def to_json(f: list[Any]) -> dict[str, Any]:
             if reason is not None:
                 out["revertReason"] = reason
     if calls:
-        out["calls"] = [to_json(c) for c in calls]
-    if logs:
-        out["logs"] = [
-            {
-                "address": _hex(a),
-                "topics": ["0x" + t.to_bytes(32, "big").hex() for t in topics],
-                "data": _hex(d),
-                "position": _q(pos),
-            }
-            for a, topics, d, pos in logs
-        ]
+        out["calls"] = [_json(c, rank, logs) for c in calls]
+    if own:
+        shown = []
+        for n, pos in own:
+            i = rank[n]
+            address, topics, payload = logs[i] if i < len(logs) else ("", [], "0x")
+            shown.append(
+                {"address": address, "topics": topics, "data": payload, "position": _q(pos)}
+            )
+        out["logs"] = shown
     return out
-
-
-def call_frame(
-    computation: ComputationAPI, sender: bytes, gas: int, gas_used: int
-) -> dict[str, Any]:
-    """The callTracer frame of a tx that ran (``record_frame`` in geth's shape)."""
-    return to_json(record_frame(computation, sender, gas, gas_used))
 
 
 def _creations(f: list[Any], out: list[tuple[bytes, bytes]]) -> None:
@@ -373,25 +385,22 @@ class TraceStore:
         blobs: list[bytes] = marshal.loads(raw[1:])
         return blobs
 
-    def _block(self, height: int) -> list[tuple[bytes, list[Any]]]:
+    def frames(self, height: int) -> list[tuple[bytes, list[Any]]]:
+        """(tx hash, recorded frame) of each traced tx of block ``height``, in order."""
         return [marshal.loads(b) for b in self._blobs(height)]
 
-    def tx(self, tx_hash: bytes, height: int, index: int) -> dict[str, Any] | None:
-        """The frame of the tx ``tx_hash``, Ethereum tx ``index`` of block ``height``;
-        None when none is kept."""
+    def tx(self, tx_hash: bytes, height: int, index: int) -> list[Any] | None:
+        """The recorded frame of the tx ``tx_hash``, Ethereum tx ``index`` of block
+        ``height``; None when none is kept."""
         blobs = self._blobs(height)
         if index < len(blobs):
             h, frame = marshal.loads(blobs[index])
             if h == tx_hash:
-                return to_json(frame)
+                return list(frame)
         for h, frame in map(marshal.loads, blobs):  # not where expected: look through
             if h == tx_hash:
-                return to_json(frame)
+                return list(frame)
         return None
-
-    def block(self, height: int) -> list[dict[str, Any]]:
-        """``{"txHash", "result"}`` of each traced tx of block ``height``, in block order."""
-        return [{"txHash": _hex(h), "result": to_json(f)} for h, f in self._block(height)]
 
     def touched(self, address: bytes) -> list[int]:
         """The kept blocks with a call from or to ``address`` below a tx's top call."""
@@ -409,7 +418,7 @@ class TraceStore:
     def touching(self, height: int, address: bytes) -> set[int]:
         """The indices (among the Ethereum txs of block ``height``) of the txs with a
         call from or to ``address`` below their top call."""
-        return {i for i, (_, f) in enumerate(self._block(height)) if touches(f, address)}
+        return {i for i, (_, f) in enumerate(self.frames(height)) if touches(f, address)}
 
     def oldest(self) -> int | None:
         """The lowest height with a kept trace."""

@@ -23,7 +23,7 @@ from web3 import Web3
 
 from app.node import Node
 from chain.coins import DENOM
-from modules.evm.tracing import TraceStore
+from modules.evm.tracing import TraceStore, to_json
 from tests.app.test_ethrpc_web3 import CHAIN_ID, fees, fund, send
 from tests.support.chain import VCN, Chain
 from tests.support.evm import VCOIN, Evm, contract, eth_key
@@ -284,7 +284,7 @@ def test_traces_do_not_change_the_app_hash_and_old_blocks_are_pruned(
         assert keeper.traces.touching(top, bank) == {0}
         assert keeper.traces.tx(bytes(hashes[0]), top - 2, 0) is None
         last = keeper.traces.tx(bytes(hashes[2]), top, 0)
-        assert last is not None and last["calls"][0]["error"] == "execution reverted"
+        assert last is not None and to_json(last)["calls"][0]["error"] == "execution reverted"
         assert keeper.traces.tx(bytes(hashes[1]), top, 0) is None  # not that block's tx
         assert keeper.traces.creator(bytes.fromhex(probe[2:]))["creator"] == a.address.lower()
         keeper.traces.close()  # writes the last block's batch: a restarted node has it
