@@ -19,7 +19,7 @@ class AccountKeeper:
         return state.get_account(ctx, addr)
 
     def account_exists(self, ctx: Ctx, addr: bytes) -> bool:
-        return state.get_account(ctx, addr) is not None
+        return state.account_record(ctx, addr) is not None
 
     def open_sponsored(self, ctx: Ctx, addr: bytes, pubkey: bytes) -> None:
         """A new account whose first tx (sequence 0) someone else paid for is running."""
@@ -34,8 +34,7 @@ class AccountKeeper:
 
     # -- the EVM's view of an account (modules/evm): its nonce is the sequence --
     def sequence(self, ctx: Ctx, addr: bytes) -> int:
-        acc = state.get_account(ctx, addr)
-        return 0 if acc is None else acc.sequence
+        return state.sequence_of(ctx, addr)
 
     def set_sequence(self, ctx: Ctx, addr: bytes, sequence: int) -> None:
         """The account's sequence (the EVM nonce); the account is made if new."""

@@ -52,9 +52,21 @@ get_params = PARAMS.get
 set_params = PARAMS.set
 
 
+def account_record(ctx: Ctx, addr: bytes) -> bytes | None:
+    """The stored account, undecoded (None: no account)."""
+    return ctx.kv(NAME).get(keys.account(addr))
+
+
 def get_account(ctx: Ctx, addr: bytes) -> Account | None:
     raw = ctx.kv(NAME).get(keys.account(addr))
     return None if raw is None else Account.decode(addr, raw)
+
+
+def sequence_of(ctx: Ctx, addr: bytes) -> int:
+    """The account's sequence (0 for none), read without decoding the rest: the
+    EVM asks for nonces many times a tx."""
+    raw = ctx.kv(NAME).get(keys.account(addr))
+    return 0 if raw is None else int.from_bytes(raw[9:17], "big")
 
 
 def set_account(ctx: Ctx, acc: Account) -> None:

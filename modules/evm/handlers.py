@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from modules.evm.keeper import EvmKeeper
 
 
-def apply_eth_tx(keeper: EvmKeeper, ctx: Ctx, raw: bytes, sender: bytes | None = None) -> TxResult:
+def apply_eth_tx(keeper: EvmKeeper, ctx: Ctx, raw: bytes, ahead: bytes | None = None) -> TxResult:
     """Decode, check against state, run and write ``raw`` on ``ctx``; a refusal
-    (ChainError) leaves ``ctx`` untouched. ``sender``: recovered ahead (txs.decode)."""
+    (ChainError) leaves ``ctx`` untouched. ``ahead``: it decoded ahead (txs.decode)."""
     p = state.get_params(ctx)
-    etx = txs.decode(raw, p.chain_id, sender)
+    etx = txs.decode(raw, p.chain_id, ahead)
     base_fee = state.base_fee(ctx)
     backend = keeper.backend(ctx)
     executor.precheck(ctx, etx, backend, base_fee)

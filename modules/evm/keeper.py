@@ -75,7 +75,7 @@ class EvmKeeper:
 
     def apply(self, ctx: Ctx, raw: bytes, hint: bytes | None = None) -> TxResult:
         """Run ``raw`` on ``ctx`` (CheckTx, simulation or a block); never raises.
-        ``hint``: its sender, recovered ahead by ``prepass`` on the helper process."""
+        ``hint``: it decoded ahead by ``prepass`` on the helper process."""
         try:
             return self._apply(ctx, raw, hint)
         except ChainError as e:
@@ -87,8 +87,9 @@ class EvmKeeper:
         return handlers.apply_eth_tx(self, ctx, raw, hint)
 
     def prepass(self) -> str:
-        """A large block's Ethereum senders are recovered on the signature helper."""
-        return "modules.evm.txs:recover_senders"
+        """A large block's Ethereum txs are decoded and their senders recovered
+        ahead, on the signature helper process."""
+        return "modules.evm.txs:decode_ahead"
 
     def call(
         self,

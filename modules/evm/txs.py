@@ -7,7 +7,9 @@ refused here costs its sender nothing and changes nothing.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
+from typing import Any
 
 import coincurve
 import rlp
@@ -20,18 +22,85 @@ from eth_utils.exceptions import ValidationError
 from modules.evm.envelope import ETH_TX_URL, MAX_ETH_TX_BYTES, is_ethereum, unwrap, wrap
 from modules.evm.errors import ErrEthChainId, ErrEthInvalid, ErrEthTxDecode
 
-__all__ = ["ETH_TX_URL", "MAX_ETH_TX_BYTES", "EthTx", "decode", "is_ethereum", "unwrap", "wrap"]
+__all__ = [
+    "ETH_TX_URL",
+    "MAX_ETH_TX_BYTES",
+    "EthTx",
+    "LightTx",
+    "decode",
+    "decode_ahead",
+    "is_ethereum",
+    "unwrap",
+    "wrap",
+]
 
 MAX_INITCODE_SIZE = 49_152  # EIP-3860
 LEGACY, ACCESS_LIST, DYNAMIC_FEE, BLOB = 0, 1, 2, 3
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
+class LightTx:
+    """What the executor and py-evm's Cancun executor read of a decoded tx, as
+    plain attributes: the helper process decodes a large block's txs ahead and
+    sends these fields back (``decode_ahead``), so that the block need not run
+    py-evm's RLP decoder again. Made only from a tx that py-evm decoded and
+    validated, by ``light_fields``."""
+
+    __slots__ = (
+        "sender",
+        "nonce",
+        "gas",
+        "to",
+        "value",
+        "data",
+        "max_fee_per_gas",
+        "max_priority_fee_per_gas",
+        "access_list",
+        "intrinsic_gas",
+        "type_id",
+        "chain_id",
+    )
+
+    def __init__(self, fields: tuple[Any, ...]) -> None:
+        (
+            self.sender,
+            self.nonce,
+            self.gas,
+            self.to,
+            self.value,
+            self.data,
+            self.max_fee_per_gas,
+            self.max_priority_fee_per_gas,
+            self.access_list,
+            self.intrinsic_gas,
+            self.type_id,
+            self.chain_id,
+        ) = fields
+
+
+def light_fields(tx: SignedTransactionAPI, sender: bytes) -> tuple[Any, ...]:
+    """A py-evm tx's fields for ``LightTx``, in plain ints, bytes and tuples."""
+    return (
+        bytes(sender),
+        int(tx.nonce),
+        int(tx.gas),
+        bytes(tx.to),
+        int(tx.value),
+        bytes(tx.data),
+        int(tx.max_fee_per_gas),
+        int(tx.max_priority_fee_per_gas),
+        tuple((bytes(a), tuple(int(k) for k in keys)) for a, keys in tx.access_list),
+        int(tx.intrinsic_gas),
+        tx.type_id,
+        tx.chain_id,
+    )
+
+
 @dataclass(frozen=True)
 class EthTx:
     """A decoded, signature-checked Ethereum tx and the bytes it came as."""
 
-    tx: SignedTransactionAPI
+    tx: Any  # py-evm's SignedTransactionAPI, or a LightTx of the same fields
     raw: bytes  # the Ethereum encoding (what eth_sendRawTransaction takes)
     hash: bytes  # keccak256(raw): its Ethereum hash
     sender: bytes
@@ -85,26 +154,29 @@ def recover_sender(tx: SignedTransactionAPI) -> bytes:
     return sender
 
 
-def recover_senders(items: list[bytes]) -> list[bytes | None]:
-    """Each raw tx's sender, or None where it has none (undecodable, a bad
-    signature): the pre-pass that the signature helper process runs on a large
-    block's Ethereum txs (chain/foreign.py), so that the block need not."""
+def decode_ahead(items: list[bytes]) -> list[bytes | None]:
+    """The pre-pass that the signature helper process runs on a large block's
+    Ethereum txs (chain/foreign.py) while the block executes: each raw tx
+    decoded, validated and its sender recovered, as ``light_fields`` pickled; or
+    None where any of that fails (the block then decodes it and says why)."""
     out: list[bytes | None] = []
     for raw in items:
         try:
-            out.append(_decode(raw)[0].sender)
+            etx = _decode(raw)[0]
+            out.append(pickle.dumps(light_fields(etx.tx, etx.sender), protocol=5))
         except Exception:  # noqa: BLE001 - the block decodes it again and says why
             out.append(None)
     return out
 
 
-def decode(raw: bytes, chain_id: int, sender: bytes | None = None) -> EthTx:
+def decode(raw: bytes, chain_id: int, ahead: bytes | None = None) -> EthTx:
     """Decode and check ``raw`` (bare or wrapped) without state; a ChainError says why not.
 
-    ``sender``: what ``recover_senders`` answered for ``raw`` on the helper
-    process; it stands in for recovering the signature here (the same pure
-    function of the same bytes), every other check still runs."""
-    etx, tx_chain = _decode(raw, sender)
+    ``ahead``: what ``decode_ahead`` answered for these very bytes on the helper
+    process; its fields stand in for decoding, validating and recovering here
+    (the same pure functions of the same bytes). The checks that depend on the
+    chain (its chain id, the init code limit) run either way."""
+    etx, tx_chain = _from_ahead(raw, ahead) if ahead else _decode(raw)
     if tx_chain is None:
         raise ErrEthChainId(
             "a legacy transaction without EIP-155 replay protection (v = 27 or 28) is refused: "
@@ -121,7 +193,17 @@ def decode(raw: bytes, chain_id: int, sender: bytes | None = None) -> EthTx:
     return etx
 
 
-def _decode(raw: bytes, sender: bytes | None = None) -> tuple[EthTx, int | None]:
+def _from_ahead(raw: bytes, ahead: bytes) -> tuple[EthTx, int | None]:
+    try:
+        tx = LightTx(pickle.loads(ahead))
+    except Exception:  # noqa: BLE001 - a garbled answer: decode here
+        return _decode(raw)
+    eth_raw = unwrap(raw)
+    type_id = LEGACY if tx.type_id is None else tx.type_id
+    return EthTx(tx, eth_raw, keccak(eth_raw), tx.sender, type_id), tx.chain_id
+
+
+def _decode(raw: bytes) -> tuple[EthTx, int | None]:
     """``raw`` decoded, field-checked and its sender known; and its chain id."""
     if len(raw) > MAX_ETH_TX_BYTES:
         raise ErrEthInvalid(f"tx is {len(raw)} bytes; the limit is {MAX_ETH_TX_BYTES}")
@@ -147,9 +229,5 @@ def _decode(raw: bytes, sender: bytes | None = None) -> tuple[EthTx, int | None]
         raise ErrEthInvalid(f"invalid transaction: {str(e)[:200]}") from e
     except Exception as e:
         raise ErrEthInvalid(f"invalid transaction: {type(e).__name__}") from e
-    if sender is None or len(sender) != 20:
-        sender = recover_sender(tx)
-    else:
-        check_signature_ranges(tx)
-        tx.__dict__["sender"] = Address(sender)
+    sender = recover_sender(tx)
     return EthTx(tx, eth_raw, keccak(eth_raw), sender, type_id), tx.chain_id

@@ -8,11 +8,13 @@ with the same errors, and a helper that dies costs nothing but speed.
 
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from chain.crypto import to_bech32
 from chain.errors import ChainError
@@ -21,7 +23,7 @@ from genesis.devnet import CHAIN_ID, genesis_doc
 from modules.evm import txs as evm_txs
 from modules.evm.params import DEFAULT_CHAIN_ID
 from tests.support.chain import Chain, new_app
-from tests.support.evm import Evm, addr20, eth_key
+from tests.support.evm import VCOIN, Evm, addr20, contract, eth_key
 
 N = 70  # above the 64 txs from which a block uses the helper
 SECP256K1_N = evm_txs.SECP256K1_N
@@ -59,12 +61,39 @@ def _apps(tmp_path: Path) -> tuple[Evm, Evm]:
     return inline, helped
 
 
+KINDS = 6  # tx i of the first N is of kind i % KINDS (see _good)
+REVERTS = 5
+
+
+def _good(evm: Evm, i: int, key: LocalAccount) -> bytes:
+    """Every shape the executor reads: value transfers (EIP-1559 and legacy), an
+    EIP-2930 call with an access list, VCoin.sol over the bank precompile, a
+    contract creation, and a call that reverts."""
+    sink = Web3.to_checksum_address("0x" + "ab" * 20)
+    vcoin = contract("VCoin", VCOIN)
+    kind = i % KINDS
+    if kind == 0:
+        return evm.tx(key, sink, value=1 + i, gas=21_000)
+    if kind == 1:
+        return evm.tx(key, sink, value=1 + i, gas=21_000, type=0)
+    if kind == 2:
+        access = [{"address": VCOIN, "storageKeys": ["0x" + "00" * 31 + "07"]}]
+        data = vcoin.encode_abi("transfer", [sink, 2 + i])
+        return evm.tx(key, VCOIN, data, gas=200_000, type=1, accessList=access)
+    if kind == 3:
+        return evm.invoke(key, vcoin, "transfer", sink, 3 + i)
+    if kind == 4:
+        return evm.tx(key, None, bytes.fromhex("6000600af3") + bytes(10), gas=100_000)
+    zero = Web3.to_checksum_address("0x" + "00" * 20)
+    return evm.invoke(key, vcoin, "transfer", zero, 1)  # the facade refuses
+
+
 def _block_txs(evm: Evm) -> list[bytes]:
-    """N good transfers, then a high-s twin, a wrong chain id, undecodable bytes and
-    a signature over other bytes (it recovers someone with no funds)."""
+    """N good txs of every kind, then a high-s twin, a wrong chain id, undecodable
+    bytes and a signature over other bytes (it recovers someone with no funds)."""
     keys = _keys()
     sink = "0x" + "ab" * 20
-    txs = [evm.tx(k, sink, value=1 + i, gas=21_000) for i, k in enumerate(keys[:N])]
+    txs = [_good(evm, i, k) for i, k in enumerate(keys[:N])]
     txs.append(_high_s(evm.tx(keys[N], sink, value=5, gas=21_000)))
     txs.append(evm.tx(keys[N + 1], sink, value=5, gas=21_000, chainId=DEFAULT_CHAIN_ID + 1))
     txs.append(b"\x02" + b"\xc3\x01\x02\x03")
@@ -100,7 +129,7 @@ def test_large_block_gives_the_same_results_and_app_hash(tmp_path: Path) -> None
         hints = 0
         for _ in range(3):
             got = _same_block(inline, helped)
-            assert [c for c, _, _ in got[:N]] == [0] * N
+            assert [c == 0 for c, _, _ in got[:N]] == [i % KINDS != REVERTS for i in range(N)]
             assert all(c != 0 for c, _, _ in got[N:]), got[N:]
             assert "lower half" in got[N][2] and "chain id" in got[N + 1][2]
             last = helped.app.sigverify.last
@@ -133,20 +162,21 @@ def test_the_helper_answers_each_sender_or_none(tmp_path: Path) -> None:
     keys = _keys()
     raws = _raws(tmp_path)
     v = SigVerifier(1, min_txs=2, chunk=4)
-    v.warm.append("modules.evm.txs:recover_senders")
+    v.warm.append("modules.evm.txs:decode_ahead")
     try:
         checks = v.begin_block(CHAIN_ID, len(raws))
         for i, raw in enumerate(raws):
-            checks.add_foreign(i, raw, "modules.evm.txs:recover_senders")
+            checks.add_foreign(i, raw, "modules.evm.txs:decode_ahead")
         checks.flush()
         deadline = time.monotonic() + 60
         while checks.hint(len(raws) - 5) is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        want = evm_txs.recover_senders(raws)
-        assert want[:N] == [addr20(k) for k in keys[:N]]
+        want = evm_txs.decode_ahead(raws)
         before = checks.hints_used
         assert [checks.hint(i) for i in range(len(raws))] == want
-        high_s, wrong_chain, garbage, other = want[N:]
+        senders = [None if w is None else pickle.loads(w)[0] for w in want]
+        assert senders[:N] == [addr20(k) for k in keys[:N]]
+        high_s, wrong_chain, garbage, other = senders[N:]
         assert high_s is None and garbage is None  # refused: the block says why itself
         assert wrong_chain == addr20(keys[N + 1])  # the chain id is the block's check
         assert other != addr20(keys[N + 2])  # someone else, or no one
@@ -155,21 +185,30 @@ def test_the_helper_answers_each_sender_or_none(tmp_path: Path) -> None:
         v.close()
 
 
-def test_a_hint_stands_in_for_recovery_and_nothing_else(tmp_path: Path) -> None:
+def test_a_tx_decoded_ahead_has_the_fields_py_evm_decodes(tmp_path: Path) -> None:
     raws = _raws(tmp_path)
-    k0 = addr20(_keys()[0])
-    assert evm_txs.decode(raws[0], DEFAULT_CHAIN_ID, k0).sender == k0
-    # the hint is the helper's answer for these very bytes, taken as it is
-    assert evm_txs.decode(raws[0], DEFAULT_CHAIN_ID, b"\x07" * 20).sender == b"\x07" * 20
-    # every other check still runs with a hint
-    with pytest.raises(ChainError, match="lower half"):
-        evm_txs.decode(raws[N], DEFAULT_CHAIN_ID, k0)
+    ahead = evm_txs.decode_ahead(raws)
+    for i in range(N):
+        here = evm_txs.decode(raws[i], DEFAULT_CHAIN_ID)
+        there = evm_txs.decode(raws[i], DEFAULT_CHAIN_ID, ahead[i])
+        assert isinstance(there.tx, evm_txs.LightTx)
+        assert not isinstance(here.tx, evm_txs.LightTx)
+        assert (there.raw, there.hash, there.sender, there.type_id) == (
+            here.raw,
+            here.hash,
+            here.sender,
+            here.type_id,
+        )
+        assert pickle.loads(ahead[i]) == evm_txs.light_fields(here.tx, here.sender)
+    kinds = {evm_txs.decode(raws[i], DEFAULT_CHAIN_ID).type_id for i in range(N)}
+    assert kinds == {0, 1, 2}
+    with_access = evm_txs.decode(raws[2], DEFAULT_CHAIN_ID, ahead[2]).tx
+    assert with_access.access_list == ((addr20(VCOIN), (7,)),)
+    assert with_access.intrinsic_gas > 21_000 + 2_400  # the list's address and key are paid
+    # the checks that depend on the chain run on a tx decoded ahead too
+    assert ahead[N + 1] is not None
     with pytest.raises(ChainError, match="chain id"):
-        evm_txs.decode(raws[N + 1], DEFAULT_CHAIN_ID, k0)
-    # a hint that is not an address is ignored: the sender is recovered
-    assert evm_txs.decode(raws[0], DEFAULT_CHAIN_ID, b"\x07" * 19).sender == k0
-    assert evm_txs.recover_senders(raws[:2] + raws[N + 2 : N + 3]) == [
-        k0,
-        addr20(_keys()[1]),
-        None,
-    ]
+        evm_txs.decode(raws[N + 1], DEFAULT_CHAIN_ID, ahead[N + 1])
+    # a garbled answer is decoded here instead
+    assert evm_txs.decode(raws[0], DEFAULT_CHAIN_ID, b"junk").sender == addr20(_keys()[0])
+    assert not isinstance(evm_txs.decode(raws[0], DEFAULT_CHAIN_ID, b"junk").tx, evm_txs.LightTx)
