@@ -18,17 +18,16 @@ each event comes as ``{"jsonrpc": "2.0", "method": "eth_subscription", "params":
 ``uncles`` (the header, as ``eth_getBlockByNumber`` shows it), a log as
 ``eth_getLogs`` shows it, or a tx hash. A subscription sees what is committed
 (or enters the mempool) after it is made; blocks in height order, none skipped
-while the connection keeps up. Pending txs are those this node's solo mempool
-takes (each as CheckTx accepts it, whichever server it came through), or in
-CometBFT mode the first 100 txs of CometBFT's mempool (``unconfirmed_txs``),
-polled every ``PENDING_POLL_S``: a tx that comes and goes between two polls
-is not seen there.
+while the connection keeps up. Pending txs are those this node's CheckTx
+accepts into the mempool (not its rechecks): in solo mode whichever server they
+came through, in CometBFT mode those CometBFT takes into its mempool, from its
+RPC or from peers.
 
 New blocks are found by one watcher per server that polls the last commit
-every ``POLL_S`` while anyone subscribes; it works alike in solo and CometBFT
-mode, and never waits for a client: each connection has a queue of at most
-``MAX_QUEUED`` outgoing messages (answers and events), and a connection whose
-queue overflows, a client that does not read, gets nothing more and is closed
+every ``POLL_S`` while anyone subscribes (alike in solo and CometBFT mode); it
+also hands out the pending txs, and never waits for a client: each connection
+has a queue of at most ``MAX_QUEUED`` outgoing messages (answers and events),
+and a connection whose queue overflows, a client that does not read, gets nothing more and is closed
 with code 1008 and a reason saying so (the close frame reaches it after what it
 had not read yet). A connection holds at most ``jsonrpc_ws_max_subscriptions``
 subscriptions (default 100); one more is refused with -32005 naming the
@@ -39,7 +38,6 @@ stays open; at most ``MAX_IN_FLIGHT`` calls of one connection run at once.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import secrets
@@ -65,11 +63,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("vcoin.ethrpc.ws")
 
 POLL_S = 0.1  # how often the watcher looks for a new block while anyone subscribes
-PENDING_POLL_S = 0.25  # and at the mempool, while anyone subscribes to pending txs
 MAX_QUEUED = 10_000  # outgoing messages one connection may have waiting
 MAX_IN_FLIGHT = 16  # calls of one connection running at once; the next message waits
 MAX_BLOCKS_A_POLL = 100  # blocks one poll reports; a watcher further behind skips ahead
-COMET_PENDING_LIMIT = 100  # CometBFT's unconfirmed_txs answers at most 100
 CLOSE_SLOW = 1008  # policy violation
 SUB_METHODS = ("eth_subscribe", "eth_unsubscribe")
 
@@ -99,24 +95,22 @@ class Hub:
         self.sessions: set[Session] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._height: int | None = None  # the last height reported
-        self._pending_seen: set[bytes] | None = None
-        self._pending_at = 0.0
-        # solo: the txs the mempool took, as it takes them (CometBFT's is polled)
+        # the txs CheckTx accepted (not rechecks), as it accepts them, while anyone
+        # subscribes to pending txs
         self._added: deque[bytes] = deque(maxlen=MAX_QUEUED)
         self._listening = False
-        if not node.comet:
-            self._hook(node.mempool)
+        self._hook(node.app)
 
-    def _hook(self, mempool: Any) -> None:
-        take = mempool.check_and_add
+    def _hook(self, app: Any) -> None:
+        check = app.check_tx
 
-        def check_and_add(raw: bytes) -> Any:
-            res = take(raw)
-            if res.ok and self._listening:
+        def check_tx(raw: bytes, recheck: bool = False) -> Any:
+            res = check(raw, recheck=recheck)
+            if self._listening and not recheck and res.ok:
                 self._added.append(raw)
             return res
 
-        mempool.check_and_add = check_and_add
+        app.check_tx = check_tx
 
     def wanted(self, *kinds: str) -> list[tuple[Session, str, Sub]]:
         return [
@@ -128,7 +122,6 @@ class Hub:
             self._watcher = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
         while not self.node.stopped.is_set():
             try:
                 if not self.wanted("newHeads", "logs"):
@@ -137,18 +130,13 @@ class Hub:
                     await self._blocks()
                 self._listening = bool(self.wanted("newPendingTransactions"))
                 if not self._listening:
-                    self._pending_seen = None
                     self._added.clear()
-                elif not self.node.comet:
-                    await self._pending()
-                elif loop.time() - self._pending_at >= PENDING_POLL_S:
-                    self._pending_at = loop.time()
+                elif self._added:
                     await self._pending()
             except Exception:  # a bug here must not end every subscription for good
                 log.exception("the subscription watcher failed; it goes on")
             if not any(s.subs for s in self.sessions):
                 self._height = None
-                self._pending_seen = None
                 self._listening = False
                 self._added.clear()
                 return
@@ -195,36 +183,15 @@ class Hub:
 
     # -- pending txs -------------------------------------------------------------------------
     async def _pending(self) -> None:
-        if self.node.comet:
-            raws = await run_in_threadpool(self._comet_mempool)
-            seen = self._pending_seen
-            self._pending_seen = set(raws)
-            fresh = [r for r in raws if seen is None or r not in seen]
-        else:
-            fresh = []
-            while self._added:
-                fresh.append(self._added.popleft())
+        fresh = []
+        while self._added:
+            fresh.append(self._added.popleft())
         if not fresh:
             return
         hashes = await run_in_threadpool(_eth_hashes, fresh)
         for s, sid, _ in self.wanted("newPendingTransactions"):
             for h in hashes:
                 s.notify(sid, h)
-
-    def _comet_mempool(self) -> list[bytes]:
-        from chain.consensus.cometbft import CometRpcError, comet_call
-
-        try:
-            r = comet_call(
-                self.node.cfg.comet_rpc,
-                "unconfirmed_txs",
-                {"limit": str(COMET_PENDING_LIMIT)},
-                timeout=2.0,
-            )
-        except CometRpcError:
-            return []
-        txs = r.get("txs") if isinstance(r, dict) else None
-        return [base64.b64decode(t) for t in txs or [] if isinstance(t, str)]
 
 
 def _eth_hashes(raws: list[bytes]) -> list[str]:

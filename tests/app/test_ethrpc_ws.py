@@ -3,16 +3,17 @@
 ``websockets`` client for the limits: subscriptions per connection, a client that
 does not read, messages over the size limit.
 
-One node in this process serves the module (solo, a block every 300 ms, not
-``--instant``, so that a sent tx waits in the mempool long enough to be seen
-pending); each test funds its own eth_account key.
+One node in this process serves the module (solo, ``--instant`` and an empty
+block every 300 ms); each test funds its own eth_account key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +27,11 @@ from app.ethrpc import ws as ethws
 from app.node import Node
 from chain.config import NodeConfig, load_config, render_toml
 from chain.crypto import to_bech32
+from chain.node import ListenError
+from genesis.devnet import genesis_doc
 from modules.auth import state as auth_state
 from tests.support.chain import ALICE, VCN, msg_send, sign
-from tests.support.nodes import free_port, inproc_node
+from tests.support.nodes import free_port, inproc_node, write_genesis
 from tests.support.wait import wait_for
 
 CHAIN_ID = 0x5643
@@ -43,7 +46,6 @@ INIT = bytes([0x60, len(RUNTIME), 0x60, 12, 0x60, 0, 0x39, 0x60, len(RUNTIME), 0
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     with inproc_node(
         tmp_path_factory.mktemp("ethws"),
-        instant=False,
         block_time_ms=300,
         jsonrpc_ws_laddr=f"127.0.0.1:{free_port()}",
         jsonrpc_ws_max_subscriptions=MAX_SUBS,
@@ -353,3 +355,29 @@ def test_the_websocket_setting_in_config_env_and_flag(tmp_path: Any) -> None:
         assert load_config(tmp_path).jsonrpc_ws_laddr == "0.0.0.0:9546"
     finally:
         monkey.undo()
+
+
+def test_a_held_websocket_port_stops_the_node_and_off_serves_none(tmp_path: Path) -> None:
+    write_genesis(tmp_path, genesis_doc())
+    rpc, rest, http = (f"127.0.0.1:{free_port()}" for _ in range(3))
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", free_port()))
+        held.listen()
+        busy = f"127.0.0.1:{held.getsockname()[1]}"
+        cfg = NodeConfig(
+            home=str(tmp_path),
+            rpc_laddr=rpc,
+            rest_laddr=rest,
+            jsonrpc_laddr=http,
+            jsonrpc_ws_laddr=busy,
+        )
+        n = Node(cfg)
+        with pytest.raises(
+            ListenError, match=f"jsonrpc_ws: cannot listen on {busy}.*--jsonrpc-ws-laddr"
+        ):
+            n.start()
+        n.stop()
+    with socket.socket() as again:  # the JSON-RPC address it had bound is free again
+        again.bind(("127.0.0.1", int(http.rpartition(":")[2])))
+    with inproc_node(tmp_path / "off", jsonrpc_ws_laddr="") as off:
+        assert "jsonrpc_ws" not in [t.name for t in off._threads]
