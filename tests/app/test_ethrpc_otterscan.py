@@ -85,6 +85,7 @@ def test_api_level_and_erigon_header(node: Node, act: Activity) -> None:
     assert "transactions" not in header and "uncles" not in header
     for k in ("parentHash", "stateRoot", "timestamp", "miner", "baseFeePerGas", "gasUsed"):
         assert header[k] == block[k]
+    assert result(node, "erigon_getHeaderByNumber", act.inner_fail["blockNumber"]) == header
     assert result(node, "erigon_getHeaderByNumber", hex(10**9)) is None
 
 

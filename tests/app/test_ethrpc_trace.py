@@ -76,6 +76,20 @@ class Activity:
     pay: Any  # pay: an internal value transfer
     revert: Any  # sendThenRevert: the top call reverts
     vcoin: Any  # VCoin.transfer: the bank precompile, then its Transfer event
+    proxy: str  # a contract that DELEGATECALLs, then CALLCODEs, EvmProbe with its calldata
+    proxied: Any  # a call of the proxy with EvmProbe.readTwice(1)'s calldata
+
+
+def proxy_code(target: bytes) -> bytes:
+    """Init code of a contract that DELEGATECALLs and then CALLCODEs ``target`` with its
+    own calldata (the value of CALLCODE: 0) and stops."""
+    copy = bytes.fromhex("36600060003" + "7")  # CALLDATACOPY(0, 0, CALLDATASIZE)
+    args = bytes.fromhex("6000600036600" + "0")  # retSize, retOffset, argsSize, argsOffset
+    to = b"\x73" + target + b"\x5a"  # PUSH20 target, GAS
+    runtime = copy + args + to + b"\xf4\x50" + args + b"\x60\x00" + to + b"\xf2\x50\x00"
+    r = len(runtime)
+    # CODECOPY(0, 12, r); RETURN(0, r); then the runtime
+    return bytes([0x60, r, 0x60, 12, 0x60, 0, 0x39, 0x60, r, 0x60, 0, 0xF3]) + runtime
 
 
 def activity(node: Node, w3: Web3) -> Activity:
@@ -105,6 +119,11 @@ def activity(node: Node, w3: Web3) -> Activity:
     transfer = tx({"to": sink, "value": 12345, "gas": 21_000})
     fund_probe = tx({"to": probe.address, "value": 10**6, "gas": 100_000})
     assert fund_probe["status"] == 1
+    made = tx(
+        {"data": "0x" + proxy_code(bytes.fromhex(evm_probe.address[2:])).hex(), "gas": 200_000}
+    )
+    proxy = made["contractAddress"]
+    read = evm_probe.encode_abi("readTwice", [1])
     return Activity(
         acct=acct,
         probe=probe,
@@ -118,6 +137,8 @@ def activity(node: Node, w3: Web3) -> Activity:
         pay=call(evm_probe, "pay", sink, value=99),
         revert=call(probe, "sendThenRevert", sink, 1),
         vcoin=call(vcoin, "transfer", sink, 3),
+        proxy=proxy,
+        proxied=tx({"to": proxy, "data": read, "gas": 200_000}),
     )
 
 
@@ -218,6 +239,19 @@ def test_create_create2_selfdestruct_static_and_value_calls(
     plain = trace(node, act.transfer)
     assert plain["to"] == SINK and plain["value"] == hex(12345) and "calls" not in plain
     assert plain["gasUsed"] == hex(21_000) and plain["input"] == "0x"
+
+
+def test_delegatecall_and_callcode(node: Node, act: Activity) -> None:
+    top = trace(node, act.proxied)
+    assert top["to"] == low(act.proxy) and top["value"] == "0x0"
+    delegated, code_call = top["calls"]
+    read = act.evm_probe.encode_abi("readTwice", [1])
+    assert delegated["type"] == "DELEGATECALL" and code_call["type"] == "CALLCODE"
+    for f in (delegated, code_call):
+        assert f["from"] == low(act.proxy) and f["to"] == low(act.evm_probe.address)
+        assert f["input"] == read and "error" not in f
+        assert int(f["output"], 16) == 1  # readTwice(1) of an empty slot: 0 + 0 + 1
+    assert delegated["value"] == code_call["value"] == "0x0"
 
 
 def test_a_reverted_tx(node: Node, act: Activity) -> None:
