@@ -14,9 +14,9 @@ writes state: the app hash and the tx results are the same with or without it.
 marshal; a log is only its place, its contents are the receipt's); ``to_json`` gives
 geth's ``callTracer`` shape of them when read, with the receipt's logs (the RPC drops
 them unless ``withLog``). Recording costs 13-18 us a tx, about 3 % of an ERC-20 or
-VCoin.sol transfer's CPU (scripts/bench/evm_tps.py's blocks, with and without). ``TraceStore`` keeps the frames of
-the last ``keep_blocks`` blocks in their own RocksDB (``data/evm_traces``), a
-a block as one value::
+VCoin.sol transfer's CPU (scripts/bench/evm_tps.py's blocks, with and without).
+``TraceStore`` keeps the frames of the last ``keep_blocks`` blocks in their own
+RocksDB (``data/evm_traces``), a block as one value::
 
     b"b" + height         version byte + marshal of [marshal of (tx hash, frame), …]
                           in block order
