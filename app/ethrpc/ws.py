@@ -117,6 +117,9 @@ class Hub:
             (s, sid, sub) for s in self.sessions for sid, sub in s.subs.items() if sub.kind in kinds
         ]
 
+    def listen(self) -> None:
+        self._listening = True
+
     def wake(self) -> None:
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch())
@@ -402,6 +405,8 @@ class Session:
         self._check_room()  # again: other calls of this connection ran meanwhile
         sid = "0x" + secrets.token_hex(16)
         self.subs[sid] = sub
+        if kind == "newPendingTransactions":
+            self.hub.listen()  # from now on, not from the watcher's next round
         self.hub.wake()
         return sid
 

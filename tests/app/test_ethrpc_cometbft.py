@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
-from web3 import Web3
+from web3 import AsyncWeb3, Web3, WebSocketProvider
 
 from app.testnet import Testnet
 from chain.client import NodeClient
@@ -66,3 +68,56 @@ def test_web3_funds_sends_and_reads_blocks_on_a_cometbft_node(net: Testnet, tmp_
     proposer = comet["block"]["header"]["proposer_address"]
     assert blk["miner"].lower() == "0x" + proposer.lower()
     assert w3.eth.get_transaction_count(acct.address, "pending") == 1
+
+
+def test_websocket_subscriptions_on_a_cometbft_node(net: Testnet) -> None:
+    """newHeads are CometBFT's blocks, and a tx CometBFT takes is a pending tx."""
+    v = net.validators[0]
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{v.jsonrpc_port}"))
+    acct = Account.create()
+    alice = dev_key("alice")
+    client = NodeClient(v.rpc_url, timeout=20)
+    r = client.send_tx(alice, [msg_send(alice, to_bech32(bytes.fromhex(acct.address[2:])), VCN)])
+    assert r.ok, r.log
+    wait_for("the funding", lambda: w3.eth.get_balance(acct.address) == VCN, 60, poll=0.2)
+
+    async def go() -> tuple[list[Any], Any, Any]:
+        url = f"ws://127.0.0.1:{v.jsonrpc_ws_port}"
+        async with AsyncWeb3(WebSocketProvider(url)) as w3a:
+            heads = await w3a.eth.subscribe("newHeads")
+            pending = await w3a.eth.subscribe("newPendingTransactions")
+            base = (await w3a.eth.get_block("latest"))["baseFeePerGas"]
+            tx = {
+                "type": 2,
+                "chainId": 0x5643,
+                "nonce": 0,
+                "to": "0x" + "00" * 19 + "98",
+                "value": 1,
+                "gas": 21_000,
+                "maxFeePerGas": 2 * base,
+                "maxPriorityFeePerGas": 0,
+            }
+            sent = await w3a.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+            got: list[Any] = []
+            seen = None
+
+            async def take() -> None:
+                nonlocal seen
+                async for msg in w3a.socket.process_subscriptions():
+                    if msg["subscription"] == pending:
+                        seen = msg["result"]
+                    elif msg["subscription"] == heads:
+                        got.append(msg["result"])
+                    if seen is not None and len(got) >= 2:
+                        return
+
+            await asyncio.wait_for(take(), 60)
+            return got, seen, sent
+
+    got, seen, sent = asyncio.run(go())
+    assert seen == sent
+    comet = NodeClient(v.rpc_url, timeout=20)
+    for h in got:
+        blk = comet.block(h["number"])
+        assert h["hash"].hex().upper() == blk["block_id"]["hash"]
+    assert got[1]["number"] == got[0]["number"] + 1
