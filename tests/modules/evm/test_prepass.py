@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -212,3 +213,32 @@ def test_a_tx_decoded_ahead_has_the_fields_py_evm_decodes(tmp_path: Path) -> Non
     # a garbled answer is decoded here instead
     assert evm_txs.decode(raws[0], DEFAULT_CHAIN_ID, b"junk").sender == addr20(_keys()[0])
     assert not isinstance(evm_txs.decode(raws[0], DEFAULT_CHAIN_ID, b"junk").tx, evm_txs.LightTx)
+
+
+def test_every_tx_run_from_fields_decoded_ahead_gives_what_decoding_here_gives(
+    tmp_path: Path,
+) -> None:
+    """The light path on every tx of the block, whatever the helper's timing: one
+    App's keeper is handed ``decode_ahead``'s answer for each tx, the other's none."""
+    inline, helped = _apps(tmp_path)
+    keeper = helped.app.wiring.keepers["evm"]
+    apply = keeper.apply
+    light = 0
+
+    def apply_ahead(ctx: Any, raw: bytes, hint: bytes | None = None) -> Any:
+        nonlocal light
+        (ahead,) = evm_txs.decode_ahead([raw])
+        light += ahead is not None
+        return apply(ctx, raw, ahead)
+
+    keeper.apply = apply_ahead  # type: ignore[method-assign]
+    helped.app.sigverify.close()
+    helped.app.sigverify.workers = 0  # no helper: the only answers are the ones above
+    try:
+        for _ in range(2):
+            got = _same_block(inline, helped)
+            assert [c == 0 for c, _, _ in got[:N]] == [i % KINDS != REVERTS for i in range(N)]
+        assert light == 2 * (N + 2)  # every tx but the high-s twin and the garbage
+    finally:
+        inline.app.close()
+        helped.app.close()
