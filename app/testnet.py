@@ -253,6 +253,8 @@ class Testnet:
         t = set_toml(t, "", "proxy_app", f'"tcp://127.0.0.1:{v.abci_port}"')
         t = set_toml(t, "", "log_level", '"info"' if self.log_level == "info" else '"debug"')
         t = set_toml(t, "rpc", "laddr", f'"tcp://127.0.0.1:{v.rpc_port}"')
+        # the explorer, served on the REST port, reads CometBFT's RPC from the browser
+        t = set_toml(t, "rpc", "cors_allowed_origins", '["*"]')
         t = set_toml(t, "p2p", "laddr", f'"tcp://127.0.0.1:{v.p2p_port}"')
         others = ",".join(p.p2p_address for p in peers if p.index != v.index)
         t = set_toml(t, "p2p", "persistent_peers", f'"{others}"')
