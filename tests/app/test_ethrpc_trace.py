@@ -327,3 +327,26 @@ def test_traces_do_not_change_the_app_hash_and_old_blocks_are_pruned(
         assert keeper.traces.oldest() == top - 1
     finally:
         keeper.traces.close()
+
+
+def test_traces_outlive_a_restart(tmp_path: Path) -> None:
+    home = tmp_path / "restart"
+    with inproc_node(home) as first:
+        w3 = Web3(Web3.HTTPProvider(f"http://{first.cfg.jsonrpc_laddr}"))
+        acct: LocalAccount = Account.create()
+        fund(first, w3, acct.address, 5 * VCN)
+        vcoin = w3.eth.contract(address=VCOIN, abi=artifact("VCoin")["abi"])
+        tx = {
+            "to": VCOIN,
+            "data": vcoin.encode_abi("transfer", [SINK_CS, 4]),
+            "gas": 200_000,
+            "nonce": 0,
+            "chainId": CHAIN_ID,
+            **fees(w3),
+        }
+        r = send(w3, acct, tx)  # its trace is not read here: the store holds it in memory
+    # stopped cleanly: the last block's traces were written as the store closed
+    with inproc_node(home) as again:
+        top = trace(again, r, withLog=True)
+    assert top["from"] == low(acct.address) and top["to"] == VCOIN.lower()
+    assert top["calls"][0]["to"] == BANK and top["logs"][0]["position"] == "0x1"
