@@ -61,7 +61,8 @@ class EthTx:
     logs: tuple[dict[str, str], ...]  # the tx_log events
     cumulative_gas: int
     first_log: int  # logIndex of its first log
-    # its tx_json, made once: decoding the raw tx is most of eth_getBlockByNumber's work
+    # its tx_json and log_json, made once: decoding the raw tx was most of
+    # eth_getBlockByNumber's work, the logs' JSON most of eth_getLogs'
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -318,6 +319,16 @@ def _before_empty_block(after: int, floor: int, denominator: int) -> int:
 
 # -- JSON shapes --------------------------------------------------------------------------------
 def log_json(blk: EthBlock, t: EthTx, i: int, log: dict[str, str]) -> dict[str, Any]:
+    """Log ``i`` of ``t`` (a tx of ``blk``) as JSON-RPC shows it; a fresh dict each call,
+    built once per cached block (eth_getLogs answers thousands)."""
+    key = f"log{i}"
+    hit = t.memo.get(key)
+    if hit is None:
+        hit = t.memo[key] = _log_json(blk, t, i, log)
+    return dict(hit)
+
+
+def _log_json(blk: EthBlock, t: EthTx, i: int, log: dict[str, str]) -> dict[str, Any]:
     topics = [x for x in log.get("topics", "").split(",") if x]
     return {
         "address": checksum_hex(log.get("address", "")),
