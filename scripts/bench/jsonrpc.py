@@ -386,7 +386,7 @@ def profile(home: Path, target: Target, wire: dict[str, Figure], calls: int) -> 
             print(
                 f"\n## {method}: handler {per_call * 1e6:,.0f} µs a call in process; "
                 f"over HTTP the node spent {per_req_cpu * 1e6:,.0f} CPU-µs a request "
-                f"(the rest: HTTP, FastAPI, the thread hop, JSON)"
+                f"(the rest: HTTP, ASGI, the thread hop, JSON)"
             )
             s = io.StringIO()
             pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(12)
