@@ -332,13 +332,15 @@ class Session:
             isinstance(x, dict) and x.get("method") in SUB_METHODS for x in req
         ):
             parts: list[bytes] = []
+            room = svc.limits.max_response_bytes
             for x in req:
                 if isinstance(x, dict) and x.get("method") in SUB_METHODS:
                     r = await self._subscription_call(x)
                 else:
                     r = await run_in_threadpool(svc.one, x)
                 if r is not None:
-                    parts.append(jsonbody.dumps(r))
+                    parts.append(svc.encode(r, room))  # jsonrpc_max_response_bytes
+                    room -= len(parts[-1])
             return b"[" + b",".join(parts) + b"]" if parts else b""
         return await run_in_threadpool(svc.answer, raw)
 
