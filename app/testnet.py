@@ -135,10 +135,6 @@ class Validator:
         return self.base_port + 4
 
     @property
-    def jsonrpc_ws_port(self) -> int:
-        return self.base_port + 5
-
-    @property
     def rpc_url(self) -> str:
         return f"http://127.0.0.1:{self.rpc_port}"
 
@@ -273,7 +269,7 @@ class Testnet:
                     f'abci_laddr = "127.0.0.1:{v.abci_port}"',
                     f'rest_laddr = "127.0.0.1:{v.rest_port}"',
                     f'jsonrpc_laddr = "127.0.0.1:{v.jsonrpc_port}"',
-                    f'jsonrpc_ws_laddr = "127.0.0.1:{v.jsonrpc_ws_port}"',
+                    f'jsonrpc_ws_laddr = "127.0.0.1:{v.jsonrpc_port + 1}"',
                     f'comet_rpc = "{v.rpc_url}"',
                     f'log_level = "{self.log_level}"',
                     f"snapshot_interval = {self.snapshot_interval}",

@@ -82,7 +82,7 @@ def test_websocket_subscriptions_on_a_cometbft_node(net: Testnet) -> None:
     wait_for("the funding", lambda: w3.eth.get_balance(acct.address) == VCN, 60, poll=0.2)
 
     async def go() -> tuple[list[Any], Any, Any]:
-        url = f"ws://127.0.0.1:{v.jsonrpc_ws_port}"
+        url = f"ws://127.0.0.1:{v.jsonrpc_port + 1}"  # jsonrpc_ws_laddr
         async with AsyncWeb3(WebSocketProvider(url)) as w3a:
             heads = await w3a.eth.subscribe("newHeads")
             pending = await w3a.eth.subscribe("newPendingTransactions")
