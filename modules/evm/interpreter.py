@@ -84,10 +84,10 @@ def run_opcodes(computation: ComputationAPI) -> None:
     """py-evm's opcode loop (``BaseComputation.apply_computation``) without its
     per-opcode call layers; raises what py-evm raises.
 
-    PUSHn, DUPn and SWAPn (half of what an ERC-20 transfer runs) are done right
-    here on the stack's list, at their fixed gas from py-evm's table; every
-    other opcode is called with ``code.program_counter`` just past it, as
-    py-evm calls it."""
+    PUSHn, DUPn, SWAPn, JUMPDEST, JUMP, JUMPI and POP (two thirds of what an
+    ERC-20 transfer runs) are done right here on the stack's list, at their
+    fixed gas from py-evm's table; every other opcode is called with
+    ``code.program_counter`` just past it, as py-evm calls it."""
     opcodes = computation.opcodes
     fixed = fixed_gas_table(opcodes)
     meter = computation._gas_meter
@@ -95,6 +95,7 @@ def run_opcodes(computation: ComputationAPI) -> None:
     raw = code._raw_code_bytes  # type: ignore[attr-defined]
     values = computation._stack.values  # type: ignore[attr-defined]
     n = len(raw)
+    dests = jumpdests(raw)
     pc = code.program_counter
     while pc < n:
         opcode = raw[pc]
@@ -135,6 +136,31 @@ def run_opcodes(computation: ComputationAPI) -> None:
                         code.program_counter = pc
                         raise InsufficientStack(f"Insufficient stack items for SWAP{position}")
                     values[-1], values[-1 - position] = values[-1 - position], values[-1]
+                continue
+            if opcode == JUMPDEST:
+                continue
+            if opcode == 0x56 or opcode == 0x57:  # JUMP, JUMPI
+                if opcode == 0x56:
+                    if not values:
+                        code.program_counter = pc
+                        raise InsufficientStack("Wanted 1 stack item, had none")
+                    dest = values.pop()
+                    if dest.__class__ is not int:
+                        dest = int.from_bytes(dest, "big")
+                else:
+                    code.program_counter = pc
+                    dest, check = _ints2(values)
+                    if not check:
+                        continue
+                if dest not in dests:
+                    _jump_to(computation, dest)  # raises py-evm's error for it
+                pc = dest
+                continue
+            if opcode == 0x50:  # POP
+                if not values:
+                    code.program_counter = pc
+                    raise InsufficientStack("Wanted 1 stack item, had none")
+                values.pop()
                 continue
             code.program_counter = pc
             try:
