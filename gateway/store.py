@@ -1,0 +1,171 @@
+"""The gateway's storage: one small repository over SQL, on SQLite or PostgreSQL.
+
+``open_store(url)`` takes ``sqlite:///path`` (or a bare path; the default is
+``<home>/gateway.sqlite3``) or ``postgresql://…`` (psycopg 3). The SQL is the same
+for both: standard types, ``?`` placeholders (rewritten to ``%s`` for psycopg), and
+single statements whose row count decides (a nonce is taken by deleting it, so two
+gateway instances on one PostgreSQL cannot both accept it). Amounts (avcn) are kept
+as decimal text: they pass 2^63.
+
+Tables: ``nonces`` (sign-in challenges: single use, expiring) and ``api_keys``
+(the sha256 of each key, never the key; its owner, scopes, spend cap and rate limit;
+``revoked_at`` set by a revoke).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS nonces (
+        nonce TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS api_keys (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        spend_cap TEXT NOT NULL,
+        spent TEXT NOT NULL,
+        rate_limit INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    )""",
+    "CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (owner)",
+)
+_KEY_COLUMNS = (
+    "id, owner, name, key_hash, scopes, spend_cap, spent, rate_limit, created_at, revoked_at"
+)
+
+
+@dataclass(frozen=True)
+class ApiKeyRow:
+    id: str
+    owner: str
+    name: str
+    key_hash: str
+    scopes: tuple[str, ...]
+    spend_cap: int
+    spent: int
+    rate_limit: int  # requests per minute
+    created_at: int
+    revoked_at: int | None
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> ApiKeyRow:
+        return cls(
+            id=str(row[0]),
+            owner=str(row[1]),
+            name=str(row[2]),
+            key_hash=str(row[3]),
+            scopes=tuple(s for s in str(row[4]).split(",") if s),
+            spend_cap=int(row[5]),
+            spent=int(row[6]),
+            rate_limit=int(row[7]),
+            created_at=int(row[8]),
+            revoked_at=None if row[9] is None else int(row[9]),
+        )
+
+
+class Store:
+    """The repository. Thread-safe: one connection, one lock (each call is one short
+    statement; a gateway that needs more throughput runs more instances)."""
+
+    def __init__(self, conn: Any, kind: str) -> None:
+        self._conn = conn
+        self.kind = kind  # "sqlite" or "postgresql"
+        self._lock = threading.Lock()
+        for stmt in SCHEMA:
+            self._exec(stmt)
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.kind == "postgresql":
+            sql = sql.replace("?", "%s")
+        with self._lock:
+            cur = self._conn.execute(sql, tuple(params))
+            rows = cur.fetchall() if cur.description else []
+            n = cur.rowcount
+            if self.kind == "sqlite":
+                self._conn.commit()
+        return rows, n
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- sign-in nonces ------------------------------------------------------
+    def put_nonce(self, nonce: str, address: str, expires_at: int) -> None:
+        self._exec(
+            "INSERT INTO nonces (nonce, address, expires_at) VALUES (?, ?, ?)",
+            (nonce, address, expires_at),
+        )
+
+    def take_nonce(self, nonce: str, address: str, now: int) -> bool:
+        """Consume the nonce issued to ``address``; False when it is unknown, used,
+        issued to another address or expired."""
+        self._exec("DELETE FROM nonces WHERE expires_at <= ?", (now,))
+        _, n = self._exec(
+            "DELETE FROM nonces WHERE nonce = ? AND address = ? AND expires_at > ?",
+            (nonce, address, now),
+        )
+        return bool(n == 1)
+
+    # -- API keys ------------------------------------------------------------
+    def add_key(self, k: ApiKeyRow) -> None:
+        self._exec(
+            f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                k.id,
+                k.owner,
+                k.name,
+                k.key_hash,
+                ",".join(k.scopes),
+                str(k.spend_cap),
+                str(k.spent),
+                k.rate_limit,
+                k.created_at,
+                k.revoked_at,
+            ),
+        )
+
+    def get_key(self, key_id: str) -> ApiKeyRow | None:
+        rows, _ = self._exec(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,))
+        return ApiKeyRow.of(rows[0]) if rows else None
+
+    def list_keys(self, owner: str) -> list[ApiKeyRow]:
+        rows, _ = self._exec(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE owner = ? ORDER BY created_at, id",
+            (owner,),
+        )
+        return [ApiKeyRow.of(r) for r in rows]
+
+    def revoke_key(self, owner: str, key_id: str, now: int) -> bool:
+        """Revoke ``owner``'s key; False when it has no such live key."""
+        _, n = self._exec(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND owner = ? AND revoked_at IS NULL",
+            (now, key_id, owner),
+        )
+        return bool(n == 1)
+
+
+def open_store(url: str) -> Store:
+    """A store for ``url``: ``postgresql://…``, ``sqlite:///path`` or a file path."""
+    if url.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        return Store(psycopg.connect(url, autocommit=True), "postgresql")
+    path = url.removeprefix("sqlite://") if url.startswith("sqlite://") else url
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    return Store(db, "sqlite")
