@@ -27,8 +27,9 @@ from eth.vm.forks.cancun.transactions import CancunTransactionBuilder
 from eth_bloom.bloom import BloomFilter
 from trie.hexary import HexaryTrie
 
-from app.ethrpc.hexio import checksum, hexdata, q
+from app.ethrpc.hexio import checksum as _checksum
 from app.ethrpc.hexio import checksum_hex as _checksum_hex
+from app.ethrpc.hexio import hexdata, q
 from modules.evm import state as evm_state
 from modules.evm import txs as evm_txs
 from modules.evm.params import Params
@@ -47,6 +48,7 @@ MAX_FEE_WALK = 1_024
 # EIP-55 costs a keccak per address, and the same few addresses (a token, its users)
 # fill every log and receipt: eth_getLogs spent most of its time here before
 checksum_hex = functools.lru_cache(maxsize=8192)(_checksum_hex)
+checksum = functools.lru_cache(maxsize=8192)(_checksum)  # a block's miner, a tx's to
 
 
 @dataclass(frozen=True)

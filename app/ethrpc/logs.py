@@ -36,7 +36,7 @@ def find_logs(chain: Chain, max_blocks: int, max_results: int, filt: Any) -> lis
             for i, lg in enumerate(t.logs):
                 if addrs and lg.get("address", "").lower() not in addrs:
                     continue
-                if not _topics_match(want, lg.get("topics", "")):
+                if want and not _topics_match(want, lg.get("topics", "")):
                     continue
                 if len(out) >= max_results:
                     raise RpcError(
