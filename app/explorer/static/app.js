@@ -66,6 +66,13 @@ async function route() {
     if (mine !== drawing) return;
     view.setAttribute("data-route", hash);
     view.setAttribute("data-ready", page || "home");
+    // the first page drawn with data: a mark in the frame that paints it (the benchmark's
+    // "time to first render", scripts/bench/explorer.py, counts from navigation start)
+    if (!performance.getEntriesByName("explorer:first-render").length) {
+      requestAnimationFrame(() => {
+        if (!performance.getEntriesByName("explorer:first-render").length) performance.mark("explorer:first-render");
+      });
+    }
     document.title = `VCoin explorer · ${page || "home"}${arg1 ? " " + arg1 : ""}`;
   } catch (e) {
     if (mine !== drawing) return;
