@@ -86,6 +86,8 @@ class _Loader:
 
     def block_txs(self, heights: Iterable[int]) -> Iterator[tuple[int, int]]:
         for h in heights:
+            if self.blocks.tx(h, 0) is None:
+                continue  # an empty block: no results to decode (most of a quiet chain's)
             res = self.results(h)
             if res is not None:
                 for i in range(len(res["txs_results"])):
