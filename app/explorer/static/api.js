@@ -14,8 +14,10 @@ function endpoint(e) {
 }
 
 export async function loadConfig() {
-  const r = await fetch("config.json", { cache: "no-store" });
-  cfg = await r.json();
+  // index.html starts the fetch before the modules load; fetched here if that failed
+  cfg = await (window.explorerConfig || Promise.reject()).catch(() =>
+    fetch("config.json", { cache: "no-store" }).then((r) => r.json()),
+  );
   rpcUrl = endpoint(cfg.rpc);
   ethUrl = endpoint(cfg.jsonrpc);
   return cfg;

@@ -70,11 +70,12 @@ function txRow(t) {
 }
 
 export async function renderHome(view) {
+  const figures = stats(); // needs no height: asked while status answers
   const status = await rpc("status");
   const top = Number(status.sync_info.latest_block_height);
   const lo = Math.max(1, top - CHART_BLOCKS + 1);
   const [st, metas, results, txs] = await Promise.all([
-    stats(),
+    figures,
     blockMetas(lo, top),
     blockResults(lo, top),
     txSearch(`tx.height>=${Math.max(1, top - 5000)}`, 15),
