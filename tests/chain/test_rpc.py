@@ -251,6 +251,10 @@ def test_tx_search_queries_paging_and_order(url: str, client: NodeClient) -> Non
     at_height = search(f"tx.height={heights[0]}")
     assert sent[0].hash in [t["hash"] for t in at_height["txs"]]
     assert all(t["height"] == str(heights[0]) for t in at_height["txs"])
+    # a height range alone (read block by block, empty blocks skipped): every tx in it
+    span = search(f"tx.height>={heights[0] - 3} AND tx.height<={heights[-1]}", per_page="100")
+    assert {s.hash for s in sent} <= {t["hash"] for t in span["txs"]}
+    assert all(heights[0] - 3 <= int(t["height"]) <= heights[-1] for t in span["txs"])
     later = search(f"transfer.recipient='{to.bech32}' AND tx.height>{heights[0]}")
     assert [t["hash"] for t in later["txs"]] == [s.hash for s in sent if s.height > heights[0]]
     page2 = search(f"transfer.recipient='{to.bech32}'", page="2", per_page="1")
