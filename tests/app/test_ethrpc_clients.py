@@ -108,7 +108,8 @@ def run_client(node: Node, key: LocalAccount, argv: list[str]) -> subprocess.Com
             argv, cwd=CLIENTS, env=env, capture_output=True, text=True, timeout=TIMEOUT
         )
     except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else ""
+        raw = e.stdout or ""
+        out = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         pytest.fail(f"{' '.join(argv)} ran past {TIMEOUT} s:\n{out[-TAIL:]}")
 
 
