@@ -18,21 +18,19 @@ runs in a worker thread and the event loop stays free.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from app.ethrpc import hexio
 from app.ethrpc.hexio import RpcError
 from app.ethrpc.methods import EthApi, EthRpcLimits
 from chain.rpc import jsonbody
-from chain.rpc.guard import Guard, request_id
+from chain.rpc.guard import ASGIApp, Guard, Receive, Scope, Send, request_id
 
 if TYPE_CHECKING:
     from app.node import Node
@@ -48,10 +46,6 @@ def _reply(rid: Any, result: Any = None, error: RpcError | None = None) -> dict[
     else:
         out["result"] = result
     return out
-
-
-def _json(body: bytes, status: int = 200) -> Response:
-    return Response(body, status_code=status, media_type="application/json")
 
 
 def _guard_body(status: int, message: str) -> bytes:
@@ -153,36 +147,86 @@ class EthRpcService:
         return None if notification else out
 
 
-def build_ethrpc_app(node: Node, limits: EthRpcLimits | None = None) -> Starlette:
-    """A plain Starlette app: FastAPI's routing layer cost about 50 CPU-µs a request,
-    an eighth of what eth_blockNumber costs over HTTP (390 -> 335 µs, an A/B in one
-    process; see scripts/bench/README.md)."""
-    svc = EthRpcService(node, limits or limits_of(node))
+class EthRpcApp:
+    """The ASGI app: ``POST /`` answered by ``EthRpcService`` in a worker thread (the
+    loop's executor, with the request's context, so its id reaches the log), ``GET /``
+    a JSON-RPC error saying to POST, 405 for other methods and 404 for other paths.
 
-    async def jsonrpc(request: Request) -> Response:
-        body = await request.body()
-        out = await run_in_threadpool(svc.answer, body)
-        return _json(out) if out else Response(status_code=200)
+    A raw ASGI callable: Starlette's routing, request and response objects and anyio's
+    thread pool cost about 90 of the 340 CPU-µs an ``eth_blockNumber`` took over HTTP
+    (an A/B in one process; scripts/bench/jsonrpc.py measures the node)."""
 
-    async def index(request: Request) -> Response:
-        err = RpcError(
-            hexio.INVALID_REQUEST, "this is the Ethereum JSON-RPC: POST JSON-RPC 2.0 requests here"
+    def __init__(self, svc: EthRpcService) -> None:
+        self.svc = svc
+        self.state = SimpleNamespace(ethrpc=svc)
+        guarded = Guard(
+            self._serve,
+            name="jsonrpc",
+            max_body_bytes=svc.limits.max_body_bytes,
+            error_body=_guard_body,
         )
-        return _json(jsonbody.dumps(_reply(None, error=err)), 405)
+        # browser dapps and the explorer (served on the REST port) call from other origins
+        self._app: ASGIApp = CORSMiddleware(
+            guarded, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"]
+        )
 
-    app = Starlette(
-        routes=[Route("/", jsonrpc, methods=["POST"]), Route("/", index, methods=["GET"])]
-    )
-    app.state.ethrpc = svc
-    app.add_middleware(
-        Guard, name="jsonrpc", max_body_bytes=svc.limits.max_body_bytes, error_body=_guard_body
-    )
-    # browser dapps and the explorer (served on the REST port) call from other origins
-    app.add_middleware(
-        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"]
-    )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
-    return app
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope.get("path", "/") != "/":
+            await _send(send, 404, b"Not Found", b"text/plain; charset=utf-8")
+            return
+        method = scope.get("method")
+        if method in ("GET", "HEAD"):
+            err = RpcError(
+                hexio.INVALID_REQUEST,
+                "this is the Ethereum JSON-RPC: POST JSON-RPC 2.0 requests here",
+            )
+            body = jsonbody.dumps(_reply(None, error=err))
+            await _send(send, 405, b"" if method == "HEAD" else body, length=len(body))
+            return
+        if method != "POST":
+            await _send(send, 405, b"Method Not Allowed", b"text/plain; charset=utf-8", allow=True)
+            return
+        chunks = []
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        ctx = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(None, ctx.run, self.svc.answer, b"".join(chunks))
+        await _send(send, 200, out)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = b"application/json",
+    *,
+    length: int | None = None,
+    allow: bool = False,
+) -> None:
+    headers = [(b"content-length", str(len(body) if length is None else length).encode())]
+    if body or length:
+        headers.append((b"content-type", content_type))
+    if allow:
+        headers.append((b"allow", b"GET, HEAD, POST"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_ethrpc_app(node: Node, limits: EthRpcLimits | None = None) -> EthRpcApp:
+    """The JSON-RPC app, behind the Guard (body limit, request ids, last-resort errors)
+    and CORS; ``.state.ethrpc`` is its ``EthRpcService``."""
+    return EthRpcApp(EthRpcService(node, limits or limits_of(node)))
 
 
 def limits_of(node: Node) -> EthRpcLimits:
