@@ -67,6 +67,7 @@ VCN = 10**18
 # init code: MSTORE(0, 42); LOG1(offset 0, size 32, topic 7); STOP
 LOG_INIT = bytes.fromhex("602a600052600760206000a100")
 ETH_KEY = "0x" + "5e" * 32
+BUSY_WINDOW = 5_000  # the home page's latest txs come from the last 5,000 blocks
 
 
 @dataclass
@@ -94,6 +95,8 @@ class Activity:
         self.nonce = 0
         self.count: Counter[str] = Counter()
         self.turn = 0
+        self.node = node
+        self.filler: list[Any] | None = None
 
     def eth_call(self, method: str, *params: Any) -> Any:
         body = httpx.post(
@@ -140,6 +143,26 @@ class Activity:
         self.nonce += 1
         self.count["EVM txs"] += 1
 
+    def fill(self, n: int) -> None:
+        """``n`` bank sends into the mempool at once, as ``broadcast_tx_sync`` puts them
+        (signed here with a fixed gas: no simulation per tx)."""
+        faucet, to = dev_key("faucet"), dev_key("worker1").bech32
+        if self.filler is None:
+            acc = self.client.account(faucet.bech32)
+            assert acc is not None
+            self.filler = [acc, acc.sequence]
+        acc, seq = self.filler
+        coin = [Coin(denom="avcn", amount="1")]
+        for _ in range(n):
+            msg = MsgSend(from_address=faucet.bech32, to_address=to, amount=coin)
+            raw = self.client.build_tx(faucet, [msg], gas=100_000, account=acc, sequence=seq)
+            r = self.node.mempool.check_and_add(raw)
+            if not r.ok:
+                raise RuntimeError(f"a filler send was refused: {r.log}")
+            seq += 1
+        self.filler[1] = seq
+        self.count["filler sends"] += n
+
     def next(self) -> None:
         """One tx, in turn: two sends, a posted job, an EVM tx."""
         kind = self.turn % 4
@@ -160,8 +183,9 @@ def activity_heights(blocks: int) -> set[int]:
 
 
 @contextmanager
-def chain(blocks: int, parent: str | None) -> Iterator[Built]:
-    """A node in this process at height ``blocks``, serving; its home removed after."""
+def chain(blocks: int, parent: str | None, busy: int = 0) -> Iterator[Built]:
+    """A node in this process at height ``blocks``, serving; its home removed after.
+    With ``busy``, each of the last 5,000 blocks holds that many more bank sends."""
     home = Path(tempfile.mkdtemp(prefix="vcoin-explorer-bench-", dir=parent))
     try:
         write_genesis(home, genesis_doc())
@@ -182,14 +206,16 @@ def chain(blocks: int, parent: str | None) -> Iterator[Built]:
             driver = node.driver
             assert driver is not None
             act = Activity(node)
-            busy = activity_heights(blocks)
+            busy_at, fill = activity_heights(blocks), busy
             t0 = time.perf_counter()
             last = t0
             for h in range(1, blocks + 1):
                 if h == 2:
                     act.fund_eth()
-                elif h in busy:
+                elif h in busy_at:
                     act.next()
+                if fill and h > blocks - BUSY_WINDOW:
+                    act.fill(fill)
                 driver.produce_block()
                 if h % 10_000 == 0 or h == blocks:
                     now = time.perf_counter()
@@ -266,6 +292,13 @@ def main() -> int:
     p.add_argument(
         "--dir", help="where the temporary homes go (default /dev/shm where there is one)"
     )
+    p.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="K",
+        help="K more bank sends in each of the last 5,000 blocks of both chains (0)",
+    )
     args = p.parse_args()
     blocks = 10_000 if args.quick else args.blocks
     parent = args.dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
@@ -273,7 +306,7 @@ def main() -> int:
     results: dict[int, dict[str, Any]] = {}
     for n in (SMALL, blocks):
         print(f"== a chain of {n:,} blocks (home under {parent or tempfile.gettempdir()})")
-        with chain(n, parent) as built:
+        with chain(n, parent, args.busy) as built:
             txs = ", ".join(f"{v} {k}" for k, v in sorted(built.txs.items()))
             print(
                 f"built in {built.seconds:.1f} s ({built.seconds / n * 1000:.2f} ms/block); "

@@ -33,6 +33,17 @@ export function eventsOf(res) {
   return [...txs, ...(res.finalize_block_events || [])];
 }
 
+// The newest `n` txs of the last 5,000 blocks: the last 10 blocks first (a busy chain's
+// txs are all there: tx_search reads every tx of its range before it pages), then the rest
+// of the window when they hold fewer (a quiet chain: the node skips its empty blocks).
+export async function latestTxs(top, n) {
+  const near = Math.max(1, top - 9);
+  const recent = await txSearch(`tx.height>=${near}`, n);
+  if (recent.length >= n || near === 1) return recent;
+  const older = await txSearch(`tx.height>=${Math.max(1, top - 5000)} AND tx.height<${near}`, n - recent.length);
+  return [...recent, ...older];
+}
+
 export async function stats() {
   const [supply, minted, jobStats, queued, workers, oracles] = await Promise.all([
     rest(`/cosmos/bank/v1beta1/supply/by_denom?denom=${config().denom}`).catch(() => null),
@@ -78,7 +89,7 @@ export async function renderHome(view) {
     figures,
     blockMetas(lo, top),
     blockResults(lo, top),
-    txSearch(`tx.height>=${Math.max(1, top - 5000)}`, 15),
+    latestTxs(top, 15),
   ]);
   const cards = [
     card("Height", esc(top), "height"),
