@@ -4,8 +4,8 @@
 ``/openapi.json``, Swagger UI at ``/docs``, Prometheus at ``/metrics``.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations, and
+# those name dependencies local to create_app.
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -116,13 +116,19 @@ def _bearer(request: Request) -> str:
 
 
 def create_app(
-    cfg: GatewayConfig, *, store: Store | None = None, node: NodeClient | None = None
+    cfg: GatewayConfig,
+    *,
+    store: Store | None = None,
+    node: NodeClient | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
+    """The API over ``cfg``'s store and node (or those given); ``clock`` (seconds since
+    the epoch) decides nonce, message and token expiry."""
     metrics = GatewayMetrics()
     store = store or open_store(cfg.database_url)
     node = node or NodeClient(cfg.rpc, timeout=10.0)
     chain = Chain(cfg, node)
-    auth = Auth(cfg, store, metrics, chain.chain_id)
+    auth = Auth(cfg, store, metrics, chain.chain_id, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -229,7 +235,7 @@ def create_app(
 
     @app.delete("/v1/keys/{key_id}", tags=["keys"])
     def revoke_key(key_id: str, s: Annotated[Session, Depends(session)]) -> dict[str, Any]:
-        if not store.revoke_key(s.address, key_id, int(time.time())):
+        if not store.revoke_key(s.address, key_id, int(clock())):
             raise ApiError(404, f"you have no live key {key_id!r}", "key_not_found")
         metrics.keys.labels("revoked").inc()
         return {"id": key_id, "object": "api_key", "deleted": True}
