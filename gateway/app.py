@@ -169,8 +169,8 @@ def create_app(
         async def dep(request: Request) -> ApiKeyRow:
             key = _bearer(request)
             client = request.client.host if request.client else "unknown"
-            auth.client_locked_out(client)  # before any lookup: a flood costs no I/O
-            row = await run_in_threadpool(auth.check_key, key, client)
+            async with auth.client_gate(client):  # a flood of bad keys costs no lookups
+                row = await run_in_threadpool(auth.check_key, key, client)
             auth.admit(row, scope)
             return row
 

@@ -12,18 +12,20 @@ An API key is ``vk_<id>_<secret>``: ``id`` (12 hex) finds the row, the store kee
 only ``sha256(key)``. A request that shows one is checked in this order: the
 client's failure budget (``bad_key_limit`` failed keys a minute per client address:
 past it, 429 before any lookup, so a flood of bad keys costs no database work and
-does not slow other clients), the key (401 unknown, wrong or revoked: read from
-the store on every request, so a revoke holds at once on every instance), the
-scope (403), then the key's own rate limit (429).
+does not slow other clients; ``Auth.client_gate``), the key (401 unknown, wrong
+or revoked: read from the store on every request, so a revoke holds at once on
+every instance), the scope (403), then the key's own rate limit (429).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from chain import crypto
@@ -87,6 +89,9 @@ class Auth:
         self._secret = cfg.secret()
         self.key_buckets = Buckets(60.0)
         self.failure_buckets = Buckets(60.0)
+        self._gates: dict[str, asyncio.Condition] = {}
+        self._inflight: dict[str, int] = {}
+        self._waiting: dict[str, int] = {}
 
     # -- sign-in ---------------------------------------------------------------
     def challenge(self, address: str) -> dict[str, object]:
@@ -206,23 +211,60 @@ class Auth:
         self.metrics.keys.labels("created").inc()
         return key, row
 
-    def client_locked_out(self, client: str) -> None:
-        """429 when ``client`` spent its failed-key budget (no lookup is made)."""
-        if self.failure_buckets.empty(client, self.cfg.bad_key_limit):
-            self.metrics.rate_limited.labels("client").inc()
-            raise ApiError(
-                429,
-                "too many failed authentications from this address; slow down",
-                "too_many_failed_authentications",
-                headers={"Retry-After": "60"},
-            )
+    @asynccontextmanager
+    async def client_gate(self, client: str) -> AsyncIterator[None]:
+        """Hold one of ``client``'s failure tokens while its key is looked up.
+
+        At most as many lookups as the client has failure tokens left run at once
+        (the rest wait their turn, a few milliseconds each); with none left the answer
+        is 429 before any lookup. So a burst of bad keys costs at most
+        ``bad_key_limit`` lookups a minute, and a client whose keys are good is
+        never refused for sending many at once."""
+        cap = self.cfg.bad_key_limit
+        cond = self._gates.get(client)
+        if cond is None:
+            cond = self._gates[client] = asyncio.Condition()
+        async with cond:
+            while True:
+                tokens = self.failure_buckets.level(client, cap)
+                if tokens < 1.0:
+                    self._drop_gate(client, cond)
+                    self.metrics.rate_limited.labels("client").inc()
+                    raise ApiError(
+                        429,
+                        "too many failed authentications from this address; slow down",
+                        "too_many_failed_authentications",
+                        headers={"Retry-After": str(max(1, round(60 / cap)))},
+                    )
+                if self._inflight.get(client, 0) < int(tokens):
+                    self._inflight[client] = self._inflight.get(client, 0) + 1
+                    break
+                self._waiting[client] = self._waiting.get(client, 0) + 1
+                try:
+                    await cond.wait()
+                finally:
+                    self._waiting[client] -= 1
+        try:
+            yield
+        finally:
+            async with cond:
+                self._inflight[client] -= 1
+                cond.notify_all()
+                self._drop_gate(client, cond)
+
+    def _drop_gate(self, client: str, cond: asyncio.Condition) -> None:
+        if not self._inflight.get(client) and not self._waiting.get(client):
+            self._inflight.pop(client, None)
+            self._waiting.pop(client, None)
+            if self._gates.get(client) is cond:
+                del self._gates[client]
 
     def check_key(self, key: str, client: str) -> ApiKeyRow:
         """The live key row for ``key``, or 401 (counted against ``client``)."""
         row = None
-        parts = key.split("_")
-        if len(parts) == 3 and key.startswith(KEY_PREFIX) and len(parts[1]) == 12:
-            row = self.store.get_key(parts[1])
+        key_id, sep, secret = key.removeprefix(KEY_PREFIX).partition("_")
+        if key.startswith(KEY_PREFIX) and sep and secret and len(key_id) == 12:
+            row = self.store.get_key(key_id)
         reason = ""
         if row is None or not hmac.compare_digest(row.key_hash, key_hash(key)):
             reason = "unknown"

@@ -46,7 +46,7 @@ class Buckets:
         wait = 0.0 if ok else (1.0 - tokens) * self.period_s / max(capacity, 1)
         return ok, wait
 
-    def empty(self, key: str, capacity: int) -> bool:
-        """Whether ``key`` has no token left (without taking one)."""
+    def level(self, key: str, capacity: int) -> float:
+        """The tokens ``key`` has now (without taking one)."""
         with self._lock:
-            return key in self._b and self._level(key, capacity, self._clock()) < 1.0
+            return self._level(key, capacity, self._clock())
