@@ -40,6 +40,7 @@ import io
 import json
 import os
 import pstats
+import signal
 import subprocess
 import sys
 import tempfile
@@ -191,11 +192,18 @@ def hardhat_env() -> dict[str, str]:
 
 
 def start_hardhat(port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    argv = ["npx", "--no-install", "hardhat", "node", "--hostname", "127.0.0.1"]
+    # `npx hardhat node` as a user runs it, but the bin itself: npx's child outlived npx
+    # when npx alone was stopped; a session of its own, so that stop_hardhat ends all
+    argv = [str(CLIENTS / "node_modules" / ".bin" / "hardhat"), "node", "--hostname", "127.0.0.1"]
     argv += ["--port", str(port)]
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
-            argv, cwd=CLIENTS, stdout=out, stderr=subprocess.STDOUT, env=hardhat_env()
+            argv,
+            cwd=CLIENTS,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=hardhat_env(),
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -208,8 +216,22 @@ def start_hardhat(port: int, log_path: Path) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    proc.kill()
+    stop_hardhat(proc)
     raise SystemExit(f"npx hardhat node did not answer in 90 s: {log_path.read_text()[-2000:]}")
+
+
+def stop_hardhat(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to its process group, then SIGKILL after 20 s."""
+    for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def build_hardhat(url: str, rounds: int, log: Callable[[str], None]) -> list[int]:
@@ -472,11 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
         finally:
-            hh.terminate()
-            try:
-                hh.wait(20)
-            except subprocess.TimeoutExpired:
-                hh.kill()
+            stop_hardhat(hh)
             if vc is not None:
                 vc.stop(30)
         if a.profile:
