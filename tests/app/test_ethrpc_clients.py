@@ -16,11 +16,13 @@ it); then they fail.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -38,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 CLIENTS = REPO / "tests" / "app" / "ethclients"
 SETUP = REPO / "scripts" / "setup-ethclients"
 CHAIN_ID = 0x5643
+OZ_BYTECODE = json.loads((REPO / "contracts/build/OZToken.json").read_text())["bytecode"]
 TIMEOUT = 180  # s for one client's run (Hardhat's start-up alone takes a few seconds)
 TAIL = 12_000  # characters of a client's output in a failure message
 
@@ -65,7 +68,7 @@ def npm_ready() -> None:
 
 
 @pytest.fixture(scope="module")
-def node(npm_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     with inproc_node(tmp_path_factory.mktemp("ethclients")) as n:
         yield n
 
@@ -121,17 +124,17 @@ def _passes(r: subprocess.CompletedProcess[str], argv: list[str], tests: int) ->
     assert "# skipped 0\n" in r.stdout and "# todo 0\n" in r.stdout, out
 
 
-def test_ethers_v6(node: Node) -> None:
+def test_ethers_v6(npm_ready: None, node: Node) -> None:
     argv = ["node", "--test", "--test-reporter=tap", "test/ethers.test.mjs"]
     _passes(run_client(node, funded_key(node), argv), argv, 2)
 
 
-def test_viem(node: Node) -> None:
+def test_viem(npm_ready: None, node: Node) -> None:
     argv = ["node", "--test", "--test-reporter=tap", "test/viem.test.mjs"]
     _passes(run_client(node, funded_key(node), argv), argv, 3)
 
 
-def test_hardhat_run_deploys_and_calls_a_prebuilt_contract(node: Node) -> None:
+def test_hardhat_run_deploys_and_calls_a_prebuilt_contract(npm_ready: None, node: Node) -> None:
     key = funded_key(node)
     argv = ["npx", "--no-install", "hardhat", "run", "--no-compile", "--network", "vcoin"]
     argv.append("scripts/deploy.js")
@@ -142,3 +145,29 @@ def test_hardhat_run_deploys_and_calls_a_prebuilt_contract(node: Node) -> None:
     # the deploy and the transfer came from the configured account
     nonce = EthApi(node).call("eth_getTransactionCount", [key.address, "latest"])
     assert int(nonce, 16) == 2, out
+
+
+def test_get_logs_from_block_zero_starts_at_the_first_block(node: Node) -> None:
+    """ethers' and viem's ``fromBlock: 0`` (the chain starts at 1): once answered with
+    nothing; a range that ends below block 1 holds nothing."""
+    key = funded_key(node)
+    api = EthApi(node)
+    deploy = OZ_BYTECODE + (10**18).to_bytes(32, "big").hex()
+    tx = {"chainId": CHAIN_ID, "nonce": 0, "gas": 2_000_000, "value": 0, "data": deploy}
+    tx.update(type=2, maxFeePerGas=100 * 10**9, maxPriorityFeePerGas=10**9)
+    raw = bytes(key.sign_transaction(tx).raw_transaction)
+    h = api.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+    wait_for("the deploy", lambda: api.call("eth_getTransactionReceipt", [h]) is not None, 30)
+    rc = api.call("eth_getTransactionReceipt", [h])
+    assert rc["status"] == "0x1" and len(rc["logs"]) == 1  # the mint's Transfer
+    token = rc["contractAddress"]
+
+    def logs(frm: str, to: str) -> list[Any]:
+        out: list[Any] = api.call(
+            "eth_getLogs", [{"address": token, "fromBlock": frm, "toBlock": to}]
+        )
+        return out
+
+    assert logs("0x0", "latest") == logs("earliest", "latest") == rc["logs"]
+    assert logs("0x0", rc["blockNumber"]) == rc["logs"]
+    assert logs("0x0", "0x0") == []
