@@ -2,10 +2,10 @@
 """The explorer home page's time to first render in Chromium on a long chain (issue 14).
 
 Builds a solo chain of ``--blocks`` blocks (100,000; ``--quick``: 10,000) and one of
-100 blocks, each in a temporary home (on ``/dev/shm`` where there is one: RocksDB's
-synced writes on a tmpfs cost nothing, so the build takes minutes, not a quarter of an
-hour; the chain and what the node reads are the same). The node runs in this process
-with its servers up; its solo driver's block loop waits (a block period of days) and
+100 blocks, each in a temporary home (on ``/dev/shm`` where there is one, ``--dir``
+for another place: RocksDB's synced writes on a tmpfs cost nothing, so 100k blocks take
+a minute, not ten; the chain and what the node reads are the same). The node runs in
+this process with its servers up; its solo driver's block loop waits (a block period of days) and
 this script makes each block by the driver's own ``produce_block``, the step the loop
 runs. Blocks are empty but for some real activity, spread evenly and thicker in the
 last blocks: bank sends, posted jobs and EVM contract creations (signed by a funded
@@ -20,8 +20,9 @@ with its data (the figures, the latest blocks and txs, and the charts over the l
 60 blocks): the frame that paints them. Target: the cold median at ``--blocks`` ≤ 1 s.
 The node makes no blocks while the page loads, so each load reads the same chain.
 
-    .venv/bin/python scripts/bench/explorer.py            # 100k blocks (~5 min to build)
+    .venv/bin/python scripts/bench/explorer.py            # 100k blocks (~1 min to build)
     .venv/bin/python scripts/bench/explorer.py --quick    # 10k blocks
+    .venv/bin/python scripts/bench/explorer.py --busy 10  # + 10 sends a block, last 5,000
 
 The exit status is 0 only when the target is met. Needs ``scripts/setup-browser``.
 """
