@@ -15,7 +15,9 @@ and closes the store.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -50,9 +52,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     app = create_app(cfg)
     host, _, port = cfg.listen.rpartition(":")
     log.info("listening on http://%s (docs /docs, metrics /metrics)", cfg.listen)
-    # uvicorn turns SIGTERM and SIGINT into a graceful shutdown: no new connections,
-    # running requests finish, then the app's lifespan closes the store.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=int(port),
@@ -60,6 +60,21 @@ def cmd_start(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+
+    # SIGTERM or Ctrl-C: stop taking connections, let running requests finish, then the
+    # app's lifespan closes the store; exit 0 (uvicorn's own handlers re-raise the signal
+    # once done, which would end the process with -15). A second signal exits at once.
+    def on_signal(signum: int, _frame: object) -> None:
+        if server.should_exit:
+            server.force_exit = True
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        server.should_exit = True
+
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.run()
     log.info("stopped")
     return 0
 
