@@ -7,6 +7,7 @@ in the tree (module level, inside functions, under TYPE_CHECKING).
     compute/  job spec, runtime and sandbox: imports no chain-side package
     oracle/   verification: uses compute's public functions, never worker/
     worker/   the GPU agent: never the oracle
+    gateway/  the user API beside a node: reaches the chain as a client (chain/ only)
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TOP = ("chain", "modules", "app", "compute", "oracle", "worker", "genesis")
+TOP = ("chain", "modules", "app", "compute", "oracle", "worker", "genesis", "gateway")
 
 # package -> top-level packages of this repository it must not import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "chain": ("modules", "app", "compute", "oracle", "worker", "genesis"),
-    "modules": ("app", "compute", "oracle", "worker", "genesis"),
-    "compute": ("chain", "modules", "app", "oracle", "worker", "genesis"),
-    "oracle": ("worker", "app"),
-    "worker": ("oracle", "app"),
+    "chain": ("modules", "app", "compute", "oracle", "worker", "genesis", "gateway"),
+    "modules": ("app", "compute", "oracle", "worker", "genesis", "gateway"),
+    "compute": ("chain", "modules", "app", "oracle", "worker", "genesis", "gateway"),
+    "oracle": ("worker", "app", "gateway"),
+    "worker": ("oracle", "app", "gateway"),
+    "gateway": ("modules", "app", "compute", "oracle", "worker", "genesis"),
 }
 
 
@@ -111,6 +113,7 @@ def test_the_tree_keeps_its_layers() -> None:
         ("chain/rpc/x.py", "from chain.node import Node\n"),
         ("chain/rest/x.py", "def f():\n    from chain.baseapp import BaseApp\n"),
         ("chain/rpc/websocket.py", "from chain.rpc.server import reply\n"),
+        ("gateway/x.py", "from modules.authz import queries\n"),
     ],
 )
 def test_the_check_catches_each_kind_of_violation(tmp_path: Path, path: str, source: str) -> None:
