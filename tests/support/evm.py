@@ -52,6 +52,19 @@ def contract(name: str, address: str | None = None) -> Contract:
     return W3.eth.contract(address=Web3.to_checksum_address(address), abi=a["abi"])
 
 
+class StatelessStandIn:
+    """The state a py-evm computation is made over, for tests of opcodes that never
+    read it (stack, memory and code only): it answers the constructor only."""
+
+    coinbase = b"\x00" * 20
+
+    def mark_address_warm(self, address: bytes) -> None:
+        pass
+
+    def is_address_warm(self, address: bytes) -> bool:
+        return False
+
+
 class Evm:
     def __init__(self, chain: Chain) -> None:
         self.chain = chain

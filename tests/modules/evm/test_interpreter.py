@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from modules.evm.executor import VCoinComputation
 from modules.evm.interpreter import FastStack, fast_opcodes, fixed_gas_table, jumpdests
+from tests.support.evm import StatelessStandIn
 
 BASE = CancunComputation.opcodes
 FAST = fast_opcodes(BASE)
@@ -39,24 +40,11 @@ def test_the_fast_table_replaces_the_common_opcodes_at_their_own_gas() -> None:
     assert fixed_gas_table(FAST) is table  # kept per table
 
 
-class _StatelessStandIn:
-    """The state a computation is made over; the opcodes under test never read it
-    (stack, memory and code only), so this stand-in answers the constructor only."""
-
-    coinbase = b"\x00" * 20
-
-    def mark_address_warm(self, address: bytes) -> None:
-        pass
-
-    def is_address_warm(self, address: bytes) -> bool:
-        return False
-
-
 def _computation(code: bytes, stack: list[Any], memory: bytes, fast: bool) -> Any:
     msg = Message(gas=10**6, to=Address(b"\x01" * 20), sender=Address(b"\x02" * 20), value=0,
                   data=b"", code=code)  # fmt: skip
     ctx = CancunTransactionContext(gas_price=0, origin=Address(b"\x02" * 20))
-    c = CancunComputation(_StatelessStandIn(), msg, ctx)  # type: ignore[arg-type]
+    c = CancunComputation(StatelessStandIn(), msg, ctx)  # type: ignore[arg-type]
     if fast:
         c._stack = FastStack()
     c._stack.values.extend(stack)

@@ -20,28 +20,16 @@ from hypothesis import strategies as st
 
 from modules.evm.executor import VCoinComputation
 from modules.evm.interpreter import memory_cost, run_opcodes
+from tests.support.evm import StatelessStandIn
 
 WORD = 2**256
-
-
-class _StatelessStandIn:
-    """The state a computation is made over; the programs here never read it
-    (stack, memory and code only), so this stand-in answers the constructor only."""
-
-    coinbase = b"\x00" * 20
-
-    def mark_address_warm(self, address: bytes) -> None:
-        pass
-
-    def is_address_warm(self, address: bytes) -> bool:
-        return False
 
 
 def _computation(cls: Any, code: bytes, gas: int, memory: bytes = b"") -> Any:
     msg = Message(gas=gas, to=Address(b"\x01" * 20), sender=Address(b"\x02" * 20), value=0,
                   data=b"", code=code)  # fmt: skip
     ctx = CancunTransactionContext(gas_price=0, origin=Address(b"\x02" * 20))
-    c = cls(_StatelessStandIn(), msg, ctx)
+    c = cls(StatelessStandIn(), msg, ctx)
     c._memory._bytes = bytearray(memory)
     return c
 
