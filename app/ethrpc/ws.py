@@ -54,7 +54,7 @@ from app.ethrpc import hexio
 from app.ethrpc.blocks import block_json, log_json
 from app.ethrpc.hexio import RpcError, hexdata, invalid
 from app.ethrpc.logs import addresses, topics
-from app.ethrpc.server import EthRpcService, limits_of
+from app.ethrpc.server import EthRpcService, _reply, limits_of
 from chain.rpc import jsonbody
 
 if TYPE_CHECKING:
@@ -425,15 +425,6 @@ class Session:
         if len(p) != 1 or not isinstance(p[0], str):
             raise invalid("eth_unsubscribe takes 1 parameter: the subscription id (a string)")
         return self.subs.pop(p[0].lower(), None) is not None
-
-
-def _reply(rid: Any, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"jsonrpc": "2.0", "id": rid}
-    if error is not None:
-        out["error"] = error.to_json()
-    else:
-        out["result"] = result
-    return out
 
 
 def build_ws_app(node: Node, svc: EthRpcService | None = None) -> FastAPI:
