@@ -1,0 +1,288 @@
+"""The web console (``/explorer/console.html``) in headless Chromium, with a stand-in
+for MetaMask.
+
+One node in this process (marketplace genesis, every result sampled) with a registered,
+bonded worker and an oracle; a thread of this test plays both: it claims each queued job,
+submits a result with a signed receipt and attests it, so a job the page posts settles.
+The page loads the TypeScript SDK's browser bundle, built fresh here by
+``sdk/js/scripts/bundle.mjs`` (after ``scripts/setup-sdk-js``). Chromium (Debian's, driven
+by playwright-core, ``tests/app/browser/console.mjs``) gets ``tests/app/browser/eip1193.js``
+as ``window.ethereum``: a test EIP-1193 provider holding a known, funded Ethereum key that
+signs in the page and forwards to the node's JSON-RPC. The page connects it (switching it
+to chain 0x5643 after adding the chain), sends VCN through it by ``eth_sendTransaction``,
+imports a dev key (hex), posts a job with it and shows the job's state until "settled",
+and bonds that key as a worker. Screenshots go to ``$VCOIN_TEST_ARTIFACTS/console``
+(default ``.test-artifacts/console``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nacl.signing import SigningKey
+
+from app.node import Node
+from chain.client import NodeClient
+from chain.crypto import PrivateKey, to_bech32
+from modules.bank.msgs import MsgSend
+from modules.jobs import msgs as jm
+from modules.jobs import receipt
+from modules.staking.msgs import Coin, MsgBond
+from modules.verification import attestation
+from modules.verification import msgs as vm
+from tests.app.test_explorer_browser import BROWSER_DIR, ROOT, SAMPLE_ALL, chromium_path
+from tests.app.test_explorer_browser import needs_browser as needs_browser
+from tests.support.chain import test_key
+from tests.support.genesis import h32, market_genesis, weights_of
+from tests.support.market import oracle_key
+from tests.support.nodes import inproc_node
+
+VCN = 10**18
+IMAGE = "sha256:" + "ce" * 32
+ETH_SECRET = h32("console-browser-eth-key")
+
+
+@dataclass
+class Market:
+    node: Node
+    rest: str
+    client: NodeClient
+    eth_hex: str  # the stand-in wallet's account, 0x…
+    dev: PrivateKey  # imported into the page as hex
+    worker: str  # vcoin1…, the worker the thread plays
+    served: list[int]  # job ids the worker thread took
+
+
+def _send(client: NodeClient, key: PrivateKey, *msgs: Any) -> Any:
+    return client.send_tx(key, list(msgs), gas="auto")
+
+
+def _serve_one(
+    client: NodeClient, worker: PrivateKey, oracle: PrivateKey, sk: SigningKey, job_id: int
+) -> None:
+    """Claim ``job_id``, submit a result with a signed receipt, attest "pass" once sampled."""
+    _send(client, worker, jm.MsgClaimJob(worker=worker.bech32, job_id=job_id))
+    job = client.query("jobs", "job", {"id": str(job_id)})
+    chain_id = client.chain_id()
+    out = h32(f"console output {job_id}")
+    model = weights_of(job["model"])
+    inp = bytes.fromhex(job["input_hash"])
+    sig = receipt.sign(worker, chain_id, job_id, IMAGE, model, inp, out)
+    _send(
+        client,
+        worker,
+        jm.MsgSubmitResult(
+            worker=worker.bech32,
+            job_id=job_id,
+            output_hash=out.hex(),
+            artifact_ref=f"artifact://{out.hex()}",
+            compute_units=100,
+            receipt=jm.ExecutionReceipt(
+                image_digest=IMAGE,
+                model_hash=model.hex(),
+                input_hash=inp.hex(),
+                output_hash=out.hex(),
+                signature=sig,
+            ),
+        ),
+    )
+    for _ in range(150):
+        if client.query("jobs", "job", {"id": str(job_id)})["state"] == "checking":
+            break
+        threading.Event().wait(0.2)
+    evidence = h32(f"console evidence {job_id}")
+    att = attestation.sign(sk, chain_id, job_id, "pass", 9_900, evidence)
+    _send(
+        client,
+        oracle,
+        vm.MsgAttest(
+            oracle=oracle.bech32,
+            job_id=job_id,
+            verdict="pass",
+            similarity_bps=9_900,
+            evidence_hash=evidence.hex(),
+            signature=att,
+        ),
+    )
+
+
+def _worker_and_oracle(
+    rpc: str,
+    worker: PrivateKey,
+    oracle: PrivateKey,
+    sk: SigningKey,
+    stop: threading.Event,
+    served: list[int],
+) -> None:
+    with NodeClient(rpc) as client:
+        while not stop.wait(0.3):
+            for job in client.query("jobs", "jobs", {"state": "queued"})["jobs"]:
+                served.append(int(job["id"]))
+                _serve_one(client, worker, oracle, sk, int(job["id"]))
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
+    doc = market_genesis(5, merge=True, verification=SAMPLE_ALL, staking={"jail_blocks": 100_000})
+    with inproc_node(tmp_path_factory.mktemp("console"), doc, block_time_ms=200) as node:
+        rpc, rest = f"http://{node.cfg.rpc_laddr}", f"http://{node.cfg.rest_laddr}"
+        with NodeClient(rpc) as client:
+            funder, worker, oracle, dev = test_key(0), test_key(1), test_key(2), test_key(3)
+            _send(
+                client,
+                worker,
+                jm.MsgRegisterWorker(
+                    worker=worker.bech32,
+                    gpu_model="NVIDIA L4",
+                    memory_mib=24_000,
+                    gpu_count=1,
+                    task_types=["text-generation"],
+                    models=["tiny-lm"],
+                    price_floor="0",
+                    max_concurrent=2,
+                ),
+                MsgBond(
+                    address=worker.bech32,
+                    role="worker",
+                    amount=Coin(denom="avcn", amount=str(1_000 * VCN)),
+                ),
+            )
+            sk = oracle_key("console")
+            _send(
+                client,
+                oracle,
+                MsgBond(
+                    address=oracle.bech32,
+                    role="oracle",
+                    amount=Coin(denom="avcn", amount=str(10_000 * VCN)),
+                    ed25519_pubkey=bytes(sk.verify_key),
+                ),
+            )
+            from eth_account import Account
+
+            eth_hex = str(Account.from_key(ETH_SECRET).address)
+            _send(
+                client,
+                funder,
+                MsgSend(
+                    from_address=funder.bech32,
+                    to_address=to_bech32(bytes.fromhex(eth_hex[2:])),
+                    amount=[Coin(denom="avcn", amount=str(10 * VCN))],
+                ),
+            )
+            stop = threading.Event()
+            served: list[int] = []
+            t = threading.Thread(
+                target=_worker_and_oracle,
+                args=(rpc, worker, oracle, sk, stop, served),
+                daemon=True,
+            )
+            t.start()
+            try:
+                yield Market(node, rest, client, eth_hex, dev, worker.bech32, served)
+            finally:
+                stop.set()
+                t.join(30)
+
+
+def artifacts_dir() -> Path:
+    base = Path(os.environ.get("VCOIN_TEST_ARTIFACTS") or ROOT / ".test-artifacts")
+    out = base / "console"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _bundle() -> None:
+    """The SDK's browser bundle, fresh from sdk/js/src (the page imports it)."""
+    r = subprocess.run([str(ROOT / "scripts" / "setup-sdk-js")], capture_output=True, text=True)
+    assert r.returncode == 0, f"scripts/setup-sdk-js failed:\n{r.stderr[-3000:]}"
+    r = subprocess.run(
+        ["node", "scripts/bundle.mjs"], cwd=ROOT / "sdk" / "js", capture_output=True, text=True
+    )
+    assert r.returncode == 0, f"the SDK bundle failed:\n{r.stderr[-3000:]}"
+
+
+@needs_browser
+def test_console_wallet_send_job_and_bond(market: Market, tmp_path: Path) -> None:
+    m = market
+    _bundle()
+    to_hex = "0x" + h32("console-browser-recipient")[:20].hex()
+    to_bech32_ = to_bech32(bytes.fromhex(to_hex[2:]))
+    dev_bech32 = m.dev.bech32
+    plan = {
+        "url": f"{m.rest}/explorer/console.html",
+        "chromium": chromium_path(),
+        "out": str(artifacts_dir()),
+        "eth_key": ETH_SECRET.hex(),
+        "send_to": to_hex,
+        "send_to_bech32": to_bech32_,
+        "send_amount": "1.5",
+        "dev_key": m.dev.secret.hex(),
+        "dev_bech32": dev_bech32,
+        "bond_amount": "1000",
+    }
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(plan))
+    r = subprocess.run(
+        ["node", str(BROWSER_DIR / "console.mjs"), str(plan_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=BROWSER_DIR,
+    )
+    assert r.returncode == 0, f"the browser driver failed:\n{r.stderr[-4000:]}"
+    out = json.loads(r.stdout)
+    (artifacts_dir() / "console.json").write_text(json.dumps(out, indent=1))
+    assert out["errors"] == [], out["errors"]
+    steps = out["steps"]
+
+    # the wallet: asked for accounts, added chain 0x5643 when the switch said 4902, switched
+    c = steps["connected"]
+    assert c["account"].lower().startswith(m.eth_hex.lower()), c["account"]
+    assert to_bech32(bytes.fromhex(m.eth_hex[2:])) in c["account"]
+    calls = c["calls"]
+    assert calls.index("eth_requestAccounts") < calls.index("wallet_addEthereumChain")
+    assert calls.count("wallet_switchEthereumChain") == 2, calls
+    assert "0x5643" in c["wallet"]
+    wallet_row = next(
+        b for b in c["balances"] if b["address"] == to_bech32(bytes.fromhex(m.eth_hex[2:]))
+    )
+    assert wallet_row["balance"] == "10VCN"
+
+    # the send went through the wallet (eth_sendTransaction) and shows, and is on chain
+    s = steps["sent"]
+    assert s["status"].startswith("sent 1.5VCN in EVM tx 0x"), s["status"]
+    assert "eth_sendTransaction" in s["calls"]
+    row = next(b for b in s["balances"] if b["address"] == to_bech32_)
+    assert row["balance"] == "1.5VCN"
+    assert to_hex.lower() in row["text"].lower()  # both forms
+    assert m.client.balance(to_bech32_) == 3 * VCN // 2
+
+    # the job the page posted with the dev key went queued -> … -> settled, live
+    j = steps["job"]
+    assert j["key"].startswith(dev_bech32)
+    assert j["state"] == "settled", j
+    job_id = int(j["job_id"])
+    assert job_id in m.served
+    seen = [line.split(" ")[0] for line in j["log"]]
+    assert seen[-1] == "settled" and len(seen) >= 2, j["log"]  # a state before the last
+    assert seen == sorted(set(seen), key=seen.index)  # each state once, in order
+    assert f"(worker {m.worker})" in j["log"][-1]
+    job = m.client.query("jobs", "job", {"id": str(job_id)})
+    assert job["state"] == "settled" and job["poster"] == dev_bech32
+
+    # bonded as a worker with the dev key: the page shows the bond, the chain has it
+    b = steps["bonded"]
+    assert b["status"].startswith("bonded 1000VCN as a worker"), b["status"]
+    row = next(x for x in b["balances"] if x["address"] == dev_bech32)
+    assert "worker 1000VCN" in row["bonds"]
+    bond = m.client.query("staking", "bond", {"address": dev_bech32, "role": "worker"})
+    assert int(bond["bonded"]) == 1_000 * VCN
