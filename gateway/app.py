@@ -17,11 +17,15 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from chain.client import NodeClient, NodeError, QueryFailed
+from chain.crypto import PrivateKey
 from gateway import errors
 from gateway.auth import SCOPES, Auth, Session
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
+from gateway.jobs import Jobs
 from gateway.metrics import GatewayMetrics
+from gateway.openai_api import Inference
+from gateway.openai_api import install as install_openai
 from gateway.signin import ETH
 from gateway.store import ApiKeyRow, Store, open_store
 
@@ -121,12 +125,18 @@ def create_app(
     store: Store | None = None,
     node: NodeClient | None = None,
     clock: Callable[[], float] = time.time,
+    jobs: Jobs | None = None,
 ) -> FastAPI:
     """The API over ``cfg``'s store and node (or those given); ``clock`` (seconds since
-    the epoch) decides nonce, message and token expiry."""
+    the epoch) decides nonce, message and token expiry. ``jobs`` (else one signing with
+    ``cfg.key``, when set) posts the inference endpoints' jobs."""
     metrics = GatewayMetrics()
     store = store or open_store(cfg.database_url)
     node = node or NodeClient(cfg.rpc, timeout=10.0)
+    if jobs is None and cfg.key:
+        jobs = Jobs(node, load_key(cfg), cfg.rest)
+    if jobs is not None and not cfg.account:
+        cfg = cfg.with_(account=jobs.account)
     chain = Chain(cfg, node)
     auth = Auth(cfg, store, metrics, chain.chain_id, clock)
 
@@ -137,6 +147,8 @@ def create_app(
         log.info("gateway stopping: closing the store and the node client")
         store.close()
         node.close()
+        if jobs is not None:
+            jobs.close()
 
     app = FastAPI(
         title="VCoin gateway",
@@ -259,4 +271,16 @@ def create_app(
         ]
         return {"object": "list", "data": data}
 
+    install_openai(app, Inference(cfg, store, jobs, chain.models), api_key)
     return app
+
+
+def load_key(cfg: GatewayConfig) -> PrivateKey:
+    """The gateway's signing key ``cfg.key`` from ``<home>/keys`` (as the worker's)."""
+    from chain.keystore import Keystore, read_passphrase
+
+    ks = Keystore(cfg.home_path)
+    if not ks.needs_passphrase(cfg.key):
+        return ks.load(cfg.key)
+    phrase = read_passphrase(cfg.key_passphrase_file or None, prompt="Gateway key passphrase: ")
+    return ks.load(cfg.key, phrase)

@@ -41,6 +41,12 @@ DOCS = {
     "domain": "the sign-in domain (EIP-4361); empty: the listen address",
     "uri": "the sign-in URI; empty: http://<domain>",
     "account": "the gateway's chain account (bech32): the grantee of users' authz grants",
+    "rest": "the node's REST URL (the artifact store: job outputs)",
+    "key": "name of the gateway's signing key in <home>/keys (vcoind keys, test backend or "
+    "key_passphrase_file): it signs MsgExec; empty: no inference endpoints",
+    "key_passphrase_file": "file holding the passphrase of a `file`-backend key",
+    "max_price": "avcn escrowed per inference job when a request names no max_price",
+    "job_timeout_s": "seconds an inference request waits for its job to settle before 504",
     "jwt_secret": "HS256 secret of session tokens; empty: <home>/jwt.secret (made once)",
     "jwt_ttl_s": "lifetime of a session token, seconds",
     "nonce_ttl_s": "lifetime of a sign-in challenge, seconds",
@@ -62,6 +68,11 @@ class GatewayConfig:
     domain: str = ""
     uri: str = ""
     account: str = ""
+    rest: str = "http://127.0.0.1:1317"
+    key: str = ""
+    key_passphrase_file: str = ""
+    max_price: str = "1000000000000000000"
+    job_timeout_s: float = 120.0
     jwt_secret: str = ""
     jwt_ttl_s: int = 900
     nonce_ttl_s: int = 300
@@ -125,6 +136,10 @@ class GatewayConfig:
                 raise ConfigError(f"{name} must be positive, not {v}")
         if self.default_rate_limit > self.max_rate_limit:
             raise ConfigError("default_rate_limit is above max_rate_limit")
+        if not self.max_price.isascii() or not self.max_price.isdigit():
+            raise ConfigError("max_price is a whole number of avcn")
+        if not (self.job_timeout_s > 0 and math.isfinite(self.job_timeout_s)):
+            raise ConfigError(f"job_timeout_s must be positive, not {self.job_timeout_s}")
         if self.eth_chain_id < 0:
             raise ConfigError("eth_chain_id must be ≥ 0")
 

@@ -22,6 +22,7 @@ TYPES = {
     404: "not_found_error",
     429: "rate_limit_error",
     502: "api_error",
+    504: "timeout",
 }
 
 

@@ -155,6 +155,39 @@ class Store:
         )
         return bool(n == 1)
 
+    def add_spent(self, key_id: str, amount: int) -> bool:
+        """Add ``amount`` avcn to the key's ``spent`` if it stays within its cap (0: no
+        cap of its own); False when it would not. A compare-and-set on the stored text,
+        so instances that share a PostgreSQL store never both pass the cap."""
+        for _ in range(50):
+            row = self.get_key(key_id)
+            if row is None:
+                return False
+            new = row.spent + amount
+            if row.spend_cap and new > row.spend_cap:
+                return False
+            _, n = self._exec(
+                "UPDATE api_keys SET spent = ? WHERE id = ? AND spent = ?",
+                (str(new), key_id, str(row.spent)),
+            )
+            if n == 1:
+                return True
+        return False
+
+    def refund_spent(self, key_id: str, amount: int) -> None:
+        """Take back ``amount`` (a job the chain refused, or the unspent part of its escrow)."""
+        for _ in range(50):
+            row = self.get_key(key_id)
+            if row is None:
+                return
+            new = max(0, row.spent - amount)
+            _, n = self._exec(
+                "UPDATE api_keys SET spent = ? WHERE id = ? AND spent = ?",
+                (str(new), key_id, str(row.spent)),
+            )
+            if n == 1:
+                return
+
 
 def open_store(url: str) -> Store:
     """A store for ``url``: ``postgresql://…``, ``sqlite:///path`` or a file path."""
