@@ -138,13 +138,11 @@ async function send() {
   sdk.parseAddress(to);
   say("send-status", "sending…");
   if ($("send-from").value === "eth") {
-    const hash = await eth.provider.request({
-      method: "eth_sendTransaction",
-      params: [{ from: eth.address.hex, to: sdk.toEthAddress(to), value: `0x${avcn.toString(16)}` }],
-    });
-    const rcpt = await waitReceipt(hash);
-    if (rcpt.status !== "0x1") throw new Error(`the EVM transfer ${hash} failed`);
-    say("send-status", `sent ${sdk.formatVcn(avcn)} in EVM tx ${hash} (block ${Number(rcpt.blockNumber)})`);
+    const erc20 = $("send-erc20").checked;
+    const tx = erc20 ? { to: VCOIN_ERC20, data: erc20Transfer(to, avcn) } : { to: sdk.toEthAddress(to), value: `0x${avcn.toString(16)}` };
+    const { hash, rcpt } = await ethSend(tx);
+    const how = erc20 ? "VCoin.sol transfer" : "EVM tx";
+    say("send-status", `sent ${sdk.formatVcn(avcn)} in ${how} ${hash} (block ${Number(rcpt.blockNumber)})`);
   } else {
     if (!devKey) throw new Error("import a dev key or connect a wallet first");
     const tx = await client.send(devKey, to, avcn);
@@ -153,20 +151,63 @@ async function send() {
   watch(to, "");
 }
 
-async function postJob() {
-  if ($("job-from").value === "eth") {
-    throw new Error("posting through the wallet (JobMarket.sol) is not in the console yet: import a dev key");
+// -- the EVM contracts (contracts/src): ABI encoding by hand, keccak from the SDK bundle
+const VCOIN_ERC20 = "0x0000000000000000000000000000000000000c01";
+const JOB_MARKET = "0x0000000000000000000000000000000000000c02";
+const utf8 = (t) => new TextEncoder().encode(t);
+const hexOf = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const selector = (sig) => hexOf(sdk.keccak_256(utf8(sig)).slice(0, 4));
+const word = (n) => BigInt(n).toString(16).padStart(64, "0");
+const dynBytes = (b) => word(b.length) + hexOf(b).padEnd(Math.ceil(b.length / 32) * 64, "0");
+
+function erc20Transfer(to, avcn) {
+  return `0x${selector("transfer(address,uint256)")}${word(BigInt(sdk.toEthAddress(to)))}${word(avcn)}`;
+}
+
+/** JobMarket.post(IJobs.JobRequest): one dynamic tuple, its 5 dynamic fields after the head. */
+function jobMarketPost(req) {
+  const fields = [utf8(req.taskType), utf8(req.model), utf8(""), utf8(req.input), utf8("")];
+  let head = "";
+  let tail = "";
+  const headWords = 9;
+  for (const f of fields) {
+    head += word(headWords * 32 + tail.length / 2);
+    tail += dynBytes(f);
   }
-  if (!devKey) throw new Error("import a dev key first");
-  $("job-log").replaceChildren();
-  say("job-state", "posting…");
-  const { jobId } = await client.postJob(devKey, {
+  head += word(req.maxPrice) + word(0) + word(0) + word(0); // maxPrice, priority, claim/result blocks
+  const sig = "post((string,string,string,bytes,string,uint256,uint32,uint64,uint64))";
+  return `0x${selector(sig)}${word(32)}${head}${tail}`;
+}
+
+async function ethSend(tx) {
+  const hash = await eth.provider.request({ method: "eth_sendTransaction", params: [{ from: eth.address.hex, ...tx }] });
+  const rcpt = await waitReceipt(hash);
+  if (rcpt.status !== "0x1") throw new Error(`EVM tx ${hash} failed (reverted)`);
+  return { hash, rcpt };
+}
+
+async function postJob() {
+  const req = {
     taskType: "text-generation",
     model: $("job-model").value.trim(),
     maxPrice: avcnOf($("job-price").value),
     input: JSON.stringify({ prompts: [$("job-prompt").value] }),
-  });
-  if (jobId === null) throw new Error("the tx has no JobPosted event");
+  };
+  $("job-log").replaceChildren();
+  $("job-id").textContent = "–";
+  say("job-state", "posting…");
+  let jobId;
+  if ($("job-from").value === "eth") {
+    const { rcpt } = await ethSend({ to: JOB_MARKET, data: jobMarketPost(req) });
+    const topic = `0x${hexOf(sdk.keccak_256(utf8("JobPosted(uint64,address,string,string,uint256)")))}`;
+    const log = rcpt.logs.find((l) => l.address.toLowerCase() === JOB_MARKET && l.topics[0] === topic);
+    if (!log) throw new Error("the JobMarket tx has no JobPosted log");
+    jobId = BigInt(log.topics[1]);
+  } else {
+    if (!devKey) throw new Error("import a dev key or connect a wallet first");
+    ({ jobId } = await client.postJob(devKey, req));
+    if (jobId === null) throw new Error("the tx has no JobPosted event");
+  }
   $("job-id").textContent = String(jobId);
   let last = "";
   for (;;) {

@@ -4,11 +4,13 @@
 //   node console.mjs PLAN.json   ->  one JSON document on stdout
 //
 // PLAN: {"url": "http://…/explorer/console.html", "chromium": "…", "out": "DIR",
-//        "eth_key": "<hex>", "send_to": "0x…", "send_amount": "1.5", "dev_key": "<hex>",
+//        "eth_key": "<hex>", "send_to": "0x…", "send_amount": "1.5", "erc20_amount": "0.5",
+//        "send_total": "2", "dev_key": "<hex>",
 //        "bond_amount": "100"}
 // The test EIP-1193 provider (eip1193.js, the stand-in for MetaMask) is injected as
-// window.ethereum with eth_key. Then: connect the wallet, send VCN through it, import the
-// dev key, post a job and watch it to a final state, bond as a worker. Each step saves a
+// window.ethereum with eth_key. Then: connect the wallet, send VCN through it (a value
+// transfer, then VCoin.sol's transfer), post a job through it (JobMarket.sol) and watch it
+// to a final state, import the dev key, post a job with it, bond it as a worker. Each step saves a
 // screenshot (DIR/console-STEP.png) and reports the texts the user sees.
 
 import { readFileSync } from "node:fs";
@@ -45,7 +47,10 @@ try {
   };
   const settledRow = (address, field, needle) =>
     page.waitForFunction(
-      ([a, f, n]) => document.querySelector(`#balances tr[data-address="${a}"] .${f}`)?.textContent.includes(n),
+      ([a, f, n]) => {
+        const t = document.querySelector(`#balances tr[data-address="${a}"] .${f}`)?.textContent;
+        return f === "balance" ? t === `${n}VCN` : Boolean(t?.includes(n));
+      },
       [address, field, needle],
     );
 
@@ -58,32 +63,45 @@ try {
     calls: await page.evaluate(() => window.ethereum.calls),
   });
 
-  await page.selectOption("#send-from", "eth");
-  await page.fill("#send-to", plan.send_to);
-  await page.fill("#send-amount", plan.send_amount);
-  await page.click("#send");
-  await page.waitForFunction(() => /^sent |failed|error|no /i.test(document.querySelector("#send-status").textContent));
-  const sendStatus = await text(page, "#send-status");
-  if (sendStatus.startsWith("sent ")) await settledRow(plan.send_to_bech32, "balance", plan.send_amount);
-  await shot("sent", { status: sendStatus, calls: await page.evaluate(() => window.ethereum.calls) });
+  const sendVcn = async (name, amount, erc20, total) => {
+    await page.selectOption("#send-from", "eth");
+    await page.fill("#send-to", plan.send_to);
+    await page.fill("#send-amount", amount);
+    await page.setChecked("#send-erc20", erc20);
+    await page.evaluate(() => { document.querySelector("#send-status").textContent = ""; });
+    await page.click("#send");
+    await page.waitForFunction(() => document.querySelector("#send-status").textContent.startsWith("sent ") ||
+      document.querySelector("#send-status").classList.contains("bad"));
+    const status = await text(page, "#send-status");
+    if (status.startsWith("sent ")) await settledRow(plan.send_to_bech32, "balance", total);
+    await shot(name, { status, calls: await page.evaluate(() => window.ethereum.calls) });
+  };
+  // a value transfer, then VCoin.sol's transfer, both through the wallet
+  await sendVcn("sent", plan.send_amount, false, plan.send_amount);
+  await sendVcn("sent-erc20", plan.erc20_amount, true, plan.send_total);
 
+  const postJob = async (name, from) => {
+    await page.selectOption("#job-from", from);
+    await page.click("#post-job");
+    await page.waitForFunction(
+      () => /^(settled|rejected|cancelled|expired|failed)$/.test(document.querySelector("#job-state").textContent) ||
+        document.querySelector("#job-state").classList.contains("bad"),
+      null,
+      { timeout: plan.job_timeout_ms || 60000 },
+    );
+    await shot(name, {
+      job_id: await text(page, "#job-id"),
+      state: await text(page, "#job-state"),
+      log: await page.$$eval("#job-log li", (li) => li.map((x) => x.textContent)),
+      key: await text(page, "#key-account"),
+    });
+  };
+  // a job through the wallet (JobMarket.sol's post), then one with an imported dev key
+  await postJob("job-wallet", "eth");
   await page.fill("#devkey", plan.dev_key);
   await page.click("#import-key");
   await page.waitForFunction(() => document.querySelector("#key-account").textContent.startsWith("vcoin1"));
-  await page.selectOption("#job-from", "key");
-  await page.click("#post-job");
-  await page.waitForFunction(
-    () => /^(settled|rejected|cancelled|expired|failed)$/.test(document.querySelector("#job-state").textContent) ||
-      document.querySelector("#job-state").classList.contains("bad"),
-    null,
-    { timeout: plan.job_timeout_ms || 60000 },
-  );
-  await shot("job", {
-    job_id: await text(page, "#job-id"),
-    state: await text(page, "#job-state"),
-    log: await page.$$eval("#job-log li", (li) => li.map((x) => x.textContent)),
-    key: await text(page, "#key-account"),
-  });
+  await postJob("job", "key");
 
   await page.fill("#bond-amount", plan.bond_amount);
   await page.click("#bond");
