@@ -301,3 +301,6 @@ def test_console_wallet_send_job_and_bond(market: Market, tmp_path: Path) -> Non
     assert "worker 1000VCN" in row["bonds"]
     bond = m.client.query("staking", "bond", {"address": dev_bech32, "role": "worker"})
     assert int(bond["bonded"]) == 1_000 * VCN
+
+    # and it reads on a phone
+    assert steps["phone"]["overflow"] <= 1, steps["phone"]["overflow"]

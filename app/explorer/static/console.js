@@ -256,6 +256,7 @@ async function refresh() {
       bd.className = "bonds";
       bd.textContent = bonds.filter((x) => BigInt(x.bonded) > 0n)
         .map((x) => `${x.role} ${sdk.formatVcn(x.bonded)}${x.active ? "" : " (inactive)"}`).join(", ") || "none";
+      [who.dataset.label, amt.dataset.label, bd.dataset.label] = ["Account", "Balance", "Bonds"];
       tr.append(who, amt, bd);
       rows.push(tr);
     }

@@ -109,6 +109,11 @@ try {
   const bondStatus = await text(page, "#bond-status");
   if (bondStatus.startsWith("bonded ")) await settledRow(plan.dev_bech32, "bonds", "worker");
   await shot("bonded", { status: bondStatus });
+  // the same page on a phone: nothing wider than the screen
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("phone", {
+    overflow: await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+  });
   await context.close();
 } catch (e) {
   out.errors.push(`driver: ${e.message}`);
