@@ -155,6 +155,23 @@ def settled_output(env: Env, vcoin: dict[str, Any]) -> tuple[dict[str, Any], byt
     return job, out
 
 
+def test_spend_is_counted_per_key_within_its_cap(store_url: str) -> None:
+    """Both back ends: ``add_spent`` stops at the cap; ``refund_spent`` gives back."""
+    from gateway.store import ApiKeyRow, open_store
+
+    store = open_store(store_url)
+    try:
+        store.add_key(ApiKeyRow("k1", USER.bech32, "", "h", ("completions",), 10, 0, 60, 0, None))
+        assert store.add_spent("k1", 6) and not store.add_spent("k1", 5)
+        assert store.add_spent("k1", 4) and not store.add_spent("k1", 1)
+        store.refund_spent("k1", 7)
+        row = store.get_key("k1")
+        assert row is not None and row.spent == 3
+        assert not store.add_spent("no-such-key", 1)
+    finally:
+        store.close()
+
+
 def test_the_gateway_signs_the_same_bytes_as_the_modules_messages() -> None:
     post: dict[str, Any] = {
         "poster": USER.bech32, "task_type": "text-generation", "model": "tiny-lm",
