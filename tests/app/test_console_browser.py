@@ -49,6 +49,12 @@ from tests.support.nodes import inproc_node
 VCN = 10**18
 IMAGE = "sha256:" + "ce" * 32
 ETH_SECRET = h32("console-browser-eth-key")
+# tests/sdk/conftest.py's "js" account: a public test mnemonic and its m/44'/118'/0'/0/0 address
+MNEMONIC = (
+    "remember orphan fame praise mixture civil globe deputy title ability wear weird rug "
+    "scene debate clinic board lawsuit awesome cage broom decorate pet pencil"
+)
+MNEMONIC_ADDRESS = "vcoin1fsj4yslfhj6x2zdehpraf33csgs9qppxwpdhsl"
 
 
 @dataclass
@@ -60,6 +66,7 @@ class Market:
     dev: PrivateKey  # imported into the page as hex
     worker: str  # vcoin1…, the worker the thread plays
     served: list[int]  # job ids the worker thread took
+    worker_errors: list[str]  # what went wrong in that thread
 
 
 def _send(client: NodeClient, key: PrivateKey, *msgs: Any) -> Any:
@@ -122,6 +129,7 @@ def _worker_and_oracle(
     sk: SigningKey,
     stop: threading.Event,
     served: list[int],
+    errors: list[str],
 ) -> None:
     first_seen: dict[int, float] = {}
     with NodeClient(rpc) as client:
@@ -132,7 +140,11 @@ def _worker_and_oracle(
                 if time.monotonic() - first_seen.setdefault(job_id, time.monotonic()) < 1.5:
                     continue
                 served.append(job_id)
-                _serve_one(client, worker, oracle, sk, job_id)
+                try:
+                    _serve_one(client, worker, oracle, sk, job_id)
+                except Exception as e:  # the test reports it (a job the page waits on)
+                    served.append(-1)
+                    errors.append(f"job {job_id}: {e!r}")
 
 
 @pytest.fixture(scope="module")
@@ -186,14 +198,15 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
             )
             stop = threading.Event()
             served: list[int] = []
+            errors: list[str] = []
             t = threading.Thread(
                 target=_worker_and_oracle,
-                args=(rpc, worker, oracle, sk, stop, served),
+                args=(rpc, worker, oracle, sk, stop, served, errors),
                 daemon=True,
             )
             t.start()
             try:
-                yield Market(node, rest, client, eth_hex, dev, worker.bech32, served)
+                yield Market(node, rest, client, eth_hex, dev, worker.bech32, served, errors)
             finally:
                 stop.set()
                 t.join(30)
@@ -234,6 +247,7 @@ def test_console_wallet_send_job_and_bond(market: Market, tmp_path: Path) -> Non
         "dev_key": m.dev.secret.hex(),
         "dev_bech32": dev_bech32,
         "bond_amount": "1000",
+        "mnemonic": MNEMONIC,
     }
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(plan))
@@ -247,6 +261,7 @@ def test_console_wallet_send_job_and_bond(market: Market, tmp_path: Path) -> Non
     assert r.returncode == 0, f"the browser driver failed:\n{r.stderr[-4000:]}"
     out = json.loads(r.stdout)
     (artifacts_dir() / "console.json").write_text(json.dumps(out, indent=1))
+    assert m.worker_errors == [], m.worker_errors
     assert out["errors"] == [], out["errors"]
     steps = out["steps"]
 
@@ -301,6 +316,11 @@ def test_console_wallet_send_job_and_bond(market: Market, tmp_path: Path) -> Non
     assert "worker 1000VCN" in row["bonds"]
     bond = m.client.query("staking", "bond", {"address": dev_bech32, "role": "worker"})
     assert int(bond["bonded"]) == 1_000 * VCN
+
+    # a mnemonic imports the same account the SDKs derive (m/44'/118'/0'/0/0); the field
+    # is emptied (the key stays in the page's memory only)
+    assert steps["mnemonic"]["key"].startswith(MNEMONIC_ADDRESS + " · 0x")
+    assert steps["mnemonic"]["field"] == ""
 
     # and it reads on a phone
     assert steps["phone"]["overflow"] <= 1, steps["phone"]["overflow"]

@@ -109,6 +109,11 @@ try {
   const bondStatus = await text(page, "#bond-status");
   if (bondStatus.startsWith("bonded ")) await settledRow(plan.dev_bech32, "bonds", "worker");
   await shot("bonded", { status: bondStatus });
+  // a dev key from a BIP-39 mnemonic replaces the hex one
+  await page.fill("#devkey", plan.mnemonic);
+  await page.click("#import-key");
+  await page.waitForFunction((k) => !document.querySelector("#key-account").textContent.startsWith(k), plan.dev_bech32);
+  out.steps.mnemonic = { key: await text(page, "#key-account"), field: await page.inputValue("#devkey") };
   // the same page on a phone: nothing wider than the screen
   await page.setViewportSize({ width: 390, height: 844 });
   await shot("phone", {
