@@ -76,8 +76,11 @@ class Jobs:
             max_price=str(max_price),
         )
         try:
-            with self._sign:  # one sequence at a time
-                resp = self.node.send_tx(self.key, [msg], gas="auto", mode="commit")
+            with self._sign:  # one sequence at a time; the block is awaited outside the lock
+                sent = self.node.send_tx(self.key, [msg], gas="auto", mode="sync")
+            resp = self.node.wait_tx(sent.hash, timeout=60.0)
+            if not resp.ok:
+                raise TxFailed(resp, "deliver")
         except TxFailed as e:
             raise refusal(e.response.codespace, e.response.log) from e
         except ChainRefused as e:  # simulation refused it: the same rules, before the fee
