@@ -34,12 +34,12 @@ from chain.crypto import PrivateKey, to_bech32
 from modules.bank.msgs import MsgSend
 from modules.jobs import msgs as jm
 from modules.jobs import receipt
-from modules.staking.msgs import Coin, MsgBond
+from modules.staking.msgs import Coin
 from modules.verification import attestation
 from modules.verification import msgs as vm
 from tests.support.chain import test_key
 from tests.support.genesis import h32, market_genesis, weights_of
-from tests.support.market import oracle_key
+from tests.support.market import bond_worker_and_oracle
 from tests.support.nodes import inproc_node
 from tests.support.wait import wait_for
 
@@ -223,36 +223,7 @@ def activity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Activity]:
         rpc, rest = f"http://{node.cfg.rpc_laddr}", f"http://{node.cfg.rest_laddr}"
         with NodeClient(rpc) as client:
             poster, worker, oracle = test_key(0), test_key(1), test_key(2)
-            _send(
-                client,
-                worker,
-                jm.MsgRegisterWorker(
-                    worker=worker.bech32,
-                    gpu_model="NVIDIA L4",
-                    memory_mib=24_000,
-                    gpu_count=1,
-                    task_types=["text-generation"],
-                    models=["tiny-lm"],
-                    price_floor="0",
-                    max_concurrent=2,
-                ),
-                MsgBond(
-                    address=worker.bech32,
-                    role="worker",
-                    amount=Coin(denom="avcn", amount=str(1_000 * VCN)),
-                ),
-            )
-            sk = oracle_key("explorer")
-            _send(
-                client,
-                oracle,
-                MsgBond(
-                    address=oracle.bech32,
-                    role="oracle",
-                    amount=Coin(denom="avcn", amount=str(10_000 * VCN)),
-                    ed25519_pubkey=bytes(sk.verify_key),
-                ),
-            )
+            sk = bond_worker_and_oracle(client, worker, oracle, "explorer")
             job_id, posted = _run_job(client, poster, worker, oracle, sk, "pass")
             cheat_id, _ = _run_job(client, poster, worker, oracle, sk, "fail")
             eth_hash, eth_sender = _evm_tx(client, f"http://{node.cfg.jsonrpc_laddr}", poster)

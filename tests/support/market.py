@@ -32,6 +32,51 @@ from tests.support.stake import VCN, StakeChain
 IMAGE = "sha256:" + "ab" * 32
 
 
+def bond_worker_and_oracle(
+    client: Any, worker: PrivateKey, oracle: PrivateKey, name: str
+) -> SigningKey:
+    """Over a node's RPC (``chain.client.NodeClient``): ``worker`` registers for tiny-lm
+    text generation and bonds 1,000 VCN, ``oracle`` bonds 10,000 VCN with the ed25519 key
+    ``oracle_key(name)``, which is returned (it signs attestations)."""
+    from modules.staking.msgs import Coin, MsgBond
+
+    client.send_tx(
+        worker,
+        [
+            jm.MsgRegisterWorker(
+                worker=worker.bech32,
+                gpu_model="NVIDIA L4",
+                memory_mib=24_000,
+                gpu_count=1,
+                task_types=["text-generation"],
+                models=["tiny-lm"],
+                price_floor="0",
+                max_concurrent=2,
+            ),
+            MsgBond(
+                address=worker.bech32,
+                role="worker",
+                amount=Coin(denom="avcn", amount=str(1_000 * VCN)),
+            ),
+        ],
+        gas="auto",
+    )
+    sk = oracle_key(name)
+    client.send_tx(
+        oracle,
+        [
+            MsgBond(
+                address=oracle.bech32,
+                role="oracle",
+                amount=Coin(denom="avcn", amount=str(10_000 * VCN)),
+                ed25519_pubkey=bytes(sk.verify_key),
+            )
+        ],
+        gas="auto",
+    )
+    return sk
+
+
 def oracle_key(name: str) -> SigningKey:
     return SigningKey(hashlib.sha256(b"vcoin-test-oracle:" + name.encode()).digest())
 
