@@ -187,3 +187,34 @@ def test_a_tx_from_an_account_that_does_not_exist_fails_alone_in_a_large_block(
     finally:
         inline.app.close()
         helped.app.close()
+
+
+def _hints(fn: str, items: list[bytes]) -> list[bytes | None]:
+    """What the helper answers for ``items`` through the app pre-pass ``fn``."""
+    v = SigVerifier(1, min_txs=2, chunk=2)
+    try:
+        checks = v.begin_block(CHAIN_ID, len(items))
+        for i, raw in enumerate(items):
+            checks.add_foreign(i, raw, fn)
+        checks.flush()
+        assert len({cid for cid, _ in checks.foreign_slots.values()}) == 2, "chunks of 2 and 1"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = [checks.hint(i) for i in range(len(items))]
+            if all(cid in checks.foreign_answers for cid, _ in checks.foreign_slots.values()):
+                return got
+            time.sleep(0.02)
+        raise AssertionError("the helper never answered")
+    finally:
+        v.close()
+
+
+def test_the_app_pre_pass_runs_on_the_helper_and_answers_each_tx() -> None:
+    assert _hints("tests.support.prepass:reverse", [b"abc", b"", b"xy"]) == [b"cba", None, b"yx"]
+
+
+def test_a_pre_pass_that_fails_or_answers_wrongly_gives_no_hints() -> None:
+    # the block then works each tx out itself: only speed is lost
+    assert _hints("tests.support.prepass:broken", [b"abc", b"d", b"e"]) == [None, None, None]
+    assert _hints("tests.support.prepass:short", [b"abc", b"d", b"e"]) == [None, None, None]
+    assert _hints("tests.support.no_such_module:f", [b"abc", b"d", b"e"]) == [None, None, None]
