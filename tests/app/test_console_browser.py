@@ -34,16 +34,14 @@ from app.node import Node
 from chain.client import NodeClient
 from chain.crypto import PrivateKey, to_bech32
 from modules.bank.msgs import MsgSend
-from modules.jobs import msgs as jm
-from modules.jobs import receipt
 from modules.staking.msgs import Coin
 from modules.verification import attestation
 from modules.verification import msgs as vm
 from tests.app.test_explorer_browser import BROWSER_DIR, ROOT, SAMPLE_ALL, chromium_path
 from tests.app.test_explorer_browser import needs_browser as needs_browser
 from tests.support.chain import test_key
-from tests.support.genesis import h32, market_genesis, weights_of
-from tests.support.market import bond_worker_and_oracle
+from tests.support.genesis import h32, market_genesis
+from tests.support.market import bond_worker_and_oracle, claim_and_submit
 from tests.support.nodes import inproc_node
 
 VCN = 10**18
@@ -77,31 +75,8 @@ def _serve_one(
     client: NodeClient, worker: PrivateKey, oracle: PrivateKey, sk: SigningKey, job_id: int
 ) -> None:
     """Claim ``job_id``, submit a result with a signed receipt, attest "pass" once sampled."""
-    _send(client, worker, jm.MsgClaimJob(worker=worker.bech32, job_id=job_id))
-    job = client.query("jobs", "job", {"id": str(job_id)})
+    claim_and_submit(client, worker, job_id, h32(f"console output {job_id}"), IMAGE)
     chain_id = client.chain_id()
-    out = h32(f"console output {job_id}")
-    model = weights_of(job["model"])
-    inp = bytes.fromhex(job["input_hash"])
-    sig = receipt.sign(worker, chain_id, job_id, IMAGE, model, inp, out)
-    _send(
-        client,
-        worker,
-        jm.MsgSubmitResult(
-            worker=worker.bech32,
-            job_id=job_id,
-            output_hash=out.hex(),
-            artifact_ref=f"artifact://{out.hex()}",
-            compute_units=100,
-            receipt=jm.ExecutionReceipt(
-                image_digest=IMAGE,
-                model_hash=model.hex(),
-                input_hash=inp.hex(),
-                output_hash=out.hex(),
-                signature=sig,
-            ),
-        ),
-    )
     for _ in range(150):
         if client.query("jobs", "job", {"id": str(job_id)})["state"] == "checking":
             break

@@ -77,6 +77,34 @@ def bond_worker_and_oracle(
     return sk
 
 
+def claim_and_submit(
+    client: Any, worker: PrivateKey, job_id: int, output: bytes, image: str = IMAGE
+) -> None:
+    """Over a node's RPC (``chain.client.NodeClient``): ``worker`` claims ``job_id`` and
+    submits ``output`` (its hash) with a receipt it signs for ``image``."""
+    client.send_tx(worker, [jm.MsgClaimJob(worker=worker.bech32, job_id=job_id)], gas="auto")
+    job = client.query("jobs", "job", {"id": str(job_id)})
+    chain_id = client.chain_id()
+    model = weights_of(job["model"])
+    inp = bytes.fromhex(job["input_hash"])
+    sig = receipt.sign(worker, chain_id, job_id, image, model, inp, output)
+    submit = jm.MsgSubmitResult(
+        worker=worker.bech32,
+        job_id=job_id,
+        output_hash=output.hex(),
+        artifact_ref=f"artifact://{output.hex()}",
+        compute_units=100,
+        receipt=jm.ExecutionReceipt(
+            image_digest=image,
+            model_hash=model.hex(),
+            input_hash=inp.hex(),
+            output_hash=output.hex(),
+            signature=sig,
+        ),
+    )
+    client.send_tx(worker, [submit], gas="auto")
+
+
 def oracle_key(name: str) -> SigningKey:
     return SigningKey(hashlib.sha256(b"vcoin-test-oracle:" + name.encode()).digest())
 
