@@ -8,9 +8,12 @@ Run with the node's virtual environment, from the repository root::
 The reference is the node's own code: ``chain.keystore.key_from_mnemonic``
 (BIP-39/44 at m/44'/118'/0'/0/0), ``chain.crypto`` (addresses, bech32),
 ``chain.coins.parse_coin_str`` (amounts), ``chain.tx.sign.sign_tx`` (SIGN_MODE_DIRECT)
-and the generated ``modules/*/tx_pb2.py``. The Ethereum forms (EIP-55, the
-coin-type-60 key and its keccak address) have no node code yet; ``eth_keys`` and
-``eth_utils`` (installed with the node's lock) are their reference.
+and the generated ``modules/*/tx_pb2.py``; the ``eth_secp256k1`` txs are
+``chain.tx.sign.sign_tx`` with an ``eth_secp256k1`` key (Ethermint's
+``/ethermint.crypto.v1.ethsecp256k1.PubKey``, signature over keccak256 of the SignDoc).
+The Ethereum forms (EIP-55, the coin-type-60 key and its keccak address, EIP-191
+``personal_sign``) are checked against ``eth_keys``, ``eth_utils`` and ``eth_account``
+(installed with the node's lock).
 The format is described in ``sdk/vectors/README.md``.
 """
 
@@ -37,7 +40,13 @@ from google.protobuf.json_format import MessageToDict  # noqa: E402
 from google.protobuf.message import Message  # noqa: E402
 
 from chain.coins import parse_coin_str  # noqa: E402
-from chain.crypto import AddressError, PrivateKey, from_bech32, to_bech32  # noqa: E402
+from chain.crypto import (  # noqa: E402
+    ETH_SECP256K1,
+    AddressError,
+    PrivateKey,
+    from_bech32,
+    to_bech32,
+)
 from chain.errors import ChainError  # noqa: E402
 from chain.keystore import KeystoreError, key_from_mnemonic, normalise_mnemonic  # noqa: E402
 from chain.tx.sign import sign_tx  # noqa: E402
@@ -98,7 +107,7 @@ def key_vector(name: str, mnemonic: str) -> dict[str, Any]:
             "address_eip55": eip55(key.address),
         },
         "ethereum": {
-            "keys_only": True,
+            "keys_only": False,
             "path": ETH_PATH,
             "algo": "eth_secp256k1",
             "private_key": eth_secret.hex(),
@@ -178,7 +187,12 @@ def _json(msg: Message) -> dict[str, Any]:
     return MessageToDict(msg, preserving_proto_field_name=False)
 
 
-def tx_vectors(keys: dict[str, PrivateKey]) -> list[dict[str, Any]]:
+Case = tuple[str, PrivateKey, Message, int, int, int, str]
+
+
+def tx_vectors(
+    keys: dict[str, PrivateKey], given: list[Case] | None = None
+) -> list[dict[str, Any]]:
     alice, bob, carol = keys["abandon"], keys["legal"], keys["letter"]
     a, b, c = alice.bech32, bob.bech32, carol.bech32
     receipt_sig = carol.sign(b"vcoin sdk vector receipt")
@@ -234,7 +248,7 @@ def tx_vectors(keys: dict[str, PrivateKey]) -> list[dict[str, Any]]:
          13, 8, 200_000, ""),
     ]
     out = []
-    for name, key, msg, acc_num, seq, gas, memo in cases:
+    for name, key, msg, acc_num, seq, gas, memo in cases if given is None else given:
         fee = gas * GAS_PRICE
         raw = sign_tx(key, [msg], chain_id=CHAIN_ID, account_number=acc_num, sequence=seq,
                       gas_limit=gas, fee_amount=fee, memo=memo)
@@ -263,6 +277,52 @@ def tx_vectors(keys: dict[str, PrivateKey]) -> list[dict[str, Any]]:
     return out
 
 
+def eth_tx_vectors(mnemonics: dict[str, str]) -> list[dict[str, Any]]:
+    """Txs signed by ``eth_secp256k1`` keys (coin type 60): the same fields as ``txs``;
+    the signer's ``ethereum`` key, its pubkey under Ethermint's type URL."""
+    from chain.tx.ethsecp256k1 import TYPE_URL
+
+    keys = {n: key_from_mnemonic(m, algo=ETH_SECP256K1) for n, m in mnemonics.items()}
+    alice, bob = keys["abandon"], keys["legal"]
+    a, b = alice.bech32, bob.bech32
+    out = []
+    for vec in tx_vectors(keys, [
+        ("eth_bank_send", alice,
+         MsgSend(from_address=a, to_address=b, amount=[Coin(denom="avcn", amount=str(VCN))]),
+         21, 0, 200_000, ""),
+        ("eth_jobs_post_job", bob,
+         MsgPostJob(poster=b, task_type="text-generation", model="tiny-lm",
+                    inline_input=b'{"prompts": ["hi"]}', spec='{"params": {"max_new_tokens": 4}}',
+                    max_price=str(VCN)),
+         22, 3, 300_000, "eth_secp256k1"),
+    ]):
+        vec["pubkey_type_url"] = TYPE_URL
+        out.append(vec)
+    return out
+
+
+def personal_sign_vectors(mnemonics: dict[str, str]) -> list[dict[str, Any]]:
+    """EIP-191 ``personal_sign`` by the ``ethereum`` keys (the gateway's EIP-4361 sign-in):
+    65 bytes r‖s‖v, v = 27 + recovery id, over keccak256("\\x19Ethereum Signed
+    Message:\\n" + decimal byte length + message)."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    texts = {
+        "abandon": "vcoin sdk vector: personal_sign",
+        "legal": "gateway.test wants you to sign in with your Ethereum account:\n"
+        "0x58A57ed9d8d624cBD12e2C467D34787555bB1b25\n\nSign in to the VCoin gateway.\n\n"
+        "URI: https://gateway.test\nVersion: 1\nChain ID: 22083\nNonce: 0123456789abcdef\n"
+        "Issued At: 2026-01-01T00:00:00.000Z",
+    }
+    out = []
+    for name, text in texts.items():
+        secret = key_from_mnemonic(mnemonics[name], algo=ETH_SECP256K1).secret
+        sig = Account.sign_message(encode_defunct(text=text), secret).signature
+        out.append({"signer": name, "message": text, "signature": bytes(sig).hex()})
+    return out
+
+
 def build() -> dict[str, Any]:
     keys = [key_vector(n, m) for n, m in MNEMONICS.items()]
     pk = {n: key_from_mnemonic(m) for n, m in MNEMONICS.items()}
@@ -278,6 +338,8 @@ def build() -> dict[str, Any]:
         "amounts": amounts(),
         "bad_inputs": bad_inputs(keys),
         "txs": tx_vectors(pk),
+        "eth_txs": eth_tx_vectors(MNEMONICS),
+        "personal_sign": personal_sign_vectors(MNEMONICS),
     }
 
 

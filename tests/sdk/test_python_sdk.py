@@ -70,7 +70,7 @@ def test_keys_match_the_vectors(name: str) -> None:
     assert vcoin_sdk.Address.parse(c["address"]).eip55 == c["address_eip55"]
     assert Key.from_hex(c["private_key"]).address == c["address"]
     e, ev = EthKey.from_mnemonic(k["mnemonic"]), k["ethereum"]
-    assert ev["keys_only"] is True
+    assert ev["keys_only"] is False
     assert e.private_key.hex() == ev["private_key"]
     assert e.public_key.hex() == ev["public_key"]
     assert e.public_key_uncompressed.hex() == ev["public_key_uncompressed"]
