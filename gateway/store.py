@@ -9,7 +9,10 @@ as decimal text: they pass 2^63.
 
 Tables: ``nonces`` (sign-in challenges: single use, expiring) and ``api_keys``
 (the sha256 of each key, never the key; its owner, scopes, spend cap and rate limit;
-``revoked_at`` set by a revoke).
+``revoked_at`` set by a revoke), ``files`` (``/v1/files``: the owner, name and
+sha256 of each upload; the bytes are in the node's artifact store) and
+``fine_tunes`` (``/v1/fine_tuning/jobs``: the request, the chain job it posted, and
+``accounted``, set once when the job's escrow is squared with the key's ``spent``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,39 @@ SCHEMA = (
         revoked_at BIGINT
     )""",
     "CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (owner)",
+    """CREATE TABLE IF NOT EXISTS files (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS files_owner ON files (owner)",
+    """CREATE TABLE IF NOT EXISTS fine_tunes (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        training_file TEXT NOT NULL,
+        validation_file TEXT,
+        hyperparameters TEXT NOT NULL,
+        suffix TEXT,
+        seed BIGINT NOT NULL,
+        price TEXT NOT NULL,
+        input_sha256 TEXT NOT NULL,
+        job_id BIGINT,
+        tx_hash TEXT,
+        created_at BIGINT NOT NULL,
+        accounted INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS fine_tunes_owner ON fine_tunes (owner)",
+)
+_FILE_COLUMNS = "id, owner, filename, purpose, size, sha256, created_at"
+_FT_COLUMNS = (
+    "id, owner, key_id, model, training_file, validation_file, hyperparameters, suffix, "
+    "seed, price, input_sha256, job_id, tx_hash, created_at, accounted"
 )
 _KEY_COLUMNS = (
     "id, owner, name, key_hash, scopes, spend_cap, spent, rate_limit, created_at, revoked_at"
@@ -73,6 +109,50 @@ class ApiKeyRow:
             created_at=int(row[8]),
             revoked_at=None if row[9] is None else int(row[9]),
         )
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: str
+    owner: str
+    filename: str
+    purpose: str
+    size: int
+    sha256: str  # the blob in the node's artifact store
+    created_at: int
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> FileRow:
+        return cls(str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
+                   str(row[5]), int(row[6]))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FineTuneRow:
+    id: str
+    owner: str
+    key_id: str
+    model: str
+    training_file: str
+    validation_file: str | None
+    hyperparameters: str  # JSON: what the job object shows
+    suffix: str | None
+    seed: int
+    price: int  # avcn escrowed
+    input_sha256: str  # the job's input in the artifact store
+    job_id: int | None  # None until the chain took the post
+    tx_hash: str | None
+    created_at: int
+    accounted: bool  # the job is final and its escrow was squared with the key's spent
+
+    @classmethod
+    def of(cls, r: Sequence[Any]) -> FineTuneRow:
+        return cls(
+            str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]),
+            None if r[5] is None else str(r[5]), str(r[6]), None if r[7] is None else str(r[7]),
+            int(r[8]), int(r[9]), str(r[10]), None if r[11] is None else int(r[11]),
+            None if r[12] is None else str(r[12]), int(r[13]), bool(r[14]),
+        )  # fmt: skip
 
 
 class Store:
@@ -187,6 +267,72 @@ class Store:
             )
             if n == 1:
                 return
+
+    # -- files (/v1/files) ---------------------------------------------------
+    def add_file(self, f: FileRow) -> None:
+        self._exec(
+            f"INSERT INTO files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (f.id, f.owner, f.filename, f.purpose, f.size, f.sha256, f.created_at),
+        )
+
+    def get_file(self, owner: str, file_id: str) -> FileRow | None:
+        rows, _ = self._exec(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ? AND owner = ?", (file_id, owner)
+        )
+        return FileRow.of(rows[0]) if rows else None
+
+    def list_files(self, owner: str, purpose: str | None = None) -> list[FileRow]:
+        sql = f"SELECT {_FILE_COLUMNS} FROM files WHERE owner = ?"
+        args: tuple[Any, ...] = (owner,)
+        if purpose is not None:
+            sql, args = sql + " AND purpose = ?", (owner, purpose)
+        rows, _ = self._exec(sql + " ORDER BY created_at DESC, id", args)
+        return [FileRow.of(r) for r in rows]
+
+    def delete_file(self, owner: str, file_id: str) -> bool:
+        _, n = self._exec("DELETE FROM files WHERE id = ? AND owner = ?", (file_id, owner))
+        return bool(n == 1)
+
+    # -- fine-tuning jobs (/v1/fine_tuning/jobs) -----------------------------
+    def add_fine_tune(self, t: FineTuneRow) -> None:
+        self._exec(
+            f"INSERT INTO fine_tunes ({_FT_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (t.id, t.owner, t.key_id, t.model, t.training_file, t.validation_file,
+             t.hyperparameters, t.suffix, t.seed, str(t.price), t.input_sha256, t.job_id,
+             t.tx_hash, t.created_at, int(t.accounted)),
+        )  # fmt: skip
+
+    def set_fine_tune_posted(self, ft_id: str, job_id: int, tx_hash: str) -> None:
+        self._exec(
+            "UPDATE fine_tunes SET job_id = ?, tx_hash = ? WHERE id = ?", (job_id, tx_hash, ft_id)
+        )
+
+    def drop_fine_tune(self, ft_id: str) -> None:
+        """Forget a fine-tune whose job the chain never took."""
+        self._exec("DELETE FROM fine_tunes WHERE id = ? AND job_id IS NULL", (ft_id,))
+
+    def get_fine_tune(self, owner: str, ft_id: str) -> FineTuneRow | None:
+        rows, _ = self._exec(
+            f"SELECT {_FT_COLUMNS} FROM fine_tunes WHERE id = ? AND owner = ?", (ft_id, owner)
+        )
+        return FineTuneRow.of(rows[0]) if rows else None
+
+    def list_fine_tunes(self, owner: str) -> list[FineTuneRow]:
+        """``owner``'s fine-tunes, newest first."""
+        rows, _ = self._exec(
+            f"SELECT {_FT_COLUMNS} FROM fine_tunes WHERE owner = ? ORDER BY created_at DESC, id",
+            (owner,),
+        )
+        return [FineTuneRow.of(r) for r in rows]
+
+    def mark_accounted(self, ft_id: str) -> bool:
+        """Set ``accounted`` once; True for the one caller that set it (so the escrow is
+        squared with the key's spent once, even by instances sharing the store)."""
+        _, n = self._exec(
+            "UPDATE fine_tunes SET accounted = 1 WHERE id = ? AND accounted = 0", (ft_id,)
+        )
+        return bool(n == 1)
 
 
 def open_store(url: str) -> Store:
