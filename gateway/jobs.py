@@ -24,13 +24,14 @@ from typing import Any
 
 import httpx
 
-from chain.client import ChainRefused, NodeClient, NodeError, TxFailed
+from chain.client import ChainRefused, NodeClient, NodeError, TxFailed, TxResponse
 from chain.crypto import PrivateKey
 from gateway.errors import ApiError
-from gateway.proto import exec_post_job
+from gateway.proto import MsgExec, exec_post_job
 
 FINAL_STATES = ("settled", "rejected", "cancelled", "expired", "failed")
 POSTED_EVENT = "JobPosted"
+CANCEL_JOB_URL = "/vcoin.jobs.v1.MsgCancelJob"
 
 
 @dataclass(frozen=True)
@@ -64,17 +65,37 @@ class Jobs:
         self._http.close()
 
     def post(
-        self, poster: str, *, model: str, task_type: str, input: bytes, spec: str, max_price: int
-    ) -> Posted:
+        self, poster: str, *, model: str, task_type: str, input: bytes, spec: str, max_price: int,
+        input_hash: str = "",
+    ) -> Posted:  # fmt: skip
+        """Post for ``poster``: ``input`` inline, or ``input_hash`` (an artifact) with b""."""
         msg = exec_post_job(
             self.key.bech32,
             poster=poster,
             task_type=task_type,
             model=model,
             inline_input=input,
+            input_hash=input_hash,
             spec=spec,
             max_price=str(max_price),
         )
+        resp = self._send(msg)
+        ids = resp.attributes(POSTED_EVENT, "job_id")
+        if not ids:
+            raise ApiError(502, f"tx {resp.hash} posted no job", "node_unavailable")
+        return Posted(int(ids[-1]), resp.hash)
+
+    def cancel(self, poster: str, job_id: int) -> str:
+        """``MsgExec([MsgCancelJob(poster, job_id)])`` under ``poster``'s cancel-job grant to
+        the gateway (a queued job only, the chain's rule); the tx hash."""
+        msg = MsgExec(grantee=self.key.bech32)
+        inner = msg.msgs.add()
+        inner.type_url = CANCEL_JOB_URL
+        inner.value = cancel_job_bytes(poster, job_id)
+        return self._send(msg).hash
+
+    def _send(self, msg: Any) -> TxResponse:
+        """Sign and send one message, await its block; the chain's refusal as an ApiError."""
         try:
             with self._sign:  # one sequence at a time; the block is awaited outside the lock
                 sent = self.node.send_tx(self.key, [msg], gas="auto", mode="sync")
@@ -87,10 +108,7 @@ class Jobs:
             raise refusal(e.codespace, e.log) from e
         except NodeError as e:
             raise ApiError(502, f"the node did not answer: {e}", "node_unavailable") from e
-        ids = resp.attributes(POSTED_EVENT, "job_id")
-        if not ids:
-            raise ApiError(502, f"tx {resp.hash} posted no job", "node_unavailable")
-        return Posted(int(ids[-1]), resp.hash)
+        return resp
 
     def job(self, job_id: int) -> dict[str, Any]:
         try:
@@ -136,6 +154,21 @@ def refusal(codespace: str, log: str) -> ApiError:
     if codespace == "bank" or "insufficient" in log.lower():
         return ApiError(402, f"the chain refused the job: {log}", "insufficient_funds")
     return ApiError(400, f"the chain refused the job ({codespace}): {log}", "job_refused")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def cancel_job_bytes(poster: str, job_id: int) -> bytes:
+    """``vcoin.jobs.v1.MsgCancelJob`` on the wire (poster = 1, string; job_id = 2, uint64)."""
+    p = poster.encode()
+    return b"\x0a" + _varint(len(p)) + p + (b"\x10" + _varint(job_id) if job_id else b"")
 
 
 def completions_of(output: bytes) -> list[dict[str, Any]]:
