@@ -272,6 +272,10 @@ def create_app(
         return {"object": "list", "data": data}
 
     install_openai(app, Inference(cfg, store, jobs, chain.models), api_key)
+    from gateway.stream import JobEventHub
+    from gateway.stream import install as install_stream
+
+    install_stream(app, auth, JobEventHub(cfg.rpc, node))  # /v1/jobs/stream (websocket)
     return app
 
 
