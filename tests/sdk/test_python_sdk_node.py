@@ -91,15 +91,15 @@ def test_a_job_runs_settles_and_its_output_checks(
     assert job.state == "settled", job.raw
     assert job.worker == sdk_devnet.worker and job.output_hash
     assert job.paid > 0 and job.paid + job.refunded <= 2 * VCN
-    out = client.job_output(job.id)
+    out = client.job_output(job.id, key)  # the poster's token: the output is not public
     assert hashlib.sha256(out).hexdigest() == job.output_hash
     assert posted.job_id in [j.id for j in client.jobs(poster=key.address)]
     assert posted.job_id in [j.id for j in client.jobs(worker=sdk_devnet.worker)]
     rep = client.reputation(sdk_devnet.worker)
     assert rep.address == sdk_devnet.worker and rep.total >= 1 and 0 < rep.score <= 100
-    # an uploaded artifact comes back hash-checked
-    digest = client.put_artifact(b"some bytes")
-    assert client.fetch_artifact(digest) == b"some bytes"
+    # an uploaded artifact (a signed upload) comes back to its uploader, hash-checked
+    digest = client.put_artifact(key, b"some bytes")
+    assert client.fetch_artifact(digest, key) == b"some bytes"
 
 
 def test_bond_unbond_register_cancel(client: Client, key: Key) -> None:
@@ -157,7 +157,7 @@ def test_the_async_client(sdk_devnet: SdkDevnet, key: Key) -> None:
             job = await c.wait_job(posted.job_id, timeout=240)
             assert job.state == "settled", job.raw
             assert c.blocks_heard > 0
-            out = await c.job_output(job.id)
+            out = await c.job_output(job.id, key)
             assert hashlib.sha256(out).hexdigest() == job.output_hash
             rep = await c.reputation(sdk_devnet.worker)
             assert rep.total >= 1

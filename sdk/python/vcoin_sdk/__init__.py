@@ -7,11 +7,12 @@
         posted = c.post_job(key, model="tiny-lm", task_type="text-generation",
                             max_price="2VCN", input={"prompts": ["Hello"]})
         job = c.wait_job(posted.job_id)
-        output = c.job_output(job.id)
+        output = c.job_output(job.id, key)  # signed: a job output is not public
 """
 
 from vcoin_sdk import msgs
 from vcoin_sdk.amounts import DECIMALS, DENOM, VCN, Coin, format_vcn, parse_coin, parse_coins
+from vcoin_sdk.artifacts import artifact_token
 from vcoin_sdk.client import AsyncClient, Client, PostedJob
 from vcoin_sdk.errors import (
     ChainError,
@@ -52,7 +53,7 @@ __all__ = [
     "InputError", "IntegrityError", "InvalidAddress", "InvalidAmount", "InvalidMnemonic",
     "Job", "Key", "NodeError", "NodeUnavailable", "NotFound", "PostedJob", "QueryError",
     "Reputation", "SignedTx", "TxError", "TxResult", "VCoinError", "WaitTimeout",
-    "decode_tx", "format_vcn", "generate_mnemonic", "is_valid_address", "msgs",
+    "artifact_token", "decode_tx", "format_vcn", "generate_mnemonic", "is_valid_address", "msgs",
     "normalize_mnemonic", "parse_address", "parse_coin", "parse_coins", "sign_tx",
     "to_bech32", "to_eip55", "tx_hash", "verify",
 ]  # fmt: skip

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from vcoin_sdk import msgs as m
 from vcoin_sdk import ops
 from vcoin_sdk.amounts import DENOM, Coin
+from vcoin_sdk.artifacts import Signer
 from vcoin_sdk.errors import NodeUnavailable
 from vcoin_sdk.keys import Key
 from vcoin_sdk.ops import Http, NextBlock, Reply, Sleep, State
@@ -132,7 +133,7 @@ class Client(_Base):
         for attempt in range(self.retries + 1):
             try:
                 r = self._http.request(req.method, self._url(req), json=req.json,
-                                       content=req.content)  # fmt: skip
+                                       content=req.content, headers=req.headers)  # fmt: skip
                 return Reply(r.status_code, r.content)
             except _RETRYABLE as e:
                 if attempt == self.retries:
@@ -292,14 +293,16 @@ class Client(_Base):
                  states: Sequence[str] = FINAL_STATES) -> Job:  # fmt: skip
         return self._run(ops.wait_job(self._state, job_id, timeout, states))
 
-    def job_output(self, job_id: int) -> bytes:
-        return self._run(ops.job_output(self._state, job_id))
+    def job_output(self, job_id: int, key: Signer | None = None) -> bytes:
+        """The settled output, hash-checked; ``key`` signs the read of a private one."""
+        return self._run(ops.job_output(self._state, job_id, key))
 
-    def fetch_artifact(self, digest: str) -> bytes:
-        return self._run(ops.fetch_artifact(self._state, digest))
+    def fetch_artifact(self, digest: str, key: Signer | None = None) -> bytes:
+        return self._run(ops.fetch_artifact(self._state, digest, key))
 
-    def put_artifact(self, data: bytes) -> str:
-        return self._run(ops.put_artifact(self._state, data))
+    def put_artifact(self, key: Signer, data: bytes) -> str:
+        """Upload ``data`` as ``key``'s account (a signed token); its sha256 hex."""
+        return self._run(ops.put_artifact(self._state, key, data))
 
 
 class AsyncClient(_Base):
@@ -344,7 +347,8 @@ class AsyncClient(_Base):
         for attempt in range(self.retries + 1):
             try:
                 r = await self._http.request(req.method, self._url(req), json=req.json,
-                                             content=req.content)  # fmt: skip
+                                             content=req.content,
+                                             headers=req.headers)  # fmt: skip
                 return Reply(r.status_code, r.content)
             except _RETRYABLE as e:
                 if attempt == self.retries:
@@ -457,14 +461,14 @@ class AsyncClient(_Base):
                        states: Sequence[str] = FINAL_STATES) -> Job:  # fmt: skip
         return await self._run(ops.wait_job(self._state, job_id, timeout, states))
 
-    async def job_output(self, job_id: int) -> bytes:
-        return await self._run(ops.job_output(self._state, job_id))
+    async def job_output(self, job_id: int, key: Signer | None = None) -> bytes:
+        return await self._run(ops.job_output(self._state, job_id, key))
 
-    async def fetch_artifact(self, digest: str) -> bytes:
-        return await self._run(ops.fetch_artifact(self._state, digest))
+    async def fetch_artifact(self, digest: str, key: Signer | None = None) -> bytes:
+        return await self._run(ops.fetch_artifact(self._state, digest, key))
 
-    async def put_artifact(self, data: bytes) -> str:
-        return await self._run(ops.put_artifact(self._state, data))
+    async def put_artifact(self, key: Signer, data: bytes) -> str:
+        return await self._run(ops.put_artifact(self._state, key, data))
 
 
 class _AsyncBlocks:

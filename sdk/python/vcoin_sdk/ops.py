@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from google.protobuf.message import Message
 
 from vcoin_sdk.amounts import DENOM, Coin
+from vcoin_sdk.artifacts import DEFAULT_TTL, Signer, artifact_token, auth_header
 from vcoin_sdk.errors import (
     IntegrityError,
     NodeError,
@@ -46,6 +47,7 @@ class Http:
     path: str = ""
     json: Any = None
     content: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -418,35 +420,55 @@ def wait_job(
         waited += took
 
 
-def fetch_artifact(st: State, digest: str) -> Op[bytes]:
-    """The blob ``digest`` (sha256 hex) from the node's artifact store, hash-checked."""
+def _artifact_headers(key: Signer | None, op: Literal["get", "put"], digest: str,
+                      ttl: int) -> tuple[tuple[str, str], ...]:  # fmt: skip
+    return () if key is None else (auth_header(artifact_token(key, op, digest, ttl)),)
+
+
+def _artifact_refusal(what: str, reply: Reply, signed: bool) -> NodeError:
+    msg = f"{what}: HTTP {reply.status}: {_rest_message(reply)}"
+    if reply.status == 401 and not signed:
+        msg += " (the node wants a token: pass the key of an account that may read it)"
+    return NodeError(msg, reply.status)
+
+
+def fetch_artifact(
+    st: State, digest: str, key: Signer | None = None, ttl: int = DEFAULT_TTL
+) -> Op[bytes]:
+    """The blob ``digest`` (sha256 hex) from the node's artifact store, hash-checked.
+    With ``key``, the request carries that account's token (``vcoin_sdk.artifacts``):
+    a blob that is not public is served only to an account allowed to read it."""
     digest = digest.lower()
-    reply: Reply = yield Http("GET", "rest", f"/artifacts/{digest}")
+    headers = _artifact_headers(key, "get", digest, ttl)
+    reply: Reply = yield Http("GET", "rest", f"/artifacts/{digest}", headers=headers)
     if reply.status == 404:
         raise NotFound(f"artifact {digest} is not in the node's store")
     if reply.status >= 400:
-        raise NodeError(f"artifact {digest}: HTTP {reply.status}", reply.status)
+        raise _artifact_refusal(f"artifact {digest}", reply, key is not None)
     got = hashlib.sha256(reply.body).hexdigest()
     if got != digest:
         raise IntegrityError(f"artifact {digest}: the bytes fetched hash to {got}")
     return reply.body
 
 
-def put_artifact(st: State, data: bytes) -> Op[str]:
+def put_artifact(st: State, key: Signer, data: bytes, ttl: int = DEFAULT_TTL) -> Op[str]:
+    """Upload ``data`` signed by ``key`` (the uploader's account); its sha256 hex."""
     digest = hashlib.sha256(data).hexdigest()
-    reply: Reply = yield Http("PUT", "rest", f"/artifacts/{digest}", content=data)
+    headers = _artifact_headers(key, "put", digest, ttl)
+    reply: Reply = yield Http("PUT", "rest", f"/artifacts/{digest}", content=data,
+                              headers=headers)  # fmt: skip
     if reply.status >= 400:
-        raise NodeError(f"artifact upload: HTTP {reply.status}: {_rest_message(reply)}",
-                        reply.status)  # fmt: skip
+        raise _artifact_refusal("artifact upload", reply, True)
     return digest
 
 
-def job_output(st: State, job_id: int) -> Op[bytes]:
-    """A settled job's output, fetched by its recorded output hash and checked."""
+def job_output(st: State, job_id: int, key: Signer | None = None) -> Op[bytes]:
+    """A settled job's output, fetched by its recorded output hash and checked; with
+    ``key`` (the poster's, the worker's or an oracle's) when the output is not public."""
     j = yield from job(st, job_id)
     if not j.output_hash:
         raise NotFound(f"job {job_id} is {j.state!r} and has no output yet")
-    return (yield from fetch_artifact(st, j.output_hash))
+    return (yield from fetch_artifact(st, j.output_hash, key))
 
 
 __all__ = ["Op", "State", "tx_hash"]
