@@ -22,6 +22,10 @@ from gateway import errors
 from gateway.auth import SCOPES, Auth, Session
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
+from gateway.files import Files, artifact_client
+from gateway.files import install as install_files
+from gateway.finetune import FineTuning
+from gateway.finetune import install as install_finetune
 from gateway.jobs import Jobs
 from gateway.metrics import GatewayMetrics
 from gateway.openai_api import Inference
@@ -139,6 +143,7 @@ def create_app(
         cfg = cfg.with_(account=jobs.account)
     chain = Chain(cfg, node)
     auth = Auth(cfg, store, metrics, chain.chain_id, clock)
+    files = Files(store, artifact_client(cfg.rest, jobs.key if jobs else None), clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -149,6 +154,7 @@ def create_app(
         node.close()
         if jobs is not None:
             jobs.close()
+        files.artifacts.close()
 
     app = FastAPI(
         title="VCoin gateway",
@@ -272,6 +278,8 @@ def create_app(
         return {"object": "list", "data": data}
 
     install_openai(app, Inference(cfg, store, jobs, chain.models), api_key)
+    install_files(app, files, api_key)  # /v1/files
+    install_finetune(app, FineTuning(cfg, store, jobs, files, chain.models, clock), api_key)
     from gateway.stream import JobEventHub
     from gateway.stream import install as install_stream
 
