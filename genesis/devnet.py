@@ -69,6 +69,7 @@ DEVNET_PARAMS: dict[str, dict[str, Any]] = {
     "jobs": {
         "default_claim_blocks": 300,  # unclaimed for 5 minutes: expired and refunded
         "default_result_blocks": 120,  # a claimed job's result is due within 2 minutes
+        "model_registration_fee": 10 * 10**18,  # 10 VCN to register your own model
     },
     "verification": {
         "challenge_window_blocks": 3,  # an unpicked result settles 3 blocks after it lands

@@ -133,6 +133,24 @@ def model_registered(m: Model) -> Event:
     )
 
 
+def own_model_registered(m: Model, fee: int, burned: int) -> Event:
+    """``ModelRegistered`` of a model an account registered, with what it paid: ``fee``,
+    of which ``burned`` was burned and the rest went to the treasury."""
+    return Event.of(
+        MODEL_REGISTERED,
+        model=m.id,
+        task_types=",".join(m.task_types),
+        weights_sha256=m.weights_sha256.hex(),
+        min_gpu_memory_mib=m.min_gpu_memory_mib,
+        owner=to_bech32(m.owner),
+        kind=m.kind,
+        total_bytes=m.total_bytes,
+        fee=_coin(fee),
+        burned=_coin(burned),
+        to_treasury=_coin(fee - burned),
+    )
+
+
 def worker_registered(w: Worker) -> Event:
     return Event.of(
         WORKER_REGISTERED,

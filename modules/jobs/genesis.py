@@ -13,7 +13,7 @@ from typing import Any
 from chain.context import Ctx
 from modules.jobs import state
 from modules.jobs.errors import ErrInvalidParams
-from modules.jobs.params import TASK_TYPES, Params
+from modules.jobs.params import MODEL_KIND_TASKS, TASK_TYPES, Params
 from modules.jobs.records import STATES, SUBMITTED, Job, Model, Worker
 
 
@@ -50,6 +50,10 @@ def validate(g: dict[str, Any]) -> None:
             raise ErrInvalidParams(f"model {m.id} has unknown task types {m.task_types}")
         if len(m.weights_sha256) != 32 or len(m.config_sha256) != 32:
             raise ErrInvalidParams(f"model {m.id}: hashes must be 32 bytes")
+        if m.owner and len(m.owner) != 20:
+            raise ErrInvalidParams(f"model {m.id}: owner must be a 20-byte address (hex)")
+        if m.kind and m.kind not in MODEL_KIND_TASKS:
+            raise ErrInvalidParams(f"model {m.id}: unknown kind {m.kind!r}")
     addrs = [w.address for w in workers]
     if len(set(addrs)) != len(addrs):
         raise ErrInvalidParams("jobs genesis lists a worker twice")

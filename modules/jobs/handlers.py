@@ -13,16 +13,22 @@ import hashlib
 from dataclasses import replace
 from functools import partial
 
+from chain.coins import DENOM
 from chain.context import Ctx
 from chain.crypto import to_bech32
+from chain.errors import ErrInsufficientFunds
 from chain.module import Handler
 from modules.jobs import eligibility, events, receipt, settlement, state
 from modules.jobs.errors import (
     ErrBadReceipt,
     ErrDeadlinePassed,
     ErrInvalidJob,
+    ErrInvalidModel,
     ErrInvalidResult,
     ErrInvalidWorker,
+    ErrModelFeeTooLow,
+    ErrModelTaken,
+    ErrModelTooLarge,
     ErrNotAssignee,
     ErrNotAuthority,
     ErrNotPoster,
@@ -35,6 +41,7 @@ from modules.jobs.msgs import (
     ClaimJob,
     PostJob,
     RegisterModel,
+    RegisterOwnModel,
     RegisterWorker,
     ReleaseJob,
     SubmitResult,
@@ -308,3 +315,56 @@ def handle_release_job(k: JobsKeeper, ctx: Ctx, msg: ReleaseJob) -> None:
 
 def make_release_job(k: JobsKeeper) -> Handler[ReleaseJob]:
     return partial(handle_release_job, k)
+
+
+def handle_register_own_model(k: JobsKeeper, ctx: Ctx, msg: RegisterOwnModel) -> None:
+    """Any account registers (or, when the id is already its own, updates) a model and
+    pays ``model_registration_fee``: ``burn_bps`` of it burned, the rest to the treasury."""
+    p = state.get_params(ctx)
+    if msg.kind not in p.model_kinds:
+        raise ErrInvalidModel(
+            f"accounts may register models of kinds {list(p.model_kinds)}, not {msg.kind!r}"
+        )
+    if msg.total_bytes > p.max_model_bytes:
+        raise ErrModelTooLarge(
+            f"the model's files are {msg.total_bytes} bytes; max_model_bytes is {p.max_model_bytes}"
+        )
+    old = state.get_model(ctx, msg.model_id)
+    if old is not None and old.owner != msg.owner:
+        whose = to_bech32(old.owner) if old.owner else "the platform"
+        raise ErrModelTaken(f"model {msg.model_id!r} belongs to {whose}; choose another id")
+    fee = p.model_registration_fee
+    if msg.max_fee < fee:
+        raise ErrModelFeeTooLow(
+            f"registering a model costs {fee}avcn (the jobs param model_registration_fee); "
+            f"max_fee is {msg.max_fee}avcn"
+        )
+    have = k.bank.balance(ctx, msg.owner, DENOM)
+    if have < fee:
+        raise ErrInsufficientFunds(
+            f"registering a model costs {fee}avcn; {to_bech32(msg.owner)} has {have}avcn"
+        )
+    burned = fee * p.burn_bps // 10_000
+    if burned:
+        k.bank.send_to_module(ctx, msg.owner, settlement.BURN, ((DENOM, burned),))
+        k.bank.burn(ctx, settlement.BURN, ((DENOM, burned),))
+    if fee - burned:
+        k.bank.send_to_module(ctx, msg.owner, settlement.TREASURY, ((DENOM, fee - burned),))
+    m = Model(
+        id=msg.model_id,
+        task_types=msg.task_types,
+        weights_sha256=msg.weights_sha256,
+        config_sha256=msg.config_sha256,
+        min_gpu_memory_mib=msg.min_gpu_memory_mib,
+        registered_height=ctx.block.height if old is None else old.registered_height,
+        description=msg.description,
+        owner=msg.owner,
+        kind=msg.kind,
+        total_bytes=msg.total_bytes,
+    )
+    state.set_model(ctx, m)
+    ctx.emit(events.own_model_registered(m, fee, burned))
+
+
+def make_register_own_model(k: JobsKeeper) -> Handler[RegisterOwnModel]:
+    return partial(handle_register_own_model, k)

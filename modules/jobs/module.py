@@ -20,6 +20,13 @@ def build(k: JobsKeeper) -> Module:
                 handler=handlers.make_register_model(k),
             ),
             MsgSpec(
+                msgs.REGISTER_OWN_MODEL_URL,
+                msgs.MsgRegisterOwnModel,
+                signer=lambda m: m.owner,
+                validate=msgs.validate_register_own_model,
+                handler=handlers.make_register_own_model(k),
+            ),
+            MsgSpec(
                 msgs.REGISTER_WORKER_URL,
                 msgs.MsgRegisterWorker,
                 signer=lambda m: m.worker,

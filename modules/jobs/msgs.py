@@ -24,11 +24,12 @@ from modules.jobs.errors import (
     ErrInvalidWorker,
 )
 from modules.jobs.keys import MAX_PRICE
-from modules.jobs.params import TASK_TYPES
+from modules.jobs.params import MODEL_KIND_TASKS, TASK_TYPES
 from modules.jobs.records import Receipt
 
 # The module's messages, generated from proto/vcoin/jobs/v1/tx.proto.
 MsgRegisterModel = tx_pb2.MsgRegisterModel
+MsgRegisterOwnModel = tx_pb2.MsgRegisterOwnModel
 MsgRegisterWorker = tx_pb2.MsgRegisterWorker
 MsgPostJob = tx_pb2.MsgPostJob
 MsgCancelJob = tx_pb2.MsgCancelJob
@@ -38,6 +39,7 @@ MsgSubmitResult = tx_pb2.MsgSubmitResult
 MsgReleaseJob = tx_pb2.MsgReleaseJob
 
 REGISTER_MODEL_URL = type_url(MsgRegisterModel)
+REGISTER_OWN_MODEL_URL = type_url(MsgRegisterOwnModel)
 REGISTER_WORKER_URL = type_url(MsgRegisterWorker)
 POST_JOB_URL = type_url(MsgPostJob)
 CANCEL_JOB_URL = type_url(MsgCancelJob)
@@ -107,6 +109,20 @@ class RegisterModel:
     config_sha256: bytes
     min_gpu_memory_mib: int
     description: str
+
+
+@dataclass(frozen=True)
+class RegisterOwnModel:
+    owner: bytes
+    model_id: str
+    kind: str
+    task_types: tuple[str, ...]  # sorted, from the kind
+    weights_sha256: bytes
+    config_sha256: bytes
+    total_bytes: int
+    min_gpu_memory_mib: int
+    description: str
+    max_fee: int
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,31 @@ def validate_register_model(msg: MsgRegisterModel) -> RegisterModel:
         config_sha256=config,
         min_gpu_memory_mib=int(msg.min_gpu_memory_mib),
         description=msg.description,
+    )
+
+
+def validate_register_own_model(msg: MsgRegisterOwnModel) -> RegisterOwnModel:
+    owner = addr(msg.owner, "owner")
+    name(msg.model_id, "model id", ErrInvalidModel)
+    if msg.kind not in MODEL_KIND_TASKS:
+        raise ErrInvalidModel(f"unknown model kind {msg.kind!r}; known: {sorted(MODEL_KIND_TASKS)}")
+    weights = hash32(msg.weights_sha256, "weights_sha256", ErrInvalidModel)
+    config = hash32(msg.config_sha256, "config_sha256", ErrInvalidModel)
+    if msg.total_bytes < 1:
+        raise ErrInvalidModel("total_bytes (the manifest's files, in all) must be at least 1")
+    if len(msg.description) > MAX_TEXT:
+        raise ErrInvalidModel(f"description is over {MAX_TEXT} characters")
+    return RegisterOwnModel(
+        owner=owner,
+        model_id=msg.model_id,
+        kind=msg.kind,
+        task_types=MODEL_KIND_TASKS[msg.kind],
+        weights_sha256=weights,
+        config_sha256=config,
+        total_bytes=int(msg.total_bytes),
+        min_gpu_memory_mib=int(msg.min_gpu_memory_mib),
+        description=msg.description,
+        max_fee=price(msg.max_fee or "0", "max_fee", ErrInvalidModel),
     )
 
 

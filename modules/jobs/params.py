@@ -4,6 +4,12 @@ Money: on a successful verdict the job's price is consumed: ``burn_bps`` of it
 is burned, the rest goes to the treasury, and the treasury pays the worker
 ``payout_bps`` of the price, so the treasury keeps ``10000 - burn_bps -
 payout_bps`` of it. Windows are in blocks.
+
+Models: the authority registers any model for free (``MsgRegisterModel``); any
+account may register its own (``MsgRegisterOwnModel``, "bring your own model")
+by paying ``model_registration_fee`` avcn, split as a consumed price is
+(``burn_bps`` burned, the rest to the treasury), for a model of one of
+``model_kinds`` whose files total at most ``max_model_bytes``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,13 @@ from chain.params import params_from_json
 from modules.jobs.errors import ErrInvalidParams
 
 TASK_TYPES = ("text-generation", "embedding", "lora-train")
+# The task types each model kind serves: what the job runtime loads
+# (compute.runtime.models.KIND_TASKS, which a test holds equal to this).
+MODEL_KIND_TASKS: dict[str, tuple[str, ...]] = {
+    "causal-lm": ("lora-train", "text-generation"),
+    "sentence-embedding": ("embedding",),
+}
+VCN = 10**18
 
 
 @dataclass(frozen=True)
@@ -34,9 +47,28 @@ class Params:
     max_worker_models: int = 64
     max_concurrent_jobs: int = 1024
     max_page: int = 200
+    model_registration_fee: int = 100 * VCN  # avcn an account pays to register its own model
+    max_model_bytes: int = 16 << 30  # the files of a model registered by an account, in all
+    model_kinds: tuple[str, ...] = ("causal-lm", "sentence-embedding")  # what accounts may add
+
+    def __post_init__(self) -> None:
+        # read back from JSON (the store, genesis, MsgUpdateParams) as a list
+        if isinstance(self.model_kinds, list):
+            object.__setattr__(self, "model_kinds", tuple(self.model_kinds))
 
     def validate(self) -> None:
+        kinds = self.model_kinds
+        if not isinstance(kinds, tuple) or any(
+            not isinstance(k, str) or k not in MODEL_KIND_TASKS for k in kinds
+        ):
+            raise ErrInvalidParams(
+                f"model_kinds must be a list of {sorted(MODEL_KIND_TASKS)}, got {kinds!r}"
+            )
+        if len(set(kinds)) != len(kinds):
+            raise ErrInvalidParams("model_kinds lists a kind twice")
         for f in fields(self):
+            if f.name == "model_kinds":
+                continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ErrInvalidParams(f"{f.name} must be a non-negative integer, got {v!r}")
@@ -57,7 +89,9 @@ class Params:
             raise ErrInvalidParams("max_attempts, max_page and max_concurrent_jobs must be ≥ 1")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["model_kinds"] = list(self.model_kinds)
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:

@@ -35,7 +35,10 @@ def worker_view(w: Worker) -> dict[str, Any]:
 
 
 def model_view(m: Model) -> dict[str, Any]:
-    return m.to_json()
+    d = m.to_json()
+    if m.owner:
+        d["owner"] = to_bech32(m.owner)
+    return d
 
 
 def _int(req: dict[str, Any], key: str, default: int = 0) -> int:

@@ -395,7 +395,13 @@ class Worker:
 
 @dataclass(frozen=True)
 class Model:
-    """A model the marketplace runs: its weights and config are content addresses."""
+    """A model the marketplace runs: its weights and config are content addresses.
+
+    ``owner`` is the account that registered it with ``MsgRegisterOwnModel``
+    (empty for the authority's models and genesis ones), with its ``kind`` and
+    ``total_bytes``; these three are written only when set, so a record of the
+    authority reads and hashes as before they existed.
+    """
 
     id: str
     task_types: tuple[str, ...]
@@ -404,9 +410,12 @@ class Model:
     min_gpu_memory_mib: int
     registered_height: int = 0
     description: str = ""
+    owner: bytes = b""
+    kind: str = ""
+    total_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "id": self.id,
             "task_types": list(self.task_types),
             "weights_sha256": self.weights_sha256.hex(),
@@ -415,6 +424,13 @@ class Model:
             "registered_height": self.registered_height,
             "description": self.description,
         }
+        if self.owner:
+            d["owner"] = self.owner.hex()
+        if self.kind:
+            d["kind"] = self.kind
+        if self.total_bytes:
+            d["total_bytes"] = str(self.total_bytes)
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Model:
@@ -426,6 +442,9 @@ class Model:
             min_gpu_memory_mib=int(d["min_gpu_memory_mib"]),
             registered_height=int(d.get("registered_height", 0)),
             description=d.get("description", ""),
+            owner=bytes.fromhex(d.get("owner", "")),
+            kind=d.get("kind", ""),
+            total_bytes=int(d.get("total_bytes", 0)),
         )
 
     def encode(self) -> bytes:
