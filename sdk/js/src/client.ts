@@ -17,6 +17,7 @@ import { fromBase64, toBase64, toHex, utf8 } from "./bytes.js";
 import { ArtifactError, HttpError, InputError, QueryFailed, RpcError, TimeoutError, TxFailed, VcoinError } from "./errors.js";
 import { sleep, Transport, type TransportOptions } from "./http.js";
 import type { Key } from "./keys.js";
+import { artifactAuthorization, artifactToken } from "./artifacts.js";
 import {
   attestSignBytes,
   msgAttest,
@@ -479,23 +480,72 @@ export class VcoinClient {
     throw new TimeoutError(`job ${id} is ${job.state} after ${timeoutMs} ms (waiting for ${states.join(" or ")})`);
   }
 
-  /** The bytes of an artifact (`GET /artifacts/{sha256}`), checked against their name. */
-  async fetchArtifact(sha256: string, timeoutMs?: number): Promise<Uint8Array> {
+  /**
+   * The bytes of an artifact (`GET /artifacts/{sha256}`), checked against their name.
+   * With `key`, the request carries that account's token (see artifacts.ts): a blob
+   * that is not public (a job's input or output) is served only to an account
+   * allowed to read it. A number as the second argument is `timeoutMs`.
+   */
+  async fetchArtifact(sha256: string, options: ArtifactOptions | number = {}): Promise<Uint8Array> {
+    const o = typeof options === "number" ? { timeoutMs: options } : options;
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new InputError(`an artifact is named by its sha256 in 64 lower-case hex digits, got ${JSON.stringify(sha256)}`);
     const url = `${this.restUrl}/artifacts/${sha256}`;
-    const r = await this.transport.request(url, {}, timeoutMs);
+    const headers: Record<string, string> = o.key ? { authorization: artifactAuthorization(artifactToken(o.key, "get", sha256, o.ttlSeconds)) } : {};
+    const r = await this.transport.request(url, { headers }, o.timeoutMs);
     if (r.status === 404) throw new ArtifactError(`artifact ${sha256} is not in the node's store`);
-    if (!r.ok) throw new HttpError(url, r.status, await r.text());
+    if (!r.ok) throw artifactRefusal(url, r.status, await r.text(), o.key !== undefined);
     const bytes = new Uint8Array(await r.arrayBuffer());
     const got = toHex(new Sha256(bytes).digest());
     if (got !== sha256) throw new ArtifactError(`artifact ${sha256}: the ${bytes.length} bytes served hash to ${got}; refusing them`);
     return bytes;
   }
 
-  /** A settled job's output, fetched and hash-checked. */
-  async jobOutput(job: Job | number | bigint | string): Promise<Uint8Array> {
+  /** Upload `data` (bytes, or text as UTF-8) as `key`'s account, with its signed `put` token; the sha256 hex. */
+  async putArtifact(key: Key, data: Uint8Array | string, options: Omit<ArtifactOptions, "key"> = {}): Promise<string> {
+    const bytes = typeof data === "string" ? utf8(data) : data;
+    const sha256 = toHex(new Sha256(bytes).digest());
+    const url = `${this.restUrl}/artifacts/${sha256}`;
+    const token = artifactToken(key, "put", sha256, options.ttlSeconds);
+    const r = await this.transport.request(
+      url,
+      { method: "PUT", headers: { authorization: artifactAuthorization(token), "content-type": "application/octet-stream" }, body: bytes as Uint8Array<ArrayBuffer> },
+      options.timeoutMs,
+    );
+    if (!r.ok) throw artifactRefusal(url, r.status, await r.text(), true);
+    return sha256;
+  }
+
+  /** A link to an artifact that carries `key`'s `get` token (`?token=`), for a browser to open; plain without a key. */
+  artifactUrl(sha256: string, key?: Key, ttlSeconds?: number): string {
+    const url = `${this.restUrl}/artifacts/${sha256}`;
+    return key ? `${url}?token=${encodeURIComponent(artifactToken(key, "get", sha256, ttlSeconds))}` : url;
+  }
+
+  /** A settled job's output, fetched and hash-checked; `key` (the poster's, the worker's or an oracle's) signs the read of an output that is not public. */
+  async jobOutput(job: Job | number | bigint | string, key?: Key): Promise<Uint8Array> {
     const j = typeof job === "object" ? job : await this.job(job);
     if (!j.output_hash) throw new InputError(`job ${j.id} has no output yet (state ${j.state})`);
-    return this.fetchArtifact(j.output_hash);
+    return this.fetchArtifact(j.output_hash, { key });
   }
+}
+
+export interface ArtifactOptions {
+  /** Signs the request (a `get` token); needed for a blob that is not public. */
+  key?: Key;
+  /** The token's lifetime, 1..3600 s (default 600). */
+  ttlSeconds?: number;
+  timeoutMs?: number;
+}
+
+/** The store's refusal, with its `{error, message}` and what to do about a 401. */
+function artifactRefusal(url: string, status: number, body: string, signed: boolean): HttpError {
+  let message = body.slice(0, 300);
+  try {
+    const d = JSON.parse(body) as { error?: string; message?: string };
+    if (d && typeof d === "object" && (d.error || d.message)) message = [d.error, d.message].filter(Boolean).join(": ");
+  } catch {
+    // not JSON: the text itself
+  }
+  if (status === 401 && !signed) message += " (the node wants a token: pass the key of an account that may read it)";
+  return new HttpError(url, status, body, message);
 }

@@ -1,6 +1,7 @@
 /** @vcoin/sdk: keys, queries, transactions and job results for VCoin. */
 export * from "./address.js";
 export * from "./amount.js";
+export * from "./artifacts.js";
 export { fromBase64, fromHex, toBase64, toHex } from "./bytes.js";
 export * from "./blocks.js";
 export * from "./client.js";

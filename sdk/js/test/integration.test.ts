@@ -73,10 +73,14 @@ describe("against a node", { skip }, () => {
     assert.ok(jobId !== null && jobId > 0n);
     const job = await c.waitForJob(jobId!, { timeoutMs: jobTimeout });
     assert.equal(job.state, "settled", `job ${jobId}: ${job.state} ${job.last_error}`);
-    const out = await c.jobOutput(job);
+    const out = await c.jobOutput(job, me); // the poster's token: a job's output is not public
     assert.equal(toHex(new Sha256(out).digest()), job.output_hash);
     const result = JSON.parse(new TextDecoder().decode(out));
     assert.ok(Array.isArray(result.completions), "a text-generation output has completions");
+    // a signed upload comes back to its uploader, hash-checked
+    const text = `sdk js artifact ${Date.now()}`;
+    const sha = await c.putArtifact(me, text);
+    assert.equal(new TextDecoder().decode(await c.fetchArtifact(sha, { key: me })), text);
 
     const rep = await c.reputation(job.worker);
     assert.equal(rep.address, job.worker);
