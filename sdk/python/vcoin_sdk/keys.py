@@ -3,8 +3,8 @@
 A VCoin account is a secp256k1 key at m/44'/118'/0'/0/0 (Cosmos' coin type): its
 address is ripemd160(sha256(compressed public key)), written ``vcoin1…`` (bech32)
 or ``0x…`` (EIP-55, the same 20 bytes). ``EthKey`` derives the Ethereum-style key
-(m/44'/60'/0'/0/0, address keccak256(public key)[12:]); the chain does not accept it
-as a tx signer yet, so it is for keys and addresses only.
+(m/44'/60'/0'/0/0, address keccak256(public key)[12:]), an ``eth_secp256k1`` key
+that signs txs over keccak256 and EIP-191 messages.
 """
 
 from __future__ import annotations
@@ -192,6 +192,9 @@ def is_valid_address(text: str) -> bool:
 class Key:
     """A secp256k1 signing key as VCoin accounts use it (``/cosmos.crypto.secp256k1``)."""
 
+    algo = "secp256k1"
+    pubkey_type_url = "/cosmos.crypto.secp256k1.PubKey"
+
     def __init__(self, secret: bytes) -> None:
         if len(secret) != 32 or not 0 < int.from_bytes(secret, "big") < _SECP256K1_N:
             raise InputError("a secp256k1 private key is 32 bytes in 1..n-1", "bad_private_key")
@@ -248,24 +251,20 @@ class Key:
         return f"Key({self.address})"
 
 
-class EthKey:
-    """The Ethereum-style key of a mnemonic (m/44'/60'/0'/0/0) and its 0x address.
-    Keys only: the chain does not accept ``eth_secp256k1`` signers for txs yet."""
+class EthKey(Key):
+    """An ``eth_secp256k1`` key (Ethermint's ``/ethermint.crypto.v1.ethsecp256k1.PubKey``):
+    the key of a mnemonic at m/44'/60'/0'/0/0, its account the keccak (Ethereum) address,
+    so one key is one account in MetaMask and on chain. It signs Cosmos txs over
+    keccak256 of the SignDoc (``sign``) and EIP-191 messages (``personal_sign``, the
+    gateway's EIP-4361 sign-in). Pass it wherever the client takes a ``Key``."""
 
-    def __init__(self, secret: bytes) -> None:
-        self._key = coincurve.PrivateKey(secret)
+    algo = "eth_secp256k1"
+    pubkey_type_url = "/ethermint.crypto.v1.ethsecp256k1.PubKey"
 
     @classmethod
     def from_mnemonic(cls, mnemonic: str, passphrase: str = "", path: str = ETH_PATH) -> EthKey:
+        """The key at ``path`` (default m/44'/60'/0'/0/0) of a BIP-39 mnemonic."""
         return cls(_derive(mnemonic, path, passphrase))
-
-    @property
-    def private_key(self) -> bytes:
-        return bytes(self._key.secret)
-
-    @property
-    def public_key(self) -> bytes:
-        return bytes(self._key.public_key.format(compressed=True))
 
     @property
     def public_key_uncompressed(self) -> bytes:
@@ -276,12 +275,18 @@ class EthKey:
     def address_bytes(self) -> bytes:
         return _keccak256(self.public_key_uncompressed)[12:]
 
-    @property
-    def eip55_address(self) -> str:
-        return to_eip55(self.address_bytes)
+    def sign(self, message: bytes) -> bytes:
+        """64 bytes r‖s over keccak256(message): RFC 6979 nonce, low-S (Ethermint's rule)."""
+        der = self._key.sign(_keccak256(message), hasher=None)
+        return bytes(serialize_compact(der_to_cdata(der)))
 
-    @property
-    def address(self) -> str:
-        """The same 20 bytes as ``vcoin1…``."""
-        return to_bech32(self.address_bytes)
+    def personal_sign(self, message: str | bytes) -> bytes:
+        """EIP-191 ``personal_sign``: 65 bytes r‖s‖v (v = 27 + recovery id) over
+        keccak256("\\x19Ethereum Signed Message:\\n" + length + message), as MetaMask signs."""
+        data = message.encode() if isinstance(message, str) else bytes(message)
+        digest = _keccak256(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
+        rsv = bytes(self._key.sign_recoverable(digest, hasher=None))
+        return rsv[:64] + bytes([27 + rsv[64]])
 
+    def __repr__(self) -> str:
+        return f"EthKey({self.eip55_address})"

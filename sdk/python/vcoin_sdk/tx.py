@@ -30,6 +30,7 @@ from vcoin_sdk.amounts import DENOM
 from vcoin_sdk.keys import Key
 
 SECP256K1_PUBKEY_URL = "/cosmos.crypto.secp256k1.PubKey"
+ETH_SECP256K1_PUBKEY_URL = "/ethermint.crypto.v1.ethsecp256k1.PubKey"
 
 
 def type_url(msg: Message) -> str:
@@ -76,9 +77,11 @@ def sign_tx(
     memo: str = "",
     timeout_height: int = 0,
 ) -> SignedTx:
-    """Build and sign (SIGN_MODE_DIRECT) a tx of ``msgs``; ``fee`` in avcn."""
+    """Build and sign (SIGN_MODE_DIRECT) a tx of ``msgs``; ``fee`` in avcn. ``key`` is a
+    ``Key`` (secp256k1, sha256) or an ``EthKey`` (eth_secp256k1, keccak256)."""
     body = TxBody(messages=[pack(m) for m in msgs], memo=memo, timeout_height=timeout_height)
-    pk = AnyPb(type_url=SECP256K1_PUBKEY_URL, value=PubKey(key=key.public_key).SerializeToString())
+    # an EthKey's pubkey goes under Ethermint's type URL (same PubKey{key} encoding)
+    pk = AnyPb(type_url=key.pubkey_type_url, value=PubKey(key=key.public_key).SerializeToString())
     auth = AuthInfo(
         signer_infos=[
             SignerInfo(
