@@ -321,7 +321,7 @@ func TestNodeDown(t *testing.T) {
 	if _, err := c.Send(context.Background(), key, "vcoin1avgyh77ycn997ja45q5q8ss8y9mr424jvyfr4a", "1VCN", TxOptions{}); !errors.Is(err, ErrNodeUnreachable) {
 		t.Errorf("send to a node that is down: %v", err)
 	}
-	if _, err := c.FetchArtifact(context.Background(), strings.Repeat("ab", 32)); !errors.Is(err, ErrNodeUnreachable) {
+	if _, err := c.FetchArtifact(context.Background(), strings.Repeat("ab", 32), nil); !errors.Is(err, ErrNodeUnreachable) {
 		t.Errorf("artifact from a node that is down: %v", err)
 	}
 }
@@ -379,19 +379,19 @@ func TestArtifacts(t *testing.T) {
 	sum := sha256.Sum256(data)
 	good := hex.EncodeToString(sum[:])
 	f.artifacts[good] = data
-	if b, err := c.FetchArtifact(ctx, good); err != nil || string(b) != string(data) {
+	if b, err := c.FetchArtifact(ctx, good, nil); err != nil || string(b) != string(data) {
 		t.Fatalf("FetchArtifact = %q, %v", b, err)
 	}
 	bad := strings.Repeat("0", 64)
 	f.artifacts[bad] = data // served under the wrong name
 	var ae *ArtifactError
-	if _, err := c.FetchArtifact(ctx, bad); !errors.As(err, &ae) || !strings.Contains(err.Error(), "refusing") {
+	if _, err := c.FetchArtifact(ctx, bad, nil); !errors.As(err, &ae) || !strings.Contains(err.Error(), "refusing") {
 		t.Fatalf("tampered artifact: %v", err)
 	}
-	if _, err := c.FetchArtifact(ctx, strings.Repeat("1", 64)); !errors.As(err, &ae) || !strings.Contains(err.Error(), "not in the node's store") {
+	if _, err := c.FetchArtifact(ctx, strings.Repeat("1", 64), nil); !errors.As(err, &ae) || !strings.Contains(err.Error(), "not in the node's store") {
 		t.Fatalf("missing artifact: %v", err)
 	}
-	if _, err := c.FetchArtifact(ctx, "ABC"); !errors.Is(err, ErrInput) {
+	if _, err := c.FetchArtifact(ctx, "ABC", nil); !errors.Is(err, ErrInput) {
 		t.Fatalf("bad name: %v", err)
 	}
 }

@@ -152,7 +152,7 @@ func TestIntegrationJob(t *testing.T) {
 		t.Fatalf("job %d: %s %s", id, job.State, job.LastError)
 	}
 	t.Logf("job %d settled in %s (%v), paid %s avcn", id, time.Since(start).Round(time.Millisecond), seen, job.Paid)
-	out, err := c.JobOutput(ctx, job)
+	out, err := c.JobOutput(ctx, job, me) // the poster's token: a job's output is not public
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +186,15 @@ func TestIntegrationJob(t *testing.T) {
 	mine, err := c.Jobs(ctx, JobFilter{Poster: me.EIP55(), Limit: 100})
 	if err != nil || len(mine.Jobs) == 0 {
 		t.Fatalf("Jobs = %+v, %v", mine, err)
+	}
+	// a signed upload comes back to its uploader, hash-checked
+	blob := []byte("sdk go artifact " + time.Now().Format(time.RFC3339Nano))
+	sha, err := c.PutArtifact(ctx, me, blob)
+	if err != nil {
+		t.Fatalf("PutArtifact: %v", err)
+	}
+	if got, err := c.FetchArtifact(ctx, sha, me); err != nil || string(got) != string(blob) {
+		t.Fatalf("FetchArtifact of the upload = %q, %v", got, err)
 	}
 	t.Logf("worker %s: reputation %s (%s/%s successes); output %d bytes, %d completion(s)", job.Worker, rep.Score, rep.Successes, rep.Total, len(out), len(result.Completions))
 }

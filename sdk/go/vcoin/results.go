@@ -193,8 +193,10 @@ func (b *blockStream) close() { b.cancel(); <-b.dead }
 
 // FetchArtifact downloads an artifact (GET /artifacts/{sha256} on the REST
 // port) and checks that its bytes hash to its name; a missing artifact or a
-// mismatch is an *ArtifactError.
-func (c *Client) FetchArtifact(ctx context.Context, sha string) ([]byte, error) {
+// mismatch is an *ArtifactError. With a key, the request carries that
+// account's get token (ArtifactToken): a blob that is not public (a job's input
+// or output) is served only to an account allowed to read it; nil for a public one.
+func (c *Client) FetchArtifact(ctx context.Context, sha string, k *Key) ([]byte, error) {
 	if !sha256Hex.MatchString(sha) {
 		return nil, inputErr(KindBadInput, "an artifact is named by its sha256 in 64 lower-case hex digits, got %q", short(sha))
 	}
@@ -202,7 +204,15 @@ func (c *Client) FetchArtifact(ctx context.Context, sha string) ([]byte, error) 
 		return nil, inputErr(KindBadInput, "fetching artifacts needs the node's REST URL (ClientOptions.REST)")
 	}
 	url := c.restURL + "/artifacts/" + sha
-	a, err := c.t.do(ctx, http.MethodGet, url, nil, "", c.maxArtifact)
+	var h http.Header
+	if k != nil {
+		tok, err := ArtifactToken(k, ArtifactGet, sha, 0)
+		if err != nil {
+			return nil, err
+		}
+		h = http.Header{"Authorization": {ArtifactAuthScheme + " " + tok}}
+	}
+	a, err := c.t.doWith(ctx, http.MethodGet, url, nil, h, c.maxArtifact)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +220,7 @@ func (c *Client) FetchArtifact(ctx context.Context, sha string) ([]byte, error) 
 		return nil, &ArtifactError{Msg: fmt.Sprintf("artifact %s is not in the node's store (%s)", sha, url)}
 	}
 	if a.status != http.StatusOK {
-		return nil, &HTTPError{URL: url, Status: a.status, Body: string(a.body)}
+		return nil, artifactRefusal(url, a, k != nil)
 	}
 	sum := sha256.Sum256(a.body)
 	if got := hex.EncodeToString(sum[:]); got != sha {
@@ -219,10 +229,12 @@ func (c *Client) FetchArtifact(ctx context.Context, sha string) ([]byte, error) 
 	return a.body, nil
 }
 
-// JobOutput fetches a job's output (by its output_hash), hash-checked.
-func (c *Client) JobOutput(ctx context.Context, job *Job) ([]byte, error) {
+// JobOutput fetches a job's output (by its output_hash), hash-checked; k (the
+// poster's, the worker's or an oracle's key) signs the read of an output that
+// is not public, nil sends no token.
+func (c *Client) JobOutput(ctx context.Context, job *Job, k *Key) ([]byte, error) {
 	if job.OutputHash == "" {
 		return nil, inputErr(KindBadInput, "job %s has no output yet (state %s)", job.ID, job.State)
 	}
-	return c.FetchArtifact(ctx, job.OutputHash)
+	return c.FetchArtifact(ctx, job.OutputHash, k)
 }

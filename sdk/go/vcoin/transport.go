@@ -38,6 +38,15 @@ type answer struct {
 
 // do sends one request (body may be nil) and reads at most limit bytes of the answer.
 func (t *transport) do(ctx context.Context, method, url string, body []byte, contentType string, limit int64) (*answer, error) {
+	var header http.Header
+	if contentType != "" {
+		header = http.Header{"Content-Type": {contentType}}
+	}
+	return t.doWith(ctx, method, url, body, header, limit)
+}
+
+// doWith is do with request headers of the caller's (an Authorization, a Content-Type).
+func (t *transport) doWith(ctx context.Context, method, url string, body []byte, header http.Header, limit int64) (*answer, error) {
 	attempts := t.retries + 1
 	var last error
 	for i := 0; i < attempts; i++ {
@@ -49,7 +58,7 @@ func (t *transport) do(ctx context.Context, method, url string, body []byte, con
 			case <-time.After(delay):
 			}
 		}
-		a, err := t.once(ctx, method, url, body, contentType, limit)
+		a, err := t.once(ctx, method, url, body, header, limit)
 		if err == nil {
 			return a, nil
 		}
@@ -65,7 +74,7 @@ func (t *transport) do(ctx context.Context, method, url string, body []byte, con
 	return nil, &NodeUnreachableError{URL: url, Attempts: attempts, Err: last}
 }
 
-func (t *transport) once(ctx context.Context, method, url string, body []byte, contentType string, limit int64) (*answer, error) {
+func (t *transport) once(ctx context.Context, method, url string, body []byte, header http.Header, limit int64) (*answer, error) {
 	actx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -76,8 +85,8 @@ func (t *transport) once(ctx context.Context, method, url string, body []byte, c
 	if err != nil {
 		return nil, err
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := t.http.Do(req)
 	if err != nil {

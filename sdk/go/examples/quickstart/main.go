@@ -61,7 +61,7 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Println("job", jobID, job.State, "paid", job.Paid, "avcn")
-	out, err := client.JobOutput(ctx, job) // GET /artifacts/{sha256}, hash-checked
+	out, err := client.JobOutput(ctx, job, alice) // GET /artifacts/{sha256} signed by the poster, hash-checked
 	if err != nil {
 		log.Fatal(err)
 	}
