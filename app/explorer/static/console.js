@@ -5,6 +5,15 @@
 // an eth_secp256k1 account; chain 0x5643; txs go to the node's EVM by eth_sendTransaction)
 // and a dev key (mnemonic or hex, in this page's memory only; Cosmos txs signed by the SDK).
 // The page is marked main[data-ready] once the SDK and config.json are loaded.
+//
+// Datasets and training: a JSONL file picked in the page becomes the lora-train input
+// ({"texts": [...], "eval_texts": [...]}, compute/runtime/spec.py), hashed here with
+// crypto.subtle and PUT to the node's artifact store (/artifacts/{sha256}) with an upload
+// token signed by the dev key (the store's token: b64url(payload).b64url(r||s), see
+// chain/artifacts.py); then a lora-train job on that hash, watched until it settles,
+// shows the adapter's hash. A wallet cannot make that token (personal_sign signs other
+// bytes), so uploads need a dev key. Bonding through the wallet calls the staking
+// precompile (IStaking.bond at 0x...0801) by eth_sendTransaction.
 
 const EVM_CHAIN_ID = "0x5643";
 const $ = (id) => document.getElementById(id);
@@ -67,7 +76,7 @@ function signers() {
 }
 
 function fillSelects() {
-  for (const id of ["send-from", "job-from"]) {
+  for (const id of ["send-from", "job-from", "bond-from"]) {
     const sel = $(id);
     const keep = sel.value;
     sel.replaceChildren(...signers().map(([v, label]) => new Option(label, v)));
@@ -209,30 +218,196 @@ async function postJob() {
     if (jobId === null) throw new Error("the tx has no JobPosted event");
   }
   $("job-id").textContent = String(jobId);
+  await watchJob(jobId, "job-state", "job-log");
+  refresh();
+}
+
+/** Show job `jobId`'s states in `stateId` and, one line each, in `logId` until it is final. */
+async function watchJob(jobId, stateId, logId) {
   let last = "";
   for (;;) {
     const job = await client.job(jobId);
     if (job.state !== last) {
       last = job.state;
-      say("job-state", last);
+      say(stateId, last);
       const li = document.createElement("li");
       li.dataset.state = last;
       li.textContent = `${last}${job.worker ? ` (worker ${job.worker})` : ""} at ${new Date().toTimeString().slice(0, 8)}`;
-      $("job-log").append(li);
+      $(logId).append(li);
     }
-    if (sdk.FINAL_JOB_STATES.includes(last)) break;
+    if (sdk.FINAL_JOB_STATES.includes(last)) return job;
     await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+const STAKING = "0x0000000000000000000000000000000000000801";
+
+/** IStaking.bond(address account, string role, uint256 amount): head, then the string. */
+function stakingBond(account, role, avcn) {
+  const head = word(BigInt(sdk.toEthAddress(account))) + word(96) + word(avcn);
+  return `0x${selector("bond(address,string,uint256)")}${head}${dynBytes(utf8(role))}`;
+}
+
+async function bond() {
+  const avcn = avcnOf($("bond-amount").value);
+  if ($("bond-from").value === "eth") {
+    say("bond-status", "bonding through the wallet…");
+    const { hash, rcpt } = await ethSend({ to: STAKING, data: stakingBond(eth.address.hex, "worker", avcn) });
+    const now = await client.bond(eth.address.bech32, "worker");
+    say("bond-status", `bonded ${sdk.formatVcn(avcn)} as a worker through the wallet (staking precompile) in EVM tx ${hash} ` +
+      `(block ${Number(rcpt.blockNumber)}); the wallet's worker bond is now ${sdk.formatVcn(now.bonded)}`);
+  } else {
+    if (!devKey) throw new Error("import a dev key or connect a wallet first");
+    say("bond-status", "bonding…");
+    const tx = await client.bondStake(devKey, "worker", avcn);
+    say("bond-status", `bonded ${sdk.formatVcn(avcn)} as a worker in tx ${tx.hash} (block ${tx.height})`);
   }
   refresh();
 }
 
-async function bond() {
-  if (!devKey) throw new Error("import a dev key first (bonding through the wallet is not in the console yet)");
-  const avcn = avcnOf($("bond-amount").value);
-  say("bond-status", "bonding…");
-  const tx = await client.bondStake(devKey, "worker", avcn);
-  say("bond-status", `bonded ${sdk.formatVcn(avcn)} as a worker in tx ${tx.hash} (block ${tx.height})`);
+// -- datasets and training -------------------------------------------------------------
+const MAX_TEXTS = 256; // compute/runtime/spec.py MAX_ITEMS, per list
+const MAX_TEXT_CHARS = 16 * 1024;
+const MAX_DATASET_BYTES = 64 * 1024 * 1024; // the runtime's input artifact limit
+let dataset = null; // {sha256, texts, evalTexts, size, name}
+
+/** A JSONL file's text -> the lora-train input; an Error naming the first bad line. */
+function parseJsonl(text, name) {
+  const texts = [];
+  const evalTexts = [];
+  const lines = text.split(/\r?\n/);
+  const refuse = (i, why) => new Error(`${name} is not a JSONL dataset: line ${i + 1} ${why}. ` +
+    'Each line must be a JSON object like {"text": "…"} (or a JSON string).');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let v;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw refuse(i, "is not JSON");
+    }
+    const split = v && typeof v === "object" && !Array.isArray(v) ? v.split ?? "train" : "train";
+    const t = typeof v === "string" ? v : v && typeof v === "object" && !Array.isArray(v) ? v.text : undefined;
+    if (typeof t !== "string" || !t) throw refuse(i, 'has no "text" string');
+    if (t.length > MAX_TEXT_CHARS) throw refuse(i, `has a text over ${MAX_TEXT_CHARS} characters`);
+    if (split !== "train" && split !== "eval") throw refuse(i, 'has a "split" other than "train" or "eval"');
+    (split === "eval" ? evalTexts : texts).push(t);
+  });
+  if (!texts.length) throw new Error(`${name} has no training texts (lines with "split": "eval" are held out)`);
+  if (texts.length > MAX_TEXTS || evalTexts.length > MAX_TEXTS) {
+    throw new Error(`${name} has ${texts.length} training and ${evalTexts.length} held-out texts; at most ${MAX_TEXTS} of each`);
+  }
+  return { texts, evalTexts };
+}
+
+const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
+const b64url = (bytes) => b64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const sha256 = async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+
+/**
+ * The artifact store's token for `op` ("put" | "get") on blob `digest`, signed by `key`:
+ * payload = JSON with sorted keys and no spaces {"exp","op","pub","sha256","v":1}; the
+ * signature is r||s (low S) over sha256(payload), keccak256 for an eth_secp256k1 key.
+ */
+async function artifactToken(key, op, digest, ttlS = 600) {
+  const isEth = key.type === "eth_secp256k1";
+  const pub = isEth ? Uint8Array.of(0xee, ...key.publicKey) : key.publicKey; // chain/crypto.py ETH_KEY_TAG
+  const exp = Math.floor(Date.now() / 1000) + ttlS;
+  const payload = utf8(JSON.stringify({ exp, op, pub: b64(pub), sha256: digest, v: 1 }));
+  const hash = isEth ? sdk.keccak_256(payload) : await sha256(payload);
+  const sig = await sdk.Secp256k1.createSignature(hash, key.privateKey);
+  return `${b64url(payload)}.${b64url(Uint8Array.of(...sig.r(32), ...sig.s(32)))}`;
+}
+
+/** PUT `body` to /artifacts/{digest} with the dev key's token, reporting progress. */
+function putArtifact(digest, body, token, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", `${location.origin}/artifacts/${digest}`);
+    xhr.setRequestHeader("content-type", "application/octet-stream");
+    xhr.setRequestHeader("authorization", `VCoin-Artifact ${token}`);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onerror = () => reject(new Error("the upload failed: the node did not answer"));
+    xhr.onload = () => {
+      if (xhr.status < 300) return resolve(JSON.parse(xhr.responseText || "{}"));
+      let body = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        /* not JSON: the status says it */
+      }
+      reject(new Error(`the artifact store refused the upload (${xhr.status} ${body.error || ""}): ${body.message || xhr.statusText}`));
+    };
+    xhr.send(body);
+  });
+}
+
+function progress(fraction, text) {
+  $("ds-progress").value = Math.round(fraction * 100);
+  say("ds-status", text);
+}
+
+async function uploadDataset() {
+  const file = $("ds-file").files[0];
+  dataset = null;
+  $("ds-hash").textContent = "–";
+  progress(0, "");
+  if (!file) throw new Error("pick a JSONL file first");
+  if (file.size > MAX_DATASET_BYTES) throw new Error(`${file.name} is over ${MAX_DATASET_BYTES / 2 ** 20} MiB`);
+  const { texts, evalTexts } = parseJsonl(await file.text(), file.name);
+  if (!devKey) {
+    throw new Error("uploads are signed with a dev key: import one (a wallet cannot sign the artifact store's token)");
+  }
+  const doc = evalTexts.length ? { texts, eval_texts: evalTexts } : { texts };
+  const body = utf8(JSON.stringify(doc));
+  progress(0, "hashing…");
+  const digest = hexOf(await sha256(body));
+  const token = await artifactToken(devKey, "put", digest);
+  progress(0, "uploading…");
+  await putArtifact(digest, body, token, (f) => progress(f, `uploading ${Math.round(f * 100)} %`));
+  dataset = { sha256: digest, texts: texts.length, evalTexts: evalTexts.length, size: body.length, name: file.name };
+  $("ds-hash").textContent = digest;
+  progress(1, `uploaded ${file.name}: ${texts.length} training and ${evalTexts.length} held-out texts, ${body.length} bytes`);
+}
+
+async function train() {
+  if (!devKey) throw new Error("import a dev key first (it signs the dataset upload and the job)");
+  if (!dataset) throw new Error("upload a dataset first");
+  const steps = Number($("train-steps").value);
+  const rank = Number($("train-rank").value);
+  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new Error("steps: a whole number from 1 to 1000");
+  if (!Number.isInteger(rank) || rank < 1 || rank > 64) throw new Error("rank: a whole number from 1 to 64");
+  const params = { steps, rank, alpha: 2 * rank, batch_size: Math.min(4, dataset.texts), max_length: 64 };
+  $("train-log").replaceChildren();
+  $("train-id").textContent = "–";
+  $("train-adapter").replaceChildren("–");
+  say("train-state", "posting…");
+  const { jobId } = await client.postJob(devKey, {
+    taskType: "lora-train",
+    model: $("train-model").value,
+    inputHash: dataset.sha256,
+    spec: { params },
+    maxPrice: avcnOf($("train-price").value),
+  });
+  if (jobId === null) throw new Error("the tx has no JobPosted event");
+  $("train-id").textContent = String(jobId);
+  const job = await watchJob(jobId, "train-state", "train-log");
+  if (job.state === "settled" && job.output_hash) {
+    const link = document.createElement("a");
+    link.textContent = job.output_hash;
+    link.title = "the LoRA adapter (safetensors); the link carries a download token signed by the dev key";
+    link.href = `${location.origin}/artifacts/${job.output_hash}?token=${await artifactToken(devKey, "get", job.output_hash)}`;
+    $("train-adapter").replaceChildren(link);
+  }
   refresh();
+}
+
+async function loadModels() {
+  const r = await fetch(`${location.origin}/vcoin/jobs/v1/models`);
+  const models = r.ok ? (await r.json()).models : [];
+  const lm = models.filter((m) => (m.task_types || []).includes("lora-train"));
+  $("train-model").replaceChildren(...lm.map((m) => new Option(`${m.id} (lora-train)`, m.id)));
+  if (!lm.length) $("train-model").append(new Option("no registered model takes lora-train", ""));
 }
 
 // -- balances --------------------------------------------------------------------------
@@ -298,6 +473,9 @@ async function main() {
   action("send", "send-status", send);
   action("post-job", "job-state", postJob);
   action("bond", "bond-status", bond);
+  action("ds-upload", "ds-status", uploadDataset);
+  action("train", "train-state", train);
+  await loadModels().catch(() => {});
   setInterval(refresh, 1000);
   $("console").dataset.ready = "1";
 }

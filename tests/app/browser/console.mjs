@@ -10,7 +10,7 @@
 // The test EIP-1193 provider (eip1193.js, the stand-in for MetaMask) is injected as
 // window.ethereum with eth_key. Then: connect the wallet, send VCN through it (a value
 // transfer, then VCoin.sol's transfer), post a job through it (JobMarket.sol) and watch it
-// to a final state, import the dev key, post a job with it, bond it as a worker. Each step saves a
+// to a final state, import the dev key, post a job with it, bond it as a worker (MsgBond). Each step saves a
 // screenshot (DIR/console-STEP.png) and reports the texts the user sees.
 
 import { readFileSync } from "node:fs";
@@ -103,6 +103,7 @@ try {
   await page.waitForFunction(() => document.querySelector("#key-account").textContent.startsWith("vcoin1"));
   await postJob("job", "key");
 
+  await page.selectOption("#bond-from", "key");
   await page.fill("#bond-amount", plan.bond_amount);
   await page.click("#bond");
   await page.waitForFunction(() => /^bonded |error|fail|insufficient/i.test(document.querySelector("#bond-status").textContent) || document.querySelector("#bond-status").classList.contains("bad"));
