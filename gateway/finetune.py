@@ -51,7 +51,6 @@ from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from chain.client import NodeError
-from chain.crypto import to_bech32
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
 from gateway.files import PURPOSE, Files, training_texts
@@ -366,7 +365,7 @@ class FineTuning:
                f"height {posted}, escrow {job['max_price']} avcn)")  # fmt: skip
             if int(job.get("claimed_height") or 0):
                 h = int(job["claimed_height"])
-                worker = to_bech32(bytes.fromhex(job["worker"])) if job.get("worker") else "?"
+                worker = job.get("worker") or "?"  # bech32 in the query's view
                 ev(self.block_time(h), f"Claimed by worker {worker} at height {h}; training")
             if int(job.get("submitted_height") or 0):
                 h = int(job["submitted_height"])
