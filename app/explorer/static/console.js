@@ -9,8 +9,8 @@
 // Datasets and training: a JSONL file picked in the page becomes the lora-train input
 // ({"texts": [...], "eval_texts": [...]}, compute/runtime/spec.py), hashed here with
 // crypto.subtle and PUT to the node's artifact store (/artifacts/{sha256}) with an upload
-// token signed by the dev key (the store's token: b64url(payload).b64url(r||s), see
-// chain/artifacts.py); then a lora-train job on that hash, watched until it settles,
+// token signed by the dev key (the SDK's artifactToken: b64url(payload).b64url(r||s), see
+// chain/artifact_auth.py); then a lora-train job on that hash, watched until it settles,
 // shows the adapter's hash. A wallet cannot make that token (personal_sign signs other
 // bytes), so uploads need a dev key. Bonding through the wallet calls the staking
 // precompile (IStaking.bond at 0x...0801) by eth_sendTransaction.
@@ -300,24 +300,15 @@ function parseJsonl(text, name) {
   return { texts, evalTexts };
 }
 
-const b64 = (bytes) => btoa(String.fromCharCode(...bytes));
-const b64url = (bytes) => b64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const sha256 = async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 
 /**
- * The artifact store's token for `op` ("put" | "get") on blob `digest`, signed by `key`:
- * payload = JSON with sorted keys and no spaces {"exp","op","pub","sha256","v":1}; the
- * signature is r||s (low S) over sha256(payload), keccak256 for an eth_secp256k1 key.
+ * The artifact store's token for `op` ("put" | "get") on blob `digest`, signed by `key`
+ * (the SDK's artifactToken, byte for byte with sdk/vectors/artifact_tokens.json):
+ * b64url(payload).b64url(r||s), payload = {"exp","op","pub","sha256","v":1} with sorted
+ * keys and no spaces, signed over sha256(payload) (keccak256 for an eth_secp256k1 key).
  */
-async function artifactToken(key, op, digest, ttlS = 600) {
-  const isEth = key.type === "eth_secp256k1";
-  const pub = isEth ? Uint8Array.of(0xee, ...key.publicKey) : key.publicKey; // chain/crypto.py ETH_KEY_TAG
-  const exp = Math.floor(Date.now() / 1000) + ttlS;
-  const payload = utf8(JSON.stringify({ exp, op, pub: b64(pub), sha256: digest, v: 1 }));
-  const hash = isEth ? sdk.keccak_256(payload) : await sha256(payload);
-  const sig = await sdk.Secp256k1.createSignature(hash, key.privateKey);
-  return `${b64url(payload)}.${b64url(Uint8Array.of(...sig.r(32), ...sig.s(32)))}`;
-}
+const artifactToken = async (key, op, digest) => sdk.artifactToken(key, op, digest);
 
 /** PUT `body` to /artifacts/{digest} with the dev key's token, reporting progress. */
 function putArtifact(digest, body, token, onProgress) {
