@@ -38,6 +38,7 @@ squared once (``fine_tunes.accounted``), whichever instance reads it.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations.
+import hashlib
 import json
 import math
 import secrets
@@ -219,7 +220,7 @@ class FineTuning:
         params, shown = lora_params(hp, len(texts), seed)
         price = self._price(body)
         data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-        input_sha = self.files.upload(data)
+        input_sha = hashlib.sha256(data).hexdigest()
         if not self.store.add_spent(row.id, price):
             raise ApiError(
                 402,
@@ -236,6 +237,7 @@ class FineTuning:
         )  # fmt: skip
         self.store.add_fine_tune(ft)
         try:
+            self.files.upload(data)  # after the cap's check: a refused request stores nothing
             posted = jobs.post(
                 row.owner, model=model, task_type=TASK, input=b"", input_hash=input_sha,
                 spec=json.dumps({"params": params}, separators=(",", ":")), max_price=price,
