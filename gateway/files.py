@@ -175,10 +175,16 @@ class Files:
     def upload(self, data: bytes) -> str:
         try:
             return self.artifacts.upload_bytes(data)
-        except (ArtifactError, httpx.HTTPError) as e:
+        except ArtifactError as e:
+            if getattr(e, "code", "") == "quota_exceeded":  # the gateway account's quota
+                raise ApiError(
+                    413, f"the artifact store is full for now: {e}", "quota_exceeded"
+                ) from e
             raise ApiError(
                 502, f"the artifact store refused the file: {e}", "artifact_store"
             ) from e
+        except httpx.HTTPError as e:
+            raise ApiError(502, f"the artifact store did not answer: {e}", "artifact_store") from e
 
     def download(self, digest: str) -> bytes:
         try:
