@@ -12,7 +12,8 @@ signs in the page and forwards to the node's JSON-RPC. The page connects it (swi
 to chain 0x5643 after adding the chain), sends VCN through it by ``eth_sendTransaction``,
 imports a dev key (hex), posts a job with it and shows the job's state until "settled",
 and bonds that key as a worker. Screenshots go to ``$VCOIN_TEST_ARTIFACTS/console``
-(default ``.test-artifacts/console``).
+(default ``.test-artifacts/console``). Datasets, training and the bond through the wallet:
+``tests/app/test_console_training_browser.py``.
 """
 
 from __future__ import annotations
