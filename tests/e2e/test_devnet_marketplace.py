@@ -1,6 +1,8 @@
 """scripts/devnet runs the whole marketplace: the job example it prints goes from
-posted to settled with its output; Ctrl-C stops every process it started; a second
-start resumes the same chain without setting anything up again.
+posted to settled with its output; the gateway URL and dev API key it prints give the
+``openai`` client a completion equal to its job's settled output; Ctrl-C stops every
+process it started; a second start resumes the same chain (and the same API key)
+without setting anything up again.
 
 The example is taken from the devnet's own banner and run as printed, so the
 instructions a person copies are the ones under test.
@@ -93,6 +95,7 @@ class Devnet:
             VCOIN_REST_LADDR=f"127.0.0.1:{self.rest_port}",
             VCOIN_DEVNET_METRICS_PORT=str(free_port_run(4)),
             VCOIN_DEVNET_STATUS_EVERY="5",
+            VCOIN_DEVNET_GATEWAY_LADDR=f"127.0.0.1:{free_port()}",
         )
         self.runs = 0
 
@@ -156,6 +159,36 @@ def example_commands(banner: str) -> tuple[str, str, str]:
     return export, " ".join(post), show
 
 
+def gateway_of(banner: str) -> tuple[str, str]:
+    """The gateway's OpenAI base URL and the dev API key, as the banner prints them."""
+    url = re.findall(r"gateway \(OpenAI API\): +(\S+)", banner)[0]
+    return url, re.findall(r"dev API key \(alice\): +(vk_\S+)", banner)[0]
+
+
+def gateway_completion(net: Devnet, banner: str) -> None:
+    """The printed key runs one completion with the official client; the answer is the
+    settled output of a job of alice's (the gateway posted it under her grant)."""
+    import openai
+
+    from chain.artifact_auth import artifact_token
+    from genesis.devnet import dev_key
+
+    base_url, key = gateway_of(banner)
+    assert httpx.get(base_url.removesuffix("/v1") + "/docs", timeout=10).status_code == 200
+    client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=240)
+    r = client.completions.create(model="tiny-lm", prompt="The GPU marketplace", max_tokens=8)
+    vcoin = r.model_extra["vcoin"] if r.model_extra else {}
+    with NodeClient(net.rpc) as c:
+        job = c.query("jobs", "job", {"id": str(vcoin["job_id"])})
+    assert job["state"] == "settled" and job["poster"] == dev_key("alice").bech32, job
+    token = artifact_token(dev_key("alice"), "get", job["output_hash"])  # alice's private output
+    url = f"{net.rest}/artifacts/{job['output_hash']}?token={token}"
+    out = httpx.get(url, timeout=10).json()
+    done = out["completions"][0]
+    assert r.choices[0].text == done["completion"] and done["prompt"] == "The GPU marketplace"
+    assert r.usage is not None and r.usage.completion_tokens == len(done["token_ids"]) > 0
+
+
 @pytest.mark.slow
 def test_devnet_example_job_settles_ctrl_c_stops_all_and_a_restart_resumes(
     tmp_path: Path,
@@ -195,6 +228,7 @@ def test_devnet_example_job_settles_ctrl_c_stops_all_and_a_restart_resumes(
         assert output["task"] == "text-generation"
         assert output["completions"][0]["prompt"] == "The GPU marketplace"
         assert len(output["completions"][0]["token_ids"]) == 16
+        gateway_completion(net, banner)
 
         procs = processes_of(net.home)
         daemons = [c for c in procs.values() if "vcoin-worker start" in c or "vcoin-oracle" in c]
@@ -205,8 +239,10 @@ def test_devnet_example_job_settles_ctrl_c_stops_all_and_a_restart_resumes(
         out = log.read_text()
     assert code == 130, out
     assert STOPPED in out
-    # Workers and oracles were stopped before the node, and cleanly.
+    # The gateway, then the workers and oracles were stopped before the node, and cleanly.
+    assert out.index("stopping the gateway") < out.index("stopping the workers and oracles")
     assert out.index("stopping the workers and oracles") < out.index("stopping the node")
+    assert "stopped: gateway (exit 0)" in out
     assert "did not stop" not in out and processes_of(net.home) == {}
     assert "stopped: worker1 (exit 0) worker2 (exit 0) oracle1 (exit 0) oracle2 (exit 0)" in out
     assert re.search(r"stopped: node \(exit (0|130)\)", out), out
@@ -215,6 +251,7 @@ def test_devnet_example_job_settles_ctrl_c_stops_all_and_a_restart_resumes(
         again = log.read_text()
         assert "first run" not in again and "building" not in again, again
         assert "model tiny-lm: in the artifact store" in again
+        assert gateway_of(again) == gateway_of(banner)  # the same dev API key
         with NodeClient(net.rpc) as c:
             assert c.latest_height() > height
             assert c.query("jobs", "job", {"id": job_id})["output_hash"] == output_hash
