@@ -16,6 +16,7 @@ export type ErrorKind =
   | "tx"
   | "timeout"
   | "artifact"
+  | "gateway"
   | "input";
 
 export class VcoinError extends Error {

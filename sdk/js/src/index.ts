@@ -7,6 +7,7 @@ export * from "./blocks.js";
 export * from "./client.js";
 export * from "./eip1193.js";
 export * from "./errors.js";
+export * from "./gateway.js";
 export { Transport, type FetchLike, type TransportOptions } from "./http.js";
 export * from "./keys.js";
 export * from "./msgs.js";

@@ -3,12 +3,14 @@
  *
  *   m/44'/118'/0'/0/0  secp256k1, Cosmos address ripemd160(sha256(pubkey)):
  *                      the accounts the node accepts txs from today
- *   m/44'/60'/0'/0/0   secp256k1, Ethereum address keccak256(pubkey)[12:]:
- *                      the MetaMask account (keys only until the node accepts
- *                      eth_secp256k1 Cosmos txs and the EVM lands)
+ *   m/44'/60'/0'/0/0   eth_secp256k1, Ethereum address keccak256(pubkey)[12:]:
+ *                      the MetaMask account; it signs Cosmos txs too, under
+ *                      Ethermint's /ethermint.crypto.v1.ethsecp256k1.PubKey,
+ *                      over keccak256 of the SignDoc, and EIP-191 messages
+ *                      (`personalSign`, the gateway's EIP-4361 sign-in)
  *
  * Either account prints in both forms (`vcoin1…` and EIP-55 `0x…` of the
- * same 20 bytes). Signing goes through CosmJS's `DirectSecp256k1Wallet`.
+ * same 20 bytes). A secp256k1 key signs through CosmJS's `DirectSecp256k1Wallet`.
  */
 import { DirectSecp256k1Wallet, type DirectSignResponse } from "@cosmjs/proto-signing";
 import {
@@ -23,16 +25,22 @@ import {
   stringToPath,
 } from "@cosmjs/crypto";
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import type { SignDoc } from "cosmjs-types/cosmos/tx/v1beta1/tx";
+import { SignDoc } from "cosmjs-types/cosmos/tx/v1beta1/tx";
 
 import { toBech32, toChecksumHex } from "./address.js";
-import { fromHex, toHex, utf8 } from "./bytes.js";
+import { fromHex, toBase64, toHex, utf8 } from "./bytes.js";
 import { KeyError, MnemonicError } from "./errors.js";
 
 export const COSMOS_HD_PATH = "m/44'/118'/0'/0/0";
 export const ETH_HD_PATH = "m/44'/60'/0'/0/0";
 
 export type KeyType = "secp256k1" | "eth_secp256k1";
+
+/** The Any type URL of each key type's public key in a tx's SignerInfo. */
+export const PUBKEY_TYPE_URLS: Record<KeyType, string> = {
+  secp256k1: "/cosmos.crypto.secp256k1.PubKey",
+  eth_secp256k1: "/ethermint.crypto.v1.ethsecp256k1.PubKey",
+};
 
 /** A new English BIP-39 mnemonic (24 words by default; 12, 15, 18, 21 or 24). */
 export function generateMnemonic(words: 12 | 15 | 18 | 21 | 24 = 24): string {
@@ -156,21 +164,48 @@ export class Key {
     return toHex(this.publicKey);
   }
 
-  /** The CosmJS signer of this key (what signs every tx). */
+  /** The CosmJS signer of a secp256k1 key (what signs its txs). */
   cosmjsSigner(): Promise<DirectSecp256k1Wallet> {
     if (this.type !== "secp256k1") {
-      throw new KeyError(
-        "this is an eth_secp256k1 key: the node does not accept eth_secp256k1 Cosmos txs yet; " +
-          "sign with the m/44'/118' key (Key.fromMnemonic)",
-      );
+      throw new KeyError("an eth_secp256k1 key signs over keccak256 (signDirect), not with CosmJS's secp256k1 wallet");
     }
     this.signer ??= DirectSecp256k1Wallet.fromKey(this.privateKey, "vcoin");
     return this.signer;
   }
 
-  /** SIGN_MODE_DIRECT: CosmJS's signature over the SignDoc. */
+  /** The Any type URL of this key's public key in a tx. */
+  get pubkeyTypeUrl(): string {
+    return PUBKEY_TYPE_URLS[this.type];
+  }
+
+  /** SIGN_MODE_DIRECT: CosmJS's signature over the SignDoc (secp256k1), or r‖s over
+   * keccak256 of the SignDoc bytes (eth_secp256k1, as Ethermint signs). */
   async signDirect(doc: SignDoc): Promise<DirectSignResponse> {
-    return (await this.cosmjsSigner()).signDirect(this.bech32, doc);
+    if (this.type === "secp256k1") return (await this.cosmjsSigner()).signDirect(this.bech32, doc);
+    const sig = this.signKeccak(SignDoc.encode(doc).finish());
+    return {
+      signed: doc,
+      signature: {
+        pub_key: { type: "ethermint/PubKeyEthSecp256k1", value: toBase64(this.publicKey) },
+        signature: toBase64(sig),
+      },
+    };
+  }
+
+  /** A 64-byte r‖s low-S signature over keccak256(message) (RFC 6979). */
+  signKeccak(message: Uint8Array): Uint8Array {
+    const sig = Secp256k1.createSignature(keccak_256(message), this.privateKey);
+    return Uint8Array.from([...sig.r(32), ...sig.s(32)]);
+  }
+
+  /** EIP-191 personal_sign, as MetaMask signs: 65 bytes r‖s‖v (v = 27 + recovery id)
+   * over keccak256("\x19Ethereum Signed Message:\n" + byte length + message). */
+  personalSign(message: string | Uint8Array): Uint8Array {
+    const data = typeof message === "string" ? utf8(message) : message;
+    const head = utf8(`\x19Ethereum Signed Message:\n${data.length}`);
+    const digest = keccak_256(Uint8Array.from([...head, ...data]));
+    const sig = Secp256k1.createSignature(digest, this.privateKey);
+    return Uint8Array.from([...sig.r(32), ...sig.s(32), 27 + sig.recovery]);
   }
 
   /** A 64-byte r‖s low-S signature over sha256(message), as the chain's

@@ -1,5 +1,6 @@
 /**
- * Build and sign Cosmos txs: SIGN_MODE_DIRECT, one secp256k1 signer, as
+ * Build and sign Cosmos txs: SIGN_MODE_DIRECT, one signer (secp256k1, or
+ * eth_secp256k1 under Ethermint's pubkey type URL, signing over keccak256), as
  * chain/tx/sign.py does (the same bytes for the same inputs: the chain takes
  * only the canonical encoding, so a tx has one hash).
  */
@@ -53,6 +54,7 @@ export function makeAuthInfoBytes(
   sequence: bigint | number,
   gasLimit: bigint | number,
   feeAmount: bigint | number | string,
+  pubkeyTypeUrl = "/cosmos.crypto.secp256k1.PubKey",
 ): Uint8Array {
   const fee = BigInt(feeAmount);
   return AuthInfo.encode(
@@ -60,7 +62,7 @@ export function makeAuthInfoBytes(
       signerInfos: [
         {
           publicKey: {
-            typeUrl: "/cosmos.crypto.secp256k1.PubKey",
+            typeUrl: pubkeyTypeUrl,
             value: PubKey.encode({ key: publicKey }).finish(),
           },
           modeInfo: { single: { mode: SignMode.SIGN_MODE_DIRECT } },
@@ -72,10 +74,17 @@ export function makeAuthInfoBytes(
   ).finish();
 }
 
-/** Sign `msgs` with `key` (through CosmJS's DirectSecp256k1Wallet) and return the TxRaw. */
+/** Sign `msgs` with `key` (a secp256k1 key through CosmJS's DirectSecp256k1Wallet, an
+ * eth_secp256k1 key over keccak256) and return the TxRaw. */
 export async function signTx(key: Key, msgs: EncodedMsg[], o: SignOptions): Promise<SignedTx> {
   const bodyBytes = makeBodyBytes(msgs, o.memo ?? "", o.timeoutHeight ?? 0n);
-  const authInfoBytes = makeAuthInfoBytes(key.publicKey, o.sequence, o.gasLimit ?? DEFAULT_GAS, o.feeAmount);
+  const authInfoBytes = makeAuthInfoBytes(
+    key.publicKey,
+    o.sequence,
+    o.gasLimit ?? DEFAULT_GAS,
+    o.feeAmount,
+    key.pubkeyTypeUrl,
+  );
   const doc = SignDoc.fromPartial({
     bodyBytes,
     authInfoBytes,
