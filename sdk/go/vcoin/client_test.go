@@ -289,11 +289,6 @@ func TestClientRefusals(t *testing.T) {
 	if _, err := c2.ChainID(ctx); err == nil || !strings.Contains(err.Error(), "vcoin-test-1") {
 		t.Fatalf("wrong chain id: %v", err)
 	}
-	// an eth_secp256k1 key cannot sign Cosmos txs yet
-	ek, _ := EthKeyFromMnemonic(abandon)
-	if _, err := c.Send(ctx, ek, "vcoin1avgyh77ycn997ja45q5q8ss8y9mr424jvyfr4a", "1VCN", TxOptions{Gas: 1}); err == nil || !strings.Contains(err.Error(), "eth_secp256k1") {
-		t.Fatalf("eth key: %v", err)
-	}
 }
 
 func TestNodeDown(t *testing.T) {

@@ -22,8 +22,8 @@ const (
 	// address is ripemd160(sha256(compressed pubkey)). The node accepts it
 	// for txs.
 	Secp256k1 Algo = "secp256k1"
-	// EthSecp256k1 is the Ethereum key: the address is keccak256(x‖y)[12:].
-	// Keys only for now: the node does not yet accept eth_secp256k1 signers.
+	// EthSecp256k1 is the Ethereum key (/ethermint.crypto.v1.ethsecp256k1.PubKey):
+	// the address is keccak256(x‖y)[12:]; it signs txs over keccak256 (eth.go).
 	EthSecp256k1 Algo = "eth_secp256k1"
 )
 
@@ -48,7 +48,7 @@ func KeyFromMnemonic(mnemonic string) (*Key, error) {
 }
 
 // EthKeyFromMnemonic derives the Ethereum key (m/44'/60'/0'/0/0) of MetaMask
-// and other Ethereum wallets, with its keccak address. Keys only for now.
+// and other Ethereum wallets, with its keccak address; it signs Cosmos txs too.
 func EthKeyFromMnemonic(mnemonic string) (*Key, error) {
 	return DeriveKey(mnemonic, "", EthereumPath, EthSecp256k1)
 }

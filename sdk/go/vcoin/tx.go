@@ -8,14 +8,14 @@ import (
 	"strings"
 
 	basev1beta1 "cosmossdk.io/api/cosmos/base/v1beta1"
-	secp256k1pb "cosmossdk.io/api/cosmos/crypto/secp256k1"
 	signingv1beta1 "cosmossdk.io/api/cosmos/tx/signing/v1beta1"
 	txv1beta1 "cosmossdk.io/api/cosmos/tx/v1beta1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// Transactions: SIGN_MODE_DIRECT, one secp256k1 signer, the canonical
+// Transactions: SIGN_MODE_DIRECT, one signer (secp256k1, or eth_secp256k1
+// under Ethermint's pubkey type URL, signing over keccak256), the canonical
 // protobuf encoding the node requires (ADR-027: fields ascending, no default
 // values, no unknown fields), which deterministic marshalling of the generated
 // types produces. A tx has one encoding and so one hash.
@@ -47,7 +47,7 @@ type SignOptions struct {
 type SignedTx struct {
 	BodyBytes     []byte
 	AuthInfoBytes []byte
-	// SignDoc is the bytes signed (sha256 of them, by secp256k1).
+	// SignDoc is the bytes signed (sha256 of them by secp256k1, keccak256 by eth_secp256k1).
 	SignDoc   []byte
 	Signature []byte
 	// TxBytes is the TxRaw to broadcast.
@@ -78,7 +78,7 @@ func SignTx(key *Key, msgs []*anypb.Any, o SignOptions) (*SignedTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the tx body: %w", err)
 	}
-	pk, err := Pack(&secp256k1pb.PubKey{Key: key.PublicKey()})
+	pk, err := key.pubKeyAny()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func SignTx(key *Key, msgs []*anypb.Any, o SignOptions) (*SignedTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the sign doc: %w", err)
 	}
-	sig := key.Sign(doc)
+	sig := key.SignTxBytes(doc)
 	raw, err := marshal.Marshal(&txv1beta1.TxRaw{BodyBytes: body, AuthInfoBytes: authInfo, Signatures: [][]byte{sig}})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the tx: %w", err)
@@ -143,9 +143,6 @@ func DecodeTx(txBytes []byte) (*DecodedTx, error) {
 func checkSigner(key *Key) error {
 	if key == nil {
 		return inputErr(KindBadKey, "no key to sign with")
-	}
-	if key.algo != Secp256k1 {
-		return inputErr(KindBadKey, "the node does not accept %s signers for Cosmos txs yet; sign with the secp256k1 key (%s)", key.algo, CosmosPath)
 	}
 	return nil
 }
