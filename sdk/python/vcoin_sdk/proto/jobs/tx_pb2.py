@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vcoin/jobs/v1/tx.proto\x12\rvcoin.jobs.v1\"\xab\x01\n\x10MsgRegisterModel\x12\x11\n\tauthority\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x12\n\ntask_types\x18\x03 \x03(\t\x12\x16\n\x0eweights_sha256\x18\x04 \x01(\t\x12\x15\n\rconfig_sha256\x18\x05 \x01(\t\x12\x1a\n\x12min_gpu_memory_mib\x18\x06 \x01(\x04\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\"\xae\x01\n\x11MsgRegisterWorker\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x11\n\tgpu_model\x18\x02 \x01(\t\x12\x12\n\nmemory_mib\x18\x03 \x01(\x04\x12\x11\n\tgpu_count\x18\x04 \x01(\r\x12\x12\n\ntask_types\x18\x05 \x03(\t\x12\x0e\n\x06models\x18\x06 \x03(\t\x12\x13\n\x0bprice_floor\x18\x07 \x01(\t\x12\x16\n\x0emax_concurrent\x18\x08 \x01(\r\"\x8e\x02\n\nMsgPostJob\x12\x0e\n\x06poster\x18\x01 \x01(\t\x12\x11\n\ttask_type\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x12\n\ninput_hash\x18\x04 \x01(\t\x12\x14\n\x0cinline_input\x18\x05 \x01(\x0c\x12\x0c\n\x04spec\x18\x06 \x01(\t\x12\x11\n\tmax_price\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\r\x12\x14\n\x0c\x63laim_blocks\x18\t \x01(\x04\x12\x15\n\rresult_blocks\x18\n \x01(\x04\x12\x1a\n\x12min_gpu_memory_mib\x18\x0b \x01(\x04\x12\x15\n\rmin_gpu_count\x18\x0c \x01(\r\x12\x11\n\tgpu_model\x18\r \x01(\t\".\n\x0cMsgCancelJob\x12\x0e\n\x06poster\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\"-\n\x0bMsgClaimJob\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\"x\n\x10\x45xecutionReceipt\x12\x14\n\x0cimage_digest\x18\x01 \x01(\t\x12\x12\n\nmodel_hash\x18\x02 \x01(\t\x12\x12\n\ninput_hash\x18\x03 \x01(\t\x12\x13\n\x0boutput_hash\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"\xa5\x01\n\x0fMsgSubmitResult\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x13\n\x0boutput_hash\x18\x03 \x01(\t\x12\x14\n\x0c\x61rtifact_ref\x18\x04 \x01(\t\x12\x15\n\rcompute_units\x18\x05 \x01(\x04\x12\x30\n\x07receipt\x18\x06 \x01(\x0b\x32\x1f.vcoin.jobs.v1.ExecutionReceipt\"N\n\rMsgReleaseJob\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05retry\x18\x04 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vcoin/jobs/v1/tx.proto\x12\rvcoin.jobs.v1\"\xab\x01\n\x10MsgRegisterModel\x12\x11\n\tauthority\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x12\n\ntask_types\x18\x03 \x03(\t\x12\x16\n\x0eweights_sha256\x18\x04 \x01(\t\x12\x15\n\rconfig_sha256\x18\x05 \x01(\t\x12\x1a\n\x12min_gpu_memory_mib\x18\x06 \x01(\x04\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\"\xca\x01\n\x13MsgRegisterOwnModel\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x16\n\x0eweights_sha256\x18\x04 \x01(\t\x12\x15\n\rconfig_sha256\x18\x05 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x06 \x01(\x04\x12\x1a\n\x12min_gpu_memory_mib\x18\x07 \x01(\x04\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12\x0f\n\x07max_fee\x18\t \x01(\t\"\xae\x01\n\x11MsgRegisterWorker\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x11\n\tgpu_model\x18\x02 \x01(\t\x12\x12\n\nmemory_mib\x18\x03 \x01(\x04\x12\x11\n\tgpu_count\x18\x04 \x01(\r\x12\x12\n\ntask_types\x18\x05 \x03(\t\x12\x0e\n\x06models\x18\x06 \x03(\t\x12\x13\n\x0bprice_floor\x18\x07 \x01(\t\x12\x16\n\x0emax_concurrent\x18\x08 \x01(\r\"\x8e\x02\n\nMsgPostJob\x12\x0e\n\x06poster\x18\x01 \x01(\t\x12\x11\n\ttask_type\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x12\n\ninput_hash\x18\x04 \x01(\t\x12\x14\n\x0cinline_input\x18\x05 \x01(\x0c\x12\x0c\n\x04spec\x18\x06 \x01(\t\x12\x11\n\tmax_price\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\r\x12\x14\n\x0c\x63laim_blocks\x18\t \x01(\x04\x12\x15\n\rresult_blocks\x18\n \x01(\x04\x12\x1a\n\x12min_gpu_memory_mib\x18\x0b \x01(\x04\x12\x15\n\rmin_gpu_count\x18\x0c \x01(\r\x12\x11\n\tgpu_model\x18\r \x01(\t\".\n\x0cMsgCancelJob\x12\x0e\n\x06poster\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\"-\n\x0bMsgClaimJob\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\"x\n\x10\x45xecutionReceipt\x12\x14\n\x0cimage_digest\x18\x01 \x01(\t\x12\x12\n\nmodel_hash\x18\x02 \x01(\t\x12\x12\n\ninput_hash\x18\x03 \x01(\t\x12\x13\n\x0boutput_hash\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"\xa5\x01\n\x0fMsgSubmitResult\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x13\n\x0boutput_hash\x18\x03 \x01(\t\x12\x14\n\x0c\x61rtifact_ref\x18\x04 \x01(\t\x12\x15\n\rcompute_units\x18\x05 \x01(\x04\x12\x30\n\x07receipt\x18\x06 \x01(\x0b\x32\x1f.vcoin.jobs.v1.ExecutionReceipt\"N\n\rMsgReleaseJob\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05retry\x18\x04 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,18 +33,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MSGREGISTERMODEL']._serialized_start=42
   _globals['_MSGREGISTERMODEL']._serialized_end=213
-  _globals['_MSGREGISTERWORKER']._serialized_start=216
-  _globals['_MSGREGISTERWORKER']._serialized_end=390
-  _globals['_MSGPOSTJOB']._serialized_start=393
-  _globals['_MSGPOSTJOB']._serialized_end=663
-  _globals['_MSGCANCELJOB']._serialized_start=665
-  _globals['_MSGCANCELJOB']._serialized_end=711
-  _globals['_MSGCLAIMJOB']._serialized_start=713
-  _globals['_MSGCLAIMJOB']._serialized_end=758
-  _globals['_EXECUTIONRECEIPT']._serialized_start=760
-  _globals['_EXECUTIONRECEIPT']._serialized_end=880
-  _globals['_MSGSUBMITRESULT']._serialized_start=883
-  _globals['_MSGSUBMITRESULT']._serialized_end=1048
-  _globals['_MSGRELEASEJOB']._serialized_start=1050
-  _globals['_MSGRELEASEJOB']._serialized_end=1128
+  _globals['_MSGREGISTEROWNMODEL']._serialized_start=216
+  _globals['_MSGREGISTEROWNMODEL']._serialized_end=418
+  _globals['_MSGREGISTERWORKER']._serialized_start=421
+  _globals['_MSGREGISTERWORKER']._serialized_end=595
+  _globals['_MSGPOSTJOB']._serialized_start=598
+  _globals['_MSGPOSTJOB']._serialized_end=868
+  _globals['_MSGCANCELJOB']._serialized_start=870
+  _globals['_MSGCANCELJOB']._serialized_end=916
+  _globals['_MSGCLAIMJOB']._serialized_start=918
+  _globals['_MSGCLAIMJOB']._serialized_end=963
+  _globals['_EXECUTIONRECEIPT']._serialized_start=965
+  _globals['_EXECUTIONRECEIPT']._serialized_end=1085
+  _globals['_MSGSUBMITRESULT']._serialized_start=1088
+  _globals['_MSGSUBMITRESULT']._serialized_end=1253
+  _globals['_MSGRELEASEJOB']._serialized_start=1255
+  _globals['_MSGRELEASEJOB']._serialized_end=1333
 # @@protoc_insertion_point(module_scope)

@@ -58,6 +58,56 @@ class MsgRegisterModel(google.protobuf.message.Message):
 Global___MsgRegisterModel: typing_extensions.TypeAlias = MsgRegisterModel
 
 @typing.final
+class MsgRegisterOwnModel(google.protobuf.message.Message):
+    """MsgRegisterOwnModel lets any account register a model ("bring your own
+    model") for the jobs params' model_registration_fee, which is split as a
+    consumed price is (burn_bps burned, the rest to the treasury). The id must be
+    free or already the signer's; the kind must be one of the params'
+    model_kinds (its task types follow from it); total_bytes (the sum of the
+    manifest's file sizes) at most max_model_bytes. weights_sha256 is the
+    sha256 of the model's manifest (compute/runtime/models.py), as for
+    MsgRegisterModel. max_fee is what the signer agrees to pay: the fee charged
+    is the param, and a max_fee below it is refused.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    OWNER_FIELD_NUMBER: builtins.int
+    MODEL_ID_FIELD_NUMBER: builtins.int
+    KIND_FIELD_NUMBER: builtins.int
+    WEIGHTS_SHA256_FIELD_NUMBER: builtins.int
+    CONFIG_SHA256_FIELD_NUMBER: builtins.int
+    TOTAL_BYTES_FIELD_NUMBER: builtins.int
+    MIN_GPU_MEMORY_MIB_FIELD_NUMBER: builtins.int
+    DESCRIPTION_FIELD_NUMBER: builtins.int
+    MAX_FEE_FIELD_NUMBER: builtins.int
+    owner: builtins.str
+    model_id: builtins.str
+    kind: builtins.str
+    weights_sha256: builtins.str
+    config_sha256: builtins.str
+    total_bytes: builtins.int
+    min_gpu_memory_mib: builtins.int
+    description: builtins.str
+    max_fee: builtins.str
+    def __init__(
+        self,
+        *,
+        owner: builtins.str = ...,
+        model_id: builtins.str = ...,
+        kind: builtins.str = ...,
+        weights_sha256: builtins.str = ...,
+        config_sha256: builtins.str = ...,
+        total_bytes: builtins.int = ...,
+        min_gpu_memory_mib: builtins.int = ...,
+        description: builtins.str = ...,
+        max_fee: builtins.str = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["config_sha256", b"config_sha256", "description", b"description", "kind", b"kind", "max_fee", b"max_fee", "min_gpu_memory_mib", b"min_gpu_memory_mib", "model_id", b"model_id", "owner", b"owner", "total_bytes", b"total_bytes", "weights_sha256", b"weights_sha256"]) -> None: ...
+
+Global___MsgRegisterOwnModel: typing_extensions.TypeAlias = MsgRegisterOwnModel
+
+@typing.final
 class MsgRegisterWorker(google.protobuf.message.Message):
     """MsgRegisterWorker declares a worker's hardware, task types and models."""
 

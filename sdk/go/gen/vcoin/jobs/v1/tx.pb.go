@@ -118,6 +118,123 @@ func (x *MsgRegisterModel) GetDescription() string {
 	return ""
 }
 
+// MsgRegisterOwnModel lets any account register a model ("bring your own
+// model") for the jobs params' model_registration_fee, which is split as a
+// consumed price is (burn_bps burned, the rest to the treasury). The id must be
+// free or already the signer's; the kind must be one of the params'
+// model_kinds (its task types follow from it); total_bytes (the sum of the
+// manifest's file sizes) at most max_model_bytes. weights_sha256 is the
+// sha256 of the model's manifest (compute/runtime/models.py), as for
+// MsgRegisterModel. max_fee is what the signer agrees to pay: the fee charged
+// is the param, and a max_fee below it is refused.
+type MsgRegisterOwnModel struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Owner           string                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	ModelId         string                 `protobuf:"bytes,2,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	Kind            string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	WeightsSha256   string                 `protobuf:"bytes,4,opt,name=weights_sha256,json=weightsSha256,proto3" json:"weights_sha256,omitempty"`
+	ConfigSha256    string                 `protobuf:"bytes,5,opt,name=config_sha256,json=configSha256,proto3" json:"config_sha256,omitempty"`
+	TotalBytes      uint64                 `protobuf:"varint,6,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	MinGpuMemoryMib uint64                 `protobuf:"varint,7,opt,name=min_gpu_memory_mib,json=minGpuMemoryMib,proto3" json:"min_gpu_memory_mib,omitempty"`
+	Description     string                 `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	MaxFee          string                 `protobuf:"bytes,9,opt,name=max_fee,json=maxFee,proto3" json:"max_fee,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *MsgRegisterOwnModel) Reset() {
+	*x = MsgRegisterOwnModel{}
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MsgRegisterOwnModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MsgRegisterOwnModel) ProtoMessage() {}
+
+func (x *MsgRegisterOwnModel) ProtoReflect() protoreflect.Message {
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MsgRegisterOwnModel.ProtoReflect.Descriptor instead.
+func (*MsgRegisterOwnModel) Descriptor() ([]byte, []int) {
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MsgRegisterOwnModel) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *MsgRegisterOwnModel) GetModelId() string {
+	if x != nil {
+		return x.ModelId
+	}
+	return ""
+}
+
+func (x *MsgRegisterOwnModel) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *MsgRegisterOwnModel) GetWeightsSha256() string {
+	if x != nil {
+		return x.WeightsSha256
+	}
+	return ""
+}
+
+func (x *MsgRegisterOwnModel) GetConfigSha256() string {
+	if x != nil {
+		return x.ConfigSha256
+	}
+	return ""
+}
+
+func (x *MsgRegisterOwnModel) GetTotalBytes() uint64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *MsgRegisterOwnModel) GetMinGpuMemoryMib() uint64 {
+	if x != nil {
+		return x.MinGpuMemoryMib
+	}
+	return 0
+}
+
+func (x *MsgRegisterOwnModel) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *MsgRegisterOwnModel) GetMaxFee() string {
+	if x != nil {
+		return x.MaxFee
+	}
+	return ""
+}
+
 // MsgRegisterWorker declares a worker's hardware, task types and models.
 type MsgRegisterWorker struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -135,7 +252,7 @@ type MsgRegisterWorker struct {
 
 func (x *MsgRegisterWorker) Reset() {
 	*x = MsgRegisterWorker{}
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[1]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -147,7 +264,7 @@ func (x *MsgRegisterWorker) String() string {
 func (*MsgRegisterWorker) ProtoMessage() {}
 
 func (x *MsgRegisterWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[1]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -160,7 +277,7 @@ func (x *MsgRegisterWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgRegisterWorker.ProtoReflect.Descriptor instead.
 func (*MsgRegisterWorker) Descriptor() ([]byte, []int) {
-	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{1}
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *MsgRegisterWorker) GetWorker() string {
@@ -242,7 +359,7 @@ type MsgPostJob struct {
 
 func (x *MsgPostJob) Reset() {
 	*x = MsgPostJob{}
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[2]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +371,7 @@ func (x *MsgPostJob) String() string {
 func (*MsgPostJob) ProtoMessage() {}
 
 func (x *MsgPostJob) ProtoReflect() protoreflect.Message {
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[2]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +384,7 @@ func (x *MsgPostJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgPostJob.ProtoReflect.Descriptor instead.
 func (*MsgPostJob) Descriptor() ([]byte, []int) {
-	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{2}
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MsgPostJob) GetPoster() string {
@@ -372,7 +489,7 @@ type MsgCancelJob struct {
 
 func (x *MsgCancelJob) Reset() {
 	*x = MsgCancelJob{}
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[3]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +501,7 @@ func (x *MsgCancelJob) String() string {
 func (*MsgCancelJob) ProtoMessage() {}
 
 func (x *MsgCancelJob) ProtoReflect() protoreflect.Message {
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[3]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +514,7 @@ func (x *MsgCancelJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgCancelJob.ProtoReflect.Descriptor instead.
 func (*MsgCancelJob) Descriptor() ([]byte, []int) {
-	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{3}
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MsgCancelJob) GetPoster() string {
@@ -425,7 +542,7 @@ type MsgClaimJob struct {
 
 func (x *MsgClaimJob) Reset() {
 	*x = MsgClaimJob{}
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[4]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +554,7 @@ func (x *MsgClaimJob) String() string {
 func (*MsgClaimJob) ProtoMessage() {}
 
 func (x *MsgClaimJob) ProtoReflect() protoreflect.Message {
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[4]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +567,7 @@ func (x *MsgClaimJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgClaimJob.ProtoReflect.Descriptor instead.
 func (*MsgClaimJob) Descriptor() ([]byte, []int) {
-	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{4}
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MsgClaimJob) GetWorker() string {
@@ -481,7 +598,7 @@ type ExecutionReceipt struct {
 
 func (x *ExecutionReceipt) Reset() {
 	*x = ExecutionReceipt{}
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[5]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +610,7 @@ func (x *ExecutionReceipt) String() string {
 func (*ExecutionReceipt) ProtoMessage() {}
 
 func (x *ExecutionReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[5]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +623,7 @@ func (x *ExecutionReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionReceipt.ProtoReflect.Descriptor instead.
 func (*ExecutionReceipt) Descriptor() ([]byte, []int) {
-	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{5}
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExecutionReceipt) GetImageDigest() string {
@@ -559,7 +676,7 @@ type MsgSubmitResult struct {
 
 func (x *MsgSubmitResult) Reset() {
 	*x = MsgSubmitResult{}
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[6]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +688,7 @@ func (x *MsgSubmitResult) String() string {
 func (*MsgSubmitResult) ProtoMessage() {}
 
 func (x *MsgSubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[6]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +701,7 @@ func (x *MsgSubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgSubmitResult.ProtoReflect.Descriptor instead.
 func (*MsgSubmitResult) Descriptor() ([]byte, []int) {
-	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{6}
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MsgSubmitResult) GetWorker() string {
@@ -644,7 +761,7 @@ type MsgReleaseJob struct {
 
 func (x *MsgReleaseJob) Reset() {
 	*x = MsgReleaseJob{}
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[7]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +773,7 @@ func (x *MsgReleaseJob) String() string {
 func (*MsgReleaseJob) ProtoMessage() {}
 
 func (x *MsgReleaseJob) ProtoReflect() protoreflect.Message {
-	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[7]
+	mi := &file_vcoin_jobs_v1_tx_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +786,7 @@ func (x *MsgReleaseJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgReleaseJob.ProtoReflect.Descriptor instead.
 func (*MsgReleaseJob) Descriptor() ([]byte, []int) {
-	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{7}
+	return file_vcoin_jobs_v1_tx_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MsgReleaseJob) GetWorker() string {
@@ -713,7 +830,18 @@ const file_vcoin_jobs_v1_tx_proto_rawDesc = "" +
 	"\x0eweights_sha256\x18\x04 \x01(\tR\rweightsSha256\x12#\n" +
 	"\rconfig_sha256\x18\x05 \x01(\tR\fconfigSha256\x12+\n" +
 	"\x12min_gpu_memory_mib\x18\x06 \x01(\x04R\x0fminGpuMemoryMib\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\"\x83\x02\n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\"\xaf\x02\n" +
+	"\x13MsgRegisterOwnModel\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x19\n" +
+	"\bmodel_id\x18\x02 \x01(\tR\amodelId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12%\n" +
+	"\x0eweights_sha256\x18\x04 \x01(\tR\rweightsSha256\x12#\n" +
+	"\rconfig_sha256\x18\x05 \x01(\tR\fconfigSha256\x12\x1f\n" +
+	"\vtotal_bytes\x18\x06 \x01(\x04R\n" +
+	"totalBytes\x12+\n" +
+	"\x12min_gpu_memory_mib\x18\a \x01(\x04R\x0fminGpuMemoryMib\x12 \n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\x12\x17\n" +
+	"\amax_fee\x18\t \x01(\tR\x06maxFee\"\x83\x02\n" +
 	"\x11MsgRegisterWorker\x12\x16\n" +
 	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x1b\n" +
 	"\tgpu_model\x18\x02 \x01(\tR\bgpuModel\x12\x1d\n" +
@@ -784,19 +912,20 @@ func file_vcoin_jobs_v1_tx_proto_rawDescGZIP() []byte {
 	return file_vcoin_jobs_v1_tx_proto_rawDescData
 }
 
-var file_vcoin_jobs_v1_tx_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_vcoin_jobs_v1_tx_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_vcoin_jobs_v1_tx_proto_goTypes = []any{
-	(*MsgRegisterModel)(nil),  // 0: vcoin.jobs.v1.MsgRegisterModel
-	(*MsgRegisterWorker)(nil), // 1: vcoin.jobs.v1.MsgRegisterWorker
-	(*MsgPostJob)(nil),        // 2: vcoin.jobs.v1.MsgPostJob
-	(*MsgCancelJob)(nil),      // 3: vcoin.jobs.v1.MsgCancelJob
-	(*MsgClaimJob)(nil),       // 4: vcoin.jobs.v1.MsgClaimJob
-	(*ExecutionReceipt)(nil),  // 5: vcoin.jobs.v1.ExecutionReceipt
-	(*MsgSubmitResult)(nil),   // 6: vcoin.jobs.v1.MsgSubmitResult
-	(*MsgReleaseJob)(nil),     // 7: vcoin.jobs.v1.MsgReleaseJob
+	(*MsgRegisterModel)(nil),    // 0: vcoin.jobs.v1.MsgRegisterModel
+	(*MsgRegisterOwnModel)(nil), // 1: vcoin.jobs.v1.MsgRegisterOwnModel
+	(*MsgRegisterWorker)(nil),   // 2: vcoin.jobs.v1.MsgRegisterWorker
+	(*MsgPostJob)(nil),          // 3: vcoin.jobs.v1.MsgPostJob
+	(*MsgCancelJob)(nil),        // 4: vcoin.jobs.v1.MsgCancelJob
+	(*MsgClaimJob)(nil),         // 5: vcoin.jobs.v1.MsgClaimJob
+	(*ExecutionReceipt)(nil),    // 6: vcoin.jobs.v1.ExecutionReceipt
+	(*MsgSubmitResult)(nil),     // 7: vcoin.jobs.v1.MsgSubmitResult
+	(*MsgReleaseJob)(nil),       // 8: vcoin.jobs.v1.MsgReleaseJob
 }
 var file_vcoin_jobs_v1_tx_proto_depIdxs = []int32{
-	5, // 0: vcoin.jobs.v1.MsgSubmitResult.receipt:type_name -> vcoin.jobs.v1.ExecutionReceipt
+	6, // 0: vcoin.jobs.v1.MsgSubmitResult.receipt:type_name -> vcoin.jobs.v1.ExecutionReceipt
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
@@ -815,7 +944,7 @@ func file_vcoin_jobs_v1_tx_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vcoin_jobs_v1_tx_proto_rawDesc), len(file_vcoin_jobs_v1_tx_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

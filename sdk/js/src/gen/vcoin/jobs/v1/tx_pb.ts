@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vcoin/jobs/v1/tx.proto.
  */
 export const file_vcoin_jobs_v1_tx: GenFile = /*@__PURE__*/
-  fileDesc("ChZ2Y29pbi9qb2JzL3YxL3R4LnByb3RvEg12Y29pbi5qb2JzLnYxIqsBChBNc2dSZWdpc3Rlck1vZGVsEhEKCWF1dGhvcml0eRgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRISCgp0YXNrX3R5cGVzGAMgAygJEhYKDndlaWdodHNfc2hhMjU2GAQgASgJEhUKDWNvbmZpZ19zaGEyNTYYBSABKAkSGgoSbWluX2dwdV9tZW1vcnlfbWliGAYgASgEEhMKC2Rlc2NyaXB0aW9uGAcgASgJIq4BChFNc2dSZWdpc3RlcldvcmtlchIOCgZ3b3JrZXIYASABKAkSEQoJZ3B1X21vZGVsGAIgASgJEhIKCm1lbW9yeV9taWIYAyABKAQSEQoJZ3B1X2NvdW50GAQgASgNEhIKCnRhc2tfdHlwZXMYBSADKAkSDgoGbW9kZWxzGAYgAygJEhMKC3ByaWNlX2Zsb29yGAcgASgJEhYKDm1heF9jb25jdXJyZW50GAggASgNIo4CCgpNc2dQb3N0Sm9iEg4KBnBvc3RlchgBIAEoCRIRCgl0YXNrX3R5cGUYAiABKAkSDQoFbW9kZWwYAyABKAkSEgoKaW5wdXRfaGFzaBgEIAEoCRIUCgxpbmxpbmVfaW5wdXQYBSABKAwSDAoEc3BlYxgGIAEoCRIRCgltYXhfcHJpY2UYByABKAkSEAoIcHJpb3JpdHkYCCABKA0SFAoMY2xhaW1fYmxvY2tzGAkgASgEEhUKDXJlc3VsdF9ibG9ja3MYCiABKAQSGgoSbWluX2dwdV9tZW1vcnlfbWliGAsgASgEEhUKDW1pbl9ncHVfY291bnQYDCABKA0SEQoJZ3B1X21vZGVsGA0gASgJIi4KDE1zZ0NhbmNlbEpvYhIOCgZwb3N0ZXIYASABKAkSDgoGam9iX2lkGAIgASgEIi0KC01zZ0NsYWltSm9iEg4KBndvcmtlchgBIAEoCRIOCgZqb2JfaWQYAiABKAQieAoQRXhlY3V0aW9uUmVjZWlwdBIUCgxpbWFnZV9kaWdlc3QYASABKAkSEgoKbW9kZWxfaGFzaBgCIAEoCRISCgppbnB1dF9oYXNoGAMgASgJEhMKC291dHB1dF9oYXNoGAQgASgJEhEKCXNpZ25hdHVyZRgFIAEoDCKlAQoPTXNnU3VibWl0UmVzdWx0Eg4KBndvcmtlchgBIAEoCRIOCgZqb2JfaWQYAiABKAQSEwoLb3V0cHV0X2hhc2gYAyABKAkSFAoMYXJ0aWZhY3RfcmVmGAQgASgJEhUKDWNvbXB1dGVfdW5pdHMYBSABKAQSMAoHcmVjZWlwdBgGIAEoCzIfLnZjb2luLmpvYnMudjEuRXhlY3V0aW9uUmVjZWlwdCJOCg1Nc2dSZWxlYXNlSm9iEg4KBndvcmtlchgBIAEoCRIOCgZqb2JfaWQYAiABKAQSDgoGcmVhc29uGAMgASgJEg0KBXJldHJ5GAQgASgIYgZwcm90bzM");
+  fileDesc("ChZ2Y29pbi9qb2JzL3YxL3R4LnByb3RvEg12Y29pbi5qb2JzLnYxIqsBChBNc2dSZWdpc3Rlck1vZGVsEhEKCWF1dGhvcml0eRgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRISCgp0YXNrX3R5cGVzGAMgAygJEhYKDndlaWdodHNfc2hhMjU2GAQgASgJEhUKDWNvbmZpZ19zaGEyNTYYBSABKAkSGgoSbWluX2dwdV9tZW1vcnlfbWliGAYgASgEEhMKC2Rlc2NyaXB0aW9uGAcgASgJIsoBChNNc2dSZWdpc3Rlck93bk1vZGVsEg0KBW93bmVyGAEgASgJEhAKCG1vZGVsX2lkGAIgASgJEgwKBGtpbmQYAyABKAkSFgoOd2VpZ2h0c19zaGEyNTYYBCABKAkSFQoNY29uZmlnX3NoYTI1NhgFIAEoCRITCgt0b3RhbF9ieXRlcxgGIAEoBBIaChJtaW5fZ3B1X21lbW9yeV9taWIYByABKAQSEwoLZGVzY3JpcHRpb24YCCABKAkSDwoHbWF4X2ZlZRgJIAEoCSKuAQoRTXNnUmVnaXN0ZXJXb3JrZXISDgoGd29ya2VyGAEgASgJEhEKCWdwdV9tb2RlbBgCIAEoCRISCgptZW1vcnlfbWliGAMgASgEEhEKCWdwdV9jb3VudBgEIAEoDRISCgp0YXNrX3R5cGVzGAUgAygJEg4KBm1vZGVscxgGIAMoCRITCgtwcmljZV9mbG9vchgHIAEoCRIWCg5tYXhfY29uY3VycmVudBgIIAEoDSKOAgoKTXNnUG9zdEpvYhIOCgZwb3N0ZXIYASABKAkSEQoJdGFza190eXBlGAIgASgJEg0KBW1vZGVsGAMgASgJEhIKCmlucHV0X2hhc2gYBCABKAkSFAoMaW5saW5lX2lucHV0GAUgASgMEgwKBHNwZWMYBiABKAkSEQoJbWF4X3ByaWNlGAcgASgJEhAKCHByaW9yaXR5GAggASgNEhQKDGNsYWltX2Jsb2NrcxgJIAEoBBIVCg1yZXN1bHRfYmxvY2tzGAogASgEEhoKEm1pbl9ncHVfbWVtb3J5X21pYhgLIAEoBBIVCg1taW5fZ3B1X2NvdW50GAwgASgNEhEKCWdwdV9tb2RlbBgNIAEoCSIuCgxNc2dDYW5jZWxKb2ISDgoGcG9zdGVyGAEgASgJEg4KBmpvYl9pZBgCIAEoBCItCgtNc2dDbGFpbUpvYhIOCgZ3b3JrZXIYASABKAkSDgoGam9iX2lkGAIgASgEIngKEEV4ZWN1dGlvblJlY2VpcHQSFAoMaW1hZ2VfZGlnZXN0GAEgASgJEhIKCm1vZGVsX2hhc2gYAiABKAkSEgoKaW5wdXRfaGFzaBgDIAEoCRITCgtvdXRwdXRfaGFzaBgEIAEoCRIRCglzaWduYXR1cmUYBSABKAwipQEKD01zZ1N1Ym1pdFJlc3VsdBIOCgZ3b3JrZXIYASABKAkSDgoGam9iX2lkGAIgASgEEhMKC291dHB1dF9oYXNoGAMgASgJEhQKDGFydGlmYWN0X3JlZhgEIAEoCRIVCg1jb21wdXRlX3VuaXRzGAUgASgEEjAKB3JlY2VpcHQYBiABKAsyHy52Y29pbi5qb2JzLnYxLkV4ZWN1dGlvblJlY2VpcHQiTgoNTXNnUmVsZWFzZUpvYhIOCgZ3b3JrZXIYASABKAkSDgoGam9iX2lkGAIgASgEEg4KBnJlYXNvbhgDIAEoCRINCgVyZXRyeRgEIAEoCGIGcHJvdG8z");
 
 /**
  * MsgRegisterModel adds a model to the registry (platform authority only).
@@ -64,6 +64,73 @@ export type MsgRegisterModel = Message<"vcoin.jobs.v1.MsgRegisterModel"> & {
  */
 export const MsgRegisterModelSchema: GenMessage<MsgRegisterModel> = /*@__PURE__*/
   messageDesc(file_vcoin_jobs_v1_tx, 0);
+
+/**
+ * MsgRegisterOwnModel lets any account register a model ("bring your own
+ * model") for the jobs params' model_registration_fee, which is split as a
+ * consumed price is (burn_bps burned, the rest to the treasury). The id must be
+ * free or already the signer's; the kind must be one of the params'
+ * model_kinds (its task types follow from it); total_bytes (the sum of the
+ * manifest's file sizes) at most max_model_bytes. weights_sha256 is the
+ * sha256 of the model's manifest (compute/runtime/models.py), as for
+ * MsgRegisterModel. max_fee is what the signer agrees to pay: the fee charged
+ * is the param, and a max_fee below it is refused.
+ *
+ * @generated from message vcoin.jobs.v1.MsgRegisterOwnModel
+ */
+export type MsgRegisterOwnModel = Message<"vcoin.jobs.v1.MsgRegisterOwnModel"> & {
+  /**
+   * @generated from field: string owner = 1;
+   */
+  owner: string;
+
+  /**
+   * @generated from field: string model_id = 2;
+   */
+  modelId: string;
+
+  /**
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string weights_sha256 = 4;
+   */
+  weightsSha256: string;
+
+  /**
+   * @generated from field: string config_sha256 = 5;
+   */
+  configSha256: string;
+
+  /**
+   * @generated from field: uint64 total_bytes = 6;
+   */
+  totalBytes: bigint;
+
+  /**
+   * @generated from field: uint64 min_gpu_memory_mib = 7;
+   */
+  minGpuMemoryMib: bigint;
+
+  /**
+   * @generated from field: string description = 8;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string max_fee = 9;
+   */
+  maxFee: string;
+};
+
+/**
+ * Describes the message vcoin.jobs.v1.MsgRegisterOwnModel.
+ * Use `create(MsgRegisterOwnModelSchema)` to create a new message.
+ */
+export const MsgRegisterOwnModelSchema: GenMessage<MsgRegisterOwnModel> = /*@__PURE__*/
+  messageDesc(file_vcoin_jobs_v1_tx, 1);
 
 /**
  * MsgRegisterWorker declares a worker's hardware, task types and models.
@@ -117,7 +184,7 @@ export type MsgRegisterWorker = Message<"vcoin.jobs.v1.MsgRegisterWorker"> & {
  * Use `create(MsgRegisterWorkerSchema)` to create a new message.
  */
 export const MsgRegisterWorkerSchema: GenMessage<MsgRegisterWorker> = /*@__PURE__*/
-  messageDesc(file_vcoin_jobs_v1_tx, 1);
+  messageDesc(file_vcoin_jobs_v1_tx, 2);
 
 /**
  * MsgPostJob posts a job and escrows max_price. The input is either an
@@ -197,7 +264,7 @@ export type MsgPostJob = Message<"vcoin.jobs.v1.MsgPostJob"> & {
  * Use `create(MsgPostJobSchema)` to create a new message.
  */
 export const MsgPostJobSchema: GenMessage<MsgPostJob> = /*@__PURE__*/
-  messageDesc(file_vcoin_jobs_v1_tx, 2);
+  messageDesc(file_vcoin_jobs_v1_tx, 3);
 
 /**
  * MsgCancelJob cancels a job before it is claimed and refunds its escrow.
@@ -221,7 +288,7 @@ export type MsgCancelJob = Message<"vcoin.jobs.v1.MsgCancelJob"> & {
  * Use `create(MsgCancelJobSchema)` to create a new message.
  */
 export const MsgCancelJobSchema: GenMessage<MsgCancelJob> = /*@__PURE__*/
-  messageDesc(file_vcoin_jobs_v1_tx, 3);
+  messageDesc(file_vcoin_jobs_v1_tx, 4);
 
 /**
  * MsgClaimJob assigns a queued job to an eligible worker.
@@ -245,7 +312,7 @@ export type MsgClaimJob = Message<"vcoin.jobs.v1.MsgClaimJob"> & {
  * Use `create(MsgClaimJobSchema)` to create a new message.
  */
 export const MsgClaimJobSchema: GenMessage<MsgClaimJob> = /*@__PURE__*/
-  messageDesc(file_vcoin_jobs_v1_tx, 4);
+  messageDesc(file_vcoin_jobs_v1_tx, 5);
 
 /**
  * ExecutionReceipt is what the worker signs about one run.
@@ -284,7 +351,7 @@ export type ExecutionReceipt = Message<"vcoin.jobs.v1.ExecutionReceipt"> & {
  * Use `create(ExecutionReceiptSchema)` to create a new message.
  */
 export const ExecutionReceiptSchema: GenMessage<ExecutionReceipt> = /*@__PURE__*/
-  messageDesc(file_vcoin_jobs_v1_tx, 5);
+  messageDesc(file_vcoin_jobs_v1_tx, 6);
 
 /**
  * MsgSubmitResult reports a claimed job's output.
@@ -328,7 +395,7 @@ export type MsgSubmitResult = Message<"vcoin.jobs.v1.MsgSubmitResult"> & {
  * Use `create(MsgSubmitResultSchema)` to create a new message.
  */
 export const MsgSubmitResultSchema: GenMessage<MsgSubmitResult> = /*@__PURE__*/
-  messageDesc(file_vcoin_jobs_v1_tx, 6);
+  messageDesc(file_vcoin_jobs_v1_tx, 7);
 
 /**
  * MsgReleaseJob gives a claimed job back: `retry` requeues it (say, on
@@ -364,5 +431,5 @@ export type MsgReleaseJob = Message<"vcoin.jobs.v1.MsgReleaseJob"> & {
  * Use `create(MsgReleaseJobSchema)` to create a new message.
  */
 export const MsgReleaseJobSchema: GenMessage<MsgReleaseJob> = /*@__PURE__*/
-  messageDesc(file_vcoin_jobs_v1_tx, 7);
+  messageDesc(file_vcoin_jobs_v1_tx, 8);
 
