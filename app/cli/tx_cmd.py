@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli import models_cmd
 from app.cli.plugins import register_plugins
 
 
@@ -18,3 +19,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tx = p.add_subparsers(dest="tx_module", required=True, metavar="MODULE")
 
     register_plugins(tx, "register_tx")
+    # `vcoind tx models register --from-dir DIR`: here, not in modules/jobs/cli.py,
+    # because it builds and uploads the model with compute/ and worker/ code
+    models_cmd.register_tx(tx)

@@ -132,11 +132,6 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     add_tx_flags(model)
     model.set_defaults(func=run_register_model)
 
-    # `vcoind tx models register --from-dir DIR`: any account's own model, for a fee
-    from modules.jobs import models_cli
-
-    models_cli.register_tx(subparsers)
-
 
 def run_post(args: argparse.Namespace, env: Env) -> int:
     inline = b""

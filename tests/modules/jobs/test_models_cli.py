@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from app.cli.models_cmd import artifact_client
 from compute.runtime.__main__ import run_job
 from genesis.devnet import dev_key
-from modules.jobs.models_cli import artifact_client
 from tests.e2e.market import Oracle, Worker, sandbox_kind
 from tests.support.genesis import market_genesis
 from tests.support.nodes import VCOIND, NodeProc, clean_env, start_vcoind, vcoind, write_genesis

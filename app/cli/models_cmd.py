@@ -26,6 +26,9 @@ tokenizer files) as one of the signer's models, in this order:
    ``total_bytes``); the chain charges the fee (``burn_bps`` burned, the rest to the
    treasury).
 
+It lives in ``app/cli`` (not ``modules/jobs/cli.py``) because it builds the manifest
+with ``worker/`` and ``compute/`` code, which a module may not import.
+
 Workers then serve it once their registration lists it (``vcoin-worker register``
 lists every registered model that fits), and the gateway's ``/v1/models`` lists it.
 """
