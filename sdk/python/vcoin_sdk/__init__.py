@@ -29,6 +29,7 @@ from vcoin_sdk.errors import (
     VCoinError,
     WaitTimeout,
 )
+from vcoin_sdk.gateway import AsyncGatewayClient, GatewayClient, GatewayError, GatewayUnavailable
 from vcoin_sdk.keys import (
     COSMOS_PATH,
     ETH_PATH,
@@ -49,7 +50,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COSMOS_PATH", "DECIMALS", "DENOM", "ETH_PATH", "FINAL_STATES", "OPEN_STATES", "VCN",
-    "Account", "Address", "AsyncClient", "Bond", "ChainError", "Client", "Coin", "EthKey",
+    "Account", "Address", "AsyncClient", "AsyncGatewayClient", "GatewayClient", "GatewayError",
+    "GatewayUnavailable", "Bond", "ChainError", "Client", "Coin", "EthKey",
     "InputError", "IntegrityError", "InvalidAddress", "InvalidAmount", "InvalidMnemonic",
     "Job", "Key", "NodeError", "NodeUnavailable", "NotFound", "PostedJob", "QueryError",
     "Reputation", "SignedTx", "TxError", "TxResult", "VCoinError", "WaitTimeout",
