@@ -109,6 +109,7 @@ def env(sdk_devnet: SdkDevnet, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield Env(sdk_devnet, gw, c, cosmos, eth, key)
 
 
+@pytest.mark.slow
 def test_an_eth_secp256k1_key_sends_on_the_node(env: Env) -> None:
     c = env.client
     before = c.balance(env.cosmos.address)
@@ -119,6 +120,7 @@ def test_an_eth_secp256k1_key_sends_on_the_node(env: Env) -> None:
     assert acc is not None and acc.sequence >= 2  # the grant and this send
 
 
+@pytest.mark.slow
 def test_sign_in_both_ways_and_manage_keys(env: Env) -> None:
     with GatewayClient(env.gw.url) as g:
         s = g.login(env.eth)  # EIP-4361, personal_sign
@@ -156,6 +158,7 @@ def _settled(env: Env, vcoin: dict[str, Any]) -> bytes:
     return env.client.job_output(job.id)  # hash-checked
 
 
+@pytest.mark.slow
 def test_a_completion_and_a_streamed_chat_equal_the_settled_outputs(env: Env) -> None:
     with GatewayClient(env.gw.url, api_key=env.api_key) as api:
         r = api.completions("tiny-lm", "The GPU marketplace", max_tokens=6)
@@ -170,6 +173,7 @@ def test_a_completion_and_a_streamed_chat_equal_the_settled_outputs(env: Env) ->
     assert text == done["completion"] and done["prompt"] == "user: Hi\nassistant:"
 
 
+@pytest.mark.slow
 def test_embeddings_with_the_async_client(env: Env) -> None:
     async def go() -> dict[str, Any]:
         async with AsyncGatewayClient(env.gw.url, api_key=env.api_key) as api:
@@ -189,6 +193,7 @@ def test_embeddings_with_the_async_client(env: Env) -> None:
     assert hashlib.sha256(out).hexdigest() == env.client.job(int(r["vcoin"]["job_id"])).output_hash
 
 
+@pytest.mark.slow
 def test_refusals_are_gateway_errors_with_status_and_code(env: Env) -> None:
     def refused(api: GatewayClient, **kw: Any) -> GatewayError:
         with pytest.raises(GatewayError) as e:
