@@ -73,6 +73,7 @@ def own(
         weights_sha256=weights,
         config_sha256=CONFIG,
         total_bytes=total_bytes,
+        min_gpu_memory_mib=2048,
         description="my own model",
         max_fee=str(max_fee),
     )
@@ -113,10 +114,14 @@ def test_an_account_registers_its_model_and_pays_the_fee_burned_and_to_the_treas
     assert attrs["owner"] == ALICE.bech32 and attrs["fee"] == f"{REG_FEE}{DENOM}"
     assert attrs["burned"] == f"{burned}{DENOM}"
     assert attrs["to_treasury"] == f"{REG_FEE - burned}{DENOM}"
+    assert attrs["kind"] == "causal-lm" and attrs["total_bytes"] == "1000"
+    assert attrs["model"] == "my-lm" and attrs["weights_sha256"] == WEIGHTS
     m = model(chain, "my-lm")
     assert m is not None and m["owner"] == ALICE.bech32 and m["kind"] == "causal-lm"
     assert m["task_types"] == ["lora-train", "text-generation"]
     assert m["weights_sha256"] == WEIGHTS and m["total_bytes"] == "1000"
+    assert m["config_sha256"] == CONFIG and m["description"] == "my own model"
+    assert m["min_gpu_memory_mib"] == 2048
     assert m["registered_height"] == chain.height
     # and a job can be posted on it at once
     post = MsgPostJob(
