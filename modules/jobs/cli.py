@@ -368,6 +368,7 @@ def run_models(args: argparse.Namespace, env: Env) -> None:
         lambda: (
             "\n".join(
                 f"{m['id']:<20} {','.join(m['task_types']):<28} ≥{m['min_gpu_memory_mib']} MiB"
+                + (f"  owner {m['owner']}" if m.get("owner") else "")
                 for m in out["models"]
             )
             or "no models"

@@ -145,6 +145,8 @@ def test_register_from_a_folder_then_a_worker_runs_it_and_an_oracle_agrees(
     assert m["weights_sha256"] == art.digest
     assert m["task_types"] == ["lora-train", "text-generation"]
     assert {b.name for b in art.blobs()} <= stored(node)
+    listed = [ln for ln in node.ok("query", "jobs", "models").splitlines() if "bring-lm" in ln]
+    assert len(listed) == 1 and listed[0].endswith(f"owner {ALICE.bech32}")
     spent = alice_before - int(node.query("balance", "alice")["amount"])
     assert FEE < spent < FEE + VCN  # the fee and the tx's gas fee
     # another account cannot take the id
