@@ -426,10 +426,17 @@ def _artifact_headers(key: Signer | None, op: Literal["get", "put"], digest: str
 
 
 def _artifact_refusal(what: str, reply: Reply, signed: bool) -> NodeError:
-    msg = f"{what}: HTTP {reply.status}: {_rest_message(reply)}"
+    """The store's refusal: its ``{"error": code, "message": text}`` (``data``)."""
+    try:
+        d = json.loads(reply.body)
+    except ValueError:
+        d = None
+    code = d.get("error") if isinstance(d, dict) else None
+    msg = f"{what}: HTTP {reply.status}: " + (f"{code}: " if isinstance(code, str) else "")
+    msg += _rest_message(reply)
     if reply.status == 401 and not signed:
         msg += " (the node wants a token: pass the key of an account that may read it)"
-    return NodeError(msg, reply.status)
+    return NodeError(msg, reply.status, d)
 
 
 def fetch_artifact(
