@@ -408,6 +408,7 @@ def install(app: FastAPI, auth: Auth, hub: JobEventHub) -> None:
             tasks.add(ender := asyncio.create_task(_ended(sub)))
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if ender in done:  # too slow, or the node went: the writer may be stuck
+                hub.unsubscribe(sub)  # let go now, while the close frame waits its turn
                 writer.cancel()
                 reader.cancel()
                 code, reason = sub.closing or (CLOSE_FAILED, "")
