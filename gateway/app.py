@@ -269,7 +269,7 @@ def create_app(
                 "id": m["id"],
                 "object": "model",
                 "created": 0,  # the chain keeps the registration height, not a time
-                "owned_by": "vcoin",
+                "owned_by": m.get("owner") or "vcoin",  # an account's own model: its owner
                 "task_types": m.get("task_types", []),
                 "registered_height": m.get("registered_height", 0),
             }

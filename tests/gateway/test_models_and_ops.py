@@ -3,7 +3,9 @@ the OpenAPI document; the CLI (--help, start, SIGTERM)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,6 +19,8 @@ from fastapi.testclient import TestClient
 from app.node import Node
 from chain.client import NodeClient
 from gateway.app import create_app
+from modules.jobs.msgs import MsgRegisterOwnModel
+from modules.jobs.params import Params
 from tests.gateway.conftest import (
     REPO,
     URI,
@@ -28,6 +32,7 @@ from tests.gateway.conftest import (
     make_cfg,
     new_key,
 )
+from tests.support.chain import FAUCET
 from tests.support.nodes import free_port
 
 
@@ -41,9 +46,37 @@ def test_models_lists_the_chains_registered_models(gw: Gw, node: Node) -> None:
         on_chain = c.query("jobs", "models")["models"]
     assert [m["id"] for m in body["data"]] == [m["id"] for m in on_chain]
     assert {"tiny-lm", "all-minilm-l6-v2"} <= {m["id"] for m in body["data"]}
+    owners = {m["id"]: m.get("owner") or "vcoin" for m in on_chain}
     for m in body["data"]:
-        assert m["object"] == "model" and m["owned_by"] == "vcoin"
+        assert m["object"] == "model" and m["owned_by"] == owners[m["id"]]
         assert m["task_types"]
+    assert {m["owned_by"] for m in body["data"] if m["id"] in ("tiny-lm", "all-minilm-l6-v2")} == {
+        "vcoin"
+    }
+
+
+def test_an_accounts_own_model_is_owned_by_that_account(gw: Gw, node: Node) -> None:
+    """A model registered with MsgRegisterOwnModel shows its owner's address in owned_by;
+    the authority's models stay "vcoin"."""
+    msg = MsgRegisterOwnModel(
+        owner=FAUCET.bech32,
+        model_id=f"faucets-lm-{secrets.token_hex(3)}",
+        kind="causal-lm",
+        weights_sha256=hashlib.sha256(b"faucet's manifest").hexdigest(),
+        config_sha256=hashlib.sha256(b"faucet's config").hexdigest(),
+        total_bytes=1234,
+        min_gpu_memory_mib=0,
+        description="faucet's model",
+        max_fee=str(Params().model_registration_fee * 10),
+    )
+    with NodeClient(f"http://{node.cfg.rpc_laddr}") as c:
+        c.send_tx(FAUCET, [msg], gas="auto")
+    key = new_key(gw.client, login_eth(gw.client), scopes=["models"])["key"]
+    r = gw.client.get("/v1/models", headers=bearer(key))
+    assert r.status_code == 200, r.text
+    owned = {m["id"]: m["owned_by"] for m in r.json()["data"]}
+    assert owned[msg.model_id] == FAUCET.bech32
+    assert owned["tiny-lm"] == "vcoin" and owned["all-minilm-l6-v2"] == "vcoin"
 
 
 def test_two_instances_share_nonces_and_revocations(gw: Gw, node: Node, tmp_path: Path) -> None:
