@@ -262,7 +262,8 @@ class TestnetMarket:
             say(f"model {m['id']}: building and publishing to {self.rest}/artifacts")
             out = _cli(
                 [sys.executable, "-m", "worker.models", "build", name, "--seed", str(seed),
-                 "--out", str(self.root / "models"), "--publish", self.rest],
+                 "--out", str(self.root / "models"), "--publish", self.rest,
+                 "--dev-key", "platform"],
                 _env(), log,
             )  # fmt: skip
             got = json.loads(out)["model_hash"]

@@ -8,6 +8,15 @@ serves the store over HTTP (``artifact_router``, mounted by the REST server):
   within the limit (422 ``hash_mismatch``, 413 ``too_large``).
 * ``GET /artifacts/{sha256}`` streams the blob; ``HEAD`` gives its size.
 
+Every upload carries a signed, expiring token (``chain.artifact_auth``: 401
+``unauthorized`` without a good one); the store records who uploaded each blob
+and charges its size to that account's quota (413 ``quota_exceeded``; bytes
+already stored cost nothing). A blob that is not public (``ReadPolicy``; the node
+answers from the chain, ``chain.artifact_policy``) is read only with a ``get``
+token of an account allowed to read it (403 ``forbidden`` for another).
+``collect_garbage`` deletes blobs older than the retention that nothing on chain
+refers to (``python -m chain.artifacts gc``; the node runs it in the background).
+
 No blob is ever held whole in memory. Storage sits behind the small
 ``ArtifactBackend`` protocol; ``LocalDirBackend`` (sharded paths, fsync,
 atomic rename) is the default. ``ArtifactClient`` (httpx) uploads and
@@ -17,9 +26,11 @@ downloads with the same hash checks for workers and oracles.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -28,13 +39,24 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 import httpx
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter
 
+from chain.artifact_auth import (
+    AUTH_SCHEME,
+    ReadPolicy,
+    UploadIndex,
+    artifact_token,
+)
+from chain.crypto import PrivateKey, to_bech32
+
+log = logging.getLogger("vcoin.artifacts")
 CHUNK = 1 << 20
 # used with fullmatch: "$" would also match before a trailing newline
 HEX64 = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
+DEFAULT_RETENTION_S = 7 * 24 * 3600
+INDEX_FILE = "uploads.sqlite3"
 
 
 class ArtifactError(Exception):
@@ -59,6 +81,21 @@ class NotFound(ArtifactError):
 
 class TooLarge(ArtifactError):
     code = "too_large"
+    status = 413
+
+
+class Unauthorized(ArtifactError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(ArtifactError):
+    code = "forbidden"
+    status = 403
+
+
+class QuotaExceeded(ArtifactError):
+    code = "quota_exceeded"
     status = 413
 
 
@@ -110,6 +147,12 @@ class ArtifactBackend(Protocol):
 
     def put_stream(self, digest: str, chunks: Iterable[bytes], max_bytes: int) -> int: ...
 
+    def delete(self, digest: str) -> None: ...
+
+    def blobs(self) -> Iterator[tuple[str, float, int]]:
+        """(digest, modification time, size) of every stored blob."""
+        ...
+
 
 class LocalDirBackend:
     """Blobs as files ``root/ab/cd/abcd…``; uploads land in ``root/tmp`` first."""
@@ -137,6 +180,22 @@ class LocalDirBackend:
             return open(self.path(digest), "rb")
         except FileNotFoundError:
             raise NotFound(f"no artifact {digest}: upload it first") from None
+
+    def delete(self, digest: str) -> None:
+        try:
+            self.path(digest).unlink()
+        except FileNotFoundError:
+            pass
+
+    def blobs(self) -> Iterator[tuple[str, float, int]]:
+        for a in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
+            for f in sorted(a.glob("[0-9a-f][0-9a-f]/*")):
+                if HEX64.fullmatch(f.name) and f.name.startswith(a.name):
+                    try:
+                        st = f.stat()
+                    except FileNotFoundError:
+                        continue
+                    yield f.name, st.st_mtime, st.st_size
 
     def put_stream(self, digest: str, chunks: Iterable[bytes], max_bytes: int) -> int:
         final = self.path(digest)
@@ -172,17 +231,31 @@ class LocalDirBackend:
 
 
 class ArtifactStore:
-    """The backend plus the node's size limit; what the HTTP routes call."""
+    """The backend, the upload index and the node's limits; what the HTTP routes call."""
 
-    def __init__(self, backend: ArtifactBackend, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        backend: ArtifactBackend,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        index: UploadIndex | None = None,
+        quota_bytes: int = DEFAULT_QUOTA_BYTES,
+    ) -> None:
         self.backend = backend
         self.max_bytes = max_bytes
+        self.index = index
+        self.quota_bytes = quota_bytes
+        self._pending: dict[bytes, int] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def local(
-        cls, root: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES
+        cls,
+        root: str | os.PathLike[str],
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        quota_bytes: int = DEFAULT_QUOTA_BYTES,
     ) -> ArtifactStore:
-        return cls(LocalDirBackend(root), max_bytes)
+        backend = LocalDirBackend(root)
+        return cls(backend, max_bytes, UploadIndex(backend.root / INDEX_FILE), quota_bytes)
 
     def has(self, digest: str) -> bool:
         return self.backend.has(check_digest(digest))
@@ -193,22 +266,80 @@ class ArtifactStore:
     def open(self, digest: str) -> BinaryIO:
         return self.backend.open(check_digest(digest))
 
-    def put_stream(self, digest: str, chunks: Iterable[bytes]) -> int:
-        return self.backend.put_stream(check_digest(digest), chunks, self.max_bytes)
+    def read_small(self, digest: str, most: int = 1 << 20) -> bytes | None:
+        """Up to ``most`` bytes of a blob, or None when it is not stored."""
+        try:
+            with self.open(digest) as f:
+                return f.read(most)
+        except NotFound:
+            return None
 
-    def put_bytes(self, data: bytes) -> str:
+    def used(self, account: bytes) -> int:
+        return 0 if self.index is None else self.index.used(account)
+
+    def put_stream(
+        self, digest: str, chunks: Iterable[bytes], account: bytes | None = None, declared: int = 0
+    ) -> int:
+        """Store a blob; with ``account``, charged to it within its quota."""
+        check_digest(digest)
+        if account is None or self.index is None:
+            return self.backend.put_stream(digest, chunks, self.max_bytes)
+        with self._lock:
+            room = self.quota_bytes - self.index.used(account) - self._pending.get(account, 0)
+            if declared > room:
+                raise _over_quota(account, self.quota_bytes)
+            hold = min(self.max_bytes, max(room, 0)) if declared <= 0 else declared
+            self._pending[account] = self._pending.get(account, 0) + hold
+        try:
+            limit = min(self.max_bytes, max(room, 0))
+            try:
+                n = self.backend.put_stream(digest, chunks, limit)
+            except TooLarge:
+                if limit < self.max_bytes:
+                    raise _over_quota(account, self.quota_bytes) from None
+                raise
+            self.index.record(digest, account, n)
+            return n
+        finally:
+            with self._lock:
+                left = self._pending[account] - hold
+                if left:
+                    self._pending[account] = left
+                else:
+                    del self._pending[account]
+
+    def prove(self, digest: str, chunks: Iterable[bytes], account: bytes) -> int:
+        """A re-upload of a stored blob: the bytes are hashed, not kept, and cost nothing;
+        the account may read the blob from then on."""
+        h, n = hashlib.sha256(), 0
+        for chunk in chunks:
+            n += len(chunk)
+            if n > self.max_bytes:
+                raise _too_large(self.max_bytes)
+            h.update(chunk)
+        if h.hexdigest() != digest:
+            raise HashMismatch(digest, h.hexdigest())
+        if self.index is not None:
+            self.index.record(digest, account, n)
+        return n
+
+    def put_bytes(self, data: bytes, account: bytes | None = None) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        self.put_stream(digest, [data])
+        self.put_stream(digest, [data], account, len(data))
         return digest
 
-    def put_file(self, path: str | os.PathLike[str]) -> str:
+    def put_file(self, path: str | os.PathLike[str], account: bytes | None = None) -> str:
         digest = sha256_file(path)
         if not self.has(digest):
             with open(path, "rb") as f:
-                self.put_stream(digest, iter(lambda: f.read(CHUNK), b""))
+                chunks = iter(lambda: f.read(CHUNK), b"")
+                self.put_stream(digest, chunks, account, os.path.getsize(path))
         return digest
 
-    async def put_async(self, digest: str, stream: AsyncIterator[bytes]) -> int:
+    async def put_async(
+        self, digest: str, stream: AsyncIterator[bytes], account: bytes | None = None,
+        declared: int = 0, prove: bool = False,
+    ) -> int:  # fmt: skip
         """Feed an async body into the blocking backend from a worker thread,
         one chunk at a time, so neither side buffers the whole blob."""
 
@@ -223,78 +354,41 @@ class ArtifactStore:
                 if chunk:
                     yield chunk
 
-        return await anyio.to_thread.run_sync(self.put_stream, digest, chunks())
+        if prove and account is not None:
+            return await anyio.to_thread.run_sync(self.prove, digest, chunks(), account)
+        return await anyio.to_thread.run_sync(self.put_stream, digest, chunks(), account, declared)
 
 
-def _error(e: ArtifactError) -> JSONResponse:
-    return JSONResponse(e.to_json(), status_code=e.status)
+def _over_quota(account: bytes, quota: int) -> QuotaExceeded:
+    return QuotaExceeded(
+        f"account {to_bech32(account)} would pass its upload quota of {quota} bytes: "
+        "wait for its unreferenced blobs to be collected, or ask the node to raise it"
+    )
 
 
-def artifact_router(store: ArtifactStore) -> APIRouter:
-    """Routes ``/artifacts/{sha256}`` (PUT, GET, HEAD) over ``store``."""
-    router = APIRouter()
+def artifact_router(
+    store: ArtifactStore, policy: ReadPolicy | None = None, require_token: bool = False
+) -> APIRouter:
+    """Routes ``/artifacts/{sha256}`` (PUT, GET, HEAD) over ``store``
+    (``chain.artifact_server``, where the HTTP side lives)."""
+    from chain.artifact_server import artifact_router as make
 
-    @router.put("/artifacts/{digest}")
-    async def put_artifact(digest: str, request: Request) -> Response:
-        try:
-            check_digest(digest)
-            declared = request.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > store.max_bytes:
-                raise _too_large(store.max_bytes)
-            if store.has(digest):
-                # Already stored: no need to read or keep the body.
-                return JSONResponse(
-                    {"sha256": digest, "size": store.size(digest), "created": False}
-                )
-            size = await store.put_async(digest, request.stream())
-        except ArtifactError as e:
-            return _error(e)
-        return JSONResponse({"sha256": digest, "size": size, "created": True}, status_code=201)
-
-    @router.head("/artifacts/{digest}")
-    async def head_artifact(digest: str) -> Response:
-        try:
-            size = store.size(digest)
-        except ArtifactError as e:
-            return Response(status_code=e.status)
-        if size is None:
-            return Response(status_code=404)
-        return Response(headers=_blob_headers(digest, size))
-
-    @router.get("/artifacts/{digest}")
-    async def get_artifact(digest: str) -> Response:
-        try:
-            f = store.open(digest)
-        except ArtifactError as e:
-            return _error(e)
-        size = os.fstat(f.fileno()).st_size if hasattr(f, "fileno") else None
-
-        def body() -> Iterator[bytes]:
-            with f:
-                while chunk := f.read(CHUNK):
-                    yield chunk
-
-        return StreamingResponse(body(), headers=_blob_headers(digest, size))
-
-    return router
-
-
-def _blob_headers(digest: str, size: int | None) -> dict[str, str]:
-    headers = {
-        "content-type": "application/octet-stream",
-        "etag": f'"{digest}"',
-        "cache-control": "public, max-age=31536000, immutable",
-    }
-    if size is not None:
-        headers["content-length"] = str(size)
-    return headers
+    return make(store, policy, require_token)
 
 
 class ArtifactClient:
-    """Upload and download blobs over HTTP, checking every hash on this side too."""
+    """Upload and download blobs over HTTP, checking every hash on this side too;
+    with a ``signer`` every request carries its token (``chain.artifact_auth``)."""
 
-    def __init__(self, base_url: str, timeout: float = 60.0, client: httpx.Client | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        signer: PrivateKey | None = None,
+        timeout: float = 60.0,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.signer = signer
         self.http = client or httpx.Client(timeout=timeout)
 
     def close(self) -> None:
@@ -309,31 +403,52 @@ class ArtifactClient:
     def url(self, digest: str) -> str:
         return f"{self.base_url}/artifacts/{check_digest(digest)}"
 
+    def headers(self, op: str, digest: str) -> dict[str, str]:
+        """The Authorization header for ``op`` on ``digest`` (none without a signer)."""
+        if self.signer is None:
+            return {}
+        return {"authorization": f"{AUTH_SCHEME} {artifact_token(self.signer, op, digest)}"}
+
+    def signed_url(self, digest: str, ttl_s: int = 600) -> str:
+        """A link that reads ``digest`` for ``ttl_s`` seconds (a browser can follow it)."""
+        if self.signer is None:
+            return self.url(digest)
+        return f"{self.url(digest)}?token={artifact_token(self.signer, 'get', digest, ttl_s)}"
+
+    def _head(self, digest: str) -> httpx.Response:
+        return self.http.head(self.url(digest), headers=self.headers("get", digest))
+
     def exists(self, digest: str) -> bool:
-        r = self.http.head(self.url(digest))
-        if r.status_code not in (200, 404):
-            r.raise_for_status()
-        return r.status_code == 200
+        """Whether the store holds ``digest`` (readable by us or not: the store answers
+        404 for a missing blob before it asks for a token)."""
+        r = self._head(digest)
+        if r.status_code not in (200, 401, 403, 404):
+            raise _from_response(r)
+        return r.status_code != 404
 
     def _put(self, digest: str, content: Iterable[bytes] | bytes, size: int) -> str:
+        headers = {"content-type": "application/octet-stream", "content-length": str(size)}
         r = self.http.put(
-            self.url(digest),
-            content=content,
-            headers={"content-type": "application/octet-stream", "content-length": str(size)},
+            self.url(digest), content=content, headers={**headers, **self.headers("put", digest)}
         )
         if r.status_code >= 400:
             raise _from_response(r)
         return digest
 
+    def _readable(self, digest: str) -> bool:
+        """Stored and readable by us (a blob we may not read is uploaded again: the
+        store keeps one copy, and our upload proves we hold it)."""
+        return self._head(digest).status_code == 200
+
     def upload_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        if self.exists(digest):
+        if self._readable(digest):
             return digest
         return self._put(digest, data, len(data))
 
     def upload_file(self, path: str | os.PathLike[str]) -> str:
         digest = sha256_file(path)
-        if self.exists(digest):
+        if self._readable(digest):
             return digest
 
         def body() -> Iterator[bytes]:
@@ -350,7 +465,10 @@ class ArtifactClient:
         h = hashlib.sha256()
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
         try:
-            with os.fdopen(fd, "wb") as f, self.http.stream("GET", self.url(digest)) as r:
+            with (
+                os.fdopen(fd, "wb") as f,
+                self.http.stream("GET", self.url(digest), headers=self.headers("get", digest)) as r,
+            ):
                 if r.status_code >= 400:
                     r.read()
                     raise _from_response(r)
@@ -366,7 +484,7 @@ class ArtifactClient:
         return dest
 
     def download_bytes(self, digest: str, max_bytes: int = 64 * 1024 * 1024) -> bytes:
-        r = self.http.get(self.url(digest))
+        r = self.http.get(self.url(digest), headers=self.headers("get", digest))
         if r.status_code >= 400:
             raise _from_response(r)
         data = r.content
@@ -387,37 +505,35 @@ class ArtifactClient:
         return self.download(digest, path)
 
 
+_ERRORS: tuple[type[ArtifactError], ...] = (
+    BadDigest, NotFound, QuotaExceeded, TooLarge, Unauthorized, Forbidden,
+)  # fmt: skip
+
+
 def _from_response(r: httpx.Response) -> ArtifactError:
+    body: dict[str, object] = {}
     try:
-        body = r.json()
+        got = r.json()
+        body = got if isinstance(got, dict) else {}
         code, message = str(body.get("error", "")), str(body.get("message", r.text))
     except ValueError:
         code, message = "", r.text
-    for cls in (BadDigest, NotFound, TooLarge):
-        if cls.code == code or cls.status == r.status_code:
-            return cls(message)
     if code == HashMismatch.code:
         return HashMismatch(str(body.get("expected", "")), str(body.get("actual", "")))
+    for cls in _ERRORS:
+        if cls.code == code:
+            return cls(message)
+    for cls in _ERRORS:
+        if cls.status == r.status_code:
+            return cls(message or f"artifact store answered {r.status_code}")
     return ArtifactError(f"artifact store answered {r.status_code}: {message}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """A standalone artifact server (the node mounts the same router on its REST port)."""
-    import argparse
+    """``python -m chain.artifacts``: ``chain.artifact_server.main`` (serve, or ``gc``)."""
+    from chain.artifact_server import main as server_main
 
-    import uvicorn
-    from fastapi import FastAPI
-
-    ap = argparse.ArgumentParser(prog="python -m chain.artifacts", description=main.__doc__)
-    ap.add_argument("--dir", required=True, help="folder for the blobs")
-    ap.add_argument("--listen", default="127.0.0.1:1317", help="host:port")
-    ap.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
-    args = ap.parse_args(argv)
-    host, _, port = args.listen.rpartition(":")
-    app = FastAPI(title="vcoin artifacts")
-    app.include_router(artifact_router(ArtifactStore.local(args.dir, args.max_bytes)))
-    uvicorn.run(app, host=host, port=int(port), log_level="warning")
-    return 0
+    return server_main(argv)
 
 
 if __name__ == "__main__":

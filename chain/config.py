@@ -59,6 +59,9 @@ class NodeConfig:
     sig_verify_workers: int = 1
     # artifacts
     artifact_max_bytes: int = 512 * 1024 * 1024
+    artifact_quota_bytes: int = 2 * 1024 * 1024 * 1024  # per uploading account
+    artifact_retention_s: int = 7 * 24 * 3600  # unreferenced blobs younger than this stay
+    artifact_gc_interval_s: int = 3600  # 0: no background collection
     # state sync (chain/snapshots.py) and block retention
     snapshot_interval: int = 0  # 0: take no snapshots (solo); a CometBFT network sets e.g. 10
     snapshot_keep_recent: int = 2
@@ -100,7 +103,13 @@ class NodeConfig:
             raise ValueError("block_time_ms must be at least 10")
         if not 0 <= self.sig_verify_workers <= 16:
             raise ValueError("sig_verify_workers must be between 0 and 16")
-        for name in ("snapshot_interval", "snapshot_keep_recent", "min_retain_blocks"):
+        for name in (
+            "snapshot_interval",
+            "snapshot_keep_recent",
+            "min_retain_blocks",
+            "artifact_retention_s",
+            "artifact_gc_interval_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0")
         for name in _POSITIVE:
@@ -136,6 +145,7 @@ _POSITIVE = (
     "jsonrpc_max_response_bytes",
     "jsonrpc_call_gas_cap",
     "jsonrpc_ws_max_subscriptions",
+    "artifact_quota_bytes",
 )
 
 
@@ -205,6 +215,15 @@ _DOC = {
         " (blocks of 64 txs or more; 0: all on the node's own process)."
     ),
     "artifact_max_bytes": "Largest artifact the store accepts, in bytes.",
+    "artifact_quota_bytes": (
+        "Bytes of artifacts one account may keep in the store (its first uploads of each"
+        " blob; a re-upload of a stored blob costs nothing); past it uploads get 413."
+    ),
+    "artifact_retention_s": (
+        "Seconds an artifact that no job, model or training round refers to is kept"
+        " after its upload before garbage collection deletes it."
+    ),
+    "artifact_gc_interval_s": "Seconds between artifact garbage collections (0: none).",
     "snapshot_interval": (
         "Write a state-sync snapshot of the state every this many blocks, under"
         " data/snapshots (0: none; a node that takes none can still restore one)."

@@ -33,7 +33,9 @@ from compute.runtime.errors import JobError
 from compute.runtime.jsonlimits import JSONLimitError, loads
 from compute.runtime.spec import MAX_SPEC_BYTES, SPEC_VERSION, parse_spec
 
-SPEC_KEYS = ("params",)
+# "public": true makes the job's input and output readable by anyone in the artifact
+# store (chain.artifact_policy); the runtime never sees it
+SPEC_KEYS = ("params", "public")
 
 
 class JobInput(TypedDict):
@@ -69,6 +71,8 @@ def spec_params(spec_text: str) -> dict[str, Any]:
             "bad_job_spec",
             f'the job\'s spec has unknown keys {unknown}; it may only hold {{"params": {{...}}}}',
         )
+    if not isinstance(spec.get("public", False), bool):
+        raise JobError("bad_job_spec", "spec.public must be true or false")
     params = spec.get("params", {})
     if not isinstance(params, dict):
         raise JobError("bad_job_spec", "spec.params must be a JSON object")

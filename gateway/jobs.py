@@ -126,12 +126,19 @@ class Jobs:
                 raise JobTimeout(posted.job_id, str(j.get("state")), posted.tx_hash)
             time.sleep(self.poll_s)
 
+    def _token(self, digest: str) -> dict[str, str]:
+        """The gateway's read token: the store lets the grantee that posted a job for its
+        poster read the job's output."""
+        from chain.artifact_auth import AUTH_SCHEME, artifact_token
+
+        return {"authorization": f"{AUTH_SCHEME} {artifact_token(self.key, 'get', digest)}"}
+
     def output(self, job: dict[str, Any]) -> bytes:
         digest = str(job.get("output_hash") or "").lower()
         if not digest:
             raise ApiError(502, f"job {job.get('id')} settled without an output", "no_output")
         try:
-            r = self._http.get(f"{self.rest}/artifacts/{digest}")
+            r = self._http.get(f"{self.rest}/artifacts/{digest}", headers=self._token(digest))
         except httpx.HTTPError as e:
             raise ApiError(
                 502, f"the artifact store did not answer: {e}", "node_unavailable"

@@ -177,7 +177,7 @@ def build_oracle(args: argparse.Namespace, cfg: OracleConfig) -> Any:
     from oracle.expected import SandboxRunner
 
     account, signer = load_keys(args, cfg)
-    artifacts = ArtifactClient(cfg.artifacts)
+    artifacts = ArtifactClient(cfg.artifacts, account)  # the oracle key signs its tokens
     runner = SandboxRunner(cfg.sandbox, cfg.device, cfg.run_timeout_s)
     executor = Executor(artifacts, runner, cfg.home_path, cfg.device)
     return Oracle(cfg, account, signer, NodeClient(cfg.rpc), artifacts, executor)

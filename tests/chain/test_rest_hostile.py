@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.node import Node
+from chain.artifact_auth import artifact_token
+from genesis.devnet import dev_key
 from tests.chain.keepalive import Answer, KeepAlive
 from tests.support.nodes import inproc_node
 
@@ -112,11 +114,15 @@ def test_one_connection_survives_every_bad_request_in_turn(conn: KeepAlive) -> N
 def test_artifact_uploads_keep_their_own_limit(conn: KeepAlive) -> None:
     blob = b"x" * 300_000  # over rest_max_body_bytes, under artifact_max_bytes
     digest = hashlib.sha256(blob).hexdigest()
-    a = conn.request(
-        "PUT", f"/artifacts/{digest}", blob, {"Content-Type": "application/octet-stream"}
-    )
+    token = artifact_token(dev_key("alice"), "put", digest)
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Authorization": f"VCoin-Artifact {token}",
+    }
+    a = conn.request("PUT", f"/artifacts/{digest}", blob, headers)
     assert a.status == 201, a.body
-    assert len(conn.get(f"/artifacts/{digest}").body) == len(blob)
+    read = artifact_token(dev_key("alice"), "get", digest)
+    assert len(conn.get(f"/artifacts/{digest}?token={read}").body) == len(blob)
 
 
 def test_a_bug_is_a_logged_500_with_a_request_id(

@@ -220,7 +220,7 @@ def publish_models(rest: str, folder: Path) -> None:
     from worker.models.__main__ import build
     from worker.models.artifact import publish
 
-    with ArtifactClient(rest) as client:
+    with ArtifactClient(rest, dev_key("platform")) as client:
         for name, seed in sorted(set(DEVNET_MODEL_BUILDS.values())):
             publish(build(name, folder, seed), client)
 

@@ -25,6 +25,7 @@ import pytest
 
 from app.testnet import Testnet, rpc
 from app.testnet_market import TestnetMarket
+from chain.artifact_auth import artifact_token
 from chain.client import NodeClient
 from genesis.devnet import dev_key
 from tests.e2e.market import ALICE, PRICE, job_msg
@@ -136,7 +137,10 @@ def test_a_job_posted_through_one_validator_is_run_checked_and_settled_on_all(
         assert int(job["refunded"]) == PRICE - price
         assert job["worker"] == worker and job["output_hash"]
         # the output is in node 1's artifact store, where the worker put it
-        out = httpx.get(f"{node.rest_url}/artifacts/{job['output_hash']}", timeout=10)
+        # the poster reads it with a token (a job's output is private to its poster,
+        # worker and the oracles)
+        token = artifact_token(ALICE, "get", job["output_hash"])
+        out = httpx.get(f"{node.rest_url}/artifacts/{job['output_hash']}?token={token}", timeout=10)
         assert out.status_code == 200
 
         # -- every validator agrees ------------------------------------------------------------

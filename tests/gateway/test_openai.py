@@ -25,6 +25,7 @@ import pytest
 import uvicorn
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 
+from chain.artifacts import ArtifactClient
 from chain.client import NodeClient, TxFailed
 from chain.crypto import PrivateKey
 from chain.keystore import Keystore
@@ -150,7 +151,7 @@ def settled_output(env: Env, vcoin: dict[str, Any]) -> tuple[dict[str, Any], byt
     job = env.node.query("jobs", "job", {"id": str(vcoin["job_id"])})
     assert job["state"] == "settled" == vcoin["state"], job
     assert job["poster"] == USER.bech32  # the user's job and escrow, not the gateway's
-    out = httpx.get(f"{env.rest}/artifacts/{job['output_hash']}").content
+    out = ArtifactClient(env.rest, USER).download_bytes(job["output_hash"])  # the poster reads
     assert hashlib.sha256(out).hexdigest() == job["output_hash"]
     return job, out
 

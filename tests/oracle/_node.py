@@ -98,7 +98,8 @@ def market_node(home: Path, models: Models, **verification: Any) -> Iterator[Net
     """The node (its REST port serves the artifact store), the model blobs uploaded."""
     with inproc_node(home, genesis(models, **verification), block_time_ms=200) as node:
         rpc, rest = f"http://{node.cfg.rpc_laddr}", f"http://{node.cfg.rest_laddr}"
-        with NodeClient(rpc) as client, ArtifactClient(rest) as art:
+        # uploads signed by a funded test key of their own (test_key(15))
+        with NodeClient(rpc) as client, ArtifactClient(rest, test_key(15)) as art:
             for blob in sorted(p for p in models.folder.iterdir() if p.is_file()):
                 if not blob.name.startswith("."):
                     art.upload_file(blob)

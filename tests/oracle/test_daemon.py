@@ -71,7 +71,7 @@ def make_oracle(
     settings: dict[str, Any] = {"poll_s": 0.1, "canaries": False, "metrics": ""}
     settings.update(cfg)
     config = OracleConfig(home=str(home), rpc=net.rpc, artifacts=net.rest, **settings)
-    artifacts = ArtifactClient(net.rest)
+    artifacts = ArtifactClient(net.rest, key)
     # full re-execution unless asked: these tests count and hold the runs through the runner
     executor = Executor(artifacts, runner or CountingRunner(), home, cheap_checks=cheap_checks)
     return Oracle(config, key, signer, NodeClient(net.rpc), artifacts, executor)

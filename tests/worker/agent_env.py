@@ -213,7 +213,7 @@ def market(tmp_path_factory: pytest.TempPathFactory, tiny_lm: ModelArtifact) -> 
     with running_node(home) as node:
         # the node's REST port serves the artifact store
         url, store = node.rest, home / "data" / "artifacts"
-        with ArtifactClient(url) as ac:
+        with ArtifactClient(url, dev_key("alice")) as ac:
             publish(tiny_lm, ac)
             publish(bad, ac)
         _corrupt(store, bad.manifest.files["model.safetensors"][0])

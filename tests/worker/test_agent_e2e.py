@@ -71,7 +71,7 @@ def test_posted_job_runs_in_a_container_and_its_hash_lands_on_chain(
     )
 
     # The output is in the artifact store under the result hash.
-    with ArtifactClient(market.artifacts) as ac:
+    with ArtifactClient(market.artifacts, ALICE) as ac:
         out = json.loads(ac.download_bytes(job["artifact_ref"]))
     assert job["artifact_ref"] == job["output_hash"]
     assert [c["prompt"] for c in out["completions"]] == prompts["prompts"]
@@ -197,7 +197,7 @@ def test_a_job_that_cannot_run_fails_on_chain_and_the_worker_lives_on(
 
     # The worker is still there and still works (this time on an input from the store).
     assert w.alive()
-    with ArtifactClient(market.artifacts) as ac:
+    with ArtifactClient(market.artifacts, ALICE) as ac:
         digest = ac.upload_bytes(json.dumps({"prompts": [f"after {code}"]}).encode())
     ok = market.post(spec=GOOD_SPEC, input_hash=digest)
     done = market.wait_state(ok, ("submitted", "settled"), 60)

@@ -10,7 +10,7 @@ import pytest
 
 from chain.artifacts import ArtifactClient
 from tests.support.genesis import market_genesis
-from tests.support.node_market import NodeMarket
+from tests.support.node_market import ALICE, NodeMarket
 from tests.support.nodes import free_port, start_vcoind, write_genesis
 from tests.support.wait import wait_for
 from tests.worker.agent_env import (  # noqa: F401 - fixtures
@@ -38,7 +38,7 @@ def test_the_worker_rides_out_a_node_restart(tmp_path: Path, tiny_lm: ModelArtif
     node = start_vcoind(home, *ports)
     w = None
     try:
-        with ArtifactClient(node.rest) as ac:
+        with ArtifactClient(node.rest, ALICE) as ac:
             publish(tiny_lm, ac)
         market = NodeMarket(node, node.rest, home / "data" / "artifacts")
         w = WorkerProc(market, tmp_path / "w", "worker1").setup().start()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chain.artifacts import ArtifactClient
+from chain.crypto import PrivateKey
 from compute.runtime.__main__ import run_job
 from compute.runtime.errors import JobError
 from compute.runtime.hashing import sha256_file
@@ -62,7 +63,7 @@ def test_published_model_fetched_elsewhere_runs_to_the_same_hash(
     }
     (tmp_path / "job.json").write_text(json.dumps(spec))
     here = run_job(tmp_path / "job.json", tmp_path, models_dir, tmp_path / "here")
-    with ArtifactClient(artifact_server) as client:
+    with ArtifactClient(artifact_server, PrivateKey.from_seed(b"publisher")) as client:
         assert publish(tiny_lm, client) == tiny_lm.digest
         fetched = fetch_model(client, tiny_lm.digest, tmp_path / "cache")
     assert fetched.manifest == tiny_lm.manifest

@@ -172,7 +172,7 @@ class Agent:
     def _executor(self, sandbox: Sandbox, device: str) -> Executor:
         return Executor(
             sandbox,
-            ArtifactClient(self.cfg.artifacts),
+            ArtifactClient(self.cfg.artifacts, self.key),  # signs its uploads and reads
             self.cfg.data_dir / "work",
             Limits(
                 memory_bytes=self.cfg.job_memory_mib << 20,
