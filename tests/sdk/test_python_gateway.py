@@ -155,7 +155,7 @@ def test_sign_in_both_ways_and_manage_keys(env: Env) -> None:
 def _settled(env: Env, vcoin: dict[str, Any]) -> bytes:
     job = env.client.job(int(vcoin["job_id"]))
     assert job.state == "settled" == vcoin["state"] and job.poster == env.eth.address
-    return env.client.job_output(job.id)  # hash-checked
+    return env.client.job_output(job.id, env.eth)  # hash-checked; read signed by the poster
 
 
 @pytest.mark.slow

@@ -101,7 +101,7 @@ describe("the gateway and eth_secp256k1 against a node", { skip }, () => {
     const job = await client.job(r.vcoin.job_id);
     assert.equal(job.state, "settled");
     assert.equal(job.poster, eth.bech32);
-    const done = JSON.parse(new TextDecoder().decode(await client.jobOutput(job))).completions[0];
+    const done = JSON.parse(new TextDecoder().decode(await client.jobOutput(job, eth))).completions[0];
     assert.equal(r.choices[0].text, done.completion);
 
     const chunks = [];
@@ -109,7 +109,7 @@ describe("the gateway and eth_secp256k1 against a node", { skip }, () => {
     assert.deepEqual(new Set(chunks.map((c) => c.object)), new Set(["chat.completion.chunk"]));
     const text = chunks.map((c) => c.choices[0].delta.content ?? "").join("");
     const last = chunks[chunks.length - 1]!;
-    const out = JSON.parse(new TextDecoder().decode(await client.jobOutput(await client.job(last.vcoin.job_id)))).completions[0];
+    const out = JSON.parse(new TextDecoder().decode(await client.jobOutput(await client.job(last.vcoin.job_id), eth))).completions[0];
     assert.equal(text, out.completion);
     assert.equal(out.prompt, "user: Hi\nassistant:");
   });
