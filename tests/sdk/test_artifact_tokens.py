@@ -1,6 +1,7 @@
 """Artifact-store tokens (``sdk/vectors/artifact_tokens.json``): the file is what the
-node's key code generates, the Python SDK makes every token byte for byte, its upload
-and its job-output fetch carry the token the node verifies, and bad input is refused."""
+node's key code generates, the node's ``artifact_token`` and the Python SDK make every
+token byte for byte (the node credits each to its account), the SDK's upload and its
+job-output fetch carry the token the node verifies, and bad input is refused."""
 
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ from vcoin_sdk.artifacts import (
 )
 from vcoin_sdk.ops import Http, Reply, State
 
-from chain.crypto import key_address, to_bech32, verify_signature
+import chain.artifacts
+from chain.artifact_auth import artifact_token as node_artifact_token
+from chain.artifact_auth import verify_token
+from chain.crypto import (
+    ETH_SECP256K1,
+    SECP256K1,
+    PrivateKey,
+    key_address,
+    to_bech32,
+    verify_signature,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO / "sdk" / "vectors" / "artifact_tokens.py"
@@ -57,6 +68,17 @@ def test_the_file_equals_a_fresh_generation() -> None:
     assert FILE["auth_scheme"] == AUTH_SCHEME == "VCoin-Artifact"
     assert {t["algo"] for t in TOKENS.values()} == {"secp256k1", "eth_secp256k1"}
     assert {t["op"] for t in TOKENS.values()} == {"get", "put"}
+
+
+@pytest.mark.parametrize("v", FILE["artifact_tokens"], ids=lambda v: v["name"])
+def test_the_node_makes_each_vector_token_and_credits_its_account(v: dict[str, Any]) -> None:
+    algo = {"secp256k1": SECP256K1, "eth_secp256k1": ETH_SECP256K1}[v["algo"]]
+    key = PrivateKey(bytes.fromhex(v["private_key"]), algo)
+    tok = node_artifact_token(key, v["op"], v["sha256"], ttl_s=600, now=v["exp"] - 600)
+    assert tok == v["token"]
+    assert vars(chain.artifacts)["artifact_token"] is node_artifact_token  # what the store uses
+    account = verify_token(tok, v["op"], v["sha256"], now=v["exp"] - 1)
+    assert to_bech32(account) == v["address"] == to_bech32(key_address(key.account_key))
 
 
 @pytest.mark.parametrize("name", sorted(TOKENS))
@@ -111,6 +133,7 @@ def test_an_upload_carries_the_uploaders_put_token(name: str) -> None:
     assert step.path == f"/artifacts/{digest}"
     obj = _verify(_auth(step))
     assert obj["op"] == "put" and obj["sha256"] == digest
+    assert to_bech32(verify_token(_auth(step), "put", digest)) == key.address  # the node's check
     assert base64.b64decode(obj["pub"]) == typed_key(key)
     with pytest.raises(StopIteration) as done:
         gen.send(Reply(201, b'{"sha256": "%s"}' % digest.encode()))
@@ -138,6 +161,7 @@ def test_a_job_output_fetch_carries_the_readers_get_token() -> None:
     assert step.path == f"/artifacts/{digest}"
     obj = _verify(_auth(step))
     assert obj["op"] == "get" and obj["sha256"] == digest
+    assert to_bech32(verify_token(_auth(step), "get", digest)) == key.address
     with pytest.raises(StopIteration) as done:
         gen.send(Reply(200, out))
     assert done.value.value == out
