@@ -31,6 +31,7 @@ from vcoin_sdk.gateway import (
     GatewayError,
     GatewayUnavailable,
     grant_msg,
+    revoke_msg,
 )
 
 from tests.sdk.conftest import SdkDevnet
@@ -222,3 +223,37 @@ def test_refusals_are_gateway_errors_with_status_and_code(env: Env) -> None:
         with pytest.raises(GatewayError) as ex:
             api.models()
         assert ex.value.status == 429 and ex.value.type == "rate_limit_error"
+
+
+@pytest.mark.slow
+def test_a_streamed_completion_with_the_async_client(env: Env) -> None:
+    async def go() -> list[dict[str, Any]]:
+        async with AsyncGatewayClient(env.gw.url, api_key=env.api_key) as api:
+            stream = api.completions_stream("tiny-lm", ["Hello", "A GPU"], max_tokens=4)
+            return [c async for c in stream]
+
+    chunks = asyncio.run(go())
+    assert {c["object"] for c in chunks} == {"text_completion"}
+    done = json.loads(_settled(env, chunks[-1]["vcoin"]))["completions"]
+    texts = ["", ""]
+    for c in chunks:
+        ch = c["choices"][0]
+        texts[ch["index"]] += ch["text"]
+    assert texts == [d["completion"] for d in done]
+    assert [d["prompt"] for d in done] == ["Hello", "A GPU"]
+    assert chunks[-1]["usage"]["completion_tokens"] == sum(len(d["token_ids"]) for d in done)
+
+
+@pytest.mark.slow
+def test_a_revoked_grant_stops_the_gateway(env: Env) -> None:
+    """The Cosmos key's own budget: revoked on chain (``revoke_msg``), the gateway's
+    MsgExec for it is refused by the chain and the key gets 402; nothing is posted."""
+    with GatewayClient(env.gw.url) as g:
+        g.login(env.cosmos)
+        key = g.create_key(name="revoked", spend_cap="5VCN").key
+    assert env.client.send_tx(env.cosmos, [revoke_msg(env.cosmos.address, env.gw.account)]).ok
+    posted = len(env.client.jobs(poster=env.cosmos.address))
+    with GatewayClient(env.gw.url, api_key=key) as api, pytest.raises(GatewayError) as e:
+        api.completions("tiny-lm", "x", max_tokens=2)
+    assert e.value.status == 402 and e.value.type == "insufficient_quota"
+    assert len(env.client.jobs(poster=env.cosmos.address)) == posted
