@@ -11,14 +11,25 @@ every file are blobs in the artifact store; the worker fetches them into a
 content-addressed folder (``<sha256>`` per blob) and mounts it read-only as
 ``--models``. ``materialize`` re-hashes every blob, then links the files under
 their names in a scratch folder for the loaders.
+
+No pickle is ever read: a manifest that names a pickle-format file
+(``PICKLE_SUFFIXES``: ``torch.load`` of one runs code) is refused as ``bad_model``
+whoever registered it, and the loaders (``compute.runtime.tasks``) pass
+``use_safetensors=True``. Anyone may register a model (``MsgRegisterOwnModel``) and
+the chain cannot see its files, so before fetching them the worker and the oracle
+hold the manifest to the chain's record (``check_record``): the same ``kind``, the
+files' sizes summing to the record's ``total_bytes``, and for an account's model
+within the jobs param ``max_model_bytes``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compute.runtime.errors import JobError
 from compute.runtime.hashing import canonical_json, sha256_file
@@ -33,6 +44,8 @@ KIND_TASKS = {
 HEX64 = re.compile(r"[0-9a-f]{64}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 MAX_MANIFEST_BYTES = 1 << 20
+# Files whose loading unpickles (torch.load, pickle.load): arbitrary code on load.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt", ".pickle")
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,11 @@ def parse_manifest(raw: bytes) -> Manifest:
         # A name like ../x would escape the model folder.
         if not SAFE_NAME.fullmatch(rel) or any(part in (".", "..") for part in rel.split("/")):
             raise _bad(f"model file name {rel!r} is not a plain relative path")
+        if rel.lower().endswith(PICKLE_SUFFIXES):
+            raise _bad(
+                f"model file {rel!r} is pickle-format weights ({', '.join(PICKLE_SUFFIXES)}), "
+                "which run code when loaded: save the model as safetensors"
+            )
         if not isinstance(entry, dict):
             raise _bad(f"model file {rel!r} needs sha256 and size")
         digest, size = entry.get("sha256"), entry.get("size")
@@ -84,6 +102,35 @@ def parse_manifest(raw: bytes) -> Manifest:
             raise _bad(f"model file {rel!r} has no valid size")
         out[rel] = (digest, size)
     return Manifest(name, kind, out)
+
+
+def check_record(
+    manifest: Manifest, record: Mapping[str, Any], max_model_bytes: int | None
+) -> None:
+    """Hold a model's manifest to the chain's record of it (a ``jobs/model`` answer), before
+    any of its files is fetched: the record's ``kind`` (when it has one), its
+    ``total_bytes`` (when it has them) equal to the sum of the files' sizes, and for an
+    account's model (one with an ``owner``) that sum within ``max_model_bytes`` (the
+    jobs param; None: not known, not checked). The authority's models have no owner and
+    no such limit, as on chain. A mismatch is ``bad_model``: the registrant declared one
+    model and stored another."""
+    model_id = record.get("id", "?")
+    kind = record.get("kind") or ""
+    if kind and kind != manifest.kind:
+        raise _bad(
+            f"model {model_id!r} is registered as {kind} but its manifest says {manifest.kind}"
+        )
+    total = sum(size for _, size in manifest.files.values())
+    declared = int(record.get("total_bytes") or 0)
+    if declared and declared != total:
+        raise _bad(
+            f"model {model_id!r} is registered with total_bytes {declared} but its "
+            f"manifest's files add up to {total} bytes"
+        )
+    if record.get("owner") and max_model_bytes is not None and total > max_model_bytes:
+        raise _bad(
+            f"model {model_id!r} has {total} bytes of files; max_model_bytes is {max_model_bytes}"
+        )
 
 
 def _verified_blob(models_dir: Path, digest: str, what: str) -> Path:

@@ -42,7 +42,9 @@ def text_generation(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=torch.float32, use_safetensors=True
+    )
     model = model.to(device).eval()  # type: ignore[arg-type]
     eos = tok.eos_token_id
     limit = getattr(model.config, "max_position_embeddings", 2048)
@@ -112,7 +114,8 @@ def embedding(
     from transformers import AutoModel, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    model = AutoModel.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True)
+    model = model.to(device).eval()
     mode, normalize = pooling(model_dir)
     rows = []
     tokens = 0
@@ -170,7 +173,9 @@ def lora_model(model_dir: Path, params: dict[str, Any], device: str) -> tuple[An
     from compute.runtime.determinism import seed_all
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=torch.float32, use_safetensors=True
+    )
     targets = LORA_TARGETS.get(base.config.model_type)
     if targets is None:
         raise JobError("bad_model", f"LoRA is not set up for model type {base.config.model_type}")

@@ -182,6 +182,8 @@ class Agent:
             ),
             device,
             tuple(self.caps.device_ids),
+            # an account's model is held to this before its files are fetched
+            max_model_bytes=lambda: int(self.client().query("jobs", "params")["max_model_bytes"]),
         )
 
     def _policy(self) -> ClaimPolicy:

@@ -6,6 +6,10 @@ Steps, each with its own way to fail:
 2. the input and the model's manifest and files from the artifact store into
    content-addressed folders, every blob checked by sha256 (a blob missing
    from the store or one whose bytes do not match its name fails the job);
+   the manifest is held to the chain's record of the model before any file is
+   fetched (``compute.runtime.models.check_record``: kind, ``total_bytes``,
+   ``max_model_bytes``; a pickle file is refused too): a mismatch fails the job
+   as ``bad_model`` and its weights are never downloaded;
 3. the sandbox runs ``python -m compute.runtime`` (OOM, timeout and the
    runtime's own refusals fail the job);
 4. the output file goes to the artifact store; its sha256 is the result hash.
@@ -27,6 +31,7 @@ import os
 import shutil
 import stat
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ import httpx
 from chain.artifacts import ArtifactClient, ArtifactError, HashMismatch, NotFound, sha256_file
 from compute.jobspec import runtime_job, write_inline_input
 from compute.runtime.errors import JobError
-from compute.runtime.models import parse_manifest
+from compute.runtime.models import check_record, parse_manifest
 from compute.sandbox import JobRun, Limits, Sandbox, SandboxError, execute_job
 
 log = logging.getLogger("vcoin.worker.exec")
@@ -127,10 +132,18 @@ class ModelCache:
             self._verified.add(digest)
         return path
 
-    def fetch(self, manifest_digest: str) -> None:
-        """The manifest and every file it lists, checked by hash."""
+    def fetch(
+        self,
+        manifest_digest: str,
+        record: Mapping[str, Any] | None = None,
+        max_model_bytes: int | None = None,
+    ) -> None:
+        """The manifest and every file it lists, checked by hash; with the chain's
+        ``record`` of the model, the manifest is held to it before any file is fetched."""
         raw = self.blob(manifest_digest, "model manifest").read_bytes()
         manifest = parse_manifest(raw)
+        if record is not None:
+            check_record(manifest, record, max_model_bytes)
         for rel, (digest, _size) in sorted(manifest.files.items()):
             self.blob(digest, f"model file {rel}")
 
@@ -144,8 +157,12 @@ class Executor:
         limits: Limits,
         device: str = "cpu",
         gpus: tuple[str, ...] = (),
+        max_model_bytes: Callable[[], int] | None = None,
     ) -> None:
+        """``max_model_bytes``: reads the jobs param of that name from the chain, asked
+        before an account's model is fetched (None: that limit is not checked)."""
         self.sandbox = sandbox
+        self.max_model_bytes = max_model_bytes
         self.artifacts = artifacts
         self.work_dir = _readable_dir(work_dir)
         self.models = ModelCache(work_dir / "models", artifacts)
@@ -185,13 +202,23 @@ class Executor:
         out.input_hash = str(job["input_hash"])
         return out
 
+    def _model_limit(self, model: Mapping[str, Any]) -> int | None:
+        """The jobs param ``max_model_bytes`` when ``model`` is an account's (has an owner)."""
+        if not model.get("owner") or self.max_model_bytes is None:
+            return None
+        return int(self.max_model_bytes())
+
     def _run(self, job: dict[str, Any], model: dict[str, Any], base: Path) -> Outcome:
+        try:
+            limit = self._model_limit(model)
+        except Exception as e:  # noqa: BLE001 - the node did not answer: not the job's fault
+            return _fail("node_error", f"cannot read max_model_bytes: {e}", retry=True)
         try:
             spec = runtime_job(job, model)
             inputs = _readable_dir(base / "inputs")
             if write_inline_input(job, inputs) is None:
                 self._fetch_input(str(job["input_hash"]), inputs)
-            self.models.fetch(str(model["weights_sha256"]))
+            self.models.fetch(str(model["weights_sha256"]), model, limit)
         except JobError as e:
             return _fail(e.code, e.message)
         except (httpx.TransportError, ArtifactError) as e:
