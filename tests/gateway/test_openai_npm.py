@@ -125,6 +125,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             )
             assert run.returncode == 0, f"run.mjs exited {run.returncode}:\n{_tail(run)}"
             out = json.loads(run.stdout.strip().splitlines()[-1])
+            print({step: got["seconds"] for step, got in out.items()})  # shown with -s
             yield Env(node, m.node.rest, gw, out)
         finally:
             server.should_exit = True

@@ -5,8 +5,9 @@
 //   GATEWAY_BASE_URL=http://127.0.0.1:8080/v1 GATEWAY_API_KEY=vk_… node run.mjs [steps…]
 //
 // Steps (default: all; they run at once): completion, stream, chat, embeddings,
-// fine_tune. Prints one JSON object, what the client returned for each step, on its last
-// line; exits 1 with the error on stderr when a call fails.
+// fine_tune. Prints one JSON object, what the client returned for each step (and
+// `seconds`, when it was done), on its last line; exits 1 with the error on stderr when a
+// call fails.
 import OpenAI, { toFile } from "openai";
 
 const client = new OpenAI({
@@ -112,5 +113,8 @@ const steps = {
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(steps);
 for (const name of chosen) if (!(name in steps)) throw new Error(`no step ${name}`);
 // all at once, as an app's concurrent requests: each is its own job on chain
-const results = await Promise.all(chosen.map((name) => steps[name]()));
+const t0 = Date.now();
+const results = await Promise.all(
+  chosen.map(async (name) => ({ ...(await steps[name]()), seconds: (Date.now() - t0) / 1000 })),
+);
 console.log(JSON.stringify(Object.fromEntries(chosen.map((n, i) => [n, results[i]]))));
