@@ -23,6 +23,7 @@ TESTS = [
     "TestGatewayAgainstANode",
     "TestGatewayAgainstANode/keys",
     "TestGatewayAgainstANode/completion_and_streamed_chat",
+    "TestGatewayAgainstANode/streamed_completion",
     "TestGatewayAgainstANode/embeddings",
     "TestGatewayAgainstANode/refusals",
 ]

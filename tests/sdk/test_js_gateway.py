@@ -21,6 +21,7 @@ SETUP = Path(__file__).resolve().parents[2] / "scripts" / "setup-sdk-js"
 TESTS = [
     "signs in three ways and manages keys",
     "a completion and a streamed chat equal the settled outputs",
+    "a streamed completion: text_completion chunks, one index per prompt",
     "embeddings: one vector per input from a settled job",
     "refusals are GatewayErrors with status and OpenAI's code",
     "an EIP-1193 provider sends an EVM value transfer with eth_sendTransaction",

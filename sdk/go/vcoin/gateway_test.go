@@ -196,6 +196,44 @@ func TestGatewayAgainstANode(t *testing.T) {
 		}
 	})
 
+	t.Run("streamed completion", func(t *testing.T) {
+		texts := []string{"", ""}
+		var last map[string]any
+		for chunk, err := range api.CompletionsStream(ctx, map[string]any{"model": "tiny-lm", "prompt": []string{"Hello", "A GPU"}, "max_tokens": 4}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if chunk["object"] != "text_completion" {
+				t.Fatalf("chunk %v", chunk)
+			}
+			ch := chunk["choices"].([]any)[0].(map[string]any)
+			texts[int(ch["index"].(float64))] += ch["text"].(string)
+			last = chunk
+		}
+		v := last["vcoin"].(map[string]any)
+		job, err := e.c.Job(ctx, uint64(v["job_id"].(float64)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.c.JobOutput(ctx, job, e.eth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Completions []struct {
+				Completion string `json:"completion"`
+			} `json:"completions"`
+		}
+		if err := json.Unmarshal(out, &doc); err != nil || len(doc.Completions) != 2 {
+			t.Fatalf("output %s %v", out, err)
+		}
+		for i, c := range doc.Completions {
+			if texts[i] != c.Completion {
+				t.Fatalf("prompt %d: streamed %q, settled %q", i, texts[i], c.Completion)
+			}
+		}
+	})
+
 	t.Run("embeddings", func(t *testing.T) {
 		r, err := api.Embeddings(ctx, map[string]any{"model": "all-minilm-l6-v2", "input": []string{"hello", "a GPU market"}})
 		if err != nil {

@@ -114,6 +114,18 @@ describe("the gateway and eth_secp256k1 against a node", { skip }, () => {
     assert.equal(out.prompt, "user: Hi\nassistant:");
   });
 
+  it("a streamed completion: text_completion chunks, one index per prompt", async () => {
+    const api = new GatewayClient(url, { apiKey });
+    const chunks = [];
+    for await (const c of api.completionsStream({ model: "tiny-lm", prompt: ["Hello", "A GPU"], max_tokens: 4 })) chunks.push(c);
+    assert.deepEqual(new Set(chunks.map((c) => c.object)), new Set(["text_completion"]));
+    const texts = ["", ""];
+    for (const c of chunks) texts[c.choices[0].index] += c.choices[0].text;
+    const last = chunks[chunks.length - 1]!;
+    const done = JSON.parse(new TextDecoder().decode(await client.jobOutput(await client.job(last.vcoin.job_id), eth))).completions;
+    assert.deepEqual(texts, done.map((d: { completion: string }) => d.completion));
+  });
+
   it("embeddings: one vector per input from a settled job", async () => {
     const api = new GatewayClient(url, { apiKey });
     const r = await api.embeddings({ model: "all-minilm-l6-v2", input: ["hello", "a GPU market"] });
