@@ -179,7 +179,8 @@ def build_oracle(args: argparse.Namespace, cfg: OracleConfig) -> Any:
     account, signer = load_keys(args, cfg)
     artifacts = ArtifactClient(cfg.artifacts, account)  # the oracle key signs its tokens
     runner = SandboxRunner(cfg.sandbox, cfg.device, cfg.run_timeout_s)
-    executor = Executor(artifacts, runner, cfg.home_path, cfg.device)
+    # its own node client (the checks run on another thread): manifests held to model records
+    executor = Executor(artifacts, runner, cfg.home_path, cfg.device, chain=NodeClient(cfg.rpc))
     return Oracle(cfg, account, signer, NodeClient(cfg.rpc), artifacts, executor)
 
 

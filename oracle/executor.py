@@ -14,7 +14,13 @@ stays the fallback and the dispute path.
 Everything comes from the artifact store by sha256 and is checked on arrival
 (``ArtifactClient`` re-hashes every download): the model's manifest and
 files, the input, and the worker's output, fetched by the *output hash on
-chain*, so the oracle judges exactly what the worker committed to.
+chain*, so the oracle judges exactly what the worker committed to. With the chain
+to ask (``chain``), the manifest is held to the chain's record of the model before
+any file is fetched (``compute.runtime.models.check_record``): a model whose kind,
+``total_bytes`` or size past ``max_model_bytes`` disagrees with its record, or whose
+manifest names a pickle file, is refused (``bad_model``) and its weights never
+downloaded; a check of such a job fails as one that cannot run (an honest worker
+refuses it).
 
 A check ends in one of two ways:
 
@@ -56,6 +62,7 @@ from oracle.similarity import (
 
 if TYPE_CHECKING:
     from compute.jobspec import RuntimeJob
+    from compute.runtime.errors import JobError
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 log = logging.getLogger("vcoin.oracle.executor")
@@ -63,6 +70,12 @@ log = logging.getLogger("vcoin.oracle.executor")
 
 class ArtifactSource(Protocol):
     def fetch_to_cache(self, digest: str, cache_dir: str | Path) -> Path: ...
+
+
+class ChainQuery(Protocol):
+    """The app queries the executor asks (``chain.client.NodeClient.query``)."""
+
+    def query(self, module: str, name: str, req: dict[str, Any] | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -95,7 +108,11 @@ class Executor:
         device: str = "cpu",
         keep_runs: bool = False,
         cheap_checks: bool = True,
+        chain: ChainQuery | None = None,
     ) -> None:
+        """``chain``: where the model records and the jobs params are read (a client used
+        by this executor's thread alone); None: manifests are not held to their records."""
+        self.chain = chain
         self.artifacts = artifacts
         self.runner = runner
         self.device = device
@@ -129,6 +146,33 @@ class Executor:
             self._fetch(digest, self.models, "model file")
         return self.models
 
+    def model_refusal(self, job: dict[str, Any], model_hash: str) -> JobError | None:
+        """Why the job's model must not be fetched, fetching its manifest alone: it disagrees
+        with the chain's record of the model or names a pickle file (``bad_model``); None
+        when it agrees, or without a chain to ask. A FetchError when the chain or the store
+        cannot answer (the caller abstains)."""
+        from compute.runtime.errors import JobError
+        from compute.runtime.models import check_record, load_manifest
+
+        if self.chain is None:
+            return None
+        model_id = str(job.get("model", ""))
+        try:
+            record = self.chain.query("jobs", "model", {"id": model_id})
+            limit = None
+            if record.get("owner"):
+                limit = int(self.chain.query("jobs", "params")["max_model_bytes"])
+        except Exception as e:  # noqa: BLE001 - the node cannot answer now
+            raise FetchError(f"cannot read model {model_id!r}'s record: {e}") from e
+        if str(record.get("weights_sha256")) != model_hash:
+            raise FetchError(f"the chain's record of model {model_id!r} names another manifest")
+        self._fetch(model_hash, self.models, "model manifest")
+        try:
+            check_record(load_manifest(self.models, model_hash), record, limit)
+        except JobError as e:
+            return e
+        return None
+
     def place_input(self, job: dict[str, Any]) -> Path:
         """The job's input in the inputs folder: written when inline, else fetched."""
         if job.get("inline_input"):
@@ -146,8 +190,12 @@ class Executor:
 
     # -- running -------------------------------------------------------------------------
     def run(self, job: dict[str, Any], model_hash: str, run_dir: Path) -> RunOutcome:
-        """Run the job as a worker would; the output lands in ``run_dir/out``."""
+        """Run the job as a worker would; the output lands in ``run_dir/out``. A model the
+        chain's record refuses fails the run as the job's fault (``bad_model``), unfetched."""
         spec = runtime_spec(job, model_hash)
+        refusal = self.model_refusal(job, model_hash)
+        if refusal is not None:
+            return RunOutcome(False, None, None, refusal.code, refusal.message, None, 0.0)
         self.fetch_model(model_hash)
         self.place_input(job)
         return self.runner.run(spec, self.inputs, self.models, run_dir / "out")
@@ -161,11 +209,17 @@ class Executor:
         try:
             spec = runtime_spec(job, model_hash)
             self.place_input(job)
+            refusal = self.model_refusal(job, model_hash)
         except SpecError as e:
             cmp = Comparison(job["task_type"], "job-cannot-run", 0, False, {"error": str(e)})
             return Checked(cmp, None, None)
         except FetchError as e:
             return Abstain(str(e))
+        if refusal is not None:
+            detail = {"error": f"{refusal.code}: {refusal.message}"[:500]}
+            return Checked(
+                Comparison(job["task_type"], "job-cannot-run", 0, False, detail), None, None
+            )
         try:
             if self.cheap_checks and _prefill_applies(job, spec):
                 return self._prefill(job, spec, model_hash, policy)
