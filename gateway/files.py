@@ -12,8 +12,12 @@ and checks it before anything is kept: UTF-8, every line a JSON object of one of
 those shapes, 1 to ``MAX_EXAMPLES`` examples of at most ``MAX_TEXT_CHARS`` characters
 (the LoRA runtime's own input limits), the file at most ``MAX_FILE_BYTES``. Anything
 else is 400 naming the line. The bytes go to the node's artifact store under their
-sha256 (uploaded by the gateway's account; the store keeps them until its garbage
-collection, which ``DELETE`` does not force); the gateway's store keeps the file's
+sha256, uploaded with the gateway's account's token: a private blob only the gateway
+(its uploader) and the oracles may read. A fine-tune's input is a second blob (the
+texts, ``gateway.finetune``), which the job refers to and its worker reads. The JSONL
+blob itself no job refers to, so the store's garbage collection drops it after the
+node's ``artifact_retention_s`` (its content is then 404: upload it again); jobs made
+from it keep their input. ``DELETE`` forgets the row only. The gateway's store keeps the file's
 id, owner, name, purpose, size and sha256. A file is its owner's: another account's
 id is 404, as an unknown one. Scope ``files``.
 
@@ -35,7 +39,7 @@ import httpx
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from chain.artifacts import ArtifactClient, ArtifactError
+from chain.artifacts import ArtifactClient, ArtifactError, NotFound
 from chain.crypto import PrivateKey
 from gateway.errors import ApiError
 from gateway.store import ApiKeyRow, FileRow, Store
@@ -155,13 +159,10 @@ def file_json(f: FileRow) -> dict[str, Any]:
 
 
 def artifact_client(rest: str, signer: PrivateKey | None) -> ArtifactClient:
-    """The node's artifact store, uploads signed by ``signer`` where the client signs
-    (``chain.artifacts`` with tokens), else plain."""
-    kw: dict[str, Any] = {"signer": signer} if signer is not None else {}
-    try:
-        return ArtifactClient(rest, **kw)
-    except TypeError:  # a client without tokens
-        return ArtifactClient(rest)
+    """The node's artifact store, every request signed by ``signer`` (the gateway's key:
+    it uploads the files, so it may read them back; a gateway without a key cannot
+    upload once the store requires tokens)."""
+    return ArtifactClient(rest, signer=signer)
 
 
 class Files:
@@ -189,6 +190,13 @@ class Files:
     def download(self, digest: str) -> bytes:
         try:
             return self.artifacts.download_bytes(digest, MAX_FILE_BYTES * 4)
+        except NotFound as e:
+            raise ApiError(
+                404,
+                f"the file's bytes ({digest}) are no longer in the artifact store: a blob no "
+                "job uses is collected after the store's retention; upload it again",
+                "file_content_gone",
+            ) from e
         except (ArtifactError, httpx.HTTPError) as e:
             raise ApiError(502, f"artifact {digest}: {e}", "artifact_unavailable") from e
 

@@ -25,6 +25,7 @@ import uvicorn
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from fastapi.testclient import TestClient
 
+from chain.artifacts import ArtifactClient
 from chain.client import NodeClient
 from chain.crypto import PrivateKey
 from chain.keystore import Keystore
@@ -223,7 +224,7 @@ def test_a_fine_tuning_job_runs_to_succeeded_and_equals_the_settled_output(env: 
     assert json.loads(chain_job["spec"]) == {"params": {
         "steps": 2, "batch_size": 2, "learning_rate": 1e-3, "seed": 3, "rank": 2, "alpha": 4,
         "max_length": 16}}  # fmt: skip
-    inp = httpx.get(f"{env.rest}/artifacts/{chain_job['input_hash']}").content
+    inp = ArtifactClient(env.rest, USER).download_bytes(chain_job["input_hash"])  # the poster
     assert hashlib.sha256(inp).hexdigest() == chain_job["input_hash"] == vcoin["input_sha256"]
     assert json.loads(inp) == {"texts": TEXTS}
 
@@ -234,7 +235,7 @@ def test_a_fine_tuning_job_runs_to_succeeded_and_equals_the_settled_output(env: 
     assert settled["state"] == "settled" == vcoin["state"]
     assert done.fine_tuned_model == settled["output_hash"] == vcoin["output_hash"]
     assert done.finished_at and done.finished_at >= done.created_at - 5
-    out = httpx.get(f"{env.rest}/artifacts/{settled['output_hash']}").content
+    out = ArtifactClient(env.rest, USER).download_bytes(settled["output_hash"])
     assert hashlib.sha256(out).hexdigest() == done.fine_tuned_model
     assert any("lora_A" in name for name in load(out))  # the adapter's weights
     losses, _ = adapter_losses(out)
@@ -323,7 +324,8 @@ def test_the_file_routes_on_both_store_back_ends(env: Env, store_url: str) -> No
         f = upload(c)
         assert c.files.retrieve(f.id).bytes == len(JSONL)
         assert c.files.content(f.id).read() == JSONL
-        assert httpx.head(f"{env.rest}/artifacts/{hashlib.sha256(JSONL).hexdigest()}").is_success
+        digest = hashlib.sha256(JSONL).hexdigest()  # uploaded by the gateway's account
+        assert ArtifactClient(env.rest, GATEWAY).download_bytes(digest) == JSONL
         o = openai.OpenAI(base_url="http://testserver/v1", api_key=other, http_client=tc)
         with pytest.raises(openai.NotFoundError):
             o.files.retrieve(f.id)
