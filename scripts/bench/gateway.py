@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin  # noqa: E402
 
 from app.testnet_gateway import GATEWAY_KEY, POST_JOB, new_api_key, sign_in  # noqa: E402
+from chain.artifact_auth import artifact_token  # noqa: E402
 from chain.client import NodeClient  # noqa: E402
 from genesis.devnet import dev_key  # noqa: E402
 from modules.authz.msgs import MsgGrant  # noqa: E402
@@ -173,6 +174,12 @@ def via_gateway(c: httpx.Client, prompt: str) -> float:
     return took
 
 
+def reader(job: dict[str, str]) -> dict[str, str]:
+    """The poster's read token for the job's (private) output."""
+    token = artifact_token(dev_key(USER), "get", job["output_hash"])
+    return {"Authorization": f"VCoin-Artifact {token}"}
+
+
 def direct(node: NodeClient, http: httpx.Client, rest: str, prompt: str) -> float:
     """What the gateway does for a completion, done by the user: post, wait, fetch."""
     user = dev_key(USER)
@@ -195,7 +202,7 @@ def direct(node: NodeClient, http: httpx.Client, rest: str, prompt: str) -> floa
         if time.perf_counter() - t > 300:  # the gateway's job_timeout_s is 120
             raise RuntimeError(f"direct job {job_id} still {job['state']} after 300 s")
         time.sleep(0.5)
-    out = http.get(f"{rest}/artifacts/{job['output_hash']}").content
+    out = http.get(f"{rest}/artifacts/{job['output_hash']}", headers=reader(job)).content
     took = time.perf_counter() - t
     if job["state"] != "settled" or hashlib.sha256(out).hexdigest() != job["output_hash"]:
         raise RuntimeError(f"direct job {job_id} ended {job['state']}")
@@ -260,9 +267,9 @@ def sustained(net: Devnet, keys: list[str], warmup: float, duration: float) -> N
         th.start()
     with NodeClient(net.rpc) as node:
         time.sleep(max(0.0, t0 - time.monotonic()))
-        h0, w0 = node.latest_height(), time.monotonic()
+        h0, w0, s0, c0 = node.latest_height(), time.monotonic(), job_stats(net), cpu(net)
         time.sleep(max(0.0, t1 - time.monotonic()))
-        h1, w1 = node.latest_height(), time.monotonic()
+        h1, w1, s1, c1 = node.latest_height(), time.monotonic(), job_stats(net), cpu(net)
     inside = [lat for at, lat in done if t0 <= at <= t1]
     print(f"\n{len(keys)} concurrent clients, {duration:.0f} s measured after {warmup:.0f} s:")
     print(
@@ -271,11 +278,64 @@ def sustained(net: Devnet, keys: list[str], warmup: float, duration: float) -> N
     if inside:
         print(f"  latency under this load: {ms(inside)}")
     print(f"  errors in the window: {dict(errors) or 'none'}")
+    settled = int(s1["settled"]) - int(s0["settled"])
+    print(
+        f"  on chain: {settled} jobs settled in the window ({settled / duration:.2f}/s); "
+        f"queued {s0['queued']} at its start, {s1['queued']} at its end"
+    )
+    used = {k: c1[k] - c0.get(k, 0.0) for k in c1}
+    print(
+        f"  CPU seconds in the window ({os.cpu_count()} cores, {duration:.0f} s): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in used.items())
+    )
     blocks = h1 - h0
     per = (w1 - w0) / blocks if blocks else float("nan")
     print(f"  block time: {per:.2f} s measured ({blocks} blocks), setting {block_setting(net)}")
     for th in threads:  # requests in flight end with the window's jobs
         th.join(timeout=max(1.0, 240 - (time.monotonic() - t1)))
+
+
+ROLES = (
+    ("vcoin-gateway", "gateway"),
+    ("vcoind start", "node"),
+    ("vcoin-worker", "workers"),
+    ("vcoin-oracle", "oracles"),
+)
+
+
+def cpu(net: Devnet) -> dict[str, float]:
+    """CPU seconds so far of the devnet's processes by role (/proc: the node has the home
+    in its environment, the daemons in their command lines; job containers run under the
+    Docker engine and count in "machine", the busy time of every core)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys([r for _, r in ROLES], 0.0)
+    home = str(net.home)
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            env = (d / "environ").read_bytes()
+            stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if home not in cmd and f"VCOIN_HOME={home}".encode() not in env:
+            continue
+        for needle, role in ROLES:
+            if needle in cmd:
+                out[role] += (int(stat[11]) + int(stat[12])) / tick  # utime + stime
+                break
+    fields = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
+    busy = sum(int(x) for x in fields) - int(fields[3]) - int(fields[4])  # - idle, iowait
+    out["machine"] = busy / tick
+    return out
+
+
+def job_stats(net: Devnet) -> dict[str, str]:
+    """Jobs by state on chain (REST ``/vcoin/jobs/v1/stats``)."""
+    r = httpx.get(f"{net.rest}/vcoin/jobs/v1/stats", timeout=30)
+    r.raise_for_status()
+    return dict(r.json()["stats"]["jobs_by_state"])
 
 
 def block_setting(net: Devnet) -> str:
