@@ -49,6 +49,7 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_EXAMPLES = 256  # compute.runtime.spec.MAX_ITEMS
 MAX_TEXT_CHARS = 16 * 1024  # compute.runtime.spec.MAX_TEXT_CHARS
 FILE_ID_PREFIX = "file-"
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # a fine-tune's adapter (results file), in memory
 
 KeyDep = Callable[[str], Callable[[Request], Awaitable[ApiKeyRow]]]
 
@@ -189,7 +190,7 @@ class Files:
 
     def download(self, digest: str) -> bytes:
         try:
-            return self.artifacts.download_bytes(digest, MAX_FILE_BYTES * 4)
+            return self.artifacts.download_bytes(digest, MAX_DOWNLOAD_BYTES)
         except NotFound as e:
             raise ApiError(
                 404,

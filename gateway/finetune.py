@@ -22,7 +22,10 @@ Status, from the chain job's state: ``validating_files`` until the chain took th
 ``queued`` (queued), ``running`` (claimed, submitted, checking), ``succeeded``
 (settled), ``failed`` (rejected, expired, failed), ``cancelled``. ``fine_tuned_model``
 is the LoRA adapter's artifact hash (the job's settled ``output_hash``: a safetensors
-file of the adapter, with its losses in the metadata). Every object also carries
+file of the adapter, with its losses in the metadata); ``result_files`` names it as
+the owner's file (purpose ``fine-tune-results``), so ``/v1/files/{id}/content``
+downloads it with the API key (the store lets the gateway read outputs of the jobs it
+posted; the owner may also read it with a token of their own). Every object also carries
 ``vcoin: {job_id, state, tx_hash, input_sha256, output_hash, paid}``.
 
 Events (``/events``, newest first): created, queued (posted height), claimed, result
@@ -54,11 +57,12 @@ from fastapi.concurrency import run_in_threadpool
 from chain.client import NodeError
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
-from gateway.files import PURPOSE, Files, training_texts
+from gateway.files import FILE_ID_PREFIX, PURPOSE, Files, training_texts
 from gateway.jobs import FINAL_STATES, Jobs
-from gateway.store import ApiKeyRow, FineTuneRow, Store
+from gateway.store import ApiKeyRow, FileRow, FineTuneRow, Store
 
 TASK = "lora-train"
+RESULTS = "fine-tune-results"  # the purpose of an adapter's file
 ID_PREFIX = "ftjob-"
 BASE_LEARNING_RATE = 1e-3
 MAX_STEPS = 1000
@@ -149,6 +153,11 @@ def adapter_losses(output: bytes) -> tuple[list[float], float | None]:
     losses = [float(x) for x in json.loads(meta.get("train_losses") or "[]")]
     ev = meta.get("eval_loss") or ""
     return losses, float(ev) if ev else None
+
+
+def result_file_id(ft: FineTuneRow) -> str:
+    """The id of a fine-tune's adapter file: its own id's hex, as a file id."""
+    return FILE_ID_PREFIX + ft.id.removeprefix(ID_PREFIX)
 
 
 class FineTuning:
@@ -265,7 +274,22 @@ class FineTuning:
             if self.store.mark_accounted(ft.id):
                 paid = int(job.get("paid") or 0) if job.get("state") == "settled" else 0
                 self.store.refund_spent(ft.key_id, max(0, ft.price - paid))
+                if job.get("state") == "settled":
+                    self._result_file(ft, job)
         return job
+
+    def _result_file(self, ft: FineTuneRow, job: dict[str, Any]) -> None:
+        """The adapter as the owner's file ``result_files[0]`` (purpose
+        ``fine-tune-results``), so an API key downloads it through ``/v1/files``; skipped
+        when the gateway cannot read the output (the job then has no result file)."""
+        try:
+            size = len(self._jobs().output(job))  # hash-checked
+        except ApiError:
+            return
+        self.store.add_file(
+            FileRow(result_file_id(ft), ft.owner, f"{ft.id}-adapter.safetensors", RESULTS,
+                    size, str(job["output_hash"]), int(self.clock()))
+        )  # fmt: skip
 
     def block_time(self, height: int) -> int:
         """The block's time (unix seconds); cached."""
@@ -274,7 +298,9 @@ class FineTuning:
                 t = str(self._jobs().node.block(height)["block"]["header"]["time"])
             except (NodeError, KeyError) as e:
                 raise ApiError(502, f"the node did not answer: {e}", "node_unavailable") from e
-            head, _, frac = t.rstrip("Z").partition(".")
+            head, _, _frac = t.rstrip("Z").partition(".")
+            if len(self._times) > 100_000:  # a bound, not an eviction policy
+                self._times.clear()
             self._times[height] = int(datetime.fromisoformat(head + "+00:00").timestamp())
         return self._times[height]
 
@@ -288,6 +314,7 @@ class FineTuning:
             msg = str(job.get("last_error") or f"the chain job ended {state}")
             error = {"code": f"job_{state}", "message": msg, "param": None}
         hp = json.loads(ft.hyperparameters)
+        rid = result_file_id(ft)
         return {
             "id": ft.id,
             "object": "fine_tuning.job",
@@ -298,7 +325,7 @@ class FineTuning:
             "hyperparameters": hp,
             "model": ft.model,
             "organization_id": ft.owner,
-            "result_files": [],
+            "result_files": [rid] if status == "succeeded" and self._has(ft.owner, rid) else [],
             "seed": ft.seed,
             "status": status,
             "trained_tokens": None,
@@ -317,6 +344,9 @@ class FineTuning:
                 "paid": str(job.get("paid", "0")) if job else "0",
             },
         }
+
+    def _has(self, owner: str, file_id: str) -> bool:
+        return self.store.get_file(owner, file_id) is not None
 
     def get(self, owner: str, ft_id: str) -> dict[str, Any]:
         ft = self._row(owner, ft_id)

@@ -238,6 +238,9 @@ def test_a_fine_tuning_job_runs_to_succeeded_and_equals_the_settled_output(env: 
     out = ArtifactClient(env.rest, USER).download_bytes(settled["output_hash"])
     assert hashlib.sha256(out).hexdigest() == done.fine_tuned_model
     assert any("lora_A" in name for name in load(out))  # the adapter's weights
+    (result,) = done.result_files  # the adapter as a file of the user's, through the key
+    assert c.files.retrieve(result).purpose == "fine-tune-results"
+    assert c.files.content(result).read() == out
     losses, _ = adapter_losses(out)
     assert len(losses) == 2
 
