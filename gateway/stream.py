@@ -45,6 +45,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,7 +146,8 @@ class JobEventHub:
         self._subs: set[Subscriber] = set()
         self._jobs: OrderedDict[int, list[str]] = OrderedDict()  # id -> [poster, state]
         self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
+        self._ready = threading.Event()  # following the node, ``height`` is good
+        self._wanted = threading.Condition(self._lock)  # notified when a stream opens
         self._error = ""
         self.height = 0  # the last block handled
 
@@ -154,20 +156,22 @@ class JobEventHub:
         self, owner: str, loop: asyncio.AbstractEventLoop, timeout: float = 15.0
     ) -> tuple[Subscriber, int]:
         """A new subscriber for ``owner`` and the height after which its events come;
-        starts following the node first if nobody was. Blocking (call it in a thread)."""
+        starts following the node first if nobody was. Blocking (call it in a thread);
+        raises NodeError when the node's event stream cannot be opened."""
         sub = Subscriber(owner, loop, self.max_queue)
         with self._lock:
             self._subs.add(sub)
-            if self._thread is None or not self._thread.is_alive():
-                self._ready.clear()
-                self._error = ""
+            self._wanted.notify()
+            if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="gateway-job-events", daemon=True
                 )
                 self._thread.start()
-        if not self._ready.wait(timeout):
-            self.unsubscribe(sub)
-            raise NodeError(self._error or f"no event stream from the node within {timeout:g}s")
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.1):
+            if sub.closing is not None or time.monotonic() > deadline:
+                self.unsubscribe(sub)
+                raise NodeError(self._error or f"no event stream from the node in {timeout:g}s")
         with self._lock:
             return sub, self.height
 
@@ -179,21 +183,34 @@ class JobEventHub:
         with self._lock:
             return len(self._subs)
 
+    def _wanted_now(self) -> bool:
+        """True while any stream is open; else the hub goes idle, atomically with the
+        check (a stream that opens later waits for the next connection to the node)."""
+        with self._lock:
+            if self._subs:
+                return True
+            self._ready.clear()
+            self.height = 0
+            return False
+
     # -- following the node ------------------------------------------------------
     def _run(self) -> None:
         from chain.client_ws import EventStream
 
         backoff = 0.5
         try:
-            while self.count():
+            while True:
+                with self._lock:
+                    while not self._subs:
+                        self._wanted.wait()
                 try:
                     with EventStream(self.rpc) as stream:
                         stream.subscribe(NEW_BLOCK)
-                        top = self.node.latest_height()
-                        self._catch_up(top)
+                        self._catch_up(self.node.latest_height())
+                        self._error = ""
                         self._ready.set()
                         backoff = 0.5
-                        while self.count():
+                        while self._wanted_now():
                             ev = stream.next(timeout=0.5)
                             if ev is not None and ev.height > self.height:
                                 if ev.height > self.height + 1:
@@ -202,20 +219,19 @@ class JobEventHub:
                 except (NodeError, OSError) as e:
                     self._error = f"the node's event stream failed: {e}"
                     log.warning("%s; reconnecting in %.1fs", self._error, backoff)
-                    if not self._ready.is_set():
-                        # nobody was streaming yet: the callers waiting are told now
+                    if not self._ready.is_set():  # the streams waiting to start are told
                         for sub in self._snapshot():
                             sub.end(CLOSE_NODE_AWAY, "the node's event stream is unavailable")
-                    threading.Event().wait(backoff)
+                    time.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
         except Exception:  # noqa: BLE001 - a bug: the streams are closed, not left hanging
             log.exception("the job event hub failed")
-            for sub in self._snapshot():
-                sub.end(CLOSE_FAILED, "the gateway's event hub failed")
-        finally:
             with self._lock:
+                self._thread = None
                 self._ready.clear()
                 self.height = 0
+            for sub in self._snapshot():
+                sub.end(CLOSE_FAILED, "the gateway's event hub failed")
 
     def _snapshot(self) -> list[Subscriber]:
         with self._lock:

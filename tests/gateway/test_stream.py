@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -313,3 +314,28 @@ def test_a_client_that_stops_reading_is_closed_1008_and_let_go(env: Env) -> None
     finally:
         hub.max_queue = 1000
         stack.close()
+
+
+def test_without_the_nodes_event_stream_a_stream_is_closed_1013(tmp_path: Path) -> None:
+    """A gateway whose node does not answer: the stream is accepted, then closed 1013."""
+    from fastapi.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    cfg = GatewayConfig(
+        home=str(tmp_path), rpc=dead, database=f"sqlite:///{tmp_path / 'gw.sqlite3'}",
+        jwt_secret="test-secret", account=GATEWAY.bech32, log_level="warning",
+    )  # fmt: skip
+    cfg.validate()
+    app = create_app(cfg)
+    key, _ = app.state.auth.new_key(USER.bech32, "k", ("completions",), 0, 60)
+    with (
+        TestClient(app) as c,
+        c.websocket_connect("/v1/jobs/stream", headers={"Authorization": f"Bearer {key}"}) as ws,
+        pytest.raises(WebSocketDisconnect) as e,
+    ):
+        ws.receive_json()
+    assert e.value.code == 1013 and "unavailable" in e.value.reason
+    assert app.state.job_events.count() == 0
