@@ -20,7 +20,8 @@
  * owner first grants the gateway's account MsgPostJob (`msgGrantPostJob`).
  * A refusal throws `GatewayError` with the HTTP `status` and OpenAI's `code`,
  * `type` and `param` (401, 402, 403, 404, 429, 400, 5xx); a gateway that does
- * not answer throws NodeUnreachableError after the transport's bounded retries.
+ * not answer throws NodeUnreachableError (no retry unless `retries` is given:
+ * a retried POST would post a second job).
  */
 import { toVcoinAddress } from "./address.js";
 import { DENOM, parseAmount } from "./amount.js";
@@ -131,8 +132,9 @@ export class GatewayClient {
     this.baseUrl = baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
     this.apiKey = o.apiKey;
     this.token = o.token;
-    // an inference request waits for its job to settle: minutes, not seconds
-    this.http = new Transport({ timeoutMs: 300_000, ...o });
+    // an inference request waits for its job to settle: minutes, not seconds; and no
+    // retries by default: a POST retried after a timeout would post a second job
+    this.http = new Transport({ timeoutMs: 300_000, retries: 0, ...o });
   }
 
   private headers(auth: Auth): Record<string, string> {
