@@ -218,7 +218,8 @@ def test_the_executor_fails_a_job_whose_model_lies_about_its_size(
         asked.append(1)
         return 1 << 40
 
-    with ArtifactClient(store) as client:
+    # the executor uploads the job's output: a signed client, as the worker's
+    with ArtifactClient(store, PrivateKey.from_seed(b"worker")) as client:
         ex = Executor(ProcessSandbox(), client, tmp_path / "work", Limits(), max_model_bytes=limit)
         out = ex.run(_job(), _record(tiny_lm, total_bytes=str(_total(tiny_lm) - 1)))
         assert not out.ok and not out.retry and out.error_code == "bad_model"
