@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from vcoin_sdk import msgs as m
 from vcoin_sdk import ops
 from vcoin_sdk.amounts import DENOM, Coin
-from vcoin_sdk.artifacts import Signer
+from vcoin_sdk.artifacts import DEFAULT_TTL, Signer, artifact_token
 from vcoin_sdk.errors import NodeUnavailable
 from vcoin_sdk.keys import Key
 from vcoin_sdk.ops import Http, NextBlock, Reply, Sleep, State
@@ -80,6 +80,12 @@ class _Base:
 
     def _url(self, req: Http) -> str:
         return (self.rpc_url if req.base == "rpc" else self.rest_url) + req.path
+
+    def artifact_url(self, digest: str, key: Signer | None = None, ttl: int = DEFAULT_TTL) -> str:
+        """A link to an artifact; with ``key`` it carries that account's get token
+        (``?token=``), for a browser or any plain HTTP client."""
+        url = f"{self.rest_url}/artifacts/{digest.lower()}"
+        return url if key is None else f"{url}?token={artifact_token(key, 'get', digest, ttl)}"
 
     def _unavailable(self, req: Http, e: Exception) -> NodeUnavailable:
         return NodeUnavailable(
