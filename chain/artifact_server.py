@@ -184,6 +184,6 @@ def main(argv: list[str] | None = None) -> int:
     host, _, port = args.listen.rpartition(":")
     app = FastAPI(title="vcoin artifacts")
     store = ArtifactStore.local(args.dir, args.max_bytes, args.quota_bytes)
-    app.include_router(artifact_router(store))
+    app.include_router(artifact_router(store, require_token=True))
     uvicorn.run(app, host=host, port=int(port), log_level="warning")
     return 0

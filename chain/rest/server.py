@@ -49,6 +49,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from chain.artifact_gc import start_gc
+from chain.artifact_policy import ChainPolicy
 from chain.artifacts import ArtifactStore, artifact_router
 from chain.crypto import AddressError, parse_address, to_bech32
 from chain.errors import ChainError, ErrNotFound
@@ -443,9 +445,13 @@ def build_rest_app(node: NodeView) -> FastAPI:
 
     # Content-addressed blobs (job inputs, outputs, model weights) on the same port;
     # its routes answer their own errors, streamed, never holding a blob in memory.
-    app.include_router(
-        artifact_router(ArtifactStore.local(node.cfg.artifact_dir, node.cfg.artifact_max_bytes))
-    )
+    # Uploads need a token; reads follow the chain's rules; GC runs in the background.
+    cfg = node.cfg
+    store = ArtifactStore.local(cfg.artifact_dir, cfg.artifact_max_bytes, cfg.artifact_quota_bytes)
+    rules = ChainPolicy(node, store.read_small)
+    app.include_router(artifact_router(store, rules, require_token=True))
+    app.state.artifact_store, app.state.artifact_policy = store, rules
+    start_gc(store, rules, cfg.artifact_retention_s, cfg.artifact_gc_interval_s, node.stopped)
 
     @app.exception_handler(RestError)
     async def rest_error(request: Request, exc: RestError) -> Response:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chain.artifact_auth import artifact_token
 from chain.artifacts import (
     ArtifactClient,
     ArtifactStore,
@@ -24,9 +25,16 @@ from chain.artifacts import (
     NotFound,
     TooLarge,
 )
+from chain.crypto import PrivateKey
 from tests.support.artifacts import artifact_server
 
 MAX = 200 * 1024 * 1024
+# the standalone server knows no chain: any key may upload, every blob reads openly
+UPLOADER = PrivateKey.from_seed(b"test uploader")
+
+
+def put_auth(digest: str) -> dict[str, str]:
+    return {"authorization": f"VCoin-Artifact {artifact_token(UPLOADER, 'put', digest)}"}
 
 
 def sha(data: bytes) -> str:
@@ -90,13 +98,14 @@ def test_http_put_get_head_round_trip(server: tuple[str, subprocess.Popen[bytes]
     url, _, _ = server
     data = os.urandom(3 * 1024 * 1024 + 7)
     digest = sha(data)
-    r = httpx.put(f"{url}/artifacts/{digest}", content=data)
+    assert httpx.put(f"{url}/artifacts/{digest}", content=data).status_code == 401
+    r = httpx.put(f"{url}/artifacts/{digest}", content=data, headers=put_auth(digest))
     assert r.status_code == 201 and r.json() == {
         "sha256": digest,
         "size": len(data),
         "created": True,
     }
-    again = httpx.put(f"{url}/artifacts/{digest}", content=data)
+    again = httpx.put(f"{url}/artifacts/{digest}", content=data, headers=put_auth(digest))
     assert again.status_code == 200 and again.json()["created"] is False
     head = httpx.head(f"{url}/artifacts/{digest}")
     assert head.status_code == 200 and int(head.headers["content-length"]) == len(data)
@@ -108,7 +117,7 @@ def test_http_put_get_head_round_trip(server: tuple[str, subprocess.Popen[bytes]
 def test_http_refuses_mismatched_hash(server: tuple[str, subprocess.Popen[bytes], Path]) -> None:
     url, _, _ = server
     claimed = sha(b"genuine")
-    r = httpx.put(f"{url}/artifacts/{claimed}", content=b"forged")
+    r = httpx.put(f"{url}/artifacts/{claimed}", content=b"forged", headers=put_auth(claimed))
     assert r.status_code == 422
     body = r.json()
     assert body["error"] == "hash_mismatch" and body["actual"] == sha(b"forged")
@@ -127,6 +136,7 @@ def test_http_refuses_oversize_declared_and_streamed(
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(
             f"PUT /artifacts/{digest} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: {put_auth(digest)['authorization']}\r\n"
             f"Content-Length: {MAX + 1}\r\n\r\n".encode()
         )
         reply = b""
@@ -140,7 +150,7 @@ def test_http_refuses_oversize_declared_and_streamed(
         for _ in range(MAX // len(chunk) + 2):
             yield chunk
 
-    r = httpx.put(f"{url}/artifacts/{digest}", content=body(), timeout=60)
+    r = httpx.put(f"{url}/artifacts/{digest}", content=body(), timeout=60, headers=put_auth(digest))
     assert r.status_code == 413 and str(MAX) in r.json()["message"]
     assert list((blob_dir / "tmp").iterdir()) == []
 
@@ -167,7 +177,7 @@ def test_large_blob_streams_through_server_in_bounded_memory(
         for i in range(size >> 20):
             f.write(hashlib.sha256(i.to_bytes(4, "big")).digest() + block[32:])
     before = _peak_rss_kb(proc.pid)
-    with ArtifactClient(url, timeout=120) as client:
+    with ArtifactClient(url, UPLOADER, timeout=120) as client:
         digest = client.upload_file(src)
         out = client.download(digest, tmp_path / "back.bin")
     assert out.read_bytes() == src.read_bytes()
@@ -180,7 +190,7 @@ def test_client_catches_a_server_that_serves_corrupt_bytes(
     server: tuple[str, subprocess.Popen[bytes], Path], tmp_path: Path
 ) -> None:
     url, _, blob_dir = server
-    with ArtifactClient(url) as client:
+    with ArtifactClient(url, UPLOADER) as client:
         digest = client.upload_bytes(b"model weights v1")
         stored = LocalDirBackend(blob_dir).path(digest)
         os.chmod(stored, 0o644)
