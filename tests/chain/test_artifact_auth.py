@@ -184,6 +184,32 @@ def test_the_quota_binds_at_just_under_and_just_over(base: str) -> None:
         c.upload_bytes(big)
 
 
+def test_a_streamed_upload_with_no_length_is_held_to_the_quota(base: str) -> None:
+    key = dev_key("worker3")
+    data = b"c" * (QUOTA + 1)
+
+    def chunks() -> Iterator[bytes]:
+        yield data[:QUOTA]
+        yield data[QUOTA:]
+
+    r = httpx.put(
+        f"{base}/artifacts/{sha(data)}", content=chunks(), headers=auth(key, "put", sha(data))
+    )
+    assert r.status_code == 413 and r.json()["error"] == "quota_exceeded"
+    assert httpx.head(f"{base}/artifacts/{sha(data)}").status_code == 404
+
+
+def test_claiming_a_stored_blob_without_its_bytes_gains_nothing(base: str) -> None:
+    secret = b"alice's private notes"
+    with ArtifactClient(base, ALICE) as a:
+        a.upload_bytes(secret)
+    url = f"{base}/artifacts/{sha(secret)}"
+    # the stranger names alice's blob but sends other bytes: refused, and still unreadable
+    r = httpx.put(url, content=b"guess", headers=auth(STRANGER, "put", sha(secret)))
+    assert r.status_code == 422 and r.json()["error"] == "hash_mismatch"
+    assert httpx.get(url, headers=auth(STRANGER, "get", sha(secret))).status_code == 403
+
+
 @pytest.fixture(scope="module")
 def jobs(node: Node, base: str) -> dict[str, Any]:
     """A private job and a public one, each claimed by worker1 with an output uploaded."""
