@@ -14,16 +14,18 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from app.node import Node
-from chain.artifact_auth import artifact_token, token_payload, verify_token
-from chain.artifact_gc import collect_garbage
+from chain.artifact_auth import OpenReads, artifact_token, token_payload, verify_token
+from chain.artifact_gc import collect_garbage, start_gc
 from chain.artifact_policy import ChainPolicy
 from chain.artifacts import ArtifactClient, ArtifactStore, Forbidden, QuotaExceeded, Unauthorized
 from chain.client import NodeClient
@@ -33,6 +35,7 @@ from modules.jobs import msgs as jm
 from tests.support.genesis import weights_of
 from tests.support.market import bond_worker_and_oracle, claim_and_submit
 from tests.support.nodes import inproc_node
+from tests.support.wait import wait_for
 
 QUOTA = 4096
 VCN = 10**18
@@ -114,6 +117,22 @@ def post_job(client: NodeClient, input_hash: str, spec: str = "") -> int:
     )
     resp = client.send_tx(ALICE, [msg], gas="auto")
     return int(resp.attributes("JobPosted", "job_id")[0])
+
+
+def test_the_background_collector_runs_until_stopped(tmp_path: Path) -> None:
+    store = ArtifactStore.local(tmp_path)
+    old = store.put_bytes(b"old and unreferenced", ALICE.address)
+    stop = threading.Event()
+    thread = start_gc(store, OpenReads(), retention_s=0, interval_s=0.05, stop=stop)
+    assert thread is not None
+    try:
+        wait_for("the collector to delete the blob", lambda: not store.has(old), 10)
+        assert store.used(ALICE.address) == 0
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+    assert start_gc(store, OpenReads(), 0, 0, stop) is None  # interval 0: none
 
 
 def test_token_round_trip_for_both_key_types() -> None:
