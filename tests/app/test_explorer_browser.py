@@ -318,6 +318,8 @@ def test_explorer_pages_in_chromium(activity: Activity, tmp_path: Path) -> None:
     head = job.split("Timeline")[0]
     assert "settled" in head  # the job's state
     assert "1 attestation(s): pass 10,000 VCN, fail 0 VCN of 10,000 VCN oracle stake" in head
+    # its output is private (no "public": true in the spec): a hash, no link that would 401
+    assert "private: the poster, its worker and the oracles read it with a signed token" in head
 
     addr = pages["address/laptop"]["text"]
     assert a.poster.bech32 in addr and "0x" + a.poster.address.hex() in addr

@@ -211,7 +211,13 @@ export async function renderJob(view, id) {
   if (final && !have.has(final) && Number(job.finished_height)) add(final, job.finished_height, "");
   steps.sort((a, b) => a.height - b.height || order(a.name) - order(b.name));
 
-  const output = job.output_hash ? `<a class="mono" href="/artifacts/${esc(job.output_hash)}">${esc(job.output_hash)}</a>` : "";
+  // The artifact store serves a job's output to anyone only when the poster made the job
+  // public ("public": true in its spec); otherwise it needs the token of the poster, the
+  // worker or an oracle, so the explorer shows the hash without a link.
+  const open = (() => { try { return JSON.parse(job.spec || "{}").public === true; } catch { return false; } })();
+  const output = !job.output_hash ? "" : open
+    ? `<a class="mono" href="/artifacts/${esc(job.output_hash)}">${esc(job.output_hash)}</a>`
+    : `<span class="mono">${esc(job.output_hash)}</span> <small class="muted" id="output-private">private: the poster, its worker and the oracles read it with a signed token</small>`;
   const reached = new Set(steps.map((s) => s.name));
   // the last step is how the job ended: settled, or rejected, refunded, expired…
   const end = final && final !== "settled" ? final : "settled";
