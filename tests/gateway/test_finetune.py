@@ -338,3 +338,27 @@ def test_the_file_routes_on_both_store_back_ends(env: Env, store_url: str) -> No
             c.files.retrieve(f.id)
         r = tc.post("/v1/files", json={"purpose": "fine-tune"}, headers=bearer(key))
         assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_the_training_data_is_private(env: Env) -> None:
+    """The JSONL blob reads only with the gateway's token; the job's input (the texts)
+    with the poster's, never a stranger's or none."""
+    from chain.artifacts import Forbidden
+
+    c = client(env)
+    data = b'{"text": "private training data"}\n'
+    f = upload(c, data)
+    job = c.fine_tuning.jobs.create(
+        model="tiny-lm", training_file=f.id, hyperparameters=QUICK,  # type: ignore[arg-type]
+        extra_body={"max_price": str(UNDER_FLOOR)},  # stays queued: nobody else reads it
+    )  # fmt: skip
+    input_sha = (job.model_extra or {})["vcoin"]["input_sha256"]
+    file_sha = hashlib.sha256(data).hexdigest()
+    assert ArtifactClient(env.rest, GATEWAY).download_bytes(file_sha) == data
+    assert json.loads(ArtifactClient(env.rest, USER).download_bytes(input_sha)) == {
+        "texts": ["private training data"]
+    }
+    for digest in (file_sha, input_sha):
+        assert httpx.get(f"{env.rest}/artifacts/{digest}").status_code in (401, 403)
+        with pytest.raises(Forbidden):
+            ArtifactClient(env.rest, OTHER).download_bytes(digest)
