@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,14 +20,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
-from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from fastapi.testclient import TestClient
 
 from chain.artifacts import ArtifactClient
 from chain.client import NodeClient
 from chain.crypto import PrivateKey
-from chain.keystore import Keystore
 from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
@@ -37,7 +33,8 @@ from gateway.finetune import LORA_EXTRA, MAX_BATCH, MAX_STEPS, adapter_losses, l
 from gateway.store import FileRow, FineTuneRow, open_store
 from modules.authz.msgs import MsgGrant
 from tests.gateway.conftest import bearer, login_chain, new_key
-from tests.gateway.test_openai import GATEWAY, USER, VCN, _free_port, _genesis, _login, _new_key
+from tests.gateway.on_market import gateway_on_market
+from tests.gateway.test_openai import GATEWAY, USER, VCN, _genesis, _login, _new_key
 
 POST_JOB = "/vcoin.jobs.v1.MsgPostJob"
 CANCEL_JOB = "/vcoin.jobs.v1.MsgCancelJob"
@@ -71,43 +68,12 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from tests.e2e.market import market_of
-
     tmp = tmp_path_factory.mktemp("gw-finetune")
-    with market_of(tmp, _genesis()) as m:
-        m.worker("worker1").start()
-        m.oracle("oracle1", "--no-canaries").start()
-        node = NodeClient(m.node.rpc, timeout=30.0)
-        grant = MsgGrant(
-            granter=USER.bech32, grantee=GATEWAY.bech32, msg_type_url=POST_JOB,
-            spend_limit=Coin(denom="avcn", amount=str(20 * VCN)),
-        )  # fmt: skip
-        assert node.send_tx(USER, [grant], gas="auto").ok
-        home = tmp / "gateway"
-        Keystore(home).import_secret("gateway", GATEWAY.secret.hex(), None, "test")
-        port = _free_port()
-        cfg = GatewayConfig(
-            home=str(home), listen=f"127.0.0.1:{port}", rpc=m.node.rpc, rest=m.node.rest,
-            key="gateway", jwt_secret="test-secret", max_price=str(PRICE), log_level="warning",
-        )  # fmt: skip
-        cfg.validate()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning")
-        )
-        t = threading.Thread(target=server.run, daemon=True)
-        t.start()
-        gw = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.1)
-        key = _new_key(gw, _login(gw, USER), 10 * VCN)
-        try:
-            yield Env(node, m.node.rest, f"{gw}/v1", gw, key, cfg)
-        finally:
-            server.should_exit = True
-            t.join(10)
-            node.close()
+    with gateway_on_market(
+        tmp, _genesis(), user=USER, gateway=GATEWAY, grant=20 * VCN, max_price=PRICE
+    ) as s:
+        key = _new_key(s.gw, _login(s.gw, USER), 10 * VCN)
+        yield Env(s.node, s.rest, s.base_url, s.gw, key, s.cfg)
 
 
 def client(env: Env, key: str | None = None) -> openai.OpenAI:

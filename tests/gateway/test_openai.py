@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,18 +19,16 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
-from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 
 from chain.artifacts import ArtifactClient
 from chain.client import NodeClient, TxFailed
 from chain.crypto import PrivateKey
-from chain.keystore import Keystore
 from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.proto import exec_post_job
-from modules.authz.msgs import MsgExec, MsgGrant, MsgRevoke
+from modules.authz.msgs import MsgExec, MsgRevoke
 from modules.jobs.msgs import MsgPostJob
+from tests.gateway.on_market import create_key, funded_genesis, gateway_on_market, login
 
 VCN = 10**18
 POST_JOB = "/vcoin.jobs.v1.MsgPostJob"
@@ -54,92 +49,26 @@ class Env:
     cfg: GatewayConfig
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _genesis() -> dict[str, Any]:
-    from tests.e2e.market import E2E_GENESIS
-    from tests.support.genesis import market_genesis
-
-    doc = market_genesis(**E2E_GENESIS)
-    for k in (USER, GATEWAY):
-        doc["app_state"]["bank"]["balances"].append(
-            {"address": k.bech32, "coins": [{"denom": "avcn", "amount": str(1000 * VCN)}]}
-        )
-    return doc
+    return funded_genesis(USER, GATEWAY)
 
 
 def _login(gw: str, key: PrivateKey) -> str:
-    from tests.gateway.conftest import adr036_sign
-
-    with httpx.Client(base_url=gw) as c:
-        msg = c.get("/v1/auth/challenge", params={"address": key.bech32}).json()["message"]
-        r = c.post("/v1/auth/login", json={"message": msg, **adr036_sign(key, msg)})
-        assert r.status_code == 200, r.text
-        return str(r.json()["access_token"])
+    return login(gw, key)
 
 
 def _new_key(gw: str, token: str, cap: int) -> str:
-    r = httpx.post(
-        f"{gw}/v1/keys",
-        json={"name": "t", "spend_cap": str(cap)},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["key"])
+    return str(create_key(gw, token, name="t", spend_cap=str(cap))["key"])
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from tests.e2e.market import market_of
-
     tmp = tmp_path_factory.mktemp("gw-openai")
-    with market_of(tmp, _genesis()) as m:
-        m.worker("worker1").start()
-        m.oracle("oracle1", "--no-canaries").start()
-        node = NodeClient(m.node.rpc, timeout=30.0)
-        grant = MsgGrant(
-            granter=USER.bech32,
-            grantee=GATEWAY.bech32,
-            msg_type_url=POST_JOB,
-            spend_limit=Coin(denom="avcn", amount=str(GRANT)),
-        )
-        assert node.send_tx(USER, [grant], gas="auto").ok
-        home = tmp / "gateway"
-        Keystore(home).import_secret("gateway", GATEWAY.secret.hex(), None, "test")
-        port = _free_port()
-        cfg = GatewayConfig(
-            home=str(home),
-            listen=f"127.0.0.1:{port}",
-            rpc=m.node.rpc,
-            rest=m.node.rest,
-            key="gateway",
-            jwt_secret="test-secret",
-            max_price=str(PRICE),
-            job_timeout_s=240.0,
-            log_level="warning",
-        )
-        cfg.validate()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning")
-        )
-        t = threading.Thread(target=server.run, daemon=True)
-        t.start()
-        gw = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.1)
-        key = _new_key(gw, _login(gw, USER), 10 * VCN)
-        try:
-            yield Env(node, m.node.rest, f"{gw}/v1", gw, key, m, cfg)
-        finally:
-            server.should_exit = True
-            t.join(10)
-            node.close()
+    with gateway_on_market(
+        tmp, _genesis(), user=USER, gateway=GATEWAY, grant=GRANT, max_price=PRICE
+    ) as s:
+        key = _new_key(s.gw, _login(s.gw, USER), 10 * VCN)
+        yield Env(s.node, s.rest, s.base_url, s.gw, key, s.market, s.cfg)
 
 
 def client(env: Env, key: str | None = None) -> openai.OpenAI:

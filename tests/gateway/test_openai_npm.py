@@ -19,24 +19,17 @@ import json
 import os
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
-from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 
+from chain.artifacts import ArtifactClient
 from chain.client import NodeClient
-from chain.keystore import Keystore
-from gateway.app import create_app
-from gateway.config import GatewayConfig
-from modules.authz.msgs import MsgGrant
-from tests.gateway.test_openai import GATEWAY, USER, VCN, _free_port, _genesis, _login, _new_key
+from tests.gateway.on_market import gateway_on_market
+from tests.gateway.test_openai import GATEWAY, USER, VCN, _genesis, _login, _new_key
 
 REPO = Path(__file__).resolve().parents[2]
 JS = REPO / "tests" / "gateway" / "js"
@@ -70,67 +63,27 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from tests.e2e.market import market_of
-
     _require_node()
     r = subprocess.run([str(SETUP)], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, f"scripts/setup-openai-js exited {r.returncode}:\n{_tail(r)}"
 
     tmp = tmp_path_factory.mktemp("gw-openai-npm")
-    with market_of(tmp, _genesis()) as m:
-        m.worker("worker1").start()
-        m.oracle("oracle1", "--no-canaries").start()
-        node = NodeClient(m.node.rpc, timeout=30.0)
-        grant = MsgGrant(
-            granter=USER.bech32,
-            grantee=GATEWAY.bech32,
-            msg_type_url=POST_JOB,
-            spend_limit=Coin(denom="avcn", amount=str(20 * VCN)),
+    with gateway_on_market(
+        tmp, _genesis(), user=USER, gateway=GATEWAY, grant=20 * VCN, max_price=VCN
+    ) as s:
+        key = _new_key(s.gw, _login(s.gw, USER), 10 * VCN)
+        run = subprocess.run(
+            ["node", "run.mjs"],
+            cwd=JS,
+            env={**os.environ, "GATEWAY_BASE_URL": s.base_url, "GATEWAY_API_KEY": key},
+            capture_output=True,
+            text=True,
+            timeout=420,
         )
-        assert node.send_tx(USER, [grant], gas="auto").ok
-        home = tmp / "gateway"
-        Keystore(home).import_secret("gateway", GATEWAY.secret.hex(), None, "test")
-        port = _free_port()
-        cfg = GatewayConfig(
-            home=str(home),
-            listen=f"127.0.0.1:{port}",
-            rpc=m.node.rpc,
-            rest=m.node.rest,
-            key="gateway",
-            jwt_secret="test-secret",
-            max_price=str(VCN),
-            job_timeout_s=240.0,
-            log_level="warning",
-        )
-        cfg.validate()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning")
-        )
-        t = threading.Thread(target=server.run, daemon=True)
-        t.start()
-        gw = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.1)
-        try:
-            key = _new_key(gw, _login(gw, USER), 10 * VCN)
-            run = subprocess.run(
-                ["node", "run.mjs"],
-                cwd=JS,
-                env={**os.environ, "GATEWAY_BASE_URL": f"{gw}/v1", "GATEWAY_API_KEY": key},
-                capture_output=True,
-                text=True,
-                timeout=420,
-            )
-            assert run.returncode == 0, f"run.mjs exited {run.returncode}:\n{_tail(run)}"
-            out = json.loads(run.stdout.strip().splitlines()[-1])
-            print({step: got["seconds"] for step, got in out.items()})  # shown with -s
-            yield Env(node, m.node.rest, gw, out)
-        finally:
-            server.should_exit = True
-            t.join(10)
-            node.close()
+        assert run.returncode == 0, f"run.mjs exited {run.returncode}:\n{_tail(run)}"
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+        print({step: got["seconds"] for step, got in out.items()})  # shown with -s
+        yield Env(s.node, s.rest, s.gw, out)
 
 
 def settled(env: Env, vcoin: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
@@ -138,7 +91,8 @@ def settled(env: Env, vcoin: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     job = env.node.query("jobs", "job", {"id": str(vcoin["job_id"])})
     assert job["state"] == "settled" == vcoin["state"], job
     assert job["poster"] == USER.bech32  # the user's job and escrow, not the gateway's
-    out = httpx.get(f"{env.rest}/artifacts/{job['output_hash']}").content
+    # the poster reads it (a job's output is private); download_bytes checks its hash
+    out = ArtifactClient(env.rest, USER).download_bytes(job["output_hash"])
     assert hashlib.sha256(out).hexdigest() == job["output_hash"]
     return job, out
 
@@ -191,7 +145,7 @@ def test_a_fine_tuning_job_succeeds_with_the_settled_adapter(env: Env) -> None:
     job, out = settled(env, got["vcoin"])
     assert job["task_type"] == "lora-train"
     assert got["fine_tuned_model"] == job["output_hash"] == got["vcoin"]["output_hash"]
-    inp = httpx.get(f"{env.rest}/artifacts/{job['input_hash']}").content
+    inp = ArtifactClient(env.rest, USER).download_bytes(job["input_hash"])
     assert json.loads(inp) == {"texts": ["GPUs train adapters.", "Workers stake VCN and run jobs."]}
     assert json.loads(job["spec"])["params"]["seed"] == 5
     losses, _ = adapter_losses(out)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,21 +22,17 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from chain.client import NodeClient
 from chain.crypto import PrivateKey
-from chain.keystore import Keystore
 from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.stream import JobEventHub
-from modules.authz.msgs import MsgGrant
 from modules.jobs.msgs import MsgPostJob
-from tests.gateway.conftest import adr036_sign
+from tests.gateway.on_market import create_key, funded_genesis, gateway_on_market, login
 
 VCN = 10**18
 POST_JOB = "/vcoin.jobs.v1.MsgPostJob"
@@ -57,91 +52,24 @@ class Env:
 
 
 def _genesis() -> dict[str, Any]:
-    from tests.e2e.market import E2E_GENESIS
-    from tests.support.genesis import market_genesis
-
-    doc = market_genesis(**E2E_GENESIS)
-    for k in (USER, OTHER, SLOW, GATEWAY):
-        doc["app_state"]["bank"]["balances"].append(
-            {"address": k.bech32, "coins": [{"denom": "avcn", "amount": str(1000 * VCN)}]}
-        )
-    return doc
-
-
-def login(gw: str, key: PrivateKey) -> str:
-    with httpx.Client(base_url=gw) as c:
-        msg = c.get("/v1/auth/challenge", params={"address": key.bech32}).json()["message"]
-        r = c.post("/v1/auth/login", json={"message": msg, **adr036_sign(key, msg)})
-        assert r.status_code == 200, r.text
-        return str(r.json()["access_token"])
-
-
-def new_key(gw: str, token: str, **body: Any) -> dict[str, Any]:
-    r = httpx.post(f"{gw}/v1/keys", json=body, headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 201, r.text
-    out: dict[str, Any] = r.json()
-    return out
+    return funded_genesis(USER, OTHER, SLOW, GATEWAY)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from tests.e2e.market import market_of
-
     tmp = tmp_path_factory.mktemp("gw-stream")
-    with market_of(tmp, _genesis()) as m:
-        m.worker("worker1").start()
-        m.oracle("oracle1", "--no-canaries").start()
-        node = NodeClient(m.node.rpc, timeout=30.0)
-        grant = MsgGrant(
-            granter=USER.bech32,
-            grantee=GATEWAY.bech32,
-            msg_type_url=POST_JOB,
-            spend_limit=Coin(denom="avcn", amount=str(20 * VCN)),
-        )
-        assert node.send_tx(USER, [grant], gas="auto").ok
-        home = tmp / "gateway"
-        Keystore(home).import_secret("gateway", GATEWAY.secret.hex(), None, "test")
-        # the gateway's listening socket, with a small send buffer that its connections
-        # inherit: a client that stops reading fills it after some 200 events, not the
-        # thousands that Linux's send buffer autotuning (up to 4 MiB) would hold
-        lsock = socket.socket()
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
-        lsock.bind(("127.0.0.1", 0))
-        port = int(lsock.getsockname()[1])
-        cfg = GatewayConfig(
-            home=str(home),
-            listen=f"127.0.0.1:{port}",
-            rpc=m.node.rpc,
-            rest=m.node.rest,
-            key="gateway",
-            jwt_secret="test-secret",
-            max_price=str(VCN),
-            job_timeout_s=240.0,
-            log_level="warning",
-        )
-        cfg.validate()
-        app = create_app(cfg)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        t = threading.Thread(target=server.run, args=([lsock],), daemon=True)
-        t.start()
-        gw = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.1)
-        token = login(gw, USER)
+    # a small send buffer on the listening socket, which its connections inherit: a client
+    # that stops reading fills it after some 200 events, not the thousands that Linux's
+    # send buffer autotuning (up to 4 MiB) would hold
+    with gateway_on_market(
+        tmp, _genesis(), user=USER, gateway=GATEWAY, grant=20 * VCN, max_price=VCN, sndbuf=8192
+    ) as s:
+        token = login(s.gw, USER)
         keys = {
-            "all": new_key(gw, token, name="all", spend_cap=str(10 * VCN))["key"],
-            "models": new_key(gw, token, name="models", scopes=["models"])["key"],
+            "all": create_key(s.gw, token, name="all", spend_cap=str(10 * VCN))["key"],
+            "models": create_key(s.gw, token, name="models", scopes=["models"])["key"],
         }
-        try:
-            yield Env(node, gw, f"ws://127.0.0.1:{port}/v1/jobs/stream", app, keys)
-        finally:
-            server.should_exit = True
-            t.join(10)
-            node.close()
+        yield Env(s.node, s.gw, f"ws://127.0.0.1:{s.port}/v1/jobs/stream", s.app, keys)
 
 
 @contextmanager
@@ -261,7 +189,7 @@ def test_bad_missing_scopeless_and_revoked_keys_are_refused_at_the_upgrade(env: 
     assert status == 403 and err["code"] == "insufficient_scope"
 
     token = login(env.gw, USER)
-    k = new_key(env.gw, token, name="revoked", scopes=["embeddings"])
+    k = create_key(env.gw, token, name="revoked", scopes=["embeddings"])
     with stream(env, query=f"?api_key={k['key']}"):
         pass  # a job scope is enough
     r = httpx.delete(f"{env.gw}/v1/keys/{k['id']}", headers={"Authorization": f"Bearer {token}"})
