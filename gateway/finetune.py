@@ -59,6 +59,7 @@ from gateway.config import GatewayConfig
 from gateway.errors import ApiError
 from gateway.files import FILE_ID_PREFIX, PURPOSE, Files, training_texts
 from gateway.jobs import FINAL_STATES, Jobs
+from gateway.openai_api import max_price
 from gateway.store import ApiKeyRow, FileRow, FineTuneRow, Store
 
 TASK = "lora-train"
@@ -190,11 +191,7 @@ class FineTuning:
         return training_texts(self.files.download(f.sha256))
 
     def _price(self, body: dict[str, Any]) -> int:
-        v = body.get("max_price", self.cfg.max_price)
-        text = str(v)
-        if isinstance(v, bool) or not text.isascii() or not text.isdigit() or int(text) == 0:
-            raise _bad("max_price is a positive whole number of avcn", "max_price")
-        return int(text)
+        return max_price(body, self.cfg.max_price)
 
     def create(self, row: ApiKeyRow, body: dict[str, Any]) -> dict[str, Any]:
         jobs = self._jobs()

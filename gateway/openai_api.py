@@ -58,6 +58,15 @@ def _bad(message: str, param: str | None = None) -> ApiError:
     return ApiError(400, message, "invalid_parameter", param=param)
 
 
+def max_price(body: dict[str, Any], default: str) -> int:
+    """A request's ``max_price`` (avcn, each job's escrow), ``default`` when it names none."""
+    v = body.get("max_price", default)
+    text = str(v)
+    if isinstance(v, bool) or not text.isascii() or not text.isdigit() or int(text) == 0:
+        raise _bad("max_price is a positive whole number of avcn", "max_price")
+    return int(text)
+
+
 def _texts(v: Any, param: str) -> list[str]:
     items = [v] if isinstance(v, str) else v
     if not isinstance(items, list) or not items or not all(isinstance(x, str) for x in items):
@@ -108,11 +117,7 @@ class Inference:
         self.cfg, self.store, self.jobs, self.models = cfg, store, jobs, models
 
     def _price(self, body: dict[str, Any]) -> int:
-        v = body.get("max_price", self.cfg.max_price)
-        text = str(v)
-        if isinstance(v, bool) or not text.isascii() or not text.isdigit() or int(text) == 0:
-            raise _bad("max_price is a positive whole number of avcn", "max_price")
-        return int(text)
+        return max_price(body, self.cfg.max_price)
 
     def _model(self, body: dict[str, Any], task: str) -> str:
         model = body.get("model")
