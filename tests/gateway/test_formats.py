@@ -79,3 +79,16 @@ def test_adr036_sign_doc_is_the_amino_json_of_msg_sign_data() -> None:
         b'"msgs":[{"type":"sign/MsgSignData","value":{"data":"aGVsbG8=","signer":"vcoin1abc"}}],'
         b'"sequence":"0"}'
     )
+
+
+def test_max_price_is_a_positive_whole_number_of_avcn() -> None:
+    from gateway.errors import ApiError
+    from gateway.openai_api import max_price
+
+    assert max_price({}, "5") == 5  # the gateway's setting when the request names none
+    assert max_price({"max_price": "1"}, "5") == 1  # the least escrow there is
+    assert max_price({"max_price": 10**30}, "5") == 10**30
+    for bad in ("0", 0, "-1", "1.5", "1e3", "", " 1", "١", True, None):
+        with pytest.raises(ApiError) as e:
+            max_price({"max_price": bad}, "5")
+        assert e.value.status == 400 and e.value.param == "max_price", bad
