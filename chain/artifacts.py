@@ -31,7 +31,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -435,25 +435,35 @@ class ArtifactClient:
             raise _from_response(r)
         return digest
 
-    def _readable(self, digest: str) -> bool:
+    def readable(self, digest: str) -> bool:
         """Stored and readable by us (a blob we may not read is uploaded again: the
         store keeps one copy, and our upload proves we hold it)."""
         return self._head(digest).status_code == 200
 
     def upload_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        if self._readable(digest):
+        if self.readable(digest):
             return digest
         return self._put(digest, data, len(data))
 
-    def upload_file(self, path: str | os.PathLike[str]) -> str:
-        digest = sha256_file(path)
-        if self._readable(digest):
+    def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        digest: str | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> str:
+        """Upload the file unless we can read it there already; its sha256 ``digest`` when
+        the caller knows it (the store checks it all the same: 422 ``hash_mismatch``), and
+        ``on_chunk(n)`` after each ``n`` bytes sent (a progress display)."""
+        digest = digest or sha256_file(path)
+        if self.readable(digest):
             return digest
 
         def body() -> Iterator[bytes]:
             with open(path, "rb") as f:
                 while chunk := f.read(CHUNK):
+                    if on_chunk is not None:
+                        on_chunk(len(chunk))
                     yield chunk
 
         return self._put(digest, body(), os.path.getsize(path))

@@ -3,10 +3,11 @@
 Registers a Hugging Face model folder (``config.json``, ``*.safetensors`` weights,
 tokenizer files) as one of the signer's models, in this order:
 
-1. Read the folder. Pickle weights (``*.bin``, ``*.pt``, ``*.pth``, ``*.pkl``,
-   ``*.ckpt``) are refused before anything else happens: loading a pickle runs
-   code, and workers load what anyone registers. ``config.json`` and at least one
-   ``*.safetensors`` file are required; hidden files (``.git``, ``.cache``) are left
+1. Read the folder. Pickle weights (``compute.runtime.models.PICKLE_SUFFIXES``:
+   ``*.bin``, ``*.pt``, ``*.pth``, ``*.pkl``, ``*.ckpt``, ``*.pickle``) are refused
+   before anything else happens: loading a pickle runs code, and workers load what
+   anyone registers. ``config.json`` and at least one ``*.safetensors`` file are
+   required; hidden files (``.git``, ``.cache``) are left
    out. The kind is ``--kind`` or read from the folder: ``sentence-embedding`` when
    it has ``modules.json`` (sentence-transformers), ``causal-lm`` when
    ``config.json``'s ``architectures`` name a ``…ForCausalLM``.
@@ -19,8 +20,7 @@ tokenizer files) as one of the signer's models, in this order:
    and upload the manifest and every file to the node's artifact store (``--artifacts``,
    default the node's host on port 1317), skipping blobs the store already holds,
    with a progress line (bytes of the total) on a terminal; none when stderr is not a
-   terminal or with ``--quiet``. Uploads are signed with the key when the store's
-   client takes a signer (the authenticated store), else sent without.
+   terminal or with ``--quiet``. Each upload carries a token signed with the key.
 4. Sign and broadcast ``MsgRegisterOwnModel`` (the manifest's sha256 as
    ``weights_sha256``, ``config.json``'s as ``config_sha256``, the files' total as
    ``total_bytes``); the chain charges the fee (``burn_bps`` burned, the rest to the
@@ -36,24 +36,25 @@ lists every registered model that fits), and the gateway's ``/v1/models`` lists 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from chain.cli.common import CliError, Env, add_tx_flags, broadcast, fmt_vcn, parse_amount_avcn
 from chain.coins import DISPLAY
+from compute.runtime.models import PICKLE_SUFFIXES
 from modules.jobs.params import MODEL_KIND_TASKS
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+if TYPE_CHECKING:
+    from chain.artifacts import ArtifactClient
+    from chain.crypto import PrivateKey
+
 ARTIFACTS_ENV = "VCOIN_ARTIFACTS"
 REST_PORT = 1317
-CHUNK = 1 << 20
 
 
 def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -184,38 +185,22 @@ def artifacts_url(args: argparse.Namespace, env: Env) -> str:
     return f"{node.scheme or 'http'}://{node.hostname or '127.0.0.1'}:{REST_PORT}"
 
 
-def artifact_client(url: str, key: Any) -> Any:
-    """``ArtifactClient(url, signer=key)`` when the store's client signs uploads, else
-    ``ArtifactClient(url)``."""
+def artifact_client(url: str, key: PrivateKey) -> ArtifactClient:
+    """The store's client, signing each request with ``key`` (an upload needs its token)."""
     from chain.artifacts import ArtifactClient
 
-    if "signer" in inspect.signature(ArtifactClient).parameters:
-        return ArtifactClient(url, signer=key)
-    return ArtifactClient(url)
+    return ArtifactClient(url, signer=key)
 
 
-def _stored(client: Any, digest: str) -> bool:
-    readable = getattr(client, "_readable", None)  # the authenticated store's client
-    return bool(readable(digest) if readable is not None else client.exists(digest))
-
-
-def upload(client: Any, blobs: list[Path], progress: Progress) -> tuple[int, int]:
+def upload(client: ArtifactClient, blobs: list[Path], progress: Progress) -> tuple[int, int]:
     """Upload ``blobs`` (each named by its sha256); returns (sent, already stored)."""
     sent = kept = 0
     for blob in blobs:
-        size = blob.stat().st_size
-        if _stored(client, blob.name):
-            progress.advance(size)
+        if client.readable(blob.name):
+            progress.advance(blob.stat().st_size)
             kept += 1
             continue
-
-        def body(path: Path = blob) -> Iterator[bytes]:
-            with path.open("rb") as f:
-                while chunk := f.read(CHUNK):
-                    progress.advance(len(chunk))
-                    yield chunk
-
-        client._put(blob.name, body(), size)
+        client.upload_file(blob, digest=blob.name, on_chunk=progress.advance)
         sent += 1
     progress.finish()
     return sent, kept

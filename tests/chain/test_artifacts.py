@@ -18,7 +18,9 @@ import pytest
 
 from chain.artifact_auth import artifact_token
 from chain.artifacts import (
+    CHUNK,
     ArtifactClient,
+    ArtifactError,
     ArtifactStore,
     HashMismatch,
     LocalDirBackend,
@@ -201,3 +203,24 @@ def test_client_catches_a_server_that_serves_corrupt_bytes(
         assert not dest.exists() and list(tmp_path.glob(".w.bin.*")) == []
         with pytest.raises(HashMismatch):
             client.download_bytes(digest)
+
+
+def test_upload_file_reports_progress_and_the_store_checks_a_named_digest(
+    server: tuple[str, subprocess.Popen[bytes], Path], tmp_path: Path
+) -> None:
+    url, _, _ = server
+    src = tmp_path / "weights.safetensors"
+    src.write_bytes(os.urandom(CHUNK * 2 + 7))  # three chunks, the last one short
+    sent: list[int] = []
+    with ArtifactClient(url, UPLOADER) as client:
+        digest = client.upload_file(src, digest=sha(src.read_bytes()), on_chunk=sent.append)
+        assert sent == [CHUNK, CHUNK, 7] and digest == sha(src.read_bytes())
+        sent.clear()
+        client.upload_file(src, on_chunk=sent.append)  # readable there already: nothing sent
+        assert sent == []
+        other = tmp_path / "other.bin"
+        other.write_bytes(b"not the bytes that hash to this name")
+        with pytest.raises(ArtifactError) as e:
+            client.upload_file(other, digest=sha(b"something else"))
+        assert e.value.code == "hash_mismatch"
+        assert not client.readable(sha(b"something else"))
