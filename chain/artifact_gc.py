@@ -1,11 +1,13 @@
 """Garbage collection of the artifact store.
 
-``collect_garbage`` deletes every blob older than the retention (counted from its
-first upload, or its file time when the index has no row) that no job, model or
-training round refers to, and never one that is referenced: the policy's full scan
-says what is, and each candidate is asked about once more, alone, right before it
-goes. The node runs it in the background (``artifact_gc_interval_s``); ``python -m
-chain.artifacts gc`` runs one pass now against a running node's state.
+``collect_garbage`` deletes what uploads left half-written an hour ago or more
+(``STALE_PARTIAL_S``: a crash, a dropped client) and every blob older than the
+retention (counted from its first upload, or its file time when the index has no
+row) that no job, model or training round refers to. It never deletes a referenced
+blob: the policy's full scan says what is, and each candidate is asked about once
+more, alone, right before it goes. The node runs it in the background
+(``artifact_gc_interval_s``); ``python -m chain.artifacts gc`` runs one pass now
+against a running node's state.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ from chain.artifacts import ArtifactStore
 log = logging.getLogger("vcoin.artifacts")
 
 
+# an upload's temporary file untouched this long is left from a crash or a dropped client
+STALE_PARTIAL_S = 3600.0
+
+
 @dataclass
 class GcReport:
     kept_young: int = 0
     kept_referenced: int = 0
     deleted: list[str] = field(default_factory=list)
     freed_bytes: int = 0
+    partial_deleted: int = 0  # half-written uploads (``STALE_PARTIAL_S``)
 
 
 def collect_garbage(
@@ -40,6 +47,8 @@ def collect_garbage(
     model or training round refers to; a referenced blob is never deleted."""
     now = time.time() if now is None else now
     report = GcReport()
+    report.partial_deleted, partial_bytes = store.backend.sweep_partial(now, STALE_PARTIAL_S)
+    report.freed_bytes += partial_bytes
     old: list[tuple[str, int]] = []
     for digest, mtime, size in store.backend.blobs():
         first = store.index.owner(digest) if store.index is not None else None
@@ -80,10 +89,12 @@ def gc_loop(
         except Exception:  # a failed pass is retried next interval
             log.exception("artifact garbage collection failed")
             continue
-        if r.deleted:
+        if r.deleted or r.partial_deleted:
             log.info(
-                "artifact gc deleted %d blobs (%d bytes); kept %d referenced, %d young",
-                len(r.deleted), r.freed_bytes, r.kept_referenced, r.kept_young,
+                "artifact gc deleted %d blobs and %d partial uploads (%d bytes); "
+                "kept %d referenced, %d young",
+                len(r.deleted), r.partial_deleted, r.freed_bytes, r.kept_referenced,
+                r.kept_young,
             )  # fmt: skip
 
 

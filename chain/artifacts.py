@@ -153,6 +153,11 @@ class ArtifactBackend(Protocol):
         """(digest, modification time, size) of every stored blob."""
         ...
 
+    def sweep_partial(self, now: float, older_than_s: float) -> tuple[int, int]:
+        """Delete what uploads left half-written (a crash, a dropped client) and did not
+        touch for ``older_than_s``; returns (files, bytes)."""
+        ...
+
 
 class LocalDirBackend:
     """Blobs as files ``root/ab/cd/abcd…``; uploads land in ``root/tmp`` first."""
@@ -196,6 +201,20 @@ class LocalDirBackend:
                     except FileNotFoundError:
                         continue
                     yield f.name, st.st_mtime, st.st_size
+
+    def sweep_partial(self, now: float, older_than_s: float) -> tuple[int, int]:
+        files = freed = 0
+        for f in sorted(self.tmp.iterdir()):
+            try:
+                st = f.stat()
+                if not f.is_file() or now - st.st_mtime < older_than_s:
+                    continue  # an upload in progress writes to its file as the body comes
+                f.unlink()
+            except FileNotFoundError:
+                continue  # its upload just finished or failed
+            files += 1
+            freed += st.st_size
+        return files, freed
 
     def put_stream(self, digest: str, chunks: Iterable[bytes], max_bytes: int) -> int:
         final = self.path(digest)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ import pytest
 
 from app.node import Node
 from chain.artifact_auth import OpenReads, artifact_token, token_payload, verify_token
-from chain.artifact_gc import collect_garbage, start_gc
+from chain.artifact_gc import STALE_PARTIAL_S, collect_garbage, start_gc
 from chain.artifact_policy import ChainPolicy
 from chain.artifacts import ArtifactClient, ArtifactStore, Forbidden, QuotaExceeded, Unauthorized
 from chain.client import NodeClient
@@ -133,6 +134,22 @@ def test_the_background_collector_runs_until_stopped(tmp_path: Path) -> None:
         thread.join(5)
     assert not thread.is_alive()
     assert start_gc(store, OpenReads(), 0, 0, stop) is None  # interval 0: none
+
+
+def test_gc_sweeps_partial_uploads_left_an_hour_and_keeps_fresher_ones(tmp_path: Path) -> None:
+    store = ArtifactStore.local(tmp_path)
+    kept = store.put_bytes(b"a finished upload", ALICE.address)
+    tmp = tmp_path / "tmp"
+    now = float(int(time.time()))  # whole seconds: the file times compare exactly
+    for name, age in (("stale", STALE_PARTIAL_S + 1), ("at", STALE_PARTIAL_S), ("busy", 1)):
+        f = tmp / f".upload-{name}"
+        f.write_bytes(b"x" * 10)
+        os.utime(f, (now - age, now - age))
+    report = collect_garbage(store, OpenReads(), retention_s=10**9, now=now)
+    # left an hour or more: a crash or a dropped client; younger: an upload still writing
+    assert sorted(p.name for p in tmp.iterdir()) == [".upload-busy"]
+    assert report.partial_deleted == 2 and report.freed_bytes == 20
+    assert report.deleted == [] and store.has(kept)
 
 
 def test_token_round_trip_for_both_key_types() -> None:
