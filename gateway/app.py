@@ -143,7 +143,9 @@ def create_app(
         cfg = cfg.with_(account=jobs.account)
     chain = Chain(cfg, node)
     auth = Auth(cfg, store, metrics, chain.chain_id, clock)
-    files = Files(store, artifact_client(cfg.rest, jobs.key if jobs else None), clock)
+    files = Files(
+        store, artifact_client(cfg.rest, jobs.key if jobs else None), clock, cfg.files_quota_bytes
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

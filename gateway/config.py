@@ -47,6 +47,8 @@ DOCS = {
     "key_passphrase_file": "file holding the passphrase of a `file`-backend key",
     "max_price": "avcn escrowed per inference job when a request names no max_price",
     "job_timeout_s": "seconds an inference request waits for its job to settle before 504",
+    "files_quota_bytes": "bytes of /v1/files one user may keep (the gateway's account uploads "
+    "them all, under the node's artifact quota for that account)",
     "jwt_secret": "HS256 secret of session tokens; empty: <home>/jwt.secret (made once)",
     "jwt_ttl_s": "lifetime of a session token, seconds",
     "nonce_ttl_s": "lifetime of a sign-in challenge, seconds",
@@ -73,6 +75,7 @@ class GatewayConfig:
     key_passphrase_file: str = ""
     max_price: str = "1000000000000000000"
     job_timeout_s: float = 120.0
+    files_quota_bytes: int = 64 * 1024 * 1024
     jwt_secret: str = ""
     jwt_ttl_s: int = 900
     nonce_ttl_s: int = 300
@@ -130,6 +133,7 @@ class GatewayConfig:
             "default_rate_limit",
             "max_rate_limit",
             "bad_key_limit",
+            "files_quota_bytes",
         ):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):

@@ -170,9 +170,14 @@ class Files:
     """The files of each owner: rows in the store, bytes in the artifact store."""
 
     def __init__(
-        self, store: Store, artifacts: ArtifactClient, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        artifacts: ArtifactClient,
+        clock: Callable[[], float] = time.time,
+        quota_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.store, self.artifacts, self.clock = store, artifacts, clock
+        self.quota_bytes = quota_bytes  # per owner: one user may not fill the gateway's quota
 
     def upload(self, data: bytes) -> str:
         try:
@@ -207,6 +212,15 @@ class Files:
         if len(data) > MAX_FILE_BYTES:
             raise _bad(f"the file is over {MAX_FILE_BYTES} bytes")
         training_texts(data)
+        used = sum(f.size for f in self.store.list_files(owner))
+        if used + len(data) > self.quota_bytes:
+            raise ApiError(
+                413,
+                f"your files hold {used} bytes and this one {len(data)}, over the "
+                f"{self.quota_bytes} bytes a user may keep here (files_quota_bytes): "
+                "delete some with DELETE /v1/files/{id}",
+                "quota_exceeded",
+            )
         digest = self.upload(data)
         assert digest == hashlib.sha256(data).hexdigest()
         row = FileRow(

@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -304,6 +305,28 @@ def test_the_file_routes_on_both_store_back_ends(env: Env, store_url: str) -> No
             c.files.retrieve(f.id)
         r = tc.post("/v1/files", json={"purpose": "fine-tune"}, headers=bearer(key))
         assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_users_files_are_held_to_the_files_quota(env: Env, tmp_path: Path) -> None:
+    """One user may keep ``files_quota_bytes`` of files: at the quota is fine, a byte over is
+    413 quota_exceeded with nothing stored, and deleting a file makes room again."""
+    small = b'{"text": "a"}\n'
+    cfg = env.cfg.with_(
+        database=f"sqlite:///{tmp_path / 'q.sqlite3'}", files_quota_bytes=2 * len(small) + 1
+    )
+    with TestClient(create_app(cfg), base_url="http://testserver") as tc:
+        key = new_key(tc, login_chain(tc, USER))["key"]
+        c = openai.OpenAI(base_url="http://testserver/v1", api_key=key, http_client=tc)
+        first = upload(c, small)
+        upload(c, small + b"\n")  # 2 * len(small) + 1 bytes in all: at the quota
+        over = b'{"text": "b"}\n'  # one byte past it
+        with pytest.raises(openai.APIStatusError) as e:
+            upload(c, over)
+        assert e.value.status_code == 413 and "files_quota_bytes" in str(e.value)
+        assert len(c.files.list().data) == 2
+        assert not ArtifactClient(env.rest, GATEWAY).readable(hashlib.sha256(over).hexdigest())
+        c.files.delete(first.id)
+        assert upload(c, over).bytes == len(over)  # room again
 
 
 def test_the_training_data_is_private(env: Env) -> None:
