@@ -110,7 +110,10 @@ def msg_send(
     """A bank MsgSend; ``amount`` may be a string to build malformed amounts."""
     frm = sender if isinstance(sender, str) else sender.bech32
     to = recipient if isinstance(recipient, str) else recipient.bech32
-    return MsgSend(from_address=frm, to_address=to, amount=[Coin(denom=denom, amount=str(amount))])
+    msg: Message = MsgSend(
+        from_address=frm, to_address=to, amount=[Coin(denom=denom, amount=str(amount))]
+    )
+    return msg
 
 
 def sign(
