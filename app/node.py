@@ -68,6 +68,8 @@ class Node(base.Node):
         socks: list[Any] = []
         try:
             sock = base.listen(laddr, "jsonrpc") if laddr else None
+            if sock is not None:
+                sock.listen(2048)  # clients wait in the backlog until it serves
             socks.append(sock)
             ws_sock = _listen_ws(ws_laddr) if ws_laddr else None
             socks.append(ws_sock)
@@ -79,11 +81,15 @@ class Node(base.Node):
             raise
         svc = None
         if sock is not None:
-            from app.ethrpc.server import build_ethrpc_app
+            from app.ethrpc.fasthttp import FastHttpServer
+            from app.ethrpc.server import EthRpcService, limits_of
 
-            http = build_ethrpc_app(self)
-            svc = http.state.ethrpc
-            self._serve(http, sock, laddr, "jsonrpc")
+            # its own asyncio HTTP/1.1 server, not uvicorn: see app/ethrpc/fasthttp.py
+            svc = EthRpcService(self, limits_of(self))
+            fast = FastHttpServer(svc, self.lock)
+            self._threads.append(fast.start(sock, "jsonrpc"))
+            self._servers.append(fast)  # stop() sets should_exit, then joins the thread
+            log.info("jsonrpc listening on http://%s", laddr)
         if ws_sock is not None:
             from app.ethrpc.ws import build_ws_app
 

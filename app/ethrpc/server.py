@@ -48,6 +48,19 @@ def _reply(rid: Any, result: Any = None, error: RpcError | None = None) -> dict[
     return out
 
 
+def get_answer() -> bytes:
+    """The body of the 405 answered to ``GET /``."""
+    err = RpcError(
+        hexio.INVALID_REQUEST, "this is the Ethereum JSON-RPC: POST JSON-RPC 2.0 requests here"
+    )
+    return jsonbody.dumps(_reply(None, error=err))
+
+
+def guard_body(status: int, message: str) -> bytes:
+    """The JSON-RPC error answered with a 413 or a 500."""
+    return _guard_body(status, message)
+
+
 def _guard_body(status: int, message: str) -> bytes:
     code = hexio.INVALID_REQUEST if status == 413 else hexio.INTERNAL_ERROR
     return jsonbody.dumps(_reply(None, error=RpcError(code, message)))
@@ -64,8 +77,14 @@ class EthRpcService:
 
     def answer(self, body: bytes) -> bytes:
         """The answer to a POST body: a reply, a batch of replies, or b"" for notifications."""
+        req = self.parse(body)
+        return req if isinstance(req, bytes) else self.respond(req)
+
+    def parse(self, body: bytes) -> Any:
+        """The body's JSON, or (as bytes) the error answer when it is not JSON or
+        is a batch past the limit."""
         try:
-            req = jsonbody.loads(body, max_items=self.limits.max_batch_requests)
+            return jsonbody.loads(body, max_items=self.limits.max_batch_requests)
         except jsonbody.JsonError as e:
             if e.kind == "length":
                 err = RpcError(
@@ -76,6 +95,9 @@ class EthRpcService:
             else:
                 err = RpcError(hexio.PARSE_ERROR, f"parse error: {e}"[:300])
             return jsonbody.dumps(_reply(None, error=err))
+
+    def respond(self, req: Any) -> bytes:
+        """The answer to a parsed body (``parse``)."""
         if isinstance(req, list):
             if not req:
                 return jsonbody.dumps(
@@ -181,11 +203,7 @@ class EthRpcApp:
             return
         method = scope.get("method")
         if method in ("GET", "HEAD"):
-            err = RpcError(
-                hexio.INVALID_REQUEST,
-                "this is the Ethereum JSON-RPC: POST JSON-RPC 2.0 requests here",
-            )
-            body = jsonbody.dumps(_reply(None, error=err))
+            body = get_answer()
             await _send(send, 405, b"" if method == "HEAD" else body, length=len(body))
             return
         if method != "POST":
