@@ -12,15 +12,20 @@ run, with the same client, the same contract and the same state.
    ``hardhat_mine`` on ``npx hardhat node`` (run in ``tests/app/ethclients``; its
    packages come from ``scripts/setup-ethclients``).
 2. Each method's first answer is checked on both nodes (the same balances and logs),
-   then a client of ``--connections`` keep-alive connections (asyncio + aiohttp, one
-   process) sends it for ``--seconds`` to one node, then to the other, method by
-   method: ``eth_blockNumber``, ``eth_getBalance``, ``eth_call`` (ERC-20
-   ``balanceOf``), ``eth_getBlockByNumber`` with full transactions (the blocks that
-   hold the transfers, in turn) and ``eth_getLogs`` of the token over the last
-   ``--blocks`` blocks (all the transfers).
+   then a client of ``--connections`` keep-alive connections sends it for ``--seconds``
+   (after a warm-up) to one node, then to the other, method by method. The client is
+   ``rpcload`` (``scripts/bench/rpcload``, Go, stdlib only: built once with ``go build``
+   into ``~/.cache/vcoin/rpcload/``, offline), which costs the machine a fraction of
+   the servers' CPU; ``--client aiohttp`` (or no ``go``) is one asyncio + aiohttp
+   process, whose CPU a request is about the servers' own. The methods:
+   ``eth_blockNumber``, ``eth_getBalance``, ``eth_call`` (ERC-20 ``balanceOf``),
+   ``eth_getBlockByNumber`` with full transactions (the blocks that hold the
+   transfers, in turn) and ``eth_getLogs`` of the token over the last ``--blocks``
+   blocks (all the transfers).
 3. A table: requests per second on each node, VCoin / Hardhat (target ≥ 2×), and each
    server's requests per CPU-second (its process tree's user + system time while it
-   was measured: the figure to read on a shared machine).
+   was measured: the figure to read on a shared machine); per method and node the log
+   also gives the latency p50 / p99 (``rpcload`` only) and the client's CPU seconds.
 
 ``--profile``: afterwards, each method's handler (``EthApi.call``, no HTTP) run in
 this process on the same home under cProfile: its time per call next to the time per
@@ -55,6 +60,7 @@ sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
 import httpx  # noqa: E402
+import rpcload  # noqa: E402  (scripts/bench/rpcload: the Go client and its build)
 from eth_account import Account  # noqa: E402
 from eth_account.signers.local import LocalAccount  # noqa: E402
 
@@ -340,6 +346,10 @@ class Figure:
     errors: int
     seconds: float
     server_cpu: float
+    client_cpu: float = 0.0
+    p50_ms: float = 0.0  # latency: rpcload only
+    p99_ms: float = 0.0
+    first_error: str = ""
 
     @property
     def rps(self) -> float:
@@ -375,10 +385,40 @@ async def load(t: Target, method: str, seconds: float, conns: int) -> Figure:
 
         warm = time.monotonic() + min(1.0, seconds / 4)
         await asyncio.gather(*(worker(i, warm, False) for i in range(conns)))
-        cpu0, t0 = t.cpu(), time.monotonic()
+        cpu0, t0, own0 = t.cpu(), time.monotonic(), time.process_time()
         await asyncio.gather(*(worker(i, t0 + seconds, True) for i in range(conns)))
         elapsed, cpu = time.monotonic() - t0, t.cpu() - cpu0
-    return Figure(counts[0], counts[1], elapsed, cpu)
+    return Figure(counts[0], counts[1], elapsed, cpu, time.process_time() - own0)
+
+
+def load_rpcload(
+    exe: Path, t: Target, method: str, seconds: float, conns: int, pipeline: int
+) -> Figure:
+    """``rpcload`` against ``t``: the server's CPU over the window it counts."""
+    bodies = [
+        json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": p})
+        for i, (m, p) in enumerate(t.requests(method))
+    ]
+    cpu = [0.0, 0.0]
+
+    def at_start() -> None:
+        cpu[0] = t.cpu()
+
+    def at_stop() -> None:
+        cpu[1] = t.cpu()
+
+    warm = min(1.0, seconds / 4)
+    out = rpcload.run(exe, t.url, bodies, seconds, warm, conns, pipeline, at_start, at_stop)
+    return Figure(
+        out["requests"],
+        out["errors"],
+        out["seconds"],
+        cpu[1] - cpu[0],
+        out["client_cpu_s"],
+        out["p50_ms"],
+        out["p99_ms"],
+        out.get("first_error", ""),
+    )
 
 
 # -- profile --------------------------------------------------------------------------------
@@ -427,6 +467,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=10_000, help="blocks on each chain")
     ap.add_argument("--seconds", type=float, default=10.0, help="load time a method a node")
     ap.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    ap.add_argument(
+        "--client",
+        choices=["rpcload", "aiohttp"],
+        default="rpcload",
+        help="the load client: rpcload (Go, built here; the default) or asyncio + aiohttp",
+    )
+    ap.add_argument(
+        "--pipeline", type=int, default=1, help="rpcload: requests in flight a connection"
+    )
     ap.add_argument("--quick", action="store_true", help="1,000 blocks, 2 s a method")
     ap.add_argument("--profile", action="store_true", help="cProfile each VCoin handler")
     ap.add_argument("--json", type=Path, help="write the figures here")
@@ -443,7 +492,14 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    exe = rpcload.build(log) if a.client == "rpcload" else None
+    client = (
+        f"rpcload (Go), pipeline {a.pipeline}"
+        if exe is not None
+        else "one asyncio + aiohttp process"
+    )
     load1, _, _ = os.getloadavg()
+    log(f"client: {client}")
     log(f"# JSON-RPC: {blocks:,} blocks, {a.connections} connections, {a.seconds:g} s a method")
     log(f"{os.cpu_count()} CPUs, load average {load1:.2f} at the start")
     with tempfile.TemporaryDirectory(prefix="jsonrpc-bench-") as tmp:
@@ -480,10 +536,18 @@ def main(argv: list[str] | None = None) -> int:
             figures: dict[str, dict[str, Figure]] = {t.name: {} for t in targets}
             for method in METHODS:
                 for t in targets:
-                    f = asyncio.run(load(t, method, a.seconds, a.connections))
+                    if exe is not None:
+                        f = load_rpcload(exe, t, method, a.seconds, a.connections, a.pipeline)
+                    else:
+                        f = asyncio.run(load(t, method, a.seconds, a.connections))
                     figures[t.name][method] = f
-                    log(f"  {method:22} {t.name:8} {f.rps:8,.0f} req/s  {f.errors} errors")
-            ok = report(figures, a.connections)
+                    lat = f"  p50 {f.p50_ms:.2f} ms  p99 {f.p99_ms:.2f} ms" if f.p50_ms else ""
+                    log(
+                        f"  {method:22} {t.name:8} {f.rps:8,.0f} req/s  {f.errors} errors"
+                        f"{lat}  server {f.server_cpu:.2f} CPU-s, client {f.client_cpu:.2f}"
+                        + (f"  ({f.first_error})" if f.first_error else "")
+                    )
+            ok = report(figures, a.connections, client)
             load2, _, _ = os.getloadavg()
             log(f"load average {load2:.2f} at the end")
             if a.json:
@@ -502,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def report(figures: dict[str, dict[str, Figure]], conns: int) -> bool:
+def report(figures: dict[str, dict[str, Figure]], conns: int, client: str) -> bool:
     vc, hh = figures["vcoin"], figures["hardhat"]
     print(
         "\n| method | VCoin req/s | Hardhat req/s | VCoin / Hardhat | target | met "
@@ -518,7 +582,12 @@ def report(figures: dict[str, dict[str, Figure]], conns: int) -> bool:
             f"| {m} | {vc[m].rps:,.0f} | {hh[m].rps:,.0f} | {ratio:.2f}× | ≥ {TARGET:g}× "
             f"| {'yes' if met else 'NO'} | {vc[m].per_cpu:,.0f} | {hh[m].per_cpu:,.0f} |"
         )
-    print(f"\n({conns} connections from one asyncio + aiohttp process on the same machine)")
+    own = sum(f.client_cpu for d in figures.values() for f in d.values())
+    served = sum(f.server_cpu for d in figures.values() for f in d.values())
+    print(
+        f"\n({conns} connections from {client} on the same machine; the client used "
+        f"{own:.1f} CPU-s, the servers {served:.1f})"
+    )
     return ok
 
 

@@ -1,0 +1,3 @@
+module vcoin/scripts/bench/rpcload
+
+go 1.22
