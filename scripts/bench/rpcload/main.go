@@ -23,6 +23,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,6 +123,7 @@ func (l *loader) run(i int, s *stats) {
 	var br *bufio.Reader
 	var out []byte
 	first := true
+	var resp answer
 	for time.Now().Before(l.end) {
 		if conn == nil {
 			c, err := net.DialTimeout("tcp", l.addr, 10*time.Second)
@@ -132,6 +135,9 @@ func (l *loader) run(i int, s *stats) {
 			if tc, ok := c.(*net.TCPConn); ok {
 				_ = tc.SetNoDelay(true)
 			}
+			// one deadline for the whole run (one a request costs timer work): an
+			// answer may take up to -timeout past the end
+			_ = c.SetDeadline(l.end.Add(l.deadline))
 			conn, br, sent = c, bufio.NewReaderSize(c, 64<<10), sent[:0]
 		}
 		// fill the pipeline
@@ -143,7 +149,6 @@ func (l *loader) run(i int, s *stats) {
 			sent = append(sent, now)
 		}
 		if len(out) > 0 {
-			_ = conn.SetWriteDeadline(now.Add(l.deadline))
 			if _, err := conn.Write(out); err != nil {
 				l.note(s, &s.connErrs, "write: "+err.Error())
 				conn.Close()
@@ -154,13 +159,7 @@ func (l *loader) run(i int, s *stats) {
 		if len(sent) == 0 {
 			break
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(l.deadline))
-		resp, err := http.ReadResponse(br, nil)
-		var body []byte
-		if err == nil {
-			body, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
+		err := resp.read(br)
 		done := time.Now()
 		if err != nil {
 			l.note(s, &s.connErrs, "read: "+err.Error())
@@ -173,45 +172,149 @@ func (l *loader) run(i int, s *stats) {
 		if done.After(l.warmEnd) {
 			s.requests++
 			s.lat = append(s.lat, int64(lat))
-			if resp.StatusCode != http.StatusOK {
-				l.note(s, &s.non200, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, clip(body)))
-			} else if msg := checkBody(body, first || n%l.sample == 0); msg != "" {
+			if resp.status != http.StatusOK {
+				l.note(s, &s.non200, fmt.Sprintf("HTTP %d: %s", resp.status, clip(resp.body)))
+			} else if msg := checkBody(resp.body, first || n%l.sample == 0); msg != "" {
 				l.note(s, &s.rpcErrors, msg)
 			}
 			n++
 			first = false
 		}
-		if resp.Close {
+		if resp.close {
 			conn.Close()
 			conn = nil
 		}
 	}
 	// drain what is still in flight after the end (counted: it was sent in the window)
 	for conn != nil && len(sent) > 0 {
-		_ = conn.SetReadDeadline(time.Now().Add(l.deadline))
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			l.note(s, &s.connErrs, "read: "+err.Error())
-			break
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
+		if err := resp.read(br); err != nil {
 			l.note(s, &s.connErrs, "read: "+err.Error())
 			break
 		}
 		s.requests++
 		s.lat = append(s.lat, int64(time.Since(sent[0])))
 		sent = sent[1:]
-		if resp.StatusCode != http.StatusOK {
-			l.note(s, &s.non200, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, clip(body)))
-		} else if msg := checkBody(body, false); msg != "" {
+		if resp.status != http.StatusOK {
+			l.note(s, &s.non200, fmt.Sprintf("HTTP %d: %s", resp.status, clip(resp.body)))
+		} else if msg := checkBody(resp.body, false); msg != "" {
 			l.note(s, &s.rpcErrors, msg)
 		}
 	}
 	if conn != nil {
 		conn.Close()
 	}
+}
+
+// answer is one HTTP/1.1 response read off a connection; body is reused between reads.
+type answer struct {
+	status int
+	close  bool
+	body   []byte
+}
+
+var errBadResponse = errors.New("malformed HTTP response")
+
+// read parses one response (status line, headers, a Content-Length or chunked body)
+// from br without net/http's allocations: the client's CPU per request is the point.
+func (a *answer) read(br *bufio.Reader) error {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	// "HTTP/1.1 200 OK"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return fmt.Errorf("%w: %q", errBadResponse, clip(line))
+	}
+	a.status, err = strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return fmt.Errorf("%w: %q", errBadResponse, clip(line))
+	}
+	a.close = line[7] == '0' // HTTP/1.0 closes unless told otherwise
+	length, chunked := -1, false
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		h := bytes.TrimRight(line, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(h, ':')
+		if colon < 0 {
+			return fmt.Errorf("%w: header %q", errBadResponse, clip(h))
+		}
+		name, value := h[:colon], bytes.TrimSpace(h[colon+1:])
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(value)); err != nil || length < 0 {
+				return fmt.Errorf("%w: Content-Length %q", errBadResponse, value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			v := bytes.ToLower(value)
+			if bytes.Contains(v, []byte("close")) {
+				a.close = true
+			} else if bytes.Contains(v, []byte("keep-alive")) {
+				a.close = false
+			}
+		}
+	}
+	a.body = a.body[:0]
+	switch {
+	case chunked:
+		for {
+			line, err = br.ReadSlice('\n')
+			if err != nil {
+				return err
+			}
+			size := bytes.TrimSpace(line)
+			if i := bytes.IndexByte(size, ';'); i >= 0 {
+				size = size[:i]
+			}
+			n, err := strconv.ParseInt(string(size), 16, 32)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%w: chunk size %q", errBadResponse, clip(line))
+			}
+			if n == 0 { // trailers, then the blank line
+				for {
+					line, err = br.ReadSlice('\n')
+					if err != nil {
+						return err
+					}
+					if len(bytes.TrimRight(line, "\r\n")) == 0 {
+						return nil
+					}
+				}
+			}
+			if err = a.readN(br, int(n)); err != nil {
+				return err
+			}
+			if _, err = br.Discard(2); err != nil { // CRLF
+				return err
+			}
+		}
+	case length >= 0:
+		return a.readN(br, length)
+	default: // the body runs to the end of the connection
+		a.close = true
+		b, err := io.ReadAll(br)
+		a.body = append(a.body, b...)
+		return err
+	}
+}
+
+func (a *answer) readN(br *bufio.Reader, n int) error {
+	start := len(a.body)
+	if cap(a.body)-start < n {
+		grown := make([]byte, start, start+n)
+		copy(grown, a.body)
+		a.body = grown
+	}
+	a.body = a.body[:start+n]
+	_, err := io.ReadFull(br, a.body[start:])
+	return err
 }
 
 func cpuSeconds() float64 {
@@ -268,7 +371,7 @@ func main() {
 	bodies := flag.String("bodies", "", "a file of JSON-RPC bodies, one a line, sent in turn (in place of -body)")
 	sample := flag.Int64("sample", 64, "parse every n-th answer of a connection in full")
 	procs := flag.Int("procs", 0, "GOMAXPROCS (0: Go's default)")
-	timeout := flag.Duration("timeout", 60*time.Second, "longest wait for one answer")
+	timeout := flag.Duration("timeout", 60*time.Second, "how long past the end to wait for the last answers")
 	flag.Parse()
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)
