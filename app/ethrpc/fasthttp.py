@@ -36,7 +36,8 @@ import asyncio
 import contextvars
 import email.utils
 import logging
-import secrets
+import random
+import re
 import socket
 import threading
 import time
@@ -84,7 +85,7 @@ _REASONS = {
     500: b"Internal Server Error",
     503: b"Service Unavailable",
 }
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
 _PREFLIGHT_VARY = (
@@ -108,6 +109,11 @@ class _Date:
         return self.value
 
 
+def _rid() -> str:
+    """A request id: for finding a request's log lines, not a secret."""
+    return f"{random.getrandbits(48):012x}"
+
+
 class _BadRequest(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -129,7 +135,7 @@ class _Request:
 def _parse_head(head: bytes) -> _Request:
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[0] or not set(parts[0]) <= _TOKEN or not parts[1]:
+    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[1]:
         raise _BadRequest(400, "malformed request line")
     method, target, version = parts
     if version == b"HTTP/1.1":
@@ -145,7 +151,7 @@ def _parse_head(head: bytes) -> _Request:
     h = req.headers
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
-        if not sep or not name or not set(name) <= _TOKEN:
+        if not sep or not _TOKEN.fullmatch(name):
             raise _BadRequest(400, "malformed header")
         name = name.lower()
         value = value.strip(b" \t")
@@ -234,7 +240,14 @@ class FastHttpServer:
         sock.setblocking(False)
         self._server = await loop.create_server(lambda: _Conn(self), sock=sock, backlog=2048)
         started.set()
-        await self._done.wait()
+        tick = max(0.05, min(1.0, self.header_timeout, self.body_timeout, self.idle_timeout) / 5)
+        while not self._done.is_set():
+            try:
+                await asyncio.wait_for(self._done.wait(), tick)
+            except TimeoutError:
+                now = loop.time()
+                for c in [c for c in self.conns if c.deadline < now]:
+                    c._timed_out()
         self._server.close()
         deadline = loop.time() + self.shutdown_grace
         for c in list(self.conns):
@@ -278,10 +291,11 @@ class _Conn(asyncio.Protocol):
         self.busy = False  # an answer is being made
         self.skip = 0  # body bytes of a refused request still to throw away
         self.write_paused = False
+        self.unsent = 0  # bytes not yet taken by the client when last looked at
         self.read_paused = False
         self.closing = False
         self.close_idle = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # loop time past which the server's sweep closes it (unless busy)
 
     # -- transport callbacks -----------------------------------------------------
 
@@ -306,12 +320,10 @@ class _Conn(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.s.conns.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self.unsent = self.t.get_write_buffer_size() if self.t is not None else 0
 
     def resume_writing(self) -> None:
         self.write_paused = False
@@ -336,14 +348,20 @@ class _Conn(asyncio.Protocol):
     # -- the request loop -----------------------------------------------------------
 
     def _arm(self, seconds: float) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.loop.call_later(seconds, self._timed_out)
+        # a float per request, not a timer: the server's sweep reads it
+        self.deadline = self.loop.time() + seconds
 
     def _timed_out(self) -> None:
-        self.timer = None
-        if not self.busy:
-            self.abort()
+        if self.busy:
+            return
+        if self.write_paused and self.t is not None:
+            # an answer is going out slowly: fine while the client keeps reading it
+            left = self.t.get_write_buffer_size()
+            if left < self.unsent:
+                self.unsent = left
+                self._arm(self.s.idle_timeout)
+                return
+        self.abort()
 
     def _next(self) -> None:
         """Parse and answer what the buffer holds, one request at a time."""
@@ -430,7 +448,7 @@ class _Conn(asyncio.Protocol):
         self._arm(self.s.body_timeout)
 
     def _post(self, req: _Request, body: bytes) -> None:
-        rid = secrets.token_hex(6)
+        rid = _rid()
         svc = self.s.svc
         parsed = svc.parse(body)
         if isinstance(parsed, bytes):
@@ -542,7 +560,7 @@ class _Conn(asyncio.Protocol):
         head_only: bool = False,
         allow: bool = False,
     ) -> None:
-        extra = b"x-request-id: " + secrets.token_hex(6).encode() + b"\r\n"
+        extra = b"x-request-id: " + _rid().encode() + b"\r\n"
         if allow:
             extra += b"allow: GET, HEAD, POST\r\n"
         if cors:
