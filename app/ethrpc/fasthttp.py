@@ -27,7 +27,10 @@ ASGI app did (``app/ethrpc/server.py``'s ``EthRpcApp``, still what tests may mou
 A request whose method is cheap (``INLINE``) runs on the event loop when the node
 lock can be taken without waiting; anything else, or when the lock is held (a block
 being made), runs in the loop's executor as before, so the loop never waits on the
-lock. Measured in ``scripts/bench/README.md`` § jsonrpc.py.
+lock (an inline handler holds the lock while it runs: microseconds, except the first
+full answer of a block of thousands of txs, whose JSON is then cached). Measured in
+``scripts/bench/README.md`` § jsonrpc.py (inline: 45 CPU-µs an ``eth_blockNumber``
+all in, against 70-83 in the executor).
 """
 
 from __future__ import annotations

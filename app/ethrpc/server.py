@@ -10,10 +10,14 @@ request (or a batch past the limit), -32601 an unknown method, -32602 a bad
 parameter (named), -32000 a refused tx or missing state, -32005 a limit
 (``eth_getLogs``' range and results, an answer over ``jsonrpc_max_response_bytes``),
 3 a reverted call with its revert data.
-A body over ``jsonrpc_max_body_bytes`` is answered 413 before it is read
-(``chain/rpc/guard.py``, which also answers a bug with its request id and no
-traceback). Method bodies read RocksDB and take the node lock, so a request
-runs in a worker thread and the event loop stays free.
+A body over ``jsonrpc_max_body_bytes`` is answered 413 before it is read, and a
+bug is answered with its request id and no traceback.
+
+The node serves this over ``app/ethrpc/fasthttp.py`` (its own asyncio HTTP/1.1
+server: cheap methods on the event loop when the node lock is free, the rest in a
+worker thread); ``EthRpcApp`` is the same service as an ASGI app behind
+``chain/rpc/guard.py`` and Starlette's CORS, for mounting elsewhere. Both use
+``EthRpcService`` (``parse`` then ``respond``, or ``answer``), as the websocket does.
 """
 
 from __future__ import annotations
