@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import email.utils
+import http
 import logging
 import random
 import re
@@ -55,39 +56,13 @@ log = logging.getLogger("vcoin.ethrpc.http")
 
 # handlers that take the node lock only for a read or two and answer in microseconds
 INLINE = frozenset(
-    {
-        "eth_blockNumber",
-        "eth_chainId",
-        "net_version",
-        "net_listening",
-        "web3_clientVersion",
-        "eth_syncing",
-        "eth_accounts",
-        "eth_gasPrice",
-        "eth_maxPriorityFeePerGas",
-        "eth_getBalance",
-        "eth_getTransactionCount",
-        "eth_getCode",
-        "eth_getStorageAt",
-        "eth_getBlockByNumber",
-        "eth_getBlockByHash",
-        "eth_getTransactionByHash",
-        "eth_getTransactionReceipt",
-    }
+    "eth_blockNumber eth_chainId net_version net_listening web3_clientVersion eth_syncing "
+    "eth_accounts eth_gasPrice eth_maxPriorityFeePerGas eth_getBalance eth_getTransactionCount "
+    "eth_getCode eth_getStorageAt eth_getBlockByNumber eth_getBlockByHash "
+    "eth_getTransactionByHash eth_getTransactionReceipt".split()
 )
 
-_REASONS = {
-    100: b"Continue",
-    200: b"OK",
-    400: b"Bad Request",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    411: b"Length Required",
-    413: b"Content Too Large",
-    431: b"Request Header Fields Too Large",
-    500: b"Internal Server Error",
-    503: b"Service Unavailable",
-}
+_REASONS = {x.value: x.phrase.encode() for x in http.HTTPStatus}
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"
@@ -100,9 +75,8 @@ _PREFLIGHT_VARY = (
 class _Date:
     """The ``date`` header, made once a second."""
 
-    def __init__(self) -> None:
-        self.at = 0
-        self.value = b""
+    at = 0
+    value = b""
 
     def get(self) -> bytes:
         now = int(time.time())
