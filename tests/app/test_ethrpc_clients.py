@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from chain.crypto import to_bech32
 from modules.auth import state as auth_state
 from tests.support.chain import ALICE, VCN, msg_send, sign
 from tests.support.nodes import inproc_node
+from tests.support.tools import output_tail, require_tools
 from tests.support.wait import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,18 +46,13 @@ TAIL = 12_000  # characters of a client's output in a failure message
 
 
 def _require_npm() -> None:
-    missing = [t for t in ("node", "npm", "npx") if shutil.which(t) is None]
-    if not missing:
-        return
-    why = f"{' and '.join(missing)} not installed: the client tests need Node.js 20+ and npm"
-    if os.environ.get("VCOIN_REQUIRE_NODE"):
-        pytest.fail(f"{why} (VCOIN_REQUIRE_NODE is set)")
-    pytest.skip(why)
+    require_tools(
+        ("node", "npm", "npx"), "the client tests need Node.js 20+ and npm", "VCOIN_REQUIRE_NODE"
+    )
 
 
 def _output(r: subprocess.CompletedProcess[str]) -> str:
-    text = (r.stdout or "") + (r.stderr or "")
-    return text if len(text) <= TAIL else "…" + text[-TAIL:]
+    return output_tail(r)
 
 
 @pytest.fixture(scope="module")

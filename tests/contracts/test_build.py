@@ -20,7 +20,6 @@ committed artifacts and need no Node.js.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,13 +28,14 @@ from typing import Any
 import pytest
 from eth_utils import function_signature_to_4byte_selector
 
+from tests.support.tools import output_tail, require_tools
+
 REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = REPO / "contracts"
 BUILD = CONTRACTS / "build"
 SETUP = REPO / "scripts" / "setup-contracts"
 BUILD_SCRIPT = REPO / "scripts" / "build-contracts"
 NODE_TIMEOUT = 600  # s: npm ci on a cold cache, or one compile (about 2 s)
-TAIL = 12_000  # characters of output in a failure message
 
 # signature -> return types, exactly as the EVM module's precompiles decode them
 JOB_REQUEST = "(string,string,string,bytes,string,uint256,uint32,uint64,uint64)"
@@ -240,15 +240,9 @@ def test_artifacts_record_the_pinned_solc() -> None:
 
 
 def _require_node() -> None:
-    missing = [t for t in ("node", "npm") if shutil.which(t) is None]
-    if not missing:
-        return
-    why = (
-        f"{' and '.join(missing)} not installed: compiling the contracts needs Node.js 20+ and npm"
+    require_tools(
+        ("node", "npm"), "compiling the contracts needs Node.js 20+ and npm", "VCOIN_REQUIRE_NODE"
     )
-    if os.environ.get("VCOIN_REQUIRE_NODE"):
-        pytest.fail(f"{why} (VCOIN_REQUIRE_NODE is set)")
-    pytest.skip(why)
 
 
 def _run(cmd: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -256,8 +250,7 @@ def _run(cmd: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 
 def _output(r: subprocess.CompletedProcess[str]) -> str:
-    text = (r.stdout or "") + (r.stderr or "")
-    return text if len(text) <= TAIL else "…" + text[-TAIL:]
+    return output_tail(r)
 
 
 @pytest.fixture(scope="module")

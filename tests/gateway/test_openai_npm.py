@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,27 +29,22 @@ from chain.artifacts import ArtifactClient
 from chain.client import NodeClient
 from tests.gateway.on_market import gateway_on_market
 from tests.gateway.test_openai import GATEWAY, USER, VCN, _genesis, _login, _new_key
+from tests.support.tools import output_tail, require_tools
 
 REPO = Path(__file__).resolve().parents[2]
 JS = REPO / "tests" / "gateway" / "js"
 SETUP = REPO / "scripts" / "setup-openai-js"
 POST_JOB = "/vcoin.jobs.v1.MsgPostJob"
-TAIL = 12_000  # characters of the Node.js output in a failure message
 
 
 def _require_node() -> None:
-    missing = [t for t in ("node", "npm") if shutil.which(t) is None]
-    if not missing:
-        return
-    why = f"{' and '.join(missing)} not installed: the openai npm test needs Node.js 20+ and npm"
-    if os.environ.get("VCOIN_REQUIRE_NODE"):
-        pytest.fail(f"{why} (VCOIN_REQUIRE_NODE is set)")
-    pytest.skip(why)
+    require_tools(
+        ("node", "npm"), "the openai npm test needs Node.js 20+ and npm", "VCOIN_REQUIRE_NODE"
+    )
 
 
 def _tail(r: subprocess.CompletedProcess[str]) -> str:
-    text = (r.stdout or "") + (r.stderr or "")
-    return text if len(text) <= TAIL else "…" + text[-TAIL:]
+    return output_tail(r)
 
 
 @dataclass

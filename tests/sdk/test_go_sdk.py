@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from tests.sdk.conftest import SdkDevnet
+from tests.support.tools import output_tail
 
 REPO = Path(__file__).resolve().parents[2]
 SDK_GO = REPO / "sdk" / "go"
 GO_TIMEOUT = 900  # s: a cold build of the module's dependencies on 2 cores, and a job run
-TAIL = 12_000  # characters of go's output in a failure message
 # sdk/go/vcoin/integration_test.go
 INTEGRATION = [
     "TestIntegrationSend",
@@ -63,8 +63,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Comple
 
 
 def _output(r: subprocess.CompletedProcess[str]) -> str:
-    text = (r.stdout or "") + (r.stderr or "")
-    return text if len(text) <= TAIL else "…" + text[-TAIL:]
+    return output_tail(r)
 
 
 @pytest.fixture(scope="module")

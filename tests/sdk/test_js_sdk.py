@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.sdk.conftest import SdkDevnet
+from tests.support.tools import output_tail, require_tools
 
 REPO = Path(__file__).resolve().parents[2]
 SDK_JS = REPO / "sdk" / "js"
 SETUP = REPO / "scripts" / "setup-sdk-js"
 NPM_TIMEOUT = 900  # s: tsc, the unit tests, and a job run to settlement on a CPU worker
-TAIL = 12_000  # characters of npm's output in a failure message
 # test/integration.test.ts, as the spec reporter names them
 INTEGRATION = [
     "sends VCN to a fresh key and back",
@@ -34,13 +33,9 @@ INTEGRATION = [
 
 
 def _require_npm() -> None:
-    missing = [t for t in ("node", "npm") if shutil.which(t) is None]
-    if not missing:
-        return
-    why = f"{' and '.join(missing)} not installed: the TypeScript SDK needs Node.js 20+ and npm"
-    if os.environ.get("VCOIN_REQUIRE_NODE"):
-        pytest.fail(f"{why} (VCOIN_REQUIRE_NODE is set)")
-    pytest.skip(why)
+    require_tools(
+        ("node", "npm"), "the TypeScript SDK needs Node.js 20+ and npm", "VCOIN_REQUIRE_NODE"
+    )
 
 
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -55,8 +50,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Comple
 
 
 def _output(r: subprocess.CompletedProcess[str]) -> str:
-    text = (r.stdout or "") + (r.stderr or "")
-    return text if len(text) <= TAIL else "…" + text[-TAIL:]
+    return output_tail(r)
 
 
 @pytest.fixture(scope="module")
