@@ -145,6 +145,8 @@ class Chain:
         self._lo = 0
         self._hi: int | None = None
         self._fees: OrderedDict[int, int] = OrderedDict()
+        # the evm params at a committed height: they change only in a block
+        self._params: tuple[int, Params] | None = None
 
     # -- heights and state --------------------------------------------------------------
     def latest(self) -> int:
@@ -160,8 +162,15 @@ class Chain:
             return ctx.block.height, evm_state.base_fee(ctx)
 
     def params(self) -> Params:
+        """The evm params at the last commit (read once a height: ``eth_call`` asks each time)."""
         with self.node.lock:
-            return evm_state.get_params(self.node.app.query_ctx())
+            height = self.node.app.store.height()
+            hit = self._params
+            if hit is not None and hit[0] == height:
+                return hit[1]
+            p = evm_state.get_params(self.node.app.query_ctx())
+            self._params = (height, p)
+            return p
 
     # -- blocks ---------------------------------------------------------------------------
     def block(self, height: int) -> EthBlock | None:

@@ -24,13 +24,12 @@ ASGI app did (``app/ethrpc/server.py``'s ``EthRpcApp``, still what tests may mou
   gets 503 and is closed; a client that does not read its answers stops being read
   (one answer at a time is made, and only while the socket's send buffer drains).
 
-A request whose method is cheap (``INLINE``) runs on the event loop when the node
-lock can be taken without waiting; anything else, or when the lock is held (a block
-being made), runs in the loop's executor as before, so the loop never waits on the
-lock (an inline handler holds the lock while it runs: microseconds, except the first
-full answer of a block of thousands of txs, whose JSON is then cached). Measured in
-``scripts/bench/README.md`` § jsonrpc.py (inline: 45 CPU-µs an ``eth_blockNumber``
-all in, against 70-83 in the executor).
+A request known to be quick (``app/ethrpc/inline.py``: cheap reads, and an ``eth_call``
+whose contract and function took under 1 ms last time) runs on the event loop when the
+node lock is free; anything else, or while the lock is held (a block being made), runs
+in the loop's executor, so the loop never waits on the lock. Measured in
+``scripts/bench/README.md`` § jsonrpc.py (45 CPU-µs an ``eth_blockNumber`` inline, 70-83
+in the executor).
 """
 
 from __future__ import annotations
@@ -47,20 +46,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from app.ethrpc.inline import InlinePolicy
 from chain.rpc.guard import REQUEST_ID
 
 if TYPE_CHECKING:
     from app.ethrpc.server import EthRpcService
 
 log = logging.getLogger("vcoin.ethrpc.http")
-
-# handlers that take the node lock only for a read or two and answer in microseconds
-INLINE = frozenset(
-    "eth_blockNumber eth_chainId net_version net_listening web3_clientVersion eth_syncing "
-    "eth_accounts eth_gasPrice eth_maxPriorityFeePerGas eth_getBalance eth_getTransactionCount "
-    "eth_getCode eth_getStorageAt eth_getBlockByNumber eth_getBlockByHash "
-    "eth_getTransactionByHash eth_getTransactionReceipt".split()
-)
 
 _REASONS = {x.value: x.phrase.encode() for x in http.HTTPStatus}
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -70,6 +62,15 @@ _PREFLIGHT_VARY = (
     b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "
     b"Access-Control-Request-Private-Network"
 )
+
+
+def _timed(svc: EthRpcService, policy: InlinePolicy, parsed: Any) -> bytes:
+    """``svc.respond(parsed)``, its time told to ``policy`` (where the next runs)."""
+    t0 = time.perf_counter()
+    out = svc.respond(parsed)
+    if isinstance(parsed, dict):
+        policy.ran(parsed, time.perf_counter() - t0)
+    return out
 
 
 class _Date:
@@ -174,6 +175,7 @@ class FastHttpServer:
         self.svc = svc
         self.lock = lock
         self.inline = inline
+        self.policy = InlinePolicy()
         self.max_body = svc.limits.max_body_bytes
         self.max_header = max_header_bytes
         self.header_timeout = header_timeout
@@ -378,9 +380,9 @@ class _Conn(asyncio.Protocol):
             self.req = None
             try:
                 self._post(req, body)
-            except Exception as e:  # a bug before the handler ran
+            except Exception as e:  # a bug before the handler ran: a fresh id for it
                 self.busy = False
-                self._answer(req, "-", 500, self._bug("-", e))
+                self._answer(req, rid := _rid(), 500, self._bug(rid, e))
         if self.read_paused and not self.busy and not self.write_paused:
             self.read_paused = False
             assert self.t is not None
@@ -431,17 +433,16 @@ class _Conn(asyncio.Protocol):
         if isinstance(parsed, bytes):
             self._answer(req, rid, 200, parsed)
             return
-        lock = self.s.lock
+        lock, policy = self.s.lock, self.s.policy
         if (
             self.s.inline
             and isinstance(parsed, dict)
-            and isinstance(parsed.get("method"), str)
-            and parsed["method"] in INLINE
+            and policy.inline(parsed)
             and lock.acquire(blocking=False)
         ):
             token = REQUEST_ID.set(rid)
             try:
-                out = svc.respond(parsed)
+                out = _timed(svc, policy, parsed)
             except Exception as e:
                 self._answer(req, rid, 500, self._bug(rid, e))
                 return
@@ -456,7 +457,7 @@ class _Conn(asyncio.Protocol):
             ctx = contextvars.copy_context()
         finally:
             REQUEST_ID.reset(token)
-        fut = self.loop.run_in_executor(None, ctx.run, svc.respond, parsed)
+        fut = self.loop.run_in_executor(None, ctx.run, _timed, svc, policy, parsed)
         fut.add_done_callback(lambda f: self._done(req, rid, f))
 
     def _done(self, req: _Request, rid: str, fut: asyncio.Future[bytes]) -> None:

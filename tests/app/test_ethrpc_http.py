@@ -373,3 +373,17 @@ def test_stop_closes_open_connections(node: Node) -> None:
     assert not thread.is_alive() and c.closed(2)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_an_eth_call_is_timed_and_the_next_runs_inline_with_the_same_answer(
+    node: Node, addr: tuple[str, int]
+) -> None:
+    srv = next(s for s in node._servers if isinstance(s, FastHttpServer))
+    req = {"to": "0x" + "00" * 19 + "0c", "data": "0x12345678"}  # no code there: answers 0x
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [req, "latest"]}
+    assert not srv.policy.inline(body)  # not seen yet: the worker thread
+    with httpx.Client(base_url=f"http://{addr[0]}:{addr[1]}") as h:
+        first = h.post("/", content=rpc("eth_call", req, "latest")).json()
+        assert srv.policy.inline(body)  # it took well under 1 ms: inline from now on
+        again = h.post("/", content=rpc("eth_call", req, "latest")).json()
+    assert first == again == {"jsonrpc": "2.0", "id": 1, "result": "0x"}
