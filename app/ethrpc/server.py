@@ -153,7 +153,8 @@ class EthRpcService:
             params = []
         if not isinstance(params, list):
             err = RpcError(hexio.INVALID_PARAMS, "params must be an array (positional parameters)")
-            return _reply(rid, error=err)
+            # a notification's errors are not answered (JSON-RPC 2.0), as on the websocket
+            return None if notification else _reply(rid, error=err)
         try:
             result = self.api.call(method, params)
         except RpcError as e:

@@ -141,6 +141,15 @@ def test_batches(client: httpx.Client) -> None:
     assert post(client, {"jsonrpc": "2.0", "method": "eth_chainId"}) == (200, None)
     status, out = post(client, [{"jsonrpc": "2.0", "method": "eth_chainId"}, req("eth_chainId")])
     assert len(out) == 1
+    # nor when it fails (bad params, an unknown method), as on the websocket
+    bad = [
+        {"jsonrpc": "2.0", "method": "eth_chainId", "params": {}},
+        {"jsonrpc": "2.0", "method": "eth_nope"},
+    ]
+    assert post(client, bad[0]) == (200, None)
+    assert post(client, bad) == (200, None)
+    status, out = post(client, [*bad, req("eth_chainId", rid=7)])
+    assert [r["id"] for r in out] == [7]
     assert error_of(client, [])["code"] == -32600
     err = error_of(client, [req("eth_chainId", rid=i) for i in range(101)])
     assert err["code"] == -32600 and "at most 100" in err["message"]
