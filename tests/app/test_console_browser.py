@@ -18,8 +18,6 @@ and bonds that key as a worker. Screenshots go to ``$VCOIN_TEST_ARTIFACTS/consol
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import threading
 import time
@@ -40,6 +38,8 @@ from modules.verification import attestation
 from modules.verification import msgs as vm
 from tests.app.test_explorer_browser import BROWSER_DIR, ROOT, SAMPLE_ALL, chromium_path
 from tests.app.test_explorer_browser import needs_browser as needs_browser
+from tests.support.browser import artifacts_dir as browser_artifacts
+from tests.support.browser import run_driver
 from tests.support.chain import test_key
 from tests.support.genesis import h32, market_genesis
 from tests.support.market import bond_worker_and_oracle, claim_and_submit
@@ -160,10 +160,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
 
 
 def artifacts_dir() -> Path:
-    base = Path(os.environ.get("VCOIN_TEST_ARTIFACTS") or ROOT / ".test-artifacts")
-    out = base / "console"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return browser_artifacts("console")
 
 
 def _bundle() -> None:
@@ -196,18 +193,7 @@ def test_console_wallet_send_job_and_bond(market: Market, tmp_path: Path) -> Non
         "bond_amount": "1000",
         "mnemonic": MNEMONIC,
     }
-    plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(plan))
-    r = subprocess.run(
-        ["node", str(BROWSER_DIR / "console.mjs"), str(plan_path)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=BROWSER_DIR,
-    )
-    assert r.returncode == 0, f"the browser driver failed:\n{r.stderr[-4000:]}"
-    out = json.loads(r.stdout)
-    (artifacts_dir() / "console.json").write_text(json.dumps(out, indent=1))
+    out = run_driver(BROWSER_DIR / "console.mjs", plan, tmp_path, artifacts_dir() / "console.json")
     assert m.worker_errors == [], m.worker_errors
     assert out["errors"] == [], out["errors"]
     steps = out["steps"]

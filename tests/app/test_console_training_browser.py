@@ -42,6 +42,7 @@ from modules.staking.msgs import Coin
 from tests.app.test_console_browser import _bundle, artifacts_dir
 from tests.app.test_explorer_browser import BROWSER_DIR, ROOT, chromium_path
 from tests.app.test_explorer_browser import needs_browser as needs_browser
+from tests.support.browser import run_driver
 from tests.support.chain import test_key
 from tests.support.genesis import h32, market_genesis
 from tests.support.nodes import clean_env, free_port, inproc_node
@@ -194,18 +195,8 @@ def test_console_dataset_training_and_wallet_bond(setup: Setup, tmp_path: Path) 
         "steps": "2",
         "bond_amount": "150",
     }
-    plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(plan))
-    r = subprocess.run(
-        ["node", str(BROWSER_DIR / "console_training.mjs"), str(plan_path)],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        cwd=BROWSER_DIR,
-    )
-    assert r.returncode == 0, f"the browser driver failed:\n{r.stderr[-4000:]}"
-    out = json.loads(r.stdout)
-    (artifacts_dir() / "console-training.json").write_text(json.dumps(out, indent=1))
+    keep = artifacts_dir() / "console-training.json"
+    out = run_driver(BROWSER_DIR / "console_training.mjs", plan, tmp_path, keep, timeout=400)
     assert out["errors"] == [], (out["errors"], s.worker_log.read_text()[-3000:])
     steps = out["steps"]
 

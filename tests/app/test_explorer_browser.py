@@ -11,11 +11,9 @@ viewport; this test asserts on what the pages show. Screenshots go to
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,8 @@ from modules.jobs import msgs as jm
 from modules.staking.msgs import Coin
 from modules.verification import attestation
 from modules.verification import msgs as vm
+from tests.support.browser import artifacts_dir as browser_artifacts
+from tests.support.browser import run_driver
 from tests.support.chain import test_key
 from tests.support.genesis import h32, market_genesis
 from tests.support.market import bond_worker_and_oracle, claim_and_submit
@@ -220,27 +220,13 @@ def activity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Activity]:
 
 
 def artifacts_dir() -> Path:
-    base = Path(os.environ.get("VCOIN_TEST_ARTIFACTS") or ROOT / ".test-artifacts")
-    out = base / "explorer"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return browser_artifacts("explorer")
 
 
 def drive(base: str, steps: list[dict[str, Any]], tmp_path: Path) -> dict[str, dict[str, Any]]:
     """Run the steps in Chromium; {"name/viewport": what the page showed}; no page errors."""
     plan = {"base": base, "chromium": chromium_path(), "out": str(artifacts_dir()), "steps": steps}
-    plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(plan))
-    r = subprocess.run(
-        ["node", str(BROWSER_DIR / "drive.mjs"), str(plan_path)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=BROWSER_DIR,
-    )
-    assert r.returncode == 0, f"the browser driver failed:\n{r.stderr[-4000:]}"
-    out = json.loads(r.stdout)
-    (artifacts_dir() / "pages.json").write_text(json.dumps(out, indent=1))
+    out = run_driver(BROWSER_DIR / "drive.mjs", plan, tmp_path, artifacts_dir() / "pages.json")
     assert out["errors"] == [], out["errors"]
     return {f"{s['name']}/{s['viewport']}": s for s in out["steps"]}
 
