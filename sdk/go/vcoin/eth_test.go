@@ -22,25 +22,7 @@ type ethVectors struct {
 		Name     string `json:"name"`
 		Mnemonic string `json:"mnemonic"`
 	} `json:"keys"`
-	EthTxs []struct {
-		Name          string    `json:"name"`
-		Signer        string    `json:"signer"`
-		TypeURL       string    `json:"type_url"`
-		MsgBytes      string    `json:"msg_bytes"`
-		ChainID       string    `json:"chain_id"`
-		AccountNumber string    `json:"account_number"`
-		Sequence      string    `json:"sequence"`
-		Fee           []vecCoin `json:"fee"`
-		GasLimit      string    `json:"gas_limit"`
-		Memo          string    `json:"memo"`
-		BodyBytes     string    `json:"body_bytes"`
-		AuthInfoBytes string    `json:"auth_info_bytes"`
-		SignDoc       string    `json:"sign_doc"`
-		Signature     string    `json:"signature"`
-		TxRaw         string    `json:"tx_raw"`
-		TxHash        string    `json:"tx_hash"`
-		PubKeyTypeURL string    `json:"pubkey_type_url"`
-	} `json:"eth_txs"`
+	EthTxs       []vecTx `json:"eth_txs"`
 	PersonalSign []struct {
 		Signer    string `json:"signer"`
 		Message   string `json:"message"`

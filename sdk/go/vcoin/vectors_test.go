@@ -31,6 +31,28 @@ import (
 // every key, address, amount, sign doc, signature, tx and hash must come out
 // byte for byte, and every bad input must be refused with its kind.
 
+// vecTx is one signed tx of the shared vectors (txs and eth_txs).
+type vecTx struct {
+	Name          string          `json:"name"`
+	Signer        string          `json:"signer"`
+	TypeURL       string          `json:"type_url"`
+	Msg           json.RawMessage `json:"msg"`
+	MsgBytes      string          `json:"msg_bytes"`
+	ChainID       string          `json:"chain_id"`
+	AccountNumber string          `json:"account_number"`
+	Sequence      string          `json:"sequence"`
+	Fee           []vecCoin       `json:"fee"`
+	GasLimit      string          `json:"gas_limit"`
+	Memo          string          `json:"memo"`
+	BodyBytes     string          `json:"body_bytes"`
+	AuthInfoBytes string          `json:"auth_info_bytes"`
+	SignDoc       string          `json:"sign_doc"`
+	Signature     string          `json:"signature"`
+	TxRaw         string          `json:"tx_raw"`
+	TxHash        string          `json:"tx_hash"`
+	PubKeyTypeURL string          `json:"pubkey_type_url"` // eth_txs only
+}
+
 type vecCoin struct {
 	Denom  string `json:"denom"`
 	Amount string `json:"amount"`
@@ -68,25 +90,7 @@ type vectors struct {
 		Kind  string `json:"kind"`
 		Input string `json:"input"`
 	} `json:"bad_inputs"`
-	Txs []struct {
-		Name          string          `json:"name"`
-		Signer        string          `json:"signer"`
-		TypeURL       string          `json:"type_url"`
-		Msg           json.RawMessage `json:"msg"`
-		MsgBytes      string          `json:"msg_bytes"`
-		ChainID       string          `json:"chain_id"`
-		AccountNumber string          `json:"account_number"`
-		Sequence      string          `json:"sequence"`
-		Fee           []vecCoin       `json:"fee"`
-		GasLimit      string          `json:"gas_limit"`
-		Memo          string          `json:"memo"`
-		BodyBytes     string          `json:"body_bytes"`
-		AuthInfoBytes string          `json:"auth_info_bytes"`
-		SignDoc       string          `json:"sign_doc"`
-		Signature     string          `json:"signature"`
-		TxRaw         string          `json:"tx_raw"`
-		TxHash        string          `json:"tx_hash"`
-	} `json:"txs"`
+	Txs []vecTx `json:"txs"`
 }
 
 func loadVectors(t *testing.T) *vectors {
