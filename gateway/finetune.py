@@ -59,7 +59,7 @@ from gateway.config import GatewayConfig
 from gateway.errors import ApiError
 from gateway.files import FILE_ID_PREFIX, PURPOSE, Files, training_texts
 from gateway.jobs import FINAL_STATES, Jobs
-from gateway.openai_api import max_price
+from gateway.openai_api import admit, max_price
 from gateway.store import ApiKeyRow, FileRow, FineTuneRow, Store
 
 TASK = "lora-train"
@@ -227,13 +227,7 @@ class FineTuning:
         price = self._price(body)
         data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         input_sha = hashlib.sha256(data).hexdigest()
-        if not self.store.add_spent(row.id, price):
-            raise ApiError(
-                402,
-                f"this key's spend cap ({row.spend_cap} avcn) does not cover a job of "
-                f"{price} avcn: {row.spent} avcn spent",
-                "spend_cap_exceeded",
-            )
+        admit(self.store, row, price)
         ft = FineTuneRow(
             id=ID_PREFIX + secrets.token_hex(12), owner=row.owner, key_id=row.id, model=model,
             training_file=str(body["training_file"]), validation_file=vfile,

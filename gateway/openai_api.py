@@ -67,6 +67,17 @@ def max_price(body: dict[str, Any], default: str) -> int:
     return int(text)
 
 
+def admit(store: Store, row: ApiKeyRow, price: int) -> None:
+    """Count a job's escrow against the key's spend cap, or refuse it (402, nothing spent)."""
+    if not store.add_spent(row.id, price):
+        raise ApiError(
+            402,
+            f"this key's spend cap ({row.spend_cap} avcn) does not cover a job of "
+            f"{price} avcn: {row.spent} avcn spent",
+            "spend_cap_exceeded",
+        )
+
+
 def _texts(v: Any, param: str) -> list[str]:
     items = [v] if isinstance(v, str) else v
     if not isinstance(items, list) or not items or not all(isinstance(x, str) for x in items):
@@ -141,13 +152,7 @@ class Inference:
             )
         model = self._model(body, task)
         price = self._price(body)
-        if not self.store.add_spent(row.id, price):
-            raise ApiError(
-                402,
-                f"this key's spend cap ({row.spend_cap} avcn) does not cover a job of "
-                f"{price} avcn: {row.spent} avcn spent",
-                "spend_cap_exceeded",
-            )
+        admit(self.store, row, price)
         try:
             posted = self.jobs.post(
                 row.owner,
