@@ -7,10 +7,7 @@ package vcoin
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,18 +29,8 @@ type ethVectors struct {
 
 func loadEthVectors(t *testing.T) (*ethVectors, map[string]string) {
 	t.Helper()
-	path := os.Getenv("VCOIN_VECTORS")
-	if path == "" {
-		path = filepath.Join("..", "..", "vectors", "vectors.json")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading the shared vectors (%s): %v", path, err)
-	}
 	var v ethVectors
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatal(err)
-	}
+	readVectors(t, &v)
 	if len(v.EthTxs) == 0 || len(v.PersonalSign) == 0 {
 		t.Fatal("the vectors have no eth_txs or personal_sign")
 	}

@@ -93,7 +93,9 @@ type vectors struct {
 	Txs []vecTx `json:"txs"`
 }
 
-func loadVectors(t *testing.T) *vectors {
+// readVectors parses the shared vectors ($VCOIN_VECTORS, else sdk/vectors/vectors.json)
+// into v.
+func readVectors(t *testing.T, v any) {
 	t.Helper()
 	path := os.Getenv("VCOIN_VECTORS")
 	if path == "" {
@@ -103,10 +105,15 @@ func loadVectors(t *testing.T) *vectors {
 	if err != nil {
 		t.Fatalf("reading the shared vectors (%s; set VCOIN_VECTORS elsewhere): %v", path, err)
 	}
-	var v vectors
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatalf("parsing %s: %v", path, err)
 	}
+}
+
+func loadVectors(t *testing.T) *vectors {
+	t.Helper()
+	var v vectors
+	readVectors(t, &v)
 	if v.Version != 1 {
 		t.Fatalf("vectors version %d; this test reads version 1", v.Version)
 	}
