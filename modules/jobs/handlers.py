@@ -68,14 +68,16 @@ def _model(ctx: Ctx, model_id: str) -> Model:
     return m
 
 
-def handle_register_model(k: JobsKeeper, ctx: Ctx, msg: RegisterModel) -> None:
-    authority = k.accounts.authority(ctx)
-    if msg.authority != authority:
-        raise ErrNotAuthority(
-            f"{msg.authority} may not register models; only the authority {authority} may"
-        )
-    old = state.get_model(ctx, msg.model_id)
-    m = Model(
+def _model_record(
+    ctx: Ctx,
+    msg: RegisterModel | RegisterOwnModel,
+    old: Model | None,
+    owner: bytes = b"",
+    kind: str = "",
+    total_bytes: int = 0,
+) -> Model:
+    """The registry record ``msg`` writes; an update keeps the first registration height."""
+    return Model(
         id=msg.model_id,
         task_types=msg.task_types,
         weights_sha256=msg.weights_sha256,
@@ -83,7 +85,19 @@ def handle_register_model(k: JobsKeeper, ctx: Ctx, msg: RegisterModel) -> None:
         min_gpu_memory_mib=msg.min_gpu_memory_mib,
         registered_height=ctx.block.height if old is None else old.registered_height,
         description=msg.description,
+        owner=owner,
+        kind=kind,
+        total_bytes=total_bytes,
     )
+
+
+def handle_register_model(k: JobsKeeper, ctx: Ctx, msg: RegisterModel) -> None:
+    authority = k.accounts.authority(ctx)
+    if msg.authority != authority:
+        raise ErrNotAuthority(
+            f"{msg.authority} may not register models; only the authority {authority} may"
+        )
+    m = _model_record(ctx, msg, state.get_model(ctx, msg.model_id))
     state.set_model(ctx, m)
     ctx.emit(events.model_registered(m))
 
@@ -350,18 +364,7 @@ def handle_register_own_model(k: JobsKeeper, ctx: Ctx, msg: RegisterOwnModel) ->
         k.bank.burn(ctx, settlement.BURN, ((DENOM, burned),))
     if fee - burned:
         k.bank.send_to_module(ctx, msg.owner, settlement.TREASURY, ((DENOM, fee - burned),))
-    m = Model(
-        id=msg.model_id,
-        task_types=msg.task_types,
-        weights_sha256=msg.weights_sha256,
-        config_sha256=msg.config_sha256,
-        min_gpu_memory_mib=msg.min_gpu_memory_mib,
-        registered_height=ctx.block.height if old is None else old.registered_height,
-        description=msg.description,
-        owner=msg.owner,
-        kind=msg.kind,
-        total_bytes=msg.total_bytes,
-    )
+    m = _model_record(ctx, msg, old, owner=msg.owner, kind=msg.kind, total_bytes=msg.total_bytes)
     state.set_model(ctx, m)
     ctx.emit(events.own_model_registered(m, fee, burned))
 
