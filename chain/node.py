@@ -207,6 +207,10 @@ class Node:
     def _serve(self, app: Any, sock: socket.socket, laddr: str, name: str) -> None:
         import uvicorn
 
+        # Listening before the server's thread starts: a client that connects as soon as
+        # another of the node's servers answers waits in the backlog, not refused (CI saw
+        # the REST port refuse a connection while the RPC already answered).
+        sock.listen(2048)
         config = uvicorn.Config(app, log_config=None, lifespan="off", ws_ping_interval=20)
         server = uvicorn.Server(config)
         t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
