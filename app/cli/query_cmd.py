@@ -9,6 +9,7 @@ from typing import Any
 
 from cosmpy.protos.cosmos.tx.v1beta1.tx_pb2 import TxBody, TxRaw
 
+from app.cli import training_cmd
 from app.cli.plugins import register_plugins
 from chain.cli.common import CliError, Env
 
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cus.set_defaults(func=run_custom)
 
     register_plugins(q, "register_query")
+    training_cmd.register_query(q)  # writes the peft folder with compute/ code
 
 
 def run_block(args: argparse.Namespace, env: Env) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import models_cmd
+from app.cli import models_cmd, training_cmd
 from app.cli.plugins import register_plugins
 
 
@@ -22,3 +22,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # `vcoind tx models register --from-dir DIR`: here, not in modules/jobs/cli.py,
     # because it builds and uploads the model with compute/ and worker/ code
     models_cmd.register_tx(tx)
+    training_cmd.register_tx(tx)  # builds the dataset manifest with compute/ code
