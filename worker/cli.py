@@ -33,6 +33,7 @@ from chain.keystore import (
 )
 from chain.logs import setup_logging
 from worker.agent.config import HOME_ENV, WorkerConfig, load_config, write_config
+from worker.agent.policy import advertised
 from worker.nvml import Capabilities, probe
 
 DESCRIPTION = f"""\
@@ -305,7 +306,7 @@ def _pick_models(
             f"no registered model fits this machine ({caps.summary()}); list models with --models"
         )
     served_types = {t for m in models for t in chain_models[m]["task_types"]}
-    types = sorted(set(cfg.task_types) if cfg.task_types else served_types)
+    types = advertised(set(cfg.task_types) if cfg.task_types else served_types)
     return models, types
 
 

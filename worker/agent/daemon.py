@@ -40,7 +40,7 @@ from worker.agent.chainio import BroadcastRefused, TxOutcome, TxSender, TxWaiter
 from worker.agent.config import WorkerConfig
 from worker.agent.executor import Executor
 from worker.agent.metrics import WorkerMetrics
-from worker.agent.policy import ClaimPolicy, JobInfo
+from worker.agent.policy import ClaimPolicy, JobInfo, advertised
 from worker.agent.runner import JobRunner, RunnerDeps, Slot, claim_msg, lost_race
 from worker.agent.state import AgentState
 from worker.nvml import Capabilities
@@ -198,7 +198,7 @@ class Agent:
             models &= set(self.cfg.models)
         types = set(w["task_types"])
         if self.cfg.task_types:
-            types &= set(self.cfg.task_types)
+            types &= set(advertised(self.cfg.task_types))
         if not models or not types:
             raise NotReady(
                 "the config's models/task_types share nothing with the registration "

@@ -3,7 +3,10 @@
 Steps, each with its own way to fail:
 
 1. job.json from the chain record (``jobspec``): a bad spec fails the job;
-2. the input and the model's manifest and files from the artifact store into
+2. the input, the artifacts a training task's inline input names (its *refs*,
+   ``compute.jobspec.ref_digests``: dataset, manifest, the round's global
+   adapter, the updates to aggregate; each lands beside the input as
+   ``inputs/<sha256>``), and the model's manifest and files from the artifact store into
    content-addressed folders, every blob checked by sha256 (a blob missing
    from the store or one whose bytes do not match its name fails the job);
    the manifest is held to the chain's record of the model before any file is
@@ -218,6 +221,8 @@ class Executor:
             inputs = _readable_dir(base / "inputs")
             if write_inline_input(job, inputs) is None:
                 self._fetch_input(str(job["input_hash"]), inputs)
+            for digest in ref_digests(job):
+                self._fetch_input(digest, inputs, "ref")
             self.models.fetch(str(model["weights_sha256"]), model, limit)
         except JobError as e:
             return _fail(e.code, e.message)
@@ -247,17 +252,21 @@ class Executor:
             return self._failed_run(run)
         return self._upload(run)
 
-    def _fetch_input(self, digest: str, inputs: Path) -> None:
+    def _fetch_input(self, digest: str, inputs: Path, what: str = "input") -> None:
+        """``inputs/<digest>``, checked by hash: the job's input, or one of its refs (an
+        artifact a training task's inline input names), with the same failure codes."""
+        if (inputs / digest).is_file():
+            return  # a ref that is also the input, or named twice
         try:
             path = self.artifacts.download(digest, inputs / digest)
         except NotFound:
             raise JobError(
-                "input_not_found", f"input {digest} is not in the artifact store"
+                "input_not_found", f"{what} {digest} is not in the artifact store"
             ) from None
         except HashMismatch as e:
             raise JobError(
                 "input_hash_mismatch",
-                f"input {digest} from the artifact store hashes to {e.actual}",
+                f"{what} {digest} from the artifact store hashes to {e.actual}",
             ) from None
         os.chmod(path, 0o444)
 
@@ -294,6 +303,15 @@ class Executor:
             image_digest=run.sandbox.image or self.image_digest,
             seconds=run.sandbox.duration_s,
         )
+
+
+def ref_digests(job: Mapping[str, Any]) -> list[str]:
+    """The artifacts ``job``'s inline input names (``compute.jobspec.ref_digests``; none
+    on a runtime without training tasks). JobError ``bad_input`` on a malformed one."""
+    from compute import jobspec
+
+    refs: Callable[[Mapping[str, Any]], list[str]] | None = getattr(jobspec, "ref_digests", None)
+    return [] if refs is None else list(refs(job))
 
 
 def _check_reachable(sandbox: Sandbox, work_dir: Path) -> None:

@@ -7,10 +7,30 @@ a subset of models), so the worker claims only what it will win and run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from chain.coins import DENOM
+
+LORA_TRAIN = "lora-train"
+# The training module's internal task types (``modules/training``): one shard's local
+# training of a round, and the round's aggregate. Only that module posts them, and a
+# model that serves lora-train may run them, so a worker that serves lora-train
+# advertises (registers) both.
+TRAINING_TASKS = ("lora-shard", "lora-aggregate")
+
+
+def advertised(types: Iterable[str]) -> list[str]:
+    """``types`` (sorted) and, with ``lora-train`` among them, the training tasks that
+    the chain's jobs module knows (a chain without them would refuse the registration)."""
+    from modules.jobs import params
+
+    out = set(types)
+    if LORA_TRAIN in out:
+        known = set(params.TASK_TYPES) | set(getattr(params, "INTERNAL_TASK_TYPES", ()))
+        out |= {t for t in TRAINING_TASKS if t in known}
+    return sorted(out)
 
 
 @dataclass(frozen=True)
