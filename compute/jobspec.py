@@ -15,7 +15,15 @@ The runtime's job.json (``compute.runtime.spec``) is then::
 
 An inline input is written into the inputs folder under its hash, so both
 kinds of input reach the runtime the same way and the hash it checks is the
-one on chain. Anything else in the spec is refused as ``bad_job_spec``: the
+one on chain.
+
+The training tasks (``lora-shard``, ``lora-aggregate``: posted by the training module
+only, their input always inline, see ``compute.training.inputs``) name other artifacts
+in their input: the dataset, its manifest, the round's global adapter, the shards'
+updates. ``ref_digests(job)`` lists them; the worker and the oracle download each into
+the inputs folder as ``<sha256>`` beside the input, and job.json carries the same list as
+``"refs": [...]`` (in that order), which the runtime checks against the input and each
+file's hash. Anything else in the spec is refused as ``bad_job_spec``: the
 runtime would refuse it too, and the poster learns at once.
 """
 
@@ -27,11 +35,11 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from compute.runtime.errors import JobError
 from compute.runtime.jsonlimits import JSONLimitError, loads
-from compute.runtime.spec import MAX_SPEC_BYTES, SPEC_VERSION, parse_spec
+from compute.runtime.spec import MAX_SPEC_BYTES, REF_TASKS, SPEC_VERSION, check_input, parse_spec
 
 # "public": true makes the job's input and output readable by anyone in the artifact
 # store (chain.artifact_policy); the runtime never sees it
@@ -53,6 +61,7 @@ class RuntimeJob(TypedDict):
     model: str  # the model's manifest digest (its weights_sha256 on chain)
     input: JobInput
     params: dict[str, Any]
+    refs: NotRequired[list[str]]  # lora-shard / lora-aggregate: ``ref_digests(job)``
 
 
 def spec_params(spec_text: str) -> dict[str, Any]:
@@ -94,6 +103,8 @@ def runtime_job(job: Mapping[str, Any], model: Mapping[str, Any]) -> RuntimeJob:
         "input": {"sha256": job["input_hash"]},
         "params": spec_params(str(job.get("spec") or "")),
     }
+    if job["task_type"] in REF_TASKS:
+        doc["refs"] = ref_digests(job)
     parse_spec(json.dumps(doc).encode())  # the same checks the runtime makes, before any download
     return doc
 
@@ -116,3 +127,28 @@ def write_inline_input(job: Mapping[str, Any], inputs_dir: Path) -> Path | None:
     path.write_bytes(data)
     os.chmod(path, 0o444)
     return path
+
+
+def ref_digests(job: Mapping[str, Any]) -> list[str]:
+    """The artifacts a training job's inline input names (dataset, manifest, global,
+    updates; each once, in that order), which go into its inputs folder beside the input;
+    ``[]`` for any other task type. JobError ``bad_input`` when the inline input is missing
+    or malformed, ``input_hash_mismatch`` when it does not hash to ``input_hash``."""
+    task = job.get("task_type")
+    if task not in REF_TASKS:
+        return []
+    from compute.training.inputs import refs
+
+    try:
+        data = inline_input(job)
+    except ValueError:
+        raise JobError("bad_input", "the inline input is not base64") from None
+    if not data:
+        raise JobError("bad_input", f"a {task} job's input must be inline")
+    if hashlib.sha256(data).hexdigest() != job.get("input_hash"):
+        raise JobError("input_hash_mismatch", "the inline input does not hash to input_hash")
+    try:
+        doc = loads(data, MAX_SPEC_BYTES)
+    except JSONLimitError as e:
+        raise JobError("bad_input", f"the inline input is not JSON: {e}") from None
+    return refs(check_input(str(task), doc))

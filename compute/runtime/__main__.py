@@ -21,6 +21,7 @@ threads) happens after the wait, per job, so the output is the same bits.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import shutil
@@ -37,12 +38,13 @@ from compute.runtime.hashing import canonical_json, sha256_file
 from compute.runtime.jsonlimits import JSONLimitError, loads
 from compute.runtime.models import KIND_TASKS, materialize
 from compute.runtime.spec import JobSpec, check_input, parse_spec
+from compute.runtime.training_tasks import check_refs, serves
 
 RESULT_FILE = "result.json"
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
-def _read_input(spec: JobSpec, inputs_dir: Path) -> dict[str, list[str]]:
+def _read_input(spec: JobSpec, inputs_dir: Path) -> dict[str, Any]:
     if spec.input_inline is not None:
         return check_input(spec.task, spec.input_inline)
     assert spec.input_sha256 is not None
@@ -126,8 +128,10 @@ def _run_job(
         raise JobError("bad_job_spec", f"cannot read the job file: {e.strerror}") from None
     spec = parse_spec(raw)
     inputs = _read_input(spec, inputs_dir)
+    if spec.refs:  # the training tasks: the artifacts their input names, each checked
+        check_refs(spec.refs, inputs, inputs_dir)
     manifest, model_dir = materialize(models_dir, spec.model, scratch)
-    if spec.task not in KIND_TASKS[manifest.kind]:
+    if not serves(KIND_TASKS[manifest.kind], spec.task):
         raise JobError(
             "bad_model", f"model {manifest.name} ({manifest.kind}) cannot run {spec.task}"
         )
@@ -140,9 +144,10 @@ def _run_job(
     dev = pick_device(device)
     out_dir.mkdir(parents=True, exist_ok=True)
     t_load = time.monotonic()
-    path, metrics = _run_task(
-        TASKS[spec.task], model_dir, spec.model, inputs, spec.params, dev, out_dir
-    )
+    fn = TASKS[spec.task]
+    if spec.refs:
+        fn = functools.partial(fn, inputs_dir=inputs_dir)
+    path, metrics = _run_task(fn, model_dir, spec.model, inputs, spec.params, dev, out_dir)
     digest = sha256_file(path)
     if dev == "cuda":
         import torch

@@ -6,15 +6,24 @@ A job spec, version 1::
       "version": 1,
       "job_id": "17",                       # optional, echoed into result.json
       "task": "text-generation",            # | "embedding" | "lora-train"
+                                            # | "lora-shard" | "lora-aggregate"
       "model": "<sha256 of the model manifest>",
       "input": {"sha256": "<hex>"}          # a JSON file in --inputs named by its hash
                | {"inline": {...}},         # or the same JSON object, inline
-      "params": {...}                       # per task, see TASK_PARAMS
+      "params": {...},                      # per task, see TASK_PARAMS
+      "refs": ["<hex>", ...]                # lora-shard / lora-aggregate only
     }
 
 Inputs per task: text-generation ``{"prompts": [str, ...]}``; embedding
 ``{"texts": [str, ...]}``; lora-train ``{"texts": [str, ...], "eval_texts":
-[str, ...]}`` (eval_texts optional). Every refusal is a ``JobError`` with a
+[str, ...]}`` (eval_texts optional). The training tasks ``lora-shard`` and
+``lora-aggregate`` read the documents of ``compute.training.inputs``; the
+artifacts those name (dataset, manifest, global adapter, updates) are their
+*refs*: ``refs`` lists them, in the order ``compute.training.inputs.refs`` gives,
+and each is a file ``<sha256>`` in the inputs folder beside the input (the
+runtime checks the list against the input and each file's hash). Their only
+param is ``seed``, which seeds the run's generators; the adapter's own seed is
+the input's ``config.seed``. Every refusal is a ``JobError`` with a
 stable code, so the worker can report it on chain and nothing crashes.
 """
 
@@ -29,7 +38,9 @@ from compute.runtime.errors import JobError
 from compute.runtime.jsonlimits import JSONLimitError, loads
 
 SPEC_VERSION = 1
-TASKS = ("text-generation", "embedding", "lora-train")
+TASKS = ("text-generation", "embedding", "lora-train", "lora-shard", "lora-aggregate")
+REF_TASKS = ("lora-shard", "lora-aggregate")  # compute.training.inputs.TASKS
+MAX_REFS = 260
 # used with fullmatch: "$" would also match before a trailing newline
 HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_INLINE_BYTES = 64 * 1024
@@ -59,6 +70,8 @@ TASK_PARAMS: dict[str, dict[str, tuple[type, Any, float, float]]] = {
         # check one interval by replaying it (``compute.runtime.checkpoints``); 0: none
         "checkpoint_every": (int, 0, 0, 1000),
     },
+    "lora-shard": {"seed": (int, 0, 0, 2**31 - 1)},
+    "lora-aggregate": {"seed": (int, 0, 0, 2**31 - 1)},
 }
 INPUT_LISTS = {
     "text-generation": ("prompts",),
@@ -75,6 +88,7 @@ class JobSpec:
     input_inline: dict[str, Any] | None
     params: dict[str, Any] = field(default_factory=dict)
     job_id: str = ""
+    refs: tuple[str, ...] = ()
 
 
 def _bad(message: str) -> JobError:
@@ -94,7 +108,8 @@ def parse_spec(raw: bytes) -> JobSpec:
         raise _bad(f"job.json is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise _bad("job.json must hold a JSON object")
-    unknown = sorted(set(doc) - {"version", "job_id", "task", "model", "input", "params"})
+    known = {"version", "job_id", "task", "model", "input", "params", "refs"}
+    unknown = sorted(set(doc) - known)
     if unknown:
         raise _bad(f"unknown fields {unknown}: remove them")
     if doc.get("version") != SPEC_VERSION:
@@ -118,7 +133,14 @@ def parse_spec(raw: bytes) -> JobSpec:
             raise _bad(f"inline input is over {MAX_INLINE_BYTES} bytes: store it as an artifact")
         check_input(task, inline)
     params = check_params(task, doc.get("params", {}))
-    return JobSpec(task, model, sha, inline, params, str(job_id))
+    refs = doc.get("refs")
+    if task in REF_TASKS:
+        if not isinstance(refs, list) or not 1 <= len(refs) <= MAX_REFS:
+            raise _bad(f"{task} needs refs: a list of 1 to {MAX_REFS} sha256 digests")
+        refs = tuple(_hex(r, "each of refs") for r in refs)
+    elif refs is not None:
+        raise _bad(f"refs are only for {list(REF_TASKS)}")
+    return JobSpec(task, model, sha, inline, params, str(job_id), refs or ())
 
 
 def check_params(task: str, params: Any) -> dict[str, Any]:
@@ -143,14 +165,24 @@ def check_params(task: str, params: Any) -> dict[str, Any]:
     return out
 
 
-def check_input(task: str, doc: Any) -> dict[str, list[str]]:
+def check_input(task: str, doc: Any) -> dict[str, Any]:
+    """The task's input, checked; JobError ``bad_input`` naming what is wrong. The text
+    tasks' inputs are lists of strings (``INPUT_LISTS``); the training tasks' are the
+    documents of ``compute.training.inputs``."""
     if not isinstance(doc, dict):
         raise JobError("bad_input", "the input must be a JSON object")
+    if task in REF_TASKS:
+        from compute.training import inputs
+
+        try:
+            return inputs.check_input(task, doc)
+        except ValueError as e:
+            raise JobError("bad_input", f"the {task} input: {e}") from None
     names = INPUT_LISTS[task]
     unknown = sorted(set(doc) - set(names))
     if unknown:
         raise JobError("bad_input", f"input fields {unknown} are not known for {task}")
-    out: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
     for i, name in enumerate(names):
         items = doc.get(name)
         if items is None and i > 0:

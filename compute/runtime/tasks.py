@@ -11,16 +11,20 @@
   compares (weight cosine, held-out loss). With ``checkpoint_every`` the file
   also carries hash-chained checkpoints (``checkpoints``), so one interval can
   be checked by replaying it.
+* lora-shard, lora-aggregate: distributed LoRA training's shard-round and aggregate
+  (``compute.runtime.training_tasks``, design in ``compute.training``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from compute.runtime.errors import JobError
 from compute.runtime.hashing import canonical_json, save_safetensors
+from compute.runtime.training_tasks import TASKS as TRAINING_TASKS
 
 LORA_TARGETS = {
     "llama": ["q_proj", "v_proj"],
@@ -292,4 +296,10 @@ def lora_train(
     return path, metrics
 
 
-TASKS = {"text-generation": text_generation, "embedding": embedding, "lora-train": lora_train}
+TASKS: dict[str, Callable[..., tuple[Path, dict[str, Any]]]] = {
+    "text-generation": text_generation,
+    "embedding": embedding,
+    "lora-train": lora_train,
+    # lora-shard, lora-aggregate: they also take ``inputs_dir=`` (their refs are there)
+    **TRAINING_TASKS,
+}
