@@ -21,9 +21,21 @@ block) is not found: its blobs read as private to their uploader and the oracles
 Uploads need an account the chain knows (one that has received coins), so that the
 per-account quota binds something that costs money to make.
 
-Garbage collection asks ``referenced()``: every model's blobs and every job's input and
-output, read by paging the jobs module's queries (no training rounds exist on chain
-yet; when they do, their blobs belong here too).
+Training blobs (``modules/training``): every artifact a distributed training names —
+its dataset and manifest, each round's global adapter in and out, each accepted shard
+update, the final adapter — may be read by the training's poster (as long as the record
+exists), by any account with an active worker bond while the training runs (the shard
+and aggregate jobs are claimed by whoever is eligible, and each needs the round's
+global, the dataset or the updates), and by the oracles. The shard and aggregate jobs
+are posted by the training module's account, so their poster is not the training's;
+the training's record is read through the ``training/training`` query (ids are dense
+from 1: a scan probes on until one is not found), cached for 2 s, and read afresh on a
+miss (a global aggregated a block ago is readable at once). A training that finished
+is read once: its blobs no longer change.
+
+Garbage collection asks ``referenced()``: every model's blobs, every job's input and
+output, read by paging the jobs module's queries, and every blob any training names (in
+any state: the final adapter stays downloadable).
 """
 
 from __future__ import annotations
@@ -54,6 +66,8 @@ JOB_STATES = (
 )
 _MAX_MANIFEST_BYTES = 1 << 20
 _MODELS_TTL_S = 2.0
+_TRAININGS_TTL_S = 2.0
+TRAINING_DONE = ("completed", "failed", "cancelled")
 
 
 def spec_is_public(spec: str) -> bool:
@@ -84,6 +98,69 @@ def manifest_files(raw: bytes) -> set[str]:
     return out
 
 
+def training_blobs(t: dict[str, Any]) -> set[str]:
+    """The artifacts a ``training/training`` record names."""
+    out = {str(t.get(k) or "") for k in ("dataset", "manifest", "adapter")}
+    for r in t.get("rounds_detail") or []:
+        out |= {str(r.get("global_in") or ""), str(r.get("global_out") or "")}
+        out |= {str(s.get("output") or "") for s in r.get("shards") or []}
+    return {d for d in out if len(d) == 64}
+
+
+class TrainingBlobs:
+    """Which trainings name which blob, from the training module's queries (see the
+    module docstring); thread-safe."""
+
+    def __init__(self, query: Callable[[str, str, dict[str, Any]], Any]) -> None:
+        self.query = query
+        self._lock = threading.Lock()
+        self._at = -1e9
+        self._next = 1  # the first training id not yet seen
+        self._records: dict[int, dict[str, Any]] = {}
+        self._by_blob: dict[str, set[int]] = {}
+
+    def _refresh(self) -> None:
+        with self._lock:
+            open_ids = [i for i, t in self._records.items() if t.get("state") not in TRAINING_DONE]
+            nxt = self._next
+        fresh: dict[int, dict[str, Any]] = {}
+        for tid in open_ids:
+            t = self.query("training", "training", {"id": tid})
+            if isinstance(t, dict):
+                fresh[tid] = t
+        while True:
+            t = self.query("training", "training", {"id": nxt})
+            if not isinstance(t, dict):
+                break
+            fresh[nxt] = t
+            nxt += 1
+        with self._lock:
+            self._records.update(fresh)
+            self._next = max(self._next, nxt)
+            by_blob: dict[str, set[int]] = {}
+            for tid, t in self._records.items():
+                for d in training_blobs(t):
+                    by_blob.setdefault(d, set()).add(tid)
+            self._by_blob = by_blob
+            self._at = time.monotonic()
+
+    def of(self, digest: str, fresh: bool = False) -> list[dict[str, Any]]:
+        """The training records that name ``digest`` (read afresh when the cache is older
+        than 2 s, when asked, or when the cache knows none)."""
+        with self._lock:
+            stale = fresh or time.monotonic() - self._at >= _TRAININGS_TTL_S
+            known = digest in self._by_blob
+        if stale or not known:
+            self._refresh()
+        with self._lock:
+            return [self._records[i] for i in sorted(self._by_blob.get(digest, ()))]
+
+    def all_blobs(self) -> set[str]:
+        self._refresh()
+        with self._lock:
+            return set(self._by_blob)
+
+
 class ChainPolicy:
     """``chain.artifact_auth.ReadPolicy`` over a node's committed state."""
 
@@ -96,6 +173,7 @@ class ChainPolicy:
         self._manifests: dict[str, set[str]] = {}
         self._manifest_ids: list[str] = []
         self._job_ids: dict[tuple[int, int, str], int | None] = {}
+        self.trainings = TrainingBlobs(self._query)
 
     # -- chain reads -----------------------------------------------------------------
     def _query(self, module: str, name: str, req: dict[str, Any]) -> Any:
@@ -180,6 +258,20 @@ class ChainPolicy:
             return False
         return str(bond.get("bonded", "0")).isdigit() and int(bond["bonded"]) > 0
 
+    def _is_worker(self, account: str) -> bool:
+        """A worker with an active bond (not jailed, not banned)."""
+        bond = self._query("staking", "bond", {"address": account, "role": "worker"})
+        return bool(bond and bond.get("active"))
+
+    def _training_reader(self, digest: str, account: str) -> bool:
+        """The poster of a training that names ``digest``, or a bonded worker while one
+        that names it runs."""
+        trainings = self.trainings.of(digest)
+        if any(t.get("poster") == account for t in trainings):
+            return True
+        running = any(t.get("state") not in TRAINING_DONE for t in trainings)
+        return running and self._is_worker(account)
+
     def _grantee_of(self, poster: str, account: str) -> bool:
         req = {"granter": poster, "grantee": account, "msg_type_url": POST_JOB_URL}
         return self._query("authz", "grant", req) is not None
@@ -197,7 +289,9 @@ class ChainPolicy:
             return True
         if self._is_oracle(account):
             return True
-        return any(self._grantee_of(str(j.get("poster")), who) for j in jobs)
+        if any(self._grantee_of(str(j.get("poster")), who) for j in jobs):
+            return True
+        return self._training_reader(digest, who)
 
     def may_upload(self, account: bytes) -> str | None:
         if self._query("auth", "account", {"address": to_bech32(account)}) is None:
@@ -216,7 +310,9 @@ class ChainPolicy:
                 for j in page.get("jobs") or []:
                     out.update(d for d in (j.get("input_hash"), j.get("output_hash")) if d)
                 after = page.get("next_after")
-        return out
+        return out | self.trainings.all_blobs()
 
     def is_referenced(self, digest: str) -> bool:
-        return digest in self.model_blobs(fresh=True) or bool(self.jobs_of(digest))
+        if digest in self.model_blobs(fresh=True) or self.jobs_of(digest):
+            return True
+        return bool(self.trainings.of(digest, fresh=True))
