@@ -23,6 +23,7 @@ from modules import (
     reputation,
     slashing,
     staking,
+    training,
     verification,
 )
 from modules.auth import state as auth_state
@@ -50,6 +51,8 @@ from modules.slashing import state as slashing_state
 from modules.slashing.keeper import SlashingKeeper
 from modules.staking import state as staking_state
 from modules.staking.keeper import StakingKeeper
+from modules.training import state as training_state
+from modules.training.keeper import TrainingKeeper
 from modules.verification import state as verification_state
 from modules.verification.keeper import VerificationKeeper
 
@@ -86,6 +89,9 @@ def build() -> Wiring:
         jobs_keeper, staking_keeper, reputation_keeper, slashing_keeper, accounts
     )
     drip_keeper = DripKeeper(bank_keeper, accounts)
+    # training posts its shard and aggregate jobs through jobs and hears their ends
+    training_keeper = TrainingKeeper(bank_keeper, jobs_keeper)
+    jobs_keeper.hooks.append(training_keeper)
     # authz: only job messages are grantable; a post job spends its escrow
     authz_keeper = AuthzKeeper()
     authz_keeper.allow(POST_JOB_URL, post_job_spend)
@@ -116,6 +122,7 @@ def build() -> Wiring:
             drip_state.PARAMS,
             authz_state.PARAMS,
             evm_state.PARAMS,
+            training_state.PARAMS,
         )
     }
     modules = [
@@ -130,6 +137,7 @@ def build() -> Wiring:
         drip.build(drip_keeper),
         authz.build(authz_keeper),  # MsgExec runs inner messages through these routes
         evm.build(evm_keeper),  # Ethereum txs; end block: the next base fee
+        training.build(training_keeper),  # moves on from the jobs module's hook
     ]
     routes.update({s.type_url: s for m in modules for s in m.msgs})
     authz_keeper.set_routes(dict(routes))
@@ -143,5 +151,6 @@ def build() -> Wiring:
         "drip": drip_keeper,
         "authz": authz_keeper,
         "evm": evm_keeper,
+        "training": training_keeper,
     }
     return Wiring(accounts, bank_keeper, modules, params_owners, keepers)

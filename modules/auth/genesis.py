@@ -28,6 +28,7 @@ MODULE_ACCOUNTS: dict[str, tuple[str, ...]] = {
     "mint": (state.MINTER,),
     "staking": (),  # the bonded pool: every bonded and unbonding coin
     "drip_pool": (),  # the drip module's pool: canary budgets and new keys' drips
+    "training": (),  # the training module: every running training's unspent escrow
 }
 
 

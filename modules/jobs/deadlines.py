@@ -25,6 +25,7 @@ def end_block(ctx: Ctx, k: JobsKeeper) -> None:
         reason = f"no worker claimed it by height {j.claim_deadline}"
         new = k.end_refunded(ctx, j, EXPIRED, reason)
         ctx.emit(events.job_expired(new, reason))
+        k.finished(ctx, new)
     for job_id in state.due_in_state(ctx, CLAIMED, 0, h):
         j = k.must_job(ctx, job_id)
         k.slashing.record_timeout(ctx, j.worker)

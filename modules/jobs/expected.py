@@ -39,3 +39,11 @@ class SlashingKeeper(Protocol):
 
 class MintKeeper(Protocol):
     def record_compute(self, ctx: Ctx, worker: bytes, units: int) -> Any: ...
+
+
+class JobHooks(Protocol):
+    """Told of every final transition of a job (settled, rejected, expired, failed,
+    cancelled), after the job's record and money moved: the training module learns
+    of its shard and aggregate jobs this way. ``job`` is the final record."""
+
+    def after_job_final(self, ctx: Ctx, job: Any) -> None: ...

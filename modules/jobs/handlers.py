@@ -209,6 +209,7 @@ def handle_cancel_job(k: JobsKeeper, ctx: Ctx, msg: CancelJob) -> None:
         raise ErrNotQueued(f"job {j.id} is {j.state}; only a queued job can be cancelled")
     new = k.end_refunded(ctx, j, CANCELLED, "cancelled by the poster")
     ctx.emit(events.job_cancelled(new))
+    k.finished(ctx, new)
 
 
 def make_cancel_job(k: JobsKeeper) -> Handler[CancelJob]:
@@ -325,6 +326,7 @@ def handle_release_job(k: JobsKeeper, ctx: Ctx, msg: ReleaseJob) -> None:
     k.free_slot(ctx, addr)
     new = k.end_refunded(ctx, j, FAILED, reason)
     ctx.emit(events.job_failed(new, addr, reason))
+    k.finished(ctx, new)
 
 
 def make_release_job(k: JobsKeeper) -> Handler[ReleaseJob]:

@@ -9,20 +9,26 @@ writes the job once through ``state.put_job`` and emits its event.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
+from chain.coins import DENOM
 from chain.context import Ctx
+from chain.crypto import module_address
 from modules.jobs import events, settlement, state
-from modules.jobs.errors import ErrJobNotFound, ErrWrongState
+from modules.jobs.errors import ErrInvalidJob, ErrJobNotFound, ErrUnknownModel, ErrWrongState
 from modules.jobs.expected import (
     AccountKeeper,
     BankKeeper,
+    JobHooks,
     MintKeeper,
     ReputationKeeper,
     SlashingKeeper,
     StakingKeeper,
 )
+from modules.jobs.params import INTERNAL_OF
 from modules.jobs.records import (
+    CANCELLED,
     CHECKING,
     CLAIMED,
     EXPIRED,
@@ -50,6 +56,8 @@ class JobsKeeper:
         self.reputation = reputation
         self.slashing = slashing
         self.mint = mint
+        # told of every final transition (the wiring appends the training keeper)
+        self.hooks: list[JobHooks] = []
 
     # -- reads ---------------------------------------------------------------
     def get_job(self, ctx: Ctx, job_id: int) -> Job | None:
@@ -60,6 +68,17 @@ class JobsKeeper:
         if j is None:
             raise ErrJobNotFound(f"no job {job_id}")
         return j
+
+    def model_task_types(self, ctx: Ctx, model_id: str) -> tuple[str, ...] | None:
+        """The task types model ``model_id`` serves; None when it is not registered."""
+        m = state.get_model(ctx, model_id)
+        return None if m is None else m.task_types
+
+    def min_price(self, ctx: Ctx) -> int:
+        return state.get_params(ctx).min_price
+
+    def max_result_blocks(self, ctx: Ctx) -> int:
+        return state.get_params(ctx).max_result_blocks
 
     def submitted_between(self, ctx: Ctx, lo: int, hi: int) -> list[int]:
         """Ids of results submitted at heights lo..hi still waiting (state SUBMITTED)."""
@@ -94,6 +113,7 @@ class JobsKeeper:
         self.reputation.record_result(ctx, j.worker, True)
         self.mint.record_compute(ctx, j.worker, j.compute_units)
         ctx.emit(events.job_settled(new))
+        self.finished(ctx, new)
         return new
 
     def settle_failure(self, ctx: Ctx, job_id: int, oracles: list[bytes]) -> Job:
@@ -106,11 +126,18 @@ class JobsKeeper:
         state.put_job(ctx, new, j)
         ctx.emit(events.job_rejected(new))
         self.slashing.punish_cheating(ctx, j.worker, sorted(oracles))
+        self.finished(ctx, new)
         return new
 
     # -- lifecycle helpers -------------------------------------------------------
+    def finished(self, ctx: Ctx, new: Job) -> None:
+        """Tell the hooks that ``new`` reached a final state."""
+        for h in self.hooks:
+            h.after_job_final(ctx, new)
+
     def end_refunded(self, ctx: Ctx, j: Job, final: str, reason: str = "") -> Job:
-        """Close an open job with its whole escrow back to the poster."""
+        """Close an open job with its whole escrow back to the poster; the caller
+        emits the job's event, then calls ``finished``."""
         settlement.refund(ctx, self.bank, j, j.max_price)
         new = j.with_(
             state=final,
@@ -138,6 +165,7 @@ class JobsKeeper:
             gone = j.with_(attempts=attempts, last_timeout_worker=worker if timed_out else b"")
             new = self.end_refunded(ctx, gone, EXPIRED, reason)
             ctx.emit(events.job_expired(new, f"{attempts} attempts failed; last: {reason}"))
+            self.finished(ctx, new)
             return new
         new = j.with_(
             state=QUEUED,
@@ -152,4 +180,65 @@ class JobsKeeper:
         )
         state.put_job(ctx, new, j)
         ctx.emit(events.job_requeued(new, worker, reason))
+        return new
+
+    # -- jobs other modules post ---------------------------------------------------
+    def post_for_module(
+        self,
+        ctx: Ctx,
+        module_account: str,
+        task_type: str,
+        model: str,
+        inline_input: bytes,
+        max_price: int,
+        result_blocks: int,
+    ) -> int:
+        """Post a job whose poster is the module account ``module_account``, its max
+        price escrowed from that account (refunds go back to it); the job's id.
+
+        The internal task types (``INTERNAL_OF``) run on a model that serves the
+        task they stand for; the inline input is not held to
+        ``max_inline_input_bytes`` (the module writes it, bounded by its own params)."""
+        p = state.get_params(ctx)
+        m = state.get_model(ctx, model)
+        if m is None:
+            raise ErrUnknownModel(f"model {model!r} is not registered")
+        if INTERNAL_OF.get(task_type, task_type) not in m.task_types:
+            need = INTERNAL_OF.get(task_type, task_type)
+            raise ErrInvalidJob(f"model {m.id} runs {list(m.task_types)}, not {need}")
+        if max_price < p.min_price:
+            raise ErrInvalidJob(f"max_price must be at least {p.min_price}avcn")
+        blocks = result_blocks or p.default_result_blocks
+        if blocks > p.max_result_blocks:
+            raise ErrInvalidJob(f"result_blocks is at most {p.max_result_blocks}; got {blocks}")
+        h = ctx.block.height
+        j = Job(
+            id=state.take_job_id(ctx),
+            poster=module_address(module_account),
+            task_type=task_type,
+            model=m.id,
+            input_hash=hashlib.sha256(inline_input).digest(),
+            inline_input=inline_input,
+            max_price=max_price,
+            priority=0,
+            claim_blocks=p.default_claim_blocks,
+            result_blocks=blocks,
+            posted_height=h,
+            claim_deadline=h + p.default_claim_blocks,
+        )
+        self.bank.send_module_to_module(
+            ctx, module_account, settlement.ESCROW, ((DENOM, max_price),)
+        )
+        state.put_job(ctx, j)
+        ctx.emit(events.job_posted(j))
+        return j.id
+
+    def cancel_queued(self, ctx: Ctx, job_id: int, reason: str) -> Job:
+        """Cancel a queued job for its poster (a module): refunded, its event, the hooks."""
+        j = self.must_job(ctx, job_id)
+        if j.state != QUEUED:
+            raise ErrWrongState(f"job {job_id} is {j.state}; only a queued job can be cancelled")
+        new = self.end_refunded(ctx, j, CANCELLED, reason)
+        ctx.emit(events.job_cancelled(new))
+        self.finished(ctx, new)
         return new

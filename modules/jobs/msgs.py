@@ -24,7 +24,12 @@ from modules.jobs.errors import (
     ErrInvalidWorker,
 )
 from modules.jobs.keys import MAX_PRICE
-from modules.jobs.params import MODEL_KIND_TASKS, TASK_TYPES
+from modules.jobs.params import (
+    INTERNAL_TASK_TYPES,
+    MODEL_KIND_TASKS,
+    TASK_TYPES,
+    WORKER_TASK_TYPES,
+)
 from modules.jobs.records import Receipt
 
 # The module's messages, generated from proto/vcoin/jobs/v1/tx.proto.
@@ -75,13 +80,15 @@ def name(text: str, what: str, err: ErrorCode) -> str:
     return text
 
 
-def task_types(items: Iterable[str], err: ErrorCode) -> tuple[str, ...]:
+def task_types(
+    items: Iterable[str], err: ErrorCode, known: tuple[str, ...] = TASK_TYPES
+) -> tuple[str, ...]:
     out = tuple(items)
     if not out:
-        raise err(f"list at least one task type of {list(TASK_TYPES)}")
+        raise err(f"list at least one task type of {list(known)}")
     for t in out:
-        if t not in TASK_TYPES:
-            raise err(f"unknown task type {t!r}; known: {list(TASK_TYPES)}")
+        if t not in known:
+            raise err(f"unknown task type {t!r}; known: {list(known)}")
     if len(set(out)) != len(out):
         raise err("task types are listed twice")
     return tuple(sorted(out))
@@ -237,7 +244,7 @@ def validate_register_worker(msg: MsgRegisterWorker) -> RegisterWorker:
         raise ErrInvalidWorker(f"gpu_model is over {MAX_TEXT} characters")
     if (msg.gpu_count == 0) != (msg.memory_mib == 0):
         raise ErrInvalidWorker("a CPU-only worker has gpu_count 0 and memory_mib 0; a GPU one both")
-    types = task_types(msg.task_types, ErrInvalidWorker)
+    types = task_types(msg.task_types, ErrInvalidWorker, WORKER_TASK_TYPES)
     if not msg.models:
         raise ErrInvalidWorker("list at least one model the worker serves")
     for m in msg.models:
@@ -261,6 +268,11 @@ def validate_register_worker(msg: MsgRegisterWorker) -> RegisterWorker:
 
 def validate_post_job(msg: MsgPostJob) -> PostJob:
     poster = addr(msg.poster, "poster")
+    if msg.task_type in INTERNAL_TASK_TYPES:
+        raise ErrInvalidJob(
+            f"task type {msg.task_type!r} is internal: only the training module posts it "
+            "(send MsgPostTraining to fine-tune across workers)"
+        )
     if msg.task_type not in TASK_TYPES:
         raise ErrInvalidJob(f"unknown task type {msg.task_type!r}; known: {list(TASK_TYPES)}")
     name(msg.model, "model", ErrInvalidJob)

@@ -21,6 +21,12 @@ from chain.params import params_from_json
 from modules.jobs.errors import ErrInvalidParams
 
 TASK_TYPES = ("text-generation", "embedding", "lora-train")
+# Task types only a module posts (``JobsKeeper.post_for_module``; MsgPostJob refuses
+# them): the training module's shard and aggregate jobs (modules/training). A model
+# runs them iff it serves INTERNAL_OF[t]; a worker registers them like any task type.
+INTERNAL_TASK_TYPES = ("lora-shard", "lora-aggregate")
+INTERNAL_OF = {"lora-shard": "lora-train", "lora-aggregate": "lora-train"}
+WORKER_TASK_TYPES = TASK_TYPES + INTERNAL_TASK_TYPES
 # The task types each model kind serves: what the job runtime loads
 # (compute.runtime.models.KIND_TASKS, which a test holds equal to this).
 MODEL_KIND_TASKS: dict[str, tuple[str, ...]] = {

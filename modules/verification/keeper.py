@@ -126,7 +126,10 @@ class VerificationKeeper:
     def draw(self, ctx: Ctx, job: JobView) -> None:
         params = state.get_params(ctx)
         h = ctx.block.height
-        rate = self.risk(ctx, job.worker, job.price).rate_bps
+        if job.task_type in params.always_check_tasks:
+            rate = BPS  # always_check_tasks: every result of the type is checked
+        else:
+            rate = self.risk(ctx, job.worker, job.price).rate_bps
         picked = draw_value(ctx.block.hash, job.id) < rate
         ctx.emit(events.result_sampled(job.id, job.worker, picked, rate))
         if picked:

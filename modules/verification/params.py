@@ -57,9 +57,27 @@ class Params:
     # they read canary_rate_bps). A lazy oracle is caught at its first plant: within N
     # checks with P = 1 − (1 − plant_rate)^N, 0.990 at N = 90 (oracle/README.md).
     plant_rate_bps: int = 500
+    # task types whose every result is picked for checking (rate 10000), whatever the
+    # worker's risk: the training module's aggregates, whose oracle check is an exact
+    # hash compare after recomputing the mean (modules/training)
+    always_check_tasks: tuple[str, ...] = ("lora-aggregate",)
+
+    def __post_init__(self) -> None:
+        # read back from JSON (the store, genesis, MsgUpdateParams) as a list
+        if isinstance(self.always_check_tasks, list):
+            object.__setattr__(self, "always_check_tasks", tuple(self.always_check_tasks))
 
     def validate(self) -> None:
+        tasks = self.always_check_tasks
+        if not isinstance(tasks, tuple) or any(
+            not isinstance(t, str) or not 0 < len(t) <= 64 for t in tasks
+        ):
+            raise ErrInvalidParams(
+                f"always_check_tasks must be a list of task type names, got {tasks!r:.100}"
+            )
         for f in fields(self):
+            if f.name == "always_check_tasks":
+                continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ErrInvalidParams(f"{f.name} must be a non-negative integer, got {v!r}")
@@ -106,7 +124,9 @@ class Params:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["always_check_tasks"] = list(self.always_check_tasks)
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Params:

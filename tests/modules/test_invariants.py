@@ -55,7 +55,7 @@ STRANGER = PrivateKey.from_seed(b"an address no test funds").address
 
 def test_every_module_has_invariants_built_by_its_invariants_py() -> None:
     modules = wiring.build().modules
-    assert len(modules) == 11
+    assert len(modules) == 12
     for m in modules:
         assert (ROOT / "modules" / m.name / "invariants.py").is_file(), m.name
         assert m.invariants, f"module {m.name} registers no invariant"
@@ -216,6 +216,11 @@ def _expiry_without_grant(ctx: Ctx) -> None:
     ctx.kv(authz_keys.NAME).set(authz_keys.expiry(7, STRANGER, STRANGER[::-1], url), b"")
 
 
+def _training_account_off(ctx: Ctx) -> None:
+    addr = module_address("training")
+    bank_state.set_balance(ctx, addr, DENOM, bank_state.balance(ctx, addr, DENOM) + 1)
+
+
 CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "auth/numbers_below_next": [_unnumbered_account],
     "auth/numbers_unique": [_shared_number],
@@ -233,6 +238,7 @@ CORRUPTIONS: dict[str, list[Callable[[Ctx], None]]] = {
     "authz/indexes_match": [_grantee_index_without_grant, _expiry_without_grant],
     "evm/code_hashes": [_code_not_its_hash],
     "evm/base_fee": [_base_fee_under_floor, _block_gas_left_over],
+    "training/escrow": [_training_account_off],
 }
 CASES = [(name, c) for name, cs in CORRUPTIONS.items() for c in cs]
 
