@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 from chain.artifacts import ArtifactClient, ArtifactError, HashMismatch, NotFound, sha256_file
-from compute.jobspec import runtime_job, write_inline_input
+from compute.jobspec import ref_digests, runtime_job, write_inline_input
 from compute.runtime.errors import JobError
 from compute.runtime.models import check_record, parse_manifest
 from compute.sandbox import JobRun, Limits, Sandbox, SandboxError, execute_job
@@ -303,15 +303,6 @@ class Executor:
             image_digest=run.sandbox.image or self.image_digest,
             seconds=run.sandbox.duration_s,
         )
-
-
-def ref_digests(job: Mapping[str, Any]) -> list[str]:
-    """The artifacts ``job``'s inline input names (``compute.jobspec.ref_digests``; none
-    on a runtime without training tasks). JobError ``bad_input`` on a malformed one."""
-    from compute import jobspec
-
-    refs: Callable[[Mapping[str, Any]], list[str]] | None = getattr(jobspec, "ref_digests", None)
-    return [] if refs is None else list(refs(job))
 
 
 def _check_reachable(sandbox: Sandbox, work_dir: Path) -> None:
