@@ -59,6 +59,7 @@ from oracle.similarity import (
     compare,
     sampled_decoding,
 )
+from oracle.training_check import LORA_SHARD, TRAINING_TASKS, compare_training
 
 if TYPE_CHECKING:
     from compute.jobspec import RuntimeJob
@@ -180,6 +181,21 @@ class Executor:
             return self.inputs / str(job["input_hash"])
         return self._fetch(str(job["input_hash"]), self.inputs, "input")
 
+    def place_refs(self, job: dict[str, Any]) -> None:
+        """The artifacts a training task's inline input names (``ref_digests``: dataset,
+        manifest, global adapter, updates) beside the input, as ``inputs/<sha256>``, each
+        checked by hash as the worker fetches them; a malformed inline input is a
+        SpecError (the job cannot run), a blob the store cannot give a FetchError."""
+        from compute.jobspec import ref_digests
+        from compute.runtime.errors import JobError
+
+        try:
+            digests = ref_digests(job)
+        except JobError as e:
+            raise SpecError(f"{e.code}: {e.message}") from e
+        for digest in digests:
+            self._fetch(digest, self.inputs, "ref")
+
     def input_doc(self, job: dict[str, Any]) -> dict[str, Any]:
         """The job's input as a JSON object."""
         path = self.place_input(job)
@@ -198,6 +214,7 @@ class Executor:
             return RunOutcome(False, None, None, refusal.code, refusal.message, None, 0.0)
         self.fetch_model(model_hash)
         self.place_input(job)
+        self.place_refs(job)
         return self.runner.run(spec, self.inputs, self.models, run_dir / "out")
 
     def new_run_dir(self, job_id: Any) -> Path:
@@ -209,6 +226,7 @@ class Executor:
         try:
             spec = runtime_spec(job, model_hash)
             self.place_input(job)
+            self.place_refs(job)
             refusal = self.model_refusal(job, model_hash)
         except SpecError as e:
             cmp = Comparison(job["task_type"], "job-cannot-run", 0, False, {"error": str(e)})
@@ -422,6 +440,8 @@ class Executor:
             return Abstain(str(e))
         if isinstance(actual, Comparison):
             return Checked(actual, run, run.output_hash)
+        if task in TRAINING_TASKS:
+            return self._judge_training(job, run, actual, model_hash, run_dir)
         loss_of = None
         if task == LORA:
             # built only when the weights differ: an exact match needs no forward pass
@@ -438,6 +458,40 @@ class Executor:
         details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
         cmp = Comparison(cmp.task, cmp.metric, cmp.similarity_bps, cmp.passed, details)
         return Checked(cmp, run, run.output_hash)
+
+    def _judge_training(
+        self, job: dict[str, Any], run: RunOutcome, actual: Path, model_hash: str, run_dir: Path
+    ) -> Checked | Abstain:
+        """A shard by the LoRA metric from the round's global, with the held-out loss over
+        its records; an aggregate exactly (``oracle.training_check``)."""
+        from compute.jobspec import inline_input
+        from compute.training.inputs import check_input
+
+        task = str(job["task_type"])
+        assert run.output_path is not None
+        doc = check_input(task, json.loads(inline_input(job)))  # the run took it already
+        global_in = self.inputs / doc["global"] if doc["global"] else None
+        loss_of = None
+        if task == LORA_SHARD:
+            loss_of = _Lazy(lambda: self._shard_loss(doc, model_hash, run_dir))
+        t0 = time.monotonic()
+        try:
+            cmp = compare_training(task, run.output_path, actual, global_in, loss_of)
+        except OracleFault as e:
+            log.error("cannot judge, abstaining: %s", e, extra={"job_id": job.get("id")})
+            return Abstain(f"the oracle cannot judge: {e}")
+        details = {**cmp.details, "compare_seconds": round(time.monotonic() - t0, 3)}
+        cmp = Comparison(cmp.task, cmp.metric, cmp.similarity_bps, cmp.passed, details)
+        return Checked(cmp, run, run.output_hash)
+
+    def _shard_loss(self, doc: dict[str, Any], model_hash: str, run_dir: Path) -> Any:
+        from compute.runtime.models import materialize
+        from compute.runtime.training_tasks import shard_texts
+        from compute.training.verify import loss_evaluator
+
+        texts = shard_texts(doc, self.inputs)
+        _, model_dir = materialize(self.models, model_hash, run_dir / "scratch")
+        return loss_evaluator(model_dir, doc["config"], texts, self.device)
 
     def _loss_evaluator(
         self, job: dict[str, Any], spec: RuntimeJob, model_hash: str, run_dir: Path
@@ -463,7 +517,7 @@ class _Lazy:
             self.ev = self.make()
         return self.ev
 
-    def __call__(self, adapter: Path) -> float:
+    def __call__(self, adapter: Path | None) -> float:
         return float(self._get()(adapter))
 
     def base_loss(self) -> float:
