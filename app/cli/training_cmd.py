@@ -108,7 +108,8 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     _artifacts_flag(post)
     post.add_argument("--quiet", "-q", action="store_true", help="no upload progress")
     add_tx_flags(post)
-    post.set_defaults(func=run_post)
+    # a post writes the training and its first round's jobs: simulate rather than guess
+    post.set_defaults(func=run_post, gas="auto")
 
     cancel = sub.add_parser(
         "cancel",
@@ -117,7 +118,7 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     cancel.add_argument("training_id", type=int)
     add_tx_flags(cancel)
-    cancel.set_defaults(func=run_cancel)
+    cancel.set_defaults(func=run_cancel, gas="auto")  # cancels the round's open jobs
 
 
 def _reader_flags(p: argparse.ArgumentParser) -> None:
@@ -463,7 +464,11 @@ def show_text(rec: dict[str, Any]) -> str:
         f"  poster    {rec['poster']}",
         f"  dataset   {rec['dataset']}  ({rec['records']} records)",
         f"  manifest  {rec['manifest']}",
-        "  config    " + ", ".join(f"{k} {cfg[k]}" for k in sorted(cfg)),
+        "  config    "
+        + ", ".join(
+            f"{k} {','.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in sorted(cfg.items())
+        ),
         f"  prices    {_vcn(rec['price_per_shard'])} a shard-round, "
         f"{_vcn(rec['aggregate_price'])} an aggregate; escrow left {_vcn(rec['escrow_left'])}; "
         f"paid to workers {_vcn(rec.get('paid_total', 0))}",

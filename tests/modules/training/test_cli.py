@@ -11,7 +11,6 @@ is ``app.cli.main.main``, the entry point of ``vcoind``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,9 @@ import pytest
 
 from app.cli.main import main
 from app.cli.training_cmd import escrow_of, sparkline
+from chain.client import NodeClient
+from genesis.devnet import dev_key
+from tests.modules.training.driver import Market, publish_devnet_models
 from tests.support.nodes import free_port, inproc_node
 
 VCN = 10**18
@@ -59,7 +61,12 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, 
 
 
 @pytest.fixture
-def cli(node: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]) -> Cli:
+def cli(
+    node: tuple[Path, str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Cli:
+    monkeypatch.setenv("VCOIN_ARTIFACTS", node[2])  # the store's URL, as --artifacts gives it
     return Cli(*node, capsys)
 
 
@@ -161,5 +168,125 @@ def test_the_sparkline_follows_the_curve() -> None:
     assert escrow_of(3, 4, VCN, VCN // 10) == 3 * (4 * VCN + VCN // 10)
 
 
-def sha(b: bytes) -> str:
-    return hashlib.sha256(b).hexdigest()
+# -- the whole flow ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def market(
+    node: tuple[Path, str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Market]:
+    home, rpc, rest = node
+    work = tmp_path_factory.mktemp("training-market")
+    publish_devnet_models(rest, work / "published")
+    client = NodeClient(rpc)
+    # shard results settle without a re-run (no sampling, no canaries); an aggregate is
+    # always re-computed by the oracle all the same
+    verification = {"base_sample_bps": 0, "new_worker_sample_bps": 0, "max_sample_bps": 1,
+                    "low_rep_factor_bps": 0, "canary_rate_bps": 0, "plant_rate_bps": 0,
+                    "challenge_window_blocks": 1}  # fmt: skip
+    assert main(["--home", str(home), "--node", rpc, "tx", "params", "update", "verification",
+                 json.dumps(verification), "--from", "platform", "-y"]) == 0  # fmt: skip
+    m = Market(client, rest, work, price_floor=VCN // 2)
+    try:
+        yield m
+    finally:
+        m.close()
+        client.close()
+
+
+def test_post_show_and_download_the_adapter_that_peft_loads(
+    cli: Cli, market: Market, dataset: Path, tmp_path: Path
+) -> None:
+    alice = cli.balance("alice")
+    out = cli.ok(*post_args(cli, dataset))
+    (tid,) = [int(ln.split(":")[1]) for ln in out.splitlines() if ln.startswith("training_id")]
+    assert "escrow: 8.2 VCN = 2 round(s) × (4 shard(s) × 1 + 0.1) VCN" in out, out
+    escrow = escrow_of(2, 4, VCN, VCN // 10)
+    rec = cli.query("training", "show", str(tid))
+    spent = alice - cli.balance("alice")
+    assert escrow < spent < escrow + VCN  # the escrow and the tx fee
+    (rnd,) = rec["rounds_detail"]
+    in_jobs = sum(
+        int(cli.query("jobs", "show", str(s["job_id"]))["max_price"]) for s in rnd["shards"]
+    )
+    assert rec["state"] == "running" and int(rec["escrow_left"]) + in_jobs == escrow
+    assert rec["dataset"] in stored(cli) and rec["manifest"] in stored(cli)
+    assert [s["shard"] for s in rnd["shards"]] == [0, 1, 2, 3]
+    assert sorted(s["weight"] for s in rnd["shards"]) == [3, 3, 3, 3]
+    text = cli.ok("query", "training", "show", str(tid))
+    assert f"training {tid}: running" in text and "round 0: global in (B = 0)" in text
+    for s in rnd["shards"]:
+        assert f"shard {s['shard']:<3} job {s['job_id']:<5} open" in text, text
+    # the same dataset again: nothing new to upload
+    again = cli.run(*post_args(cli, dataset))
+    assert again[0] == 0 and "0 uploaded, 2 already in the store" in again[2], again[2]
+    second = [int(ln.split(":")[1]) for ln in again[1].splitlines() if ln.startswith("training_id")]
+    assert cli.ok("tx", "training", "cancel", str(second[0]), "--from", "alice", "-y")
+    assert cli.query("training", "show", str(second[0]))["state"] == "cancelled"
+
+    final = market.run_training(tid)
+    assert final["state"] == "completed", final
+    shown = cli.query("training", "show", str(tid))
+    assert [r["round"] for r in shown["rounds_detail"]] == [0, 1]
+    paid = 0
+    for r in shown["rounds_detail"]:
+        assert r["global_out"] and r["aggregate_state"] == "settled"
+        for s in r["shards"]:
+            assert s["state"] == "accepted" and s["worker"] == dev_key("worker1").bech32
+            assert s["job_state"] == "settled" and int(s["paid"]) > 0
+            losses = s["train_losses"]
+            assert len(losses) == 2 and all(v > 0 for v in losses), s
+            job = cli.query("jobs", "show", str(s["job_id"]))
+            assert int(s["paid"]) == int(job["paid"])
+            paid += int(s["paid"])
+        paid += int(r["aggregate_paid"])
+    assert int(shown["paid_total"]) == paid > 0
+    assert shown["rounds_detail"][1]["global_in"] == shown["rounds_detail"][0]["global_out"]
+    assert shown["adapter"] == shown["rounds_detail"][1]["global_out"]
+    text = cli.ok("query", "training", "show", str(tid))
+    assert f"training {tid}: completed" in text and f"adapter   {shown['adapter']}" in text
+    assert text.count("loss ") >= 2 * 4 and "→" in text, text
+    assert f"worker {dev_key('worker1').bech32}" in text
+
+    folder = tmp_path / "adapter"
+    out = cli.ok("query", "training", "adapter", str(tid), "--out", str(folder),
+                 "--artifacts", cli.rest)  # fmt: skip
+    assert "sha256 checked" in out and "PeftModel.from_pretrained" in out
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    ]
+    peft_loads(market, folder)
+
+
+def peft_loads(market: Market, folder: Path) -> None:
+    """peft loads the folder onto tiny-lm, and the adapter changes the model's logits."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from compute.runtime.models import materialize
+
+    (manifest_digest,) = [
+        p.name
+        for p in market.models.iterdir()
+        if p.name == market.client.query("jobs", "model", {"id": "tiny-lm"})["weights_sha256"]
+    ]
+    _, model_dir = materialize(market.models, manifest_digest, market.work / "scratch")
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    ids = torch.tensor([[1, 2, 3, 4]])
+    before = base(ids).logits.detach().clone()
+    model = PeftModel.from_pretrained(base, str(folder))
+    after = model(ids).logits.detach()
+    assert not torch.equal(before, after)
+
+
+def test_show_and_adapter_of_an_unknown_or_running_training_say_so(
+    cli: Cli, market: Market, dataset: Path, tmp_path: Path
+) -> None:
+    rc, _, err = cli.run("query", "training", "show", "999")
+    assert rc == 1 and "training 999" in err, err
+    out = cli.ok(*post_args(cli, dataset, rounds="1"))
+    (tid,) = [int(ln.split(":")[1]) for ln in out.splitlines() if ln.startswith("training_id")]
+    rc, _, err = cli.run("query", "training", "adapter", str(tid), "--out", str(tmp_path / "a"))
+    assert rc == 1 and "it has no final adapter yet" in err, err
+    assert not (tmp_path / "a").exists()
+    cli.ok("tx", "training", "cancel", str(tid), "--from", "alice", "-y")
