@@ -6,7 +6,8 @@ content hash of what went into it (``worker/image/build.py`` builds it):
 * ``vcoin-worker-base:<hash>`` covers ``RECIPE`` (the build steps' inputs) and
   the locked runtime requirements (``requirements/worker-image.txt``);
 * ``vcoin-worker:<hash>`` covers the base tag and the runtime's own source,
-  ``app_files()``: ``compute/__init__.py`` and ``compute/runtime/``.
+  ``app_files()``: ``compute/__init__.py``, ``compute/runtime/`` and
+  ``compute/training/`` (the training tasks' sharding, adapters and aggregate).
 
 Worker and oracle find the image by ``image_tag()``, with no registry: editing
 the runtime changes the tag, and a stale image is never used by mistake.
@@ -68,8 +69,8 @@ def base_tag() -> str:
 def app_files(root: Path = REPO_ROOT) -> list[Path]:
     """The runtime's source files that go into the image, relative to ``root``."""
     files = [Path("compute/__init__.py")]
-    runtime = root / "compute" / "runtime"
-    files += sorted(p.relative_to(root) for p in runtime.rglob("*.py"))
+    for pkg in ("runtime", "training"):
+        files += sorted(p.relative_to(root) for p in (root / "compute" / pkg).rglob("*.py"))
     return files
 
 
