@@ -25,6 +25,7 @@ import modules.evm.msgs
 import modules.jobs.msgs
 import modules.reputation.msgs
 import modules.staking.msgs
+import modules.training.msgs
 import modules.verification.msgs  # noqa: F401  (each registers its messages)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,6 +59,8 @@ GOLDEN = {
     "/vcoin.authz.v1.MsgExec": "0a096772616e7465652d3012110a0a747970655f75726c2d301203020202",
     "/vcoin.evm.v1.MsgEthereumTx": "0a03010101",
     "/vcoin.jobs.v1.MsgRegisterOwnModel": "0a076f776e65722d30120a6d6f64656c5f69642d311a066b696e642d322210776569676874735f7368613235362d332a0f636f6e6669675f7368613235362d3430ed0738ee07420d6465736372697074696f6e2d374a096d61785f6665652d38",
+    "/vcoin.training.v1.MsgPostTraining": "0a08706f737465722d3012076d6f64656c2d311a09646174617365742d32220a6d616e69666573742d3328ec0730ed0738ee0740ef0748f00750f1075a01615a016260f30768f40770f50778f60782010e6167677265676174696f6e2d31358a011270726963655f7065725f73686172642d31369201126167677265676174655f70726963652d31379801fa07",
+    "/vcoin.training.v1.MsgCancelTraining": "0a08706f737465722d3010e907",
 }  # fmt: skip
 
 
