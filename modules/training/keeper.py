@@ -9,6 +9,7 @@ from __future__ import annotations
 from chain.coins import DENOM
 from chain.context import Ctx
 from chain.crypto import module_address, to_bech32
+from chain.errors import ChainError
 from modules.training import events, state
 from modules.training.errors import (
     ErrInvalidTraining,
@@ -190,15 +191,19 @@ class TrainingKeeper:
             self._drop(ctx, t, rd, s, f"the training's budget is short ({t.escrow_left}avcn left)")
             return
         old = s.job_id
-        s.job_id = self.jobs.post_for_module(
-            ctx,
-            MODULE_ACCOUNT,
-            SHARD,
-            t.model,
-            shard_input(t, rd, s.shard),
-            t.price_per_shard,
-            t.shard_blocks,
-        )
+        try:
+            s.job_id = self.jobs.post_for_module(
+                ctx,
+                MODULE_ACCOUNT,
+                SHARD,
+                t.model,
+                shard_input(t, rd, s.shard),
+                t.price_per_shard,
+                t.shard_blocks,
+            )
+        except ChainError as e:  # the jobs params changed under it: never halt the block
+            self._drop(ctx, t, rd, s, f"the jobs module refused its job: {e.message}")
+            return
         t.escrow_left -= t.price_per_shard
         s.attempts += 1
         state.set_job_ref(ctx, s.job_id, {"training": t.id, "round": rd.round, "shard": s.shard})
@@ -242,15 +247,19 @@ class TrainingKeeper:
         if t.escrow_left < t.aggregate_price:
             self._fail(ctx, t, f"the budget is short for round {rd.round}'s aggregate")
             return
-        rd.aggregate_job = self.jobs.post_for_module(
-            ctx,
-            MODULE_ACCOUNT,
-            AGGREGATE,
-            t.model,
-            aggregate_input(t, rd),
-            t.aggregate_price,
-            t.shard_blocks,
-        )
+        try:
+            rd.aggregate_job = self.jobs.post_for_module(
+                ctx,
+                MODULE_ACCOUNT,
+                AGGREGATE,
+                t.model,
+                aggregate_input(t, rd),
+                t.aggregate_price,
+                t.shard_blocks,
+            )
+        except ChainError as e:  # the jobs params changed under it: never halt the block
+            self._fail(ctx, t, f"the jobs module refused round {rd.round}'s aggregate: {e.message}")
+            return
         t.escrow_left -= t.aggregate_price
         rd.aggregate_attempts += 1
         ref = {"training": t.id, "round": rd.round, "aggregate": True}

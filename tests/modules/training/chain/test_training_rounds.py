@@ -19,6 +19,7 @@ from tests.modules.training.chain.conftest import (
     inline,
     open_jobs,
 )
+from tests.support.chain import PLATFORM
 from tests.support.market import output_of
 from tests.support.stake import VCN
 
@@ -196,3 +197,23 @@ def test_cancel_refunds_the_unspent_now_and_in_flight_refunds_later(m: TMarket) 
     assert m.balance(POSTER) == mid + 5 * VCN - FLOOR
     assert m.module_balance("training") == 0
     assert m.training(1)["rounds_detail"][0]["aggregate_job"] == 0
+
+
+def test_a_job_the_jobs_module_refuses_later_drops_the_shard_and_the_block_goes_on(
+    make_market: Callable[..., TMarket],
+) -> None:
+    m = make_market(jobs={"default_claim_blocks": 4})
+    assert m.post_training(rounds=1).code == 0
+    jobs = open_jobs(m.training(1))
+    # the authority raises the jobs min price over both of the training's prices
+    r = m.update_params(PLATFORM, "jobs", {"min_price": 6 * VCN})
+    assert r.code == 0, r.log
+    m.finish(W2, jobs[1])
+    m.blocks_until(max(m.height, m.job(jobs[0]).claim_deadline + 1))
+    assert m.job(jobs[0]).state == "expired"
+    t = m.training(1)
+    assert t["rounds_detail"][0]["shards"][0]["state"] == "dropped"
+    assert "refused" in m.events("TrainingShardDropped")[-1]["reason"]
+    assert (t["state"], t["escrow_left"]) == ("failed", "0")
+    assert "refused" in m.events("TrainingFailed")[-1]["reason"]
+    assert m.module_balance("training") == 0
