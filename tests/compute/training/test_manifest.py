@@ -164,3 +164,26 @@ def test_a_training_job_needs_its_inline_input_to_match_its_hash() -> None:
     with pytest.raises(JobError, match="must be inline") as e:
         ref_digests({**job, "inline_input": ""})
     assert e.value.code == "bad_input"
+
+
+def test_job_json_refs_belong_to_the_training_tasks_only() -> None:
+    from compute.runtime.models import KIND_TASKS
+    from compute.runtime.spec import parse_spec
+    from compute.runtime.training_tasks import serves
+
+    base = {"version": 1, "model": H[5], "input": {"sha256": H[0]}}
+    ok = parse_spec(json.dumps({**base, "task": "lora-shard", "refs": H[:2]}).encode())
+    assert ok.refs == tuple(H[:2]) and ok.params == {"seed": 0}
+    for doc, msg in [
+        ({**base, "task": "lora-shard"}, "lora-shard needs refs"),
+        ({**base, "task": "lora-aggregate", "refs": ["x"]}, "each of refs must be a sha256"),
+        ({**base, "task": "lora-train", "refs": H[:1]}, "refs are only for"),
+        ({**base, "task": "lora-shard", "refs": H[:1], "params": {"steps": 3}}, "not known"),
+    ]:
+        with pytest.raises(JobError, match=msg) as e:
+            parse_spec(json.dumps(doc).encode())
+        assert e.value.code == "bad_job_spec"
+    # a model runs the training tasks exactly when it serves lora-train
+    assert serves(KIND_TASKS["causal-lm"], "lora-shard")
+    assert serves(KIND_TASKS["causal-lm"], "lora-aggregate")
+    assert not serves(KIND_TASKS["sentence-embedding"], "lora-shard")
