@@ -63,6 +63,7 @@ class Market:
         self.oracle_store = ArtifactClient(rest, self.oracle)
         self.models = work / "models"
         self.checked: set[int] = set()
+        self.log: list[dict[str, Any]] = []
         client.send_tx(
             self.worker,
             [
@@ -203,15 +204,22 @@ class Market:
         return verdict
 
     # -- the loop ----------------------------------------------------------------------
+    def _logged(self, what: str, job: dict[str, Any], fn: Any) -> None:
+        """Run ``fn(job_id)`` and log the seconds each phase took for it."""
+        before = dict(self.times)
+        fn(int(job["id"]))
+        phases = {k: v - before.get(k, 0.0) for k, v in self.times.items()}
+        self.log.append({"what": what, "job": int(job["id"]), "task": job["task_type"], **phases})
+
     def step(self) -> int:
         """Claim and run every queued training job, attest every pending check; how
-        many things were done."""
+        many things were done. Each is logged in ``log`` with its phases' seconds."""
         done = 0
         with self.timed("chain"):
             queued = self.client.query("jobs", "jobs", {"state": "queued", "limit": 100})["jobs"]
         for j in sorted(queued, key=lambda j: int(j["id"])):
             if j["task_type"] in TASKS:
-                self.work_on(int(j["id"]))
+                self._logged("work", j, self.work_on)
                 done += 1
         with self.timed("chain"):
             pending = self.client.query("verification", "checking", {})["pending"]
@@ -219,7 +227,8 @@ class Market:
             jid = int(p["job_id"])
             if jid not in self.checked:
                 self.checked.add(jid)
-                self.attest(jid)
+                job = self.client.query("jobs", "job", {"id": jid})
+                self._logged("check", job, self.attest)
                 done += 1
         return done
 
