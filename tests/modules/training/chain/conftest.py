@@ -3,6 +3,7 @@ block's result kept (``TMarket.log``) and every invariant checked after each blo
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +39,7 @@ class TMarket(Market):
     def __init__(self, app: App) -> None:
         super().__init__(app)
         self.log: list[BlockResult] = []
+        self.genesis_doc: dict[str, Any] = {}
 
     def block(self, txs: Sequence[bytes], time_ns: int | None = None) -> BlockResult:
         r = super().block(txs, time_ns)
@@ -117,7 +119,8 @@ def make_market(make_app: Callable[..., App]) -> Callable[..., TMarket]:
             jobs={"default_claim_blocks": 50, "default_result_blocks": 10, **(jobs or {})},
             training=training or {},
         )
-        m = TMarket(make_app(doc))
+        m = TMarket(make_app(copy.deepcopy(doc)))
+        m.genesis_doc = doc
         for w in (W1, W2):
             m.setup_worker(w, models=(MODEL,), task_types=LORA_TASKS, price_floor=FLOOR)
         assert m.bond_oracle(ORACLE, "o1").code == 0

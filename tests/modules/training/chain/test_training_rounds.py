@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.app import App
 from modules.training import msgs as tm
 from modules.training.records import shard_weight
 from tests.modules.training.chain.conftest import (
@@ -19,7 +20,7 @@ from tests.modules.training.chain.conftest import (
     inline,
     open_jobs,
 )
-from tests.support.chain import PLATFORM
+from tests.support.chain import PLATFORM, test_key
 from tests.support.market import output_of
 from tests.support.stake import VCN
 
@@ -217,3 +218,25 @@ def test_a_job_the_jobs_module_refuses_later_drops_the_shard_and_the_block_goes_
     assert (t["state"], t["escrow_left"]) == ("failed", "0")
     assert "refused" in m.events("TrainingFailed")[-1]["reason"]
     assert m.module_balance("training") == 0
+
+
+def test_the_same_txs_give_the_same_app_hash_and_export(
+    m: TMarket, make_app: Callable[..., App]
+) -> None:
+    assert m.post_training(rounds=1).code == 0
+    jobs = open_jobs(m.training(1))
+    m.finish(W1, jobs[0])
+    assert m.claim(W2, jobs[1]).code == 0
+    assert m.release(W2, jobs[1], retry=False, reason="bad input").code == 0
+    replica = make_app(m.genesis_doc)
+    m.replay(replica)
+    assert replica.info().last_block_app_hash == m.app_hash
+    assert replica.export_genesis()["training"] == m.app.export_genesis()["training"]
+
+
+def test_a_worker_without_the_internal_task_types_cannot_claim_a_shard(m: TMarket) -> None:
+    w = test_key(6)
+    m.setup_worker(w, models=("tiny-lora",), task_types=("lora-train",))
+    assert m.post_training(rounds=1).code == 0
+    r = m.claim(w, open_jobs(m.training(1))[0])
+    assert r.code != 0 and "does not run lora-shard jobs" in r.log
