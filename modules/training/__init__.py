@@ -46,7 +46,7 @@ Rules:
 
 Inline inputs (canonical JSON, written by ``records.shard_input`` and
 ``records.aggregate_input``) and the output formats are in the shared contract
-(README, "Distributed LoRA training"). Queries: ``training/training`` {"id"},
+(README, "Distributed LoRA training"; worker/README.md). Queries: ``training/training`` {"id"},
 ``training/trainings`` {"poster","after","limit"}, ``training/by_job``
 {"job_id"}, ``training/params``. Events (each with ``training_id``):
 TrainingPosted, TrainingRoundStarted, TrainingShardRequeued, TrainingShardDropped,

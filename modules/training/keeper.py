@@ -153,7 +153,9 @@ class TrainingKeeper:
         ref = state.get_job_ref(ctx, job.id)
         if ref is None:
             return
-        t = self.must(ctx, int(ref["training"]))
+        t = state.get_training(ctx, int(ref["training"]))
+        if t is None:  # an index entry without its training (a hand-made genesis)
+            return
         refund = job.refunded
         if t.state != RUNNING:
             if refund:  # a cancelled training's job that was in flight
