@@ -11,6 +11,8 @@ is ``app.cli.main.main``, the entry point of ``vcoind``.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,8 @@ from typing import Any
 import pytest
 
 from app.cli.main import main
-from app.cli.training_cmd import escrow_of, sparkline
+from app.cli.models_cmd import Progress, artifact_client
+from app.cli.training_cmd import escrow_of, sparkline, upload_blobs
 from chain.client import NodeClient
 from genesis.devnet import dev_key
 from tests.modules.training.driver import Market, publish_devnet_models
@@ -159,6 +162,31 @@ def test_a_node_that_is_down_is_named(cli: Cli, dataset: Path) -> None:
     rc = main(["--home", str(cli.home), "--node", down, "query", "training", "show", "1"])
     err = cli.capsys.readouterr().err
     assert rc == 1 and f"cannot reach the node at {down}" in err, err
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_upload_shows_its_progress_on_a_terminal_and_skips_a_stored_blob(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data = tmp_path / "big.jsonl"
+    data.write_bytes(
+        jsonl([{"text": f"{tmp_path.name} {i}" * 40} for i in range(4000)])
+    )  # 5 MiB: 1 MiB chunks
+    digest, size = hashlib.sha256(data.read_bytes()).hexdigest(), data.stat().st_size
+    with artifact_client(cli.rest, dev_key("alice")) as client:
+        tty = Tty()
+        assert upload_blobs(client, [(digest, data)], Progress(size, "big", tty, False)) == 0
+        shown = tty.getvalue()
+        assert shown.startswith("\ruploading big: ") and shown.endswith("(100 %)\n"), shown
+        assert shown.count("\r") > 2  # rewritten in place as the chunks go
+        assert digest in stored(cli)
+        tty = Tty()
+        assert upload_blobs(client, [(digest, data)], Progress(size, "big", tty, False)) == 1
+        assert tty.getvalue().endswith("(100 %)\n")
 
 
 def test_the_sparkline_follows_the_curve() -> None:
