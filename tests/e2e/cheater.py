@@ -13,10 +13,18 @@ tell. Three kinds of cheat, picked at random for each faked job:
 * ``perturbed``: the honest output slightly changed (one token, noise on the
   embeddings, the LoRA ``B`` matrices scaled 3×).
 
+A training shard (``lora-shard``) is an adapter like a ``lora-train`` output:
+``random`` replaces every tensor (A included), ``cached`` sends back an earlier
+shard's adapter (a stale one), ``perturbed`` scales B 3×.
+
 Settings come from the environment, read only here:
 ``VCOIN_TEST_CHEAT_FRACTION`` (share of jobs faked, default 0.5),
-``VCOIN_TEST_CHEAT_SEED`` (default 0) and ``VCOIN_TEST_CHEAT_LOG`` (a JSON
-lines file that records every faked job: id, kind, honest and fake hashes).
+``VCOIN_TEST_CHEAT_SEED`` (default 0), ``VCOIN_TEST_CHEAT_LOG`` (a JSON
+lines file that records every faked job: id, kind, honest and fake hashes),
+``VCOIN_TEST_CHEAT_TASKS`` (comma-separated task types faked; default all),
+``VCOIN_TEST_CHEAT_KINDS`` (comma-separated kinds to pick from; default all) and
+``VCOIN_TEST_CHEAT_MAX`` (fake at most this many jobs, then work honestly;
+default no limit).
 """
 
 from __future__ import annotations
@@ -37,10 +45,21 @@ KINDS = ("random", "cached", "perturbed")
 
 
 class Cheat:
-    def __init__(self, fraction: float, seed: int, log_path: Path | None) -> None:
+    def __init__(
+        self,
+        fraction: float,
+        seed: int,
+        log_path: Path | None,
+        tasks: frozenset[str] | None = None,
+        kinds: tuple[str, ...] = KINDS,
+        most: int | None = None,
+    ) -> None:
         self.fraction = fraction
         self.rng = random.Random(seed)
         self.log_path = log_path
+        self.tasks = tasks
+        self.kinds = kinds
+        self.left = most
         self.lock = threading.Lock()
         self.previous: dict[str, bytes] = {}  # task -> an earlier honest output
 
@@ -54,9 +73,13 @@ class Cheat:
         with self.lock:
             cached = self.previous.get(task)
             self.previous[task] = honest
-            if self.rng.random() >= self.fraction:
+            if self.tasks is not None and task not in self.tasks:
                 return
-            kind = self.rng.choice(KINDS)
+            if self.left == 0 or self.rng.random() >= self.fraction:
+                return
+            if self.left is not None:
+                self.left -= 1
+            kind = self.rng.choice(self.kinds)
             if kind == "cached" and (cached is None or cached == honest):
                 kind = "random"  # nothing (different) to replay yet
             seed = self.rng.getrandbits(32)
@@ -130,11 +153,19 @@ def fake(task: str, path: Path, kind: str, rng: random.Random) -> None:
 
 def install() -> Cheat:
     """Patch the agent's executor so every output passes through the cheat."""
-    log = os.environ.get("VCOIN_TEST_CHEAT_LOG")
+    env = os.environ.get
+    log, tasks, most = (
+        env("VCOIN_TEST_CHEAT_LOG"),
+        env("VCOIN_TEST_CHEAT_TASKS"),
+        env("VCOIN_TEST_CHEAT_MAX"),
+    )
     cheat = Cheat(
-        float(os.environ.get("VCOIN_TEST_CHEAT_FRACTION", "0.5")),
-        int(os.environ.get("VCOIN_TEST_CHEAT_SEED", "0")),
+        float(env("VCOIN_TEST_CHEAT_FRACTION", "0.5")),
+        int(env("VCOIN_TEST_CHEAT_SEED", "0")),
         Path(log) if log else None,
+        frozenset(tasks.split(",")) if tasks else None,
+        tuple(env("VCOIN_TEST_CHEAT_KINDS", ",".join(KINDS)).split(",")),
+        int(most) if most else None,
     )
     honest_upload = executor.Executor._upload
 
