@@ -7,6 +7,13 @@
 
 Every open job holds its max price in the escrow module account; every end
 either consumes the agreed price (settled) or refunds the escrow.
+
+Other modules post jobs too: ``JobsKeeper.post_for_module`` escrows from a module
+account (the poster, so refunds go back to it), for the internal task types
+(``params.INTERNAL_TASK_TYPES``: the training module's ``lora-shard`` and
+``lora-aggregate``, which MsgPostJob refuses and a model serving ``lora-train``
+runs). Every final transition (settled, rejected, expired, failed, cancelled) is
+told to ``JobsKeeper.hooks`` (``expected.JobHooks``) after its money moved.
 """
 
 from modules.jobs.keys import NAME
