@@ -52,6 +52,7 @@ from oracle.follower import ChainEvent, Waker, block_events
 from oracle.metrics import OracleMetrics
 from oracle.similarity import Policy
 from oracle.state import Check, OracleState, StateFile
+from oracle.training_check import TRAINING_TASKS
 
 log = logging.getLogger("vcoin.oracle")
 
@@ -270,7 +271,11 @@ class Oracle:
                 if job_id in self.state.checks:
                     self.drop_check(job_id, f"verdict reached ({e.get('how')})")
                 self.canaries.on_final(job_id)
-            elif t == "JobPosted":
+            elif t == "JobPosted" and e.get("task_type") not in TRAINING_TASKS:
+                # A training's shard and aggregate jobs are the training module's, not a
+                # poster's mix: MsgPostJob refuses their task types, so no canary can
+                # imitate them (their checks are this daemon's re-runs; an aggregate
+                # is always checked).
                 self.canaries.on_posted(e, height)
             elif t == "ResultSubmitted":
                 self.canaries.on_result(e.int("job_id"))

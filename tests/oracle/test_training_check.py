@@ -207,3 +207,54 @@ def test_a_ref_the_store_lacks_makes_the_oracle_abstain(world: World, tmp_path: 
     shutil.rmtree(world.oracle.inputs / missing, ignore_errors=True)
     got = world.check(world.shard(1, 1, missing), b"whatever the worker sent")
     assert isinstance(got, Abstain) and "cannot fetch ref" in got.reason
+
+
+class _CanaryNode:
+    """The queries a canary's planning makes: a certain post; job 9 is a training shard."""
+
+    def query(self, module: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        answers = {
+            "params": {"canary_rate_bps": 9999},
+            "bond": {"bonded": "100"},
+            "active_set": {"total_bonded": "100"},
+            "dripped": {"dripped": False},
+        }
+        if path in answers:
+            return answers[path]
+        job_id = int((params or {}).get("id", 0))
+        if job_id == 9:
+            return _job(9, "lora-shard", {"kind": "lora-shard"})
+        doc = json.dumps({"texts": ["the cat sat on the mat"]}).encode()
+        return {
+            "id": job_id,
+            "task_type": "embedding",
+            "model": "all-minilm-l6-v2",
+            "max_price": "5",
+            "inline_input": base64.b64encode(doc).decode(),
+        }
+
+
+def test_a_training_job_is_never_a_canary_template(tmp_path: Path) -> None:
+    """The oracle imitates the posters' job mix with canaries; a training's jobs are the
+    training module's (MsgPostJob refuses their types), so they never join the mix (a
+    canary planned from one could not even be built)."""
+    from nacl.signing import SigningKey
+
+    from oracle.config import OracleConfig
+    from oracle.daemon import Oracle
+    from oracle.follower import ChainEvent
+    from oracle.state import OracleState
+
+    cfg = OracleConfig(home=str(tmp_path), canary_min_observed=1)
+    node: Any = _CanaryNode()
+    o = Oracle(cfg, KEY, SigningKey.generate(), node, None, None, rng=random.Random(1))  # type: ignore[arg-type]
+    o.state = OracleState(chain_id="c", last_height=9)
+    user = {"job_id": "7", "task_type": "embedding", "poster": "vc1poster"}
+    o.handle_block(10, [ChainEvent("JobPosted", user)])
+    o.state.last_height = 10 + cfg.canary_settle_blocks  # the poster settled
+    for i in range(5):
+        shard = {"job_id": "9", "task_type": "lora-shard", "poster": "vc1training"}
+        o.handle_block(11 + i, [ChainEvent("JobPosted", shard)])
+    assert o.state.job_mix == [7]
+    assert "vc1training" not in o.state.posters
+    assert all(c.template_job == 7 for c in o.state.canaries.values())
