@@ -240,3 +240,42 @@ def test_a_worker_without_the_internal_task_types_cannot_claim_a_shard(m: TMarke
     assert m.post_training(rounds=1).code == 0
     r = m.claim(w, open_jobs(m.training(1))[0])
     assert r.code != 0 and "does not run lora-shard jobs" in r.log
+
+
+def test_a_rejected_aggregate_is_reposted_then_fails_the_training_past_the_attempts(
+    make_market: Callable[..., TMarket],
+) -> None:
+    m = make_market(training={"max_shard_attempts": 2})
+    assert m.post_training(rounds=1).code == 0
+    jobs = open_jobs(m.training(1))
+    m.finish(W1, jobs[0])
+    m.finish(W2, jobs[1])
+    first = m.training(1)["rounds_detail"][0]["aggregate_job"]
+    m.finish(W1, first, honest=False)  # the oracle's recomputation differs: rejected
+    rd = m.training(1)["rounds_detail"][0]
+    second = rd["aggregate_job"]
+    assert second != first and rd["aggregate_attempts"] == 2
+    assert inline(m, second) == inline(m, first)  # the same updates again
+    before = m.balance(POSTER)
+    m.finish(W2, second, honest=False)
+    t = m.training(1)
+    assert (t["state"], t["adapter"], t["escrow_left"]) == ("failed", "", "0")
+    assert "2 attempts" in m.events("TrainingFailed")[-1]["reason"]
+    # round 0's shards were paid; the rest of the escrow came back
+    assert m.balance(POSTER) == before + 14 * VCN - 2 * FLOOR
+    assert m.module_balance("training") == 0
+
+
+def test_cancel_while_the_aggregate_waits_cancels_it(m: TMarket) -> None:
+    assert m.post_training().code == 0
+    jobs = open_jobs(m.training(1))
+    m.finish(W1, jobs[0])
+    m.finish(W2, jobs[1])
+    agg = m.training(1)["rounds_detail"][0]["aggregate_job"]
+    before = m.balance(POSTER)
+    assert m.tx(POSTER, tm.MsgCancelTraining(poster=POSTER.bech32, training_id=1)).code == 0
+    assert m.job(agg).state == "cancelled"
+    back = ESCROW - 2 * FLOOR
+    assert m.events("TrainingCancelled")[-1]["refunded"] == f"{back}avcn"
+    assert before < m.balance(POSTER) <= before + back
+    assert m.module_balance("training") == 0
