@@ -30,7 +30,8 @@ global, the dataset or the updates), and by the oracles. The shard and aggregate
 are posted by the training module's account, so their poster is not the training's;
 the training's record is read through the ``training/training`` query (ids are dense
 from 1: a scan probes on until one is not found), cached for 2 s, and read afresh on a
-miss (a global aggregated a block ago is readable at once). A training that finished
+miss once a height (a global aggregated a block ago is readable at once; reads of
+unnamed blobs cost at most one scan a block). A training that finished
 is read once: its blobs no longer change.
 
 Garbage collection asks ``referenced()``: every model's blobs, every job's input and
@@ -111,15 +112,24 @@ class TrainingBlobs:
     """Which trainings name which blob, from the training module's queries (see the
     module docstring); thread-safe."""
 
-    def __init__(self, query: Callable[[str, str, dict[str, Any]], Any]) -> None:
+    def __init__(
+        self,
+        query: Callable[[str, str, dict[str, Any]], Any],
+        height: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        """``height``: the chain's committed height (None: unknown); a miss is read
+        afresh only once a height, so reads of unnamed blobs cost no scan each."""
         self.query = query
+        self.height = height
         self._lock = threading.Lock()
         self._at = -1e9
+        self._height: int | None = None
         self._next = 1  # the first training id not yet seen
         self._records: dict[int, dict[str, Any]] = {}
         self._by_blob: dict[str, set[int]] = {}
 
     def _refresh(self) -> None:
+        height = self.height()
         with self._lock:
             open_ids = [i for i, t in self._records.items() if t.get("state") not in TRAINING_DONE]
             nxt = self._next
@@ -143,14 +153,17 @@ class TrainingBlobs:
                     by_blob.setdefault(d, set()).add(tid)
             self._by_blob = by_blob
             self._at = time.monotonic()
+            self._height = height
 
     def of(self, digest: str, fresh: bool = False) -> list[dict[str, Any]]:
         """The training records that name ``digest`` (read afresh when the cache is older
-        than 2 s, when asked, or when the cache knows none)."""
+        than 2 s, when asked, or when the cache knows none and a block has committed
+        since it was read)."""
+        height = self.height()
         with self._lock:
             stale = fresh or time.monotonic() - self._at >= _TRAININGS_TTL_S
-            known = digest in self._by_blob
-        if stale or not known:
+            miss = digest not in self._by_blob and (height is None or height != self._height)
+        if stale or miss:
             self._refresh()
         with self._lock:
             return [self._records[i] for i in sorted(self._by_blob.get(digest, ()))]
@@ -173,9 +186,12 @@ class ChainPolicy:
         self._manifests: dict[str, set[str]] = {}
         self._manifest_ids: list[str] = []
         self._job_ids: dict[tuple[int, int, str], int | None] = {}
-        self.trainings = TrainingBlobs(self._query)
+        self.trainings = TrainingBlobs(self._query, self._height)
 
     # -- chain reads -----------------------------------------------------------------
+    def _height(self) -> int | None:
+        return None if self.node is None else self.node.app_info().last_block_height
+
     def _query(self, module: str, name: str, req: dict[str, Any]) -> Any:
         """An app query's answer; None when the chain refuses it (not found)."""
         if self.node is None:
