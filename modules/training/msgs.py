@@ -25,6 +25,18 @@ CANCEL_TRAINING_URL = type_url(MsgCancelTraining)
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 MAX_TARGETS_PARSE = 64
+# What the job runtime accepts (compute.training.inputs.CONFIG_INTS and the manifest's
+# record limit; tests/modules/training/chain holds them equal): a config past these would be
+# escrowed and then fail on every worker, so it is refused at post instead.
+CONFIG_RANGES: dict[str, tuple[int, int]] = {
+    "rank": (1, 64),
+    "alpha": (1, 256),
+    "steps": (1, 1000),
+    "lr_micro": (1, 1_000_000),
+    "batch_size": (1, 64),
+    "max_length": (8, 512),
+}
+MAX_RECORDS = 1 << 20
 MAX_AMOUNT_DIGITS = 39  # 2^128 - 1 has 39 digits
 
 
@@ -83,11 +95,20 @@ def _positive(v: int, what: str) -> int:
     return int(v)
 
 
+def _within(v: int, what: str) -> int:
+    lo, hi = CONFIG_RANGES[what]
+    if not lo <= v <= hi:
+        raise ErrInvalidTraining(f"{what} must be in {lo}..{hi} (the runtime's limits), got {v}")
+    return v
+
+
 def validate_post_training(msg: MsgPostTraining) -> PostTraining:
     poster = _addr(msg.poster, "poster")
     if not _NAME.fullmatch(msg.model):
         raise ErrInvalidTraining(f"model {msg.model!r:.140}: use 1-128 letters, digits or ._:/@+-")
     records = _positive(msg.records, "records")
+    if records > MAX_RECORDS:
+        raise ErrInvalidTraining(f"records must be at most {MAX_RECORDS}, got {records}")
     shards = _positive(msg.shards, "shards")
     if shards > records:
         raise ErrInvalidTraining(
@@ -103,14 +124,14 @@ def validate_post_training(msg: MsgPostTraining) -> PostTraining:
             f"aggregation {msg.aggregation!r:.40} is not supported; use {FFA_MEAN!r}"
         )
     config = Config(
-        rank=_positive(msg.rank, "rank"),
-        alpha=_positive(msg.alpha, "alpha"),
+        rank=_within(msg.rank, "rank"),
+        alpha=_within(msg.alpha, "alpha"),
         targets=tuple(targets),
-        steps=_positive(msg.steps, "steps"),
-        lr_micro=_positive(msg.lr_micro, "lr_micro"),
-        batch_size=_positive(msg.batch_size, "batch_size"),
+        steps=_within(msg.steps, "steps"),
+        lr_micro=_within(msg.lr_micro, "lr_micro"),
+        batch_size=_within(msg.batch_size, "batch_size"),
         seed=int(msg.seed),
-        max_length=_positive(msg.max_length, "max_length"),
+        max_length=_within(msg.max_length, "max_length"),
     )
     return PostTraining(
         poster=poster,

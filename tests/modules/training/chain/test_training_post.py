@@ -20,7 +20,14 @@ from tests.support.stake import VCN
 
 BAD: list[tuple[dict[str, Any], str]] = [
     ({"rank": 0}, "rank"),
-    ({"rank": 65}, "max_rank"),
+    ({"rank": 65}, "rank must be in 1..64"),
+    ({"alpha": 257}, "alpha must be in 1..256"),
+    ({"steps": 1001}, "steps must be in 1..1000"),
+    ({"lr_micro": 1_000_001}, "lr_micro must be in 1..1000000"),
+    ({"batch_size": 65}, "batch_size must be in 1..64"),
+    ({"max_length": 7}, "max_length must be in 8..512"),
+    ({"max_length": 513}, "max_length must be in 8..512"),
+    ({"records": (1 << 20) + 1}, "records must be at most 1048576"),
     ({"shards": 0}, "shards"),
     ({"shards": 11}, "shards (11) must be at most records (10)"),
     ({"shards": 40, "records": 100}, "max_shards"),
@@ -53,6 +60,31 @@ def test_a_bad_training_is_refused_naming_the_field_and_escrows_nothing(
     assert m.q("training", "trainings", poster=POSTER.bech32)["trainings"] == []
     assert not m.events("JobPosted")
     assert m.balance(POSTER) > before - VCN  # at most the tx fee went
+
+
+def test_a_config_at_the_runtimes_limits_is_taken(m: TMarket) -> None:
+    top = {"rank": 64, "alpha": 256, "steps": 1000, "lr_micro": 1_000_000, "batch_size": 64}
+    assert m.post_training(**top, max_length=512, records=1 << 20).code == 0
+    low = {"rank": 1, "alpha": 1, "steps": 1, "lr_micro": 1, "batch_size": 1}
+    assert m.post_training(**low, max_length=8).code == 0
+
+
+def test_the_chains_config_limits_are_the_job_runtimes() -> None:
+    """A config the chain takes must run: the post limits equal what the runtime checks."""
+    from compute.training import inputs, manifest
+    from modules.training import msgs
+
+    runtime = {k: v for k, v in inputs.CONFIG_INTS.items() if k != "seed"}
+    assert msgs.CONFIG_RANGES == runtime
+    assert msgs.MAX_RECORDS == manifest.MAX_RECORDS
+
+
+def test_max_rank_below_the_runtimes_limit_is_the_chains(
+    make_market: Callable[..., TMarket],
+) -> None:
+    m = make_market(training={"max_rank": 8})
+    assert "max_rank" in m.post_training(rank=9).log
+    assert m.post_training(rank=8).code == 0
 
 
 def test_a_price_under_the_jobs_min_price_is_refused(make_market: Callable[..., TMarket]) -> None:
