@@ -17,9 +17,11 @@ is the final adapter.
   ``{"messages"}`` record, as the gateway's ``/v1/files`` takes; a bad line is named by
   its number), builds the manifest with ``compute.training.manifest.build_manifest``,
   checks what the chain would refuse (the model serves ``lora-train``, no more shards than
-  records, the balance covers the escrow) before anything is uploaded, uploads the two
-  blobs (skipping one the store holds; a progress line on a terminal) with a token signed
-  by ``--from``, then posts and prints the training id and the escrow.
+  records, the balance covers the escrow; then the whole post through the chain's
+  simulation, which holds the config to the runtime's limits) before anything is
+  uploaded, uploads the two blobs (skipping one the store holds; a progress line on a
+  terminal) with a token signed by ``--from``, then posts and prints the training id and
+  the escrow.
 * ``show`` prints each round: its global adapter in and out, each shard's job, worker,
   attempts, state, payment (the settled job's ``paid``, as ``vcoind query jobs show``
   reads it) and loss curve (the ``train_losses`` metadata of the shard's output, read from
@@ -231,6 +233,21 @@ def upload_blobs(client: ArtifactClient, blobs: list[tuple[str, Path]], progress
     return kept
 
 
+def _simulate(env: Env, args: argparse.Namespace, key: PrivateKey, msg: Any) -> None:
+    """Run the post through the chain's simulation before anything is uploaded: whatever
+    its handler would refuse (the config's limits, a model without lora-train, the
+    balance) is refused here, with the chain's words. With ``--gas auto`` its gas is kept
+    for the broadcast."""
+    from chain.client import QueryFailed
+
+    try:
+        gas = env.client().estimate_gas(key, [msg], memo=args.memo, adjustment=args.gas_adjustment)
+    except QueryFailed as e:
+        raise CliError(f"the chain would refuse this training: {e}; nothing was uploaded") from e
+    if args.gas == "auto":
+        args.gas = gas
+
+
 def run_post(args: argparse.Namespace, env: Env) -> int:
     import hashlib
 
@@ -251,24 +268,6 @@ def run_post(args: argparse.Namespace, env: Env) -> int:
     escrow = escrow_of(args.rounds, args.shards, per_shard, aggregate)
     key = env.signing_key(args.from_key, args.passphrase_file)
     _precheck(env, args, key.bech32, records, escrow)
-    url = artifacts_url(args, env)
-    with tempfile.TemporaryDirectory(prefix="vcoin-training-") as tmp:
-        mpath = Path(tmp) / manifest_hash
-        mpath.write_bytes(manifest)
-        blobs = [(dataset_hash, args.dataset), (manifest_hash, mpath)]
-        label = args.dataset.name
-        progress = Progress(len(data) + len(manifest), label, sys.stderr, args.quiet)
-        with artifact_client(url, key) as client:
-            try:
-                kept = upload_blobs(client, blobs, progress)
-            except Exception as e:  # noqa: BLE001 - httpx and the store's errors
-                raise CliError(f"uploading to the artifact store at {url} failed: {e}") from e
-    if not args.quiet:
-        print(
-            f"dataset {dataset_hash} ({records} records), manifest {manifest_hash}; "
-            f"{2 - kept} uploaded, {kept} already in the store",
-            file=sys.stderr,
-        )
     msg = tm.MsgPostTraining(
         poster=key.bech32,
         model=args.model,
@@ -290,6 +289,25 @@ def run_post(args: argparse.Namespace, env: Env) -> int:
         aggregate_price=str(aggregate),
         shard_blocks=args.shard_blocks,
     )
+    _simulate(env, args, key, msg)
+    url = artifacts_url(args, env)
+    with tempfile.TemporaryDirectory(prefix="vcoin-training-") as tmp:
+        mpath = Path(tmp) / manifest_hash
+        mpath.write_bytes(manifest)
+        blobs = [(dataset_hash, args.dataset), (manifest_hash, mpath)]
+        label = args.dataset.name
+        progress = Progress(len(data) + len(manifest), label, sys.stderr, args.quiet)
+        with artifact_client(url, key) as client:
+            try:
+                kept = upload_blobs(client, blobs, progress)
+            except Exception as e:  # noqa: BLE001 - httpx and the store's errors
+                raise CliError(f"uploading to the artifact store at {url} failed: {e}") from e
+    if not args.quiet:
+        print(
+            f"dataset {dataset_hash} ({records} records), manifest {manifest_hash}; "
+            f"{2 - kept} uploaded, {kept} already in the store",
+            file=sys.stderr,
+        )
     code = broadcast(env, args, key, [msg], show="TrainingPosted.training_id")
     if code == 0 and env.output != "json":
         print(

@@ -147,6 +147,10 @@ def test_amounts_and_a_config_the_chain_would_refuse_are_refused_before_any_uplo
     assert rc == 1 and "--rank must be at least 1" in err, err
     rc, _, err = cli.run(*post_args(cli, dataset, lr="1e-9"))
     assert rc == 1 and "--lr" in err, err
+    # past the runtime's limits: the chain's own refusal, from its simulation
+    rc, _, err = cli.run(*post_args(cli, dataset, rank="65"))
+    assert rc == 1 and "the chain would refuse this training" in err and "rank" in err, err
+    assert "nothing was uploaded" in err
     rc, _, err = cli.run(*post_args(cli, dataset, model="all-minilm-l6-v2"))
     assert rc == 1 and "does not serve lora-train" in err, err
     rc, _, err = cli.run(*post_args(cli, dataset, price_per_shard="10000000VCN"))
