@@ -53,6 +53,7 @@ from modules.staking import state as staking_state
 from modules.staking.keeper import StakingKeeper
 from modules.training import state as training_state
 from modules.training.keeper import TrainingKeeper
+from modules.training.msgs import CANCEL_TRAINING_URL, POST_TRAINING_URL, PostTraining
 from modules.verification import state as verification_state
 from modules.verification.keeper import VerificationKeeper
 
@@ -75,6 +76,14 @@ def post_job_spend(ctx: Ctx, parsed: object) -> int:
     return parsed.max_price
 
 
+def post_training_spend(ctx: Ctx, parsed: object) -> int:
+    """What a post training escrows from its poster, all at once: rounds × (shards ×
+    price_per_shard + aggregate_price), the spend authz counts against a grant's limit."""
+    if not isinstance(parsed, PostTraining):
+        raise TypeError(f"post training spend of a {type(parsed).__name__}")
+    return parsed.escrow
+
+
 def build() -> Wiring:
     accounts = AccountKeeper()
     bank_keeper = BankKeeper(accounts, frozenset(module_address(n) for n in MODULE_ACCOUNTS))
@@ -92,10 +101,14 @@ def build() -> Wiring:
     # training posts its shard and aggregate jobs through jobs and hears their ends
     training_keeper = TrainingKeeper(bank_keeper, jobs_keeper)
     jobs_keeper.hooks.append(training_keeper)
-    # authz: only job messages are grantable; a post job spends its escrow
+    # a training's jobs are controlled (as canaries) by the training's poster
+    verification_keeper.owners.append(training_keeper)
+    # authz: only job and training messages are grantable; a post spends its escrow
     authz_keeper = AuthzKeeper()
     authz_keeper.allow(POST_JOB_URL, post_job_spend)
     authz_keeper.allow(CANCEL_JOB_URL, no_spend)
+    authz_keeper.allow(POST_TRAINING_URL, post_training_spend)
+    authz_keeper.allow(CANCEL_TRAINING_URL, no_spend)
     evm_keeper = EvmKeeper(bank_keeper, accounts, bank_keeper.blocked)
     routes: dict[str, MsgSpec] = {}  # filled below, once every module is built
     evm_keeper.bridge = Bridge(

@@ -5,8 +5,9 @@ for its users within a budget:
 
     MsgGrant(granter, grantee, msg_type_url, spend_limit, expiration_height)
         the granter lets the grantee send messages of one grantable type
-        (the jobs module's post job and cancel job) on its behalf, up to
-        ``spend_limit`` of escrow in all, until ``expiration_height``
+        (the jobs module's post job and cancel job, the training module's post
+        training and cancel training) on its behalf, up to ``spend_limit`` of
+        escrow in all, until ``expiration_height``
         (inclusive; 0: none). A new grant for the same triple replaces the old.
     MsgRevoke(granter, grantee, msg_type_url)
         removes the grant at once.
@@ -15,7 +16,9 @@ for its users within a budget:
         granter that granted this grantee its type. Each runs through the app's
         own handler as if its granter had sent it: the escrow and any refund
         stay the granter's; the grantee pays only the tx fee. What a message
-        spends (a post job's escrow, its max price) comes off the grant's
+        spends (a post job's escrow, its max price; a post training's whole
+        escrow, rounds × (shards × price_per_shard + aggregate_price), taken at
+        once at the post) comes off the grant's
         remaining limit; a message over it, an expired grant or any failing
         inner message refuses the whole MsgExec and nothing of it is applied.
 

@@ -20,7 +20,12 @@ from modules.authz.msgs import MsgExec, MsgGrant, MsgRevoke
 ALIASES = {
     "post-job": "/vcoin.jobs.v1.MsgPostJob",
     "cancel-job": "/vcoin.jobs.v1.MsgCancelJob",
+    "post-training": "/vcoin.training.v1.MsgPostTraining",
+    "cancel-training": "/vcoin.training.v1.MsgCancelTraining",
 }
+
+
+TRAINING_URL = ALIASES["post-training"]
 
 
 def type_url_of(text: str) -> str:
@@ -31,13 +36,15 @@ def _type_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "msg_type",
         metavar="TYPE",
-        help="post-job, cancel-job, or a full type URL (/vcoin.jobs.v1.MsgPostJob)",
+        help="post-job, cancel-job, post-training, cancel-training, or a full type URL "
+        "(/vcoin.jobs.v1.MsgPostJob)",
     )
 
 
 def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
-        "authz", help="let another key post and cancel jobs for you, within a spend limit"
+        "authz",
+        help="let another key post and cancel jobs and trainings for you, within a spend limit",
     )
     sub = p.add_subparsers(dest="authz_cmd", required=True, metavar="COMMAND")
     grant = sub.add_parser(
@@ -45,8 +52,11 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="let GRANTEE send TYPE messages for the --from key",
         description="The --from key (the granter) lets GRANTEE send messages of TYPE on its "
         "behalf: post-job (each spends its max price, escrowed from the granter, out of "
-        "--spend-limit) or cancel-job (spends nothing; the refund goes to the granter). A new "
-        "grant for the same grantee and type replaces the old one, its remaining limit too.",
+        "--spend-limit) or cancel-job (spends nothing; the refund goes to the granter); "
+        "post-training (each spends its whole escrow, rounds × (shards × price per shard + "
+        "aggregate price), paid by the granter, who gets every refund) or cancel-training "
+        "(spends nothing). A new grant for the same grantee and type replaces the old one, its "
+        "remaining limit too.",
     )
     grant.add_argument("grantee", metavar="GRANTEE", help="vcoin1… address or key name")
     _type_arg(grant)
@@ -151,7 +161,9 @@ def run_exec(args: argparse.Namespace, env: Env) -> int:
     key = env.signing_key(args.from_key, args.passphrase_file)
     text = sys.stdin.read() if args.msgs_file == "-" else Path(args.msgs_file).read_text()
     msg = MsgExec(grantee=key.bech32, msgs=load_msgs(text))
-    return broadcast(env, args, key, [msg], show="JobPosted.job_id")
+    training = any(a.type_url == TRAINING_URL for a in msg.msgs)
+    show = "TrainingPosted.training_id" if training else "JobPosted.job_id"
+    return broadcast(env, args, key, [msg], show=show)
 
 
 def _line(g: dict[str, Any]) -> str:

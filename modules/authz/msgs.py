@@ -49,7 +49,8 @@ def _grantable(url: str, grantable: Collection[str]) -> str:
     if url not in grantable:
         allowed = ", ".join(sorted(grantable)) or "none"
         raise ErrNotGrantable(
-            f"{url!r:.140} cannot be granted; only job messages are grantable: {allowed}"
+            f"{url!r:.140} cannot be granted; only job messages are grantable "
+            f"(the jobs and training modules' posts and cancels): {allowed}"
         )
     return url
 
