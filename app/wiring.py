@@ -101,6 +101,8 @@ def build() -> Wiring:
     # training posts its shard and aggregate jobs through jobs and hears their ends
     training_keeper = TrainingKeeper(bank_keeper, jobs_keeper)
     jobs_keeper.hooks.append(training_keeper)
+    # a training's jobs are controlled (as canaries) by the training's poster
+    verification_keeper.owners.append(training_keeper)
     # authz: only job and training messages are grantable; a post spends its escrow
     authz_keeper = AuthzKeeper()
     authz_keeper.allow(POST_JOB_URL, post_job_spend)

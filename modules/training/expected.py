@@ -14,6 +14,15 @@ class BankKeeper(Protocol):
     def send_from_module(self, ctx: Ctx, module: str, recipient: bytes, coins: Coins) -> None: ...
 
 
+class JobId(Protocol):
+    """What training reads of a job to name its owner (``TrainingKeeper.job_owner``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def poster(self) -> bytes: ...
+
+
 class JobView(Protocol):
     """What training reads of a job at its final transition."""
 

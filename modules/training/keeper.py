@@ -17,7 +17,7 @@ from modules.training.errors import (
     ErrNotRunning,
     ErrTrainingNotFound,
 )
-from modules.training.expected import BankKeeper, JobsKeeper, JobView
+from modules.training.expected import BankKeeper, JobId, JobsKeeper, JobView
 from modules.training.keys import MODULE_ACCOUNT
 from modules.training.msgs import CancelTraining, PostTraining
 from modules.training.records import (
@@ -55,6 +55,17 @@ class TrainingKeeper:
         if t is None:
             raise ErrTrainingNotFound(f"no training {tid}")
         return t
+
+    def job_owner(self, ctx: Ctx, job: JobId) -> bytes | None:
+        """The poster of the training a job of this module belongs to (None for any other
+        job): the controller of its shard and aggregate jobs as canaries
+        (``modules.verification.expected.JobOwners``), since the module account that
+        posts them has no key. A canary training's persona reveals its shards this way."""
+        if job.poster != self.account:
+            return None
+        ref = state.get_job_ref(ctx, job.id)
+        t = None if ref is None else state.get_training(ctx, int(ref["training"]))
+        return None if t is None else t.poster
 
     # -- messages --------------------------------------------------------------
     def check(self, ctx: Ctx, m: PostTraining) -> None:

@@ -39,6 +39,16 @@ class JobsKeeper(Protocol):
     def settle_failure(self, ctx: Ctx, job_id: int, oracles: list[bytes]) -> Any: ...
 
 
+class JobOwners(Protocol):
+    """A module that posts jobs from its module account for records of its own (the
+    training module's shard and aggregate jobs): the account that owns such a job, the
+    record's owner (a training's poster), or None for a job it did not post. A canary
+    reveal of a job is signed by its *controller*: its poster, or this owner when a
+    module posted it (a module account has no key)."""
+
+    def job_owner(self, ctx: Ctx, job: JobView) -> bytes | None: ...
+
+
 class AccountView(Protocol):
     """What verification reads of an account: its secp256k1 key, once it signed a tx."""
 

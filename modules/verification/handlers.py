@@ -2,9 +2,14 @@
 
 A reveal opens the revealer's own commitment and is signed by the job's
 controller (``canary.reveal_sign_bytes``): the poster's account key for a
-canary, the worker's for a plant. Without that, any oracle could precommit
-made-up canaries or plants for the next job ids and punish whoever runs or
-passes an honest user's job.
+canary, the worker's for a plant. A job a module posted for one of its records
+(a training's shard or aggregate job, posted by the ``training`` module account,
+which has no key) is controlled by that record's owner, the training's poster
+(``VerificationKeeper.controller_of``, from the wiring's ``JobOwners``): so a
+canary training's persona reveals its shards, and nobody else can.
+
+Without that, any oracle could precommit made-up canaries or plants for the
+next job ids and punish whoever runs or passes an honest user's job.
 """
 
 from __future__ import annotations
@@ -77,8 +82,10 @@ def make_commit_canary(k: VerificationKeeper) -> Handler[CommitCanary]:
 def _controlled(ctx: Ctx, k: VerificationKeeper, msg: RevealCanary, job: JobView, c: bytes) -> None:
     """The reveal is signed by the account that made the job a canary (its poster) or a
     plant (its worker), over ``canary.reveal_sign_bytes(chain id, job id, commitment)``."""
-    kind, role = ("plant", "worker") if msg.planted else ("canary", "poster")
-    controller = job.worker if msg.planted else job.poster
+    if msg.planted:
+        kind, role, controller = "plant", "worker", job.worker
+    else:  # a module's job (a training's shard) is controlled by its record's owner
+        kind, (controller, role) = "canary", k.controller_of(ctx, job)
     who = to_bech32(controller)
     how = (
         f"sign sha256('vcoin/reveal/v1' ‖ chain id {ctx.block.chain_id!r} ‖ u64 job id "

@@ -50,6 +50,7 @@ from chain.context import Ctx
 from modules.verification import events, state
 from modules.verification.expected import (
     AccountKeeper,
+    JobOwners,
     JobsKeeper,
     JobView,
     ReputationKeeper,
@@ -103,6 +104,17 @@ class VerificationKeeper:
         self.reputation = reputation
         self.slashing = slashing
         self.accounts = accounts  # a reveal's controller key: the job's poster or worker
+        # modules that post jobs for their records (training): a job's owner (the wiring)
+        self.owners: list[JobOwners] = []
+
+    def controller_of(self, ctx: Ctx, job: JobView) -> tuple[bytes, str]:
+        """Who controls ``job`` as a canary, and as what: the owner of the record a module
+        posted it for (a training's poster: "training poster"), else its poster."""
+        for o in self.owners:
+            owner = o.job_owner(ctx, job)
+            if owner is not None:
+                return owner, "training poster"
+        return job.poster, "poster"
 
     # -- stakes ----------------------------------------------------------------
     def oracle_stake(self, ctx: Ctx) -> int:
