@@ -41,6 +41,12 @@ knows nothing of them. Every route is a GET:
                   /vcoin/evm/v1/storage/{address}/{slot}      value (slot decimal or 0x)
                   /vcoin/evm/v1/base_fee                      base_fee
                   /vcoin/evm/v1/params                        {"params"}
+    training      /vcoin/training/v1/trainings/{id}           {"training"}: with rounds_detail;
+                                                              404 if none
+                  /vcoin/training/v1/trainings?poster=        {"trainings", "pagination"}
+                  /vcoin/training/v1/by_job/{job_id}          {"ref"}: training, round, shard
+                                                              or aggregate; 404 if none
+                  /vcoin/training/v1/params                   {"params"}
     docs          /openapi.json (chain/rest/server.py), /swagger (and /docs): Swagger UI
 
 Each answer is the module's named query (``modules/<m>/queries.py``, what

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from app.rest import chainmods, market, swagger
+from app.rest import chainmods, market, swagger, training
 from app.rest.common import Reader
 
 if TYPE_CHECKING:
@@ -23,4 +23,5 @@ def mount(rest: Any, node: Node) -> None:
     chainmods.mount_authz(rest, r)
     chainmods.mount_drip(rest, r)
     chainmods.mount_evm(rest, r)
+    training.mount_training(rest, r)
     swagger.mount(rest)

@@ -85,6 +85,20 @@ RECORDS: dict[str, dict[str, Any]] = {
     "reputation": _record(
         "address", "score", "successes", "total", ints=("score_bps",), bools=("has_history",)
     ),
+    "training": _record(
+        "poster",
+        "model",
+        "state",
+        "dataset",
+        "manifest",
+        "aggregation",
+        "price_per_shard",
+        "aggregate_price",
+        "escrow_left",
+        "adapter",
+        ints=("id", "records", "shards", "rounds", "round"),
+    ),
+    "training_ref": _record(ints=("training", "round")),
     "account": _record(
         "address", "bech32", "balance", "nonce", "code_hash", bools=("is_contract",)
     ),
