@@ -24,9 +24,11 @@ per-account quota binds something that costs money to make.
 Training blobs (``modules/training``): every artifact a distributed training names —
 its dataset and manifest, each round's global adapter in and out, each accepted shard
 update, the final adapter — may be read by the training's poster (as long as the record
-exists), by any account with an active worker bond while the training runs (the shard
-and aggregate jobs are claimed by whoever is eligible, and each needs the round's
-global, the dataset or the updates), and by the oracles. The shard and aggregate jobs
+exists), by an account the poster granted MsgPostTraining (the gateway that posts its
+trainings: it reads the shards' losses and the adapter), by any account with an active
+worker bond while the training runs (the shard and aggregate jobs are claimed by
+whoever is eligible, and each needs the round's global, the dataset or the updates),
+and by the oracles. The shard and aggregate jobs
 are posted by the training module's account, so their poster is not the training's;
 the training's record is read through the ``training/training`` query (ids are dense
 from 1: a scan probes on until one is not found), cached for 2 s, and read afresh on a
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from chain.nodeview import NodeView
 
 POST_JOB_URL = "/vcoin.jobs.v1.MsgPostJob"
+POST_TRAINING_URL = "/vcoin.training.v1.MsgPostTraining"
 JOB_STATES = (
     "queued",
     "claimed",
@@ -285,11 +288,14 @@ class ChainPolicy:
         trainings = self.trainings.of(digest)
         if any(t.get("poster") == account for t in trainings):
             return True
+        posters = sorted({str(t.get("poster")) for t in trainings})
+        if any(self._grantee_of(p, account, POST_TRAINING_URL) for p in posters):
+            return True  # the gateway that posts trainings for their poster
         running = any(t.get("state") not in TRAINING_DONE for t in trainings)
         return running and self._is_worker(account)
 
-    def _grantee_of(self, poster: str, account: str) -> bool:
-        req = {"granter": poster, "grantee": account, "msg_type_url": POST_JOB_URL}
+    def _grantee_of(self, poster: str, account: str, url: str = POST_JOB_URL) -> bool:
+        req = {"granter": poster, "grantee": account, "msg_type_url": url}
         return self._query("authz", "grant", req) is not None
 
     # -- ReadPolicy ------------------------------------------------------------------
