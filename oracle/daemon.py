@@ -6,7 +6,7 @@ or a canary's local run):
 
     loop:  read new blocks (follower) → record what they ask of us (state file)
            → collect a finished re-execution and attest it
-           → canary steps (fund, post, commit, reveal, sweep)
+           → canary steps (fund, post, commit, reveal, sweep), job and training canaries
            → start the next re-execution, earliest deadline first
            → sleep until the websocket says a block committed (or poll_s)
 
@@ -46,6 +46,7 @@ from chain.client import NodeClient, NodeError, QueryFailed, TxResponse
 from chain.crypto import PrivateKey
 from oracle import attest as attest_mod
 from oracle.canary_flow import CanaryDeps, CanaryDriver
+from oracle.canary_training import TrainingCanaries
 from oracle.config import OracleConfig
 from oracle.executor import Abstain, Checked, Executor
 from oracle.follower import ChainEvent, Waker, block_events
@@ -100,6 +101,8 @@ class Oracle:
         self.retry_at: dict[int, float] = {}
         self.chain_id = ""
         self.canaries = CanaryDriver(self.canary_deps())
+        # canary trainings: their round-0 shard jobs are canaries (oracle.canary_training)
+        self.tcanaries = TrainingCanaries(self.canary_deps(), cfg.home_path)
         # hook for tests: called with the job id right before an attestation is broadcast
         self.before_broadcast: Callable[[int], None] | None = None
 
@@ -186,6 +189,7 @@ class Oracle:
         return not mine
 
     def save(self) -> None:
+        self.tcanaries.save()
         self.files.save(self.state)
         self.metrics.height.set(self.state.last_height)
         self.metrics.pending.set(len(self.state.checks))
@@ -245,6 +249,7 @@ class Oracle:
         if self.stop.is_set():
             return
         self.canaries.act()
+        self.tcanaries.act()
         self.dispatch()
 
     # -- following -------------------------------------------------------------------------
@@ -271,16 +276,24 @@ class Oracle:
                 if job_id in self.state.checks:
                     self.drop_check(job_id, f"verdict reached ({e.get('how')})")
                 self.canaries.on_final(job_id)
-            elif t == "JobPosted" and e.get("task_type") not in TRAINING_TASKS:
+                self.tcanaries.on_job_final(job_id)
+            elif t == "JobPosted" and e.get("task_type") in TRAINING_TASKS:
                 # A training's shard and aggregate jobs are the training module's, not a
-                # poster's mix: MsgPostJob refuses their task types, so no canary can
-                # imitate them (their checks are this daemon's re-runs; an aggregate
-                # is always checked).
+                # poster's mix: MsgPostJob refuses their task types, so no job canary
+                # imitates them; canary *trainings* stand in (oracle.canary_training).
+                self.tcanaries.on_job_posted(e.int("job_id"))
+            elif t == "JobPosted":
                 self.canaries.on_posted(e, height)
+            elif t == "TrainingPosted":
+                self.tcanaries.on_training_posted(e)
+            elif t in ("TrainingCompleted", "TrainingFailed", "TrainingCancelled"):
+                self.tcanaries.on_training_final(e.int("training_id"))
             elif t == "ResultSubmitted":
                 self.canaries.on_result(e.int("job_id"))
+                self.tcanaries.on_result(e.int("job_id"))
             elif t in ("JobSettled", "JobRejected", "JobExpired", "JobCancelled", "JobFailed"):
                 self.canaries.on_final(e.int("job_id"))
+                self.tcanaries.on_job_final(e.int("job_id"))
             elif t == "PlantPassed" and e.get("oracle") == self.address:
                 # a plant: this oracle passed a known-bad result, and the chain punished it
                 # (jailed, so it attests nothing until unjailed). An honest operator's check
@@ -316,7 +329,7 @@ class Oracle:
     def dispatch(self) -> None:
         if self.task is not None:
             return
-        if self.canaries.start_next():
+        if self.canaries.start_next() or self.tcanaries.start_next():
             return
         height = self.state.last_height
         now = time.monotonic()
@@ -388,6 +401,9 @@ class Oracle:
         self.task = None
         if t.kind == "canary":
             self.canaries.prepared(t.key, t.result, t.error)
+            return
+        if t.kind == "tcanary":
+            self.tcanaries.prepared(t.key, t.result, t.error)
             return
         self.metrics.check_seconds.observe(time.monotonic() - t.started)
         if t.error is not None:
