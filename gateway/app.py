@@ -30,6 +30,7 @@ from gateway.jobs import Jobs
 from gateway.metrics import GatewayMetrics
 from gateway.openai_api import Inference
 from gateway.openai_api import install as install_openai
+from gateway.proto import POST_TRAINING_URL
 from gateway.signin import ETH
 from gateway.store import ApiKeyRow, Store, open_store
 
@@ -92,10 +93,14 @@ class Chain:
         return self._ids[kind]
 
     def grant_left(self, granter: str) -> int:
-        """What is left of ``granter``'s post-job grant to the gateway's account (0: none)."""
+        """What is left of ``granter``'s post-job and post-training grants to the gateway's
+        account, together (0: none): a key spends through either."""
         if not self.cfg.account:
             return 0
-        req = {"granter": granter, "grantee": self.cfg.account, "msg_type_url": POST_JOB}
+        return sum(self._left(granter, url) for url in (POST_JOB, POST_TRAINING_URL))
+
+    def _left(self, granter: str, url: str) -> int:
+        req = {"granter": granter, "grantee": self.cfg.account, "msg_type_url": url}
         try:
             g = self.node.query("authz", "grant", req)
         except QueryFailed:

@@ -28,6 +28,10 @@ downloads it with the API key (the store lets the gateway read outputs of the jo
 posted; the owner may also read it with a token of their own). Every object also carries
 ``vcoin: {job_id, state, tx_hash, input_sha256, output_hash, paid}``.
 
+Distributed training: ``hyperparameters`` with ``n_shards`` or ``n_rounds`` (VCoin
+extensions) post a training of the training module instead (``gateway.training``; its
+docstring has the rules); the same routes read, list and cancel it.
+
 Events (``/events``, newest first): created, queued (posted height), claimed, result
 submitted, the training losses step by step (``metrics`` events, read from the
 adapter's metadata when the store lets the gateway read it) and the end; each dated
@@ -61,6 +65,16 @@ from gateway.files import FILE_ID_PREFIX, PURPOSE, Files, training_texts
 from gateway.jobs import FINAL_STATES, Jobs
 from gateway.openai_api import admit, max_price
 from gateway.store import ApiKeyRow, FileRow, FineTuneRow, Store
+from gateway.training import (
+    Rounds,
+    dataset_of,
+    escrow_of,
+    is_training,
+    job_object,
+    paid_of,
+    status_of,
+    training_params,
+)
 
 TASK = "lora-train"
 RESULTS = "fine-tune-results"  # the purpose of an adapter's file
@@ -174,6 +188,7 @@ class FineTuning:
         self.cfg, self.store, self.jobs, self.files = cfg, store, jobs, files
         self.models, self.clock = models, clock
         self._times: dict[int, int] = {}
+        self.rounds = Rounds(self._jobs, self.block_time)
 
     def _jobs(self) -> Jobs:
         if self.jobs is None:
@@ -218,6 +233,8 @@ class FineTuning:
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or not 1 <= len(suffix) <= 64):
             raise _bad("suffix is 1 to 64 characters", "suffix")
+        if is_training(hp):
+            return self._create_training(row, body, model, hp, seed, suffix)
         texts = self._texts(row.owner, body.get("training_file"), "training_file")
         doc: dict[str, Any] = {"texts": texts}
         vfile = body.get("validation_file")
@@ -248,6 +265,93 @@ class FineTuning:
             raise
         self.store.set_fine_tune_posted(ft.id, posted.job_id, posted.tx_hash)
         return self.get(row.owner, ft.id)
+
+    def _create_training(
+        self, row: ApiKeyRow, body: dict[str, Any], model: str, hp: dict[str, Any], seed: int,
+        suffix: str | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A distributed training for the key's owner (``gateway.training``)."""
+        jobs = self._jobs()
+        texts = self._texts(row.owner, body.get("training_file"), "training_file")
+        if body.get("validation_file") is not None:
+            raise _bad(
+                "a distributed training (n_shards, n_rounds) takes no validation_file: each "
+                "shard holds out its own examples",
+                "validation_file",
+            )
+        fields, shown = training_params(hp, len(texts), LORA_EXTRA)
+        price = self._price(body)
+        escrow = escrow_of(fields["shards"], fields["rounds"], price)
+        jsonl, manifest = dataset_of(texts)
+        manifest_sha = hashlib.sha256(manifest).hexdigest()
+        admit(self.store, row, escrow)
+        ft = FineTuneRow(
+            id=ID_PREFIX + secrets.token_hex(12), owner=row.owner, key_id=row.id, model=model,
+            training_file=str(body["training_file"]), validation_file=None,
+            hyperparameters=json.dumps(shown), suffix=suffix, seed=seed, price=escrow,
+            input_sha256=manifest_sha, job_id=None, tx_hash=None, created_at=int(self.clock()),
+            accounted=False,
+        )  # fmt: skip
+        self.store.add_fine_tune(ft)
+        try:
+            self.files.upload(jsonl)  # after the cap's check: a refused request stores nothing
+            self.files.upload(manifest)
+            posted = jobs.post_training(
+                row.owner, model=model, dataset=hashlib.sha256(jsonl).hexdigest(),
+                manifest=manifest_sha, records=len(texts), seed=seed,
+                price_per_shard=str(price), aggregate_price=str(price), **fields,
+            )  # fmt: skip
+        except BaseException:
+            self.store.refund_spent(row.id, escrow)  # nothing was escrowed
+            self.store.drop_fine_tune(ft.id)
+            raise
+        self.store.set_fine_tune_posted(ft.id, posted.job_id, posted.tx_hash)
+        return self.get(row.owner, ft.id)
+
+    @staticmethod
+    def _is_training(ft: FineTuneRow) -> bool:
+        return is_training(json.loads(ft.hyperparameters))
+
+    def _training(self, ft: FineTuneRow) -> dict[str, Any] | None:
+        """The chain's record of a training row; squares the key's spent once it is final."""
+        if ft.job_id is None:
+            return None
+        t = self._jobs().training(ft.job_id)
+        if t.get("state") != "running" and not ft.accounted:
+            if self.store.mark_accounted(ft.id):
+                paid = paid_of(self._jobs(), t)
+                self.store.refund_spent(ft.key_id, max(0, ft.price - paid))
+                if t.get("state") == "completed":
+                    self._result_file(ft, {"id": ft.job_id, "output_hash": t["adapter"]})
+        return t
+
+    def _training_view(self, ft: FineTuneRow, t: dict[str, Any] | None) -> dict[str, Any]:
+        jobs = self._jobs()
+        status = "validating_files"
+        if t is not None:
+            status = status_of(t, lambda job_id: str(jobs.job(job_id).get("state")))
+        finished = int(t.get("finished_height") or 0) if t else 0
+        rid = result_file_id(ft)
+        has = status == "succeeded" and self._has(ft.owner, rid)
+        return job_object(ft, t, status, self.block_time(finished) if finished else None,
+                          [rid] if has else [])  # fmt: skip
+
+    def _training_events(self, ft: FineTuneRow) -> list[tuple[int, str, str, Any]]:
+        t = self._training(ft)
+        if t is None:
+            return []
+        posted = int(t["posted_height"])
+        out = [(self.block_time(posted), f"Queued on chain as training {ft.job_id} (tx "
+                f"{ft.tx_hash}, height {posted}, escrow {ft.price} avcn: {t['rounds']} rounds "
+                f"of {t['shards']} shards and an aggregate)", "message", None)]  # fmt: skip
+        out += self.rounds.events(t)
+        fin = int(t.get("finished_height") or 0)
+        if fin and t["state"] != "running":
+            msg = f"The training ended {t['state']} at height {fin}"
+            if t["state"] == "completed":
+                msg = f"The training completed at height {fin}: fine-tuned model {t['adapter']}"
+            out.append((self.block_time(fin), msg, "message", None))
+        return out
 
     def _row(self, owner: str, ft_id: str) -> FineTuneRow:
         ft = self.store.get_fine_tune(owner, ft_id)
@@ -296,6 +400,8 @@ class FineTuning:
         return self._times[height]
 
     def view(self, ft: FineTuneRow, job: dict[str, Any] | None) -> dict[str, Any]:
+        if self._is_training(ft):
+            return self._training_view(ft, job)
         state = str(job["state"]) if job else ""
         status = STATUS.get(state, "validating_files") if job else "validating_files"
         finished = int(job.get("finished_height") or 0) if job else 0
@@ -339,9 +445,13 @@ class FineTuning:
     def _has(self, owner: str, file_id: str) -> bool:
         return self.store.get_file(owner, file_id) is not None
 
+    def _chain(self, ft: FineTuneRow) -> dict[str, Any] | None:
+        """The chain's job (or training record) of a row."""
+        return self._training(ft) if self._is_training(ft) else self._chain_job(ft)
+
     def get(self, owner: str, ft_id: str) -> dict[str, Any]:
         ft = self._row(owner, ft_id)
-        return self.view(ft, self._chain_job(ft))
+        return self.view(ft, self._chain(ft))
 
     def list_jobs(self, owner: str, after: str | None, limit: int) -> dict[str, Any]:
         rows = self.store.list_fine_tunes(owner)
@@ -349,21 +459,26 @@ class FineTuning:
             ids = [r.id for r in rows]
             rows = rows[ids.index(after) + 1 :] if after in ids else []
         page = rows[:limit]
-        data = [self.view(r, self._chain_job(r)) for r in page]
+        data = [self.view(r, self._chain(r)) for r in page]
         return {"object": "list", "data": data, "has_more": len(rows) > limit}
 
     def cancel(self, owner: str, ft_id: str) -> dict[str, Any]:
         ft = self._row(owner, ft_id)
         if ft.job_id is None:
             raise ApiError(409, f"{ft_id} is not on chain yet", "not_posted")
+        training = self._is_training(ft)
         try:
-            self._jobs().cancel(owner, ft.job_id)
+            if training:
+                self._jobs().cancel_training(owner, ft.job_id)
+            else:
+                self._jobs().cancel(owner, ft.job_id)
         except ApiError as e:
             if e.code == "grant_refused":
+                what = "cancel-training" if training else "cancel-job"
                 raise ApiError(
                     403,
                     f"{e.message}; to let the gateway cancel your jobs: vcoind tx authz grant "
-                    f"{self._jobs().account} cancel-job --from you",
+                    f"{self._jobs().account} {what} --from you",
                     "grant_refused",
                 ) from e
             raise
@@ -371,7 +486,8 @@ class FineTuning:
 
     def events(self, owner: str, ft_id: str, after: str | None, limit: int) -> dict[str, Any]:
         ft = self._row(owner, ft_id)
-        job = self._chain_job(ft)
+        training = self._is_training(ft)
+        job = None if training else self._chain_job(ft)
         out: list[dict[str, Any]] = []
 
         def ev(at: int, message: str, kind: str = "message", data: Any = None) -> None:
@@ -382,6 +498,8 @@ class FineTuning:
             })  # fmt: skip
 
         ev(ft.created_at, f"Created fine-tuning job {ft.id} on {ft.model}")
+        for at, message, kind, data in self._training_events(ft) if training else []:
+            ev(at, message, kind, data)
         if job:
             posted = int(job["posted_height"])
             ev(self.block_time(posted), f"Queued on chain as job {ft.job_id} (tx {ft.tx_hash}, "
@@ -425,14 +543,33 @@ class FineTuning:
         return [(x, ev_loss if i == len(losses) - 1 else None) for i, x in enumerate(losses)]
 
 
+CREATE_DOC = """Post a LoRA fine-tuning for the key's owner on chain; answers at once.
+
+OpenAI's body (`model`, `training_file`, `validation_file`, `hyperparameters` or
+`method.supervised.hyperparameters`, `suffix`, `seed`) plus VCoin's `max_price` (avcn a job).
+Hyperparameters: `n_epochs`, `batch_size`, `learning_rate_multiplier`, and VCoin's `rank`,
+`alpha`, `max_length`. Without `n_shards` and `n_rounds` it is one `lora-train` job.
+
+**Distributed training (VCoin extensions):** `n_shards` (1 to 32) and `n_rounds` (1 to 50)
+post a `MsgPostTraining` under your `post-training` grant to the gateway: the examples are
+split into `n_shards` shards trained on separate workers each round and averaged on chain
+(FFA-LoRA); `target_modules` (default `["q_proj", "v_proj"]`) picks the adapted modules.
+Every shard job and aggregate costs `max_price`, so the escrow is
+n_rounds × (n_shards + 1) × max_price, taken at once (402 past the key's spend cap). The
+answer carries `training_id`; `status` follows the training (queued, running, succeeded,
+failed, cancelled), `/events` has each round's mean training loss, `fine_tuned_model` is
+the final adapter's sha256, and `/cancel` sends `MsgCancelTraining` (`cancel-training`
+grant).
+"""
+
+
 def install(app: FastAPI, ft: FineTuning, api_key: KeyDep) -> None:
     Key = Annotated[ApiKeyRow, Depends(api_key("fine_tuning"))]
     Limit = Annotated[int, Query(ge=1, le=100)]
     After = Annotated[str | None, Query(max_length=64)]
 
-    @app.post("/v1/fine_tuning/jobs", tags=["fine-tuning"])
+    @app.post("/v1/fine_tuning/jobs", tags=["fine-tuning"], description=CREATE_DOC)
     async def create(body: Annotated[dict[str, Any], Body()], row: Key) -> dict[str, Any]:
-        """Post a LoRA fine-tuning job on chain for the key's owner; answers at once."""
         return await run_in_threadpool(ft.create, row, body)
 
     @app.get("/v1/fine_tuning/jobs", tags=["fine-tuning"])

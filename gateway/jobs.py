@@ -27,10 +27,11 @@ import httpx
 from chain.client import ChainRefused, NodeClient, NodeError, TxFailed, TxResponse
 from chain.crypto import PrivateKey
 from gateway.errors import ApiError
-from gateway.proto import MsgExec, exec_post_job
+from gateway.proto import MsgExec, exec_cancel_training, exec_post_job, exec_post_training
 
 FINAL_STATES = ("settled", "rejected", "cancelled", "expired", "failed")
 POSTED_EVENT = "JobPosted"
+TRAINING_POSTED_EVENT = "TrainingPosted"
 CANCEL_JOB_URL = "/vcoin.jobs.v1.MsgCancelJob"
 
 
@@ -94,6 +95,27 @@ class Jobs:
         inner.value = cancel_job_bytes(poster, job_id)
         return self._send(msg).hash
 
+    def post_training(self, poster: str, **fields: Any) -> Posted:
+        """``MsgExec([MsgPostTraining(poster, **fields)])`` under ``poster``'s post-training
+        grant to the gateway (the whole escrow comes off it); ``job_id`` is the training id."""
+        resp = self._send(exec_post_training(self.key.bech32, poster=poster, **fields))
+        ids = resp.attributes(TRAINING_POSTED_EVENT, "training_id")
+        if not ids:
+            raise ApiError(502, f"tx {resp.hash} posted no training", "node_unavailable")
+        return Posted(int(ids[-1]), resp.hash)
+
+    def cancel_training(self, poster: str, training_id: int) -> str:
+        """``MsgExec([MsgCancelTraining(poster, training_id)])`` under ``poster``'s
+        cancel-training grant to the gateway; the tx hash."""
+        return self._send(exec_cancel_training(self.key.bech32, poster, training_id)).hash
+
+    def training(self, training_id: int) -> dict[str, Any]:
+        """The chain's record of a training (``training/training``), rounds_detail included."""
+        try:
+            return dict(self.node.query("training", "training", {"id": str(training_id)}))
+        except NodeError as e:
+            raise ApiError(502, f"the node did not answer: {e}", "node_unavailable") from e
+
     def _send(self, msg: Any) -> TxResponse:
         """Sign and send one message, await its block; the chain's refusal as an ApiError."""
         try:
@@ -137,6 +159,10 @@ class Jobs:
         digest = str(job.get("output_hash") or "").lower()
         if not digest:
             raise ApiError(502, f"job {job.get('id')} settled without an output", "no_output")
+        return self.artifact(digest)
+
+    def artifact(self, digest: str) -> bytes:
+        """A blob of the store read with the gateway's token, its sha256 checked."""
         try:
             r = self._http.get(f"{self.rest}/artifacts/{digest}", headers=self._token(digest))
         except httpx.HTTPError as e:
