@@ -189,6 +189,8 @@ class TrainingCanary:
     job_ids: list[int] = field(default_factory=list)
     shards: list[str] = field(default_factory=list)  # per shard: committed|submitted|…
     outcome: str = ""
+    run_from: int = 0  # the chain height when its local runs started
+    run_blocks: int = 0  # blocks they took: a commit after the post would land that late
 
     def escrow(self) -> int:
         f = self.fields
@@ -334,6 +336,7 @@ class TrainingCanaries:
         for rec in sorted(self.recs.values(), key=lambda r: r.local_id):
             if rec.stage == "planned":
                 rec.training_id = self.max_training + 1  # predicted
+                rec.run_from = self.d.state().last_height
                 job = partial(self.expected, rec.fields, bytes.fromhex(rec.dataset_hex))
                 self.d.start_task("tcanary", rec.local_id, partial(job, rec.training_id))
                 return True
@@ -375,6 +378,7 @@ class TrainingCanaries:
             log.error("canary training %d: %s", local_id, rec.outcome)
         else:
             rec.expected, rec.stage = list(result), "prepared"
+            rec.run_blocks = max(0, self.d.state().last_height - rec.run_from)
             if not any(rec.expected):
                 rec.stage, rec.outcome = "done", "no shard is bit-stable here: not posted"
         self.save()

@@ -172,7 +172,9 @@ def test_a_canary_training_is_posted_revealed_and_catches_a_faked_shard(
     assert t["dataset"] != mine["dataset"]
     # its persona was funded by a drip, not by the oracle
     assert net.client.query("drip", "dripped", {"address": rec.poster})["dripped"]
-    # every shard was committed before the post, so a claim in the next block is no spoiler
+    # every shard was committed before the post, so a claim in the next block is no spoiler;
+    # committed after the post instead, after the local runs, it would come this late:
+    print(f"canary training: local runs took {rec.run_blocks} blocks (200 ms each)")
     assert rec.shards == ["committed", "committed"], rec.shards
     jobs = rec.job_ids
     worker = Scripted(net, WORKER, models, tmp_path / "worker")
