@@ -46,6 +46,11 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
 7. **Sweep.** When the persona's last job is final, whatever is left on its
    key goes into the drip pool.
 
+A training's shard jobs are posted by the ``training`` module account, so none
+can be a job canary: the oracle posts whole canary trainings, whose round-0 shards
+are the canaries, and reveals them with the training poster's key (the chain's
+controller of a module's job is the owner of its record): ``oracle.canary_training``.
+
 Tracing coins, timing, shape or a poster's history tells a worker nothing
 (measured in ``tests/oracle/test_canary_unlinkable.py``); what is left is
 listed in ``oracle/README.md``.
