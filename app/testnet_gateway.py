@@ -12,8 +12,9 @@ them; nothing here changes what the chain computes, only which txs are sent):
 - the gateway's account pays the fee of each ``MsgExec`` it signs: when it holds less
   than ``FUND_BELOW`` the faucet dev account sends it ``FUND``;
 - the dev user (``alice``) grants the gateway's account ``/vcoin.jobs.v1.MsgPostJob``
-  with a spend limit of ``GRANT`` (``x/authz``, no expiry) when no grant is there or
-  less than ``GRANT_BELOW`` is left of it.
+  and ``/vcoin.training.v1.MsgPostTraining`` (distributed trainings through
+  ``/v1/fine_tuning/jobs``), each with a spend limit of ``GRANT`` (``x/authz``, no
+  expiry) when no grant is there or less than ``GRANT_BELOW`` is left of it.
 
 ``api-key`` (once the gateway answers): the dev user's API key. The one of the last run
 (``$VCOIN_HOME/gateway/dev-api-key``, 0600) when the gateway still takes it; else a
@@ -48,6 +49,7 @@ VCN = 10**DECIMALS
 GATEWAY_KEY = "gateway"  # the key name in the gateway's home and the dev key's seed
 DEV_USER = "alice"
 POST_JOB = "/vcoin.jobs.v1.MsgPostJob"
+POST_TRAINING = "/vcoin.training.v1.MsgPostTraining"
 FUND = 10_000 * VCN  # fees of the gateway's MsgExec txs
 FUND_BELOW = 100 * VCN
 GRANT = 100_000 * VCN  # the dev user's budget at the gateway (each job spends its max price)
@@ -103,23 +105,25 @@ def prepare(vcoin_home: Path, rpc: str, rest: str, listen: str) -> Path:
             node.send_tx(faucet, [send], gas="auto")
             say(f"faucet sent the gateway account {FUND // VCN} VCN for its fees")
         user = dev_key(DEV_USER)
-        if grant_left(node, user.bech32, key.bech32) < GRANT_BELOW:
+        for url in (POST_JOB, POST_TRAINING):
+            if grant_left(node, user.bech32, key.bech32, url) >= GRANT_BELOW:
+                continue
             grant = MsgGrant(
                 granter=user.bech32,
                 grantee=key.bech32,
-                msg_type_url=POST_JOB,
+                msg_type_url=url,
                 spend_limit=Coin(denom=DENOM, amount=str(GRANT)),
             )
             node.send_tx(user, [grant], gas="auto")
-            say(f"{DEV_USER} granted the gateway {POST_JOB} up to {GRANT // VCN} VCN (x/authz)")
+            say(f"{DEV_USER} granted the gateway {url} up to {GRANT // VCN} VCN (x/authz)")
     return home
 
 
-def grant_left(node: NodeClient, granter: str, grantee: str) -> int:
-    """What is left of ``granter``'s post-job grant to ``grantee`` (0: none or expired)."""
+def grant_left(node: NodeClient, granter: str, grantee: str, url: str = POST_JOB) -> int:
+    """What is left of ``granter``'s ``url`` grant to ``grantee`` (0: none or expired)."""
     from chain.client import QueryFailed
 
-    req = {"granter": granter, "grantee": grantee, "msg_type_url": POST_JOB}
+    req = {"granter": granter, "grantee": grantee, "msg_type_url": url}
     try:
         g = node.query("authz", "grant", req)
     except QueryFailed:
