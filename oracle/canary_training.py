@@ -292,6 +292,11 @@ class TrainingCanaries:
             return None
         from compute.training.manifest import build_manifest
 
+        escrow = int(t["shards"]) * int(t["price_per_shard"]) + int(t["aggregate_price"])
+        drip = int(self.d.node.query("drip", "params")["drip_amount"])
+        if escrow + FEE_GAS_BUDGET * self.d.node.min_gas_price() > drip:
+            log.info("training %d is priced over a drip: not imitated", template_id)
+            return None
         data = synth_dataset(self.d.rng, real)
         manifest, n = build_manifest(data)
         c = t["config"]
@@ -420,6 +425,11 @@ class TrainingCanaries:
                     self.commit_late(rec, i)
                 if rec.shards[i] == "submitted":
                     self.reveal(rec, i)
+            if not set(rec.shards) & {"late", "committed", "submitted"}:
+                # its canaries are over; the training's end event may have been missed
+                t = self.d.node.query("training", "training", {"id": rec.training_id})
+                if t.get("state") != "running":
+                    rec.stage = "final"
         if rec.stage == "final":
             self.sweep(rec)
             rec.stage = "done"
