@@ -246,6 +246,9 @@ def test_a_training_runs_to_succeeded_with_a_loss_per_round(env: Env) -> None:
         assert data["train_loss"] == pytest.approx(sum(losses) / len(losses))
     assert t["adapter"] in events[0].message and "completed" in events[0].message
     assert events[-1].message.startswith(f"Created fine-tuning job {job.id}")
+    listed = {j.id: j for j in c.fine_tuning.jobs.list().data}
+    assert listed[job.id].status == "succeeded"
+    assert (listed[job.id].model_extra or {})["training_id"] == tid
     # final: the key keeps what the settled jobs paid, the rest came back
     paid = sum(int(env.client.query("jobs", "job", {"id": j})["paid"]) for j in [
         *(s["job_id"] for rd in t["rounds_detail"] for s in rd["shards"]),
