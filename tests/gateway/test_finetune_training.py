@@ -39,7 +39,7 @@ from gateway.config import GatewayConfig
 from gateway.errors import ApiError
 from gateway.finetune import LORA_EXTRA
 from gateway.proto import exec_cancel_training, exec_post_training
-from gateway.training import dataset_of, escrow_of, train_losses, training_params
+from gateway.training import dataset_of, escrow_of, status_of, train_losses, training_params
 from genesis.devnet import dev_key
 from modules.authz.msgs import MsgExec, MsgGrant
 from modules.training import msgs as tm
@@ -175,6 +175,22 @@ def test_hyperparameters_map_onto_the_post_and_bad_ones_are_named() -> None:
         with pytest.raises(ApiError) as e:
             training_params(hp, 8, LORA_EXTRA)
         assert e.value.status == 400 and e.value.param == param, (hp, e.value.message)
+
+
+def test_openais_status_follows_the_trainings_state() -> None:
+    def rec(state: str, rnd: int, shards: list[str]) -> dict[str, Any]:
+        rows = [{"shard": i, "job_id": i + 1, "state": st} for i, st in enumerate(shards)]
+        return {"state": state, "round": rnd, "rounds_detail": [{"round": 0, "shards": rows}]}
+
+    queued = {1: "queued", 2: "queued"}
+    assert status_of(rec("running", 0, ["open", "open"]), queued.__getitem__) == "queued"
+    claimed = {1: "queued", 2: "claimed"}
+    assert status_of(rec("running", 0, ["open", "open"]), claimed.__getitem__) == "running"
+    assert status_of(rec("running", 0, ["accepted", "open"]), queued.__getitem__) == "running"
+    assert status_of(rec("running", 1, ["accepted", "accepted"]), queued.__getitem__) == "running"
+    for state, status in (("completed", "succeeded"), ("failed", "failed"),
+                          ("cancelled", "cancelled")):  # fmt: skip
+        assert status_of(rec(state, 1, ["accepted", "dropped"]), queued.__getitem__) == status
 
 
 def test_the_gateways_training_messages_are_the_modules_bytes() -> None:
