@@ -85,11 +85,12 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "messages in protobuf JSON, each with its @type, e.g. "
         '[{"@type": "/vcoin.jobs.v1.MsgPostJob", "poster": "vcoin1…granter", …}]. '
         "Each message's signer must be a granter that granted the --from key its type; all "
-        "run or none does. `-` reads the file from standard input.",
+        "run or none does. `-` reads the file from standard input. Its gas is simulated "
+        "(--gas auto) unless --gas names a limit: a post training writes a round of jobs.",
     )
     ex.add_argument("msgs_file", metavar="MSGS_FILE", help="JSON file of messages, or -")
     add_tx_flags(ex)
-    ex.set_defaults(func=run_exec)
+    ex.set_defaults(func=run_exec, gas="auto")
 
 
 def register_query(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
