@@ -62,7 +62,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chain.client import ChainRefused
+from chain.client import ChainRefused, QueryFailed
 from chain.crypto import PrivateKey
 from modules.drip.ante import sponsored_claim
 from modules.drip.msgs import MsgFundPool
@@ -512,12 +512,19 @@ class TrainingCanaries:
         log.info("canary training posted", extra={"canary": rec.local_id, "training": tid})
 
     def commit_late(self, rec: TrainingCanary, i: int) -> None:
+        """Commit shard ``i`` after the post (its job id was not predicted): spoiled if a
+        worker claimed it before the commitment landed. A commitment on chain already (sent
+        before a crash) is not sent again."""
         j = rec.job_ids[i]
-        msg = canary.commit_msg(self.d.address, j, rec.expected[i], rec.salt)
-        resp = self.d.node.send_tx(self.d.account, [msg], gas="auto")
+        c = canary.commitment(j, rec.expected[i], rec.salt).hex()
+        try:
+            height = int(self.d.node.query("verification", "canary", {"commitment": c})["height"])
+        except QueryFailed:
+            msg = canary.commit_msg(self.d.address, j, rec.expected[i], rec.salt)
+            height = self.d.node.send_tx(self.d.account, [msg], gas="auto").height
         job = self.d.node.query("jobs", "job", {"id": j})
         claimed = int(job.get("claimed_height") or 0)
-        if claimed and claimed < resp.height:
+        if claimed and claimed < height:
             rec.shards[i] = "spoiled"
             self.d.metrics.canaries.labels("spoiled").inc()
             return

@@ -29,9 +29,12 @@ from modules.jobs import msgs as jm
 from modules.staking.msgs import Coin, MsgBond
 from modules.training.msgs import MsgPostTraining
 from oracle import canary_training as ct
+from oracle.canary_flow import CanaryDeps
 from oracle.daemon import Oracle
 from oracle.executor import Executor
 from oracle.expected import InProcessRunner
+from oracle.metrics import OracleMetrics
+from oracle.state import OracleState
 from tests.oracle._node import ORACLE1, POSTER, VCN, Net, Scripted, bond_oracle, market_node
 from tests.oracle.conftest import Models
 from tests.oracle.test_daemon import make_oracle
@@ -293,3 +296,81 @@ def test_a_shard_whose_two_runs_differ_is_no_canary(tmp_path: Path) -> None:
     }
     assert driver.expected(fields, data, 5) == ["aa" * 32, ""]
     assert deps.executor.runs == 4 and uploads == [data, manifest]
+
+
+def driver(net: Net, home: Path, key: PrivateKey, st: OracleState) -> ct.TrainingCanaries:
+    """The canary-training steps alone, on the node; local runs are stubbed by the test
+    (``prepared`` with made-up hashes: no reveal is made here)."""
+    deps = CanaryDeps(
+        enabled=True,
+        min_observed=0,
+        task_types=(),
+        address=key.bech32,
+        account=key,
+        node=net.client,
+        artifacts=net.artifacts,
+        executor=None,  # type: ignore[arg-type]
+        rng=random.Random(5),
+        metrics=OracleMetrics(),
+        state=lambda: st,
+        save=lambda: None,
+        start_task=lambda kind, key, fn: None,
+        model_hash=lambda model_id: "00" * 32,
+    )
+    return ct.TrainingCanaries(deps, home)
+
+
+def prepared(net: Net, d: ct.TrainingCanaries, template: int) -> ct.TrainingCanary:
+    rec = d.plan(template)
+    assert rec is not None and d.start_next()  # the predicted id is set here
+    d.prepared(rec.local_id, ["ab" * 32, "cd" * 32], None)
+    assert rec.stage == "prepared"
+    return rec
+
+
+def test_unpredicted_job_ids_are_committed_late_a_claim_first_spoils_and_a_restart_reposts_nothing(
+    net: Net, tmp_path: Path
+) -> None:
+    oracle, claimer = test_key(11), test_key(12)
+    bond_oracle(net, oracle, bytes(SigningKey.generate().verify_key))
+    register_worker(net, claimer)
+    real = post_real_training(net, POSTER)
+    st = OracleState(chain_id=net.client.chain_id(), max_job_id=10_000)  # predicts far ahead
+    d = driver(net, tmp_path, oracle, st)
+    d.max_training = real
+    rec = prepared(net, d, real)
+    assert d.fund(rec)
+    rec.stage = "funded"
+    d.precommit(rec)
+    d.save()
+    before_post = (tmp_path / ct.STATE_FILE).read_bytes()
+    d.post(rec)
+    assert rec.training_id == real + 1 and rec.shards == ["late", "late"]
+    # a worker claims shard 0 before the oracle's commitment can land
+    Scripted(net, claimer, None, tmp_path).claim(rec.job_ids[0])  # type: ignore[arg-type]
+    d.act()
+    assert rec.shards == ["spoiled", "committed"]
+    # an oracle that crashed before it knew of its post finds it: no second training
+    (tmp_path / ct.STATE_FILE).write_bytes(before_post)
+    again = driver(net, tmp_path, oracle, st)
+    rec2 = again.recs[rec.local_id]
+    assert rec2.stage == "funded"
+    again.act()
+    assert (rec2.training_id, rec2.job_ids) == (rec.training_id, rec.job_ids)
+    mine = net.client.query("training", "trainings", {"poster": rec.poster})["trainings"]
+    assert [int(t["id"]) for t in mine] == [rec.training_id]
+    assert rec2.shards == ["spoiled", "committed"]  # the commitment on chain is not resent
+
+
+def test_a_training_id_taken_first_makes_an_ordinary_training(net: Net, tmp_path: Path) -> None:
+    oracle = test_key(13)
+    bond_oracle(net, oracle, bytes(SigningKey.generate().verify_key))
+    real = post_real_training(net, POSTER)
+    st = OracleState(chain_id=net.client.chain_id(), max_job_id=net.client.latest_height())
+    d = driver(net, tmp_path, oracle, st)
+    d.max_training = real - 1  # it missed the real training: predicts the real one's id
+    rec = prepared(net, d, real)
+    d.act()
+    assert rec.stage == "posted" and rec.training_id > real
+    assert rec.outcome.startswith("mispredicted") and rec.shards == ["none", "none"]
+    assert d.d.metrics.canaries.labels("spoiled")._value.get() == 1
