@@ -206,6 +206,7 @@ class TrainingCanaries:
         self.recs: dict[int, TrainingCanary] = {}
         self.next_id = 1
         self.max_training = 0
+        self.saved = ""  # the file's content as last written
         if self.path.exists():
             doc = json.loads(self.path.read_text())
             self.next_id, self.max_training = int(doc["next_id"]), int(doc["max_training"])
@@ -218,14 +219,18 @@ class TrainingCanaries:
             "max_training": self.max_training,
             "canaries": [asdict(r) for _, r in sorted(self.recs.items())],
         }
+        raw = json.dumps(doc)
+        if raw == self.saved:
+            return  # the daemon saves every loop: write only what changed
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".canary_trainings.")
         with os.fdopen(fd, "w") as f:
-            json.dump(doc, f)
+            f.write(raw)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)  # the persona keys
         os.replace(tmp, self.path)
+        self.saved = raw
 
     def _key(self, rec: TrainingCanary) -> PrivateKey:
         return PrivateKey(bytes.fromhex(rec.poster_secret))
