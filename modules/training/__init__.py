@@ -16,7 +16,8 @@ Rules:
 * Post (MsgPostTraining): rank 1..``max_rank``; shards 1..``max_shards`` and at
   most records; rounds 1..``max_rounds``; records at most 2^20; rank, alpha, steps,
   lr_micro, batch_size and max_length within the job runtime's limits
-  (``msgs.CONFIG_RANGES``: a config the chain takes runs); target_modules non-empty, each in ``lora_targets``;
+  (``msgs.CONFIG_RANGES``: a config the chain takes runs); target_modules
+  non-empty, each in ``lora_targets``;
   aggregation ``ffa-mean``; both prices ≥ the jobs ``min_price``; shard_blocks
   ≤ the jobs ``max_result_blocks`` (0: its default); the model registered and
   serving ``lora-train``. Each refusal names the field and nothing is escrowed.
