@@ -19,6 +19,7 @@ The home folder (``--home``, else ``$VCOIN_ORACLE_HOME``, else
     evidence/<sha256>    every evidence document it attested with
     cache/               models, inputs and outputs fetched by hash
     runs/                scratch folders of re-executions (removed after use)
+    plants.json          the plant worker keys and plants (``oracle.plant``; 0600)
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class OracleConfig:
     canary_task_types: tuple[str, ...] = ()  # empty: every task type in the real job mix
     canary_min_observed: int = 5  # user jobs to have seen before imitating the mix
     canary_settle_blocks: int = 100  # a poster idle this long has posted all it will
+    plant: bool = True  # plant known-bad results (oracle.plant) while plant_rate_bps > 0
+    plant_season_jobs: int = 3  # honest jobs a plant worker does before its first plant
+    plant_rotate_after: int = 5  # plants per plant worker key before a fresh key
     poll_s: float = 2.0  # block polling when the websocket is quiet or down
     shutdown_grace_s: float = 30.0  # SIGTERM: how long a running check may still finish
     max_check_attempts: int = 5
@@ -113,7 +117,14 @@ class OracleConfig:
             raise ConfigError(f"shutdown_grace_s must be ≥ 0 seconds, not {self.shutdown_grace_s}")
         if self.max_check_attempts < 1:
             raise ConfigError("max_check_attempts must be at least 1")
-        for name in ("canary_min_observed", "canary_settle_blocks", "gas_price"):
+        if self.plant_rotate_after < 1:
+            raise ConfigError("plant_rotate_after must be at least 1")
+        for name in (
+            "canary_min_observed",
+            "canary_settle_blocks",
+            "gas_price",
+            "plant_season_jobs",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be ≥ 0")
         if any(not t for t in self.canary_task_types):
@@ -211,6 +222,11 @@ DOCS = {
     "canary_min_observed": "User jobs to have seen before the first canary imitates the mix.",
     "canary_settle_blocks": "Blocks a real poster stays idle before canary personas imitate "
     "its job count (no canary before one has; ≥ 0).",
+    "plant": "Plant known-bad results through a worker account of the oracle's own, to "
+    "catch oracles that pass what they did not check (only while the chain's plant_rate_bps > 0).",
+    "plant_season_jobs": "Honest jobs a plant worker submits before its first plant (≥ 0).",
+    "plant_rotate_after": "Plants per plant worker key; then it unbonds and a fresh key starts "
+    "(≥ 1).",
     "poll_s": "Seconds between block polls when the websocket is quiet or down (> 0).",
     "shutdown_grace_s": "On SIGTERM, seconds a running check may still finish (≥ 0).",
     "max_check_attempts": "Tries of a check the oracle cannot judge before it gives up (≥ 1).",

@@ -51,6 +51,7 @@ from oracle.config import OracleConfig
 from oracle.executor import Abstain, Checked, Executor
 from oracle.follower import ChainEvent, Waker, block_events
 from oracle.metrics import OracleMetrics
+from oracle.plant import PlantDeps, Planter
 from oracle.similarity import Policy
 from oracle.state import Check, OracleState, StateFile
 from oracle.training_check import TRAINING_TASKS
@@ -103,6 +104,8 @@ class Oracle:
         self.canaries = CanaryDriver(self.canary_deps())
         # canary trainings: their round-0 shard jobs are canaries (oracle.canary_training)
         self.tcanaries = TrainingCanaries(self.canary_deps(), cfg.home_path)
+        # plants: known-bad results from a worker account of our own (oracle.plant)
+        self.planter = Planter(self.plant_deps(), cfg.home_path) if cfg.plant else None
         # hook for tests: called with the job id right before an attestation is broadcast
         self.before_broadcast: Callable[[int], None] | None = None
 
@@ -124,6 +127,22 @@ class Oracle:
             save=self.save,
             start_task=self.start_task,
             model_hash=self.model_hash,
+        )
+
+    def plant_deps(self) -> PlantDeps:
+        return PlantDeps(
+            address=self.address,
+            account=self.account,
+            node=self.node,
+            artifacts_url=self.cfg.artifacts,
+            executor=self.executor,
+            rng=self.rng,
+            metrics=self.metrics,
+            start_task=self.start_task,
+            model_hash=self.model_hash,
+            own_posters=lambda: set(self.state.poster_addresses()),
+            season_jobs=self.cfg.plant_season_jobs,
+            rotate_after=self.cfg.plant_rotate_after,
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -190,6 +209,8 @@ class Oracle:
 
     def save(self) -> None:
         self.tcanaries.save()
+        if self.planter is not None:
+            self.planter.save()
         self.files.save(self.state)
         self.metrics.height.set(self.state.last_height)
         self.metrics.pending.set(len(self.state.checks))
@@ -250,6 +271,8 @@ class Oracle:
             return
         self.canaries.act()
         self.tcanaries.act()
+        if self.planter is not None:
+            self.planter.act()
         self.dispatch()
 
     # -- following -------------------------------------------------------------------------
@@ -277,6 +300,8 @@ class Oracle:
                     self.drop_check(job_id, f"verdict reached ({e.get('how')})")
                 self.canaries.on_final(job_id)
                 self.tcanaries.on_job_final(job_id)
+                if self.planter is not None:
+                    self.planter.on_final(job_id)
             elif t == "JobPosted" and e.get("task_type") in TRAINING_TASKS:
                 # A training's shard and aggregate jobs are the training module's, not a
                 # poster's mix: MsgPostJob refuses their task types, so no job canary
@@ -284,6 +309,8 @@ class Oracle:
                 self.tcanaries.on_job_posted(e.int("job_id"))
             elif t == "JobPosted":
                 self.canaries.on_posted(e, height)
+                if self.planter is not None:
+                    self.planter.on_posted(e.int("job_id"), e.get("task_type"), e.get("poster"))
             elif t == "TrainingPosted":
                 self.tcanaries.on_training_posted(e)
             elif t in ("TrainingCompleted", "TrainingFailed", "TrainingCancelled"):
@@ -353,6 +380,8 @@ class Oracle:
             )
             log.info("re-executing", extra={"job_id": c.job_id, "task_type": job["task_type"]})
             return
+        if self.planter is not None:
+            self.planter.start_next()  # the plant worker's next job, when no check waits
 
     def owed(self, job_id: int) -> dict[str, Any] | None:
         """The job if it still waits for this oracle's attestation; else drop the check."""
@@ -404,6 +433,9 @@ class Oracle:
             return
         if t.kind == "tcanary":
             self.tcanaries.prepared(t.key, t.result, t.error)
+            return
+        if t.kind == "plant" and self.planter is not None:
+            self.planter.prepared(t.key, t.result, t.error)
             return
         self.metrics.check_seconds.observe(time.monotonic() - t.started)
         if t.error is not None:

@@ -43,6 +43,17 @@ class OracleMetrics:
             "Planted wrong results this oracle attested as a pass (each one punished it)",
             registry=r,
         )
+        self.plants = Counter(
+            "vcoin_oracle_plants_total",
+            "Plants this oracle made (a wrong result submitted) and revealed",
+            ["event"],
+            registry=r,
+        )
+        self.plant_oracles_caught = Counter(
+            "vcoin_oracle_plant_oracles_caught_total",
+            "Oracles this oracle's plant reveals caught passing a wrong result",
+            registry=r,
+        )
         self.errors = Counter(
             "vcoin_oracle_errors_total", "Errors by where they happened", ["where"], registry=r
         )

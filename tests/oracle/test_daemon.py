@@ -68,7 +68,8 @@ def make_oracle(
     cheap_checks: bool = False,
     **cfg: Any,
 ) -> Oracle:
-    settings: dict[str, Any] = {"poll_s": 0.1, "canaries": False, "metrics": ""}
+    # no plant worker unless a test asks (it would claim and run the tests' jobs)
+    settings: dict[str, Any] = {"poll_s": 0.1, "canaries": False, "plant": False, "metrics": ""}
     settings.update(cfg)
     config = OracleConfig(home=str(home), rpc=net.rpc, artifacts=net.rest, **settings)
     artifacts = ArtifactClient(net.rest, key)
