@@ -68,7 +68,7 @@ class OracleConfig:
     canary_settle_blocks: int = 100  # a poster idle this long has posted all it will
     plant: bool = True  # plant known-bad results (oracle.plant) while plant_rate_bps > 0
     plant_season_jobs: int = 3  # honest jobs a plant worker does before its first plant
-    plant_rotate_after: int = 5  # plants per plant worker key before a fresh key
+    plant_rotate_after: int = 2  # plants per key: a fresh one stays above the slash line
     poll_s: float = 2.0  # block polling when the websocket is quiet or down
     shutdown_grace_s: float = 30.0  # SIGTERM: how long a running check may still finish
     max_check_attempts: int = 5

@@ -112,7 +112,7 @@ class PlantDeps:
     model_hash: Callable[[str], str]
     own_posters: Callable[[], set[str]]  # this oracle's canary personas
     season_jobs: int = 3
-    rotate_after: int = 5
+    rotate_after: int = 2
 
 
 class Planter:
@@ -265,12 +265,15 @@ class Planter:
             return False
         if any(j.stage in IN_FLIGHT for j in self.jobs.values()):
             return False
+        bond = self.d.node.query("staking", "bond", {"address": k.address, "role": "worker"})
+        if int(bond.get("jailed_until") or 0) > self.d.node.latest_height():
+            return False  # a caught plant jails its worker: it claims again once that ends
         while self.candidates:
             job_id = self.candidates.pop()
             if job_id in self.jobs:
                 continue
             job = self.d.node.query("jobs", "job", {"id": job_id})
-            if job.get("state") != "open":
+            if job.get("state") != "queued":
                 continue
             seasoned = k.honest >= self.d.season_jobs
             planted = seasoned and self.d.rng.randrange(10_000) < self.rate_bps()
@@ -312,14 +315,16 @@ class Planter:
         key = self.worker_key(k)
         node = self.d.node
         if j.stage == "ran":
-            if j.planted:
-                self.commit(j)
+            if j.planted and not self.commit(j, k):
+                why = "claimed before a commitment of ours (or revealed before a restart)"
+                j.stage, j.outcome = "done", f"not planted: {why}"
+                return
             j.stage = "committed"
             self.save()
         if j.stage == "committed":
             job = node.query("jobs", "job", {"id": j.job_id})
             if job.get("worker") != k.address:  # not claimed by us before a crash
-                if job.get("state") != "open":
+                if job.get("state") != "queued":
                     j.stage, j.outcome = "done", "missed: another worker claimed it first"
                     return
                 from modules.jobs.msgs import MsgClaimJob
@@ -343,15 +348,21 @@ class Planter:
                 j.outcome = "honest"
             j.stage = "done"
 
-    def commit(self, j: PlantJob) -> None:
+    def commit(self, j: PlantJob, k: PlantKey) -> bool:
+        """Commit to E before the claim. True when the commitment is on chain (sent now, or
+        before a crash); False when the job was claimed already (by another worker, or by
+        ours after a commitment a reveal has since removed): no commitment is sent then."""
         c = canary.commitment(j.job_id, j.expected, j.salt, planted=True).hex()
         try:
             self.d.node.query("verification", "canary", {"commitment": c})
-            return  # sent before a crash
+            return True  # sent before a crash
         except QueryFailed:
             pass
+        if self.d.node.query("jobs", "job", {"id": j.job_id}).get("state") != "queued":
+            return False
         msg = canary.commit_msg(self.d.address, j.job_id, j.expected, j.salt, planted=True)
         self.d.node.send_tx(self.d.account, [msg], gas="auto")
+        return True
 
     def submit(self, j: PlantJob, k: PlantKey, key: PrivateKey) -> None:
         from chain.artifacts import ArtifactClient
