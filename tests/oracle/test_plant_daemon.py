@@ -159,3 +159,33 @@ def test_the_daemon_plants_at_the_odds_and_catches_the_lazy_oracle_only(
         assert sample(planter, "vcoin_oracle_plants_total", event="revealed") == 3.0
         assert sample(planter, "vcoin_oracle_plant_oracles_caught_total") == len(passed)
         assert sample(honest, "vcoin_oracle_plants_total", event="made") == 0.0
+
+
+def test_a_plants_output_is_well_formed_and_wrong_everywhere_a_check_looks(
+    run_job: Any, models: Models
+) -> None:
+    import json
+
+    import numpy as np
+    from safetensors.numpy import load
+
+    from oracle.plant import wrong_output
+
+    # text: every completion's text changed, so it no longer decodes from its token ids
+    right = run_job("text-generation", models.lm, {"prompts": ["One", "Two"]}).read_bytes()
+    wrong = json.loads(wrong_output("text-generation", right))
+    before = json.loads(right)
+    assert [c["token_ids"] for c in wrong["completions"]] == [
+        c["token_ids"] for c in before["completions"]
+    ]
+    for w, r in zip(wrong["completions"], before["completions"], strict=True):
+        assert w["completion"] != r["completion"] and w["prompt"] == r["prompt"]
+    # embeddings: the same shape, metadata and finite values, every row pointing away
+    right = run_job("embedding", models.minilm, {"texts": ["a", "b", "c"]}).read_bytes()
+    out = wrong_output("embedding", right)
+    r, w = load(right)["embeddings"], load(out)["embeddings"]
+    assert w.shape == r.shape and w.dtype == r.dtype and np.isfinite(w).all()
+    cos = (r * w).sum(axis=1) / (np.linalg.norm(r, axis=1) * np.linalg.norm(w, axis=1))
+    assert (cos < -0.99).all()
+    meta = json.loads(out[8 : 8 + int.from_bytes(out[:8], "little")])["__metadata__"]
+    assert meta == json.loads(right[8 : 8 + int.from_bytes(right[:8], "little")])["__metadata__"]
