@@ -10,8 +10,9 @@
   test hook that fakes a share of its outputs).
 * ``Oracle``: a ``vcoin-oracle`` home (init with a dev key, register) and
   ``vcoin-oracle start``.
-* ``post_jobs``: a mix of text-generation, embedding and tiny LoRA jobs, each
-  with its own input, posted by alice.
+* ``post_jobs``: a mix of text-generation, embedding and tiny LoRA jobs (these
+  with checkpoints, so checked by an interval replay), each with its own input,
+  posted by alice.
 * ``supply_check`` and ``invariants_after_stop``: total supply = genesis +
   minted − burned from the node's own events; the App's invariants (escrow =
   open escrows, bonded = bonds, …) on the node's database once it stopped.
@@ -263,12 +264,14 @@ class Marketplace(NodeMarket):
 
 
 # -- jobs -----------------------------------------------------------------------------------
+LORA_INTERVALS = 2  # a LoRA job's steps / checkpoint_every
 WORDS = "apple river cloud stone maple orbit amber delta ember frost grove harbor".split()
 
 
 def job_msg(i: int) -> MsgPostJob:
-    """Job number ``i`` of the mix: 9 in 20 text generation, 7 embedding, 4 LoRA; every
-    input differs (so no two honest outputs are the same)."""
+    """Job number ``i`` of the mix: 9 in 20 text generation, 7 embedding, 4 LoRA (with
+    hash-chained checkpoints, ``LORA_INTERVALS`` intervals); every input differs (so no
+    two honest outputs are the same)."""
     w = WORDS[i % len(WORDS)]
     k = i % 20
     if k < 9:
@@ -285,7 +288,10 @@ def job_msg(i: int) -> MsgPostJob:
             "texts": [f"the {w} number {i}", f"more text on {w} {i}", f"last line {i}"],
             "eval_texts": [f"held out {w} {i}"],
         }
-        params = {"steps": 2, "batch_size": 2, "rank": 2, "alpha": 4, "max_length": 16}
+        # checkpoints after each step (m = 2 intervals): an oracle checks the job by
+        # replaying one interval drawn after submission (``oracle.interval``)
+        params = {"steps": 2, "batch_size": 2, "rank": 2, "alpha": 4, "max_length": 16,
+                  "checkpoint_every": 1}  # fmt: skip
     return MsgPostJob(
         poster=ALICE.bech32,
         task_type=task,

@@ -3,14 +3,22 @@ workers, two oracles, and a stream of mixed jobs (text generation, embeddings, t
 LoRA fine-tunes; ``VCOIN_E2E_JOBS``, default 200) posted by alice a few at a time.
 
 worker3 cheats: the agent is run through ``tests.e2e.cheater``, which fakes 80 %
-of its outputs (random, replayed from an earlier job, or perturbed) after running
-them honestly. What a user of the chain must see at the end:
+of its outputs after running them honestly, the kinds in turn for each task: random,
+replayed from an earlier job, perturbed and truncated outputs; for LoRA (whose jobs
+carry hash-chained checkpoints, so an oracle replays one of their ``m = 2``
+intervals) random, replayed and perturbed adapters, a stale one (the fresh adapter
+sent as trained) and one whose last interval was skipped, both with a chain that
+holds together. What a user of the chain must see at the end:
 
 * every job (the oracles' canaries too) is settled or refunded in full;
 * the cheater is caught (a failed re-execution or canary), jailed, loses
   reputation, is slashed whenever under 50 and banned (tombstoned) under 30;
-  every job it was punished for is one it faked, and every faked text or
-  embedding result that the oracles checked was caught;
+  every job it was punished for is one it faked, and every faked result that the
+  oracles checked was caught, of every kind, but ``skipped``: that one is caught
+  exactly when the interval the oracles replayed (drawn after submission, the same
+  for both) is the one it skipped, an expected share of ``1/m`` = 1/2 of its
+  sampled checks (a canary catches it always); every checked LoRA job was checked
+  by an interval replay;
 * the honest workers are never punished, jailed or slashed: their bonds are whole;
 * total supply = genesis + minted − burned (from the node's own events), and the
   App's invariants (escrow = open escrows, bonded = bonds, …) hold on the node's
@@ -36,13 +44,16 @@ from typing import Any
 
 import pytest
 
+from oracle.interval import REPLAY
 from tests.e2e.market import (
     ALICE,
     E2E_GENESIS,
+    LORA_INTERVALS,
     OPEN,
     TERMINAL,
     WORKER_BOND,
     Marketplace,
+    Oracle,
     invariants_after_stop,
     market_of,
     post_jobs,
@@ -59,7 +70,7 @@ QUEUE_DEPTH = 4  # alice keeps about this many jobs waiting for a worker
 # (a Monte Carlo of this process; 97.7 % at f = 0.5, and with f = 0.8 but fewer
 # jobs: 97.4 % at 120, 94 % at 100, so VCOIN_E2E_JOBS below 200 is for trials).
 CHEAT_FRACTION = 0.8
-GENESIS_PARAMS: dict[str, dict[str, Any]] = {
+GENESIS_PARAMS: dict[str, Any] = {
     "verification": {
         "low_rep_factor_bps": 10_000,
         "max_sample_bps": 10_000,
@@ -73,6 +84,16 @@ GENESIS_PARAMS: dict[str, dict[str, Any]] = {
 def check_alive(m: Marketplace) -> None:
     for d in m.daemons:
         assert d.alive(), f"{d.name} died:\n{d.tail()}"
+
+
+def evidence(oracles: list[Oracle]) -> dict[int, list[dict[str, Any]]]:
+    """The oracles' evidence documents (each attestation's), by job id."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for o in oracles:
+        for path in sorted((o.home / "evidence").glob("*.json")):
+            doc = json.loads(path.read_bytes())
+            out.setdefault(int(doc["job_id"]), []).append(doc)
+    return out
 
 
 def run_market(m: Marketplace, n_jobs: int) -> float:
@@ -110,7 +131,7 @@ def test_marketplace_with_a_cheating_worker(tmp_path: Path) -> None:
     }
     genesis = market_genesis(**E2E_GENESIS, **GENESIS_PARAMS)
     with market_of(tmp_path, genesis) as m:
-        m.oracle("oracle1"), m.oracle("oracle2")
+        oracles = [m.oracle("oracle1"), m.oracle("oracle2")]
         honest = [m.worker("worker1"), m.worker("worker2")]
         cheater = m.worker("worker3", cheat=cheat_env)
         for d in m.daemons:
@@ -180,16 +201,35 @@ def test_marketplace_with_a_cheating_worker(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert late_claims == []
 
-    # A faked text or embedding result that the oracles check (re-execution or
-    # canary) is always caught: exact hash and embedding cosine leave no room.
-    # (LoRA fakes are judged by weight cosine and held-out loss; counted below.)
+    # A faked result that the oracles check (a sampled check or a canary) is caught,
+    # whatever its kind, except a skipped interval: its chain holds together, so only a
+    # replay of the interval it skipped sees it (1/m of its sampled checks; a canary's
+    # exact hash always). Both oracles replay the interval drawn from the same block.
     verdicts = {int(a["job_id"]): a for _, t, a in events if t == "VerdictReached"}
     checked_fakes = {
         i: v for i in faked if (v := verdicts.get(i)) is not None and v["how"] != "unpicked"
     }
+    docs = evidence(oracles)
+    replayed = {
+        i: {d["details"]["interval"] for d in ds if "interval" in d["details"]}
+        for i, ds in docs.items()
+    }
+    skipped_checks: list[bool] = []  # a sampled check of a skipped interval: caught?
     for i, v in checked_fakes.items():
-        if faked[i]["task"] != "lora-train":
-            assert v["verdict"] == "fail", (faked[i], v)
+        f = faked[i]
+        if f["kind"] == "skipped" and v["how"] != "canary":
+            assert f["intervals"] == LORA_INTERVALS and len(replayed[i]) == 1, (f, docs[i])
+            drawn = replayed[i].pop()
+            assert (v["verdict"] == "fail") == (drawn == f["interval"]), (f, v, docs[i])
+            skipped_checks.append(v["verdict"] == "fail")
+        else:
+            assert v["verdict"] == "fail", (f, v, docs.get(i))
+    # The LoRA jobs' sampled checks were interval replays (no full re-execution).
+    for j in user_jobs:
+        v = verdicts.get(int(j["id"]), {})
+        if j["task_type"] == "lora-train" and v.get("how") in ("quorum", "window"):
+            metrics = {d["metric"] for d in docs[int(j["id"])]}
+            assert metrics == {REPLAY}, (j, docs[int(j["id"])])
 
     # -- honest workers are never punished -------------------------------------------------
     for w in honest:
@@ -211,7 +251,10 @@ def test_marketplace_with_a_cheating_worker(tmp_path: Path) -> None:
         f"checked {len(checked)} ({Counter(a['how'] for a in checked)}), "
         f"faked {len(faked)} ({Counter(e['kind'] for e in faked.values())}), "
         f"checked fakes {len(checked_fakes)} caught "
-        f"{sum(v['verdict'] == 'fail' for v in checked_fakes.values())}, "
+        f"{sum(v['verdict'] == 'fail' for v in checked_fakes.values())} "
+        f"({Counter((faked[i]['kind'], v['verdict']) for i, v in checked_fakes.items())}; "
+        f"skipped intervals caught at {sum(skipped_checks)} of {len(skipped_checks)} "
+        f"sampled checks, 1/{LORA_INTERVALS} expected), "
         f"punished {len(punished)}, slashed {len(slashed)}; "
         f"scores { {k: v['score'] for k, v in scores.items()} }"
     )
