@@ -67,7 +67,6 @@ log = logging.getLogger("vcoin.oracle.plant")
 STATE_FILE = "plants.json"
 PLANT_TASKS = ("text-generation", "embedding")
 FEE_BUDGET_GAS = 20_000_000  # gas the plant worker may spend over its life
-IMAGE_TAG = "plant"
 MAX_CANDIDATES = 50
 KEEP_DONE = 100
 IN_FLIGHT = ("open", "ran", "committed", "claimed")
@@ -380,7 +379,7 @@ class Planter:
             with ArtifactClient(self.d.artifacts_url, key) as art:
                 art.upload_bytes(out)
             model_hash = self.d.model_hash(job["model"])
-            image = f"{IMAGE_TAG}:{hashlib.sha256(b'vcoin-oracle').hexdigest()[:16]}"
+            image = receipt_image(self.d.executor)
             args = (bytes.fromhex(model_hash), bytes.fromhex(job["input_hash"]))
             sig = receipt.sign(key, node.chain_id(), j.job_id, image, *args, bytes.fromhex(digest))
             msg = MsgSubmitResult(
@@ -437,6 +436,23 @@ def _send(sender: str, to: str, amount: int) -> Any:
     return MsgSend(
         from_address=sender, to_address=to, amount=[Coin(denom=DENOM, amount=str(amount))]
     )
+
+
+def receipt_image(executor: Any) -> str:
+    """What a worker's receipt names as the image (as ``worker/agent`` computes it): the
+    docker image id, else the sandbox's name and the runtime's content tag. The oracle's
+    sandbox runs the workers' image, so its plant worker's receipts read as any worker's."""
+    sandbox = getattr(getattr(executor, "runner", None), "sandbox", None)
+    image_id = str(getattr(sandbox, "image_id", "") or "")
+    if image_id:
+        return image_id
+    name = str(getattr(sandbox, "name", "") or "process")
+    try:
+        from compute.image import image_tag
+
+        return f"{name}:{image_tag()}"
+    except Exception:  # noqa: BLE001 - no image recipe on this install
+        return f"{name}:runtime"
 
 
 def wrong_output(task_type: str, right: bytes) -> bytes:
