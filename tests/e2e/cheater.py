@@ -47,7 +47,10 @@ hashes, and for ``skipped`` the interval skipped and ``intervals``, their number
 ``VCOIN_TEST_CHEAT_KINDS`` (comma-separated kinds to take from; default all; a job
 none of them applies to is not faked) and
 ``VCOIN_TEST_CHEAT_MAX`` (fake at most this many jobs, then work honestly;
-default no limit).
+default no limit) and ``VCOIN_TEST_CHEAT_FIRST`` (comma-separated task types: until
+each of the kinds that apply to them was faked once for them, jobs of other tasks
+are left honest; so a run that bans the cheater after a few catches still sees
+those kinds; default none).
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class Cheat:
         tasks: frozenset[str] | None = None,
         kinds: tuple[str, ...] = KINDS,
         most: int | None = None,
+        first: frozenset[str] = frozenset(),
     ) -> None:
         self.fraction = fraction
         self.rng = random.Random(seed)
@@ -100,6 +104,7 @@ class Cheat:
         self.lock = threading.Lock()
         self.previous: dict[str, bytes] = {}  # task -> an earlier honest output
         self.turns: dict[str, int] = {}  # task -> faked so far (the kinds go in turn)
+        self.first = dict.fromkeys(first, 1)  # task -> its number of kinds (1 till seen)
 
     def apply(self, run: JobRun) -> None:
         """Maybe replace ``run``'s output file, and its hash in ``run.result``."""
@@ -114,6 +119,10 @@ class Cheat:
             self.previous[task] = honest
             if self.tasks is not None and task not in self.tasks:
                 return
+            if task in self.first:
+                self.first[task] = len(kinds)
+            elif any(self.turns.get(t, 0) < n for t, n in self.first.items()):
+                return  # the tasks to fake first are not done
             if not kinds or self.left == 0 or self.rng.random() >= self.fraction:
                 return
             if self.left is not None:
@@ -276,6 +285,7 @@ def install() -> Cheat:
         frozenset(tasks.split(",")) if tasks else None,
         tuple(env("VCOIN_TEST_CHEAT_KINDS", ",".join(KINDS)).split(",")),
         int(most) if most else None,
+        frozenset(filter(None, env("VCOIN_TEST_CHEAT_FIRST", "").split(","))),
     )
     honest_upload = executor.Executor._upload
 

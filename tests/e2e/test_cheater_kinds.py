@@ -71,6 +71,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     return Runs(tmp_path_factory.mktemp("cheats"))
 
 
+def copied(run: JobRun, out: Path) -> JobRun:
+    shutil.copytree(run.out_dir, out)
+    assert run.result is not None
+    return JobRun(run.sandbox, json.loads(json.dumps(run.result)), out)
+
+
 def faked(honest: JobRun, kind: str, tmp: Path, earlier: JobRun | None = None) -> JobRun:
     """A copy of ``honest`` run through a cheater that fakes every job with ``kind``
     (``cached``: after ``earlier``, whose output it replays); its log entry checked."""
@@ -79,10 +85,7 @@ def faked(honest: JobRun, kind: str, tmp: Path, earlier: JobRun | None = None) -
     if earlier is not None:
         assert earlier.result is not None and earlier.output_path is not None
         cheat.previous[earlier.result["task"]] = earlier.output_path.read_bytes()
-    out = tmp / kind
-    shutil.copytree(honest.out_dir, out)
-    assert honest.result is not None
-    run = JobRun(honest.sandbox, json.loads(json.dumps(honest.result)), out)
+    run = copied(honest, tmp / kind)
     cheat.apply(run)
     assert run.output_path is not None and run.result is not None
     entry = json.loads(log.read_text())
@@ -220,3 +223,20 @@ def test_an_untrained_interval_copied_forward_is_refused_by_the_chain_check_alon
         got = read_chain(run.output_path, params, runs.lm)
         assert isinstance(got, Comparison) and not got.passed
         assert got.details["idle_interval"] == idle, got
+
+
+def test_the_tasks_to_fake_first_go_through_their_kinds_before_any_other_task_is_faked(
+    lora: tuple[JobRun, JobRun], runs: Runs, tmp_path: Path
+) -> None:
+    """``VCOIN_TEST_CHEAT_FIRST=lora-train``: text stays honest until each LoRA kind was
+    faked once (in turn, the task's own first), then it is faked too."""
+    text = runs.run("text-generation", runs.lm, {"prompts": PROMPTS}, TEXT_RAW)
+    cheat = Cheat(1.0, 0, tmp_path / "log.jsonl", first=frozenset({"lora-train"}))
+    jobs = [text, *[lora[n % 2] for n in range(5)], text]
+    for n, job in enumerate(jobs):
+        cheat.apply(copied(job, tmp_path / f"run{n}"))
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [(e["task"], e["kind"]) for e in log] == [
+        *(("lora-train", k) for k in ("stale", "skipped", "random", "cached", "perturbed")),
+        ("text-generation", "truncated"),
+    ]
