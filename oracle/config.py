@@ -69,6 +69,7 @@ class OracleConfig:
     plant: bool = True  # plant known-bad results (oracle.plant) while plant_rate_bps > 0
     plant_season_jobs: int = 3  # honest jobs a plant worker does before its first plant
     plant_rotate_after: int = 2  # plants per key: a fresh one stays above the slash line
+    plant_wait_blocks: int = 5  # the plant worker takes only jobs left queued this long
     poll_s: float = 2.0  # block polling when the websocket is quiet or down
     shutdown_grace_s: float = 30.0  # SIGTERM: how long a running check may still finish
     max_check_attempts: int = 5
@@ -124,6 +125,7 @@ class OracleConfig:
             "canary_settle_blocks",
             "gas_price",
             "plant_season_jobs",
+            "plant_wait_blocks",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be ≥ 0")
@@ -227,6 +229,8 @@ DOCS = {
     "plant_season_jobs": "Honest jobs a plant worker submits before its first plant (≥ 0).",
     "plant_rotate_after": "Plants per plant worker key; then it unbonds and a fresh key starts "
     "(≥ 1).",
+    "plant_wait_blocks": "Blocks a job must stay queued before the plant worker takes it: "
+    "real workers get the first chance (≥ 0).",
     "poll_s": "Seconds between block polls when the websocket is quiet or down (> 0).",
     "shutdown_grace_s": "On SIGTERM, seconds a running check may still finish (≥ 0).",
     "max_check_attempts": "Tries of a check the oracle cannot judge before it gives up (≥ 1).",

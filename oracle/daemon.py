@@ -143,6 +143,7 @@ class Oracle:
             own_posters=lambda: set(self.state.poster_addresses()),
             season_jobs=self.cfg.plant_season_jobs,
             rotate_after=self.cfg.plant_rotate_after,
+            wait_blocks=self.cfg.plant_wait_blocks,
         )
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -11,10 +11,11 @@ happens while the chain's ``plant_rate_bps`` is 0):
    ``min_bond_worker`` plus a fee budget (a drip pays far less than a worker
    bond), and the key registers as a worker for the plantable task types and the
    chain's models and bonds the minimum.
-2. **Seasoned with honest work.** The worker claims ordinary open jobs seen
-   posted (not this oracle's canaries), runs each in the oracle's sandbox and
-   submits the right output, as any worker does: ``plant_season_jobs`` of them
-   before its first plant.
+2. **Seasoned with honest work.** The worker claims ordinary jobs seen posted
+   (not this oracle's canaries) that no worker took within ``plant_wait_blocks``
+   (it does not race real workers for their jobs, and runs nothing they take),
+   runs each in the oracle's sandbox and submits the right output, as any worker
+   does: ``plant_season_jobs`` of them before its first plant.
 3. **Plants at the odds.** Once seasoned, each job it takes is a plant with
    probability ``plant_rate_bps``/10000 (the chain's, read each time as
    ``canary_rate_bps`` is). Every job is run *before* the claim (honest or not,
@@ -112,6 +113,7 @@ class PlantDeps:
     own_posters: Callable[[], set[str]]  # this oracle's canary personas
     season_jobs: int = 3
     rotate_after: int = 2
+    wait_blocks: int = 5
 
 
 class Planter:
@@ -256,7 +258,8 @@ class Planter:
 
     # -- taking a job -----------------------------------------------------------------------
     def start_next(self) -> bool:
-        """Take the newest open candidate and run it in the background; False if none."""
+        """Take the oldest candidate still queued after ``wait_blocks`` and run it in the
+        background; False if none."""
         if self.rate_bps() <= 0:
             return False
         k = self.current()
@@ -267,13 +270,15 @@ class Planter:
         bond = self.d.node.query("staking", "bond", {"address": k.address, "role": "worker"})
         if int(bond.get("jailed_until") or 0) > self.d.node.latest_height():
             return False  # a caught plant jails its worker: it claims again once that ends
-        while self.candidates:
-            job_id = self.candidates.pop()
-            if job_id in self.jobs:
-                continue
+        height = self.d.node.latest_height()
+        for job_id in list(self.candidates):
             job = self.d.node.query("jobs", "job", {"id": job_id})
-            if job.get("state") != "queued":
+            if job_id in self.jobs or job.get("state") != "queued" or _needs_hardware(job):
+                self.candidates.remove(job_id)  # taken, or not for a worker without GPUs
                 continue
+            if height - int(job.get("posted_height") or 0) < self.d.wait_blocks:
+                continue  # real workers get the first chance: the plant worker takes leftovers
+            self.candidates.remove(job_id)
             seasoned = k.honest >= self.d.season_jobs
             planted = seasoned and self.d.rng.randrange(10_000) < self.rate_bps()
             j = PlantJob(job_id, k.key_id, planted, salt=secrets.token_bytes(32).hex())
@@ -435,6 +440,14 @@ def _send(sender: str, to: str, amount: int) -> Any:
 
     return MsgSend(
         from_address=sender, to_address=to, amount=[Coin(denom=DENOM, amount=str(amount))]
+    )
+
+
+def _needs_hardware(job: dict[str, Any]) -> bool:
+    return bool(
+        int(job.get("min_gpu_count") or 0)
+        or int(job.get("min_gpu_memory_mib") or 0)
+        or job.get("gpu_model")
     )
 
 
