@@ -69,7 +69,7 @@ class OracleConfig:
     plant: bool = True  # plant known-bad results (oracle.plant) while plant_rate_bps > 0
     plant_season_jobs: int = 3  # honest jobs a plant worker does before its first plant
     plant_rotate_after: int = 2  # plants per key: a fresh one stays above the slash line
-    plant_wait_blocks: int = 5  # the plant worker takes only jobs left queued this long
+    plant_wait_blocks: int = 20  # the plant worker takes only jobs left queued this long
     poll_s: float = 2.0  # block polling when the websocket is quiet or down
     shutdown_grace_s: float = 30.0  # SIGTERM: how long a running check may still finish
     max_check_attempts: int = 5

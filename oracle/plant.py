@@ -113,7 +113,7 @@ class PlantDeps:
     own_posters: Callable[[], set[str]]  # this oracle's canary personas
     season_jobs: int = 3
     rotate_after: int = 2
-    wait_blocks: int = 5
+    wait_blocks: int = 20
 
 
 class Planter:

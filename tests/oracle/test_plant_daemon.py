@@ -93,6 +93,7 @@ def test_the_daemon_plants_at_the_odds_and_catches_the_lazy_oracle_only(
             SEED,
             plant_season_jobs=SEASON,
             plant_rotate_after=ROTATE,
+            plant_wait_blocks=2,
         )
         honest_key, lazy_key = SigningKey.generate(), SigningKey.generate()
         bond_oracle(net, HONEST, bytes(honest_key.verify_key))
@@ -130,6 +131,10 @@ def test_the_daemon_plants_at_the_odds_and_catches_the_lazy_oracle_only(
             "unbonded",
             "bonded",
         ]
+        # it took each job only once it had waited plant_wait_blocks unclaimed
+        for j in jobs:
+            job = net.job(j)
+            assert int(job["claimed_height"]) - int(job["posted_height"]) >= 2, job
         # honest jobs settled; plants were rejected by the honest majority and revealed
         for j, w in zip(jobs, want, strict=True):
             assert net.job(j)["state"] == ("rejected" if w else "settled")

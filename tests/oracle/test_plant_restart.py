@@ -37,7 +37,14 @@ PLANTER, HONEST = test_key(5), ORACLE2
 def daemon(net: Net, home: Path, signer: SigningKey) -> Oracle:
     """A planting daemon on ``home`` (a restart when the home has state already)."""
     oracle = make_oracle(
-        net, home, PLANTER, signer, cheap_checks=True, plant=True, plant_season_jobs=0
+        net,
+        home,
+        PLANTER,
+        signer,
+        cheap_checks=True,
+        plant=True,
+        plant_season_jobs=0,
+        plant_wait_blocks=2,
     )
     oracle.planter = Planter(replace(oracle.plant_deps(), rng=random.Random(1)), home)
     oracle.open()
