@@ -129,6 +129,10 @@ class Planter:
             self.keys = {int(k["key_id"]): PlantKey(**k) for k in doc["keys"]}
             self.jobs = {int(j["job_id"]): PlantJob(**j) for j in doc["jobs"]}
             self.candidates = [int(c) for c in doc.get("candidates", [])]
+        for job_id in [i for i, j in self.jobs.items() if j.stage == "open"]:
+            # its local run was under way at the crash: nothing of it is on chain yet
+            del self.jobs[job_id]
+            self.candidates.append(job_id)
 
     def save(self) -> None:
         doc = {

@@ -150,6 +150,31 @@ def test_a_crash_between_commit_and_reveal_still_reveals_once(
         assert len(mine) == 1
 
 
+def test_a_crash_during_the_local_run_takes_the_job_again(tmp_path: Path, models: Models) -> None:
+    with market_node(tmp_path / "node", models, **PARAMS) as net:
+        p, honest, signer = start(net, tmp_path)
+        home = tmp_path / "planter"
+        job = post(net, POSTER, {"prompts": ["Crash while running me"]})
+
+        def partial() -> None:
+            p.follow()
+            p.dispatch()  # the local run starts and is never collected: the daemon dies
+            honest.step()
+
+        net.wait_for(lambda: job in planter(p).jobs, timeout=30, step=partial)
+        assert planter(p).jobs[job].stage == "open"
+        p2 = daemon(net, home, signer)  # the same home: plants.json says the run was open
+
+        def step2() -> None:
+            p2.step()
+            honest.step()
+
+        net.wait_for(lambda: planter(p2).jobs.get(job) and planter(p2).jobs[job].stage == "done",
+                     timeout=60, step=step2)  # fmt: skip
+        assert planter(p2).jobs[job].outcome == "revealed: 0 oracle(s) caught"
+        assert len(events(net, f"PlantRevealed.job_id='{job}'", "PlantRevealed")) == 1
+
+
 def test_a_plant_never_lands_on_another_workers_job(tmp_path: Path, models: Models) -> None:
     with market_node(tmp_path / "node", models, **PARAMS) as net:
         p, honest, _ = start(net, tmp_path)
