@@ -2,11 +2,12 @@
 
 One loop, one thread that talks to the chain (so the account's sequence is
 never raced), and one background thread for the heavy work (a re-execution
-or a canary's local run):
+or a canary's or the plant worker's local run):
 
     loop:  read new blocks (follower) → record what they ask of us (state file)
            → collect a finished re-execution and attest it
            → canary steps (fund, post, commit, reveal, sweep), job and training canaries
+           → plant steps (oracle.plant: bond a plant worker, commit, claim, submit, reveal)
            → start the next re-execution, earliest deadline first
            → sleep until the websocket says a block committed (or poll_s)
 
