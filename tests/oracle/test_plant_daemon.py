@@ -194,3 +194,17 @@ def test_a_plants_output_is_well_formed_and_wrong_everywhere_a_check_looks(
     assert (cos < -0.99).all()
     meta = json.loads(out[8 : 8 + int.from_bytes(out[:8], "little")])["__metadata__"]
     assert meta == json.loads(right[8 : 8 + int.from_bytes(right[:8], "little")])["__metadata__"]
+
+
+def test_no_plant_worker_while_the_chain_asks_for_no_plants(tmp_path: Path, models: Models) -> None:
+    with market_node(tmp_path / "node", models, **{**PARAMS, "plant_rate_bps": 0}) as net:
+        oracle = planter_oracle(net, tmp_path / "planter", PLANTER, SEED, plant_wait_blocks=2)
+        oracle.open()
+        before = net.client.balance(PLANTER.bech32)
+        job = post_job(net, POSTER, {"prompts": ["Leave me queued"]})
+        posted = int(net.job(job)["posted_height"])
+        net.wait_for(lambda: net.client.latest_height() > posted + 10, step=oracle.step)
+        p = oracle.planter
+        assert p is not None and p.keys == {} and p.jobs == {}  # no key made, nothing taken
+        assert net.job(job)["state"] == "queued"
+        assert net.client.balance(PLANTER.bech32) == before  # no coin sent anywhere
