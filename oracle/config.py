@@ -66,7 +66,9 @@ class OracleConfig:
     canary_task_types: tuple[str, ...] = ()  # empty: every task type in the real job mix
     canary_min_observed: int = 5  # user jobs to have seen before imitating the mix
     canary_settle_blocks: int = 100  # a poster idle this long has posted all it will
-    plant: bool = True  # plant known-bad results (oracle.plant) while plant_rate_bps > 0
+    # plant known-bad results (oracle.plant) while plant_rate_bps > 0; opt-in: it bonds a
+    # worker account from the oracle's funds and its plants punish that account
+    plant: bool = False
     plant_season_jobs: int = 3  # honest jobs a plant worker does before its first plant
     plant_rotate_after: int = 2  # plants per key: a fresh one stays above the slash line
     plant_wait_blocks: int = 20  # the plant worker takes only jobs left queued this long

@@ -43,6 +43,14 @@ def test_env_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert cfg.max_check_attempts == 9
 
 
+def test_planting_is_opt_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plant worker bonds the oracle's own coins: off unless the operator turns it on."""
+    assert OracleConfig.load(write(tmp_path / "a", "")).plant is False
+    assert OracleConfig.load(write(tmp_path / "b", "plant = true\n")).plant is True
+    monkeypatch.setenv("VCOIN_ORACLE_PLANT", "true")
+    assert OracleConfig.load(write(tmp_path / "c", "")).plant is True
+
+
 def test_precedence_defaults_file_env_flags(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
