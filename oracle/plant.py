@@ -234,7 +234,7 @@ class Planter:
                 gpu_count=0,
                 task_types=list(PLANT_TASKS),
                 models=models,
-                price_floor="0",
+                price_floor=str(market_floor(node)),
                 max_concurrent=1,
             )
             amount = Coin(denom="avcn", amount=str(stake))
@@ -434,6 +434,17 @@ class Planter:
         self.d.metrics.plants.labels("revealed").inc()
         self.d.metrics.plant_oracles_caught.inc(j.caught)
         log.info("plant revealed", extra={"job_id": j.job_id, "caught": j.caught})
+
+
+def market_floor(node: NodeClient) -> int:
+    """The median ask (``price_floor``) of the workers on chain (one page), 0 with none.
+
+    A plant worker asks what the market asks: a floor of 0 would settle the jobs it takes
+    at the chain's min price, paying its worker nothing, which gives it away and undercuts
+    every honest worker."""
+    rows = node.query("jobs", "workers", {"limit": 200}).get("workers") or []
+    floors = sorted(int(w.get("price_floor") or 0) for w in rows)
+    return floors[len(floors) // 2] if floors else 0
 
 
 def _send(sender: str, to: str, amount: int) -> Any:

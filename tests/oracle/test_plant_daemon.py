@@ -208,3 +208,27 @@ def test_no_plant_worker_while_the_chain_asks_for_no_plants(tmp_path: Path, mode
         assert p is not None and p.keys == {} and p.jobs == {}  # no key made, nothing taken
         assert net.job(job)["state"] == "queued"
         assert net.client.balance(PLANTER.bech32) == before  # no coin sent anywhere
+
+
+def test_a_plant_worker_asks_the_markets_median_price(tmp_path: Path, models: Models) -> None:
+    """A plant worker registered with a floor of 0 would settle its jobs at the chain's
+    min price with nothing paid: a tell, and an undercut of every honest worker."""
+    from modules.jobs import msgs as jm
+    from oracle.plant import market_floor
+
+    with market_node(tmp_path / "node", models, **PARAMS) as net:
+        assert market_floor(net.client) == 0  # no worker yet
+        for i, floor in zip((6, 7, 8), (9, 2, 5), strict=True):
+            k = test_key(i)
+            reg = jm.MsgRegisterWorker(
+                worker=k.bech32,
+                gpu_model="",
+                memory_mib=0,
+                gpu_count=0,
+                task_types=["text-generation"],
+                models=["tiny-lm"],
+                price_floor=str(floor * 10**18),
+                max_concurrent=1,
+            )
+            net.client.send_tx(k, [reg], gas="auto")
+        assert market_floor(net.client) == 5 * 10**18
