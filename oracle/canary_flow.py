@@ -37,9 +37,9 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chain.client import ChainRefused, QueryFailed
@@ -119,9 +119,9 @@ class CanaryRunner(Protocol):
 
     def input_doc(self, job: dict[str, Any]) -> dict[str, Any]: ...
 
-    def new_run_dir(self, job_id: Any) -> Path: ...
-
-    def run(self, job: dict[str, Any], model_hash: str, run_dir: Path) -> RunOutcome: ...
+    def local_run(
+        self, job: dict[str, Any], model_hash: str, tag: str
+    ) -> AbstractContextManager[RunOutcome]: ...
 
 
 class ArtifactUploader(Protocol):
@@ -302,17 +302,9 @@ class CanaryDriver:
         if p.artifact:
             self.d.artifacts.upload_bytes(p.artifact)
         job = p.pseudo_job()
-        model_hash = self.d.model_hash(job["model"])
-        run_dir = self.d.executor.new_run_dir("canary")
-        try:
-            run = self.d.executor.run(job, model_hash, run_dir)
-        finally:
-            import shutil
-
-            shutil.rmtree(run_dir, ignore_errors=True)
-        if not run.ok or run.output_hash is None:
-            raise RuntimeError(f"the local run failed: {run.error_code}: {run.error_message}")
-        return run.output_hash
+        with self.d.executor.local_run(job, self.d.model_hash(job["model"]), "canary") as run:
+            assert run.output_hash is not None  # local_run raised otherwise
+            return run.output_hash
 
     def prepared(self, local_id: int, result: Any, error: BaseException | None) -> None:
         rec = self.d.state().canaries.get(local_id)

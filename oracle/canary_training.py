@@ -365,16 +365,11 @@ class TrainingCanaries:
             job = shard_job(t, training_id, i)
             runs = []
             for _ in range(2):
-                run_dir = self.d.executor.new_run_dir("tcanary")
                 try:
-                    run = self.d.executor.run(job, model_hash, run_dir)
-                finally:
-                    import shutil
-
-                    shutil.rmtree(run_dir, ignore_errors=True)
-                if not run.ok or run.output_hash is None:
-                    raise RuntimeError(f"shard {i}: {run.error_code}: {run.error_message}")
-                runs.append(run.output_hash)
+                    with self.d.executor.local_run(job, model_hash, "tcanary") as run:
+                        runs.append(str(run.output_hash))
+                except RuntimeError as e:
+                    raise RuntimeError(f"shard {i}: {e}") from None
             out.append(runs[0] if runs[0] == runs[1] else "")
         return out
 

@@ -43,7 +43,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -219,6 +220,20 @@ class Executor:
 
     def new_run_dir(self, job_id: Any) -> Path:
         return Path(tempfile.mkdtemp(prefix=f"job{job_id}-", dir=self.runs))
+
+    @contextmanager
+    def local_run(self, job: dict[str, Any], model_hash: str, tag: str) -> Iterator[RunOutcome]:
+        """Run ``job`` here to learn its right answer (a canary's, a plant's): the outcome,
+        with its output file while the block runs; RuntimeError when the run failed. The
+        run's folder is removed after."""
+        run_dir = self.new_run_dir(tag)
+        try:
+            run = self.run(job, model_hash, run_dir)
+            if not run.ok or run.output_path is None or run.output_hash is None:
+                raise RuntimeError(f"the local run failed: {run.error_code}: {run.error_message}")
+            yield run
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
     def check(self, job: dict[str, Any], model_hash: str, policy: Policy) -> Checked | Abstain:
         """Check the worker's output of ``job``: cheaply where the task allows, else (and

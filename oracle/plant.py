@@ -46,7 +46,6 @@ import logging
 import os
 import random
 import secrets
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -294,16 +293,11 @@ class Planter:
 
     def run(self, job: dict[str, Any], planted: bool) -> tuple[str, bytes, float]:
         """Run ``job`` in the sandbox: E and what the worker will submit (wrong for a plant)."""
-        run_dir = self.d.executor.new_run_dir("plant")
-        try:
-            run = self.d.executor.run(job, self.d.model_hash(job["model"]), run_dir)
-            if not run.ok or run.output_path is None or run.output_hash is None:
-                raise RuntimeError(f"the local run failed: {run.error_code}: {run.error_message}")
+        with self.d.executor.local_run(job, self.d.model_hash(job["model"]), "plant") as run:
+            assert run.output_path is not None and run.output_hash is not None
             right = run.output_path.read_bytes()
             out = wrong_output(job["task_type"], right) if planted else right
             return run.output_hash, out, run.seconds
-        finally:
-            shutil.rmtree(run_dir, ignore_errors=True)
 
     def prepared(self, job_id: int, result: Any, error: BaseException | None) -> None:
         j = self.jobs.get(job_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -255,16 +256,14 @@ class Flaky:
     def __init__(self) -> None:
         self.runs = 0
 
-    def new_run_dir(self, job_id: Any) -> Path:
-        return Path("/nonexistent")
-
-    def run(self, job: dict[str, Any], model_hash: str, run_dir: Path) -> Any:
+    @contextmanager
+    def local_run(self, job: dict[str, Any], model_hash: str, tag: str) -> Iterator[Any]:
         from types import SimpleNamespace
 
         self.runs += 1
         shard = json.loads(__import__("base64").b64decode(job["inline_input"]))["shard"]
         h = "aa" * 32 if shard == 0 else f"{self.runs:064x}"
-        return SimpleNamespace(ok=True, output_hash=h)
+        yield SimpleNamespace(ok=True, output_hash=h)
 
 
 def test_a_shard_whose_two_runs_differ_is_no_canary(tmp_path: Path) -> None:
