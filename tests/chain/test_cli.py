@@ -9,11 +9,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -413,36 +411,6 @@ def test_node_start_releases_the_first_port_when_the_second_is_held(tmp_path: Pa
         again.bind(("127.0.0.1", int(rpc.rpartition(":")[2])))
     with pytest.raises(ListenError, match="rpc: cannot listen on 'nowhere.invalid:1'"):
         listen("nowhere.invalid:1", "rpc")
-
-
-def test_every_port_accepts_connections_as_soon_as_start_returns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A client that connects the moment the node has started (or the moment one of its
-    servers answers) waits in the backlog: no port refuses while its server's thread is
-    still starting. CI once saw the REST port refuse a connection as the RPC answered."""
-    import uvicorn
-
-    run = uvicorn.Server.run
-
-    def slow_run(self: Any, *args: Any, **kwargs: Any) -> None:
-        time.sleep(1)  # a server thread that a loaded machine starts late
-        run(self, *args, **kwargs)
-
-    monkeypatch.setattr(uvicorn.Server, "run", slow_run)
-    write_genesis(tmp_path, genesis_doc())
-    addrs = {n: f"127.0.0.1:{free_port()}" for n in ("rpc", "rest", "jsonrpc", "jsonrpc_ws")}
-    laddrs = {f"{n}_laddr": a for n, a in addrs.items()}
-    node = Node(NodeConfig(home=str(tmp_path), instant=True, **laddrs))
-    node.start()
-    try:
-        for addr in reversed(addrs.values()):  # the last started first
-            host, _, port = addr.rpartition(":")
-            with socket.create_connection((host, int(port)), timeout=5) as c:
-                c.sendall(b"GET / HTTP/1.0\r\n\r\n")  # answered once the server runs
-                assert c.recv(12).startswith(b"HTTP/1.")
-    finally:
-        node.stop()
 
 
 def test_start_flags_map_to_config_names() -> None:
