@@ -13,38 +13,16 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
 
 from app.cli.main import main
+from tests.support.cli import Cli
 from tests.support.nodes import inproc_node
 
 SALT = "5a" * 16
 SEED = hashlib.sha256(b"verification-cli oracle1").digest()
-
-
-class Cli:
-    def __init__(self, home: Path, rpc: str, capsys: pytest.CaptureFixture[str]) -> None:
-        self.home, self.rpc, self.capsys = home, rpc, capsys
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        rc = main(["--home", str(self.home), "--node", self.rpc, *args])
-        out = self.capsys.readouterr()
-        return rc, out.out, out.err
-
-    def ok(self, *args: str) -> str:
-        rc, out, err = self.run(*args)
-        assert rc == 0, f"{args}: {out}\n{err}"
-        return out
-
-    def tx(self, *args: str) -> str:
-        return self.ok("tx", *args, "-y")
-
-    def query(self, *args: str) -> Any:
-        return json.loads(self.ok("-o", "json", "query", *args))
 
 
 @pytest.fixture(scope="module")

@@ -8,36 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.cli.main import main
 from genesis.devnet import dev_key
+from tests.support.cli import Cli
 from tests.support.nodes import inproc_node
 
 ALICE, BOB = dev_key("alice").bech32, dev_key("bob").bech32
 VCN = 10**18
 POST_URL = "/vcoin.training.v1.MsgPostTraining"
-
-
-class Cli:
-    def __init__(self, home: Path, rpc: str, capsys: pytest.CaptureFixture[str]) -> None:
-        self.home, self.rpc, self.capsys = home, rpc, capsys
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        rc = main(["--home", str(self.home), "--node", self.rpc, *args])
-        out = self.capsys.readouterr()
-        return rc, out.out, out.err
-
-    def ok(self, *args: str) -> str:
-        rc, out, err = self.run(*args)
-        assert rc == 0, f"{args}: {out}\n{err}"
-        return out
-
-    def query(self, *args: str) -> Any:
-        return json.loads(self.ok("-o", "json", "query", *args))
 
 
 @pytest.fixture(scope="module")

@@ -26,32 +26,17 @@ from app.cli.training_cmd import escrow_of, sparkline, upload_blobs
 from chain.client import NodeClient
 from genesis.devnet import dev_key
 from tests.modules.training.driver import Market, publish_devnet_models
+from tests.support.cli import Cli as SupportCli
 from tests.support.nodes import free_port, inproc_node
 
 VCN = 10**18
 RECORDS = [{"text": f"key {i:02d} -> value {(i * 7) % 23:02d}"} for i in range(12)]
 
 
-class Cli:
+class Cli(SupportCli):
     def __init__(self, home: Path, rpc: str, rest: str, capsys: pytest.CaptureFixture[str]):
-        self.home, self.rpc, self.rest, self.capsys = home, rpc, rest, capsys
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        rc = main(["--home", str(self.home), "--node", self.rpc, *args])
-        out = self.capsys.readouterr()
-        return rc, out.out, out.err
-
-    def ok(self, *args: str) -> str:
-        rc, out, err = self.run(*args)
-        assert rc == 0, f"{args}: {out}\n{err}"
-        return out
-
-    def query(self, *args: str) -> Any:
-        return json.loads(self.ok("-o", "json", "query", *args))
-
-    def balance(self, who: str) -> int:
-        return int(self.query("balance", who)["amount"])
+        super().__init__(home, rpc, capsys)
+        self.rest = rest
 
 
 @pytest.fixture(scope="module")
