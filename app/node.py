@@ -67,9 +67,7 @@ class Node(base.Node):
         # bound first, so that a taken port stops the node before anything starts
         socks: list[Any] = []
         try:
-            sock = base.listen(laddr, "jsonrpc") if laddr else None
-            if sock is not None:
-                sock.listen(2048)  # clients wait in the backlog until it serves
+            sock = base.listen(laddr, "jsonrpc") if laddr else None  # listening already
             socks.append(sock)
             ws_sock = _listen_ws(ws_laddr) if ws_laddr else None
             socks.append(ws_sock)

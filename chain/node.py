@@ -42,8 +42,13 @@ class ListenError(RuntimeError):
 
 
 def listen(laddr: str, name: str) -> socket.socket:
-    """A socket bound to ``laddr`` (``host:port``; ``[::1]:port`` for IPv6), not yet
-    listening; ``ListenError`` naming the setting to change if it cannot be bound."""
+    """A socket bound to ``laddr`` (``host:port``; ``[::1]:port`` for IPv6) and listening;
+    ``ListenError`` naming the setting to change if it cannot be bound.
+
+    It listens at once, before its server runs: a client that connects as soon as another
+    of the node's servers answers waits in the backlog until this one serves, never
+    refused. CI saw the REST port refuse a connection while the RPC already answered:
+    the node builds the REST app (and resumes the chain) after the RPC serves."""
     host, _, port = laddr.rpartition(":")
     host = host.strip("[]")
     change = f"pick another address with --{name}-laddr or {name}_laddr in config.toml"
@@ -56,6 +61,7 @@ def listen(laddr: str, name: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(addr)
+        sock.listen(2048)
     except OSError as e:
         sock.close()
         held = "another process holds the port: stop it, or " if e.errno == errno.EADDRINUSE else ""
@@ -207,10 +213,6 @@ class Node:
     def _serve(self, app: Any, sock: socket.socket, laddr: str, name: str) -> None:
         import uvicorn
 
-        # Listening before the server's thread starts: a client that connects as soon as
-        # another of the node's servers answers waits in the backlog, not refused (CI saw
-        # the REST port refuse a connection while the RPC already answered).
-        sock.listen(2048)
         config = uvicorn.Config(app, log_config=None, lifespan="off", ws_ping_interval=20)
         server = uvicorn.Server(config)
         t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)

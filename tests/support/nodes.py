@@ -6,7 +6,7 @@
 * ``start_vcoind(home, rpc_port, rest_port)``: ``vcoind start`` (``--instant`` unless
   told otherwise) on the given ports, so that a restarted node is found again (its
   Ethereum JSON-RPC on a free one: ``NodeProc.jsonrpc``); returns once its RPC
-  answers ``status``. ``NodeProc.stop()`` sends SIGINT and waits.
+  answers ``status`` and its REST ``syncing``. ``NodeProc.stop()`` sends SIGINT and waits.
 * ``running_node(home)``: inits the home with dev keys (if it has no genesis), starts
   ``vcoind start --instant`` on free ports; on exit SIGINT and a clean stop.
 * ``inproc_node(home, genesis)``: ``Node`` in this process (solo driver, RPC, REST and
@@ -174,7 +174,7 @@ def start_vcoind(
     timeout: float = 60.0,
 ) -> NodeProc:
     """``vcoind start`` on the given ports (free ones if None), its output in ``log_path``
-    (appended to; a new file in the home if None); returns once its RPC answers."""
+    (appended to; a new file in the home if None); returns once its RPC and REST answer."""
     rpc_port = rpc_port or free_port()
     rest_port = rest_port or free_port()
     jsonrpc_port = free_port()
@@ -201,8 +201,10 @@ def start_vcoind(
             raise AssertionError(f"vcoind start exited {proc.returncode}:\n{node.log()}")
         return answers(node.rpc, "POST", json=body) == 200
 
+    rest_up = f"{node.rest}/cosmos/base/tendermint/v1beta1/syncing"
     try:
         wait_for(f"the node's RPC (log: {log_path})", ready, timeout)
+        wait_for(f"the node's REST (log: {log_path})", lambda: answers(rest_up) == 200, timeout)
     except BaseException:
         node.close()
         raise
