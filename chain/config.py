@@ -49,6 +49,7 @@ class NodeConfig:
     jsonrpc_logs_max_results: int = 10_000
     jsonrpc_max_response_bytes: int = 32 * 1024 * 1024
     jsonrpc_call_gas_cap: int = 10_000_000  # geth's rpc.gascap
+    jsonrpc_call_cache: int = 4096  # eth_call answers kept for the latest block (0: none)
     jsonrpc_trace_blocks: int = 10_000  # blocks whose call traces are kept (0: none)
     jsonrpc_ws_max_subscriptions: int = 100  # eth_subscribe subscriptions per connection
     # mempool
@@ -109,6 +110,7 @@ class NodeConfig:
             "min_retain_blocks",
             "artifact_retention_s",
             "artifact_gc_interval_s",
+            "jsonrpc_call_cache",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be at least 0")
@@ -199,6 +201,10 @@ _DOC = {
     ),
     "jsonrpc_call_gas_cap": (
         "Most gas one eth_call or eth_estimateGas may run (blocks wait while it runs)."
+    ),
+    "jsonrpc_call_cache": (
+        "Most eth_call answers kept for the latest block, forgotten when the next commits"
+        " (a repeated read answers from memory; 0: none)."
     ),
     "jsonrpc_ws_max_subscriptions": (
         "Most eth_subscribe subscriptions on one Ethereum JSON-RPC websocket."

@@ -24,6 +24,12 @@ class NodeMetrics:
             "vcoin_mempool_bytes", "Bytes waiting in the mempool", registry=r
         )
         self.checktx = Counter("vcoin_checktx_total", "CheckTx calls", ["result"], registry=r)
+        self.call_cache = Counter(
+            "vcoin_jsonrpc_call_cache_total",
+            "eth_call lookups of the latest block's answers (app/ethrpc/callcache.py)",
+            ["result"],
+            registry=r,
+        )
 
     def block(self, res: BlockResult, seconds: float) -> None:
         self.height.set(res.height)

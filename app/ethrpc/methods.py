@@ -20,6 +20,7 @@ from eth_hash.auto import keccak
 
 from app.ethrpc import hexio
 from app.ethrpc.blocks import Chain, EthBlock, block_json, receipt_json, tx_json
+from app.ethrpc.callcache import CallCache
 from app.ethrpc.filters import Filters
 from app.ethrpc.hexio import RpcError, hexdata, invalid, q
 from app.ethrpc.logs import find_logs
@@ -55,6 +56,8 @@ class EthRpcLimits:
     # most gas an eth_call / eth_estimateGas runs: it holds the node lock while it
     # runs (py-evm does about 2M gas a second), so blocks wait for it
     call_gas_cap: int = 10_000_000
+    # eth_call answers kept for the latest block (app/ethrpc/callcache.py); 0: none
+    call_cache: int = 4096
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ class EthApi:
         keeper = node.app.wiring.keepers["evm"]
         assert isinstance(keeper, EvmKeeper)
         self.keeper = keeper
+        self.call_cache = CallCache(self.limits.call_cache, getattr(node, "metrics", None))
         m = Method
         self.methods: dict[str, Method] = {
             "web3_clientVersion": m(lambda p: CLIENT_VERSION, 0, 0),
@@ -265,18 +269,21 @@ class EthApi:
     # -- calls --------------------------------------------------------------------------------
     def _run(self, args: CallArgs, tag: Any, gas: int) -> executor.Outcome:
         """``args`` as a message with ``gas`` for the whole tx (intrinsic gas included)."""
+        return self._guarded(lambda: self._state(tag, lambda c: self._execute(c, args, gas)))
+
+    def _execute(self, ctx: Ctx, args: CallArgs, gas: int) -> executor.Outcome:
         exec_gas = gas - args.intrinsic
         if exec_gas <= 0:
             raise RpcError(
                 hexio.SERVER_ERROR, f"intrinsic gas too low: have {gas}, want {args.intrinsic}"
             )
+        return self.keeper.call(ctx, args.sender, args.to, args.data, args.value, exec_gas)
+
+    @staticmethod
+    def _guarded(run: Callable[[], T]) -> T:
+        """``run()``, py-evm's errors as JSON-RPC ones."""
         try:
-            return self._state(
-                tag,
-                lambda c: self.keeper.call(
-                    c, args.sender, args.to, args.data, args.value, exec_gas
-                ),
-            )
+            return run()
         except InsufficientFunds as e:  # the top message's value: py-evm raises it
             raise RpcError(hexio.SERVER_ERROR, f"insufficient funds for transfer: {e}") from e
         except PyEVMError as e:
@@ -293,7 +300,32 @@ class EthApi:
         if _arg(p, 2) is not None:
             raise invalid("state overrides (the third parameter) are not supported")
         args = CallArgs.parse(p[0])
-        out = self._run(args, _arg(p, 1), self._gas_cap(args))
+        tag, gas = _arg(p, 1), self._gas_cap(args)
+        which = hexio.block_tag(tag)
+        key = None
+        if which != "pending":  # the mempool's state is never cached
+            key = self.call_cache.key(
+                args.sender, args.to, args.data, args.value, gas, args.access_list
+            )
+        if key is None:
+            return self._call_answer(self._run(args, tag, gas))
+        cache, app = self.call_cache, self.node.app
+
+        def answer(height: int, ctx: Callable[[], Ctx]) -> str:
+            """Under the node lock, so the answer and its block agree."""
+            out = cache.get(height, key)
+            if out is None:
+                out = self._call_answer(self._guarded(lambda: self._execute(ctx(), args, gas)))
+                cache.put(height, key, out)
+            return out
+
+        if which in ("latest", "safe", "finalized"):  # a hit makes no state context
+            with self.node.lock:
+                return answer(app.store.height(), app.query_ctx)
+        return self._state(tag, lambda c: answer(c.block.height, lambda: c))
+
+    @staticmethod
+    def _call_answer(out: executor.Outcome) -> str:
         if not out.computation.is_success:
             raise revert_error(out)
         return hexdata(bytes(out.computation.output))

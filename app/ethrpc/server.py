@@ -261,4 +261,5 @@ def limits_of(node: Node) -> EthRpcLimits:
         logs_max_results=c.jsonrpc_logs_max_results,
         max_response_bytes=c.jsonrpc_max_response_bytes,
         call_gas_cap=c.jsonrpc_call_gas_cap,
+        call_cache=c.jsonrpc_call_cache,
     )

@@ -18,7 +18,11 @@ run, with the same client, the same contract and the same state.
    into ``~/.cache/vcoin/rpcload/``, offline), which costs the machine a fraction of
    the servers' CPU; ``--client aiohttp`` (or no ``go``) is one asyncio + aiohttp
    process, whose CPU a request is about the servers' own. The methods:
-   ``eth_blockNumber``, ``eth_getBalance``, ``eth_call`` (ERC-20 ``balanceOf``),
+   ``eth_blockNumber``, ``eth_getBalance``, ``eth_call`` (ERC-20 ``balanceOf``, the
+   same holder every request: VCoin answers a repeated call of the latest block from
+   its ``jsonrpc_call_cache``), ``eth_call, distinct`` (``balanceOf`` of 8,192 holders
+   in turn, each connection starting at its own share of them: no answer is kept by
+   the time it is asked again, so every call runs the EVM),
    ``eth_getBlockByNumber`` with full transactions (the blocks that hold the
    transfers, in turn) and ``eth_getLogs`` of the token over the last ``--blocks``
    blocks (all the transfers).
@@ -82,10 +86,14 @@ BLOCKS_PER_ROUND = 100
 SUPPLY = 10**6 * 10**18
 GWEI = 10**9
 TARGET = 2.0
+# "eth_call, distinct": balanceOf of this many holders in turn, twice the node's
+# jsonrpc_call_cache, so no answer is still kept when it is asked again
+DISTINCT_CALLS = 8192
 METHODS = [
     "eth_blockNumber",
     "eth_getBalance",
     "eth_call",
+    "eth_call, distinct",
     "eth_getBlockByNumber",
     "eth_getLogs",
 ]
@@ -293,6 +301,11 @@ class Target:
         if method == "eth_call":
             call = {"to": token, "data": balance_of_data(recipient(3))}
             return [(method, [call, "latest"])]
+        if method == "eth_call, distinct":
+            calls = (
+                {"to": token, "data": balance_of_data(recipient(i))} for i in range(DISTINCT_CALLS)
+            )
+            return [("eth_call", [c, "latest"]) for c in calls]
         if method == "eth_getBlockByNumber":
             return [(method, [hex(h), True]) for h in self.tx_heights]
         if method == "eth_getLogs":
@@ -330,6 +343,9 @@ def check(t: Target, method: str, want_logs: int) -> Any:
         return "funded"
     if method == "eth_call":
         assert int(out, 16) == 4, out  # recipient(3) got 3 + 1
+        return out
+    if method == "eth_call, distinct":
+        assert int(out, 16) == 1, out  # recipient(0) got 0 + 1
         return out
     if method == "eth_getBlockByNumber":
         assert len(out["transactions"]) == PER_ROUND and out["transactions"][0]["hash"], out

@@ -114,7 +114,7 @@ func (l *loader) note(s *stats, kind *int64, msg string) {
 	}
 }
 
-// run is one connection's loop; i staggers where it starts in the bodies.
+// run is one connection's loop, from body i on.
 func (l *loader) run(i int, s *stats) {
 	next := i
 	var n int64
@@ -412,7 +412,9 @@ func main() {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			l.run(i, all[i])
+			// connection i starts i/conns of the way into the bodies: with many
+			// distinct bodies no two connections ask the same one close together
+			l.run(i*len(l.reqs) / *conns, all[i])
 		}(i)
 	}
 	out := bufio.NewWriter(os.Stdout)
