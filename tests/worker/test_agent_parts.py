@@ -28,7 +28,7 @@ from tests.support.chain import msg_send
 from tests.support.nodes import inproc_node
 from worker.agent.chainio import TxOutcome, TxSender, TxWaiter, poll_outcome
 from worker.agent.config import load_config, render_toml
-from worker.agent.policy import ClaimPolicy, JobInfo
+from worker.agent.policy import ClaimPolicy, JobInfo, unregistered
 from worker.agent.state import AgentState, HomeLocked
 from worker.nvml import probe
 
@@ -132,6 +132,23 @@ def job(**kw: Any) -> JobInfo:
 def test_policy_says_why_it_skips_a_job(change: dict[str, Any], why: str | None) -> None:
     got = POLICY.refuse(job(**change))
     assert got is None if why is None else why in str(got)
+
+
+@pytest.mark.parametrize(
+    ("registered", "missing"),
+    [
+        (["lora-train", "text-generation"], ["lora-aggregate", "lora-shard"]),  # before training
+        (["lora-aggregate", "lora-train"], ["lora-shard"]),
+        (["lora-aggregate", "lora-shard", "lora-train"], []),
+        (["embedding", "text-generation"], []),  # no lora-train: no training tasks
+    ],
+)
+def test_a_registration_from_before_training_is_named(
+    registered: list[str], missing: list[str]
+) -> None:
+    """A worker registered for lora-train before the chain had distributed training is
+    offered no shard or aggregate; the daemon logs these names and says to re-register."""
+    assert unregistered(registered) == missing
 
 
 def test_job_info_reads_the_job_posted_event() -> None:

@@ -40,7 +40,7 @@ from worker.agent.chainio import BroadcastRefused, TxOutcome, TxSender, TxWaiter
 from worker.agent.config import WorkerConfig
 from worker.agent.executor import Executor
 from worker.agent.metrics import WorkerMetrics
-from worker.agent.policy import ClaimPolicy, JobInfo, advertised
+from worker.agent.policy import ClaimPolicy, JobInfo, advertised, unregistered
 from worker.agent.runner import JobRunner, RunnerDeps, Slot, claim_msg, lost_race
 from worker.agent.state import AgentState
 from worker.nvml import Capabilities
@@ -197,6 +197,14 @@ class Agent:
         if self.cfg.models:
             models &= set(self.cfg.models)
         types = set(w["task_types"])
+        missing = unregistered(types)
+        if missing:
+            log.warning(
+                "registered without task types %s that this worker runs: it is offered none "
+                "of those jobs (training shards and aggregates) until you re-run "
+                "`vcoin-worker register`",
+                ", ".join(missing),
+            )
         if self.cfg.task_types:
             types &= set(advertised(self.cfg.task_types))
         if not models or not types:

@@ -33,6 +33,14 @@ def advertised(types: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
+def unregistered(registered: Iterable[str]) -> list[str]:
+    """The task types a worker registered for ``registered`` would also advertise today
+    but has not (a worker registered for lora-train before the chain had distributed
+    training): jobs of those types are never offered to it until it registers again."""
+    have = set(registered)
+    return [t for t in advertised(have) if t not in have]
+
+
 @dataclass(frozen=True)
 class JobInfo:
     """What a claim decision needs, from a JobPosted event or a job query."""
