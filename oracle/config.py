@@ -66,6 +66,7 @@ class OracleConfig:
     canary_task_types: tuple[str, ...] = ()  # empty: every task type in the real job mix
     canary_min_observed: int = 5  # user jobs to have seen before imitating the mix
     canary_settle_blocks: int = 100  # a poster idle this long has posted all it will
+    canary_learn_blocks: int = 300  # a new state file learns the posters of this many blocks
     # plant known-bad results (oracle.plant) while plant_rate_bps > 0; opt-in: it bonds a
     # worker account from the oracle's funds and its plants punish that account
     plant: bool = False
@@ -125,6 +126,7 @@ class OracleConfig:
         for name in (
             "canary_min_observed",
             "canary_settle_blocks",
+            "canary_learn_blocks",
             "gas_price",
             "plant_season_jobs",
             "plant_wait_blocks",
@@ -226,6 +228,9 @@ DOCS = {
     "canary_min_observed": "User jobs to have seen before the first canary imitates the mix.",
     "canary_settle_blocks": "Blocks a real poster stays idle before canary personas imitate "
     "its job count (no canary before one has; ≥ 0).",
+    "canary_learn_blocks": "With no state file, the real posters of this many blocks before "
+    "the chain's tip are learned at start, so the first canaries need not wait for a poster "
+    "to settle (0: learn only from the blocks followed; ≥ 0).",
     "plant": "Plant known-bad results through a worker account of the oracle's own, to "
     "catch oracles that pass what they did not check (only while the chain's plant_rate_bps > 0).",
     "plant_season_jobs": "Honest jobs a plant worker submits before its first plant (≥ 0).",

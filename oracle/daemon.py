@@ -154,7 +154,11 @@ class Oracle:
         st = self.files.load()
         if st is None:
             st = OracleState(chain_id=self.chain_id, last_height=self.node.latest_height())
-            log.info("no state file: starting at the chain's tip", extra={"height": st.last_height})
+            learned = self.learn_posters(st) if self.cfg.canaries else 0
+            log.info(
+                "no state file: starting at the chain's tip",
+                extra={"height": st.last_height, "posters_learned": learned},
+            )
         elif st.chain_id and st.chain_id != self.chain_id:
             raise RuntimeError(
                 f"the state in {self.files.path} is for chain {st.chain_id!r} but the node "
@@ -165,6 +169,25 @@ class Oracle:
         self.check_bond()
         self.reconcile()
         self.save()
+
+    def learn_posters(self, st: OracleState) -> int:
+        """The real posters (and their jobs, as canary templates) of the
+        ``canary_learn_blocks`` blocks up to ``st.last_height``, as if followed: without
+        them a new oracle posts no canary until a poster it saw has been idle
+        ``canary_settle_blocks``. Blocks the node no longer keeps are skipped. Returns
+        how many posters it learned."""
+        tip = st.last_height
+        for h in range(max(0, tip - self.cfg.canary_learn_blocks) + 1, tip + 1):
+            try:
+                events = block_events(self.node, h)
+            except NodeError:
+                continue  # pruned (min_retain_blocks): learn from what is kept
+            for e in events:
+                poster = e.get("poster")
+                if e.type == "JobPosted" and poster and e.get("task_type") not in TRAINING_TASKS:
+                    st.note_job(e.int("job_id"))
+                    st.note_poster(str(poster), h)
+        return len(st.posters)
 
     def check_bond(self) -> None:
         bond = self.node.query("staking", "bond", {"address": self.address, "role": "oracle"})
