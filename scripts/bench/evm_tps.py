@@ -35,12 +35,8 @@ only if every target is met.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
-import random
 import resource
 import shutil
 import subprocess
@@ -48,8 +44,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -58,341 +52,31 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from eth_abi.abi import encode  # noqa: E402
-from eth_account import Account  # noqa: E402
 from eth_hash.auto import keccak  # noqa: E402
 from eth_utils.address import to_checksum_address  # noqa: E402
-
-from app.app import App  # noqa: E402
-from chain.context import BlockInfo  # noqa: E402
-from chain.crypto import to_bech32  # noqa: E402
-from chain.results import BlockResult  # noqa: E402
-from genesis.devnet import CHAIN_ID, genesis_doc  # noqa: E402
-from modules.auth import state as auth_state  # noqa: E402
-from modules.bank import state as bank_state  # noqa: E402
-from modules.evm import executor  # noqa: E402
-from modules.evm import txs as evm_txs  # noqa: E402
-from modules.evm.genesis import VCOIN_ADDRESS  # noqa: E402
-from modules.evm.params import DEFAULT_CHAIN_ID  # noqa: E402
-from tests.support.chain import (  # noqa: E402
-    BLOCK_INTERVAL_NS,
-    block_hash,
-    msg_send,
-    new_app,
-    run_block,
-    sign,
-    test_key,
+from evm_app import Kind, run_app  # noqa: E402  (the App phase: evm_app.py)
+from evm_workload import (  # noqa: E402  (the keys and signed txs: evm_workload.py)
+    AMOUNT,
+    FUNDS,
+    TOKEN_SUPPLY,
+    Plan,
+    deployer_key,
+    eth_address,
+    eth_key,
+    eth_tx,
+    recipient,
+    say,
+    token_txs,
 )
 
+from chain.crypto import to_bech32  # noqa: E402
+from genesis.devnet import CHAIN_ID, genesis_doc  # noqa: E402
+from modules.bank import state as bank_state  # noqa: E402
+from modules.evm.params import DEFAULT_CHAIN_ID  # noqa: E402
+from tests.support.chain import new_app, run_block  # noqa: E402
+
 TARGET_RATIO = 10.0  # issue 13: ≥ 10× eth-tester
-FUNDS = 10**24  # avcn per sender (1M VCN)
-MAX_FEE = 10**14  # per gas: far above any base fee a run reaches
-TIP = 10**9
-TRANSFER_GAS = 100_000
-TOKEN_SUPPLY = 10**30
-AMOUNT = 10**15  # per transfer (OZ tokens, or avcn through VCoin and the bank)
-TRANSFER = keccak(b"transfer(address,uint256)")[:4]
-OZ_ARTIFACT = REPO / "contracts" / "build" / "OZToken.json"
 MiB = 1024 * 1024
-
-
-def say(*a: Any, end: str = "\n") -> None:
-    print(*a, end=end, flush=True)
-
-
-# -- keys and txs ------------------------------------------------------------------------
-
-
-def eth_key(tag: str, i: int) -> bytes:
-    return keccak(b"vcoin-evm-bench-%s-%d" % (tag.encode(), i))
-
-
-def eth_address(key: bytes) -> bytes:
-    return bytes.fromhex(Account.from_key(key).address[2:])
-
-
-def recipient(tag: str, i: int) -> bytes:
-    return keccak(b"vcoin-evm-bench-to-%s-%d" % (tag.encode(), i))[:20]
-
-
-def eth_tx(
-    key: bytes, chain_id: int, nonce: int, to: bytes | None, data: bytes = b"", **kw: int
-) -> bytes:
-    """A signed EIP-1559 tx as eth_sendRawTransaction takes it; ``kw``: gas, value."""
-    tx: dict[str, Any] = {
-        "type": 2,
-        "chainId": chain_id,
-        "nonce": nonce,
-        "gas": kw.get("gas", TRANSFER_GAS),
-        "maxFeePerGas": MAX_FEE,
-        "maxPriorityFeePerGas": TIP,
-        "value": kw.get("value", 0),
-        "data": data,
-    }
-    if to is not None:
-        tx["to"] = to_checksum_address(to)
-    return bytes(Account.sign_transaction(tx, key).raw_transaction)
-
-
-def transfer_data(to: bytes, amount: int = AMOUNT) -> bytes:
-    return TRANSFER + encode(["address", "uint256"], [to_checksum_address(to), amount])
-
-
-def deploy_data() -> bytes:
-    code = bytes.fromhex(json.loads(OZ_ARTIFACT.read_text())["bytecode"].removeprefix("0x"))
-    return code + encode(["uint256"], [TOKEN_SUPPLY])
-
-
-def contract_address(sender: bytes, nonce: int) -> bytes:
-    from eth._utils.address import generate_contract_address
-    from eth_typing import Address
-
-    return bytes(generate_contract_address(Address(sender), nonce))
-
-
-def deployer_key() -> bytes:
-    return eth_key("deployer", 0)
-
-
-def token_txs(chain_id: int, keys: Sequence[bytes]) -> tuple[bytes, list[bytes], bytes]:
-    """The deployer's txs: the OZ token's deployment, then a share to each of ``keys``;
-    and the token's address."""
-    dk = deployer_key()
-    token = contract_address(eth_address(dk), 0)
-    share = TOKEN_SUPPLY // 2 // max(1, len(keys))
-    return (
-        eth_tx(dk, chain_id, 0, None, deploy_data(), gas=3_000_000),
-        [eth_tx(dk, chain_id, 1 + i, token, transfer_data(eth_address(k), share))
-         for i, k in enumerate(keys)],
-        token,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Who sends what: in block b, sender i sends its nonce b to ``to[b][i]``."""
-
-    keys: list[bytes]
-    to: list[list[bytes]]
-
-    @staticmethod
-    def make(tag: str, senders: int, blocks: int, recipients: int, seed: int) -> Plan:
-        rng = random.Random(seed)
-        pool = [recipient("holder", i) for i in range(recipients)]
-        keys = [eth_key(tag, i) for i in range(senders)]
-        return Plan(keys, [[rng.choice(pool) for _ in keys] for _ in range(blocks)])
-
-    def sign(self, chain_id: int, contract: bytes, blocks: range) -> list[list[bytes]]:
-        return [
-            [eth_tx(k, chain_id, b, contract, transfer_data(to))
-             for k, to in zip(self.keys, self.to[b], strict=True)]
-            for b in blocks
-        ]  # fmt: skip
-
-
-# -- the App ------------------------------------------------------------------------------
-
-
-def finalize(app: App, txs: Sequence[bytes]) -> BlockResult:
-    height = app.info().last_block_height + 1
-    t = app.last_block_time_ns + BLOCK_INTERVAL_NS
-    return app.finalize_block(
-        BlockInfo(app.chain_id, height, t, block_hash(height, txs)), list(txs)
-    )
-
-
-def check_ok(res: BlockResult, what: str) -> None:
-    bad = [r for r in res.tx_results if r.code != 0]
-    if bad:
-        raise SystemExit(f"{what}: {len(bad)} txs failed, first: {bad[0].codespace} {bad[0].log}")
-
-
-@dataclass
-class Kind:
-    """One kind of tx through the App: its signed blocks and what they measured."""
-
-    name: str
-    blocks: list[list[bytes]]
-    ms: list[float] = field(default_factory=list)  # finalize + commit of each timed block
-    commit_ms: list[float] = field(default_factory=list)
-    last_ms: float = 0.0
-    cpu_s: float = 0.0
-    txs: int = 0
-    failed: int = 0
-    first_failure: str = ""
-
-    def run(self, app: App, b: int, timed: bool) -> None:
-        h0 = helper_cpu(app)
-        c0, t0 = time.process_time(), time.perf_counter()
-        res = finalize(app, self.blocks[b])
-        t1 = time.perf_counter()
-        app.commit()
-        t2, c2 = time.perf_counter(), time.process_time() + helper_cpu(app) - h0
-        bad = [r for r in res.tx_results if r.code != 0]
-        if bad and not self.first_failure:
-            self.first_failure = f"{bad[0].codespace}/{bad[0].code} {bad[0].log}"
-        self.failed += len(bad)
-        self.last_ms = (t2 - t0) * 1000
-        if timed:
-            self.ms.append(self.last_ms)
-            self.commit_ms.append((t2 - t1) * 1000)
-            self.cpu_s += c2 - c0
-            self.txs += len(self.blocks[b])
-
-    @property
-    def tps(self) -> float:
-        return self.txs / (sum(self.ms) / 1000) if self.ms and not self.failed else 0.0
-
-
-def helper_cpu(app: App) -> float:
-    """CPU seconds the signature helper process has used (it checks native
-    signatures and decodes Ethereum txs ahead during a block), so that tx/CPU-s
-    counts the node's work on both processes."""
-    total = 0.0
-    for pid in app.sigverify.helper_pids():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def open_app(path: Path, oz: Plan, vc: Plan, senders: int, sig_workers: int) -> tuple[App, bytes]:
-    """A fresh App with every sender funded and the OZ token deployed and handed out;
-    returns it and the token's address."""
-    funded = [eth_address(k) for k in [deployer_key(), *oz.keys, *vc.keys]]
-    funded += [test_key(i).address for i in range(senders)]
-    doc = genesis_doc(chain_id=CHAIN_ID, extra_balances={to_bech32(a): FUNDS for a in funded})
-    app = new_app(path, doc, sig_verify_workers=sig_workers)
-    deploy, hand_out, token = token_txs(DEFAULT_CHAIN_ID, oz.keys)
-    check_ok(run_block(app, [deploy]), "deploying the OZ token")
-    for j in range(0, len(hand_out), senders):
-        check_ok(run_block(app, hand_out[j : j + senders]), "handing out the OZ token")
-    return app, token
-
-
-def native_blocks(app: App, senders: int, blocks: int, recipients: int) -> list[list[bytes]]:
-    """Bank MsgSends signed by tests/support/chain.py's ``sign``: sender i's sequence b
-    in block b."""
-    rng = random.Random(2)
-    pool = [to_bech32(recipient("holder", i)) for i in range(recipients)]
-    keys = [test_key(i) for i in range(senders)]
-    accounts = [auth_state.get_account(app.query_ctx(), k.address) for k in keys]
-    numbers = [a.number for a in accounts if a is not None]
-    return [
-        [sign(k, [msg_send(k, rng.choice(pool), AMOUNT)], account_number=n, sequence=b)
-         for k, n in zip(keys, numbers, strict=True)]
-        for b in range(blocks)
-    ]  # fmt: skip
-
-
-def timed_block(app: App, txs: Sequence[bytes]) -> None:
-    """One block with timers around the EVM's steps (no profiler, so no distortion): the
-    time each took, per block and per tx."""
-    from modules.evm.executor import VCoinComputation
-
-    steps: list[tuple[str, Any, str]] = [
-        ("txs.decode: RLP, signature recovery, chain id", evm_txs, "decode"),
-        ("executor.precheck: nonce, fee, balance", executor, "precheck"),
-        ("executor.run_tx: py-evm's apply_transaction", executor, "run_tx"),
-        ("  of which the computation (opcodes)", VCoinComputation, "apply_computation"),
-        ("executor.tx_result: receipt events and logs", executor, "tx_result"),
-        ("Merkle staging of the app hash (App._stage)", app, "_stage"),
-    ]
-    spent = {label: 0.0 for label, _, _ in steps}
-    saved = [(owner, attr, vars(owner).get(attr)) for _, owner, attr in steps]
-
-    def timer(label: str, owner: Any, orig: Any) -> Any:
-        depth = [0]  # a precompile's computation runs inside its caller's: count the outer
-
-        def timed(*a: Any, **kw: Any) -> Any:
-            depth[0] += 1
-            t = time.perf_counter()
-            try:
-                return orig(*a, **kw)
-            finally:
-                depth[0] -= 1
-                if not depth[0]:
-                    spent[label] += time.perf_counter() - t
-
-        return staticmethod(timed) if isinstance(owner, type) else timed
-
-    for label, owner, attr in steps:
-        setattr(owner, attr, timer(label, owner, getattr(owner, attr)))
-    try:
-        t0 = time.perf_counter()
-        res = finalize(app, txs)
-        t1 = time.perf_counter()
-        app.commit()
-        t2 = time.perf_counter()
-    finally:
-        for owner, attr, orig in saved:
-            setattr(owner, attr, orig) if orig is not None else delattr(owner, attr)
-    check_ok(res, "the timed block")
-    spent["App.commit"] = t2 - t1
-    block = t2 - t0
-    rest = block - sum(spent.values()) + spent["  of which the computation (opcodes)"]
-    spent["the rest: FinalizeBlock's loop, block hooks"] = rest
-    say(f"\n== one more block of {len(txs)} OZ transfers, timers around each step (unprofiled):")
-    say(f"   {block * 1000:.0f} ms, {block * 1e6 / len(txs):.0f} µs a tx")
-    for label, sec in spent.items():
-        say(f"     {label:<50} {sec * 1000:7.1f} ms  {sec * 1e6 / len(txs):6.0f} µs/tx  "
-            f"{100 * sec / block:5.1f} %")  # fmt: skip
-
-
-def profile_block(app: App, txs: Sequence[bytes], out: str, top: int) -> None:
-    """One block of OZ transfers under cProfile (CPU time): stats saved to ``out``, the
-    top functions printed."""
-    prof = cProfile.Profile(time.process_time)
-    prof.enable()
-    res = finalize(app, txs)
-    app.commit()
-    prof.disable()
-    check_ok(res, "the profiled block")
-    prof.dump_stats(out)
-    st = pstats.Stats(prof, stream=(buf := io.StringIO()))
-    st.strip_dirs().sort_stats("tottime").print_stats(top)
-    lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
-    say(f"\n== profile of one block of {len(txs)} OZ transfers (CPU time), saved to {out}")
-    say("\n".join("   " + ln for ln in lines[2:]))
-    stats = st.stats  # type: ignore[attr-defined]
-    recover = sum(v[1] for k, v in stats.items() if "secp256k1_ecdsa_recover>" in k[2])
-    say(f"   signature recoveries: {recover / len(txs):.1f} a tx")
-
-
-def run_app(args: argparse.Namespace, path: Path) -> list[Kind]:
-    n = args.block_size
-    blocks = args.warmup + max(1, args.txs // n)
-    extra = 2 if args.profile else 0
-    oz = Plan.make("oz", n, blocks + extra, args.recipients, seed=1)
-    vc = Plan.make("vc", n, blocks, args.recipients, seed=1)  # the same recipients
-    t0 = time.perf_counter()
-    app, token = open_app(path, oz, vc, n, args.sig_workers)
-    say(f"   App in {path}: {3 * n:,} senders funded, the OZ token at 0x{token.hex()} handed "
-        f"out ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
-    t0 = time.perf_counter()
-    oz_blocks = oz.sign(DEFAULT_CHAIN_ID, token, range(blocks + extra))
-    kinds = [
-        Kind("OZ ERC-20 transfer", oz_blocks[:blocks]),
-        Kind("VCoin.sol transfer", vc.sign(DEFAULT_CHAIN_ID, VCOIN_ADDRESS, range(blocks))),
-        Kind("native bank MsgSend", native_blocks(app, n, blocks, args.recipients)),
-    ]
-    signed = sum(len(b) for k in kinds for b in k.blocks)
-    say(f"   signed {signed:,} txs in {time.perf_counter() - t0:.1f} s, before timing")
-    for b in range(blocks):
-        timed = b >= args.warmup
-        for k in kinds:
-            k.run(app, b, timed)
-        tag = f"block {b + 1 - args.warmup:>3}" if timed else f"warm-up {b + 1}"
-        say(f"   {tag}: " + " | ".join(f"{k.name.split()[0]} {k.last_ms:6.1f} ms" for k in kinds))
-    for k in kinds:
-        if k.failed:
-            say(f"   !! {k.name}: {k.failed} txs failed, first: {k.first_failure}")
-    if args.profile:
-        timed_block(app, oz_blocks[blocks])
-        profile_block(app, oz_blocks[blocks + 1], args.profile, args.top)
-    app.close()
-    return kinds
 
 
 # -- eth-tester ----------------------------------------------------------------------------
