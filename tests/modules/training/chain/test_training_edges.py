@@ -367,3 +367,19 @@ def test_job_owner_names_the_poster_of_a_training_job_and_nobody_for_others(
     assert k.job_owner(ctx, shard.with_(id=999)) is None  # the module's, not indexed
     state.set_job_ref(ctx, 998, {"training": 9, "round": 0, "shard": 0})
     assert k.job_owner(ctx, shard.with_(id=998)) is None  # indexed to no training
+
+
+def test_a_genesis_round_out_of_aggregate_attempts_fails_when_its_shards_settle(
+    both_open: TMarket, make_app: Callable[..., App]
+) -> None:
+    def attempts_used(g: Any) -> None:
+        g["trainings"][0]["rounds_detail"][0]["aggregate_attempts"] = 3  # max_shard_attempts
+
+    m = reimported(both_open, make_app, attempts_used)
+    for w, job in zip((W1, W2), open_jobs(m.training(1)), strict=True):
+        m.finish(w, job)
+    t = m.training(1)
+    assert (t["state"], t["rounds_detail"][0]["aggregate_job"]) == ("failed", 0)
+    # no aggregate job ended before it: the reason has no last job to name
+    assert last(m, "TrainingFailed")["reason"] == "round 0's aggregate: 3 attempts used; last: "
+    assert not m.events("TrainingAggregatePosted")
