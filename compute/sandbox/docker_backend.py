@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_USER = "10001:10001"
 IN_INPUTS, IN_MODELS, IN_OUT, IN_JOB = "/inputs", "/models", "/out", "/job/job.json"
 IN_JOB_DIR = "/job"
+# how long a SIGKILLed container's OOMKilled flag is waited for (see oom_killed)
+OOM_EVENT_WAIT_S = 2.0
 
 
 # pragma: no mutate start
@@ -222,8 +224,7 @@ class DockerSandbox:
             status = container.wait(timeout=30)
             exit_code = int(status.get("StatusCode", -1))
         duration = time.monotonic() - t0
-        container.reload()
-        oom = bool(container.attrs["State"].get("OOMKilled"))
+        oom = self.oom_killed(container, exit_code, timed_out)
         raw = container.logs(stdout=True, stderr=True, tail=2000)
         logs = raw[-limits.log_bytes :].decode("utf-8", "replace")
         return SandboxResult(
@@ -237,6 +238,24 @@ class DockerSandbox:
             image=self.image_id,
             warm=warm,
         )
+
+    @staticmethod
+    def oom_killed(container: Any, exit_code: int | None, timed_out: bool) -> bool:
+        """Whether the kernel killed the container for its memory limit. The daemon sets
+        ``OOMKilled`` from the kernel's OOM event, which on a loaded machine can land
+        after the exit it caused (CI saw a job killed by the OOM killer reported as a
+        sandbox error): a SIGKILL exit (137) the sandbox did not cause (no time-out) is
+        looked at again for up to ``OOM_EVENT_WAIT_S``."""
+        container.reload()
+        oom = bool(container.attrs["State"].get("OOMKilled"))
+        if oom or exit_code != 137 or timed_out:
+            return oom
+        deadline = time.monotonic() + OOM_EVENT_WAIT_S
+        while not oom and time.monotonic() < deadline:
+            time.sleep(0.05)
+            container.reload()
+            oom = bool(container.attrs["State"].get("OOMKilled"))
+        return oom
 
     @staticmethod
     def remove(container: Any) -> None:
