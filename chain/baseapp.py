@@ -47,7 +47,7 @@ from chain.snapshots import (
     SnapshotStore,
     parse_metadata,
 )
-from chain.store import Store, app_hash_of
+from chain.store import ModuleKV, Store, app_hash_of
 from chain.valset import NO_INPUTS, ConsensusInputs, ValidatorUpdate
 from chain.version import VERSION
 
@@ -102,6 +102,7 @@ class BaseApp:
         # valid txs the last PrepareProposal left for a later block (its gas was full)
         self.deferred: frozenset[bytes] = frozenset()
         self._check: Ctx | None = None
+        self._views: tuple[list[str], dict[str, ModuleKV]] | None = None  # see _committed
         meta = self.store.chain_meta()
         self.chain_id: str = str(meta.get("chain_id", ""))
         self.last_block_time_ns: int = int(str(meta.get("last_block_time_ns", 0)))
@@ -115,7 +116,13 @@ class BaseApp:
         return sorted(m.name for m in self.modules)
 
     def _committed(self) -> MultiStore:
-        return MultiStore({n: self.store.module_kv(n) for n in self.module_names()})
+        # The modules' views of the last commit are stateless (they read the store's
+        # current state), so one set serves every context; MultiStore only reads it.
+        names = self.module_names()
+        views = self._views
+        if views is None or views[0] != names:
+            views = self._views = (names, {n: self.store.module_kv(n) for n in names})
+        return MultiStore(views[1])
 
     def _ctx(self, mode: Mode, height: int, time_ns: int) -> Ctx:
         return Ctx(self._committed(), BlockInfo(self.chain_id, height, time_ns), mode)
