@@ -11,35 +11,13 @@ import pytest
 from chain.errors import ChainError, ErrInvalidAddress
 from modules.training import msgs as tm
 from modules.training.errors import ErrInvalidTraining
-from tests.support.chain import test_key
+from tests.modules.training.chain.conftest import POSTER, post_fields
 
-POSTER = test_key(10)
 MAX_U128 = (1 << 128) - 1
 
 
 def post(**kw: Any) -> Any:
-    fields: dict[str, Any] = {
-        "poster": POSTER.bech32,
-        "model": "tiny-lora",
-        "dataset": "d" * 64,
-        "manifest": "e" * 64,
-        "records": 10,
-        "shards": 2,
-        "rounds": 2,
-        "steps": 4,
-        "rank": 4,
-        "alpha": 8,
-        "target_modules": ["q_proj", "v_proj"],
-        "lr_micro": 1000,
-        "batch_size": 2,
-        "seed": 7,
-        "max_length": 64,
-        "aggregation": "ffa-mean",
-        "price_per_shard": "5",
-        "aggregate_price": "4",
-    }
-    fields.update(kw)
-    return tm.validate_post_training(tm.MsgPostTraining(**fields))
+    return tm.validate_post_training(tm.MsgPostTraining(**post_fields(POSTER, **kw)))
 
 
 def refused(says: str, **kw: Any) -> None:
@@ -54,6 +32,7 @@ def test_a_good_post_is_parsed_whole() -> None:
     assert p.aggregation == "ffa-mean" and (p.dataset, p.manifest) == ("d" * 64, "e" * 64)
     assert (p.price_per_shard, p.aggregate_price) == (1, MAX_U128)  # both ends of the range
     assert p.escrow == 2 * (2 * 1 + MAX_U128)
+    assert p.model == "tiny-lora"
 
 
 @pytest.mark.parametrize(

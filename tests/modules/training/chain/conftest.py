@@ -35,6 +35,32 @@ NO_SAMPLING = {
 }
 
 
+def post_fields(key: Any = POSTER, **kw: Any) -> dict[str, Any]:
+    """A good MsgPostTraining's fields (2 shards × 2 rounds of 10 records), ``kw`` over them."""
+    fields: dict[str, Any] = {
+        "poster": key.bech32,
+        "model": MODEL,
+        "dataset": DATASET,
+        "manifest": MANIFEST,
+        "records": 10,
+        "shards": 2,
+        "rounds": 2,
+        "steps": 4,
+        "rank": 4,
+        "alpha": 8,
+        "target_modules": ["q_proj", "v_proj"],
+        "lr_micro": 1000,
+        "batch_size": 2,
+        "seed": 7,
+        "max_length": 64,
+        "aggregation": "ffa-mean",
+        "price_per_shard": str(5 * VCN),
+        "aggregate_price": str(4 * VCN),
+    }
+    fields.update(kw)
+    return fields
+
+
 class TMarket(Market):
     def __init__(self, app: App) -> None:
         super().__init__(app)
@@ -53,28 +79,7 @@ class TMarket(Market):
         return dict(self.q("training", "training", id=tid))
 
     def post_training(self, key: Any = POSTER, **kw: Any) -> Any:
-        fields: dict[str, Any] = {
-            "poster": key.bech32,
-            "model": MODEL,
-            "dataset": DATASET,
-            "manifest": MANIFEST,
-            "records": 10,
-            "shards": 2,
-            "rounds": 2,
-            "steps": 4,
-            "rank": 4,
-            "alpha": 8,
-            "target_modules": ["q_proj", "v_proj"],
-            "lr_micro": 1000,
-            "batch_size": 2,
-            "seed": 7,
-            "max_length": 64,
-            "aggregation": "ffa-mean",
-            "price_per_shard": str(5 * VCN),
-            "aggregate_price": str(4 * VCN),
-        }
-        fields.update(kw)
-        return self.tx(key, tm.MsgPostTraining(**fields))
+        return self.tx(key, tm.MsgPostTraining(**post_fields(key, **kw)))
 
     def finish(self, worker: Any, job_id: int, honest: bool = True) -> None:
         """``worker`` claims and submits ``job_id``; blocks run until it is final (an
