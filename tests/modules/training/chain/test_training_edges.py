@@ -118,33 +118,6 @@ def test_a_one_round_training_tells_its_escrow_window_rounds_jobs_and_updates(
     assert m.training(1)["state"] == "completed"
 
 
-def test_requeue_and_drop_events_name_the_round_shard_and_why(
-    make_market: Callable[..., TMarket],
-) -> None:
-    m = make_market(training={"max_shard_attempts": 2}, jobs={"default_claim_blocks": 4})
-    assert m.post_training(rounds=1).code == 0
-    first = open_jobs(m.training(1))
-    assert m.claim(W1, first[0]).code == 0
-    assert m.release(W1, first[0], retry=False, reason="bad input").code == 0
-    second = m.training(1)["rounds_detail"][0]["shards"][0]["job_id"]
-    assert last(m, "TrainingShardRequeued") == {
-        "training_id": "1",
-        "round": "0",
-        "shard": "0",
-        "old_job": str(first[0]),
-        "job_id": str(second),
-        "reason": f"job {first[0]} failed",
-    }
-    m.finish(W2, first[1])
-    m.blocks_until(max(m.height, m.job(second).claim_deadline + 1))
-    assert last(m, "TrainingShardDropped") == {
-        "training_id": "1",
-        "round": "0",
-        "shard": "0",
-        "reason": f"2 attempts used; last: job {second} expired",
-    }
-
-
 def test_a_round_with_no_accepted_shard_fails_saying_so_and_what_came_back(
     make_market: Callable[..., TMarket],
 ) -> None:

@@ -141,12 +141,25 @@ def test_failed_and_expired_shards_are_reposted_then_dropped_past_the_attempts(
     assert m.job(first[0]).state == "failed"
     second = m.training(1)["rounds_detail"][0]["shards"][0]["job_id"]
     assert second != first[0]
+    assert m.events("TrainingShardRequeued")[-1] == {
+        "training_id": "1",
+        "round": "0",
+        "shard": "0",
+        "old_job": str(first[0]),
+        "job_id": str(second),
+        "reason": f"job {first[0]} failed",
+    }
     m.finish(W2, first[1])
     m.blocks_until(max(m.height, m.job(second).claim_deadline + 1))
     assert m.job(second).state == "expired"
     rd = m.training(1)["rounds_detail"][0]
     assert (rd["shards"][0]["state"], rd["shards"][0]["attempts"]) == ("dropped", 2)
-    assert m.events("TrainingShardDropped")[-1]["shard"] == "0"
+    assert m.events("TrainingShardDropped")[-1] == {
+        "training_id": "1",
+        "round": "0",
+        "shard": "0",
+        "reason": f"2 attempts used; last: job {second} expired",
+    }
     # the aggregate takes the one accepted update
     updates = inline(m, rd["aggregate_job"])["updates"]
     assert [u["shard"] for u in updates] == [1]
