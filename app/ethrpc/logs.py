@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.ethrpc import hexio
-from app.ethrpc.blocks import Chain, log_json
+from app.ethrpc.blocks import Chain, EthBlock, log_json
 from app.ethrpc.hexio import RpcError, hexdata, invalid
 
 MAX_LOG_ADDRESSES = 1_000
+# blocks read with one take of the block cache's lock (Chain.blocks); a few at a
+# time, so that a query stopped by its result limit has not read its whole range
+BLOCKS_A_READ = 64
 
 
 def find_logs(chain: Chain, max_blocks: int, max_results: int, filt: Any) -> list[dict[str, Any]]:
@@ -26,26 +29,40 @@ def find_logs(chain: Chain, max_blocks: int, max_results: int, filt: Any) -> lis
     addrs = addresses(filt.get("address"))
     want = topics(filt.get("topics"))
     out: list[dict[str, Any]] = []
-    for height, positions in _candidates(chain, addrs, lo, hi):
-        blk = chain.block(height)
-        if blk is None:
-            continue
-        for t in blk.txs:
-            if t.position not in positions:
-                continue
-            for i, lg in enumerate(t.logs):
-                if addrs and lg.get("address", "").lower() not in addrs:
-                    continue
-                if want and not _topics_match(want, lg.get("topics", "")):
-                    continue
-                if len(out) >= max_results:
-                    raise RpcError(
-                        hexio.LIMIT_EXCEEDED,
-                        f"query returned more than {max_results} results: "
-                        "narrow the block range or filter by address or topics",
-                    )
-                out.append(log_json(blk, t, i, lg))
+    found = _candidates(chain, addrs, lo, hi)
+    heights = sorted(found)
+    for at in range(0, len(heights), BLOCKS_A_READ):
+        chunk = heights[at : at + BLOCKS_A_READ]
+        for blk in chain.blocks(chunk):
+            if blk is not None:
+                _match(blk, found[blk.height], addrs, want, max_results, out)
     return out
+
+
+def _match(
+    blk: EthBlock,
+    positions: set[int],
+    addrs: set[str],
+    want: list[set[str] | None],
+    max_results: int,
+    out: list[dict[str, Any]],
+) -> None:
+    """Append the logs of ``blk``'s txs at ``positions`` that match to ``out``."""
+    for t in blk.txs:
+        if t.position not in positions:
+            continue
+        for i, lg in enumerate(t.logs):
+            if addrs and lg.get("address", "").lower() not in addrs:
+                continue
+            if want and not _topics_match(want, lg.get("topics", "")):
+                continue
+            if len(out) >= max_results:
+                raise RpcError(
+                    hexio.LIMIT_EXCEEDED,
+                    f"query returned more than {max_results} results: "
+                    "narrow the block range or filter by address or topics",
+                )
+            out.append(log_json(blk, t, i, lg))
 
 
 def log_range(chain: Chain, f: dict[str, Any], max_blocks: int) -> tuple[int, int]:
@@ -84,17 +101,16 @@ def log_range(chain: Chain, f: dict[str, Any], max_blocks: int) -> tuple[int, in
     return lo, hi
 
 
-def _candidates(chain: Chain, addrs: set[str], lo: int, hi: int) -> Iterator[tuple[int, set[int]]]:
-    """(height, tx positions) with logs (of ``addrs`` if any) in [lo, hi], by height."""
-    if lo > hi:
-        return
+def _candidates(chain: Chain, addrs: set[str], lo: int, hi: int) -> dict[int, set[int]]:
+    """{height: tx positions} with logs (of ``addrs`` if any) in [lo, hi]."""
     found: dict[int, set[int]] = {}
+    if lo > hi:
+        return found
     keys = [("tx_log.address", a) for a in sorted(addrs)] or [("tx_log.index", "0")]
     for key, value in keys:
         for h, i in _index(chain.node.blocks, key, value, lo, hi):
             found.setdefault(h, set()).add(i)
-    for h in sorted(found):
-        yield h, found[h]
+    return found
 
 
 def _index(blocks: Any, key: str, value: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:

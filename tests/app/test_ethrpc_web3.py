@@ -270,6 +270,47 @@ def test_erc20_deploy_call_transfer_logs_and_estimate(
     assert int.from_bytes(slot, "big") == supply
 
 
+def test_logs_read_a_few_blocks_at_a_time_in_height_order(
+    w3: Web3, node: Node, acct: LocalAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eth_getLogs reads its blocks in chunks (``BLOCKS_A_READ``, one take of the block
+    cache's lock each): chunks of 1, 2 and 64 give the same logs in height order, and
+    the result limit still stops the query where it is passed."""
+    from app.ethrpc import logs as logs_mod
+
+    token, deployed = deploy_token(w3, acct, 10**24)
+    receipts = [deployed]
+    for i in range(3):
+        tx = token.functions.transfer(Account.create().address, i + 1).build_transaction(
+            {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address), **fees(w3)}
+        )
+        receipts.append(send(w3, acct, tx))
+    heights = [r["blockNumber"] for r in receipts]
+    assert heights == sorted(set(heights))  # one log a block, four blocks
+    chain = EthApi(node).chain
+    filt = {"fromBlock": hex(heights[0]), "address": token.address}
+    want = [r["transactionHash"].to_0x_hex() for r in receipts]
+    for chunk in (1, 2, 64):
+        monkeypatch.setattr(logs_mod, "BLOCKS_A_READ", chunk)
+        got = find_logs(chain, 100, 10, filt)
+        assert [lg["transactionHash"] for lg in got] == want
+        assert [int(lg["blockNumber"], 16) for lg in got] == heights
+        assert len(find_logs(chain, 100, 4, filt)) == 4  # at the limit
+        with pytest.raises(RpcError, match="more than 3 results"):  # one over it
+            find_logs(chain, 100, 3, filt)
+    # Chain.blocks: the same blocks as Chain.block, in the order asked, None past the tip
+    top = chain.latest()
+    asked = [heights[2], heights[0], top + 5, heights[1]]
+    got_blocks = chain.blocks(asked)
+    assert [b.height if b else None for b in got_blocks] == [
+        heights[2],
+        heights[0],
+        None,
+        heights[1],
+    ]
+    assert got_blocks[0] is chain.block(heights[2])
+
+
 def test_revert_reason_is_a_contract_logic_error(w3: Web3, acct: LocalAccount) -> None:
     init = _revert_contract(b"nope, not today")
     receipt = send(
