@@ -60,10 +60,19 @@ def content_hash(*parts: bytes) -> str:
     return h.hexdigest()
 
 
-def base_tag() -> str:
-    """The base image's tag: Debian, the runtime's Python packages, the user."""
+def base_tag(requirements: Path = REQUIREMENTS) -> str:
+    """The base image's tag: Debian, the runtime's Python packages, the user.
+
+    The lock's comment lines are left out: its ``inputs-sha256`` stamp changes with
+    any dependency of the node (``pyproject.toml``), which the image does not hold,
+    and should not cost every worker a rebuild."""
     recipe = json.dumps(RECIPE, sort_keys=True).encode()
-    return f"{BASE_REPO}:{content_hash(recipe, REQUIREMENTS.read_bytes())[:16]}"
+    pins = b"".join(
+        line
+        for line in requirements.read_bytes().splitlines(keepends=True)
+        if not line.lstrip().startswith(b"#")
+    )
+    return f"{BASE_REPO}:{content_hash(recipe, pins)[:16]}"
 
 
 def app_files(root: Path = REPO_ROOT) -> list[Path]:
