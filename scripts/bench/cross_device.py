@@ -27,9 +27,6 @@ here from a seed (no download). Exit 1 when any honest job fails a check.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from verification_runtime import LocalArtifacts, _workdir  # noqa: E402
+from verification_runtime import LocalArtifacts, _workdir, oracle_job  # noqa: E402
 
 WORDS = "spring rain river stone light market engine winter garden signal harbor paper".split()
 
@@ -76,17 +73,8 @@ def sentence(i: int, n: int) -> str:
 
 
 def job_doc(task: str, i: int, inp: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    raw = json.dumps(inp).encode()
-    return {
-        "id": str(i + 1),
-        "task_type": task,
-        "model": "m",
-        "spec": json.dumps({"params": params}),
-        "inline_input": base64.b64encode(raw).decode(),
-        "input_hash": hashlib.sha256(raw).hexdigest(),
-        # a fresh draw a job, as the chain's block hash after submission gives
-        "draw_block_hash": hashlib.sha256(f"draw {task} {i}".encode()).hexdigest(),
-    }
+    # a fresh draw a job, as the chain's block hash after submission gives
+    return oracle_job(task, str(i + 1), inp, params, f"draw {task} {i}".encode())
 
 
 def jobs(a: argparse.Namespace, lm: str, mini: str) -> list[tuple[str, str, dict[str, Any]]]:

@@ -55,12 +55,30 @@ def _jobs(lm: str, mini: str) -> dict[str, tuple[str, dict[str, Any], dict[str, 
     }
 
 
-def runtime_costs(reps: int, check_rows: int) -> dict[str, tuple[float, float, float]]:
-    """Per task type: (worker run s, full re-execution check s, cheap check s), medians
-    over ``reps`` after one warm-up round."""
+def oracle_job(
+    task: str, job_id: str, inp: dict[str, Any], params: dict[str, Any], draw: bytes
+) -> dict[str, Any]:
+    """A job as the oracle's ``Executor`` reads it from the chain, its input inline;
+    ``draw`` stands for the block hash after submission that picks what is checked."""
     import base64
     import hashlib
     import json
+
+    raw = json.dumps(inp).encode()
+    return {
+        "id": job_id,
+        "task_type": task,
+        "model": "m",
+        "spec": json.dumps({"params": params}),
+        "inline_input": base64.b64encode(raw).decode(),
+        "input_hash": hashlib.sha256(raw).hexdigest(),
+        "draw_block_hash": hashlib.sha256(draw).hexdigest(),
+    }
+
+
+def runtime_costs(reps: int, check_rows: int) -> dict[str, tuple[float, float, float]]:
+    """Per task type: (worker run s, full re-execution check s, cheap check s), medians
+    over ``reps`` after one warm-up round."""
     import statistics
 
     from oracle.executor import Checked, Executor
@@ -75,17 +93,7 @@ def runtime_costs(reps: int, check_rows: int) -> dict[str, tuple[float, float, f
     runner = InProcessRunner()
     out: dict[str, tuple[float, float, float]] = {}
     for task, (model, inp, params) in _jobs(lm, mini).items():
-        raw = json.dumps(inp).encode()
-        job = {
-            "id": "1",
-            "task_type": task,
-            "model": "m",
-            "spec": json.dumps({"params": params}),
-            "inline_input": base64.b64encode(raw).decode(),
-            "input_hash": hashlib.sha256(raw).hexdigest(),
-            "draw_block_hash": hashlib.sha256(b"draw").hexdigest(),
-            "check_rows": check_rows,
-        }
+        job = {**oracle_job(task, "1", inp, params, b"draw"), "check_rows": check_rows}
         worker_ex = Executor(LocalArtifacts(blobs), runner, tmp / f"w-{task}")
         full_ex = Executor(LocalArtifacts(blobs), runner, tmp / f"o-{task}", cheap_checks=False)
         cheap_ex = Executor(LocalArtifacts(blobs), runner, tmp / f"c-{task}")
