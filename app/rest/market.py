@@ -271,10 +271,20 @@ def mount_verification(rest: FastAPI, r: Reader) -> None:
         responses=answers(),
         summary="The audit rate and the expected value of faking a result of price",
     )
-    def risk(worker: str, price: str = Query("0", description="avcn")) -> dict[str, Any]:
+    def risk(
+        worker: str,
+        price: str = Query("0", description="avcn"),
+        task_type: str = Query("", description="the job's task type: decides the detection floor"),
+        spec: str = Query("", description="the job's spec (JSON): sampled text has no floor"),
+    ) -> dict[str, Any]:
         # the module reads it (ASCII digits, up to 2^64-1 avcn) and names it when it refuses
         out: dict[str, Any] = r.q(
-            "verification", "risk", worker=addr("worker", worker), price=price or "0"
+            "verification",
+            "risk",
+            worker=addr("worker", worker),
+            price=price or "0",
+            task_type=task_type,
+            spec=spec,
         )
         return out
 

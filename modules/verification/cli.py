@@ -180,6 +180,20 @@ def register_query(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     )
     rk.add_argument("worker", help="address or key name")
     rk.add_argument("price", help="the job's price, e.g. 2VCN")
+    rk.add_argument(
+        "--task",
+        default="",
+        metavar="TYPE",
+        help="the job's task type (text-generation, embedding, lora-train, ...): the "
+        "types in the detection_floor_tasks param are drawn at the detection floor too",
+    )
+    rk.add_argument(
+        "--spec",
+        default="",
+        metavar="JSON",
+        help='the job\'s spec, e.g. \'{"params": {"temperature": 0.7}}\': sampled text is '
+        "re-executed in full when checked, so it has no detection floor (default: greedy)",
+    )
     rk.set_defaults(func=run_risk)
 
 
@@ -227,10 +241,11 @@ def run_rate(args: argparse.Namespace, env: Env) -> None:
 def _risk_text(o: dict[str, Any]) -> str:
     ev = int(o["expected_value"])
     verdict = "cheating does not pay" if ev < 0 else "CHEATING PAYS at this rate (the cap binds)"
+    task = o.get("task_type") or "any task type"
     return "\n".join(
         [
             f"worker {o['worker']}: score {int(o['score_bps']) / 100:.2f}, "
-            f"stake {fmt_vcn(int(o['stake']))}, {o['age_jobs']} results",
+            f"stake {fmt_vcn(int(o['stake']))}, {o['age_jobs']} results; {task}",
             f"  sample rate        {int(o['rate_bps']) / 100:.2f} % ({o['term']})",
             f"  detection / fake   {int(o['detection_bps']) / 100:.2f} % "
             f"(needed > {(int(o['required_bps']) - 1) / 100:.2f} %)",
@@ -247,5 +262,9 @@ def run_risk(args: argparse.Namespace, env: Env) -> None:
         "worker": env.resolve_address(args.worker),
         "price": str(parse_amount_avcn(args.price, "price")),
     }
+    if args.task:
+        req["task_type"] = args.task
+    if args.spec:
+        req["spec"] = args.spec
     out = env.client().query("verification", "risk", req)
     env.emit(out, lambda: _risk_text(out))

@@ -28,6 +28,8 @@ class JobView(Protocol):
     def price(self) -> int: ...
     @property
     def task_type(self) -> str: ...
+    @property
+    def spec(self) -> str: ...  # JSON text as posted ("" without one)
 
 
 class JobsKeeper(Protocol):

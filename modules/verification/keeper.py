@@ -127,13 +127,16 @@ class VerificationKeeper:
         return passed, sum(a.stake for a in atts) - passed, atts
 
     # -- the draw ----------------------------------------------------------------
-    def risk(self, ctx: Ctx, worker: bytes, price: int) -> Risk:
-        """The audit rate of a result of ``price`` by ``worker`` now, and its figures."""
+    def risk(
+        self, ctx: Ctx, worker: bytes, price: int, task_type: str = "", spec: str = ""
+    ) -> Risk:
+        """The audit rate of a result of ``price``, ``task_type`` and ``spec`` by
+        ``worker`` now, and its figures."""
         stats = self.reputation.stats(ctx, worker)
         stake = self.staking.bonded(ctx, worker, WORKER)
         inputs = RiskInputs(stats.score_bps, stake, price, stats.total)
         terms = SlashTerms(*self.slashing.slash_terms(ctx))
-        return state.get_params(ctx).risk(inputs, terms)
+        return state.get_params(ctx).risk(inputs, terms, task_type, spec)
 
     def draw(self, ctx: Ctx, job: JobView) -> None:
         params = state.get_params(ctx)
@@ -141,7 +144,7 @@ class VerificationKeeper:
         if job.task_type in params.always_check_tasks:
             rate = BPS  # always_check_tasks: every result of the type is checked
         else:
-            rate = self.risk(ctx, job.worker, job.price).rate_bps
+            rate = self.risk(ctx, job.worker, job.price, job.task_type, job.spec).rate_bps
         picked = draw_value(ctx.block.hash, job.id) < rate
         ctx.emit(events.result_sampled(job.id, job.worker, picked, rate))
         if picked:

@@ -9,9 +9,12 @@ derivation): the largest of the base rate, the reputation rule
 (``new_worker_sample_bps`` for a worker's first ``new_worker_jobs`` results) and
 the rate at which faking a result of this price has negative expected value for
 this worker's stake (``cost_share_bps``: the share of the price a job's compute
-costs, what a fake saves); capped at ``max_sample_bps``. With the defaults a
-new worker's first 100 results are sampled at 50 %, which with 5 % canaries
-catches a worker faking 10 % of them within those 100 with probability 0.995.
+costs, what a fake saves) and, for task types whose check is cheap, the rate that
+reaches ``detection_floor_bps`` per faked result; capped at ``max_sample_bps``.
+With the defaults a new worker's first 100 results are sampled at 50 %, which
+with 5 % canaries catches a worker faking 10 % of them within those 100 with
+probability 0.995; after them, its greedy-text and embedding results are sampled
+at 42.12 % (the floor: 0.990), its LoRA results at 10 %.
 
 Quorum: a verdict stands as soon as the stake that attested it reaches
 ``quorum_bps`` of the stake of all active oracles (``stake × 10000 ≥
@@ -26,10 +29,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from chain.params import params_from_json
+from modules.verification.checkcost import cheap_check
 from modules.verification.errors import ErrInvalidParams
 from modules.verification.risk import Risk, RiskInputs, SlashTerms, assess
 
 BPS = 10_000
+_TASK_LISTS = ("always_check_tasks", "detection_floor_tasks")
 
 
 @dataclass(frozen=True)
@@ -61,22 +66,33 @@ class Params:
     # worker's risk: the training module's aggregates, whose oracle check is an exact
     # hash compare after recomputing the mean (modules/training)
     always_check_tasks: tuple[str, ...] = ("lora-aggregate",)
+    # the least detection per faked result (sampling and canaries together) that a result
+    # of ``detection_floor_tasks`` is drawn at, whatever the worker's record (risk.py, the
+    # "detection" term). Their checks cost a fraction of the job (prefill for greedy
+    # text, one drawn row of an embedding: 7 % of it here), so a high rate is cheap.
+    # 4501 is the least q with 1 − (1 − 0.1·q)^100 ≥ 0.99: a worker that fakes 10 % of
+    # its results is caught within 100 jobs with probability 0.99 (0.98999 at 4500).
+    # 0 turns the term off.
+    detection_floor_bps: int = 4501
+    detection_floor_tasks: tuple[str, ...] = ("text-generation", "embedding")
 
     def __post_init__(self) -> None:
         # read back from JSON (the store, genesis, MsgUpdateParams) as a list
-        if isinstance(self.always_check_tasks, list):
-            object.__setattr__(self, "always_check_tasks", tuple(self.always_check_tasks))
+        for name in _TASK_LISTS:
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def validate(self) -> None:
-        tasks = self.always_check_tasks
-        if not isinstance(tasks, tuple) or any(
-            not isinstance(t, str) or not 0 < len(t) <= 64 for t in tasks
-        ):
-            raise ErrInvalidParams(
-                f"always_check_tasks must be a list of task type names, got {tasks!r:.100}"
-            )
+        for name in _TASK_LISTS:
+            tasks = getattr(self, name)
+            if not isinstance(tasks, tuple) or any(
+                not isinstance(t, str) or not 0 < len(t) <= 64 for t in tasks
+            ):
+                raise ErrInvalidParams(
+                    f"{name} must be a list of task type names, got {tasks!r:.100}"
+                )
         for f in fields(self):
-            if f.name == "always_check_tasks":
+            if f.name in _TASK_LISTS:
                 continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
@@ -92,6 +108,7 @@ class Params:
             "similarity_threshold_bps",
             "canary_rate_bps",
             "plant_rate_bps",
+            "detection_floor_bps",
         ):
             if getattr(self, name) > BPS:
                 raise ErrInvalidParams(f"{name} is in basis points: at most {BPS}")
@@ -110,7 +127,17 @@ class Params:
         extra = (BPS - score) * self.low_rep_factor_bps // BPS
         return min(self.max_sample_bps, self.base_sample_bps + extra)
 
-    def risk(self, inputs: RiskInputs, slash: SlashTerms) -> Risk:
+    def floor_bps(self, task_type: str, spec: str = "") -> int:
+        """The detection floor of a result of ``task_type`` and ``spec`` (0: none; the
+        job must have a cheap check, ``checkcost.py``)."""
+        tasks, rows = self.detection_floor_tasks, self.embed_check_rows
+        return self.detection_floor_bps if cheap_check(task_type, spec, tasks, rows) else 0
+
+    def risk(
+        self, inputs: RiskInputs, slash: SlashTerms, task_type: str = "", spec: str = ""
+    ) -> Risk:
+        """The audit rate of a result; its job's ``task_type`` and ``spec`` decide the
+        detection floor ("" or a type outside ``detection_floor_tasks``: none)."""
         return assess(
             inputs,
             base_sample_bps=self.base_sample_bps,
@@ -120,12 +147,14 @@ class Params:
             new_worker_sample_bps=self.new_worker_sample_bps,
             cost_share_bps=self.cost_share_bps,
             canary_rate_bps=self.canary_rate_bps,
+            floor_bps=self.floor_bps(task_type, spec),
             slash=slash,
         )
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["always_check_tasks"] = list(self.always_check_tasks)
+        for name in _TASK_LISTS:
+            d[name] = list(getattr(self, name))
         return d
 
     @classmethod

@@ -9,6 +9,7 @@ from chain.context import Ctx
 from chain.crypto import to_bech32
 from chain.errors import ErrInvalidRequest, ErrNotFound
 from modules.verification import msgs, state
+from modules.verification.checkcost import spec_params
 from modules.verification.errors import ErrInvalidCanary
 from modules.verification.keeper import VerificationKeeper
 from modules.verification.records import DRAW, WINDOW, Attestation, Pending
@@ -90,15 +91,27 @@ def make_queries(k: VerificationKeeper) -> dict[str, Any]:
         return {"score_bps": score, "rate_bps": state.get_params(ctx).sample_rate_bps(score)}
 
     def risk(ctx: Ctx, req: dict[str, Any]) -> dict[str, Any]:
-        """The audit rate of a result of ``price`` (base units) by ``worker`` if drawn now,
-        the detection per faked result and the expected value of faking it (``risk.py``)."""
+        """The audit rate of a result of ``price`` (base units), ``task_type`` and ``spec``
+        (both optional: without a type, no detection floor; without a spec, greedy text)
+        by ``worker`` if drawn now, the detection per faked result and the expected value
+        of faking it (``risk.py``)."""
         addr = msgs.addr(str(req.get("worker", "")), "worker")
         price = _int(req, "price")
+        task = req.get("task_type") or ""
+        if not isinstance(task, str) or len(task) > 64:
+            raise ErrInvalidRequest(f"task_type must be a task type name, got {task!r:.70}")
+        spec = req.get("spec") or ""
+        if not isinstance(spec, str) or spec_params(spec) is None:
+            raise ErrInvalidRequest(
+                'spec must be a job spec, a JSON object such as {"params": {"temperature": 0}}'
+                f", got {spec!r:.70}"
+            )
         stats = k.reputation.stats(ctx, addr)
-        r = k.risk(ctx, addr, price)
+        r = k.risk(ctx, addr, price, task, spec)
         return {
             "worker": to_bech32(addr),
             "price": str(price),
+            "task_type": task,
             "score_bps": str(stats.score_bps),
             "stake": str(k.staking.bonded(ctx, addr, "worker")),
             "age_jobs": str(stats.total),

@@ -23,13 +23,22 @@ result is caught when sampled (``s``) or when it is a canary (``r``),
 ``q = s + r − s·r``, the sampling rate ``s_ev``: the least ``s`` whose
 ``detection_bps(s, r)`` reaches ``q*`` (about ``(q* − r) / (1 − r)``).
 
-The rate is the largest of four terms, capped at ``max_sample_bps``:
+The rate is the largest of five terms, capped at ``max_sample_bps``:
 
     base         base_sample_bps                                   (everyone)
     reputation   base + (10000 − S)·low_rep_factor_bps / 10000     (the old rule)
     newcomer     new_worker_sample_bps while A < new_worker_jobs   (no record yet, and a
                                                                     fresh key costs nothing)
     value        s_ev                                              (negative EV)
+    detection    the least s with detection_bps(s, r) ≥ floor      (task types whose check
+                                                                    is cheap: a cheater is
+                                                                    caught within n jobs)
+
+The detection floor ``F`` (``detection_floor_bps``, for ``detection_floor_tasks``)
+bounds how long a cheater lasts, whatever its record: faking a share ``f`` of its
+results, it is caught within ``n`` jobs with probability ``1 − (1 − f·q)^n``, and
+``q ≥ F`` = 4501 gives 0.99 at ``f`` = 10 %, ``n`` = 100. It is kept for the types
+whose check costs a small share ``c`` of the job, since its overhead is ``s·c``.
 
 ``base_sample_bps = low_rep_factor_bps = 0`` turns sampling off altogether
 (devnets and tests without oracles), whatever the other terms say.
@@ -90,8 +99,23 @@ def catches_to_slash(score_bps: int, t: SlashTerms) -> int:
 
 
 def detection_bps(sample_bps: int, canary_bps: int) -> int:
-    """s + r − s·r in bps, rounded down."""
-    return sample_bps + canary_bps - sample_bps * canary_bps // BPS
+    """s + r − s·r in bps, rounded down (the product rounded up: rounding it down would
+    round the detection up, and a floor met by rounding would not be met)."""
+    return sample_bps + canary_bps - -(-sample_bps * canary_bps // BPS)
+
+
+def least_sample_bps(target_bps: int, canary_bps: int) -> int:
+    """The least sampling rate ``s`` with ``detection_bps(s, canary_bps) ≥ target_bps``
+    (0 if the canaries reach it alone; 10000 if nothing does)."""
+    r = canary_bps
+    if target_bps <= r or r >= BPS:
+        return 0
+    s = -(-(target_bps - r) * BPS // (BPS - r))  # ceil, then exact under detection_bps
+    while s > 0 and detection_bps(s - 1, r) >= target_bps:
+        s -= 1
+    while s < BPS and detection_bps(s, r) < target_bps:
+        s += 1
+    return s
 
 
 def assess(
@@ -105,6 +129,7 @@ def assess(
     cost_share_bps: int,
     canary_rate_bps: int,
     slash: SlashTerms,
+    floor_bps: int = 0,
 ) -> Risk:
     score = min(max(inputs.score_bps, 0), BPS)
     price, stake = max(inputs.price, 0), max(inputs.stake, 0)
@@ -113,21 +138,12 @@ def assess(
     gain = price * cost_share_bps // BPS
     required = price * cost_share_bps // (price + d) + 1 if price + d > 0 else 0
     r = canary_rate_bps
-    if required <= r:
-        s_ev = 0
-    elif r >= BPS:
-        s_ev = 0
-    else:
-        s_ev = -(-(required - r) * BPS // (BPS - r))  # ceil, then exact under detection_bps
-        while s_ev > 0 and detection_bps(s_ev - 1, r) >= required:
-            s_ev -= 1
-        while s_ev < BPS and detection_bps(s_ev, r) < required:
-            s_ev += 1
     terms = {
         "base": base_sample_bps,
         "reputation": base_sample_bps + (BPS - score) * low_rep_factor_bps // BPS,
         "newcomer": new_worker_sample_bps if inputs.age_jobs < new_worker_jobs else 0,
-        "value": s_ev,
+        "value": least_sample_bps(required, r),
+        "detection": least_sample_bps(floor_bps, r),
     }
     term = max(terms, key=lambda name: (terms[name], name == "base"))
     rate = min(max_sample_bps, terms[term], BPS)

@@ -7,7 +7,8 @@ default verification params unless overridden, next to what the params
 predict (rates as fractions):
 
     s  = the sampling rate the chain drew at (``risk.py``: a new worker's first
-         100 results at new_worker_sample_bps, an established one at its risk rate)
+         100 results at new_worker_sample_bps, an established one at its risk rate,
+         which for greedy text and embeddings is the detection floor's 42 %)
     r  = canary share of all jobs (canary_rate_bps)
     per cheated job         p = s + r − s·r
     caught within n jobs    P = 1 − (1 − f·p)^n              (cheats on a fraction f)
@@ -16,9 +17,11 @@ predict (rates as fractions):
     lazy oracle caught      1 − (1 − f_p)^N within N checks   (f_p: plant_rate_bps, the
                                                                share of checks that are plants)
 
-Overhead is extra compute as a share of useful compute (the user jobs),
-measured on an honest market of new workers (the costliest case: every draw at
-the newcomer rate) and predicted for established workers. Every figure is
+Cheaters are new workers (their first 100 results) and, at f = 10 %, established
+ones too (the same market with ``new_worker_jobs`` = 0: every worker past the
+newcomer term, score 100, drawn at its risk rate). Overhead is extra compute as a
+share of useful compute (the user jobs), measured on an honest market of new
+workers (every draw at the newcomer rate) and of established ones. Every figure is
 printed twice: at today's defaults (the new ones) and at the previous ones
 (``--no-baseline`` skips those), where every check was a full re-execution,
 canaries were 5 % and every worker was drawn at the reputation rule.
@@ -69,7 +72,10 @@ BASELINE = {
     "new_worker_sample_bps": 0,
     "cost_share_bps": 0,
     "embed_check_rows": 0,
+    "detection_floor_bps": 0,
 }
+ESTABLISHED = {"new_worker_jobs": 0}  # every worker past the newcomer term from its first job
+SIM_TASK = "text-generation"  # the simulation's jobs
 WORKER_BOND = 1000 * VCN  # what the simulation's workers bond
 
 
@@ -81,10 +87,12 @@ def params_of(overrides: dict[str, int]) -> Params:
     return Params.from_json(overrides)
 
 
-def risk_at(p: Params, age: int, score: int = 10_000, stake: int = WORKER_BOND) -> Risk:
+def risk_at(
+    p: Params, age: int, score: int = 10_000, stake: int = WORKER_BOND, task: str = SIM_TASK
+) -> Risk:
     sp = SlashingParams()
     slash = SlashTerms(sp.cheat_penalty_bps, sp.slash_below_bps, sp.slash_fraction_bps)
-    return p.risk(RiskInputs(score, stake, PRICE, age), slash)
+    return p.risk(RiskInputs(score, stake, PRICE, age), slash, task)
 
 
 def detection(
@@ -94,7 +102,8 @@ def detection(
         seed=seed, cheaters=cheaters, jobs_per_worker=n, cheat_bps=cheat_bps, verification=over
     )
     r = simulate(cfg)
-    p = risk_at(params_of(over), 0).detection_bps / 10_000
+    age = 0 if params_of(over).new_worker_jobs else 10**6
+    p = risk_at(params_of(over), age).detection_bps / 10_000
     caught = r.cheaters_caught / cheaters
     return {
         "result": r,
@@ -119,16 +128,21 @@ def overhead(jobs: int, seed: int, over: dict[str, int]) -> dict[str, Any]:
     )
     r = simulate(cfg)
     p = params_of(over)
-    s_new = risk_at(p, 0).rate_bps / 10_000
+    s_drawn = risk_at(p, 0 if p.new_worker_jobs else 10**6).rate_bps / 10_000
     return {
         "result": r,
         "s_meas": r.re_executions / r.user_jobs,
         "measured": (r.re_executions + 2 * r.canaries) / r.user_jobs,
-        "predicted": s_new + canary_cost(p.canary_rate_bps),
-        "s_new": s_new,
-        "s_established": risk_at(p, 10**6).rate_bps / 10_000,
+        "predicted": s_drawn + canary_cost(p.canary_rate_bps),
+        "s_new": risk_at(p, 0).rate_bps / 10_000,
         "canary": canary_cost(p.canary_rate_bps),
     }
+
+
+def s_established(p: Params, task: str) -> float:
+    """The rate an established worker (score 100, the simulation's bond) is drawn at for
+    a result of ``task``."""
+    return risk_at(p, 10**6, task=task).rate_bps / 10_000
 
 
 def report(label: str, a: argparse.Namespace, over: dict[str, int], seed: int) -> dict[str, Any]:
@@ -142,10 +156,12 @@ def report(label: str, a: argparse.Namespace, over: dict[str, int], seed: int) -
         f"{p.embed_check_rows}"
     )
     fresh, est = risk_at(p, 0), risk_at(p, 10**6)
+    lora = risk_at(p, 10**6, task="lora-train")
     print(
         f"risk rate, price {PRICE / VCN:g} VCN, bond {WORKER_BOND // VCN} VCN, score 100: "
         f"new worker {fresh.rate_bps / 100:g} % ({fresh.term}), established "
-        f"{est.rate_bps / 100:g} % ({est.term})"
+        f"{est.rate_bps / 100:g} % ({est.term}; lora-train {lora.rate_bps / 100:g} %, "
+        f"{lora.term})"
     )
     kappa = Params().cost_share_bps  # what a fake saves is the economics, not a param
     for who, rk in (("new", fresh), ("established", est)):
@@ -174,14 +190,34 @@ def report(label: str, a: argparse.Namespace, over: dict[str, int], seed: int) -
             f"predicted {d['P_pred']:.4f}   honest penalised {r.honest_penalised}"
         )
         out[f"P_{cheat_bps}"] = d
-    o = overhead(a.overhead_jobs, seed + 1, over)
-    ro = o["result"]
-    print(
-        f"overhead in executions, honest new workers ({ro.user_jobs} user jobs, "
-        f"{ro.canaries} canaries, {ro.re_executions} checks): measured {o['measured']:.4f}, "
-        f"predicted {o['predicted']:.4f} (sampled {o['s_meas']:.4f} + canaries {o['canary']:.4f})"
-    )
-    out["overhead"] = o
+    if 1000 in a.fractions and not a.no_established:
+        d = detection(a.cheaters, n, 1000, seed + 2, {**over, **ESTABLISHED})
+        r = d["result"]
+        print(
+            f"established cheaters faking 10 %: {a.cheaters} × {n} jobs ({r.cheated} faked, "
+            f"{r.canaries} canaries, {r.seconds:.0f} s)"
+        )
+        print(
+            f"  detection per faked result  {d['p_meas']:.4f} ± {d['p_se']:.4f}   "
+            f"predicted {d['p_pred']:.4f}   (canary {r.by_canary} / sampled {r.by_sampling})"
+        )
+        print(
+            f"  P(caught within {n} jobs)   {d['P_meas']:.4f} ± {d['P_se']:.4f}   "
+            f"predicted {d['P_pred']:.4f}   honest penalised {r.honest_penalised}"
+        )
+        out["P_1000_established"] = d
+    for who, extra, sd in (("new", {}, 1), ("established", ESTABLISHED, 3)):
+        if who == "established" and a.no_established:
+            continue
+        o = overhead(a.overhead_jobs, seed + sd, {**over, **extra})
+        ro = o["result"]
+        print(
+            f"overhead in executions, honest {who} workers ({ro.user_jobs} user jobs, "
+            f"{ro.canaries} canaries, {ro.re_executions} checks): measured "
+            f"{o['measured']:.4f}, predicted {o['predicted']:.4f} (sampled {o['s_meas']:.4f}"
+            f" + canaries {o['canary']:.4f})"
+        )
+        out["overhead" if who == "new" else "overhead_established"] = o
     out["lazy_oracles"] = lazy_oracles(over)
     return out
 
@@ -224,16 +260,22 @@ def print_runtime(a: argparse.Namespace, res: dict[str, dict[str, Any]]) -> None
             f"ratio {tp / td:.3f}"
         )
     print("\n== overhead in compute time, s·c + 2r/(1−r) ==")
-    print(
-        f"  {'task':16} {'new, new workers':>17} {'new, established':>17} {'previous defaults':>18}"
-    )
     o_new = res["new"]["overhead"]
+    canary = o_new["canary"]
+    print(
+        f"  {'task':16} {'checks s·c:':>11} {'new':>7} {'established':>11}"
+        f"   {'+ canaries':>10}   {'total: new':>10} {'established':>11}"
+        f"   {'previous defaults':>17}"
+    )
     s_old = res["old"]["overhead"]["s_meas"] if "old" in res else old.base_sample_bps / 10_000
     for task, (c_full, c_cheap) in cs.items():
-        fresh = o_new["s_meas"] * c_cheap + o_new["canary"]
-        est = o_new["s_established"] * c_cheap + o_new["canary"]
+        fresh = o_new["s_meas"] * c_cheap
+        est = s_established(new, task) * c_cheap
         prev = s_old * c_full + canary_cost(old.canary_rate_bps)
-        print(f"  {task:16} {fresh:>17.4f} {est:>17.4f} {prev:>18.4f}")
+        print(
+            f"  {task:16} {'':>11} {fresh:>7.4f} {est:>11.4f}   {canary:>10.4f}"
+            f"   {fresh + canary:>10.4f} {est + canary:>11.4f}   {prev:>17.4f}"
+        )
     fp = false_positives(a.fp_prompts, 2)
     print(
         f"\n== honest false positives: runtime at 1 thread, checks at 2 threads ==\n"
@@ -267,6 +309,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="40 cheaters, 2000 overhead jobs")
     ap.add_argument("--no-baseline", action="store_true", help="skip the previous defaults")
+    ap.add_argument(
+        "--no-established", action="store_true", help="skip the established workers' runs"
+    )
     ap.add_argument("--runtime", action="store_true", help="also time the real runtime")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--fp-prompts", type=int, default=200)

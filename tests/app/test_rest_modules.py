@@ -455,6 +455,19 @@ def test_verification_routes(world: World) -> None:
         risk = world.get(f"/vcoin/verification/v1/risk/{who}", price=str(10 * VCN))
         assert risk == world.abci("verification", "risk", worker=WORKER.bech32, price=10 * VCN)
     assert "price" in world.error(f"/vcoin/verification/v1/risk/{WORKER.bech32}", 400, price="1e3")
+    # a task type in the detection floor's list: its rate and its name come back
+    path = f"/vcoin/verification/v1/risk/{WORKER.bech32}"
+    risk = world.get(path, price=str(10 * VCN), task_type="embedding")
+    assert risk["task_type"] == "embedding"
+    assert risk == world.abci(
+        "verification", "risk", worker=WORKER.bech32, price=10 * VCN, task_type="embedding"
+    )
+    assert "task_type" in world.error(path, 400, price="1", task_type="x" * 65)
+    sampled = world.get(
+        path, price="1", task_type="text-generation", spec='{"params": {"temperature": 1}}'
+    )
+    assert sampled["term"] != "detection" and sampled["task_type"] == "text-generation"
+    assert "spec must be a job spec" in world.error(path, 400, price="1", spec="[1]")
     params = world.get("/vcoin/verification/v1/params")["params"]
     assert params == world.abci("verification", "params")
 

@@ -151,6 +151,27 @@ def test_bad_arguments_are_refused_naming_the_flag(
     assert rc == 1 and err.startswith("error: ") and error in err, err
 
 
+def test_risk_names_the_floor_of_the_task_type_asked(cli: Cli, bonded: bool) -> None:
+    verification_params(cli, 2_500)
+    raised = json.dumps({"max_sample_bps": 5_000, "new_worker_sample_bps": 0})
+    cli.tx("params", "update", "verification", raised, "--from", "platform")
+    out = cli.ok("query", "verification", "risk", "worker1", "2VCN", "--task", "embedding")
+    # 42.12 % sampled + 5 % canaries: 45.01 % per faked result, the default floor
+    assert "; embedding" in out and "sample rate        42.12 % (detection)" in out, out
+    assert "detection / fake   45.01 %" in out, out
+    out = cli.ok("query", "verification", "risk", "worker1", "2VCN")
+    assert "; any task type" in out and "sample rate        25.00 % (base)" in out, out
+    # sampled text: its check is a full re-run, so the floor is not drawn
+    sampled = '{"params": {"temperature": 0.7}}'
+    out = cli.ok("query", "verification", "risk", "worker1", "2VCN",
+                 "--task", "text-generation", "--spec", sampled)  # fmt: skip
+    assert "sample rate        25.00 % (base)" in out, out
+    out = cli.ok("query", "verification", "risk", "worker1", "2VCN", "--task", "text-generation")
+    assert "sample rate        42.12 % (detection)" in out, out
+    rc, _, err = cli.run("query", "verification", "risk", "worker1", "2VCN", "--spec", "[1]")
+    assert rc == 1 and "spec must be a job spec" in err, err
+
+
 def test_sample_rate_prints_a_workers_chance_of_a_check(cli: Cli, bonded: bool) -> None:
     verification_params(cli, 2_500)
     out = cli.ok("query", "verification", "sample-rate", "worker1")

@@ -10,10 +10,12 @@ import inspect
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
+from fractions import Fraction
 
 import pytest
 
 from app.app import App
+from chain.errors import ChainError
 from modules.verification import risk as risk_mod
 from modules.verification.params import Params
 from modules.verification.risk import BPS, RiskInputs, SlashTerms, catches_to_slash
@@ -87,15 +89,16 @@ def test_value_term_at_just_under_and_just_over_break_even() -> None:
 
 def test_cheating_never_pays_unless_the_cap_binds() -> None:
     p = Params()
-    for score, stake, price, age in itertools.product(
+    for score, stake, price, age, task in itertools.product(
         range(0, 10_001, 700),
         (0, VCN, 10 * VCN, 1000 * VCN, 10**6 * VCN),
         (1, VCN, 2 * VCN, 500 * VCN),
         (0, 99, 100, 10**6),
+        ("", "text-generation"),
     ):
-        r = p.risk(RiskInputs(score, stake, price, age), SLASH)
+        r = p.risk(RiskInputs(score, stake, price, age), SLASH, task)
         assert 0 <= r.rate_bps <= p.max_sample_bps
-        assert r.expected_value < 0 or r.term == "cap", (score, stake, price, age, r)
+        assert r.expected_value < 0 or r.term == "cap", (score, stake, price, age, task, r)
         assert all(isinstance(v, int) for v in r.__dict__.values() if v is not r.term)
 
 
@@ -122,6 +125,92 @@ def test_risk_is_integer_arithmetic_with_no_clock_or_randomness() -> None:
             assert not {"time", "random", "datetime", "math"} & set(names)
 
 
+# -- the detection floor ---------------------------------------------------------------
+def caught_within(q_bps: int, f: Fraction = Fraction(1, 10), n: int = 100) -> Fraction:
+    """P(a cheater faking a share f of its results is caught within n jobs), exactly."""
+    return 1 - (1 - f * Fraction(q_bps, BPS)) ** n
+
+
+@pytest.mark.parametrize("r", [0, 1, 500, 3333, 9999, BPS])
+def test_detection_bps_rounds_the_detection_down_never_up(r: int) -> None:
+    for s_bps in (*range(0, 200), *range(4190, 4230), *range(9900, BPS + 1)):
+        exact = Fraction(s_bps + r) - Fraction(s_bps * r, BPS)
+        got = risk_mod.detection_bps(s_bps, r)
+        assert got <= exact < got + 1, (s_bps, r, got, exact)
+
+
+def test_the_default_floor_is_the_least_detection_that_meets_99_percent_in_100_jobs() -> None:
+    floor = Params().detection_floor_bps
+    assert caught_within(floor) >= Fraction(99, 100) > caught_within(floor - 1)
+
+
+@pytest.mark.parametrize("task", ["text-generation", "embedding"])
+def test_established_workers_are_drawn_to_the_floor_on_cheap_check_tasks(task: str) -> None:
+    p = Params()
+    r = p.risk(ESTABLISHED, SLASH, task)
+    # the least rate that reaches the floor with 5 % canaries: one bps less falls short
+    assert (r.rate_bps, r.term) == (4212, "detection")
+    assert r.detection_bps >= p.detection_floor_bps
+    assert risk_mod.detection_bps(r.rate_bps - 1, p.canary_rate_bps) < p.detection_floor_bps
+    assert caught_within(r.detection_bps) >= Fraction(99, 100)
+    # the terms above it still win: a newcomer's 50 %, a low score's reputation rule
+    assert p.risk(FRESH, SLASH, task).term == "newcomer"
+    assert p.risk(replace(ESTABLISHED, score_bps=0), SLASH, task).rate_bps == 5000
+
+
+@pytest.mark.parametrize("task", ["", "lora-train", "lora-aggregate", "Text-Generation"])
+def test_other_task_types_have_no_floor(task: str) -> None:
+    # a LoRA check replays an interval or re-runs the job: at 42 % it would cost too much
+    r = Params().risk(ESTABLISHED, SLASH, task)
+    assert (r.rate_bps, r.term) == (1000, "base")
+
+
+@pytest.mark.parametrize(
+    ("floor", "rate", "term"),
+    [
+        (0, 1000, "base"),  # off
+        (500, 1000, "base"),  # the canaries alone reach it
+        (1449, 1000, "base"),  # base 10 % + 5 % canaries detect 14.50 %
+        (1450, 1000, "base"),
+        (1451, 1002, "detection"),
+        (9500, 5000, "cap"),  # past the cap: capped, and said so
+    ],
+)
+def test_floor_at_just_under_and_just_over_the_base_and_the_cap(
+    floor: int, rate: int, term: str
+) -> None:
+    r = replace(Params(), detection_floor_bps=floor).risk(ESTABLISHED, SLASH, "embedding")
+    assert (r.rate_bps, r.term) == (rate, term)
+
+
+def test_the_off_switch_turns_the_floor_off_too() -> None:
+    p = replace(Params(), base_sample_bps=0, low_rep_factor_bps=0)
+    r = p.risk(ESTABLISHED, SLASH, "text-generation")
+    assert (r.rate_bps, r.term) == (0, "off")
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"detection_floor_bps": BPS + 1}, "detection_floor_bps is in basis points"),
+        ({"detection_floor_bps": -1}, "detection_floor_bps must be a non-negative integer"),
+        ({"detection_floor_tasks": ["embedding", ""]}, "detection_floor_tasks must be a list"),
+        ({"detection_floor_tasks": "embedding"}, "detection_floor_tasks must be a list"),
+    ],
+)
+def test_bad_floor_params_are_refused(change: dict[str, object], error: str) -> None:
+    with pytest.raises(ChainError) as e:
+        Params.from_json({**Params().to_json(), **change})
+    assert error in str(e.value)
+
+
+def test_floor_params_go_through_json() -> None:
+    p = Params.from_json({**Params().to_json(), "detection_floor_tasks": ["embedding"]})
+    assert p.detection_floor_tasks == ("embedding",)
+    assert p.to_json()["detection_floor_tasks"] == ["embedding"]
+    assert Params.from_json(p.to_json()) == p
+
+
 # -- on chain ----------------------------------------------------------------------------
 def test_the_draw_uses_the_risk_rate_and_the_query_explains_it(
     make_app: Callable[..., App],
@@ -141,6 +230,56 @@ def test_the_draw_uses_the_risk_rate_and_the_query_explains_it(
         [e] = [dict(e.attributes) for e in b.events if e.type == "ResultSampled"]
         assert e["rate_bps"] == "5000"
         assert e["picked"] == str(draw_value(block_hash(m.height, []), jid) < 5000).lower()
+
+
+SAMPLED = '{"params": {"temperature": 0.7}}'
+BOTH = ["text-generation", "embedding"]
+
+
+@pytest.mark.parametrize(
+    ("floor_tasks", "task", "model", "spec", "rate", "term"),
+    [
+        (BOTH, "text-generation", "tiny-lm", "", 4212, "detection"),
+        (BOTH, "text-generation", "tiny-lm", '{"params": {"temperature": 0}}', 4212, "detection"),
+        (BOTH, "embedding", "minilm", "", 4212, "detection"),
+        # sampled text is re-executed in full when checked: no floor
+        (BOTH, "text-generation", "tiny-lm", SAMPLED, 1000, "base"),
+        (["embedding"], "text-generation", "tiny-lm", "", 1000, "base"),
+    ],
+    ids=["greedy", "temperature-0", "embedding", "sampled", "not-listed"],
+)
+def test_the_draw_of_an_established_worker_follows_the_jobs_task_and_spec(
+    make_app: Callable[..., App],
+    floor_tasks: list[str],
+    task: str,
+    model: str,
+    spec: str,
+    rate: int,
+    term: str,
+) -> None:
+    verification = {"new_worker_jobs": 0, "detection_floor_tasks": floor_tasks}
+    m = Market(make_app(market_genesis(verification=verification, merge=True)))
+    m.setup_worker(W, price_floor=VCN, max_concurrent=64, models=[model], task_types=[task])
+    ask = {"worker": W.bech32, "price": str(2 * VCN), "task_type": task, "spec": spec}
+    out = m.q("verification", "risk", **ask)
+    assert (out["rate_bps"], out["term"], out["task_type"]) == (str(rate), term, task)
+    # without the task type the query names no floor
+    assert m.q("verification", "risk", worker=W.bech32, price=str(2 * VCN))["term"] == "base"
+    jid = m.post(POSTER, max_price=2 * VCN, model=model, task_type=task, spec=spec)
+    assert m.claim(W, jid).code == 0
+    assert m.submit(W, jid).code == 0
+    b = m.block([])
+    [e] = [dict(e.attributes) for e in b.events if e.type == "ResultSampled"]
+    assert e["rate_bps"] == str(rate)
+
+
+def test_the_query_refuses_a_spec_that_is_no_job_spec(make_app: Callable[..., App]) -> None:
+    m = Market(make_app(market_genesis()))
+    m.setup_worker(W, price_floor=VCN)
+    for spec in ("[1]", '{"params": 3}', "{bad"):
+        with pytest.raises(ChainError) as e:
+            m.q("verification", "risk", worker=W.bech32, price="1", spec=spec)
+        assert "spec must be a job spec" in str(e.value)
 
 
 def test_cli_prints_the_rate_detection_and_expected_value(make_app: Callable[..., App]) -> None:

@@ -6,6 +6,9 @@ params: sampling ``s = new_worker_sample_bps / 10000 = 0.50`` (the risk rate of 
 worker in its first 100 results), canaries ``r = canary_rate_bps / 10000 = 0.05``
 of all jobs.
 
+An established worker (past its first 100 results) is drawn for greedy text at the
+detection floor's rate instead, ``s = 0.4212`` (``p = 0.4501``).
+
 Predictions:
 
     per cheated job          p = s + r − s·r = 0.525          (sampled, or a canary)
@@ -37,6 +40,9 @@ from detection_sim import (  # noqa: E402
 )
 
 S_BPS, R_BPS = 5000, 500  # the default params: a new worker's rate, the canary share
+# an established worker's rate for greedy text: the least s with s + r − s·r ≥ 45.01 %,
+# the detection floor (modules/verification/risk.py)
+FLOOR_S_BPS = 4212
 
 
 def within(measured: float, q: float, n: int, sigmas: float = 4.0) -> bool:
@@ -81,3 +87,32 @@ def test_caught_within_100_jobs_at_10_percent_cheating() -> None:
     assert within(caught, want, 80), (caught, want)
     assert within(r.detection_rate, predicted_p(S_BPS, R_BPS), r.cheated), r.detection_rate
     assert r.honest_penalised == 0  # honest workers (and right outputs) are never punished
+
+
+@pytest.fixture(scope="module")
+def established_cheated() -> SimResult:
+    # the same market with every worker past the newcomer term from its first result
+    cfg = SimConfig(
+        seed=13,
+        cheaters=30,
+        jobs_per_worker=100,
+        cheat_bps=10_000,
+        verification={"new_worker_jobs": 0},
+    )
+    return simulate(cfg)
+
+
+def test_established_workers_are_drawn_at_the_detection_floor(
+    established_cheated: SimResult,
+) -> None:
+    r = established_cheated
+    # every text result of an established worker at score 100: the floor's rate, not
+    # the base 10 % (nor the reputation rule's rates as its score falls: they stay under)
+    assert set(r.rates_seen) == {FLOOR_S_BPS}
+    p = predicted_p(FLOOR_S_BPS, R_BPS)
+    assert p >= 0.4501
+    assert within(r.detection_rate, p, r.cheated), (r.detection_rate, p)
+    assert abs(r.cheated_detected - r.expected_detections) <= 4 * math.sqrt(r.detection_variance)
+    # so an established cheater faking 10 % is caught within 100 jobs with P ≥ 0.99
+    assert predicted_caught(p, 0.10, 100) >= 0.99
+    assert r.honest_penalised == 0
