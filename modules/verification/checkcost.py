@@ -8,7 +8,9 @@ oracle (``oracle/executor.py``) would re-execute it in full:
 * ``text-generation`` whose spec asks for sampling (``params.do_sample`` true, or
   ``params.temperature`` > 0): it is compared by similarity after a full re-run;
   greedy text is checked by one prefill pass;
-* ``embedding`` while ``embed_check_rows`` is 0: every row is re-embedded.
+* ``embedding`` while ``embed_check_rows`` is 0: every row is re-embedded;
+* ``lora-train`` (not listed by default) without ``params.checkpoint_every`` (an
+  integer > 0): there are no checkpoints to replay one interval from.
 
 The spec was checked when the job was posted (``modules/jobs/msgs.py``); it is read
 here with the same bounded parser, numbers as ``Decimal`` (no floats on chain). A
@@ -25,6 +27,7 @@ from chain.bounded import InputError, load_json
 
 TEXT_GENERATION = "text-generation"
 EMBEDDING = "embedding"
+LORA = "lora-train"
 MAX_SPEC_BYTES = 65_536  # the jobs module's parse bound (MAX_SPEC_PARSE_BYTES)
 
 
@@ -56,7 +59,12 @@ def cheap_check(task_type: str, spec: str, floor_tasks: tuple[str, ...], check_r
         return False
     if task_type == EMBEDDING:
         return check_rows > 0
-    if task_type == TEXT_GENERATION:
+    if task_type in (TEXT_GENERATION, LORA):
         params = spec_params(spec)
-        return params is None or not sampled(params)
+        if params is None:
+            return True
+        if task_type == LORA:
+            every = params.get("checkpoint_every")
+            return isinstance(every, int) and every > 0
+        return not sampled(params)
     return True  # a type the params name: the operator says its check is cheap

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from modules.jobs.msgs import MAX_SPEC_PARSE_BYTES
 from modules.verification.checkcost import MAX_SPEC_BYTES, cheap_check, spec_params
 from modules.verification.params import Params
+from oracle.executor import _replay_applies
 from oracle.similarity import sampled_decoding
 
 FLOOR = Params().detection_floor_tasks
@@ -66,8 +67,24 @@ def test_embeddings_are_cheap_while_only_some_rows_are_checked(rows: int, cheap:
 def test_only_the_listed_types_and_any_type_an_operator_lists() -> None:
     for task in ("lora-train", "lora-aggregate", "", "Embedding"):
         assert not cheap_check(task, "", FLOOR, 1)
-    assert cheap_check("lora-train", "", ("lora-train",), 1)
+    assert cheap_check("lora-aggregate", "", ("lora-aggregate",), 1)
     assert not cheap_check("text-generation", "", ("embedding",), 1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "cheap"),
+    [
+        ('{"params": {"steps": 32, "checkpoint_every": 4}}', True),
+        ('{"params": {"steps": 32, "checkpoint_every": 1}}', True),
+        ('{"params": {"steps": 32, "checkpoint_every": 0}}', False),
+        ('{"params": {"steps": 32, "checkpoint_every": 4.0}}', False),
+        ('{"params": {"steps": 32}}', False),
+        ("", False),
+    ],
+)
+def test_lora_listed_by_an_operator_is_cheap_only_with_checkpoints(spec: str, cheap: bool) -> None:
+    # without checkpoints the oracle re-runs the whole training
+    assert cheap_check("lora-train", spec, ("lora-train",), 1) is cheap
 
 
 def test_the_spec_bound_is_the_jobs_modules() -> None:
@@ -103,3 +120,15 @@ def test_the_chain_reads_sampling_as_the_oracle_does(
     spec = json.dumps({"params": params})
     oracle_greedy = not sampled_decoding(json.loads(spec)["params"])
     assert cheap_check("text-generation", spec, FLOOR, 1) is oracle_greedy, spec
+
+
+@settings(max_examples=300, deadline=None)
+@given(every=st.one_of(st.just(None), _values))
+def test_the_chain_reads_checkpoints_as_the_oracle_does(every: Any) -> None:
+    params: dict[str, Any] = {"steps": 8}
+    if every is not None:
+        params["checkpoint_every"] = every
+    spec = json.dumps({"params": params})
+    job = {"task_type": "lora-train", "draw_block_hash": "ab" * 32}
+    oracle_replays = _replay_applies(job, {"params": json.loads(spec)["params"]})  # type: ignore[typeddict-item]
+    assert cheap_check("lora-train", spec, ("lora-train",), 1) is oracle_replays, spec
