@@ -49,7 +49,7 @@ def spec_params(spec: str) -> dict[str, Any] | None:
 def sampled(params: dict[str, Any]) -> bool:
     """The oracle's ``sampled_decoding`` on chain numbers: sampling (free text) rather
     than greedy decoding."""
-    t = params.get("temperature", 0)
+    t = params.get("temperature")
     return bool(params.get("do_sample")) or (isinstance(t, int | Decimal) and t > 0)
 
 

@@ -106,16 +106,15 @@ def detection_bps(sample_bps: int, canary_bps: int) -> int:
 
 def least_sample_bps(target_bps: int, canary_bps: int) -> int:
     """The least sampling rate ``s`` with ``detection_bps(s, canary_bps) ≥ target_bps``
-    (0 if the canaries reach it alone; 10000 if nothing does)."""
+    (0 if the canaries reach it alone; over 10000 if nothing does).
+
+    ``s = ⌈(target − r)·10000 / (10000 − r)⌉`` is the least real rate with
+    ``s + r − s·r/10000 ≥ target``, and ``detection_bps`` is that value rounded down,
+    which stays ≥ the integer ``target``: so it is also the least in whole bps."""
     r = canary_bps
     if target_bps <= r or r >= BPS:
         return 0
-    s = -(-(target_bps - r) * BPS // (BPS - r))  # ceil, then exact under detection_bps
-    while s > 0 and detection_bps(s - 1, r) >= target_bps:
-        s -= 1
-    while s < BPS and detection_bps(s, r) < target_bps:
-        s += 1
-    return s
+    return -(-(target_bps - r) * BPS // (BPS - r))
 
 
 def assess(
@@ -129,7 +128,7 @@ def assess(
     cost_share_bps: int,
     canary_rate_bps: int,
     slash: SlashTerms,
-    floor_bps: int = 0,
+    floor_bps: int,
 ) -> Risk:
     score = min(max(inputs.score_bps, 0), BPS)
     price, stake = max(inputs.price, 0), max(inputs.stake, 0)
@@ -145,8 +144,8 @@ def assess(
         "value": least_sample_bps(required, r),
         "detection": least_sample_bps(floor_bps, r),
     }
-    term = max(terms, key=lambda name: (terms[name], name == "base"))
-    rate = min(max_sample_bps, terms[term], BPS)
+    term = max(terms, key=terms.__getitem__)  # a tie goes to the first: base
+    rate = min(max_sample_bps, terms[term])  # the params hold max_sample_bps ≤ 10000
     if base_sample_bps == 0 and low_rep_factor_bps == 0:
         rate, term = 0, "off"
     elif rate < terms[term]:

@@ -80,6 +80,8 @@ def test_only_the_listed_types_and_any_type_an_operator_lists() -> None:
         ('{"params": {"steps": 32, "checkpoint_every": 4.0}}', False),
         ('{"params": {"steps": 32}}', False),
         ("", False),
+        ("{}", False),
+        ('{"public": true}', False),
     ],
 )
 def test_lora_listed_by_an_operator_is_cheap_only_with_checkpoints(spec: str, cheap: bool) -> None:

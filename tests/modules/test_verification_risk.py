@@ -13,6 +13,8 @@ from dataclasses import replace
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.app import App
 from chain.errors import ChainError
@@ -36,6 +38,8 @@ def test_defaults_new_workers_at_half_established_at_base() -> None:
     assert (est.rate_bps, est.term) == (1000, "base")
     # 1000 VCN at stake, 10 % of it at the third catch: 33.3 VCN per catch against 1 VCN saved
     assert est.catches_to_slash == 3 and est.stake_at_risk == 100 * VCN // 3
+    # q* = κP/(P + D) + 1 bps: 1 VCN saved against 2 + 33.3 VCN lost per catch
+    assert est.required_bps == 2 * VCN * 5000 // (2 * VCN + 100 * VCN // 3) + 1 == 284
     assert est.gain == VCN and est.expected_value < 0
     # a 10 %-of-results cheater in its first 100 jobs: caught with probability ≥ 0.99
     q = fresh.detection_bps / BPS
@@ -63,7 +67,7 @@ def test_catches_to_slash_follows_the_ladder(score: int, k: int) -> None:
 def test_no_slash_means_no_stake_at_risk() -> None:
     for t in (replace(SLASH, slash_fraction_bps=0), replace(SLASH, cheat_penalty_bps=0)):
         r = Params().risk(ESTABLISHED, t)
-        assert r.stake_at_risk == 0
+        assert r.stake_at_risk == 0 and r.catches_to_slash == 0
         # nothing but the forfeited price deters: detection must exceed κ = 50 %
         assert r.required_bps == 5001 and r.term == "value"
 
@@ -100,6 +104,49 @@ def test_cheating_never_pays_unless_the_cap_binds() -> None:
         assert 0 <= r.rate_bps <= p.max_sample_bps
         assert r.expected_value < 0 or r.term == "cap", (score, stake, price, age, task, r)
         assert all(isinstance(v, int) for v in r.__dict__.values() if v is not r.term)
+
+
+def test_nothing_at_stake_and_a_free_job_need_no_detection() -> None:
+    # no price and no bond: nothing is gained by faking and nothing lost, no value term
+    p = replace(Params(), base_sample_bps=0)
+    r = p.risk(replace(ESTABLISHED, price=0, stake=0), SLASH)
+    assert (r.required_bps, r.stake_at_risk, r.gain, r.rate_bps) == (0, 0, 0, 0)
+    assert r.term == "base"  # every term 0: a tie goes to base
+    # a slash of the whole bond of nothing is still nothing
+    whole = replace(SLASH, slash_fraction_bps=BPS)
+    at_the_line = replace(ESTABLISHED, price=0, stake=0, score_bps=6000)  # slashed next catch
+    r = p.risk(at_the_line, whole)
+    assert (r.catches_to_slash, r.stake_at_risk) == (1, 0)
+
+
+def test_the_reputation_term_is_named_when_it_sets_the_rate() -> None:
+    r = Params().risk(replace(ESTABLISHED, score_bps=5000), SLASH, "lora-train")
+    assert (r.rate_bps, r.term) == (3000, "reputation")  # 10 % + 50 points × 0.4
+
+
+@given(target=st.integers(0, BPS), r=st.integers(0, BPS))
+@settings(max_examples=3000, deadline=None)
+def test_least_sample_bps_is_the_least_rate_that_reaches_the_target(target: int, r: int) -> None:
+    s_bps = risk_mod.least_sample_bps(target, r)
+    if target <= r or r == BPS:
+        assert s_bps == 0
+        return
+    assert 0 < s_bps <= BPS
+    assert risk_mod.detection_bps(s_bps, r) >= target
+    assert risk_mod.detection_bps(s_bps - 1, r) < target
+
+
+@pytest.mark.parametrize(
+    ("target", "r"), [(1, 0), (BPS, 0), (BPS, 1), (BPS, BPS - 1), (501, 500), (9999, 9998)]
+)
+def test_least_sample_bps_at_the_edges(target: int, r: int) -> None:
+    s_bps = risk_mod.least_sample_bps(target, r)
+    assert risk_mod.detection_bps(s_bps, r) >= target > risk_mod.detection_bps(s_bps - 1, r)
+
+
+def test_least_sample_bps_when_every_job_is_a_canary() -> None:
+    # r = 100 %: detection is whole at any rate, even for a target past it (no division)
+    assert risk_mod.least_sample_bps(BPS, BPS) == risk_mod.least_sample_bps(BPS + 1, BPS) == 0
 
 
 def test_unreachable_detection_caps_and_says_so() -> None:
@@ -280,6 +327,8 @@ def test_the_query_refuses_a_spec_that_is_no_job_spec(make_app: Callable[..., Ap
         with pytest.raises(ChainError) as e:
             m.q("verification", "risk", worker=W.bech32, price="1", spec=spec)
         assert "spec must be a job spec" in str(e.value)
+    for spec in ("{}", '{"public": true}', '{"params": {}}'):  # specs the jobs module takes
+        assert m.q("verification", "risk", worker=W.bech32, price="1", spec=spec)["rate_bps"]
 
 
 def test_cli_prints_the_rate_detection_and_expected_value(make_app: Callable[..., App]) -> None:
