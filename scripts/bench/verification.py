@@ -173,28 +173,17 @@ def report(label: str, a: argparse.Namespace, over: dict[str, int], seed: int) -
             f"stake at risk {rk.stake_at_risk / VCN:.2f} VCN per catch)"
         )
     out: dict[str, Any] = {}
-    for cheat_bps in a.fractions:
-        d = detection(a.cheaters, n, cheat_bps, seed, over)
-        r = d["result"]
-        f = cheat_bps / 10_000
-        print(
-            f"cheaters faking {f:>4.0%}: {a.cheaters} × {n} jobs ({r.cheated} faked, "
-            f"{r.canaries} canaries, {r.seconds:.0f} s)"
-        )
-        print(
-            f"  detection per faked result  {d['p_meas']:.4f} ± {d['p_se']:.4f}   "
-            f"predicted {d['p_pred']:.4f}   (canary {r.by_canary} / sampled {r.by_sampling})"
-        )
-        print(
-            f"  P(caught within {n} jobs)   {d['P_meas']:.4f} ± {d['P_se']:.4f}   "
-            f"predicted {d['P_pred']:.4f}   honest penalised {r.honest_penalised}"
-        )
-        out[f"P_{cheat_bps}"] = d
+    runs = [(f"cheaters faking {c / 10_000:>4.0%}", f"P_{c}", c, seed, over) for c in a.fractions]
     if 1000 in a.fractions and not a.no_established:
-        d = detection(a.cheaters, n, 1000, seed + 2, {**over, **ESTABLISHED})
+        est_over = {**over, **ESTABLISHED}
+        runs.append(
+            ("established cheaters faking 10 %", "P_1000_established", 1000, seed + 2, est_over)
+        )
+    for label, key, cheat_bps, sd, ov in runs:
+        d = detection(a.cheaters, n, cheat_bps, sd, ov)
         r = d["result"]
         print(
-            f"established cheaters faking 10 %: {a.cheaters} × {n} jobs ({r.cheated} faked, "
+            f"{label}: {a.cheaters} × {n} jobs ({r.cheated} faked, "
             f"{r.canaries} canaries, {r.seconds:.0f} s)"
         )
         print(
@@ -205,7 +194,7 @@ def report(label: str, a: argparse.Namespace, over: dict[str, int], seed: int) -
             f"  P(caught within {n} jobs)   {d['P_meas']:.4f} ± {d['P_se']:.4f}   "
             f"predicted {d['P_pred']:.4f}   honest penalised {r.honest_penalised}"
         )
-        out["P_1000_established"] = d
+        out[key] = d
     for who, extra, sd in (("new", {}, 1), ("established", ESTABLISHED, 3)):
         if who == "established" and a.no_established:
             continue
