@@ -384,6 +384,14 @@ def test_an_eth_call_is_timed_and_the_next_runs_inline_with_the_same_answer(
     assert not srv.policy.inline(body)  # not seen yet: the worker thread
     with httpx.Client(base_url=f"http://{addr[0]}:{addr[1]}") as h:
         first = h.post("/", content=rpc("eth_call", req, "latest")).json()
-        assert srv.policy.inline(body)  # it took well under 1 ms: inline from now on
+        # it takes well under 1 ms, so it goes inline from now on. The policy times the
+        # wall clock (a call that waits on a lock must not go inline), and on a loaded
+        # machine one run can be preempted past 1 ms: a few more runs, each timed again
+        # (the threshold itself is tested exactly in test_ethrpc_inline.py)
+        for _ in range(20):
+            if srv.policy.inline(body):
+                break
+            h.post("/", content=rpc("eth_call", req, "latest"))
+        assert srv.policy.inline(body)
         again = h.post("/", content=rpc("eth_call", req, "latest")).json()
     assert first == again == {"jsonrpc": "2.0", "id": 1, "result": "0x"}
