@@ -25,17 +25,19 @@ How a canary is made (``daemon`` drives the steps, ``state`` records each):
    that poster posted jobs, a real poster's gap apart; nothing the oracle
    signs names the key. (So personas keep to the rate, one starts for a
    drawn user job with the odds posters/jobs among the real posters.)
-5. **Commit.** The commitment is ``canary.commitment(job id, expected hash,
-   salt)`` (sha256 over a domain, the job id, the expected hash and a 32-byte
-   random salt; see ``modules.verification.canary``), and the chain refuses a
-   reveal whose commitment is younger than the claim. The job id is only
-   known once the job is posted, and a worker may claim in the very next
-   block, so the oracle commits *before* posting, for the next few job ids it
-   predicts from the highest id seen (``PRECOMMIT`` commitments in one tx;
-   the ones that do not name the canary stay as decoys until they expire).
-   If the post lands outside the predicted ids, it commits right after the
-   post; a canary claimed before that lands is "spoiled": it stays an
-   ordinary paid job and is counted in the metrics.
+5. **Commit.** On the oracle's own schedule (``canary_commit_every`` blocks):
+   one tx of ``COMMIT_SLOTS`` commitments, the canaries run locally since the
+   last one and random decoys for the rest. Each is ``post_commitment(poster
+   key, input hash, expected hash, salt)``, bound to the post rather than the
+   job id (``modules.verification.canary``), so it lands before the canary is
+   even funded, and the canary then waits a random part of the period: the
+   oracle's commitment txs say nothing of when a canary is posted. With
+   ``canary_commit_every`` 0 the commitment is ``canary.commitment(job id,
+   expected hash, salt)``, made *before* posting for the next few job ids
+   predicted from the highest id seen (``PRECOMMIT`` commitments in one tx; the
+   ones that do not name the canary stay as decoys until they expire), or right
+   after the post if it lands outside them; a canary claimed before that lands
+   is "spoiled": it stays an ordinary paid job and is counted in the metrics.
 6. **Reveal.** When the worker's ``ResultSubmitted`` appears, the oracle
    reveals (job id, expected hash, salt), signed with the poster key it
    holds (``controller_signature``: the chain takes a canary reveal only from
@@ -64,7 +66,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from chain.crypto import PrivateKey
+from chain.crypto import PrivateKey, from_bech32
 from modules.jobs.msgs import MsgPostJob
 from modules.verification import canary as chain_canary
 from modules.verification.msgs import MsgCommitCanary, MsgRevealCanary
@@ -210,6 +212,34 @@ def commitment(job_id: int, expected_hex: str, salt_hex: str, planted: bool = Fa
     return chain_canary.commitment(job_id, expected, salt, planted)
 
 
+def post_commitment(
+    poster: str, input_hash_hex: str, expected_hex: str, salt_hex: str, planted: bool = False
+) -> bytes:
+    """The commitment bound to the post (poster bech32, input sha256), not the job id: it
+    can be committed before the job is posted, at any time (``chain_canary.post_commitment``)."""
+    return chain_canary.post_commitment(
+        from_bech32(poster),
+        bytes.fromhex(input_hash_hex),
+        bytes.fromhex(expected_hex),
+        bytes.fromhex(salt_hex),
+        planted,
+    )
+
+
+def post_commit_msg(
+    oracle: str,
+    poster: str,
+    input_hash_hex: str,
+    expected_hex: str,
+    salt_hex: str,
+    planted: bool = False,
+) -> Any:
+    """A commitment bound to the post: one per canary, sent whenever the oracle likes
+    before the job is claimed."""
+    c = post_commitment(poster, input_hash_hex, expected_hex, salt_hex, planted)
+    return MsgCommitCanary(oracle=oracle, commitment=c.hex())
+
+
 def commit_msg(
     oracle: str, job_id: int, expected_hex: str, salt_hex: str, planted: bool = False
 ) -> Any:
@@ -226,11 +256,16 @@ def reveal_msg(
     controller: PrivateKey,
     chain_id: str,
     planted: bool = False,
+    post: tuple[str, str] | None = None,
 ) -> Any:
     """A reveal, signed by ``controller``: the job's poster key for a canary, its worker
-    key for a plant (``modules.verification.canary.reveal_sign_bytes``)."""
+    key for a plant (``modules.verification.canary.reveal_sign_bytes``). ``post``: the
+    job's (poster bech32, input hash hex) when it was committed bound to the post."""
     expected, salt = bytes.fromhex(expected_hex), bytes.fromhex(salt_hex)
-    sig = chain_canary.sign_reveal(controller, chain_id, job_id, expected, salt, planted)
+    bound = None if post is None else (from_bech32(post[0]), bytes.fromhex(post[1]))
+    sig = chain_canary.sign_reveal(
+        controller, chain_id, job_id, expected, salt, planted, post=bound
+    )
     return MsgRevealCanary(
         oracle=oracle,
         job_id=job_id,

@@ -16,6 +16,20 @@ can never be opened as the other. The planter posts the job, has its own
 worker account submit a *wrong* result, and reveals after the verdict: every
 oracle that attested that result as good did not check it (``keeper.reveal_plant``).
 
+**Bound to the post instead of the id** (``post_commitment``): a canary may also be
+committed as
+
+    commitment = sha256("vcoin/canary/v2" ‖ poster address ‖ input sha256 ‖ expected output
+                        sha256 ‖ salt)
+
+(a plant under "vcoin/plant/v2"). The poster's key and the input are the oracle's
+own choice before anything is posted, so this commitment can go on chain at any
+time before the claim: in a batch with others, on the oracle's own schedule, not
+in the block before the post, where its timing tells a watching worker that the
+next job is a canary. The chain opens a reveal against the id-bound commitment
+first and then the post-bound one (different domains: neither can be opened as
+the other); the rules after that are the same.
+
 A reveal punishes someone (a canary's worker, a plant's passing oracles), so it
 must also prove the revealer made the job a canary or a plant: a commitment
 alone proves nothing, since job ids are sequential and any oracle could commit
@@ -40,6 +54,8 @@ from chain.crypto import PrivateKey
 
 DOMAIN = b"vcoin/canary/v1"
 PLANT_DOMAIN = b"vcoin/plant/v1"
+POST_DOMAIN = b"vcoin/canary/v2"
+POST_PLANT_DOMAIN = b"vcoin/plant/v2"
 REVEAL_DOMAIN = b"vcoin/reveal/v1"
 MIN_SALT = 16
 MAX_SALT = 64
@@ -52,6 +68,22 @@ def commitment(
         raise ValueError(f"expected hash is 32 bytes; salt {MIN_SALT}..{MAX_SALT} bytes")
     domain = PLANT_DOMAIN if planted else DOMAIN
     return hashlib.sha256(domain + job_id.to_bytes(8, "big") + expected_output_hash + salt).digest()
+
+
+def post_commitment(
+    poster: bytes,
+    input_hash: bytes,
+    expected_output_hash: bytes,
+    salt: bytes,
+    planted: bool = False,
+) -> bytes:
+    """The commitment bound to the job's poster and input rather than its id."""
+    if len(poster) != 20 or len(input_hash) != 32:
+        raise ValueError("the poster is a 20-byte address; the input hash is 32 bytes")
+    if len(expected_output_hash) != 32 or not MIN_SALT <= len(salt) <= MAX_SALT:
+        raise ValueError(f"expected hash is 32 bytes; salt {MIN_SALT}..{MAX_SALT} bytes")
+    domain = POST_PLANT_DOMAIN if planted else POST_DOMAIN
+    return hashlib.sha256(domain + poster + input_hash + expected_output_hash + salt).digest()
 
 
 def reveal_sign_bytes(chain_id: str, job_id: int, commitment: bytes) -> bytes:
@@ -69,8 +101,13 @@ def sign_reveal(
     expected_output_hash: bytes,
     salt: bytes,
     planted: bool = False,
+    post: tuple[bytes, bytes] | None = None,
 ) -> bytes:
     """A reveal's ``controller_signature``: ``controller`` is the job's poster key for a
-    canary, its worker key for a plant."""
-    c = commitment(job_id, expected_output_hash, salt, planted)
+    canary, its worker key for a plant. ``post`` (the job's poster address and input
+    hash) when the commitment is bound to the post, not the id."""
+    if post is None:
+        c = commitment(job_id, expected_output_hash, salt, planted)
+    else:
+        c = post_commitment(post[0], post[1], expected_output_hash, salt, planted)
     return controller.sign(reveal_sign_bytes(chain_id, job_id, c))

@@ -21,6 +21,8 @@ from chain.cli.common import (
     parse_amount_avcn,
     parse_hex,
 )
+from chain.client import NodeClient, QueryFailed
+from chain.crypto import from_bech32
 from modules.verification import attestation, canary
 from modules.verification import msgs as vm
 from modules.verification.records import VERDICTS
@@ -34,9 +36,20 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         "commit-canary",
         help="commit to a canary job's expected output before it is claimed",
         description="Sends sha256('vcoin/canary/v1' ‖ job id ‖ expected output hash ‖ salt); "
-        "the job id stays hidden until the reveal. Keep the salt: the reveal needs it.",
+        "the job id stays hidden until the reveal. Or, with --poster and --input-hash instead "
+        "of the job id, sha256('vcoin/canary/v2' ‖ poster ‖ input hash ‖ expected output hash "
+        "‖ salt): bound to the post, so it can be sent before the job is posted, at any time. "
+        "Keep the salt: the reveal needs it.",
     )
-    commit.add_argument("job_id", type=int)
+    commit.add_argument("job_id", type=int, nargs="?", help="the job's id (or --poster)")
+    commit.add_argument(
+        "--poster",
+        metavar="ADDRESS",
+        help="bind to the post: the account (address or key name) that will post the job",
+    )
+    commit.add_argument(
+        "--input-hash", metavar="HEX", help="bind to the post: the job's input sha256, hex"
+    )
     commit.add_argument("--expected-output-hash", required=True)
     commit.add_argument("--salt", required=True, help="16..64 random bytes, hex")
     commit.add_argument(
@@ -92,9 +105,20 @@ def register_tx(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def run_commit(args: argparse.Namespace, env: Env) -> int:
     expected = parse_hex(args.expected_output_hash, "--expected-output-hash", 32)
+    by_post = args.poster is not None or args.input_hash is not None
+    if (args.job_id is None) != by_post or by_post and None in (args.poster, args.input_hash):
+        raise CliError(
+            "give the job id, or --poster and --input-hash (to commit before the job is "
+            "posted), not both"
+        )
     try:
         salt = parse_hex(args.salt, "--salt")
-        c = canary.commitment(args.job_id, expected, salt, args.planted)
+        if by_post:
+            poster = from_bech32(env.resolve_address(args.poster))
+            input_hash = parse_hex(args.input_hash, "--input-hash", 32)
+            c = canary.post_commitment(poster, input_hash, expected, salt, args.planted)
+        else:
+            c = canary.commitment(args.job_id, expected, salt, args.planted)
     except ValueError as e:
         raise CliError(str(e)) from e
     key = env.signing_key(args.from_key, args.passphrase_file)
@@ -114,9 +138,13 @@ def run_reveal(args: argparse.Namespace, env: Env) -> int:
     salt = parse_hex(args.salt, "--salt")
     key = env.signing_key(args.from_key, args.passphrase_file)
     controller = env.signing_key(args.controller, args.passphrase_file)
+    client = env.client()
     try:
+        by_id = canary.commitment(args.job_id, expected, salt, args.planted)
+        # the commitment on chain is bound to the job id, or else to the post (poster, input)
+        post = None if _on_chain(client, by_id) else _post_of(client, args.job_id)
         sig = canary.sign_reveal(
-            controller, env.client().chain_id(), args.job_id, expected, salt, args.planted
+            controller, client.chain_id(), args.job_id, expected, salt, args.planted, post=post
         )
     except ValueError as e:
         raise CliError(str(e)) from e
@@ -130,6 +158,20 @@ def run_reveal(args: argparse.Namespace, env: Env) -> int:
     )
     show = "PlantRevealed.caught" if args.planted else "CanaryRevealed.matched"
     return broadcast(env, args, key, [msg], show=show)
+
+
+def _on_chain(client: NodeClient, commitment: bytes) -> bool:
+    try:
+        client.query("verification", "canary", {"commitment": commitment.hex()})
+    except QueryFailed:
+        return False
+    return True
+
+
+def _post_of(client: NodeClient, job_id: int) -> tuple[bytes, bytes]:
+    """The job's poster and input hash, which a commitment bound to its post covers."""
+    job = client.query("jobs", "job", {"id": job_id})
+    return from_bech32(str(job["poster"])), bytes.fromhex(str(job["input_hash"]))
 
 
 def run_attest(args: argparse.Namespace, env: Env) -> int:

@@ -30,6 +30,8 @@ class JobView(Protocol):
     def task_type(self) -> str: ...
     @property
     def spec(self) -> str: ...  # JSON text as posted ("" without one)
+    @property
+    def input_hash(self) -> bytes: ...
 
 
 class JobsKeeper(Protocol):

@@ -119,11 +119,20 @@ def _opened(
     claimed_height = job.claimed_height
     c = canary.commitment(msg.job_id, msg.expected_output_hash, msg.salt, msg.planted)
     rec = state.get_canary(ctx, c)
+    if rec is None or rec.oracle != oracle:  # bound to the post (poster, input), not the id?
+        bound = canary.post_commitment(
+            job.poster, job.input_hash, msg.expected_output_hash, msg.salt, msg.planted
+        )
+        found = state.get_canary(ctx, bound)
+        if found is not None:
+            c, rec = bound, found
     kind = "plant" if msg.planted else "canary"
     if rec is None or rec.oracle != oracle:
         raise ErrNoCommitment(
             f"no {kind} commitment of {msg.sender} matches sha256(domain ‖ job {msg.job_id} ‖ "
-            "expected hash ‖ salt): check the salt, the expected output hash and `planted`"
+            f"expected hash ‖ salt) nor sha256(domain ‖ poster ‖ input hash "
+            f"{job.input_hash.hex()} ‖ expected hash ‖ salt): check the salt, the expected "
+            "output hash and `planted`"
         )
     if rec.height > claimed_height:
         raise ErrCommittedTooLate(

@@ -97,6 +97,43 @@ def test_a_canary_is_committed_shown_and_revealed_from_the_cli(cli: Cli, bonded:
     assert cli.query("jobs", "show", job_id)["state"] == "settled"
 
 
+def test_a_canary_committed_before_its_post_is_revealed_from_the_cli(
+    cli: Cli, bonded: bool
+) -> None:
+    verification_params(cli, 0)
+    expected = hashlib.sha256(b"a canary committed before its post").hexdigest()
+    inp = hashlib.sha256(b"hello").hexdigest()  # what posted_job posts, inline
+    flags = ("--expected-output-hash", expected, "--salt", SALT, "--from", "oracle1")
+    out = cli.tx("verification", "commit-canary", "--poster", "alice", "--input-hash", inp, *flags)
+    (commitment,) = [ln.split(": ")[1] for ln in out.splitlines() if ln.startswith("commitment")]
+    assert int(cli.query("verification", "canary", commitment)["height"]) > 0
+    job_id = posted_job(cli)
+    assert cli.query("jobs", "show", job_id)["input_hash"] == inp
+    claim_and_submit(cli, job_id, expected)  # right (a wrong one would jail worker1 here)
+    # the CLI finds which commitment is on chain and signs the reveal over it
+    out = cli.tx("verification", "reveal-canary", job_id, *flags, "--controller", "alice")
+    assert "matched: true" in out.splitlines()
+    assert cli.query("jobs", "show", job_id)["state"] == "settled"
+    rc, _, err = cli.run("query", "verification", "canary", commitment)
+    assert rc == 1 and "no such commitment" in err, err  # opened: gone
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("1", "--poster", "alice", "--input-hash", "ab" * 32),
+        ("--poster", "alice"),
+        ("--input-hash", "ab" * 32),
+        (),
+    ],
+    ids=["id-and-post", "poster-only", "input-only", "neither"],
+)
+def test_commit_canary_takes_the_id_or_the_post_not_both(cli: Cli, args: tuple[str, ...]) -> None:
+    flags = ("--expected-output-hash", "ab" * 32, "--salt", SALT, "--from", "oracle1", "-y")
+    rc, _, err = cli.run("tx", "verification", "commit-canary", *args, *flags)
+    assert rc == 1 and "the job id, or --poster and --input-hash" in err, err
+
+
 def test_a_checked_result_is_listed_attested_and_its_status_shown(
     cli: Cli, bonded: bool, tmp_path: Path
 ) -> None:

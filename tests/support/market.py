@@ -266,6 +266,21 @@ class Market(StakeChain):
         c = canary.commitment(job_id, expected, salt, planted)
         return self.tx(key, vm.MsgCommitCanary(oracle=key.bech32, commitment=c.hex()))
 
+    def commit_post_canary(
+        self,
+        key: PrivateKey,
+        poster: PrivateKey,
+        prompt: bytes,
+        expected: bytes,
+        salt: bytes,
+        planted: bool = False,
+    ) -> TxResult:
+        """A commitment bound to the post (``poster`` posting ``prompt`` inline), sent
+        before the job exists."""
+        inp = hashlib.sha256(prompt).digest()
+        c = canary.post_commitment(poster.address, inp, expected, salt, planted)
+        return self.tx(key, vm.MsgCommitCanary(oracle=key.bech32, commitment=c.hex()))
+
     def reveal_msg(
         self,
         key: PrivateKey,
@@ -275,12 +290,18 @@ class Market(StakeChain):
         controller: PrivateKey | None,
         planted: bool = False,
         chain_id: str = CHAIN_ID,
+        bound_to_post: bool = False,
     ) -> Message:
         """A reveal signed by ``controller`` (the job's poster for a canary, its worker for a
-        plant; None: no signature)."""
+        plant; None: no signature), over the commitment bound to the job id, or with
+        ``bound_to_post`` to the job's poster and input."""
         sig = b""
         if controller is not None:
-            sig = canary.sign_reveal(controller, chain_id, job_id, expected, salt, planted)
+            j = self.job(job_id) if bound_to_post else None
+            post = None if j is None else (j.poster, j.input_hash)
+            sig = canary.sign_reveal(
+                controller, chain_id, job_id, expected, salt, planted, post=post
+            )
         return vm.MsgRevealCanary(
             oracle=key.bech32,
             job_id=job_id,
@@ -298,8 +319,12 @@ class Market(StakeChain):
         salt: bytes,
         controller: PrivateKey | None,
         planted: bool = False,
+        bound_to_post: bool = False,
     ) -> TxResult:
-        return self.tx(key, self.reveal_msg(key, job_id, expected, salt, controller, planted))
+        msg = self.reveal_msg(
+            key, job_id, expected, salt, controller, planted, bound_to_post=bound_to_post
+        )
+        return self.tx(key, msg)
 
     # -- reads ---------------------------------------------------------------------------
     def job(self, job_id: int) -> Job:
