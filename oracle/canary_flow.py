@@ -14,17 +14,23 @@ Until a poster has settled there is nothing to imitate, and no persona starts
 (``canary_settle_blocks``, the idle time, is a setting). Each canary:
 
     planned   a template and fresh input chosen, salt drawn (its persona's key)
-    prepared  run locally: the expected output hash is known
+    prepared  run locally: the expected output hash is known; on the schedule
+              (``commit_every`` > 0) it is committed bound to its post with the next
+              tick's tx (``commit_scheduled``) and waits a random 1..commit_every
+              blocks (``release_at``) before it goes on
     funded    the persona's first canary: its key claimed the drip from the pool
               (modules/drip), as a new user's does; a later one: the previous is posted
     posted    the job is on chain (job id known)
-    committed the commitment is on chain (no later than the claim: else spoiled)
+    committed the commitment is on chain (on the schedule: since before the post; by
+              job id: no later than the claim, else spoiled)
     submitted the worker's result is in: reveal now
     final     the job is over (revealed, settled, expired…)
     done      (the persona sweeps when all of its canaries are done and it plans no more)
 
 The next canary of a persona is planned (and run locally) once the previous one
-is funded, so it is ready when its gap has passed. After a crash every step is
+is funded (on the schedule: once the previous is run locally and the one before
+it has gone on, so its commitment rides a tick before its post is due), so it is
+ready when its gap has passed. After a crash every step is
 redone only if the chain does not show it done: a funded key is seen on chain,
 a persona's posts after its latest known job are looked up by poster, a
 commitment by its hash, and a sweep is one only while the key holds more than
@@ -33,6 +39,7 @@ its fee. See ``oracle.canary`` for why canaries look the way they do.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import secrets
@@ -47,6 +54,7 @@ from chain.crypto import PrivateKey
 from modules.drip.ante import sponsored_claim
 from modules.drip.errors import ErrRateLimited
 from modules.drip.msgs import MsgFundPool
+from modules.verification.msgs import MsgCommitCanary
 from oracle import canary
 from oracle.follower import ChainEvent
 from oracle.state import CanaryRecord, OracleState, Persona, PosterSeen
@@ -59,13 +67,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("vcoin.oracle.canary")
 
 MAX_OUTSTANDING = 3  # canaries planned but not yet posted
-PRECOMMIT = 8  # job ids committed ahead of a canary's post
+PRECOMMIT = 8  # job ids committed ahead of a canary's post (``commit_every`` 0)
+COMMIT_SLOTS = 4  # commitments in each scheduled commitment tx: canaries' and decoys
 FEE_GAS_BUDGET = 2_000_000  # gas the poster key may spend (post + sweep)
 KEEP_DONE = 100
 POOL_LOW_DRIPS = 4  # the oracle tops the drip pool up when it can pay fewer drips than this
 POOL_TOP_UP_DRIPS = 16  # drips' worth of coin per top-up: bulk, so no deposit marks a canary
 MAX_IMITATED_DELAY = 200  # blocks a funded canary may wait before its post
 POST_STEPS = 2  # blocks from the drip to the post when nothing waits: precommit, then post
+# (1 for a canary committed on the schedule: it is committed before its drip)
 SETTLE_BLOCKS = 100  # default ``canary_settle_blocks``: a real poster idle this long is
 # taken to have posted all it will
 SWEEP_GAS = 120_000
@@ -147,6 +157,7 @@ class CanaryDeps:
     start_task: Callable[[str, int, Callable[[], Any]], None]  # run in the background
     model_hash: Callable[[str], str]  # chain model id -> its manifest digest
     settle_blocks: int = SETTLE_BLOCKS  # ``canary_settle_blocks``
+    commit_every: int = 0  # ``canary_commit_every``: 0 precommits by job id before the post
 
 
 class CanaryDriver:
@@ -247,6 +258,7 @@ class CanaryDriver:
             persona=persona.persona_id,
             index=persona.planned,
             wait=wait,
+            bound_to_post=self.d.commit_every > 0,
         )
         persona.planned += 1
         st.next_canary += 1
@@ -322,6 +334,7 @@ class CanaryDriver:
     # -- chain steps ---------------------------------------------------------------------------
     def act(self) -> None:
         st = self.d.state()
+        self.commit_scheduled()
         for rec in sorted(st.canaries.values(), key=lambda c: c.local_id):
             if rec.stage == "done":
                 continue
@@ -363,6 +376,8 @@ class CanaryDriver:
         key = self._key(rec)
         persona = self.persona_of(rec)
         if rec.stage == "prepared":
+            if rec.bound_to_post and not self.released(rec):
+                return  # not committed yet, or its random wait after the commitment runs
             if rec.index == 0:
                 if not self.fund(rec, key):
                     return  # the pool's limit for this block is used up: the next loop retries
@@ -378,7 +393,7 @@ class CanaryDriver:
                 rec.stage, rec.outcome = "done", "not posted: its persona cannot pay it"
                 self.end_persona(rec.persona, "spent")
                 return
-            if found is None and not rec.precommitted:
+            if found is None and not rec.precommitted and not rec.bound_to_post:
                 self.precommit(rec)
                 self.d.save()
             self.post(rec, key, found)
@@ -395,7 +410,7 @@ class CanaryDriver:
         it plans no more and all its canaries are done."""
         mine = self.d.state().canaries_of(persona.persona_id)
         if not persona.ended and persona.planned < persona.target:
-            if all(c.stage not in ("planned", "prepared") for c in mine):
+            if self.may_plan_next(mine):
                 self.plan(persona)
             return
         if all(c.stage == "done" for c in mine):
@@ -404,6 +419,17 @@ class CanaryDriver:
             if not persona.ended:
                 persona.ended = "posted all"
             log.info("persona swept", extra={"persona": persona.persona_id})
+
+    def may_plan_next(self, mine: Sequence[CanaryRecord]) -> bool:
+        """Whether a persona plans its next canary now: once the previous has gone on
+        (``funded``). Committing on the schedule, one step sooner: once the previous is
+        run locally and the one before it has gone on, so that the next one's commitment
+        rides a tick well before its post is due and its gap is the real gap drawn, not
+        the schedule's wait (``tests/oracle/test_canary_unlinkable.py`` measures both)."""
+        if any(c.stage == "planned" for c in mine):
+            return False
+        waiting = sum(1 for c in mine if c.stage == "prepared")
+        return waiting == 0 or (self.d.commit_every > 0 and waiting == 1)
 
     def end_persona(self, persona_id: int, why: str) -> None:
         """The persona plans no more; its canaries not yet posted are dropped (those on
@@ -419,6 +445,70 @@ class CanaryDriver:
     def affordable(self, rec: CanaryRecord, persona: Persona) -> bool:
         """Whether the persona's key can still pay this canary's price and fees."""
         return self.d.node.balance(persona.poster) >= self.cost(rec)
+
+    # -- commitments on the oracle's own schedule -------------------------------------------
+    @staticmethod
+    def input_hash(rec: CanaryRecord) -> str:
+        """The sha256 of the canary's input, as the chain will record it on the post."""
+        p = CanaryDriver.planned_of(rec)
+        return hashlib.sha256(p.artifact or p.inline).hexdigest()
+
+    def post_commitment(self, rec: CanaryRecord) -> str:
+        return canary.post_commitment(
+            rec.poster, self.input_hash(rec), rec.expected_output_hash, rec.salt
+        ).hex()
+
+    def commit_scheduled(self) -> None:
+        """Every ``commit_every`` blocks, one tx of ``COMMIT_SLOTS`` commitments: those of
+        the prepared canaries not yet committed, bound to their posts (their poster key and
+        input are known before anything is posted), and random decoys in the slots left.
+        The txs come at the same pace and size whether a canary is on its way or not, so
+        they tell a watching worker nothing of when one is posted; each canary then waits a
+        random part of the period (``released``), so its post is not in step with them."""
+        every = self.d.commit_every
+        st = self.d.state()
+        if every <= 0 or not self.enabled:
+            return
+        height = self.d.node.latest_height()
+        if height < st.next_commit_at:
+            return
+        waiting = [
+            c
+            for c in sorted(st.canaries.values(), key=lambda c: c.local_id)
+            if c.stage == "prepared" and c.bound_to_post and not c.commit_height
+        ]
+        msgs: list[Any] = []
+        taken: list[CanaryRecord] = []
+        for rec in waiting:
+            c = self.post_commitment(rec)
+            try:  # committed before a crash, before the state file knew
+                found = self.d.node.query("verification", "canary", {"commitment": c})
+                self.committed(rec, int(found["height"]))
+                continue
+            except QueryFailed:
+                pass
+            if len(msgs) < COMMIT_SLOTS:
+                msgs.append(MsgCommitCanary(oracle=self.d.address, commitment=c))
+                taken.append(rec)
+        while len(msgs) < COMMIT_SLOTS:  # a decoy: as random as a sha256 to whoever sees it
+            msgs.append(MsgCommitCanary(oracle=self.d.address, commitment=secrets.token_hex(32)))
+        resp = self.d.node.send_tx(self.d.account, msgs, gas="auto")
+        for rec in taken:
+            self.committed(rec, resp.height)
+        st.next_commit_at = height + every
+        log.info(
+            "canary commitments sent",
+            extra={"canaries": len(taken), "decoys": COMMIT_SLOTS - len(taken)},
+        )
+
+    def committed(self, rec: CanaryRecord, height: int) -> None:
+        rec.commit_height = height
+        rec.release_at = height + 1 + self.d.rng.randrange(max(1, self.d.commit_every))
+        self.d.metrics.canaries.labels("committed").inc()
+
+    def released(self, rec: CanaryRecord) -> bool:
+        """Committed, and past the random wait after its commitment."""
+        return rec.commit_height > 0 and self.d.node.latest_height() >= rec.release_at
 
     def precommit(self, rec: CanaryRecord) -> None:
         """Commit for the next few job ids before posting (one tx), so the commitment
@@ -451,8 +541,6 @@ class CanaryDriver:
             rec.job_id, rec.posted_height = int(found["id"]), int(found["posted_height"])
         else:
             p = self.planned_of(rec)
-            import hashlib
-
             ih = hashlib.sha256(p.artifact).hexdigest() if p.artifact else ""
             msg = canary.post_msg(key.bech32, p.fields, p.inline, ih)
             resp = self.d.node.send_tx(key, [msg], gas="auto")
@@ -464,7 +552,9 @@ class CanaryDriver:
         if persona.posted >= persona.target and not persona.ended:
             persona.ended = "posted all"
         rec.stage = "posted"
-        if rec.job_id in rec.precommitted:
+        if rec.bound_to_post:
+            rec.stage = "committed"  # on the schedule, before it was funded
+        elif rec.job_id in rec.precommitted:
             rec.stage = "committed"  # its commitment landed before the post
             self.d.metrics.canaries.labels("committed").inc()
         else:
@@ -503,6 +593,7 @@ class CanaryDriver:
             rec.salt,
             self._key(rec),  # the poster key: the chain takes a canary reveal from its owner only
             self.d.node.chain_id(),
+            post=(rec.poster, self.input_hash(rec)) if rec.bound_to_post else None,
         )
         resp = self.d.node.send_tx(self.d.account, [msg], gas="auto")
         matched = resp.attributes("CanaryRevealed", "matched") == ["true"]
@@ -539,7 +630,8 @@ class CanaryDriver:
             return False
         else:
             since = persona.last_posted
-        wait = max(0, rec.wait - POST_STEPS)  # the post lands POST_STEPS later
+        steps = 1 if rec.bound_to_post else POST_STEPS  # committed already: no precommit
+        wait = max(0, rec.wait - steps)  # the post lands that many blocks later
         return node.latest_height() >= since + wait
 
     def cost(self, rec: CanaryRecord) -> int:

@@ -67,6 +67,7 @@ class OracleConfig:
     canary_min_observed: int = 5  # user jobs to have seen before imitating the mix
     canary_settle_blocks: int = 100  # a poster idle this long has posted all it will
     canary_learn_blocks: int = 300  # a new state file learns the posters of this many blocks
+    canary_commit_every: int = 20  # blocks between scheduled commitment txs; 0: precommit by id
     # plant known-bad results (oracle.plant) while plant_rate_bps > 0; opt-in: it bonds a
     # worker account from the oracle's funds and its plants punish that account
     plant: bool = False
@@ -127,6 +128,7 @@ class OracleConfig:
             "canary_min_observed",
             "canary_settle_blocks",
             "canary_learn_blocks",
+            "canary_commit_every",
             "gas_price",
             "plant_season_jobs",
             "plant_wait_blocks",
@@ -231,6 +233,11 @@ DOCS = {
     "canary_learn_blocks": "With no state file, the real posters of this many blocks before "
     "the chain's tip are learned at start, so the first canaries need not wait for a poster "
     "to settle (0: learn only from the blocks followed; ≥ 0).",
+    "canary_commit_every": "Blocks between the oracle's canary commitment txs: each holds 4 "
+    "commitments, those of the canaries ready then (bound to their posts) and random decoys "
+    "for the rest, so their pace and size say nothing of when a canary is posted (0: commit "
+    "each canary by job id in the block before its post: fewer txs, but that timing shows; "
+    "≥ 0).",
     "plant": "Plant known-bad results through a worker account of the oracle's own, to "
     "catch oracles that pass what they did not check (only while the chain's plant_rate_bps > 0).",
     "plant_season_jobs": "Honest jobs a plant worker submits before its first plant (≥ 0).",

@@ -116,6 +116,7 @@ class Oracle:
             enabled=self.cfg.canaries,
             min_observed=self.cfg.canary_min_observed,
             settle_blocks=self.cfg.canary_settle_blocks,
+            commit_every=self.cfg.canary_commit_every,
             task_types=self.cfg.canary_task_types,
             address=self.address,
             account=self.account,

@@ -73,6 +73,10 @@ class CanaryRecord:
     persona: int = 0  # the persona (poster key) that posts it
     index: int = 0  # its place among the persona's canaries (0: the first, after the drip)
     wait: int = 0  # blocks after the persona's drip (index 0) or its previous post
+    # committed bound to its post (poster, input) on the oracle's commit schedule, not by
+    # job id just before the post; ``release_at``: the height from which it may go on
+    bound_to_post: bool = False
+    release_at: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +129,7 @@ class OracleState:
     next_persona: int = 1
     posters: dict[str, PosterSeen] = field(default_factory=dict)  # real posters, by address
     gaps: list[int] = field(default_factory=list)  # blocks between a poster's jobs, latest last
+    next_commit_at: int = 0  # the height of the next scheduled canary commitment tx
 
     def note_attested(self, job_id: int, verdict: str) -> None:
         self.attested[job_id] = verdict
@@ -212,6 +217,7 @@ class OracleState:
             "next_persona": self.next_persona,
             "posters": {a: p.to_json() for a, p in self.posters.items()},
             "gaps": self.gaps,
+            "next_commit_at": self.next_commit_at,
         }
 
     @classmethod
@@ -232,6 +238,7 @@ class OracleState:
             next_persona=int(d.get("next_persona", 1)),
             posters={str(a): PosterSeen(**p) for a, p in d.get("posters", {}).items()},
             gaps=[int(g) for g in d.get("gaps", [])],
+            next_commit_at=int(d.get("next_commit_at", 0)),
         )
         st.adopt_orphans()
         return st

@@ -36,8 +36,16 @@ jobs and scored on the other half; the better one counts. A worker that does no
 better than chance scores within the binomial interval of 0.5 (z = 2.576, 99 %),
 on either side.
 
-Not simulated: the oracle's precommit tx, which lands in the block before a canary's
-post (a known limit, listed in oracle/README.md with the others).
+The oracle's commitment txs are on chain too, as the driver sends them: on its own
+schedule (``canary_commit_every`` blocks apart, ``COMMIT_SLOTS`` commitments each,
+decoys in the slots no canary takes; a canary goes on a random 1..E blocks after its
+tick), so the worker also sees
+
+    commits   blocks since the latest block with a canary commitment in it
+
+A third control runs the personas market with the precommit by job id instead
+(``canary_commit_every`` 0: a tx of ``PRECOMMIT`` commitments in the block before
+each canary's post), which that feature gives away.
 
 Print the figures: ``.venv/bin/python -m pytest -q -s -p no:cacheprovider
 tests/oracle/test_canary_unlinkable.py``
@@ -46,6 +54,7 @@ tests/oracle/test_canary_unlinkable.py``
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import random
 from collections.abc import Callable
@@ -54,18 +63,22 @@ from typing import Any
 
 import numpy as np
 import pytest
+from nacl.signing import SigningKey
 
 from app.app import App
 from chain.crypto import PrivateKey, module_address, to_bech32
 from chain.events import Event
 from modules.drip.ante import sponsored_claim
 from modules.drip.msgs import MsgFundPool
+from modules.verification.msgs import MsgCommitCanary
 from oracle import canary
 from oracle.canary_flow import (
+    COMMIT_SLOTS,
     FEE_GAS_BUDGET,
     POOL_LOW_DRIPS,
     POOL_TOP_UP_DRIPS,
     POST_STEPS,
+    PRECOMMIT,
     SETTLE_BLOCKS,
     SWEEP_GAS,
     draw_gap,
@@ -73,9 +86,11 @@ from oracle.canary_flow import (
     posting_delay,
     starts_persona,
 )
+from oracle.config import OracleConfig
 from oracle.state import OracleState, PosterSeen
 from tests.support.chain import CHAIN_ID, FAUCET, GAS_PRICE, VCN, Chain, msg_send, test_key
 from tests.support.genesis import market_genesis
+from tests.support.stake import bond_msg
 
 ORACLE = test_key(0)
 BLOCKS = 640
@@ -96,9 +111,12 @@ FEATURES = (
     "input_bytes",
     "embedding",
     "priority",
+    "blocks_since_commit",
 )
 FUNDING = ("from_pool", "from_oracle", "funded_vcn", "blocks_since_funding")
 HISTORY = ("prior_jobs",)
+COMMITS = ("blocks_since_commit",)
+EVERY = OracleConfig().canary_commit_every  # the oracle's default schedule
 
 
 # -- the market ---------------------------------------------------------------------------
@@ -111,6 +129,8 @@ class Persona:
     model: tuple[str, PosterSeen] | None  # the settled real poster it imitates
     posted: int = 0
     last_post: int = 0
+    ready: int = 0  # on the schedule: when its latest planned canary's local run ended
+    funded_before: int = 0  # on the schedule: when the canary before its latest went on
 
 
 @dataclass
@@ -120,6 +140,7 @@ class Market:
     personas: bool  # True: personas; False: the previous flow, one canary per key
     rng: random.Random
     drip: int
+    commit_every: int  # the oracle's canary_commit_every (0: a precommit before each post)
     todo: dict[int, list[Callable[[], list[bytes]]]] = field(default_factory=dict)
     canary_keys: set[str] = field(default_factory=set)
     seen: OracleState = field(default_factory=OracleState)  # what the oracle keeps of users
@@ -141,6 +162,8 @@ class Market:
         for _ in range(blocks):
             h = self.height + 1
             self.arrivals(h)
+            if self.commit_every and h % self.commit_every == 1:
+                self.at(h, lambda: self.commit_tx(COMMIT_SLOTS))  # on the schedule
             self.claims = self.top_ups = 0
             acts = self.todo.pop(h, [])
             self.rng.shuffle(acts)  # the order txs reach the proposer in, not scheduled in
@@ -223,6 +246,29 @@ class Market:
         return [self.chain.sign(who, [msg])]
 
     # canaries, as oracle.canary_flow plants them -----------------------------------------------
+    def commit_tx(self, n: int) -> list[bytes]:
+        """The oracle's commitment tx: ``n`` commitments (a canary's or a decoy, they look
+        alike; nothing here is revealed, so all are random)."""
+        msgs = [
+            MsgCommitCanary(oracle=ORACLE.bech32, commitment=self.rng.randbytes(32).hex())
+            for _ in range(n)
+        ]
+        return [self.chain.sign(ORACLE, msgs)]
+
+    def released(self, ready: int) -> int:
+        """On the schedule: the height a canary run locally by ``ready`` may go on from, its
+        tick's tx and a random 1..E blocks after it (``CanaryDriver.committed``)."""
+        e = self.commit_every
+        tick = ready + (1 - ready) % e  # the first height ≥ ready that is 1 mod e
+        return tick + self.rng.randint(1, e)
+
+    def post_at(self, height: int, action: Callable[[], list[bytes]]) -> None:
+        """Schedule a canary's post; with no schedule, its precommit goes in the block
+        before."""
+        if not self.commit_every:
+            self.at(height - 1, lambda: self.commit_tx(PRECOMMIT))
+        self.at(height, action)
+
     def settled(self, now: int) -> list[tuple[str, PosterSeen]]:
         return self.seen.settled_posters(now, SETTLE_BLOCKS)
 
@@ -235,6 +281,9 @@ class Market:
         self.canary_keys.add(key.bech32)
         p = Persona(key, model[1].jobs if model else 1, model)
         funded = h + self.rng.randint(1, 3)  # the first canary's local run
+        if self.commit_every:
+            p.ready = funded
+            funded = self.released(funded)  # then its commitment on the schedule
         self.at(funded, lambda: self.fund_persona(p))
 
     def template(self, job_id: int) -> dict[str, Any]:
@@ -258,14 +307,15 @@ class Market:
             first, at = job, self.dripped_at.get(str(job["poster"]))
         else:
             first, at = {"posted_height": p.model[1].first}, self.dripped_at.get(p.model[0])
+        steps = 1 if self.commit_every else POST_STEPS  # drip, (precommit,) post
         if self.pool_funding:
             txs = [*self.keep_pool_stocked(ORACLE), self.claim(p.key)]
-            post = funded + max(POST_STEPS, posting_delay(first, at))
+            post = funded + max(steps, posting_delay(first, at))
         else:
             cost = int(plan.fields["max_price"]) + FEE_GAS_BUDGET * GAS_PRICE
             txs = [self.chain.sign(ORACLE, [msg_send(ORACLE, p.key, cost)])]
-            post = funded + POST_STEPS  # the old driver: fund, precommit, post
-        self.at(post, lambda: self.post(p, plan, funded))
+            post = funded + steps  # the old driver: fund, precommit, post
+        self.post_at(post, lambda: self.post(p, plan, funded))
         return txs
 
     def post(self, p: Persona, plan: canary.Planned, funded: int) -> list[bytes]:
@@ -280,9 +330,17 @@ class Market:
         p.posted, p.last_post = p.posted + 1, at
         if p.posted < p.target:
             nxt = self.plan()
-            ready = funded + self.rng.randint(1, 3) + POST_STEPS  # its local run, then precommit
-            gap = max(POST_STEPS, draw_gap(self.seen.gaps, self.rng))
-            self.at(max(at + gap, ready), lambda: self.post(p, nxt, at))
+            if self.commit_every:
+                # planned once its predecessor was run locally and the one before that
+                # went on (``CanaryDriver.tend``), then run, then committed on the schedule
+                ready = max(p.ready, p.funded_before) + self.rng.randint(1, 3)
+                p.ready, p.funded_before = ready, funded
+                ready, least = self.released(ready), 1
+            else:  # planned once its predecessor went on, then run, then precommitted
+                ready, least = funded + self.rng.randint(1, 3) + POST_STEPS, POST_STEPS
+            gap = max(least, draw_gap(self.seen.gaps, self.rng))
+            goes_on = max(at, ready - least)  # its "funded": after its predecessor's post
+            self.post_at(max(at + gap, ready), lambda: self.post(p, nxt, goes_on))
         else:
             self.end(p)
         msg = canary.post_msg(p.key.bech32, plan.fields, plan.inline, "")
@@ -304,9 +362,16 @@ class Market:
         return [self.chain.sign(key, [msg], gas_limit=SWEEP_GAS, fee_amount=fee)]
 
 
-def simulate(app: App, pool_funding: bool, personas: bool, seed: int) -> Market:
+def simulate(
+    app: App, pool_funding: bool, personas: bool, seed: int, commit_every: int = EVERY
+) -> Market:
     drip = int(app.custom_query("drip", "params", {})["drip_amount"])
-    m = Market(Chain(app), pool_funding, personas, random.Random(seed), drip)
+    m = Market(Chain(app), pool_funding, personas, random.Random(seed), drip, commit_every)
+    ed25519 = bytes(SigningKey(hashlib.sha256(b"unlinkable oracle").digest()).verify_key)
+    bonded = m.chain.block(
+        [m.chain.sign(ORACLE, [bond_msg(ORACLE, "oracle", 10_000 * VCN, ed25519)])]
+    )
+    assert bonded.tx_results[0].code == 0, bonded.tx_results[0].log
     m.run(BLOCKS)
     return m
 
@@ -318,9 +383,11 @@ def worker_view(m: Market) -> tuple[np.ndarray, np.ndarray]:
     oracles = {ORACLE.bech32}  # bonded oracles are public
     funded: dict[str, tuple[int, str, int]] = {}  # address -> (height, sender, amount)
     jobs_of: dict[str, int] = {}
-    last_job = 0
+    last_job = last_commit = 0
     rows, labels = [], []
     for h, events in m.blocks:
+        if any(e.type == "CanaryCommitted" for e in events):
+            last_commit = h
         for e in events:
             if e.type == "transfer":
                 to, frm = str(e.get("recipient")), str(e.get("sender"))
@@ -344,6 +411,7 @@ def worker_view(m: Market) -> tuple[np.ndarray, np.ndarray]:
                     len(base64.b64decode(job["inline_input"])),
                     float(job["task_type"] == "embedding"),
                     int(job["priority"]),
+                    h - last_commit,
                 ]
             )
             labels.append(poster in m.canary_keys)
@@ -417,22 +485,23 @@ def score(x: np.ndarray, y: np.ndarray, features: tuple[str, ...], seed: int = 0
 
 
 # -- the tests ------------------------------------------------------------------------------
-MARKETS = {  # name: (pool funding, personas)
-    "pool": (True, True),  # the flow of oracle.canary_flow
-    "single": (True, False),  # control: the previous flow, one canary per key
-    "old": (False, False),  # control: the old funding transfers besides
+MARKETS = {  # name: (pool funding, personas, canary_commit_every)
+    "pool": (True, True, EVERY),  # the flow of oracle.canary_flow
+    "precommit": (True, True, 0),  # control: the precommit by job id before each post
+    "single": (True, False, 0),  # control: the previous flow, one canary per key
+    "old": (False, False, 0),  # control: the old funding transfers besides
 }
 
 
 @pytest.fixture(scope="module")
 def views(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out = {}
-    for name, (pool, personas) in MARKETS.items():
+    for name, (pool, personas, every) in MARKETS.items():
         doc = market_genesis(8, merge=True, drip={"max_drips_per_block": "16"})
         app = App(tmp_path_factory.mktemp(f"unlinkable-{name}"))
         app.init_chain(doc["chain_id"], doc["app_state"], 1_767_225_600 * 10**9, 1)
         try:
-            m = simulate(app, pool, personas, seed=2026)
+            m = simulate(app, pool, personas, seed=2026, commit_every=every)
             out[name] = worker_view(m)
         finally:
             app.close()
@@ -515,4 +584,25 @@ def test_one_canary_per_key_gives_canaries_away_by_poster_history(
     assert s.accuracy > s.chance_bound
     s = score(x, y, FEATURES)
     report("one canary per key, all features with poster history", s)
+    assert s.accuracy > s.chance_bound
+
+
+def test_the_commitments_on_their_schedule_are_no_better_than_chance(
+    views: dict[str, Any],
+) -> None:
+    x, y = views["pool"]
+    s = score(x, y, COMMITS)
+    assert s.at_chance, report("personas, commitment timing alone", s)
+    report("personas, commitment timing alone", s)
+
+
+def test_the_precommit_before_each_post_gives_canaries_away(views: dict[str, Any]) -> None:
+    """The same classifiers on the commitment timing catch the precommit by job id (the
+    driver with ``canary_commit_every`` 0): the test above can fail."""
+    x, y = views["precommit"]
+    s = score(x, y, COMMITS)
+    report("precommit by job id, commitment timing alone", s)
+    assert s.accuracy > s.chance_bound
+    s = score(x, y, FEATURES)
+    report("precommit by job id, all features", s)
     assert s.accuracy > s.chance_bound

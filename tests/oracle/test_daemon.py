@@ -255,9 +255,12 @@ def test_canaries_are_posted_like_user_jobs_committed_revealed_and_swept(
                 assert canary_job[k] == template[k], k
             assert canary_job["poster"] not in (POSTER.bech32, ORACLE1.bech32)  # a fresh key
             assert canary_job["inline_input"] != template["inline_input"]
-            # committed (among a few predicted ids) before the post: no claim can beat it
-            assert rec.job_id in rec.precommitted
-            assert rec.commit_height <= int(canary_job["posted_height"])
+            # committed bound to its post on the oracle's schedule, blocks before the post
+            # (no claim can beat it), not by job id in the block before
+            assert rec.bound_to_post and rec.precommitted == []
+            c = oracle.canaries.post_commitment(rec)
+            shown = net.client.query("verification", "canary", {"commitment": c})
+            assert int(shown["height"]) == rec.commit_height < int(canary_job["posted_height"])
             worker.work_on(user)
             worker.work_on(rec.job_id, honest=honest)
             net.wait_for(lambda r=rec: r.stage == "done", timeout=120, step=oracle.step)
