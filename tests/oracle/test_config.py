@@ -94,6 +94,7 @@ def test_unknown_keys_are_refused_naming_the_known_ones(
         ("flag", "rpc", "localhost:26657", "rpc must be a URL"),
         ("flag", "device", "tpu", "device must be one of"),
         ("flag", "gas_price", -1, "gas_price must be ≥ 0"),
+        ("file", "canary_commit_every", "-1", "canary_commit_every must be ≥ 0"),
     ],
 )
 def test_bad_values_are_refused(
@@ -155,3 +156,13 @@ def test_the_cli_explains_the_settings_and_refuses_a_bad_one(tmp_path: Path) -> 
         env=env,
     )
     assert r.returncode == 2 and "--device" in r.stderr  # argparse's own choices
+
+
+@pytest.mark.parametrize("every", [0, 1, 20])
+def test_canary_commit_every_takes_0_to_turn_the_schedule_off_and_any_period(
+    tmp_path: Path, every: int
+) -> None:
+    home = tmp_path / "o"
+    write(home, f"canary_commit_every = {every}\n")
+    assert OracleConfig.load(home).canary_commit_every == every
+    assert OracleConfig().canary_commit_every == 20  # the default: on the schedule
