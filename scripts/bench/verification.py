@@ -230,8 +230,10 @@ def lazy_oracles(over: dict[str, int]) -> dict[int, float]:
     return at
 
 
-def print_runtime(a: argparse.Namespace, res: dict[str, dict[str, Any]]) -> None:
-    new, old = params_of({}), params_of(BASELINE)
+def print_runtime(
+    a: argparse.Namespace, res: dict[str, dict[str, Any]], over: dict[str, int]
+) -> None:
+    new, old = params_of(over), params_of(BASELINE)
     costs = runtime_costs(a.reps, new.embed_check_rows)
     print(f"\n== check cost with the real runtime (in-process, median of {a.reps}) ==")
     print(
@@ -285,6 +287,23 @@ def print_runtime(a: argparse.Namespace, res: dict[str, dict[str, Any]]) -> None
         print(f"  {name:36} {share:.3f}")
 
 
+def parse_sets(ap: argparse.ArgumentParser, sets: list[str]) -> dict[str, int]:
+    """``--set`` values as param overrides, checked as the chain checks params."""
+    over: dict[str, int] = {}
+    for item in sets:
+        name, eq, value = item.partition("=")
+        if not eq or not value.strip().isdigit():
+            ap.error(
+                f"--set {item!r}: give PARAM=VALUE with a whole number, e.g. canary_rate_bps=100"
+            )
+        over[name.strip()] = int(value)
+    try:
+        params_of(over)
+    except Exception as e:  # noqa: BLE001 - the params' own message says what is wrong
+        ap.error(f"--set: {e}")
+    return over
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -305,17 +324,29 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--fp-prompts", type=int, default=200)
     ap.add_argument("--fp-lora-jobs", type=int, default=3, help="honest LoRA runs replayed")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PARAM=VALUE",
+        help="a verification param for today's run, over the defaults (repeatable), e.g. "
+        "canary_rate_bps=100: the design's 5 %% canaries are most of the overhead",
+    )
     a = ap.parse_args()
     if a.quick:
         a.cheaters, a.overhead_jobs = 40, 2000
+    over = parse_sets(ap, a.set)
 
     t0 = time.monotonic()
     print("VCoin verification: detection and overhead (simulated through the real modules)")
-    res = {"new": report("today's defaults: cheap checks, risk rates", a, {}, a.seed)}
+    label = "today's defaults: cheap checks, risk rates"
+    if over:
+        label += ", with " + " ".join(f"{k}={v}" for k, v in over.items())
+    res = {"new": report(label, a, over, a.seed)}
     if not a.no_baseline:
         res["old"] = report("previous defaults: full re-execution", a, BASELINE, a.seed)
     if a.runtime:
-        print_runtime(a, res)
+        print_runtime(a, res, over)
     print(f"\ntotal {time.monotonic() - t0:.1f} s")
     return 0
 
