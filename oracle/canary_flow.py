@@ -16,7 +16,7 @@ Until a poster has settled there is nothing to imitate, and no persona starts
     planned   a template and fresh input chosen, salt drawn (its persona's key)
     prepared  run locally: the expected output hash is known; on the schedule
               (``commit_every`` > 0) it is committed bound to its post with the next
-              tick's tx (``commit_scheduled``) and waits a random 1..commit_every
+              tick's tx (``oracle.canary_schedule``) and waits a random 1..commit_every
               blocks (``release_at``) before it goes on
     funded    the persona's first canary: its key claimed the drip from the pool
               (modules/drip), as a new user's does; a later one: the previous is posted
@@ -54,8 +54,8 @@ from chain.crypto import PrivateKey
 from modules.drip.ante import sponsored_claim
 from modules.drip.errors import ErrRateLimited
 from modules.drip.msgs import MsgFundPool
-from modules.verification.msgs import MsgCommitCanary
 from oracle import canary
+from oracle.canary_schedule import CommitSchedule, input_hash
 from oracle.follower import ChainEvent
 from oracle.state import CanaryRecord, OracleState, Persona, PosterSeen
 
@@ -68,7 +68,6 @@ log = logging.getLogger("vcoin.oracle.canary")
 
 MAX_OUTSTANDING = 3  # canaries planned but not yet posted
 PRECOMMIT = 8  # job ids committed ahead of a canary's post (``commit_every`` 0)
-COMMIT_SLOTS = 4  # commitments in each scheduled commitment tx: canaries' and decoys
 FEE_GAS_BUDGET = 2_000_000  # gas the poster key may spend (post + sweep)
 KEEP_DONE = 100
 POOL_LOW_DRIPS = 4  # the oracle tops the drip pool up when it can pay fewer drips than this
@@ -163,6 +162,7 @@ class CanaryDeps:
 class CanaryDriver:
     def __init__(self, deps: CanaryDeps) -> None:
         self.d = deps
+        self.schedule = CommitSchedule(deps)  # commitments on the oracle's own schedule
 
     @property
     def enabled(self) -> bool:
@@ -334,7 +334,7 @@ class CanaryDriver:
     # -- chain steps ---------------------------------------------------------------------------
     def act(self) -> None:
         st = self.d.state()
-        self.commit_scheduled()
+        self.schedule.send_due()
         for rec in sorted(st.canaries.values(), key=lambda c: c.local_id):
             if rec.stage == "done":
                 continue
@@ -376,7 +376,7 @@ class CanaryDriver:
         key = self._key(rec)
         persona = self.persona_of(rec)
         if rec.stage == "prepared":
-            if rec.bound_to_post and not self.released(rec):
+            if rec.bound_to_post and not self.schedule.released(rec):
                 return  # not committed yet, or its random wait after the commitment runs
             if rec.index == 0:
                 if not self.fund(rec, key):
@@ -421,11 +421,9 @@ class CanaryDriver:
             log.info("persona swept", extra={"persona": persona.persona_id})
 
     def may_plan_next(self, mine: Sequence[CanaryRecord]) -> bool:
-        """Whether a persona plans its next canary now: once the previous has gone on
-        (``funded``). Committing on the schedule, one step sooner: once the previous is
-        run locally and the one before it has gone on, so that the next one's commitment
-        rides a tick well before its post is due and its gap is the real gap drawn, not
-        the schedule's wait (``tests/oracle/test_canary_unlinkable.py`` measures both)."""
+        """Plan a persona's next canary once the previous has gone on (``funded``); on the
+        schedule one step sooner, once the previous is run locally and the one before it
+        has gone on, so its commitment rides a tick before its post is due."""
         if any(c.stage == "planned" for c in mine):
             return False
         waiting = sum(1 for c in mine if c.stage == "prepared")
@@ -445,70 +443,6 @@ class CanaryDriver:
     def affordable(self, rec: CanaryRecord, persona: Persona) -> bool:
         """Whether the persona's key can still pay this canary's price and fees."""
         return self.d.node.balance(persona.poster) >= self.cost(rec)
-
-    # -- commitments on the oracle's own schedule -------------------------------------------
-    @staticmethod
-    def input_hash(rec: CanaryRecord) -> str:
-        """The sha256 of the canary's input, as the chain will record it on the post."""
-        p = CanaryDriver.planned_of(rec)
-        return hashlib.sha256(p.artifact or p.inline).hexdigest()
-
-    def post_commitment(self, rec: CanaryRecord) -> str:
-        return canary.post_commitment(
-            rec.poster, self.input_hash(rec), rec.expected_output_hash, rec.salt
-        ).hex()
-
-    def commit_scheduled(self) -> None:
-        """Every ``commit_every`` blocks, one tx of ``COMMIT_SLOTS`` commitments: those of
-        the prepared canaries not yet committed, bound to their posts (their poster key and
-        input are known before anything is posted), and random decoys in the slots left.
-        The txs come at the same pace and size whether a canary is on its way or not, so
-        they tell a watching worker nothing of when one is posted; each canary then waits a
-        random part of the period (``released``), so its post is not in step with them."""
-        every = self.d.commit_every
-        st = self.d.state()
-        if every <= 0 or not self.enabled:
-            return
-        height = self.d.node.latest_height()
-        if height < st.next_commit_at:
-            return
-        waiting = [
-            c
-            for c in sorted(st.canaries.values(), key=lambda c: c.local_id)
-            if c.stage == "prepared" and c.bound_to_post and not c.commit_height
-        ]
-        msgs: list[Any] = []
-        taken: list[CanaryRecord] = []
-        for rec in waiting:
-            c = self.post_commitment(rec)
-            try:  # committed before a crash, before the state file knew
-                found = self.d.node.query("verification", "canary", {"commitment": c})
-                self.committed(rec, int(found["height"]))
-                continue
-            except QueryFailed:
-                pass
-            if len(msgs) < COMMIT_SLOTS:
-                msgs.append(MsgCommitCanary(oracle=self.d.address, commitment=c))
-                taken.append(rec)
-        while len(msgs) < COMMIT_SLOTS:  # a decoy: as random as a sha256 to whoever sees it
-            msgs.append(MsgCommitCanary(oracle=self.d.address, commitment=secrets.token_hex(32)))
-        resp = self.d.node.send_tx(self.d.account, msgs, gas="auto")
-        for rec in taken:
-            self.committed(rec, resp.height)
-        st.next_commit_at = height + every
-        log.info(
-            "canary commitments sent",
-            extra={"canaries": len(taken), "decoys": COMMIT_SLOTS - len(taken)},
-        )
-
-    def committed(self, rec: CanaryRecord, height: int) -> None:
-        rec.commit_height = height
-        rec.release_at = height + 1 + self.d.rng.randrange(max(1, self.d.commit_every))
-        self.d.metrics.canaries.labels("committed").inc()
-
-    def released(self, rec: CanaryRecord) -> bool:
-        """Committed, and past the random wait after its commitment."""
-        return rec.commit_height > 0 and self.d.node.latest_height() >= rec.release_at
 
     def precommit(self, rec: CanaryRecord) -> None:
         """Commit for the next few job ids before posting (one tx), so the commitment
@@ -593,7 +527,7 @@ class CanaryDriver:
             rec.salt,
             self._key(rec),  # the poster key: the chain takes a canary reveal from its owner only
             self.d.node.chain_id(),
-            post=(rec.poster, self.input_hash(rec)) if rec.bound_to_post else None,
+            post=(rec.poster, input_hash(rec)) if rec.bound_to_post else None,
         )
         resp = self.d.node.send_tx(self.d.account, [msg], gas="auto")
         matched = resp.attributes("CanaryRevealed", "matched") == ["true"]

@@ -219,3 +219,40 @@ class Scripted:
 
 
 WORKER, POSTER, ORACLE1, ORACLE2 = test_key(0), test_key(1), test_key(2), test_key(3)
+
+
+def driver_deps(
+    net: Net,
+    account: PrivateKey,
+    state: Callable[[], Any],
+    save: Callable[[], None],
+    metrics: Any,
+    *,
+    node: Any = None,
+    seed: int = 7,
+    commit_every: int = 0,
+) -> Any:
+    """A canary driver's deps on ``net`` for ``account``: inline templates only (no local
+    run; the test marks canaries prepared itself), ``node`` the client (``net``'s own by
+    default)."""
+    import random
+
+    from oracle.canary_flow import CanaryDeps
+
+    return CanaryDeps(
+        enabled=True,
+        min_observed=0,
+        task_types=(),
+        address=account.bech32,
+        account=account,
+        node=net.client if node is None else node,
+        artifacts=net.artifacts,
+        executor=None,  # type: ignore[arg-type]  # inline templates only; no local run
+        rng=random.Random(seed),
+        metrics=metrics,
+        state=state,
+        save=save,
+        start_task=lambda kind, key, fn: None,
+        model_hash=lambda model_id: "00" * 32,
+        commit_every=commit_every,
+    )

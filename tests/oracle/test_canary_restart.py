@@ -11,7 +11,6 @@ oracle's account sent another transaction (its sequence), and where the coin wen
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,18 @@ from nacl.signing import SigningKey
 
 from chain.crypto import PrivateKey
 from modules.bank.msgs import MsgSend
-from oracle.canary_flow import SETTLE_BLOCKS, CanaryDeps, CanaryDriver, _coin
+from oracle.canary_flow import SETTLE_BLOCKS, CanaryDriver, _coin
 from oracle.metrics import OracleMetrics
 from oracle.state import CanaryRecord, OracleState, Persona, PosterSeen
-from tests.oracle._node import VCN, Net, Scripted, bond_oracle, market_node, post_job
+from tests.oracle._node import (
+    VCN,
+    Net,
+    Scripted,
+    bond_oracle,
+    driver_deps,
+    market_node,
+    post_job,
+)
 from tests.oracle.conftest import Models
 from tests.support.chain import test_key
 
@@ -40,21 +47,12 @@ class Oracle:
         self.saved: list[dict[str, Any]] = []
         self.metrics = OracleMetrics()
         self.driver = CanaryDriver(
-            CanaryDeps(
-                enabled=True,
-                min_observed=0,
-                task_types=(),
-                address=ORACLE.bech32,
-                account=ORACLE,
-                node=net.client,
-                artifacts=net.artifacts,
-                executor=None,  # type: ignore[arg-type]  # inline templates only; no local run
-                rng=random.Random(7),
-                metrics=self.metrics,
-                state=lambda: self.state,
-                save=lambda: self.saved.append(json.loads(json.dumps(self.state.to_json()))),
-                start_task=lambda kind, key, fn: None,
-                model_hash=lambda model_id: "00" * 32,
+            driver_deps(
+                net,
+                ORACLE,
+                lambda: self.state,
+                lambda: self.saved.append(json.loads(json.dumps(self.state.to_json()))),
+                self.metrics,
             )
         )
 

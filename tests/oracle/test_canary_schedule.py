@@ -26,10 +26,19 @@ from nacl.signing import SigningKey
 from chain.client import NodeClient
 from chain.crypto import PrivateKey
 from oracle import canary
-from oracle.canary_flow import COMMIT_SLOTS, SETTLE_BLOCKS, CanaryDeps, CanaryDriver
+from oracle.canary_flow import SETTLE_BLOCKS, CanaryDeps, CanaryDriver
+from oracle.canary_schedule import COMMIT_SLOTS, CommitSchedule, input_hash, post_commitment
 from oracle.metrics import OracleMetrics
 from oracle.state import CanaryRecord, OracleState, PosterSeen
-from tests.oracle._node import VCN, Net, Scripted, bond_oracle, market_node, post_job
+from tests.oracle._node import (
+    VCN,
+    Net,
+    Scripted,
+    bond_oracle,
+    driver_deps,
+    market_node,
+    post_job,
+)
 from tests.oracle.conftest import Models
 from tests.support.chain import test_key
 
@@ -70,21 +79,14 @@ class Oracle:
         self.saved: list[dict[str, Any]] = []
         self.metrics = OracleMetrics()
         self.driver = CanaryDriver(
-            CanaryDeps(
-                enabled=True,
-                min_observed=0,
-                task_types=(),
-                address=ORACLE.bech32,
-                account=ORACLE,
-                node=self.node,  # type: ignore[arg-type]  # the real client, noted
-                artifacts=net.artifacts,
-                executor=None,  # type: ignore[arg-type]  # inline templates only; no local run
-                rng=random.Random(seed),
-                metrics=self.metrics,
-                state=lambda: self.state,
-                save=lambda: self.saved.append(json.loads(json.dumps(self.state.to_json()))),
-                start_task=lambda kind, key, fn: None,
-                model_hash=lambda model_id: "00" * 32,
+            driver_deps(
+                net,
+                ORACLE,
+                lambda: self.state,
+                lambda: self.saved.append(json.loads(json.dumps(self.state.to_json()))),
+                self.metrics,
+                node=self.node,
+                seed=seed,
                 commit_every=every,
             )
         )
@@ -138,7 +140,7 @@ def test_commitment_txs_keep_one_pace_and_size_with_or_without_a_canary(net: Net
     assert [len(c) for _, c in txs] == [COMMIT_SLOTS] * len(txs)
     gaps = [b[0] - a[0] for a, b in zip(txs, txs[1:], strict=False)]
     assert all(EVERY <= g <= EVERY + 2 for g in gaps), gaps  # a block or two for the tx itself
-    mine = o.driver.post_commitment(rec)
+    mine = post_commitment(rec)
     holding = [h for h, c in txs if mine in c]
     assert holding == [rec.commit_height] == [on_chain(net, mine)]
     # the decoys are on chain too, and look like any commitment
@@ -163,7 +165,7 @@ def test_a_canary_waits_a_random_part_of_the_period_then_is_posted_and_caught(
     # no commitment by job id was sent: only the scheduled txs
     assert all(len(c) == COMMIT_SLOTS for _, c in o.node.commit_txs())
     job = net.job(rec.job_id)
-    assert job["input_hash"] == o.driver.input_hash(rec)
+    assert job["input_hash"] == input_hash(rec)
     # the expected hash is made up, so any result mismatches: a "cheat" the reveal catches
     worker.claim(rec.job_id)
     worker.submit(rec.job_id, worker.output(job, honest=True))
@@ -185,7 +187,7 @@ def test_a_commitment_that_landed_before_a_crash_is_found_not_sent_again(net: Ne
     again.step_until(lambda: rec2.commit_height > 0)  # its own tick: no refusal, no double
     assert rec2.commit_height == rec.commit_height
     (tx,) = again.node.commit_txs()
-    assert o.driver.post_commitment(rec) not in tx[1]  # the tick held decoys only
+    assert post_commitment(rec) not in tx[1]  # the tick held decoys only
 
 
 def test_with_commit_every_0_nothing_is_sent_on_a_schedule(net: Net) -> None:
@@ -205,7 +207,7 @@ def test_release_waits_are_uniform_over_1_to_the_period() -> None:
     """The wait after the commitment is what puts the post out of step with the
     schedule: every value 1..E, each about equally often."""
     every, n = 4, 4_000
-    o = CanaryDriver(
+    o = CommitSchedule(
         CanaryDeps(
             enabled=True,
             min_observed=0,
@@ -245,11 +247,13 @@ def test_the_bound_commitment_is_the_chains() -> None:
         salt="11" * 32,
         expected_output_hash="22" * 32,
     )
-    o = CanaryDriver.__new__(CanaryDriver)
     ih = hashlib.sha256(b"hi").hexdigest()
-    assert CanaryDriver.input_hash(rec) == ih
+    assert input_hash(rec) == ih
     want = canary.post_commitment(USER.bech32, ih, "22" * 32, "11" * 32).hex()
-    assert o.post_commitment(rec) == want
+    assert post_commitment(rec) == want
+    # an artifact input is hashed as the artifact, not the (empty) inline part
+    rec.msg = {"inline_hex": "", "artifact_hex": b"an artifact".hex()}
+    assert input_hash(rec) == hashlib.sha256(b"an artifact").hexdigest()
 
 
 def test_a_personas_next_canary_is_committed_before_the_previous_is_posted(net: Net) -> None:

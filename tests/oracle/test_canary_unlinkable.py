@@ -73,7 +73,6 @@ from modules.drip.msgs import MsgFundPool
 from modules.verification.msgs import MsgCommitCanary
 from oracle import canary
 from oracle.canary_flow import (
-    COMMIT_SLOTS,
     FEE_GAS_BUDGET,
     POOL_LOW_DRIPS,
     POOL_TOP_UP_DRIPS,
@@ -86,6 +85,7 @@ from oracle.canary_flow import (
     posting_delay,
     starts_persona,
 )
+from oracle.canary_schedule import COMMIT_SLOTS
 from oracle.config import OracleConfig
 from oracle.state import OracleState, PosterSeen
 from tests.support.chain import CHAIN_ID, FAUCET, GAS_PRICE, VCN, Chain, msg_send, test_key

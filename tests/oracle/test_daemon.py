@@ -19,6 +19,7 @@ from chain.artifacts import ArtifactClient
 from chain.client import NodeClient
 from chain.crypto import PrivateKey
 from oracle.canary_flow import POOL_TOP_UP_DRIPS
+from oracle.canary_schedule import post_commitment
 from oracle.config import OracleConfig
 from oracle.daemon import Oracle
 from oracle.executor import Executor
@@ -258,7 +259,7 @@ def test_canaries_are_posted_like_user_jobs_committed_revealed_and_swept(
             # committed bound to its post on the oracle's schedule, blocks before the post
             # (no claim can beat it), not by job id in the block before
             assert rec.bound_to_post and rec.precommitted == []
-            c = oracle.canaries.post_commitment(rec)
+            c = post_commitment(rec)
             shown = net.client.query("verification", "canary", {"commitment": c})
             assert int(shown["height"]) == rec.commit_height < int(canary_job["posted_height"])
             worker.work_on(user)
