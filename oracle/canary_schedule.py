@@ -21,7 +21,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from chain.client import QueryFailed
+from chain.client import ChainRefused, QueryFailed
 from modules.verification.msgs import MsgCommitCanary
 from oracle import canary
 from oracle.state import CanaryRecord
@@ -52,7 +52,9 @@ class CommitSchedule:
         self.d = deps
 
     def send_due(self) -> None:
-        """The tick's tx, if one is due (the state's ``next_commit_at``)."""
+        """The tick's tx, if one is due (the state's ``next_commit_at``). A refused tx (no
+        fee, the oracle unbonded) is logged and left to the next tick: it must not hold up
+        the oracle's other work."""
         every = self.d.commit_every
         st = self.d.state()
         if every <= 0 or not self.d.enabled:
@@ -80,10 +82,14 @@ class CommitSchedule:
                 taken.append(rec)
         while len(msgs) < COMMIT_SLOTS:  # a decoy: as random as a sha256 to whoever sees it
             msgs.append(MsgCommitCanary(oracle=self.d.address, commitment=secrets.token_hex(32)))
-        resp = self.d.node.send_tx(self.d.account, msgs, gas="auto")
+        st.next_commit_at = height + every
+        try:
+            resp = self.d.node.send_tx(self.d.account, msgs, gas="auto")
+        except ChainRefused as e:  # the next tick tries again; the other steps go on
+            log.error("canary commitments refused, retried in %d blocks: %s", every, e)
+            return
         for rec in taken:
             self.committed(rec, resp.height)
-        st.next_commit_at = height + every
         log.info(
             "canary commitments sent",
             extra={"canaries": len(taken), "decoys": COMMIT_SLOTS - len(taken)},

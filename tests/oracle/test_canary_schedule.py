@@ -43,6 +43,7 @@ from tests.oracle.conftest import Models
 from tests.support.chain import test_key
 
 ORACLE, USER, WORKER = test_key(4), test_key(5), test_key(6)
+NOT_ORACLE = test_key(7)  # funded, never bonded as an oracle
 EVERY = 5
 
 
@@ -58,7 +59,7 @@ class Spy:
 
     def send_tx(self, key: PrivateKey, msgs: list[Any], **kw: Any) -> Any:
         resp = self.client.send_tx(key, msgs, **kw)
-        if key.bech32 == ORACLE.bech32:
+        if key.bech32 in (ORACLE.bech32, NOT_ORACLE.bech32):
             self.sent.append((resp.height, list(msgs)))
         return resp
 
@@ -73,7 +74,14 @@ class Spy:
 
 
 class Oracle:
-    def __init__(self, net: Net, state: OracleState, every: int = EVERY, seed: int = 7) -> None:
+    def __init__(
+        self,
+        net: Net,
+        state: OracleState,
+        every: int = EVERY,
+        seed: int = 7,
+        key: PrivateKey = ORACLE,
+    ) -> None:
         self.net, self.state = net, state
         self.node = Spy(net.client)
         self.saved: list[dict[str, Any]] = []
@@ -81,7 +89,7 @@ class Oracle:
         self.driver = CanaryDriver(
             driver_deps(
                 net,
-                ORACLE,
+                key,
                 lambda: self.state,
                 lambda: self.saved.append(json.loads(json.dumps(self.state.to_json()))),
                 self.metrics,
@@ -289,3 +297,20 @@ def test_a_personas_next_canary_is_committed_before_the_previous_is_posted(net: 
     # ... so its post waited only the gap drawn, from its predecessor's post
     assert b.posted_height - a.posted_height <= 2 * EVERY + 2
     assert c.posted_height - b.posted_height <= 2 * EVERY + 2
+
+
+def test_a_refused_commitment_tx_is_retried_on_the_next_tick_and_holds_nothing_up(
+    net: Net, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An account that is no active oracle is refused (verification: not an oracle):
+    the driver logs it, skips to the next tick and carries on with its other steps."""
+    o = Oracle(net, OracleState(chain_id=net.client.chain_id()), key=NOT_ORACLE)
+    rec = prepared(net, o, "ab" * 32)
+    start = net.client.latest_height()
+    with caplog.at_level("ERROR", logger="vcoin.oracle.canary"):
+        o.driver.act()  # does not raise
+    assert "canary commitments refused" in caplog.text and "not an active oracle" in caplog.text
+    assert rec.commit_height == 0 and rec.stage == "prepared"
+    assert start + EVERY <= o.state.next_commit_at <= start + EVERY + 1
+    o.driver.act()  # not due yet: nothing sent, nothing logged again
+    assert caplog.text.count("canary commitments refused") == 1
