@@ -226,20 +226,6 @@ def post_commitment(
     )
 
 
-def post_commit_msg(
-    oracle: str,
-    poster: str,
-    input_hash_hex: str,
-    expected_hex: str,
-    salt_hex: str,
-    planted: bool = False,
-) -> Any:
-    """A commitment bound to the post: one per canary, sent whenever the oracle likes
-    before the job is claimed."""
-    c = post_commitment(poster, input_hash_hex, expected_hex, salt_hex, planted)
-    return MsgCommitCanary(oracle=oracle, commitment=c.hex())
-
-
 def commit_msg(
     oracle: str, job_id: int, expected_hex: str, salt_hex: str, planted: bool = False
 ) -> Any:
